@@ -1,0 +1,138 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+import * as fsp from "node:fs/promises";
+import type { Logger } from "../../log/logger.ts";
+import type { CollectorSpec, HostPaths, MetricType } from "../collector.ts";
+import { DEFAULT_DELTA_CONFIG, type DeltaConfig } from "../delta.ts";
+import { HostIo } from "../io.ts";
+import { countMalformed } from "../self-metrics.ts";
+
+/** Options every collector constructor accepts. All optional. */
+export interface CollectorOptions {
+  /** Shared file access (one per agent so the /sys concurrency bound is global). */
+  io?: HostIo;
+  delta?: DeltaConfig;
+  /** Wall clock in ms, injectable for delta tests. */
+  now?: () => number;
+  logger?: Logger;
+  /** process: how many processes to report (0 or less means 20). */
+  topProcessCount?: number;
+  /** tcp: how connection states are counted (see docs/metrics.md). */
+  tcpStates?: "auto" | "netlink" | "proc" | "off";
+  /** kernel: ring of the last N records in point mode (default 50). */
+  kmsgLimit?: number;
+}
+
+/**
+ * Data that the exposition uses but that is not part of the original's JSON (all meminfo keys, the
+ * whole of /proc/net/netstat, ...). Stored under a symbol so JSON output never shows it.
+ */
+export const EXTRA = Symbol.for("antimetal.perf.extra");
+
+export function withExtra<T extends object>(data: T, extra: Record<string, unknown>): T {
+  Object.defineProperty(data, EXTRA, { value: extra, enumerable: false });
+  return data;
+}
+
+export function getExtra(data: unknown): Record<string, unknown> | undefined {
+  return typeof data === "object" && data !== null ? ((data as Record<symbol, unknown>)[EXTRA] as Record<string, unknown> | undefined) : undefined;
+}
+
+const PATH_NAMES = { proc: "HostProcPath", sys: "HostSysPath", dev: "HostDevPath" } as const;
+
+/** The original's Validate: required paths must be non-empty and absolute. Never touches the filesystem. */
+export function validatePaths(paths: HostPaths, required: readonly ("proc" | "sys" | "dev")[]): void {
+  for (const k of required) {
+    const p = paths[k];
+    if (!p) throw new Error(`${PATH_NAMES[k]} is required but not provided`);
+  }
+  for (const k of ["proc", "sys", "dev"] as const) {
+    const p = paths[k];
+    if (p && !p.startsWith("/")) throw new Error(`${PATH_NAMES[k]} must be an absolute path, got: ${JSON.stringify(p)}`);
+  }
+}
+
+const ioCache = new Map<string, HostIo>();
+/** One HostIo per sys root unless the caller passes its own. */
+export function defaultIo(paths: HostPaths): HostIo {
+  let io = ioCache.get(paths.sys);
+  if (!io) {
+    io = new HostIo(paths.sys);
+    ioCache.set(paths.sys, io);
+  }
+  return io;
+}
+
+/** Base with the shared plumbing. */
+export abstract class BaseCollector {
+  abstract readonly spec: CollectorSpec;
+  protected readonly io: HostIo;
+  protected readonly now: () => number;
+  protected readonly deltaConfig: DeltaConfig;
+  constructor(
+    readonly paths: HostPaths,
+    protected readonly opts: CollectorOptions,
+    required: readonly ("proc" | "sys" | "dev")[],
+  ) {
+    validatePaths(paths, required);
+    this.io = opts.io ?? defaultIo(paths);
+    this.now = opts.now ?? Date.now;
+    this.deltaConfig = opts.delta ?? DEFAULT_DELTA_CONFIG;
+  }
+  protected malformed(n: number): void {
+    countMalformed(this.spec.type, n);
+  }
+  /** Reads a critical file: errors name the path. */
+  protected async readCritical(path: string, signal: AbortSignal, verb = "failed to open"): Promise<string> {
+    try {
+      return await this.io.read(path, signal);
+    } catch (e) {
+      if (signal.aborted) throw e;
+      throw new Error(`${verb} ${path}: ${(e as Error).message}`);
+    }
+  }
+}
+
+export function spec(type: MetricType, name: string, point: boolean, continuous: boolean, minKernel: string, requiredCapabilities: CollectorSpec["requiredCapabilities"] = []): CollectorSpec {
+  return { type, name, point, continuous, requiredCapabilities, minKernel };
+}
+
+// ---- pkg/proc helpers: boot time, USER_HZ, page size (cached per proc root) ----
+
+const auxvCache = new Map<string, { hz: number; page: number }>();
+
+/** AT_CLKTCK (17) and AT_PAGESZ (6) from <proc>/self/auxv; defaults 100 and 4096 on any problem. */
+export async function auxvValues(procRoot: string): Promise<{ hz: number; page: number }> {
+  const hit = auxvCache.get(procRoot);
+  if (hit) return hit;
+  let hz = 100;
+  let page = 4096;
+  try {
+    const buf = await fsp.readFile(`${procRoot}/self/auxv`);
+    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    for (let off = 0; off + 16 <= buf.byteLength; off += 16) {
+      const key = dv.getBigUint64(off, true);
+      const val = dv.getBigUint64(off + 8, true);
+      if (key === 0n) break;
+      if (key === 17n && val > 0n) hz = Number(val);
+      if (key === 6n && val > 0n) page = Number(val);
+    }
+  } catch {
+    // defaults
+  }
+  const v = { hz, page };
+  auxvCache.set(procRoot, v);
+  return v;
+}
+
+/** Exact seconds.fraction text to integer nanoseconds ("1234.56" -> 1234560000000n). */
+export function decimalSecondsToNanos(s: string): bigint {
+  const m = /^(\d+)(?:\.(\d*))?$/.exec(s.trim());
+  if (!m) return 0n;
+  const frac = (m[2] ?? "").slice(0, 9).padEnd(9, "0");
+  return BigInt(m[1]!) * 1000000000n + BigInt(frac);
+}

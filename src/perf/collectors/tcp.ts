@@ -1,0 +1,137 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+import { lstatSync } from "node:fs";
+import type { HostPaths, PointCollector } from "../collector.ts";
+import { DeltaTracker, rate, u64Delta, type DeltaMetadata } from "../delta.ts";
+import { countTcpStates, emptyStateCounts, parseSockstat } from "../parsers/nettcp.ts";
+import { parseNetstatAll, parseProtoPairs, sectionValues, parseSnmpTcp } from "../parsers/snmp.ts";
+import { countTcpStatesNetlink, netlinkAvailable } from "../sockdiag.ts";
+import { BaseCollector, spec, withExtra, type CollectorOptions } from "./common.ts";
+
+const SNMP_FIELDS: [string, string][] = [
+  ["ActiveOpens", "active_opens"],
+  ["PassiveOpens", "passive_opens"],
+  ["AttemptFails", "attempt_fails"],
+  ["EstabResets", "estab_resets"],
+  ["CurrEstab", "curr_estab"],
+  ["InSegs", "in_segs"],
+  ["OutSegs", "out_segs"],
+  ["RetransSegs", "retrans_segs"],
+  ["InErrs", "in_errs"],
+  ["OutRsts", "out_rsts"],
+  ["InCsumErrors", "in_csum_errors"],
+];
+const EXT_FIELDS: [string, string][] = [
+  ["SyncookiesSent", "syncookies_sent"],
+  ["SyncookiesRecv", "syncookies_recv"],
+  ["SyncookiesFailed", "syncookies_failed"],
+  ["ListenOverflows", "listen_overflows"],
+  ["ListenDrops", "listen_drops"],
+  ["TCPLostRetransmit", "tcp_lost_retransmit"],
+  ["TCPFastRetrans", "tcp_fast_retrans"],
+  ["TCPSlowStartRetrans", "tcp_slow_start_retrans"],
+  ["TCPTimeouts", "tcp_timeouts"],
+];
+/** Counters that get deltas (CurrEstab and the states are levels). */
+const DELTA_FIELDS = [...SNMP_FIELDS, ...EXT_FIELDS].map(([, j]) => j).filter((j) => j !== "curr_estab");
+
+export type TCPStats = Record<string, unknown> & { connections_by_state?: Record<string, number>; delta?: TCPDeltaData };
+export type TCPDeltaData = DeltaMetadata & Record<string, bigint | number | boolean | string>;
+
+/**
+ * /proc/net/snmp Tcp (critical), /proc/net/netstat TcpExt (optional) and connection counts by state.
+ * States come from sock_diag netlink when available (the kernel walks only the hash buckets once for a
+ * dump, with no text formatting; see docs/metrics.md), else from /proc/net/tcp and tcp6 like the original.
+ */
+export class TCPCollector extends BaseCollector implements PointCollector {
+  readonly spec = spec("tcp", "TCP Statistics Collector", true, true, "2.6.0");
+  private readonly tracker: DeltaTracker<Record<string, bigint>>;
+  private readonly states: "netlink" | "proc" | "off";
+  constructor(paths: HostPaths, opts: CollectorOptions = {}) {
+    super(paths, opts, ["proc"]);
+    this.tracker = new DeltaTracker(this.deltaConfig);
+    const want = opts.tcpStates ?? "auto";
+    // netlink answers for the agent's own network namespace, as <proc>/net/tcp does when <proc> is a
+    // procfs mount (net -> self/net). A proc root that is not procfs (a fixture tree) uses its files.
+    this.states = want === "auto" ? (isProcfs(paths.proc) && netlinkAvailable() ? "netlink" : "proc") : want;
+  }
+  async collect(signal: AbortSignal): Promise<TCPStats> {
+    const p = this.paths.proc;
+    const wantFiles = this.states === "proc";
+    const [snmpTxt, netstatTxt, tcp4, tcp6, sock4, sock6] = await Promise.all([
+      this.io.read(`${p}/net/snmp`, signal).catch((e: Error) => {
+        throw signal.aborted ? e : new Error(`failed to parse SNMP stats: failed to open ${p}/net/snmp: ${e.message}`);
+      }),
+      this.io.readOptional(`${p}/net/netstat`, signal),
+      wantFiles ? this.io.readOptional(`${p}/net/tcp`, signal) : undefined,
+      wantFiles ? this.io.readOptional(`${p}/net/tcp6`, signal) : undefined,
+      this.io.readOptional(`${p}/net/sockstat`, signal),
+      this.io.readOptional(`${p}/net/sockstat6`, signal),
+    ]);
+    const now = this.now();
+    let snmp: Map<string, bigint>;
+    try {
+      const r = parseSnmpTcp(snmpTxt, `${p}/net/snmp`);
+      snmp = r.values;
+      this.malformed(r.malformed);
+    } catch (e) {
+      throw new Error(`failed to parse SNMP stats: ${(e as Error).message}`);
+    }
+    const out: TCPStats = {};
+    for (const [k, j] of SNMP_FIELDS) out[j] = snmp.get(k) ?? 0n;
+    let ext = new Map<string, bigint>();
+    if (netstatTxt !== undefined) {
+      const s = parseProtoPairs(netstatTxt).get("TcpExt");
+      if (s) {
+        try {
+          ext = sectionValues("TcpExt", s).values;
+        } catch {
+          this.malformed(1);
+        }
+      }
+    }
+    for (const [k, j] of EXT_FIELDS) out[j] = ext.get(k) ?? 0n;
+    if (this.states !== "off") {
+      let states = emptyStateCounts();
+      if (this.states === "netlink") {
+        states = countTcpStatesNetlink();
+      } else {
+        if (tcp4 !== undefined) this.malformed(countTcpStates(tcp4, states).malformed);
+        if (tcp6 !== undefined) this.malformed(countTcpStates(tcp6, states).malformed);
+      }
+      out.connections_by_state = states;
+    }
+    const cur: Record<string, bigint> = {};
+    for (const j of DELTA_FIELDS) cur[j] = out[j] as bigint;
+    const should = this.tracker.shouldCalculate(now);
+    if (should.ok) {
+      const prev = this.tracker.last!;
+      let reset = false;
+      const d: Record<string, unknown> = {};
+      for (const j of DELTA_FIELDS) {
+        const x = u64Delta(cur[j]!, prev[j]!);
+        d[j] = x.delta;
+        reset ||= x.reset;
+      }
+      if (!reset) for (const j of DELTA_FIELDS) d[`${j}_per_sec`] = rate(d[j] as bigint, should.intervalMs / 1000);
+      out.delta = { ...this.tracker.metadata(now, should.intervalMs, reset), ...d } as TCPDeltaData;
+      this.tracker.commit(cur, now);
+    } else if (this.tracker.isFirst) this.tracker.commit(cur, now);
+    const snmpAll = parseNetstatAll(snmpTxt).values;
+    const netstatAll = netstatTxt !== undefined ? parseNetstatAll(netstatTxt).values : new Map<string, bigint>();
+    const sockstat = new Map<string, bigint>([...(sock4 ? parseSockstat(sock4).values : []), ...(sock6 ? parseSockstat(sock6).values : [])]);
+    return withExtra(out, { snmp: snmpAll, netstat: netstatAll, sockstat });
+  }
+}
+
+function isProcfs(root: string): boolean {
+  try {
+    return lstatSync(`${root}/self`).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,35 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+import { Counter, Histogram } from "prom-client";
+import { registry } from "../metrics/registry.ts";
+
+/** Lines a parser could not use, by collector (the line is skipped; the rest of the file still counts). */
+export const malformedLines = new Counter({
+  name: "antimetal_collector_malformed_lines_total",
+  help: "Lines of /proc or /sys files skipped because they could not be parsed, by collector.",
+  labelNames: ["collector"] as const,
+  registers: [registry],
+});
+
+export const collectorErrors = new Counter({
+  name: "antimetal_collector_errors_total",
+  help: "Failed collections, by collector and reason (error, timeout, permission).",
+  labelNames: ["collector", "reason"] as const,
+  registers: [registry],
+});
+
+export const collectorDuration = new Histogram({
+  name: "antimetal_collector_duration_seconds",
+  help: "Time one collection of one collector took.",
+  labelNames: ["collector"] as const,
+  buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+  registers: [registry],
+});
+
+export function countMalformed(collector: string, n: number): void {
+  if (n > 0) malformedLines.inc({ collector }, n);
+}
