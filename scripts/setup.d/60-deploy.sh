@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Copyright Antimetal, Inc. All rights reserved.
+#
+# Use of this source code is governed by a source available license that can be found in the
+# LICENSE file or at:
+# https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+#
+# Deployment tooling (issue 9): kustomize from the Go module proxy, the arm64 dpkg architecture
+# (arm64 .debs for the image root) and the image's Debian packages, cached under
+# /var/cache/antimetal-dev. Idempotent: every step is skipped when its result exists.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+CACHE=/var/cache/antimetal-dev
+KUSTOMIZE_VERSION=v5.6.0
+mkdir -p "$CACHE/bin"
+
+# kustomize, built from the published module (the same version the original agent pinned).
+# `go install` builds report "(devel)" as their version, so a stamp file records which one is there.
+STAMP="$CACHE/bin/.kustomize-version"
+if [[ ! -x "$CACHE/bin/kustomize" || "$(cat "$STAMP" 2>/dev/null)" != "$KUSTOMIZE_VERSION" ]]; then
+  (cd /tmp && GOBIN="$CACHE/bin" GOPATH="$CACHE/go" GOFLAGS=-mod=mod \
+    go install "sigs.k8s.io/kustomize/kustomize/v5@${KUSTOMIZE_VERSION}")
+  echo "$KUSTOMIZE_VERSION" > "$STAMP"
+fi
+echo "kustomize $KUSTOMIZE_VERSION at $CACHE/bin/kustomize"
+
+# arm64 .debs for the arm64 image root.
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  dpkg --add-architecture arm64
+  apt-get update -qq
+fi
+if ! apt-cache show libc6:arm64 >/dev/null 2>&1; then apt-get update -qq; fi
+
+# Pre-fetch the image packages for both architectures (scripts/image/build.ts reuses them).
+BUN="$ROOT/node_modules/.bin/bun"
+if [[ -x "$BUN" ]]; then
+  (cd "$ROOT" && "$BUN" -e 'const { fetchDebs } = await import("./scripts/image/build.ts"); for (const a of ["amd64", "arm64"]) console.log(a, fetchDebs(a).length, "image packages cached");')
+fi
