@@ -1,0 +1,30 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+import { hostname } from "node:os";
+import type { Config } from "../config/schema.ts";
+import { createLogger, type Logger } from "../log/logger.ts";
+import type { HostPaths } from "../perf/collector.ts";
+
+/** What every subcommand gets: its config, a logger, and where to write output. */
+export interface CommandContext {
+  config: Config;
+  positionals: string[];
+  logger: Logger;
+  stdout: (text: string) => void;
+}
+
+export function makeLogger(config: Pick<Config, "logLevel" | "logFormat">): Logger {
+  return createLogger({ level: config.logLevel, format: config.logFormat });
+}
+
+export function hostPaths(config: Pick<Config, "hostProc" | "hostSys" | "hostDev" | "hostEtc" | "hostVar">): HostPaths {
+  return { proc: config.hostProc, sys: config.hostSys, dev: config.hostDev, etc: config.hostEtc, var: config.hostVar };
+}
+
+export function nodeName(config: Pick<Config, "nodeName">): string {
+  return config.nodeName !== "" ? config.nodeName : hostname();
+}

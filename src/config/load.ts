@@ -1,0 +1,150 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import type { z } from "zod";
+import { type Command, type Config, envNames, OPTIONS, type OptionKey, type OptionSpec, optionsFor } from "./schema.ts";
+
+/** Bad input from the user: the CLI prints the message on one line and exits 2. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export type Source = "default" | "file" | "env" | "flag";
+
+export interface LoadInput {
+  command: Command;
+  argv: readonly string[];
+  env: Readonly<Record<string, string | undefined>>;
+  readFile?: (path: string) => string;
+}
+
+export interface Loaded {
+  config: Config;
+  sources: Record<OptionKey, Source>;
+  positionals: string[];
+  help: boolean;
+}
+
+interface Raw {
+  value: unknown;
+  source: Source;
+  origin: string;
+}
+
+/** Resolves the configuration of one subcommand: flag > env > file > default. Throws ConfigError. */
+export function loadConfig(input: LoadInput): Loaded {
+  const keys = optionsFor(input.command);
+  const byFlag = new Map(keys.map((k) => [OPTIONS[k].flag, k]));
+  const { flags, positionals, help } = parseArgv(input.argv, input.command, byFlag);
+
+  const raw = new Map<OptionKey, Raw>();
+  for (const k of keys) raw.set(k, { value: OPTIONS[k].default, source: "default", origin: "default" });
+
+  const configPath = flags.get("config")?.value ?? envValue("config", input.env)?.value;
+  if (typeof configPath === "string" && configPath !== "") {
+    for (const [k, r] of readConfigFile(configPath, keys, input.readFile)) raw.set(k, r);
+  }
+  for (const k of keys) {
+    const fromEnv = envValue(k, input.env);
+    if (fromEnv) raw.set(k, fromEnv);
+  }
+  for (const [k, r] of flags) raw.set(k, r);
+
+  const config = {} as Record<OptionKey, unknown>;
+  const sources = {} as Record<OptionKey, Source>;
+  for (const k of keys) {
+    const r = raw.get(k)!;
+    const parsed = (OPTIONS[k].schema as z.ZodType).safeParse(r.value);
+    if (!parsed.success) {
+      const reason = parsed.error.issues[0]?.message ?? "invalid value";
+      throw new ConfigError(`invalid --${OPTIONS[k].flag} (${r.origin}): ${reason}`);
+    }
+    config[k] = parsed.data;
+    sources[k] = r.source;
+  }
+  return { config: config as Config, sources, positionals, help };
+}
+
+function parseArgv(argv: readonly string[], command: Command, byFlag: Map<string, OptionKey>) {
+  const flags = new Map<OptionKey, Raw>();
+  const positionals: string[] = [];
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i]!;
+    if (token === "--") {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!token.startsWith("-") || token === "-") {
+      positionals.push(token);
+      continue;
+    }
+    const body = token.replace(/^--?/, "");
+    const eq = body.indexOf("=");
+    const name = eq === -1 ? body : body.slice(0, eq);
+    if (name === "help" || name === "h") {
+      help = true;
+      continue;
+    }
+    const key = byFlag.get(name);
+    if (!key) throw new ConfigError(`unknown flag --${name} for "${command}" (see antimetal-agent ${command} --help)`);
+    const spec: OptionSpec = OPTIONS[key];
+    let value: string;
+    if (eq !== -1) value = body.slice(eq + 1);
+    else if (spec.boolean) value = "true";
+    else if (i + 1 < argv.length) value = argv[++i]!;
+    else throw new ConfigError(`flag --${name} needs a value (${spec.placeholder})`);
+    flags.set(key, { value, source: "flag", origin: `flag ${token.split("=")[0]}` });
+  }
+  return { flags, positionals, help };
+}
+
+function envValue(key: OptionKey, env: LoadInput["env"]): Raw | undefined {
+  for (const name of envNames(key)) {
+    const v = env[name];
+    if (v !== undefined) return { value: v, source: "env", origin: `env ${name}` };
+  }
+  return undefined;
+}
+
+function readConfigFile(path: string, keys: OptionKey[], readFile = (p: string) => readFileSync(p, "utf8")): Map<OptionKey, Raw> {
+  let text: string;
+  try {
+    text = readFile(path);
+  } catch (e) {
+    throw new ConfigError(`invalid --config (${path}): cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new ConfigError(`invalid --config (${path}): not YAML: ${(e as Error).message.split("\n")[0]}`);
+  }
+  if (doc === null || doc === undefined) return new Map();
+  if (typeof doc !== "object" || Array.isArray(doc)) throw new ConfigError(`invalid --config (${path}): must be a mapping of flag names to values`);
+  const allFlags = new Map((Object.keys(OPTIONS) as OptionKey[]).map((k) => [OPTIONS[k].flag, k]));
+  const out = new Map<OptionKey, Raw>();
+  for (const [name, value] of Object.entries(doc)) {
+    const key = allFlags.get(name);
+    if (!key) throw new ConfigError(`invalid --config (${path}): unknown option "${name}"`);
+    if (key === "config") throw new ConfigError(`invalid --config (${path}): a config file cannot name another config file`);
+    if (!keys.includes(key)) continue; // valid option of another subcommand
+    out.set(key, { value: typeof value === "number" || typeof value === "boolean" ? String(value) : value, source: "file", origin: `file ${path}` });
+  }
+  return out;
+}
+
+/** The effective configuration for --print-config, secrets redacted, in flag names. */
+export function redactedView(loaded: Loaded): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(loaded.config) as Array<[OptionKey, unknown]>) {
+    const spec: OptionSpec = OPTIONS[k];
+    out[spec.flag] = spec.secret && v !== "" ? "[redacted]" : v;
+  }
+  return out;
+}

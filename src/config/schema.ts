@@ -1,0 +1,369 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+import { z } from "zod";
+import { parseDuration } from "./duration.ts";
+
+/**
+ * Every option of every subcommand, in one place: flag name, environment variables, default, help
+ * text and validation. The CLI parser, `--help`, `--print-config`, the YAML config file and the
+ * README flag table are all derived from this table.
+ */
+export type Command = "run" | "collect" | "store" | "check";
+
+export interface OptionSpec<S extends z.ZodType = z.ZodType> {
+  flag: string;
+  /** Extra environment variable names read before ANTIMETAL_<FLAG> (e.g. NODE_NAME). */
+  env?: string[];
+  help: string;
+  /** Value as written on the command line, in the help text. */
+  placeholder: string;
+  schema: S;
+  /** Raw default, validated by `schema` like any other input. */
+  default: unknown;
+  commands: readonly Command[];
+  /** Redacted in --print-config and logs. */
+  secret?: boolean;
+  /** A bare `--flag` means true. */
+  boolean?: boolean;
+}
+
+const ALL: readonly Command[] = ["run", "collect", "store", "check"];
+const HOST: readonly Command[] = ["run", "collect", "check"];
+
+const bool = z.preprocess((v) => {
+  if (typeof v !== "string") return v;
+  const s = v.trim().toLowerCase();
+  if (["true", "1", "yes", ""].includes(s)) return true;
+  if (["false", "0", "no"].includes(s)) return false;
+  return v;
+}, z.boolean({ error: "must be true or false" }));
+
+const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  if (typeof v === "number") return v;
+  try {
+    return parseDuration(v);
+  } catch (e) {
+    ctx.addIssue({ code: "custom", message: (e as Error).message });
+    return z.NEVER;
+  }
+});
+
+const positiveDuration = duration.refine((ms) => ms > 0, "must be greater than zero");
+
+const absolutePath = z.string().refine((p) => p.startsWith("/"), { error: (i) => `must be an absolute path, got ${JSON.stringify(i.input)}` });
+const optionalPath = z.string().refine((p) => p === "" || p.startsWith("/"), { error: (i) => `must be an absolute path, got ${JSON.stringify(i.input)}` });
+
+/** "" or "0" disables a listener; otherwise [host]:port with a port in 0..65535. */
+const bindAddress = z.string().refine(
+  (a) => {
+    if (a === "" || a === "0") return true;
+    const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]*):(\d{1,5})$/.exec(a);
+    return m !== null && Number(m[2]) <= 65535;
+  },
+  { error: (i) => `must be host:port, :port, or 0 to disable, got ${JSON.stringify(i.input)}` },
+);
+
+const list = z
+  .union([z.array(z.string()), z.string()])
+  .transform((v) => (Array.isArray(v) ? v : v.split(",")).map((s) => s.trim()).filter((s) => s !== ""));
+
+export const OPTIONS = {
+  config: {
+    flag: "config",
+    placeholder: "FILE",
+    help: "YAML file of options keyed by flag name (precedence: flag > env > file > default)",
+    schema: optionalPath,
+    default: "",
+    commands: ALL,
+  },
+  logLevel: {
+    flag: "log-level",
+    placeholder: "LEVEL",
+    help: "log level: debug, info, warn or error",
+    schema: z.enum(["debug", "info", "warn", "error"]),
+    default: "info",
+    commands: ALL,
+  },
+  logFormat: {
+    flag: "log-format",
+    placeholder: "FORMAT",
+    help: "log format: json (one object per line) or text",
+    schema: z.enum(["json", "text"]),
+    default: "json",
+    commands: ALL,
+  },
+  nodeName: {
+    flag: "node-name",
+    env: ["NODE_NAME"],
+    placeholder: "NAME",
+    help: "name of this node (default: the hostname)",
+    schema: z.string(),
+    default: "",
+    commands: ["run", "collect"],
+  },
+  hostProc: { flag: "host-proc", env: ["HOST_PROC"], placeholder: "DIR", help: "host /proc mount", schema: absolutePath, default: "/proc", commands: HOST },
+  hostSys: { flag: "host-sys", env: ["HOST_SYS"], placeholder: "DIR", help: "host /sys mount", schema: absolutePath, default: "/sys", commands: HOST },
+  hostDev: { flag: "host-dev", env: ["HOST_DEV"], placeholder: "DIR", help: "host /dev mount", schema: absolutePath, default: "/dev", commands: HOST },
+  hostEtc: { flag: "host-etc", env: ["HOST_ETC"], placeholder: "DIR", help: "host /etc mount (machine-id)", schema: absolutePath, default: "/etc", commands: HOST },
+  hostVar: { flag: "host-var", env: ["HOST_VAR"], placeholder: "DIR", help: "host /var mount (dbus machine-id)", schema: absolutePath, default: "/var", commands: HOST },
+
+  collectors: {
+    flag: "collectors",
+    placeholder: "A,B",
+    help: "collectors to use, comma-separated (default: every one available here)",
+    schema: list,
+    default: "",
+    commands: ["run", "collect"],
+  },
+  format: { flag: "format", placeholder: "FORMAT", help: "output format", schema: z.enum(["json"]), default: "json", commands: ["collect"] },
+  duration: {
+    flag: "duration",
+    placeholder: "DURATION",
+    help: "how long streaming collectors (execsnoop) record before printing",
+    schema: positiveDuration,
+    default: "5s",
+    commands: ["collect"],
+  },
+
+  dataDirectory: {
+    flag: "data-directory",
+    placeholder: "DIR",
+    help: 'directory of the resource store (<dir>/resource); "" keeps it in memory',
+    schema: optionalPath,
+    default: "/var/lib/antimetal",
+    commands: ["run", "store"],
+  },
+
+  metricsBindAddress: {
+    flag: "metrics-bind-address",
+    placeholder: "ADDR",
+    help: "address of the Prometheus /metrics endpoint; 0 disables it",
+    schema: bindAddress,
+    default: ":8080",
+    commands: ["run"],
+  },
+  healthProbeBindAddress: {
+    flag: "health-probe-bind-address",
+    placeholder: "ADDR",
+    help: "address of /healthz, /livez and /readyz; 0 disables it",
+    schema: bindAddress,
+    default: ":8081",
+    commands: ["run"],
+  },
+  pprofAddress: {
+    flag: "pprof-address",
+    placeholder: "ADDR",
+    help: "address of /debug/heap (heap snapshot) and /debug/profile (CPU profile); 0 disables it",
+    schema: bindAddress,
+    default: "0",
+    commands: ["run"],
+  },
+  metricsSecure: {
+    flag: "metrics-secure",
+    placeholder: "BOOL",
+    help: "serve /metrics over HTTPS with Kubernetes authn/authz (not supported yet: only false is accepted)",
+    schema: bool.refine((v) => v === false, "HTTPS metrics are not supported by this agent; use a NetworkPolicy or a sidecar"),
+    default: false,
+    boolean: true,
+    commands: ["run"],
+  },
+  enableHttp2: {
+    flag: "enable-http2",
+    placeholder: "BOOL",
+    help: "accepted for compatibility; the HTTP endpoints always speak HTTP/1.1",
+    schema: bool,
+    default: false,
+    boolean: true,
+    commands: ["run"],
+  },
+  shutdownTimeout: {
+    flag: "shutdown-timeout",
+    placeholder: "DURATION",
+    help: "budget for a clean stop after SIGTERM/SIGINT (keep it under the pod's grace period)",
+    schema: positiveDuration,
+    default: "20s",
+    commands: ["run"],
+  },
+  printConfig: {
+    flag: "print-config",
+    placeholder: "BOOL",
+    help: "print the effective configuration (secrets redacted) and exit",
+    schema: bool,
+    default: false,
+    boolean: true,
+    commands: ["run"],
+  },
+
+  enablePerformanceCollectors: {
+    flag: "enable-performance-collectors",
+    placeholder: "BOOL",
+    help: "run the host performance collectors and export them on /metrics",
+    schema: bool,
+    default: false,
+    boolean: true,
+    commands: ["run"],
+  },
+  performanceCollectorInterval: {
+    flag: "performance-collector-interval",
+    placeholder: "DURATION",
+    help: "interval of the performance collectors",
+    schema: positiveDuration,
+    default: "10s",
+    commands: ["run"],
+  },
+  collectorIntervals: {
+    flag: "collector-intervals",
+    placeholder: "T=D,...",
+    help: "per-collector interval overrides, e.g. tcp=30s,process=5s",
+    schema: list,
+    default: "",
+    commands: ["run"],
+  },
+  enableHardwareDiscovery: {
+    flag: "enable-hardware-discovery",
+    placeholder: "BOOL",
+    help: "publish this host's hardware graph (antimetal.hardware.v1) to the store and intake",
+    schema: bool,
+    default: true,
+    boolean: true,
+    commands: ["run"],
+  },
+  hardwareUpdateInterval: {
+    flag: "hardware-update-interval",
+    placeholder: "DURATION",
+    help: "how often the hardware graph is refreshed",
+    schema: positiveDuration,
+    default: "5m",
+    commands: ["run"],
+  },
+
+  intakeAddress: {
+    flag: "intake-address",
+    placeholder: "HOST:PORT",
+    help: 'intake gRPC endpoint; "" turns upload off',
+    schema: z.string(),
+    default: "intake.antimetal.com:443",
+    commands: ["run"],
+  },
+  intakeApiKey: {
+    flag: "intake-api-key",
+    placeholder: "KEY",
+    help: "intake API key (prefer ANTIMETAL_INTAKE_API_KEY or --intake-api-key-file over argv)",
+    schema: z.string(),
+    default: "",
+    secret: true,
+    commands: ["run"],
+  },
+  intakeApiKeyFile: {
+    flag: "intake-api-key-file",
+    placeholder: "FILE",
+    help: "file holding the intake API key",
+    schema: optionalPath,
+    default: "",
+    commands: ["run"],
+  },
+  intakeSecure: {
+    flag: "intake-secure",
+    placeholder: "BOOL",
+    help: "use TLS to the intake (system roots unless --intake-ca-file)",
+    schema: bool,
+    default: true,
+    boolean: true,
+    commands: ["run"],
+  },
+  intakeCaFile: { flag: "intake-ca-file", placeholder: "FILE", help: "PEM CA bundle for the intake instead of the system roots", schema: optionalPath, default: "", commands: ["run"] },
+  intakeClientCert: { flag: "intake-client-cert", placeholder: "FILE", help: "PEM client certificate for mTLS to the intake", schema: optionalPath, default: "", commands: ["run"] },
+  intakeClientKey: { flag: "intake-client-key", placeholder: "FILE", help: "PEM client key for mTLS to the intake", schema: optionalPath, default: "", commands: ["run"] },
+  maxStreamAge: {
+    flag: "max-stream-age",
+    placeholder: "DURATION",
+    help: "an intake stream is closed and reopened after this age",
+    schema: positiveDuration,
+    default: "10m",
+    commands: ["run"],
+  },
+  intakeAckInterval: {
+    flag: "intake-ack-interval",
+    placeholder: "DURATION",
+    help: "how long a stream sends before it is half-closed and acknowledged (outbox entries are deleted only then)",
+    schema: positiveDuration,
+    default: "5s",
+    commands: ["run"],
+  },
+
+  enableKubernetesController: {
+    flag: "enable-kubernetes-controller",
+    placeholder: "BOOL",
+    help: "watch the Kubernetes cluster (off automatically when no kubeconfig or in-cluster config exists)",
+    schema: bool,
+    default: true,
+    boolean: true,
+    commands: ["run"],
+  },
+  kubeconfig: {
+    flag: "kubeconfig",
+    env: ["KUBECONFIG"],
+    placeholder: "FILE",
+    help: "kubeconfig for out-of-cluster use (default: in-cluster service account)",
+    schema: z.string(),
+    default: "",
+    commands: ["run"],
+  },
+  leaderElect: {
+    flag: "leader-elect",
+    placeholder: "BOOL",
+    help: "elect one agent (Lease 4927b366.antimetal.com) to upload cluster state",
+    schema: bool,
+    default: true,
+    boolean: true,
+    commands: ["run"],
+  },
+  kubernetesProvider: {
+    flag: "kubernetes-provider",
+    placeholder: "NAME",
+    help: 'cluster provider: eks, gke, aks, kind, other, or "" to detect',
+    schema: z.enum(["", "eks", "gke", "aks", "kind", "other"]),
+    default: "",
+    commands: ["run"],
+  },
+  kubernetesProviderEksAccountId: { flag: "kubernetes-provider-eks-account-id", placeholder: "ID", help: "EKS account id (default: from IMDS)", schema: z.string(), default: "", commands: ["run"] },
+  kubernetesProviderEksRegion: { flag: "kubernetes-provider-eks-region", placeholder: "REGION", help: "EKS region (default: from IMDS)", schema: z.string(), default: "", commands: ["run"] },
+  kubernetesProviderEksClusterName: { flag: "kubernetes-provider-eks-cluster-name", placeholder: "NAME", help: "EKS cluster name (default: from EC2 tags)", schema: z.string(), default: "", commands: ["run"] },
+  kubernetesProviderEksAutodiscover: {
+    flag: "kubernetes-provider-eks-autodiscover",
+    placeholder: "BOOL",
+    help: "discover EKS region and cluster name from IMDS and EC2 tags",
+    schema: bool,
+    default: true,
+    boolean: true,
+    commands: ["run"],
+  },
+
+  storeType: { flag: "type", placeholder: "TYPE", help: "store resources: only types matching this dot-prefix (e.g. antimetal.hardware.v1)", schema: z.string(), default: "", commands: ["store"] },
+  storeSubject: { flag: "subject", placeholder: "KEY", help: "store relationships: subject resource key", schema: z.string(), default: "", commands: ["store"] },
+  storeObject: { flag: "object", placeholder: "KEY", help: "store relationships: object resource key", schema: z.string(), default: "", commands: ["store"] },
+  storePredicate: { flag: "predicate", placeholder: "TYPE", help: "store relationships: predicate type (e.g. kubernetes.v1.Contains)", schema: z.string(), default: "", commands: ["store"] },
+} satisfies Record<string, OptionSpec>;
+
+export type OptionKey = keyof typeof OPTIONS;
+export type Config = { [K in OptionKey]: z.output<(typeof OPTIONS)[K]["schema"]> };
+
+/** The one zod schema of the whole configuration, derived from OPTIONS. */
+export const ConfigSchema = z.object(
+  Object.fromEntries(Object.entries(OPTIONS).map(([k, o]) => [k, (o.schema as z.ZodType).describe(o.help)])) as {
+    [K in OptionKey]: (typeof OPTIONS)[K]["schema"];
+  },
+);
+
+export function envNames(key: OptionKey): string[] {
+  const spec: OptionSpec = OPTIONS[key];
+  return [...(spec.env ?? []), "ANTIMETAL_" + spec.flag.toUpperCase().replaceAll("-", "_")];
+}
+
+export function optionsFor(command: Command): OptionKey[] {
+  return (Object.keys(OPTIONS) as OptionKey[]).filter((k) => (OPTIONS[k].commands as readonly Command[]).includes(command));
+}

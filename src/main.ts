@@ -1,0 +1,56 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+import { buildInfo } from "./build-info.ts";
+import type { CommandContext } from "./cli/context.ts";
+import { makeLogger } from "./cli/context.ts";
+import { commandHelp, topHelp } from "./cli/help.ts";
+import { ConfigError, loadConfig } from "./config/load.ts";
+import type { Command } from "./config/schema.ts";
+
+type Handler = (ctx: CommandContext) => Promise<number>;
+
+const HANDLERS: Record<Command, () => Promise<Handler>> = {
+  run: async () => (await import("./cli/run.ts")).runCommand,
+  collect: async () => (await import("./cli/collect.ts")).collectCommand,
+  store: async () => (await import("./cli/store.ts")).storeCommand,
+  check: async () => (await import("./cli/check.ts")).checkCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const out = (text: string) => void process.stdout.write(text);
+  if (command === undefined || command === "help" || command === "--help" || command === "-h") {
+    out(topHelp());
+    return command === undefined ? 2 : 0;
+  }
+  if (command === "version" || command === "--version") {
+    if (rest.includes("--help") || rest.includes("-h")) return out(commandHelp("version")), 0;
+    out(`antimetal-agent ${buildInfo.version} (revision ${buildInfo.revision}, built ${buildInfo.date}, bun ${Bun.version})\n`);
+    return 0;
+  }
+  if (!(command in HANDLERS)) {
+    process.stderr.write(`antimetal-agent: unknown command "${command}" (commands: run, collect, store, check, version)\n`);
+    return 2;
+  }
+  const cmd = command as Command;
+  const loaded = loadConfig({ command: cmd, argv: rest, env: process.env });
+  if (loaded.help) return out(commandHelp(cmd)), 0;
+  const handler = await HANDLERS[cmd]();
+  return handler({ config: loaded.config, positionals: loaded.positionals, logger: makeLogger(loaded.config), stdout: out });
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (e) {
+  if (e instanceof ConfigError) {
+    process.stderr.write(`antimetal-agent: ${e.message}\n`);
+    process.exitCode = 2;
+  } else {
+    process.stderr.write(`antimetal-agent: ${(e as Error).stack ?? String(e)}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,108 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+import type { Server } from "bun";
+import { profile } from "bun:jsc";
+import type { Registry } from "prom-client";
+import type { Logger } from "../log/logger.ts";
+import type { Component } from "../runtime/component.ts";
+import type { Readiness } from "../runtime/lifecycle.ts";
+import { parseBindAddress } from "./address.ts";
+
+export interface HttpOptions {
+  probeAddress: string;
+  metricsAddress: string;
+  pprofAddress: string;
+  readiness: () => Readiness;
+  registry: Registry;
+  logger: Logger;
+}
+
+export interface HttpComponent extends Component {
+  /** Bound ports by listener name (probes, metrics, pprof), for logs and tests. */
+  ports(): Record<string, number>;
+}
+
+const text = (body: string, status = 200) => new Response(body, { status, headers: { "content-type": "text/plain; charset=utf-8" } });
+
+/**
+ * The agent's HTTP listeners: probes (/healthz, /livez, /readyz), Prometheus /metrics, and the
+ * optional profiling endpoints. Each address may be "0" to disable that listener. A listener
+ * that cannot bind fails the start with the address in the message.
+ */
+export function createHttpComponent(opts: HttpOptions): HttpComponent {
+  const servers = new Map<string, Server<undefined>>();
+  const log = opts.logger.child({ component: "http" });
+
+  const probes = (req: Request): Response => {
+    const path = new URL(req.url).pathname;
+    if (path === "/healthz" || path === "/livez") return text("ok\n");
+    if (path === "/readyz") {
+      const r = opts.readiness();
+      return r.ready ? text("ok\n") : text(`not ready:\n${r.reasons.map((x) => `- ${x}`).join("\n")}\n`, 503);
+    }
+    return text("not found\n", 404);
+  };
+
+  const metrics = async (req: Request): Promise<Response> => {
+    if (new URL(req.url).pathname !== "/metrics") return text("not found\n", 404);
+    try {
+      return new Response(await opts.registry.metrics(), { headers: { "content-type": opts.registry.contentType } });
+    } catch (e) {
+      log.error({ err: (e as Error).message }, "metrics collection failed");
+      return text(`metrics collection failed: ${(e as Error).message}\n`, 500);
+    }
+  };
+
+  const pprof = async (req: Request): Promise<Response> => {
+    const url = new URL(req.url);
+    if (url.pathname === "/debug/heap") {
+      return new Response(Bun.generateHeapSnapshot("v8"), {
+        headers: { "content-type": "application/json", "content-disposition": 'attachment; filename="agent.heapsnapshot"' },
+      });
+    }
+    if (url.pathname === "/debug/profile") {
+      const seconds = Number(url.searchParams.get("seconds") ?? "10");
+      if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 300) return text("seconds must be in (0, 300]\n", 400);
+      const report = await profile(() => Bun.sleep(seconds * 1000), 1000);
+      return new Response(JSON.stringify(report), { headers: { "content-type": "application/json" } });
+    }
+    return text("not found\n", 404);
+  };
+
+  const listen = (name: string, address: string, fetch: (req: Request) => Response | Promise<Response>) => {
+    const bind = parseBindAddress(address);
+    if (!bind) return;
+    try {
+      servers.set(name, Bun.serve({ hostname: bind.hostname, port: bind.port, fetch, idleTimeout: 30 }));
+    } catch (e) {
+      throw new Error(`cannot listen on ${address} for ${name}: ${(e as Error).message}`);
+    }
+    log.info({ listener: name, address, port: servers.get(name)!.port }, "listening");
+  };
+
+  return {
+    name: "http",
+    required: true,
+    async start() {
+      try {
+        listen("probes", opts.probeAddress, probes);
+        listen("metrics", opts.metricsAddress, metrics);
+        listen("pprof", opts.pprofAddress, pprof);
+      } catch (e) {
+        for (const s of servers.values()) s.stop(true);
+        servers.clear();
+        throw e;
+      }
+    },
+    async stop() {
+      await Promise.all([...servers.values()].map((s) => s.stop()));
+      servers.clear();
+    },
+    isReady: () => true,
+    ports: () => Object.fromEntries([...servers].map(([name, s]) => [name, s.port ?? 0])),
+  };
+}
