@@ -7,7 +7,8 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
-import { type Command, type Config, envNames, OPTIONS, type OptionKey, type OptionSpec, optionsFor } from "./schema.ts";
+import { formatDuration } from "./duration.ts";
+import { type Command, type Config, envNames, isDurationOption, OPTIONS, type OptionKey, type OptionSpec, optionsFor } from "./schema.ts";
 
 /** Bad input from the user: the CLI prints the message on one line and exits 2. */
 export class ConfigError extends Error {
@@ -144,7 +145,7 @@ export function redactedView(loaded: Loaded): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(loaded.config) as Array<[OptionKey, unknown]>) {
     const spec: OptionSpec = OPTIONS[k];
-    out[spec.flag] = spec.secret && v !== "" ? "[redacted]" : v;
+    out[spec.flag] = spec.secret && v !== "" ? "[redacted]" : isDurationOption(spec) ? formatDuration(v as number) : v;
   }
   return out;
 }

@@ -54,6 +54,11 @@ const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
 
 const positiveDuration = duration.refine((ms) => ms > 0, "must be greater than zero");
 
+/** True for options whose value is a duration in milliseconds (printed back as "10m"). */
+export function isDurationOption(spec: OptionSpec): boolean {
+  return spec.schema === duration || spec.schema === positiveDuration;
+}
+
 const absolutePath = z.string().refine((p) => p.startsWith("/"), { error: (i) => `must be an absolute path, got ${JSON.stringify(i.input)}` });
 const optionalPath = z.string().refine((p) => p === "" || p.startsWith("/"), { error: (i) => `must be an absolute path, got ${JSON.stringify(i.input)}` });
 
