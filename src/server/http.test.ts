@@ -1,0 +1,65 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+import { afterEach, expect, test } from "bun:test";
+import { Registry } from "prom-client";
+import { silentLogger } from "../log/logger.ts";
+import type { Readiness } from "../runtime/lifecycle.ts";
+import { parseBindAddress } from "./address.ts";
+import { createHttpComponent, type HttpComponent } from "./http.ts";
+
+let http: HttpComponent | undefined;
+afterEach(async () => {
+  await http?.stop(AbortSignal.timeout(1000));
+  http = undefined;
+});
+
+function start(readiness: () => Readiness, pprof = "0") {
+  http = createHttpComponent({
+    probeAddress: "127.0.0.1:0",
+    metricsAddress: "127.0.0.1:0",
+    pprofAddress: pprof,
+    readiness,
+    registry: new Registry(),
+    logger: silentLogger,
+  });
+  return http.start().then(() => http!.ports());
+}
+
+test("bind addresses", () => {
+  expect(parseBindAddress(":8080")).toEqual({ hostname: "0.0.0.0", port: 8080 });
+  expect(parseBindAddress("127.0.0.1:0")).toEqual({ hostname: "127.0.0.1", port: 0 });
+  expect(parseBindAddress("[::1]:9000")).toEqual({ hostname: "::1", port: 9000 });
+  expect(parseBindAddress("0")).toBeUndefined();
+  expect(parseBindAddress("")).toBeUndefined();
+});
+
+test("/readyz reports the reasons with 503", async () => {
+  let state: Readiness = { ready: false, reasons: ["kube: not synced"] };
+  const ports = await start(() => state);
+  const r = await fetch(`http://127.0.0.1:${ports.probes}/readyz`);
+  expect(r.status).toBe(503);
+  expect(await r.text()).toContain("- kube: not synced");
+  state = { ready: true, reasons: [] };
+  expect((await fetch(`http://127.0.0.1:${ports.probes}/readyz`)).status).toBe(200);
+  expect((await fetch(`http://127.0.0.1:${ports.probes}/nope`)).status).toBe(404);
+});
+
+test("0 disables a listener; pprof serves a heap snapshot and a CPU profile", async () => {
+  const ports = await start(() => ({ ready: true, reasons: [] }), "127.0.0.1:0");
+  expect(Object.keys(ports).sort()).toEqual(["metrics", "pprof", "probes"]);
+  const heap = await (await fetch(`http://127.0.0.1:${ports.pprof}/debug/heap`)).json();
+  expect(heap).toHaveProperty("snapshot");
+  const prof = await fetch(`http://127.0.0.1:${ports.pprof}/debug/profile?seconds=0.2`);
+  expect(prof.status).toBe(200);
+  expect(await prof.json()).toHaveProperty("functions");
+  expect((await fetch(`http://127.0.0.1:${ports.pprof}/debug/profile?seconds=-1`)).status).toBe(400);
+});
+
+test("pprof is off by default", async () => {
+  const ports = await start(() => ({ ready: true, reasons: [] }));
+  expect(ports.pprof).toBeUndefined();
+});
