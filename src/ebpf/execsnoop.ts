@@ -1,0 +1,257 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+/**
+ * execsnoop as a continuous collector: loads ebpf/src/execsnoop.bpf.c (embedded object) through
+ * libbpf/bun:ffi, attaches sys_enter_execve and sys_exit_execve, reads the ring buffer in a
+ * Worker and emits one MetricEvent per execve, successful or failed.
+ */
+import { existsSync } from "node:fs";
+import type { Logger } from "../log/logger.ts";
+import type { CollectorSpec, ContinuousCollector, MetricEvent } from "../perf/collector.ts";
+import { effectiveCapabilities, missingCapabilities, type CapabilityName } from "../system/capabilities.ts";
+import { kernelAtLeast, type KernelVersion } from "../system/kernel-version.ts";
+import { clockNs, ensureTracefs, loadLibbpf, type LibbpfSource } from "../../ffi/loader.ts";
+import { ebpfAssets, type EbpfAssets } from "./assets.ts";
+import { parseExecRecord, RecordError, type ExecEvent } from "./execsnoop-decode.ts";
+import { ebpfCapabilities, readKernelVersion } from "./features.ts";
+import { registerEbpfMetrics, type EbpfMetrics } from "./metrics.ts";
+import { BpfObject } from "./object.ts";
+import { RingBufferReader } from "./ringbuf.ts";
+import { DEFAULT_MAXARGS, TOTAL_MAX_ARGS } from "./gen/execsnoop_types.ts";
+
+export const EXECSNOOP_PROGRAMS = ["tracepoint__syscalls__sys_enter_execve", "tracepoint__syscalls__sys_exit_execve"] as const;
+
+/** Thrown when the collector cannot run here; `missing` names the absent capabilities. */
+export class UnavailableError extends Error {
+  constructor(
+    message: string,
+    readonly missing: CapabilityName[] = [],
+  ) {
+    super(message);
+    this.name = "UnavailableError";
+  }
+}
+
+export interface ExecsnoopOptions {
+  logger?: Logger;
+  nodeName?: string;
+  /** argv strings copied per exec (the original's max_args, default 20, at most 60). */
+  maxArgs?: number;
+  /** Ring buffer size in bytes (power of two, default 1 MiB as the original). */
+  ringBytes?: number;
+  libbpfSource?: LibbpfSource;
+  assets?: EbpfAssets;
+  metrics?: EbpfMetrics;
+  /** How often the per-CPU lost counters are read (ms). */
+  lostPollMs?: number;
+  statusPath?: string;
+  procVersionPath?: string;
+  btfPath?: string;
+}
+
+/** What the collector emits as MetricEvent.data. */
+export interface ExecRecordData {
+  /** Kernel CLOCK_MONOTONIC ns (exact). */
+  timestamp: bigint;
+  /** The same instant as wall-clock ISO-8601. */
+  time: string;
+  pid: number;
+  ppid: number;
+  uid: number;
+  retval: number;
+  comm: string;
+  command: string;
+  args: string[];
+}
+
+export interface ExecsnoopStats {
+  events: number;
+  lostRingbufFull: bigint;
+  lostPendingFull: bigint;
+  rejected: number;
+}
+
+export class ExecsnoopCollector implements ContinuousCollector {
+  readonly spec: CollectorSpec;
+  private readonly kernel: KernelVersion | undefined;
+  private readonly metrics: EbpfMetrics;
+  private obj: BpfObject | undefined;
+  private reader: RingBufferReader | undefined;
+  private lostTimer: ReturnType<typeof setInterval> | undefined;
+  private running = false;
+  private monoToRealNs = 0n;
+  private readonly counts: ExecsnoopStats = { events: 0, lostRingbufFull: 0n, lostPendingFull: 0n, rejected: 0 };
+  private progIds: number[] = [];
+  lastError: Error | undefined;
+
+  constructor(private readonly opts: ExecsnoopOptions = {}) {
+    this.kernel = readKernelVersion(opts.procVersionPath);
+    this.spec = {
+      type: "execsnoop",
+      name: "execsnoop",
+      point: false,
+      continuous: true,
+      requiredCapabilities: ebpfCapabilities(this.kernel),
+      minKernel: "5.8",
+    };
+    this.metrics = opts.metrics ?? registerEbpfMetrics();
+  }
+
+  /** Throws UnavailableError naming what is missing (capabilities first). */
+  async checkCanRun(): Promise<void> {
+    let capEff: bigint;
+    try {
+      capEff = await effectiveCapabilities(this.opts.statusPath);
+    } catch (e) {
+      throw new UnavailableError(`execsnoop unavailable: cannot read effective capabilities: ${(e as Error).message}`);
+    }
+    const missing = missingCapabilities(capEff, this.spec.requiredCapabilities);
+    if (missing.length > 0) {
+      throw new UnavailableError(`execsnoop unavailable: ${missing.map((c) => `missing capability: ${c}`).join(", ")}`, missing);
+    }
+    if (!this.kernel) throw new UnavailableError("execsnoop unavailable: cannot read the kernel version from /proc/version");
+    if (!kernelAtLeast(this.kernel, 5, 8)) {
+      throw new UnavailableError(`execsnoop unavailable: kernel ${this.kernel.raw} is older than 5.8 (no BPF ring buffer)`);
+    }
+    const btf = this.opts.btfPath ?? "/sys/kernel/btf/vmlinux";
+    if (!existsSync(btf)) throw new UnavailableError(`execsnoop unavailable: kernel BTF ${btf} missing (CO-RE needs CONFIG_DEBUG_INFO_BTF=y)`);
+  }
+
+  async start(emit: (event: MetricEvent) => void): Promise<void> {
+    if (this.running) throw new Error("execsnoop collector already running");
+    await this.checkCanRun();
+    this.running = true;
+    const log = this.opts.logger;
+    try {
+      const assets = this.opts.assets ?? ebpfAssets();
+      const objPath = assets.objects.execsnoop;
+      if (!objPath) throw new Error("execsnoop.bpf.o is not available (run scripts/build-ebpf.sh)");
+      const libbpf = loadLibbpf({ source: this.opts.libbpfSource, embedded: assets.libs });
+      const obj = BpfObject.openFile(libbpf, objPath, "execsnoop");
+      this.obj = obj;
+      const maxArgs = this.opts.maxArgs ?? DEFAULT_MAXARGS;
+      if (!Number.isInteger(maxArgs) || maxArgs < 1 || maxArgs > TOTAL_MAX_ARGS) throw new Error(`maxArgs must be 1..${TOTAL_MAX_ARGS}, got ${maxArgs}`);
+      obj.setRodataI32(0, maxArgs);
+      if (this.opts.ringBytes !== undefined) obj.setMaxEntries("events", this.opts.ringBytes);
+      obj.load();
+      ensureTracefs();
+      for (const p of EXECSNOOP_PROGRAMS) obj.attach(p);
+      this.progIds = EXECSNOOP_PROGRAMS.map((p) => obj.programId(p));
+      this.monoToRealNs = clockNs(0) - clockNs(1);
+
+      const nodeName = this.opts.nodeName ?? "";
+      this.reader = new RingBufferReader({
+        libbpf,
+        mapFd: obj.mapFd("events"),
+        queueName: "execsnoop_ringbuf_batches",
+        onRecord: (view, off, len) => {
+          let ev: ExecEvent;
+          try {
+            ev = parseExecRecord(view, off, len);
+          } catch (e) {
+            this.reject(e);
+            return;
+          }
+          this.counts.events++;
+          this.metrics.execsnoopEvents.inc();
+          const wallNs = ev.timestampNs + this.monoToRealNs;
+          const when = new Date(Number(wallNs / 1_000_000n));
+          const data: ExecRecordData = {
+            timestamp: ev.timestampNs,
+            time: when.toISOString(),
+            pid: ev.pid,
+            ppid: ev.ppid,
+            uid: ev.uid,
+            retval: ev.retval,
+            comm: ev.comm,
+            command: ev.command,
+            args: ev.args,
+          };
+          emit({ timestamp: when, metricType: "execsnoop", eventType: "event", nodeName, data });
+        },
+        onOversized: (n) => {
+          this.counts.rejected += n;
+          this.metrics.recordsRejected.inc({ program: "execsnoop", reason: "oversized" }, n);
+        },
+        onError: (err) => {
+          this.lastError = err;
+          log?.error({ err: err.message }, "execsnoop ring buffer reader error");
+        },
+      });
+      await this.reader.start();
+      this.lostTimer = setInterval(() => this.pollLost(), this.opts.lostPollMs ?? 1000);
+      log?.info({ programs: this.progIds, libbpf: libbpf.source, version: libbpf.version }, "execsnoop attached");
+    } catch (e) {
+      await this.teardown();
+      this.lastError = e as Error;
+      throw e;
+    }
+  }
+
+  private reject(e: unknown): void {
+    const reason = e instanceof RecordError ? e.reason : "invalid";
+    this.counts.rejected++;
+    this.metrics.recordsRejected.inc({ program: "execsnoop", reason });
+    this.opts.logger?.warn({ err: (e as Error).message, reason }, "execsnoop record rejected");
+  }
+
+  /** Reads the per-CPU lost counters and advances the Prometheus counters by the difference. */
+  private pollLost(): void {
+    const obj = this.obj;
+    if (!obj) return;
+    try {
+      const full = obj.percpuU64Sum("lost", 0);
+      const pending = obj.percpuU64Sum("lost", 1);
+      if (full > this.counts.lostRingbufFull) this.metrics.execsnoopLost.inc({ reason: "ringbuf_full" }, Number(full - this.counts.lostRingbufFull));
+      if (pending > this.counts.lostPendingFull) this.metrics.execsnoopLost.inc({ reason: "pending_full" }, Number(pending - this.counts.lostPendingFull));
+      this.counts.lostRingbufFull = full;
+      this.counts.lostPendingFull = pending;
+    } catch (e) {
+      this.lastError = e as Error;
+    }
+  }
+
+  /** Kernel ids of the loaded programs (empty when stopped). */
+  programIds(): number[] {
+    return [...this.progIds];
+  }
+
+  stats(): ExecsnoopStats {
+    return { ...this.counts };
+  }
+
+  private async teardown(): Promise<void> {
+    if (this.lostTimer) clearInterval(this.lostTimer);
+    this.lostTimer = undefined;
+    // Detach first so no exec arrives after the final drain, then drain and free the ring.
+    this.obj?.detach();
+    if (this.reader) await this.reader.stop();
+    this.reader = undefined;
+    if (this.obj) {
+      this.pollLost();
+      this.obj.close();
+    }
+    this.obj = undefined;
+    this.progIds = [];
+    this.running = false;
+  }
+
+  /** Detaches both programs, drains the ring, frees everything. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    await this.teardown();
+    this.opts.logger?.info(this.statsForLog(), "execsnoop detached");
+  }
+
+  private statsForLog(): Record<string, unknown> {
+    return { events: this.counts.events, lost: String(this.counts.lostRingbufFull + this.counts.lostPendingFull), rejected: this.counts.rejected };
+  }
+}
+
+export function createExecsnoopCollector(opts: ExecsnoopOptions = {}): ExecsnoopCollector {
+  return new ExecsnoopCollector(opts);
+}
