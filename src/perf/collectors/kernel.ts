@@ -1,0 +1,124 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+import * as fs from "node:fs";
+import type { ContinuousCollector, HostPaths, MetricEvent, PointCollector } from "../collector.ts";
+import { errCode } from "../io.ts";
+import { parseKmsgRecord, type KmsgRecord } from "../parsers/kmsg.ts";
+import { parseStat } from "../parsers/stat.ts";
+import { BaseCollector, spec, type CollectorOptions } from "./common.ts";
+
+const READ_BUF = 8192;
+/** Records drained per poll in follow mode; the rest wait for the next poll (the kernel keeps them). */
+const MAX_PER_POLL = 2000;
+const POLL_MS = 100;
+
+/**
+ * /dev/kmsg records. Point mode: everything currently in the buffer, keeping the last `kmsgLimit` (50);
+ * permission denied gives an empty list. Follow mode (`start`): emits the existing records once (HEAD's
+ * initial dump), then new ones as they arrive, polling the non-blocking fd every 100 ms.
+ */
+export class KernelCollector extends BaseCollector implements PointCollector, ContinuousCollector {
+  readonly spec = spec("kernel", "Kernel Message Collector", true, true, "3.5.0", ["CAP_SYSLOG"]);
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private followFd: number | undefined;
+  private readonly limit: number;
+  constructor(paths: HostPaths, opts: CollectorOptions = {}) {
+    super(paths, opts, ["proc", "dev"]);
+    this.limit = opts.kmsgLimit && opts.kmsgLimit > 0 ? opts.kmsgLimit : 50;
+  }
+
+  private async bootTime(signal: AbortSignal): Promise<bigint> {
+    let text: string;
+    try {
+      text = await this.io.read(`${this.paths.proc}/stat`, signal);
+    } catch (e) {
+      throw new Error(`failed to get boot time: ${(e as Error).message}`);
+    }
+    const b = parseStat(text).btime;
+    if (b === undefined) throw new Error(`failed to get boot time: btime not found in ${this.paths.proc}/stat`);
+    return b;
+  }
+
+  private open(): number | undefined {
+    try {
+      return fs.openSync(`${this.paths.dev}/kmsg`, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    } catch (e) {
+      if (errCode(e) === "EACCES" || errCode(e) === "EPERM") return undefined;
+      throw new Error(`failed to open ${this.paths.dev}/kmsg: ${(e as Error).message}`);
+    }
+  }
+
+  /** Reads records until EAGAIN (or `max`), handing each parsed one to `sink`. */
+  private drain(fd: number, btime: bigint, sink: (r: KmsgRecord) => void, max = Infinity): void {
+    const buf = Buffer.allocUnsafe(READ_BUF);
+    let n = 0;
+    let bad = 0;
+    while (n < max) {
+      let len: number;
+      try {
+        len = fs.readSync(fd, buf, 0, READ_BUF, null);
+      } catch (e) {
+        const code = errCode(e);
+        if (code === "EAGAIN" || code === "EWOULDBLOCK") break;
+        if (code === "EPIPE") continue; // overrun: the oldest records were overwritten; keep reading
+        if (code === "EINVAL" || code === "ENOENT") break; // not a kmsg device (plain file in a fixture)
+        throw e;
+      }
+      if (len === 0) break;
+      n++;
+      try {
+        sink(parseKmsgRecord(buf.toString("utf8", 0, len), btime));
+      } catch {
+        bad++;
+      }
+    }
+    this.malformed(bad);
+  }
+
+  async collect(signal: AbortSignal): Promise<KmsgRecord[]> {
+    const btime = await this.bootTime(signal);
+    const fd = this.open();
+    if (fd === undefined) return [];
+    const ring: KmsgRecord[] = [];
+    try {
+      this.drain(fd, btime, (r) => {
+        ring.push(r);
+        if (ring.length > this.limit) ring.shift();
+      });
+    } finally {
+      fs.closeSync(fd);
+    }
+    return ring;
+  }
+
+  async start(emit: (event: MetricEvent) => void): Promise<void> {
+    if (this.followFd !== undefined) throw new Error("collector already running");
+    const btime = await this.bootTime(AbortSignal.timeout(5000));
+    const fd = this.open();
+    if (fd === undefined) throw new Error(`permission denied reading ${this.paths.dev}/kmsg (needs CAP_SYSLOG)`);
+    this.followFd = fd;
+    const send = (r: KmsgRecord) => emit({ timestamp: new Date(), metricType: "kernel", eventType: "event", nodeName: "", data: r });
+    const poll = () => {
+      if (this.followFd === undefined) return;
+      try {
+        this.drain(this.followFd, btime, send, MAX_PER_POLL);
+      } catch (e) {
+        this.opts.logger?.warn({ err: (e as Error).message }, "kmsg read failed");
+      }
+    };
+    poll();
+    this.timer = setInterval(poll, POLL_MS);
+    this.timer.unref?.();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    if (this.followFd !== undefined) fs.closeSync(this.followFd);
+    this.followFd = undefined;
+  }
+}
