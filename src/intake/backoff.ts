@@ -1,0 +1,44 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+export interface BackoffOptions {
+  initialMs: number;
+  multiplier: number;
+  maxMs: number;
+  /** Randomization factor: the wait is uniform in [d*(1-j), d*(1+j)]. */
+  jitter: number;
+}
+
+/** cenkalti/backoff defaults, as the original agent: 500 ms × 1.5, cap 60 s, randomization 0.5. */
+export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 500, multiplier: 1.5, maxMs: 60_000, jitter: 0.5 };
+
+/** For permanent errors (bad key, bad request): slow, so a misconfigured agent does not spin. */
+export const PERMANENT_BACKOFF: BackoffOptions = { initialMs: 30_000, multiplier: 2, maxMs: 300_000, jitter: 0.2 };
+
+/** Exponential backoff with jitter; retries forever (no max elapsed time). */
+export class Backoff {
+  private current: number;
+  attempts = 0;
+  constructor(
+    private readonly opts: BackoffOptions,
+    private readonly random: () => number = Math.random,
+  ) {
+    this.current = opts.initialMs;
+  }
+
+  next(): number {
+    const base = this.current;
+    this.current = Math.min(this.opts.maxMs, this.current * this.opts.multiplier);
+    this.attempts++;
+    const delta = base * this.opts.jitter;
+    return Math.max(0, Math.round(base - delta + this.random() * 2 * delta));
+  }
+
+  reset(): void {
+    this.current = this.opts.initialMs;
+    this.attempts = 0;
+  }
+}
