@@ -1,0 +1,270 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+/**
+ * Kubernetes object -> resource.v1.Resource, and the relationships the object implies, as in the
+ * original's generate.go (section 3.3 of the fact sheet) plus the kinds and edges added here.
+ * Relationships come in pairs (forward + inverse predicate) and are identified by a compact
+ * string so the reconciler can diff and refcount them cheaply.
+ */
+
+import { create } from "@bufbuild/protobuf";
+import { AnySchema } from "@bufbuild/protobuf/wkt";
+import { ClusterProvider, ClusterSchema } from "../../proto/gen/kubernetes/v1/cluster_pb.ts";
+import { TypeDescriptorSchema } from "../../proto/gen/resource/v1/object_pb.ts";
+import { NamespaceSchema, type Namespace } from "../../proto/gen/resource/v1/namespace_pb.ts";
+import { Provider } from "../../proto/gen/resource/v1/provider_pb.ts";
+import { RelationshipSchema, type Relationship } from "../../proto/gen/resource/v1/relationship_pb.ts";
+import { ResourceMetaSchema, ResourceRefSchema, ResourceSchema, TagSchema, type Resource, type ResourceRef } from "../../proto/gen/resource/v1/resource_pb.ts";
+import { toBinary } from "@bufbuild/protobuf";
+import { decodeResourceKey, encodeKey } from "../../store/keys.ts";
+import { KIND_BY_NAME, protoTypeFor, type KindSpec } from "../kinds.ts";
+import { findAllLen, getString, path, type Span } from "../pb.ts";
+import type { KubeObject } from "../reflector.ts";
+
+export const RESOURCE_KIND = "resource.v1.Resource";
+export const RELATIONSHIP_KIND = "resource.v1.Relationship";
+export const CLUSTER_TYPE = "kubernetes.v1.Cluster";
+export const LABEL_REGION = "topology.kubernetes.io/region";
+export const LABEL_ZONE = "topology.kubernetes.io/zone";
+
+/** Predicate pairs: forward predicate, inverse predicate. */
+export const PAIRS = {
+  C: ["kubernetes.v1.Contains", "kubernetes.v1.ContainedBy"],
+  O: ["kubernetes.v1.Owns", "kubernetes.v1.OwnedBy"],
+  A: ["kubernetes.v1.AttachedTo", "kubernetes.v1.VolumeMount"],
+  B: ["kubernetes.v1.ClaimsFrom", "kubernetes.v1.BoundBy"],
+  U: ["kubernetes.v1.Uses", "kubernetes.v1.UsedBy"],
+  R: ["network.v1.RoutesTo", "network.v1.RoutedFrom"],
+} as const;
+export type PairType = keyof typeof PAIRS;
+
+/** Pair identity: "<type>\n<subject key>\n<object key>" (subject of the forward predicate first). */
+export type PairKey = string;
+
+export function pairKey(t: PairType, a: string, b: string): PairKey {
+  return `${t}\n${a}\n${b}`;
+}
+
+export function splitPair(p: PairKey): [PairType, string, string] {
+  const i = p.indexOf("\n");
+  const j = p.indexOf("\n", i + 1);
+  return [p.slice(0, i) as PairType, p.slice(i + 1, j), p.slice(j + 1)];
+}
+
+const refCache = new Map<string, ResourceRef>();
+
+/** ResourceRef from an encoded key (cached: the same few hubs - cluster, nodes, namespaces - recur). */
+export function refFromKey(key: string): ResourceRef {
+  let r = refCache.get(key);
+  if (!r) {
+    r = decodeResourceKey(key);
+    if (refCache.size > 10_000) refCache.clear();
+    refCache.set(key, r);
+  }
+  return r;
+}
+
+const EMPTY = new Uint8Array(0);
+
+function rel(pred: string, subject: ResourceRef, object: ResourceRef): Relationship {
+  return create(RelationshipSchema, {
+    type: create(TypeDescriptorSchema, { kind: RELATIONSHIP_KIND, type: pred }),
+    subject,
+    object,
+    predicate: create(AnySchema, { typeUrl: `type.googleapis.com/${pred}`, value: EMPTY }),
+  });
+}
+
+/** The two Relationship messages of a pair. */
+export function pairRelationships(p: PairKey): [Relationship, Relationship] {
+  const [t, a, b] = splitPair(p);
+  const ra = refFromKey(a);
+  const rb = refFromKey(b);
+  const [fwd, inv] = PAIRS[t];
+  return [rel(fwd, ra, rb), rel(inv, rb, ra)];
+}
+
+export function kubeNamespace(cluster: string, namespace: string): Namespace {
+  return create(NamespaceSchema, { namespace: { case: "kube", value: { cluster, namespace } } });
+}
+
+export function clusterKey(cluster: string): string {
+  return encodeKey(CLUSTER_TYPE, cluster, undefined);
+}
+
+export function objectRefKey(cluster: string, protoType: string, namespace: string, name: string): string {
+  return encodeKey(protoType, name, kubeNamespace(cluster, namespace));
+}
+
+export function resourceKeyOf(cluster: string, obj: { spec: KindSpec; meta: { namespace: string; name: string } }): string {
+  return objectRefKey(cluster, obj.spec.protoType, obj.meta.namespace, obj.meta.name);
+}
+
+export function resourceRefOf(cluster: string, spec: KindSpec, namespace: string, name: string): ResourceRef {
+  return create(ResourceRefSchema, { typeUrl: spec.protoType, name, namespace: kubeNamespace(cluster, namespace) });
+}
+
+export interface Location {
+  region: string;
+  zone: string;
+}
+
+export function labelLocation(labels: Array<[string, string]>): Location {
+  let region = "";
+  let zone = "";
+  for (const [k, v] of labels) {
+    if (k === LABEL_REGION) region = v;
+    else if (k === LABEL_ZONE) zone = v;
+  }
+  return { region, zone };
+}
+
+/** Resource for one object. `loc` overrides region/zone (pods take their node's). */
+export function toResource(cluster: string, obj: KubeObject, loc?: Location): Resource {
+  const { spec, meta } = obj;
+  const where = loc ?? (spec.kind === "Node" || spec.kind === "PersistentVolume" ? labelLocation(meta.labels) : { region: "", zone: "" });
+  return create(ResourceSchema, {
+    type: create(TypeDescriptorSchema, { kind: RESOURCE_KIND, type: spec.protoType }),
+    metadata: create(ResourceMetaSchema, {
+      provider: Provider.KUBERNETES,
+      providerId: meta.uid,
+      name: meta.name,
+      namespace: kubeNamespace(cluster, meta.namespace),
+      tags: meta.labels.map(([key, value]) => create(TagSchema, { key, value })),
+      region: where.region,
+      zone: where.zone,
+    }),
+    // as the original: the Kubernetes message name without the type.googleapis.com/ prefix
+    spec: create(AnySchema, { typeUrl: spec.protoType, value: obj.raw }),
+  });
+}
+
+export function clusterProviderEnum(name: string): ClusterProvider {
+  switch (name) {
+    case "eks":
+      return ClusterProvider.EKS;
+    case "gke":
+      return ClusterProvider.GKE;
+    case "aks":
+      return ClusterProvider.AKS;
+    case "kind":
+      return ClusterProvider.KIND;
+    default:
+      return ClusterProvider.OTHER;
+  }
+}
+
+/** The Cluster resource (section 3.2 step 2): no namespace, provider KUBERNETES, spec kubernetes.v1.Cluster. */
+export function clusterResource(cluster: string, region: string, provider: string, major: string, minor: string): Resource {
+  const spec = create(ClusterSchema, { majorVersion: major, minorVersion: minor, provider: clusterProviderEnum(provider) });
+  return create(ResourceSchema, {
+    type: create(TypeDescriptorSchema, { kind: RESOURCE_KIND, type: CLUSTER_TYPE }),
+    metadata: create(ResourceMetaSchema, { provider: Provider.KUBERNETES, providerId: cluster, name: cluster, region }),
+    spec: create(AnySchema, { typeUrl: `type.googleapis.com/${CLUSTER_TYPE}`, value: toBinary(ClusterSchema, spec) }),
+  });
+}
+
+const CLUSTER_SCOPED_OWNER = new Set(["Node", "PersistentVolume", "Namespace", "StorageClass", "ClusterRole"]);
+
+const NAMESPACE_TYPE = "k8s.io.api.core.v1.Namespace";
+const NODE_TYPE = "k8s.io.api.core.v1.Node";
+const PVC_TYPE = "k8s.io.api.core.v1.PersistentVolumeClaim";
+const PV_TYPE = "k8s.io.api.core.v1.PersistentVolume";
+const SC_TYPE = "k8s.io.api.storage.v1.StorageClass";
+const POD_TYPE = "k8s.io.api.core.v1.Pod";
+const SERVICE_TYPE = "k8s.io.api.core.v1.Service";
+
+export interface Derived {
+  /** Pair keys this object implies (deduplicated). */
+  pairs: PairKey[];
+  /** Pod only: the node it runs on. */
+  nodeName?: string;
+}
+
+/**
+ * Relationship pairs implied by one object. Every object: Cluster Contains it; namespaced objects:
+ * Namespace Contains it; each ownerReference: owner Owns it (unknown owner kinds kept by a
+ * synthetic type name). Per kind: Pod (node, PVC volumes), PVC (bound PV), PV (StorageClass),
+ * EndpointSlice (Service RoutesTo Pod), Ingress (Ingress RoutesTo Service).
+ */
+export function derive(cluster: string, obj: KubeObject): Derived {
+  const { spec, meta, raw } = obj;
+  const self = resourceKeyOf(cluster, obj);
+  const out = new Set<PairKey>();
+  out.add(pairKey("C", clusterKey(cluster), self));
+  if (spec.namespaced && meta.namespace) out.add(pairKey("C", objectRefKey(cluster, NAMESPACE_TYPE, "", meta.namespace), self));
+  for (const o of meta.ownerReferences) {
+    if (!o.kind || !o.name) continue;
+    const known = KIND_BY_NAME.get(o.kind);
+    const type = known && o.apiVersion === (known.group ? `${known.group}/${known.version}` : known.version) ? known.protoType : protoTypeFor(o.apiVersion, o.kind);
+    const ns = (known && !known.namespaced) || CLUSTER_SCOPED_OWNER.has(o.kind) ? "" : meta.namespace;
+    out.add(pairKey("O", objectRefKey(cluster, type, ns, o.name), self));
+  }
+  const all: Span = { start: 0, end: raw.length };
+  let nodeName: string | undefined;
+  switch (spec.kind) {
+    case "Pod": {
+      const podSpec = path(raw, all, 2);
+      nodeName = getString(raw, podSpec, 10) || undefined;
+      if (nodeName) out.add(pairKey("C", objectRefKey(cluster, NODE_TYPE, "", nodeName), self));
+      if (podSpec) {
+        for (const vol of findAllLen(raw, podSpec.start, podSpec.end, 1)) {
+          const src = path(raw, vol, 2);
+          const claim = getString(raw, path(raw, src, 10), 1);
+          if (claim) out.add(pairKey("A", objectRefKey(cluster, PVC_TYPE, meta.namespace, claim), self));
+          else if (path(raw, src, 29)) {
+            // generic ephemeral volume: the PVC is named <pod>-<volume>
+            out.add(pairKey("A", objectRefKey(cluster, PVC_TYPE, meta.namespace, `${meta.name}-${getString(raw, vol, 1)}`), self));
+          }
+        }
+      }
+      break;
+    }
+    case "PersistentVolumeClaim": {
+      const volumeName = getString(raw, path(raw, all, 2), 3);
+      if (volumeName) out.add(pairKey("B", self, objectRefKey(cluster, PV_TYPE, "", volumeName)));
+      break;
+    }
+    case "PersistentVolume": {
+      const sc = getString(raw, path(raw, all, 2), 6);
+      if (sc) out.add(pairKey("U", self, objectRefKey(cluster, SC_TYPE, "", sc)));
+      break;
+    }
+    case "EndpointSlice": {
+      const svc = meta.labels.find(([k]) => k === "kubernetes.io/service-name")?.[1];
+      if (svc) {
+        const svcKey = objectRefKey(cluster, SERVICE_TYPE, meta.namespace, svc);
+        for (const ep of findAllLen(raw, 0, raw.length, 2)) {
+          const target = path(raw, ep, 4);
+          if (!target || getString(raw, target, 1) !== "Pod") continue;
+          const name = getString(raw, target, 3);
+          if (!name) continue;
+          const ns = getString(raw, target, 2) || meta.namespace;
+          out.add(pairKey("R", svcKey, objectRefKey(cluster, POD_TYPE, ns, name)));
+        }
+      }
+      break;
+    }
+    case "Ingress": {
+      const ispec = path(raw, all, 2);
+      const backends: Array<Span | undefined> = [path(raw, ispec, 1)];
+      if (ispec) {
+        for (const rule of findAllLen(raw, ispec.start, ispec.end, 3)) {
+          const http = path(raw, rule, 2, 1);
+          if (!http) continue;
+          for (const p of findAllLen(raw, http.start, http.end, 1)) backends.push(path(raw, p, 2));
+        }
+      }
+      for (const b of backends) {
+        const svc = getString(raw, path(raw, b, 4), 1);
+        if (svc) out.add(pairKey("R", self, objectRefKey(cluster, SERVICE_TYPE, meta.namespace, svc)));
+      }
+      break;
+    }
+  }
+  return { pairs: [...out], nodeName };
+}
