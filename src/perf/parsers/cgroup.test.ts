@@ -1,0 +1,46 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+import { expect, test } from "bun:test";
+import { detectRuntime, extractContainerId, isHexString, parseCgroupI64, parseCgroupU64, parseCpuMax, parseFlatKeyed } from "./cgroup.ts";
+
+test("container ids (acceptance 28)", () => {
+  expect(extractContainerId("docker-abc123def456789.scope")).toBe("abc123def456789");
+  expect(extractContainerId("cri-containerd-abc123def456789.scope")).toBe("abc123def456789");
+  expect(extractContainerId("libpod-abc123def456789.scope")).toBe("abc123def456789");
+  expect(extractContainerId("/podman/abc123def456789")).toBe("abc123def456789");
+  expect(extractContainerId("random-string")).toBe("");
+  expect(extractContainerId("docker/tooshort")).toBe("");
+  expect(extractContainerId("kubepods.slice/kubepods-pod123.slice")).toBe("");
+  const h64 = "a".repeat(64);
+  expect(extractContainerId(`kubepods.slice/kubepods-burstable-pod1.slice/cri-containerd-${h64}.scope`)).toBe(h64);
+});
+
+test("isHexString", () => {
+  for (const s of ["abc123def456", "ABC123DEF456", "aBc123DeF456"]) expect(isHexString(s)).toBe(true);
+  for (const s of ["abc123!def456", "abc123ghi456", ""]) expect(isHexString(s)).toBe(false);
+});
+
+test("runtime from path", () => {
+  expect(detectRuntime("docker/abc")).toBe("docker");
+  expect(detectRuntime("system.slice/docker-abc.scope")).toBe("docker");
+  expect(detectRuntime("containerd/abc")).toBe("containerd");
+  expect(detectRuntime("kubepods/cri-containerd-abc.scope")).toBe("containerd");
+  expect(detectRuntime("machine.slice/libpod-abc.scope")).toBe("podman");
+  expect(detectRuntime("crio-abc.scope")).toBe("cri-o");
+  expect(detectRuntime("x/y")).toBe("unknown");
+});
+
+test("flat keyed files, cpu.max, single values", () => {
+  const r = parseFlatKeyed("usage_usec 150000000\nnr_periods 1500\nbad\nx y z\nthrottled_usec 7500000\n");
+  expect(r.values.get("usage_usec")).toBe(150000000n);
+  expect(r.malformed).toBe(2);
+  expect(parseCpuMax("50000 100000\n")).toEqual({ quota: 50000n, period: 100000n });
+  expect(parseCpuMax("max 100000")).toEqual({ quota: -1n, period: 100000n });
+  expect(parseCgroupU64("max\n")).toBe(18446744073709551615n);
+  expect(parseCgroupU64("9223372036854771712\n")).toBe(9223372036854771712n);
+  expect(parseCgroupI64("-1\n")).toBe(-1n);
+});
