@@ -1,0 +1,118 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+import { create } from "@bufbuild/protobuf";
+import { NamespaceSchema, type Namespace } from "../proto/gen/resource/v1/namespace_pb.ts";
+import { ResourceRefSchema, type ResourceRef } from "../proto/gen/resource/v1/resource_pb.ts";
+import type { Relationship } from "../proto/gen/resource/v1/relationship_pb.ts";
+import { InvalidInputError } from "./types.ts";
+
+/**
+ * Resource keys, compatible with the original's `encode.go`:
+ *   key = <type_url> "/" base64url(namePath), base64url WITH '=' padding (Go base64.URLEncoding),
+ *   namePath = name                                  (no namespace)
+ *            | cloud/<account_id>/<region>/<group>/<name>
+ *            | kube/<cluster>/<namespace>/<name>      (cluster-scoped: kube/<cluster>//<name>)
+ *            | host/<host>/<container>/<name>         (ours: HEAD fell back to `name`, which made
+ *                                                      the same name on two hosts collide)
+ * Decoding uses the same URL alphabet (the original decoded with StdEncoding). The type_url may
+ * itself contain '/', so the key splits at its last '/'. A name that contains '/' decodes back
+ * whole (the original needed exactly 4/3 parts). A namespace-less name that starts with
+ * "cloud/", "kube/" or "host/" decodes as that namespace, as in the original.
+ */
+
+function b64url(s: string): string {
+  return Buffer.from(s, "utf8").toString("base64").replace(/\+/g, "-").replace(/\//g, "_");
+}
+
+const B64URL = /^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2}==|[A-Za-z0-9_-]{3}=)?$/;
+
+function unb64url(s: string): string {
+  if (!B64URL.test(s)) throw new InvalidInputError(`invalid resource key: name part is not padded base64url: ${s}`);
+  return Buffer.from(s, "base64url").toString("utf8");
+}
+
+export function namePath(name: string, ns: Namespace | undefined): string {
+  const n = ns?.namespace;
+  switch (n?.case) {
+    case "cloud":
+      return `cloud/${n.value.account?.accountId ?? ""}/${n.value.region}/${n.value.group}/${name}`;
+    case "kube":
+      return `kube/${n.value.cluster}/${n.value.namespace}/${name}`;
+    case "host":
+      return `host/${n.value.host}/${n.value.container}/${name}`;
+    default:
+      return name;
+  }
+}
+
+export function encodeKey(typeUrl: string, name: string, ns: Namespace | undefined): string {
+  if (!typeUrl) throw new InvalidInputError("missing type");
+  return `${typeUrl}/${b64url(namePath(name, ns))}`;
+}
+
+export function encodeResourceKey(ref: ResourceRef): string {
+  return encodeKey(ref.typeUrl, ref.name, ref.namespace);
+}
+
+export function decodeResourceKey(key: string): ResourceRef {
+  const slash = key.lastIndexOf("/");
+  if (slash <= 0) throw new InvalidInputError(`invalid resource key: ${key}`);
+  const typeUrl = key.slice(0, slash);
+  const path = unb64url(key.slice(slash + 1));
+  const parts = path.split("/");
+  const rest = (n: number) => parts.slice(n).join("/");
+  if (parts[0] === "cloud" && parts.length >= 5) {
+    const accountId = parts[1]!;
+    return create(ResourceRefSchema, {
+      typeUrl,
+      name: rest(4),
+      namespace: create(NamespaceSchema, {
+        namespace: {
+          case: "cloud",
+          value: { account: accountId ? { accountId } : undefined, region: parts[2]!, group: parts[3]! },
+        },
+      }),
+    });
+  }
+  if ((parts[0] === "kube" || parts[0] === "host") && parts.length >= 4) {
+    const namespace =
+      parts[0] === "kube"
+        ? create(NamespaceSchema, { namespace: { case: "kube", value: { cluster: parts[1]!, namespace: parts[2]! } } })
+        : create(NamespaceSchema, { namespace: { case: "host", value: { host: parts[1]!, container: parts[2]! } } });
+    return create(ResourceRefSchema, { typeUrl, name: rest(3), namespace });
+  }
+  return create(ResourceRefSchema, { typeUrl, name: path });
+}
+
+/** Strips "type.googleapis.com/" (anything up to the last '/') from an Any type_url: the full proto name. */
+export function protoName(typeUrl: string): string {
+  return typeUrl.slice(typeUrl.lastIndexOf("/") + 1);
+}
+
+const enc = new TextEncoder();
+
+/**
+ * Relationship identity: sha256 over a length-prefixed encoding of (type.kind, type.type, subject
+ * key, object key, predicate type_url, predicate value). Timestamps and the id field do not count,
+ * so re-adding the same triple later dedupes.
+ */
+export function relationshipId(rel: Relationship, subjectKey: string, objectKey: string): Uint8Array {
+  const h = new Bun.CryptoHasher("sha256");
+  const put = (b: Uint8Array) => {
+    const len = new Uint8Array(4);
+    new DataView(len.buffer).setUint32(0, b.length);
+    h.update(len);
+    h.update(b);
+  };
+  put(enc.encode(rel.type?.kind ?? ""));
+  put(enc.encode(rel.type?.type ?? ""));
+  put(enc.encode(subjectKey));
+  put(enc.encode(objectKey));
+  put(enc.encode(rel.predicate?.typeUrl ?? ""));
+  put(rel.predicate?.value ?? new Uint8Array());
+  return new Uint8Array(h.digest());
+}

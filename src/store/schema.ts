@@ -1,0 +1,99 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+import type { Database } from "bun:sqlite";
+
+/**
+ * Schema, versioned by PRAGMA user_version. MIGRATIONS[i] takes version i to i+1 and runs in one
+ * transaction with the user_version bump. Append only; never edit a shipped step.
+ *
+ * resources      one row per object; body = resource.v1.Resource bytes (with timestamps).
+ *                rowid table (no WITHOUT ROWID: 1 KiB rows spill to overflow pages there).
+ * relationships  one row per triple; id = sha256 identity (keys.ts#relationshipId);
+ *                body = resource.v1.Relationship bytes. Indexed by subject, object, predicate.
+ * outbox         at most one pending entry per (channel, key). seq orders entries; a coalesced entry
+ *                gets a fresh seq and moves to the end. CREATE/UPDATE entries point (rid) at the live
+ *                row, so the state sent is always the newest; DELETE entries carry the wire Object.
+ * outbox_stats   depth/bytes per channel, kept by triggers in the same transaction (crash-consistent).
+ * meta           small key/values (resync flags).
+ */
+export const MIGRATIONS: ReadonlyArray<string> = [
+  `
+  CREATE TABLE resources(
+    rid INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    type TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    body BLOB NOT NULL
+  );
+  CREATE INDEX resources_type ON resources(type);
+  CREATE TABLE relationships(
+    rid INTEGER PRIMARY KEY,
+    id BLOB NOT NULL UNIQUE,
+    subject_key TEXT NOT NULL,
+    object_key TEXT NOT NULL,
+    predicate_type TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    type TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    body BLOB NOT NULL
+  );
+  CREATE INDEX relationships_subject ON relationships(subject_key, predicate_type);
+  CREATE INDEX relationships_object ON relationships(object_key, predicate_type);
+  CREATE INDEX relationships_predicate ON relationships(predicate_type);
+  CREATE TABLE outbox(
+    seq INTEGER PRIMARY KEY,
+    channel TEXT NOT NULL,
+    key TEXT NOT NULL,
+    entity INTEGER NOT NULL,
+    op INTEGER NOT NULL,
+    rid INTEGER,
+    body BLOB,
+    bytes INTEGER NOT NULL,
+    enqueued_at INTEGER NOT NULL,
+    UNIQUE(channel, key)
+  );
+  CREATE INDEX outbox_channel_seq ON outbox(channel, seq);
+  CREATE TABLE outbox_stats(channel TEXT PRIMARY KEY, depth INTEGER NOT NULL, bytes INTEGER NOT NULL);
+  CREATE TRIGGER outbox_ins AFTER INSERT ON outbox BEGIN
+    INSERT INTO outbox_stats(channel, depth, bytes) VALUES (NEW.channel, 1, NEW.bytes)
+      ON CONFLICT(channel) DO UPDATE SET depth = depth + 1, bytes = bytes + NEW.bytes;
+  END;
+  CREATE TRIGGER outbox_del AFTER DELETE ON outbox BEGIN
+    UPDATE outbox_stats SET depth = depth - 1, bytes = bytes - OLD.bytes WHERE channel = OLD.channel;
+  END;
+  CREATE TRIGGER outbox_upd AFTER UPDATE OF bytes ON outbox BEGIN
+    UPDATE outbox_stats SET bytes = bytes - OLD.bytes + NEW.bytes WHERE channel = NEW.channel;
+  END;
+  CREATE TABLE meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export class SchemaTooNewError extends Error {
+  constructor(found: number) {
+    super(`store schema version ${found} is newer than this agent's ${SCHEMA_VERSION}`);
+    this.name = "SchemaTooNewError";
+  }
+}
+
+/** Brings the database to SCHEMA_VERSION. Returns the version found. */
+export function migrate(db: Database): number {
+  const row = db.query("PRAGMA user_version").get() as { user_version: number };
+  const found = row.user_version;
+  if (found > SCHEMA_VERSION) throw new SchemaTooNewError(found);
+  for (let v = found; v < SCHEMA_VERSION; v++) {
+    db.transaction(() => {
+      db.run(MIGRATIONS[v]!);
+      db.run(`PRAGMA user_version = ${v + 1}`);
+    })();
+  }
+  return found;
+}

@@ -1,0 +1,806 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+import type { Database, Statement } from "bun:sqlite";
+import { clone, create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { TimestampSchema } from "@bufbuild/protobuf/wkt";
+import { Gauge } from "prom-client";
+import type { Logger } from "../log/logger.ts";
+import { meterBound, registry, type BoundMeter } from "../metrics/registry.ts";
+import { ObjectSchema, type TypeDescriptor } from "../proto/gen/resource/v1/object_pb.ts";
+import { RelationshipSchema } from "../proto/gen/resource/v1/relationship_pb.ts";
+import { ResourceMetaSchema, ResourceRefSchema, ResourceSchema } from "../proto/gen/resource/v1/resource_pb.ts";
+import { matchesFilters } from "./filter.ts";
+import { encodeKey, encodeResourceKey, protoName, relationshipId } from "./keys.ts";
+import {
+  InvalidInputError,
+  RelationshipsNotFoundError,
+  ResourceExistsError,
+  ResourceNotFoundError,
+  StoreClosedError,
+  type Outbox,
+  type OutboxEntry,
+  type OutboxOp,
+  type OutboxStats,
+  type Relationship,
+  type Resource,
+  type ResourceRef,
+  type Store,
+  type StoreEvent,
+  type StoreEventType,
+  type StoreOp,
+  type Subscription,
+  type WireObject,
+} from "./types.ts";
+import { RELATIONSHIP_KIND, RELATIONSHIP_TYPE_URL, RESOURCE_KIND, RESOURCE_TYPE_URL, wireObject, wireObjectSize } from "./wire.ts";
+
+/** Maps an object type (TypeDescriptor.type) to an outbox channel. */
+export type Classifier = (type: string) => string;
+
+/** "antimetal.*" (this host's graph) -> "instance"; everything else (k8s.io.*, kubernetes.*, network.*) -> "cluster". */
+export const defaultClassifier: Classifier = (type) => (type === "antimetal" || type.startsWith("antimetal.") ? "instance" : "cluster");
+
+export const DEFAULT_OUTBOX_MAX_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_OUTBOX_MAX_ENTRIES = 4_000_000;
+
+export interface SqliteStoreOptions {
+  logger: Logger;
+  classify?: Classifier;
+  /** Outbox byte cap per channel (sum of entry sizes). Default 256 MiB. */
+  outboxMaxBytes?: number;
+  /** Outbox entry cap per channel. Default 4M. */
+  outboxMaxEntries?: number;
+  readonly?: boolean;
+  /** Clock in ms since epoch (tests). */
+  now?: () => number;
+}
+
+const OP_CODE: Record<OutboxOp, number> = { CREATE: 0, UPDATE: 1, DELETE: 2 };
+const OP_NAME: OutboxOp[] = ["CREATE", "UPDATE", "DELETE"];
+const ENTITY_RESOURCE = 0;
+const ENTITY_RELATIONSHIP = 1;
+const REL_KEY_PREFIX = "rel:";
+
+interface PendingEvent {
+  type: StoreEventType;
+  obj: WireObject;
+}
+
+interface TxCtx {
+  events: PendingEvent[];
+  channels: Set<string>;
+}
+
+interface Sub {
+  filters: TypeDescriptor[];
+  handler: (e: StoreEvent) => void;
+  snapshot: WireObject[] | null;
+  closed: boolean;
+}
+
+type ResRow = [rid: number, createdAt: number, updatedAt: number, body: Uint8Array, type: string, channel: string];
+type RelRow = [rid: number, body: Uint8Array, kind: string, type: string, channel: string];
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
+}
+
+function tsFromMicros(us: number): Timestamp {
+  return create(TimestampSchema, { seconds: BigInt(Math.floor(us / 1e6)), nanos: (us % 1e6) * 1000 });
+}
+
+function toHex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.length).toString("hex");
+}
+
+// ---- metrics shared by every open store (bytes and age are read at scrape time) ----
+const liveOutboxes = new Set<SqliteStore>();
+function collectOutboxGauges(kind: "bytes" | "age", g: Gauge<"channel">): void {
+  g.reset();
+  for (const s of liveOutboxes) {
+    for (const ch of s.outbox.channels()) {
+      const st = s.outbox.stats(ch);
+      if (kind === "bytes") g.set({ channel: ch }, st.bytes);
+      else g.set({ channel: ch }, st.oldestEnqueuedAt === undefined ? 0 : Math.max(0, (Date.now() - st.oldestEnqueuedAt) / 1000));
+    }
+  }
+}
+function gauge(name: string, help: string, kind: "bytes" | "age"): Gauge<"channel"> {
+  const existing = registry.getSingleMetric(name);
+  if (existing) return existing as Gauge<"channel">;
+  return new Gauge({
+    name,
+    help,
+    labelNames: ["channel"] as const,
+    registers: [registry],
+    collect() {
+      collectOutboxGauges(kind, this as Gauge<"channel">);
+    },
+  });
+}
+gauge("antimetal_store_outbox_bytes", "Bytes of pending outbox entries, by channel.", "bytes");
+gauge("antimetal_store_outbox_oldest_age_seconds", "Age of the oldest pending outbox entry, by channel.", "age");
+
+/**
+ * The resource store on bun:sqlite. One instance per database connection; single writer per process.
+ * See schema.ts for the tables and docs/store.md for the design.
+ */
+export class SqliteStore implements Store {
+  readonly outbox: SqliteOutbox;
+  private readonly log: Logger;
+  private readonly classify: Classifier;
+  private readonly nowMs: () => number;
+  private lastMicros = 0;
+  private nextSeq: number;
+  private ctx: TxCtx | null = null;
+  private closed = false;
+  private readonly subs = new Set<Sub>();
+  private readonly deliveryQueue: PendingEvent[] = [];
+  private delivering = false;
+  private readonly txRunner: (fn: () => unknown) => unknown;
+
+  // prepared once; never build SQL text per call (bun#28911: statement cache grows with SQL text)
+  private readonly s: ReturnType<typeof prepare>;
+
+  constructor(
+    readonly db: Database,
+    private readonly opts: SqliteStoreOptions,
+  ) {
+    this.log = opts.logger;
+    this.classify = opts.classify ?? defaultClassifier;
+    this.nowMs = opts.now ?? Date.now;
+    this.s = prepare(db);
+    this.txRunner = db.transaction((fn: () => unknown) => fn()) as unknown as (fn: () => unknown) => unknown;
+    const max = db.query("SELECT max(seq) AS m FROM outbox").get() as { m: number | null };
+    this.nextSeq = (max.m ?? 0) + 1;
+    this.outbox = new SqliteOutbox(this, this.s, opts);
+    if (!opts.readonly) {
+      for (const ch of this.outbox.channels()) this.outbox.enforceCap(ch);
+      liveOutboxes.add(this);
+    }
+  }
+
+  // ---------------- helpers ----------------
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreClosedError();
+  }
+
+  private assertWritable(): void {
+    this.assertOpen();
+    if (this.opts.readonly) throw new Error("store opened read-only");
+  }
+
+  /** Strictly increasing wall-clock microseconds. */
+  private micros(): number {
+    let us = this.nowMs() * 1000;
+    if (us <= this.lastMicros) us = this.lastMicros + 1;
+    this.lastMicros = us;
+    return us;
+  }
+
+  /** Runs fn in the current transaction or a new one; delivers events after the outermost commit. */
+  private tx<T>(fn: () => T): T {
+    if (this.ctx) return fn();
+    const ctx: TxCtx = { events: [], channels: new Set() };
+    this.ctx = ctx;
+    let out: T;
+    try {
+      out = this.txRunner(fn) as T;
+    } finally {
+      this.ctx = null;
+    }
+    this.afterCommit(ctx);
+    return out;
+  }
+
+  private afterCommit(ctx: TxCtx): void {
+    for (const ch of ctx.channels) this.outbox.enforceCap(ch);
+    for (const ch of ctx.channels) this.outbox.notify(ch);
+    if (ctx.events.length === 0) return;
+    for (const e of ctx.events) this.deliveryQueue.push(e);
+    if (this.delivering) return; // a handler mutated the store: its events go after the current ones
+    this.delivering = true;
+    try {
+      let e: PendingEvent | undefined;
+      while ((e = this.deliveryQueue.shift()) !== undefined) this.deliver(e);
+    } finally {
+      this.delivering = false;
+    }
+  }
+
+  private deliver(e: PendingEvent): void {
+    let first = true;
+    for (const sub of this.subs) {
+      if (sub.closed) continue;
+      if (!matchesFilters(sub.filters, e.obj.type?.kind, e.obj.type?.type)) continue;
+      this.flushSnapshot(sub);
+      if (sub.closed) continue;
+      const obj = first ? e.obj : clone(ObjectSchema, e.obj);
+      first = false;
+      this.call(sub, { type: e.type, objs: [obj] });
+    }
+  }
+
+  private flushSnapshot(sub: Sub): void {
+    const snap = sub.snapshot;
+    if (snap === null) return;
+    sub.snapshot = null;
+    if (snap.length > 0 && !sub.closed) this.call(sub, { type: "ADD", objs: snap });
+  }
+
+  private call(sub: Sub, ev: StoreEvent): void {
+    try {
+      sub.handler(ev);
+    } catch (err) {
+      this.log.error({ err: String((err as Error)?.stack ?? err) }, "store subscriber handler threw; event skipped for it");
+    }
+  }
+
+  private emit(type: StoreEventType, obj: () => WireObject): void {
+    if (this.subs.size === 0) return;
+    this.ctx!.events.push({ type, obj: obj() });
+  }
+
+  private appendOutbox(
+    channel: string,
+    key: string,
+    entity: number,
+    op: OutboxOp,
+    rid: number | null,
+    body: Uint8Array | null,
+    bytes: number,
+  ): void {
+    this.s.obUpsert.run(this.nextSeq++, channel, key, entity, OP_CODE[op], rid, body, bytes, this.nowMs());
+    this.ctx!.channels.add(channel);
+  }
+
+  private resourceKey(r: Resource): string {
+    const type = r.type?.type;
+    if (!type) throw new InvalidInputError("missing type");
+    return encodeKey(type, r.metadata?.name ?? "", r.metadata?.namespace);
+  }
+
+  private putResource(r: Resource, mode: "add" | "update"): void {
+    const key = this.resourceKey(r);
+    this.tx(() => {
+      const row = this.s.resGet.values(key)[0] as ResRow | undefined;
+      if (row && mode === "add") throw new ResourceExistsError(key);
+      const meta = (r.metadata ??= create(ResourceMetaSchema));
+      const kind = r.type!.kind;
+      const type = r.type!.type;
+      const channel = this.classify(type);
+      let body: Uint8Array;
+      let op: OutboxOp;
+      let rid: number;
+      if (row) {
+        const [oldRid, createdUs, updatedUs, oldBody] = row;
+        meta.createdAt = tsFromMicros(createdUs);
+        meta.updatedAt = tsFromMicros(updatedUs);
+        if (bytesEqual(toBinary(ResourceSchema, r), oldBody)) return; // unchanged: nothing to write or send
+        let now = this.micros();
+        if (now <= updatedUs) now = this.lastMicros = updatedUs + 1;
+        meta.updatedAt = tsFromMicros(now);
+        body = toBinary(ResourceSchema, r);
+        this.s.resUpdate.run(kind, type, channel, now, body, oldRid);
+        rid = oldRid;
+        op = "UPDATE";
+      } else {
+        const now = this.micros();
+        meta.createdAt = tsFromMicros(now);
+        meta.updatedAt = meta.createdAt;
+        body = toBinary(ResourceSchema, r);
+        rid = Number(this.s.resInsert.run(key, kind, type, channel, now, now, body).lastInsertRowid);
+        op = "CREATE";
+      }
+      this.appendOutbox(channel, key, ENTITY_RESOURCE, op, rid, null, wireObjectSize(kind, type, RESOURCE_TYPE_URL, body.length));
+      this.emit(op === "CREATE" ? "ADD" : "UPDATE", () => wireObject(kind, type, RESOURCE_TYPE_URL, body));
+    });
+  }
+
+  private removeRelationship(rid: number, body: Uint8Array, kind: string, type: string, channel: string, id: Uint8Array): void {
+    this.s.relDelete.run(rid);
+    const rel = fromBinary(RelationshipSchema, body);
+    rel.deletedAt = tsFromMicros(this.micros());
+    const value = toBinary(RelationshipSchema, rel);
+    const obj = wireObject(kind, type, RELATIONSHIP_TYPE_URL, value);
+    const wire = toBinary(ObjectSchema, obj);
+    this.appendOutbox(channel, REL_KEY_PREFIX + toHex(id), ENTITY_RELATIONSHIP, "DELETE", null, wire, wire.length);
+    this.emit("DELETE", () => obj);
+  }
+
+  // ---------------- Store ----------------
+
+  getResource(ref: ResourceRef): Resource {
+    this.assertOpen();
+    const key = encodeResourceKey(ref);
+    const row = this.s.resGet.values(key)[0] as ResRow | undefined;
+    if (!row) throw new ResourceNotFoundError(key);
+    return fromBinary(ResourceSchema, row[3]);
+  }
+
+  addResource(resource: Resource): void {
+    this.assertWritable();
+    this.putResource(resource, "add");
+  }
+
+  updateResource(resource: Resource): void {
+    this.assertWritable();
+    this.putResource(resource, "update");
+  }
+
+  deleteResource(ref: ResourceRef): void {
+    this.assertWritable();
+    const key = encodeResourceKey(ref);
+    this.tx(() => {
+      const seen = new Set<number>();
+      for (const stmt of [this.s.relBySubjectRows, this.s.relByObjectRows]) {
+        for (const r of stmt.values(key) as [number, Uint8Array, string, string, string, Uint8Array][]) {
+          if (seen.has(r[0])) continue;
+          seen.add(r[0]);
+          this.removeRelationship(r[0], r[1], r[2], r[3], r[4], r[5]);
+        }
+      }
+      const row = this.s.resGet.values(key)[0] as ResRow | undefined;
+      if (!row) return;
+      const [rid, , , , type, channel] = row;
+      this.s.resDelete.run(rid);
+      const stub = create(ResourceSchema, {
+        type: { kind: RESOURCE_KIND, type },
+        metadata: { name: ref.name, namespace: ref.namespace, deletedAt: tsFromMicros(this.micros()) },
+      });
+      const obj = wireObject(RESOURCE_KIND, type, RESOURCE_TYPE_URL, toBinary(ResourceSchema, stub));
+      const wire = toBinary(ObjectSchema, obj);
+      this.appendOutbox(channel, key, ENTITY_RESOURCE, "DELETE", null, wire, wire.length);
+      this.emit("DELETE", () => obj);
+    });
+  }
+
+  private relIdentity(rel: Relationship): { id: Uint8Array; subjectKey: string; objectKey: string; kind: string; type: string; pred: string } {
+    if (!rel.predicate) throw new InvalidInputError("relationship: missing predicate");
+    if (!rel.subject || !rel.object) throw new InvalidInputError("relationship: missing subject or object");
+    if (equals(ResourceRefSchema, rel.subject, rel.object)) throw new InvalidInputError("relationship: subject equals object");
+    const subjectKey = encodeResourceKey(rel.subject);
+    const objectKey = encodeResourceKey(rel.object);
+    const pred = protoName(rel.predicate.typeUrl);
+    return {
+      id: relationshipId(rel, subjectKey, objectKey),
+      subjectKey,
+      objectKey,
+      kind: rel.type?.kind || RELATIONSHIP_KIND,
+      type: rel.type?.type || pred,
+      pred,
+    };
+  }
+
+  addRelationships(...relationships: Relationship[]): void {
+    this.assertWritable();
+    const ids = relationships.map((r) => this.relIdentity(r)); // validate all before writing anything
+    this.tx(() => {
+      for (let i = 0; i < relationships.length; i++) {
+        const { id, subjectKey, objectKey, kind, type, pred } = ids[i]!;
+        if (this.s.relGetId.values(id).length > 0) continue;
+        const body = toBinary(RelationshipSchema, relationships[i]!);
+        const channel = this.classify(type);
+        const rid = Number(this.s.relInsert.run(id, subjectKey, objectKey, pred, kind, type, channel, body).lastInsertRowid);
+        this.appendOutbox(
+          channel,
+          REL_KEY_PREFIX + toHex(id),
+          ENTITY_RELATIONSHIP,
+          "CREATE",
+          rid,
+          null,
+          wireObjectSize(kind, type, RELATIONSHIP_TYPE_URL, body.length),
+        );
+        this.emit("ADD", () => wireObject(kind, type, RELATIONSHIP_TYPE_URL, body));
+      }
+    });
+  }
+
+  deleteRelationships(...relationships: Relationship[]): void {
+    this.assertWritable();
+    const ids = relationships.map((r) => this.relIdentity(r));
+    this.tx(() => {
+      for (const { id } of ids) {
+        const row = this.s.relGetId.values(id)[0] as RelRow | undefined;
+        if (!row) continue;
+        this.removeRelationship(row[0], row[1], row[2], row[3], row[4], id);
+      }
+    });
+  }
+
+  getRelationships(subject?: ResourceRef, object?: ResourceRef, predicateType?: string): Relationship[] {
+    this.assertOpen();
+    const sk = subject ? encodeResourceKey(subject) : undefined;
+    const ok = object ? encodeResourceKey(object) : undefined;
+    const rows = sk === undefined && ok === undefined && predicateType === undefined ? [] : this.relationshipBodies(sk, ok, predicateType);
+    if (rows.length === 0) {
+      throw new RelationshipsNotFoundError(`subject=${sk ?? "*"} object=${ok ?? "*"} predicate=${predicateType ?? "*"}`);
+    }
+    return rows.map((r) => fromBinary(RelationshipSchema, r[0]));
+  }
+
+  /** Rows [body, id, subject_key, object_key, predicate_type] matching the intersection; every row when all are undefined. */
+  relationshipBodies(subjectKey?: string, objectKey?: string, predicate?: string): [Uint8Array, Uint8Array, string, string, string][] {
+    this.assertOpen();
+    const q = this.s.relQuery;
+    type Rows = [Uint8Array, Uint8Array, string, string, string][];
+    if (subjectKey !== undefined && objectKey !== undefined && predicate !== undefined) return q.sop.values(subjectKey, predicate, objectKey) as Rows;
+    if (subjectKey !== undefined && objectKey !== undefined) return q.so.values(subjectKey, objectKey) as Rows;
+    if (subjectKey !== undefined && predicate !== undefined) return q.sp.values(subjectKey, predicate) as Rows;
+    if (objectKey !== undefined && predicate !== undefined) return q.op.values(objectKey, predicate) as Rows;
+    if (subjectKey !== undefined) return q.s.values(subjectKey) as Rows;
+    if (objectKey !== undefined) return q.o.values(objectKey) as Rows;
+    if (predicate !== undefined) return q.p.values(predicate) as Rows;
+    return q.all.values() as Rows;
+  }
+
+  /** Rows [key, kind, type, body] of resources matching the filters, in key order per filter. */
+  resourceRows(filters: ReadonlyArray<Pick<TypeDescriptor, "kind" | "type">> = []): [string, string, string, Uint8Array][] {
+    this.assertOpen();
+    type Rows = [string, string, string, Uint8Array][];
+    if (filters.length === 0 || filters.some((f) => !f.type)) {
+      return (this.s.resAll.values() as Rows).filter((r) => matchesFilters(filters, r[1], r[2]));
+    }
+    const out: Rows = [];
+    const seen = new Set<string>();
+    for (const f of filters) {
+      for (const r of this.s.resByType.values(f.type, f.type + ".", f.type + "/") as Rows) {
+        if (seen.has(r[0]) || !matchesFilters([f], r[1], r[2])) continue;
+        seen.add(r[0]);
+        out.push(r);
+      }
+    }
+    return out;
+  }
+
+  listResources(filters: TypeDescriptor[] = []): Resource[] {
+    return this.resourceRows(filters).map((r) => fromBinary(ResourceSchema, r[3]));
+  }
+
+  batch<T>(fn: () => T): T {
+    this.assertWritable();
+    return this.tx(fn);
+  }
+
+  private applyOne(op: StoreOp): void {
+    switch (op.op) {
+      case "add":
+        return this.addResource(op.resource);
+      case "update":
+        return this.updateResource(op.resource);
+      case "delete":
+        return this.deleteResource(op.ref);
+      case "addRelationships":
+        return this.addRelationships(...op.relationships);
+      case "deleteRelationships":
+        return this.deleteRelationships(...op.relationships);
+    }
+  }
+
+  apply(ops: ReadonlyArray<StoreOp>): void {
+    this.batch(() => {
+      for (const op of ops) this.applyOne(op);
+    });
+  }
+
+  async applyAsync(ops: ReadonlyArray<StoreOp>, opts: { chunkSize?: number } = {}): Promise<void> {
+    const chunk = Math.max(1, Math.floor(opts.chunkSize ?? 256));
+    for (let i = 0; i < ops.length; i += chunk) {
+      if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      this.apply(ops.slice(i, i + chunk));
+    }
+  }
+
+  subscribe(filters: TypeDescriptor[], handler: (event: StoreEvent) => void): Subscription {
+    const sub: Sub = { filters: filters.filter((f) => f !== undefined && f !== null), handler, snapshot: null, closed: false };
+    if (this.closed) return { close() {} };
+    if (this.ctx) throw new Error("subscribe inside a store batch is not supported");
+    // Read the state and register in the same synchronous step: every later commit is a live event.
+    const snap: WireObject[] = [];
+    for (const [, kind, type, body] of this.resourceRows(sub.filters)) snap.push(wireObject(kind, type, RESOURCE_TYPE_URL, body));
+    for (const [kind, type, body] of this.s.relAll.values() as [string, string, Uint8Array][]) {
+      if (matchesFilters(sub.filters, kind, type)) snap.push(wireObject(kind, type, RELATIONSHIP_TYPE_URL, body));
+    }
+    sub.snapshot = snap;
+    this.subs.add(sub);
+    queueMicrotask(() => this.flushSnapshot(sub));
+    return {
+      close: () => {
+        sub.closed = true;
+        this.subs.delete(sub);
+      },
+    };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const sub of this.subs) sub.closed = true;
+    this.subs.clear();
+    liveOutboxes.delete(this);
+    this.outbox.closeListeners();
+    this.db.close();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Counts for `store stats`. */
+  counts(): { resources: number; relationships: number } {
+    this.assertOpen();
+    const r = this.db.query("SELECT (SELECT count(*) FROM resources) AS r, (SELECT count(*) FROM relationships) AS l").get() as {
+      r: number;
+      l: number;
+    };
+    return { resources: r.r, relationships: r.l };
+  }
+
+  /** Internal: run fn in a store transaction (the outbox uses it). */
+  runTx<T>(fn: () => T): T {
+    return this.tx(fn);
+  }
+
+  get writable(): boolean {
+    return !this.opts.readonly && !this.closed;
+  }
+}
+
+function prepare(db: Database) {
+  const relCols = "body, id, subject_key, object_key, predicate_type";
+  return {
+    resGet: db.prepare("SELECT rid, created_at, updated_at, body, type, channel FROM resources WHERE key = ?"),
+    resInsert: db.prepare("INSERT INTO resources(key, kind, type, channel, created_at, updated_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)"),
+    resUpdate: db.prepare("UPDATE resources SET kind = ?, type = ?, channel = ?, updated_at = ?, body = ? WHERE rid = ?"),
+    resDelete: db.prepare("DELETE FROM resources WHERE rid = ?"),
+    resAll: db.prepare("SELECT key, kind, type, body FROM resources ORDER BY key"),
+    resByType: db.prepare("SELECT key, kind, type, body FROM resources WHERE type = ? OR (type >= ? AND type < ?) ORDER BY key"),
+    relGetId: db.prepare("SELECT rid, body, kind, type, channel FROM relationships WHERE id = ?"),
+    relInsert: db.prepare(
+      "INSERT INTO relationships(id, subject_key, object_key, predicate_type, kind, type, channel, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    ),
+    relDelete: db.prepare("DELETE FROM relationships WHERE rid = ?"),
+    relBySubjectRows: db.prepare("SELECT rid, body, kind, type, channel, id FROM relationships WHERE subject_key = ?"),
+    relByObjectRows: db.prepare("SELECT rid, body, kind, type, channel, id FROM relationships WHERE object_key = ?"),
+    relAll: db.prepare("SELECT kind, type, body FROM relationships ORDER BY rid"),
+    relQuery: {
+      all: db.prepare(`SELECT ${relCols} FROM relationships ORDER BY rid`),
+      s: db.prepare(`SELECT ${relCols} FROM relationships WHERE subject_key = ?`),
+      o: db.prepare(`SELECT ${relCols} FROM relationships WHERE object_key = ?`),
+      p: db.prepare(`SELECT ${relCols} FROM relationships WHERE predicate_type = ?`),
+      so: db.prepare(`SELECT ${relCols} FROM relationships WHERE subject_key = ? AND object_key = ?`),
+      sp: db.prepare(`SELECT ${relCols} FROM relationships WHERE subject_key = ? AND predicate_type = ?`),
+      op: db.prepare(`SELECT ${relCols} FROM relationships WHERE object_key = ? AND predicate_type = ?`),
+      sop: db.prepare(`SELECT ${relCols} FROM relationships WHERE subject_key = ? AND predicate_type = ? AND object_key = ?`),
+    },
+    obUpsert: db.prepare(
+      `INSERT INTO outbox(seq, channel, key, entity, op, rid, body, bytes, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(channel, key) DO UPDATE SET
+         seq = excluded.seq,
+         op = CASE WHEN outbox.op = 0 AND excluded.op = 1 THEN 0 ELSE excluded.op END,
+         entity = excluded.entity, rid = excluded.rid, body = excluded.body,
+         bytes = excluded.bytes, enqueued_at = excluded.enqueued_at`,
+    ),
+    obRead: db.prepare(
+      `SELECT o.seq, o.key, o.entity, o.op, o.body, o.bytes, o.enqueued_at,
+              r.kind, r.type, r.body, l.kind, l.type, l.body
+       FROM outbox o
+       LEFT JOIN resources r ON o.entity = 0 AND r.rid = o.rid
+       LEFT JOIN relationships l ON o.entity = 1 AND l.rid = o.rid
+       WHERE o.channel = ? AND o.seq > ? ORDER BY o.seq LIMIT ?`,
+    ),
+    obConfirm: db.prepare("DELETE FROM outbox WHERE seq = ? AND key = ? AND channel = ?"),
+    obStats: db.prepare("SELECT depth, bytes FROM outbox_stats WHERE channel = ?"),
+    obOldest: db.prepare("SELECT enqueued_at FROM outbox WHERE channel = ? ORDER BY seq LIMIT 1"),
+    obTrim: db.prepare(
+      "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE channel = ? ORDER BY seq LIMIT ?) RETURNING bytes",
+    ),
+    obChannels: db.prepare(
+      "SELECT channel FROM outbox_stats WHERE depth > 0 UNION SELECT substr(k, 8) FROM meta WHERE k >= 'resync:' AND k < 'resync;'",
+    ),
+    metaGet: db.prepare("SELECT v FROM meta WHERE k = ?"),
+    metaSet: db.prepare("INSERT INTO meta(k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v"),
+    metaDel: db.prepare("DELETE FROM meta WHERE k = ?"),
+    snapRes: db.prepare("SELECT rid, key, kind, type, body FROM resources WHERE channel = ? AND rid > ? ORDER BY rid LIMIT ?"),
+    snapRel: db.prepare("SELECT rid, id, kind, type, body FROM relationships WHERE channel = ? AND rid > ? ORDER BY rid LIMIT ?"),
+  } satisfies Record<string, Statement | Record<string, Statement>>;
+}
+
+type Prepared = ReturnType<typeof prepare>;
+
+type ObRow = [
+  seq: number,
+  key: string,
+  entity: number,
+  op: number,
+  body: Uint8Array | null,
+  bytes: number,
+  enqueuedAt: number,
+  rKind: string | null,
+  rType: string | null,
+  rBody: Uint8Array | null,
+  lKind: string | null,
+  lType: string | null,
+  lBody: Uint8Array | null,
+];
+
+/**
+ * Transactional outbox over the store's tables. Bounded by the number of live objects (one entry per
+ * object, coalesced) plus pending deletes, and by a byte and an entry cap per channel: past a cap,
+ * the oldest entries of that channel are dropped (counted), and the channel is flagged for a full
+ * resync from snapshot(). Drops go down to 90% of the cap, so a full outbox does not trim per write.
+ */
+export class SqliteOutbox implements Outbox {
+  private readonly listeners = new Set<(channel: string) => void>();
+  private readonly meters = new Map<string, BoundMeter>();
+  private readonly maxBytes: number;
+  private readonly maxEntries: number;
+
+  constructor(
+    private readonly store: SqliteStore,
+    private readonly s: Prepared,
+    private readonly opts: SqliteStoreOptions,
+  ) {
+    this.maxBytes = opts.outboxMaxBytes ?? DEFAULT_OUTBOX_MAX_BYTES;
+    this.maxEntries = opts.outboxMaxEntries ?? DEFAULT_OUTBOX_MAX_ENTRIES;
+  }
+
+  private meter(channel: string): BoundMeter {
+    let m = this.meters.get(channel);
+    if (!m) {
+      m = meterBound(`outbox_${channel}`, this.maxEntries);
+      this.meters.set(channel, m);
+    }
+    return m;
+  }
+
+  private depthBytes(channel: string): { depth: number; bytes: number } {
+    const r = this.s.obStats.values(channel)[0] as [number, number] | undefined;
+    return r ? { depth: r[0], bytes: r[1] } : { depth: 0, bytes: 0 };
+  }
+
+  read(channel: string, afterSeq: number, limit: number, maxBytes = Infinity): OutboxEntry[] {
+    if (this.store.isClosed) throw new StoreClosedError();
+    const rows = this.s.obRead.values(channel, afterSeq, Math.max(1, Math.floor(limit))) as ObRow[];
+    const out: OutboxEntry[] = [];
+    let total = 0;
+    for (const r of rows) {
+      if (out.length > 0 && total + r[5] > maxBytes) break;
+      const op = OP_NAME[r[3]]!;
+      let object: WireObject;
+      if (op === "DELETE") {
+        object = fromBinary(ObjectSchema, r[4]!);
+      } else if (r[2] === ENTITY_RESOURCE && r[9]) {
+        object = wireObject(r[7]!, r[8]!, RESOURCE_TYPE_URL, r[9]);
+      } else if (r[2] === ENTITY_RELATIONSHIP && r[12]) {
+        object = wireObject(r[10]!, r[11]!, RELATIONSHIP_TYPE_URL, r[12]);
+      } else {
+        // cannot happen: entries and rows change in the same transaction
+        this.opts.logger.error({ channel, key: r[1], seq: r[0] }, "outbox entry without its row; skipped");
+        continue;
+      }
+      total += r[5];
+      out.push({ seq: r[0], channel, key: r[1], op, object, bytes: r[5], enqueuedAt: r[6] });
+    }
+    return out;
+  }
+
+  confirm(channel: string, entries: ReadonlyArray<Pick<OutboxEntry, "key" | "seq">>): number {
+    if (!this.store.writable) throw new StoreClosedError();
+    let n = 0;
+    this.store.runTx(() => {
+      for (const e of entries) if (e.seq > 0) n += this.s.obConfirm.run(e.seq, e.key, channel).changes;
+    });
+    this.meter(channel).depth(this.depthBytes(channel).depth);
+    return n;
+  }
+
+  stats(channel: string): OutboxStats {
+    if (this.store.isClosed) throw new StoreClosedError();
+    const { depth, bytes } = this.depthBytes(channel);
+    const oldest = this.s.obOldest.values(channel)[0] as [number] | undefined;
+    return { depth, bytes, oldestEnqueuedAt: oldest?.[0] };
+  }
+
+  *snapshot(channel: string, pageSize: number): Iterable<OutboxEntry[]> {
+    const size = Math.max(1, Math.floor(pageSize));
+    for (const entity of [ENTITY_RESOURCE, ENTITY_RELATIONSHIP]) {
+      let after = 0;
+      for (;;) {
+        if (this.store.isClosed) throw new StoreClosedError();
+        const stmt = entity === ENTITY_RESOURCE ? this.s.snapRes : this.s.snapRel;
+        const rows = stmt.values(channel, after, size) as [number, string | Uint8Array, string, string, Uint8Array][];
+        if (rows.length === 0) break;
+        const now = Date.now();
+        const page: OutboxEntry[] = rows.map(([, k, kind, type, body]) => {
+          const typeUrl = entity === ENTITY_RESOURCE ? RESOURCE_TYPE_URL : RELATIONSHIP_TYPE_URL;
+          return {
+            seq: 0,
+            channel,
+            key: typeof k === "string" ? k : REL_KEY_PREFIX + toHex(k),
+            op: "CREATE",
+            object: wireObject(kind, type, typeUrl, body),
+            bytes: wireObjectSize(kind, type, typeUrl, body.length),
+            enqueuedAt: now,
+          };
+        });
+        after = rows[rows.length - 1]![0];
+        yield page;
+        if (rows.length < size) break;
+      }
+    }
+  }
+
+  onAppend(listener: (channel: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
+  needsResync(channel: string): boolean {
+    return this.s.metaGet.values(`resync:${channel}`).length > 0;
+  }
+
+  clearResync(channel: string): void {
+    if (!this.store.writable) throw new StoreClosedError();
+    this.s.metaDel.run(`resync:${channel}`);
+  }
+
+  channels(): string[] {
+    return (this.s.obChannels.values() as [string][]).map((r) => r[0]);
+  }
+
+  /** @internal after each commit that appended to `channel`. */
+  notify(channel: string): void {
+    for (const l of this.listeners) {
+      try {
+        l(channel);
+      } catch (err) {
+        this.opts.logger.error({ err: String(err), channel }, "outbox onAppend listener threw");
+      }
+    }
+  }
+
+  /** @internal drops the oldest entries of `channel` past a cap (own transaction), flags a resync. */
+  enforceCap(channel: string): void {
+    let { depth, bytes } = this.depthBytes(channel);
+    const meter = this.meter(channel);
+    if (bytes <= this.maxBytes && depth <= this.maxEntries) {
+      meter.depth(depth);
+      return;
+    }
+    const reason = bytes > this.maxBytes ? "cap_bytes" : "cap_entries";
+    const targetBytes = Math.floor(this.maxBytes * 0.9);
+    const targetDepth = Math.floor(this.maxEntries * 0.9);
+    let dropped = 0;
+    let droppedBytes = 0;
+    this.store.db.transaction(() => {
+      while (bytes > targetBytes || depth > targetDepth) {
+        const rows = this.s.obTrim.values(channel, 1000) as [number][];
+        if (rows.length === 0) break;
+        for (const [b] of rows) {
+          bytes -= b;
+          droppedBytes += b;
+        }
+        depth -= rows.length;
+        dropped += rows.length;
+      }
+      this.s.metaSet.run(`resync:${channel}`, String(Date.now()));
+    })();
+    meter.dropped(reason, dropped);
+    meter.depth(depth);
+    this.opts.logger.warn(
+      { channel, dropped, droppedBytes, reason, maxBytes: this.maxBytes, maxEntries: this.maxEntries },
+      "outbox over its cap: dropped the oldest entries; channel needs a full resync",
+    );
+  }
+
+  /** @internal */
+  closeListeners(): void {
+    this.listeners.clear();
+  }
+}

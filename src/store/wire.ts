@@ -1,0 +1,51 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+import { create } from "@bufbuild/protobuf";
+import { AnySchema } from "@bufbuild/protobuf/wkt";
+import { ObjectSchema, TypeDescriptorSchema, type Object$ as WireObject } from "../proto/gen/resource/v1/object_pb.ts";
+
+/** Any type URLs the store puts on the wire (HEAD's fixed form, also for the initial dump). */
+export const RESOURCE_TYPE_URL = "type.googleapis.com/resource.v1.Resource";
+export const RELATIONSHIP_TYPE_URL = "type.googleapis.com/resource.v1.Relationship";
+/**
+ * Kind of the delete stub. The original used the short name "Resource"; we use the full descriptor
+ * name like every other resource object, so kind filters ("resource.v1.Resource") see deletes too.
+ */
+export const RESOURCE_KIND = "resource.v1.Resource";
+export const RELATIONSHIP_KIND = "resource.v1.Relationship";
+
+/** Object{type:{kind,type}, object: Any{typeUrl, value}}; `value` is used as is (not copied). */
+export function wireObject(kind: string, type: string, typeUrl: string, value: Uint8Array): WireObject {
+  return create(ObjectSchema, {
+    type: create(TypeDescriptorSchema, { kind, type }),
+    object: create(AnySchema, { typeUrl, value }),
+  });
+}
+
+function varintLen(n: number): number {
+  let len = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    len++;
+  }
+  return len;
+}
+
+function fieldLen(payload: number): number {
+  return 1 + varintLen(payload) + payload;
+}
+
+function strField(s: string): number {
+  return s.length === 0 ? 0 : fieldLen(Buffer.byteLength(s, "utf8"));
+}
+
+/** Exact encoded size of wireObject(kind, type, typeUrl, value) without building it. */
+export function wireObjectSize(kind: string, type: string, typeUrl: string, valueLen: number): number {
+  const td = strField(kind) + strField(type);
+  const any = strField(typeUrl) + (valueLen === 0 ? 0 : fieldLen(valueLen));
+  return fieldLen(td) + fieldLen(any);
+}
