@@ -83,7 +83,7 @@ export class ExecsnoopCollector implements ContinuousCollector {
   private reader: RingBufferReader | undefined;
   private lostTimer: ReturnType<typeof setInterval> | undefined;
   private running = false;
-  private monoToRealNs = 0n;
+  private monoToRealNs = clockNs(0) - clockNs(1);
   private readonly counts: ExecsnoopStats = { events: 0, lostRingbufFull: 0n, lostPendingFull: 0n, rejected: 0 };
   private progIds: number[] = [];
   lastError: Error | undefined;
@@ -148,31 +148,7 @@ export class ExecsnoopCollector implements ContinuousCollector {
         libbpf,
         mapFd: obj.mapFd("events"),
         queueName: "execsnoop_ringbuf_batches",
-        onRecord: (view, off, len) => {
-          let ev: ExecEvent;
-          try {
-            ev = parseExecRecord(view, off, len);
-          } catch (e) {
-            this.reject(e);
-            return;
-          }
-          this.counts.events++;
-          this.metrics.execsnoopEvents.inc();
-          const wallNs = ev.timestampNs + this.monoToRealNs;
-          const when = new Date(Number(wallNs / 1_000_000n));
-          const data: ExecRecordData = {
-            timestamp: ev.timestampNs,
-            time: when.toISOString(),
-            pid: ev.pid,
-            ppid: ev.ppid,
-            uid: ev.uid,
-            retval: ev.retval,
-            comm: ev.comm,
-            command: ev.command,
-            args: ev.args,
-          };
-          emit({ timestamp: when, metricType: "execsnoop", eventType: "event", nodeName, data });
-        },
+        onRecord: (view, off, len) => this.ingest(view, off, len, emit, nodeName),
         onOversized: (n) => {
           this.counts.rejected += n;
           this.metrics.recordsRejected.inc({ program: "execsnoop", reason: "oversized" }, n);
@@ -192,11 +168,43 @@ export class ExecsnoopCollector implements ContinuousCollector {
     }
   }
 
+  /**
+   * Decodes one ring-buffer record and emits it; a malformed record is rejected with an error
+   * log line and counted in antimetal_ebpf_records_rejected_total{reason}. Returns whether it was
+   * emitted.
+   */
+  ingest(view: DataView, off: number, len: number, emit: (event: MetricEvent) => void, nodeName = this.opts.nodeName ?? ""): boolean {
+    let ev: ExecEvent;
+    try {
+      ev = parseExecRecord(view, off, len);
+    } catch (e) {
+      this.reject(e);
+      return false;
+    }
+    this.counts.events++;
+    this.metrics.execsnoopEvents.inc();
+    const wallNs = ev.timestampNs + this.monoToRealNs;
+    const when = new Date(Number(wallNs / 1_000_000n));
+    const data: ExecRecordData = {
+      timestamp: ev.timestampNs,
+      time: when.toISOString(),
+      pid: ev.pid,
+      ppid: ev.ppid,
+      uid: ev.uid,
+      retval: ev.retval,
+      comm: ev.comm,
+      command: ev.command,
+      args: ev.args,
+    };
+    emit({ timestamp: when, metricType: "execsnoop", eventType: "event", nodeName, data });
+    return true;
+  }
+
   private reject(e: unknown): void {
     const reason = e instanceof RecordError ? e.reason : "invalid";
     this.counts.rejected++;
     this.metrics.recordsRejected.inc({ program: "execsnoop", reason });
-    this.opts.logger?.warn({ err: (e as Error).message, reason }, "execsnoop record rejected");
+    this.opts.logger?.error({ err: (e as Error).message, reason }, "execsnoop record rejected");
   }
 
   /** Reads the per-CPU lost counters and advances the Prometheus counters by the difference. */

@@ -8,6 +8,7 @@
  * Main-thread side of a BPF ring buffer: starts src/ebpf/ringbuf-worker.ts, hands it the map fd
  * and the libbpf path, and calls onRecord for each record of each batch it posts.
  */
+import { readdirSync } from "node:fs";
 import { meterBound, type BoundMeter } from "../metrics/registry.ts";
 import type { LoadedLibbpf } from "../../ffi/loader.ts";
 import type { RingWorkerInit, RingWorkerMessage } from "./ringbuf-protocol.ts";
@@ -27,12 +28,35 @@ export interface RingBufferReaderOptions {
   queueName?: string;
 }
 
-/** The worker's module specifier, resolvable from source and inside the compiled binary. */
+/**
+ * The worker's module specifier. From source it sits next to this file. In a compiled binary it
+ * is an extra entrypoint whose /$bunfs path depends on the entrypoints' common root (e.g.
+ * /$bunfs/root/ebpf/ringbuf-worker.js when built from src/main.ts), so it is looked up.
+ */
 export function ringWorkerUrl(): string {
-  // In a compiled binary the worker is its own entrypoint at /$bunfs/root/src/ebpf/ringbuf-worker.js
-  // (or ringbuf-worker.js next to the main entrypoint); from source it sits next to this file.
-  if (import.meta.url.includes("$bunfs")) return "./src/ebpf/ringbuf-worker.ts";
-  return new URL("./ringbuf-worker.ts", import.meta.url).href;
+  if (!import.meta.url.includes("$bunfs")) return new URL("./ringbuf-worker.ts", import.meta.url).href;
+  const root = "/$bunfs/root";
+  const found = findFile(root, "ringbuf-worker.js", 4);
+  if (!found) throw new Error("ring buffer worker is not embedded: scripts/build.ts must pass src/ebpf/ringbuf-worker.ts as an entrypoint");
+  return found;
+}
+
+function findFile(dir: string, name: string, depth: number): string | undefined {
+  let entries: import("node:fs").Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return undefined;
+  }
+  for (const e of entries) if (e.name === name) return `${dir}/${name}`;
+  if (depth <= 0) return undefined;
+  for (const e of entries) {
+    if (e.isDirectory()) {
+      const f = findFile(`${dir}/${e.name}`, name, depth - 1);
+      if (f) return f;
+    }
+  }
+  return undefined;
 }
 
 export class RingBufferReader {
