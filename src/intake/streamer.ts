@@ -45,6 +45,8 @@ export interface StreamerOptions {
   /** Bounds one stream's unacknowledged set (and so the duplicate window). */
   maxUnackedEntries?: number;
   maxUnackedBytes?: number;
+  /** Half-close early once the outbox has been empty this long (quick confirmation when idle). Default 200 ms. */
+  idleEndMs?: number;
   /** Wait this long for more entries before sending a partial batch. Default 5 ms. */
   lingerMs?: number;
   backoff?: BackoffOptions;
@@ -136,6 +138,8 @@ export class ChannelStreamer {
   private refreshedAt = Number.NEGATIVE_INFINITY;
   private lastHeartbeatSentAt = Number.NEGATIVE_INFINITY;
   private resyncRejections = 0;
+  /** Pending non-delete entries up to this seq are in the last resync snapshot. */
+  private coveredUpTo = 0;
   /** Poison isolation after INVALID_ARGUMENT: at most `limit` entries per stream until `untilSeq` is confirmed. */
   private isolate: { limit: number; untilSeq: number; lastKey?: string; lastSeq?: number; strikes: number } | undefined;
 
@@ -156,6 +160,7 @@ export class ChannelStreamer {
       maxUnackedEntries: 50_000,
       maxUnackedBytes: 64 << 20,
       lingerMs: 5,
+      idleEndMs: 200,
       backoff: DEFAULT_BACKOFF,
       permanentBackoff: PERMANENT_BACKOFF,
       dropAfterRejections: 2,
@@ -219,6 +224,25 @@ export class ChannelStreamer {
     return this.o.enabled ? this.o.enabled() : true;
   }
 
+  /** Highest pending seq of the channel (0 when empty), by binary search on read(after, 1). */
+  private maxPendingSeq(): number {
+    const has = (after: number) => this.o.outbox.read(this.channel, after, 1).length > 0;
+    if (!has(0)) return 0;
+    let lo = 0;
+    let hi = 1;
+    while (has(hi)) {
+      lo = hi;
+      hi *= 2;
+    }
+    // has(lo) true (or lo = 0), has(hi) false: the max seq is in (lo, hi]
+    while (hi - lo > 1) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (has(mid)) lo = mid;
+      else hi = mid;
+    }
+    return hi;
+  }
+
   private hasPending(): boolean {
     return this.o.outbox.read(this.channel, this.lastSentSeq, 1).length > 0;
   }
@@ -280,6 +304,7 @@ export class ChannelStreamer {
       return true;
     }
     this.lastSentSeq = 0; // everything unconfirmed goes again on the next stream
+    if (resync) this.coveredUpTo = 0; // the snapshot was not acknowledged
     const code = outcome.codeName;
     this.s.streamsFailed++;
     this.s.resetsByCode[code] = (this.s.resetsByCode[code] ?? 0) + 1;
@@ -394,6 +419,9 @@ export class ChannelStreamer {
       }
       if (resync) {
         this.lastSentSeq = 0;
+        // Pending creates/updates committed before the snapshot starts are in it: once the snapshot
+        // is acknowledged they are confirmed without being sent twice. Deletes are not in it and go.
+        this.coveredUpTo = this.maxPendingSeq();
         this.s.resyncs++;
         m.resyncs.inc({ channel: this.channel });
         let n = 0;
@@ -407,6 +435,7 @@ export class ChannelStreamer {
         this.log.info({ objects: n }, "full state resync sent");
       }
       let lingered = false;
+      let idleSince: number | undefined;
       while (!call.finished && !this.stopping && this.enabled()) {
         const now = Date.now();
         if (now >= ackDeadline && wroteSomething) break;
@@ -424,7 +453,9 @@ export class ChannelStreamer {
             break;
           }
           if (sent.length === 0) break; // heartbeat/resync only: nothing more to wait for
-          await this.waker.sleep(ackDeadline - now);
+          if (idleSince === undefined) idleSince = now;
+          else if (now - idleSince >= o.idleEndMs) break;
+          await this.waker.sleep(Math.min(ackDeadline - now, idleSince + o.idleEndMs - now));
           continue;
         }
         if (entries.length < limit && !lingered && o.lingerMs > 0 && now + o.lingerMs < ackDeadline) {
@@ -433,13 +464,23 @@ export class ChannelStreamer {
           continue;
         }
         lingered = false;
+        idleSince = undefined;
         const big = entries.filter((e) => e.bytes > o.maxObjectBytes);
         const batch = big.length ? entries.filter((e) => e.bytes <= o.maxObjectBytes) : entries;
         if (big.length) this.drop(big, "too_large");
         this.lastSentSeq = entries[entries.length - 1]!.seq;
-        if (batch.length === 0) continue;
-        const enc = encodeEntries(batch, this.suffix);
-        for (const e of batch) {
+        let toSend = batch;
+        const coveredUpTo = this.coveredUpTo;
+        if (coveredUpTo > 0 && batch[0]!.seq <= coveredUpTo) {
+          toSend = [];
+          for (const e of batch) {
+            if (e.seq <= coveredUpTo && e.op !== "DELETE") sent.push(e); // confirmed on ack, not resent
+            else toSend.push(e);
+          }
+        }
+        if (toSend.length === 0) continue;
+        const enc = encodeEntries(toSend, this.suffix);
+        for (const e of toSend) {
           sent.push(e);
           sentBytes += e.bytes;
         }

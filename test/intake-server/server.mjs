@@ -14,7 +14,7 @@
 // Prints one JSON line on stdout: {"port":P,"control":C}. Control is HTTP on 127.0.0.1:C.
 
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { appendFileSync, readFileSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import tls from "node:tls";
@@ -41,6 +41,12 @@ const opts = {
   port: Number(flag("port", "0")),
   rawGarbage: flag("raw-garbage") === true,
   quiet: flag("quiet") === true,
+  /** Append every record and stream outcome as JSON lines, so a test can read them across server restarts. */
+  recordFile: flag("record-file"),
+};
+const incarnation = randomBytes(4).toString("hex");
+const persist = (obj) => {
+  if (opts.recordFile) appendFileSync(opts.recordFile, JSON.stringify({ inc: incarnation, ...obj }) + "\n");
 };
 const logLine = (...a) => {
   if (!opts.quiet) console.error("[intake-server]", ...a);
@@ -177,7 +183,9 @@ function apply(stream, objs) {
       for (const v of live.values()) if (v.deltaVersion === o.deltaVersion) v.expiresAt = now + o.ttl;
       continue;
     }
-    records.push({ stream, at: now, op: o.op, key: o.key, name: o.name, type: o.type, kind: o.kind, tags: o.tags, deltaVersion: o.deltaVersion });
+    const rec = { stream, at: now, op: o.op, key: o.key, name: o.name, type: o.type, kind: o.kind, tags: o.tags, deltaVersion: o.deltaVersion };
+    records.push(rec);
+    persist({ t: "rec", ...rec });
     if (o.op === "DELETE" || o.deleted) live.delete(o.key);
     else live.set(o.key, { deltaVersion: o.deltaVersion, expiresAt: now + o.ttl, name: o.name, type: o.type, tags: o.tags, op: o.op });
   }
@@ -212,6 +220,7 @@ function handleDelta(call, callback) {
     if (finished) return;
     finished = true;
     streams.set(id, err ? `failed:${grpc.status[err.code] ?? err.code}` : "acked");
+    persist({ t: "stream", stream: id, status: streams.get(id) });
     callback(err, value);
   };
   const fail = (code, details) => finish({ code, details });

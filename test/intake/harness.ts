@@ -8,7 +8,7 @@
 // the Node test intake server as a child process, and its HTTP control API.
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -94,13 +94,15 @@ export class IntakeServer {
     return `127.0.0.1:${this.port}`;
   }
 
-  static async start(opts: { pki?: Pki; apiKey?: string; port?: number; mtls?: boolean; rawGarbage?: boolean; insecure?: boolean }): Promise<IntakeServer> {
+  static async start(opts: { pki?: Pki; apiKey?: string; port?: number; mtls?: boolean; rawGarbage?: boolean; insecure?: boolean; recordFile?: string; quiet?: boolean }): Promise<IntakeServer> {
     const args = [SERVER, "--port", String(opts.port ?? 0)];
     if (opts.insecure) args.push("--insecure");
     else args.push("--cert", opts.pki!.serverCert, "--key", opts.pki!.serverKey);
     if (opts.mtls) args.push("--client-ca", opts.pki!.ca);
     if (opts.apiKey !== undefined) args.push("--api-key", opts.apiKey);
     if (opts.rawGarbage) args.push("--raw-garbage");
+    if (opts.recordFile) args.push("--record-file", opts.recordFile);
+    if (opts.quiet) args.push("--quiet");
     const proc = spawn("node", args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     const stderr: string[] = [];
     proc.stderr!.setEncoding("utf8").on("data", (d: string) => {
@@ -135,6 +137,24 @@ export class IntakeServer {
     this.proc.kill(signal);
     await exited;
   }
+}
+
+/** Records and stream outcomes from a --record-file, across server incarnations. Stream ids are "<inc>/<n>". */
+export function readRecordFile(file: string): { records: Array<ServerRecord & { sid: string }>; status: Map<string, string> } {
+  const records: Array<ServerRecord & { sid: string }> = [];
+  const status = new Map<string, string>();
+  let text = "";
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {}
+  for (const line of text.split("\n")) {
+    if (!line) continue;
+    const r = JSON.parse(line);
+    const sid = `${r.inc}/${r.stream}`;
+    if (r.t === "stream") status.set(sid, r.status);
+    else records.push({ ...r, sid });
+  }
+  return { records, status };
 }
 
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, everyMs = 50): Promise<T> {

@@ -1,0 +1,88 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+// A minimal agent for tests and the benchmark: the real store (SQLite file) and the intake
+// component, nothing else. It is a separate process so tests can SIGKILL it.
+//
+//   bun test/intake/agent-runner.ts --data DIR --address HOST:PORT --ca CA [--api-key K]
+//        [--write N] [--payload BYTES] [--rate N/s] [--exit-when-drained]
+// Prints JSON lines on stdout: {"event":"started"}, {"event":"written","n":N}, {"event":"drained",...}.
+
+import { parseArgs } from "node:util";
+import { createIntakeComponent } from "../../src/intake/index.ts";
+import { createLogger } from "../../src/log/logger.ts";
+import { openStore } from "../../src/store/index.ts";
+import { resource } from "./fixtures.ts";
+
+const { values: a } = parseArgs({
+  options: {
+    data: { type: "string" },
+    address: { type: "string" },
+    ca: { type: "string" },
+    "api-key": { type: "string", default: "" },
+    write: { type: "string", default: "0" },
+    payload: { type: "string", default: "1024" },
+    "batch-per-tx": { type: "string", default: "100" },
+    "exit-when-drained": { type: "boolean", default: false },
+    "write-before-start": { type: "boolean", default: false },
+    "ack-interval": { type: "string", default: "2000" },
+    "log-level": { type: "string", default: "warn" },
+  },
+});
+
+const logger = createLogger({ level: a["log-level"] as "warn", format: "text" });
+const store = openStore({ dataDirectory: a.data!, logger });
+const emit = (o: object) => process.stdout.write(JSON.stringify(o) + "\n");
+const intake = createIntakeComponent({
+  address: a.address!,
+  apiKey: a["api-key"],
+  secure: !!a.ca,
+  caFile: a.ca,
+  maxStreamAge: 600_000,
+  ackInterval: Number(a["ack-interval"]),
+  store,
+  logger,
+  tuning: { backoff: { initialMs: 100, multiplier: 1.5, maxMs: 1000, jitter: 0.5 } },
+});
+const n = Number(a.write);
+const payload = Number(a.payload);
+const perTx = Number(a["batch-per-tx"]);
+async function write(): Promise<void> {
+  const w0 = performance.now();
+  for (let i = 0; i < n; i += perTx) {
+    const end = Math.min(n, i + perTx);
+    store.batch(() => {
+      for (let j = i; j < end; j++) store.updateResource(resource(`obj-${j}`, 1, { payloadBytes: payload }));
+    });
+    if ((i / perTx) % 10 === 0) await Bun.sleep(0);
+  }
+  if (n > 0) emit({ event: "written", n, ms: performance.now() - w0 });
+}
+if (a["write-before-start"]) await write();
+const t0 = performance.now();
+const cpu0 = process.cpuUsage();
+await intake.start();
+emit({ event: "started", deltaVersion: intake.deltaVersion });
+if (!a["write-before-start"]) await write();
+
+if (a["exit-when-drained"]) {
+  for (;;) {
+    const depth = store.outbox.stats("cluster").depth + store.outbox.stats("instance").depth;
+    if (depth === 0) break;
+    await Bun.sleep(20);
+  }
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  emit({ event: "drained", ms, cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, rssBytes: process.memoryUsage().rss, stats: intake.stats() });
+  await intake.stop(AbortSignal.timeout(5000));
+  store.close();
+  process.exit(0);
+}
+process.on("SIGTERM", async () => {
+  await intake.stop(AbortSignal.timeout(5000));
+  store.close();
+  process.exit(0);
+});
