@@ -31,8 +31,9 @@ describe("generated eBPF types", () => {
     const s = types.find((t) => t.kind === "STRUCT" && t.name === "execsnoop_event");
     expect(s).toBeDefined();
     expect(s!.size).toBe(EXECSNOOP_EVENT_SIZE);
-    const fromBtf = Object.fromEntries(s!.members!.map((m) => [m.name, m.bits_offset / 8]));
-    const fromTs = Object.fromEntries(Object.entries(EXECSNOOP_EVENT_LAYOUT).map(([k, v]) => [k, v.offset]));
+    const fromBtf: Record<string, number> = {};
+    for (const m of s!.members!) fromBtf[m.name] = m.bits_offset / 8;
+    const fromTs: Record<string, number> = Object.fromEntries(Object.entries(EXECSNOOP_EVENT_LAYOUT).map(([k, v]) => [k, v.offset]));
     expect(fromTs).toEqual(fromBtf);
   });
 });
