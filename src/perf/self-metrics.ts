@@ -4,7 +4,7 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-import { Counter, Histogram } from "prom-client";
+import { Counter, Gauge, Histogram } from "prom-client";
 import { registry } from "../metrics/registry.ts";
 
 /** Lines a parser could not use, by collector (the line is skipped; the rest of the file still counts). */
@@ -33,3 +33,24 @@ export const collectorDuration = new Histogram({
 export function countMalformed(collector: string, n: number): void {
   if (n > 0) malformedLines.inc({ collector }, n);
 }
+
+export const collectorUp = new Gauge({
+  name: "antimetal_collector_up",
+  help: "1 if the collector's last scheduled collection succeeded, 0 if it failed or timed out.",
+  labelNames: ["collector"] as const,
+  registers: [registry],
+});
+
+export const collectorSkipped = new Counter({
+  name: "antimetal_collector_skipped_total",
+  help: "Scheduled collections not started because the previous one of the same collector was still stuck in a read.",
+  labelNames: ["collector"] as const,
+  registers: [registry],
+});
+
+export const routerConsumerErrors = new Counter({
+  name: "antimetal_metrics_router_consumer_errors_total",
+  help: "Metric events a consumer threw on.",
+  labelNames: ["consumer"] as const,
+  registers: [registry],
+});

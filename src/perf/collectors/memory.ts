@@ -103,6 +103,6 @@ export class MemoryCollector extends BaseCollector implements PointCollector {
       out.delta = d;
       this.tracker.commit({ swapIn, swapOut }, now);
     } else if (this.tracker.isFirst) this.tracker.commit({ swapIn, swapOut }, now);
-    return withExtra(out as MemoryStats, { meminfo: v, vmstat: vm });
+    return withExtra(out as MemoryStats, { meminfo: v, kb: mi.kb, vmstat: vm });
   }
 }

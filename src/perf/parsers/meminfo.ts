@@ -10,8 +10,10 @@ import { fields, lines, parseU64 } from "./num.ts";
  * Parses /proc/meminfo (or a node's meminfo with `perNode`): key without the trailing ':' to the
  * raw number (the unit is ignored, as in the original). Values that are not u64 are skipped and counted.
  */
-export function parseMeminfo(text: string): { values: Map<string, bigint>; malformed: number } {
+export function parseMeminfo(text: string): { values: Map<string, bigint>; malformed: number; kb: Set<string> } {
   const values = new Map<string, bigint>();
+  /** Keys whose line carried a "kB" unit (the rest, like HugePages_Total, are counts). */
+  const kb = new Set<string>();
   let malformed = 0;
   for (const line of lines(text)) {
     const f = fields(line);
@@ -27,8 +29,9 @@ export function parseMeminfo(text: string): { values: Map<string, bigint>; malfo
       continue;
     }
     values.set(key, v);
+    if (f[2] === "kB") kb.add(key);
   }
-  return { values, malformed };
+  return { values, malformed, kb };
 }
 
 /**
