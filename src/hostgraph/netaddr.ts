@@ -48,6 +48,8 @@ export function parseIfInet6(text: string): Map<string, string[]> {
     list.push(formatIpv6(f[0]!.toLowerCase()));
     out.set(name, list);
   }
+  // The kernel lists addresses in hash order; sort so an unchanged set never reads as a change.
+  for (const list of out.values()) list.sort();
   return out;
 }
 
