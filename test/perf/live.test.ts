@@ -1,0 +1,73 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+import { expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { DEFAULT_HOST_PATHS, type PointCollector } from "../../src/perf/collector.ts";
+import { defaultRegistry, runCollect } from "../../src/perf/collect-command.ts";
+import { isPoint } from "../../src/perf/registry.ts";
+import { countTcpStatesNetlink } from "../../src/perf/sockdiag.ts";
+import { countTcpStates, emptyStateCounts } from "../../src/perf/parsers/nettcp.ts";
+import { hasCapability, parseCapEff } from "../../src/system/capabilities.ts";
+
+// The live host: CI runs these as root on a VM, so every built-in collector must be available and succeed.
+
+test("every built-in point collector is available and succeeds on this host", async () => {
+  const reg = await defaultRegistry(DEFAULT_HOST_PATHS);
+  const entries = reg.entries().filter((e) => e.spec.type !== "execsnoop");
+  expect(entries.length).toBe(16);
+  for (const e of entries) expect([e.spec.type, e.available, e.reason]).toEqual([e.spec.type, true, undefined]);
+  for (const e of entries) {
+    const c = e.create();
+    expect(isPoint(c)).toBe(true);
+    const data = await (c as PointCollector).collect(AbortSignal.timeout(10_000));
+    expect([e.spec.type, data !== undefined && data !== null]).toEqual([e.spec.type, true]);
+  }
+});
+
+test("kernel collector reads /dev/kmsg records (needs CAP_SYSLOG, which root has)", async () => {
+  expect(hasCapability(parseCapEff(readFileSync("/proc/self/status", "utf8")), "CAP_SYSLOG")).toBe(true);
+  const reg = await defaultRegistry(DEFAULT_HOST_PATHS);
+  const c = reg.get("kernel")!.create() as PointCollector;
+  const recs = (await c.collect(AbortSignal.timeout(5000))) as { sequence_num: bigint; timestamp: string }[];
+  expect(recs.length).toBeGreaterThan(0);
+  expect(recs.length).toBeLessThanOrEqual(50);
+  expect(typeof recs[0]!.sequence_num).toBe("bigint");
+  expect(Date.parse(recs[0]!.timestamp)).toBeGreaterThan(Date.parse("2000-01-01"));
+});
+
+test("sock_diag state counts agree with /proc/net/tcp{,6} on this host (within churn)", async () => {
+  const net = countTcpStatesNetlink();
+  const files = emptyStateCounts();
+  countTcpStates(readFileSync("/proc/net/tcp", "utf8"), files);
+  countTcpStates(readFileSync("/proc/net/tcp6", "utf8"), files);
+  expect(Object.keys(net).sort()).toEqual(Object.keys(files).sort());
+  expect(Math.abs(net.LISTEN! - files.LISTEN!)).toBeLessThanOrEqual(2);
+  // open a listener and see it counted
+  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  try {
+    expect(countTcpStatesNetlink().LISTEN).toBeGreaterThanOrEqual(net.LISTEN! + 1);
+  } finally {
+    server.stop(true);
+  }
+});
+
+test("one-shot collect on the live host: all keys, rates on the first output, exact JSON", async () => {
+  const t0 = performance.now();
+  const { output, exitCode } = await runCollect({ paths: DEFAULT_HOST_PATHS, format: "json" });
+  const elapsed = performance.now() - t0;
+  expect(exitCode).toBe(0);
+  const j = JSON.parse(output);
+  expect(Object.keys(j)).toEqual(["load", "cpu", "memory", "system", "disk", "network", "tcp", "kernel", "process", "numa_stats", "cgroup_cpu", "cgroup_memory", "cpu_info", "memory_info", "disk_info", "network_info"]);
+  expect(j.cpu[0].delta.user_percent).toBeNumber();
+  expect(j.system.delta.context_switches_per_sec).toBeNumber();
+  expect(j.network[0].delta.rx_bytes_per_sec).toBeNumber();
+  expect(j.tcp.delta).toBeDefined();
+  expect(j.memory.mem_total).toBeGreaterThan(0);
+  expect(j.process.length).toBeGreaterThan(0);
+  expect(j.process.some((p: { cpu_percent: number }) => p.cpu_percent > 0)).toBe(true);
+  expect(elapsed).toBeLessThan(3000);
+});
