@@ -1,0 +1,32 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+/**
+ * Host graph: this machine's hardware and system inventory (antimetal.hardware.v1) as resources
+ * and relationships in the store, refreshed on an interval, linked to its Kubernetes Node.
+ * See docs/hostgraph.md.
+ */
+
+import { NODE_LINK_PREDICATES } from "./build.ts";
+
+export { buildHostGraph, type HostGraph, HARDWARE_PREDICATES, KUBE_NODE_TYPE, NODE_LINK_PREDICATES, nodeLinkRelationships } from "./build.ts";
+export { collectInventory, createHardwareCollectors, type HardwareCollectors } from "./collect.ts";
+export { readHostFacts, readMachineId, readSystemUuid } from "./facts.ts";
+export { createHostGraphComponent, type HostGraphComponent, type HostGraphOptions, type RefreshResult } from "./manager.ts";
+export { renderGraph } from "./render.ts";
+export type { HostFacts, HostInventory } from "./types.ts";
+
+const LINK = new Set<string>(NODE_LINK_PREDICATES);
+
+/**
+ * Wraps the store's outbox classifier so the host-to-Node link relationships
+ * (kubernetes.v1.RegisteredAs / kubernetes.v1.Underlying) go to the "instance" channel with the
+ * rest of this host's graph: only this agent knows them, and the "cluster" channel uploads from the
+ * leader only. Pass `classify: withHostGraphChannels(defaultClassifier)` to openStore.
+ */
+export function withHostGraphChannels(base: (type: string) => string): (type: string) => string {
+  return (type) => (LINK.has(type) ? "instance" : base(type));
+}
