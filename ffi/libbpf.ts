@@ -43,6 +43,11 @@ export const LIBBPF_SYMBOLS = {
   bpf_map_lookup_elem: { args: [i32, ptr, ptr], returns: i32 },
   bpf_obj_get_info_by_fd: { args: [i32, ptr, ptr], returns: i32 },
 
+  bpf_object__btf: { args: [ptr], returns: ptr },
+  btf__find_by_name_kind: { args: [ptr, cstring, u32], returns: i32 },
+  btf__type_by_id: { args: [ptr, u32], returns: ptr },
+  btf__name_by_offset: { args: [ptr, u32], returns: cstring },
+
   ring_buffer__new: { args: [i32, "function", ptr, ptr], returns: ptr },
   ring_buffer__poll: { args: [ptr, i32], returns: i32 },
   ring_buffer__consume: { args: [ptr], returns: i32 },
@@ -57,9 +62,11 @@ export const LIBC_SYMBOLS = {
   __errno_location: { args: [], returns: ptr },
   strerror: { args: [i32], returns: cstring },
   clock_gettime: { args: [i32, ptr], returns: i32 },
+  memcpy: { args: [ptr, ptr, usize], returns: ptr },
   mount: { args: [ptr, ptr, ptr, "u64", ptr], returns: i32 },
 } as const satisfies Record<string, FFIFunction>;
 
 /** BPF map and program type numbers from uapi/linux/bpf.h. */
 export const BPF_MAP_TYPE_RINGBUF = 27;
 export const BPF_PROG_TYPE_TRACEPOINT = 5;
+export const BTF_KIND_DATASEC = 15;

@@ -14,6 +14,7 @@ import {
   EXECSNOOP_EVENT_SIZE,
   FULL_MAX_ARGS_ARR,
   TOTAL_MAX_ARGS,
+  bytesToString,
   decodeExecsnoopEvent,
 } from "./gen/execsnoop_types.ts";
 
@@ -46,8 +47,6 @@ export interface ExecEvent {
 }
 
 export const EXECSNOOP_RECORD_MAX = EXECSNOOP_EVENT_SIZE + FULL_MAX_ARGS_ARR;
-
-const utf8 = new TextDecoder("utf-8", { fatal: false });
 
 /** Go's filepath.Base: "" -> ".", trailing slashes dropped, all-slashes -> "/". */
 export function goBase(p: string): string {
@@ -93,7 +92,7 @@ export function parseExecRecord(view: DataView, off = 0, len = view.byteLength -
   while (args.length < h.argsCount && start < bytes.length) {
     let end = bytes.indexOf(0, start);
     if (end < 0) end = bytes.length;
-    if (end > start) args.push(utf8.decode(bytes.subarray(start, end)));
+    if (end > start) args.push(bytesToString(bytes.subarray(start, end)));
     start = end + 1;
   }
   return {

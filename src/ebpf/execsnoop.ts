@@ -21,7 +21,7 @@ import { ebpfCapabilities, readKernelVersion } from "./features.ts";
 import { registerEbpfMetrics, type EbpfMetrics } from "./metrics.ts";
 import { BpfObject } from "./object.ts";
 import { RingBufferReader } from "./ringbuf.ts";
-import { DEFAULT_MAXARGS, TOTAL_MAX_ARGS } from "./gen/execsnoop_types.ts";
+import { DEFAULT_MAXARGS, EXECSNOOP_RINGBUF_BYTES, TOTAL_MAX_ARGS } from "./gen/execsnoop_types.ts";
 
 export const EXECSNOOP_PROGRAMS = ["tracepoint__syscalls__sys_enter_execve", "tracepoint__syscalls__sys_exit_execve"] as const;
 
@@ -43,6 +43,15 @@ export interface ExecsnoopOptions {
   maxArgs?: number;
   /** Ring buffer size in bytes (power of two, default 1 MiB as the original). */
   ringBytes?: number;
+  /**
+   * Wake the reader when this many bytes wait in the ring (default ringBytes/4); 0 wakes it for
+   * every exec, as the original does. Records below the threshold are read by the timed poll.
+   */
+  wakeupBytes?: number;
+  /** Batches the reader may hand to this thread before it stops draining the ring (default 64). */
+  maxInflightBatches?: number;
+  /** Upper bound on how long a record waits in the ring before the reader polls it (ms, default 100). */
+  pollIntervalMs?: number;
   libbpfSource?: LibbpfSource;
   assets?: EbpfAssets;
   metrics?: EbpfMetrics;
@@ -135,8 +144,12 @@ export class ExecsnoopCollector implements ContinuousCollector {
       this.obj = obj;
       const maxArgs = this.opts.maxArgs ?? DEFAULT_MAXARGS;
       if (!Number.isInteger(maxArgs) || maxArgs < 1 || maxArgs > TOTAL_MAX_ARGS) throw new Error(`maxArgs must be 1..${TOTAL_MAX_ARGS}, got ${maxArgs}`);
-      obj.setRodataI32(0, maxArgs);
-      if (this.opts.ringBytes !== undefined) obj.setMaxEntries("events", this.opts.ringBytes);
+      obj.setRodata("max_args", maxArgs);
+      const ringBytes = this.opts.ringBytes ?? EXECSNOOP_RINGBUF_BYTES;
+      if (this.opts.ringBytes !== undefined) obj.setMaxEntries("events", ringBytes);
+      // Wake the reader per batch, not per exec; the worker's timed poll picks up the rest.
+      const wakeupBytes = this.opts.wakeupBytes ?? Math.floor(ringBytes / 4);
+      obj.setRodata("wakeup_bytes", BigInt(wakeupBytes));
       obj.load();
       ensureTracefs();
       for (const p of EXECSNOOP_PROGRAMS) obj.attach(p);
@@ -148,6 +161,8 @@ export class ExecsnoopCollector implements ContinuousCollector {
         libbpf,
         mapFd: obj.mapFd("events"),
         queueName: "execsnoop_ringbuf_batches",
+        pollTimeoutMs: this.opts.pollIntervalMs ?? 100,
+        maxInflight: this.opts.maxInflightBatches ?? 64,
         onRecord: (view, off, len) => this.ingest(view, off, len, emit, nodeName),
         onOversized: (n) => {
           this.counts.rejected += n;

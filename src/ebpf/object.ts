@@ -9,7 +9,8 @@
  * .rodata rewriting before load, attach by program name, map access, and a close that destroys
  * every link before closing the object. All libbpf calls happen on the thread that created it.
  */
-import { ptr, toArrayBuffer, type Pointer } from "bun:ffi";
+import { ptr, read, toArrayBuffer, type Pointer } from "bun:ffi";
+import { BTF_KIND_DATASEC } from "../../ffi/libbpf.ts";
 import { readFileSync } from "node:fs";
 import { libbpfError, type LoadedLibbpf } from "../../ffi/loader.ts";
 
@@ -62,15 +63,44 @@ export class BpfObject {
     if (ret < 0) throw libbpfError(`bpf_map__set_max_entries(${mapName}, ${n})`, ret);
   }
 
-  /** Rewrites a 4-byte `const volatile int` in .rodata before load. */
-  setRodataI32(offset: number, value: number): void {
-    if (this.loadedFlag) throw new Error("setRodataI32 after load");
+  /**
+   * Rewrites a \`const volatile\` global in .rodata before load. The variable's offset and size
+   * come from the object's BTF (DATASEC .rodata), not from assumptions about the layout.
+   */
+  setRodata(varName: string, value: number | bigint): void {
+    if (this.loadedFlag) throw new Error(`setRodata(${varName}) after load`);
+    const lib = this.libbpf.lib;
+    const btf = lib.bpf_object__btf(this.handle());
+    if (!btf) throw new Error(`eBPF object ${this.name} has no BTF`);
+    const secId = lib.btf__find_by_name_kind(btf, Buffer.from(".rodata\0"), BTF_KIND_DATASEC);
+    if (secId < 0) throw new Error(`eBPF object ${this.name} has no .rodata section in BTF`);
+    const sec = lib.btf__type_by_id(btf, secId) as Pointer;
+    // struct btf_type { u32 name_off; u32 info; u32 size; } then vlen x btf_var_secinfo { u32 type; u32 offset; u32 size; }
+    const vlen = read.u32(sec, 4) & 0xffff;
+    let found: { offset: number; size: number } | undefined;
+    for (let i = 0; i < vlen; i++) {
+      const type = read.u32(sec, 12 + i * 12);
+      const v = lib.btf__type_by_id(btf, type) as Pointer;
+      const name = String(lib.btf__name_by_offset(btf, read.u32(v, 0)));
+      if (name === varName) found = { offset: read.u32(sec, 12 + i * 12 + 4), size: read.u32(sec, 12 + i * 12 + 8) };
+    }
+    if (!found) throw new Error(`eBPF object ${this.name} has no .rodata variable ${varName}`);
     const sizeBuf = new BigUint64Array(1);
-    const p = this.libbpf.lib.bpf_map__initial_value(this.map(".rodata"), ptr(sizeBuf));
+    const p = lib.bpf_map__initial_value(this.map(".rodata"), ptr(sizeBuf));
     if (!p) throw libbpfError("bpf_map__initial_value(.rodata)");
-    const size = Number(sizeBuf[0]);
-    if (offset + 4 > size) throw new Error(`.rodata is ${size} bytes, cannot write at ${offset}`);
-    new DataView(toArrayBuffer(p as Pointer, 0, size)).setInt32(offset, value, true);
+    const total = Number(sizeBuf[0]);
+    if (found.offset + found.size > total) throw new Error(`.rodata is ${total} bytes, ${varName} is at ${found.offset}+${found.size}`);
+    const dv = new DataView(toArrayBuffer(p as Pointer, 0, total));
+    switch (found.size) {
+      case 4:
+        dv.setUint32(found.offset, Number(value) >>> 0, true);
+        break;
+      case 8:
+        dv.setBigUint64(found.offset, BigInt.asUintN(64, BigInt(value)), true);
+        break;
+      default:
+        throw new Error(`.rodata variable ${varName} has unsupported size ${found.size}`);
+    }
   }
 
   load(): void {

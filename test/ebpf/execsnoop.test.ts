@@ -138,7 +138,7 @@ describe("execsnoop loss accounting", () => {
     const tag = `${runId}loss`;
     let seen = 0;
     // 4 KiB ring (about 40 records) and a main thread that does not take batches for a while.
-    const c = new ExecsnoopCollector({ metrics, ringBytes: 4096, lostPollMs: 100 });
+    const c = new ExecsnoopCollector({ metrics, ringBytes: 4096, lostPollMs: 100, maxInflightBatches: 1, pollIntervalMs: 10 });
     await c.start((ev) => {
       if ((ev.data as ExecRecordData).args.includes(tag)) seen++;
     });

@@ -15,11 +15,26 @@ export const EXECSNOOP_RINGBUF_BYTES = 1048576;
 
 const utf8 = new TextDecoder("utf-8", { fatal: false });
 
+/** Bytes as a string: ASCII without TextDecoder (the common case, and much cheaper), else UTF-8. */
+export function bytesToString(bytes: Uint8Array): string {
+  if (bytes.length <= 256) {
+    let ascii = true;
+    for (let i = 0; i < bytes.length; i++) {
+      if (bytes[i]! >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  }
+  return utf8.decode(bytes);
+}
+
 /** A NUL-terminated char[len] field as a string (bytes after the first NUL are ignored). */
 export function cString(view: DataView, offset: number, len: number): string {
   const bytes = new Uint8Array(view.buffer, view.byteOffset + offset, len);
   const end = bytes.indexOf(0);
-  return utf8.decode(end < 0 ? bytes : bytes.subarray(0, end));
+  return bytesToString(end < 0 ? bytes : bytes.subarray(0, end));
 }
 
 /** Writes `s` into a char[len] field, truncated to len-1 bytes and NUL-padded. */

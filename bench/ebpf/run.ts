@@ -1,0 +1,203 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+/**
+ * eBPF benchmark, printing one JSON object (run as root: `bun bench/ebpf/run.ts`, or
+ * `bash bench/run.sh ebpf`).
+ *
+ * (a) exec storm: a C load generator fork+execs /bin/true at each target rate for DURATION_S
+ *     seconds while the agent's execsnoop collector (Bun, ring buffer, Worker) and Debian's
+ *     libbpf-tools execsnoop (C, perf buffer, `-x -U`, stdout to a file) trace it side by side.
+ *     Reports events captured of the execs generated, and CPU seconds per million events of each
+ *     tracer process (utime+stime of all its threads over the storm window, from /proc/<pid>/stat).
+ * (b) raw ring buffer drain: the execsnoop program with a 64 MiB ring is pre-filled with failed
+ *     execs (one process calling execve on a missing path), then drained by one
+ *     ring_buffer__consume() in a C libbpf consumer and in Bun (JSCallback copying each record, as
+ *     the reader worker does). Median of REPEAT runs each; Bun's decode time is reported apart.
+ *
+ * Env: RATES (default "2000,4000"), DURATION_S (10), DRAIN_RECORDS (200000), REPEAT (3).
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+
+const ROOT = join(import.meta.dir, "..", "..");
+const BUN = process.execPath;
+const RATES = (process.env.RATES ?? "2000,4000").split(",").map(Number);
+const DURATION_S = Number(process.env.DURATION_S ?? 10);
+const DRAIN_RECORDS = Number(process.env.DRAIN_RECORDS ?? 200_000);
+const REPEAT = Number(process.env.REPEAT ?? 3);
+const LIBBPF_TOOLS_EXECSNOOP = process.env.LIBBPF_TOOLS_EXECSNOOP ?? "/usr/sbin/execsnoop";
+const TICKS = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim() || 100);
+
+const dir = mkdtempSync(join(tmpdir(), "am-bench-ebpf-"));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+function cc(src: string, out: string, libs: string[] = []): string {
+  const r = Bun.spawnSync(["gcc", "-O2", "-o", out, join(import.meta.dir, src), ...libs], { stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`gcc ${src}: ${r.stderr.toString()}`);
+  return out;
+}
+
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / TICKS; // utime, stime (fields 14, 15)
+}
+
+async function readLine(stream: ReadableStream<Uint8Array>, want: (l: string) => boolean, timeoutMs = 20_000): Promise<{ line: string; reader: ReadableStreamDefaultReader<Uint8Array> }> {
+  const reader = stream.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+  const dec = new TextDecoder();
+  let buf = "";
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += dec.decode(value);
+    let i: number;
+    while ((i = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (want(line)) return { line, reader };
+    }
+  }
+  throw new Error(`timed out waiting for a line (got: ${buf.slice(0, 200)})`);
+}
+
+async function waitFileLine(path: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if (readFileSync(path, "utf8").includes("\n")) return;
+    } catch {}
+    await Bun.sleep(20);
+  }
+  throw new Error(`${path}: tracer printed nothing`);
+}
+
+async function storm(rate: number, storm: string) {
+  const marker = `amstorm${process.pid}r${rate}`;
+  const ours = Bun.spawn([BUN, join(import.meta.dir, "agent-tracer.ts"), marker], { stdin: "pipe", stdout: "pipe", stderr: "inherit", cwd: ROOT });
+  const { reader } = await readLine(ours.stdout as ReadableStream<Uint8Array>, (l) => l === "ready");
+  const theirsOut = join(dir, `libbpf-tools-${rate}.txt`);
+  const theirsErr = join(dir, `libbpf-tools-${rate}.err`);
+  const theirs = Bun.spawn([LIBBPF_TOOLS_EXECSNOOP, "-x", "-U"], { stdout: Bun.file(theirsOut), stderr: Bun.file(theirsErr) });
+  await waitFileLine(theirsOut);
+  await Bun.sleep(300);
+  const c0 = { ours: cpuSeconds(ours.pid), theirs: cpuSeconds(theirs.pid) };
+  const g = Bun.spawnSync([storm, "real", String(rate), String(DURATION_S), marker, "/bin/true"], { stdout: "pipe" });
+  const gen = JSON.parse(g.stdout.toString()) as { execs: number; seconds: number };
+  await Bun.sleep(1000); // let both drain
+  const c1 = { ours: cpuSeconds(ours.pid), theirs: cpuSeconds(theirs.pid) };
+  (ours.stdin as import("bun").FileSink).write("stop\n");
+  (ours.stdin as import("bun").FileSink).end();
+  const dec = new TextDecoder();
+  let rest = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    rest += dec.decode(value);
+  }
+  await ours.exited;
+  theirs.kill("SIGINT");
+  await theirs.exited;
+  const oursResult = JSON.parse(rest.trim().split("\n").pop()!) as { seen: number; events: number; lost: string; rejected: number };
+  const theirLines = readFileSync(theirsOut, "utf8").split("\n");
+  const theirSeen = theirLines.filter((l) => l.includes(`/bin/true ${marker} `)).length;
+  const theirAll = theirLines.length - 2;
+  const theirLost = [...readFileSync(theirsErr, "utf8").matchAll(/[Ll]ost (\d+) events/g)].reduce((a, m) => a + Number(m[1]), 0);
+  const oursCpu = c1.ours - c0.ours;
+  const theirsCpu = c1.theirs - c0.theirs;
+  const perM = (cpu: number, events: number) => (events > 0 ? (cpu / events) * 1e6 : null);
+  const oursPerM = perM(oursCpu, oursResult.events);
+  const theirsPerM = perM(theirsCpu, theirAll);
+  return {
+    target_rate: rate,
+    generated: gen.execs,
+    achieved_rate: Math.round(gen.execs / gen.seconds),
+    agent: {
+      captured: oursResult.seen,
+      captured_pct: (100 * oursResult.seen) / gen.execs,
+      events_total: oursResult.events,
+      lost: Number(oursResult.lost),
+      cpu_seconds: oursCpu,
+      cpu_s_per_million_events: oursPerM,
+    },
+    libbpf_tools: {
+      captured: theirSeen,
+      captured_pct: (100 * theirSeen) / gen.execs,
+      events_total: theirAll,
+      lost: theirLost,
+      cpu_seconds: theirsCpu,
+      cpu_s_per_million_events: theirsPerM,
+    },
+    cpu_ratio_agent_over_libbpf_tools: oursPerM !== null && theirsPerM ? oursPerM / theirsPerM : null,
+  };
+}
+
+async function drainOnce(cmd: string[], storm: string) {
+  const p = Bun.spawn(cmd, { stdin: "pipe", stdout: "pipe", stderr: "inherit", cwd: ROOT });
+  const { reader } = await readLine(p.stdout as ReadableStream<Uint8Array>, (l) => l === "ready");
+  const marker = `amdrain${process.pid}`;
+  const g = Bun.spawnSync([storm, "fail", String(DRAIN_RECORDS), marker], { stdout: "pipe" });
+  const fill = JSON.parse(g.stdout.toString()) as { execs: number; seconds: number };
+  (p.stdin as import("bun").FileSink).write("go\n");
+  (p.stdin as import("bun").FileSink).end();
+  const dec = new TextDecoder();
+  let out = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    out += dec.decode(value);
+  }
+  await p.exited;
+  const r = JSON.parse(out.trim().split("\n").pop()!) as { records: number; bytes: number; seconds: number; decodeSeconds?: number };
+  return { ...r, fill_rate: fill.execs / fill.seconds };
+}
+
+async function main() {
+  if (process.getuid?.() !== 0) throw new Error("bench/ebpf needs root (loads BPF programs)");
+  const stormBin = cc("storm.c", join(dir, "storm"));
+  const drainBin = cc("drain.c", join(dir, "drain"), ["-lbpf"]);
+  const obj = join(ROOT, "ebpf", "build", process.arch === "arm64" ? "arm64" : "x64", "execsnoop.bpf.o");
+  const result: Record<string, unknown> = {
+    host: { cpus: navigator.hardwareConcurrency, kernel: readFileSync("/proc/sys/kernel/osrelease", "utf8").trim(), bun: Bun.version },
+  };
+
+  const storms = [];
+  for (const rate of RATES) storms.push(await storm(rate, stormBin));
+  result.exec_storm = { duration_s: DURATION_S, runs: storms };
+
+  const ring = 64 << 20;
+  const c: Array<Awaited<ReturnType<typeof drainOnce>>> = [];
+  const b: Array<Awaited<ReturnType<typeof drainOnce>>> = [];
+  for (let i = 0; i < REPEAT; i++) {
+    c.push(await drainOnce([drainBin, obj, String(ring)], stormBin));
+    b.push(await drainOnce([BUN, join(import.meta.dir, "bun-drain.ts"), String(ring)], stormBin));
+  }
+  const rate = (r: { records: number; seconds: number }) => r.records / r.seconds;
+  const cRate = median(c.map(rate));
+  const bRate = median(b.map(rate));
+  result.ringbuf_drain = {
+    ring_bytes: ring,
+    prefilled_records: DRAIN_RECORDS,
+    records_drained: { c: c.map((r) => r.records), bun: b.map((r) => r.records) },
+    c_libbpf_records_per_s: Math.round(cRate),
+    bun_records_per_s: Math.round(bRate),
+    bun_over_c: bRate / cRate,
+    bun_ns_per_record: 1e9 / bRate,
+    c_ns_per_record: 1e9 / cRate,
+    bun_decode_ns_per_record: median(b.map((r) => ((r.decodeSeconds ?? 0) / r.records) * 1e9)),
+  };
+  console.log(JSON.stringify(result, null, 2));
+}
+
+try {
+  await main();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
