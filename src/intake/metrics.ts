@@ -119,7 +119,7 @@ export const intakeMetrics = {
   }),
   resyncs: new Counter({
     name: "antimetal_intake_resyncs_total",
-    help: "Full-state uploads (startup, leadership gained, or no acknowledged heartbeat within the TTL), by channel.",
+    help: "Acknowledged full-state uploads (startup, leadership gained, or no acknowledged heartbeat within the TTL), by channel.",
     labelNames: ["channel"] as const,
     registers: [registry],
   }),

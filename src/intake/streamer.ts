@@ -295,6 +295,8 @@ export class ChannelStreamer {
       if (resync) {
         this.needResync = false;
         this.resyncRejections = 0;
+        this.s.resyncs++;
+        m.resyncs.inc({ channel: this.channel });
       }
       if (this.isolate) {
         const last = sent.at(-1);
@@ -422,8 +424,6 @@ export class ChannelStreamer {
         // Pending creates/updates committed before the snapshot starts are in it: once the snapshot
         // is acknowledged they are confirmed without being sent twice. Deletes are not in it and go.
         this.coveredUpTo = this.maxPendingSeq();
-        this.s.resyncs++;
-        m.resyncs.inc({ channel: this.channel });
         let n = 0;
         for (const page of o.outbox.snapshot(this.channel, o.batchSize)) {
           if (call.finished || this.stopping) break;

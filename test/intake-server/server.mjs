@@ -236,7 +236,7 @@ function handleDelta(call, callback) {
   if (control.random && Math.random() < control.random.p) {
     const r = control.random;
     const pick = r.codes[Math.floor(Math.random() * r.codes.length)];
-    random = { code: typeof pick === "string" ? grpc.status[pick] ?? pick : pick, when: Math.random() < 0.5 ? "start" : "end", drop: pick === "DROP" };
+    random = { code: typeof pick === "string" ? grpc.status[pick] ?? pick : pick, when: r.when ?? (Math.random() < 0.5 ? "start" : "end"), drop: pick === "DROP" };
   }
   let invalid = null;
   let count = 0;

@@ -9,7 +9,15 @@ import { AnySchema } from "@bufbuild/protobuf/wkt";
 import { NamespaceSchema } from "../../src/proto/gen/resource/v1/namespace_pb.ts";
 import { TypeDescriptorSchema } from "../../src/proto/gen/resource/v1/object_pb.ts";
 import { Provider } from "../../src/proto/gen/resource/v1/provider_pb.ts";
-import { ResourceMetaSchema, ResourceSchema, TagSchema, type Resource } from "../../src/proto/gen/resource/v1/resource_pb.ts";
+import { RelationshipSchema, type Relationship } from "../../src/proto/gen/resource/v1/relationship_pb.ts";
+import {
+  ResourceMetaSchema,
+  ResourceRefSchema,
+  ResourceSchema,
+  TagSchema,
+  type Resource,
+  type ResourceRef,
+} from "../../src/proto/gen/resource/v1/resource_pb.ts";
 
 export const CLUSTER_TYPE = "k8s.io.api.core.v1.ConfigMap";
 export const INSTANCE_TYPE = "antimetal.hardware.v1.SystemNode";
@@ -31,5 +39,27 @@ export function resource(name: string, version: number, opts: { type?: string; p
       tags: [create(TagSchema, { key: "v", value: String(version) })],
     }),
     spec: create(AnySchema, { typeUrl: "type.googleapis.com/test.v1.Blob", value: payload }),
+  });
+}
+
+/** subject Contains object, both ConfigMaps in kube test/default. */
+export function contains(subject: string, object: string): Relationship {
+  const ns = () =>
+    create(NamespaceSchema, { namespace: { case: "kube", value: { $typeName: "resource.v1.KubernetesNamespace", cluster: "test", namespace: "default" } } });
+  return create(RelationshipSchema, {
+    type: create(TypeDescriptorSchema, { kind: "resource.v1.Relationship", type: "kubernetes.v1.Contains" }),
+    subject: create(ResourceRefSchema, { typeUrl: CLUSTER_TYPE, name: subject, namespace: ns() }),
+    object: create(ResourceRefSchema, { typeUrl: CLUSTER_TYPE, name: object, namespace: ns() }),
+    predicate: create(AnySchema, { typeUrl: "type.googleapis.com/kubernetes.v1.Contains", value: new Uint8Array() }),
+  });
+}
+
+export function refOf(name: string, type = CLUSTER_TYPE): ResourceRef {
+  return create(ResourceRefSchema, {
+    typeUrl: type,
+    name,
+    namespace: type.startsWith("antimetal")
+      ? undefined
+      : create(NamespaceSchema, { namespace: { case: "kube", value: { $typeName: "resource.v1.KubernetesNamespace", cluster: "test", namespace: "default" } } }),
   });
 }
