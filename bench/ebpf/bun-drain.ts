@@ -8,9 +8,8 @@
 // execsnoop object with a large ring, attaches, prints "ready", waits for a stdin line (the ring is
 // full by then), detaches and times ring_buffer__consume() with the same JSCallback copy the
 // reader worker uses, then decodes every copied record with the generated decoder.
-import { JSCallback, toArrayBuffer, type Pointer } from "bun:ffi";
-import { loadLibbpf } from "../../ffi/loader.ts";
-import { ensureTracefs } from "../../ffi/loader.ts";
+import { JSCallback, ptr, type Pointer } from "bun:ffi";
+import { ensureTracefs, getLibc, loadLibbpf } from "../../ffi/loader.ts";
 import { ebpfAssets } from "../../src/ebpf/assets.ts";
 import { BpfObject } from "../../src/ebpf/object.ts";
 import { EXECSNOOP_PROGRAMS, parseExecRecord } from "../../src/ebpf/index.ts";
@@ -27,6 +26,8 @@ for (const p of EXECSNOOP_PROGRAMS) obj.attach(p);
 const batch = new ArrayBuffer(256 << 20);
 const u8 = new Uint8Array(batch);
 const dv = new DataView(batch);
+const base = ptr(u8) as number;
+const { memcpy } = getLibc();
 let pos = 0;
 let records = 0;
 let bytes = 0;
@@ -34,7 +35,7 @@ const cb = new JSCallback(
   (_ctx: Pointer | null, data: Pointer, sizeArg: number | bigint): number => {
     const size = Number(sizeArg);
     dv.setUint32(pos, size, true);
-    u8.set(new Uint8Array(toArrayBuffer(data, 0, size)), pos + 4);
+    memcpy((base + pos + 4) as Pointer, data, size);
     pos += 4 + size;
     records++;
     bytes += size;
