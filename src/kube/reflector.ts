@@ -162,6 +162,13 @@ export class Reflector {
           continue; // relist at once: the data is still there, only the RV expired
         }
         const reason = err instanceof KubeApiError ? `http_${err.status}` : "error";
+        if (needList && !this.isSynced && err instanceof KubeApiError && (err.status === 403 || err.status === 404)) {
+          // not served by this cluster, or not allowed: do not hold up readiness; keep retrying slowly
+          this.log.error({ err: err.message }, err.status === 404 ? "kind not served by the apiserver" : "not allowed to list kind (RBAC)");
+          this.isSynced = true;
+          this.syncedResolve();
+          this.attempt = 16;
+        }
         kubeMetrics.watchRestarts.inc({ kind: this.kind, reason });
         const delay = this.backoff();
         this.log.warn({ err: String((err as Error).message ?? err), retryInMs: delay }, needList ? "list failed" : "watch failed");
@@ -313,8 +320,8 @@ export class Reflector {
   }
 
   private handleFrame(frame: Uint8Array): ReflectorEvent | undefined {
-    const env = decodeEnvelope(frame);
-    const we = env.raw;
+    // the stream serializer writes each WatchEvent raw (no envelope); the object inside has one
+    const we = hasMagic(frame) ? decodeEnvelope(frame).raw : frame;
     let type = "";
     let objBytes: Uint8Array | undefined;
     eachField(we, 0, we.length, (f) => {

@@ -21,6 +21,8 @@ import * as path from "node:path";
 
 export interface KubeTestEnv {
   url: string;
+  /** etcd client URL (http, loopback). */
+  etcdUrl: string;
   dir: string;
   caFile: string;
   /** CA key, for tests that mint more client certificates. */
@@ -245,6 +247,7 @@ export async function startKubeTestEnv(opts: { binDir?: string; keepDir?: boolea
 
   return {
     url,
+    etcdUrl: `http://127.0.0.1:${etcdClient}`,
     dir,
     caFile,
     caKeyFile: path.join(dir, "ca.key"),

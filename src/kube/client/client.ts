@@ -17,6 +17,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { KubeConfig } from "./config.ts";
+import { decodeEnvelope, getString, hasMagic } from "../pb.ts";
 
 export const PROTOBUF = "application/vnd.kubernetes.protobuf";
 export const PROTOBUF_WATCH = "application/vnd.kubernetes.protobuf;stream=watch";
@@ -149,7 +150,17 @@ async function apiError(res: Response): Promise<KubeApiError> {
   let reason = "";
   let message = `${res.status} ${res.statusText}`;
   try {
-    const text = await res.text();
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    if (hasMagic(bytes)) {
+      // metav1.Status in protobuf: message=3, reason=4
+      const st = decodeEnvelope(bytes).raw;
+      const all = { start: 0, end: st.length };
+      reason = getString(st, all, 4);
+      const msg = getString(st, all, 3);
+      if (msg) message = `${res.status}: ${msg}`;
+      return new KubeApiError(res.status, reason, message);
+    }
+    const text = new TextDecoder().decode(bytes);
     try {
       const st = JSON.parse(text) as { reason?: string; message?: string };
       reason = st.reason ?? "";

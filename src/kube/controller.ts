@@ -1,0 +1,231 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+/**
+ * The Kubernetes controller component: leader election, then (as leader) the Cluster resource and
+ * one reflector per kind feeding the graph reconciler. Nodes list first so pods get their node's
+ * region/zone on first write. Non-leaders only campaign; every agent keeps its host collectors.
+ */
+
+import type { Logger } from "../log/logger.ts";
+import type { Component } from "../runtime/component.ts";
+import type { Store } from "../store/types.ts";
+import { create } from "@bufbuild/protobuf";
+import { TypeDescriptorSchema } from "../proto/gen/resource/v1/object_pb.ts";
+import { KubeClient, KubeApiError } from "./client/client.ts";
+import { detectKubeConfig, type KubeConfig } from "./client/config.ts";
+import { CLUSTER_TYPE, RESOURCE_KIND, clusterResource } from "./graph/convert.ts";
+import { GraphReconciler } from "./graph/reconciler.ts";
+import { KINDS, type KindSpec } from "./kinds.ts";
+import { LeaderElector, DEFAULT_LEASE_NAME } from "./leader.ts";
+import { kubeMetrics } from "./metrics.ts";
+import { detectCluster, type ClusterInfo, type ProviderOptions } from "./providers/index.ts";
+import { Reflector, type ReflectorEvent } from "./reflector.ts";
+import * as fs from "node:fs";
+import { SA_DIR } from "./client/config.ts";
+
+export interface KubeControllerOptions {
+  /** --kubeconfig; empty = in-cluster, then $KUBECONFIG, then ~/.kube/config. */
+  kubeconfig?: string;
+  /** A config already resolved (detectKubeConfig), instead of kubeconfig. */
+  config?: KubeConfig;
+  store: Store;
+  logger: Logger;
+  /** NODE_NAME: this agent's node (provider detection reads its providerID/labels first). */
+  nodeName?: string;
+  /** --kubernetes-provider: eks, gke, aks, kind, generic; empty = auto-detect. */
+  provider?: string;
+  providerOptions?: Omit<ProviderOptions, "client" | "logger" | "provider" | "nodeName">;
+  /** --leader-elect (default true). When false this agent always acts as leader. */
+  leaderElect: boolean;
+  /** Lease namespace; default: the ServiceAccount namespace, the kubeconfig context's, else "default". */
+  namespace?: string;
+  leaseName?: string;
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+  identity?: string;
+  /** Kinds to watch (default: all of KINDS). */
+  kinds?: ReadonlyArray<KindSpec>;
+  /** Per-kind cache budget in bytes. */
+  budgetBytes?: number;
+  watchTimeoutSeconds?: number;
+  /** Called whenever leadership changes (the intake uploads the "cluster" channel only while true). */
+  onLeaderChange?: (leading: boolean) => void;
+}
+
+export interface KubeController extends Component {
+  isLeader(): boolean;
+  leader(): { identity: string; term: number };
+  cluster(): ClusterInfo | undefined;
+  /** Resolves once every kind has listed and the graph holds it (leader only). */
+  synced(): Promise<void>;
+  readonly identity: string;
+}
+
+function leaseNamespace(opts: KubeControllerOptions, cfg: KubeConfig): string {
+  if (opts.namespace) return opts.namespace;
+  try {
+    const ns = fs.readFileSync(`${SA_DIR}/namespace`, "utf8").trim();
+    if (ns) return ns;
+  } catch {
+    // not in a pod
+  }
+  return cfg.namespace ?? "default";
+}
+
+export function createKubeController(opts: KubeControllerOptions): KubeController {
+  const log = opts.logger.child({ component: "kube" });
+  const kinds = opts.kinds ?? KINDS;
+  let client: KubeClient | undefined;
+  let elector: LeaderElector | undefined;
+  let reflectors: Reflector[] = [];
+  let reconciler: GraphReconciler | undefined;
+  let info: ClusterInfo | undefined;
+  let leading = false;
+  let ready = false;
+  let started = false;
+  let session: Promise<void> | undefined;
+  let sessionAbort = new AbortController();
+  let syncedResolve!: () => void;
+  let syncedPromise = new Promise<void>((r) => (syncedResolve = r));
+  const identity = opts.identity ?? `${(opts.nodeName || process.env.HOSTNAME || "agent").slice(0, 200)}_${crypto.randomUUID()}`;
+
+  const sink = {
+    push: async (events: ReflectorEvent[]) => {
+      reconciler!.apply(events);
+      // let other reflectors, the HTTP server and the intake run between batches
+      await new Promise<void>((r) => setImmediate(r));
+    },
+  };
+
+  async function lead(signal: AbortSignal): Promise<void> {
+    const t0 = performance.now();
+    const c = client!;
+    let version: { major: string; minor: string } = { major: "", minor: "" };
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      try {
+        version = await c.getJSON<{ major: string; minor: string }>("/version", signal);
+        break;
+      } catch (err) {
+        log.warn({ err: String(err) }, "apiserver /version failed; retrying");
+        await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** attempt)));
+      }
+    }
+    if (signal.aborted) return;
+    info ??= await detectCluster({ ...opts.providerOptions, client: c, logger: log, provider: opts.provider, nodeName: opts.nodeName });
+    log.info({ cluster: info.clusterName, provider: info.provider, region: info.region, version: `${version.major}.${version.minor}` }, "cluster identified");
+    const storeHadCluster = opts.store.listResources([create(TypeDescriptorSchema, { kind: RESOURCE_KIND, type: CLUSTER_TYPE })]).length > 0;
+    opts.store.updateResource(clusterResource(info.clusterName, info.region, info.provider, version.major, version.minor.replace(/\D+$/, "")));
+    if (!reconciler) {
+      reconciler = new GraphReconciler(opts.store, info.clusterName, log);
+      reflectors = kinds.map(
+        (spec) =>
+          new Reflector({
+            client: c,
+            spec,
+            sink,
+            logger: log,
+            budgetBytes: opts.budgetBytes,
+            watchTimeoutSeconds: opts.watchTimeoutSeconds,
+          }),
+      );
+    }
+    // nodes first: pods then carry their node's region/zone from the first write
+    const nodes = reflectors.filter((r) => r.kind === "Node");
+    for (const r of nodes) r.start();
+    await Promise.race([Promise.all(nodes.map((r) => r.synced)), aborted(signal)]);
+    for (const r of reflectors) r.start();
+    await Promise.race([Promise.all(reflectors.map((r) => r.synced)), aborted(signal)]);
+    if (signal.aborted) return;
+    if (storeHadCluster) {
+      const swept = reconciler.sweep(kinds);
+      if (swept.resources || swept.relationships) log.info(swept, "removed state left from an earlier run");
+    }
+    kubeMetrics.syncSeconds.set((performance.now() - t0) / 1000);
+    log.info({ objects: reconciler.objectCount(), relationshipPairs: reconciler.pairCount(), ms: Math.round(performance.now() - t0) }, "initial sync done");
+    ready = true;
+    syncedResolve();
+  }
+
+  function startLeading(): void {
+    leading = true;
+    opts.onLeaderChange?.(true);
+    sessionAbort = new AbortController();
+    session = lead(sessionAbort.signal).catch((err) => log.error({ err: String(err) }, "kube controller failed"));
+  }
+
+  async function stopLeading(): Promise<void> {
+    leading = false;
+    opts.onLeaderChange?.(false);
+    sessionAbort.abort();
+    await session;
+    await Promise.all(reflectors.map((r) => r.stop()));
+    ready = false;
+    syncedPromise = new Promise<void>((r) => (syncedResolve = r));
+  }
+
+  return {
+    name: "kube-controller",
+    required: false,
+    identity,
+    isLeader: () => leading,
+    leader: () => elector?.leader() ?? { identity: leading ? identity : "", term: 0 },
+    cluster: () => info,
+    synced: () => syncedPromise,
+    async start() {
+      let cfg = opts.config;
+      if (!cfg) {
+        const d = detectKubeConfig({ kubeconfig: opts.kubeconfig });
+        if (!d.config) throw new Error(`no Kubernetes configuration: ${d.reason}`);
+        cfg = d.config;
+      }
+      client = new KubeClient(cfg);
+      log.info({ server: cfg.server, source: cfg.source, leaderElect: opts.leaderElect }, "kube controller starting");
+      started = true;
+      if (!opts.leaderElect) {
+        startLeading();
+        return;
+      }
+      elector = new LeaderElector({
+        client,
+        namespace: leaseNamespace(opts, cfg),
+        name: opts.leaseName ?? DEFAULT_LEASE_NAME,
+        identity,
+        leaseDurationMs: opts.leaseDurationMs,
+        renewDeadlineMs: opts.renewDeadlineMs,
+        retryPeriodMs: opts.retryPeriodMs,
+        logger: log,
+        onStartedLeading: startLeading,
+        onStoppedLeading: () => void stopLeading(),
+        onNewLeader: (id) => log.info({ leader: id }, "leader observed"),
+      });
+      elector.start();
+    },
+    async stop(deadline: AbortSignal) {
+      const work = (async () => {
+        if (leading) await stopLeading();
+        await elector?.stop();
+      })();
+      await Promise.race([work, aborted(deadline)]);
+      started = false;
+    },
+    isReady() {
+      if (!started) return false;
+      // a follower is ready once it campaigns; the leader once the graph holds the cluster
+      return leading ? ready : true;
+    },
+  };
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((r) => {
+    if (signal.aborted) r();
+    else signal.addEventListener("abort", () => r(), { once: true });
+  });
+}
+
+export { KubeApiError };
