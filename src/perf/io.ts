@@ -62,9 +62,15 @@ export class Semaphore {
 /**
  * File access for collectors: async reads raced against the collection's AbortSignal, and at most
  * `sysConcurrency` reads under /sys in flight at once for the whole process.
+ *
+ * Reads of the same path that overlap share one underlying read. This also bounds what a hung file
+ * (a dead NFS mount, a stuck sysfs attribute) can cost: its first read occupies one I/O thread until the
+ * kernel returns; every later caller waits on that same read (and gives up at its own deadline) instead
+ * of starting another one, so a stuck file never eats the I/O thread pool one collection at a time.
  */
 export class HostIo {
   private readonly sysSem: Semaphore;
+  private readonly inflight = new Map<string, Promise<unknown>>();
   constructor(
     readonly sysRoot: string,
     sysConcurrency = 4,
@@ -72,15 +78,35 @@ export class HostIo {
     this.sysSem = new Semaphore(Math.max(1, sysConcurrency));
   }
 
-  /** Reads a file; errors (ENOENT, EACCES, abort) propagate. */
-  async read(path: string, signal?: AbortSignal): Promise<string> {
-    const bounded = path.startsWith(this.sysRoot + "/");
-    if (bounded) await this.sysSem.acquire();
-    try {
-      return await raceAbort(fsp.readFile(path, "utf8"), signal);
-    } finally {
-      if (bounded) this.sysSem.release();
+  /** Paths whose underlying operation has not returned yet (stuck or just slow). */
+  pending(): string[] {
+    return [...this.inflight.keys()];
+  }
+
+  private shared<T>(key: string, path: string, op: () => Promise<T>): Promise<T> {
+    let p = this.inflight.get(key) as Promise<T> | undefined;
+    if (!p) {
+      const bounded = path.startsWith(this.sysRoot + "/");
+      p = (async () => {
+        if (bounded) await this.sysSem.acquire();
+        try {
+          return await op();
+        } finally {
+          if (bounded) this.sysSem.release();
+        }
+      })();
+      this.inflight.set(key, p);
+      const clear = () => {
+        if (this.inflight.get(key) === p) this.inflight.delete(key);
+      };
+      p.then(clear, clear);
     }
+    return p;
+  }
+
+  /** Reads a file; errors (ENOENT, EACCES, abort) propagate. */
+  read(path: string, signal?: AbortSignal): Promise<string> {
+    return raceAbort(this.shared(`r:${path}`, path, () => fsp.readFile(path, "utf8")), signal);
   }
 
   /** Reads a file; undefined when it is missing or not readable (optional files). Aborts still throw. */
@@ -93,8 +119,8 @@ export class HostIo {
     }
   }
 
-  async list(path: string, signal?: AbortSignal): Promise<Dirent[]> {
-    return raceAbort(fsp.readdir(path, { withFileTypes: true }), signal);
+  list(path: string, signal?: AbortSignal): Promise<Dirent[]> {
+    return raceAbort(this.shared(`l:${path}`, path, () => fsp.readdir(path, { withFileTypes: true })), signal);
   }
 
   async listOptional(path: string, signal?: AbortSignal): Promise<Dirent[]> {
@@ -106,9 +132,13 @@ export class HostIo {
     }
   }
 
+  private stat(path: string, signal?: AbortSignal) {
+    return raceAbort(this.shared(`s:${path}`, path, () => fsp.stat(path)), signal);
+  }
+
   async exists(path: string, signal?: AbortSignal): Promise<boolean> {
     try {
-      await raceAbort(fsp.stat(path), signal);
+      await this.stat(path, signal);
       return true;
     } catch (e) {
       if (signal?.aborted) throw e;
@@ -118,7 +148,7 @@ export class HostIo {
 
   async isDir(path: string, signal?: AbortSignal): Promise<boolean> {
     try {
-      return (await raceAbort(fsp.stat(path), signal)).isDirectory();
+      return (await this.stat(path, signal)).isDirectory();
     } catch (e) {
       if (signal?.aborted) throw e;
       return false;
@@ -127,7 +157,7 @@ export class HostIo {
 
   async readlink(path: string, signal?: AbortSignal): Promise<string | undefined> {
     try {
-      return await raceAbort(fsp.readlink(path), signal);
+      return await raceAbort(this.shared(`k:${path}`, path, () => fsp.readlink(path)), signal);
     } catch (e) {
       if (signal?.aborted) throw e;
       return undefined;
