@@ -8,8 +8,9 @@
  * eBPF benchmark, printing one JSON object (run as root: `bun bench/ebpf/run.ts`, or
  * `bash bench/run.sh ebpf`).
  *
- * (a) exec storm: a C load generator fork+execs /bin/true at each target rate for DURATION_S
- *     seconds while the agent's execsnoop collector (Bun, ring buffer, Worker) and Debian's
+ * (a) exec storm: a C load generator fork+execs /bin/true (fork_exec), or calls execve() on a
+ *     missing path from one process (failed_exec, for rates fork+exec cannot reach on a small VM),
+ *     at each target rate for DURATION_S seconds while the agent's execsnoop collector (Bun, ring buffer, Worker) and Debian's
  *     libbpf-tools execsnoop (C, perf buffer, `-x -U`, stdout to a file) trace it side by side.
  *     Reports events captured of the execs generated, and CPU seconds per million events of each
  *     tracer process (utime+stime of all its threads over the storm window, from /proc/<pid>/stat).
@@ -18,7 +19,7 @@
  *     ring_buffer__consume() in a C libbpf consumer and in Bun (JSCallback copying each record, as
  *     the reader worker does). Median of REPEAT runs each; Bun's decode time is reported apart.
  *
- * Env: RATES (default "2000,4000"), DURATION_S (10), DRAIN_RECORDS (200000), REPEAT (3).
+ * Env: RUNS (default "fork_exec:3000,failed_exec:10000,failed_exec:50000"), DURATION_S (10), DRAIN_RECORDS (200000), REPEAT (3).
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,7 +28,12 @@ import type { Subprocess } from "bun";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const BUN = process.execPath;
-const RATES = (process.env.RATES ?? "2000,4000").split(",").map(Number);
+/** kind:rate pairs; fork_exec = vfork+execve /bin/true, failed_exec = execve of a missing path. */
+const RUNS = (process.env.RUNS ?? "fork_exec:3000,failed_exec:10000,failed_exec:50000").split(",").map((r) => {
+  const [kind, rate] = r.split(":");
+  if (kind !== "fork_exec" && kind !== "failed_exec") throw new Error(`RUNS: unknown kind ${kind}`);
+  return { kind: kind as "fork_exec" | "failed_exec", rate: Number(rate) };
+});
 const DURATION_S = Number(process.env.DURATION_S ?? 10);
 const DRAIN_RECORDS = Number(process.env.DRAIN_RECORDS ?? 200_000);
 const REPEAT = Number(process.env.REPEAT ?? 3);
@@ -79,8 +85,10 @@ async function waitFileLine(path: string, timeoutMs = 20_000): Promise<void> {
   throw new Error(`${path}: tracer printed nothing`);
 }
 
-async function storm(rate: number, storm: string) {
-  const marker = `amstorm${process.pid}r${rate}`;
+type Kind = "fork_exec" | "failed_exec";
+
+async function storm(kind: Kind, rate: number, storm: string) {
+  const marker = `amstorm${process.pid}${kind === "fork_exec" ? "f" : "x"}${rate}`;
   const ours = Bun.spawn([BUN, join(import.meta.dir, "agent-tracer.ts"), marker], { stdin: "pipe", stdout: "pipe", stderr: "inherit", cwd: ROOT });
   const { reader } = await readLine(ours.stdout as ReadableStream<Uint8Array>, (l) => l === "ready");
   const theirsOut = join(dir, `libbpf-tools-${rate}.txt`);
@@ -89,7 +97,10 @@ async function storm(rate: number, storm: string) {
   await waitFileLine(theirsOut);
   await Bun.sleep(300);
   const c0 = { ours: cpuSeconds(ours.pid), theirs: cpuSeconds(theirs.pid) };
-  const g = Bun.spawnSync([storm, "real", String(rate), String(DURATION_S), marker, "/bin/true"], { stdout: "pipe" });
+  const g = Bun.spawnSync(
+    kind === "fork_exec" ? [storm, "real", String(rate), String(DURATION_S), marker, "/bin/true"] : [storm, "failrate", String(rate), String(DURATION_S), marker],
+    { stdout: "pipe" },
+  );
   const gen = JSON.parse(g.stdout.toString()) as { execs: number; seconds: number };
   await Bun.sleep(1000); // let both drain
   const c1 = { ours: cpuSeconds(ours.pid), theirs: cpuSeconds(theirs.pid) };
@@ -107,7 +118,8 @@ async function storm(rate: number, storm: string) {
   await theirs.exited;
   const oursResult = JSON.parse(rest.trim().split("\n").pop()!) as { seen: number; events: number; lost: string; rejected: number };
   const theirLines = readFileSync(theirsOut, "utf8").split("\n");
-  const theirSeen = theirLines.filter((l) => l.includes(`/bin/true ${marker} `)).length;
+  const argv0 = kind === "fork_exec" ? "/bin/true" : "/nonexistent/antimetal-bench";
+  const theirSeen = theirLines.filter((l) => l.includes(`${argv0} ${marker} `)).length;
   const theirAll = theirLines.length - 2;
   const theirLost = [...readFileSync(theirsErr, "utf8").matchAll(/[Ll]ost (\d+) events/g)].reduce((a, m) => a + Number(m[1]), 0);
   const oursCpu = c1.ours - c0.ours;
@@ -116,6 +128,7 @@ async function storm(rate: number, storm: string) {
   const oursPerM = perM(oursCpu, oursResult.events);
   const theirsPerM = perM(theirsCpu, theirAll);
   return {
+    kind,
     target_rate: rate,
     generated: gen.execs,
     achieved_rate: Math.round(gen.execs / gen.seconds),
@@ -169,7 +182,7 @@ async function main() {
   };
 
   const storms = [];
-  for (const rate of RATES) storms.push(await storm(rate, stormBin));
+  for (const r of RUNS) storms.push(await storm(r.kind, r.rate, stormBin));
   result.exec_storm = { duration_s: DURATION_S, runs: storms };
 
   const ring = 64 << 20;

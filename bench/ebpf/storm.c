@@ -4,6 +4,7 @@
  *   storm real <rate/s> <seconds> <marker> <binary>  fork+execve <binary> <marker> <i> at a paced rate
  *   storm fail <count> <marker>                       execve() of a missing path <count> times in
  *                                                     this process (each is one failed exec)
+ *   storm failrate <rate/s> <seconds> <marker>        the same, paced, for rates fork+exec cannot reach
  * Prints one JSON line: {"execs":N,"seconds":S}.
  */
 #define _GNU_SOURCE
@@ -34,6 +35,32 @@ int main(int argc, char **argv)
 			execve(args[0], args, envp);
 		}
 		printf("{\"execs\":%ld,\"seconds\":%.6f}\n", count, now() - t0);
+		return 0;
+	}
+	if (argc >= 5 && strcmp(argv[1], "failrate") == 0) {
+		double rate = atof(argv[2]), secs = atof(argv[3]);
+		char num[32];
+		char *args[] = { "/nonexistent/antimetal-bench", argv[4], num, NULL };
+		char *envp[] = { NULL };
+		long n = 0;
+		double t0 = now(), end = t0 + secs;
+		for (;;) {
+			double t = now();
+			if (t >= end)
+				break;
+			double due = t0 + n / rate;
+			if (t < due) {
+				if (due - t > 0.0002) {
+					struct timespec ts = { 0, (long)((due - t) * 1e9) };
+					nanosleep(&ts, NULL);
+				}
+				continue;
+			}
+			snprintf(num, sizeof(num), "%ld", n);
+			execve(args[0], args, envp);
+			n++;
+		}
+		printf("{\"execs\":%ld,\"seconds\":%.6f}\n", n, now() - t0);
 		return 0;
 	}
 	if (argc >= 6 && strcmp(argv[1], "real") == 0) {
