@@ -52,6 +52,13 @@ export const HARDWARE_PREDICATES = [
 /** SystemNode --RegisteredAs--> Kubernetes Node, Node --Underlying--> SystemNode. */
 export const NODE_LINK_PREDICATES = [RegisteredAsSchema.typeName, UnderlyingSchema.typeName] as const;
 
+/**
+ * SocketSharing joins every ordered pair of logical CPUs in a package (as the original), which is
+ * n x (n-1) relationships: 4032 for 64 CPUs, 36672 for 192. Packages with more logical CPUs than
+ * this get none (their Contains relationships already say which cores share the package).
+ */
+export const SOCKET_SHARING_MAX_CPUS = 64;
+
 export interface HostGraph {
   /** The SystemNode's name: machine-id, else DMI product_uuid, else hostname. */
   systemName: string;
@@ -256,6 +263,7 @@ function buildCpu(
     bySocket.set(core.physical_id, list);
   }
   for (const [socket, cores] of bySocket) {
+    if (cores.length > SOCKET_SHARING_MAX_CPUS) continue;
     for (const a of cores) {
       for (const b of cores) {
         if (a !== b && a.name !== b.name) rels.push(relationship(a, b, SocketSharingSchema, { physicalId: socket, socketId: socket }));

@@ -14,7 +14,7 @@ import { SystemNodeSchema } from "../proto/gen/antimetal/hardware/v1/hardware_pb
 import { TypeDescriptorSchema } from "../proto/gen/resource/v1/object_pb.ts";
 import { type Resource, type ResourceRef, ResourceSchema } from "../proto/gen/resource/v1/resource_pb.ts";
 import type { Component } from "../runtime/component.ts";
-import { RelationshipsNotFoundError, type Relationship, type Store, type StoreEvent, type StoreOp, type Subscription } from "../store/types.ts";
+import { RelationshipsNotFoundError, ResourceNotFoundError, type Relationship, type Store, type StoreEvent, type StoreOp, type Subscription } from "../store/types.ts";
 import {
   buildHostGraph,
   HARDWARE_PACKAGE,
@@ -82,6 +82,9 @@ export interface HostGraphComponent extends Component {
 
 /** Boot time is derived from the clock each read and may move by a second; smaller moves are not changes. */
 const BOOT_TIME_JITTER_MS = 2000;
+/** Relationships per store op, and ops per transaction: about 1000 objects per transaction keeps each one short. */
+const REL_BATCH = 64;
+const OPS_PER_TX = 16;
 
 function storedRelationships(store: Store, predicate: string): Relationship[] {
   try {
@@ -125,10 +128,21 @@ function stabiliseBootTime(desired: Resource, stored: Resource | undefined): voi
   desired.spec = anyPack(SystemNodeSchema, a);
 }
 
-/** The Kubernetes Node resource named `nodeName`, if the store has it. */
-function findNode(store: Store, nodeName: string): Resource | undefined {
+/**
+ * The Kubernetes Node named `nodeName`, if the store has it. `hint` (the ref last seen) is tried
+ * first with a point lookup; only without it are the Node resources listed.
+ */
+function findNode(store: Store, nodeName: string, hint: ResourceRef | undefined): ResourceRef | undefined {
   if (!nodeName) return undefined;
-  return store.listResources([create(TypeDescriptorSchema, { type: KUBE_NODE_TYPE })]).find((r) => r.metadata?.name === nodeName);
+  if (hint) {
+    try {
+      return resourceRefOf(store.getResource(hint));
+    } catch (e) {
+      if (!(e instanceof ResourceNotFoundError)) throw e;
+    }
+  }
+  const node = store.listResources([create(TypeDescriptorSchema, { type: KUBE_NODE_TYPE })]).find((r) => r.metadata?.name === nodeName);
+  return node ? resourceRefOf(node) : undefined;
 }
 
 /** The ops that turn the stored graph into `desired`; deletions only when `allowDeletes`. */
@@ -160,7 +174,7 @@ export function planChanges(
   for (const r of upserts) ops.push({ op: "update", resource: r });
   if (relDeletes.length) ops.push({ op: "deleteRelationships", relationships: relDeletes });
   for (const ref of deletes) ops.push({ op: "delete", ref });
-  for (let i = 0; i < relAdds.length; i += 256) ops.push({ op: "addRelationships", relationships: relAdds.slice(i, i + 256) });
+  for (let i = 0; i < relAdds.length; i += REL_BATCH) ops.push({ op: "addRelationships", relationships: relAdds.slice(i, i + REL_BATCH) });
   return { ops, upserted: upserts.length, deleted: deletes.length, relationshipsAdded: relAdds.length, relationshipsDeleted: relDeletes.length };
 }
 
@@ -181,6 +195,8 @@ export function createHostGraphComponent(opts: HostGraphOptions): HostGraphCompo
   let chain: Promise<unknown> = Promise.resolve();
   let last: HostGraph | undefined;
   let warnedName = false;
+  /** The Node's ref as last seen (its namespace carries the cluster name). */
+  let nodeRef: ResourceRef | undefined;
 
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
     const p = chain.then(fn, fn);
@@ -189,7 +205,7 @@ export function createHostGraphComponent(opts: HostGraphOptions): HostGraphCompo
   };
 
   const apply = async (ops: StoreOp[]) => {
-    if (ops.length) await opts.store.applyAsync(ops);
+    if (ops.length) await opts.store.applyAsync(ops, { chunkSize: OPS_PER_TX });
   };
 
   const count = (plan: { upserted: number; deleted: number; relationshipsAdded: number; relationshipsDeleted: number }) => {
@@ -200,8 +216,8 @@ export function createHostGraphComponent(opts: HostGraphOptions): HostGraphCompo
   };
 
   const desiredWithLink = (graph: HostGraph): { resources: Resource[]; relationships: Relationship[]; linked: boolean } => {
-    const node = findNode(opts.store, opts.nodeName);
-    const relationships = node ? [...graph.relationships, ...nodeLinkRelationships(graph.systemRef, resourceRefOf(node))] : graph.relationships;
+    const node = (nodeRef = findNode(opts.store, opts.nodeName, nodeRef));
+    const relationships = node ? [...graph.relationships, ...nodeLinkRelationships(graph.systemRef, node)] : graph.relationships;
     return { resources: graph.resources, relationships, linked: !!node };
   };
 
@@ -256,8 +272,8 @@ export function createHostGraphComponent(opts: HostGraphOptions): HostGraphCompo
         ...storedRelationships(opts.store, registeredAs).filter((r) => r.subject?.typeUrl === SystemNodeSchema.typeName),
         ...storedRelationships(opts.store, underlying).filter((r) => r.object?.typeUrl === SystemNodeSchema.typeName),
       ];
-      const node = findNode(opts.store, opts.nodeName);
-      const want = node ? nodeLinkRelationships(last.systemRef, resourceRefOf(node)) : [];
+      const node = (nodeRef = findNode(opts.store, opts.nodeName, nodeRef));
+      const want = node ? nodeLinkRelationships(last.systemRef, node) : [];
       const storedKeys = new Set(stored.map(relationshipKey));
       const wantKeys = new Set(want.map(relationshipKey));
       const adds = want.filter((r) => !storedKeys.has(relationshipKey(r)));
@@ -271,14 +287,20 @@ export function createHostGraphComponent(opts: HostGraphOptions): HostGraphCompo
     });
 
   const onNodeEvent = (ev: StoreEvent) => {
-    const mine = ev.objs.some((o) => {
-      if (!o.object) return false;
+    if (ev.type === "DELETE") return; // the store cascades the link away with the Node
+    let mine = false;
+    for (const o of ev.objs) {
+      if (!o.object || o.type?.type !== KUBE_NODE_TYPE) continue;
       try {
-        return fromBinary(ResourceSchema, o.object.value).metadata?.name === opts.nodeName;
+        const r = fromBinary(ResourceSchema, o.object.value);
+        if (r.metadata?.name === opts.nodeName) {
+          nodeRef = resourceRefOf(r);
+          mine = true;
+        }
       } catch {
-        return false;
+        // not a resource we can read: ignore
       }
-    });
+    }
     // Handlers run inside the store's commit path: write from a later task, never re-entrantly.
     if (mine) setTimeout(() => void relink().catch((e) => log.warn({ err: (e as Error).message }, "relinking to the Kubernetes Node failed")), 0);
   };
