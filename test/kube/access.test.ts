@@ -1,0 +1,270 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+/**
+ * Access to a real kube-apiserver: every auth mode the client supports (CA + token, client
+ * certificate, exec plugin, in-cluster ServiceAccount token), the shipped RBAC (checked against
+ * the kinds the code watches, then used by the agent's ServiceAccount for a full sync), and leader
+ * election between two agent processes (one leader, failover after kill, release on SIGTERM).
+ */
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parseAllDocuments } from "yaml";
+import { startKubeTestEnv, type KubeTestEnv } from "../helpers/kube-testenv.ts";
+import { KubeApiError, KubeClient } from "../../src/kube/client/client.ts";
+import { detectKubeConfig, loadInCluster, loadKubeconfig } from "../../src/kube/client/config.ts";
+import { clusterRoleRules, leaderElectionRules } from "../../src/kube/rbac.ts";
+import { KINDS } from "../../src/kube/kinds.ts";
+import { createKubeController } from "../../src/kube/controller.ts";
+import { openStore } from "../../src/store/index.ts";
+import { createLogger } from "../../src/log/logger.ts";
+import { api, kreq } from "./fixtures.ts";
+import { create } from "@bufbuild/protobuf";
+import { TypeDescriptorSchema } from "../../src/proto/gen/resource/v1/object_pb.ts";
+
+const ROOT = path.resolve(import.meta.dir, "../..");
+const RBAC_DIR = path.join(ROOT, "deploy/kubernetes/base/rbac");
+const NS = "antimetal-system";
+let env: KubeTestEnv;
+const logger = createLogger({ level: "error" });
+
+function yamlDocs(file: string): Array<Record<string, any>> {
+  return parseAllDocuments(fs.readFileSync(file, "utf8")).map((d) => d.toJSON() as Record<string, any>);
+}
+
+async function applyRbac(): Promise<void> {
+  const docs = [
+    ...yamlDocs(path.join(RBAC_DIR, "cluster-role.yaml")),
+    ...yamlDocs(path.join(RBAC_DIR, "leader-election-role.yaml")),
+    ...yamlDocs(path.join(ROOT, "deploy/kubernetes/base/role-bindings.yaml")),
+  ];
+  for (const d of docs) {
+    const plural = { ClusterRole: "clusterroles", ClusterRoleBinding: "clusterrolebindings", Role: "roles", RoleBinding: "rolebindings" }[d.kind as string];
+    const namespaced = d.kind === "Role" || d.kind === "RoleBinding";
+    await kreq(env, "POST", `/apis/rbac.authorization.k8s.io/v1${namespaced ? `/namespaces/${NS}` : ""}/${plural}`, d);
+  }
+}
+
+beforeAll(async () => {
+  env = await startKubeTestEnv();
+  await api.namespace(env, NS);
+  await kreq(env, "POST", `/api/v1/namespaces/${NS}/serviceaccounts`, { metadata: { name: env.agentServiceAccount } });
+  await applyRbac();
+  await api.namespace(env, "app");
+  await api.node(env, "n1");
+  await api.pod(env, "app", "p1", { node: "n1" });
+  await kreq(env, "POST", "/api/v1/namespaces/app/secrets", { metadata: { name: "s" }, stringData: { k: "v" } });
+}, 120_000);
+
+afterAll(async () => {
+  await env?.stop();
+});
+
+describe("client auth against a real apiserver", () => {
+  test("kubeconfig with CA file + bearer token", async () => {
+    const c = new KubeClient(loadKubeconfig([env.kubeconfigPath]));
+    const v = await c.getJSON<{ major: string }>("/version");
+    expect(v.major).toBe("1");
+  });
+
+  test("kubeconfig with client certificate and key (mTLS), inline data too", async () => {
+    const c = new KubeClient(loadKubeconfig([env.certKubeconfigPath]));
+    const review = await c.sendJSON<{ status: { userInfo: { username: string } } }>("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", {
+      apiVersion: "authentication.k8s.io/v1",
+      kind: "SelfSubjectReview",
+    });
+    expect(review.status.userInfo.username).toBe("agent-cert");
+    // the same with certificate-authority-data / client-*-data
+    const b64 = (f: string) => Buffer.from(fs.readFileSync(f)).toString("base64");
+    const inline = path.join(env.dir, "inline.kubeconfig");
+    fs.writeFileSync(
+      inline,
+      `apiVersion: v1\nkind: Config\ncurrent-context: x\ncontexts:\n- name: x\n  context: {cluster: x, user: x}\nclusters:\n- name: x\n  cluster:\n    server: ${env.url}\n    certificate-authority-data: ${b64(env.caFile)}\nusers:\n- name: x\n  user:\n    client-certificate-data: ${b64(env.clientCertFile)}\n    client-key-data: ${b64(env.clientKeyFile)}\n`,
+    );
+    const c2 = new KubeClient(loadKubeconfig([inline]));
+    expect((await c2.getJSON<{ items: unknown[] }>("/api/v1/namespaces/app/pods")).items).toHaveLength(1);
+  });
+
+  test("a server certificate from another CA is rejected", async () => {
+    const other = path.join(env.dir, "other-ca");
+    fs.mkdirSync(other);
+    Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "k", "-subj", "/CN=other", "-days", "1", "-out", "ca.crt"], { cwd: other });
+    const cfg = { ...loadKubeconfig([env.kubeconfigPath]), ca: fs.readFileSync(path.join(other, "ca.crt"), "utf8") };
+    await expect(new KubeClient(cfg).getJSON("/version")).rejects.toThrow();
+  });
+
+  test("exec credential plugin (client.authentication.k8s.io/v1), run once and cached", async () => {
+    const script = path.join(env.dir, "cred.sh");
+    const counter = path.join(env.dir, "cred.count");
+    fs.writeFileSync(
+      script,
+      `#!/bin/sh\necho x >> ${counter}\n[ -n "$KUBERNETES_EXEC_INFO" ] || exit 3\necho '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"'"$TOKEN"'"}}'\n`,
+      { mode: 0o755 },
+    );
+    const kc = path.join(env.dir, "exec.kubeconfig");
+    fs.writeFileSync(
+      kc,
+      `apiVersion: v1\nkind: Config\ncurrent-context: x\ncontexts:\n- name: x\n  context: {cluster: x, user: x}\nclusters:\n- name: x\n  cluster: {server: "${env.url}", certificate-authority: "${env.caFile}"}\nusers:\n- name: x\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: ./cred.sh\n      env: [{name: TOKEN, value: "${env.adminToken}"}]\n`,
+    );
+    const c = new KubeClient(loadKubeconfig([kc]));
+    expect((await c.getJSON<{ major: string }>("/version")).major).toBe("1");
+    await c.getJSON("/api/v1/namespaces");
+    expect(fs.readFileSync(counter, "utf8").trim().split("\n")).toHaveLength(1); // cached
+  });
+
+  test("in-cluster ServiceAccount token (TokenRequest-minted JWT) and detectKubeConfig", async () => {
+    const tr = await kreq(env, "POST", `/api/v1/namespaces/${NS}/serviceaccounts/${env.agentServiceAccount}/token`, {
+      apiVersion: "authentication.k8s.io/v1",
+      kind: "TokenRequest",
+      spec: { expirationSeconds: 3600 },
+    });
+    const sa = path.join(env.dir, "sa");
+    fs.mkdirSync(sa);
+    fs.writeFileSync(path.join(sa, "token"), tr.status.token);
+    fs.copyFileSync(env.caFile, path.join(sa, "ca.crt"));
+    fs.writeFileSync(path.join(sa, "namespace"), NS);
+    const port = new URL(env.url).port;
+    const fakeEnv = { KUBERNETES_SERVICE_HOST: "127.0.0.1", KUBERNETES_SERVICE_PORT: port };
+    const cfg = loadInCluster(fakeEnv, sa);
+    expect(cfg.namespace).toBe(NS);
+    const c = new KubeClient(cfg);
+    expect((await c.getJSON<{ items: unknown[] }>("/api/v1/pods")).items.length).toBeGreaterThan(0);
+    expect(detectKubeConfig({ env: fakeEnv, saDir: sa }).config?.source).toContain("in-cluster");
+    expect(detectKubeConfig({ env: { HOME: env.dir }, saDir: path.join(env.dir, "nope") }).reason).toContain("no kubeconfig");
+  });
+});
+
+describe("RBAC shipped in deploy/kubernetes/base/rbac", () => {
+  test("the ClusterRole and Role are exactly what the code needs (derived from the watched kinds)", () => {
+    const [role] = yamlDocs(path.join(RBAC_DIR, "cluster-role.yaml"));
+    expect(role!.kind).toBe("ClusterRole");
+    expect(role!.metadata.name).toBe("antimetal-agent");
+    expect(role!.rules).toEqual(clusterRoleRules());
+    const covered = new Set(role!.rules.flatMap((r: any) => r.resources.map((res: string) => `${r.apiGroups[0]}/${res}`)));
+    for (const k of KINDS) expect(covered.has(`${k.group}/${k.resource}`)).toBe(true);
+    for (const r of role!.rules) {
+      expect(r.resources).not.toContain("secrets");
+      for (const v of r.verbs) expect(["get", "list", "watch"]).toContain(v);
+    }
+    const [le] = yamlDocs(path.join(RBAC_DIR, "leader-election-role.yaml"));
+    expect(le!.kind).toBe("Role");
+    expect(le!.rules).toEqual(leaderElectionRules());
+  });
+
+  test("the agent's ServiceAccount with only this RBAC syncs every kind, holds the lease, and cannot read secrets", async () => {
+    const store = openStore({ dataDirectory: "", logger });
+    const ctl = createKubeController({
+      config: loadKubeconfig([env.agentKubeconfigPath]),
+      store,
+      logger,
+      leaderElect: true,
+      namespace: NS,
+      provider: "kind",
+      providerOptions: { clusterName: "rbac-test" },
+    });
+    const errors0 = await errorCount();
+    await ctl.start();
+    await ctl.synced();
+    expect(ctl.isLeader()).toBe(true);
+    expect(await errorCount()).toBe(errors0);
+    const pods = store.listResources([create(TypeDescriptorSchema, { type: "k8s.io.api.core.v1.Pod" })]);
+    expect(pods.map((p) => p.metadata?.name)).toEqual(["p1"]);
+    const lease = await kreq(env, "GET", `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/4927b366.antimetal.com`);
+    expect(lease.spec.holderIdentity).toBe(ctl.identity);
+    await ctl.stop(AbortSignal.timeout(10_000));
+    const released = await kreq(env, "GET", `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/4927b366.antimetal.com`);
+    expect(released.spec.holderIdentity ?? "").toBe("");
+    store.close();
+    const agent = new KubeClient(loadKubeconfig([env.agentKubeconfigPath]));
+    const err = await agent.getJSON("/api/v1/secrets").catch((e) => e);
+    expect(err).toBeInstanceOf(KubeApiError);
+    expect((err as KubeApiError).status).toBe(403);
+  }, 60_000);
+});
+
+async function errorCount(): Promise<number> {
+  const { registry } = await import("../../src/metrics/registry.ts");
+  const m = (await registry.getMetricsAsJSON()).find((x) => x.name === "antimetal_kube_watch_errors_total");
+  return (m?.values ?? []).filter((v) => String(v.labels.reason).startsWith("http_4")).reduce((a, v) => a + Number(v.value), 0);
+}
+
+describe("leader election between two agent processes", () => {
+  interface Proc {
+    id: string;
+    p: ReturnType<typeof Bun.spawn>;
+    lines: string[];
+  }
+  const procs: Proc[] = [];
+  function spawnAgent(id: string): Proc {
+    const p = Bun.spawn([process.execPath, path.join(import.meta.dir, "fixtures/elector.ts"), env.agentKubeconfigPath, NS, id], {
+      stdout: "pipe",
+      stderr: "inherit",
+    });
+    const proc: Proc = { id, p, lines: [] };
+    void (async () => {
+      const dec = new TextDecoder();
+      let buf = "";
+      for await (const chunk of p.stdout as ReadableStream<Uint8Array>) {
+        buf += dec.decode(chunk);
+        let i: number;
+        while ((i = buf.indexOf("\n")) >= 0) {
+          proc.lines.push(buf.slice(0, i));
+          buf = buf.slice(i + 1);
+        }
+      }
+    })();
+    procs.push(proc);
+    return proc;
+  }
+  const leaders = () => procs.flatMap((x) => x.lines.filter((l) => l.startsWith("LEADER")));
+  async function waitLeader(n: number, timeoutMs: number): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (leaders().length < n) {
+      if (Date.now() > deadline) throw new Error(`no leader #${n} within ${timeoutMs} ms: ${JSON.stringify(procs.map((x) => x.lines))}`);
+      await Bun.sleep(50);
+    }
+    return leaders()[n - 1]!;
+  }
+
+  afterAll(() => {
+    for (const x of procs) x.p.kill("SIGKILL");
+  });
+
+  test("exactly one leader; failover within the lease duration after SIGKILL; immediate handover on SIGTERM", async () => {
+    // a previous test's lease was released; clear it so this test starts from scratch
+    await env.request("DELETE", `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/4927b366.antimetal.com`);
+    const a = spawnAgent("agent-a");
+    const b = spawnAgent("agent-b");
+    const first = await waitLeader(1, 20_000);
+    await Bun.sleep(5000); // two more renew rounds: still exactly one leader
+    expect(leaders()).toHaveLength(1);
+    // the leader's identity and term are in its /metrics
+    const [, id] = first.split(" ");
+    expect(first).toContain(`antimetal_kube_leader_info{lease=\\"${NS}/4927b366.antimetal.com\\",identity=\\"${id}\\",term=\\"0\\"} 1`);
+    expect(first).toContain("antimetal_kube_leader 1");
+    const leader = id === "agent-a" ? a : b;
+    const follower = leader === a ? b : a;
+    const killedAt = Date.now();
+    leader.p.kill("SIGKILL");
+    const second = await waitLeader(2, 25_000);
+    expect(second.split(" ")[1]).toBe(follower.id);
+    const failoverMs = Number(second.split(" ")[2]) - killedAt;
+    // lease 15 s; the follower saw the last renew at most one retry period (2 s + 20% jitter) late
+    expect(failoverMs).toBeLessThan(15_000 + 2_400 + 1_000);
+    expect(second).toContain('term=\\"1\\"');
+    // graceful shutdown releases the lease: a new candidate takes over within about one retry period
+    const c = spawnAgent("agent-c");
+    await Bun.sleep(1000);
+    const termAt = Date.now();
+    follower.p.kill("SIGTERM");
+    const third = await waitLeader(3, 10_000);
+    expect(third.split(" ")[1]).toBe(c.id);
+    expect(Number(third.split(" ")[2]) - termAt).toBeLessThan(5_000);
+    expect(follower.lines.some((l) => l.startsWith("RELEASED"))).toBe(true);
+  }, 90_000);
+});
