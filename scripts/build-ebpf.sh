@@ -105,6 +105,7 @@ if [[ $ARM64_LIBS == 1 ]]; then
       dpkg --add-architecture arm64
       apt-get update -qq
     fi
+    chown _apt "$CACHE/arm64-debs" 2>/dev/null || true # lets apt download without its sandbox warning
     (cd "$CACHE/arm64-debs" && apt-get download -qq libbpf1:arm64 libelf1:arm64 zlib1g:arm64)
   fi
   for deb in "$CACHE"/arm64-debs/*.deb; do dpkg-deb -x "$deb" "$CACHE/arm64-root"; done
