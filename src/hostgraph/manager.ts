@@ -12,7 +12,7 @@ import { registry } from "../metrics/registry.ts";
 import type { HostPaths } from "../perf/collector.ts";
 import { SystemNodeSchema } from "../proto/gen/antimetal/hardware/v1/hardware_pb.ts";
 import { TypeDescriptorSchema } from "../proto/gen/resource/v1/object_pb.ts";
-import { type Resource, type ResourceRef, ResourceSchema } from "../proto/gen/resource/v1/resource_pb.ts";
+import { type Resource, type ResourceRef, ResourceRefSchema, ResourceSchema } from "../proto/gen/resource/v1/resource_pb.ts";
 import type { Component } from "../runtime/component.ts";
 import { RelationshipsNotFoundError, ResourceNotFoundError, type Relationship, type Store, type StoreEvent, type StoreOp, type Subscription } from "../store/types.ts";
 import {
@@ -59,6 +59,13 @@ export interface HostGraphOptions {
   logger: Logger;
   /** Defaults to the perf collectors over `paths`. */
   collectors?: HardwareCollectors;
+  /**
+   * The Kubernetes cluster name, once known (the kube controller's cluster detection). Lets an agent
+   * whose store holds no Node resources (a non-leader) link to its Node by reference:
+   * {k8s.io.api.core.v1.Node, NODE_NAME, Kube{cluster, ""}}, the key the leader publishes it under.
+   * Undefined or "" means "not in Kubernetes / not known yet": only a Node in the store is linked.
+   */
+  kubeCluster?: () => string | undefined;
 }
 
 export interface RefreshResult {
@@ -78,6 +85,8 @@ export interface RefreshResult {
 export interface HostGraphComponent extends Component {
   /** One refresh now (serialised with the timer's). */
   refresh(): Promise<RefreshResult>;
+  /** Re-evaluates only the link to the Kubernetes Node (call when the cluster name becomes known). */
+  relink(): Promise<void>;
 }
 
 /** Boot time is derived from the clock each read and may move by a second; smaller moves are not changes. */
@@ -198,6 +207,19 @@ export function createHostGraphComponent(opts: HostGraphOptions): HostGraphCompo
   /** The Node's ref as last seen (its namespace carries the cluster name). */
   let nodeRef: ResourceRef | undefined;
 
+  /** The Node in the store, else (when the cluster name is known) the Node's ref as the leader publishes it. */
+  const nodeFor = (): ResourceRef | undefined => {
+    const found = findNode(opts.store, opts.nodeName, nodeRef);
+    if (found) return (nodeRef = found);
+    const cluster = opts.kubeCluster?.();
+    if (!cluster || !opts.nodeName) return undefined;
+    return create(ResourceRefSchema, {
+      typeUrl: KUBE_NODE_TYPE,
+      name: opts.nodeName,
+      namespace: { namespace: { case: "kube", value: { cluster, namespace: "" } } },
+    });
+  };
+
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
     const p = chain.then(fn, fn);
     chain = p.catch(() => undefined);
@@ -216,7 +238,7 @@ export function createHostGraphComponent(opts: HostGraphOptions): HostGraphCompo
   };
 
   const desiredWithLink = (graph: HostGraph): { resources: Resource[]; relationships: Relationship[]; linked: boolean } => {
-    const node = (nodeRef = findNode(opts.store, opts.nodeName, nodeRef));
+    const node = nodeFor();
     const relationships = node ? [...graph.relationships, ...nodeLinkRelationships(graph.systemRef, node)] : graph.relationships;
     return { resources: graph.resources, relationships, linked: !!node };
   };
@@ -272,7 +294,7 @@ export function createHostGraphComponent(opts: HostGraphOptions): HostGraphCompo
         ...storedRelationships(opts.store, registeredAs).filter((r) => r.subject?.typeUrl === SystemNodeSchema.typeName),
         ...storedRelationships(opts.store, underlying).filter((r) => r.object?.typeUrl === SystemNodeSchema.typeName),
       ];
-      const node = (nodeRef = findNode(opts.store, opts.nodeName, nodeRef));
+      const node = nodeFor();
       const want = node ? nodeLinkRelationships(last.systemRef, node) : [];
       const storedKeys = new Set(stored.map(relationshipKey));
       const wantKeys = new Set(want.map(relationshipKey));
@@ -342,5 +364,6 @@ export function createHostGraphComponent(opts: HostGraphOptions): HostGraphCompo
     },
     isReady: () => ready,
     refresh,
+    relink,
   };
 }

@@ -26,7 +26,7 @@ afterEach(() => {
   while (cleanups.length) cleanups.pop()!();
 });
 
-function setup(fixture: string, nodeName = "worker-1", collectors?: (c: HardwareCollectors) => HardwareCollectors) {
+function setup(fixture: string, nodeName = "worker-1", collectors?: (c: HardwareCollectors) => HardwareCollectors, kubeCluster?: () => string | undefined) {
   const fx = copyFixture(fixture);
   const dataDirectory = fs.mkdtempSync(path.join(os.tmpdir(), "hostgraph-store-"));
   const store = openStore({ dataDirectory, logger: silentLogger });
@@ -43,15 +43,16 @@ function setup(fixture: string, nodeName = "worker-1", collectors?: (c: Hardware
     nodeName,
     logger: silentLogger,
     collectors: collectors ? collectors(real) : real,
+    kubeCluster,
   });
   cleanups.push(() => void hg.stop(AbortSignal.timeout(1000)));
   return { fx, store, hg };
 }
 
-function kubeNode(name: string): Resource {
+function kubeNode(name: string, cluster = "c1"): Resource {
   return create(ResourceSchema, {
     type: { kind: "resource.v1.Resource", type: "k8s.io.api.core.v1.Node" },
-    metadata: { provider: Provider.KUBERNETES, providerId: "uid-1", name, namespace: { namespace: { case: "kube", value: { cluster: "c1", namespace: "" } } } },
+    metadata: { provider: Provider.KUBERNETES, providerId: "uid-1", name, namespace: { namespace: { case: "kube", value: { cluster, namespace: "" } } } },
     spec: { typeUrl: "k8s.io.api.core.v1.Node", value: new Uint8Array() },
   });
 }
@@ -211,6 +212,36 @@ describe("link to the Kubernetes Node", () => {
     await until(() => links(store).length === 2);
     await hg.stop(AbortSignal.timeout(1000));
   });
+});
+
+test("link: a non-leader (no Node in its store) links by reference once the cluster name is known", async () => {
+  let cluster: string | undefined;
+  const { store, hg } = setup("laptop", "worker-1", undefined, () => cluster);
+  const sysRef = create(ResourceRefSchema, { typeUrl: "antimetal.hardware.v1.SystemNode", name: "0f3c9a7e5b2d4e61a8c7b9d0e1f23456" });
+  const links = () => {
+    try {
+      return store.getRelationships(sysRef, undefined, "kubernetes.v1.RegisteredAs");
+    } catch (e) {
+      if (e instanceof RelationshipsNotFoundError) return [];
+      throw e;
+    }
+  };
+  expect((await hg.refresh()).linked).toBe(false);
+  expect(links()).toEqual([]);
+  cluster = "prod";
+  await hg.relink();
+  const l = links();
+  expect(l.length).toBe(1);
+  expect(l[0]!.object).toMatchObject({ typeUrl: "k8s.io.api.core.v1.Node", name: "worker-1", namespace: { namespace: { case: "kube", value: { cluster: "prod", namespace: "" } } } });
+  expect(store.getRelationships(undefined, sysRef, "kubernetes.v1.Underlying").length).toBe(1);
+  const r = await hg.refresh();
+  expect(r.linked).toBe(true);
+  expect(r.relationshipsAdded + r.relationshipsDeleted).toBe(0);
+  // the Node arriving in the store under the same key changes nothing
+  store.updateResource(kubeNode("worker-1", "prod"));
+  const again = await hg.refresh();
+  expect(again.relationshipsAdded + again.relationshipsDeleted).toBe(0);
+  expect(links().length).toBe(1);
 });
 
 describe("component", () => {
