@@ -78,6 +78,9 @@ export class HostIo {
     this.sysSem = new Semaphore(Math.max(1, sysConcurrency));
   }
 
+  /** When set, every underlying operation is recorded as "r:path" (read), "l:" (list), "s:" (stat), "k:" (readlink). Benchmarks use it to build the C floor reader. */
+  trace: Set<string> | undefined;
+
   /** Paths whose underlying operation has not returned yet (stuck or just slow). */
   pending(): string[] {
     return [...this.inflight.keys()];
@@ -86,6 +89,7 @@ export class HostIo {
   private shared<T>(key: string, path: string, op: () => Promise<T>): Promise<T> {
     let p = this.inflight.get(key) as Promise<T> | undefined;
     if (!p) {
+      this.trace?.add(key);
       const bounded = path.startsWith(this.sysRoot + "/");
       p = (async () => {
         if (bounded) await this.sysSem.acquire();

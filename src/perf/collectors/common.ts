@@ -21,6 +21,8 @@ export interface CollectorOptions {
   logger?: Logger;
   /** process: how many processes to report (0 or less means 20). */
   topProcessCount?: number;
+  /** process: reuse a process's smaps_rollup (PSS/USS) for this long (default 60000; 0 = every time). */
+  processSmapsMaxAgeMs?: number;
   /** tcp: how connection states are counted (see docs/metrics.md). */
   tcpStates?: "auto" | "netlink" | "proc" | "off";
   /** kernel: ring of the last N records in point mode (default 50). */

@@ -79,21 +79,33 @@ export class KernelCollector extends BaseCollector implements PointCollector, Co
     this.malformed(bad);
   }
 
+  /**
+   * The last `kmsgLimit` records. The fd stays open between calls (the original reopened and re-parsed
+   * the whole buffer each time), so a call reads only records that arrived since the previous one;
+   * the ring keeps the rest.
+   */
   async collect(signal: AbortSignal): Promise<KmsgRecord[]> {
-    const btime = await this.bootTime(signal);
-    const fd = this.open();
-    if (fd === undefined) return [];
-    const ring: KmsgRecord[] = [];
-    try {
-      this.drain(fd, btime, (r) => {
-        ring.push(r);
-        if (ring.length > this.limit) ring.shift();
-      });
-    } finally {
-      fs.closeSync(fd);
+    this.btime ??= await this.bootTime(signal);
+    if (this.pointFd === undefined) {
+      const fd = this.open();
+      if (fd === undefined) return [];
+      this.pointFd = fd;
     }
-    return ring;
+    try {
+      this.drain(this.pointFd, this.btime, (r) => {
+        this.ring.push(r);
+        if (this.ring.length > this.limit) this.ring.shift();
+      });
+    } catch (e) {
+      fs.closeSync(this.pointFd);
+      this.pointFd = undefined;
+      throw e;
+    }
+    return [...this.ring];
   }
+  private pointFd: number | undefined;
+  private btime: bigint | undefined;
+  private readonly ring: KmsgRecord[] = [];
 
   async start(emit: (event: MetricEvent) => void): Promise<void> {
     if (this.followFd !== undefined) throw new Error("collector already running");
@@ -116,6 +128,8 @@ export class KernelCollector extends BaseCollector implements PointCollector, Co
   }
 
   async stop(): Promise<void> {
+    if (this.pointFd !== undefined) fs.closeSync(this.pointFd);
+    this.pointFd = undefined;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     if (this.followFd !== undefined) fs.closeSync(this.followFd);

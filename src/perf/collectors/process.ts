@@ -66,11 +66,30 @@ export class ProcessCollector extends BaseCollector implements PointCollector {
   private lastTime = 0;
   private readonly logged = new Set<string>();
   readonly topN: number;
+  /** smaps_rollup values by pid with the time they were read (the kernel walks every page table to answer). */
+  private smapsCache = new Map<number, { at: number; startTime: bigint; v: ReturnType<typeof parseSmapsRollup> }>();
+  readonly smapsMaxAgeMs: number;
   /** Permission errors seen, by file kind (stat, status, fd, smaps_rollup). */
   readonly permissionErrors = new Map<string, number>();
   constructor(paths: HostPaths, opts: CollectorOptions = {}) {
     super(paths, opts, ["proc"]);
     this.topN = opts.topProcessCount && opts.topProcessCount > 0 ? opts.topProcessCount : 20;
+    this.smapsMaxAgeMs = opts.processSmapsMaxAgeMs ?? 60_000;
+  }
+
+  /**
+   * PSS/USS for one process. /proc/<pid>/smaps_rollup makes the kernel walk the page tables of the
+   * whole address space: ~100 ms for a process with a multi-GiB heap on this VM, more than every other
+   * collector together. The value is reused for `processSmapsMaxAgeMs` (default 60 s; 0 reads it every time).
+   */
+  private async smaps(pid: number, startTime: bigint, base: string, now: number, signal: AbortSignal) {
+    const hit = this.smapsCache.get(pid);
+    if (hit && hit.startTime === startTime && now - hit.at < this.smapsMaxAgeMs) return hit.v;
+    const text = await this.io.read(`${base}/smaps_rollup`, signal).catch((e) => void this.soft("smaps_rollup", e));
+    if (text === undefined) return undefined;
+    const v = parseSmapsRollup(text);
+    this.smapsCache.set(pid, { at: now, startTime, v });
+    return v;
   }
 
   private soft(kind: string, e: unknown): void {
@@ -116,6 +135,7 @@ export class ProcessCollector extends BaseCollector implements PointCollector {
     }
     this.lastTicks = ticks;
     this.lastTime = now;
+    for (const pid of this.smapsCache.keys()) if (!ticks.has(pid)) this.smapsCache.delete(pid);
     scored.sort((a, b) => b.pct - a.pct || Number(b.cpu - a.cpu));
     const top = scored.slice(0, this.topN);
     return Promise.all(
@@ -124,10 +144,10 @@ export class ProcessCollector extends BaseCollector implements PointCollector {
         const [statusTxt, fds, smaps] = await Promise.all([
           this.io.read(`${base}/status`, signal).catch((e) => void this.soft("status", e)),
           this.io.list(`${base}/fd`, signal).catch((e) => void this.soft("fd", e)),
-          this.io.read(`${base}/smaps_rollup`, signal).catch((e) => void this.soft("smaps_rollup", e)),
+          this.smaps(s.pid, s.startTime, base, now, signal),
         ]);
         const st = statusTxt ? parsePidStatus(statusTxt) : undefined;
-        const sm = smaps ? parseSmapsRollup(smaps) : undefined;
+        const sm = smaps;
         const startMs = Number(btime) * 1000 + (Number(s.startTime) * 1000) / hz;
         return {
           pid: s.pid,

@@ -1,0 +1,179 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+/**
+ * bench/collectors: one full collection of every point collector on this host, in process, beside
+ * (a) a C program doing exactly the same file operations (recorded from the agent's own cycle), the
+ * floor, and (b) a scrape of Debian's prometheus-node-exporter on loopback. Prints one JSON object.
+ *
+ * Flags: --cycles N (default 150), --gap-ms N between cycles (default 110, above the 100 ms delta
+ * minimum so the cycle includes delta work), --scrapes N (default 100).
+ */
+
+import { execFileSync, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { registry as sharedRegistry } from "../../src/metrics/registry.ts";
+import { DEFAULT_HOST_PATHS, type MetricType, type PointCollector } from "../../src/perf/collector.ts";
+import { defaultRegistry } from "../../src/perf/collect-command.ts";
+import { PrometheusExposition } from "../../src/perf/exposition.ts";
+import { HostIo } from "../../src/perf/io.ts";
+import { isPoint } from "../../src/perf/registry.ts";
+
+const arg = (name: string, def: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+};
+const CYCLES = arg("cycles", 150);
+const GAP = arg("gap-ms", 110);
+const SCRAPES = arg("scrapes", 100);
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+};
+const round = (x: number) => Math.round(x * 1000) / 1000;
+
+/** Every 10 s: everything except the hardware inventory (5 min) and kmsg (streamed in follow mode under run). */
+const INTERVAL_SET: MetricType[] = ["load", "cpu", "memory", "system", "disk", "network", "tcp", "process", "numa_stats", "cgroup_cpu", "cgroup_memory"];
+
+async function measureSet(types: MetricType[] | "all") {
+  const io = new HostIo(DEFAULT_HOST_PATHS.sys);
+  const reg = await defaultRegistry(DEFAULT_HOST_PATHS, { io });
+  const entries = reg.available().filter((e) => e.spec.type !== "execsnoop" && (types === "all" || types.includes(e.spec.type)));
+  const collectors = entries.map((e) => e.create()).filter(isPoint) as PointCollector[];
+  const cycle = () => Promise.all(collectors.map((c) => c.collect(AbortSignal.timeout(5000))));
+  for (let i = 0; i < 10; i++) {
+    await cycle();
+    await Bun.sleep(GAP);
+  }
+  io.trace = new Set();
+  await cycle();
+  const ops = [...io.trace];
+  io.trace = undefined;
+  const times: number[] = [];
+  for (let i = 0; i < CYCLES; i++) {
+    await Bun.sleep(GAP);
+    const t0 = performance.now();
+    await cycle();
+    times.push(performance.now() - t0);
+  }
+  return { types: collectors.map((c) => c.spec.type), ops, medianMs: median(times), minMs: Math.min(...times) };
+}
+
+function floor(ops: string[], types: string[], dir: string, bin: string) {
+  const lines = ops.map((k) => `${k[0]} ${k.slice(2)}`);
+  if (types.includes("tcp")) lines.push("n");
+  if (types.includes("kernel")) lines.push("m");
+  const file = path.join(dir, `ops-${types.length}.txt`);
+  fs.writeFileSync(file, lines.join("\n") + "\n");
+  return JSON.parse(execFileSync(bin, [file, String(CYCLES)], { encoding: "utf8" })) as { median_ms: number; min_ms: number; ops: number };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+async function nodeExporter() {
+  const bin = ["/usr/bin/prometheus-node-exporter", "/usr/sbin/prometheus-node-exporter"].find((p) => fs.existsSync(p));
+  if (!bin) return { error: "prometheus-node-exporter not installed (scripts/setup.d/30-collectors.apt)" };
+  const port = await freePort();
+  const child = spawn(bin, [`--web.listen-address=127.0.0.1:${port}`], { stdio: "ignore" });
+  try {
+    const url = `http://127.0.0.1:${port}/metrics`;
+    for (let i = 0; i < 100; i++) {
+      try {
+        if ((await fetch(url)).ok) break;
+      } catch {
+        await Bun.sleep(50);
+      }
+    }
+    let series = 0;
+    for (let i = 0; i < 5; i++) series = (await (await fetch(url)).text()).split("\n").filter((l) => l && !l.startsWith("#")).length;
+    const times: number[] = [];
+    for (let i = 0; i < SCRAPES; i++) {
+      await Bun.sleep(GAP);
+      const t0 = performance.now();
+      await (await fetch(url)).text();
+      times.push(performance.now() - t0);
+    }
+    return { version: execFileSync(bin, ["--version"], { encoding: "utf8" }).split("\n")[0], series, medianMs: median(times), minMs: Math.min(...times) };
+  } finally {
+    child.kill("SIGTERM");
+  }
+}
+
+/** Our /metrics render time (the scrape cost under run, where collection happens in the background). */
+async function renderTime() {
+  const reg = await defaultRegistry(DEFAULT_HOST_PATHS);
+  const expo = await PrometheusExposition.create(DEFAULT_HOST_PATHS);
+  const types = reg.available().filter((e) => e.spec.type !== "execsnoop" && e.spec.type !== "kernel");
+  for (const e of types) {
+    const c = e.create() as PointCollector;
+    expo.accept({ timestamp: new Date(), metricType: e.spec.type, eventType: "gauge", nodeName: "bench", data: await c.collect(AbortSignal.timeout(5000)) });
+  }
+  let series = 0;
+  const times: number[] = [];
+  for (let i = 0; i < SCRAPES; i++) {
+    const t0 = performance.now();
+    const text = await sharedRegistry.metrics();
+    times.push(performance.now() - t0);
+    series = text.split("\n").filter((l) => l && !l.startsWith("#")).length;
+  }
+  return { series, medianMs: median(times) };
+}
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-collectors-"));
+try {
+  const bin = path.join(dir, "floor");
+  execFileSync("gcc", ["-O2", "-o", bin, new URL("./floor.c", import.meta.url).pathname]);
+  const all = await measureSet("all");
+  const interval = await measureSet(INTERVAL_SET);
+  const floorAll = floor(all.ops, all.types, dir, bin);
+  const floorInterval = floor(interval.ops, interval.types, dir, bin);
+  const ne = await nodeExporter();
+  const render = await renderTime();
+  const neMs = "medianMs" in ne ? (ne.medianMs as number) : undefined;
+  console.log(
+    JSON.stringify(
+      {
+        host: { cpus: os.cpus().length, kernel: os.release(), loadavg: os.loadavg().map(round) },
+        cycles: CYCLES,
+        all_point_collectors: {
+          collectors: all.types,
+          file_ops: all.ops.length,
+          agent_cycle_median_ms: round(all.medianMs),
+          c_floor_median_ms: round(floorAll.median_ms),
+          ratio_to_floor: round(all.medianMs / floorAll.median_ms),
+          ratio_to_node_exporter_scrape: neMs ? round(all.medianMs / neMs) : null,
+        },
+        interval_collectors: {
+          note: "the set run every 10 s under run (hardware info runs every 5 min, kmsg is streamed)",
+          collectors: interval.types,
+          file_ops: interval.ops.length,
+          agent_cycle_median_ms: round(interval.medianMs),
+          c_floor_median_ms: round(floorInterval.median_ms),
+          ratio_to_floor: round(interval.medianMs / floorInterval.median_ms),
+          ratio_to_node_exporter_scrape: neMs ? round(interval.medianMs / neMs) : null,
+        },
+        node_exporter_scrape: "medianMs" in ne ? { version: ne.version, series: ne.series, median_ms: round(ne.medianMs as number), min_ms: round(ne.minMs as number) } : ne,
+        agent_metrics_render: { series: render.series, median_ms: round(render.medianMs), ratio_to_node_exporter_scrape: neMs ? round(render.medianMs / neMs) : null },
+        targets: { ratio_to_floor_max: 3, faster_than_node_exporter: true, cycle_ms_max: 5 },
+      },
+      null,
+      2,
+    ),
+  );
+} finally {
+  fs.rmSync(dir, { recursive: true, force: true });
+}
