@@ -129,6 +129,7 @@ describe("malformed records are rejected", () => {
     const big = record({ pid: 1, ppid: 0, uid: 0, retval: 0, argsCount: 0, argsSize: 0, comm: "x" }, "", EXECSNOOP_RECORD_MAX + 8);
     expect(c.ingest(big, 0, big.byteLength, (e) => out.push(e))).toBe(false);
     expect(out).toHaveLength(1);
+    c.flushCounters(); // the reader calls this after every batch
     expect(out[0]!.metricType).toBe("execsnoop");
     expect(out[0]!.eventType).toBe("event");
     expect(out[0]!.data).toMatchObject({ timestamp: 5n, pid: 7, ppid: 1, comm: "echo", command: "echo", args: ["echo"], retval: 0 });

@@ -95,6 +95,7 @@ export class ExecsnoopCollector implements ContinuousCollector {
   private monoToRealNs = clockNs(0) - clockNs(1);
   private readonly counts: ExecsnoopStats = { events: 0, lostRingbufFull: 0n, lostPendingFull: 0n, rejected: 0 };
   private progIds: number[] = [];
+  private unpublished = 0;
   lastError: Error | undefined;
 
   constructor(private readonly opts: ExecsnoopOptions = {}) {
@@ -164,6 +165,7 @@ export class ExecsnoopCollector implements ContinuousCollector {
         pollTimeoutMs: this.opts.pollIntervalMs ?? 100,
         maxInflight: this.opts.maxInflightBatches ?? 64,
         onRecord: (view, off, len) => this.ingest(view, off, len, emit, nodeName),
+        onBatchEnd: () => this.flushCounters(),
         onOversized: (n) => {
           this.counts.rejected += n;
           this.metrics.recordsRejected.inc({ program: "execsnoop", reason: "oversized" }, n);
@@ -186,7 +188,7 @@ export class ExecsnoopCollector implements ContinuousCollector {
   /**
    * Decodes one ring-buffer record and emits it; a malformed record is rejected with an error
    * log line and counted in antimetal_ebpf_records_rejected_total{reason}. Returns whether it was
-   * emitted.
+   * emitted. Emitted events reach antimetal_execsnoop_events_total at the next flushCounters().
    */
   ingest(view: DataView, off: number, len: number, emit: (event: MetricEvent) => void, nodeName = this.opts.nodeName ?? ""): boolean {
     let ev: ExecEvent;
@@ -197,7 +199,7 @@ export class ExecsnoopCollector implements ContinuousCollector {
       return false;
     }
     this.counts.events++;
-    this.metrics.execsnoopEvents.inc();
+    this.unpublished++;
     const wallNs = ev.timestampNs + this.monoToRealNs;
     const when = new Date(Number(wallNs / 1_000_000n));
     const data: ExecRecordData = {
@@ -213,6 +215,12 @@ export class ExecsnoopCollector implements ContinuousCollector {
     };
     emit({ timestamp: when, metricType: "execsnoop", eventType: "event", nodeName, data });
     return true;
+  }
+
+  /** Publishes events counted since the last call to antimetal_execsnoop_events_total (once per batch). */
+  flushCounters(): void {
+    if (this.unpublished > 0) this.metrics.execsnoopEvents.inc(this.unpublished);
+    this.unpublished = 0;
   }
 
   private reject(e: unknown): void {
@@ -254,6 +262,7 @@ export class ExecsnoopCollector implements ContinuousCollector {
     this.obj?.detach();
     if (this.reader) await this.reader.stop();
     this.reader = undefined;
+    this.flushCounters();
     if (this.obj) {
       this.pollLost();
       this.obj.close();

@@ -18,6 +18,8 @@ export interface RingBufferReaderOptions {
   mapFd: number;
   /** Called for every record; `view` covers the batch, the record is [offset, offset+length). */
   onRecord: (view: DataView, offset: number, length: number) => void;
+  /** Called after each batch's records (to publish per-batch counters once). */
+  onBatchEnd?: () => void;
   /** Called with the count of records the reader had to drop (larger than a batch). */
   onOversized?: (n: number) => void;
   onError?: (err: Error) => void;
@@ -133,6 +135,7 @@ export class RingBufferReader {
         off += len;
       }
     } finally {
+      this.opts.onBatchEnd?.();
       const left = Atomics.sub(this.ctrl, 1, 1) - 1;
       this.meter.depth(left);
       Atomics.notify(this.ctrl, 1);
