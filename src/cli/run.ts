@@ -13,7 +13,21 @@ import { Lifecycle } from "../runtime/lifecycle.ts";
 import { onShutdownSignal } from "../runtime/signals.ts";
 import { createHttpComponent } from "../server/http.ts";
 import { stringifyExact } from "../util/json.ts";
-import type { CommandContext } from "./context.ts";
+import { type CommandContext, hostPaths, nodeName } from "./context.ts";
+import { ConfigError } from "../config/load.ts";
+import { parseDuration } from "../config/duration.ts";
+import type { Logger } from "../log/logger.ts";
+import { createExecsnoopCollector, registerEbpfMetrics } from "../ebpf/index.ts";
+import { createHostGraphComponent, withHostGraphChannels } from "../hostgraph/index.ts";
+import { createIntakeComponent } from "../intake/index.ts";
+import { createKubeController, detectKubeConfig, type KubeController } from "../kube/index.ts";
+import { type ContinuousCollector, METRIC_TYPES, type MetricType } from "../perf/collector.ts";
+import { defaultRegistry } from "../perf/collect-command.ts";
+import { PrometheusExposition } from "../perf/exposition.ts";
+import type { CollectorRegistry } from "../perf/registry.ts";
+import { MetricsRouter } from "../perf/router.ts";
+import { CollectorScheduler } from "../perf/scheduler.ts";
+import { defaultClassifier, openStore, type SqliteStore } from "../store/index.ts";
 
 /**
  * `antimetal-agent run`: builds the components from the configuration, starts them in order
@@ -38,7 +52,15 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     registry,
     logger,
   });
-  const components: Component[] = [http, ...(await buildComponents(ctx))];
+  let rest: Component[];
+  try {
+    rest = await buildComponents(ctx);
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    logger.error({ err: (e as Error).message }, "agent failed to start");
+    return 1;
+  }
+  const components: Component[] = [http, ...rest];
   lifecycle = new Lifecycle(components, logger);
 
   const stopped = new Promise<number>((resolve) => {
@@ -60,7 +82,147 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
   return stopped;
 }
 
-/** Everything but HTTP, in start order. */
-async function buildComponents(_ctx: CommandContext): Promise<Component[]> {
-  return [];
+/** Everything but HTTP, in start order: store, collectors, eBPF, host graph, Kubernetes, intake. */
+async function buildComponents(ctx: CommandContext): Promise<Component[]> {
+  const { config, logger } = ctx;
+  const paths = hostPaths(config);
+  const node = nodeName(config);
+  const components: Component[] = [];
+
+  const store = openStore({
+    dataDirectory: config.dataDirectory === "" ? "" : config.dataDirectory,
+    logger,
+    classify: withHostGraphChannels(defaultClassifier),
+  });
+  components.push(storeComponent(store));
+
+  if (config.enablePerformanceCollectors) {
+    const registry = await defaultRegistry(paths);
+    const execsnoop = registerExecsnoop(registry, logger, node);
+    const router = new MetricsRouter({ logger });
+    router.subscribe(new PrometheusExposition());
+    const wanted = config.collectors.length > 0 ? (config.collectors as MetricType[]) : undefined;
+    components.push(
+      new CollectorScheduler({
+        registry,
+        router,
+        logger: logger.child({ component: "perf-collectors" }),
+        nodeName: node,
+        intervalMs: config.performanceCollectorInterval,
+        intervals: parseIntervals(config.collectorIntervals),
+        collectors: wanted?.filter((t) => t !== "execsnoop"),
+      }),
+    );
+    if (wanted?.includes("execsnoop")) components.push(execsnoopComponent(execsnoop, router, logger));
+  } else {
+    logger.info("performance collectors off (--enable-performance-collectors=false)");
+  }
+
+  if (config.enableHardwareDiscovery) {
+    components.push(createHostGraphComponent({ store, paths, intervalMs: config.hardwareUpdateInterval, nodeName: node, logger: logger.child({ component: "hostgraph" }) }));
+  }
+
+  let kube: KubeController | undefined;
+  const kubeConfig = config.enableKubernetesController ? detectKubeConfig({ kubeconfig: config.kubeconfig || undefined }) : undefined;
+  if (!config.enableKubernetesController) {
+    logger.info("Kubernetes controller off (--enable-kubernetes-controller=false)");
+  } else if (!kubeConfig?.config) {
+    logger.warn({ reason: kubeConfig?.reason }, "Kubernetes controller off: no cluster configuration");
+  } else {
+    kube = createKubeController({
+      config: kubeConfig.config,
+      store,
+      logger: logger.child({ component: "kube" }),
+      nodeName: node,
+      provider: config.kubernetesProvider || undefined,
+      providerOptions: {
+        eks: {
+          accountId: config.kubernetesProviderEksAccountId || undefined,
+          region: config.kubernetesProviderEksRegion || undefined,
+          clusterName: config.kubernetesProviderEksClusterName || undefined,
+          autodiscover: config.kubernetesProviderEksAutodiscover,
+        },
+      },
+      leaderElect: config.leaderElect,
+    });
+    components.push(kube);
+  }
+
+  const apiKey = config.intakeApiKey;
+  if (config.intakeAddress === "") {
+    logger.info('intake upload off (--intake-address "")');
+  } else if (apiKey === "" && config.intakeApiKeyFile === "") {
+    logger.warn("intake upload off: no API key (--intake-api-key, ANTIMETAL_INTAKE_API_KEY or --intake-api-key-file)");
+  } else {
+    components.push(
+      createIntakeComponent({
+        address: config.intakeAddress,
+        apiKey: apiKey || undefined,
+        apiKeyFile: config.intakeApiKeyFile || undefined,
+        secure: config.intakeSecure,
+        caFile: config.intakeCaFile || undefined,
+        certFile: config.intakeClientCert || undefined,
+        keyFile: config.intakeClientKey || undefined,
+        maxStreamAge: config.maxStreamAge,
+        ackInterval: config.intakeAckInterval,
+        store,
+        logger,
+        // Without a cluster view there is nothing on the cluster channel; with one, only the leader sends it.
+        isLeader: kube ? () => kube.isLeader() : () => true,
+      }),
+    );
+  }
+  return components;
+}
+
+function storeComponent(store: SqliteStore): Component {
+  return {
+    name: "store",
+    required: true,
+    start: async () => undefined,
+    stop: async () => store.close(),
+    isReady: () => !store.isClosed,
+  };
+}
+
+/** Adds execsnoop to the registry (so `check` and the scheduler see one list) and returns its factory. */
+function registerExecsnoop(registry: CollectorRegistry, logger: Logger, node: string): () => ContinuousCollector {
+  const create = () => createExecsnoopCollector({ logger: logger.child({ component: "execsnoop" }), nodeName: node, metrics: registerEbpfMetrics() });
+  const probe = create();
+  registry.registerExternal({ spec: probe.spec, create });
+  return create;
+}
+
+/** execsnoop as its own optional component: without privileges it degrades with the reason. */
+function execsnoopComponent(create: () => ContinuousCollector, router: MetricsRouter, logger: Logger): Component {
+  let collector: ContinuousCollector | undefined;
+  return {
+    name: "execsnoop",
+    required: false,
+    async start() {
+      collector = create();
+      await collector.start((e) => router.publish(e));
+      logger.info({ component: "execsnoop" }, "tracing execve");
+    },
+    async stop() {
+      await collector?.stop();
+    },
+    isReady: () => true,
+  };
+}
+
+function parseIntervals(list: string[]): Partial<Record<MetricType, number>> {
+  const out: Partial<Record<MetricType, number>> = {};
+  for (const item of list) {
+    const [type, value] = item.split("=");
+    if (!type || value === undefined || !(METRIC_TYPES as readonly string[]).includes(type)) {
+      throw new ConfigError(`invalid --collector-intervals: ${JSON.stringify(item)} (want type=duration with a known collector type)`);
+    }
+    try {
+      out[type as MetricType] = parseDuration(value);
+    } catch (e) {
+      throw new ConfigError(`invalid --collector-intervals: ${type}: ${(e as Error).message}`);
+    }
+  }
+  return out;
 }

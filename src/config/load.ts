@@ -128,13 +128,13 @@ function readConfigFile(path: string, keys: OptionKey[], readFile = (p: string) 
   }
   if (doc === null || doc === undefined) return new Map();
   if (typeof doc !== "object" || Array.isArray(doc)) throw new ConfigError(`invalid --config (${path}): must be a mapping of flag names to values`);
-  const allFlags = new Map((Object.keys(OPTIONS) as OptionKey[]).map((k) => [OPTIONS[k].flag, k]));
+  const known = new Set(Object.values(OPTIONS).map((o) => o.flag));
   const out = new Map<OptionKey, Raw>();
   for (const [name, value] of Object.entries(doc)) {
-    const key = allFlags.get(name);
-    if (!key) throw new ConfigError(`invalid --config (${path}): unknown option "${name}"`);
-    if (key === "config") throw new ConfigError(`invalid --config (${path}): a config file cannot name another config file`);
-    if (!keys.includes(key)) continue; // valid option of another subcommand
+    if (!known.has(name)) throw new ConfigError(`invalid --config (${path}): unknown option "${name}"`);
+    if (name === "config") throw new ConfigError(`invalid --config (${path}): a config file cannot name another config file`);
+    const key = keys.find((k) => OPTIONS[k].flag === name);
+    if (!key) continue; // valid option of another subcommand
     out.set(key, { value: typeof value === "number" || typeof value === "boolean" ? String(value) : value, source: "file", origin: `file ${path}` });
   }
   return out;

@@ -125,6 +125,7 @@ export const OPTIONS = {
     commands: ["run", "collect"],
   },
   format: { flag: "format", placeholder: "FORMAT", help: "output format", schema: z.enum(["json"]), default: "json", commands: ["collect"] },
+  checkFormat: { flag: "format", placeholder: "FORMAT", help: "output format: text or json", schema: z.enum(["text", "json"]), default: "text", commands: ["check"] },
   duration: {
     flag: "duration",
     placeholder: "DURATION",

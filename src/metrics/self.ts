@@ -44,7 +44,7 @@ export function registerSelfMetrics(build: BuildInfo, startedAt = Date.now()): v
     registers: [registry],
   }).set(Math.floor(startedAt / 1000));
   new Gauge({
-    name: "antimetal_uptime_seconds",
+    name: "antimetal_agent_uptime_seconds",
     help: "Seconds since the agent started.",
     registers: [registry],
     collect() {

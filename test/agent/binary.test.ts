@@ -87,7 +87,7 @@ describe("compiled binary: run", () => {
     expect((await fetch(`${probes}/livez`)).status).toBe(200);
     await waitForStatus(`${probes}/readyz`, 200);
     const metrics = await (await fetch(`http://127.0.0.1:${agent.ports.metrics}/metrics`)).text();
-    for (const name of ["antimetal_build_info{", "antimetal_uptime_seconds", "process_resident_memory_bytes", "antimetal_event_loop_lag_seconds", 'antimetal_component_state{component="http",state="running"} 1']) {
+    for (const name of ["antimetal_build_info{", "antimetal_agent_uptime_seconds", "process_resident_memory_bytes", "antimetal_event_loop_lag_seconds", 'antimetal_component_state{component="http",state="running"} 1']) {
       expect(metrics).toContain(name);
     }
   });
