@@ -99,6 +99,19 @@ for (const arch of ["amd64", "arm64"] as Arch[]) {
       expect(image.packages.map((p) => p.name).sort()).toEqual(["ca-certificates", "gcc-12-base", "libc6", "libgcc-s1", "netbase", "tzdata"]);
     });
 
+    test("skopeo reads the archive (platform, user) and converts it for `docker load`", () => {
+      const inspect = spawnSync("skopeo", ["inspect", "--config", `oci-archive:${image.archive}`], { encoding: "utf8" });
+      expect(inspect.stderr).toBe("");
+      const cfg = JSON.parse(inspect.stdout) as Obj;
+      expect([cfg.architecture, cfg.os, cfg.config.User]).toEqual([arch, "linux", `${IMAGE_UID}:${IMAGE_UID}`]);
+      const dockerTar = path.join(work, "docker.tar");
+      const copy = spawnSync("skopeo", ["copy", "-q", `oci-archive:${image.archive}`, `docker-archive:${dockerTar}:antimetal/agent:${VERSION}`], { encoding: "utf8" });
+      expect({ status: copy.status, stderr: copy.stderr }).toEqual({ status: 0, stderr: "" });
+      const list = spawnSync("tar", ["-tf", dockerTar], { encoding: "utf8" }).stdout;
+      expect(list).toContain("manifest.json");
+      fs.rmSync(dockerTar);
+    }, 60000);
+
     test("root: no shell, no program but the agent; CA bundle, zoneinfo, passwd present", () => {
       const files = walk(root).filter((f) => f !== "qemu-aarch64-static");
       expect(fs.existsSync(path.join(root, "bin/sh"))).toBe(false);

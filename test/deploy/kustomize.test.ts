@@ -9,9 +9,11 @@
 // apply, dryRun=All, strict field validation, PodSecurity admission) on a real kube-apiserver.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { startKubeTestEnv, type KubeTestEnv } from "../helpers/kube-testenv.ts";
-import { composed, DEPLOY, find, kustomizeBuild, serverSideApply, type Obj } from "./manifests.ts";
+import { composed, DEPLOY, find, kustomizeBuild, REPO, serverSideApply, type Obj } from "./manifests.ts";
 
 const BASE = path.join(DEPLOY, "base");
 const OVERLAY = path.join(DEPLOY, "overlays/kernel-collectors");
@@ -23,6 +25,25 @@ function agentContainer(objs: Obj[]): Obj {
   return ds.spec.template.spec.containers.find((c: Obj) => c.name === "agent");
 }
 
+/** The overlay docs/install.md tells a newcomer to write, next to deploy/, rendered. */
+function renderInstallGuideOverlay(): Obj[] {
+  const guide = fs.readFileSync(path.join(REPO, "docs/install.md"), "utf8");
+  const m = /cat > kustomization\.yaml <<'EOF'\n([\s\S]*?)\n\s*EOF\n/.exec(guide);
+  if (!m) throw new Error("docs/install.md: no kustomization.yaml heredoc");
+  const indent = /^(\s*)/.exec(m[1]!)![1]!.length;
+  const text = m[1]!.split("\n").map((l) => l.slice(indent)).join("\n").replaceAll("<version>", "9.9.9");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "antimetal-guide-"));
+  try {
+    fs.mkdirSync(path.join(dir, "deploy"));
+    fs.symlinkSync(DEPLOY, path.join(dir, "deploy/kubernetes"));
+    fs.mkdirSync(path.join(dir, "my-antimetal"));
+    fs.writeFileSync(path.join(dir, "my-antimetal/kustomization.yaml"), text);
+    return kustomizeBuild(path.join(dir, "my-antimetal"));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function renderAll(): Record<string, Obj[]> {
   const all = composed(OVERLAY, [SERVICEMONITOR, LEGACY]);
   try {
@@ -30,6 +51,7 @@ function renderAll(): Record<string, Obj[]> {
       base: kustomizeBuild(BASE),
       overlay: kustomizeBuild(OVERLAY),
       full: kustomizeBuild(all.dir),
+      guide: renderInstallGuideOverlay(),
     };
   } finally {
     all.cleanup();
@@ -136,6 +158,13 @@ describe("kustomize render", () => {
     expect(c.env).toEqual(agentContainer(r.base!).env);
   });
 
+  test("the install guide's overlay uses the user's image and the kernel-collectors variant", () => {
+    const c = agentContainer(r.guide!);
+    expect(c.image).toBe("registry.example.com/antimetal/agent:9.9.9");
+    expect(c.securityContext.capabilities.add).toEqual(["BPF", "PERFMON", "SYSLOG"]);
+    expect(agentContainer(r.base!).image).toBe("antimetal/agent:v0.1.0");
+  });
+
   test("components: ServiceMonitor selects the metrics Service's port; legacy-kernels adds SYS_RESOURCE only", () => {
     const sm = find(r.full!, "ServiceMonitor", "antimetal-agent");
     const svc = find(r.full!, "Service", "antimetal-agent-metrics");
@@ -185,6 +214,7 @@ describe("server-side dry-run apply on a real kube-apiserver", () => {
   for (const [name, build] of [
     ["base", () => kustomizeBuild(BASE)],
     ["kernel-collectors overlay", () => kustomizeBuild(OVERLAY)],
+    ["install guide overlay", () => renderInstallGuideOverlay()],
     ["overlay + servicemonitor + legacy-kernels", () => {
       const c = composed(OVERLAY, [SERVICEMONITOR, LEGACY]);
       try {
