@@ -94,6 +94,8 @@ const BOOT_TIME_JITTER_MS = 2000;
 /** Relationships per store op, and ops per transaction: about 1000 objects per transaction keeps each one short. */
 const REL_BATCH = 64;
 const OPS_PER_TX = 16;
+/** How long start() waits for the first refresh. */
+const START_WAIT_MS = 10_000;
 
 function storedRelationships(store: Store, predicate: string): Relationship[] {
   try {
@@ -341,16 +343,20 @@ export function createHostGraphComponent(opts: HostGraphOptions): HostGraphCompo
     name: "hostgraph",
     required: false,
     async start() {
-      try {
-        const r = await refresh();
-        log.info(
-          { system: r.systemName, resources: r.resources, relationships: r.relationships, written: r.upserted + r.deleted + r.relationshipsAdded + r.relationshipsDeleted },
-          "host graph published",
-        );
-      } catch (e) {
+      const first = refresh().then(
+        (r) =>
+          log.info(
+            { system: r.systemName, resources: r.resources, relationships: r.relationships, written: r.upserted + r.deleted + r.relationshipsAdded + r.relationshipsDeleted },
+            "host graph published",
+          ),
         // The next interval retries; the rest of the agent does not wait for the host graph.
-        log.error({ err: (e as Error).message }, "initial host graph refresh failed");
-      }
+        (e) => log.error({ err: (e as Error).message }, "initial host graph refresh failed"),
+      );
+      // Wait for the first publication, but not past START_WAIT_MS: a hung /sys read must not hold
+      // up the agent's start (the refresh goes on in the background and is serialised with the rest).
+      let waited: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([first, new Promise<void>((resolve) => (waited = setTimeout(resolve, START_WAIT_MS)))]);
+      clearTimeout(waited);
       sub = opts.store.subscribe([create(TypeDescriptorSchema, { type: KUBE_NODE_TYPE })], onNodeEvent);
       ready = true;
       schedule();
