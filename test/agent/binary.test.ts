@@ -92,9 +92,18 @@ describe("compiled binary: run", () => {
     }
   });
 
-  test("the api key never appears in logs", async () => {
-    agent = await startAgent([...STANDALONE, "--log-level", "debug"], { ANTIMETAL_INTAKE_API_KEY: "super-secret-key-123" });
+  test("a down intake keeps the agent ready, and the api key never appears in logs", async () => {
+    const closed = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
+    const deadPort = closed.port;
+    closed.stop(true);
+    agent = await startAgent(
+      ["--data-directory", "", "--enable-kubernetes-controller=false", "--intake-address", `127.0.0.1:${deadPort}`, "--intake-secure=false", "--log-level", "debug"],
+      { ANTIMETAL_INTAKE_API_KEY: "super-secret-key-123" },
+    );
     await waitForStatus(`http://127.0.0.1:${agent.ports.probes}/readyz`, 200);
+    await agent.waitForLog((l) => l.msg === "intake started");
+    await Bun.sleep(1500);
+    expect((await fetch(`http://127.0.0.1:${agent.ports.probes}/readyz`)).status).toBe(200);
     await agent.stop();
     expect(JSON.stringify(agent.logs)).not.toContain("super-secret-key-123");
   });
