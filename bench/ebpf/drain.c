@@ -1,4 +1,8 @@
-// SPDX-License-Identifier: GPL-2.0-only
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 /*
  * C libbpf consumer of the execsnoop program, the anchor for bench/ebpf/run.ts (b).
  * Loads <obj> with a <ring_bytes> ring buffer, attaches both tracepoints, prints "ready", waits

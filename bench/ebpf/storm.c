@@ -1,4 +1,8 @@
-// SPDX-License-Identifier: GPL-2.0-only
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 /*
  * Exec load generator for bench/ebpf/run.ts.
  *   storm real <rate/s> <seconds> <marker> <binary>  fork+execve <binary> <marker> <i> at a paced rate
