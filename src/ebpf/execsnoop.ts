@@ -232,6 +232,8 @@ export class ExecsnoopCollector implements ContinuousCollector {
 
   /** Reads the per-CPU lost counters and advances the Prometheus counters by the difference. */
   private pollLost(): void {
+    // Keep the monotonic -> wall clock offset current (NTP slews the wall clock).
+    this.monoToRealNs = clockNs(0) - clockNs(1);
     const obj = this.obj;
     if (!obj) return;
     try {
