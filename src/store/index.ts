@@ -31,6 +31,8 @@ export interface OpenStoreOptions {
   synchronous?: Synchronous;
   /** Default 5000 ms. */
   busyTimeoutMs?: number;
+  /** SQLite page cache, KiB. Default 16384. */
+  cacheKiB?: number;
   /** Default "quick". */
   integrityCheck?: IntegrityCheck;
   /** Read-only (for `antimetal-agent store ...` while the agent runs). */

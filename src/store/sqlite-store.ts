@@ -90,11 +90,13 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 function tsFromMicros(us: number): Timestamp {
-  return create(TimestampSchema, { seconds: BigInt(Math.floor(us / 1e6)), nanos: (us % 1e6) * 1000 });
+  // a literal instead of create(TimestampSchema, ...): same message, no reflection on the hot path
+  return { $typeName: TimestampSchema.typeName, seconds: BigInt(Math.floor(us / 1e6)), nanos: (us % 1e6) * 1000 } as Timestamp;
 }
 
-function toHex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.length).toString("hex");
+/** Outbox key of a relationship: "rel:" + unpadded base64url of its 32-byte identity (43 chars). */
+function relKey(id: Uint8Array): string {
+  return REL_KEY_PREFIX + Buffer.from(id.buffer, id.byteOffset, id.length).toString("base64url");
 }
 
 // ---- metrics shared by every open store (bytes and age are read at scrape time) ----
@@ -155,7 +157,10 @@ export class SqliteStore implements Store {
     this.nowMs = opts.now ?? Date.now;
     this.s = prepare(db);
     this.txRunner = db.transaction((fn: () => unknown) => fn()) as unknown as (fn: () => unknown) => unknown;
-    const max = db.query("SELECT max(seq) AS m FROM outbox").get() as { m: number | null };
+    // per-channel max via the (channel, seq) index: no scan of a big outbox on open
+    const max = db.query("SELECT max((SELECT max(seq) FROM outbox o WHERE o.channel = c.channel)) AS m FROM outbox_stats c").get() as {
+      m: number | null;
+    };
     this.nextSeq = (max.m ?? 0) + 1;
     this.outbox = new SqliteOutbox(this, this.s, opts);
     if (!opts.readonly) {
@@ -309,7 +314,7 @@ export class SqliteStore implements Store {
     const value = toBinary(RelationshipSchema, rel);
     const obj = wireObject(kind, type, RELATIONSHIP_TYPE_URL, value);
     const wire = toBinary(ObjectSchema, obj);
-    this.appendOutbox(channel, REL_KEY_PREFIX + toHex(id), ENTITY_RELATIONSHIP, "DELETE", null, wire, wire.length);
+    this.appendOutbox(channel, relKey(id), ENTITY_RELATIONSHIP, "DELETE", null, wire, wire.length);
     this.emit("DELETE", () => obj);
   }
 
@@ -389,7 +394,7 @@ export class SqliteStore implements Store {
         const rid = Number(this.s.relInsert.run(id, subjectKey, objectKey, pred, kind, type, channel, body).lastInsertRowid);
         this.appendOutbox(
           channel,
-          REL_KEY_PREFIX + toHex(id),
+          relKey(id),
           ENTITY_RELATIONSHIP,
           "CREATE",
           rid,
@@ -594,11 +599,11 @@ function prepare(db: Database) {
        LEFT JOIN relationships l ON o.entity = 1 AND l.rid = o.rid
        WHERE o.channel = ? AND o.seq > ? ORDER BY o.seq LIMIT ?`,
     ),
-    obConfirm: db.prepare("DELETE FROM outbox WHERE seq = ? AND key = ? AND channel = ?"),
+    obConfirm: db.prepare("DELETE FROM outbox WHERE key = ? AND channel = ? AND seq = ?"),
     obStats: db.prepare("SELECT depth, bytes FROM outbox_stats WHERE channel = ?"),
     obOldest: db.prepare("SELECT enqueued_at FROM outbox WHERE channel = ? ORDER BY seq LIMIT 1"),
     obTrim: db.prepare(
-      "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE channel = ? ORDER BY seq LIMIT ?) RETURNING bytes",
+      "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE channel = ? ORDER BY seq LIMIT ?) RETURNING bytes",
     ),
     obChannels: db.prepare(
       "SELECT channel FROM outbox_stats WHERE depth > 0 UNION SELECT substr(k, 8) FROM meta WHERE k >= 'resync:' AND k < 'resync;'",
@@ -694,7 +699,7 @@ export class SqliteOutbox implements Outbox {
     if (!this.store.writable) throw new StoreClosedError();
     let n = 0;
     this.store.runTx(() => {
-      for (const e of entries) if (e.seq > 0) n += this.s.obConfirm.run(e.seq, e.key, channel).changes;
+      for (const e of entries) if (e.seq > 0) n += this.s.obConfirm.run(e.key, channel, e.seq).changes;
     });
     this.meter(channel).depth(this.depthBytes(channel).depth);
     return n;
@@ -722,7 +727,7 @@ export class SqliteOutbox implements Outbox {
           return {
             seq: 0,
             channel,
-            key: typeof k === "string" ? k : REL_KEY_PREFIX + toHex(k),
+            key: typeof k === "string" ? k : relKey(k),
             op: "CREATE",
             object: wireObject(kind, type, typeUrl, body),
             bytes: wireObjectSize(kind, type, typeUrl, body.length),

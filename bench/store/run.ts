@@ -1,0 +1,340 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+// Store benchmark. Prints one JSON object. Each figure sits beside its anchor measured in the same
+// run: raw bun:sqlite doing the same inserts/reads (WAL, synchronous=NORMAL, same batch size, one
+// table with a unique key and a 1 KiB blob, prepared statements) — what the store costs on top.
+//
+//   bun bench/store/run.ts                 full run (1M objects for RSS/disk, 1M triples)
+//   STORE_BENCH_SCALE=0.1 bun bench/store/run.ts   a 10x smaller run
+//
+// Phases run in child processes so that RSS is per phase, not cumulative.
+import { Database } from "bun:sqlite";
+import { create } from "@bufbuild/protobuf";
+import { AnySchema } from "@bufbuild/protobuf/wkt";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { silentLogger } from "../../src/log/logger.ts";
+import { RelationshipSchema } from "../../src/proto/gen/resource/v1/relationship_pb.ts";
+import { ResourceRefSchema, ResourceSchema, type Resource, type ResourceRef } from "../../src/proto/gen/resource/v1/resource_pb.ts";
+import { openStore, storePath } from "../../src/store/index.ts";
+
+const SCALE = Number(process.env.STORE_BENCH_SCALE ?? "1");
+const BATCH = 500;
+const POD = "k8s.io.api.core.v1.Pod";
+
+function ns(name: string) {
+  return { namespace: { case: "kube" as const, value: { cluster: "bench", namespace: `ns${name.length % 7}` } } };
+}
+function pod(i: number, rev = 0): Resource {
+  const name = `pod-${i}`;
+  return create(ResourceSchema, {
+    type: { kind: "resource.v1.Resource", type: POD },
+    metadata: { name, namespace: ns(name), region: `r${rev}` },
+    spec: { typeUrl: POD, value: new Uint8Array(900).fill(97 + (rev % 26)) },
+  });
+}
+function podRef(i: number): ResourceRef {
+  const name = `pod-${i}`;
+  return create(ResourceRefSchema, { typeUrl: POD, name, namespace: ns(name) });
+}
+const rss = () => Math.round(process.memoryUsage().rss / 1048576);
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
+}
+function latencies(n: number, f: (i: number) => void): { p50_us: number; p99_us: number; ops_per_s: number } {
+  const t: number[] = new Array(n);
+  const start = performance.now();
+  for (let i = 0; i < n; i++) {
+    const a = performance.now();
+    f(i);
+    t[i] = (performance.now() - a) * 1000;
+  }
+  const total = performance.now() - start;
+  t.sort((a, b) => a - b);
+  return { p50_us: +pct(t, 50).toFixed(1), p99_us: +pct(t, 99).toFixed(1), ops_per_s: Math.round(n / (total / 1000)) };
+}
+function fileBytes(p: string): number {
+  let n = 0;
+  for (const s of ["", "-wal"]) {
+    try {
+      n += statSync(p + s).size;
+    } catch {}
+  }
+  return n;
+}
+
+/** Raw anchor: the bun-stack.md schema (rowid table, unique key, 1 KiB blob), same batches. */
+function rawOpen(dir: string): Database {
+  const db = new Database(join(dir, "raw.db"), { create: true, strict: true });
+  db.run("PRAGMA journal_mode = WAL");
+  db.run("PRAGMA synchronous = NORMAL");
+  db.run("CREATE TABLE obj(id INTEGER PRIMARY KEY, key TEXT UNIQUE, type TEXT, body BLOB)");
+  return db;
+}
+
+// -------- phase: throughput (upserts with outbox, updates, reads, outbox drain) --------
+async function phaseThroughput(n: number) {
+  const dir = mkdtempSync(join(tmpdir(), "store-bench-"));
+  try {
+    const store = openStore({ dataDirectory: dir, logger: silentLogger });
+    const raw = rawOpen(dir);
+    const rawUpsert = raw.prepare("INSERT INTO obj(key, type, body) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET body = excluded.body");
+    const rawGet = raw.prepare("SELECT body FROM obj WHERE key = ?");
+    const rawTx = raw.transaction((f: () => void) => f());
+    const { toBinary, fromBinary } = await import("@bufbuild/protobuf");
+    const { encodeResourceKey } = await import("../../src/store/keys.ts");
+
+    // warm up both paths (JIT) on keys outside the measured range
+    for (let i = 0; i < 4000; i += BATCH) {
+      store.batch(() => {
+        for (let j = i; j < i + BATCH; j++) store.updateResource(pod(n + j));
+      });
+      rawTx(() => {
+        for (let j = i; j < i + BATCH; j++) {
+          const r = pod(n + j);
+          rawUpsert.run(encodeResourceKey(podRef(n + j)), POD, toBinary(ResourceSchema, r));
+        }
+      });
+    }
+
+    const run = (label: string, rev: number, storeSide: boolean) => {
+      let maxBatchMs = 0;
+      const t = performance.now();
+      for (let i = 0; i < n; i += BATCH) {
+        const end = Math.min(n, i + BATCH);
+        const b = performance.now();
+        if (storeSide) {
+          store.batch(() => {
+            for (let j = i; j < end; j++) store.updateResource(pod(j, rev));
+          });
+        } else {
+          rawTx(() => {
+            for (let j = i; j < end; j++) rawUpsert.run(encodeResourceKey(podRef(j)), POD, toBinary(ResourceSchema, pod(j, rev)));
+          });
+        }
+        maxBatchMs = Math.max(maxBatchMs, performance.now() - b);
+      }
+      const ms = performance.now() - t;
+      return { [label]: Math.round(n / (ms / 1000)), max_batch_ms: +maxBatchMs.toFixed(1) };
+    };
+    const insertStore = run("per_s", 0, true);
+    const insertRaw = run("per_s", 0, false);
+    const updateStore = run("per_s", 1, true);
+    const updateRaw = run("per_s", 1, false);
+    // unchanged content (informer resync): the store writes nothing
+    const unchangedStore = run("per_s", 1, true);
+
+    // point reads (decode included on the store side; raw returns the blob)
+    const reads = Math.min(n, 200_000);
+    const readStore = latencies(reads, (i) => store.getResource(podRef((i * 7919) % n)));
+    const readRaw = latencies(reads, (i) => rawGet.values(encodeResourceKey(podRef((i * 7919) % n))));
+    const readRawDecode = latencies(reads, (i) => fromBinary(ResourceSchema, (rawGet.values(encodeResourceKey(podRef((i * 7919) % n)))[0] as [Uint8Array])[0]));
+
+    // outbox drain: read 500 + confirm 500, until empty (n entries pending from the inserts/updates)
+    const depth = store.outbox.stats("cluster").depth;
+    const td = performance.now();
+    let drained = 0;
+    for (;;) {
+      const page = store.outbox.read("cluster", 0, BATCH);
+      if (page.length === 0) break;
+      drained += store.outbox.confirm("cluster", page);
+    }
+    const drainMs = performance.now() - td;
+
+    // append+drain steady state: one batch of updates, then drain it, repeatedly
+    const rounds = Math.max(1, Math.floor(n / BATCH / 4));
+    const ts = performance.now();
+    for (let r = 0; r < rounds; r++) {
+      store.batch(() => {
+        for (let j = 0; j < BATCH; j++) store.updateResource(pod(r * BATCH + j, 2 + r));
+      });
+      const page = store.outbox.read("cluster", 0, BATCH);
+      store.outbox.confirm("cluster", page);
+    }
+    const steadyMs = performance.now() - ts;
+
+    const file = storePath(dir);
+    const out = {
+      objects: n,
+      batch: BATCH,
+      resource_bytes: toBinary(ResourceSchema, pod(0)).length,
+      insert_per_s: { store_with_outbox: insertStore.per_s, raw_sqlite: insertRaw.per_s, ratio: +(insertStore.per_s! / insertRaw.per_s!).toFixed(2) },
+      update_per_s: { store_with_outbox: updateStore.per_s, raw_sqlite: updateRaw.per_s, ratio: +(updateStore.per_s! / updateRaw.per_s!).toFixed(2) },
+      unchanged_update_per_s: unchangedStore.per_s,
+      max_event_loop_block_ms_per_batch: Math.max(insertStore.max_batch_ms, updateStore.max_batch_ms),
+      point_read: { store_getResource: readStore, raw_select: readRaw, raw_select_plus_decode: readRawDecode },
+      outbox_drain: { entries: drained, depth_before: depth, entries_per_s: Math.round(drained / (drainMs / 1000)) },
+      outbox_append_plus_drain_per_s: Math.round((rounds * BATCH) / (steadyMs / 1000)),
+      disk_bytes: { store: fileBytes(file), raw_sqlite: fileBytes(join(dir, "raw.db")) },
+    };
+    store.close();
+    raw.close();
+    return out;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// -------- phase: relationship queries at N triples --------
+function phaseRelationships(triples: number) {
+  const dir = mkdtempSync(join(tmpdir(), "store-bench-rel-"));
+  try {
+    const store = openStore({ dataDirectory: dir, logger: silentLogger });
+    // subjects: triples/10 pods, each with 10 edges to objects among triples/100 nodes; 8 common
+    // predicates plus one rare one (1 in 10,000 triples)
+    const subjects = Math.max(10, Math.floor(triples / 10));
+    const objects = Math.max(10, Math.floor(triples / 100));
+    const preds = ["Contains", "ContainedBy", "Owns", "OwnedBy", "VolumeMount", "AttachedTo", "BoundBy", "ClaimsFrom"].map((p) =>
+      create(AnySchema, { typeUrl: `type.googleapis.com/kubernetes.v1.${p}` }),
+    );
+    const rare = create(AnySchema, { typeUrl: "type.googleapis.com/kubernetes.v1.RegisteredAs" });
+    const nodeRef = (k: number) => create(ResourceRefSchema, { typeUrl: "k8s.io.api.core.v1.Node", name: `node-${k}`, namespace: ns("x") });
+    const t0 = performance.now();
+    let k = 0;
+    while (k < triples) {
+      store.batch(() => {
+        const rels = [];
+        for (let j = 0; j < BATCH && k < triples; j++, k++) {
+          const s = Math.floor(k / 10);
+          const pred = k % 10_000 === 0 ? rare : preds[k % preds.length]!;
+          rels.push(
+            create(RelationshipSchema, {
+              type: { kind: "resource.v1.Relationship", type: pred.typeUrl.slice(20) },
+              subject: podRef(s),
+              object: nodeRef((k * 31) % objects),
+              predicate: pred,
+            }),
+          );
+        }
+        store.addRelationships(...rels);
+      });
+    }
+    const insertMs = performance.now() - t0;
+    const Q = 20_000;
+    const rnd = (i: number, m: number) => (i * 2654435761) % m;
+    // NotFound is an answer too (the API throws it for an empty result)
+    const q = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        if ((e as Error).name !== "RelationshipsNotFoundError") throw e;
+      }
+    };
+    const out = {
+      triples,
+      insert_per_s: Math.round(triples / (insertMs / 1000)),
+      by_subject_10_rows: latencies(Q, (i) => store.getRelationships(podRef(rnd(i, subjects)))),
+      by_object_100_rows: latencies(Q, (i) => store.getRelationships(undefined, nodeRef(rnd(i, objects)))),
+      by_subject_and_predicate: latencies(Q, (i) => q(() => store.getRelationships(podRef(rnd(i, subjects)), undefined, "kubernetes.v1.Owns"))),
+      by_object_and_predicate: latencies(Q, (i) => q(() => store.getRelationships(undefined, nodeRef(rnd(i, objects)), "kubernetes.v1.Owns"))),
+      by_predicate_rare: latencies(200, () => store.getRelationships(undefined, undefined, "kubernetes.v1.RegisteredAs")),
+      rare_predicate_rows: Math.ceil(triples / 10_000),
+      disk_bytes_per_triple: Math.round(fileBytes(storePath(dir)) / triples),
+      rss_mib: rss(),
+    };
+    store.close();
+    return out;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// -------- phase: RSS and disk with N objects on disk (store vs raw) --------
+function phaseRss(n: number, side: "store" | "raw") {
+  const dir = mkdtempSync(join(tmpdir(), "store-bench-rss-"));
+  try {
+    const start = rss();
+    let file: string;
+    let reopenRss = 0;
+    if (side === "store") {
+      const store = openStore({ dataDirectory: dir, logger: silentLogger });
+      for (let i = 0; i < n; i += BATCH) {
+        store.batch(() => {
+          for (let j = i; j < Math.min(n, i + BATCH); j++) store.updateResource(pod(j));
+        });
+      }
+      // read back a spread of objects and a full outbox page walk, as the agent would
+      for (let i = 0; i < 50_000; i++) store.getResource(podRef((i * 7919) % n));
+      let after = 0;
+      for (let p = 0; p < 200; p++) {
+        const page = store.outbox.read("cluster", after, 500);
+        if (!page.length) break;
+        after = page.at(-1)!.seq;
+      }
+      store.close();
+      Bun.gc(true);
+      file = storePath(dir);
+      // reopen (quick_check over the whole file) and read: RSS of an agent restarting on this store
+      const t = performance.now();
+      const again = openStore({ dataDirectory: dir, logger: silentLogger });
+      const openMs = performance.now() - t;
+      for (let i = 0; i < 50_000; i++) again.getResource(podRef((i * 7919) % n));
+      Bun.gc(true);
+      reopenRss = rss();
+      again.close();
+      return { side, objects: n, rss_start_mib: start, rss_mib: rss(), rss_after_reopen_mib: reopenRss, open_with_quick_check_ms: Math.round(openMs), disk_bytes: fileBytes(file), disk_bytes_per_object: Math.round(fileBytes(file) / n) };
+    }
+    const raw = rawOpen(dir);
+    const ins = raw.prepare("INSERT INTO obj(key, type, body) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET body = excluded.body");
+    const get = raw.prepare("SELECT body FROM obj WHERE key = ?");
+    const tx = raw.transaction((f: () => void) => f());
+    const { toBinary } = require("@bufbuild/protobuf") as typeof import("@bufbuild/protobuf");
+    const { encodeResourceKey } = require("../../src/store/keys.ts") as typeof import("../../src/store/keys.ts");
+    for (let i = 0; i < n; i += BATCH) {
+      tx(() => {
+        for (let j = i; j < Math.min(n, i + BATCH); j++) ins.run(encodeResourceKey(podRef(j)), POD, toBinary(ResourceSchema, pod(j)));
+      });
+    }
+    for (let i = 0; i < 50_000; i++) get.values(encodeResourceKey(podRef((i * 7919) % n)));
+    Bun.gc(true);
+    file = join(dir, "raw.db");
+    const out = { side, objects: n, rss_start_mib: start, rss_mib: rss(), disk_bytes: fileBytes(file), disk_bytes_per_object: Math.round(fileBytes(file) / n) };
+    raw.close();
+    return out;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function child(args: string[]): Promise<unknown> {
+  const p = Bun.spawn([process.execPath, import.meta.path, ...args], { stdout: "pipe", stderr: "inherit", env: process.env });
+  const text = await new Response(p.stdout).text();
+  if ((await p.exited) !== 0) throw new Error(`bench phase ${args.join(" ")} failed`);
+  return JSON.parse(text);
+}
+
+const [mode, arg, side] = process.argv.slice(2);
+if (mode === "throughput") console.log(JSON.stringify(await phaseThroughput(Number(arg))));
+else if (mode === "relationships") console.log(JSON.stringify(phaseRelationships(Number(arg))));
+else if (mode === "rss") console.log(JSON.stringify(phaseRss(Number(arg), side as "store" | "raw")));
+else {
+  const objects = Math.round(1_000_000 * SCALE);
+  const t = performance.now();
+  const throughput = await child(["throughput", String(Math.round(200_000 * SCALE))]);
+  const relationships = await child(["relationships", String(objects)]);
+  const rssStore = await child(["rss", String(objects), "store"]);
+  const rssRaw = await child(["rss", String(objects), "raw"]);
+  const result = {
+    bench: "store",
+    bun: Bun.version,
+    sqlite: new Database(":memory:").query("select sqlite_version() as v").get(),
+    scale: SCALE,
+    throughput,
+    relationships,
+    rss_and_disk: { store: rssStore, raw_sqlite: rssRaw },
+    targets: {
+      upserts_per_s_with_outbox_ge_50k: (throughput as { insert_per_s: { store_with_outbox: number } }).insert_per_s.store_with_outbox >= 50_000,
+      relationship_lookup_p99_lt_1ms: ["by_subject_10_rows", "by_object_100_rows", "by_subject_and_predicate", "by_object_and_predicate"].every(
+        (k) => (relationships as Record<string, { p99_us: number }>)[k]!.p99_us < 1000,
+      ),
+      rss_lt_150mib_with_objects_on_disk: (rssStore as { rss_mib: number }).rss_mib < 150,
+    },
+    seconds: Math.round((performance.now() - t) / 1000),
+  };
+  console.log(JSON.stringify(result, null, 2));
+}
