@@ -32,7 +32,7 @@ import { type Relationship, RelationshipSchema } from "../proto/gen/resource/v1/
 import { type Resource, type ResourceRef, ResourceRefSchema, ResourceSchema, TagSchema } from "../proto/gen/resource/v1/resource_pb.ts";
 import { TypeDescriptorSchema } from "../proto/gen/resource/v1/object_pb.ts";
 import { Provider } from "../proto/gen/resource/v1/provider_pb.ts";
-import type { CpuInfoInput, DiskInfoInput, HostInventory, MemoryInfoInput, NetworkInfoInput, U64 } from "./types.ts";
+import type { CpuInfoInput, DiskInfoInput, HostInventory, MemoryInfoInput, NetDeviceFacts, NetworkInfoInput, U64 } from "./types.ts";
 
 export const HARDWARE_PACKAGE = "antimetal.hardware.v1";
 export const KIND_RESOURCE = "resource.v1.Resource";
@@ -371,6 +371,20 @@ function buildDisks(
   }
 }
 
+/**
+ * The collector's type (the original's rules, where any ARPHRD_ETHER device is "ethernet"),
+ * refined with sysfs: a bond or bridge directory, tun_flags (TUN/TAP), and an Ethernet device
+ * without a `device` link is software (veth, dummy, vxlan, ifb): VIRTUAL.
+ */
+function interfaceType(n: NetworkInfoInput, facts: NetDeviceFacts | undefined): InterfaceType {
+  if (facts?.bond) return InterfaceType.BOND;
+  if (facts?.bridge) return InterfaceType.BRIDGE;
+  if (facts?.tunFlags !== undefined) return facts.tunFlags & 0x2 ? InterfaceType.TAP : InterfaceType.TUN;
+  const t = IFTYPE[n.type] ?? InterfaceType.UNKNOWN;
+  if (t === InterfaceType.ETHERNET && facts && !facts.device) return InterfaceType.VIRTUAL;
+  return t;
+}
+
 function buildNetwork(
   ifaces: NetworkInfoInput[],
   inv: HostInventory,
@@ -384,7 +398,7 @@ function buildNetwork(
   const refs = new Map<string, ResourceRef>();
   for (const n of ifaces) {
     const facts = inv.facts.net[n.interface];
-    const type = facts?.bond ? InterfaceType.BOND : facts?.bridge ? InterfaceType.BRIDGE : (IFTYPE[n.type] ?? InterfaceType.UNKNOWN);
+    const type = interfaceType(n, facts);
     const netRef = add(NetworkInterfaceNodeSchema, `${sys}-net-${n.interface}`, {
       interface: n.interface,
       macAddress: n.mac_address,
@@ -399,7 +413,7 @@ function buildNetwork(
       ipv6Addresses: facts?.ipv6 ?? [],
     });
     refs.set(n.interface, netRef);
-    contains(systemRef, netRef, facts?.bus ? ContainmentType.PHYSICAL : ContainmentType.LOGICAL);
+    contains(systemRef, netRef, facts?.device || facts?.bus ? ContainmentType.PHYSICAL : ContainmentType.LOGICAL);
     busLinks(netRef, systemRef, facts?.bus, rels);
     numaLink(netRef, facts?.bus?.numaNode, numaRefs, rels);
   }

@@ -212,13 +212,16 @@ export async function readNetDeviceFacts(
   let members: string[] = [];
   if (bond) members = ((await readTrim(path.join(dir, "bonding", "slaves"))) ?? "").split(/\s+/).filter(Boolean);
   else if (bridge) members = await fsp.readdir(path.join(dir, "brif")).catch(() => []);
+  const tun = await readTrim(path.join(dir, "tun_flags"));
   const facts: NetDeviceFacts = {
     bond,
     bridge,
+    device: await exists(path.join(dir, "device")),
     members: members.sort(),
     ipv4: addrs.v4.get(name) ?? [],
     ipv6: addrs.v6.get(name) ?? [],
   };
+  if (tun !== undefined && Number.isInteger(Number(tun))) facts.tunFlags = Number(tun);
   const bus = await readBus(sysRoot, path.join(dir, "device"));
   if (bus) facts.bus = bus;
   return facts;

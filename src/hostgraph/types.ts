@@ -100,6 +100,10 @@ export interface NetDeviceFacts {
   bond: boolean;
   /** `bridge/` exists: a bridge. */
   bridge: boolean;
+  /** A `device` link exists (hardware, possibly on a bus the graph does not classify). */
+  device: boolean;
+  /** `tun_flags` (IFF_TUN 0x1, IFF_TAP 0x2) for tun/tap devices. */
+  tunFlags?: number;
   /** Bond slaves (`bonding/slaves`) or bridge ports (`brif/`), sorted. */
   members: string[];
   ipv4: string[];
