@@ -1,0 +1,24 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+/** Child process of cpu-5min.ts: the host collectors as `run` schedules them, exported on /metrics. */
+import { silentLogger } from "../../src/log/logger.ts";
+import { registry } from "../../src/metrics/registry.ts";
+import { DEFAULT_HOST_PATHS } from "../../src/perf/collector.ts";
+import { defaultRegistry } from "../../src/perf/collect-command.ts";
+import { PrometheusExposition } from "../../src/perf/exposition.ts";
+import { MetricsRouter } from "../../src/perf/router.ts";
+import { CollectorScheduler } from "../../src/perf/scheduler.ts";
+
+const intervalMs = Number(process.env.INTERVAL_MS ?? 10_000);
+const reg = await defaultRegistry(DEFAULT_HOST_PATHS);
+const router = new MetricsRouter();
+router.subscribe(await PrometheusExposition.create(DEFAULT_HOST_PATHS));
+const s = new CollectorScheduler({ registry: reg, router, logger: silentLogger, nodeName: "bench", intervalMs });
+await s.start();
+// one scrape per interval, as a Prometheus server would do
+setInterval(() => void registry.metrics(), intervalMs);
+process.stdout.write("ready\n");
