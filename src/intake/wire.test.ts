@@ -5,8 +5,8 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 import { expect, test } from "bun:test";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { AnySchema } from "@bufbuild/protobuf/wkt";
+import { clone, create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { AnySchema, DurationSchema } from "@bufbuild/protobuf/wkt";
 import { ObjectSchema, TypeDescriptorSchema } from "../proto/gen/resource/v1/object_pb.ts";
 import { DeltaOperation, DeltaRequestSchema, DeltaResponseSchema } from "../proto/gen/service/resource/v1/intake_pb.ts";
 import type { OutboxEntry } from "../store/types.ts";
@@ -60,4 +60,36 @@ test("heartbeat is one bare object with ttl and delta_version", () => {
 test("responses: empty decodes, garbage throws", () => {
   expect(decodeResponse(toBinary(DeltaResponseSchema, create(DeltaResponseSchema)))).toBeDefined();
   expect(() => decodeResponse(new Uint8Array([0x07, 1, 2, 3]))).toThrow();
+});
+
+test("fast encoder is byte-identical to protobuf-es for the store's object shape, and falls back for others", () => {
+  const suffix = objectSuffix(300_000, "cafef00d");
+  const mk = (seq: number, op: OutboxEntry["op"], type: string, value: Uint8Array): OutboxEntry => {
+    const object = create(ObjectSchema, {
+      type: create(TypeDescriptorSchema, { kind: "resource.v1.Resource", type }),
+      object: create(AnySchema, { typeUrl: "type.googleapis.com/resource.v1.Resource", value }),
+    });
+    return { seq, channel: "c", key: `k${seq}`, op, object, bytes: 0, enqueuedAt: 0 };
+  };
+  const big = new Uint8Array(70_000).fill(7);
+  const entries = [
+    mk(1, "CREATE", "k8s.io.api.core.v1.Pod", new Uint8Array([1, 2, 3])),
+    mk(2, "UPDATE", "ünïcode.type", new Uint8Array()),
+    mk(3, "DELETE", "", big),
+    mk(4, "CREATE", "antimetal.hardware.v1.SystemNode", new Uint8Array(1024).fill(0x61)),
+  ];
+  const ref = create(DeltaRequestSchema, {
+    deltas: entries.map((e) => ({
+      op: { CREATE: DeltaOperation.CREATE, UPDATE: DeltaOperation.UPDATE, DELETE: DeltaOperation.DELETE }[e.op],
+      objects: [Object.assign(clone(ObjectSchema, e.object), { ttl: create(DurationSchema, { seconds: 300n }), deltaVersion: "cafef00d" })],
+    })),
+  });
+  expect(Buffer.from(encodeEntries(entries, suffix).bytes).equals(Buffer.from(toBinary(DeltaRequestSchema, ref)))).toBe(true);
+
+  // an object that already carries fields the fast path does not know goes through toBinary
+  const odd = mk(5, "CREATE", "x", new Uint8Array([9]));
+  odd.object.deltaVersion = "00000000";
+  const dec = fromBinary(DeltaRequestSchema, encodeEntries([odd], suffix).bytes);
+  expect(dec.deltas[0]!.objects[0]!.deltaVersion).toBe("cafef00d");
+  expect(dec.deltas[0]!.objects[0]!.object!.value).toEqual(new Uint8Array([9]));
 });

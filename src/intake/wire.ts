@@ -49,18 +49,124 @@ export interface EncodedBatch {
   deltas: number;
 }
 
+const utf8 = new TextEncoder();
+const strCache = new Map<string, Uint8Array>();
+/** UTF-8 of the few distinct kind/type/type_url strings, cached (bounded). */
+function str(s: string): Uint8Array {
+  let b = strCache.get(s);
+  if (b === undefined) {
+    if (strCache.size >= 4096) strCache.clear();
+    b = utf8.encode(s);
+    strCache.set(s, b);
+  }
+  return b;
+}
+
+function varintSize(n: number): number {
+  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
+}
+
+function putVarint(buf: Uint8Array, pos: number, n: number): number {
+  while (n >= 0x80) {
+    buf[pos++] = (n & 0x7f) | 0x80;
+    n >>>= 7;
+  }
+  buf[pos++] = n;
+  return pos;
+}
+
+const fieldSize = (len: number) => (len === 0 ? 0 : 1 + varintSize(len) + len);
+
+/**
+ * Fast path for the shape the store produces: Object{type{kind,type}, object: Any{type_url, value}}
+ * and nothing else (no ttl/delta_version/unknown fields). Anything else goes through toBinary.
+ */
+interface Plain {
+  kind: Uint8Array;
+  type: Uint8Array;
+  url: Uint8Array;
+  value: Uint8Array;
+  tdLen: number;
+  anyLen: number;
+}
+
+function plain(o: OutboxEntry["object"]): Plain | undefined {
+  const t = o.type;
+  const a = o.object;
+  if (t === undefined || a === undefined || o.ttl !== undefined || o.deltaVersion !== "") return undefined;
+  if ((o as { $unknown?: unknown[] }).$unknown?.length || (t as { $unknown?: unknown[] }).$unknown?.length || (a as { $unknown?: unknown[] }).$unknown?.length)
+    return undefined;
+  const kind = str(t.kind);
+  const type = str(t.type);
+  const url = str(a.typeUrl);
+  const value = a.value;
+  return { kind, type, url, value, tdLen: fieldSize(kind.length) + fieldSize(type.length), anyLen: fieldSize(url.length) + fieldSize(value.length) };
+}
+
+function putBytesField(buf: Uint8Array, pos: number, tag: number, b: Uint8Array): number {
+  if (b.length === 0) return pos;
+  buf[pos++] = tag;
+  pos = putVarint(buf, pos, b.length);
+  buf.set(b, pos);
+  return pos + b.length;
+}
+
 /** One DeltaRequest holding one Delta per entry, in the given order. `op` overrides every entry's op (resync sends CREATE). */
 export function encodeEntries(entries: ReadonlyArray<OutboxEntry>, suffix: Uint8Array, op?: OutboxOp): EncodedBatch {
-  const w = new BinaryWriter();
-  for (const e of entries) {
-    const obj = toBinary(ObjectSchema, e.object);
+  const n = entries.length;
+  const parts: Array<Plain | Uint8Array> = new Array(n);
+  const objLens = new Array<number>(n);
+  const deltaLens = new Array<number>(n);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const e = entries[i]!;
+    const p = plain(e.object);
+    let objLen: number;
+    if (p) {
+      parts[i] = p;
+      objLen = 1 + varintSize(p.tdLen) + p.tdLen + 1 + varintSize(p.anyLen) + p.anyLen + suffix.length;
+    } else {
+      const b = toBinary(ObjectSchema, e.object);
+      parts[i] = b;
+      objLen = b.length + suffix.length;
+    }
     const code = OP_CODES[op ?? e.op];
-    w.tag(2, WireType.LengthDelimited).fork();
-    if (code !== 0) w.tag(1, WireType.Varint).int32(code);
-    w.tag(2, WireType.LengthDelimited).uint32(obj.length + suffix.length).raw(obj).raw(suffix);
-    w.join();
+    const deltaLen = (code !== 0 ? 2 : 0) + 1 + varintSize(objLen) + objLen;
+    objLens[i] = objLen;
+    deltaLens[i] = deltaLen;
+    total += 1 + varintSize(deltaLen) + deltaLen;
   }
-  return { bytes: w.finish(), deltas: entries.length };
+  const buf = Buffer.allocUnsafe(total);
+  let pos = 0;
+  for (let i = 0; i < n; i++) {
+    const code = OP_CODES[op ?? entries[i]!.op];
+    buf[pos++] = 0x12; // DeltaRequest.deltas
+    pos = putVarint(buf, pos, deltaLens[i]!);
+    if (code !== 0) {
+      buf[pos++] = 0x08; // Delta.op
+      buf[pos++] = code;
+    }
+    buf[pos++] = 0x12; // Delta.objects
+    pos = putVarint(buf, pos, objLens[i]!);
+    const p = parts[i]!;
+    if (p instanceof Uint8Array) {
+      buf.set(p, pos);
+      pos += p.length;
+    } else {
+      buf[pos++] = 0x0a; // Object.type
+      pos = putVarint(buf, pos, p.tdLen);
+      pos = putBytesField(buf, pos, 0x0a, p.kind); // TypeDescriptor.kind = 1
+      pos = putBytesField(buf, pos, 0x22, p.type); // TypeDescriptor.type = 4
+      buf[pos++] = 0x12; // Object.object
+      pos = putVarint(buf, pos, p.anyLen);
+      pos = putBytesField(buf, pos, 0x0a, p.url); // Any.type_url = 1
+      pos = putBytesField(buf, pos, 0x12, p.value); // Any.value = 2
+    }
+    buf.set(suffix, pos);
+    pos += suffix.length;
+  }
+  if (pos !== total) throw new Error(`intake encoder size mismatch: ${pos} != ${total}`);
+  return { bytes: buf, deltas: n };
 }
 
 /** DeltaRequest{deltas:[Delta{op: HEARTBEAT, objects:[Object{ttl, delta_version}]}]} */

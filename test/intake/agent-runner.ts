@@ -28,6 +28,9 @@ const { values: a } = parseArgs({
     "batch-per-tx": { type: "string", default: "100" },
     "exit-when-drained": { type: "boolean", default: false },
     "write-before-start": { type: "boolean", default: false },
+    /** Benchmark of the delta path: write during an outage commanded on this control port, then time the drain. */
+    "outage-control": { type: "string" },
+    "max-backoff": { type: "string", default: "1000" },
     "ack-interval": { type: "string", default: "2000" },
     "log-level": { type: "string", default: "warn" },
   },
@@ -45,7 +48,7 @@ const intake = createIntakeComponent({
   ackInterval: Number(a["ack-interval"]),
   store,
   logger,
-  tuning: { backoff: { initialMs: 100, multiplier: 1.5, maxMs: 1000, jitter: 0.5 } },
+  tuning: { backoff: { initialMs: Math.min(100, Number(a["max-backoff"])), multiplier: 1.5, maxMs: Number(a["max-backoff"]), jitter: 0.5 } },
 });
 const n = Number(a.write);
 const payload = Number(a.payload);
@@ -62,11 +65,20 @@ async function write(): Promise<void> {
   if (n > 0) emit({ event: "written", n, ms: performance.now() - w0 });
 }
 if (a["write-before-start"]) await write();
-const t0 = performance.now();
-const cpu0 = process.cpuUsage();
+let t0 = performance.now();
+let cpu0 = process.cpuUsage();
 await intake.start();
 emit({ event: "started", deltaVersion: intake.deltaVersion });
-if (!a["write-before-start"]) await write();
+if (a["outage-control"]) {
+  const control = (c: object) => fetch(`http://127.0.0.1:${a["outage-control"]}/cmd`, { method: "POST", body: JSON.stringify(c) });
+  while (!intake.stats().every((s) => s.resyncs >= 1)) await Bun.sleep(10);
+  await control({ random: { p: 1, codes: ["UNAVAILABLE"], when: "start" } });
+  await write();
+  await Bun.sleep(100);
+  t0 = performance.now();
+  cpu0 = process.cpuUsage();
+  await control({ random: null });
+} else if (!a["write-before-start"]) await write();
 
 if (a["exit-when-drained"]) {
   for (;;) {

@@ -1,0 +1,131 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+// bench/intake: end-to-end delivery of 1 KiB objects from the SQLite outbox over TLS to the Node
+// test intake (strict validation on), with acknowledgement and confirmation, next to a minimal
+// grpc-js client sending the same messages without the outbox, in the same run.
+//
+//   bash bench/run.sh intake [--n 50000] [--runs 3]
+// Prints one JSON object. The agent runs in a separate process (test/intake/agent-runner.ts);
+// server CPU is the test intake's, read from /proc around each run (it includes the agent's
+// write phase for the agent modes, so compare it only loosely).
+
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { IntakeServer, makePki, ROOT } from "../../test/intake/harness.ts";
+
+const { values: a } = parseArgs({ options: { n: { type: "string", default: "50000" }, runs: { type: "string", default: "3" } } });
+const n = Number(a.n);
+const runs = Number(a.runs);
+const bun = path.join(ROOT, "node_modules/.bin/bun");
+const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+
+interface Run {
+  ms: number;
+  cpuMs: number;
+  rssBytes: number;
+  bytes: number;
+  serverCpuMs: number;
+}
+
+/** utime+stime of a process in ms, from /proc. */
+function procCpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = f.slice(f.lastIndexOf(")") + 2).split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+function json(out: string, event?: string): Record<string, any> {
+  const lines = out.trim().split("\n").map((l) => JSON.parse(l));
+  return event ? lines.find((l) => l.event === event) : lines.at(-1);
+}
+
+const pki = makePki();
+const modes = ["backlog", "startup", "baseline"] as const;
+const results: Record<(typeof modes)[number], Run[]> = { backlog: [], startup: [], baseline: [] };
+try {
+  for (let r = 0; r < runs; r++) {
+    for (const which of modes) {
+      const srv = await IntakeServer.start({ pki, quiet: true, noRecord: true });
+      try {
+        if (which !== "baseline") {
+          const dir = mkdtempSync(path.join(tmpdir(), "bench-intake-"));
+          const mode = which === "startup" ? ["--write-before-start"] : ["--outage-control", String(srv.controlPort), "--max-backoff", "50"];
+          const base = [path.join(ROOT, "test/intake/agent-runner.ts"), "--data", dir, "--address", `localhost:${srv.port}`, "--ca", pki.ca];
+          const args = [...base, "--write", String(n), ...mode, "--batch-per-tx", "1000", "--exit-when-drained"];
+          // server CPU is read around the whole run; for the agent, the drain phase is what it reports
+          const s0 = procCpuMs(srv.proc.pid!);
+          const p = spawnSync(bun, args, { encoding: "utf8", maxBuffer: 64 << 20 });
+          const s1 = procCpuMs(srv.proc.pid!);
+          rmSync(dir, { recursive: true, force: true });
+          if (p.status !== 0) throw new Error(`agent run failed: ${p.stderr}`);
+          const d = json(p.stdout, "drained");
+          const bytes = d.stats.reduce((s: number, x: { bytesSent: number }) => s + x.bytesSent, 0);
+          results[which].push({ ms: d.ms, cpuMs: d.cpuUserMs + d.cpuSystemMs, rssBytes: d.rssBytes, bytes, serverCpuMs: s1 - s0 });
+        } else {
+          const s0 = procCpuMs(srv.proc.pid!);
+          const p = spawnSync(bun, [path.join(ROOT, "bench/intake/baseline.ts"), "--address", `localhost:${srv.port}`, "--ca", pki.ca, "--n", String(n)], {
+            encoding: "utf8",
+          });
+          const s1 = procCpuMs(srv.proc.pid!);
+          if (p.status !== 0) throw new Error(`baseline run failed: ${p.stderr}`);
+          const d = json(p.stdout);
+          results.baseline.push({ ms: d.ms, cpuMs: d.cpuUserMs + d.cpuSystemMs, rssBytes: d.rssBytes, bytes: d.bytes, serverCpuMs: s1 - s0 });
+        }
+          const st = await srv.state();
+        if (st.records < n) throw new Error(`${which}: server accepted ${st.records} < ${n}`);
+        if (st.invalid > 0) throw new Error(`${which}: server saw invalid messages`);
+      } finally {
+        await srv.kill();
+      }
+    }
+  }
+} finally {
+  pki.cleanup();
+}
+
+const summarize = (rs: Run[]) => ({
+  deltasPerSec: Math.round(n / (median(rs.map((r) => r.ms)) / 1000)),
+  mibPerSec: +median(rs.map((r) => r.bytes / (r.ms / 1000) / 1048576)).toFixed(1),
+  cpuMsPer10kDeltas: +(median(rs.map((r) => r.cpuMs)) / (n / 10_000)).toFixed(1),
+  rssMiB: +(median(rs.map((r) => r.rssBytes)) / 1048576).toFixed(1),
+  wallMs: rs.map((r) => Math.round(r.ms)),
+  serverCpuMsPer10kDeltas: +(median(rs.map((r) => r.serverCpuMs)) / (n / 10_000)).toFixed(1),
+});
+const agent = summarize(results.backlog);
+const startup = summarize(results.startup);
+const baseline = summarize(results.baseline);
+console.log(
+  JSON.stringify(
+    {
+      bench: "intake",
+      deltas: n,
+      objectBytes: 1024,
+      transport: "gRPC client stream over TLS (loopback) to test/intake-server (Node grpc-js, strict validation)",
+      loadAverage: (await Bun.file("/proc/loadavg").text()).trim(),
+      agent: {
+        ...agent,
+        note: "delta path: N deltas written to the outbox (SQLite file) during an outage; from the end of the outage to an empty outbox (sent, DeltaResponse OK, confirmed)",
+      },
+      agentStartup: {
+        ...startup,
+        note: "resync path: N objects already in the store at start; from intake start to an empty outbox (snapshot sent, acknowledged, pending entries confirmed)",
+      },
+      baseline: { ...baseline, note: "minimal grpc-js client, same messages, one stream, no outbox" },
+      ratio: {
+        throughput: +(agent.deltasPerSec / baseline.deltasPerSec).toFixed(2),
+        cpu: +(agent.cpuMsPer10kDeltas / baseline.cpuMsPer10kDeltas).toFixed(2),
+        startupThroughput: +(startup.deltasPerSec / baseline.deltasPerSec).toFixed(2),
+      },
+      target: { deltasPerSec: 20_000, met: agent.deltasPerSec >= 20_000 },
+    },
+    null,
+    2,
+  ),
+);
