@@ -1,0 +1,52 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+import { expect, test } from "bun:test";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { HostIo, raceAbort, Semaphore } from "./io.ts";
+
+test("Semaphore bounds concurrency", async () => {
+  const s = new Semaphore(2);
+  let active = 0;
+  let peak = 0;
+  await Promise.all(
+    Array.from({ length: 6 }, async () => {
+      await s.acquire();
+      active++;
+      peak = Math.max(peak, active);
+      await Bun.sleep(5);
+      active--;
+      s.release();
+    }),
+  );
+  expect(peak).toBe(2);
+});
+
+test("raceAbort rejects with the signal's reason while the promise never settles", async () => {
+  await expect(raceAbort(new Promise(() => {}), AbortSignal.timeout(20))).rejects.toThrow("timed out");
+});
+
+test("a hung file holds one underlying read however many callers time out on it", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "perf-io-"));
+  const fifo = path.join(dir, "hung");
+  execFileSync("mkfifo", [fifo]);
+  const io = new HostIo(path.join(dir, "sys"));
+  try {
+    for (let i = 0; i < 5; i++) await expect(io.read(fifo, AbortSignal.timeout(20))).rejects.toThrow();
+    expect(io.pending()).toEqual([`r:${fifo}`]);
+    fs.writeFileSync(path.join(dir, "ok"), "fine");
+    expect(await io.read(path.join(dir, "ok"), AbortSignal.timeout(1000))).toBe("fine");
+    expect(await io.readOptional(path.join(dir, "missing"))).toBeUndefined();
+  } finally {
+    fs.closeSync(fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK));
+    await Bun.sleep(20);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  expect(io.pending()).toEqual([]);
+});
