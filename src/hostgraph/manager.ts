@@ -195,7 +195,8 @@ export function planChanges(
  * the host to its Kubernetes Node whenever that Node is in the store.
  */
 export function createHostGraphComponent(opts: HostGraphOptions): HostGraphComponent {
-  const log = opts.logger.child({ component: "hostgraph" });
+  // The caller passes a child logger with component=hostgraph (DEVELOPING.md).
+  const log = opts.logger;
   const collectors = opts.collectors ?? createHardwareCollectors(opts.paths);
   const intervalMs = opts.intervalMs > 0 ? opts.intervalMs : 5 * 60_000;
   const abort = new AbortController();
