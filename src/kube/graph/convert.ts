@@ -70,13 +70,19 @@ export function refFromKey(key: string): ResourceRef {
 
 const EMPTY = new Uint8Array(0);
 
+const predParts = new Map<string, { type: ReturnType<typeof create<typeof TypeDescriptorSchema>>; predicate: ReturnType<typeof create<typeof AnySchema>> }>();
+
 function rel(pred: string, subject: ResourceRef, object: ResourceRef): Relationship {
-  return create(RelationshipSchema, {
-    type: create(TypeDescriptorSchema, { kind: RELATIONSHIP_KIND, type: pred }),
-    subject,
-    object,
-    predicate: create(AnySchema, { typeUrl: `type.googleapis.com/${pred}`, value: EMPTY }),
-  });
+  // type descriptor and predicate are the same for every relationship of a predicate: build once, share (never mutated)
+  let parts = predParts.get(pred);
+  if (!parts) {
+    parts = {
+      type: create(TypeDescriptorSchema, { kind: RELATIONSHIP_KIND, type: pred }),
+      predicate: create(AnySchema, { typeUrl: `type.googleapis.com/${pred}`, value: EMPTY }),
+    };
+    predParts.set(pred, parts);
+  }
+  return create(RelationshipSchema, { type: parts.type, subject, object, predicate: parts.predicate });
 }
 
 /** The two Relationship messages of a pair. */

@@ -92,7 +92,21 @@ export class GraphReconciler {
           this.log.warn({ kind, err: String(err) }, "graph write failed");
         }
       }
+      this.flush();
     });
+  }
+
+  /** Relationship writes of a batch, last decision per pair wins; one store call each way. */
+  private readonly pending = new Map<PairKey, boolean>();
+
+  private flush(): void {
+    if (this.pending.size === 0) return;
+    const add: Relationship[] = [];
+    const del: Relationship[] = [];
+    for (const [p, isAdd] of this.pending) (isAdd ? add : del).push(...pairRelationships(p));
+    this.pending.clear();
+    if (del.length) this.store.deleteRelationships(...del);
+    if (add.length) this.store.addRelationships(...add);
   }
 
   private isHub(key: string): boolean {
@@ -104,7 +118,7 @@ export class GraphReconciler {
     const n = this.refcount.get(p) ?? 0;
     this.refcount.set(p, n + 1);
     if (n === 0) {
-      this.store.addRelationships(...pairRelationships(p));
+      this.pending.set(p, true);
       const [, a, b] = splitPair(p);
       for (const end of [a, b]) {
         if (end === source || this.isHub(end)) continue;
@@ -124,8 +138,10 @@ export class GraphReconciler {
     }
     this.refcount.delete(p);
     const [, a, b] = splitPair(p);
-    // when the source itself was deleted, the store already cascaded pairs that touch it
-    if (!(sourceDeleted && (a === source || b === source))) this.store.deleteRelationships(...pairRelationships(p));
+    // when the source itself was deleted, the store already cascaded pairs that touch it (and a
+    // still-pending add of such a pair must not resurrect it)
+    if (sourceDeleted && (a === source || b === source)) this.pending.delete(p);
+    else this.pending.set(p, false);
     for (const end of [a, b]) {
       const s = this.foreign.get(end);
       if (s) {
@@ -148,7 +164,7 @@ export class GraphReconciler {
     if (!prev) {
       // (re)appearing resource: pairs other objects imply were cascaded away with its last incarnation
       const f = this.foreign.get(key);
-      if (f) for (const p of f) this.store.addRelationships(...pairRelationships(p));
+      if (f) for (const p of f) this.pending.set(p, true);
     }
     this.known.set(key, { pairs: d.pairs, nodeName: d.nodeName });
     if (obj.spec.kind === "Pod" && prev?.nodeName !== d.nodeName) {
@@ -188,6 +204,7 @@ export class GraphReconciler {
     const ns = slash >= 0 ? objKey.slice(0, slash) : "";
     const name = slash >= 0 ? objKey.slice(slash + 1) : objKey;
     const key = objectRefKey(this.cluster, spec.protoType, ns, name);
+    this.flush(); // pending pairs touching this resource are written first, then cascade with it
     this.store.deleteResource(refFromKey(key));
     const prev = this.known.get(key);
     if (prev) {

@@ -1,0 +1,257 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+/**
+ * bench/kube: initial sync of N pods (default 5000) plus their nodes, ReplicaSets and Deployments
+ * from a real kube-apiserver into the SQLite store, then pod updates at a fixed rate, measuring
+ * lag from the apiserver write to the store commit.
+ * Anchors measured in the same run: the apiserver's own cost of serving the pods (paginated
+ * protobuf LIST by a bare fetch loop, no processing) and the agent process's idle RSS.
+ * Usage: bash bench/run.sh kube [--pods 5000] [--nodes 50] [--rate 100] [--seconds 60]
+ */
+
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { startKubeTestEnv, type KubeTestEnv } from "../../test/helpers/kube-testenv.ts";
+import { decodeEnvelope, findLen, getString } from "../../src/kube/pb.ts";
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : def;
+}
+const PODS = arg("pods", 5000);
+const NODES = arg("nodes", 50);
+const RATE = arg("rate", 100);
+const SECONDS = arg("seconds", 60);
+const PER_RS = 50;
+const NAMESPACES = 5;
+
+async function post(env: KubeTestEnv, p: string, body: unknown): Promise<any> {
+  for (let attempt = 0; ; attempt++) {
+    const res = await env.request("POST", p, body);
+    if (res.ok) return await res.json();
+    const text = await res.text();
+    if (res.status === 429 || res.status >= 500) {
+      if (attempt < 20) {
+        await Bun.sleep(100 * (attempt + 1));
+        continue;
+      }
+    }
+    throw new Error(`POST ${p}: ${res.status} ${text.slice(0, 300)}`);
+  }
+}
+
+async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let i = 0;
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (i < items.length) await fn(items[i++]!);
+    }),
+  );
+}
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
+const MiB = 1024 * 1024;
+
+const env = await startKubeTestEnv();
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-kube-"));
+let agent: ReturnType<typeof Bun.spawn> | undefined;
+try {
+  const tc0 = performance.now();
+  await pool(
+    Array.from({ length: NODES }, (_, i) => i),
+    8,
+    async (i) => {
+      await post(env, "/api/v1/nodes", {
+        metadata: { name: `node-${i}`, labels: { "topology.kubernetes.io/region": "r1", "topology.kubernetes.io/zone": `z${i % 3}` } },
+      });
+    },
+  );
+  for (let n = 0; n < NAMESPACES; n++) await post(env, "/api/v1/namespaces", { metadata: { name: `ns-${n}` } });
+  const rsCount = Math.ceil(PODS / PER_RS);
+  const owners: Array<{ ns: string; rs: { name: string; uid: string } }> = [];
+  await pool(
+    Array.from({ length: rsCount }, (_, i) => i),
+    8,
+    async (i) => {
+      const ns = `ns-${i % NAMESPACES}`;
+      const tmpl = { metadata: { labels: { app: `app-${i}` } }, spec: { containers: [{ name: "c", image: "registry.k8s.io/pause:3.10" }] } };
+      const dep = await post(env, `/apis/apps/v1/namespaces/${ns}/deployments`, {
+        metadata: { name: `app-${i}` },
+        spec: { selector: { matchLabels: { app: `app-${i}` } }, template: tmpl },
+      });
+      const rs = await post(env, `/apis/apps/v1/namespaces/${ns}/replicasets`, {
+        metadata: {
+          name: `app-${i}-abc`,
+          ownerReferences: [{ apiVersion: "apps/v1", kind: "Deployment", name: dep.metadata.name, uid: dep.metadata.uid, controller: true }],
+        },
+        spec: { selector: { matchLabels: { app: `app-${i}` } }, template: tmpl },
+      });
+      owners[i] = { ns, rs: { name: rs.metadata.name, uid: rs.metadata.uid } };
+    },
+  );
+  await pool(
+    Array.from({ length: PODS }, (_, i) => i),
+    16,
+    async (i) => {
+      const o = owners[Math.floor(i / PER_RS)]!;
+      await post(env, `/api/v1/namespaces/${o.ns}/pods`, {
+        metadata: {
+          name: `pod-${i}`,
+          labels: { app: o.rs.name, "pod-template-hash": "abc", seq: "0" },
+          annotations: { "example.com/note": "x".repeat(64) },
+          ownerReferences: [{ apiVersion: "apps/v1", kind: "ReplicaSet", name: o.rs.name, uid: o.rs.uid, controller: true }],
+        },
+        spec: {
+          nodeName: `node-${i % NODES}`,
+          containers: [
+            {
+              name: "app",
+              image: "registry.k8s.io/pause:3.10",
+              env: [{ name: "A", value: "1" }],
+              resources: { requests: { cpu: "10m", memory: "16Mi" } },
+              ports: [{ containerPort: 8080 }],
+            },
+          ],
+        },
+      });
+    },
+  );
+  const createMs = performance.now() - tc0;
+  const objects = PODS + NODES + NAMESPACES + 2 * rsCount;
+
+  // anchor: the apiserver serving every pod as paginated protobuf to a bare fetch loop
+  const ca = fs.readFileSync(env.caFile, "utf8");
+  const listOnce = async (): Promise<number> => {
+    const t = performance.now();
+    let cont = "";
+    do {
+      const res = await fetch(`${env.url}/api/v1/pods?limit=500${cont ? `&continue=${encodeURIComponent(cont)}` : ""}`, {
+        headers: { authorization: `Bearer ${env.adminToken}`, accept: "application/vnd.kubernetes.protobuf" },
+        tls: { ca },
+      });
+      const body = new Uint8Array(await res.arrayBuffer());
+      const list = decodeEnvelope(body).raw;
+      cont = getString(list, findLen(list, 0, list.length, 1), 3);
+    } while (cont);
+    return performance.now() - t;
+  };
+  await listOnce();
+  const rawListMs = Math.min(await listOnce(), await listOnce());
+
+  // the agent
+  agent = Bun.spawn([process.execPath, path.join(import.meta.dir, "agent.ts"), env.kubeconfigPath, dataDir], { stdout: "pipe", stderr: "inherit" });
+  const lines: Array<Record<string, any>> = [];
+  void (async () => {
+    const dec = new TextDecoder();
+    let buf = "";
+    for await (const chunk of agent!.stdout as ReadableStream<Uint8Array>) {
+      buf += dec.decode(chunk);
+      let i: number;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        lines.push(JSON.parse(buf.slice(0, i)));
+        buf = buf.slice(i + 1);
+      }
+    }
+  })();
+  const waitFor = async (type: string, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const l = lines.find((x) => x.type === type);
+      if (l) return l;
+      if (Date.now() > deadline) throw new Error(`agent: no ${type} within ${timeoutMs} ms`);
+      await Bun.sleep(10);
+    }
+  };
+  const idle = await waitFor("idle", 30_000);
+  const synced = await waitFor("synced", 300_000);
+
+  // updates at RATE/s for SECONDS: label seq=k on a rotating pod
+  const sent = new Map<string, { start: number; done: number }>();
+  const total = RATE * SECONDS;
+  const tu0 = performance.now();
+  const inflight: Array<Promise<void>> = [];
+  for (let k = 1; k <= total; k++) {
+    const due = tu0 + (k * 1000) / RATE;
+    const wait = due - performance.now();
+    if (wait > 0) await Bun.sleep(wait);
+    const i = (k * 7919) % PODS;
+    const ns = owners[Math.floor(i / PER_RS)]!.ns;
+    const key = `pod-${i}:${k}`;
+    const start = performance.timeOrigin + performance.now();
+    inflight.push(
+      env
+        .request("PATCH", `/api/v1/namespaces/${ns}/pods/pod-${i}`, { metadata: { labels: { seq: String(k) } } }, "application/merge-patch+json")
+        .then(async (res) => {
+          await res.arrayBuffer();
+          if (!res.ok) throw new Error(`PATCH: ${res.status}`);
+          sent.set(key, { start, done: performance.timeOrigin + performance.now() });
+        }),
+    );
+  }
+  await Promise.all(inflight);
+  const achievedRate = total / ((performance.now() - tu0) / 1000);
+  await Bun.sleep(3000);
+  agent.kill("SIGTERM");
+  await agent.exited;
+  const final = lines.find((x) => x.type === "final");
+  const lagFromResponse: number[] = [];
+  const lagFromRequest: number[] = [];
+  for (const c of lines.filter((x) => x.type === "commit")) {
+    const s = sent.get(`${c.name}:${c.seq}`);
+    if (!s) continue;
+    lagFromResponse.push(c.t - s.done);
+    lagFromRequest.push(c.t - s.start);
+  }
+  lagFromResponse.sort((a, b) => a - b);
+  lagFromRequest.sort((a, b) => a - b);
+  const rssAboveIdle = synced.rssBytes - idle.rssBytes;
+  const result = {
+    bench: "kube",
+    machine: { cpus: os.cpus().length, kernel: os.release() },
+    setup: { pods: PODS, nodes: NODES, replicaSets: rsCount, deployments: rsCount, namespaces: NAMESPACES, objects, createSeconds: round(createMs / 1000) },
+    initialSync: {
+      seconds: round(synced.ms / 1000, 2),
+      objectsPerSecond: Math.round(objects / (synced.ms / 1000)),
+      cpuSeconds: round(synced.cpuUs / 1e6, 2),
+      storedPods: synced.pods,
+      storeMiB: round(synced.storeBytes / MiB),
+      rssMiB: round(synced.rssBytes / MiB),
+      rssAboveIdleMiB: round(rssAboveIdle / MiB),
+      rssAboveIdleMiBPer10kPods: round((rssAboveIdle / MiB) * (10_000 / PODS)),
+      heapMiB: round(synced.heapBytes / MiB),
+    },
+    anchors: {
+      idleRssMiB: round(idle.rssBytes / MiB),
+      rawProtobufListAllPodsMs: round(rawListMs),
+      syncOverRawList: round(synced.ms / rawListMs, 2),
+    },
+    updates: {
+      targetPerSecond: RATE,
+      achievedPerSecond: round(achievedRate),
+      sent: total,
+      committed: lagFromResponse.length,
+      lagMsFromWriteResponse: { p50: round(pct(lagFromResponse, 50)), p99: round(pct(lagFromResponse, 99)), max: round(lagFromResponse.at(-1) ?? NaN) },
+      lagMsFromWriteRequest: { p50: round(pct(lagFromRequest, 50)), p99: round(pct(lagFromRequest, 99)) },
+      finalRssMiB: final ? round(final.rssBytes / MiB) : null,
+    },
+    targets: {
+      syncObjectsPerSecondAtLeast2000: objects / (synced.ms / 1000) >= 2000,
+      rssUnder40MiBPer10kPods: (rssAboveIdle / MiB) * (10_000 / PODS) < 40,
+    },
+  };
+  console.log(JSON.stringify(result, null, 2));
+} finally {
+  agent?.kill("SIGKILL");
+  await env.stop();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+}
