@@ -44,7 +44,7 @@ test("run publishes the host graph; store resources shows it; a restart writes n
 
   const out = storeCli("resources", "--type", "antimetal.hardware.v1") as { count: number; resources: { resource: Record<string, any> }[] };
   const golden = JSON.parse(fs.readFileSync(path.join(FIXTURES, "numa-server.expected.json"), "utf8")) as { resources: Record<string, any>[] };
-  const strip = (r: Record<string, any>) => {
+  const strip = (r: Record<string, any>): Record<string, any> => {
     const { createdAt: _c, updatedAt: _u, ...metadata } = r.metadata;
     return { ...r, metadata };
   };
