@@ -17,10 +17,8 @@ import { type CommandContext, hostPaths, nodeName } from "./context.ts";
 import { ConfigError } from "../config/load.ts";
 import { parseDuration } from "../config/duration.ts";
 import type { Logger } from "../log/logger.ts";
-import { createExecsnoopCollector, registerEbpfMetrics } from "../ebpf/index.ts";
 import { createHostGraphComponent, withHostGraphChannels } from "../hostgraph/index.ts";
-import { createIntakeComponent } from "../intake/index.ts";
-import { createKubeController, detectKubeConfig, type KubeController } from "../kube/index.ts";
+import type { KubeController } from "../kube/index.ts";
 import { type ContinuousCollector, METRIC_TYPES, type MetricType } from "../perf/collector.ts";
 import { defaultRegistry } from "../perf/collect-command.ts";
 import { PrometheusExposition } from "../perf/exposition.ts";
@@ -98,7 +96,6 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
 
   if (config.enablePerformanceCollectors) {
     const registry = await defaultRegistry(paths);
-    const execsnoop = registerExecsnoop(registry, logger, node);
     const router = new MetricsRouter({ logger });
     router.subscribe(new PrometheusExposition());
     const wanted = config.collectors.length > 0 ? (config.collectors as MetricType[]) : undefined;
@@ -113,7 +110,8 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
         collectors: wanted?.filter((t) => t !== "execsnoop"),
       }),
     );
-    if (wanted?.includes("execsnoop")) components.push(execsnoopComponent(execsnoop, router, logger));
+    // eBPF (and its libbpf load) only when asked for: it needs privileges a default install lacks.
+    if (wanted?.includes("execsnoop")) components.push(execsnoopComponent(await registerExecsnoop(registry, logger, node), router, logger));
   } else {
     logger.info("performance collectors off (--enable-performance-collectors=false)");
   }
@@ -122,14 +120,16 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
     components.push(createHostGraphComponent({ store, paths, intervalMs: config.hardwareUpdateInterval, nodeName: node, logger: logger.child({ component: "hostgraph" }) }));
   }
 
+  // Kubernetes and gRPC modules load only when used: a standalone agent starts faster without them.
   let kube: KubeController | undefined;
-  const kubeConfig = config.enableKubernetesController ? detectKubeConfig({ kubeconfig: config.kubeconfig || undefined }) : undefined;
+  const kubeMod = config.enableKubernetesController ? await import("../kube/index.ts") : undefined;
+  const kubeConfig = kubeMod?.detectKubeConfig({ kubeconfig: config.kubeconfig || undefined });
   if (!config.enableKubernetesController) {
     logger.info("Kubernetes controller off (--enable-kubernetes-controller=false)");
-  } else if (!kubeConfig?.config) {
+  } else if (!kubeMod || !kubeConfig?.config) {
     logger.warn({ reason: kubeConfig?.reason }, "Kubernetes controller off: no cluster configuration");
   } else {
-    kube = createKubeController({
+    kube = kubeMod.createKubeController({
       config: kubeConfig.config,
       store,
       logger: logger.child({ component: "kube" }),
@@ -154,6 +154,7 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
   } else if (apiKey === "" && config.intakeApiKeyFile === "") {
     logger.warn("intake upload off: no API key (--intake-api-key, ANTIMETAL_INTAKE_API_KEY or --intake-api-key-file)");
   } else {
+    const { createIntakeComponent } = await import("../intake/index.ts");
     components.push(
       createIntakeComponent({
         address: config.intakeAddress,
@@ -168,7 +169,7 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
         store,
         logger,
         // Without a cluster view there is nothing on the cluster channel; with one, only the leader sends it.
-        isLeader: kube ? () => kube.isLeader() : () => true,
+        isLeader: kube ? () => kube!.isLeader() : () => true,
       }),
     );
   }
@@ -186,7 +187,8 @@ function storeComponent(store: SqliteStore): Component {
 }
 
 /** Adds execsnoop to the registry (so `check` and the scheduler see one list) and returns its factory. */
-function registerExecsnoop(registry: CollectorRegistry, logger: Logger, node: string): () => ContinuousCollector {
+async function registerExecsnoop(registry: CollectorRegistry, logger: Logger, node: string): Promise<() => ContinuousCollector> {
+  const { createExecsnoopCollector, registerEbpfMetrics } = await import("../ebpf/index.ts");
   const create = () => createExecsnoopCollector({ logger: logger.child({ component: "execsnoop" }), nodeName: node, metrics: registerEbpfMetrics() });
   const probe = create();
   registry.registerExternal({ spec: probe.spec, create });
