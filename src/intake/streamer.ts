@@ -138,6 +138,8 @@ export class ChannelStreamer {
   private refreshedAt = Number.NEGATIVE_INFINITY;
   private lastHeartbeatSentAt = Number.NEGATIVE_INFINITY;
   private resyncRejections = 0;
+  /** Confirmation of acknowledged entries still running in the background. */
+  private confirming: Promise<void> = Promise.resolve();
   /** Pending non-delete entries up to this seq are in the last resync snapshot. */
   private coveredUpTo = 0;
   /** Poison isolation after INVALID_ARGUMENT: at most `limit` entries per stream until `untilSeq` is confirmed. */
@@ -213,6 +215,7 @@ export class ChannelStreamer {
     try {
       if (deadline.aborted) onAbort();
       await this.running;
+      await this.confirming;
     } finally {
       deadline.removeEventListener("abort", onAbort);
       this.unlisten?.();
@@ -374,6 +377,8 @@ export class ChannelStreamer {
 
   private async runStream(resync: boolean): Promise<StreamResult> {
     const o = this.o;
+    // re-reading from the start must not pick up entries that were acknowledged but not yet deleted
+    if (this.lastSentSeq === 0) await this.confirming;
     const opened = Date.now();
     let call: IntakeCall;
     try {
@@ -501,7 +506,7 @@ export class ChannelStreamer {
 
   private onAck(sent: OutboxEntry[], batches: number, heartbeatAt: number | undefined, resyncAt: number | undefined): void {
     const now = Date.now();
-    const removed = sent.length ? this.o.outbox.confirm(this.channel, sent) : 0;
+    if (sent.length) this.confirming = this.confirming.then(() => this.confirmChunked(sent));
     if (heartbeatAt !== undefined) this.refreshedAt = Math.max(this.refreshedAt, heartbeatAt);
     if (resyncAt !== undefined) this.refreshedAt = Math.max(this.refreshedAt, resyncAt);
     this.s.streamsAcked++;
@@ -511,6 +516,24 @@ export class ChannelStreamer {
     m.deltasAcked.inc({ channel: this.channel }, sent.length);
     m.batchesAcked.inc({ channel: this.channel }, batches);
     m.lastAck.set({ channel: this.channel }, now / 1000);
-    this.log.debug({ sent: sent.length, removed }, "intake stream acknowledged");
+    this.log.debug({ sent: sent.length }, "intake stream acknowledged");
+  }
+
+  /**
+   * Deletes acknowledged entries in chunks, yielding between them, so the next stream is already
+   * sending (and the server working) while a large acknowledged set is removed. A crash before it
+   * finishes re-sends those entries after restart: at-least-once either way.
+   */
+  private async confirmChunked(sent: OutboxEntry[]): Promise<void> {
+    const chunk = 2_000;
+    for (let i = 0; i < sent.length; i += chunk) {
+      try {
+        this.o.outbox.confirm(this.channel, i === 0 && sent.length <= chunk ? sent : sent.slice(i, i + chunk));
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, "outbox confirm failed; the entries will be sent again");
+        return;
+      }
+      if (i + chunk < sent.length) await new Promise((r) => setImmediate(r));
+    }
   }
 }
