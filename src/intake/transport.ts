@@ -41,8 +41,8 @@ export function codeName(code: number): string {
 
 /** HTTPS_PROXY / NO_PROXY in upper case, as most tools accept; grpc-js itself reads only the lower-case names. */
 export function applyProxyEnvironment(env: NodeJS.ProcessEnv = process.env): void {
-  if (env.https_proxy === undefined && env.HTTPS_PROXY !== undefined) env.https_proxy = env.HTTPS_PROXY;
-  if (env.no_proxy === undefined && env.NO_PROXY !== undefined) env.no_proxy = env.NO_PROXY;
+  if (!env.https_proxy && env.HTTPS_PROXY) env.https_proxy = env.HTTPS_PROXY;
+  if (!env.no_proxy && env.NO_PROXY) env.no_proxy = env.NO_PROXY;
 }
 
 const toBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);

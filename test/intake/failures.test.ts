@@ -206,3 +206,47 @@ test("contract: uniquely numbered objects under random retryable and permanent f
     await srv.kill();
   }
 }, 120_000);
+
+test("HTTPS_PROXY is honoured (HTTP CONNECT, TLS end to end through it) and NO_PROXY bypasses it", async () => {
+  const net = await import("node:net");
+  const http = await import("node:http");
+  const connects: string[] = [];
+  const proxy = http.createServer((_req, res) => res.writeHead(405).end());
+  proxy.on("connect", (req, client: import("node:net").Socket, head: Buffer) => {
+    connects.push(String(req.url));
+    const [host, port] = String(req.url).split(":");
+    const upstream = net.connect(Number(port), host === "localhost" ? "127.0.0.1" : host, () => {
+      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      if (head.length) upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    upstream.on("error", () => client.destroy());
+    client.on("error", () => upstream.destroy());
+  });
+  await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", () => r()));
+  const proxyUrl = `http://127.0.0.1:${(proxy.address() as import("node:net").AddressInfo).port}`;
+  const srv = await IntakeServer.start({ pki, quiet: true });
+  try {
+    const run = async (env: Record<string, string>, data: string) => {
+      const { logger } = capturedLogger("info");
+      const store = openStore({ dataDirectory: data, logger });
+      for (let i = 0; i < 20; i++) store.updateResource(resource(`p-${i}`, 1));
+      store.close();
+      const proc = spawn(
+        path.join(ROOT, "node_modules/.bin/bun"),
+        [path.join(ROOT, "test/intake/agent-runner.ts"), "--data", data, "--address", `localhost:${srv.port}`, "--ca", pki.ca, "--exit-when-drained"],
+        { cwd: ROOT, stdio: ["ignore", "ignore", "ignore"], env: { ...process.env, https_proxy: "", no_proxy: "", grpc_proxy: "", http_proxy: "", ...env } },
+      );
+      return new Promise<number | null>((r) => proc.once("exit", r));
+    };
+    expect(await run({ HTTPS_PROXY: proxyUrl }, path.join(tmp, "proxy-1"))).toBe(0);
+    expect(connects).toEqual([`localhost:${srv.port}`]);
+    expect(await run({ HTTPS_PROXY: proxyUrl, NO_PROXY: "localhost" }, path.join(tmp, "proxy-2"))).toBe(0);
+    expect(connects).toHaveLength(1);
+    expect((await srv.state()).live.length).toBe(20);
+  } finally {
+    proxy.close();
+    await srv.kill();
+  }
+}, 60_000);
