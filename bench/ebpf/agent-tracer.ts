@@ -12,7 +12,9 @@ import { ExecsnoopCollector, registerEbpfMetrics, type ExecRecordData } from "..
 const marker = process.argv[2] ?? "antimetal-bench";
 let seen = 0;
 let all = 0;
-const c = new ExecsnoopCollector({ metrics: registerEbpfMetrics(new Registry()), ringBytes: Number(process.env.RING_BYTES ?? 1 << 20) });
+const c = new ExecsnoopCollector({ metrics: registerEbpfMetrics(new Registry()), ringBytes: Number(process.env.RING_BYTES ?? 1 << 20),
+  ...(process.env.WAKEUP_BYTES !== undefined ? { wakeupBytes: Number(process.env.WAKEUP_BYTES) } : {}),
+});
 await c.start((ev) => {
   all++;
   const d = ev.data as ExecRecordData;

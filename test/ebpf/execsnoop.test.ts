@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Registry } from "prom-client";
 import { ExecsnoopCollector, EXECSNOOP_PROGRAMS, registerEbpfMetrics, type ExecRecordData } from "../../src/ebpf/index.ts";
 import type { MetricEvent } from "../../src/perf/collector.ts";
+import { ebpfAssets } from "../../src/ebpf/assets.ts";
 
 const runId = `am${process.pid}x${Date.now().toString(36)}`;
 
@@ -55,6 +56,16 @@ describe("execsnoop on the real kernel", () => {
     }
     const links = bpftoolJson("link");
     for (const id of progIds) expect(links.some((l) => l.prog_id === id)).toBe(true);
+  });
+
+  test("start while active fails with \"already running\"; a missing object fails and leaves nothing loaded", async () => {
+    await expect(collector.start(() => {})).rejects.toThrow(/already running/);
+    const before = bpftoolJson("prog").length;
+    const assets = { ...ebpfAssets(), objects: { execsnoop: "/nonexistent/execsnoop.bpf.o" } };
+    const broken = new ExecsnoopCollector({ metrics: registerEbpfMetrics(new Registry()), assets });
+    await expect(broken.start(() => {})).rejects.toThrow(/cannot read eBPF object execsnoop/);
+    expect(broken.programIds()).toEqual([]);
+    expect(bpftoolJson("prog").length).toBe(before);
   });
 
   test("1000 spawned processes are each reported with pid, ppid, uid, comm, args and retval; a failing exec too", async () => {
