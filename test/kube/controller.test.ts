@@ -271,4 +271,21 @@ describe("kube controller against a real kube-apiserver", () => {
     expect(touched.filter((t) => t === "ADD k8s.io.api.core.v1.Pod")).toHaveLength(1);
     expect(await metric("antimetal_kube_watch_staleness_seconds", { kind: "Pod" })).toBeLessThan(30);
   }, 120_000);
+
+  test("an agent restarted on a persistent store removes what changed while it was down", async () => {
+    await ctl.stop(AbortSignal.timeout(10_000));
+    await api.del(env, "/api/v1/namespaces/team-b/pods/after-restart");
+    await api.del(env, "/api/v1/namespaces/team-a/pods/web-1-b");
+    await api.pod(env, "team-a", "web-1-b", { node: "node-a", labels: { app: "web" } }); // moved, no owner now
+    ctl = createKubeController({ config: loadKubeconfig([env.kubeconfigPath]), store, logger, leaderElect: false, nodeName: "node-a" });
+    await ctl.start();
+    await ctl.synced();
+    expect(names("k8s.io.api.core.v1.Pod")).not.toContain("team-b/after-restart");
+    const rels = relationshipStrings(store);
+    expect(rels).toContain("Contains Node:node-a -> Pod:team-a/web-1-b");
+    expect(rels).not.toContain("Contains Node:node-b -> Pod:team-a/web-1-b");
+    expect(rels).not.toContain("Owns ReplicaSet:team-a/web-2 -> Pod:team-a/web-1-b");
+    expect(rels.filter((r) => r.includes("after-restart"))).toEqual([]);
+    expect(rels).toEqual(expect.arrayContaining(containment()));
+  }, 60_000);
 });

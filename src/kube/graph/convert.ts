@@ -62,7 +62,7 @@ export function refFromKey(key: string): ResourceRef {
   let r = refCache.get(key);
   if (!r) {
     r = decodeResourceKey(key);
-    if (refCache.size > 10_000) refCache.clear();
+    if (refCache.size > 1024) refCache.clear();
     refCache.set(key, r);
   }
   return r;
@@ -184,8 +184,21 @@ const SC_TYPE = "k8s.io.api.storage.v1.StorageClass";
 const POD_TYPE = "k8s.io.api.core.v1.Pod";
 const SERVICE_TYPE = "k8s.io.api.core.v1.Service";
 
+/** The containment pairs an object implies by existing (see Derived.fixed). */
+export function fixedPairs(cluster: string, self: string, namespace: string): PairKey[] {
+  const out = [pairKey("C", clusterKey(cluster), self)];
+  if (namespace) out.push(pairKey("C", objectRefKey(cluster, NAMESPACE_TYPE, "", namespace), self));
+  return out;
+}
+
 export interface Derived {
-  /** Pair keys this object implies (deduplicated). */
+  /**
+   * Cluster Contains it, Namespace Contains it: fixed for the object's lifetime (name, namespace
+   * and cluster never change) and implied by nothing else, so the reconciler writes them once and
+   * never tracks them (the store cascades them on delete).
+   */
+  fixed: PairKey[];
+  /** Every other pair this object implies (deduplicated); these are diffed on update. */
   pairs: PairKey[];
   /** Pod only: the node it runs on. */
   nodeName?: string;
@@ -201,8 +214,7 @@ export function derive(cluster: string, obj: KubeObject): Derived {
   const { spec, meta, raw } = obj;
   const self = resourceKeyOf(cluster, obj);
   const out = new Set<PairKey>();
-  out.add(pairKey("C", clusterKey(cluster), self));
-  if (spec.namespaced && meta.namespace) out.add(pairKey("C", objectRefKey(cluster, NAMESPACE_TYPE, "", meta.namespace), self));
+  const fixed = fixedPairs(cluster, self, spec.namespaced ? meta.namespace : "");
   for (const o of meta.ownerReferences) {
     if (!o.kind || !o.name) continue;
     const known = KIND_BY_NAME.get(o.kind);
@@ -272,5 +284,5 @@ export function derive(cluster: string, obj: KubeObject): Derived {
       break;
     }
   }
-  return { pairs: [...out], nodeName };
+  return { fixed, pairs: [...out], nodeName };
 }

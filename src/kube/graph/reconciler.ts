@@ -28,6 +28,7 @@ import {
   RESOURCE_KIND,
   clusterKey,
   derive,
+  fixedPairs,
   labelLocation,
   pairKey,
   pairRelationships,
@@ -162,6 +163,7 @@ export class GraphReconciler {
     for (const p of before) if (!after.has(p)) this.dec(p, key, false);
     for (const p of after) if (!before.has(p)) this.inc(p, key);
     if (!prev) {
+      for (const p of d.fixed) this.pending.set(p, true);
       // (re)appearing resource: pairs other objects imply were cascaded away with its last incarnation
       const f = this.foreign.get(key);
       if (f) for (const p of f) this.pending.set(p, true);
@@ -252,7 +254,13 @@ export class GraphReconciler {
           const s = encodeResourceKey(r.subject);
           const o = encodeResourceKey(r.object);
           const p = m.forward ? pairKey(m.t, s, o) : pairKey(m.t, o, s);
-          if (!this.refcount.has(p)) stale.push(r);
+          if (this.refcount.has(p)) continue;
+          const self = m.forward ? o : s;
+          const ns = r.subject.namespace?.namespace;
+          const target = m.forward ? r.object.namespace?.namespace : ns;
+          const objNs = target?.case === "kube" ? target.value.namespace : "";
+          if (m.t === "C" && this.known.has(self) && fixedPairs(this.cluster, self, objNs).includes(p)) continue;
+          stale.push(r);
         }
       }
       if (stale.length) this.store.deleteRelationships(...stale);
