@@ -97,3 +97,20 @@ test("readBus resolves the link, reads numa_node and tells PCIe by current_link_
   expect(await readBus(`${root}/sys`, `${root}/sys/class/net/eth1`)).toEqual({ type: BusType.PCI, address: "0000:00:1f.6" });
   expect(await readBus(`${root}/sys`, `${root}/sys/class/net/missing`)).toBeUndefined();
 });
+
+test("readBus follows a native-multipath NVMe namespace to its first controller", async () => {
+  const root = tree({
+    "sys/devices/pci0000:00/0000:00:1d.0/0000:3d:00.0/numa_node": "0\n",
+    "sys/devices/pci0000:00/0000:00:1d.0/0000:3d:00.0/current_link_speed": "16.0 GT/s PCIe\n",
+    "sys/devices/pci0000:00/0000:00:1d.0/0000:3d:00.0/nvme/nvme0/model": "X\n",
+    "sys/devices/pci0000:00/0000:00:1c.0/0000:3e:00.0/nvme/nvme1/model": "X\n",
+    "sys/devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1/size": "1\n",
+    "sys/block/.keep": "",
+  });
+  const sub = `${root}/sys/devices/virtual/nvme-subsystem/nvme-subsys0`;
+  fs.symlinkSync("../../../pci0000:00/0000:00:1c.0/0000:3e:00.0/nvme/nvme1", `${sub}/nvme1`);
+  fs.symlinkSync("../../../pci0000:00/0000:00:1d.0/0000:3d:00.0/nvme/nvme0", `${sub}/nvme0`);
+  fs.symlinkSync("../../nvme-subsys0", `${sub}/nvme0n1/device`);
+  fs.symlinkSync("../devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1", `${root}/sys/block/nvme0n1`);
+  expect(await readBus(`${root}/sys`, `${root}/sys/block/nvme0n1/device`)).toEqual({ type: BusType.NVME, address: "0000:3d:00.0", numaNode: 0, pcie: true });
+});

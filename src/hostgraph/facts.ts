@@ -169,6 +169,18 @@ export async function readBus(sysRoot: string, link: string): Promise<BusInfo | 
     return undefined;
   }
   if (!real.startsWith(devicesRoot + "/")) return undefined;
+  // Native NVMe multipath: the namespace's device is the (virtual) subsystem; its controllers are
+  // links inside it. The first controller (by name) stands for the disk's bus.
+  if (/^virtual\/nvme-subsystem\/[^/]+$/.test(real.slice(devicesRoot.length + 1))) {
+    const ctrls = (await fsp.readdir(real).catch(() => [] as string[])).filter((n) => /^nvme\d+$/.test(n)).sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)));
+    if (ctrls.length === 0) return undefined;
+    try {
+      real = await fsp.realpath(path.join(real, ctrls[0]!));
+    } catch {
+      return undefined;
+    }
+    if (!real.startsWith(devicesRoot + "/")) return undefined;
+  }
   const b = busFromDevicePath(real.slice(devicesRoot.length + 1));
   if (!b) return undefined;
   const out: BusInfo = { type: b.type, address: b.address };
