@@ -113,4 +113,15 @@ if [[ $ARM64_LIBS == 1 ]]; then
     copy_lib "$(find_lib "$CACHE/arm64-root" aarch64-linux-gnu "$so")" "$OUT/lib/arm64" "$so"
   done
   echo "build-ebpf: staged arm64 libraries from $(ls "$CACHE"/arm64-debs | tr '\n' ' ')"
+
+  # An arm64 glibc sysroot, so test/ebpf/compiled-arm64.test.ts can run the arm64 agent under
+  # qemu-aarch64-static (-L sysroot).
+  mkdir -p "$CACHE/arm64-sysroot-debs" "$CACHE/arm64-sysroot"
+  if ! ls "$CACHE"/arm64-sysroot-debs/libc6_*arm64.deb >/dev/null 2>&1; then
+    chown _apt "$CACHE/arm64-sysroot-debs" 2>/dev/null || true
+    (cd "$CACHE/arm64-sysroot-debs" && apt-get download -qq libc6:arm64 libgcc-s1:arm64)
+  fi
+  if [[ ! -e "$CACHE/arm64-sysroot/lib/ld-linux-aarch64.so.1" ]]; then
+    for deb in "$CACHE"/arm64-sysroot-debs/*.deb; do dpkg-deb -x "$deb" "$CACHE/arm64-sysroot"; done
+  fi
 fi
