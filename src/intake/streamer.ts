@@ -136,7 +136,6 @@ export class ChannelStreamer {
   private wasEnabled = false;
   /** Send time of the newest heartbeat (or resync start) on an acknowledged stream. */
   private refreshedAt = Number.NEGATIVE_INFINITY;
-  private lastHeartbeatSentAt = Number.NEGATIVE_INFINITY;
   private resyncRejections = 0;
   /** Confirmation of acknowledged entries still running in the background. */
   private confirming: Promise<void> = Promise.resolve();
@@ -266,7 +265,8 @@ export class ChannelStreamer {
         this.log.warn({ sinceRefreshMs: now - this.refreshedAt }, "no acknowledged heartbeat within the TTL: full resync");
         this.needResync = true;
       }
-      const heartbeatIn = this.lastHeartbeatSentAt + this.o.heartbeatIntervalMs - now;
+      // a heartbeat is due a minute after the last one the server acknowledged (a lost one is resent)
+      const heartbeatIn = this.refreshedAt + this.o.heartbeatIntervalMs - now;
       if (!this.needResync && heartbeatIn > 0 && !this.hasPending()) {
         await this.waker.sleep(heartbeatIn);
         continue;
@@ -417,9 +417,8 @@ export class ChannelStreamer {
     };
 
     try {
-      if (resync || Date.now() - this.lastHeartbeatSentAt >= o.heartbeatIntervalMs) {
+      if (resync || Date.now() - this.refreshedAt >= o.heartbeatIntervalMs) {
         heartbeatAt = Date.now();
-        this.lastHeartbeatSentAt = heartbeatAt;
         this.s.heartbeats++;
         m.heartbeats.inc({ channel: this.channel });
         if (!(await write(this.heartbeatBytes, 1))) return watchdog("drain_timeout");
