@@ -5,7 +5,7 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 import type { Logger } from "../log/logger.ts";
-import { openDatabase, type IntegrityCheck, type Synchronous } from "./open.ts";
+import { closeDatabase, openDatabase, type IntegrityCheck, type Synchronous } from "./open.ts";
 import { SqliteStore, type Classifier } from "./sqlite-store.ts";
 
 export * from "./types.ts";
@@ -54,7 +54,7 @@ export function openStore(opts: OpenStoreOptions): SqliteStore {
     logger.debug({ path }, "store open");
     return store;
   } catch (err) {
-    db.close();
+    closeDatabase(db);
     throw err;
   }
 }

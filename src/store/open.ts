@@ -85,8 +85,20 @@ function openFile(file: string, opts: OpenDatabaseOptions): Database {
     migrate(db);
     return db;
   } catch (err) {
-    db.close();
+    closeDatabase(db);
     throw err;
+  }
+}
+
+/**
+ * Really closes: bun's db.close() leaves the connection (file handles, the mmapped -shm) open while
+ * any prepared statement is alive; close(true) finalizes them first.
+ */
+export function closeDatabase(db: Database): void {
+  try {
+    db.close(true);
+  } catch {
+    db.close(false);
   }
 }
 

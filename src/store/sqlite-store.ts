@@ -15,6 +15,7 @@ import { ObjectSchema, type TypeDescriptor } from "../proto/gen/resource/v1/obje
 import { RelationshipSchema } from "../proto/gen/resource/v1/relationship_pb.ts";
 import { ResourceMetaSchema, ResourceRefSchema, ResourceSchema } from "../proto/gen/resource/v1/resource_pb.ts";
 import { matchesFilters } from "./filter.ts";
+import { closeDatabase } from "./open.ts";
 import { encodeKey, encodeResourceKey, protoName, relationshipId } from "./keys.ts";
 import {
   InvalidInputError,
@@ -72,7 +73,8 @@ interface PendingEvent {
 
 interface TxCtx {
   events: PendingEvent[];
-  channels: Set<string>;
+  /** Outbox depth/bytes changes per channel, applied to the counters on commit. */
+  channels: Map<string, { depth: number; bytes: number }>;
 }
 
 interface Sub {
@@ -157,12 +159,8 @@ export class SqliteStore implements Store {
     this.nowMs = opts.now ?? Date.now;
     this.s = prepare(db);
     this.txRunner = db.transaction((fn: () => unknown) => fn()) as unknown as (fn: () => unknown) => unknown;
-    // per-channel max via the (channel, seq) index: no scan of a big outbox on open
-    const max = db.query("SELECT max((SELECT max(seq) FROM outbox o WHERE o.channel = c.channel)) AS m FROM outbox_stats c").get() as {
-      m: number | null;
-    };
-    this.nextSeq = (max.m ?? 0) + 1;
     this.outbox = new SqliteOutbox(this, this.s, opts);
+    this.nextSeq = this.outbox.recount() + 1;
     if (!opts.readonly) {
       for (const ch of this.outbox.channels()) this.outbox.enforceCap(ch);
       liveOutboxes.add(this);
@@ -191,7 +189,7 @@ export class SqliteStore implements Store {
   /** Runs fn in the current transaction or a new one; delivers events after the outermost commit. */
   private tx<T>(fn: () => T): T {
     if (this.ctx) return fn();
-    const ctx: TxCtx = { events: [], channels: new Set() };
+    const ctx: TxCtx = { events: [], channels: new Map() };
     this.ctx = ctx;
     let out: T;
     try {
@@ -204,8 +202,9 @@ export class SqliteStore implements Store {
   }
 
   private afterCommit(ctx: TxCtx): void {
-    for (const ch of ctx.channels) this.outbox.enforceCap(ch);
-    for (const ch of ctx.channels) this.outbox.notify(ch);
+    for (const [ch, d] of ctx.channels) this.outbox.addCounts(ch, d.depth, d.bytes);
+    for (const ch of ctx.channels.keys()) this.outbox.enforceCap(ch);
+    for (const ch of ctx.channels.keys()) this.outbox.notify(ch);
     if (ctx.events.length === 0) return;
     for (const e of ctx.events) this.deliveryQueue.push(e);
     if (this.delivering) return; // a handler mutated the store: its events go after the current ones
@@ -260,8 +259,18 @@ export class SqliteStore implements Store {
     body: Uint8Array | null,
     bytes: number,
   ): void {
-    this.s.obUpsert.run(this.nextSeq++, channel, key, entity, OP_CODE[op], rid, body, bytes, this.nowMs());
-    this.ctx!.channels.add(channel);
+    const prev = (this.s.obUpsert.values(this.nextSeq++, channel, key, entity, OP_CODE[op], rid, body, bytes, this.nowMs())[0] as [number])[0];
+    this.countDelta(channel, prev < 0 ? 1 : 0, prev < 0 ? bytes : bytes - prev);
+  }
+
+  /** @internal records an outbox depth/bytes change inside the current transaction. */
+  countDelta(channel: string, depth: number, bytes: number): void {
+    const m = this.ctx!.channels;
+    const d = m.get(channel);
+    if (d) {
+      d.depth += depth;
+      d.bytes += bytes;
+    } else m.set(channel, { depth, bytes });
   }
 
   private resourceKey(r: Resource): string {
@@ -342,14 +351,13 @@ export class SqliteStore implements Store {
     this.assertWritable();
     const key = encodeResourceKey(ref);
     this.tx(() => {
-      const seen = new Set<number>();
+      // every relationship touching the key, from both indexes, in insertion order
+      type Row = [number, Uint8Array, string, string, string, Uint8Array];
+      const rows = new Map<number, Row>();
       for (const stmt of [this.s.relBySubjectRows, this.s.relByObjectRows]) {
-        for (const r of stmt.values(key) as [number, Uint8Array, string, string, string, Uint8Array][]) {
-          if (seen.has(r[0])) continue;
-          seen.add(r[0]);
-          this.removeRelationship(r[0], r[1], r[2], r[3], r[4], r[5]);
-        }
+        for (const r of stmt.values(key) as Row[]) rows.set(r[0], r);
       }
+      for (const r of [...rows.values()].sort((a, b) => a[0] - b[0])) this.removeRelationship(r[0], r[1], r[2], r[3], r[4], r[5]);
       const row = this.s.resGet.values(key)[0] as ResRow | undefined;
       if (!row) return;
       const [rid, , , , type, channel] = row;
@@ -529,7 +537,11 @@ export class SqliteStore implements Store {
     this.subs.clear();
     liveOutboxes.delete(this);
     this.outbox.closeListeners();
-    this.db.close();
+    for (const st of Object.values(this.s)) {
+      if (typeof (st as Statement).finalize === "function") (st as Statement).finalize();
+      else for (const q of Object.values(st as Record<string, Statement>)) q.finalize();
+    }
+    closeDatabase(this.db);
   }
 
   get isClosed(): boolean {
@@ -584,12 +596,13 @@ function prepare(db: Database) {
       sop: db.prepare(`SELECT ${relCols} FROM relationships WHERE subject_key = ? AND predicate_type = ? AND object_key = ?`),
     },
     obUpsert: db.prepare(
-      `INSERT INTO outbox(seq, channel, key, entity, op, rid, body, bytes, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO outbox(seq, channel, key, entity, op, rid, body, bytes, enqueued_at, prev_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, -1)
        ON CONFLICT(channel, key) DO UPDATE SET
          seq = excluded.seq,
          op = CASE WHEN outbox.op = 0 AND excluded.op = 1 THEN 0 ELSE excluded.op END,
          entity = excluded.entity, rid = excluded.rid, body = excluded.body,
-         bytes = excluded.bytes, enqueued_at = excluded.enqueued_at`,
+         prev_bytes = outbox.bytes, bytes = excluded.bytes, enqueued_at = excluded.enqueued_at
+       RETURNING prev_bytes`,
     ),
     obRead: db.prepare(
       `SELECT o.seq, o.key, o.entity, o.op, o.body, o.bytes, o.enqueued_at,
@@ -599,15 +612,13 @@ function prepare(db: Database) {
        LEFT JOIN relationships l ON o.entity = 1 AND l.rid = o.rid
        WHERE o.channel = ? AND o.seq > ? ORDER BY o.seq LIMIT ?`,
     ),
-    obConfirm: db.prepare("DELETE FROM outbox WHERE key = ? AND channel = ? AND seq = ?"),
-    obStats: db.prepare("SELECT depth, bytes FROM outbox_stats WHERE channel = ?"),
+    obConfirm: db.prepare("DELETE FROM outbox WHERE key = ? AND channel = ? AND seq = ? RETURNING bytes"),
+    obCounts: db.prepare("SELECT channel, count(*), coalesce(sum(bytes), 0), max(seq) FROM outbox GROUP BY channel"),
     obOldest: db.prepare("SELECT enqueued_at FROM outbox WHERE channel = ? ORDER BY seq LIMIT 1"),
     obTrim: db.prepare(
       "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE channel = ? ORDER BY seq LIMIT ?) RETURNING bytes",
     ),
-    obChannels: db.prepare(
-      "SELECT channel FROM outbox_stats WHERE depth > 0 UNION SELECT substr(k, 8) FROM meta WHERE k >= 'resync:' AND k < 'resync;'",
-    ),
+    obResyncChannels: db.prepare("SELECT substr(k, 8) FROM meta WHERE k >= 'resync:' AND k < 'resync;'"),
     metaGet: db.prepare("SELECT v FROM meta WHERE k = ?"),
     metaSet: db.prepare("INSERT INTO meta(k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v"),
     metaDel: db.prepare("DELETE FROM meta WHERE k = ?"),
@@ -645,6 +656,8 @@ export class SqliteOutbox implements Outbox {
   private readonly meters = new Map<string, BoundMeter>();
   private readonly maxBytes: number;
   private readonly maxEntries: number;
+  /** depth/bytes per channel; exact: recounted on open, changed only after commits. */
+  private readonly counts = new Map<string, { depth: number; bytes: number }>();
 
   constructor(
     private readonly store: SqliteStore,
@@ -665,8 +678,28 @@ export class SqliteOutbox implements Outbox {
   }
 
   private depthBytes(channel: string): { depth: number; bytes: number } {
-    const r = this.s.obStats.values(channel)[0] as [number, number] | undefined;
-    return r ? { depth: r[0], bytes: r[1] } : { depth: 0, bytes: 0 };
+    const c = this.counts.get(channel);
+    return c ? { depth: c.depth, bytes: c.bytes } : { depth: 0, bytes: 0 };
+  }
+
+  /** @internal counts the table (on open; one pass over the outbox). Returns the highest seq. */
+  recount(): number {
+    this.counts.clear();
+    let max = 0;
+    for (const [ch, n, b, m] of this.s.obCounts.values() as [string, number, number, number][]) {
+      this.counts.set(ch, { depth: n, bytes: b });
+      max = Math.max(max, m);
+    }
+    return max;
+  }
+
+  /** @internal applies a committed change. */
+  addCounts(channel: string, depth: number, bytes: number): void {
+    const c = this.counts.get(channel);
+    if (c) {
+      c.depth += depth;
+      c.bytes += bytes;
+    } else this.counts.set(channel, { depth, bytes });
   }
 
   read(channel: string, afterSeq: number, limit: number, maxBytes = Infinity): OutboxEntry[] {
@@ -699,7 +732,16 @@ export class SqliteOutbox implements Outbox {
     if (!this.store.writable) throw new StoreClosedError();
     let n = 0;
     this.store.runTx(() => {
-      for (const e of entries) if (e.seq > 0) n += this.s.obConfirm.run(e.key, channel, e.seq).changes;
+      let bytes = 0;
+      for (const e of entries) {
+        if (e.seq <= 0) continue;
+        const r = this.s.obConfirm.values(e.key, channel, e.seq)[0] as [number] | undefined;
+        if (r) {
+          n++;
+          bytes += r[0];
+        }
+      }
+      if (n > 0) this.store.countDelta(channel, -n, -bytes);
     });
     this.meter(channel).depth(this.depthBytes(channel).depth);
     return n;
@@ -756,7 +798,10 @@ export class SqliteOutbox implements Outbox {
   }
 
   channels(): string[] {
-    return (this.s.obChannels.values() as [string][]).map((r) => r[0]);
+    const out = new Set<string>();
+    for (const [ch, c] of this.counts) if (c.depth > 0) out.add(ch);
+    for (const [ch] of this.s.obResyncChannels.values() as [string][]) out.add(ch);
+    return [...out];
   }
 
   /** @internal after each commit that appended to `channel`. */
@@ -796,6 +841,7 @@ export class SqliteOutbox implements Outbox {
       }
       this.s.metaSet.run(`resync:${channel}`, String(Date.now()));
     })();
+    this.addCounts(channel, -dropped, -droppedBytes);
     meter.dropped(reason, dropped);
     meter.depth(depth);
     this.opts.logger.warn(

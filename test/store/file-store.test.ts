@@ -9,7 +9,7 @@ import { create, fromBinary } from "@bufbuild/protobuf";
 import { TypeDescriptorSchema } from "../../src/proto/gen/resource/v1/object_pb.ts";
 import { ResourceSchema } from "../../src/proto/gen/resource/v1/resource_pb.ts";
 import { Database } from "bun:sqlite";
-import { existsSync, readdirSync, writeFileSync, openSync, writeSync, closeSync, statSync } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, readlinkSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { createLogger, silentLogger } from "../../src/log/logger.ts";
@@ -181,4 +181,21 @@ test("concurrent subscriber with live writes from async batches: no gap, no dupl
     expect(m.size).toBe(N);
     expect([...m.values()].every((n) => n === 1)).toBe(true);
   }
+});
+
+test("close releases the file: no descriptor of the store stays open", () => {
+  const d = dir();
+  const s = openStore({ dataDirectory: d, logger: silentLogger });
+  s.addResource(resource(POD, "p1"));
+  const fds = () =>
+    readdirSync("/proc/self/fd").filter((f) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${f}`).startsWith(d);
+      } catch {
+        return false;
+      }
+    }).length;
+  expect(fds()).toBeGreaterThan(0);
+  s.close();
+  expect(fds()).toBe(0);
 });

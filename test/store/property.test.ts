@@ -173,7 +173,7 @@ function runSequence(ops: Op[], dataDirectory: string) {
 test("property: random sequences agree with the model (in memory)", () => {
   fc.assert(
     fc.property(fc.array(arbOp, { maxLength: 60 }), (ops) => runSequence(ops, "")),
-    { numRuns: 300 },
+    { numRuns: Number(process.env.STORE_PROPERTY_RUNS ?? 300) },
   );
 });
 
