@@ -43,6 +43,8 @@ const opts = {
   quiet: flag("quiet") === true,
   /** Append every record and stream outcome as JSON lines, so a test can read them across server restarts. */
   recordFile: flag("record-file"),
+  /** Benchmarks: keep TTL state and counts but not the per-object record log. */
+  noRecord: flag("no-record") === true,
 };
 const incarnation = randomBytes(4).toString("hex");
 const persist = (obj) => {
@@ -77,6 +79,7 @@ const VERSION_RE = /^[0-9a-f]{8}$/;
 
 // ---- state ------------------------------------------------------------------------------------
 let streamSeq = 0;
+let recordCount = 0;
 /** Every object received, in arrival order: {stream, op, key, name, ...}. */
 let records = [];
 /** stream id -> "open" | "acked" | "failed:<CODE>" */
@@ -95,7 +98,7 @@ const control = {
   dropAfter: null, // messages until all sessions are destroyed
   random: null, // {p, codes:[...], drop: p}
   poison: null, // RegExp on metadata.name
-  delayMs: 0, // per message processing delay (slow server)
+  pause: 0, // streams that stop reading after their first message (flow control fills; drain never comes)
 };
 
 function sweep(now = Date.now()) {
@@ -184,7 +187,8 @@ function apply(stream, objs) {
       continue;
     }
     const rec = { stream, at: now, op: o.op, key: o.key, name: o.name, type: o.type, kind: o.kind, tags: o.tags, deltaVersion: o.deltaVersion };
-    records.push(rec);
+    recordCount++;
+    if (!opts.noRecord) records.push(rec);
     persist({ t: "rec", ...rec });
     if (o.op === "DELETE" || o.deleted) live.delete(o.key);
     else live.set(o.key, { deltaVersion: o.deltaVersion, expiresAt: now + o.ttl, name: o.name, type: o.type, tags: o.tags, op: o.op });
@@ -232,6 +236,8 @@ function handleDelta(call, callback) {
   const plan = control.failQueue.shift();
   let stall = false;
   if (control.stall > 0) (control.stall--, (stall = true));
+  let pause = false;
+  if (control.pause > 0) (control.pause--, (pause = true));
   let random = null;
   if (control.random && Math.random() < control.random.p) {
     const r = control.random;
@@ -243,6 +249,7 @@ function handleDelta(call, callback) {
   call.on("data", (req) => {
     if (finished || invalid) return;
     count++;
+    if (pause) return void call.pause();
     if (plan && plan.when === "start") return fail(plan.code, plan.details ?? "injected failure");
     if (random && random.when === "start") {
       if (random.drop) return void (finished = true, streams.set(id, "failed:DROP"), dropSessions());
@@ -304,7 +311,7 @@ function state() {
   for (const s of streams.values()) counts[s === "acked" ? "acked" : s === "open" ? "open" : "failed"]++;
   return {
     streams: counts,
-    records: records.length,
+    records: recordCount,
     heartbeats: heartbeats.length,
     lastHeartbeat: heartbeats.at(-1) ?? null,
     invalid: invalidMessages.length,
@@ -316,6 +323,7 @@ function state() {
 function command(c) {
   if (c.fail) for (let i = 0; i < (c.fail.count ?? 1); i++) control.failQueue.push({ code: typeof c.fail.code === "string" ? grpc.status[c.fail.code] : c.fail.code, when: c.fail.when ?? "end", details: c.fail.details });
   if (c.stall !== undefined) control.stall = c.stall;
+  if (c.pause !== undefined) control.pause = c.pause;
   if (c.huge !== undefined) (control.huge = c.huge, (control.hugeBytes = c.hugeBytes ?? control.hugeBytes));
   if (c.garbage !== undefined) control.garbage = c.garbage;
   if (c.dropAfter !== undefined) control.dropAfter = c.dropAfter;
@@ -324,7 +332,7 @@ function command(c) {
   if (c.random !== undefined) control.random = c.random;
   if (c.poison !== undefined) control.poison = c.poison === null ? null : new RegExp(c.poison);
   if (c.clear) control.failQueue = [];
-  if (c.reset) ((records = []), (heartbeats = []), (expired = []), (invalidMessages = []), live.clear(), streams.clear());
+  if (c.reset) ((records = []), (recordCount = 0), (heartbeats = []), (expired = []), (invalidMessages = []), live.clear(), streams.clear());
   return { ok: true };
 }
 

@@ -209,21 +209,24 @@ test("hostile server: huge and garbage responses, a stalled stream and raw garba
   const garbage = await IntakeServer.start({ pki, rawGarbage: true });
   const store = memoryStore(logger);
   try {
-    for (let i = 0; i < 200; i++) store.updateResource(resource(`h-${i}`, 1));
+    // enough data that a paused reader blocks the writer (HTTP/2 windows are 64 KiB+)
+    for (let i = 0; i < 2_000; i++) store.updateResource(resource(`h-${i}`, 1));
     // 1. a peer that speaks TLS then sends random bytes instead of HTTP/2
     const g = intake({ address: `localhost:${garbage.port}`, caFile: pki.ca, store, logger, tuning: { channels: ["cluster"] } });
     await g.start();
     await waitFor("failures against the garbage peer", () => g.stats()[0]!.streamsFailed >= 3, 10_000);
     expect(g.stats()[0]!.streamsAcked).toBe(0);
-    expect(depth(store)).toBe(200);
+    expect(depth(store)).toBe(2_000);
     await g.stop(AbortSignal.timeout(3_000));
   } finally {
     await garbage.kill();
   }
   const srv = await IntakeServer.start({ pki });
   try {
-    // 2. huge response (16 MiB), garbage response bytes, then a stall the watchdog must break
-    await srv.cmd({ huge: 1, garbage: 1, stall: 1 });
+    // 2. huge response (16 MiB), garbage response bytes, then a stream whose response never comes
+    // and one the server stops reading (HTTP/2 flow control fills, drain never fires): the watchdog
+    // must break both and recreate the channel
+    await srv.cmd({ huge: 1, garbage: 1, pause: 1 });
     const c = intake({
       address: `localhost:${srv.port}`,
       caFile: pki.ca,
@@ -232,14 +235,54 @@ test("hostile server: huge and garbage responses, a stalled stream and raw garba
       tuning: { channels: ["cluster"], ackTimeoutMs: 1_000 },
     });
     await c.start();
+    await waitFor("garbage response seen", () => c.stats()[0]!.resetsByCode.INTERNAL === 1, 15_000);
+    await srv.cmd({ stall: 1 });
     await waitFor("delivered after the hostile responses", () => depth(store) === 0, 20_000);
     const s = c.stats()[0]!;
     expect(s.resetsByCode.RESOURCE_EXHAUSTED).toBe(1);
     expect(s.resetsByCode.INTERNAL).toBe(1);
-    expect(s.watchdogResets).toBe(1);
-    expect(s.resetsByCode.WATCHDOG).toBe(1);
-    expect((await srv.state()).live.length).toBe(200);
+    expect(s.watchdogResets).toBe(2);
+    expect(s.resetsByCode.WATCHDOG).toBe(2);
+    expect((await srv.state()).live.length).toBe(2_000);
     expect(process.memoryUsage().rss).toBeLessThan(1 << 30);
+    await c.stop(AbortSignal.timeout(5_000));
+  } finally {
+    store.close();
+    await srv.kill();
+  }
+}, 30_000);
+
+test("cluster channel uploads only while leader; gaining leadership uploads the full state once, without resending covered outbox entries", async () => {
+  const srv = await IntakeServer.start({ pki });
+  const { logger } = capturedLogger();
+  const store = memoryStore(logger);
+  let leader = false;
+  try {
+    for (let i = 0; i < 300; i++) store.updateResource(resource(`l-${i}`, 1));
+    for (let i = 0; i < 5; i++) store.updateResource(resource(`node-${i}`, 1, { type: INSTANCE_TYPE }));
+    const c = intake({ address: `localhost:${srv.port}`, caFile: pki.ca, store, logger, isLeader: () => leader });
+    await c.start();
+    await waitFor("instance channel delivered", () => store.outbox.stats("instance").depth === 0);
+    await Bun.sleep(500);
+    expect(store.outbox.stats("cluster").depth).toBe(300);
+    expect((await srv.state()).live.every((l) => l.name.startsWith("node-"))).toBe(true);
+
+    leader = true;
+    await waitFor("cluster channel delivered", () => store.outbox.stats("cluster").depth === 0, 10_000);
+    const { records } = await srv.records();
+    const cluster = records.filter((r) => r.name.startsWith("l-"));
+    expect(cluster.length).toBe(300); // the snapshot carried them; the pending entries were confirmed, not resent
+    expect(new Set(cluster.map((r) => r.name)).size).toBe(300);
+    const cs = c.stats().find((s) => s.channel === "cluster")!;
+    expect(cs.resyncs).toBe(1);
+    expect(cs.deltasAcked).toBe(300);
+
+    // leadership lost: new changes wait in the outbox
+    leader = false;
+    await Bun.sleep(1_200);
+    store.updateResource(resource("l-0", 2));
+    await Bun.sleep(800);
+    expect(store.outbox.stats("cluster").depth).toBe(1);
     await c.stop(AbortSignal.timeout(5_000));
   } finally {
     store.close();
