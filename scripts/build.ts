@@ -11,7 +11,8 @@
 // version. Usage: bun scripts/build.ts [--arch x64|arm64|all] (default all).
 import type { BunPlugin } from "bun";
 import { $ } from "bun";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 
@@ -34,11 +35,24 @@ async function pluginsFor(arch: Arch): Promise<BunPlugin[]> {
   return mod.pluginsFor(arch);
 }
 
+/**
+ * The arm64 Bun runtime, unpacked from the @oven/bun-linux-aarch64 npm tarball of the same version
+ * into node_modules/@oven/bun-linux-aarch64. `npm pack` only downloads; an `npm install --cpu=arm64`
+ * would re-resolve the whole tree for arm64 and remove the x64 binaries of other packages.
+ */
 async function arm64Runtime(): Promise<string> {
-  const bin = join(root, "node_modules/@oven/bun-linux-aarch64/bin/bun");
+  const dir = join(root, "node_modules/@oven/bun-linux-aarch64");
+  const bin = join(dir, "bin/bun");
   if (existsSync(bin)) return bin;
-  await $`npm install --no-save --force --no-audit --no-fund --os=linux --cpu=arm64 @oven/bun-linux-aarch64@${Bun.version}`.cwd(root).quiet();
-  if (!existsSync(bin)) throw new Error(`arm64 Bun runtime not found at ${bin} after npm install`);
+  const tmp = mkdtempSync(join(tmpdir(), "bun-arm64-"));
+  try {
+    const name = (await $`npm pack --silent @oven/bun-linux-aarch64@${Bun.version}`.cwd(tmp).quiet()).stdout.toString().trim().split("\n").pop()!;
+    mkdirSync(dir, { recursive: true });
+    await $`tar -xzf ${join(tmp, name)} -C ${dir} --strip-components=1`.quiet();
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  if (!existsSync(bin)) throw new Error(`arm64 Bun runtime not found at ${bin} after unpacking @oven/bun-linux-aarch64@${Bun.version}`);
   return bin;
 }
 
