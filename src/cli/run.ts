@@ -116,12 +116,22 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
     logger.info("performance collectors off (--enable-performance-collectors=false)");
   }
 
+  let kube: KubeController | undefined;
   if (config.enableHardwareDiscovery) {
-    components.push(createHostGraphComponent({ store, paths, intervalMs: config.hardwareUpdateInterval, nodeName: node, logger: logger.child({ component: "hostgraph" }) }));
+    const hostgraph = createHostGraphComponent({
+      store,
+      paths,
+      intervalMs: config.hardwareUpdateInterval,
+      nodeName: node,
+      logger: logger.child({ component: "hostgraph" }),
+      kubeCluster: () => kube?.cluster()?.clusterName,
+    });
+    components.push(hostgraph);
+    // The host links to its Kubernetes Node once the cluster name is known; do not wait for the next refresh.
+    whenClusterKnown(() => kube, () => void hostgraph.relink().catch((e) => logger.warn({ err: (e as Error).message }, "host graph relink failed")));
   }
 
   // Kubernetes and gRPC modules load only when used: a standalone agent starts faster without them.
-  let kube: KubeController | undefined;
   const kubeMod = config.enableKubernetesController ? await import("../kube/index.ts") : undefined;
   const kubeConfig = kubeMod?.detectKubeConfig({ kubeconfig: config.kubeconfig || undefined });
   if (!config.enableKubernetesController) {
@@ -174,6 +184,19 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
     );
   }
   return components;
+}
+
+/** Calls `then` once the controller knows the cluster name (polls for up to 2 minutes). */
+function whenClusterKnown(kube: () => KubeController | undefined, then: () => void): void {
+  let tries = 0;
+  const timer = setInterval(() => {
+    const k = kube();
+    if (k?.cluster() !== undefined) {
+      clearInterval(timer);
+      then();
+    } else if (++tries > 120 || (tries > 5 && k === undefined)) clearInterval(timer);
+  }, 1000);
+  timer.unref();
 }
 
 function storeComponent(store: SqliteStore): Component {
