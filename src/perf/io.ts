@@ -4,6 +4,7 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import type { Dirent } from "node:fs";
 
@@ -111,6 +112,30 @@ export class HostIo {
   /** Reads a file; errors (ENOENT, EACCES, abort) propagate. */
   read(path: string, signal?: AbortSignal): Promise<string> {
     return raceAbort(this.shared(`r:${path}`, path, () => fsp.readFile(path, "utf8")), signal);
+  }
+
+  /**
+   * Synchronous read for per-process procfs files that the kernel answers from memory without taking
+   * the mm lock (/proc/<pid>/stat, status, the fd directory): a thread-pool round trip per file costs
+   * more than the read itself on a busy host. Never use it for sysfs, cgroupfs or smaps.
+   * Returns undefined on any error (the process exited, permission).
+   */
+  readSyncSoft(path: string): { text?: string; code?: string } {
+    this.trace?.add(`r:${path}`);
+    try {
+      return { text: fs.readFileSync(path, "latin1") };
+    } catch (e) {
+      return { code: errCode(e) ?? "error" };
+    }
+  }
+
+  listSyncSoft(path: string): { names?: string[]; code?: string } {
+    this.trace?.add(`l:${path}`);
+    try {
+      return { names: fs.readdirSync(path) };
+    } catch (e) {
+      return { code: errCode(e) ?? "error" };
+    }
   }
 
   /** Reads a file; undefined when it is missing or not readable (optional files). Aborts still throw. */

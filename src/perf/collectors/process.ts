@@ -36,21 +36,8 @@ export interface ProcessStats {
   involuntary_ctxt: bigint;
 }
 
-/** Concurrent per-PID reads at once (bounded so a host with 50k PIDs does not open 50k files at once). */
-const PID_CONCURRENCY = 64;
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
+/** PIDs read per event-loop turn. */
+const PID_BATCH = 512;
 
 /**
  * Top N processes by CPU% (default 20). A minimal pass reads every <pid>/stat; the top N then get
@@ -114,15 +101,20 @@ export class ProcessCollector extends BaseCollector implements PointCollector {
     const now = this.now();
     let secs = (now - this.lastTime) / 1000;
     if (this.lastTime === 0 || secs <= 0) secs = 1;
-    const stats = await mapLimit(pids, PID_CONCURRENCY, async (pid) => {
-      try {
-        return parsePidStat(await this.io.read(`${proc}/${pid}/stat`, signal));
-      } catch (e) {
-        if (signal.aborted) throw e;
-        this.soft("stat", e);
-        return undefined;
+    // Per-PID stat files are read synchronously in batches, yielding to the event loop between batches
+    // so a host with tens of thousands of PIDs cannot hold it for long (see HostIo.readSyncSoft).
+    const stats: (PidStat | undefined)[] = [];
+    for (let i = 0; i < pids.length; i += PID_BATCH) {
+      if (i > 0) await new Promise((r) => setImmediate(r));
+      if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error("aborted");
+      for (const pid of pids.slice(i, i + PID_BATCH)) {
+        const r = this.io.readSyncSoft(`${proc}/${pid}/stat`);
+        if (r.text === undefined) {
+          this.soft("stat", { code: r.code });
+          stats.push(undefined);
+        } else stats.push(parsePidStat(r.text));
       }
-    });
+    }
     const ticks = new Map<number, bigint>();
     const scored: { s: PidStat; pct: number; cpu: bigint }[] = [];
     for (const s of stats) {
@@ -141,11 +133,13 @@ export class ProcessCollector extends BaseCollector implements PointCollector {
     return Promise.all(
       top.map(async ({ s, pct, cpu }): Promise<ProcessStats> => {
         const base = `${proc}/${s.pid}`;
-        const [statusTxt, fds, smaps] = await Promise.all([
-          this.io.read(`${base}/status`, signal).catch((e) => void this.soft("status", e)),
-          this.io.list(`${base}/fd`, signal).catch((e) => void this.soft("fd", e)),
-          this.smaps(s.pid, s.startTime, base, now, signal),
-        ]);
+        const status = this.io.readSyncSoft(`${base}/status`);
+        if (status.code) this.soft("status", { code: status.code });
+        const statusTxt = status.text;
+        const fdList = this.io.listSyncSoft(`${base}/fd`);
+        if (fdList.code) this.soft("fd", { code: fdList.code });
+        const fds = fdList.names;
+        const smaps = await this.smaps(s.pid, s.startTime, base, now, signal);
         const st = statusTxt ? parsePidStatus(statusTxt) : undefined;
         const sm = smaps;
         const startMs = Number(btime) * 1000 + (Number(s.startTime) * 1000) / hz;
