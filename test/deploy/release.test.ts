@@ -61,7 +61,7 @@ describe("release", () => {
 
   test("SBOM lists every bundled npm package with the locked version", () => {
     expect(sbom.spdxVersion).toBe("SPDX-2.3");
-    const npm = new Set(sbom.packages.filter((p: Obj) => p.SPDXID.startsWith("SPDXRef-npm-")).map((p: Obj) => `${p.name}@${p.versionInfo}`));
+    const npm = new Set<string>(sbom.packages.filter((p: Obj) => p.SPDXID.startsWith("SPDXRef-npm-")).map((p: Obj) => `${p.name}@${p.versionInfo}`));
     const lock = npmProductionPackages();
     const pkg = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")) as { dependencies: Record<string, string> };
     for (const [name, version] of Object.entries(pkg.dependencies)) expect(npm.has(`${name}@${version}`)).toBe(true);
