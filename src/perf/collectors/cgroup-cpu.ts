@@ -7,7 +7,7 @@
 import type { HostPaths, PointCollector } from "../collector.ts";
 import { parseCgroupI64, parseCgroupU64, parseCpuMax, parseFlatKeyed } from "../parsers/cgroup.ts";
 import { BaseCollector, spec, type CollectorOptions } from "./common.ts";
-import { detectCgroupVersion, discoverContainers } from "./cgroup-discovery.ts";
+import { detectCgroupVersion, discoverContainers, type CgroupContainer } from "./cgroup-discovery.ts";
 
 export interface CgroupCPUStats {
   container_id: string;
@@ -37,8 +37,12 @@ export class CgroupCPUCollector extends BaseCollector implements PointCollector 
     const root = `${this.paths.sys}/fs/cgroup`;
     const version = await detectCgroupVersion(this.io, root, signal);
     const containers = await discoverContainers(this.io, root, version, "cpu", signal);
-    const out: CgroupCPUStats[] = [];
-    for (const c of containers) {
+    const results = await Promise.all(containers.map((c) => this.one(c, version, signal)));
+    return results.filter((x) => x !== undefined);
+  }
+
+  private async one(c: CgroupContainer, version: 1 | 2, signal: AbortSignal): Promise<CgroupCPUStats | undefined> {
+    {
       const s: CgroupCPUStats = {
         container_id: c.id,
         container_name: "",
@@ -74,7 +78,7 @@ export class CgroupCPUCollector extends BaseCollector implements PointCollector 
         const [stat, max, weight] = await Promise.all([rd("cpu.stat"), rd("cpu.max"), rd("cpu.weight")]);
         if (stat === undefined) {
           this.opts.logger?.debug({ path: c.path }, "cpu.stat missing; container skipped");
-          continue;
+          return undefined;
         }
         const v = parseFlatKeyed(stat);
         this.malformed(v.malformed);
@@ -93,8 +97,7 @@ export class CgroupCPUCollector extends BaseCollector implements PointCollector 
         if (w !== undefined) s.cpu_shares = (w * 1024n) / 100n;
       }
       if (s.nr_periods > 0n) s.throttle_percent = (Number(s.nr_throttled) / Number(s.nr_periods)) * 100;
-      out.push(s);
+      return s;
     }
-    return out;
   }
 }

@@ -32,10 +32,7 @@ async function walk(io: HostIo, dir: string, rel: string, depth: number, signal:
   const entries = await io.listOptional(dir, signal);
   const names = new Set(entries.map((e) => e.name));
   if (rel !== "" && visit(dir, rel, names)) return;
-  for (const e of entries) {
-    if (!e.isDirectory()) continue;
-    await walk(io, `${dir}/${e.name}`, rel ? `${rel}/${e.name}` : e.name, depth + 1, signal, visit, budget);
-  }
+  await Promise.all(entries.filter((e) => e.isDirectory()).map((e) => walk(io, `${dir}/${e.name}`, rel ? `${rel}/${e.name}` : e.name, depth + 1, signal, visit, budget)));
 }
 
 /**
@@ -65,9 +62,9 @@ export async function discoverContainers(io: HostIo, root: string, version: 1 | 
     if (!found.has(id)) found.set(id, { id, runtime: detectRuntime(rel), path: abs, relPath: rel });
     return true;
   };
-  for (const parent of ["docker", "containerd", "system.slice", "crio", "machine.slice", "kubepods", "kubepods.slice"]) {
-    await walk(io, `${base}/${parent}`, parent, 1, signal, (abs, rel) => take(abs, rel), budget);
-  }
+  await Promise.all(
+    ["docker", "containerd", "system.slice", "crio", "machine.slice", "kubepods", "kubepods.slice"].map((parent) => walk(io, `${base}/${parent}`, parent, 1, signal, (abs, rel) => take(abs, rel), budget)),
+  );
   for (const e of await io.listOptional(base, signal)) {
     if (!e.isDirectory() || ["init.scope", "system.slice", "user.slice"].includes(e.name)) continue;
     take(`${base}/${e.name}`, e.name);

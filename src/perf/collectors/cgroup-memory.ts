@@ -8,7 +8,7 @@ import type { HostPaths, PointCollector } from "../collector.ts";
 import { parseCgroupU64, parseFlatKeyed } from "../parsers/cgroup.ts";
 import { U64_MAX } from "../parsers/num.ts";
 import { BaseCollector, spec, type CollectorOptions } from "./common.ts";
-import { detectCgroupVersion, discoverContainers } from "./cgroup-discovery.ts";
+import { detectCgroupVersion, discoverContainers, type CgroupContainer } from "./cgroup-discovery.ts";
 
 export interface CgroupMemoryStats {
   container_id: string;
@@ -43,13 +43,17 @@ export class CgroupMemoryCollector extends BaseCollector implements PointCollect
     const root = `${this.paths.sys}/fs/cgroup`;
     const version = await detectCgroupVersion(this.io, root, signal);
     const containers = await discoverContainers(this.io, root, version, "memory", signal);
-    const out: CgroupMemoryStats[] = [];
-    for (const c of containers) {
+    const results = await Promise.all(containers.map((c) => this.one(c, version, signal)));
+    return results.filter((x) => x !== undefined);
+  }
+
+  private async one(c: CgroupContainer, version: 1 | 2, signal: AbortSignal): Promise<CgroupMemoryStats | undefined> {
+    {
       const rd = (f: string) => this.io.readOptional(`${c.path}/${f}`, signal);
       const stat = await rd("memory.stat");
       if (stat === undefined) {
         this.opts.logger?.debug({ path: c.path }, "memory.stat missing; container skipped");
-        continue;
+        return undefined;
       }
       const st = parseFlatKeyed(stat);
       this.malformed(st.malformed);
@@ -101,8 +105,7 @@ export class CgroupMemoryCollector extends BaseCollector implements PointCollect
       }
       if (s.limit_bytes > 0n && s.limit_bytes < U64_MAX / 2n) s.usage_percent = (Number(s.usage_bytes) / Number(s.limit_bytes)) * 100;
       if (s.usage_bytes > 0n) s.cache_percent = (Number(s.cache) / Number(s.usage_bytes)) * 100;
-      out.push(s);
+      return s;
     }
-    return out;
   }
 }

@@ -181,18 +181,18 @@ export class DiskInfoCollector extends BaseCollector implements PointCollector {
       throw new Error(`failed to read block devices at ${blk}: ${(e as Error).message}`);
     }
     const names = new Set(entries.map((e) => e.name));
-    const devs: string[] = [];
-    for (const e of entries) {
-      if (e.name.startsWith("loop") || e.name.startsWith("ram")) continue;
-      if (!(await this.io.isDir(`${blk}/${e.name}`, signal))) continue;
+    const candidates = entries.filter((e) => {
+      if (e.name.startsWith("loop") || e.name.startsWith("ram")) return false;
       const m = /^(.*?)(\d+)$/.exec(e.name);
       if (m) {
         let stem = m[1]!;
         if (stem.endsWith("p")) stem = stem.slice(0, -1);
-        if (stem && names.has(stem)) continue;
+        if (stem && names.has(stem)) return false;
       }
-      devs.push(e.name);
-    }
+      return true;
+    });
+    const isDir = await Promise.all(candidates.map((e) => this.io.isDir(`${blk}/${e.name}`, signal)));
+    const devs = candidates.filter((_, i) => isDir[i]).map((e) => e.name);
     devs.sort();
     const txt = (p: string) => this.io.readOptional(p, signal).then((t) => t?.trim());
     const int = (t: string | undefined) => (t !== undefined ? (parseI32(t) ?? 0) : 0);
@@ -210,11 +210,13 @@ export class DiskInfoCollector extends BaseCollector implements PointCollector {
           this.io.readOptional(`${d}/queue/scheduler`, signal),
           this.io.listOptional(d, signal),
         ]);
-        const partitions: PartitionInfo[] = [];
-        for (const s of subs.filter((x) => x.name.startsWith(dev) && x.name !== dev).sort((a, b) => a.name.localeCompare(b.name))) {
-          const [ps, st] = await Promise.all([txt(`${d}/${s.name}/size`), txt(`${d}/${s.name}/start`)]);
-          partitions.push({ name: s.name, size_bytes: (parseU64(ps) ?? 0n) * 512n, start_sector: parseU64(st) ?? 0n });
-        }
+        const parts = subs.filter((x) => x.name.startsWith(dev) && x.name !== dev).sort((a, b) => a.name.localeCompare(b.name));
+        const partitions: PartitionInfo[] = await Promise.all(
+          parts.map(async (s) => {
+            const [ps, st] = await Promise.all([txt(`${d}/${s.name}/size`), txt(`${d}/${s.name}/start`)]);
+            return { name: s.name, size_bytes: (parseU64(ps) ?? 0n) * 512n, start_sector: parseU64(st) ?? 0n };
+          }),
+        );
         return {
           device: dev,
           model: model ?? "",
@@ -259,9 +261,8 @@ export class NetworkInfoCollector extends BaseCollector implements PointCollecto
       if (signal.aborted) throw e;
       throw new Error(`failed to read network interfaces at ${dir}: ${(e as Error).message}`);
     }
-    const names: string[] = [];
-    for (const e of entries) if (await this.io.isDir(`${dir}/${e.name}`, signal)) names.push(e.name);
-    names.sort();
+    const isDir = await Promise.all(entries.map((e) => this.io.isDir(`${dir}/${e.name}`, signal)));
+    const names = entries.filter((_, i) => isDir[i]).map((e) => e.name).sort();
     const txt = (p: string) => this.io.readOptional(p, signal).then((t) => t?.trim());
     return Promise.all(
       names.map(async (name): Promise<NetworkInfo> => {
