@@ -53,6 +53,10 @@ out({
   storeBytes: dbFile.reduce((a, b) => a + b, 0),
 });
 
+// steady state: let the allocator return what the sync's transient garbage used
+await Bun.sleep(5000);
+out({ type: "settled", rssBytes: rss(), heapBytes: process.memoryUsage().heapUsed });
+
 store.subscribe([create(TypeDescriptorSchema, { type: "k8s.io.api.core.v1.Pod" })], (ev) => {
   if (ev.type !== "UPDATE") return;
   const t = performance.timeOrigin + performance.now();

@@ -164,7 +164,6 @@ describe("kube controller against a real kube-apiserver", () => {
       ...pair("O", "ReplicaSet:team-a/web-1", Q),
       ...pair("O", "Job:team-b/batch", "Pod:team-b/batch-x"),
       ...pair("O", "Widget:team-b/w1", "Pod:team-b/widget-pod"),
-      ...pair("O", "Service:team-a/web", "EndpointSlice:team-a/web-abc").filter(() => false), // no ownerRef set in this fixture
       ...pair("C", "Node:node-a", P),
       ...pair("C", "Node:node-b", Q),
       ...pair("C", "Node:node-a", "Pod:team-b/batch-x"),
