@@ -18,7 +18,9 @@ mkdir -p "$CACHE/bin"
 # `go install` builds report "(devel)" as their version, so a stamp file records which one is there.
 STAMP="$CACHE/bin/.kustomize-version"
 if [[ ! -x "$CACHE/bin/kustomize" || "$(cat "$STAMP" 2>/dev/null)" != "$KUSTOMIZE_VERSION" ]]; then
-  (cd /tmp && GOBIN="$CACHE/bin" GOPATH="$CACHE/go" GOFLAGS=-mod=mod \
+  export PATH="$PATH:/usr/local/go/bin"
+  command -v go >/dev/null || { echo "60-deploy: go not found (needed to build kustomize)" >&2; exit 1; }
+  (cd /tmp && GOBIN="$CACHE/bin" GOPATH="$CACHE/go" GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0 \
     go install "sigs.k8s.io/kustomize/kustomize/v5@${KUSTOMIZE_VERSION}")
   echo "$KUSTOMIZE_VERSION" > "$STAMP"
 fi
