@@ -245,6 +245,14 @@ export class ChannelStreamer {
     return hi;
   }
 
+  private storeWantsResync(): boolean {
+    try {
+      return this.o.outbox.needsResync(this.channel);
+    } catch {
+      return false;
+    }
+  }
+
   private hasPending(): boolean {
     return this.o.outbox.read(this.channel, this.lastSentSeq, 1).length > 0;
   }
@@ -261,6 +269,10 @@ export class ChannelStreamer {
         this.needResync = true; // startup or leadership gained: the server holds nothing under this delta_version
       }
       const now = Date.now();
+      if (!this.needResync && this.storeWantsResync()) {
+        this.log.warn("the outbox dropped entries at its cap: full resync");
+        this.needResync = true;
+      }
       if (!this.needResync && now - this.refreshedAt > this.o.ttlMs - this.o.resyncMarginMs) {
         this.log.warn({ sinceRefreshMs: now - this.refreshedAt }, "no acknowledged heartbeat within the TTL: full resync");
         this.needResync = true;
@@ -428,6 +440,10 @@ export class ChannelStreamer {
         // Pending creates/updates committed before the snapshot starts are in it: once the snapshot
         // is acknowledged they are confirmed without being sent twice. Deletes are not in it and go.
         this.coveredUpTo = this.maxPendingSeq();
+        // Cleared before the snapshot is read: a cap drop from here on sets it again and causes
+        // another resync. If this one fails, needResync stays set in memory, and a restart always
+        // resyncs, so clearing early loses nothing.
+        if (this.storeWantsResync()) o.outbox.clearResync(this.channel);
         let n = 0;
         for (const page of o.outbox.snapshot(this.channel, o.batchSize)) {
           if (call.finished || this.stopping) break;

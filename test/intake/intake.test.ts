@@ -10,6 +10,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { registry } from "../../src/metrics/registry.ts";
+import { openStore } from "../../src/store/index.ts";
 import { capturedLogger, depth, intake, memoryStore, nonDecreasing, versionsByName } from "./common.ts";
 import { contains, INSTANCE_TYPE, refOf, resource } from "./fixtures.ts";
 import { IntakeServer, makePki, waitFor, type Pki } from "./harness.ts";
@@ -283,6 +284,33 @@ test("cluster channel uploads only while leader; gaining leadership uploads the 
     store.updateResource(resource("l-0", 2));
     await Bun.sleep(800);
     expect(store.outbox.stats("cluster").depth).toBe(1);
+    await c.stop(AbortSignal.timeout(5_000));
+  } finally {
+    store.close();
+    await srv.kill();
+  }
+}, 30_000);
+
+test("an outbox that dropped entries at its cap triggers a full resync, so nothing dropped is lost upstream", async () => {
+  const srv = await IntakeServer.start({ pki });
+  const { logger } = capturedLogger();
+  const store = openStore({ dataDirectory: "", logger, outboxMaxEntries: 50 });
+  try {
+    for (let i = 0; i < 20; i++) store.updateResource(resource(`cap-${i}`, 1));
+    const c = intake({ address: `localhost:${srv.port}`, caFile: pki.ca, store, logger, tuning: { channels: ["cluster"] } });
+    await c.start();
+    await waitFor("first delivery", () => depth(store) === 0 && c.stats()[0]!.resyncs === 1);
+    await srv.cmd({ random: { p: 1, codes: ["UNAVAILABLE"], when: "start" } });
+    store.batch(() => {
+      for (let i = 20; i < 220; i++) store.updateResource(resource(`cap-${i}`, 1));
+    });
+    expect(store.outbox.needsResync("cluster")).toBe(true);
+    expect(depth(store)).toBeLessThanOrEqual(50);
+    await Bun.sleep(300);
+    await srv.cmd({ random: null });
+    await waitFor("all 220 live after the resync", async () => (await srv.state()).live.length === 220, 15_000);
+    await waitFor("resync acknowledged", () => c.stats()[0]!.resyncs === 2 && depth(store) === 0);
+    expect(store.outbox.needsResync("cluster")).toBe(false);
     await c.stop(AbortSignal.timeout(5_000));
   } finally {
     store.close();
