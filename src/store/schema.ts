@@ -18,9 +18,8 @@ import type { Database } from "bun:sqlite";
  *                gets a fresh seq and moves to the end. seq is a plain column, not the rowid: the
  *                coalescing upsert then rewrites one row in place instead of moving it (3-4 us vs 8). CREATE/UPDATE entries point (rid) at the live
  *                row, so the state sent is always the newest; DELETE entries carry the wire Object.
- *                prev_bytes: the size of the entry this one replaced (-1 when new), returned by the
- *                upsert so the in-memory depth/bytes counters stay exact without triggers (which cost
- *                5 us per append); the counters are recounted from the table on open.
+ *                Depth/bytes per channel are counted in memory (recounted from the table on open,
+ *                changed after each commit): triggers keeping a stats table cost 5 us per append.
  * meta           small key/values (resync flags).
  */
 export const MIGRATIONS: ReadonlyArray<string> = [
@@ -60,7 +59,6 @@ export const MIGRATIONS: ReadonlyArray<string> = [
     rid INTEGER,
     body BLOB,
     bytes INTEGER NOT NULL,
-    prev_bytes INTEGER NOT NULL,
     enqueued_at INTEGER NOT NULL,
     UNIQUE(channel, key)
   );

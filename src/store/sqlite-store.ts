@@ -15,6 +15,7 @@ import { ObjectSchema, type TypeDescriptor } from "../proto/gen/resource/v1/obje
 import { RelationshipSchema } from "../proto/gen/resource/v1/relationship_pb.ts";
 import { ResourceMetaSchema, ResourceRefSchema, ResourceSchema } from "../proto/gen/resource/v1/resource_pb.ts";
 import { matchesFilters } from "./filter.ts";
+import type { Checkpointer } from "./checkpointer.ts";
 import { closeDatabase } from "./open.ts";
 import { encodeKey, encodeResourceKey, protoName, relationshipId } from "./keys.ts";
 import {
@@ -58,6 +59,8 @@ export interface SqliteStoreOptions {
   readonly?: boolean;
   /** Clock in ms since epoch (tests). */
   now?: () => number;
+  /** Background WAL checkpointer of a file store (closed with the store). */
+  checkpointer?: Checkpointer;
 }
 
 const OP_CODE: Record<OutboxOp, number> = { CREATE: 0, UPDATE: 1, DELETE: 2 };
@@ -259,8 +262,10 @@ export class SqliteStore implements Store {
     body: Uint8Array | null,
     bytes: number,
   ): void {
-    const prev = (this.s.obUpsert.values(this.nextSeq++, channel, key, entity, OP_CODE[op], rid, body, bytes, this.nowMs())[0] as [number])[0];
-    this.countDelta(channel, prev < 0 ? 1 : 0, prev < 0 ? bytes : bytes - prev);
+    // a point read of the replaced entry's size is cheaper than RETURNING (1 us vs 1.8 us per append)
+    const prev = this.s.obPrevBytes.values(channel, key)[0] as [number] | undefined;
+    this.s.obUpsert.run(this.nextSeq++, channel, key, entity, OP_CODE[op], rid, body, bytes, this.nowMs());
+    this.countDelta(channel, prev ? 0 : 1, prev ? bytes - prev[0] : bytes);
   }
 
   /** @internal records an outbox depth/bytes change inside the current transaction. */
@@ -503,8 +508,15 @@ export class SqliteStore implements Store {
 
   async applyAsync(ops: ReadonlyArray<StoreOp>, opts: { chunkSize?: number } = {}): Promise<void> {
     const chunk = Math.max(1, Math.floor(opts.chunkSize ?? 256));
+    const cp = this.opts.checkpointer;
     for (let i = 0; i < ops.length; i += chunk) {
-      if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (i > 0) {
+        // a long burst: let the background checkpoint catch up (awaiting, not blocking) so the WAL
+        // restarts instead of growing to the backstop and checkpointing inside a commit
+        if (cp?.healthy && cp.walBytes() > cp.drainBytes) await cp.drain();
+        else await new Promise<void>((resolve) => setImmediate(resolve));
+        this.assertWritable();
+      }
       this.apply(ops.slice(i, i + chunk));
     }
   }
@@ -537,6 +549,7 @@ export class SqliteStore implements Store {
     this.subs.clear();
     liveOutboxes.delete(this);
     this.outbox.closeListeners();
+    this.opts.checkpointer?.close();
     for (const st of Object.values(this.s)) {
       if (typeof (st as Statement).finalize === "function") (st as Statement).finalize();
       else for (const q of Object.values(st as Record<string, Statement>)) q.finalize();
@@ -561,6 +574,11 @@ export class SqliteStore implements Store {
   /** Internal: run fn in a store transaction (the outbox uses it). */
   runTx<T>(fn: () => T): T {
     return this.tx(fn);
+  }
+
+  /** Background checkpointer state (undefined for memory/read-only/inline stores). */
+  get checkpointStats() {
+    return this.opts.checkpointer?.stats;
   }
 
   get writable(): boolean {
@@ -596,14 +614,14 @@ function prepare(db: Database) {
       sop: db.prepare(`SELECT ${relCols} FROM relationships WHERE subject_key = ? AND predicate_type = ? AND object_key = ?`),
     },
     obUpsert: db.prepare(
-      `INSERT INTO outbox(seq, channel, key, entity, op, rid, body, bytes, enqueued_at, prev_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, -1)
+      `INSERT INTO outbox(seq, channel, key, entity, op, rid, body, bytes, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(channel, key) DO UPDATE SET
          seq = excluded.seq,
          op = CASE WHEN outbox.op = 0 AND excluded.op = 1 THEN 0 ELSE excluded.op END,
          entity = excluded.entity, rid = excluded.rid, body = excluded.body,
-         prev_bytes = outbox.bytes, bytes = excluded.bytes, enqueued_at = excluded.enqueued_at
-       RETURNING prev_bytes`,
+         bytes = excluded.bytes, enqueued_at = excluded.enqueued_at`,
     ),
+    obPrevBytes: db.prepare("SELECT bytes FROM outbox WHERE channel = ? AND key = ?"),
     obRead: db.prepare(
       `SELECT o.seq, o.key, o.entity, o.op, o.body, o.bytes, o.enqueued_at,
               r.kind, r.type, r.body, l.kind, l.type, l.body

@@ -199,3 +199,19 @@ test("close releases the file: no descriptor of the store stays open", () => {
   s.close();
   expect(fds()).toBe(0);
 });
+
+test("WAL checkpoints run in a worker thread: a long applyAsync burst keeps the WAL bounded", async () => {
+  const d = dir();
+  const s = openStore({ dataDirectory: d, logger: silentLogger });
+  cleanups.push(() => s.close());
+  await Bun.sleep(50); // worker ready
+  expect(s.checkpointStats?.healthy).toBe(true);
+  expect((s.db.query("PRAGMA wal_autocheckpoint").get() as { wal_autocheckpoint: number }).wal_autocheckpoint).toBe(16384);
+  const ops = Array.from({ length: 30_000 }, (_, i) => ({ op: "update" as const, resource: resource(POD, `p${i}`, "", 1024) }));
+  await s.applyAsync(ops);
+  await Bun.sleep(300);
+  expect(s.checkpointStats!.checkpoints).toBeGreaterThan(0);
+  // 30k x 1 KiB objects is ~40 MiB of pages; drains keep the WAL near 16 MiB, never at the 64 MiB backstop
+  expect(statSync(`${storePath(d)}-wal`).size).toBeLessThan(40 * 1024 * 1024);
+  expect(s.counts().resources).toBe(30_000);
+});
