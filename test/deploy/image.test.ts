@@ -32,13 +32,20 @@ function freePort(): Promise<number> {
   });
 }
 
-/** argv that runs `args` in `root` as uid/gid 65532 in a private mount namespace with /proc mounted. */
-function inRoot(root: string, arch: Arch, args: string[], env: Record<string, string> = {}): string[] {
+/**
+ * argv that runs `args` in `root` as uid/gid 65532 in a private mount namespace with /proc mounted.
+ * With `readOnlyRoot`, as the DaemonSet runs it: the root is read-only and only the store
+ * directory and /tmp (emptyDirs there) are writable.
+ */
+function inRoot(root: string, arch: Arch, args: string[], env: Record<string, string> = {}, readOnlyRoot = false): string[] {
   const runner = arch === "arm64" ? ["/qemu-aarch64-static", "/usr/bin/antimetal-agent"] : ["/usr/bin/antimetal-agent"];
   const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  const ro = readOnlyRoot
+    ? 'mount --bind "$0" "$0" && mount --bind "$0/var/lib/antimetal" "$0/var/lib/antimetal" && mount --bind "$0/tmp" "$0/tmp" && mount -o remount,bind,ro "$0" && '
+    : "";
   return [
     "unshare", "--mount", "--propagation", "private", "--",
-    "sh", "-c", 'mount -t proc proc "$0/proc" && exec "$@"', root,
+    "sh", "-c", `${ro}mount -t proc proc "$0/proc" && exec "$@"`, root,
     "env", "-i", ...envArgs,
     "/usr/sbin/chroot", `--userspec=${IMAGE_UID}:${IMAGE_UID}`, root, ...runner, ...args,
   ];
@@ -145,12 +152,12 @@ for (const arch of ["amd64", "arm64"] as Arch[]) {
     }, 60000);
 
     if (arch === "amd64") {
-      test("`run` serves /readyz and /metrics inside the image root and stops cleanly on SIGTERM", async () => {
+      test("`run` serves /readyz and /metrics in the image with a read-only root, and stops cleanly on SIGTERM", async () => {
         const [health, metrics] = [await freePort(), await freePort()];
         const [cmd, ...rest] = inRoot(root, arch, [
           "run", "--enable-kubernetes-controller=false", "--leader-elect=false", "--intake-address=",
           `--health-probe-bind-address=127.0.0.1:${health}`, `--metrics-bind-address=127.0.0.1:${metrics}`,
-        ], { PATH: "/usr/bin", TMPDIR: "/tmp" });
+        ], { PATH: "/usr/bin", TMPDIR: "/tmp" }, true);
         const child = spawn(cmd!, rest, { stdio: ["ignore", "pipe", "pipe"] });
         let log = "";
         child.stdout!.on("data", (d) => (log += d));
@@ -167,6 +174,8 @@ for (const arch of ["amd64", "arm64"] as Arch[]) {
           expect({ ready, log: ready === 200 ? "" : log }).toEqual({ ready: 200, log: "" });
           const m = await fetch(`http://127.0.0.1:${metrics}/metrics`);
           expect(m.status).toBe(200);
+          // The store lives in the image's /var/lib/antimetal (owned by 65532, the only writable place).
+          expect(fs.readdirSync(path.join(root, "var/lib/antimetal")).length).toBeGreaterThan(0);
         } finally {
           child.kill("SIGTERM");
         }

@@ -8,7 +8,7 @@
 // the agent works with exactly the unit's identity and capabilities: a non-root uid whose only
 // capabilities (ambient, bounding, permitted) are the unit's AmbientCapabilities, no new
 // privileges, its ExecStart flags, environment file and state directory. (CI machines do not
-// boot systemd as PID 1, so setpriv applies what systemd would.)
+// boot systemd as PID 1, so setpriv and a read-only mount namespace apply what systemd would.)
 
 import { describe, expect, test } from "bun:test";
 import { spawn, spawnSync } from "node:child_process";
@@ -113,7 +113,15 @@ describe("systemd unit", () => {
       : a.startsWith("--health-probe-bind-address=") ? `--health-probe-bind-address=127.0.0.1:${health}`
       : a.startsWith("--metrics-bind-address=") ? `--metrics-bind-address=127.0.0.1:${metrics}`
       : a);
-    const child = spawn("setpriv", [
+    // ProtectSystem=strict + ProtectKernelTunables, as mounts: everything read-only except the
+    // state directory and the private tmp (separate rw bind mounts made before the remount).
+    const readOnly = [
+      'mount --bind "$0" "$0"', 'mount --bind "$1" "$1"',
+      "mount -o remount,bind,ro /", "mount -o remount,bind,ro /sys",
+      "mount --bind /proc/sys /proc/sys", "mount -o remount,bind,ro /proc/sys",
+      'shift 1', 'exec "$@"',
+    ].join(" && ").replace(" && shift 1 && ", "; shift 1; ");
+    const child = spawn("unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", readOnly, state, tmp, "setpriv",
       `--reuid=${TEST_UID}`, `--regid=${TEST_UID}`, "--clear-groups",
       `--inh-caps=-all,${caps}`, `--ambient-caps=-all,${caps}`, `--bounding-set=-all,${caps}`, "--no-new-privs",
       "env", "-i", `TMPDIR=${tmp}`, "PATH=/usr/bin:/bin", ...Object.entries(envFile).map(([k, v]) => `${k}=${v}`),
@@ -140,6 +148,10 @@ describe("systemd unit", () => {
       expect([capEff.toString(16), capBnd.toString(16)]).toEqual([want.toString(16), want.toString(16)]);
       expect(/Uid:\s+(\d+)/.exec(status)![1]).toBe(String(TEST_UID));
       expect((await fetch(`http://127.0.0.1:${metrics}/metrics`)).status).toBe(200);
+      // It ran on the read-only system and wrote its store into the state directory only.
+      expect(log).not.toContain('"level":"error"');
+      expect(fs.readFileSync(`/proc/${child.pid}/mountinfo`, "utf8")).toMatch(/ \/ ro[ ,]/);
+      expect(fs.readdirSync(state).length).toBeGreaterThan(0);
 
       // Idle RSS after start-up settles, against the unit's MemoryHigh and the DaemonSet request.
       await Bun.sleep(5000);
