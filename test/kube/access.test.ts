@@ -249,6 +249,9 @@ describe("leader election between two agent processes", () => {
     expect(first).toContain("antimetal_kube_leader 1");
     const leader = id === "agent-a" ? a : b;
     const follower = leader === a ? b : a;
+    // only the leader syncs the cluster into its store
+    expect(leader.lines.some((l) => l.startsWith("SYNCED"))).toBe(true);
+    expect(follower.lines.some((l) => l.startsWith("SYNCED"))).toBe(false);
     const killedAt = Date.now();
     leader.p.kill("SIGKILL");
     const second = await waitLeader(2, 25_000);
