@@ -56,9 +56,16 @@ try {
       try {
         if (which !== "baseline") {
           const dir = mkdtempSync(path.join(tmpdir(), "bench-intake-"));
-          const mode = which === "startup" ? ["--write-before-start"] : ["--outage-control", String(srv.controlPort), "--max-backoff", "50"];
           const base = [path.join(ROOT, "test/intake/agent-runner.ts"), "--data", dir, "--address", `localhost:${srv.port}`, "--ca", pki.ca];
-          const args = [...base, "--write", String(n), ...mode, "--batch-per-tx", "1000", "--exit-when-drained"];
+          let args: string[];
+          if (which === "startup") {
+            // fill the store in one process; the measured agent is a fresh process with that backlog
+            const w = spawnSync(bun, [...base, "--write", String(n), "--write-only", "--batch-per-tx", "1000"], { encoding: "utf8" });
+            if (w.status !== 0) throw new Error(`store fill failed: ${w.stderr}`);
+            args = [...base, "--exit-when-drained"];
+          } else {
+            args = [...base, "--write", String(n), "--outage-control", String(srv.controlPort), "--max-backoff", "50", "--batch-per-tx", "1000", "--exit-when-drained"];
+          }
           // server CPU is read around the whole run; for the agent, the drain phase is what it reports
           const s0 = procCpuMs(srv.proc.pid!);
           const p = spawnSync(bun, args, { encoding: "utf8", maxBuffer: 64 << 20 });
@@ -111,11 +118,11 @@ console.log(
       loadAverage: (await Bun.file("/proc/loadavg").text()).trim(),
       agent: {
         ...agent,
-        note: "delta path: N deltas written to the outbox (SQLite file) during an outage; from the end of the outage to an empty outbox (sent, DeltaResponse OK, confirmed)",
+        note: "delta path: N deltas written to the outbox (SQLite file) during an outage; from the end of the outage to an empty outbox (sent, DeltaResponse OK, confirmed); RSS includes the writer in the same process",
       },
       agentStartup: {
         ...startup,
-        note: "resync path: N objects already in the store at start; from intake start to an empty outbox (snapshot sent, acknowledged, pending entries confirmed)",
+        note: "resync path: a fresh agent process starts with N objects (and N pending entries) in the store; from intake start to an empty outbox (snapshot sent, acknowledged, pending entries confirmed); RSS is this process alone",
       },
       baseline: { ...baseline, note: "minimal grpc-js client, same messages, one stream, no outbox" },
       ratio: {

@@ -6,13 +6,13 @@
 
 import type { Logger } from "../log/logger.ts";
 import type { Component } from "../runtime/component.ts";
-import type { OutboxEntry, Store } from "../store/types.ts";
+import type { Store } from "../store/types.ts";
 import type { BackoffOptions } from "./backoff.ts";
-import { ChannelStreamer, type StreamerStats } from "./streamer.ts";
+import { ChannelStreamer, type SentRef, type StreamerStats } from "./streamer.ts";
 import { IntakeTransport } from "./transport.ts";
 import { newDeltaVersion } from "./wire.ts";
 
-export { ChannelStreamer, type StreamerStats } from "./streamer.ts";
+export { ChannelStreamer, type SentRef, type StreamerStats } from "./streamer.ts";
 export { IntakeTransport } from "./transport.ts";
 export { newDeltaVersion } from "./wire.ts";
 
@@ -51,7 +51,7 @@ export interface IntakeOptions {
     keepaliveTimeMs?: number;
     deltaVersion?: string;
     channels?: string[];
-    onDropped?: (entries: OutboxEntry[], reason: string) => void;
+    onDropped?: (entries: SentRef[], reason: string) => void;
   };
 }
 

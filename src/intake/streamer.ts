@@ -7,6 +7,10 @@
 import { status as Code } from "@grpc/grpc-js";
 import type { Logger } from "../log/logger.ts";
 import type { Outbox, OutboxEntry } from "../store/types.ts";
+
+/** What a stream remembers of each entry it carried: enough to confirm (or drop) it, not the object. */
+export type SentRef = Pick<OutboxEntry, "key" | "seq" | "op" | "bytes">;
+const ref = (e: OutboxEntry): SentRef => ({ key: e.key, seq: e.seq, op: e.op, bytes: e.bytes });
 import { Backoff, DEFAULT_BACKOFF, PERMANENT_BACKOFF, type BackoffOptions } from "./backoff.ts";
 import { intakeMetrics as m, registerOutboxSource } from "./metrics.ts";
 import type { CallOutcome, IntakeCall, IntakeTransport } from "./transport.ts";
@@ -54,7 +58,7 @@ export interface StreamerOptions {
   /** INVALID_ARGUMENT on a stream carrying this one entry alone, this many times in a row, drops it. Default 2. */
   dropAfterRejections?: number;
   /** Called with entries deliberately not delivered. */
-  onDropped?: (entries: OutboxEntry[], reason: string) => void;
+  onDropped?: (entries: SentRef[], reason: string) => void;
 }
 
 export interface StreamerStats {
@@ -75,7 +79,7 @@ export interface StreamerStats {
 
 interface StreamResult {
   outcome: CallOutcome | { ok: false; code: -1; codeName: "WATCHDOG"; details: string };
-  sent: OutboxEntry[];
+  sent: SentRef[];
 }
 
 /** Sleeps until the timeout or a wake(); never rejects. */
@@ -344,7 +348,7 @@ export class ChannelStreamer {
     return false;
   }
 
-  private onInvalid(sent: OutboxEntry[], resync: boolean): void {
+  private onInvalid(sent: SentRef[], resync: boolean): void {
     if (resync) {
       // The poison may sit in the state snapshot, which is not an outbox entry and cannot be
       // confirmed away; after a few rejections give up the resync and let deltas isolate it.
@@ -379,7 +383,7 @@ export class ChannelStreamer {
     this.isolate = { limit: Math.max(1, Math.ceil(sent.length / 2)), untilSeq, strikes: 0 };
   }
 
-  private drop(entries: OutboxEntry[], reason: string): void {
+  private drop(entries: SentRef[], reason: string): void {
     this.o.outbox.confirm(this.channel, entries);
     this.s.dropped += entries.length;
     m.dropped.inc({ channel: this.channel, reason }, entries.length);
@@ -399,7 +403,7 @@ export class ChannelStreamer {
       return { outcome: { ok: false, code: Code.UNAVAILABLE, codeName: "UNAVAILABLE", details: (err as Error).message }, sent: [] };
     }
     this.current = call;
-    const sent: OutboxEntry[] = [];
+    const sent: SentRef[] = [];
     let sentBytes = 0;
     let heartbeatAt: number | undefined;
     let wroteSomething = false;
@@ -487,21 +491,21 @@ export class ChannelStreamer {
         idleSince = undefined;
         const big = entries.filter((e) => e.bytes > o.maxObjectBytes);
         const batch = big.length ? entries.filter((e) => e.bytes <= o.maxObjectBytes) : entries;
-        if (big.length) this.drop(big, "too_large");
+        if (big.length) this.drop(big.map(ref), "too_large");
         this.lastSentSeq = entries[entries.length - 1]!.seq;
         let toSend = batch;
         const coveredUpTo = this.coveredUpTo;
         if (coveredUpTo > 0 && batch[0]!.seq <= coveredUpTo) {
           toSend = [];
           for (const e of batch) {
-            if (e.seq <= coveredUpTo && e.op !== "DELETE") sent.push(e); // confirmed on ack, not resent
+            if (e.seq <= coveredUpTo && e.op !== "DELETE") sent.push(ref(e)); // confirmed on ack, not resent
             else toSend.push(e);
           }
         }
         if (toSend.length === 0) continue;
         const enc = encodeEntries(toSend, this.suffix);
         for (const e of toSend) {
-          sent.push(e);
+          sent.push(ref(e));
           sentBytes += e.bytes;
         }
         if (!(await write(enc.bytes, enc.deltas))) return watchdog("drain_timeout");
@@ -519,7 +523,7 @@ export class ChannelStreamer {
     }
   }
 
-  private onAck(sent: OutboxEntry[], batches: number, heartbeatAt: number | undefined, resyncAt: number | undefined): void {
+  private onAck(sent: SentRef[], batches: number, heartbeatAt: number | undefined, resyncAt: number | undefined): void {
     const now = Date.now();
     if (sent.length) this.confirming = this.confirming.then(() => this.confirmChunked(sent));
     if (heartbeatAt !== undefined) this.refreshedAt = Math.max(this.refreshedAt, heartbeatAt);
@@ -539,7 +543,7 @@ export class ChannelStreamer {
    * sending (and the server working) while a large acknowledged set is removed. A crash before it
    * finishes re-sends those entries after restart: at-least-once either way.
    */
-  private async confirmChunked(sent: OutboxEntry[]): Promise<void> {
+  private async confirmChunked(sent: SentRef[]): Promise<void> {
     const chunk = 2_000;
     for (let i = 0; i < sent.length; i += chunk) {
       try {

@@ -28,6 +28,8 @@ const { values: a } = parseArgs({
     "batch-per-tx": { type: "string", default: "100" },
     "exit-when-drained": { type: "boolean", default: false },
     "write-before-start": { type: "boolean", default: false },
+    /** Only fill the store (then exit), so a later run starts with a backlog in a fresh process. */
+    "write-only": { type: "boolean", default: false },
     /** Benchmark of the delta path: write during an outage commanded on this control port, then time the drain. */
     "outage-control": { type: "string" },
     "max-backoff": { type: "string", default: "1000" },
@@ -64,7 +66,11 @@ async function write(): Promise<void> {
   }
   if (n > 0) emit({ event: "written", n, ms: performance.now() - w0 });
 }
-if (a["write-before-start"]) await write();
+if (a["write-before-start"] || a["write-only"]) await write();
+if (a["write-only"]) {
+  store.close();
+  process.exit(0);
+}
 let t0 = performance.now();
 let cpu0 = process.cpuUsage();
 await intake.start();

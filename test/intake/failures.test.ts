@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { encodeResourceKey, openStore } from "../../src/store/index.ts";
-import type { OutboxEntry } from "../../src/store/types.ts";
+import type { SentRef } from "../../src/intake/index.ts";
 import { capturedLogger, depth, intake, memoryStore, nonDecreasing, versionsByName } from "./common.ts";
 import { refOf, resource } from "./fixtures.ts";
 import { IntakeServer, makePki, readRecordFile, ROOT, waitFor, type Pki } from "./harness.ts";
@@ -139,7 +139,7 @@ test("contract: uniquely numbered objects under random retryable and permanent f
   const srv = await IntakeServer.start({ pki, apiKey: "contract-key", quiet: true });
   const { logger } = capturedLogger("info");
   const store = memoryStore(logger);
-  const dropped: OutboxEntry[] = [];
+  const dropped: SentRef[] = [];
   const N = 3_000;
   const poison = new Set<number>();
   while (poison.size < 6) poison.add(Math.floor(Math.random() * N));
