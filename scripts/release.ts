@@ -7,6 +7,7 @@
 // Release artifacts, all in one directory:
 //   antimetal-agent-<v>-linux-amd64, antimetal-agent-<v>-linux-arm64     the binaries
 //   antimetal-agent-<v>-linux-{amd64,arm64}.oci.tar                      container images (OCI archives)
+//   antimetal-agent-<v>-linux-multiarch.oci.tar                          both, under one image index
 //   antimetal-agent-<v>-deploy.tar.gz                                    deploy/ (kustomize, systemd) + docs/install.md
 //   antimetal-agent-<v>.spdx.json                                        SBOM (SPDX 2.3)
 //   SHA256SUMS                                                           `sha256sum -c SHA256SUMS`
@@ -22,7 +23,7 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { buildImage, defaultBinary, type Arch, type ImageResult } from "./image/build.ts";
+import { buildImage, combineArchives, defaultBinary, type Arch, type ImageResult } from "./image/build.ts";
 
 const REPO = path.resolve(import.meta.dir, "..");
 const ARCHES: Arch[] = ["amd64", "arm64"];
@@ -299,6 +300,11 @@ export function release(opts: { out: string; version: string; build: boolean }):
     files.push(name);
     return img;
   });
+
+  // Both as one multi-arch image (an index of the two manifests), for `skopeo copy --all`.
+  const multiName = `antimetal-agent-${opts.version}-linux-multiarch.oci.tar`;
+  combineArchives(images.map((i) => i.archive), path.join(out, multiName), opts.version);
+  files.push(multiName);
 
   // deploy/ and the install guide, with the version's image reference in the kustomize base.
   const deployName = `antimetal-agent-${opts.version}-deploy.tar.gz`;

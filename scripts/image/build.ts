@@ -313,6 +313,55 @@ export function buildImage(opts: BuildOptions): ImageResult {
   }
 }
 
+/**
+ * One OCI archive holding several single-arch images under one index (a multi-arch image):
+ * `skopeo copy --all oci-archive:FILE docker://REGISTRY/antimetal/agent:V` pushes a manifest list.
+ * Returns the digest of the combined index.
+ */
+export function combineArchives(archives: string[], out: string, version: string): string {
+  const epoch = sourceDateEpoch();
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "antimetal-image-index-"));
+  try {
+    const layout = path.join(work, "layout");
+    fs.mkdirSync(path.join(layout, "blobs/sha256"), { recursive: true });
+    const manifests: object[] = [];
+    for (const [i, archive] of archives.entries()) {
+      const dir = path.join(work, `in${i}`);
+      fs.mkdirSync(dir);
+      run(["tar", "-xf", archive, "-C", dir]);
+      for (const b of fs.readdirSync(path.join(dir, "blobs/sha256"))) {
+        const dst = path.join(layout, "blobs/sha256", b);
+        if (!fs.existsSync(dst)) fs.renameSync(path.join(dir, "blobs/sha256", b), dst);
+      }
+      const index = JSON.parse(fs.readFileSync(path.join(dir, "index.json"), "utf8")) as { manifests: object[] };
+      manifests.push(...index.manifests);
+    }
+    // The per-arch manifests go into an image index blob; index.json names that one index, so
+    // tools see one (multi-arch) image tagged `version`.
+    const inner = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.index.v1+json",
+      manifests: manifests.map((m) => {
+        const { annotations: _drop, ...rest } = m as { annotations?: unknown };
+        return rest;
+      }),
+    });
+    const innerBlob = writeBlob(layout, inner);
+    fs.writeFileSync(path.join(layout, "index.json"), JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.index.v1+json",
+      manifests: [{ mediaType: "application/vnd.oci.image.index.v1+json", ...innerBlob, annotations: { "org.opencontainers.image.ref.name": version } }],
+    }));
+    fs.writeFileSync(path.join(layout, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
+    run(["chown", "-R", "0:0", layout]);
+    fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+    reproducibleTar(layout, path.resolve(out), epoch, ["oci-layout", "index.json", "blobs"]);
+    return innerBlob.digest;
+  } finally {
+    rmrf(work);
+  }
+}
+
 export function packageVersion(): string {
   return JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")).version as string;
 }

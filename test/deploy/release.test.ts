@@ -40,6 +40,7 @@ describe("release", () => {
       `antimetal-agent-${VERSION}-linux-amd64.oci.tar`,
       `antimetal-agent-${VERSION}-linux-arm64`,
       `antimetal-agent-${VERSION}-linux-arm64.oci.tar`,
+      `antimetal-agent-${VERSION}-linux-multiarch.oci.tar`,
       `antimetal-agent-${VERSION}.spdx.json`,
     ]);
     expect(sha256(path.join(out, `antimetal-agent-${VERSION}-linux-amd64`))).toBe(sha256(binary("amd64")));
@@ -51,6 +52,23 @@ describe("release", () => {
       expect(deploy).toContain(`antimetal-agent-${VERSION}/${f}`);
     }
   });
+
+  test("the multi-arch archive is one image index over both platforms (skopeo --all copies both)", () => {
+    const archive = `oci-archive:${path.join(out, `antimetal-agent-${VERSION}-linux-multiarch.oci.tar`)}`;
+    const raw = spawnSync("skopeo", ["inspect", "--raw", archive], { encoding: "utf8" });
+    expect(raw.stderr).toBe("");
+    const index = JSON.parse(raw.stdout) as Obj;
+    expect(index.manifests.map((m: Obj) => m.platform.architecture).sort()).toEqual(["amd64", "arm64"]);
+    for (const arch of ["amd64", "arm64"]) {
+      const single = JSON.parse(spawnSync("skopeo", ["inspect", "--raw", `oci-archive:${path.join(out, `antimetal-agent-${VERSION}-linux-${arch}.oci.tar`)}`], { encoding: "utf8" }).stdout) as Obj;
+      const digest = `sha256:${new Bun.CryptoHasher("sha256").update(JSON.stringify(single)).digest("hex")}`;
+      expect(index.manifests.find((m: Obj) => m.platform.architecture === arch).digest).toBe(digest);
+    }
+    const dest = path.join(out, "copied");
+    const copy = spawnSync("skopeo", ["copy", "-q", "--all", archive, `oci:${dest}:${VERSION}`], { encoding: "utf8" });
+    expect({ status: copy.status, stderr: copy.stderr }).toEqual({ status: 0, stderr: "" });
+    fs.rmSync(dest, { recursive: true, force: true });
+  }, 60000);
 
   test("SHA256SUMS verifies with sha256sum -c and covers every other artifact", () => {
     const r = spawnSync("sha256sum", ["-c", "SHA256SUMS"], { cwd: out, encoding: "utf8" });
