@@ -435,7 +435,15 @@ export class SqliteStore implements Store {
     this.assertOpen();
     const sk = subject ? encodeResourceKey(subject) : undefined;
     const ok = object ? encodeResourceKey(object) : undefined;
-    const rows = sk === undefined && ok === undefined && predicateType === undefined ? [] : this.relationshipBodies(sk, ok, predicateType);
+    const q = this.s.relBodies;
+    let rows: [Uint8Array][] = [];
+    if (sk !== undefined && ok !== undefined && predicateType !== undefined) rows = q.sop.values(sk, predicateType, ok) as [Uint8Array][];
+    else if (sk !== undefined && ok !== undefined) rows = q.so.values(sk, ok) as [Uint8Array][];
+    else if (sk !== undefined && predicateType !== undefined) rows = q.sp.values(sk, predicateType) as [Uint8Array][];
+    else if (ok !== undefined && predicateType !== undefined) rows = q.op.values(ok, predicateType) as [Uint8Array][];
+    else if (sk !== undefined) rows = q.s.values(sk) as [Uint8Array][];
+    else if (ok !== undefined) rows = q.o.values(ok) as [Uint8Array][];
+    else if (predicateType !== undefined) rows = q.p.values(predicateType) as [Uint8Array][];
     if (rows.length === 0) {
       throw new RelationshipsNotFoundError(`subject=${sk ?? "*"} object=${ok ?? "*"} predicate=${predicateType ?? "*"}`);
     }
@@ -603,6 +611,18 @@ function prepare(db: Database) {
     relBySubjectRows: db.prepare("SELECT rid, body, kind, type, channel, id FROM relationships WHERE subject_key = ?"),
     relByObjectRows: db.prepare("SELECT rid, body, kind, type, channel, id FROM relationships WHERE object_key = ?"),
     relAll: db.prepare("SELECT kind, type, body FROM relationships ORDER BY rid"),
+    // body only; the subject index is the more selective one (a pod has ~10 edges, a node ~100)
+    relBodies: {
+      s: db.prepare("SELECT body FROM relationships INDEXED BY relationships_subject WHERE subject_key = ?"),
+      o: db.prepare("SELECT body FROM relationships INDEXED BY relationships_object WHERE object_key = ?"),
+      p: db.prepare("SELECT body FROM relationships WHERE predicate_type = ?"),
+      so: db.prepare("SELECT body FROM relationships INDEXED BY relationships_subject WHERE subject_key = ? AND object_key = ?"),
+      sp: db.prepare("SELECT body FROM relationships INDEXED BY relationships_subject WHERE subject_key = ? AND predicate_type = ?"),
+      op: db.prepare("SELECT body FROM relationships INDEXED BY relationships_object WHERE object_key = ? AND predicate_type = ?"),
+      sop: db.prepare(
+        "SELECT body FROM relationships INDEXED BY relationships_subject WHERE subject_key = ? AND predicate_type = ? AND object_key = ?",
+      ),
+    },
     relQuery: {
       all: db.prepare(`SELECT ${relCols} FROM relationships ORDER BY rid`),
       s: db.prepare(`SELECT ${relCols} FROM relationships WHERE subject_key = ?`),
