@@ -74,6 +74,14 @@ export interface ReflectorOptions {
 
 const MANAGED_FIELDS = 17;
 
+/** The graph could not take the events (store failure): what the cache says was seen is not stored. */
+class SinkError extends Error {
+  constructor(readonly inner: unknown) {
+    super(`graph write failed: ${String((inner as Error)?.message ?? inner)}`);
+    this.name = "SinkError";
+  }
+}
+
 class GoneError extends Error {
   constructor(msg: string) {
     super(msg);
@@ -161,7 +169,17 @@ export class Reflector {
           needList = true;
           continue; // relist at once: the data is still there, only the RV expired
         }
-        const reason = err instanceof KubeApiError ? `http_${err.status}` : "error";
+        if (err instanceof SinkError) {
+          // mark every object unseen (keeping the keys, so vanished ones still become deletes): the
+          // relist after the backoff offers every object to the graph again
+          for (const [key, rv] of this.cache) {
+            this.cacheBytes -= 2 * rv.length;
+            this.cache.set(key, "");
+          }
+          needList = true;
+          kubeMetrics.relists.inc({ kind: this.kind, reason: "graph_write_failed" });
+        }
+        const reason = err instanceof KubeApiError ? `http_${err.status}` : err instanceof SinkError ? "graph_write_failed" : "error";
         if (needList && !this.isSynced && err instanceof KubeApiError && (err.status === 403 || err.status === 404)) {
           // not served by this cluster, or not allowed: do not hold up readiness; keep retrying slowly
           this.log.error({ err: err.message }, err.status === 404 ? "kind not served by the apiserver" : "not allowed to list kind (RBAC)");
@@ -218,7 +236,7 @@ export class Reflector {
         if (!this.remember(obj.key, obj.meta.resourceVersion)) continue;
         events.push({ type: "upsert", obj });
         if (events.length >= 256) {
-          await this.o.sink.push(events);
+          await this.deliver(events);
           events = [];
         }
       }
@@ -229,7 +247,7 @@ export class Reflector {
         events.push({ type: "delete", spec: this.o.spec, key });
       }
     }
-    if (events.length) await this.o.sink.push(events);
+    if (events.length) await this.deliver(events);
     this.lastRV = rv;
     kubeMetrics.progress(this.kind);
     kubeMetrics.objects.set({ kind: this.kind }, this.cache.size);
@@ -237,6 +255,14 @@ export class Reflector {
     if (!this.isSynced) {
       this.isSynced = true;
       this.syncedResolve();
+    }
+  }
+
+  private async deliver(events: ReflectorEvent[]): Promise<void> {
+    try {
+      await this.o.sink.push(events);
+    } catch (err) {
+      throw new SinkError(err);
     }
   }
 
@@ -308,7 +334,7 @@ export class Reflector {
         }
         buf = off === buf.length ? new Uint8Array(0) : buf.slice(off);
         if (batch.length) {
-          await this.o.sink.push(batch);
+          await this.deliver(batch);
           this.attempt = 0;
         }
         kubeMetrics.objects.set({ kind: this.kind }, this.cache.size);

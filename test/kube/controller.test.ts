@@ -18,7 +18,9 @@ import type { Store, StoreEvent } from "../../src/store/types.ts";
 import { createLogger } from "../../src/log/logger.ts";
 import { createKubeController, type KubeController } from "../../src/kube/controller.ts";
 import { loadKubeconfig } from "../../src/kube/client/config.ts";
-import { KINDS, collectionPath } from "../../src/kube/kinds.ts";
+import { KINDS, KIND_BY_NAME, collectionPath } from "../../src/kube/kinds.ts";
+import { Reflector } from "../../src/kube/reflector.ts";
+import { KubeClient } from "../../src/kube/client/client.ts";
 import { TypeDescriptorSchema } from "../../src/proto/gen/resource/v1/object_pb.ts";
 import { ClusterSchema, ClusterProvider } from "../../src/proto/gen/kubernetes/v1/cluster_pb.ts";
 import { registry } from "../../src/metrics/registry.ts";
@@ -270,6 +272,27 @@ describe("kube controller against a real kube-apiserver", () => {
     expect(touched.filter((t) => t === "ADD k8s.io.api.core.v1.Pod")).toHaveLength(1);
     expect(await metric("antimetal_kube_watch_staleness_seconds", { kind: "Pod" })).toBeLessThan(30);
   }, 120_000);
+
+  test("a failed graph write is not lost: the reflector relists and offers every object again", async () => {
+    const got = new Map<string, string>();
+    let failures = 1;
+    const r = new Reflector({
+      client: new KubeClient(loadKubeconfig([env.kubeconfigPath])),
+      spec: KIND_BY_NAME.get("Namespace")!,
+      logger,
+      backoffBaseMs: 50,
+      sink: {
+        push: async (events) => {
+          if (failures-- > 0) throw new Error("disk full");
+          for (const e of events) if (e.type === "upsert") got.set(e.obj.key, e.obj.meta.resourceVersion);
+        },
+      },
+    });
+    r.start();
+    await eventually("namespaces delivered after the failure", () => got.has("team-a") && got.has("team-b"), 10_000);
+    expect(await metric("antimetal_kube_relists_total", { kind: "Namespace", reason: "graph_write_failed" })).toBeGreaterThanOrEqual(1);
+    await r.stop();
+  });
 
   test("an agent restarted on a persistent store removes what changed while it was down", async () => {
     await ctl.stop(AbortSignal.timeout(10_000));
