@@ -151,6 +151,14 @@ for (const arch of ["amd64", "arm64"] as Arch[]) {
       for (const k of ["load", "cpu", "memory"]) expect(out[k]).toBeDefined();
     }, 60000);
 
+    test("`check` in the image as the base DaemonSet runs it: host collectors available, kmsg and eBPF unavailable with the reason", () => {
+      const r = runIn(root, arch, ["check"]);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/^collector load: available$/m);
+      expect(r.stdout).toMatch(/^collector kernel: unavailable: missing capability: CAP_SYSLOG$/m);
+      expect(r.stdout).toMatch(/^collector execsnoop: unavailable: .*CAP_BPF/m);
+    }, 60000);
+
     if (arch === "amd64") {
       test("`run` serves /readyz and /metrics in the image with a read-only root, and stops cleanly on SIGTERM", async () => {
         const [health, metrics] = [await freePort(), await freePort()];
