@@ -346,7 +346,7 @@ describe("outbox", () => {
     expect(s.outbox.read("cluster", 0, 10, b * 4 + 1)).toHaveLength(4);
   });
 
-  test("byte cap: drops oldest, counts, flags resync; snapshot restores the state", () => {
+  test("byte cap: drops oldest, counts, flags resync; snapshot restores the state", async () => {
     const s = mem({ outboxMaxBytes: 2000 });
     let appended = 0;
     s.outbox.onAppend(() => appended++);
@@ -360,8 +360,9 @@ describe("outbox", () => {
     const pages = [...s.outbox.snapshot("cluster", 30)];
     expect(pages.map((p) => p.length)).toEqual([30, 30, 30, 10]);
     expect(pages.flat().every((e) => e.op === "CREATE" && e.seq === 0)).toBe(true);
-    const metrics = registry.getSingleMetric("antimetal_queue_dropped_total");
-    expect(metrics).toBeDefined();
+    const text = await registry.getSingleMetricAsString("antimetal_queue_dropped_total");
+    expect(text).toMatch(/antimetal_queue_dropped_total\{queue="outbox_cluster",reason="cap_bytes"\} [1-9]/);
+    expect(await registry.getSingleMetricAsString("antimetal_store_outbox_bytes")).toMatch(/channel="cluster"\} [1-9]/);
     s.outbox.clearResync("cluster");
     expect(s.outbox.needsResync("cluster")).toBe(false);
   });

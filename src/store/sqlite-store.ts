@@ -558,6 +558,15 @@ export class SqliteStore implements Store {
     liveOutboxes.delete(this);
     this.outbox.closeListeners();
     this.opts.checkpointer?.close();
+    if (!this.opts.readonly) {
+      try {
+        // refresh planner statistics cheaply (bounded analysis), as SQLite recommends on close
+        this.db.run("PRAGMA analysis_limit = 1000");
+        this.db.run("PRAGMA optimize");
+      } catch (err) {
+        this.log.debug({ err: String(err) }, "PRAGMA optimize failed");
+      }
+    }
     for (const st of Object.values(this.s)) {
       if (typeof (st as Statement).finalize === "function") (st as Statement).finalize();
       else for (const q of Object.values(st as Record<string, Statement>)) q.finalize();
