@@ -263,10 +263,26 @@ export class ChannelStreamer {
 
   private async loop(): Promise<void> {
     while (!this.stopping) {
+      try {
+        await this.iteration();
+      } catch (err) {
+        // the store closed under us, a leadership callback threw, ...: never let the uploader die
+        this.lastSentSeq = 0;
+        this.s.lastError = String((err as Error)?.message ?? err);
+        this.log.error({ err: this.s.lastError }, "intake streamer error; retrying");
+        m.retries.inc({ channel: this.channel });
+        await this.sleepUninterrupted(this.backoff.next());
+      }
+    }
+  }
+
+  /** One pass: maybe wait, or run one stream and back off after a failure. */
+  private async iteration(): Promise<void> {
+    {
       if (!this.enabled()) {
         this.wasEnabled = false;
         await this.waker.sleep(1_000);
-        continue;
+        return;
       }
       if (!this.wasEnabled) {
         this.wasEnabled = true;
@@ -285,12 +301,12 @@ export class ChannelStreamer {
       const heartbeatIn = this.refreshedAt + this.o.heartbeatIntervalMs - now;
       if (!this.needResync && heartbeatIn > 0 && !this.hasPending()) {
         await this.waker.sleep(heartbeatIn);
-        continue;
+        return;
       }
       const resync = this.needResync;
       const res = await this.runStream(resync);
-      if (this.handleResult(res, resync)) continue;
-      if (this.stopping) break;
+      if (this.handleResult(res, resync)) return;
+      if (this.stopping) return;
       const permanent = !res.outcome.ok && PERMANENT_CODES.has(res.outcome.code);
       const wait = permanent ? this.permBackoff.next() : this.backoff.next();
       m.retries.inc({ channel: this.channel });
@@ -518,6 +534,9 @@ export class ChannelStreamer {
       if (outcome === undefined) return watchdog("ack_timeout");
       if (outcome.ok) this.onAck(sent, batches, heartbeatAt, resync ? opened : undefined);
       return { outcome, sent };
+    } catch (err) {
+      if (!call.finished) call.cancel();
+      throw err;
     } finally {
       this.current = undefined;
     }

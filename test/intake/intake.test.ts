@@ -317,3 +317,23 @@ test("an outbox that dropped entries at its cap triggers a full resync, so nothi
     await srv.kill();
   }
 }, 30_000);
+
+test("a store closed under a running intake does not kill the uploader or the process; stop still finishes", async () => {
+  const srv = await IntakeServer.start({ pki });
+  const { logger, text } = capturedLogger();
+  const store = memoryStore(logger);
+  try {
+    for (let i = 0; i < 10; i++) store.updateResource(resource(`z-${i}`, 1));
+    const c = intake({ address: `localhost:${srv.port}`, caFile: pki.ca, store, logger, tuning: { channels: ["cluster"], heartbeatIntervalMs: 100 } });
+    await c.start();
+    await waitFor("delivered", () => depth(store) === 0);
+    store.close();
+    await waitFor("the streamer saw the closed store", () => c.stats()[0]!.lastError !== undefined);
+    await Bun.sleep(300);
+    await registry.metrics(); // scrape with a closed store
+    await c.stop(AbortSignal.timeout(5_000));
+    expect(text()).not.toContain("intake streamer crashed");
+  } finally {
+    await srv.kill();
+  }
+}, 30_000);
