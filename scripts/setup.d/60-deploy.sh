@@ -26,6 +26,15 @@ if [[ ! -x "$CACHE/bin/kustomize" || "$(cat "$STAMP" 2>/dev/null)" != "$KUSTOMIZ
 fi
 echo "kustomize $KUSTOMIZE_VERSION at $CACHE/bin/kustomize"
 
+# The SPDX validator (spdx-tools, PyPI) that test/deploy/release.test.ts runs on the SBOM.
+SPDX_TOOLS_VERSION=0.8.5
+VENV="$CACHE/spdx-venv"
+if ! "$VENV/bin/pip" show spdx-tools 2>/dev/null | grep -qx "Version: $SPDX_TOOLS_VERSION"; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "spdx-tools==$SPDX_TOOLS_VERSION"
+fi
+echo "spdx-tools $SPDX_TOOLS_VERSION at $VENV/bin/pyspdxtools"
+
 # arm64 .debs for the arm64 image root.
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then
   dpkg --add-architecture arm64

@@ -77,6 +77,13 @@ describe("release", () => {
     expect(listed.sort()).toEqual(files.filter((f) => f !== "SHA256SUMS").sort());
   });
 
+  test("SBOM is valid SPDX 2.3 (spdx-tools validator)", () => {
+    const validator = "/var/cache/antimetal-dev/spdx-venv/bin/pyspdxtools";
+    expect(fs.existsSync(validator)).toBe(true);
+    const r = spawnSync(validator, ["-i", path.join(out, `antimetal-agent-${VERSION}.spdx.json`)], { encoding: "utf8" });
+    expect({ status: r.status, stderr: r.stderr.trim() }).toEqual({ status: 0, stderr: "" });
+  });
+
   test("SBOM lists every bundled npm package with the locked version", () => {
     expect(sbom.spdxVersion).toBe("SPDX-2.3");
     const npm = new Set<string>(sbom.packages.filter((p: Obj) => p.SPDXID.startsWith("SPDXRef-npm-")).map((p: Obj) => `${p.name}@${p.versionInfo}`));
