@@ -41,7 +41,7 @@ export interface ClusterInfo {
 export interface ProviderOptions {
   client: KubeClient;
   logger: Logger;
-  /** --kubernetes-provider; empty/undefined = auto. */
+  /** --kubernetes-provider; "auto", empty or undefined = auto-detect. */
   provider?: string;
   nodeName?: string;
   /** --cluster-name / CLUSTER_NAME: overrides every provider's discovery. */
@@ -134,7 +134,7 @@ export async function detectUncached(o: ProviderOptions): Promise<ClusterInfo> {
   const gce = new GceMetadata(o.endpoints?.gceMetadata, probeMs);
   const azure = new AzureImds(o.endpoints?.azureImds, probeMs);
   const override = o.clusterName || env.CLUSTER_NAME || undefined;
-  const explicit = o.provider ? (o.provider as ProviderName) : undefined;
+  const explicit = o.provider && o.provider !== "auto" ? (o.provider as ProviderName) : undefined;
   if (explicit && !PROVIDERS.includes(explicit)) throw new Error(`unrecognized provider ${o.provider}`);
 
   let facts: NodeFacts | undefined;
