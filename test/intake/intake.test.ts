@@ -337,3 +337,31 @@ test("a store closed under a running intake does not kill the uploader or the pr
     await srv.kill();
   }
 }, 30_000);
+
+test("TLS without --intake-ca-file trusts the system roots ($SSL_CERT_FILE here), and refuses an unknown CA", async () => {
+  const srv = await IntakeServer.start({ pki });
+  const { logger } = capturedLogger();
+  const store = memoryStore(logger);
+  const saved = process.env.SSL_CERT_FILE;
+  try {
+    for (let i = 0; i < 5; i++) store.updateResource(resource(`r-${i}`, 1));
+    // not trusted: the bundled/system roots do not know the test CA
+    process.env.SSL_CERT_FILE = "/nonexistent";
+    const untrusted = intake({ address: `localhost:${srv.port}`, store, logger, tuning: { channels: ["cluster"] } });
+    await untrusted.start();
+    await waitFor("TLS failures", () => untrusted.stats()[0]!.streamsFailed >= 2);
+    expect(depth(store)).toBe(5);
+    await untrusted.stop(AbortSignal.timeout(3_000));
+    // trusted through the system store
+    process.env.SSL_CERT_FILE = pki.ca;
+    const c = intake({ address: `localhost:${srv.port}`, store, logger, tuning: { channels: ["cluster"] } });
+    await c.start();
+    await waitFor("delivered", () => depth(store) === 0);
+    await c.stop(AbortSignal.timeout(3_000));
+  } finally {
+    if (saved === undefined) delete process.env.SSL_CERT_FILE;
+    else process.env.SSL_CERT_FILE = saved;
+    store.close();
+    await srv.kill();
+  }
+}, 30_000);
