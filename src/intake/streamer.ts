@@ -13,7 +13,23 @@ export type SentRef = Pick<OutboxEntry, "key" | "seq" | "op" | "bytes">;
 const ref = (e: OutboxEntry): SentRef => ({ key: e.key, seq: e.seq, op: e.op, bytes: e.bytes });
 import { Backoff, DEFAULT_BACKOFF, PERMANENT_BACKOFF, type BackoffOptions } from "./backoff.ts";
 import { intakeMetrics as m, registerOutboxSource } from "./metrics.ts";
-import type { CallOutcome, IntakeCall, IntakeTransport } from "./transport.ts";
+import type { CallOutcome } from "./transport.ts";
+
+/** What the streamer needs from a call (IntakeCall in transport.ts; fakes in unit tests). */
+export interface DeltaCall {
+  readonly done: Promise<CallOutcome>;
+  readonly finished: CallOutcome | undefined;
+  write(bytes: Uint8Array): boolean;
+  waitDrain(timeoutMs: number): Promise<boolean>;
+  end(): void;
+  cancel(): void;
+}
+
+/** What the streamer needs from the channel (IntakeTransport in transport.ts). */
+export interface DeltaTransport {
+  open(deadline: number): DeltaCall;
+  recreate(reason: string): void;
+}
 import { encodeEntries, encodeHeartbeat, objectSuffix } from "./wire.ts";
 
 export const PERMANENT_CODES: ReadonlySet<number> = new Set([Code.UNAUTHENTICATED, Code.PERMISSION_DENIED, Code.INVALID_ARGUMENT]);
@@ -22,7 +38,7 @@ export interface StreamerOptions {
   /** Outbox channel: "cluster" or "instance". */
   channel: string;
   outbox: Outbox;
-  transport: IntakeTransport;
+  transport: DeltaTransport;
   /** One per process (8 lowercase hex chars). */
   deltaVersion: string;
   logger: Logger;
@@ -130,7 +146,7 @@ export class ChannelStreamer {
   private readonly permBackoff: Backoff;
   private stopping = false;
   private running: Promise<void> | undefined;
-  private current: IntakeCall | undefined;
+  private current: DeltaCall | undefined;
   private unlisten: (() => void) | undefined;
   private unregister: (() => void) | undefined;
 
@@ -412,7 +428,7 @@ export class ChannelStreamer {
     // re-reading from the start must not pick up entries that were acknowledged but not yet deleted
     if (this.lastSentSeq === 0) await this.confirming;
     const opened = Date.now();
-    let call: IntakeCall;
+    let call: DeltaCall;
     try {
       call = o.transport.open(opened + o.maxStreamAgeMs);
     } catch (err) {
