@@ -45,7 +45,7 @@ const INTERVAL_SET: MetricType[] = ["load", "cpu", "memory", "system", "disk", "
 const HOST_SET: MetricType[] = ["load", "cpu", "memory", "system", "disk", "network", "tcp", "numa_stats"];
 
 async function measureSet(types: MetricType[] | "all") {
-  const io = new HostIo(DEFAULT_HOST_PATHS.sys);
+  const io = new HostIo(DEFAULT_HOST_PATHS.sys, 4, DEFAULT_HOST_PATHS.proc);
   const reg = await defaultRegistry(DEFAULT_HOST_PATHS, { io });
   const entries = reg.available().filter((e) => e.spec.type !== "execsnoop" && (types === "all" || types.includes(e.spec.type)));
   const collectors = entries.map((e) => e.create()).filter(isPoint) as PointCollector[];

@@ -41,6 +41,18 @@ function abortError(signal: AbortSignal): Error {
   return new Error(typeof r === "string" ? r : "aborted");
 }
 
+/** Per-process procfs files whose read takes the target's mm lock (can block behind a busy process). */
+const MM_LOCKED = /\/\d+\/(task\/\d+\/)?(smaps|smaps_rollup|maps|numa_maps|cmdline|environ|mem|pagemap)$/;
+
+const PROC_SUPER_MAGIC = 0x9fa0;
+function isProcfs(root: string): boolean {
+  try {
+    return Number(fs.statfsSync(root).type) === PROC_SUPER_MAGIC;
+  } catch {
+    return false;
+  }
+}
+
 /** Counting semaphore bounding concurrent reads (sysfs: see node_exporter #2500, #1880). */
 export class Semaphore {
   private waiting: (() => void)[] = [];
@@ -75,9 +87,19 @@ export class HostIo {
   constructor(
     readonly sysRoot: string,
     sysConcurrency = 4,
+    /**
+     * When set and it is a procfs mount (checked with statfs), files under it are read synchronously: procfs answers from kernel memory
+     * (it is not a disk or network filesystem and cannot hang on I/O), and a thread-pool round trip per
+     * small file costs more than the read on a busy host. Per-process files that take the mm lock
+     * (smaps, smaps_rollup, maps, cmdline, environ, mem) stay asynchronous and under the timeout.
+     */
+    readonly procRoot?: string,
   ) {
     this.sysSem = new Semaphore(Math.max(1, sysConcurrency));
+    this.syncProc = procRoot && isProcfs(procRoot) ? procRoot + "/" : undefined;
   }
+  /** The proc root + "/" when it is verified to be a procfs mount (statfs magic), else undefined. */
+  private readonly syncProc: string | undefined;
 
   /** When set, every underlying operation is recorded as "r:path" (read), "l:" (list), "s:" (stat), "k:" (readlink). Benchmarks use it to build the C floor reader. */
   trace: Set<string> | undefined;
@@ -111,6 +133,15 @@ export class HostIo {
 
   /** Reads a file; errors (ENOENT, EACCES, abort) propagate. */
   read(path: string, signal?: AbortSignal): Promise<string> {
+    if (this.syncProc && path.startsWith(this.syncProc) && !MM_LOCKED.test(path)) {
+      if (signal?.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
+      this.trace?.add(`r:${path}`);
+      try {
+        return Promise.resolve(fs.readFileSync(path, "utf8"));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
     return raceAbort(this.shared(`r:${path}`, path, () => fsp.readFile(path, "utf8")), signal);
   }
 

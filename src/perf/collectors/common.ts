@@ -61,10 +61,10 @@ export function validatePaths(paths: HostPaths, required: readonly ("proc" | "sy
 const ioCache = new Map<string, HostIo>();
 /** One HostIo per sys root unless the caller passes its own. */
 export function defaultIo(paths: HostPaths): HostIo {
-  let io = ioCache.get(paths.sys);
+  let io = ioCache.get(`${paths.sys}\0${paths.proc}`);
   if (!io) {
-    io = new HostIo(paths.sys);
-    ioCache.set(paths.sys, io);
+    io = new HostIo(paths.sys, 4, paths.proc);
+    ioCache.set(`${paths.sys}\0${paths.proc}`, io);
   }
   return io;
 }
