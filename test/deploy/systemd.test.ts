@@ -16,6 +16,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { METRIC_TYPES } from "../../src/perf/collector.ts";
 import { binary, DEPLOY, find, kustomizeBuild, REPO, type Obj } from "./manifests.ts";
 
 const UNIT = path.join(REPO, "deploy/systemd/antimetal-agent.service");
@@ -87,6 +88,8 @@ describe("systemd unit", () => {
     // /dev/kmsg must stay reachable for the kernel log collector.
     expect(settings.get("DeviceAllow")).toEqual(["/dev/kmsg r"]);
     expect(settings.get("ProtectKernelLogs")).toEqual(["no"]);
+    // The eBPF capabilities are used: execsnoop is requested along with every other collector.
+    expect(settings.get("Environment")).toContain(`ANTIMETAL_COLLECTORS=${METRIC_TYPES.join(",")}`);
   });
 
   test("the agent runs with the unit's uid model, capabilities, flags and env file; idle RSS fits the limits", async () => {
@@ -108,6 +111,7 @@ describe("systemd unit", () => {
     );
     expect(Object.keys(envFile).sort()).toEqual(["ANTIMETAL_AGENT_ARGS", "ANTIMETAL_INTAKE_API_KEY"]);
     const extra = ["--intake-address="];
+    const unitEnv = settings.get("Environment") ?? [];
     const args = exec.slice(1).filter((a) => a !== "$ANTIMETAL_AGENT_ARGS").map((a) =>
       a.startsWith("--data-directory=") ? `--data-directory=${state}`
       : a.startsWith("--health-probe-bind-address=") ? `--health-probe-bind-address=127.0.0.1:${health}`
@@ -124,7 +128,7 @@ describe("systemd unit", () => {
     const child = spawn("unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", readOnly, state, tmp, "setpriv",
       `--reuid=${TEST_UID}`, `--regid=${TEST_UID}`, "--clear-groups",
       `--inh-caps=-all,${caps}`, `--ambient-caps=-all,${caps}`, `--bounding-set=-all,${caps}`, "--no-new-privs",
-      "env", "-i", `TMPDIR=${tmp}`, "PATH=/usr/bin:/bin", ...Object.entries(envFile).map(([k, v]) => `${k}=${v}`),
+      "env", "-i", ...unitEnv, `TMPDIR=${tmp}`, "PATH=/usr/bin:/bin", ...Object.entries(envFile).map(([k, v]) => `${k}=${v}`),
       binary("amd64"), ...args, ...extra,
     ], { stdio: ["ignore", "pipe", "pipe"] });
     let log = "";
