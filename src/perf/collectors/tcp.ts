@@ -8,7 +8,7 @@ import { lstatSync } from "node:fs";
 import type { HostPaths, PointCollector } from "../collector.ts";
 import { DeltaTracker, rate, u64Delta, type DeltaMetadata } from "../delta.ts";
 import { countTcpStates, emptyStateCounts, parseSockstat } from "../parsers/nettcp.ts";
-import { parseNetstatAll, parseProtoPairs, sectionValues, parseSnmpTcp } from "../parsers/snmp.ts";
+import { pairsToValues, parseProtoPairs, sectionValues, parseSnmpTcp } from "../parsers/snmp.ts";
 import { countTcpStatesNetlink, netlinkAvailable } from "../sockdiag.ts";
 import { BaseCollector, spec, withExtra, type CollectorOptions } from "./common.ts";
 
@@ -73,9 +73,11 @@ export class TCPCollector extends BaseCollector implements PointCollector {
       this.io.readOptional(`${p}/net/sockstat6`, signal),
     ]);
     const now = this.now();
+    const snmpPairs = parseProtoPairs(snmpTxt);
+    const netstatPairs = netstatTxt !== undefined ? parseProtoPairs(netstatTxt) : new Map();
     let snmp: Map<string, bigint>;
     try {
-      const r = parseSnmpTcp(snmpTxt, `${p}/net/snmp`);
+      const r = parseSnmpTcp(snmpPairs, `${p}/net/snmp`);
       snmp = r.values;
       this.malformed(r.malformed);
     } catch (e) {
@@ -84,8 +86,8 @@ export class TCPCollector extends BaseCollector implements PointCollector {
     const out: TCPStats = {};
     for (const [k, j] of SNMP_FIELDS) out[j] = snmp.get(k) ?? 0n;
     let ext = new Map<string, bigint>();
-    if (netstatTxt !== undefined) {
-      const s = parseProtoPairs(netstatTxt).get("TcpExt");
+    {
+      const s = netstatPairs.get("TcpExt");
       if (s) {
         try {
           ext = sectionValues("TcpExt", s).values;
@@ -121,8 +123,8 @@ export class TCPCollector extends BaseCollector implements PointCollector {
       out.delta = { ...this.tracker.metadata(now, should.intervalMs, reset), ...d } as TCPDeltaData;
       this.tracker.commit(cur, now);
     } else if (this.tracker.isFirst) this.tracker.commit(cur, now);
-    const snmpAll = parseNetstatAll(snmpTxt).values;
-    const netstatAll = netstatTxt !== undefined ? parseNetstatAll(netstatTxt).values : new Map<string, bigint>();
+    const snmpAll = pairsToValues(snmpPairs).values;
+    const netstatAll = pairsToValues(netstatPairs).values;
     const sockstat = new Map<string, bigint>([...(sock4 ? parseSockstat(sock4).values : []), ...(sock6 ? parseSockstat(sock6).values : [])]);
     return withExtra(out, { snmp: snmpAll, netstat: netstatAll, sockstat });
   }

@@ -52,8 +52,8 @@ export function sectionValues(proto: string, s: ProtoSection): { values: Map<str
 }
 
 /** /proc/net/snmp's Tcp section, with the original's errors. */
-export function parseSnmpTcp(text: string, path = "snmp"): { values: Map<string, bigint>; malformed: number } {
-  const s = parseProtoPairs(text).get("Tcp");
+export function parseSnmpTcp(text: string | Map<string, ProtoSection>, path = "snmp"): { values: Map<string, bigint>; malformed: number } {
+  const s = (typeof text === "string" ? parseProtoPairs(text) : text).get("Tcp");
   if (!s) throw new Error(`TCP statistics not found in ${path}`);
   return sectionValues("TCP", s);
 }
@@ -63,9 +63,14 @@ export function parseSnmpTcp(text: string, path = "snmp"): { values: Map<string,
  * netstat naming), skipping sections whose header and value lines differ in length.
  */
 export function parseNetstatAll(text: string): { values: Map<string, bigint>; malformed: number } {
+  return pairsToValues(parseProtoPairs(text));
+}
+
+/** parseNetstatAll over sections already split by parseProtoPairs. */
+export function pairsToValues(pairs: Map<string, ProtoSection>): { values: Map<string, bigint>; malformed: number } {
   const values = new Map<string, bigint>();
   let malformed = 0;
-  for (const [proto, s] of parseProtoPairs(text)) {
+  for (const [proto, s] of pairs) {
     if (s.header.length !== s.values.length) {
       malformed++;
       continue;
