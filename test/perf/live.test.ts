@@ -71,3 +71,21 @@ test("one-shot collect on the live host: all keys, rates on the first output, ex
   expect(j.process.some((p: { cpu_percent: number }) => p.cpu_percent > 0)).toBe(true);
   expect(elapsed).toBeLessThan(3000);
 });
+
+test("kernel follow mode delivers a record written to /dev/kmsg", async () => {
+  const reg = await defaultRegistry(DEFAULT_HOST_PATHS);
+  const c = reg.get("kernel")!.create() as unknown as import("../../src/perf/collector.ts").ContinuousCollector;
+  const got: { message: string; severity: number }[] = [];
+  await c.start((e) => void got.push(e.data as { message: string; severity: number }));
+  try {
+    const marker = `antimetal-perf-test ${process.pid} ${Date.now()}`;
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync("/dev/kmsg", `<4>${marker}\n`);
+    const deadline = Date.now() + 3000;
+    while (Date.now() < deadline && !got.some((r) => r.message === marker)) await Bun.sleep(50);
+    const rec = got.find((r) => r.message === marker);
+    expect(rec?.severity).toBe(4);
+  } finally {
+    await c.stop();
+  }
+});
