@@ -160,7 +160,7 @@ export function spdxSbom(i: SbomInput): object {
     SPDXID: bunId,
     name: "bun",
     versionInfo: Bun.version,
-    downloadLocation: `https://registry.npmjs.org/bun/-/bun-${Bun.version}.tgz`,
+    downloadLocation: "NOASSERTION",
     externalRefs: [{ referenceCategory: "PACKAGE-MANAGER", referenceType: "purl", referenceLocator: `pkg:npm/bun@${Bun.version}` }],
     licenseConcluded: "NOASSERTION",
     licenseDeclared: "MIT",

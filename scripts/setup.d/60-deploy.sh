@@ -35,6 +35,22 @@ if ! "$VENV/bin/pip" show spdx-tools 2>/dev/null | grep -qx "Version: $SPDX_TOOL
 fi
 echo "spdx-tools $SPDX_TOOLS_VERSION at $VENV/bin/pyspdxtools"
 
+# A minimal Debian 12 with systemd, booted by systemd-nspawn in test/deploy/systemd-boot.test.ts so
+# the unit runs under a real systemd (CI machines do not boot systemd as PID 1).
+SYSTEMD_ROOT="$CACHE/systemd-root"
+SYSTEMD_ROOT_PACKAGES=systemd,systemd-sysv,dbus,libnss-systemd,curl,ca-certificates
+if [[ "$(cat "$SYSTEMD_ROOT/.antimetal-stamp" 2>/dev/null)" != "$SYSTEMD_ROOT_PACKAGES" ]]; then
+  rm -rf "$SYSTEMD_ROOT.tmp"
+  # The Debian mirror this machine's apt uses (debootstrap's own default otherwise).
+  mirror="$(sed -n 's/^URIs: *\([^ ]*\/debian\)$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)"
+  [[ -n "$mirror" ]] || mirror="$(awk '$1 == "deb" && $2 ~ /\/debian\/?$/ { print $2; exit }' /etc/apt/sources.list 2>/dev/null)"
+  debootstrap --variant=minbase --include="$SYSTEMD_ROOT_PACKAGES" bookworm "$SYSTEMD_ROOT.tmp" $mirror >/dev/null
+  rm -rf "$SYSTEMD_ROOT"
+  mv "$SYSTEMD_ROOT.tmp" "$SYSTEMD_ROOT"
+  echo "$SYSTEMD_ROOT_PACKAGES" > "$SYSTEMD_ROOT/.antimetal-stamp"
+fi
+echo "systemd root at $SYSTEMD_ROOT"
+
 # arm64 .debs for the arm64 image root.
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then
   dpkg --add-architecture arm64
