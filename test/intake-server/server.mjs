@@ -80,6 +80,7 @@ const VERSION_RE = /^[0-9a-f]{8}$/;
 // ---- state ------------------------------------------------------------------------------------
 let streamSeq = 0;
 let recordCount = 0;
+let latencies = [];
 /** Every object received, in arrival order: {stream, op, key, name, ...}. */
 let records = [];
 /** stream id -> "open" | "acked" | "failed:<CODE>" */
@@ -188,6 +189,8 @@ function apply(stream, objs) {
     }
     const rec = { stream, at: now, op: o.op, key: o.key, name: o.name, type: o.type, kind: o.kind, tags: o.tags, deltaVersion: o.deltaVersion };
     recordCount++;
+    // objects tagged t=<ms since epoch at write> give the write-to-intake latency (same host clock)
+    if (o.tags.t !== undefined && latencies.length < 2_000_000) latencies.push(now - Number(o.tags.t));
     if (!opts.noRecord) records.push(rec);
     persist({ t: "rec", ...rec });
     if (o.op === "DELETE" || o.deleted) live.delete(o.key);
@@ -312,12 +315,20 @@ function state() {
   return {
     streams: counts,
     records: recordCount,
+    latencyMs: latencyStats(),
     heartbeats: heartbeats.length,
     lastHeartbeat: heartbeats.at(-1) ?? null,
     invalid: invalidMessages.length,
     expired: expired.length,
     live: [...live.entries()].map(([key, v]) => ({ key, name: v.name, deltaVersion: v.deltaVersion, tags: v.tags, expiresInMs: v.expiresAt - Date.now() })),
   };
+}
+
+function latencyStats() {
+  if (latencies.length === 0) return null;
+  const xs = Float64Array.from(latencies).sort();
+  const q = (p) => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))];
+  return { n: xs.length, p50: q(0.5), p90: q(0.9), p99: q(0.99), max: xs[xs.length - 1] };
 }
 
 function command(c) {
@@ -332,7 +343,7 @@ function command(c) {
   if (c.random !== undefined) control.random = c.random;
   if (c.poison !== undefined) control.poison = c.poison === null ? null : new RegExp(c.poison);
   if (c.clear) control.failQueue = [];
-  if (c.reset) ((records = []), (recordCount = 0), (heartbeats = []), (expired = []), (invalidMessages = []), live.clear(), streams.clear());
+  if (c.reset) ((records = []), (recordCount = 0), (latencies = []), (heartbeats = []), (expired = []), (invalidMessages = []), live.clear(), streams.clear());
   return { ok: true };
 }
 

@@ -33,6 +33,10 @@ const { values: a } = parseArgs({
     /** Benchmark of the delta path: write during an outage commanded on this control port, then time the drain. */
     "outage-control": { type: "string" },
     "max-backoff": { type: "string", default: "1000" },
+    /** Soak: write `rate` objects/s for `duration` s (updates over `keys` objects, tagged with the write time). */
+    rate: { type: "string", default: "0" },
+    duration: { type: "string", default: "0" },
+    keys: { type: "string", default: "10000" },
     "ack-interval": { type: "string", default: "2000" },
     "log-level": { type: "string", default: "warn" },
   },
@@ -85,6 +89,39 @@ if (a["outage-control"]) {
   cpu0 = process.cpuUsage();
   await control({ random: null });
 } else if (!a["write-before-start"]) await write();
+
+const rate = Number(a.rate);
+if (rate > 0) {
+  const keys = Number(a.keys);
+  const until = performance.now() + Number(a.duration) * 1000;
+  const samples: Array<{ s: number; rssMiB: number; depth: number; heapMiB: number }> = [];
+  let written = 0;
+  let nextSample = performance.now();
+  const s0 = performance.now();
+  const c0 = process.cpuUsage();
+  while (performance.now() < until) {
+    const due = Math.floor(((performance.now() - s0) / 1000) * rate);
+    if (due > written) {
+      const t = String(Date.now());
+      store.batch(() => {
+        for (; written < due; written++) store.updateResource(resource(`obj-${written % keys}`, written, { payloadBytes: payload, tags: { t } }));
+      });
+    }
+    if (performance.now() >= nextSample) {
+      nextSample += 1000;
+      const mu = process.memoryUsage();
+      samples.push({
+        s: Math.round((performance.now() - s0) / 1000),
+        rssMiB: +(mu.rss / 1048576).toFixed(1),
+        heapMiB: +(mu.heapUsed / 1048576).toFixed(1),
+        depth: store.outbox.stats("cluster").depth,
+      });
+    }
+    await Bun.sleep(10);
+  }
+  const cpu = process.cpuUsage(c0);
+  emit({ event: "soak", written, seconds: (performance.now() - s0) / 1000, cpuMs: (cpu.user + cpu.system) / 1000, samples, stats: intake.stats() });
+}
 
 if (a["exit-when-drained"]) {
   for (;;) {

@@ -25,7 +25,7 @@ export const INSTANCE_TYPE = "antimetal.hardware.v1.SystemNode";
 const pad = new Uint8Array(1024).fill(0x61);
 
 /** A resource whose encoded payload is about `payloadBytes` (default 1 KiB), versioned through tag v. */
-export function resource(name: string, version: number, opts: { type?: string; payloadBytes?: number } = {}): Resource {
+export function resource(name: string, version: number, opts: { type?: string; payloadBytes?: number; tags?: Record<string, string> } = {}): Resource {
   const type = opts.type ?? CLUSTER_TYPE;
   const payload = opts.payloadBytes === undefined || opts.payloadBytes === 1024 ? pad : new Uint8Array(opts.payloadBytes).fill(0x61);
   return create(ResourceSchema, {
@@ -36,7 +36,10 @@ export function resource(name: string, version: number, opts: { type?: string; p
       namespace: type.startsWith("antimetal")
         ? undefined
         : create(NamespaceSchema, { namespace: { case: "kube", value: { $typeName: "resource.v1.KubernetesNamespace", cluster: "test", namespace: "default" } } }),
-      tags: [create(TagSchema, { key: "v", value: String(version) })],
+      tags: [
+        create(TagSchema, { key: "v", value: String(version) }),
+        ...Object.entries(opts.tags ?? {}).map(([key, value]) => create(TagSchema, { key, value })),
+      ],
     }),
     spec: create(AnySchema, { typeUrl: "type.googleapis.com/test.v1.Blob", value: payload }),
   });

@@ -56,6 +56,8 @@ export function makePki(): Pki {
 export interface ServerState {
   streams: { total: number; acked: number; failed: number; open: number };
   records: number;
+  /** Write-to-receipt latency of objects tagged t=<write time ms>. */
+  latencyMs: { n: number; p50: number; p90: number; p99: number; max: number } | null;
   heartbeats: number;
   lastHeartbeat: { stream: number; at: number; deltaVersion: string } | null;
   invalid: number;
