@@ -114,10 +114,11 @@ export interface Store {
   /** All resources whose type matches the filters (dot-segment prefix on TypeDescriptor.type/kind). */
   listResources(filters?: TypeDescriptor[]): Resource[];
   /**
-   * Runs `fn` inside one transaction: every store mutation made by `fn` commits together (one fsync,
-   * one outbox append per object), and events are delivered after the commit. If `fn` throws, nothing
-   * is written and no event is delivered. Nested calls join the outer transaction. Keep it short: it
-   * blocks the event loop (about 10 us per 1 KiB upsert); use applyAsync for thousands of objects.
+   * Runs `fn` inside one transaction: every store mutation made by `fn` commits together (one
+   * commit, one outbox entry per object), and events are delivered after the commit. If `fn` throws,
+   * nothing is written and no event is delivered. Nested calls join the outer transaction. Keep it
+   * short: it blocks the event loop (about 20 us per 1 KiB upsert, plus a WAL checkpoint backstop
+   * when a long run of synchronous batches never yields); use applyAsync for thousands of objects.
    */
   batch<T>(fn: () => T): T;
   /** Applies ops in one transaction (see batch). */
