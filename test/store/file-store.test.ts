@@ -150,7 +150,7 @@ test("concurrent subscriber with live writes from async batches: no gap, no dupl
   const d = dir();
   const s = openStore({ dataDirectory: d, logger: silentLogger });
   cleanups.push(() => s.close());
-  const N = 4000;
+  const N = 8000;
   const ops = Array.from({ length: N }, (_, i) => ({ op: "update" as const, resource: resource(POD, `p${i}`, "r0") }));
   const writer = s.applyAsync(ops, { chunkSize: 100 });
   // subscribe at several points while the writer runs; each one must see every object exactly once
@@ -204,12 +204,12 @@ test("WAL checkpoints run in a worker thread: a long applyAsync burst keeps the 
   const d = dir();
   const s = openStore({ dataDirectory: d, logger: silentLogger });
   cleanups.push(() => s.close());
-  await Bun.sleep(50); // worker ready
+  for (let i = 0; i < 200 && !s.checkpointStats?.healthy; i++) await Bun.sleep(10); // worker start
   expect(s.checkpointStats?.healthy).toBe(true);
   expect((s.db.query("PRAGMA wal_autocheckpoint").get() as { wal_autocheckpoint: number }).wal_autocheckpoint).toBe(16384);
   const ops = Array.from({ length: 30_000 }, (_, i) => ({ op: "update" as const, resource: resource(POD, `p${i}`, "", 1024) }));
   await s.applyAsync(ops);
-  await Bun.sleep(300);
+  for (let i = 0; i < 300 && s.checkpointStats!.checkpoints === 0; i++) await Bun.sleep(10);
   expect(s.checkpointStats!.checkpoints).toBeGreaterThan(0);
   // 30k x 1 KiB objects is ~40 MiB of pages; drains keep the WAL near 16 MiB, never at the 64 MiB backstop
   expect(statSync(`${storePath(d)}-wal`).size).toBeLessThan(40 * 1024 * 1024);
