@@ -221,6 +221,8 @@ export interface BuildOptions {
   out: string;
   version: string;
   debs?: string[];
+  /** Image config User; default 65532:65532 (tests also build a uid-0 variant). */
+  user?: string;
 }
 
 export function buildImage(opts: BuildOptions): ImageResult {
@@ -259,7 +261,7 @@ export function buildImage(opts: BuildOptions): ImageResult {
       ...(opts.arch === "arm64" ? { variant: "v8" } : {}),
       os: "linux",
       config: {
-        User: `${IMAGE_UID}:${IMAGE_UID}`,
+        User: opts.user ?? `${IMAGE_UID}:${IMAGE_UID}`,
         Entrypoint: [BINARY_PATH_IN_IMAGE],
         Cmd: ["run"],
         Env: [

@@ -1,0 +1,168 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+// The image under a real container runtime, as a Kubernetes node would run it: containerd
+// (Debian's, with runc) imports the OCI archive and runs it with its default seccomp profile,
+// a read-only root, the DaemonSet's host mounts and environment.
+//   - base: the image's own user (65532), no capabilities: `run` answers /readyz and /metrics;
+//     `check` reports kmsg and eBPF unavailable with the reason.
+//   - capabilities added for the non-root user never become effective (why the overlay is uid 0).
+//   - overlay: uid 0 with only CAP_BPF, CAP_PERFMON, CAP_SYSLOG and the host's tracefs:
+//     execsnoop records exec events through the default seccomp profile.
+//   - /dev/kmsg is a device: reading it needs the device allowed in the container's device
+//     cgroup (here `--device /dev/kmsg`), which a hostPath mount alone does not give.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { buildImage } from "../../scripts/image/build.ts";
+import { binary } from "./manifests.ts";
+
+const NS = "antimetal-test";
+const VERSION = "0.0.0-test";
+// containerd's default capability set for a container (oci.defaultUnixCaps), dropped here so that
+// only what a test adds remains, as `capabilities: {drop: [ALL], add: [...]}` does.
+const RUNTIME_DEFAULT_CAPS = ["CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID", "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE"];
+const DROP_ALL = RUNTIME_DEFAULT_CAPS.flatMap((c) => ["--cap-drop", `CAP_${c}`]);
+const OVERLAY_CAPS = ["BPF", "PERFMON", "SYSLOG"].flatMap((c) => ["--cap-add", `CAP_${c}`]);
+// The DaemonSet's volumes and env (deploy/kubernetes/base/daemonset.yaml).
+const HOST_MOUNTS = [
+  "--mount", "type=bind,src=/proc,dst=/host/proc,options=rbind:ro",
+  "--mount", "type=bind,src=/sys,dst=/host/sys,options=rbind:ro",
+  "--mount", "type=bind,src=/dev,dst=/host/dev,options=rbind:ro",
+  "--mount", "type=bind,src=/etc/machine-id,dst=/host/etc/machine-id,options=bind:ro",
+  "--mount", "type=tmpfs,src=tmpfs,dst=/tmp,options=nosuid:nodev:mode=1777",
+];
+const HOST_ENV = ["HOST_PROC=/host/proc", "HOST_SYS=/host/sys", "HOST_DEV=/host/dev", "HOST_ETC=/host/etc"].flatMap((e) => ["--env", e]);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === "object" && a ? a.port : 0));
+    });
+  });
+}
+
+describe("the image under containerd", () => {
+  let work: string;
+  let daemon: ChildProcess;
+  let sock: string;
+  let n = 0;
+  const ctr = (args: string[], timeout = 60000) => spawnSync("ctr", ["--address", sock, "--namespace", NS, ...args], { encoding: "utf8", timeout });
+  const run = (image: string, flags: string[], command: string[], timeout = 60000) =>
+    ctr(["run", "--rm", "--seccomp", "--read-only", ...HOST_MOUNTS, ...HOST_ENV, ...flags, image, `t${process.pid}-${n++}`, "/usr/bin/antimetal-agent", ...command], timeout);
+
+  beforeAll(async () => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), "antimetal-containerd-"));
+    sock = path.join(work, "containerd.sock");
+    fs.writeFileSync(path.join(work, "config.toml"), [
+      "version = 2",
+      `root = "${work}/root"`,
+      `state = "${work}/state"`,
+      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+      "[grpc]",
+      `  address = "${sock}"`,
+      "",
+    ].join("\n"));
+    daemon = spawn("containerd", ["--config", path.join(work, "config.toml")], { stdio: ["ignore", fs.openSync(path.join(work, "containerd.log"), "w"), fs.openSync(path.join(work, "containerd.log"), "a")] });
+    const deadline = Date.now() + 20000;
+    while (!(fs.existsSync(sock) && ctr(["version"]).status === 0)) {
+      if (Date.now() > deadline) throw new Error(`containerd did not start: ${fs.readFileSync(path.join(work, "containerd.log"), "utf8").slice(-2000)}`);
+      await Bun.sleep(100);
+    }
+    // The release image, and the same image with User 0:0 (a pod's runAsUser: 0).
+    for (const [tag, user] of [[VERSION, undefined], ["uid0", "0:0"]] as const) {
+      const archive = path.join(work, `${tag}.oci.tar`);
+      buildImage({ arch: "amd64", binary: binary("amd64"), out: archive, version: tag, user });
+      const imp = ctr(["images", "import", "--base-name", "docker.io/antimetal/agent", archive], 120000);
+      expect({ status: imp.status, stderr: imp.stderr }).toEqual({ status: 0, stderr: "" });
+    }
+  }, 150000);
+
+  afterAll(async () => {
+    daemon?.kill("SIGTERM");
+    if (daemon) await new Promise((r) => daemon.once("exit", r));
+    if (work) {
+      spawnSync("umount", ["-R", path.join(work, "root")]);
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+
+  test("base: image user 65532, read-only root, default seccomp: `run` serves /readyz and /metrics", async () => {
+    const [health, metrics] = [await freePort(), await freePort()];
+    const id = `run-${process.pid}`;
+    const child = spawn("ctr", ["--address", sock, "--namespace", NS, "run", "--rm", "--seccomp", "--read-only", "--net-host",
+      ...HOST_MOUNTS, ...HOST_ENV, "--mount", `type=tmpfs,src=tmpfs,dst=/var/lib/antimetal,options=nosuid:nodev:uid=65532:gid=65532:mode=0700`,
+      `docker.io/antimetal/agent:${VERSION}`, id, "/usr/bin/antimetal-agent", "run",
+      "--enable-kubernetes-controller=false", "--leader-elect=false", "--intake-address=", "--enable-performance-collectors",
+      `--health-probe-bind-address=127.0.0.1:${health}`, `--metrics-bind-address=127.0.0.1:${metrics}`], { stdio: ["ignore", "pipe", "pipe"] });
+    let log = "";
+    child.stdout!.on("data", (d) => (log += d));
+    child.stderr!.on("data", (d) => (log += d));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    try {
+      const deadline = Date.now() + 30000;
+      let ready = 0;
+      while (Date.now() < deadline) {
+        ready = await fetch(`http://127.0.0.1:${health}/readyz`).then((r) => r.status, () => 0);
+        if (ready === 200) break;
+        await Bun.sleep(200);
+      }
+      expect({ ready, log: ready === 200 ? "" : log }).toEqual({ ready: 200, log: "" });
+      expect(await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text()).toMatch(/^node_load1 /m);
+      expect(log).not.toContain('"level":"error"');
+    } finally {
+      ctr(["task", "kill", "--signal", "SIGTERM", id]);
+    }
+    expect(await exited).toBe(0);
+  }, 90000);
+
+  test("base: `check` reports the kernel log and eBPF unavailable with the reason", () => {
+    const r = run(`docker.io/antimetal/agent:${VERSION}`, [], ["check"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("CapEff=0x0000000000000000");
+    expect(r.stdout).toMatch(/^collector load: available$/m);
+    expect(r.stdout).toMatch(/^collector kernel: unavailable: missing capability: CAP_SYSLOG$/m);
+    expect(r.stdout).toMatch(/^collector execsnoop: unavailable: .*CAP_BPF/m);
+  });
+
+  test("capabilities added for the non-root user never become effective (why the overlay runs as uid 0)", () => {
+    const r = run(`docker.io/antimetal/agent:${VERSION}`, OVERLAY_CAPS, ["check"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("CapEff=0x0000000000000000");
+    expect(r.stdout).toMatch(/^collector execsnoop: unavailable/m);
+  });
+
+  test("overlay: uid 0 with only BPF, PERFMON, SYSLOG records exec events through the default seccomp profile", async () => {
+    const flags = [...DROP_ALL, ...OVERLAY_CAPS, "--mount", "type=bind,src=/sys/kernel/tracing,dst=/sys/kernel/tracing,options=rbind:ro"];
+    const check = run("docker.io/antimetal/agent:uid0", flags, ["check"]);
+    expect(check.stdout).toContain("CapEff=0x000000c400000000"); // SYSLOG(34), PERFMON(38), BPF(39), nothing else
+    expect(check.stdout).toMatch(/^collector execsnoop: available$/m);
+    // Something to record: execs on the host while it runs.
+    const execs = spawn("sh", ["-c", "for i in $(seq 1 25); do sleep 0.2; /bin/true; done"]);
+    const r = run("docker.io/antimetal/agent:uid0", flags, ["collect", "--collectors", "execsnoop", "--duration", "4s"]);
+    execs.kill();
+    expect(r.stderr).not.toContain("error");
+    const events = r.stdout.trim().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { comm: string });
+    expect(events.length).toBeGreaterThan(0);
+    expect(events.some((e) => e.comm === "true")).toBe(true);
+  }, 60000);
+
+  test("kmsg is a device: with /dev/kmsg allowed in the device cgroup, CAP_SYSLOG alone reads it", () => {
+    const flags = [...DROP_ALL, "--cap-add", "CAP_SYSLOG", "--device", "/dev/kmsg"];
+    const r = run("docker.io/antimetal/agent:uid0", flags, ["collect", "--collectors", "kernel"]);
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout) as { kernel?: unknown[]; errors?: Record<string, string> };
+    expect(out.errors).toBeUndefined();
+    expect(out.kernel!.length).toBeGreaterThan(0);
+  });
+});
