@@ -45,6 +45,9 @@ const opts = {
   recordFile: flag("record-file"),
   /** Benchmarks: keep TTL state and counts but not the per-object record log. */
   noRecord: flag("no-record") === true,
+  /** Like a cloud load balancer / grpc-go MaxConnectionAge: GOAWAY after this long, then a grace period. */
+  maxConnectionAgeMs: flag("max-connection-age-ms") === undefined ? undefined : Number(flag("max-connection-age-ms")),
+  maxConnectionAgeGraceMs: flag("max-connection-age-grace-ms") === undefined ? undefined : Number(flag("max-connection-age-grace-ms")),
 };
 const incarnation = randomBytes(4).toString("hex");
 const persist = (obj) => {
@@ -298,7 +301,11 @@ function handleDelta(call, callback) {
   });
 }
 
-const server = new grpc.Server({ "grpc.max_receive_message_length": 4 << 20 });
+const server = new grpc.Server({
+  "grpc.max_receive_message_length": 4 << 20,
+  ...(opts.maxConnectionAgeMs !== undefined ? { "grpc.max_connection_age_ms": opts.maxConnectionAgeMs } : {}),
+  ...(opts.maxConnectionAgeGraceMs !== undefined ? { "grpc.max_connection_age_grace_ms": opts.maxConnectionAgeGraceMs } : {}),
+});
 server.addService(service, { Delta: handleDelta });
 
 function credentials() {

@@ -96,7 +96,7 @@ export class IntakeServer {
     return `127.0.0.1:${this.port}`;
   }
 
-  static async start(opts: { pki?: Pki; apiKey?: string; port?: number; mtls?: boolean; rawGarbage?: boolean; insecure?: boolean; recordFile?: string; quiet?: boolean; noRecord?: boolean }): Promise<IntakeServer> {
+  static async start(opts: { pki?: Pki; apiKey?: string; port?: number; mtls?: boolean; rawGarbage?: boolean; insecure?: boolean; recordFile?: string; quiet?: boolean; noRecord?: boolean; maxConnectionAgeMs?: number; maxConnectionAgeGraceMs?: number }): Promise<IntakeServer> {
     const args = [SERVER, "--port", String(opts.port ?? 0)];
     if (opts.insecure) args.push("--insecure");
     else args.push("--cert", opts.pki!.serverCert, "--key", opts.pki!.serverKey);
@@ -106,6 +106,8 @@ export class IntakeServer {
     if (opts.recordFile) args.push("--record-file", opts.recordFile);
     if (opts.quiet) args.push("--quiet");
     if (opts.noRecord) args.push("--no-record");
+    if (opts.maxConnectionAgeMs !== undefined) args.push("--max-connection-age-ms", String(opts.maxConnectionAgeMs));
+    if (opts.maxConnectionAgeGraceMs !== undefined) args.push("--max-connection-age-grace-ms", String(opts.maxConnectionAgeGraceMs));
     const proc = spawn("node", args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     const stderr: string[] = [];
     proc.stderr!.setEncoding("utf8").on("data", (d: string) => {
