@@ -14,7 +14,8 @@ import { MetricsRouter } from "../../src/perf/router.ts";
 import { CollectorScheduler } from "../../src/perf/scheduler.ts";
 
 const intervalMs = Number(process.env.INTERVAL_MS ?? 10_000);
-const reg = await defaultRegistry(DEFAULT_HOST_PATHS);
+const smaps = process.env.SMAPS_MAX_AGE_MS;
+const reg = await defaultRegistry(DEFAULT_HOST_PATHS, smaps !== undefined ? { processSmapsMaxAgeMs: Number(smaps) } : {});
 const router = new MetricsRouter();
 router.subscribe(await PrometheusExposition.create(DEFAULT_HOST_PATHS));
 const s = new CollectorScheduler({ registry: reg, router, logger: silentLogger, nodeName: "bench", intervalMs });

@@ -27,6 +27,8 @@ export interface CollectorOptions {
   tcpStates?: "auto" | "netlink" | "proc" | "off";
   /** kernel: ring of the last N records in point mode (default 50). */
   kmsgLimit?: number;
+  /** kernel: follow-mode poll period in ms (default 1000). */
+  kmsgPollMs?: number;
 }
 
 /**
