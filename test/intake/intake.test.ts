@@ -365,3 +365,20 @@ test("TLS without --intake-ca-file trusts the system roots ($SSL_CERT_FILE here)
     await srv.kill();
   }
 }, 30_000);
+
+test("--intake-secure=false speaks plaintext gRPC (h2c) with the same protocol", async () => {
+  const srv = await IntakeServer.start({ insecure: true, apiKey: "plain-key" });
+  const { logger } = capturedLogger();
+  const store = memoryStore(logger);
+  try {
+    for (let i = 0; i < 30; i++) store.updateResource(resource(`pl-${i}`, 1));
+    const c = intake({ address: `127.0.0.1:${srv.port}`, secure: false, apiKey: "plain-key", store, logger, tuning: { channels: ["cluster"] } });
+    await c.start();
+    await waitFor("delivered", () => depth(store) === 0);
+    expect((await srv.state()).live.length).toBe(30);
+    await c.stop(AbortSignal.timeout(3_000));
+  } finally {
+    store.close();
+    await srv.kill();
+  }
+}, 30_000);
