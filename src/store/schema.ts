@@ -13,7 +13,11 @@ import type { Database } from "bun:sqlite";
  * resources      one row per object; body = resource.v1.Resource bytes (with timestamps).
  *                rowid table (no WITHOUT ROWID: 1 KiB rows spill to overflow pages there).
  * relationships  one row per triple; id = sha256 identity (keys.ts#relationshipId);
- *                body = resource.v1.Relationship bytes. Indexed by subject, object, predicate.
+ *                body = resource.v1.Relationship bytes. Indexed by (subject, object, predicate),
+ *                (object, predicate) and predicate. The identity is not indexed: dedup looks the
+ *                triple up through the subject index and compares ids (a unique index on a random
+ *                hash costs a random page write per insert). rid is AUTOINCREMENT (never reused)
+ *                because the outbox key of a relationship is "rel:<rid>".
  * outbox         at most one pending entry per (channel, key). seq orders entries; a coalesced entry
  *                gets a fresh seq and moves to the end. seq is a plain column, not the rowid: the
  *                coalescing upsert then rewrites one row in place instead of moving it (3-4 us vs 8). CREATE/UPDATE entries point (rid) at the live
@@ -36,8 +40,8 @@ export const MIGRATIONS: ReadonlyArray<string> = [
   );
   CREATE INDEX resources_type ON resources(type);
   CREATE TABLE relationships(
-    rid INTEGER PRIMARY KEY,
-    id BLOB NOT NULL UNIQUE,
+    rid INTEGER PRIMARY KEY AUTOINCREMENT,
+    id BLOB NOT NULL,
     subject_key TEXT NOT NULL,
     object_key TEXT NOT NULL,
     predicate_type TEXT NOT NULL,
@@ -46,7 +50,7 @@ export const MIGRATIONS: ReadonlyArray<string> = [
     channel TEXT NOT NULL,
     body BLOB NOT NULL
   );
-  CREATE INDEX relationships_subject ON relationships(subject_key, predicate_type);
+  CREATE INDEX relationships_subject ON relationships(subject_key, object_key, predicate_type);
   CREATE INDEX relationships_object ON relationships(object_key, predicate_type);
   CREATE INDEX relationships_predicate ON relationships(predicate_type);
   CREATE TABLE outbox(

@@ -336,6 +336,21 @@ describe("outbox", () => {
     expect(s.outbox.read("cluster", del[0]!.seq, 10)).toHaveLength(0);
   });
 
+  test("relationship entries: keys are never reused, so a pending DELETE is never overwritten by another triple", () => {
+    const s = mem();
+    const r1 = rel(ref("a.A", "1"), ref("a.A", "2"));
+    const r2 = rel(ref("a.A", "3"), ref("a.A", "4"));
+    s.addRelationships(r1);
+    s.deleteRelationships(r1); // CREATE then DELETE of the same row coalesce to DELETE
+    s.addRelationships(r2); // a new row: a new key
+    s.addRelationships(r1); // the same triple again: a new row too; its old DELETE stays, in order
+    const e = s.outbox.read("cluster", 0, 10);
+    expect(e.map((x) => x.op)).toEqual(["DELETE", "CREATE", "CREATE"]);
+    expect(new Set(e.map((x) => x.key)).size).toBe(3);
+    expect(fromBinary(RelationshipSchema, e[0]!.object.object!.value).subject!.name).toBe("1");
+    expect(fromBinary(RelationshipSchema, e[1]!.object.object!.value).subject!.name).toBe("3");
+  });
+
   test("maxBytes and limit", () => {
     const s = mem();
     for (let i = 0; i < 10; i++) s.updateResource(res("t.A", `r${i}`));

@@ -88,7 +88,7 @@ interface Sub {
 }
 
 type ResRow = [rid: number, createdAt: number, updatedAt: number, body: Uint8Array, type: string, channel: string];
-type RelRow = [rid: number, body: Uint8Array, kind: string, type: string, channel: string];
+type RelRow = [rid: number, body: Uint8Array, kind: string, type: string, channel: string, id: Uint8Array];
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(a, b) === 0;
@@ -99,9 +99,17 @@ function tsFromMicros(us: number): Timestamp {
   return { $typeName: TimestampSchema.typeName, seconds: BigInt(Math.floor(us / 1e6)), nanos: (us % 1e6) * 1000 } as Timestamp;
 }
 
-/** Outbox key of a relationship: "rel:" + unpadded base64url of its 32-byte identity (43 chars). */
-function relKey(id: Uint8Array): string {
-  return REL_KEY_PREFIX + Buffer.from(id.buffer, id.byteOffset, id.length).toString("base64url");
+/**
+ * Outbox key of a relationship: "rel:<rid>". rids only grow (AUTOINCREMENT), so keys are never
+ * reused, and the outbox index gets sequential inserts instead of random ones. A triple deleted and
+ * added again is a new row: its pending DELETE and new CREATE are two entries, sent in order.
+ */
+function relKey(rid: number): string {
+  return REL_KEY_PREFIX + rid;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
 }
 
 // ---- metrics shared by every open store (bytes and age are read at scrape time) ----
@@ -321,14 +329,14 @@ export class SqliteStore implements Store {
     });
   }
 
-  private removeRelationship(rid: number, body: Uint8Array, kind: string, type: string, channel: string, id: Uint8Array): void {
+  private removeRelationship(rid: number, body: Uint8Array, kind: string, type: string, channel: string): void {
     this.s.relDelete.run(rid);
     const rel = fromBinary(RelationshipSchema, body);
     rel.deletedAt = tsFromMicros(this.micros());
     const value = toBinary(RelationshipSchema, rel);
     const obj = wireObject(kind, type, RELATIONSHIP_TYPE_URL, value);
     const wire = toBinary(ObjectSchema, obj);
-    this.appendOutbox(channel, relKey(id), ENTITY_RELATIONSHIP, "DELETE", null, wire, wire.length);
+    this.appendOutbox(channel, relKey(rid), ENTITY_RELATIONSHIP, "DELETE", null, wire, wire.length);
     this.emit("DELETE", () => obj);
   }
 
@@ -362,7 +370,7 @@ export class SqliteStore implements Store {
       for (const stmt of [this.s.relBySubjectRows, this.s.relByObjectRows]) {
         for (const r of stmt.values(key) as Row[]) rows.set(r[0], r);
       }
-      for (const r of [...rows.values()].sort((a, b) => a[0] - b[0])) this.removeRelationship(r[0], r[1], r[2], r[3], r[4], r[5]);
+      for (const r of [...rows.values()].sort((a, b) => a[0] - b[0])) this.removeRelationship(r[0], r[1], r[2], r[3], r[4]);
       const row = this.s.resGet.values(key)[0] as ResRow | undefined;
       if (!row) return;
       const [rid, , , , type, channel] = row;
@@ -395,19 +403,27 @@ export class SqliteStore implements Store {
     };
   }
 
+  /** The stored row with this identity: the triple through the subject index, then the id. */
+  private findRelationship(id: Uint8Array, subjectKey: string, objectKey: string, pred: string): RelRow | undefined {
+    for (const r of this.s.relFind.values(subjectKey, objectKey, pred) as RelRow[]) {
+      if (sameBytes(r[5], id)) return r;
+    }
+    return undefined;
+  }
+
   addRelationships(...relationships: Relationship[]): void {
     this.assertWritable();
     const ids = relationships.map((r) => this.relIdentity(r)); // validate all before writing anything
     this.tx(() => {
       for (let i = 0; i < relationships.length; i++) {
         const { id, subjectKey, objectKey, kind, type, pred } = ids[i]!;
-        if (this.s.relGetId.values(id).length > 0) continue;
+        if (this.findRelationship(id, subjectKey, objectKey, pred)) continue;
         const body = toBinary(RelationshipSchema, relationships[i]!);
         const channel = this.classify(type);
         const rid = Number(this.s.relInsert.run(id, subjectKey, objectKey, pred, kind, type, channel, body).lastInsertRowid);
         this.appendOutbox(
           channel,
-          relKey(id),
+          relKey(rid),
           ENTITY_RELATIONSHIP,
           "CREATE",
           rid,
@@ -423,10 +439,9 @@ export class SqliteStore implements Store {
     this.assertWritable();
     const ids = relationships.map((r) => this.relIdentity(r));
     this.tx(() => {
-      for (const { id } of ids) {
-        const row = this.s.relGetId.values(id)[0] as RelRow | undefined;
-        if (!row) continue;
-        this.removeRelationship(row[0], row[1], row[2], row[3], row[4], id);
+      for (const { id, subjectKey, objectKey, pred } of ids) {
+        const row = this.findRelationship(id, subjectKey, objectKey, pred);
+        if (row) this.removeRelationship(row[0], row[1], row[2], row[3], row[4]);
       }
     });
   }
@@ -612,7 +627,9 @@ function prepare(db: Database) {
     resDelete: db.prepare("DELETE FROM resources WHERE rid = ?"),
     resAll: db.prepare("SELECT key, kind, type, body FROM resources ORDER BY key"),
     resByType: db.prepare("SELECT key, kind, type, body FROM resources WHERE type = ? OR (type >= ? AND type < ?) ORDER BY key"),
-    relGetId: db.prepare("SELECT rid, body, kind, type, channel FROM relationships WHERE id = ?"),
+    relFind: db.prepare(
+      "SELECT rid, body, kind, type, channel, id FROM relationships WHERE subject_key = ? AND object_key = ? AND predicate_type = ?",
+    ),
     relInsert: db.prepare(
       "INSERT INTO relationships(id, subject_key, object_key, predicate_type, kind, type, channel, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     ),
@@ -811,12 +828,12 @@ export class SqliteOutbox implements Outbox {
         const rows = stmt.values(channel, after, size) as [number, string | Uint8Array, string, string, Uint8Array][];
         if (rows.length === 0) break;
         const now = Date.now();
-        const page: OutboxEntry[] = rows.map(([, k, kind, type, body]) => {
+        const page: OutboxEntry[] = rows.map(([rid, k, kind, type, body]) => {
           const typeUrl = entity === ENTITY_RESOURCE ? RESOURCE_TYPE_URL : RELATIONSHIP_TYPE_URL;
           return {
             seq: 0,
             channel,
-            key: typeof k === "string" ? k : relKey(k),
+            key: entity === ENTITY_RESOURCE ? (k as string) : relKey(rid),
             op: "CREATE",
             object: wireObject(kind, type, typeUrl, body),
             bytes: wireObjectSize(kind, type, typeUrl, body.length),
