@@ -103,7 +103,7 @@ function runAgent(args: string[]): { proc: ReturnType<typeof spawn>; lines: Asyn
   return { proc, lines, exited };
 }
 
-test("agent killed with SIGKILL mid-stream and restarted: nothing lost, the outbox ends empty", async () => {
+test("agent killed with SIGKILL mid-stream (three times, at random moments) and restarted: nothing lost, the outbox ends empty", async () => {
   const srv = await IntakeServer.start({ pki, quiet: true });
   const data = path.join(tmp, "agent-data");
   const N = 15_000;
@@ -117,12 +117,19 @@ test("agent killed with SIGKILL mid-stream and restarted: nothing lost, the outb
     store.close();
 
     const args = ["--data", data, "--address", `localhost:${srv.port}`, "--ca", pki.ca, "--ack-interval", "300"];
+    // first kill while the startup resync streams; then two more at random moments of later runs
     const first = runAgent(args);
     await waitFor("first agent streaming", async () => (await srv.state()).records >= 1_000, 30_000, 5);
     first.proc.kill("SIGKILL");
     await first.exited;
     const mid = await srv.state();
     expect(mid.records).toBeLessThan(2 * N);
+    for (let k = 0; k < 2; k++) {
+      const again = runAgent(args);
+      await Bun.sleep(300 + Math.floor(Math.random() * 900));
+      again.proc.kill("SIGKILL");
+      await again.exited;
+    }
 
     const second = runAgent([...args, "--exit-when-drained"]);
     expect(await second.exited).toBe(0);
