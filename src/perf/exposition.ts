@@ -40,6 +40,15 @@ const NETSTAT_FIELDS =
 /** node_exporter's default vmstat field filter. */
 const VMSTAT_FIELDS = /^(oom_kill|pgpg|pswp|pg.*fault).*/;
 
+/** A family whose data has an unexpected shape renders empty instead of failing the whole scrape. */
+function safeSamples(f: Family): Sample[] {
+  try {
+    return f.samples();
+  } catch {
+    return [];
+  }
+}
+
 interface Family {
   name: string;
   help: string;
@@ -71,7 +80,7 @@ export class PrometheusExposition implements MetricConsumer {
         name: f.name,
         help: f.help,
         type: f.type,
-        get: async () => ({ name: f.name, help: f.help, type: f.type, values: f.samples(), aggregator: "sum" }),
+        get: async () => ({ name: f.name, help: f.help, type: f.type, values: safeSamples(f), aggregator: "sum" }),
         reset: () => undefined,
       } as never);
     }
