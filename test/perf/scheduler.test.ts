@@ -157,3 +157,13 @@ test("exposition: node_exporter names, labels and units from fixture data", asyn
   expect(text).not.toContain('cpu="-1"');
   expect(expo.familyNames().length).toBeGreaterThan(100);
 });
+
+test("exposition: unexpected data renders empty, the scrape still succeeds", async () => {
+  const reg = new Registry();
+  const expo = new PrometheusExposition({ registry: reg });
+  for (const t of ["cpu", "memory", "disk", "network", "tcp", "process", "cgroup_cpu", "cgroup_memory", "numa_stats", "load", "system"] as const)
+    expo.accept({ timestamp: new Date(), metricType: t, eventType: "gauge", nodeName: "n", data: "garbage" });
+  const text = await reg.metrics();
+  expect(text).toContain("# TYPE node_cpu_seconds_total counter");
+  expect(text).not.toMatch(/^node_cpu_seconds_total\{/m);
+});
