@@ -134,7 +134,8 @@ describe("systemd unit", () => {
     let log = "";
     child.stdout!.on("data", (d) => (log += d));
     child.stderr!.on("data", (d) => (log += d));
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+    let code: number | null = null;
     try {
       const deadline = Date.now() + 30000;
       let ready = 0;
@@ -168,9 +169,10 @@ describe("systemd unit", () => {
       expect(rss).toBeLessThan(memoryHigh);
     } finally {
       child.kill("SIGTERM");
+      code = await exited;
+      fs.rmSync(dir, { recursive: true, force: true });
     }
-    expect(await exited).toBe(0);
-    fs.rmSync(dir, { recursive: true, force: true });
+    expect(code).toBe(0);
   }, 90000);
 
   test("kernel log collector: works with the unit's capabilities, fails without CAP_SYSLOG", () => {
