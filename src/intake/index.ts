@@ -120,3 +120,34 @@ export function createIntakeComponent(opts: IntakeOptions): IntakeComponent {
     stats: () => streamers.map((s) => s.stats()),
   };
 }
+
+export interface IntakeCheckResult {
+  ok: boolean;
+  /** gRPC status code name: OK, UNAUTHENTICATED, UNAVAILABLE (TLS, DNS, refused), DEADLINE_EXCEEDED, ... */
+  code: string;
+  details: string;
+  ms: number;
+}
+
+/**
+ * Connectivity check for `antimetal-agent check`: opens one Delta stream with the configured TLS and
+ * key, sends nothing, half-closes, and reports the server's answer. Sends no data and no heartbeat,
+ * so it changes nothing upstream. Never logs the key.
+ */
+export async function checkIntake(
+  opts: Pick<IntakeOptions, "address" | "apiKey" | "apiKeyFile" | "secure" | "caFile" | "certFile" | "keyFile" | "logger"> & { timeoutMs?: number },
+): Promise<IntakeCheckResult> {
+  const t0 = performance.now();
+  let transport: IntakeTransport | undefined;
+  try {
+    transport = new IntakeTransport({ ...opts, logger: opts.logger.child({ component: "intake-check" }) });
+    const call = transport.open(Date.now() + (opts.timeoutMs ?? 10_000));
+    call.end();
+    const o = await call.done;
+    return { ok: o.ok, code: o.ok ? "OK" : o.codeName, details: o.ok ? "" : o.details, ms: Math.round(performance.now() - t0) };
+  } catch (err) {
+    return { ok: false, code: "CONFIG", details: (err as Error).message, ms: Math.round(performance.now() - t0) };
+  } finally {
+    transport?.close();
+  }
+}

@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
+import { checkIntake } from "../../src/intake/index.ts";
 import { registry } from "../../src/metrics/registry.ts";
 import { openStore } from "../../src/store/index.ts";
 import { capturedLogger, depth, intake, memoryStore, nonDecreasing, versionsByName } from "./common.ts";
@@ -379,6 +380,36 @@ test("--intake-secure=false speaks plaintext gRPC (h2c) with the same protocol",
     await c.stop(AbortSignal.timeout(3_000));
   } finally {
     store.close();
+    await srv.kill();
+  }
+}, 30_000);
+
+test("checkIntake reports OK, UNAUTHENTICATED and TLS failures without sending data", async () => {
+  const srv = await IntakeServer.start({ pki, apiKey: "check-key" });
+  const { logger, text } = capturedLogger();
+  try {
+    const base = { address: `localhost:${srv.port}`, secure: true, logger };
+    const ok = await checkIntake({ ...base, caFile: pki.ca, apiKey: "check-key" });
+    expect(ok).toMatchObject({ ok: true, code: "OK" });
+    const bad = await checkIntake({ ...base, caFile: pki.ca, apiKey: "wrong-check-key" });
+    expect(bad).toMatchObject({ ok: false, code: "UNAUTHENTICATED" });
+    const saved = process.env.SSL_CERT_FILE;
+    process.env.SSL_CERT_FILE = "/nonexistent";
+    try {
+      const tlsFail = await checkIntake({ ...base, apiKey: "check-key", timeoutMs: 3_000 });
+      expect(tlsFail.ok).toBe(false);
+      expect(tlsFail.code).toBe("UNAVAILABLE");
+    } finally {
+      if (saved === undefined) delete process.env.SSL_CERT_FILE;
+      else process.env.SSL_CERT_FILE = saved;
+    }
+    const missing = await checkIntake({ ...base, caFile: "/nonexistent/ca.pem" });
+    expect(missing).toMatchObject({ ok: false, code: "CONFIG" });
+    const st = await srv.state();
+    expect(st.records).toBe(0);
+    expect(st.heartbeats).toBe(0);
+    expect(text()).not.toContain("check-key");
+  } finally {
     await srv.kill();
   }
 }, 30_000);
