@@ -93,6 +93,11 @@ test("server killed mid-stream and restarted: nothing lost, duplicates only from
   }
 }, 90_000);
 
+const spawned: Array<ReturnType<typeof spawn>> = [];
+afterAll(() => {
+  for (const p of spawned) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+});
+
 function runAgent(args: string[]): { proc: ReturnType<typeof spawn>; lines: AsyncIterableIterator<string>; exited: Promise<number | null> } {
   const proc = spawn(path.join(ROOT, "node_modules/.bin/bun"), [path.join(ROOT, "test/intake/agent-runner.ts"), ...args], {
     cwd: ROOT,
@@ -100,6 +105,7 @@ function runAgent(args: string[]): { proc: ReturnType<typeof spawn>; lines: Asyn
   });
   const lines = createInterface({ input: proc.stdout! })[Symbol.asyncIterator]();
   const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
+  spawned.push(proc);
   return { proc, lines, exited };
 }
 
