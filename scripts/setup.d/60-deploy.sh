@@ -26,6 +26,42 @@ if [[ ! -x "$CACHE/bin/kustomize" || "$(cat "$STAMP" 2>/dev/null)" != "$KUSTOMIZ
 fi
 echo "kustomize $KUSTOMIZE_VERSION at $CACHE/bin/kustomize"
 
+# kubectl, built from the published k8s.io/kubectl module (same minor as the test kube-apiserver),
+# for test/deploy/kubectl-guide.test.ts, which runs the install guide's kubectl commands.
+KUBECTL_VERSION=v0.37.2
+KUBECTL_DIR="$CACHE/kubectl"
+if [[ ! -x "$KUBECTL_DIR/kubectl" || "$(cat "$KUBECTL_DIR/.version" 2>/dev/null)" != "$KUBECTL_VERSION" ]]; then
+  export PATH="$PATH:/usr/local/go/bin"
+  mkdir -p "$KUBECTL_DIR/src"
+  cat > "$KUBECTL_DIR/src/go.mod" <<'MOD'
+module antimetal.dev/kubectl-build
+
+go 1.26
+MOD
+  cat > "$KUBECTL_DIR/src/main.go" <<'GO'
+package main
+
+import (
+	"k8s.io/component-base/cli"
+	"k8s.io/kubectl/pkg/cmd"
+	"k8s.io/kubectl/pkg/cmd/util"
+)
+
+func main() {
+	command := cmd.NewDefaultKubectlCommand()
+	if err := cli.RunNoErrOutput(command); err != nil {
+		util.CheckErr(err)
+	}
+}
+GO
+  (cd "$KUBECTL_DIR/src" && export GOPATH="$CACHE/go" GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0 \
+    && go get "k8s.io/kubectl@$KUBECTL_VERSION" "k8s.io/component-base@$KUBECTL_VERSION" \
+    && go build -trimpath -ldflags=-s -o "$KUBECTL_DIR/kubectl.tmp" . \
+    && mv "$KUBECTL_DIR/kubectl.tmp" "$KUBECTL_DIR/kubectl")
+  echo "$KUBECTL_VERSION" > "$KUBECTL_DIR/.version"
+fi
+echo "kubectl $KUBECTL_VERSION at $KUBECTL_DIR/kubectl"
+
 # The SPDX validator (spdx-tools, PyPI) that test/deploy/release.test.ts runs on the SBOM.
 SPDX_TOOLS_VERSION=0.8.5
 VENV="$CACHE/spdx-venv"
