@@ -1,4 +1,9 @@
-// SPDX-License-Identifier: GPL-2.0-only
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
 // The raw-read floor for bench/collectors: performs exactly the file operations one collection cycle of
 // the agent performs (recorded from the agent itself), in plain C, and prints the median cycle time.
 // Usage: floor OPSFILE CYCLES. OPSFILE lines: "r PATH" read to EOF, "l PATH" readdir, "s PATH" stat,
