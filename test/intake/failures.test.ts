@@ -261,6 +261,7 @@ test("HTTPS_PROXY is honoured (HTTP CONNECT, TLS end to end through it) and NO_P
         [path.join(ROOT, "test/intake/agent-runner.ts"), "--data", data, "--address", `localhost:${srv.port}`, "--ca", pki.ca, "--exit-when-drained"],
         { cwd: ROOT, stdio: ["ignore", "ignore", "ignore"], env: { ...process.env, https_proxy: "", no_proxy: "", grpc_proxy: "", http_proxy: "", ...env } },
       );
+      spawned.push(proc);
       return new Promise<number | null>((r) => proc.once("exit", r));
     };
     expect(await run({ HTTPS_PROXY: proxyUrl }, path.join(tmp, "proxy-1"))).toBe(0);
