@@ -332,7 +332,8 @@ describe("outbox", () => {
     const del = s.outbox.read("cluster", 0, 10);
     expect(del.map((e) => e.op)).toEqual(["DELETE"]);
     expect(fromBinary(ResourceSchema, del[0]!.object.object!.value).metadata!.deletedAt).toBeDefined();
-    expect(s.outbox.stats("cluster")).toMatchObject({ depth: 1, bytes: del[0]!.bytes });
+    expect(s.outbox.stats("cluster")).toMatchObject({ depth: 1, bytes: del[0]!.bytes, newestSeq: del[0]!.seq });
+    expect(s.outbox.stats("nope")).toEqual({ depth: 0, bytes: 0, oldestEnqueuedAt: undefined, newestSeq: undefined });
     expect(s.outbox.read("cluster", del[0]!.seq, 10)).toHaveLength(0);
   });
 

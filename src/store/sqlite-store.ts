@@ -679,6 +679,7 @@ function prepare(db: Database) {
     obConfirm: db.prepare("DELETE FROM outbox WHERE key = ? AND channel = ? AND seq = ? RETURNING bytes"),
     obCounts: db.prepare("SELECT channel, count(*), coalesce(sum(bytes), 0), max(seq) FROM outbox GROUP BY channel"),
     obOldest: db.prepare("SELECT enqueued_at FROM outbox WHERE channel = ? ORDER BY seq LIMIT 1"),
+    obNewest: db.prepare("SELECT seq FROM outbox WHERE channel = ? ORDER BY seq DESC LIMIT 1"),
     obTrim: db.prepare(
       "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE channel = ? ORDER BY seq LIMIT ?) RETURNING bytes",
     ),
@@ -815,7 +816,8 @@ export class SqliteOutbox implements Outbox {
     if (this.store.isClosed) throw new StoreClosedError();
     const { depth, bytes } = this.depthBytes(channel);
     const oldest = this.s.obOldest.values(channel)[0] as [number] | undefined;
-    return { depth, bytes, oldestEnqueuedAt: oldest?.[0] };
+    const newest = this.s.obNewest.values(channel)[0] as [number] | undefined;
+    return { depth, bytes, oldestEnqueuedAt: oldest?.[0], newestSeq: newest?.[0] };
   }
 
   *snapshot(channel: string, pageSize: number): Iterable<OutboxEntry[]> {

@@ -167,6 +167,8 @@ export interface OutboxStats {
   depth: number;
   bytes: number;
   oldestEnqueuedAt: number | undefined;
+  /** Highest seq pending in the channel (undefined when empty). Optional so fakes need not set it. */
+  newestSeq?: number | undefined;
 }
 
 /**
