@@ -15,7 +15,7 @@ import type { Logger } from "../log/logger.ts";
  * `PRAGMA wal_checkpoint(PASSIVE)` every `intervalMs` (PASSIVE never blocks the writer): it copies
  * WAL frames into the database file off the event loop. A PASSIVE checkpoint cannot reset the WAL
  * while the writer keeps appending, so the main connection keeps an autocheckpoint at
- * `backstopPages` (64 MiB): when a long burst reaches it, the commit's own checkpoint finds most
+ * `backstopPages` (16 MiB): when a long burst of synchronous batches reaches it, the commit's own checkpoint finds most
  * frames already copied, copies the tail, and the WAL restarts. If the worker fails to start or
  * dies, the main connection goes back to the default autocheckpoint (logged).
  *
@@ -86,8 +86,8 @@ export class Checkpointer {
     private readonly log: Logger,
     opts: { intervalMs?: number; busyTimeoutMs?: number; backstopPages?: number; drainBytes?: number } = {},
   ) {
-    this.backstopPages = opts.backstopPages ?? 16384;
-    this.drainBytes = opts.drainBytes ?? 16 * 1024 * 1024;
+    this.backstopPages = opts.backstopPages ?? 4096;
+    this.drainBytes = opts.drainBytes ?? 8 * 1024 * 1024;
     this.walPath = `${path}-wal`;
     try {
       workerUrl ??= URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "application/javascript" }));
