@@ -66,6 +66,8 @@ export interface ReflectorOptions {
   watchTimeoutSeconds?: number;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
+  /** Per LIST page (default 120 s). */
+  listTimeoutMs?: number;
   /** Restrict the watch (e.g. fieldSelector for one node). */
   fieldSelector?: string;
   /** Clock for tests. */
@@ -222,7 +224,9 @@ export class Reflector {
     do {
       const params: Record<string, string> = { limit };
       if (cont) params.continue = cont;
-      const body = await this.o.client.getBytes(this.query(params), PROTOBUF, signal);
+      // a page that never completes (a stuck consistent read) must not stall the kind forever
+      const pageSignal = AbortSignal.any([signal, AbortSignal.timeout(this.o.listTimeoutMs ?? 120_000)]);
+      const body = await this.o.client.getBytes(this.query(params), PROTOBUF, pageSignal);
       const env = decodeEnvelope(body);
       const list = env.raw;
       const listMeta = findLen(list, 0, list.length, 1);
@@ -304,6 +308,8 @@ export class Reflector {
     const timeout = Math.floor(minTimeout * (1 + (this.o.random ?? Math.random)()));
     const ac = new AbortController();
     const onAbort = () => ac.abort();
+    // stop() may have run while the LIST was being delivered: an already-aborted signal never fires
+    if (signal.aborted) return;
     signal.addEventListener("abort", onAbort, { once: true });
     let lastData = Date.now();
     // a silently dead TCP connection: the server closes after `timeout`, so no data well past it means dead

@@ -248,6 +248,48 @@ describe("kube controller against a real kube-apiserver", () => {
     expect(relationshipStrings(store)).toEqual(want);
   }, 60_000);
 
+  test("a failed graph write is not lost: the reflector relists and offers every object again", async () => {
+    const got = new Map<string, string>();
+    let failures = 1;
+    const r = new Reflector({
+      client: new KubeClient(loadKubeconfig([env.kubeconfigPath])),
+      spec: KIND_BY_NAME.get("Namespace")!,
+      logger,
+      backoffBaseMs: 50,
+      sink: {
+        push: async (events) => {
+          if (failures-- > 0) throw new Error("disk full");
+          for (const e of events) if (e.type === "upsert") got.set(e.obj.key, e.obj.meta.resourceVersion);
+        },
+      },
+    });
+    r.start();
+    await eventually("namespaces delivered after the failure", () => got.has("team-a") && got.has("team-b"), 10_000);
+    expect(await metric("antimetal_kube_relists_total", { kind: "Namespace", reason: "graph_write_failed" })).toBeGreaterThanOrEqual(1);
+    await r.stop();
+  });
+
+  test("a kind over its memory budget stops tracking new objects and counts them", async () => {
+    const got: string[] = [];
+    const r = new Reflector({
+      client: new KubeClient(loadKubeconfig([env.kubeconfigPath])),
+      spec: KIND_BY_NAME.get("Pod")!,
+      logger,
+      budgetBytes: 300, // room for about two pods' bookkeeping
+      sink: { push: async (events) => void got.push(...events.flatMap((e) => (e.type === "upsert" ? [e.obj.key] : []))) },
+    });
+    r.start();
+    await r.synced;
+    await r.stop();
+    const pods = names("k8s.io.api.core.v1.Pod").length; // the controller's store mirrors the cluster
+    expect(pods).toBeGreaterThan(2);
+    expect(got.length).toBeGreaterThan(0);
+    expect(got.length).toBeLessThan(pods);
+    const m = (await registry.getMetricsAsJSON()).find((x) => x.name === "antimetal_queue_dropped_total");
+    const dropped = m?.values.find((v) => v.labels.queue === "kube_cache_Pod" && v.labels.reason === "over_budget");
+    expect(Number(dropped?.value)).toBe(pods - got.length);
+  }, 30_000);
+
   test("apiserver restart and 410 Gone: relist, no re-upload of unchanged objects, changes still arrive", async () => {
     const events: StoreEvent[] = [];
     await Bun.sleep(200);
@@ -272,27 +314,6 @@ describe("kube controller against a real kube-apiserver", () => {
     expect(touched.filter((t) => t === "ADD k8s.io.api.core.v1.Pod")).toHaveLength(1);
     expect(await metric("antimetal_kube_watch_staleness_seconds", { kind: "Pod" })).toBeLessThan(30);
   }, 120_000);
-
-  test("a failed graph write is not lost: the reflector relists and offers every object again", async () => {
-    const got = new Map<string, string>();
-    let failures = 1;
-    const r = new Reflector({
-      client: new KubeClient(loadKubeconfig([env.kubeconfigPath])),
-      spec: KIND_BY_NAME.get("Namespace")!,
-      logger,
-      backoffBaseMs: 50,
-      sink: {
-        push: async (events) => {
-          if (failures-- > 0) throw new Error("disk full");
-          for (const e of events) if (e.type === "upsert") got.set(e.obj.key, e.obj.meta.resourceVersion);
-        },
-      },
-    });
-    r.start();
-    await eventually("namespaces delivered after the failure", () => got.has("team-a") && got.has("team-b"), 10_000);
-    expect(await metric("antimetal_kube_relists_total", { kind: "Namespace", reason: "graph_write_failed" })).toBeGreaterThanOrEqual(1);
-    await r.stop();
-  });
 
   test("an agent restarted on a persistent store removes what changed while it was down", async () => {
     await ctl.stop(AbortSignal.timeout(10_000));
