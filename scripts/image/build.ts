@@ -223,10 +223,12 @@ export interface BuildOptions {
   debs?: string[];
   /** Image config User; default 65532:65532 (tests also build a uid-0 variant). */
   user?: string;
+  /** File times and `created`, in seconds; default SOURCE_DATE_EPOCH or the last commit's time. */
+  epoch?: number;
 }
 
 export function buildImage(opts: BuildOptions): ImageResult {
-  const epoch = sourceDateEpoch();
+  const epoch = opts.epoch ?? sourceDateEpoch();
   const created = new Date(epoch * 1000).toISOString();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), `antimetal-image-${opts.arch}-`));
   try {
