@@ -270,10 +270,17 @@ export class SqliteStore implements Store {
     body: Uint8Array | null,
     bytes: number,
   ): void {
-    // a point read of the replaced entry's size is cheaper than RETURNING (1 us vs 1.8 us per append)
-    const prev = this.s.obPrevBytes.values(channel, key)[0] as [number] | undefined;
-    this.s.obUpsert.run(this.nextSeq++, channel, key, entity, OP_CODE[op], rid, body, bytes, this.nowMs());
-    this.countDelta(channel, prev ? 0 : 1, prev ? bytes - prev[0] : bytes);
+    const seq = this.nextSeq++;
+    const now = this.nowMs();
+    // Fast path: no pending entry for this object (a new object, or its last change was confirmed):
+    // one plain insert. Otherwise read the replaced entry's size (cheaper than RETURNING) and upsert.
+    if (this.s.obInsert.run(seq, channel, key, entity, OP_CODE[op], rid, body, bytes, now).changes === 1) {
+      this.countDelta(channel, 1, bytes);
+      return;
+    }
+    const prev = this.s.obPrevBytes.values(channel, key)[0] as [number];
+    this.s.obUpsert.run(seq, channel, key, entity, OP_CODE[op], rid, body, bytes, now);
+    this.countDelta(channel, 0, bytes - prev[0]);
   }
 
   /** @internal records an outbox depth/bytes change inside the current transaction. */
@@ -668,6 +675,10 @@ function prepare(db: Database) {
          bytes = excluded.bytes, enqueued_at = excluded.enqueued_at`,
     ),
     obPrevBytes: db.prepare("SELECT bytes FROM outbox WHERE channel = ? AND key = ?"),
+    obInsert: db.prepare(
+      `INSERT INTO outbox(seq, channel, key, entity, op, rid, body, bytes, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(channel, key) DO NOTHING`,
+    ),
     obRead: db.prepare(
       `SELECT o.seq, o.key, o.entity, o.op, o.body, o.bytes, o.enqueued_at,
               r.kind, r.type, r.body, l.kind, l.type, l.body
