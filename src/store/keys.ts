@@ -24,8 +24,12 @@ import { InvalidInputError } from "./types.ts";
  * "cloud/", "kube/" or "host/" decodes as that namespace, as in the original.
  */
 
+const PAD = ["", "===", "==", "="];
+
+/** Go's base64.URLEncoding: URL alphabet with '=' padding (Node's "base64url" drops the padding). */
 function b64url(s: string): string {
-  return Buffer.from(s, "utf8").toString("base64").replace(/\+/g, "-").replace(/\//g, "_");
+  const out = Buffer.from(s, "utf8").toString("base64url");
+  return out + PAD[out.length % 4]!;
 }
 
 const B64URL = /^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2}==|[A-Za-z0-9_-]{3}=)?$/;
