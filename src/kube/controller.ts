@@ -23,7 +23,7 @@ import { KINDS, type KindSpec } from "./kinds.ts";
 import { LeaderElector, DEFAULT_LEASE_NAME } from "./leader.ts";
 import { kubeMetrics } from "./metrics.ts";
 import { detectCluster, type ClusterInfo, type ProviderOptions } from "./providers/index.ts";
-import { Reflector, type ReflectorEvent } from "./reflector.ts";
+import { Reflector, sleep, type ReflectorEvent } from "./reflector.ts";
 import * as fs from "node:fs";
 import { SA_DIR } from "./client/config.ts";
 
@@ -112,7 +112,7 @@ export function createKubeController(opts: KubeControllerOptions): KubeControlle
         break;
       } catch (err) {
         log.warn({ err: String(err) }, "apiserver /version failed; retrying");
-        await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** attempt)));
+        await sleep(Math.min(30_000, 500 * 2 ** attempt), signal);
       }
     }
     if (signal.aborted) return;
@@ -151,21 +151,31 @@ export function createKubeController(opts: KubeControllerOptions): KubeControlle
     syncedResolve();
   }
 
+  /** Leadership transitions run one after another (a lost-then-regained lease must not interleave). */
+  let transitions: Promise<void> = Promise.resolve();
+
   function startLeading(): void {
     leading = true;
     opts.onLeaderChange?.(true);
-    sessionAbort = new AbortController();
-    session = lead(sessionAbort.signal).catch((err) => log.error({ err: String(err) }, "kube controller failed"));
+    const abort = new AbortController();
+    sessionAbort = abort;
+    transitions = transitions.then(() => {
+      if (abort.signal.aborted) return;
+      session = lead(abort.signal).catch((err) => log.error({ err: String(err) }, "kube controller failed"));
+    });
   }
 
-  async function stopLeading(): Promise<void> {
+  function stopLeading(): Promise<void> {
     leading = false;
     opts.onLeaderChange?.(false);
     sessionAbort.abort();
-    await session;
-    await Promise.all(reflectors.map((r) => r.stop()));
-    ready = false;
-    syncedPromise = new Promise<void>((r) => (syncedResolve = r));
+    transitions = transitions.then(async () => {
+      await session;
+      await Promise.all(reflectors.map((r) => r.stop()));
+      ready = false;
+      syncedPromise = new Promise<void>((r) => (syncedResolve = r));
+    });
+    return transitions;
   }
 
   return {
