@@ -180,6 +180,14 @@ export class HostIo {
   }
 
   list(path: string, signal?: AbortSignal): Promise<Dirent[]> {
+    if (this.syncProc && (path + "/").startsWith(this.syncProc)) {
+      this.trace?.add(`l:${path}`);
+      try {
+        return Promise.resolve(fs.readdirSync(path, { withFileTypes: true }));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
     return raceAbort(this.shared(`l:${path}`, path, () => fsp.readdir(path, { withFileTypes: true })), signal);
   }
 

@@ -6,7 +6,7 @@
 
 import type { HostPaths, PointCollector } from "../collector.ts";
 import { errCode } from "../io.ts";
-import { parsePidStat, parsePidStatus, parseSmapsRollup, type PidStat } from "../parsers/pid.ts";
+import { parsePidStat, parsePidStatTicks, parsePidStatus, parseSmapsRollup, type PidStat } from "../parsers/pid.ts";
 import { parseStat } from "../parsers/stat.ts";
 import { auxvValues, BaseCollector, spec, type CollectorOptions } from "./common.ts";
 
@@ -49,7 +49,7 @@ const PID_BATCH = 512;
  */
 export class ProcessCollector extends BaseCollector implements PointCollector {
   readonly spec = spec("process", "Process Statistics Collector", true, true, "2.6.0");
-  private lastTicks = new Map<number, bigint>();
+  private lastTicks = new Map<number, number>();
   private lastTime = 0;
   private readonly logged = new Set<string>();
   readonly topN: number;
@@ -102,8 +102,10 @@ export class ProcessCollector extends BaseCollector implements PointCollector {
     let secs = (now - this.lastTime) / 1000;
     if (this.lastTime === 0 || secs <= 0) secs = 1;
     // Per-PID stat files are read synchronously in batches, yielding to the event loop between batches
-    // so a host with tens of thousands of PIDs cannot hold it for long (see HostIo.readSyncSoft).
-    const stats: (PidStat | undefined)[] = [];
+    // so a host with tens of thousands of PIDs cannot hold it for long (see HostIo.readSyncSoft). The
+    // minimal pass extracts only the tick count; the full record is parsed for the top N.
+    const ticks = new Map<number, number>();
+    const scored: { text: string; pid: number; pct: number; cpu: number }[] = [];
     for (let i = 0; i < pids.length; i += PID_BATCH) {
       if (i > 0) await new Promise((r) => setImmediate(r));
       if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error("aborted");
@@ -111,27 +113,30 @@ export class ProcessCollector extends BaseCollector implements PointCollector {
         const r = this.io.readSyncSoft(`${proc}/${pid}/stat`);
         if (r.text === undefined) {
           this.soft("stat", { code: r.code });
-          stats.push(undefined);
-        } else stats.push(parsePidStat(r.text));
+          continue;
+        }
+        const m = parsePidStatTicks(r.text);
+        if (!m) {
+          this.malformed(1);
+          continue;
+        }
+        ticks.set(m.pid, m.ticks);
+        const prev = this.lastTicks.get(m.pid);
+        const pct = prev !== undefined && m.ticks >= prev ? ((m.ticks - prev) / hz / secs) * 100 : 0;
+        scored.push({ text: r.text, pid: m.pid, pct, cpu: m.ticks });
       }
-    }
-    const ticks = new Map<number, bigint>();
-    const scored: { s: PidStat; pct: number; cpu: bigint }[] = [];
-    for (const s of stats) {
-      if (!s) continue;
-      const cpu = s.utime + s.stime;
-      ticks.set(s.pid, cpu);
-      const prev = this.lastTicks.get(s.pid);
-      const pct = prev !== undefined && cpu >= prev ? (Number(cpu - prev) / hz / secs) * 100 : 0;
-      scored.push({ s, pct, cpu });
     }
     this.lastTicks = ticks;
     this.lastTime = now;
     for (const pid of this.smapsCache.keys()) if (!ticks.has(pid)) this.smapsCache.delete(pid);
-    scored.sort((a, b) => b.pct - a.pct || Number(b.cpu - a.cpu));
-    const top = scored.slice(0, this.topN);
+    scored.sort((a, b) => b.pct - a.pct || b.cpu - a.cpu);
+    const top = scored
+      .slice(0, this.topN)
+      .map((x) => ({ s: parsePidStat(x.text), pct: x.pct }))
+      .filter((x): x is { s: PidStat; pct: number } => x.s !== undefined);
     return Promise.all(
-      top.map(async ({ s, pct, cpu }): Promise<ProcessStats> => {
+      top.map(async ({ s, pct }): Promise<ProcessStats> => {
+        const cpu = s.utime + s.stime;
         const base = `${proc}/${s.pid}`;
         const status = this.io.readSyncSoft(`${base}/status`);
         if (status.code) this.soft("status", { code: status.code });

@@ -6,7 +6,7 @@
 
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { parsePidStat, parsePidStatus, parseSmapsRollup } from "./pid.ts";
+import { parsePidStat, parsePidStatTicks, parsePidStatus, parseSmapsRollup } from "./pid.ts";
 
 test("stat with a space in the command (acceptance 20)", () => {
   const s = parsePidStat("1234 (test process) S 1000 1234 1234 0 -1 4194560 1000 0 10 0 500 300 0 0 20 0 2 0 12345 1073741824 2048 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0\n")!;
@@ -44,4 +44,14 @@ test("live self", () => {
   const s = parsePidStat(readFileSync("/proc/self/stat", "utf8"))!;
   expect(s.pid).toBe(process.pid);
   expect(s.full).toBe(true);
+});
+
+test("parsePidStatTicks: utime + stime only, same rules as the full parse", () => {
+  expect(parsePidStatTicks("1234 (test process) S 1000 1234 1234 0 -1 4194560 1000 0 10 0 500 300 0 0 20 0 2 0 12345 1073741824 2048\n")).toEqual({ pid: 1234, ticks: 800 });
+  expect(parsePidStatTicks("7 (a) (b)) R 1 7 7 0 -1 0 0 0 0 0 1 2 0 0 39 19 1 0 5 100 3\n")).toEqual({ pid: 7, ticks: 3 });
+  expect(parsePidStatTicks("1 (x) S 1 2 3")).toBeUndefined();
+  expect(parsePidStatTicks("garbage")).toBeUndefined();
+  const live = readFileSync("/proc/self/stat", "utf8");
+  const full = parsePidStat(live)!;
+  expect(parsePidStatTicks(live)!.ticks).toBe(Number(full.utime + full.stime));
 });

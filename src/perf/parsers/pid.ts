@@ -62,6 +62,38 @@ export function parsePidStat(text: string): PidStat | undefined {
   };
 }
 
+/**
+ * The minimal pass over /proc/<pid>/stat: pid and utime + stime in ticks (as a number: exact far beyond
+ * any real uptime), without building the full record. undefined when fewer than 13 fields follow ')'.
+ */
+export function parsePidStatTicks(text: string): { pid: number; ticks: number } | undefined {
+  const close = text.lastIndexOf(")");
+  if (close < 0) return undefined;
+  const pid = parseInt(text, 10);
+  if (!Number.isInteger(pid)) return undefined;
+  // fields after ')': 0 state ... 11 utime, 12 stime
+  let i = close + 1;
+  let field = -1;
+  let utime = -1;
+  let stime = -1;
+  const n = text.length;
+  while (i < n) {
+    while (i < n && (text.charCodeAt(i) === 32 || text.charCodeAt(i) === 10)) i++;
+    if (i >= n) break;
+    field++;
+    let j = i;
+    while (j < n && text.charCodeAt(j) !== 32 && text.charCodeAt(j) !== 10) j++;
+    if (field === 11) utime = Number(text.slice(i, j));
+    else if (field === 12) {
+      stime = Number(text.slice(i, j));
+      break;
+    }
+    i = j;
+  }
+  if (field < 12 || !Number.isFinite(utime) || !Number.isFinite(stime) || utime < 0 || stime < 0) return undefined;
+  return { pid, ticks: utime + stime };
+}
+
 export interface PidStatus {
   name: string;
   threads: number;
