@@ -22,7 +22,8 @@ if [[ -x "$BIN/kube-apiserver" && -x "$BIN/etcd" && -f "$BIN/.complete" ]]; then
   exit 0
 fi
 
-command -v go >/dev/null || { echo "kube-testenv: go not found" >&2; exit 1; }
+export PATH="$PATH:/usr/local/go/bin"
+command -v go >/dev/null || { echo "kube-testenv: go (>= 1.26) not found; needed to build kube-apiserver and etcd" >&2; exit 1; }
 mkdir -p "$BIN"
 export GOFLAGS="${GOFLAGS:--buildvcs=false} -mod=mod"
 export CGO_ENABLED=0
