@@ -252,6 +252,27 @@ describe("events", () => {
     ]);
   });
 
+  test("a subscriber added by a handler gets no event that is already in its snapshot", async () => {
+    const s = mem();
+    const late: StoreEvent[] = [];
+    let added = false;
+    s.subscribe([], (e) => {
+      if (added || e.type !== "ADD") return;
+      added = true;
+      s.subscribe([], (x) => late.push(x)); // while the rest of this batch's events are queued
+    });
+    s.batch(() => {
+      for (let i = 0; i < 5; i++) s.addResource(res("t.A", `r${i}`));
+    });
+    s.addResource(res("t.A", "after"));
+    await tick();
+    // snapshot with the 5, then only the later one
+    expect(late.map((e) => [e.type, e.objs.length])).toEqual([
+      ["ADD", 5],
+      ["ADD", 1],
+    ]);
+  });
+
   test("receivers get their own copies; a throwing handler does not stop others", async () => {
     const s = mem();
     const got: StoreEvent[] = [];

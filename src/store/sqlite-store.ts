@@ -72,6 +72,8 @@ const REL_KEY_PREFIX = "rel:";
 interface PendingEvent {
   type: StoreEventType;
   obj: WireObject;
+  /** Number of the transaction that committed it. */
+  commit: number;
 }
 
 interface TxCtx {
@@ -85,6 +87,8 @@ interface Sub {
   handler: (e: StoreEvent) => void;
   snapshot: WireObject[] | null;
   closed: boolean;
+  /** Commits up to this number are in the snapshot: their events are not delivered. */
+  after: number;
 }
 
 type ResRow = [rid: number, createdAt: number, updatedAt: number, body: Uint8Array, type: string, channel: string];
@@ -156,6 +160,7 @@ export class SqliteStore implements Store {
   private readonly subs = new Set<Sub>();
   private readonly deliveryQueue: PendingEvent[] = [];
   private delivering = false;
+  private commits = 0;
   private readonly txRunner: (fn: () => unknown) => unknown;
 
   // prepared once; never build SQL text per call (bun#28911: statement cache grows with SQL text)
@@ -208,6 +213,8 @@ export class SqliteStore implements Store {
     } finally {
       this.ctx = null;
     }
+    this.commits++;
+    for (const e of ctx.events) e.commit = this.commits;
     this.afterCommit(ctx);
     return out;
   }
@@ -220,10 +227,11 @@ export class SqliteStore implements Store {
     for (const e of ctx.events) this.deliveryQueue.push(e);
     if (this.delivering) return; // a handler mutated the store: its events go after the current ones
     this.delivering = true;
+    let i = 0;
     try {
-      let e: PendingEvent | undefined;
-      while ((e = this.deliveryQueue.shift()) !== undefined) this.deliver(e);
+      for (; i < this.deliveryQueue.length; i++) this.deliver(this.deliveryQueue[i]!);
     } finally {
+      this.deliveryQueue.length = 0;
       this.delivering = false;
     }
   }
@@ -231,7 +239,8 @@ export class SqliteStore implements Store {
   private deliver(e: PendingEvent): void {
     let first = true;
     for (const sub of this.subs) {
-      if (sub.closed) continue;
+      // closed, or subscribed (by a handler) after this commit: the event is in its snapshot
+      if (sub.closed || e.commit <= sub.after) continue;
       if (!matchesFilters(sub.filters, e.obj.type?.kind, e.obj.type?.type)) continue;
       this.flushSnapshot(sub);
       if (sub.closed) continue;
@@ -258,7 +267,7 @@ export class SqliteStore implements Store {
 
   private emit(type: StoreEventType, obj: () => WireObject): void {
     if (this.subs.size === 0) return;
-    this.ctx!.events.push({ type, obj: obj() });
+    this.ctx!.events.push({ type, obj: obj(), commit: 0 });
   }
 
   private appendOutbox(
@@ -552,7 +561,13 @@ export class SqliteStore implements Store {
   }
 
   subscribe(filters: TypeDescriptor[], handler: (event: StoreEvent) => void): Subscription {
-    const sub: Sub = { filters: filters.filter((f) => f !== undefined && f !== null), handler, snapshot: null, closed: false };
+    const sub: Sub = {
+      filters: filters.filter((f) => f !== undefined && f !== null),
+      handler,
+      snapshot: null,
+      closed: false,
+      after: this.commits,
+    };
     if (this.closed) return { close() {} };
     if (this.ctx) throw new Error("subscribe inside a store batch is not supported");
     // Read the state and register in the same synchronous step: every later commit is a live event.
