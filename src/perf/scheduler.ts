@@ -30,7 +30,7 @@ export interface SchedulerOptions {
   intervalMs?: number;
   /** Per-collector overrides, e.g. { tcp: 30000, process: 5000 }. */
   intervals?: Partial<Record<MetricType, number>>;
-  /** Which collectors to run (default: every available one except execsnoop). */
+  /** Which collectors to run (default: every available one, including ones added with registerExternal). */
   collectors?: MetricType[];
   /** Budget of one collection (default: min(interval, 5 s)). A collection over budget is abandoned. */
   timeoutMs?: number;
@@ -70,7 +70,7 @@ export class CollectorScheduler implements Component {
 
   async start(): Promise<void> {
     const base = this.opts.intervalMs ?? DEFAULT_INTERVAL_MS;
-    const wanted = this.opts.collectors ?? this.opts.registry.available().map((e) => e.spec.type).filter((t) => t !== "execsnoop");
+    const wanted = this.opts.collectors ?? this.opts.registry.available().map((e) => e.spec.type);
     for (const type of wanted) {
       const entry = this.opts.registry.get(type);
       if (!entry) {
