@@ -167,3 +167,27 @@ test("exposition: unexpected data renders empty, the scrape still succeeds", asy
   expect(text).toContain("# TYPE node_cpu_seconds_total counter");
   expect(text).not.toMatch(/^node_cpu_seconds_total\{/m);
 });
+
+test("scheduler starts an externally registered continuous collector and stops it", async () => {
+  const registry = createCollectorRegistry(pathsFor(makeTree({})), { capabilities: (1n << 41n) - 1n, kernel: parseKernelVersion("6.1") });
+  const spec = { type: "execsnoop" as const, name: "exec", point: false, continuous: true, requiredCapabilities: [], minKernel: "5.8" };
+  let stopped = false;
+  registry.registerExternal({
+    spec,
+    create: () => ({
+      spec,
+      start: async (emit: (e: MetricEvent) => void) => emit({ timestamp: new Date(), metricType: "execsnoop", eventType: "event", nodeName: "", data: { pid: 1 } }),
+      stop: async () => void (stopped = true),
+    }),
+  });
+  const router = new MetricsRouter({ queueName: "test_ext" });
+  const got: MetricEvent[] = [];
+  router.subscribe({ name: "t", accept: (e) => void got.push(e) });
+  const s = new CollectorScheduler({ registry, router, logger: createLogger({ level: "error" }), nodeName: "node-b", collectors: ["execsnoop"] });
+  await s.start();
+  await Promise.resolve();
+  expect(s.running()).toEqual(["execsnoop"]);
+  expect(got.map((e) => [e.metricType, e.nodeName])).toEqual([["execsnoop", "node-b"]]);
+  await s.stop(AbortSignal.timeout(1000));
+  expect(stopped).toBe(true);
+});
