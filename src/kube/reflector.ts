@@ -298,9 +298,9 @@ export class Reflector {
   private toObject(bytes: Uint8Array): KubeObject {
     const raw = dropNested(bytes, 1, MANAGED_FIELDS);
     const meta = readObjectMeta(raw);
-    // copy when we still point into a big LIST/stream buffer, so that buffer can be freed
-    const own = raw === bytes ? bytes.slice() : raw;
-    return { spec: this.o.spec, key: objectKey(meta), meta, raw: own };
+    // may be a view into the LIST page / stream chunk: objects are written to the store and dropped
+    // within the batch, so the page is freed right after (no per-object copy)
+    return { spec: this.o.spec, key: objectKey(meta), meta, raw };
   }
 
   private async watch(signal: AbortSignal): Promise<void> {

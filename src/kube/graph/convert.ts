@@ -102,8 +102,18 @@ export function clusterKey(cluster: string): string {
   return encodeKey(CLUSTER_TYPE, cluster, undefined);
 }
 
+const keyCache = new Map<string, string>();
+
+/** Encoded resource key of a kube object. Hubs (nodes, namespaces, owners) recur for every pod: cached. */
 export function objectRefKey(cluster: string, protoType: string, namespace: string, name: string): string {
-  return encodeKey(protoType, name, kubeNamespace(cluster, namespace));
+  const ck = `${protoType}\n${namespace}\n${name}\n${cluster}`;
+  let k = keyCache.get(ck);
+  if (k === undefined) {
+    k = encodeKey(protoType, name, kubeNamespace(cluster, namespace));
+    if (keyCache.size >= 4096) keyCache.clear();
+    keyCache.set(ck, k);
+  }
+  return k;
 }
 
 export function resourceKeyOf(cluster: string, obj: { spec: KindSpec; meta: { namespace: string; name: string } }): string {
