@@ -15,7 +15,9 @@ import { CollectorScheduler } from "../../src/perf/scheduler.ts";
 
 const intervalMs = Number(process.env.INTERVAL_MS ?? 10_000);
 const smaps = process.env.SMAPS_MAX_AGE_MS;
-const reg = await defaultRegistry(DEFAULT_HOST_PATHS, smaps !== undefined ? { processSmapsMaxAgeMs: Number(smaps) } : {});
+// This development sandbox mounts its tooling under /mnt/sandboxing: keep statfs away from it.
+const exclude = /^\/(dev|proc|sys|mnt\/sandboxing|var\/lib\/docker\/.+|var\/lib\/containers\/storage\/.+)($|\/)/;
+const reg = await defaultRegistry(DEFAULT_HOST_PATHS, { filesystemMountExclude: exclude, ...(smaps !== undefined ? { processSmapsMaxAgeMs: Number(smaps) } : {}) });
 const router = new MetricsRouter();
 router.subscribe(await PrometheusExposition.create(DEFAULT_HOST_PATHS));
 const s = new CollectorScheduler({ registry: reg, router, logger: silentLogger, nodeName: "bench", intervalMs });

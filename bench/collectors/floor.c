@@ -7,7 +7,7 @@
 // The raw-read floor for bench/collectors: performs exactly the file operations one collection cycle of
 // the agent performs (recorded from the agent itself), in plain C, and prints the median cycle time.
 // Usage: floor OPSFILE CYCLES. OPSFILE lines: "r PATH" read to EOF, "l PATH" readdir, "s PATH" stat,
-// "k PATH" readlink, "n" sock_diag TCP dump (IPv4 + IPv6), "m" drain /dev/kmsg.
+// "k PATH" readlink, "f PATH" statfs, "n" sock_diag TCP dump (IPv4 + IPv6), "m" drain /dev/kmsg.
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <fcntl.h>
@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -90,6 +91,9 @@ int main(int argc, char **argv) {
       } else if (op == 's') {
         struct stat st;
         stat(p, &st);
+      } else if (op == 'f') {
+        struct statfs sf;
+        statfs(p, &sf);
       } else if (op == 'k') {
         readlink(p, buf, sizeof buf);
       } else if (op == 'n') {

@@ -25,6 +25,9 @@ import { PrometheusExposition } from "../../src/perf/exposition.ts";
 import { HostIo } from "../../src/perf/io.ts";
 import { isPoint } from "../../src/perf/registry.ts";
 
+/** This development sandbox mounts its tooling under /mnt/sandboxing: keep statfs away from it. */
+const OPTS = { filesystemMountExclude: /^\/(dev|proc|sys|mnt\/sandboxing|var\/lib\/docker\/.+|var\/lib\/containers\/storage\/.+)($|\/)/ };
+
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : def;
@@ -40,13 +43,13 @@ const median = (xs: number[]) => {
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
 /** Every 10 s: everything except the hardware inventory (5 min) and kmsg (streamed in follow mode under run). */
-const INTERVAL_SET: MetricType[] = ["load", "cpu", "memory", "system", "disk", "network", "tcp", "process", "numa_stats", "cgroup_cpu", "cgroup_memory"];
+const INTERVAL_SET: MetricType[] = ["load", "cpu", "memory", "system", "disk", "network", "tcp", "process", "numa_stats", "cgroup_cpu", "cgroup_memory", "filesystem"];
 /** What node_exporter's default collectors cover (no per-process or per-container data). */
-const HOST_SET: MetricType[] = ["load", "cpu", "memory", "system", "disk", "network", "tcp", "numa_stats"];
+const HOST_SET: MetricType[] = ["load", "cpu", "memory", "system", "disk", "network", "tcp", "numa_stats", "filesystem"];
 
 async function measureSet(types: MetricType[] | "all") {
   const io = new HostIo(DEFAULT_HOST_PATHS.sys, 4, DEFAULT_HOST_PATHS.proc);
-  const reg = await defaultRegistry(DEFAULT_HOST_PATHS, { io });
+  const reg = await defaultRegistry(DEFAULT_HOST_PATHS, { ...OPTS, io });
   const entries = reg.available().filter((e) => e.spec.type !== "execsnoop" && (types === "all" || types.includes(e.spec.type)));
   const collectors = entries.map((e) => e.create()).filter(isPoint) as PointCollector[];
   const cycle = () => Promise.all(collectors.map((c) => c.collect(AbortSignal.timeout(5000))));
@@ -117,7 +120,7 @@ async function nodeExporter() {
 
 /** Our /metrics render time (the scrape cost under run, where collection happens in the background). */
 async function renderTime() {
-  const reg = await defaultRegistry(DEFAULT_HOST_PATHS);
+  const reg = await defaultRegistry(DEFAULT_HOST_PATHS, OPTS);
   const expo = await PrometheusExposition.create(DEFAULT_HOST_PATHS);
   const types = reg.available().filter((e) => e.spec.type !== "execsnoop" && e.spec.type !== "kernel");
   for (const e of types) {

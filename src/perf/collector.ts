@@ -25,6 +25,7 @@ export const METRIC_TYPES = [
   "disk_info",
   "network_info",
   "execsnoop",
+  "filesystem",
 ] as const;
 export type MetricType = (typeof METRIC_TYPES)[number];
 

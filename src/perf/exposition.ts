@@ -15,6 +15,7 @@ import type { LoadStats } from "./collectors/load.ts";
 import type { NetworkStats } from "./collectors/network.ts";
 import type { NUMAStatistics } from "./collectors/numa.ts";
 import type { ProcessStats } from "./collectors/process.ts";
+import type { FilesystemStats } from "./collectors/filesystem.ts";
 import type { DiskstatsRecord } from "./parsers/diskstats.ts";
 import type { KmsgRecord } from "./parsers/kmsg.ts";
 
@@ -261,6 +262,17 @@ export class PrometheusExposition implements MetricConsumer {
     this.fam("antimetal_container_memory_rss_bytes", "gauge", "Container anonymous (RSS) memory.", () => cmem().map((c) => ({ labels: cl(c), value: n(c.rss) })));
     this.fam("antimetal_container_memory_cache_bytes", "gauge", "Container page cache.", () => cmem().map((c) => ({ labels: cl(c), value: n(c.cache) })));
     this.fam("antimetal_container_oom_kills_total", "counter", "OOM kills in the container.", () => cmem().map((c) => ({ labels: cl(c), value: n(c.oom_kill_count) })));
+    // ---- filesystem ----
+    const fss = () => this.get<FilesystemStats[]>("filesystem") ?? [];
+    const fl = (f: FilesystemStats) => ({ device: f.device, fstype: f.fs_type, mountpoint: f.mount_point });
+    const fsFam = (name: string, help: string, v: (f: FilesystemStats) => number) => this.fam(name, "gauge", help, () => fss().map((f) => ({ labels: fl(f), value: v(f) })));
+    fsFam("node_filesystem_size_bytes", "Filesystem size in bytes.", (f) => n(f.size_bytes));
+    fsFam("node_filesystem_free_bytes", "Filesystem free space in bytes.", (f) => n(f.free_bytes));
+    fsFam("node_filesystem_avail_bytes", "Filesystem space available to non-root users in bytes.", (f) => n(f.avail_bytes));
+    fsFam("node_filesystem_files", "Filesystem total file nodes.", (f) => n(f.files));
+    fsFam("node_filesystem_files_free", "Filesystem total free file nodes.", (f) => n(f.files_free));
+    fsFam("node_filesystem_readonly", "Filesystem read-only status.", (f) => (f.read_only ? 1 : 0));
+    fsFam("node_filesystem_device_error", "Whether an error occurred while getting statistics for the given device.", (f) => (f.device_error ? 1 : 0));
     // ---- kernel ----
     this.fam("antimetal_kernel_messages_total", "counter", "Kernel log (/dev/kmsg) records seen in follow mode, by severity (0 emerg .. 7 debug).", () =>
       [...this.kmsgBySeverity].map(([s, v]) => ({ labels: { severity: String(s) }, value: v })),

@@ -204,6 +204,11 @@ export class HostIo {
     return raceAbort(this.shared(`s:${path}`, path, () => fsp.stat(path)), signal);
   }
 
+  /** statfs(2) with bigint fields, shared and raced like reads (a hung NFS mount holds one thread). */
+  statfs(path: string, signal?: AbortSignal) {
+    return raceAbort(this.shared(`f:${path}`, path, () => fsp.statfs(path, { bigint: true })), signal);
+  }
+
   async exists(path: string, signal?: AbortSignal): Promise<boolean> {
     try {
       await this.stat(path, signal);

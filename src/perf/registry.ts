@@ -12,6 +12,7 @@ import { CPUCollector } from "./collectors/cpu.ts";
 import { CgroupCPUCollector } from "./collectors/cgroup-cpu.ts";
 import { CgroupMemoryCollector } from "./collectors/cgroup-memory.ts";
 import { DiskCollector } from "./collectors/disk.ts";
+import { FilesystemCollector } from "./collectors/filesystem.ts";
 import { CPUInfoCollector, DiskInfoCollector, MemoryInfoCollector, NetworkInfoCollector } from "./collectors/info.ts";
 import { KernelCollector } from "./collectors/kernel.ts";
 import { LoadCollector } from "./collectors/load.ts";
@@ -80,6 +81,7 @@ export const BUILTIN: [MetricType, Ctor][] = [
   ["memory_info", MemoryInfoCollector],
   ["disk_info", DiskInfoCollector],
   ["network_info", NetworkInfoCollector],
+  ["filesystem", FilesystemCollector],
 ];
 
 /** Why `spec` cannot run with `env`, or undefined. All missing capabilities are listed. */

@@ -575,3 +575,30 @@ describe("cgroups (acceptance 26, 27, 28)", () => {
     await expect(detectCgroupVersion(io, `${makeTree({})}/sys/fs/cgroup`, sig())).rejects.toThrow("unable to detect cgroup version");
   });
 });
+
+describe("filesystem (node_exporter's filesystem collector; not in the original)", () => {
+  test("mounts from mountinfo, allowlisted types, excluded mount points, statfs sizes", async () => {
+    const { FilesystemCollector } = await import("../../src/perf/collectors/filesystem.ts");
+    const root = makeTree({ "data/x": "" });
+    const data = `${root}/data`;
+    const mi = [
+      `1 0 8:1 / ${data} rw,relatime - ext4 /dev/sda1 rw`,
+      `2 1 0:5 / /proc rw - proc proc rw`,
+      `3 1 0:6 / /dev/shm rw - tmpfs tmpfs rw`,
+      `4 1 0:7 / ${root}/ro ro,relatime - xfs /dev/sdb1 ro`,
+      `5 1 0:8 / /weird rw - somefs x rw`,
+      "garbage",
+    ].join("\n");
+    const t = makeTree({ "proc/self/mountinfo": mi + "\n" });
+    const out = await new FilesystemCollector(pathsFor(t)).collect(sig());
+    expect(out.map((f) => [f.mount_point, f.fs_type, f.device, f.read_only])).toEqual([
+      [data, "ext4", "/dev/sda1", false],
+      [`${root}/ro`, "xfs", "/dev/sdb1", true],
+    ]);
+    expect(out[0]!.size_bytes).toBeGreaterThan(0n);
+    expect(out[0]!.avail_bytes).toBeLessThanOrEqual(out[0]!.size_bytes);
+    expect(out[0]!.device_error).toBe(false);
+    expect(out[1]!.device_error).toBe(true); // the mount point does not exist
+    await expect(new FilesystemCollector(pathsFor(makeTree({}))).collect(sig())).rejects.toThrow("mountinfo");
+  });
+});

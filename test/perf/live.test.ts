@@ -14,11 +14,14 @@ import { countTcpStates, emptyStateCounts } from "../../src/perf/parsers/nettcp.
 import { hasCapability, parseCapEff } from "../../src/system/capabilities.ts";
 
 // The live host: CI runs these as root on a VM, so every built-in collector must be available and succeed.
+// The development sandbox mounts its own tooling under /mnt/sandboxing; the filesystem collector is told
+// to leave it alone (node_exporter's default exclusions plus that prefix).
+const OPTS = { filesystemMountExclude: /^\/(dev|proc|sys|mnt\/sandboxing|var\/lib\/docker\/.+|var\/lib\/containers\/storage\/.+)($|\/)/ };
 
 test("every built-in point collector is available and succeeds on this host", async () => {
-  const reg = await defaultRegistry(DEFAULT_HOST_PATHS);
+  const reg = await defaultRegistry(DEFAULT_HOST_PATHS, OPTS);
   const entries = reg.entries().filter((e) => e.spec.type !== "execsnoop");
-  expect(entries.length).toBe(16);
+  expect(entries.length).toBe(17);
   for (const e of entries) expect([e.spec.type, e.available, e.reason]).toEqual([e.spec.type, true, undefined]);
   for (const e of entries) {
     const c = e.create();
@@ -30,7 +33,7 @@ test("every built-in point collector is available and succeeds on this host", as
 
 test("kernel collector reads /dev/kmsg records (needs CAP_SYSLOG, which root has)", async () => {
   expect(hasCapability(parseCapEff(readFileSync("/proc/self/status", "utf8")), "CAP_SYSLOG")).toBe(true);
-  const reg = await defaultRegistry(DEFAULT_HOST_PATHS);
+  const reg = await defaultRegistry(DEFAULT_HOST_PATHS, OPTS);
   const c = reg.get("kernel")!.create() as PointCollector;
   const recs = (await c.collect(AbortSignal.timeout(5000))) as { sequence_num: bigint; timestamp: string }[];
   expect(recs.length).toBeGreaterThan(0);
@@ -57,11 +60,12 @@ test("sock_diag state counts agree with /proc/net/tcp{,6} on this host (within c
 
 test("one-shot collect on the live host: all keys, rates on the first output, exact JSON", async () => {
   const t0 = performance.now();
-  const { output, exitCode } = await runCollect({ paths: DEFAULT_HOST_PATHS, format: "json" });
+  const { output, exitCode } = await runCollect({ paths: DEFAULT_HOST_PATHS, format: "json", collectorOptions: OPTS });
   const elapsed = performance.now() - t0;
   expect(exitCode).toBe(0);
   const j = JSON.parse(output);
-  expect(Object.keys(j)).toEqual(["load", "cpu", "memory", "system", "disk", "network", "tcp", "kernel", "process", "numa_stats", "cgroup_cpu", "cgroup_memory", "cpu_info", "memory_info", "disk_info", "network_info"]);
+  expect(Object.keys(j)).toEqual(["load", "cpu", "memory", "system", "disk", "network", "tcp", "kernel", "process", "numa_stats", "cgroup_cpu", "cgroup_memory", "cpu_info", "memory_info", "disk_info", "network_info", "filesystem"]);
+  expect(j.filesystem.find((f: { mount_point: string }) => f.mount_point === "/").size_bytes).toBeGreaterThan(0);
   expect(j.cpu[0].delta.user_percent).toBeNumber();
   expect(j.system.delta.context_switches_per_sec).toBeNumber();
   expect(j.network[0].delta.rx_bytes_per_sec).toBeNumber();
@@ -73,7 +77,7 @@ test("one-shot collect on the live host: all keys, rates on the first output, ex
 });
 
 test("kernel follow mode delivers a record written to /dev/kmsg", async () => {
-  const reg = await defaultRegistry(DEFAULT_HOST_PATHS);
+  const reg = await defaultRegistry(DEFAULT_HOST_PATHS, OPTS);
   const c = reg.get("kernel")!.create() as unknown as import("../../src/perf/collector.ts").ContinuousCollector;
   const got: { message: string; severity: number }[] = [];
   await c.start((e) => void got.push(e.data as { message: string; severity: number }));

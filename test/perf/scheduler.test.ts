@@ -191,3 +191,14 @@ test("scheduler starts an externally registered continuous collector and stops i
   await s.stop(AbortSignal.timeout(1000));
   expect(stopped).toBe(true);
 });
+
+test("exposition: node_filesystem_* with node_exporter labels", async () => {
+  const reg = new Registry();
+  const expo = new PrometheusExposition({ registry: reg });
+  const fsRow = { device: "/dev/sda1", mount_point: "/data", fs_type: "ext4", read_only: false, size_bytes: 1000n, free_bytes: 300n, avail_bytes: 200n, files: 50n, files_free: 40n, device_error: false };
+  expo.accept({ timestamp: new Date(), metricType: "filesystem", eventType: "gauge", nodeName: "n", data: [fsRow] });
+  const text = await reg.metrics();
+  const l = 'device="/dev/sda1",fstype="ext4",mountpoint="/data"';
+  for (const w of [`node_filesystem_size_bytes{${l}} 1000`, `node_filesystem_avail_bytes{${l}} 200`, `node_filesystem_free_bytes{${l}} 300`, `node_filesystem_files_free{${l}} 40`, `node_filesystem_readonly{${l}} 0`, `node_filesystem_device_error{${l}} 0`])
+    expect(text).toContain(w + "\n");
+});

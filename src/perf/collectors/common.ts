@@ -25,6 +25,8 @@ export interface CollectorOptions {
   processSmapsMaxAgeMs?: number;
   /** tcp: how connection states are counted (see docs/metrics.md). */
   tcpStates?: "auto" | "netlink" | "proc" | "off";
+  /** filesystem: mount points to leave out (default node_exporter's: /dev, /proc, /sys, container storage). */
+  filesystemMountExclude?: RegExp;
   /** kernel: ring of the last N records in point mode (default 50). */
   kmsgLimit?: number;
   /** kernel: follow-mode poll period in ms (default 1000). */
