@@ -160,6 +160,25 @@ export class HostIo {
     }
   }
 
+  /**
+   * Number of entries of a /proc/<pid>/fd directory: since Linux 6.2 stat() reports the open-file count
+   * as the directory size, which is much cheaper than listing thousands of fds; older kernels report 0
+   * and the directory is listed.
+   */
+  fdCountSoft(path: string): { count?: number; code?: string } {
+    if (this.syncProc && path.startsWith(this.syncProc)) {
+      this.trace?.add(`s:${path}`);
+      try {
+        const size = fs.statSync(path).size;
+        if (size > 0) return { count: size };
+      } catch (e) {
+        return { code: errCode(e) ?? "error" };
+      }
+    }
+    const l = this.listSyncSoft(path);
+    return l.names ? { count: l.names.length } : { code: l.code };
+  }
+
   listSyncSoft(path: string): { names?: string[]; code?: string } {
     this.trace?.add(`l:${path}`);
     try {

@@ -93,3 +93,18 @@ test("kernel follow mode delivers a record written to /dev/kmsg", async () => {
     await c.stop();
   }
 });
+
+test("process fd counts from stat() of /proc/<pid>/fd match a listing", async () => {
+  const { HostIo } = await import("../../src/perf/io.ts");
+  const { readdirSync, openSync, closeSync } = await import("node:fs");
+  const io = new HostIo("/sys", 4, "/proc");
+  const fds = Array.from({ length: 5 }, () => openSync("/proc/self/stat", "r"));
+  try {
+    const n = io.fdCountSoft(`/proc/${process.pid}/fd`).count!;
+    const listed = readdirSync(`/proc/${process.pid}/fd`).length - 1; // the listing's own directory fd
+    expect(Math.abs(n - listed)).toBeLessThanOrEqual(1);
+    expect(n).toBeGreaterThanOrEqual(8);
+  } finally {
+    for (const fd of fds) closeSync(fd);
+  }
+});

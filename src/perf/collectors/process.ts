@@ -54,7 +54,8 @@ export class ProcessCollector extends BaseCollector implements PointCollector {
   private readonly logged = new Set<string>();
   readonly topN: number;
   /** smaps_rollup values by pid with the time they were read (the kernel walks every page table to answer). */
-  private smapsCache = new Map<number, { at: number; startTime: bigint; v: ReturnType<typeof parseSmapsRollup> }>();
+  private smapsCache = new Map<number, { at: number; startTime: bigint; v: ReturnType<typeof parseSmapsRollup> | undefined }>();
+  private btime: bigint | undefined;
   readonly smapsMaxAgeMs: number;
   /** Permission errors seen, by file kind (stat, status, fd, smaps_rollup). */
   readonly permissionErrors = new Map<string, number>();
@@ -72,9 +73,13 @@ export class ProcessCollector extends BaseCollector implements PointCollector {
   private async smaps(pid: number, startTime: bigint, base: string, now: number, signal: AbortSignal) {
     const hit = this.smapsCache.get(pid);
     if (hit && hit.startTime === startTime && now - hit.at < this.smapsMaxAgeMs) return hit.v;
-    const text = await this.io.read(`${base}/smaps_rollup`, signal).catch((e) => void this.soft("smaps_rollup", e));
-    if (text === undefined) return undefined;
-    const v = parseSmapsRollup(text);
+    const text = await this.io.read(`${base}/smaps_rollup`, signal).catch((e) => {
+      if (signal.aborted) throw e;
+      this.soft("smaps_rollup", e);
+      return undefined;
+    });
+    // failures (kernel threads, permission) are cached too, so they are not retried every cycle
+    const v = text === undefined ? undefined : parseSmapsRollup(text);
     this.smapsCache.set(pid, { at: now, startTime, v });
     return v;
   }
@@ -96,8 +101,12 @@ export class ProcessCollector extends BaseCollector implements PointCollector {
       throw signal.aborted ? e : new Error(`failed to read ${proc}: ${e.message}`);
     });
     const pids = entries.filter((d) => /^\d+$/.test(d.name)).map((d) => Number(d.name));
-    const [{ hz, page }, statTxt] = await Promise.all([auxvValues(proc), this.io.readOptional(`${proc}/stat`, signal)]);
-    const btime = statTxt !== undefined ? (parseStat(statTxt).btime ?? 0n) : 0n;
+    const { hz, page } = await auxvValues(proc);
+    if (this.btime === undefined) {
+      const statTxt = await this.io.readOptional(`${proc}/stat`, signal);
+      this.btime = statTxt !== undefined ? parseStat(statTxt).btime : undefined;
+    }
+    const btime = this.btime ?? 0n;
     const now = this.now();
     let secs = (now - this.lastTime) / 1000;
     if (this.lastTime === 0 || secs <= 0) secs = 1;
@@ -141,9 +150,8 @@ export class ProcessCollector extends BaseCollector implements PointCollector {
         const status = this.io.readSyncSoft(`${base}/status`);
         if (status.code) this.soft("status", { code: status.code });
         const statusTxt = status.text;
-        const fdList = this.io.listSyncSoft(`${base}/fd`);
-        if (fdList.code) this.soft("fd", { code: fdList.code });
-        const fds = fdList.names;
+        const fdCount = this.io.fdCountSoft(`${base}/fd`);
+        if (fdCount.code) this.soft("fd", { code: fdCount.code });
         const smaps = await this.smaps(s.pid, s.startTime, base, now, signal);
         const st = statusTxt ? parsePidStatus(statusTxt) : undefined;
         const sm = smaps;
@@ -167,7 +175,7 @@ export class ProcessCollector extends BaseCollector implements PointCollector {
           start_time: new Date(Math.round(startMs)).toISOString(),
           nice: s.nice,
           priority: s.priority,
-          num_fds: fds ? fds.length : 0,
+          num_fds: fdCount.count ?? 0,
           num_threads: st?.threads ?? 0,
           voluntary_ctxt: st?.voluntaryCtxt ?? 0n,
           involuntary_ctxt: st?.nonvoluntaryCtxt ?? 0n,
