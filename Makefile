@@ -6,7 +6,7 @@
 
 BUN := node_modules/.bin/bun
 
-.PHONY: run test setup build check bench
+.PHONY: run test setup build check bench release
 
 # Run the agent on this host: standalone, embedded SQLite store, no cloud account needed.
 run: setup
@@ -29,3 +29,7 @@ check:
 
 bench:
 	bash bench/run.sh $(CONCERN)
+
+# Both binaries, OCI image archives, deploy bundle, SPDX SBOM and SHA256SUMS in dist/release.
+release: setup
+	$(BUN) scripts/release.ts

@@ -16,7 +16,7 @@
  * /proc/self/fd/N path gets the already-loaded copy (glibc matches the file identity).
  */
 import { dlopen, ptr, read, CString, type Library, type Pointer } from "bun:ffi";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { LIBBPF_SYMBOLS, LIBC_SYMBOLS } from "./libbpf.ts";
 
 export type Libbpf = Library<typeof LIBBPF_SYMBOLS>["symbols"];
@@ -139,11 +139,24 @@ export function clockNs(clk: 0 | 1): bigint {
 }
 
 /**
+ * True when `path` exists. tracefs denies a non-root process even a stat of its directories (with
+ * CAP_DAC_READ_SEARCH too), so "permission denied" also means the mount is there.
+ */
+function tracefsPresent(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EACCES" || (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
  * Tracepoint attachment needs tracefs (libbpf reads the event id from events/<cat>/<name>/id).
  * Mounts it at /sys/kernel/tracing when neither that nor debugfs' tracing dir is present.
  */
 export function ensureTracefs(): void {
-  if (existsSync("/sys/kernel/tracing/events") || existsSync("/sys/kernel/debug/tracing/events")) return;
+  if (tracefsPresent("/sys/kernel/tracing/events") || tracefsPresent("/sys/kernel/debug/tracing/events")) return;
   const c = (s: string) => Buffer.from(s + "\0");
   const ret = getLibc().mount(ptr(c("tracefs")), ptr(c("/sys/kernel/tracing")), ptr(c("tracefs")), 0n, null);
   if (ret !== 0) {

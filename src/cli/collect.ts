@@ -5,23 +5,23 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 import { runExecsnoopCommand } from "../ebpf/index.ts";
-import { METRIC_TYPES, type MetricType } from "../perf/collector.ts";
+import type { MetricType } from "../perf/collector.ts";
 import { runCollect } from "../perf/collect-command.ts";
 import { ConfigError } from "../config/load.ts";
+import { assertKnownCollectors } from "./collectors-flag.ts";
 import { type CommandContext, hostPaths } from "./context.ts";
 
 /** `antimetal-agent collect`: one-shot host metrics as JSON; `--collectors execsnoop --duration 5s` records exec events. */
 export async function collectCommand(ctx: CommandContext): Promise<number> {
   const { config } = ctx;
-  const unknown = config.collectors.filter((c) => !(METRIC_TYPES as readonly string[]).includes(c));
-  if (unknown.length > 0) throw new ConfigError(`invalid --collectors: unknown collector ${unknown.map((u) => JSON.stringify(u)).join(", ")} (known: ${METRIC_TYPES.join(", ")})`);
+  assertKnownCollectors(config.collectors);
   if (config.collectors.includes("execsnoop")) {
     if (config.collectors.length > 1) throw new ConfigError("invalid --collectors: execsnoop records for --duration and cannot be combined with point collectors");
     const { output, exitCode } = await runExecsnoopCommand({ durationMs: config.duration });
     ctx.stdout(output);
     return exitCode;
   }
-  const collectors = config.collectors.length > 0 ? (config.collectors as MetricType[]) : undefined;
+  const collectors = config.collectors.length > 0 && !config.collectors.includes("all") ? (config.collectors as MetricType[]) : undefined;
   const { output, exitCode } = await runCollect({ paths: hostPaths(config), collectors, format: config.format });
   ctx.stdout(output.endsWith("\n") ? output : output + "\n");
   return exitCode;

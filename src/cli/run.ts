@@ -13,6 +13,7 @@ import { Lifecycle } from "../runtime/lifecycle.ts";
 import { onShutdownSignal } from "../runtime/signals.ts";
 import { createHttpComponent } from "../server/http.ts";
 import { stringifyExact } from "../util/json.ts";
+import { assertKnownCollectors } from "./collectors-flag.ts";
 import { type CommandContext, hostPaths, nodeName } from "./context.ts";
 import { ConfigError } from "../config/load.ts";
 import { parseDuration } from "../config/duration.ts";
@@ -98,7 +99,9 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
     const registry = await defaultRegistry(paths);
     const router = new MetricsRouter({ logger });
     router.subscribe(new PrometheusExposition());
-    const wanted = config.collectors.length > 0 ? (config.collectors as MetricType[]) : undefined;
+    const requested = config.collectors;
+    const everyAvailable = requested.length === 0 || requested.includes("all");
+    assertKnownCollectors(requested);
     components.push(
       new CollectorScheduler({
         registry,
@@ -107,11 +110,11 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
         nodeName: node,
         intervalMs: config.performanceCollectorInterval,
         intervals: parseIntervals(config.collectorIntervals),
-        collectors: wanted?.filter((t) => t !== "execsnoop"),
+        collectors: everyAvailable ? undefined : (requested.filter((t) => t !== "execsnoop") as MetricType[]),
       }),
     );
     // eBPF (and its libbpf load) only when asked for: it needs privileges a default install lacks.
-    if (wanted?.includes("execsnoop")) components.push(execsnoopComponent(await registerExecsnoop(registry, logger, node), router, logger));
+    if (requested.includes("execsnoop")) components.push(execsnoopComponent(await registerExecsnoop(registry, logger, node), router, logger));
   } else {
     logger.info("performance collectors off (--enable-performance-collectors=false)");
   }

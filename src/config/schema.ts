@@ -119,7 +119,7 @@ export const OPTIONS = {
   collectors: {
     flag: "collectors",
     placeholder: "A,B",
-    help: "collectors to use, comma-separated (default: every one available here)",
+    help: 'collectors to use, comma-separated; "all" (the default) is every one available here, and execsnoop runs only when named (e.g. all,execsnoop)',
     schema: list,
     default: "",
     commands: ["run", "collect"],

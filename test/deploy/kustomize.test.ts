@@ -12,7 +12,6 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { METRIC_TYPES } from "../../src/perf/collector.ts";
 import { startKubeTestEnv, type KubeTestEnv } from "../helpers/kube-testenv.ts";
 import { composed, DEPLOY, find, kustomizeBuild, REPO, serverSideApply, type Obj } from "./manifests.ts";
 
@@ -154,9 +153,9 @@ describe("kustomize render", () => {
     expect(m.readOnly).toBe(true);
     const spec = find(r.overlay!, "DaemonSet").spec.template.spec;
     expect(spec.volumes.find((v: Obj) => v.name === m.name).hostPath.path).toBe("/sys/kernel/tracing");
-    // execsnoop is requested (with every other collector, so adding one to the agent needs it here too).
+    // execsnoop is requested by name, on top of every available collector.
     const collectors = c.env.find((e: Obj) => e.name === "ANTIMETAL_COLLECTORS");
-    expect(collectors.value).toBe(METRIC_TYPES.join(","));
+    expect(collectors.value).toBe("all,execsnoop");
     // Everything else is the base, unchanged.
     expect(c.args).toEqual(agentContainer(r.base!).args);
     expect(c.env.filter((e: Obj) => e.name !== "ANTIMETAL_COLLECTORS")).toEqual(agentContainer(r.base!).env);
