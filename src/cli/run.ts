@@ -149,6 +149,7 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
       nodeName: node,
       provider: config.kubernetesProvider || undefined,
       providerOptions: {
+        clusterName: config.clusterName || undefined,
         eks: {
           accountId: config.kubernetesProviderEksAccountId || undefined,
           region: config.kubernetesProviderEksRegion || undefined,
