@@ -267,9 +267,8 @@ export class NetworkInfoCollector extends BaseCollector implements PointCollecto
     return Promise.all(
       names.map(async (name): Promise<NetworkInfo> => {
         const b = `${dir}/${name}`;
-        const [wireless, hasDevice, type, addr, speed, duplex, mtu, oper, carrier, driver] = await Promise.all([
-          this.io.isDir(`${b}/wireless`, signal),
-          this.io.exists(`${b}/device`, signal),
+        const [entries, type, addr, speed, duplex, mtu, oper, carrier, driver] = await Promise.all([
+          this.io.listOptional(b, signal),
           txt(`${b}/type`),
           txt(`${b}/address`),
           txt(`${b}/speed`),
@@ -279,6 +278,8 @@ export class NetworkInfoCollector extends BaseCollector implements PointCollecto
           txt(`${b}/carrier`),
           this.io.readlink(`${b}/device/driver`, signal),
         ]);
+        const wireless = entries.some((e) => e.name === "wireless" && e.isDirectory());
+        const hasDevice = entries.some((e) => e.name === "device");
         const sp = speed !== undefined ? (parseI32(speed) ?? 0) : 0;
         return {
           interface: name,
