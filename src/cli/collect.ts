@@ -9,7 +9,7 @@ import type { MetricType } from "../perf/collector.ts";
 import { runCollect } from "../perf/collect-command.ts";
 import { ConfigError } from "../config/load.ts";
 import { assertKnownCollectors } from "./collectors-flag.ts";
-import { type CommandContext, hostPaths } from "./context.ts";
+import { collectorOptions, type CommandContext, hostPaths } from "./context.ts";
 
 /** `antimetal-agent collect`: one-shot host metrics as JSON; `--collectors execsnoop --duration 5s` records exec events. */
 export async function collectCommand(ctx: CommandContext): Promise<number> {
@@ -22,7 +22,7 @@ export async function collectCommand(ctx: CommandContext): Promise<number> {
     return exitCode;
   }
   const collectors = config.collectors.length > 0 && !config.collectors.includes("all") ? (config.collectors as MetricType[]) : undefined;
-  const { output, exitCode } = await runCollect({ paths: hostPaths(config), collectors, format: config.format });
+  const { output, exitCode } = await runCollect({ paths: hostPaths(config), collectors, format: config.format, collectorOptions: collectorOptions(config, ctx.logger) });
   ctx.stdout(output.endsWith("\n") ? output : output + "\n");
   return exitCode;
 }

@@ -8,6 +8,7 @@ import { hostname } from "node:os";
 import type { Config } from "../config/schema.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import type { HostPaths } from "../perf/collector.ts";
+import type { CollectorOptions } from "../perf/collectors/common.ts";
 
 /** What every subcommand gets: its config, a logger, and where to write output. */
 export interface CommandContext {
@@ -23,6 +24,16 @@ export function makeLogger(config: Pick<Config, "logLevel" | "logFormat">): Logg
 
 export function hostPaths(config: Pick<Config, "hostProc" | "hostSys" | "hostDev" | "hostEtc" | "hostVar">): HostPaths {
   return { proc: config.hostProc, sys: config.hostSys, dev: config.hostDev, etc: config.hostEtc, var: config.hostVar };
+}
+
+/** Collector tuning shared by `run` and `collect`. */
+export function collectorOptions(config: Pick<Config, "topProcessCount" | "tcpStates" | "filesystemMountExclude">, logger?: Logger): CollectorOptions {
+  return {
+    topProcessCount: config.topProcessCount,
+    tcpStates: config.tcpStates,
+    ...(config.filesystemMountExclude !== "" ? { filesystemMountExclude: new RegExp(config.filesystemMountExclude) } : {}),
+    ...(logger ? { logger } : {}),
+  };
 }
 
 export function nodeName(config: Pick<Config, "nodeName">): string {

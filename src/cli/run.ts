@@ -14,7 +14,7 @@ import { onShutdownSignal } from "../runtime/signals.ts";
 import { createHttpComponent } from "../server/http.ts";
 import { stringifyExact } from "../util/json.ts";
 import { assertKnownCollectors } from "./collectors-flag.ts";
-import { type CommandContext, hostPaths, nodeName } from "./context.ts";
+import { collectorOptions, type CommandContext, hostPaths, nodeName } from "./context.ts";
 import { ConfigError } from "../config/load.ts";
 import { parseDuration } from "../config/duration.ts";
 import type { Logger } from "../log/logger.ts";
@@ -96,9 +96,9 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
   components.push(storeComponent(store));
 
   if (config.enablePerformanceCollectors) {
-    const registry = await defaultRegistry(paths);
+    const registry = await defaultRegistry(paths, collectorOptions(config, logger.child({ component: "perf-collectors" })));
     const router = new MetricsRouter({ logger });
-    router.subscribe(new PrometheusExposition());
+    router.subscribe(await PrometheusExposition.create(paths));
     const requested = config.collectors;
     const everyAvailable = requested.length === 0 || requested.includes("all");
     assertKnownCollectors(requested);

@@ -124,6 +124,40 @@ export const OPTIONS = {
     default: "",
     commands: ["run", "collect"],
   },
+  topProcessCount: {
+    flag: "top-process-count",
+    placeholder: "N",
+    help: "processes the process collector reports, by CPU",
+    schema: z.coerce.number().int().positive(),
+    default: "20",
+    commands: ["run", "collect"],
+  },
+  tcpStates: {
+    flag: "tcp-states",
+    placeholder: "HOW",
+    help: "how TCP connection states are counted: auto (netlink sock_diag, else /proc/net/tcp*), netlink, proc, off",
+    schema: z.enum(["auto", "netlink", "proc", "off"]),
+    default: "auto",
+    commands: ["run", "collect"],
+  },
+  filesystemMountExclude: {
+    flag: "filesystem-mount-exclude",
+    placeholder: "REGEX",
+    help: 'mount points the filesystem collector skips ("" = node_exporter\'s default list)',
+    schema: z.string().refine(
+      (r) => {
+        try {
+          new RegExp(r);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { error: (i) => `not a valid regular expression: ${JSON.stringify(i.input)}` },
+    ),
+    default: "",
+    commands: ["run", "collect"],
+  },
   format: { flag: "format", placeholder: "FORMAT", help: "output format", schema: z.enum(["json"]), default: "json", commands: ["collect"] },
   checkFormat: { flag: "format", placeholder: "FORMAT", help: "output format: text or json", schema: z.enum(["text", "json"]), default: "text", commands: ["check"] },
   duration: {
