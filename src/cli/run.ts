@@ -88,8 +88,12 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
   const node = nodeName(config);
   const components: Component[] = [];
 
+  // Validate everything before anything is opened.
+  assertKnownCollectors(config.collectors);
+  const intervals = parseIntervals(config.collectorIntervals);
+
   const store = openStore({
-    dataDirectory: config.dataDirectory === "" ? "" : config.dataDirectory,
+    dataDirectory: config.dataDirectory,
     logger,
     classify: withHostGraphChannels(defaultClassifier),
   });
@@ -101,7 +105,8 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
     router.subscribe(await PrometheusExposition.create(paths));
     const requested = config.collectors;
     const everyAvailable = requested.length === 0 || requested.includes("all");
-    assertKnownCollectors(requested);
+    // execsnoop runs as its own optional component below, never from the scheduler.
+    const scheduled = (everyAvailable ? registry.available().map((e) => e.spec.type) : (requested as MetricType[])).filter((t) => t !== "execsnoop");
     components.push(
       new CollectorScheduler({
         registry,
@@ -109,8 +114,8 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
         logger: logger.child({ component: "perf-collectors" }),
         nodeName: node,
         intervalMs: config.performanceCollectorInterval,
-        intervals: parseIntervals(config.collectorIntervals),
-        collectors: everyAvailable ? undefined : (requested.filter((t) => t !== "execsnoop") as MetricType[]),
+        intervals,
+        collectors: scheduled,
       }),
     );
     // eBPF (and its libbpf load) only when asked for: it needs privileges a default install lacks.

@@ -129,6 +129,25 @@ describe("compiled binary: run", () => {
     expect(agent.logs.some((l) => l.msg === "stopped" && l.clean === true)).toBe(true);
   });
 
+  test("--collectors all,execsnoop: host metrics and exec tracing from the compiled binary, one tracer", async () => {
+    agent = await startAgent([...STANDALONE, "--enable-performance-collectors", "--collectors", "all,execsnoop"]);
+    await agent.waitForLog((l) => l.msg === "tracing execve");
+    await waitForStatus(`http://127.0.0.1:${agent.ports.probes}/readyz`, 200);
+    for (let i = 0; i < 20; i++) await Bun.spawn(["/bin/true", `antimetal-e2e-${i}`]).exited;
+    const metricsUrl = `http://127.0.0.1:${agent.ports.metrics}/metrics`;
+    let text = "";
+    for (let i = 0; i < 50; i++) {
+      text = await (await fetch(metricsUrl)).text();
+      const m = /^antimetal_execsnoop_events_total (\d+)/m.exec(text);
+      if (m && Number(m[1]) >= 20 && text.includes("node_cpu_seconds_total")) break;
+      await Bun.sleep(100);
+    }
+    expect(Number(/^antimetal_execsnoop_events_total (\d+)/m.exec(text)?.[1] ?? 0)).toBeGreaterThanOrEqual(20);
+    expect(text).toContain('node_cpu_seconds_total{cpu="0",mode="idle"}');
+    expect(text).toContain('antimetal_component_state{component="execsnoop",state="running"} 1');
+    expect(agent.logs.filter((l) => l.msg === "execsnoop attached")).toHaveLength(1);
+  });
+
   test("a port already in use fails the start with the address in the message", async () => {
     const blocker = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
     try {
