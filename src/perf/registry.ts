@@ -14,7 +14,7 @@ import { CgroupMemoryCollector } from "./collectors/cgroup-memory.ts";
 import { DiskCollector } from "./collectors/disk.ts";
 import { FilesystemCollector } from "./collectors/filesystem.ts";
 import { CPUInfoCollector, DiskInfoCollector, MemoryInfoCollector, NetworkInfoCollector } from "./collectors/info.ts";
-import { KernelCollector } from "./collectors/kernel.ts";
+import { KernelCollector, kmsgAccess } from "./collectors/kernel.ts";
 import { LoadCollector } from "./collectors/load.ts";
 import { MemoryCollector } from "./collectors/memory.ts";
 import { NetworkCollector } from "./collectors/network.ts";
@@ -113,6 +113,11 @@ export function createCollectorRegistry(paths: HostPaths, env: RegistryEnv, opts
     }
     const spec = probe?.spec ?? { type, name: type, point: true, continuous: true, requiredCapabilities: [], minKernel: "2.6.0" };
     reason ??= unavailableReason(spec, env);
+    if (type === "kernel" && reason === undefined) {
+      // /dev/kmsg, else syslog(2) (a pod's device cgroup refuses the device), else why neither works.
+      const access = kmsgAccess(paths);
+      if (access !== "kmsg" && access !== "syslog") reason = access;
+    }
     map.set(type, { spec, available: reason === undefined, ...(reason !== undefined ? { reason } : {}), create: () => new C(paths, opts) });
   }
   const order = (t: MetricType) => BUILTIN.findIndex(([x]) => x === t);
