@@ -165,4 +165,15 @@ describe("the image under containerd", () => {
     expect(out.errors).toBeUndefined();
     expect(out.kernel!.length).toBeGreaterThan(0);
   });
+
+  test("without the device (a normal pod), CAP_SYSLOG still reads the kernel log through syslog(2)", () => {
+    const flags = [...DROP_ALL, "--cap-add", "CAP_SYSLOG"];
+    const r = run("docker.io/antimetal/agent:uid0", flags, ["collect", "--collectors", "kernel"]);
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout) as { kernel?: Array<{ sequence_num: number }>; errors?: Record<string, string> };
+    expect(out.errors).toBeUndefined();
+    expect(out.kernel!.length).toBeGreaterThan(0);
+    // syslog(2) text has no sequence numbers: this proves the fallback path was taken.
+    expect(out.kernel!.every((k) => k.sequence_num === 0)).toBe(true);
+  });
 });
