@@ -9,10 +9,8 @@ BUN := node_modules/.bin/bun
 .PHONY: run test setup build check bench release
 
 # Run the agent on this host: standalone, embedded SQLite store, no cloud account needed.
-run: setup
-	mkdir -p .data
-	./dist/antimetal-agent run --data-directory $(CURDIR)/.data --intake-address "" \
-		--enable-performance-collectors --enable-kubernetes-controller=false --log-format text $(ARGS)
+run:
+	bash scripts/run-local.sh $(ARGS)
 
 # Everything: setup, static checks, unit + integration tests; prints "N passed, N failed".
 test:
