@@ -6,11 +6,11 @@
 
 import { status as Code } from "@grpc/grpc-js";
 import type { Logger } from "../log/logger.ts";
-import type { Outbox, OutboxEntry } from "../store/types.ts";
+import type { Outbox, OutboxEntry, OutboxRawEntry } from "../store/types.ts";
 
 /** What a stream remembers of each entry it carried: enough to confirm (or drop) it, not the object. */
 export type SentRef = Pick<OutboxEntry, "key" | "seq" | "op" | "bytes">;
-const ref = (e: OutboxEntry): SentRef => ({ key: e.key, seq: e.seq, op: e.op, bytes: e.bytes });
+const ref = (e: OutboxEntry | OutboxRawEntry): SentRef => ({ key: e.key, seq: e.seq, op: e.op, bytes: e.bytes });
 import { Backoff, DEFAULT_BACKOFF, PERMANENT_BACKOFF, type BackoffOptions } from "./backoff.ts";
 import { intakeMetrics as m, registerOutboxSource } from "./metrics.ts";
 import type { CallOutcome } from "./transport.ts";
@@ -246,9 +246,18 @@ export class ChannelStreamer {
     return this.o.enabled ? this.o.enabled() : true;
   }
 
+  /**
+   * Pending entries after `afterSeq`: the outbox's raw read when it has one (stored bytes, spliced
+   * into the request by encodeEntries without decoding), else the decoded read.
+   */
+  private readPending(afterSeq: number, limit: number, maxBytes?: number): ReadonlyArray<OutboxEntry | OutboxRawEntry> {
+    const ob = this.o.outbox;
+    return ob.readRaw ? ob.readRaw(this.channel, afterSeq, limit, maxBytes) : ob.read(this.channel, afterSeq, limit, maxBytes);
+  }
+
   /** Highest pending seq of the channel (0 when empty), by binary search on read(after, 1). */
   private maxPendingSeq(): number {
-    const has = (after: number) => this.o.outbox.read(this.channel, after, 1).length > 0;
+    const has = (after: number) => this.readPending(after, 1).length > 0;
     if (!has(0)) return 0;
     let lo = 0;
     let hi = 1;
@@ -274,7 +283,7 @@ export class ChannelStreamer {
   }
 
   private hasPending(): boolean {
-    return this.o.outbox.read(this.channel, this.lastSentSeq, 1).length > 0;
+    return this.readPending(this.lastSentSeq, 1).length > 0;
   }
 
   private async loop(): Promise<void> {
@@ -481,7 +490,10 @@ export class ChannelStreamer {
         // resyncs, so clearing early loses nothing.
         if (this.storeWantsResync()) o.outbox.clearResync(this.channel);
         let n = 0;
-        for (const page of o.outbox.snapshot(this.channel, o.batchSize)) {
+        const pages: Iterable<ReadonlyArray<OutboxEntry | OutboxRawEntry>> = o.outbox.snapshotRaw
+          ? o.outbox.snapshotRaw(this.channel, o.batchSize)
+          : o.outbox.snapshot(this.channel, o.batchSize);
+        for (const page of pages) {
           if (call.finished || this.stopping) break;
           const ok = page.filter((e) => e.bytes <= o.maxObjectBytes);
           if (ok.length === 0) continue;
@@ -502,7 +514,7 @@ export class ChannelStreamer {
           if (left <= 0) break;
           limit = Math.min(limit, left);
         }
-        const entries = o.outbox.read(this.channel, this.lastSentSeq, limit, o.batchMaxBytes);
+        const entries = this.readPending(this.lastSentSeq, limit, o.batchMaxBytes);
         if (entries.length === 0) {
           if (!wroteSomething) {
             // opened for nothing (pending entries were confirmed meanwhile); close it empty
@@ -528,11 +540,12 @@ export class ChannelStreamer {
         let toSend = batch;
         const coveredUpTo = this.coveredUpTo;
         if (coveredUpTo > 0 && batch[0]!.seq <= coveredUpTo) {
-          toSend = [];
+          const rest: Array<OutboxEntry | OutboxRawEntry> = [];
           for (const e of batch) {
             if (e.seq <= coveredUpTo && e.op !== "DELETE") sent.push(ref(e)); // confirmed on ack, not resent
-            else toSend.push(e);
+            else rest.push(e);
           }
+          toSend = rest;
         }
         if (toSend.length === 0) continue;
         const enc = encodeEntries(toSend, this.suffix);

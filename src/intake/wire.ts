@@ -9,7 +9,7 @@ import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { ObjectSchema } from "../proto/gen/resource/v1/object_pb.ts";
 import { DeltaOperation, DeltaResponseSchema, type DeltaResponse } from "../proto/gen/service/resource/v1/intake_pb.ts";
-import type { OutboxEntry, OutboxOp } from "../store/types.ts";
+import type { OutboxEntry, OutboxOp, OutboxRawEntry } from "../store/types.ts";
 
 /**
  * Wire encoding of `service.resource.v1.DeltaRequest` straight from outbox entries.
@@ -111,8 +111,24 @@ function putBytesField(buf: Uint8Array, pos: number, tag: number, b: Uint8Array)
   return pos + b.length;
 }
 
-/** One DeltaRequest holding one Delta per entry, in the given order. `op` overrides every entry's op (resync sends CREATE). */
-export function encodeEntries(entries: ReadonlyArray<OutboxEntry>, suffix: Uint8Array, op?: OutboxOp): EncodedBatch {
+/** Parts of a raw outbox entry (OutboxRawEntry): its stored Object bytes, or kind/type/url/value to frame. */
+function rawPart(e: OutboxRawEntry): Plain | Uint8Array {
+  if (e.encoded !== undefined) return e.encoded;
+  const kind = str(e.kind ?? "");
+  const type = str(e.type ?? "");
+  const url = str(e.typeUrl ?? "");
+  const value = e.value ?? EMPTY;
+  return { kind, type, url, value, tdLen: fieldSize(kind.length) + fieldSize(type.length), anyLen: fieldSize(url.length) + fieldSize(value.length) };
+}
+const EMPTY = new Uint8Array(0);
+
+/**
+ * One DeltaRequest holding one Delta per entry, in the given order. `op` overrides every entry's op
+ * (resync sends CREATE). Entries are decoded (OutboxEntry, from `read`/`snapshot`) or raw
+ * (OutboxRawEntry, from `readRaw`: the stored bytes are spliced in without decoding); both give the
+ * same bytes for the same entry.
+ */
+export function encodeEntries(entries: ReadonlyArray<OutboxEntry | OutboxRawEntry>, suffix: Uint8Array, op?: OutboxOp): EncodedBatch {
   const n = entries.length;
   const parts: Array<Plain | Uint8Array> = new Array(n);
   const objLens = new Array<number>(n);
@@ -120,15 +136,14 @@ export function encodeEntries(entries: ReadonlyArray<OutboxEntry>, suffix: Uint8
   let total = 0;
   for (let i = 0; i < n; i++) {
     const e = entries[i]!;
-    const p = plain(e.object);
+    const obj = (e as OutboxEntry).object;
+    const p = obj === undefined ? rawPart(e as OutboxRawEntry) : plain(obj) ?? toBinary(ObjectSchema, obj);
     let objLen: number;
-    if (p) {
-      parts[i] = p;
+    parts[i] = p;
+    if (!(p instanceof Uint8Array)) {
       objLen = 1 + varintSize(p.tdLen) + p.tdLen + 1 + varintSize(p.anyLen) + p.anyLen + suffix.length;
     } else {
-      const b = toBinary(ObjectSchema, e.object);
-      parts[i] = b;
-      objLen = b.length + suffix.length;
+      objLen = p.length + suffix.length;
     }
     const code = OP_CODES[op ?? e.op];
     const deltaLen = (code !== 0 ? 2 : 0) + 1 + varintSize(objLen) + objLen;

@@ -406,4 +406,79 @@ describe("outbox", () => {
     s.outbox.clearResync("cluster");
     expect(s.outbox.needsResync("cluster")).toBe(false);
   });
+
+  test("readRaw: same entries, order and limits as read, stored bytes instead of messages", () => {
+    const s = mem();
+    for (let i = 0; i < 6; i++) s.updateResource(res("k8s.io.api.core.v1.Pod", `p${i}`, i % 2 ? "r" : ""));
+    s.addRelationships(rel(ref("a.A", "1"), ref("a.A", "2")), rel(ref("a.A", "3"), ref("a.A", "4")));
+    s.deleteResource(ref("k8s.io.api.core.v1.Pod", "p2"));
+    s.deleteRelationships(rel(ref("a.A", "3"), ref("a.A", "4")));
+    s.updateResource(res("k8s.io.api.core.v1.Pod", "p4", "changed"));
+    const dec = s.outbox.read("cluster", 0, 100);
+    const raw = s.outbox.readRaw("cluster", 0, 100);
+    expect(raw.map((e) => [e.seq, e.key, e.op, e.bytes, e.enqueuedAt, e.channel])).toEqual(dec.map((e) => [e.seq, e.key, e.op, e.bytes, e.enqueuedAt, e.channel]));
+    expect(new Set(raw.map((e) => e.op))).toEqual(new Set(["CREATE", "DELETE"]));
+    for (const [i, r] of raw.entries()) {
+      const o = dec[i]!.object;
+      if (r.op === "DELETE") {
+        expect(r.kind).toBeUndefined();
+        expect(Buffer.from(r.encoded!).equals(Buffer.from(toBinary(ObjectSchema, o)))).toBe(true);
+      } else {
+        expect(r.encoded).toBeUndefined();
+        expect([r.kind, r.type, r.typeUrl]).toEqual([o.type!.kind, o.type!.type, o.object!.typeUrl]);
+        expect(Buffer.from(r.value!).equals(Buffer.from(o.object!.value))).toBe(true);
+      }
+    }
+    for (const [after, limit, maxBytes] of [[0, 3, undefined], [raw[2]!.seq, 100, undefined], [0, 100, 1], [0, 100, raw[0]!.bytes + raw[1]!.bytes], [raw.at(-1)!.seq, 10, undefined]] as const) {
+      expect(s.outbox.readRaw("cluster", after, limit, maxBytes).map((e) => e.seq)).toEqual(s.outbox.read("cluster", after, limit, maxBytes).map((e) => e.seq));
+    }
+    s.close();
+    expect(() => s.outbox.readRaw("cluster", 0, 1)).toThrow();
+  });
+
+  test("batched confirm: several statements' worth, only matching (key, seq) removed, counts exact", () => {
+    const s = mem();
+    s.batch(() => {
+      for (let i = 0; i < 1234; i++) s.updateResource(res("t.A", `r${i}`));
+    });
+    const read = s.outbox.read("cluster", 0, 10_000);
+    expect(read).toHaveLength(1234);
+    // coalesced after the read: these keep a newer entry
+    s.batch(() => {
+      for (const i of [0, 499, 500, 501, 1000, 1233]) s.updateResource(res("t.A", `r${i}`, "newer"));
+    });
+    const before = s.outbox.stats("cluster");
+    // duplicates, a snapshot entry (seq 0), an unknown key and a wrong seq change nothing more
+    const extra = [read[7]!, { key: read[8]!.key, seq: 0 }, { key: "t.A/nope", seq: read[9]!.seq }, { key: read[10]!.key, seq: read[10]!.seq + 1e6 }];
+    const n = s.outbox.confirm("cluster", [...read, ...extra]);
+    expect(n).toBe(1234 - 6);
+    const left = s.outbox.read("cluster", 0, 10_000);
+    expect(left.map((e) => e.key).sort()).toEqual([0, 499, 500, 501, 1000, 1233].map((i) => `t.A/${Buffer.from(`r${i}`).toString("base64")}`).sort());
+    const after = s.outbox.stats("cluster");
+    expect(after.depth).toBe(6);
+    expect(before.bytes - after.bytes).toBe(read.filter((e) => !left.some((l) => l.key === e.key)).reduce((a, e) => a + e.bytes, 0));
+    expect(after.bytes).toBe(left.reduce((a, e) => a + e.bytes, 0));
+    expect(s.outbox.confirm("cluster", [])).toBe(0);
+    expect(s.outbox.confirm("instance", left)).toBe(0); // other channel: nothing
+    expect(s.outbox.confirm("cluster", left)).toBe(6);
+    expect(s.outbox.stats("cluster")).toMatchObject({ depth: 0, bytes: 0 });
+  });
+
+  test("snapshotRaw: the same pages as snapshot, stored bytes instead of messages", () => {
+    const s = mem();
+    for (let i = 0; i < 7; i++) s.updateResource(res("t.A", `r${i}`));
+    s.addRelationships(rel(ref("t.A", "r1"), ref("t.A", "r2")), rel(ref("t.A", "r3"), ref("t.A", "r4")));
+    const dec = [...s.outbox.snapshot("cluster", 3)];
+    const raw = [...s.outbox.snapshotRaw("cluster", 3)];
+    expect(raw.map((p) => p.length)).toEqual(dec.map((p) => p.length));
+    const d = dec.flat();
+    const r = raw.flat();
+    expect(r.map((e) => [e.seq, e.key, e.op, e.bytes])).toEqual(d.map((e) => [e.seq, e.key, e.op, e.bytes]));
+    for (const [i, e] of r.entries()) {
+      const o = d[i]!.object;
+      expect([e.kind, e.type, e.typeUrl]).toEqual([o.type!.kind, o.type!.type, o.object!.typeUrl]);
+      expect(Buffer.from(e.value!).equals(Buffer.from(o.object!.value))).toBe(true);
+      expect(e.bytes).toBe(toBinary(ObjectSchema, o).length);
+    }
+  });
 });

@@ -163,6 +163,29 @@ export interface OutboxEntry {
   enqueuedAt: number;
 }
 
+/**
+ * An outbox entry as stored, without building protobuf-es messages: either the complete encoded
+ * `resource.v1.Object` (`encoded`, DELETE entries) or the parts of
+ * `Object{type:{kind, type}, object: Any{typeUrl, value}}` (`kind`..`value`, CREATE/UPDATE entries,
+ * `value` being the stored Resource/Relationship bytes). Encoding the parts gives exactly the bytes
+ * of the decoded entry's `object` (asserted in src/intake/wire.test.ts).
+ */
+export interface OutboxRawEntry {
+  seq: number;
+  channel: string;
+  key: string;
+  op: OutboxOp;
+  /** Complete encoded resource.v1.Object (no ttl/delta_version), when set; the fields below are then unset. */
+  encoded?: Uint8Array;
+  kind?: string;
+  type?: string;
+  typeUrl?: string;
+  value?: Uint8Array;
+  /** Encoded size of the object, for byte accounting (as OutboxEntry.bytes). */
+  bytes: number;
+  enqueuedAt: number;
+}
+
 export interface OutboxStats {
   depth: number;
   bytes: number;
@@ -183,6 +206,11 @@ export interface Outbox {
    * state at read time, which is its newest state.
    */
   read(channel: string, afterSeq: number, limit: number, maxBytes?: number): OutboxEntry[];
+  /**
+   * Same entries, order and limits as `read`, without decoding: for consumers that splice the
+   * stored bytes into their own encoding (the intake). Optional so fakes need not implement it.
+   */
+  readRaw?(channel: string, afterSeq: number, limit: number, maxBytes?: number): OutboxRawEntry[];
   /** Deletes entries whose (key, seq) still match: an entry coalesced after it was read stays. Returns how many were removed. */
   confirm(channel: string, entries: ReadonlyArray<Pick<OutboxEntry, "key" | "seq">>): number;
   stats(channel: string): OutboxStats;
@@ -192,6 +220,8 @@ export interface Outbox {
    * TTL lapse or a cap drop. Writes made while iterating also land in the outbox as usual.
    */
   snapshot(channel: string, pageSize: number): Iterable<OutboxEntry[]>;
+  /** `snapshot` without decoding (same pages, entries as `readRaw` gives them). Optional so fakes need not implement it. */
+  snapshotRaw?(channel: string, pageSize: number): Iterable<OutboxRawEntry[]>;
   /** Called after a commit that appended to `channel`. Returns an unsubscribe function. */
   onAppend(listener: (channel: string) => void): () => void;
   /**
