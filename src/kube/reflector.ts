@@ -72,6 +72,8 @@ export interface ReflectorOptions {
   fieldSelector?: string;
   /** Clock for tests. */
   random?: () => number;
+  /** Called after every completed LIST (initial = the first one). */
+  onListed?: (initial: boolean) => void;
 }
 
 const MANAGED_FIELDS = 17;
@@ -256,10 +258,12 @@ export class Reflector {
     kubeMetrics.progress(this.kind);
     kubeMetrics.objects.set({ kind: this.kind }, this.cache.size);
     this.log.info({ objects: count, rv, ms: Math.round(performance.now() - started) }, "listed");
+    const initial = !this.isSynced;
     if (!this.isSynced) {
       this.isSynced = true;
       this.syncedResolve();
     }
+    this.o.onListed?.(initial);
   }
 
   private async deliver(events: ReflectorEvent[]): Promise<void> {
