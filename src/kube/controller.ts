@@ -56,7 +56,7 @@ export interface KubeControllerOptions {
   /**
    * Most objects written in one store transaction (default 64). Reflector batches (up to 256
    * objects, ~8 relationships per pod) are split and the event loop runs between the pieces: a
-   * 256-pod transaction blocked it for ~200 ms.
+   * 256-pod transaction blocked it for ~100-160 ms (bench/kube).
    */
   writeChunk?: number;
   /** Called whenever leadership changes (the intake uploads the "cluster" channel only while true). */
@@ -113,9 +113,9 @@ export function createKubeController(opts: KubeControllerOptions): KubeControlle
     },
   };
 
-  // A LIST's transient garbage (pages, per-object views, Resource messages and their encodings,
-  // ~0.3 MB per 100 pods) would otherwise sit in the heap and allocator pages until the next
-  // collection: one full collection after the initial sync and after each relist (debounced,
+  // A LIST's transient garbage (pages, per-object views, Resource messages and their encodings)
+  // would otherwise sit in the heap and allocator pages until the next collection: one full
+  // collection after the initial sync and after each relist (debounced,
   // since after an apiserver restart every kind relists) hands it back.
   let gcTimer: ReturnType<typeof setTimeout> | undefined;
   function collectSoon(delayMs: number): void {
