@@ -96,6 +96,9 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
     dataDirectory: config.dataDirectory,
     logger,
     classify: withHostGraphChannels(defaultClassifier),
+    // 4 MiB of SQLite page cache: the 16 MiB default filled up during a 5k-pod sync and was
+    // ~15 MiB of the agent's RSS, with no measurable throughput gain (docs/kubernetes.md).
+    cacheKiB: 4096,
   });
   components.push(storeComponent(store));
 
