@@ -4,13 +4,11 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-import type { Database, Statement } from "bun:sqlite";
-import { clone, create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { Database } from "bun:sqlite";
+import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { TimestampSchema } from "@bufbuild/protobuf/wkt";
-import { Gauge } from "prom-client";
 import type { Logger } from "../log/logger.ts";
-import { meterBound, registry, type BoundMeter } from "../metrics/registry.ts";
 import { ObjectSchema, type TypeDescriptor } from "../proto/gen/resource/v1/object_pb.ts";
 import { RelationshipSchema } from "../proto/gen/resource/v1/relationship_pb.ts";
 import { ResourceMetaSchema, ResourceRefSchema, ResourceSchema } from "../proto/gen/resource/v1/resource_pb.ts";
@@ -18,17 +16,16 @@ import { matchesFilters } from "./filter.ts";
 import type { Checkpointer } from "./checkpointer.ts";
 import { closeDatabase } from "./open.ts";
 import { encodeKey, encodeResourceKey, protoName, relationshipId } from "./keys.ts";
+import { ENTITY_RELATIONSHIP, ENTITY_RESOURCE, SqliteOutbox, prepareOutbox, relKey, type OutboxStatements } from "./outbox.ts";
+import { finalizeStatements, prepareTables, type TableStatements } from "./statements.ts";
+import { Subscriptions, type PendingEvent } from "./subscriptions.ts";
 import {
   InvalidInputError,
   RelationshipsNotFoundError,
   ResourceExistsError,
   ResourceNotFoundError,
   StoreClosedError,
-  type Outbox,
-  type OutboxEntry,
   type OutboxOp,
-  type OutboxRawEntry,
-  type OutboxStats,
   type Relationship,
   type Resource,
   type ResourceRef,
@@ -41,14 +38,13 @@ import {
 } from "./types.ts";
 import { RELATIONSHIP_KIND, RELATIONSHIP_TYPE_URL, RESOURCE_KIND, RESOURCE_TYPE_URL, wireObject, wireObjectSize } from "./wire.ts";
 
+export { DEFAULT_OUTBOX_MAX_BYTES, DEFAULT_OUTBOX_MAX_ENTRIES, SqliteOutbox } from "./outbox.ts";
+
 /** Maps an object type (TypeDescriptor.type) to an outbox channel. */
 export type Classifier = (type: string) => string;
 
 /** "antimetal.*" (this host's graph) -> "instance"; everything else (k8s.io.*, kubernetes.*, network.*) -> "cluster". */
 export const defaultClassifier: Classifier = (type) => (type === "antimetal" || type.startsWith("antimetal.") ? "instance" : "cluster");
-
-export const DEFAULT_OUTBOX_MAX_BYTES = 256 * 1024 * 1024;
-export const DEFAULT_OUTBOX_MAX_ENTRIES = 4_000_000;
 
 export interface SqliteStoreOptions {
   logger: Logger;
@@ -64,32 +60,10 @@ export interface SqliteStoreOptions {
   checkpointer?: Checkpointer;
 }
 
-const OP_CODE: Record<OutboxOp, number> = { CREATE: 0, UPDATE: 1, DELETE: 2 };
-const OP_NAME: OutboxOp[] = ["CREATE", "UPDATE", "DELETE"];
-const ENTITY_RESOURCE = 0;
-const ENTITY_RELATIONSHIP = 1;
-const REL_KEY_PREFIX = "rel:";
-
-interface PendingEvent {
-  type: StoreEventType;
-  obj: WireObject;
-  /** Number of the transaction that committed it. */
-  commit: number;
-}
-
 interface TxCtx {
   events: PendingEvent[];
   /** Outbox depth/bytes changes per channel, applied to the counters on commit. */
   channels: Map<string, { depth: number; bytes: number }>;
-}
-
-interface Sub {
-  filters: TypeDescriptor[];
-  handler: (e: StoreEvent) => void;
-  snapshot: WireObject[] | null;
-  closed: boolean;
-  /** Commits up to this number are in the snapshot: their events are not delivered. */
-  after: number;
 }
 
 type ResRow = [rid: number, createdAt: number, updatedAt: number, body: Uint8Array, type: string, channel: string];
@@ -104,46 +78,9 @@ function tsFromMicros(us: number): Timestamp {
   return { $typeName: TimestampSchema.typeName, seconds: BigInt(Math.floor(us / 1e6)), nanos: (us % 1e6) * 1000 } as Timestamp;
 }
 
-/**
- * Outbox key of a relationship: "rel:<rid>". rids only grow (AUTOINCREMENT), so keys are never
- * reused, and the outbox index gets sequential inserts instead of random ones. A triple deleted and
- * added again is a new row: its pending DELETE and new CREATE are two entries, sent in order.
- */
-function relKey(rid: number): string {
-  return REL_KEY_PREFIX + rid;
-}
-
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(a, b) === 0;
 }
-
-// ---- metrics shared by every open store (bytes and age are read at scrape time) ----
-const liveOutboxes = new Set<SqliteStore>();
-function collectOutboxGauges(kind: "bytes" | "age", g: Gauge<"channel">): void {
-  g.reset();
-  for (const s of liveOutboxes) {
-    for (const ch of s.outbox.channels()) {
-      const st = s.outbox.stats(ch);
-      if (kind === "bytes") g.set({ channel: ch }, st.bytes);
-      else g.set({ channel: ch }, st.oldestEnqueuedAt === undefined ? 0 : Math.max(0, (Date.now() - st.oldestEnqueuedAt) / 1000));
-    }
-  }
-}
-function gauge(name: string, help: string, kind: "bytes" | "age"): Gauge<"channel"> {
-  const existing = registry.getSingleMetric(name);
-  if (existing) return existing as Gauge<"channel">;
-  return new Gauge({
-    name,
-    help,
-    labelNames: ["channel"] as const,
-    registers: [registry],
-    collect() {
-      collectOutboxGauges(kind, this as Gauge<"channel">);
-    },
-  });
-}
-gauge("antimetal_store_outbox_bytes", "Bytes of pending outbox entries, by channel.", "bytes");
-gauge("antimetal_store_outbox_oldest_age_seconds", "Age of the oldest pending outbox entry, by channel.", "age");
 
 /**
  * The resource store on bun:sqlite. One instance per database connection; single writer per process.
@@ -158,14 +95,13 @@ export class SqliteStore implements Store {
   private nextSeq: number;
   private ctx: TxCtx | null = null;
   private closed = false;
-  private readonly subs = new Set<Sub>();
-  private readonly deliveryQueue: PendingEvent[] = [];
-  private delivering = false;
+  private readonly subscriptions: Subscriptions;
   private commits = 0;
   private readonly txRunner: (fn: () => unknown) => unknown;
 
   // prepared once; never build SQL text per call (bun#28911: statement cache grows with SQL text)
-  private readonly s: ReturnType<typeof prepare>;
+  private readonly s: TableStatements;
+  private readonly obs: OutboxStatements;
 
   constructor(
     readonly db: Database,
@@ -174,13 +110,15 @@ export class SqliteStore implements Store {
     this.log = opts.logger;
     this.classify = opts.classify ?? defaultClassifier;
     this.nowMs = opts.now ?? Date.now;
-    this.s = prepare(db);
+    this.subscriptions = new Subscriptions(this.log);
+    this.s = prepareTables(db);
+    this.obs = prepareOutbox(db);
     this.txRunner = db.transaction((fn: () => unknown) => fn()) as unknown as (fn: () => unknown) => unknown;
-    this.outbox = new SqliteOutbox(this, this.s, opts);
+    this.outbox = new SqliteOutbox(this, this.obs, opts);
     this.nextSeq = this.outbox.recount() + 1;
     if (!opts.readonly) {
       for (const ch of this.outbox.channels()) this.outbox.enforceCap(ch);
-      liveOutboxes.add(this);
+      this.outbox.trackMetrics();
     }
   }
 
@@ -224,50 +162,11 @@ export class SqliteStore implements Store {
     for (const [ch, d] of ctx.channels) this.outbox.addCounts(ch, d.depth, d.bytes);
     for (const ch of ctx.channels.keys()) this.outbox.enforceCap(ch);
     for (const ch of ctx.channels.keys()) this.outbox.notify(ch);
-    if (ctx.events.length === 0) return;
-    for (const e of ctx.events) this.deliveryQueue.push(e);
-    if (this.delivering) return; // a handler mutated the store: its events go after the current ones
-    this.delivering = true;
-    let i = 0;
-    try {
-      for (; i < this.deliveryQueue.length; i++) this.deliver(this.deliveryQueue[i]!);
-    } finally {
-      this.deliveryQueue.length = 0;
-      this.delivering = false;
-    }
-  }
-
-  private deliver(e: PendingEvent): void {
-    let first = true;
-    for (const sub of this.subs) {
-      // closed, or subscribed (by a handler) after this commit: the event is in its snapshot
-      if (sub.closed || e.commit <= sub.after) continue;
-      if (!matchesFilters(sub.filters, e.obj.type?.kind, e.obj.type?.type)) continue;
-      this.flushSnapshot(sub);
-      if (sub.closed) continue;
-      const obj = first ? e.obj : clone(ObjectSchema, e.obj);
-      first = false;
-      this.call(sub, { type: e.type, objs: [obj] });
-    }
-  }
-
-  private flushSnapshot(sub: Sub): void {
-    const snap = sub.snapshot;
-    if (snap === null) return;
-    sub.snapshot = null;
-    if (snap.length > 0 && !sub.closed) this.call(sub, { type: "ADD", objs: snap });
-  }
-
-  private call(sub: Sub, ev: StoreEvent): void {
-    try {
-      sub.handler(ev);
-    } catch (err) {
-      this.log.error({ err: String((err as Error)?.stack ?? err) }, "store subscriber handler threw; event skipped for it");
-    }
+    this.subscriptions.deliverCommitted(ctx.events);
   }
 
   private emit(type: StoreEventType, obj: () => WireObject): void {
-    if (this.subs.size === 0) return;
+    if (this.subscriptions.size === 0) return;
     this.ctx!.events.push({ type, obj: obj(), commit: 0 });
   }
 
@@ -282,15 +181,7 @@ export class SqliteStore implements Store {
   ): void {
     const seq = this.nextSeq++;
     const now = this.nowMs();
-    // Fast path: no pending entry for this object (a new object, or its last change was confirmed):
-    // one plain insert. Otherwise read the replaced entry's size (cheaper than RETURNING) and upsert.
-    if (this.s.obInsert.run(seq, channel, key, entity, OP_CODE[op], rid, body, bytes, now).changes === 1) {
-      this.countDelta(channel, 1, bytes);
-      return;
-    }
-    const prev = this.s.obPrevBytes.values(channel, key)[0] as [number];
-    this.s.obUpsert.run(seq, channel, key, entity, OP_CODE[op], rid, body, bytes, now);
-    this.countDelta(channel, 0, bytes - prev[0]);
+    this.outbox.append(seq, now, channel, key, entity, op, rid, body, bytes);
   }
 
   /** @internal records an outbox depth/bytes change inside the current transaction. */
@@ -562,38 +453,29 @@ export class SqliteStore implements Store {
   }
 
   subscribe(filters: TypeDescriptor[], handler: (event: StoreEvent) => void): Subscription {
-    const sub: Sub = {
-      filters: filters.filter((f) => f !== undefined && f !== null),
-      handler,
-      snapshot: null,
-      closed: false,
-      after: this.commits,
-    };
+    const after = this.commits;
+    const wanted = filters.filter((f) => f !== undefined && f !== null);
     if (this.closed) return { close() {} };
     if (this.ctx) throw new Error("subscribe inside a store batch is not supported");
     // Read the state and register in the same synchronous step: every later commit is a live event.
+    return this.subscriptions.add(wanted, handler, after, (f) => this.snapshotObjects(f));
+  }
+
+  /** Every resource, then every relationship, matching the filters (a subscriber's snapshot). */
+  private snapshotObjects(filters: TypeDescriptor[]): WireObject[] {
     const snap: WireObject[] = [];
-    for (const [, kind, type, body] of this.resourceRows(sub.filters)) snap.push(wireObject(kind, type, RESOURCE_TYPE_URL, body));
+    for (const [, kind, type, body] of this.resourceRows(filters)) snap.push(wireObject(kind, type, RESOURCE_TYPE_URL, body));
     for (const [kind, type, body] of this.s.relAll.values() as [string, string, Uint8Array][]) {
-      if (matchesFilters(sub.filters, kind, type)) snap.push(wireObject(kind, type, RELATIONSHIP_TYPE_URL, body));
+      if (matchesFilters(filters, kind, type)) snap.push(wireObject(kind, type, RELATIONSHIP_TYPE_URL, body));
     }
-    sub.snapshot = snap;
-    this.subs.add(sub);
-    queueMicrotask(() => this.flushSnapshot(sub));
-    return {
-      close: () => {
-        sub.closed = true;
-        this.subs.delete(sub);
-      },
-    };
+    return snap;
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const sub of this.subs) sub.closed = true;
-    this.subs.clear();
-    liveOutboxes.delete(this);
+    this.subscriptions.closeAll();
+    this.outbox.untrackMetrics();
     this.outbox.closeListeners();
     this.opts.checkpointer?.close();
     if (!this.opts.readonly) {
@@ -605,10 +487,8 @@ export class SqliteStore implements Store {
         this.log.debug({ err: String(err) }, "PRAGMA optimize failed");
       }
     }
-    for (const st of Object.values(this.s)) {
-      if (typeof (st as Statement).finalize === "function") (st as Statement).finalize();
-      else for (const q of Object.values(st as Record<string, Statement>)) q.finalize();
-    }
+    finalizeStatements(this.s);
+    finalizeStatements(this.obs);
     closeDatabase(this.db);
   }
 
@@ -638,412 +518,5 @@ export class SqliteStore implements Store {
 
   get writable(): boolean {
     return !this.opts.readonly && !this.closed;
-  }
-}
-
-function prepare(db: Database) {
-  const relCols = "body, id, subject_key, object_key, predicate_type";
-  return {
-    resGet: db.prepare("SELECT rid, created_at, updated_at, body, type, channel FROM resources WHERE key = ?"),
-    resInsert: db.prepare("INSERT INTO resources(key, kind, type, channel, created_at, updated_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)"),
-    resUpdate: db.prepare("UPDATE resources SET kind = ?, type = ?, channel = ?, updated_at = ?, body = ? WHERE rid = ?"),
-    resDelete: db.prepare("DELETE FROM resources WHERE rid = ?"),
-    resAll: db.prepare("SELECT key, kind, type, body FROM resources ORDER BY key"),
-    resByType: db.prepare("SELECT key, kind, type, body FROM resources WHERE type = ? OR (type >= ? AND type < ?) ORDER BY key"),
-    relFind: db.prepare(
-      "SELECT rid, body, kind, type, channel, id FROM relationships WHERE subject_key = ? AND object_key = ? AND predicate_type = ?",
-    ),
-    relInsert: db.prepare(
-      "INSERT INTO relationships(id, subject_key, object_key, predicate_type, kind, type, channel, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    ),
-    relDelete: db.prepare("DELETE FROM relationships WHERE rid = ?"),
-    relBySubjectRows: db.prepare("SELECT rid, body, kind, type, channel, id FROM relationships WHERE subject_key = ?"),
-    relByObjectRows: db.prepare("SELECT rid, body, kind, type, channel, id FROM relationships WHERE object_key = ?"),
-    relAll: db.prepare("SELECT kind, type, body FROM relationships ORDER BY rid"),
-    // body only; the subject index is the more selective one (a pod has ~10 edges, a node ~100)
-    relBodies: {
-      s: db.prepare("SELECT body FROM relationships INDEXED BY relationships_subject WHERE subject_key = ?"),
-      o: db.prepare("SELECT body FROM relationships INDEXED BY relationships_object WHERE object_key = ?"),
-      p: db.prepare("SELECT body FROM relationships WHERE predicate_type = ?"),
-      so: db.prepare("SELECT body FROM relationships INDEXED BY relationships_subject WHERE subject_key = ? AND object_key = ?"),
-      sp: db.prepare("SELECT body FROM relationships INDEXED BY relationships_subject WHERE subject_key = ? AND predicate_type = ?"),
-      op: db.prepare("SELECT body FROM relationships INDEXED BY relationships_object WHERE object_key = ? AND predicate_type = ?"),
-      sop: db.prepare(
-        "SELECT body FROM relationships INDEXED BY relationships_subject WHERE subject_key = ? AND predicate_type = ? AND object_key = ?",
-      ),
-    },
-    relQuery: {
-      all: db.prepare(`SELECT ${relCols} FROM relationships ORDER BY rid`),
-      s: db.prepare(`SELECT ${relCols} FROM relationships WHERE subject_key = ?`),
-      o: db.prepare(`SELECT ${relCols} FROM relationships WHERE object_key = ?`),
-      p: db.prepare(`SELECT ${relCols} FROM relationships WHERE predicate_type = ?`),
-      so: db.prepare(`SELECT ${relCols} FROM relationships WHERE subject_key = ? AND object_key = ?`),
-      sp: db.prepare(`SELECT ${relCols} FROM relationships WHERE subject_key = ? AND predicate_type = ?`),
-      op: db.prepare(`SELECT ${relCols} FROM relationships WHERE object_key = ? AND predicate_type = ?`),
-      sop: db.prepare(`SELECT ${relCols} FROM relationships WHERE subject_key = ? AND predicate_type = ? AND object_key = ?`),
-    },
-    obUpsert: db.prepare(
-      `INSERT INTO outbox(seq, channel, key, entity, op, rid, body, bytes, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT(channel, key) DO UPDATE SET
-         seq = excluded.seq,
-         op = CASE WHEN outbox.op = 0 AND excluded.op = 1 THEN 0 ELSE excluded.op END,
-         entity = excluded.entity, rid = excluded.rid, body = excluded.body,
-         bytes = excluded.bytes, enqueued_at = excluded.enqueued_at`,
-    ),
-    obPrevBytes: db.prepare("SELECT bytes FROM outbox WHERE channel = ? AND key = ?"),
-    obInsert: db.prepare(
-      `INSERT INTO outbox(seq, channel, key, entity, op, rid, body, bytes, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT(channel, key) DO NOTHING`,
-    ),
-    obRead: db.prepare(
-      `SELECT o.seq, o.key, o.entity, o.op, o.body, o.bytes, o.enqueued_at,
-              r.kind, r.type, r.body, l.kind, l.type, l.body
-       FROM outbox o
-       LEFT JOIN resources r ON o.entity = 0 AND r.rid = o.rid
-       LEFT JOIN relationships l ON o.entity = 1 AND l.rid = o.rid
-       WHERE o.channel = ? AND o.seq > ? ORDER BY o.seq LIMIT ?`,
-    ),
-    obConfirm: db.prepare("DELETE FROM outbox WHERE key = ? AND channel = ? AND seq = ? RETURNING bytes"),
-    // One statement for a whole chunk: the (key, seq) pairs come as a JSON array bound as one
-    // parameter (fixed SQL text, prepared once). json_each drives the loop; each pair is looked up
-    // through UNIQUE(channel, key) and deleted only when its seq still matches.
-    obConfirmMany: db.prepare(
-      `DELETE FROM outbox WHERE id IN (
-         SELECT o.id FROM json_each(?) AS j CROSS JOIN outbox AS o
-         WHERE o.channel = ? AND o.key = j.value ->> 0 AND o.seq = j.value ->> 1
-       ) RETURNING bytes`,
-    ),
-    obCounts: db.prepare("SELECT channel, count(*), coalesce(sum(bytes), 0), max(seq) FROM outbox GROUP BY channel"),
-    obOldest: db.prepare("SELECT enqueued_at FROM outbox WHERE channel = ? ORDER BY seq LIMIT 1"),
-    obNewest: db.prepare("SELECT seq FROM outbox WHERE channel = ? ORDER BY seq DESC LIMIT 1"),
-    obTrim: db.prepare(
-      "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE channel = ? ORDER BY seq LIMIT ?) RETURNING bytes",
-    ),
-    obResyncChannels: db.prepare("SELECT substr(k, 8) FROM meta WHERE k >= 'resync:' AND k < 'resync;'"),
-    metaGet: db.prepare("SELECT v FROM meta WHERE k = ?"),
-    metaSet: db.prepare("INSERT INTO meta(k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v"),
-    metaDel: db.prepare("DELETE FROM meta WHERE k = ?"),
-    snapRes: db.prepare("SELECT rid, key, kind, type, body FROM resources WHERE channel = ? AND rid > ? ORDER BY rid LIMIT ?"),
-    snapRel: db.prepare("SELECT rid, id, kind, type, body FROM relationships WHERE channel = ? AND rid > ? ORDER BY rid LIMIT ?"),
-  } satisfies Record<string, Statement | Record<string, Statement>>;
-}
-
-type Prepared = ReturnType<typeof prepare>;
-
-/** Entries per confirm statement. */
-const CONFIRM_CHUNK = 500;
-
-type ObRow = [
-  seq: number,
-  key: string,
-  entity: number,
-  op: number,
-  body: Uint8Array | null,
-  bytes: number,
-  enqueuedAt: number,
-  rKind: string | null,
-  rType: string | null,
-  rBody: Uint8Array | null,
-  lKind: string | null,
-  lType: string | null,
-  lBody: Uint8Array | null,
-];
-
-/**
- * Transactional outbox over the store's tables. Bounded by the number of live objects (one entry per
- * object, coalesced) plus pending deletes, and by a byte and an entry cap per channel: past a cap,
- * the oldest entries of that channel are dropped (counted), and the channel is flagged for a full
- * resync from snapshot(). Drops go down to 90% of the cap, so a full outbox does not trim per write.
- */
-export class SqliteOutbox implements Outbox {
-  private readonly listeners = new Set<(channel: string) => void>();
-  private readonly meters = new Map<string, BoundMeter>();
-  private readonly maxBytes: number;
-  private readonly maxEntries: number;
-  /** depth/bytes per channel; exact: recounted on open, changed only after commits. */
-  private readonly counts = new Map<string, { depth: number; bytes: number }>();
-
-  constructor(
-    private readonly store: SqliteStore,
-    private readonly s: Prepared,
-    private readonly opts: SqliteStoreOptions,
-  ) {
-    this.maxBytes = opts.outboxMaxBytes ?? DEFAULT_OUTBOX_MAX_BYTES;
-    this.maxEntries = opts.outboxMaxEntries ?? DEFAULT_OUTBOX_MAX_ENTRIES;
-  }
-
-  private meter(channel: string): BoundMeter {
-    let m = this.meters.get(channel);
-    if (!m) {
-      m = meterBound(`outbox_${channel}`, this.maxEntries);
-      this.meters.set(channel, m);
-    }
-    return m;
-  }
-
-  private depthBytes(channel: string): { depth: number; bytes: number } {
-    const c = this.counts.get(channel);
-    return c ? { depth: c.depth, bytes: c.bytes } : { depth: 0, bytes: 0 };
-  }
-
-  /** @internal counts the table (on open; one pass over the outbox). Returns the highest seq. */
-  recount(): number {
-    this.counts.clear();
-    let max = 0;
-    for (const [ch, n, b, m] of this.s.obCounts.values() as [string, number, number, number][]) {
-      this.counts.set(ch, { depth: n, bytes: b });
-      max = Math.max(max, m);
-    }
-    return max;
-  }
-
-  /** @internal applies a committed change. */
-  addCounts(channel: string, depth: number, bytes: number): void {
-    const c = this.counts.get(channel);
-    if (c) {
-      c.depth += depth;
-      c.bytes += bytes;
-    } else this.counts.set(channel, { depth, bytes });
-  }
-
-  read(channel: string, afterSeq: number, limit: number, maxBytes = Infinity): OutboxEntry[] {
-    if (this.store.isClosed) throw new StoreClosedError();
-    const rows = this.s.obRead.values(channel, afterSeq, Math.max(1, Math.floor(limit))) as ObRow[];
-    const out: OutboxEntry[] = [];
-    let total = 0;
-    for (const r of rows) {
-      if (out.length > 0 && total + r[5] > maxBytes) break;
-      const op = OP_NAME[r[3]]!;
-      let object: WireObject;
-      if (op === "DELETE") {
-        object = fromBinary(ObjectSchema, r[4]!);
-      } else if (r[2] === ENTITY_RESOURCE && r[9]) {
-        object = wireObject(r[7]!, r[8]!, RESOURCE_TYPE_URL, r[9]);
-      } else if (r[2] === ENTITY_RELATIONSHIP && r[12]) {
-        object = wireObject(r[10]!, r[11]!, RELATIONSHIP_TYPE_URL, r[12]);
-      } else {
-        // cannot happen: entries and rows change in the same transaction
-        this.opts.logger.error({ channel, key: r[1], seq: r[0] }, "outbox entry without its row; skipped");
-        continue;
-      }
-      total += r[5];
-      out.push({ seq: r[0], channel, key: r[1], op, object, bytes: r[5], enqueuedAt: r[6] });
-    }
-    return out;
-  }
-
-  readRaw(channel: string, afterSeq: number, limit: number, maxBytes = Infinity): OutboxRawEntry[] {
-    if (this.store.isClosed) throw new StoreClosedError();
-    const rows = this.s.obRead.values(channel, afterSeq, Math.max(1, Math.floor(limit))) as ObRow[];
-    const out: OutboxRawEntry[] = [];
-    let total = 0;
-    for (const r of rows) {
-      if (out.length > 0 && total + r[5] > maxBytes) break;
-      const op = OP_NAME[r[3]]!;
-      let e: OutboxRawEntry;
-      if (op === "DELETE") {
-        e = { seq: r[0], channel, key: r[1], op, encoded: r[4]!, bytes: r[5], enqueuedAt: r[6] };
-      } else if (r[2] === ENTITY_RESOURCE && r[9]) {
-        e = { seq: r[0], channel, key: r[1], op, kind: r[7]!, type: r[8]!, typeUrl: RESOURCE_TYPE_URL, value: r[9], bytes: r[5], enqueuedAt: r[6] };
-      } else if (r[2] === ENTITY_RELATIONSHIP && r[12]) {
-        e = { seq: r[0], channel, key: r[1], op, kind: r[10]!, type: r[11]!, typeUrl: RELATIONSHIP_TYPE_URL, value: r[12], bytes: r[5], enqueuedAt: r[6] };
-      } else {
-        // cannot happen: entries and rows change in the same transaction
-        this.opts.logger.error({ channel, key: r[1], seq: r[0] }, "outbox entry without its row; skipped");
-        continue;
-      }
-      total += r[5];
-      out.push(e);
-    }
-    return out;
-  }
-
-  /**
-   * One DELETE statement per chunk of CONFIRM_CHUNK entries (not one per entry), same rule: only
-   * entries whose (key, seq) still match are removed.
-   */
-  confirm(channel: string, entries: ReadonlyArray<Pick<OutboxEntry, "key" | "seq">>): number {
-    if (!this.store.writable) throw new StoreClosedError();
-    let n = 0;
-    this.store.runTx(() => {
-      let bytes = 0;
-      let pairs: Array<[string, number]> = [];
-      const flush = () => {
-        if (pairs.length === 0) return;
-        for (const [b] of this.s.obConfirmMany.values(JSON.stringify(pairs), channel) as [number][]) {
-          n++;
-          bytes += b;
-        }
-        pairs = [];
-      };
-      for (const e of entries) {
-        if (!(e.seq > 0)) continue;
-        pairs.push([e.key, e.seq]);
-        if (pairs.length >= CONFIRM_CHUNK) flush();
-      }
-      flush();
-      if (n > 0) this.store.countDelta(channel, -n, -bytes);
-    });
-    this.meter(channel).depth(this.depthBytes(channel).depth);
-    return n;
-  }
-
-  /** The original per-entry confirm (one DELETE per entry); kept for the store bench's comparison. @internal */
-  confirmEach(channel: string, entries: ReadonlyArray<Pick<OutboxEntry, "key" | "seq">>): number {
-    if (!this.store.writable) throw new StoreClosedError();
-    let n = 0;
-    this.store.runTx(() => {
-      let bytes = 0;
-      for (const e of entries) {
-        if (e.seq <= 0) continue;
-        const r = this.s.obConfirm.values(e.key, channel, e.seq)[0] as [number] | undefined;
-        if (r) {
-          n++;
-          bytes += r[0];
-        }
-      }
-      if (n > 0) this.store.countDelta(channel, -n, -bytes);
-    });
-    this.meter(channel).depth(this.depthBytes(channel).depth);
-    return n;
-  }
-
-  stats(channel: string): OutboxStats {
-    if (this.store.isClosed) throw new StoreClosedError();
-    const { depth, bytes } = this.depthBytes(channel);
-    const oldest = this.s.obOldest.values(channel)[0] as [number] | undefined;
-    const newest = this.s.obNewest.values(channel)[0] as [number] | undefined;
-    return { depth, bytes, oldestEnqueuedAt: oldest?.[0], newestSeq: newest?.[0] };
-  }
-
-  *snapshot(channel: string, pageSize: number): Iterable<OutboxEntry[]> {
-    const size = Math.max(1, Math.floor(pageSize));
-    for (const entity of [ENTITY_RESOURCE, ENTITY_RELATIONSHIP]) {
-      let after = 0;
-      for (;;) {
-        if (this.store.isClosed) throw new StoreClosedError();
-        const stmt = entity === ENTITY_RESOURCE ? this.s.snapRes : this.s.snapRel;
-        const rows = stmt.values(channel, after, size) as [number, string | Uint8Array, string, string, Uint8Array][];
-        if (rows.length === 0) break;
-        const now = Date.now();
-        const page: OutboxEntry[] = rows.map(([rid, k, kind, type, body]) => {
-          const typeUrl = entity === ENTITY_RESOURCE ? RESOURCE_TYPE_URL : RELATIONSHIP_TYPE_URL;
-          return {
-            seq: 0,
-            channel,
-            key: entity === ENTITY_RESOURCE ? (k as string) : relKey(rid),
-            op: "CREATE",
-            object: wireObject(kind, type, typeUrl, body),
-            bytes: wireObjectSize(kind, type, typeUrl, body.length),
-            enqueuedAt: now,
-          };
-        });
-        after = rows[rows.length - 1]![0];
-        yield page;
-        if (rows.length < size) break;
-      }
-    }
-  }
-
-  *snapshotRaw(channel: string, pageSize: number): Iterable<OutboxRawEntry[]> {
-    const size = Math.max(1, Math.floor(pageSize));
-    for (const entity of [ENTITY_RESOURCE, ENTITY_RELATIONSHIP]) {
-      const typeUrl = entity === ENTITY_RESOURCE ? RESOURCE_TYPE_URL : RELATIONSHIP_TYPE_URL;
-      let after = 0;
-      for (;;) {
-        if (this.store.isClosed) throw new StoreClosedError();
-        const stmt = entity === ENTITY_RESOURCE ? this.s.snapRes : this.s.snapRel;
-        const rows = stmt.values(channel, after, size) as [number, string | Uint8Array, string, string, Uint8Array][];
-        if (rows.length === 0) break;
-        const now = Date.now();
-        const page: OutboxRawEntry[] = rows.map(([rid, k, kind, type, body]) => ({
-          seq: 0,
-          channel,
-          key: entity === ENTITY_RESOURCE ? (k as string) : relKey(rid),
-          op: "CREATE",
-          kind,
-          type,
-          typeUrl,
-          value: body,
-          bytes: wireObjectSize(kind, type, typeUrl, body.length),
-          enqueuedAt: now,
-        }));
-        after = rows[rows.length - 1]![0];
-        yield page;
-        if (rows.length < size) break;
-      }
-    }
-  }
-
-  onAppend(listener: (channel: string) => void): () => void {
-    this.listeners.add(listener);
-    return () => void this.listeners.delete(listener);
-  }
-
-  needsResync(channel: string): boolean {
-    return this.s.metaGet.values(`resync:${channel}`).length > 0;
-  }
-
-  clearResync(channel: string): void {
-    if (!this.store.writable) throw new StoreClosedError();
-    this.s.metaDel.run(`resync:${channel}`);
-  }
-
-  channels(): string[] {
-    const out = new Set<string>();
-    for (const [ch, c] of this.counts) if (c.depth > 0) out.add(ch);
-    for (const [ch] of this.s.obResyncChannels.values() as [string][]) out.add(ch);
-    return [...out];
-  }
-
-  /** @internal after each commit that appended to `channel`. */
-  notify(channel: string): void {
-    for (const l of this.listeners) {
-      try {
-        l(channel);
-      } catch (err) {
-        this.opts.logger.error({ err: String(err), channel }, "outbox onAppend listener threw");
-      }
-    }
-  }
-
-  /** @internal drops the oldest entries of `channel` past a cap (own transaction), flags a resync. */
-  enforceCap(channel: string): void {
-    let { depth, bytes } = this.depthBytes(channel);
-    const meter = this.meter(channel);
-    if (bytes <= this.maxBytes && depth <= this.maxEntries) {
-      meter.depth(depth);
-      return;
-    }
-    const reason = bytes > this.maxBytes ? "cap_bytes" : "cap_entries";
-    const targetBytes = Math.floor(this.maxBytes * 0.9);
-    const targetDepth = Math.floor(this.maxEntries * 0.9);
-    let dropped = 0;
-    let droppedBytes = 0;
-    this.store.db.transaction(() => {
-      while (bytes > targetBytes || depth > targetDepth) {
-        const rows = this.s.obTrim.values(channel, 1000) as [number][];
-        if (rows.length === 0) break;
-        for (const [b] of rows) {
-          bytes -= b;
-          droppedBytes += b;
-        }
-        depth -= rows.length;
-        dropped += rows.length;
-      }
-      this.s.metaSet.run(`resync:${channel}`, String(Date.now()));
-    })();
-    this.addCounts(channel, -dropped, -droppedBytes);
-    meter.dropped(reason, dropped);
-    meter.depth(depth);
-    this.opts.logger.warn(
-      { channel, dropped, droppedBytes, reason, maxBytes: this.maxBytes, maxEntries: this.maxEntries },
-      "outbox over its cap: dropped the oldest entries; channel needs a full resync",
-    );
-  }
-
-  /** @internal */
-  closeListeners(): void {
-    this.listeners.clear();
   }
 }
