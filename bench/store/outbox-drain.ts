@@ -4,10 +4,10 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-// bench/store/outbox-drain: CPU per outbox entry of the intake's store work, old path vs new path,
+// bench/store/outbox-drain: CPU per outbox entry of the intake's store work,
 // on a file store holding N pending 1 KiB resources:
 //   read:    outbox.read (protobuf-es messages) + encodeEntries   vs   outbox.readRaw + encodeEntries
-//   confirm: one DELETE per entry (confirmEach)                    vs   one statement per 500 (confirm)
+//   confirm: batched confirm (one statement per 500 entries); the per-entry figure it replaced is in docs/store.md
 //   bun bench/store/outbox-drain.ts [--n 20000] [--reps 3]
 // Prints one JSON object (medians over reps; CPU = this process's user+sys time).
 
@@ -37,7 +37,7 @@ function fill(): void {
     });
 }
 
-const res: Record<string, number[]> = { read: [], readRaw: [], confirmEach: [], confirm: [] };
+const res: Record<string, number[]> = { read: [], readRaw: [], confirm: [] };
 try {
   for (let r = 0; r < reps; r++) {
     fill();
@@ -54,18 +54,12 @@ try {
       }
       res[mode]!.push((cpu() - t) / n);
     }
-    for (const mode of ["confirmEach", "confirm"] as const) {
-      if (mode === "confirm") fill();
-      const entries = store.outbox.read("cluster", 0, N);
-      const t = cpu();
-      let n = 0;
-      for (let i = 0; i < entries.length; i += 2000) {
-        const chunk = entries.slice(i, i + 2000);
-        n += mode === "confirm" ? store.outbox.confirm("cluster", chunk) : store.outbox.confirmEach("cluster", chunk);
-      }
-      if (n !== N) throw new Error(`confirmed ${n} of ${N}`);
-      res[mode]!.push((cpu() - t) / n);
-    }
+    const entries = store.outbox.read("cluster", 0, N);
+    const t = cpu();
+    let n = 0;
+    for (let i = 0; i < entries.length; i += 2000) n += store.outbox.confirm("cluster", entries.slice(i, i + 2000));
+    if (n !== N) throw new Error(`confirmed ${n} of ${N}`);
+    res.confirm!.push((cpu() - t) / n);
   }
 } finally {
   store.close();
@@ -78,6 +72,6 @@ console.log(
     entries: N,
     reps,
     loadAverage: (await Bun.file("/proc/loadavg").text()).trim(),
-    cpuUsPerEntry: { read_plus_encode: us("read"), readRaw_plus_encode: us("readRaw"), confirm_per_entry_delete: us("confirmEach"), confirm_batched: us("confirm") },
+    cpuUsPerEntry: { read_plus_encode: us("read"), readRaw_plus_encode: us("readRaw"), confirm_batched: us("confirm") },
   }),
 );

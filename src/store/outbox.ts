@@ -17,7 +17,6 @@ import {
   type OutboxOp,
   type OutboxRawEntry,
   type OutboxStats,
-  type WireObject,
 } from "./types.ts";
 import { RELATIONSHIP_TYPE_URL, RESOURCE_TYPE_URL, wireObject, wireObjectSize } from "./wire.ts";
 
@@ -109,7 +108,6 @@ export function prepareOutbox(db: Database) {
        LEFT JOIN relationships l ON o.entity = 1 AND l.rid = o.rid
        WHERE o.channel = ? AND o.seq > ? ORDER BY o.seq LIMIT ?`,
     ),
-    obConfirm: db.prepare("DELETE FROM outbox WHERE key = ? AND channel = ? AND seq = ? RETURNING bytes"),
     // One statement for a whole chunk: the (key, seq) pairs come as a JSON array bound as one
     // parameter (fixed SQL text, prepared once). json_each drives the loop; each pair is looked up
     // through UNIQUE(channel, key) and deleted only when its seq still matches.
@@ -248,30 +246,9 @@ export class SqliteOutbox implements Outbox {
     liveOutboxes.delete(this);
   }
 
+  /** `readRaw` with each entry decoded into a resource.v1.Object. */
   read(channel: string, afterSeq: number, limit: number, maxBytes = Infinity): OutboxEntry[] {
-    if (this.host.isClosed) throw new StoreClosedError();
-    const rows = this.s.obRead.values(channel, afterSeq, Math.max(1, Math.floor(limit))) as ObRow[];
-    const out: OutboxEntry[] = [];
-    let total = 0;
-    for (const r of rows) {
-      if (out.length > 0 && total + r[5] > maxBytes) break;
-      const op = OP_NAME[r[3]]!;
-      let object: WireObject;
-      if (op === "DELETE") {
-        object = fromBinary(ObjectSchema, r[4]!);
-      } else if (r[2] === ENTITY_RESOURCE && r[9]) {
-        object = wireObject(r[7]!, r[8]!, RESOURCE_TYPE_URL, r[9]);
-      } else if (r[2] === ENTITY_RELATIONSHIP && r[12]) {
-        object = wireObject(r[10]!, r[11]!, RELATIONSHIP_TYPE_URL, r[12]);
-      } else {
-        // cannot happen: entries and rows change in the same transaction
-        this.opts.logger.error({ channel, key: r[1], seq: r[0] }, "outbox entry without its row; skipped");
-        continue;
-      }
-      total += r[5];
-      out.push({ seq: r[0], channel, key: r[1], op, object, bytes: r[5], enqueuedAt: r[6] });
-    }
-    return out;
+    return this.readRaw(channel, afterSeq, limit, maxBytes).map(decodeRaw);
   }
 
   readRaw(channel: string, afterSeq: number, limit: number, maxBytes = Infinity): OutboxRawEntry[] {
@@ -330,26 +307,6 @@ export class SqliteOutbox implements Outbox {
     return n;
   }
 
-  /** The original per-entry confirm (one DELETE per entry); kept for the store bench's comparison. @internal */
-  confirmEach(channel: string, entries: ReadonlyArray<Pick<OutboxEntry, "key" | "seq">>): number {
-    if (!this.host.writable) throw new StoreClosedError();
-    let n = 0;
-    this.host.runTx(() => {
-      let bytes = 0;
-      for (const e of entries) {
-        if (e.seq <= 0) continue;
-        const r = this.s.obConfirm.values(e.key, channel, e.seq)[0] as [number] | undefined;
-        if (r) {
-          n++;
-          bytes += r[0];
-        }
-      }
-      if (n > 0) this.host.countDelta(channel, -n, -bytes);
-    });
-    this.meter(channel).depth(this.depthBytes(channel).depth);
-    return n;
-  }
-
   stats(channel: string): OutboxStats {
     if (this.host.isClosed) throw new StoreClosedError();
     const { depth, bytes } = this.depthBytes(channel);
@@ -358,33 +315,9 @@ export class SqliteOutbox implements Outbox {
     return { depth, bytes, oldestEnqueuedAt: oldest?.[0], newestSeq: newest?.[0] };
   }
 
+  /** `snapshotRaw` with each entry decoded into a resource.v1.Object. */
   *snapshot(channel: string, pageSize: number): Iterable<OutboxEntry[]> {
-    const size = Math.max(1, Math.floor(pageSize));
-    for (const entity of [ENTITY_RESOURCE, ENTITY_RELATIONSHIP]) {
-      let after = 0;
-      for (;;) {
-        if (this.host.isClosed) throw new StoreClosedError();
-        const stmt = entity === ENTITY_RESOURCE ? this.s.snapRes : this.s.snapRel;
-        const rows = stmt.values(channel, after, size) as [number, string | Uint8Array, string, string, Uint8Array][];
-        if (rows.length === 0) break;
-        const now = Date.now();
-        const page: OutboxEntry[] = rows.map(([rid, k, kind, type, body]) => {
-          const typeUrl = entity === ENTITY_RESOURCE ? RESOURCE_TYPE_URL : RELATIONSHIP_TYPE_URL;
-          return {
-            seq: 0,
-            channel,
-            key: entity === ENTITY_RESOURCE ? (k as string) : relKey(rid),
-            op: "CREATE",
-            object: wireObject(kind, type, typeUrl, body),
-            bytes: wireObjectSize(kind, type, typeUrl, body.length),
-            enqueuedAt: now,
-          };
-        });
-        after = rows[rows.length - 1]![0];
-        yield page;
-        if (rows.length < size) break;
-      }
-    }
+    for (const page of this.snapshotRaw(channel, pageSize)) yield page.map(decodeRaw);
   }
 
   *snapshotRaw(channel: string, pageSize: number): Iterable<OutboxRawEntry[]> {
@@ -488,4 +421,10 @@ export class SqliteOutbox implements Outbox {
   closeListeners(): void {
     this.listeners.clear();
   }
+}
+
+/** The decoded form of a raw outbox entry: the same fields, with `object` built from the stored bytes. */
+function decodeRaw(e: OutboxRawEntry): OutboxEntry {
+  const object = e.encoded ? fromBinary(ObjectSchema, e.encoded) : wireObject(e.kind!, e.type!, e.typeUrl!, e.value!);
+  return { seq: e.seq, channel: e.channel, key: e.key, op: e.op, object, bytes: e.bytes, enqueuedAt: e.enqueuedAt };
 }
