@@ -151,37 +151,22 @@ try {
   const ne = await nodeExporter();
   const render = await renderTime();
   const neMs = "medianMs" in ne ? (ne.medianMs as number) : undefined;
+  const stats = (set: { types: string[]; ops: unknown[]; medianMs: number }, c: { median_ms: number }) => ({
+    collectors: set.types,
+    file_ops: set.ops.length,
+    agent_cycle_median_ms: round(set.medianMs),
+    c_floor_median_ms: round(c.median_ms),
+    ratio_to_floor: round(set.medianMs / c.median_ms),
+    ratio_to_node_exporter_scrape: neMs ? round(set.medianMs / neMs) : null,
+  });
   console.log(
     JSON.stringify(
       {
         host: { cpus: os.cpus().length, kernel: os.release(), loadavg: os.loadavg().map(round) },
         cycles: CYCLES,
-        all_point_collectors: {
-          collectors: all.types,
-          file_ops: all.ops.length,
-          agent_cycle_median_ms: round(all.medianMs),
-          c_floor_median_ms: round(floorAll.median_ms),
-          ratio_to_floor: round(all.medianMs / floorAll.median_ms),
-          ratio_to_node_exporter_scrape: neMs ? round(all.medianMs / neMs) : null,
-        },
-        interval_collectors: {
-          note: "the set run every 10 s under run (hardware info runs every 5 min, kmsg is streamed)",
-          collectors: interval.types,
-          file_ops: interval.ops.length,
-          agent_cycle_median_ms: round(interval.medianMs),
-          c_floor_median_ms: round(floorInterval.median_ms),
-          ratio_to_floor: round(interval.medianMs / floorInterval.median_ms),
-          ratio_to_node_exporter_scrape: neMs ? round(interval.medianMs / neMs) : null,
-        },
-        host_collectors: {
-          note: "the node_exporter-comparable set: no per-process or per-container data",
-          collectors: host.types,
-          file_ops: host.ops.length,
-          agent_cycle_median_ms: round(host.medianMs),
-          c_floor_median_ms: round(floorHost.median_ms),
-          ratio_to_floor: round(host.medianMs / floorHost.median_ms),
-          ratio_to_node_exporter_scrape: neMs ? round(host.medianMs / neMs) : null,
-        },
+        all_point_collectors: stats(all, floorAll),
+        interval_collectors: { note: "the set run every 10 s under run (hardware info runs every 5 min, kmsg is streamed)", ...stats(interval, floorInterval) },
+        host_collectors: { note: "the node_exporter-comparable set: no per-process or per-container data", ...stats(host, floorHost) },
         node_exporter_scrape: "medianMs" in ne ? { version: ne.version, series: ne.series, median_ms: round(ne.medianMs as number), min_ms: round(ne.minMs as number) } : ne,
         agent_metrics_render: { series: render.series, median_ms: round(render.medianMs), ratio_to_node_exporter_scrape: neMs ? round(render.medianMs / neMs) : null },
         targets: { ratio_to_floor_max: 3, faster_than_node_exporter: true, cycle_ms_max: 5 },
