@@ -62,20 +62,13 @@ export interface ExecsnoopOptions {
   btfPath?: string;
 }
 
-/** What the collector emits as MetricEvent.data. */
-export interface ExecRecordData {
+/** What the collector emits as MetricEvent.data: the decoded event, its kernel time renamed and also given as wall-clock. */
+export type ExecRecordData = Omit<ExecEvent, "timestampNs"> & {
   /** Kernel CLOCK_MONOTONIC ns (exact). */
   timestamp: bigint;
   /** The same instant as wall-clock ISO-8601. */
   time: string;
-  pid: number;
-  ppid: number;
-  uid: number;
-  retval: number;
-  comm: string;
-  command: string;
-  args: string[];
-}
+};
 
 export interface ExecsnoopStats {
   events: number;

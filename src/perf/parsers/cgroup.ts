@@ -5,27 +5,13 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 import { fields, lines, parseI64, parseU64, U64_MAX } from "./num.ts";
+import { parseVmstat } from "./vmstat.ts";
 
 /**
  * Flat keyed cgroup files ("key value" per line): cpu.stat, memory.stat, memory.events,
- * memory.oom_control, cpuacct.stat. Non-u64 values are skipped and counted.
+ * memory.oom_control, cpuacct.stat. The format is /proc/vmstat's: non-u64 values are skipped and counted.
  */
-export function parseFlatKeyed(text: string): { values: Map<string, bigint>; malformed: number } {
-  const values = new Map<string, bigint>();
-  let malformed = 0;
-  for (const line of lines(text)) {
-    const f = fields(line);
-    if (f.length === 0) continue;
-    if (f.length !== 2) {
-      malformed++;
-      continue;
-    }
-    const v = parseU64(f[1]);
-    if (v === undefined) malformed++;
-    else values.set(f[0]!, v);
-  }
-  return { values, malformed };
-}
+export const parseFlatKeyed = parseVmstat;
 
 /** A single-number cgroup file; "max" -> U64_MAX (memory.max) ; undefined when unparsable. */
 export function parseCgroupU64(text: string): bigint | undefined {
