@@ -128,8 +128,9 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
   }
 
   let kube: KubeController | undefined;
+  let hostgraph: ReturnType<typeof createHostGraphComponent> | undefined;
   if (config.enableHardwareDiscovery) {
-    const hostgraph = createHostGraphComponent({
+    hostgraph = createHostGraphComponent({
       store,
       paths,
       intervalMs: config.hardwareUpdateInterval,
@@ -138,8 +139,6 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
       kubeCluster: () => kube?.cluster()?.clusterName,
     });
     components.push(hostgraph);
-    // The host links to its Kubernetes Node once the cluster name is known; do not wait for the next refresh.
-    whenClusterKnown(() => kube, () => void hostgraph.relink().catch((e) => logger.warn({ err: (e as Error).message }, "host graph relink failed")));
   }
 
   // Kubernetes and gRPC modules load only when used: a standalone agent starts faster without them.
@@ -166,6 +165,8 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
         },
       },
       leaderElect: config.leaderElect,
+      // The host links to its Kubernetes Node once the cluster name is known; do not wait for the next refresh.
+      onClusterIdentified: () => void hostgraph?.relink().catch((e) => logger.warn({ err: (e as Error).message }, "host graph relink failed")),
     });
     components.push(kube);
   }
@@ -196,19 +197,6 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
     );
   }
   return components;
-}
-
-/** Calls `then` once the controller knows the cluster name (polls for up to 2 minutes). */
-function whenClusterKnown(kube: () => KubeController | undefined, then: () => void): void {
-  let tries = 0;
-  const timer = setInterval(() => {
-    const k = kube();
-    if (k?.cluster() !== undefined) {
-      clearInterval(timer);
-      then();
-    } else if (++tries > 120 || (tries > 5 && k === undefined)) clearInterval(timer);
-  }, 1000);
-  timer.unref();
 }
 
 function storeComponent(store: SqliteStore): Component {

@@ -61,6 +61,8 @@ export interface KubeControllerOptions {
   writeChunk?: number;
   /** Called whenever leadership changes (the intake uploads the "cluster" channel only while true). */
   onLeaderChange?: (leading: boolean) => void;
+  /** Called once the cluster's name and provider are known (the host graph links to its Node then). */
+  onClusterIdentified?: (info: ClusterInfo) => void;
 }
 
 export interface KubeController extends Component {
@@ -145,6 +147,7 @@ export function createKubeController(opts: KubeControllerOptions): KubeControlle
     if (signal.aborted) return;
     info ??= await detectCluster({ ...opts.providerOptions, client: c, logger: log, provider: opts.provider, nodeName: opts.nodeName });
     log.info({ cluster: info.clusterName, provider: info.provider, region: info.region, version: `${version.major}.${version.minor}` }, "cluster identified");
+    opts.onClusterIdentified?.(info);
     const storeHadCluster = opts.store.listResources([create(TypeDescriptorSchema, { kind: RESOURCE_KIND, type: CLUSTER_TYPE })]).length > 0;
     opts.store.updateResource(clusterResource(info.clusterName, info.region, info.provider, version.major, version.minor.replace(/\D+$/, "")));
     if (!reconciler) {
