@@ -26,7 +26,7 @@ import { PrometheusExposition } from "../perf/exposition.ts";
 import type { CollectorRegistry } from "../perf/registry.ts";
 import { MetricsRouter } from "../perf/router.ts";
 import { CollectorScheduler } from "../perf/scheduler.ts";
-import { defaultClassifier, openStore, type SqliteStore } from "../store/index.ts";
+import { createStoreComponent, defaultClassifier, openStore } from "../store/index.ts";
 
 /**
  * `antimetal-agent run`: builds the components from the configuration, starts them in order
@@ -100,7 +100,7 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
     // ~15 MiB of the agent's RSS, with no measurable throughput gain (docs/kubernetes.md).
     cacheKiB: 4096,
   });
-  components.push(storeComponent(store));
+  components.push(createStoreComponent(store));
 
   if (config.enablePerformanceCollectors) {
     const registry = await defaultRegistry(paths, collectorOptions(config, logger.child({ component: "perf-collectors" })));
@@ -197,16 +197,6 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
     );
   }
   return components;
-}
-
-function storeComponent(store: SqliteStore): Component {
-  return {
-    name: "store",
-    required: true,
-    start: async () => undefined,
-    stop: async () => store.close(),
-    isReady: () => !store.isClosed,
-  };
 }
 
 /** Adds execsnoop to the registry (so `check` and the scheduler see one list) and returns its factory. */

@@ -5,32 +5,18 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 import type { Component } from "../runtime/component.ts";
-import { openStore, type OpenStoreOptions } from "./index.ts";
 import type { SqliteStore } from "./sqlite-store.ts";
 
-export interface StoreComponent extends Component {
-  /** The open store. Throws before start() resolved and after stop(). */
-  readonly store: SqliteStore;
-}
-
-/** The store as a lifecycle component: required; opens on start, closes on stop. */
-export function createStoreComponent(opts: OpenStoreOptions): StoreComponent {
-  let store: SqliteStore | undefined;
+/**
+ * An open store as a lifecycle component: required, closed on stop. The store is opened before
+ * the lifecycle starts because the other components are built with it.
+ */
+export function createStoreComponent(store: SqliteStore): Component {
   return {
     name: "store",
     required: true,
-    get store(): SqliteStore {
-      if (!store || store.isClosed) throw new Error("store component is not running");
-      return store;
-    },
-    async start() {
-      if (!store || store.isClosed) store = openStore(opts);
-    },
-    async stop(_deadline: AbortSignal) {
-      store?.close();
-    },
-    isReady() {
-      return store !== undefined && !store.isClosed;
-    },
+    start: async () => undefined,
+    stop: async () => store.close(),
+    isReady: () => !store.isClosed,
   };
 }

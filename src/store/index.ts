@@ -15,7 +15,7 @@ export { matchesFilters, segmentPrefix } from "./filter.ts";
 export { defaultClassifier, DEFAULT_OUTBOX_MAX_BYTES, DEFAULT_OUTBOX_MAX_ENTRIES, SqliteStore, type Classifier } from "./sqlite-store.ts";
 export { storePath } from "./open.ts";
 export { RELATIONSHIP_KIND, RELATIONSHIP_TYPE_URL, RESOURCE_KIND, RESOURCE_TYPE_URL } from "./wire.ts";
-export { createStoreComponent, type StoreComponent } from "./component.ts";
+export { createStoreComponent } from "./component.ts";
 export { runStoreCommand } from "./cli.ts";
 
 export interface OpenStoreOptions {

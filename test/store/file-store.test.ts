@@ -103,11 +103,10 @@ test("corrupt file: moved aside with a clear log line, a fresh store starts, no 
 
 test("store command reads a data directory read-only while the agent writes", async () => {
   const d = dir();
-  const comp = createStoreComponent({ dataDirectory: d, logger: silentLogger });
-  expect(comp.isReady()).toBe(false);
+  const s = openStore({ dataDirectory: d, logger: silentLogger });
+  const comp = createStoreComponent(s);
   await comp.start();
   expect(comp.isReady()).toBe(true);
-  const s = comp.store;
   s.addResource(resource(POD, "p1"));
   s.addResource(resource(CORE, "cpu0"));
   s.addRelationships(contains(kubeRef(POD, "p1"), kubeRef(NODE, "n1")));
