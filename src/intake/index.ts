@@ -7,7 +7,7 @@
 import type { Logger } from "../log/logger.ts";
 import type { Component } from "../runtime/component.ts";
 import type { Store } from "../store/types.ts";
-import type { BackoffOptions } from "./backoff.ts";
+import type { BackoffOptions } from "../util/backoff.ts";
 import { ChannelStreamer, type SentRef, type StreamerStats } from "./streamer.ts";
 import { IntakeTransport } from "./transport.ts";
 import { newDeltaVersion } from "./wire.ts";

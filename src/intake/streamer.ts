@@ -11,7 +11,7 @@ import type { Outbox, OutboxEntry, OutboxRawEntry } from "../store/types.ts";
 /** What a stream remembers of each entry it carried: enough to confirm (or drop) it, not the object. */
 export type SentRef = Pick<OutboxEntry, "key" | "seq" | "op" | "bytes">;
 const ref = (e: OutboxEntry | OutboxRawEntry): SentRef => ({ key: e.key, seq: e.seq, op: e.op, bytes: e.bytes });
-import { Backoff, DEFAULT_BACKOFF, PERMANENT_BACKOFF, type BackoffOptions } from "./backoff.ts";
+import { Backoff, DEFAULT_BACKOFF, PERMANENT_BACKOFF, type BackoffOptions } from "../util/backoff.ts";
 import { intakeMetrics as m, registerOutboxSource } from "./metrics.ts";
 import type { CallOutcome } from "./transport.ts";
 

@@ -23,7 +23,8 @@ import { KINDS, type KindSpec } from "./kinds.ts";
 import { LeaderElector, DEFAULT_LEASE_NAME } from "./leader.ts";
 import { kubeMetrics } from "./metrics.ts";
 import { detectCluster, type ClusterInfo, type ProviderOptions } from "./providers/index.ts";
-import { Reflector, sleep, type ReflectorEvent } from "./reflector.ts";
+import { sleep } from "../util/sleep.ts";
+import { Reflector, type ReflectorEvent } from "./reflector.ts";
 import * as fs from "node:fs";
 import { SA_DIR } from "./client/config.ts";
 

@@ -15,7 +15,7 @@ import * as os from "node:os";
 import type { Logger } from "../log/logger.ts";
 import { KubeApiError, type KubeClient } from "./client/client.ts";
 import { kubeMetrics } from "./metrics.ts";
-import { sleep } from "./reflector.ts";
+import { sleep } from "../util/sleep.ts";
 
 export const DEFAULT_LEASE_NAME = "4927b366.antimetal.com";
 

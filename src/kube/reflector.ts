@@ -36,6 +36,7 @@ import {
   type ObjectMeta,
 } from "./pb.ts";
 import { meterBound, type BoundMeter } from "../metrics/registry.ts";
+import { sleep } from "../util/sleep.ts";
 
 export interface KubeObject {
   spec: KindSpec;
@@ -411,17 +412,4 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   out.set(a, 0);
   out.set(b, a.length);
   return out;
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }
