@@ -29,6 +29,11 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === "version" || command === "--version") {
     if (rest.includes("--help") || rest.includes("-h")) return out(commandHelp("version")), 0;
+    const stray = rest[0];
+    if (stray !== undefined) {
+      const what = stray.startsWith("-") ? `unknown flag ${stray.split("=")[0]}` : `unexpected argument ${JSON.stringify(stray)}`;
+      throw new ConfigError(`${what} for "version": it takes no flags or arguments (see antimetal-agent version --help)`);
+    }
     out(`antimetal-agent ${buildInfo.version} (revision ${buildInfo.revision}, built ${buildInfo.date}, bun ${Bun.version})\n`);
     return 0;
   }
