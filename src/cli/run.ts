@@ -37,6 +37,10 @@ import { createStoreComponent, defaultClassifier, openStore } from "../store/ind
  */
 export async function runCommand(ctx: CommandContext): Promise<number> {
   const { config, logger } = ctx;
+  // What the option schema cannot check alone, before anything is logged, printed or opened: exit 2.
+  assertKnownCollectors(config.collectors);
+  parseIntervals(config.collectorIntervals);
+  assertApiKeyFileUsable(config.intakeApiKeyFile);
   if (config.printConfig) {
     ctx.stdout(stringifyExact(redactedView({ config, sources: {} as never, positionals: [], help: false }), 2) + "\n");
     return 0;
@@ -90,10 +94,7 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
   const node = nodeName(config);
   const components: Component[] = [];
 
-  // Validate everything before anything is opened.
-  assertKnownCollectors(config.collectors);
-  const intervals = parseIntervals(config.collectorIntervals);
-  assertApiKeyFileUsable(config.intakeApiKeyFile);
+  const intervals = parseIntervals(config.collectorIntervals); // already validated by runCommand
 
   const store = openStore({
     dataDirectory: config.dataDirectory,
