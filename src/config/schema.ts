@@ -47,7 +47,7 @@ export const OPTIONS = {
   config: {
     flag: "config",
     placeholder: "FILE",
-    help: "YAML file of options keyed by flag name (precedence: flag > env > file > default)",
+    help: "YAML file of options keyed by flag name, an absolute path, at most 1 MiB (precedence: flag > env > file > default)",
     schema: optionalPath,
     default: "",
     commands: ALL,
@@ -215,7 +215,7 @@ export const OPTIONS = {
   collectorIntervals: {
     flag: "collector-intervals",
     placeholder: "T=D,...",
-    help: "per-collector interval overrides, e.g. tcp=30s,process=5s",
+    help: `per-collector interval overrides, e.g. tcp=30s,process=5s (each ${COLLECTOR_INTERVAL_RANGE.join(" to ")})`,
     schema: list,
     default: "",
     commands: ["run"],
@@ -241,7 +241,7 @@ export const OPTIONS = {
   intakeAddress: {
     flag: "intake-address",
     placeholder: "HOST:PORT",
-    help: 'intake gRPC endpoint; "" turns upload off',
+    help: 'intake gRPC endpoint as host:port (IPv6 in brackets, no scheme); "" turns upload off',
     schema: intakeAddress,
     default: "intake.antimetal.com:443",
     commands: ["run"],
@@ -249,7 +249,7 @@ export const OPTIONS = {
   intakeApiKey: {
     flag: "intake-api-key",
     placeholder: "KEY",
-    help: "intake API key (prefer ANTIMETAL_INTAKE_API_KEY or --intake-api-key-file over argv)",
+    help: "intake API key, printable ASCII (prefer ANTIMETAL_INTAKE_API_KEY or --intake-api-key-file over argv)",
     schema: apiKey,
     default: "",
     secret: true,
