@@ -9,7 +9,7 @@
 
 import { readFileSync } from "node:fs";
 import { ConfigError } from "../config/load.ts";
-import { apiKeyProblem } from "../config/validators.ts";
+import { apiKeyProblem } from "../util/api-key.ts";
 
 /**
  * Throws a ConfigError (exit 2) when the key file holds a key with a character a request header

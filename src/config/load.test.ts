@@ -125,6 +125,9 @@ describe("stray words exit 2 naming the word", () => {
     expect(() => loadConfig({ command: "collect", argv: ["--format", "json", "cpu"], env: {} })).toThrow('unexpected argument "cpu"');
     expect(() => loadConfig({ command: "check", argv: ["--", "x"], env: {} })).toThrow('unexpected argument "x"');
   });
+  test("--help anywhere wins over a stray word", () => {
+    expect(run(["extra", "--help"]).help).toBe(true);
+  });
   test("store takes one word", () => {
     expect(loadConfig({ command: "store", argv: ["stats"], env: {} }).positionals).toEqual(["stats"]);
     expect(() => loadConfig({ command: "store", argv: ["resources", "extra"], env: {} })).toThrow('unexpected argument "extra": "store" takes one argument');

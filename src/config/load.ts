@@ -100,9 +100,11 @@ function parseArgv(argv: readonly string[], command: Command, byFlag: Map<string
   let help = false;
   // The flag name when the previous token was a boolean flag without "=value".
   let bareBoolean: string | undefined;
+  // Reported after the loop: `--help` anywhere wins over a stray word.
+  let stray: ConfigError | undefined;
   const positional = (word: string) => {
-    if (positionals.length >= POSITIONALS[command]) throw strayWord(word, command, bareBoolean);
-    positionals.push(word);
+    if (positionals.length < POSITIONALS[command]) positionals.push(word);
+    else stray ??= strayWord(word, command, bareBoolean);
   };
   for (let i = 0; i < argv.length; i++) {
     const token = argv[i]!;
@@ -139,6 +141,7 @@ function parseArgv(argv: readonly string[], command: Command, byFlag: Map<string
     }
     flags.set(key, { value, source: "flag", origin: `flag ${token.split("=")[0]}` });
   }
+  if (stray && !help) throw stray;
   return { flags, positionals, help };
 }
 

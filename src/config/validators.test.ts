@@ -8,7 +8,8 @@
 
 import { describe, expect, test } from "bun:test";
 import { isDurationOption, OPTIONS, type OptionSpec } from "./schema.ts";
-import { apiKeyProblem, bool, durationIn, durationRange, intakeAddressProblem } from "./validators.ts";
+import { apiKeyProblem } from "../util/api-key.ts";
+import { bool, durationIn, durationRange, intakeAddressProblem } from "./validators.ts";
 
 describe("durations have a range", () => {
   const schema = durationIn("1s", "24h");

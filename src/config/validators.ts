@@ -9,6 +9,7 @@
 
 import { isIPv6 } from "node:net";
 import { z } from "zod";
+import { apiKeyProblem } from "../util/api-key.ts";
 import { errorMessage } from "../util/errors.ts";
 import { formatDuration, parseDuration } from "./duration.ts";
 
@@ -102,20 +103,6 @@ export const intakeAddress = z.string().superRefine((a, ctx) => {
   const problem = intakeAddressProblem(a);
   if (problem) ctx.addIssue({ code: "custom", message: `${problem}, got ${JSON.stringify(a)}` });
 });
-
-/**
- * Why an API key cannot go into the `authorization` header, or undefined. Never includes the key
- * (not even a part of it): the message is printed and may be logged.
- */
-export function apiKeyProblem(key: string): string | undefined {
-  for (let i = 0; i < key.length; i++) {
-    const code = key.charCodeAt(i);
-    if (code >= 0x20 && code <= 0x7e) continue;
-    const kind = code < 0x20 || code === 0x7f ? "a control character (newline, tab, ...)" : "a non-ASCII character";
-    return `contains ${kind}, which a request header cannot carry (only printable ASCII is allowed); the key is not shown`;
-  }
-  return undefined;
-}
 
 export const apiKey = z.string().superRefine((k, ctx) => {
   const problem = apiKeyProblem(k);

@@ -39,6 +39,7 @@ describe("compiled binary: bad input exits 2 with one line naming it", () => {
     ["extra words after collect", ["collect", "cpu"], {}, 'unexpected argument "cpu": "collect" takes no arguments'],
     ["an unknown flag of version", ["version", "--bogus"], {}, 'unknown flag --bogus for "version"'],
     ["a word after version", ["version", "now"], {}, 'unexpected argument "now" for "version"'],
+    ["help about an unknown command", ["help", "bogus"], {}, 'help takes one command name (commands: run, collect, store, check, version), got "bogus"'],
     ["an empty boolean", [...RUN, "--intake-secure="], {}, "invalid --intake-secure (flag --intake-secure): must be true or false, got an empty value"],
     ["a 1ns duration", [...RUN, "--performance-collector-interval", "1ns"], {}, 'invalid --performance-collector-interval (flag --performance-collector-interval): must be between 100ms and 24h, got "1ns"'],
     ["a 600h duration", [...RUN, "--hardware-update-interval", "600h"], {}, 'invalid --hardware-update-interval (flag --hardware-update-interval): must be between 1s and 24h, got "600h"'],
@@ -63,6 +64,12 @@ describe("compiled binary: bad input exits 2 with one line naming it", () => {
       expect(stderr).toContain(message);
     });
   }
+});
+
+test("compiled binary: help <command> prints that command's help", async () => {
+  const { stdout, code } = await exec(["help", "store"]);
+  expect(code).toBe(0);
+  expect(stdout).toStartWith("Usage: antimetal-agent store");
 });
 
 describe("compiled binary: the API key is never shown", () => {
