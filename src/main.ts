@@ -7,7 +7,7 @@
 import { buildInfo } from "./build-info.ts";
 import type { CommandContext } from "./cli/context.ts";
 import { makeLogger } from "./cli/context.ts";
-import { commandHelp, topHelp } from "./cli/help.ts";
+import { COMMANDS, commandHelp, topHelp } from "./cli/help.ts";
 import { ConfigError, loadConfig } from "./config/load.ts";
 import type { Command } from "./config/schema.ts";
 
@@ -24,11 +24,22 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const out = (text: string) => void process.stdout.write(text);
   if (command === undefined || command === "help" || command === "--help" || command === "-h") {
+    const [topic, ...more] = rest;
+    if (command === "help" && topic !== undefined) {
+      if (more.length > 0 || !Object.hasOwn(COMMANDS, topic)) throw new ConfigError(`help takes one command name (commands: run, collect, store, check, version), got ${JSON.stringify(rest.join(" "))}`);
+      return out(commandHelp(topic as Command | "version")), 0;
+    }
+    if (topic !== undefined) throw new ConfigError(`unexpected argument ${JSON.stringify(topic)} after ${command} (see antimetal-agent --help)`);
     out(topHelp());
     return command === undefined ? 2 : 0;
   }
   if (command === "version" || command === "--version") {
     if (rest.includes("--help") || rest.includes("-h")) return out(commandHelp("version")), 0;
+    const stray = rest[0];
+    if (stray !== undefined) {
+      const what = stray.startsWith("-") ? `unknown flag ${stray.split("=")[0]}` : `unexpected argument ${JSON.stringify(stray)}`;
+      throw new ConfigError(`${what} for "version": it takes no flags or arguments (see antimetal-agent version --help)`);
+    }
     out(`antimetal-agent ${buildInfo.version} (revision ${buildInfo.revision}, built ${buildInfo.date}, bun ${Bun.version})\n`);
     return 0;
   }

@@ -5,6 +5,7 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 import { type Command, envNames, OPTIONS, type OptionKey, type OptionSpec, optionsFor } from "../config/schema.ts";
+import { durationRange, rangeText } from "../config/validators.ts";
 
 export const COMMANDS: Record<Command | "version", { usage: string; summary: string }> = {
   run: {
@@ -18,7 +19,11 @@ export const COMMANDS: Record<Command | "version", { usage: string; summary: str
   },
   store: {
     usage: "antimetal-agent store resources [--type T] | relationships [--subject KEY] [--object KEY] [--predicate T] | stats [flags]",
-    summary: "Print what the resource store in --data-directory holds, as JSON. Safe while the agent runs.",
+    summary:
+      "Print what the resource store in --data-directory holds, as JSON. Safe while the agent runs (reads <data-directory>/resource/store.db read-only).\n" +
+      "  resources       resources whose type matches --type (dot-segment prefix)\n" +
+      "  relationships   relationships matching every given --subject, --object and --predicate (KEY as printed by \"store resources\")\n" +
+      "  stats           counts, outbox depth and bytes per channel, file sizes",
   },
   check: {
     usage: "antimetal-agent check [flags]",
@@ -42,7 +47,9 @@ export function commandHelp(command: Command | "version"): string {
   const width = Math.max(...left.map((l) => l.length)) + 2;
   keys.forEach((k, i) => {
     const spec: OptionSpec = OPTIONS[k];
-    lines.push(`${left[i]!.padEnd(width)}${spec.help} (default ${defaultText(k)}; env ${envNames(k).join(", ")})`);
+    const range = durationRange(spec.schema);
+    const rangeNote = range ? `; ${rangeText(range)}` : "";
+    lines.push(`${left[i]!.padEnd(width)}${spec.help} (default ${defaultText(k)}${rangeNote}; env ${envNames(k).join(", ")})`);
   });
   lines.push(`  -h, --help`.padEnd(width) + "show this help");
   return lines.join("\n") + "\n";

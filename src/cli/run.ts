@@ -16,7 +16,9 @@ import { stringifyExact } from "../util/json.ts";
 import { assertKnownCollectors } from "./collectors-flag.ts";
 import { collectorOptions, type CommandContext, hostPaths, nodeName } from "./context.ts";
 import { ConfigError } from "../config/load.ts";
-import { parseDuration } from "../config/duration.ts";
+import { COLLECTOR_INTERVAL_RANGE } from "../config/schema.ts";
+import { durationIn } from "../config/validators.ts";
+import { assertApiKeyFileUsable } from "./intake-key.ts";
 import type { Logger } from "../log/logger.ts";
 import { createHostGraphComponent, withHostGraphChannels } from "../hostgraph/index.ts";
 import type { KubeController } from "../kube/index.ts";
@@ -35,6 +37,10 @@ import { createStoreComponent, defaultClassifier, openStore } from "../store/ind
  */
 export async function runCommand(ctx: CommandContext): Promise<number> {
   const { config, logger } = ctx;
+  // What the option schema cannot check alone, before anything is logged, printed or opened: exit 2.
+  assertKnownCollectors(config.collectors);
+  parseIntervals(config.collectorIntervals);
+  assertApiKeyFileUsable(config.intakeApiKeyFile);
   if (config.printConfig) {
     ctx.stdout(stringifyExact(redactedView({ config, sources: {} as never, positionals: [], help: false }), 2) + "\n");
     return 0;
@@ -88,9 +94,7 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
   const node = nodeName(config);
   const components: Component[] = [];
 
-  // Validate everything before anything is opened.
-  assertKnownCollectors(config.collectors);
-  const intervals = parseIntervals(config.collectorIntervals);
+  const intervals = parseIntervals(config.collectorIntervals); // already validated by runCommand
 
   const store = openStore({
     dataDirectory: config.dataDirectory,
@@ -226,6 +230,8 @@ function execsnoopComponent(create: () => ContinuousCollector, router: MetricsRo
   };
 }
 
+const collectorInterval = durationIn(...COLLECTOR_INTERVAL_RANGE);
+
 function parseIntervals(list: string[]): Partial<Record<MetricType, number>> {
   const out: Partial<Record<MetricType, number>> = {};
   for (const item of list) {
@@ -233,11 +239,9 @@ function parseIntervals(list: string[]): Partial<Record<MetricType, number>> {
     if (!type || value === undefined || !(METRIC_TYPES as readonly string[]).includes(type)) {
       throw new ConfigError(`invalid --collector-intervals: ${JSON.stringify(item)} (want type=duration with a known collector type)`);
     }
-    try {
-      out[type as MetricType] = parseDuration(value);
-    } catch (e) {
-      throw new ConfigError(`invalid --collector-intervals: ${type}: ${(e as Error).message}`);
-    }
+    const parsed = collectorInterval.safeParse(value);
+    if (!parsed.success) throw new ConfigError(`invalid --collector-intervals: ${type}: ${parsed.error.issues[0]?.message ?? "invalid duration"}`);
+    out[type as MetricType] = parsed.data;
   }
   return out;
 }

@@ -5,7 +5,7 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 import { z } from "zod";
-import { parseDuration } from "./duration.ts";
+import { absolutePath, apiKey, bindAddress, bool, durationIn, durationRange, intakeAddress, list, optionalPath, regex } from "./validators.ts";
 
 /**
  * Every option of every subcommand, in one place: flag name, environment variables, default, help
@@ -34,53 +34,20 @@ export interface OptionSpec<S extends z.ZodType = z.ZodType> {
 const ALL: readonly Command[] = ["run", "collect", "store", "check"];
 const HOST: readonly Command[] = ["run", "collect", "check"];
 
-const bool = z.preprocess((v) => {
-  if (typeof v !== "string") return v;
-  const s = v.trim().toLowerCase();
-  if (["true", "1", "yes", ""].includes(s)) return true;
-  if (["false", "0", "no"].includes(s)) return false;
-  return v;
-}, z.boolean({ error: "must be true or false" }));
-
-const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  if (typeof v === "number") return v;
-  try {
-    return parseDuration(v);
-  } catch (e) {
-    ctx.addIssue({ code: "custom", message: (e as Error).message });
-    return z.NEVER;
-  }
-});
-
-const positiveDuration = duration.refine((ms) => ms > 0, "must be greater than zero");
+/** The collector interval range, shared by --performance-collector-interval and --collector-intervals. */
+export const COLLECTOR_INTERVAL_RANGE = ["100ms", "24h"] as const;
+const collectorInterval = durationIn(...COLLECTOR_INTERVAL_RANGE);
 
 /** True for options whose value is a duration in milliseconds (printed back as "10m"). */
 export function isDurationOption(spec: OptionSpec): boolean {
-  return spec.schema === duration || spec.schema === positiveDuration;
+  return durationRange(spec.schema) !== undefined;
 }
-
-const absolutePath = z.string().refine((p) => p.startsWith("/"), { error: (i) => `must be an absolute path, got ${JSON.stringify(i.input)}` });
-const optionalPath = z.string().refine((p) => p === "" || p.startsWith("/"), { error: (i) => `must be an absolute path, got ${JSON.stringify(i.input)}` });
-
-/** "" or "0" disables a listener; otherwise [host]:port with a port in 0..65535. */
-const bindAddress = z.string().refine(
-  (a) => {
-    if (a === "" || a === "0") return true;
-    const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]*):(\d{1,5})$/.exec(a);
-    return m !== null && Number(m[2]) <= 65535;
-  },
-  { error: (i) => `must be host:port, :port, or 0 to disable, got ${JSON.stringify(i.input)}` },
-);
-
-const list = z
-  .union([z.array(z.string()), z.string()])
-  .transform((v) => (Array.isArray(v) ? v : v.split(",")).map((s) => s.trim()).filter((s) => s !== ""));
 
 export const OPTIONS = {
   config: {
     flag: "config",
     placeholder: "FILE",
-    help: "YAML file of options keyed by flag name (precedence: flag > env > file > default)",
+    help: "YAML file of options keyed by flag name, an absolute path, at most 1 MiB (precedence: flag > env > file > default)",
     schema: optionalPath,
     default: "",
     commands: ALL,
@@ -144,17 +111,7 @@ export const OPTIONS = {
     flag: "filesystem-mount-exclude",
     placeholder: "REGEX",
     help: 'mount points the filesystem collector skips ("" = node_exporter\'s default list)',
-    schema: z.string().refine(
-      (r) => {
-        try {
-          new RegExp(r);
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      { error: (i) => `not a valid regular expression: ${JSON.stringify(i.input)}` },
-    ),
+    schema: regex,
     default: "",
     commands: ["run", "collect"],
   },
@@ -164,7 +121,7 @@ export const OPTIONS = {
     flag: "duration",
     placeholder: "DURATION",
     help: "how long streaming collectors (execsnoop) record before printing",
-    schema: positiveDuration,
+    schema: durationIn("100ms", "24h"),
     default: "5s",
     commands: ["collect"],
   },
@@ -224,7 +181,7 @@ export const OPTIONS = {
     flag: "shutdown-timeout",
     placeholder: "DURATION",
     help: "budget for a clean stop after SIGTERM/SIGINT (keep it under the pod's grace period)",
-    schema: positiveDuration,
+    schema: durationIn("1s", "1h"),
     default: "20s",
     commands: ["run"],
   },
@@ -251,14 +208,14 @@ export const OPTIONS = {
     flag: "performance-collector-interval",
     placeholder: "DURATION",
     help: "interval of the performance collectors",
-    schema: positiveDuration,
+    schema: collectorInterval,
     default: "10s",
     commands: ["run"],
   },
   collectorIntervals: {
     flag: "collector-intervals",
     placeholder: "T=D,...",
-    help: "per-collector interval overrides, e.g. tcp=30s,process=5s",
+    help: `per-collector interval overrides, e.g. tcp=30s,process=5s (each ${COLLECTOR_INTERVAL_RANGE.join(" to ")})`,
     schema: list,
     default: "",
     commands: ["run"],
@@ -276,7 +233,7 @@ export const OPTIONS = {
     flag: "hardware-update-interval",
     placeholder: "DURATION",
     help: "how often the hardware graph is refreshed",
-    schema: positiveDuration,
+    schema: durationIn("1s", "24h"),
     default: "5m",
     commands: ["run"],
   },
@@ -284,16 +241,16 @@ export const OPTIONS = {
   intakeAddress: {
     flag: "intake-address",
     placeholder: "HOST:PORT",
-    help: 'intake gRPC endpoint; "" turns upload off',
-    schema: z.string(),
+    help: 'intake gRPC endpoint as host:port (IPv6 in brackets, no scheme); "" turns upload off',
+    schema: intakeAddress,
     default: "intake.antimetal.com:443",
     commands: ["run"],
   },
   intakeApiKey: {
     flag: "intake-api-key",
     placeholder: "KEY",
-    help: "intake API key (prefer ANTIMETAL_INTAKE_API_KEY or --intake-api-key-file over argv)",
-    schema: z.string(),
+    help: "intake API key, printable ASCII (prefer ANTIMETAL_INTAKE_API_KEY or --intake-api-key-file over argv)",
+    schema: apiKey,
     default: "",
     secret: true,
     commands: ["run"],
@@ -322,7 +279,7 @@ export const OPTIONS = {
     flag: "max-stream-age",
     placeholder: "DURATION",
     help: "an intake stream is closed and reopened after this age",
-    schema: positiveDuration,
+    schema: durationIn("1s", "24h"),
     default: "10m",
     commands: ["run"],
   },
@@ -330,7 +287,7 @@ export const OPTIONS = {
     flag: "intake-ack-interval",
     placeholder: "DURATION",
     help: "how long a stream sends before it is half-closed and acknowledged (outbox entries are deleted only then)",
-    schema: positiveDuration,
+    schema: durationIn("100ms", "1h"),
     default: "5s",
     commands: ["run"],
   },

@@ -41,26 +41,11 @@ function anyTolerantJson(schema: typeof ResourceSchema | typeof RelationshipSche
   }
 }
 
-const USAGE = `usage: antimetal-agent store <command> [flags]
-  resources [--type T]                                   resources whose type matches T (dot-segment prefix)
-  relationships [--subject KEY] [--object KEY] [--predicate T]   relationships matching all given criteria
-  stats                                                  counts, outbox depth/bytes per channel, file sizes
-KEY is a resource key as printed by "store resources". Output is JSON. Reads <data-directory>/resource/store.db
-read-only, so it works while the agent runs.`;
-
-function parseFlags(args: string[], allowed: string[]): Record<string, string> | string {
-  const out: Record<string, string> = {};
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === "--help" || a === "-h") return "help";
-    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
-    if (!m || !allowed.includes(m[1]!)) return `unknown argument: ${a}`;
-    const v = m[2] ?? args[++i];
-    if (v === undefined) return `--${m[1]} needs a value`;
-    out[m[1]!] = v;
-  }
-  return out;
-}
+/** What `antimetal-agent store` prints; the CLI parses its flags into this (src/cli/store.ts). */
+export type StoreQuery =
+  | { command: "resources"; /** dot-segment type prefix */ type?: string }
+  | { command: "relationships"; subject?: string; object?: string; predicate?: string }
+  | { command: "stats" };
 
 function fileSize(p: string): number {
   try {
@@ -71,16 +56,10 @@ function fileSize(p: string): number {
 }
 
 /**
- * `antimetal-agent store resources|relationships|stats`. Returns the text to print on stdout and
- * the exit code (0 ok, 1 no/unreadable store, 2 bad usage; errors are one line in `output`).
+ * `antimetal-agent store resources|relationships|stats`, already parsed. Returns the text to print
+ * on stdout and the exit code (0 ok, 1 no/unreadable store; errors are one line in `output`).
  */
-export async function runStoreCommand(argv: string[], opts: { dataDirectory: string }): Promise<{ output: string; exitCode: number }> {
-  const [cmd, ...rest] = argv;
-  if (!cmd || cmd === "--help" || cmd === "-h" || cmd === "help") return { output: USAGE + "\n", exitCode: cmd ? 0 : 2 };
-  const allowed: Record<string, string[]> = { resources: ["type"], relationships: ["subject", "object", "predicate"], stats: [] };
-  const flags = allowed[cmd] ? parseFlags(rest, allowed[cmd]) : `unknown store command: ${cmd}`;
-  if (flags === "help") return { output: USAGE + "\n", exitCode: 0 };
-  if (typeof flags === "string") return { output: `${flags}\n${USAGE}\n`, exitCode: 2 };
+export async function runStoreCommand(query: StoreQuery, opts: { dataDirectory: string }): Promise<{ output: string; exitCode: number }> {
   if (opts.dataDirectory === "") return { output: "store: --data-directory is empty (in-memory store): nothing to read\n", exitCode: 1 };
 
   let store;
@@ -91,11 +70,11 @@ export async function runStoreCommand(argv: string[], opts: { dataDirectory: str
   }
   try {
     let result: unknown;
-    if (cmd === "resources") {
-      const rows = store.resourceRows(flags.type ? [{ kind: "", type: flags.type }] : []);
+    if (query.command === "resources") {
+      const rows = store.resourceRows(query.type ? [{ kind: "", type: query.type }] : []);
       result = { count: rows.length, resources: rows.map(([key, , , body]) => ({ key, resource: anyTolerantJson(ResourceSchema, body) })) };
-    } else if (cmd === "relationships") {
-      const rows = store.relationshipBodies(flags.subject, flags.object, flags.predicate);
+    } else if (query.command === "relationships") {
+      const rows = store.relationshipBodies(query.subject, query.object, query.predicate);
       result = {
         count: rows.length,
         relationships: rows.map(([body, id, subject, object, predicate]) => ({

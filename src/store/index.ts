@@ -16,7 +16,7 @@ export { defaultClassifier, DEFAULT_OUTBOX_MAX_BYTES, DEFAULT_OUTBOX_MAX_ENTRIES
 export { storePath } from "./open.ts";
 export { RELATIONSHIP_KIND, RELATIONSHIP_TYPE_URL, RESOURCE_KIND, RESOURCE_TYPE_URL } from "./wire.ts";
 export { createStoreComponent } from "./component.ts";
-export { runStoreCommand } from "./cli.ts";
+export { runStoreCommand, type StoreQuery } from "./cli.ts";
 
 export interface OpenStoreOptions {
   /** --data-directory. "" = in memory. Otherwise the file is <dir>/resource/store.db. */
