@@ -5,9 +5,9 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 import { readFileSync } from "node:fs";
-import tls from "node:tls";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../log/logger.ts";
+import { secureCredentials } from "./credentials.ts";
 import { intakeMetrics } from "./metrics.ts";
 import { decodeResponse } from "./wire.ts";
 
@@ -36,6 +36,8 @@ export interface TransportOptions {
 
 export type CallOutcome = { ok: true } | { ok: false; code: number; codeName: string; details: string };
 
+export { systemRoots } from "./credentials.ts";
+
 export function codeName(code: number): string {
   return (grpc.status as unknown as Record<number, string>)[code] ?? `CODE_${code}`;
 }
@@ -44,39 +46,6 @@ export function codeName(code: number): string {
 export function applyProxyEnvironment(env: NodeJS.ProcessEnv = process.env): void {
   if (!env.https_proxy && env.HTTPS_PROXY) env.https_proxy = env.HTTPS_PROXY;
   if (!env.no_proxy && env.NO_PROXY) env.no_proxy = env.NO_PROXY;
-}
-
-/** Where Go (crypto/x509, the original agent) looks for the system roots on Linux. */
-const SYSTEM_CA_FILES = [
-  "/etc/ssl/certs/ca-certificates.crt",
-  "/etc/pki/tls/certs/ca-bundle.crt",
-  "/etc/ssl/ca-bundle.pem",
-  "/etc/pki/tls/cacert.pem",
-  "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-  "/etc/ssl/cert.pem",
-];
-
-/**
- * The system trust store, as the original (Go) uses: $SSL_CERT_FILE, else the OS store, else the
- * well-known bundle files. null means none was found: the runtime's bundled Mozilla roots apply
- * (distroless images have no system store).
- */
-export function systemRoots(env: NodeJS.ProcessEnv = process.env): Buffer | null {
-  if (env.SSL_CERT_FILE) {
-    try {
-      return readFileSync(env.SSL_CERT_FILE);
-    } catch {}
-  }
-  try {
-    const certs = (tls as { getCACertificates?: (kind: string) => string[] }).getCACertificates?.("system");
-    if (certs && certs.length > 0) return Buffer.from(certs.join("\n"));
-  } catch {}
-  for (const f of SYSTEM_CA_FILES) {
-    try {
-      return readFileSync(f);
-    } catch {}
-  }
-  return null;
 }
 
 const toBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
@@ -153,18 +122,12 @@ export class IntakeTransport {
   constructor(private readonly opts: TransportOptions) {
     this.log = opts.logger;
     applyProxyEnvironment();
-    this.creds = opts.secure
-      ? grpc.credentials.createSsl(
-          opts.caFile ? readFileSync(opts.caFile) : systemRoots(),
-          opts.keyFile ? readFileSync(opts.keyFile) : null,
-          opts.certFile ? readFileSync(opts.certFile) : null,
-        )
-      : grpc.credentials.createInsecure();
-    if (!opts.secure && (opts.caFile || opts.certFile || opts.keyFile)) {
-      this.log.warn("intake TLS files given but --intake-secure=false: sending in plaintext");
-    }
     if ((opts.certFile === undefined) !== (opts.keyFile === undefined)) {
       throw new Error("intake client certificate and key must be given together");
+    }
+    this.creds = opts.secure ? secureCredentials(opts) : grpc.credentials.createInsecure();
+    if (!opts.secure && (opts.caFile || opts.certFile || opts.keyFile)) {
+      this.log.warn("intake TLS files given but --intake-secure=false: sending in plaintext");
     }
     this.options = {
       "grpc.keepalive_time_ms": opts.keepaliveTimeMs ?? 300_000,
