@@ -6,6 +6,7 @@
 
 // The intake as a runtime component: one gRPC transport and one streamer per outbox channel.
 
+import type { ChannelOptions } from "@grpc/grpc-js";
 import type { Logger } from "../log/logger.ts";
 import type { Component } from "../runtime/component.ts";
 import type { BackoffOptions } from "../util/backoff.ts";
@@ -52,6 +53,8 @@ export interface IntakeOptions extends IntakeEndpoint {
     backoff?: BackoffOptions;
     permanentBackoff?: BackoffOptions;
     keepaliveTimeMs?: number;
+    /** Extra gRPC channel options (a shorter reconnect backoff in tests). */
+    channelOptions?: ChannelOptions;
     deltaVersion?: string;
     channels?: string[];
     onDropped?: (entries: SentRef[], reason: string) => void;
@@ -91,6 +94,7 @@ export function createIntakeComponent(opts: IntakeOptions): IntakeComponent {
         apiKey: opts.apiKey,
         apiKeyFile: opts.apiKeyFile,
         keepaliveTimeMs: t.keepaliveTimeMs,
+        channelOptions: t.channelOptions,
         logger: log,
       });
       transport = shared;
