@@ -33,6 +33,8 @@ export interface OptionSpec<S extends z.ZodType = z.ZodType> {
 
 const ALL: readonly Command[] = ["run", "collect", "store", "check"];
 const HOST: readonly Command[] = ["run", "collect", "check"];
+/** The intake endpoint: `run` uploads to it, `check` probes it. */
+const INTAKE: readonly Command[] = ["run", "check"];
 
 const bool = z.preprocess((v) => {
   if (typeof v !== "string") return v;
@@ -287,7 +289,7 @@ export const OPTIONS = {
     help: 'intake gRPC endpoint; "" turns upload off',
     schema: z.string(),
     default: "intake.antimetal.com:443",
-    commands: ["run"],
+    commands: INTAKE,
   },
   intakeApiKey: {
     flag: "intake-api-key",
@@ -296,7 +298,7 @@ export const OPTIONS = {
     schema: z.string(),
     default: "",
     secret: true,
-    commands: ["run"],
+    commands: INTAKE,
   },
   intakeApiKeyFile: {
     flag: "intake-api-key-file",
@@ -304,7 +306,7 @@ export const OPTIONS = {
     help: "file holding the intake API key",
     schema: optionalPath,
     default: "",
-    commands: ["run"],
+    commands: INTAKE,
   },
   intakeSecure: {
     flag: "intake-secure",
@@ -313,11 +315,11 @@ export const OPTIONS = {
     schema: bool,
     default: true,
     boolean: true,
-    commands: ["run"],
+    commands: INTAKE,
   },
-  intakeCaFile: { flag: "intake-ca-file", placeholder: "FILE", help: "PEM CA bundle for the intake instead of the system roots", schema: optionalPath, default: "", commands: ["run"] },
-  intakeClientCert: { flag: "intake-client-cert", placeholder: "FILE", help: "PEM client certificate for mTLS to the intake", schema: optionalPath, default: "", commands: ["run"] },
-  intakeClientKey: { flag: "intake-client-key", placeholder: "FILE", help: "PEM client key for mTLS to the intake", schema: optionalPath, default: "", commands: ["run"] },
+  intakeCaFile: { flag: "intake-ca-file", placeholder: "FILE", help: "PEM CA bundle for the intake instead of the system roots", schema: optionalPath, default: "", commands: INTAKE },
+  intakeClientCert: { flag: "intake-client-cert", placeholder: "FILE", help: "PEM client certificate for mTLS to the intake", schema: optionalPath, default: "", commands: INTAKE },
+  intakeClientKey: { flag: "intake-client-key", placeholder: "FILE", help: "PEM client key for mTLS to the intake", schema: optionalPath, default: "", commands: INTAKE },
   maxStreamAge: {
     flag: "max-stream-age",
     placeholder: "DURATION",

@@ -50,6 +50,11 @@ export function applyProxyEnvironment(env: NodeJS.ProcessEnv = process.env): voi
 
 const toBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
+/** grpc-js's message without its empty "Resolution note:" tail. */
+function failureDetails(err: grpc.ServiceError): string {
+  return (err.details ?? err.message).replace(/\.? Resolution note: ?$/, "");
+}
+
 /** One client-streaming Delta call. */
 export class IntakeCall {
   private outcome: CallOutcome | undefined;
@@ -175,7 +180,7 @@ export class IntakeTransport {
       { deadline: new Date(deadline) },
       (err) => {
         if (!err) resolve({ ok: true });
-        else resolve({ ok: false, code: err.code ?? grpc.status.UNKNOWN, codeName: codeName(err.code ?? 2), details: err.details ?? err.message });
+        else resolve({ ok: false, code: err.code ?? grpc.status.UNKNOWN, codeName: codeName(err.code ?? 2), details: failureDetails(err) });
       },
     );
     return new IntakeCall(stream, done);
