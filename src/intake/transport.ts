@@ -4,9 +4,13 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// The gRPC channel to the intake and its Delta calls: credentials, keepalive, the API key on
+// every stream, and recreation when the watchdog gives up on a stalled channel.
+
 import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../log/logger.ts";
+import { errorMessage } from "../util/errors.ts";
 import { secureCredentials } from "./credentials.ts";
 import { intakeMetrics } from "./metrics.ts";
 import { decodeResponse } from "./wire.ts";
@@ -158,7 +162,7 @@ export class IntakeTransport {
       try {
         return readFileSync(this.opts.apiKeyFile, "utf8").trim();
       } catch (err) {
-        this.log.error({ file: this.opts.apiKeyFile, err: (err as Error).message }, "cannot read intake API key file");
+        this.log.error({ file: this.opts.apiKeyFile, err: errorMessage(err) }, "cannot read intake API key file");
         return "";
       }
     }
@@ -194,7 +198,9 @@ export class IntakeTransport {
     this.client = this.newClient();
     try {
       old.close();
-    } catch {}
+    } catch (err) {
+      this.log.debug({ err: errorMessage(err) }, "closing the replaced intake channel failed");
+    }
   }
 
   close(): void {
