@@ -64,7 +64,15 @@ const DEFAULT_LIMITS: SessionLimits = {
   lingerMs: 5,
 };
 
-const definedOnly = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+/** The defaults, overridden by the limits the options set. */
+function sessionLimits(opts: Partial<SessionLimits>): SessionLimits {
+  const limits = { ...DEFAULT_LIMITS };
+  for (const k of Object.keys(DEFAULT_LIMITS) as Array<keyof SessionLimits>) {
+    const v = opts[k];
+    if (v !== undefined) limits[k] = v;
+  }
+  return limits;
+}
 
 let nextId = 0;
 
@@ -78,7 +86,7 @@ export class ChannelStreamer {
   readonly channel: string;
   private readonly outbox: UploadOutbox;
   private readonly log: Logger;
-  private readonly stats_: ChannelStats;
+  private readonly counts: ChannelStats;
   private readonly health: UploadHealth;
   private readonly session: SessionContext;
   private readonly ttlMs: number;
@@ -103,13 +111,13 @@ export class ChannelStreamer {
   private confirming: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: StreamerOptions) {
-    const limits: SessionLimits = { ...DEFAULT_LIMITS, ...definedOnly(opts) } as SessionLimits;
+    const limits = sessionLimits(opts);
     this.channel = opts.channel;
     this.outbox = opts.outbox;
     this.ttlMs = opts.ttlMs ?? 300_000;
     this.resyncMarginMs = opts.resyncMarginMs ?? this.ttlMs / 10;
     this.log = opts.logger.child({ channel: opts.channel });
-    this.stats_ = new ChannelStats(opts.channel);
+    this.counts = new ChannelStats(opts.channel);
     this.health = opts.health ?? new UploadHealth(`channel ${opts.channel}`, this.log);
     this.backoff = new Backoff(opts.backoff ?? DEFAULT_BACKOFF);
     this.permBackoff = new Backoff(opts.permanentBackoff ?? PERMANENT_BACKOFF);
@@ -120,7 +128,7 @@ export class ChannelStreamer {
       outbox: opts.outbox,
       transport: opts.transport,
       log: this.log,
-      stats: this.stats_,
+      stats: this.counts,
       waker: this.waker,
       limits,
       suffix,
@@ -133,7 +141,7 @@ export class ChannelStreamer {
   }
 
   stats(): StreamerStats {
-    return this.stats_.snapshot();
+    return this.counts.snapshot();
   }
 
   start(): void {
@@ -188,9 +196,9 @@ export class ChannelStreamer {
       } catch (err) {
         // the store closed under us, a leadership callback threw, ...: never let the uploader die
         this.cursor.lastSentSeq = 0;
-        this.stats_.errored(errorMessage(err));
+        this.counts.errored(errorMessage(err));
         this.log.error({ err: errorMessage(err) }, "intake streamer error; retrying");
-        this.stats_.retry();
+        this.counts.retry();
         await this.sleepUninterrupted(this.backoff.next());
       }
     }
@@ -240,7 +248,7 @@ export class ChannelStreamer {
     this.onFailure(res, resync);
     if (this.stopping) return;
     const wait = PERMANENT_CODES.has(res.outcome.code) ? this.permBackoff.next() : this.backoff.next();
-    this.stats_.retry();
+    this.counts.retry();
     this.log.debug({ waitMs: wait }, "intake backoff");
     await this.sleepUninterrupted(wait);
   }
@@ -257,7 +265,7 @@ export class ChannelStreamer {
     if (sent.length) this.confirming = this.confirming.then(() => this.confirmChunked(sent));
     if (res.heartbeatAt !== undefined) this.refreshedAt = Math.max(this.refreshedAt, res.heartbeatAt);
     if (resync) this.refreshedAt = Math.max(this.refreshedAt, res.openedAt);
-    this.stats_.acknowledged(sent.length, res.batches, now);
+    this.counts.acknowledged(sent.length, res.batches, now);
     this.log.debug({ sent: sent.length }, "intake stream acknowledged");
     this.health.succeeded();
     this.backoff.reset();
@@ -265,7 +273,7 @@ export class ChannelStreamer {
     if (resync) {
       this.needResync = false;
       this.resyncRejections = 0;
-      this.stats_.resynced();
+      this.counts.resynced();
     }
     this.isolation.acknowledged(sent);
   }
@@ -277,7 +285,7 @@ export class ChannelStreamer {
     if (resync) this.cursor.coveredUpTo = 0; // the snapshot was not acknowledged
     const code = outcome.codeName;
     const permanent = outcome.code >= 0 && PERMANENT_CODES.has(outcome.code);
-    this.stats_.failed(code, outcome.details, permanent);
+    this.counts.failed(code, outcome.details, permanent);
     const reason = this.health.failed(this.channel, outcome);
     if (permanent) {
       this.log.error(
@@ -303,7 +311,7 @@ export class ChannelStreamer {
     // confirmed away; after a few rejections give up the resync and let deltas isolate it.
     if (++this.resyncRejections < 3) return;
     this.log.error("full resync rejected 3 times as invalid; continuing with deltas only");
-    this.stats_.resyncAbandoned();
+    this.counts.resyncAbandoned();
     this.needResync = false;
     this.refreshedAt = Date.now();
     this.resyncRejections = 0;
@@ -311,7 +319,7 @@ export class ChannelStreamer {
 
   private drop(entries: SentRef[], reason: string): void {
     this.outbox.confirm(this.channel, entries);
-    this.stats_.dropped(reason, entries.length);
+    this.counts.dropped(reason, entries.length);
     this.log.error({ reason, keys: entries.slice(0, 10).map((e) => e.key), count: entries.length }, "dropping outbox entries the intake will not accept");
     this.opts.onDropped?.(entries, reason);
   }
