@@ -274,6 +274,7 @@ export class ChannelStreamer {
       this.needResync = false;
       this.resyncRejections = 0;
       this.counts.resynced();
+      this.log.info({ objects: res.snapshotObjects }, "full state resync sent and acknowledged");
     }
     this.isolation.acknowledged(sent);
   }

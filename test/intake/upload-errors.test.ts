@@ -71,6 +71,8 @@ test("each upload failure state is warned once (address and cause), exposed in /
     const [stampLine] = await metric("antimetal_intake_last_error_timestamp_seconds");
     expect(Math.abs(Number(stampLine!.split(" ")[1]) - Date.now() / 1000)).toBeLessThan(30);
     expect(c.health()).toMatchObject({ failing: true, lastError: { reason: "connection_refused" } });
+    // nothing at info claims a resync went out while every stream fails
+    expect(lines().filter((l) => l.level === "info" && l.msg.includes("resync"))).toHaveLength(0);
 
     // 2. a peer that completes TLS and then speaks garbage
     srv = await IntakeServer.start({ pki, port, rawGarbage: true, quiet: true });
@@ -97,6 +99,8 @@ test("each upload failure state is warned once (address and cause), exposed in /
     await waitFor("delivered", () => depth(store) === 0, 20_000);
     await waitFor("recovery logged", () => lines().some((l) => l.level === "info" && l.msg.includes("works again")), 5_000);
     expect(lines().filter((l) => l.msg.includes("works again"))).toHaveLength(1);
+    await waitFor("both channels resynced", () => c.stats().every((st) => st.resyncs === 1), 5_000);
+    expect(lines().filter((l) => l.level === "info" && l.msg.includes("resync"))).toHaveLength(2);
     expect(await metric("antimetal_intake_upload_failing")).toEqual(["antimetal_intake_upload_failing 0"]);
     // the last error stays after recovery (tls, or connection_refused if a retry fell between the restarts)
     expect(await metric("antimetal_intake_last_error_info")).toHaveLength(1);
