@@ -193,7 +193,7 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
         keyFile: config.intakeClientKey || undefined,
         maxStreamAge: config.maxStreamAge,
         ackInterval: config.intakeAckInterval,
-        store,
+        outbox: store.outbox,
         logger,
         // Without a cluster view there is nothing on the cluster channel; with one, only the leader sends it.
         isLeader: kube ? () => kube!.isLeader() : () => true,

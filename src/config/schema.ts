@@ -33,6 +33,8 @@ export interface OptionSpec<S extends z.ZodType = z.ZodType> {
 
 const ALL: readonly Command[] = ["run", "collect", "store", "check"];
 const HOST: readonly Command[] = ["run", "collect", "check"];
+/** The intake endpoint: `run` uploads to it, `check` probes it. */
+const INTAKE: readonly Command[] = ["run", "check"];
 
 /** The collector interval range, shared by --performance-collector-interval and --collector-intervals. */
 export const COLLECTOR_INTERVAL_RANGE = ["100ms", "24h"] as const;
@@ -244,7 +246,7 @@ export const OPTIONS = {
     help: 'intake gRPC endpoint as host:port (IPv6 in brackets, no scheme); "" turns upload off',
     schema: intakeAddress,
     default: "intake.antimetal.com:443",
-    commands: ["run"],
+    commands: INTAKE,
   },
   intakeApiKey: {
     flag: "intake-api-key",
@@ -253,7 +255,7 @@ export const OPTIONS = {
     schema: apiKey,
     default: "",
     secret: true,
-    commands: ["run"],
+    commands: INTAKE,
   },
   intakeApiKeyFile: {
     flag: "intake-api-key-file",
@@ -261,7 +263,7 @@ export const OPTIONS = {
     help: "file holding the intake API key",
     schema: optionalPath,
     default: "",
-    commands: ["run"],
+    commands: INTAKE,
   },
   intakeSecure: {
     flag: "intake-secure",
@@ -270,11 +272,11 @@ export const OPTIONS = {
     schema: bool,
     default: true,
     boolean: true,
-    commands: ["run"],
+    commands: INTAKE,
   },
-  intakeCaFile: { flag: "intake-ca-file", placeholder: "FILE", help: "PEM CA bundle for the intake instead of the system roots", schema: optionalPath, default: "", commands: ["run"] },
-  intakeClientCert: { flag: "intake-client-cert", placeholder: "FILE", help: "PEM client certificate for mTLS to the intake", schema: optionalPath, default: "", commands: ["run"] },
-  intakeClientKey: { flag: "intake-client-key", placeholder: "FILE", help: "PEM client key for mTLS to the intake", schema: optionalPath, default: "", commands: ["run"] },
+  intakeCaFile: { flag: "intake-ca-file", placeholder: "FILE", help: "PEM CA bundle for the intake instead of the system roots", schema: optionalPath, default: "", commands: INTAKE },
+  intakeClientCert: { flag: "intake-client-cert", placeholder: "FILE", help: "PEM client certificate for mTLS to the intake", schema: optionalPath, default: "", commands: INTAKE },
+  intakeClientKey: { flag: "intake-client-key", placeholder: "FILE", help: "PEM client key for mTLS to the intake", schema: optionalPath, default: "", commands: INTAKE },
   maxStreamAge: {
     flag: "max-stream-age",
     placeholder: "DURATION",

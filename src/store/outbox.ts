@@ -315,6 +315,12 @@ export class SqliteOutbox implements Outbox {
     return { depth, bytes, oldestEnqueuedAt: oldest?.[0], newestSeq: newest?.[0] };
   }
 
+  newestSeq(channel: string): number {
+    if (this.host.isClosed) throw new StoreClosedError();
+    const newest = this.s.obNewest.values(channel)[0] as [number] | undefined;
+    return newest?.[0] ?? 0;
+  }
+
   /** `snapshotRaw` with each entry decoded into a resource.v1.Object. */
   *snapshot(channel: string, pageSize: number): Iterable<OutboxEntry[]> {
     for (const page of this.snapshotRaw(channel, pageSize)) yield page.map(decodeRaw);

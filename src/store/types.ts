@@ -208,20 +208,22 @@ export interface Outbox {
   read(channel: string, afterSeq: number, limit: number, maxBytes?: number): OutboxEntry[];
   /**
    * Same entries, order and limits as `read`, without decoding: for consumers that splice the
-   * stored bytes into their own encoding (the intake). Optional so fakes need not implement it.
+   * stored bytes into their own encoding (the intake).
    */
-  readRaw?(channel: string, afterSeq: number, limit: number, maxBytes?: number): OutboxRawEntry[];
+  readRaw(channel: string, afterSeq: number, limit: number, maxBytes?: number): OutboxRawEntry[];
   /** Deletes entries whose (key, seq) still match: an entry coalesced after it was read stays. Returns how many were removed. */
   confirm(channel: string, entries: ReadonlyArray<Pick<OutboxEntry, "key" | "seq">>): number;
   stats(channel: string): OutboxStats;
+  /** Highest pending seq of `channel`, 0 when nothing is pending. */
+  newestSeq(channel: string): number;
   /**
    * The channel's current state from the tables (not history), as CREATE entries with seq 0
    * (confirm ignores them), in pages read lazily as the iterator advances. For full resync after a
    * TTL lapse or a cap drop. Writes made while iterating also land in the outbox as usual.
    */
   snapshot(channel: string, pageSize: number): Iterable<OutboxEntry[]>;
-  /** `snapshot` without decoding (same pages, entries as `readRaw` gives them). Optional so fakes need not implement it. */
-  snapshotRaw?(channel: string, pageSize: number): Iterable<OutboxRawEntry[]>;
+  /** `snapshot` without decoding (same pages, entries as `readRaw` gives them). */
+  snapshotRaw(channel: string, pageSize: number): Iterable<OutboxRawEntry[]>;
   /** Called after a commit that appended to `channel`. Returns an unsubscribe function. */
   onAppend(listener: (channel: string) => void): () => void;
   /**

@@ -10,7 +10,7 @@
 // received (with the fate of its stream), and failures on command. See README.md.
 //
 //   node test/intake-server/server.mjs --cert C --key K [--client-ca CA] [--api-key KEY] [--insecure]
-//        [--port 0] [--raw-garbage] [--quiet]
+//        [--port 0] [--host 127.0.0.1] [--raw-garbage] [--quiet]
 // Prints one JSON line on stdout: {"port":P,"control":C}. Control is HTTP on 127.0.0.1:C.
 
 import { randomBytes } from "node:crypto";
@@ -39,6 +39,8 @@ const opts = {
   apiKey: flag("api-key") ?? null,
   insecure: flag("insecure") === true,
   port: Number(flag("port", "0")),
+  /** Listen address: 127.0.0.1 by default; ::1 for the IPv6 tests. */
+  host: String(flag("host", "127.0.0.1")),
   rawGarbage: flag("raw-garbage") === true,
   quiet: flag("quiet") === true,
   /** Append every record and stream outcome as JSON lines, so a test can read them across server restarts. */
@@ -392,14 +394,14 @@ async function main() {
       sock.on("close", () => clearInterval(t));
       setTimeout(() => sock.destroy(), 2000);
     });
-    port = await new Promise((resolve) => raw.listen(opts.port, "127.0.0.1", () => resolve(raw.address().port)));
+    port = await new Promise((resolve) => raw.listen(opts.port, opts.host, () => resolve(raw.address().port)));
   } else {
     port = await new Promise((resolve, reject) =>
-      server.bindAsync(`127.0.0.1:${opts.port}`, credentials(), (err, p) => (err ? reject(err) : resolve(p))),
+      server.bindAsync(opts.host.includes(":") ? `[${opts.host}]:${opts.port}` : `${opts.host}:${opts.port}`, credentials(), (err, p) => (err ? reject(err) : resolve(p))),
     );
   }
   process.stdout.write(JSON.stringify({ port, control: controlPort }) + "\n");
-  logLine(`listening on 127.0.0.1:${port} (${opts.insecure ? "plaintext" : "TLS"}), control on ${controlPort}`);
+  logLine(`listening on ${opts.host}:${port} (${opts.insecure ? "plaintext" : "TLS"}), control on ${controlPort}`);
 }
 
 process.on("SIGTERM", () => process.exit(0));

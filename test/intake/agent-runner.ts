@@ -52,7 +52,7 @@ const intake = createIntakeComponent({
   caFile: a.ca,
   maxStreamAge: 600_000,
   ackInterval: Number(a["ack-interval"]),
-  store,
+  outbox: store.outbox,
   logger,
   tuning: { backoff: { initialMs: Math.min(100, Number(a["max-backoff"])), multiplier: 1.5, maxMs: Number(a["max-backoff"]), jitter: 0.5 } },
 });

@@ -30,11 +30,12 @@ export function memoryStore(logger: Logger): Store {
   return openStore({ dataDirectory: "", logger });
 }
 
-export function intake(opts: Partial<IntakeOptions> & Pick<IntakeOptions, "address" | "store" | "logger">): IntakeComponent {
+export function intake({ store, ...opts }: Partial<Omit<IntakeOptions, "outbox">> & Pick<IntakeOptions, "address" | "logger"> & { store: Store }): IntakeComponent {
   return createIntakeComponent({
     secure: true,
     maxStreamAge: 600_000,
     ackInterval: 300,
+    outbox: store.outbox,
     ...opts,
     tuning: { backoff: FAST_BACKOFF, permanentBackoff: FAST_BACKOFF, ackTimeoutMs: 5_000, ...opts.tuning },
   });

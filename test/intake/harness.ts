@@ -31,12 +31,12 @@ function openssl(dir: string, ...args: string[]): void {
   if (r.status !== 0) throw new Error(`openssl ${args.join(" ")}: ${r.stderr}`);
 }
 
-/** A CA, a server cert for 127.0.0.1/localhost and a client cert (CN=agent), EC P-256. */
-export function makePki(): Pki {
+/** A CA, a server cert for 127.0.0.1, ::1 and localhost, and a client cert (CN=agent), EC P-256. */
+export function makePki(opts: { serverSans?: string } = {}): Pki {
   const dir = mkdtempSync(path.join(tmpdir(), "intake-pki-"));
   const p = (f: string) => path.join(dir, f);
   openssl(dir, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=intake-test-ca");
-  writeFileSync(p("server.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
+  writeFileSync(p("server.ext"), `subjectAltName=${opts.serverSans ?? "IP:127.0.0.1,IP:::1,DNS:localhost"}\nextendedKeyUsage=serverAuth\n`);
   writeFileSync(p("client.ext"), "extendedKeyUsage=clientAuth\n");
   for (const [name, cn] of [["server", "localhost"], ["client", "agent"]] as const) {
     openssl(dir, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`);
@@ -96,8 +96,9 @@ export class IntakeServer {
     return `127.0.0.1:${this.port}`;
   }
 
-  static async start(opts: { pki?: Pki; apiKey?: string; port?: number; mtls?: boolean; rawGarbage?: boolean; insecure?: boolean; recordFile?: string; quiet?: boolean; noRecord?: boolean; maxConnectionAgeMs?: number; maxConnectionAgeGraceMs?: number }): Promise<IntakeServer> {
+  static async start(opts: { pki?: Pki; apiKey?: string; port?: number; host?: string; mtls?: boolean; rawGarbage?: boolean; insecure?: boolean; recordFile?: string; quiet?: boolean; noRecord?: boolean; maxConnectionAgeMs?: number; maxConnectionAgeGraceMs?: number }): Promise<IntakeServer> {
     const args = [SERVER, "--port", String(opts.port ?? 0)];
+    if (opts.host) args.push("--host", opts.host);
     if (opts.insecure) args.push("--insecure");
     else args.push("--cert", opts.pki!.serverCert, "--key", opts.pki!.serverKey);
     if (opts.mtls) args.push("--client-ca", opts.pki!.ca);
