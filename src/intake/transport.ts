@@ -8,6 +8,7 @@
 // every stream, and recreation when the watchdog gives up on a stalled channel.
 
 import { readFileSync } from "node:fs";
+import { apiKeyProblem } from "../util/api-key.ts";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../log/logger.ts";
 import { errorMessage } from "../util/errors.ts";
@@ -160,7 +161,12 @@ export class IntakeTransport {
   private apiKey(): string {
     if (this.opts.apiKeyFile) {
       try {
-        return readFileSync(this.opts.apiKeyFile, "utf8").trim();
+        const key = readFileSync(this.opts.apiKeyFile, "utf8").trim();
+        const problem = apiKeyProblem(key);
+        if (!problem) return key;
+        // a replaced key file with a bad key: never hand it to grpc-js, whose error would quote it
+        this.log.error({ file: this.opts.apiKeyFile, err: problem }, "intake API key file holds an unusable key");
+        return "";
       } catch (err) {
         this.log.error({ file: this.opts.apiKeyFile, err: errorMessage(err) }, "cannot read intake API key file");
         return "";

@@ -113,4 +113,29 @@ describe("compiled binary: the API key is never shown", () => {
     expect(stdout + stderr).not.toContain(KEY);
     expect(stdout + stderr).not.toContain(Buffer.from(KEY).toString("base64"));
   });
+
+  test("a key file replaced at run time with a key a header cannot carry: reported without the key, never logged", async () => {
+    const keyFile = join(dir, "rotated-api-key");
+    writeFileSync(keyFile, `${KEY}\n`);
+    const dead = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
+    const deadPort = dead.port;
+    dead.stop(true);
+    const p = Bun.spawn(
+      [requireBinary(), ...RUN, "--intake-address", `127.0.0.1:${deadPort}`, "--intake-secure=false", "--log-level", "debug", "--log-format", "json", "--intake-api-key-file", keyFile],
+      { stdout: "pipe", stderr: "pipe", cwd: dir },
+    );
+    const stdoutText = new Response(p.stdout).text();
+    const stderrText = new Response(p.stderr).text();
+    await Bun.sleep(1500);
+    const badKey = `${KEY}-rotated\u00e9`;
+    writeFileSync(keyFile, `${badKey}\n`);
+    await Bun.sleep(4000);
+    p.kill("SIGTERM");
+    const [stdout, stderr, code] = await Promise.all([stdoutText, stderrText, p.exited]);
+    expect(code).toBe(0);
+    const records = stderr.trim().split("\n").map((line) => parseStrict(line) as Record<string, unknown>);
+    expect(records.some((r) => r.msg === "intake API key file holds an unusable key" && r.file === keyFile)).toBe(true);
+    expect(stdout + stderr).not.toContain(`${KEY}-rotated`);
+    expect(stdout + stderr).not.toContain(KEY);
+  });
 });
