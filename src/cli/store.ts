@@ -23,7 +23,8 @@ export async function storeCommand(ctx: CommandContext): Promise<number> {
     ["--predicate", config.storePredicate],
   ];
   for (const [flag, value] of pairs) if (value !== "") argv.push(flag, value);
-  const { output, exitCode } = await runStoreCommand(argv, { dataDirectory: config.dataDirectory });
-  ctx.stdout(output.endsWith("\n") ? output : output + "\n");
+  const { output, error, exitCode } = await runStoreCommand(argv, { dataDirectory: config.dataDirectory });
+  if (output) ctx.stdout(output.endsWith("\n") ? output : output + "\n");
+  if (error) process.stderr.write(error);
   return exitCode;
 }

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// The transactional outbox: one pending entry per changed object and channel, read and confirmed
+// by the intake, bounded by a byte and an entry cap per channel.
+
 import type { Database, Statement } from "bun:sqlite";
 import { fromBinary } from "@bufbuild/protobuf";
 import { Gauge } from "prom-client";
@@ -54,6 +57,23 @@ export interface OutboxOptions {
   logger: Logger;
   outboxMaxBytes?: number;
   outboxMaxEntries?: number;
+  /** Channels recorded (with a consumer); undefined: all. */
+  outboxChannels?: readonly string[];
+}
+
+/** One entry to append: the object's channel and key, and either its row (rid) or its encoded DELETE (body). */
+export interface OutboxAppend {
+  seq: number;
+  /** ms since epoch. */
+  enqueuedAt: number;
+  channel: string;
+  key: string;
+  entity: number;
+  op: OutboxOp;
+  rid: number | null;
+  body: Uint8Array | null;
+  /** Encoded size of the wire object. */
+  bytes: number;
 }
 
 // ---- metrics shared by every open store (bytes and age are read at scrape time) ----
@@ -166,6 +186,7 @@ export class SqliteOutbox implements Outbox {
   private readonly maxEntries: number;
   /** depth/bytes per channel; exact: recounted on open, changed only after commits. */
   private readonly counts = new Map<string, { depth: number; bytes: number }>();
+  private readonly recorded: ReadonlySet<string> | undefined;
 
   constructor(
     private readonly host: OutboxHost,
@@ -174,6 +195,7 @@ export class SqliteOutbox implements Outbox {
   ) {
     this.maxBytes = opts.outboxMaxBytes ?? DEFAULT_OUTBOX_MAX_BYTES;
     this.maxEntries = opts.outboxMaxEntries ?? DEFAULT_OUTBOX_MAX_ENTRIES;
+    this.recorded = opts.outboxChannels ? new Set(opts.outboxChannels) : undefined;
   }
 
   private meter(channel: string): BoundMeter {
@@ -210,30 +232,43 @@ export class SqliteOutbox implements Outbox {
     } else this.counts.set(channel, { depth, bytes });
   }
 
+  /** True when changes on `channel` are recorded (the channel has a consumer). */
+  records(channel: string): boolean {
+    return this.recorded === undefined || this.recorded.has(channel);
+  }
+
   /**
    * @internal appends one entry (or coalesces it into the object's pending one) inside the current
    * store transaction.
    */
-  append(
-    seq: number,
-    now: number,
-    channel: string,
-    key: string,
-    entity: number,
-    op: OutboxOp,
-    rid: number | null,
-    body: Uint8Array | null,
-    bytes: number,
-  ): void {
+  append(e: OutboxAppend): void {
+    const op = OP_CODE[e.op];
     // Fast path: no pending entry for this object (a new object, or its last change was confirmed):
     // one plain insert. Otherwise read the replaced entry's size (cheaper than RETURNING) and upsert.
-    if (this.s.obInsert.run(seq, channel, key, entity, OP_CODE[op], rid, body, bytes, now).changes === 1) {
-      this.host.countDelta(channel, 1, bytes);
+    if (this.s.obInsert.run(e.seq, e.channel, e.key, e.entity, op, e.rid, e.body, e.bytes, e.enqueuedAt).changes === 1) {
+      this.host.countDelta(e.channel, 1, e.bytes);
       return;
     }
-    const prev = this.s.obPrevBytes.values(channel, key)[0] as [number];
-    this.s.obUpsert.run(seq, channel, key, entity, OP_CODE[op], rid, body, bytes, now);
-    this.host.countDelta(channel, 0, bytes - prev[0]);
+    const prev = this.s.obPrevBytes.values(e.channel, e.key)[0] as [number];
+    this.s.obUpsert.run(e.seq, e.channel, e.key, e.entity, op, e.rid, e.body, e.bytes, e.enqueuedAt);
+    this.host.countDelta(e.channel, 0, e.bytes - prev[0]);
+  }
+
+  /**
+   * @internal on open: drops the pending entries of channels that are not recorded (no consumer),
+   * so an outbox left by an earlier run with upload on does not sit at its size forever.
+   */
+  dropUnrecorded(): void {
+    for (const channel of this.channels()) {
+      if (this.records(channel)) continue;
+      const { depth } = this.depthBytes(channel);
+      if (depth === 0) continue;
+      this.host.db.run("DELETE FROM outbox WHERE channel = ?", [channel]);
+      this.counts.delete(channel);
+      this.meter(channel).dropped("no_consumer", depth);
+      this.meter(channel).depth(0);
+      this.opts.logger.info({ channel, dropped: depth }, "outbox channel has no consumer: dropped its pending entries (a consumer resyncs from the tables)");
+    }
   }
 
   /** @internal makes this outbox count in the scrape-time gauges (writable stores). */

@@ -28,6 +28,7 @@ export function prepareTables(db: Database) {
     relAll: db.prepare("SELECT kind, type, body FROM relationships ORDER BY rid"),
     // body only; the subject index is the more selective one (a pod has ~10 edges, a node ~100)
     relBodies: {
+      all: db.prepare("SELECT body FROM relationships ORDER BY rid"),
       s: db.prepare("SELECT body FROM relationships INDEXED BY relationships_subject WHERE subject_key = ?"),
       o: db.prepare("SELECT body FROM relationships INDEXED BY relationships_object WHERE object_key = ?"),
       p: db.prepare("SELECT body FROM relationships WHERE predicate_type = ?"),
