@@ -7,10 +7,11 @@
 // The graph's one key function: resource keys (encode/decode, compatible with the original's
 // encode.go) and relationship identity, used by every source, the store and the CLI.
 
-import { create } from "@bufbuild/protobuf";
+import { create, equals } from "@bufbuild/protobuf";
 import { NamespaceSchema, type Namespace } from "../proto/gen/resource/v1/namespace_pb.ts";
 import { ResourceRefSchema, type Resource, type ResourceRef } from "../proto/gen/resource/v1/resource_pb.ts";
 import type { Relationship } from "../proto/gen/resource/v1/relationship_pb.ts";
+import { RELATIONSHIP_KIND } from "./names.ts";
 
 /** Input the graph refuses (missing type, bad key, missing predicate...). Nothing was written. */
 export class InvalidInputError extends Error {
@@ -157,4 +158,38 @@ export function relationshipId(rel: Relationship, subjectKey: string, objectKey:
   put(enc.encode(rel.predicate?.typeUrl ?? ""));
   put(rel.predicate?.value ?? new Uint8Array());
   return new Uint8Array(h.digest());
+}
+
+export interface RelationshipIdentity {
+  /** relationshipId: what the store dedupes on. */
+  id: Uint8Array;
+  subjectKey: string;
+  objectKey: string;
+  /** type.kind, default resource.v1.Relationship. */
+  kind: string;
+  /** type.type, default the predicate's proto name. */
+  type: string;
+  /** The predicate's full proto name. */
+  pred: string;
+}
+
+/**
+ * Validates a relationship (a predicate, both ends, no self-loop; else InvalidInputError) and
+ * computes its keys and identity.
+ */
+export function relationshipIdentity(rel: Relationship): RelationshipIdentity {
+  if (!rel.predicate) throw new InvalidInputError("relationship: missing predicate");
+  if (!rel.subject || !rel.object) throw new InvalidInputError("relationship: missing subject or object");
+  if (equals(ResourceRefSchema, rel.subject, rel.object)) throw new InvalidInputError("relationship: subject equals object");
+  const subjectKey = encodeResourceKey(rel.subject);
+  const objectKey = encodeResourceKey(rel.object);
+  const pred = protoName(rel.predicate.typeUrl);
+  return {
+    id: relationshipId(rel, subjectKey, objectKey),
+    subjectKey,
+    objectKey,
+    kind: rel.type?.kind || RELATIONSHIP_KIND,
+    type: rel.type?.type || pred,
+    pred,
+  };
 }

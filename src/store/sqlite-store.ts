@@ -8,21 +8,29 @@
 // transaction per mutation, and the subscriptions fed after each commit.
 
 import type { Database } from "bun:sqlite";
-import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { TimestampSchema } from "@bufbuild/protobuf/wkt";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { TimestampSchema, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { encodeKey, encodeResourceKey, relationshipIdentity } from "../graph/keys.ts";
+import { defaultClassifier, type Channel, type Classifier } from "../graph/names.ts";
 import type { Logger } from "../log/logger.ts";
-import { errorMessage } from "../util/errors.ts";
 import { ObjectSchema, type TypeDescriptor } from "../proto/gen/resource/v1/object_pb.ts";
 import { RelationshipSchema } from "../proto/gen/resource/v1/relationship_pb.ts";
-import { ResourceMetaSchema, ResourceRefSchema, ResourceSchema } from "../proto/gen/resource/v1/resource_pb.ts";
-import { matchesFilters } from "./filter.ts";
+import { ResourceMetaSchema, ResourceSchema } from "../proto/gen/resource/v1/resource_pb.ts";
+import { errorMessage } from "../util/errors.ts";
 import type { Checkpointer } from "./checkpointer.ts";
 import type { DirectoryLock } from "./lock.ts";
 import { closeDatabase } from "./open.ts";
-import { encodeKey, encodeResourceKey, protoName, relationshipId } from "../graph/keys.ts";
-import { defaultClassifier, type Channel, type Classifier } from "../graph/names.ts";
 import { ENTITY_RELATIONSHIP, ENTITY_RESOURCE, SqliteOutbox, prepareOutbox, relKey, type OutboxAppend, type OutboxStatements } from "./outbox.ts";
+import {
+  selectRelationships,
+  selectResources,
+  snapshotObjects,
+  type RelationshipKeyQuery,
+  type RelationshipRow,
+  type RelRow,
+  type ResourceRow,
+  type ResRow,
+} from "./queries.ts";
 import { finalizeStatements, prepareTables, type TableStatements } from "./statements.ts";
 import { Subscriptions, type PendingEvent } from "./subscriptions.ts";
 import {
@@ -43,7 +51,7 @@ import {
   type Subscription,
   type WireObject,
 } from "./types.ts";
-import { RELATIONSHIP_KIND, RELATIONSHIP_TYPE_URL, RESOURCE_KIND, RESOURCE_TYPE_URL, wireObject, wireObjectSize } from "./wire.ts";
+import { RELATIONSHIP_TYPE_URL, RESOURCE_KIND, RESOURCE_TYPE_URL, wireObject, wireObjectSize } from "./wire.ts";
 
 export { DEFAULT_OUTBOX_MAX_BYTES, DEFAULT_OUTBOX_MAX_ENTRIES, SqliteOutbox } from "./outbox.ts";
 
@@ -71,9 +79,6 @@ interface TxCtx {
   channels: Map<string, { depth: number; bytes: number }>;
 }
 
-type ResRow = [rid: number, createdAt: number, updatedAt: number, body: Uint8Array, type: string, channel: string];
-type RelRow = [rid: number, body: Uint8Array, kind: string, type: string, channel: string, id: Uint8Array];
-
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(a, b) === 0;
 }
@@ -81,32 +86,6 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 function tsFromMicros(us: number): Timestamp {
   // a literal instead of create(TimestampSchema, ...): same message, no reflection on the hot path
   return { $typeName: TimestampSchema.typeName, seconds: BigInt(Math.floor(us / 1e6)), nanos: (us % 1e6) * 1000 } as Timestamp;
-}
-
-/** A relationship query by stored keys (what `store relationships` takes). */
-export interface RelationshipKeyQuery {
-  subjectKey?: string;
-  objectKey?: string;
-  predicate?: string;
-}
-
-export type RelationshipRow = [body: Uint8Array, id: Uint8Array, subjectKey: string, objectKey: string, predicateType: string];
-
-/** Runs the statement of `group` that matches the criteria given (the most selective index first). */
-function selectRelationships(group: TableStatements["relQuery"] | TableStatements["relBodies"], q: RelationshipKeyQuery): unknown[] {
-  const { subjectKey: s, objectKey: o, predicate: p } = q;
-  if (s !== undefined && o !== undefined && p !== undefined) return group.sop.values(s, p, o);
-  if (s !== undefined && o !== undefined) return group.so.values(s, o);
-  if (s !== undefined && p !== undefined) return group.sp.values(s, p);
-  if (o !== undefined && p !== undefined) return group.op.values(o, p);
-  if (s !== undefined) return group.s.values(s);
-  if (o !== undefined) return group.o.values(o);
-  if (p !== undefined) return group.p.values(p);
-  return group.all.values();
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(a, b) === 0;
 }
 
 /**
@@ -314,34 +293,17 @@ export class SqliteStore implements Store {
     });
   }
 
-  private relIdentity(rel: Relationship): { id: Uint8Array; subjectKey: string; objectKey: string; kind: string; type: string; pred: string } {
-    if (!rel.predicate) throw new InvalidInputError("relationship: missing predicate");
-    if (!rel.subject || !rel.object) throw new InvalidInputError("relationship: missing subject or object");
-    if (equals(ResourceRefSchema, rel.subject, rel.object)) throw new InvalidInputError("relationship: subject equals object");
-    const subjectKey = encodeResourceKey(rel.subject);
-    const objectKey = encodeResourceKey(rel.object);
-    const pred = protoName(rel.predicate.typeUrl);
-    return {
-      id: relationshipId(rel, subjectKey, objectKey),
-      subjectKey,
-      objectKey,
-      kind: rel.type?.kind || RELATIONSHIP_KIND,
-      type: rel.type?.type || pred,
-      pred,
-    };
-  }
-
   /** The stored row with this identity: the triple through the subject index, then the id. */
   private findRelationship(id: Uint8Array, subjectKey: string, objectKey: string, pred: string): RelRow | undefined {
     for (const r of this.s.relFind.values(subjectKey, objectKey, pred) as RelRow[]) {
-      if (sameBytes(r[5], id)) return r;
+      if (bytesEqual(r[5], id)) return r;
     }
     return undefined;
   }
 
   addRelationships(...relationships: Relationship[]): void {
     this.assertWritable();
-    const ids = relationships.map((r) => this.relIdentity(r)); // validate all before writing anything
+    const ids = relationships.map(relationshipIdentity); // validate all before writing anything
     this.tx(() => {
       for (let i = 0; i < relationships.length; i++) {
         const { id, subjectKey, objectKey, kind, type, pred } = ids[i]!;
@@ -358,7 +320,7 @@ export class SqliteStore implements Store {
 
   deleteRelationships(...relationships: Relationship[]): void {
     this.assertWritable();
-    const ids = relationships.map((r) => this.relIdentity(r));
+    const ids = relationships.map(relationshipIdentity);
     this.tx(() => {
       for (const { id, subjectKey, objectKey, pred } of ids) {
         const row = this.findRelationship(id, subjectKey, objectKey, pred);
@@ -391,22 +353,9 @@ export class SqliteStore implements Store {
   }
 
   /** Rows [key, kind, type, body] of resources matching the filters, in key order per filter. */
-  resourceRows(filters: ReadonlyArray<Pick<TypeDescriptor, "kind" | "type">> = []): [string, string, string, Uint8Array][] {
+  resourceRows(filters: ReadonlyArray<Pick<TypeDescriptor, "kind" | "type">> = []): ResourceRow[] {
     this.assertOpen();
-    type Rows = [string, string, string, Uint8Array][];
-    if (filters.length === 0 || filters.some((f) => !f.type)) {
-      return (this.s.resAll.values() as Rows).filter((r) => matchesFilters(filters, r[1], r[2]));
-    }
-    const out: Rows = [];
-    const seen = new Set<string>();
-    for (const f of filters) {
-      for (const r of this.s.resByType.values(f.type, f.type + ".", f.type + "/") as Rows) {
-        if (seen.has(r[0]) || !matchesFilters([f], r[1], r[2])) continue;
-        seen.add(r[0]);
-        out.push(r);
-      }
-    }
-    return out;
+    return selectResources(this.s, filters);
   }
 
   listResources(filters: TypeDescriptor[] = []): Resource[] {
@@ -460,17 +409,7 @@ export class SqliteStore implements Store {
     if (this.closed) return { close() {} };
     if (this.ctx) throw new Error("subscribe inside a store batch is not supported");
     // Read the state and register in the same synchronous step: every later commit is a live event.
-    return this.subscriptions.add(wanted, handler, after, (f) => this.snapshotObjects(f));
-  }
-
-  /** Every resource, then every relationship, matching the filters (a subscriber's snapshot). */
-  private snapshotObjects(filters: TypeDescriptor[]): WireObject[] {
-    const snap: WireObject[] = [];
-    for (const [, kind, type, body] of this.resourceRows(filters)) snap.push(wireObject(kind, type, RESOURCE_TYPE_URL, body));
-    for (const [kind, type, body] of this.s.relAll.values() as [string, string, Uint8Array][]) {
-      if (matchesFilters(filters, kind, type)) snap.push(wireObject(kind, type, RELATIONSHIP_TYPE_URL, body));
-    }
-    return snap;
+    return this.subscriptions.add(wanted, handler, after, (f) => snapshotObjects(this.s, f));
   }
 
   close(): void {
