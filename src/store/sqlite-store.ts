@@ -20,7 +20,7 @@ import { errorMessage } from "../util/errors.ts";
 import type { Checkpointer } from "./checkpointer.ts";
 import type { DirectoryLock } from "./lock.ts";
 import { closeDatabase } from "./open.ts";
-import { ENTITY_RELATIONSHIP, ENTITY_RESOURCE, SqliteOutbox, prepareOutbox, relKey, type OutboxAppend, type OutboxStatements } from "./outbox.ts";
+import { ENTITY_RELATIONSHIP, ENTITY_RESOURCE, SqliteOutbox, relKey, type OutboxAppend } from "./outbox.ts";
 import {
   selectRelationships,
   selectResources,
@@ -31,7 +31,7 @@ import {
   type ResourceRow,
   type ResRow,
 } from "./queries.ts";
-import { finalizeStatements, prepareTables, type TableStatements } from "./statements.ts";
+import { finalizeStatements, prepareOutbox, prepareTables, type OutboxStatements, type TableStatements } from "./statements.ts";
 import { Subscriptions, type PendingEvent } from "./subscriptions.ts";
 import {
   InvalidInputError,
