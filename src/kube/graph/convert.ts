@@ -17,7 +17,7 @@ import { ClusterProvider, ClusterSchema } from "../../proto/gen/kubernetes/v1/cl
 import type { Relationship } from "../../proto/gen/resource/v1/relationship_pb.ts";
 import { Provider } from "../../proto/gen/resource/v1/provider_pb.ts";
 import { TagSchema, type Resource, type ResourceRef } from "../../proto/gen/resource/v1/resource_pb.ts";
-import { emptyPredicate, kubeNamespace, newRelationship, newResource, packMessage, resourceRef } from "../../graph/build.ts";
+import { emptyPredicate, kubeNamespace, newRelationship, newResource, packMessage } from "../../graph/build.ts";
 import { decodeResourceKey, encodeKey } from "../../graph/keys.ts";
 import { KIND_BY_NAME, protoTypeFor, type KindSpec } from "../kinds.ts";
 import { findAllLen, getString, path, type Span } from "../pb.ts";
@@ -97,12 +97,9 @@ export function objectRefKey(cluster: string, protoType: string, namespace: stri
   return k;
 }
 
-export function resourceKeyOf(cluster: string, obj: { spec: KindSpec; meta: { namespace: string; name: string } }): string {
+/** Encoded resource key of a kube object (its spec, namespace and name in `cluster`). */
+export function objectKeyOf(cluster: string, obj: { spec: KindSpec; meta: { namespace: string; name: string } }): string {
   return objectRefKey(cluster, obj.spec.protoType, obj.meta.namespace, obj.meta.name);
-}
-
-export function resourceRefOf(cluster: string, spec: KindSpec, namespace: string, name: string): ResourceRef {
-  return resourceRef(spec.protoType, name, kubeNamespace(cluster, namespace));
 }
 
 export interface Location {
@@ -202,7 +199,7 @@ export interface Derived {
  */
 export function derive(cluster: string, obj: KubeObject): Derived {
   const { spec, meta, raw } = obj;
-  const self = resourceKeyOf(cluster, obj);
+  const self = objectKeyOf(cluster, obj);
   const out = new Set<PairKey>();
   const fixed = fixedPairs(cluster, self, spec.namespaced ? meta.namespace : "");
   for (const o of meta.ownerReferences) {

@@ -33,7 +33,7 @@ import {
   pairKey,
   pairRelationships,
   refFromKey,
-  resourceKeyOf,
+  objectKeyOf,
   splitPair,
   toResource,
   objectRefKey,
@@ -153,7 +153,7 @@ export class GraphReconciler {
   }
 
   private upsert(obj: KubeObject): void {
-    const key = resourceKeyOf(this.cluster, obj);
+    const key = objectKeyOf(this.cluster, obj);
     const d = derive(this.cluster, obj);
     const loc = obj.spec.kind === "Pod" ? (d.nodeName ? this.nodeLoc.get(d.nodeName) : undefined) ?? { region: "", zone: "" } : undefined;
     this.store.updateResource(toResource(this.cluster, obj, loc));
