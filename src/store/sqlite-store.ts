@@ -330,6 +330,7 @@ export class SqliteStore implements Store {
   }
 
   getRelationships(subject?: ResourceRef, object?: ResourceRef, predicateType?: string): Relationship[] {
+    this.assertOpen();
     const found = subject || object || predicateType !== undefined ? this.findRelationships({ subject, object, predicate: predicateType }) : [];
     if (found.length > 0) return found;
     const key = (r: ResourceRef | undefined) => (r ? encodeResourceKey(r) : "*");
