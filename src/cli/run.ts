@@ -103,6 +103,8 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
     // 4 MiB of SQLite page cache: the 16 MiB default filled up during a 5k-pod sync and was
     // ~15 MiB of the agent's RSS, with no measurable throughput gain (docs/kubernetes.md).
     cacheKiB: 4096,
+    // Without an uploader nothing drains the outbox: record none (an intake resyncs from the tables when it starts).
+    outboxChannels: config.intakeAddress !== "" && (config.intakeApiKey !== "" || config.intakeApiKeyFile !== "") ? undefined : [],
   });
   components.push(createStoreComponent(store));
 

@@ -45,7 +45,8 @@ export function parseStoreQuery(positionals: readonly string[], config: StoreFil
 /** `antimetal-agent store resources|relationships|stats`: prints the store in --data-directory as JSON. */
 export async function storeCommand(ctx: CommandContext): Promise<number> {
   const query = parseStoreQuery(ctx.positionals, ctx.config);
-  const { output, exitCode } = await runStoreCommand(query, { dataDirectory: ctx.config.dataDirectory });
-  ctx.stdout(output.endsWith("\n") ? output : output + "\n");
+  const { output, error, exitCode } = await runStoreCommand(query, { dataDirectory: ctx.config.dataDirectory });
+  if (output) ctx.stdout(output.endsWith("\n") ? output : output + "\n");
+  if (error) process.stderr.write(error);
   return exitCode;
 }

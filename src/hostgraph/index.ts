@@ -10,6 +10,7 @@
  * See docs/hostgraph.md.
  */
 
+import { INSTANCE_CHANNEL, type Classifier } from "../graph/names.ts";
 import { NODE_LINK_PREDICATES } from "./build.ts";
 
 export { buildHostGraph, type HostGraph, HARDWARE_PREDICATES, KUBE_NODE_TYPE, NODE_LINK_PREDICATES, nodeLinkRelationships } from "./build.ts";
@@ -27,6 +28,6 @@ const LINK = new Set<string>(NODE_LINK_PREDICATES);
  * rest of this host's graph: only this agent knows them, and the "cluster" channel uploads from the
  * leader only. Pass `classify: withHostGraphChannels(defaultClassifier)` to openStore.
  */
-export function withHostGraphChannels(base: (type: string) => string): (type: string) => string {
-  return (type) => (LINK.has(type) ? "instance" : base(type));
+export function withHostGraphChannels(base: Classifier): Classifier {
+  return (type) => (LINK.has(type) ? INSTANCE_CHANNEL : base(type));
 }

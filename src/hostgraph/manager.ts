@@ -14,7 +14,7 @@ import { SystemNodeSchema } from "../proto/gen/antimetal/hardware/v1/hardware_pb
 import { TypeDescriptorSchema } from "../proto/gen/resource/v1/object_pb.ts";
 import { type Resource, type ResourceRef, ResourceRefSchema, ResourceSchema } from "../proto/gen/resource/v1/resource_pb.ts";
 import type { Component } from "../runtime/component.ts";
-import { RelationshipsNotFoundError, ResourceNotFoundError, type Relationship, type Store, type StoreEvent, type StoreOp, type Subscription } from "../store/types.ts";
+import { ResourceNotFoundError, type Relationship, type Store, type StoreEvent, type StoreOp, type Subscription } from "../store/types.ts";
 import {
   buildHostGraph,
   HARDWARE_PACKAGE,
@@ -23,11 +23,8 @@ import {
   KUBE_NODE_TYPE,
   NODE_LINK_PREDICATES,
   nodeLinkRelationships,
-  refKey,
-  relationshipKey,
-  resourceKey,
-  resourceRefOf,
 } from "./build.ts";
+import { encodeResourceKey, relationshipKey, resourceKeyOf, resourceRefOf } from "../graph/keys.ts";
 import { collectInventory, createHardwareCollectors, type HardwareCollectors } from "./collect.ts";
 
 const writes = new Counter({
@@ -98,12 +95,7 @@ const OPS_PER_TX = 16;
 const START_WAIT_MS = 10_000;
 
 function storedRelationships(store: Store, predicate: string): Relationship[] {
-  try {
-    return store.getRelationships(undefined, undefined, predicate);
-  } catch (e) {
-    if (e instanceof RelationshipsNotFoundError) return [];
-    throw e;
-  }
+  return store.findRelationships({ predicate });
 }
 
 const isHardware = (ref: ResourceRef | undefined) => !!ref && ref.typeUrl.startsWith(`${HARDWARE_PACKAGE}.`);
@@ -162,9 +154,9 @@ export function planChanges(
   desired: { resources: Resource[]; relationships: Relationship[] },
   allowDeletes: boolean,
 ): { ops: StoreOp[]; upserted: number; deleted: number; relationshipsAdded: number; relationshipsDeleted: number } {
-  const stored = new Map(store.listResources([create(TypeDescriptorSchema, { type: HARDWARE_PACKAGE })]).map((r) => [resourceKey(r), r]));
+  const stored = new Map(store.listResources([create(TypeDescriptorSchema, { type: HARDWARE_PACKAGE })]).map((r) => [resourceKeyOf(r), r]));
   const storedRels = new Map(ownedRelationships(store).map((r) => [relationshipKey(r), r]));
-  const want = new Map(desired.resources.map((r) => [resourceKey(r), r]));
+  const want = new Map(desired.resources.map((r) => [resourceKeyOf(r), r]));
   const wantRels = new Map(desired.relationships.map((r) => [relationshipKey(r), r]));
 
   const upserts: Resource[] = [];
@@ -174,10 +166,10 @@ export function planChanges(
     if (!old || !equals(ResourceSchema, withoutTimestamps(old), withoutTimestamps(r))) upserts.push(r);
   }
   const deletes = allowDeletes ? [...stored.entries()].filter(([k]) => !want.has(k)).map(([, r]) => resourceRefOf(r)) : [];
-  const deletedKeys = new Set(deletes.map((d) => refKey(d)));
+  const deletedKeys = new Set(deletes.map((d) => encodeResourceKey(d)));
   // Relationships of deleted resources go with them (the store cascades).
   const relDeletes = allowDeletes
-    ? [...storedRels.entries()].filter(([k, r]) => !wantRels.has(k) && !deletedKeys.has(refKey(r.subject)) && !deletedKeys.has(refKey(r.object))).map(([, r]) => r)
+    ? [...storedRels.entries()].filter(([k, r]) => !wantRels.has(k) && !deletedKeys.has(encodeResourceKey(r.subject!)) && !deletedKeys.has(encodeResourceKey(r.object!))).map(([, r]) => r)
     : [];
   const relAdds = [...wantRels.entries()].filter(([k]) => !storedRels.has(k)).map(([, r]) => r);
 

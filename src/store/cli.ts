@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// `antimetal-agent store ...`: reads a data directory's store read-only and prints it as JSON.
+
 import { createRegistry, fromBinary, toJson, type JsonValue } from "@bufbuild/protobuf";
 import { statSync } from "node:fs";
 import { silentLogger } from "../log/logger.ts";
@@ -13,7 +15,8 @@ import { file_kubernetes_v1_relationships } from "../proto/gen/kubernetes/v1/rel
 import { file_network_v1_relationships } from "../proto/gen/network/v1/relationships_pb.ts";
 import { file_resource_v1_relationship, RelationshipSchema } from "../proto/gen/resource/v1/relationship_pb.ts";
 import { file_resource_v1_resource, ResourceSchema } from "../proto/gen/resource/v1/resource_pb.ts";
-import { openStore } from "./index.ts";
+import { errorMessage } from "../util/errors.ts";
+import { openStore } from "./open-store.ts";
 import { storePath } from "./open.ts";
 import { SCHEMA_VERSION } from "./schema.ts";
 
@@ -47,26 +50,40 @@ export type StoreQuery =
   | { command: "relationships"; subject?: string; object?: string; predicate?: string }
   | { command: "stats" };
 
+/** Size of a file, 0 when it does not exist (no -wal after a clean stop). */
 function fileSize(p: string): number {
   try {
     return statSync(p).size;
-  } catch {
-    return 0;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return 0;
+    throw new Error(`reading the size of ${p}: ${errorMessage(e)}`);
   }
 }
 
+export interface StoreCommandResult {
+  /** What goes to stdout: the JSON. Empty on error. */
+  output: string;
+  /** What goes to stderr: one line "store: <what went wrong>". Empty on success. */
+  error: string;
+  /** 0 ok, 1 no or unreadable store (bad usage exits 2 in the CLI parser, before this runs). */
+  exitCode: number;
+}
+
+const failed = (message: string, exitCode: number): StoreCommandResult => ({ output: "", error: `store: ${message}\n`, exitCode });
+
 /**
- * `antimetal-agent store resources|relationships|stats`, already parsed. Returns the text to print
- * on stdout and the exit code (0 ok, 1 no/unreadable store; errors are one line in `output`).
+/**
+ * `antimetal-agent store resources|relationships|stats`, already parsed into a query. Returns what
+ * to print on stdout and on stderr, and the exit code; the caller prints them.
  */
-export async function runStoreCommand(query: StoreQuery, opts: { dataDirectory: string }): Promise<{ output: string; exitCode: number }> {
-  if (opts.dataDirectory === "") return { output: "store: --data-directory is empty (in-memory store): nothing to read\n", exitCode: 1 };
+export async function runStoreCommand(query: StoreQuery, opts: { dataDirectory: string }): Promise<StoreCommandResult> {
+  if (opts.dataDirectory === "") return failed("--data-directory is empty (in-memory store): nothing to read", 1);
 
   let store;
   try {
     store = openStore({ dataDirectory: opts.dataDirectory, logger: silentLogger, readonly: true });
   } catch (err) {
-    return { output: `store: ${(err as Error).message}\n`, exitCode: 1 };
+    return failed(errorMessage(err), 1);
   }
   try {
     let result: unknown;
@@ -74,7 +91,7 @@ export async function runStoreCommand(query: StoreQuery, opts: { dataDirectory: 
       const rows = store.resourceRows(query.type ? [{ kind: "", type: query.type }] : []);
       result = { count: rows.length, resources: rows.map(([key, , , body]) => ({ key, resource: anyTolerantJson(ResourceSchema, body) })) };
     } else if (query.command === "relationships") {
-      const rows = store.relationshipBodies(query.subject, query.object, query.predicate);
+      const rows = store.relationshipRows({ subjectKey: query.subject, objectKey: query.object, predicate: query.predicate });
       result = {
         count: rows.length,
         relationships: rows.map(([body, id, subject, object, predicate]) => ({
@@ -97,9 +114,9 @@ export async function runStoreCommand(query: StoreQuery, opts: { dataDirectory: 
         fileBytes: { db: fileSize(path), wal: fileSize(`${path}-wal`) },
       };
     }
-    return { output: JSON.stringify(result, null, 2) + "\n", exitCode: 0 };
+    return { output: JSON.stringify(result, null, 2) + "\n", error: "", exitCode: 0 };
   } catch (err) {
-    return { output: `store: ${(err as Error).message}\n`, exitCode: 1 };
+    return failed(errorMessage(err), 1);
   } finally {
     store.close();
   }

@@ -41,11 +41,14 @@ export class StoreClosedError extends Error {
 }
 
 /** Input the store refuses (missing type, missing predicate, self-loop, bad key). Nothing was written. */
-export class InvalidInputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "InvalidInputError";
-  }
+export { InvalidInputError } from "../graph/keys.ts";
+
+/** Criteria of a relationship lookup; an undefined criterion matches any value. */
+export interface RelationshipQuery {
+  subject?: ResourceRef;
+  object?: ResourceRef;
+  /** Full proto name of the predicate ("kubernetes.v1.Contains"). */
+  predicate?: string;
 }
 
 /** One mutation for `Store.apply` / `Store.applyAsync`. */
@@ -107,8 +110,13 @@ export interface Store {
    */
   deleteRelationships(...relationships: Relationship[]): void;
   /**
-   * Intersection of the given criteria; undefined means any. predicateType is the full proto name
-   * ("kubernetes.v1.Contains"). Throws RelationshipsNotFoundError when nothing matches or all are undefined.
+   * Relationships matching every given criterion of `query` (an empty query matches every
+   * relationship); [] when none match. The lookup for code that treats "none" as a normal answer.
+   */
+  findRelationships(query?: RelationshipQuery): Relationship[];
+  /**
+   * findRelationships with the original's contract: throws RelationshipsNotFoundError when nothing
+   * matches or all criteria are undefined. predicateType is the full proto name ("kubernetes.v1.Contains").
    */
   getRelationships(subject?: ResourceRef, object?: ResourceRef, predicateType?: string): Relationship[];
   /** All resources whose type matches the filters (dot-segment prefix on TypeDescriptor.type/kind). */

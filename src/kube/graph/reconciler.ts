@@ -16,8 +16,8 @@
  */
 
 import type { Logger } from "../../log/logger.ts";
-import { RelationshipsNotFoundError, type Relationship, type Store } from "../../store/types.ts";
-import { encodeResourceKey } from "../../store/keys.ts";
+import type { Relationship, Store } from "../../store/types.ts";
+import { encodeResourceKey } from "../../graph/keys.ts";
 import { create } from "@bufbuild/protobuf";
 import { TypeDescriptorSchema } from "../../proto/gen/resource/v1/object_pb.ts";
 import type { KindSpec } from "../kinds.ts";
@@ -33,7 +33,7 @@ import {
   pairKey,
   pairRelationships,
   refFromKey,
-  resourceKeyOf,
+  objectKeyOf,
   splitPair,
   toResource,
   objectRefKey,
@@ -153,7 +153,7 @@ export class GraphReconciler {
   }
 
   private upsert(obj: KubeObject): void {
-    const key = resourceKeyOf(this.cluster, obj);
+    const key = objectKeyOf(this.cluster, obj);
     const d = derive(this.cluster, obj);
     const loc = obj.spec.kind === "Pod" ? (d.nodeName ? this.nodeLoc.get(d.nodeName) : undefined) ?? { region: "", zone: "" } : undefined;
     this.store.updateResource(toResource(this.cluster, obj, loc));
@@ -241,14 +241,7 @@ export class GraphReconciler {
       }
       const stale: Relationship[] = [];
       for (const key of this.known.keys()) {
-        let rels: Relationship[];
-        try {
-          rels = this.store.getRelationships(refFromKey(key));
-        } catch (err) {
-          if (err instanceof RelationshipsNotFoundError) continue;
-          throw err;
-        }
-        for (const r of rels) {
+        for (const r of this.store.findRelationships({ subject: refFromKey(key) })) {
           const m = PRED_TO_PAIR.get(r.type?.type ?? "");
           if (!m || !r.subject || !r.object) continue;
           const s = encodeResourceKey(r.subject);
