@@ -73,7 +73,7 @@ function fileBytes(p: string): number {
   return n;
 }
 
-/** Raw anchor: the bun-stack.md schema (rowid table, unique key, 1 KiB blob), same batches. */
+/** Raw anchor: plain bun:sqlite on a rowid table with a unique key and 1 KiB blobs, same batches. */
 function rawOpen(dir: string): Database {
   const db = new Database(join(dir, "raw.db"), { create: true, strict: true });
   db.run("PRAGMA journal_mode = WAL");

@@ -16,7 +16,7 @@ const cloud = (accountId: string, region: string, group: string) => ({
   namespace: { case: "cloud" as const, value: { account: { accountId }, region, group } },
 });
 
-// reference-agent.md section 9, case 1
+// The Go agent's key encoding test cases (its encode tests, case 1): type URL + base64url(namePath).
 const CASES: [ResourceRef, string][] = [
   [
     create(ResourceRefSchema, { typeUrl: "foo", name: "test", namespace: cloud("123456789012", "us-east-1", "test-group") }),

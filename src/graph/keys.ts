@@ -27,7 +27,7 @@ export class InvalidInputError extends Error {
  *   namePath = name                                  (no namespace)
  *            | cloud/<account_id>/<region>/<group>/<name>
  *            | kube/<cluster>/<namespace>/<name>      (cluster-scoped: kube/<cluster>//<name>)
- *            | host/<host>/<container>/<name>         (ours: HEAD fell back to `name`, which made
+ *            | host/<host>/<container>/<name>         (ours: the Go agent fell back to `name`, which made
  *                                                      the same name on two hosts collide)
  * Decoding uses the same URL alphabet (the original decoded with StdEncoding). The type_url may
  * itself contain '/', so the key splits at its last '/'. A name that contains '/' decodes back

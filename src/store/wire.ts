@@ -9,7 +9,7 @@ import { AnySchema } from "@bufbuild/protobuf/wkt";
 import { ObjectSchema, TypeDescriptorSchema, type Object$ as WireObject } from "../proto/gen/resource/v1/object_pb.ts";
 
 /**
- * Any type URLs the store puts on the wire (HEAD's fixed form, also for the initial dump). The
+ * Any type URLs the store puts on the wire (the Go agent's fixed form since November 2025, also for the initial dump). The
  * delete stub's kind is the full descriptor name (the original used the short "Resource") like every
  * other resource object, so kind filters ("resource.v1.Resource") see deletes too.
  */
