@@ -37,6 +37,8 @@ export interface LoadInput {
 export interface Loaded {
   config: Config;
   sources: Record<OptionKey, Source>;
+  /** Where each value came from, as error messages name it: "flag --x", "env ANTIMETAL_X", "file /path", "default". */
+  origins: Record<OptionKey, string>;
   positionals: string[];
   help: boolean;
 }
@@ -70,12 +72,14 @@ export function loadConfig(input: LoadInput): Loaded {
 
   const config = {} as Record<OptionKey, unknown>;
   const sources = {} as Record<OptionKey, Source>;
+  const origins = {} as Record<OptionKey, string>;
   for (const k of keys) {
     const r = raw.get(k)!;
     config[k] = validate(k, r);
     sources[k] = r.source;
+    origins[k] = r.origin;
   }
-  return { config: config as Config, sources, positionals, help };
+  return { config: config as Config, sources, origins, positionals, help };
 }
 
 function validate(key: OptionKey, r: Raw): unknown {
@@ -198,6 +202,12 @@ function readConfigFile(path: string, keys: OptionKey[], readFile = readBoundedC
   for (const [name, value] of Object.entries(doc)) {
     if (!known.has(name)) throw new ConfigError(`invalid --config (${path}): unknown option "${name}"`);
     if (name === "config") throw new ConfigError(`invalid --config (${path}): a config file cannot name another config file`);
+    const oneCommand = Object.entries(OPTIONS).filter(([, o]) => o.flag === name && ((o as OptionSpec).scoped || (o as OptionSpec).flagOnly));
+    if (oneCommand.length > 0) {
+      const where = oneCommand.map(([k]) => envNames(k as OptionKey).map((e) => `${e} for ${OPTIONS[k as OptionKey].commands.join(", ")}`).join("; ")).filter(Boolean);
+      const how = where.length > 0 ? `give it as a flag or ${where.join(" or ")}` : "give it as a flag";
+      throw new ConfigError(`invalid --config (${path}): "${name}" is an option of one command invocation, not of the shared config file; ${how}`);
+    }
     const key = keys.find((k) => OPTIONS[k].flag === name);
     if (!key) continue; // valid option of another subcommand
     out.set(key, { value: typeof value === "number" || typeof value === "boolean" ? String(value) : value, source: "file", origin: `file ${path}` });
