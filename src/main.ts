@@ -48,10 +48,17 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const cmd = command as Command;
-  const loaded = loadConfig({ command: cmd, argv: rest, env: process.env });
+  const env = { ...process.env };
+  const loaded = loadConfig({ command: cmd, argv: rest, env });
   if (loaded.help) return out(commandHelp(cmd)), 0;
   const handler = await HANDLERS[cmd]();
-  return handler({ config: loaded.config, positionals: loaded.positionals, logger: makeLogger(loaded.config), stdout: out });
+  return handler({
+    config: loaded.config,
+    positionals: loaded.positionals,
+    logger: makeLogger(loaded.config),
+    stdout: out,
+    resolved: { argv: rest, env, origins: loaded.origins, sources: loaded.sources },
+  });
 }
 
 try {

@@ -216,7 +216,7 @@ function readConfigFile(path: string, keys: OptionKey[], readFile = readBoundedC
 }
 
 /** The effective configuration for --print-config, secrets redacted, in flag names. */
-export function redactedView(loaded: Loaded): Record<string, unknown> {
+export function redactedView(loaded: Pick<Loaded, "config">): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(loaded.config) as Array<[OptionKey, unknown]>) {
     const spec: OptionSpec = OPTIONS[k];

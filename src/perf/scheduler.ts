@@ -261,6 +261,11 @@ export class CollectorScheduler implements Component {
     return this.started;
   }
 
+  /** Interval of each scheduled point collector, in ms. */
+  intervalsMs(): Partial<Record<MetricType, number>> {
+    return Object.fromEntries(this.jobs.map((j) => [j.type, j.intervalMs]));
+  }
+
   /** Collector types this scheduler runs (point and continuous). */
   running(): MetricType[] {
     return [...this.jobs.map((j) => j.type), ...this.streams.map((s) => s.type)];

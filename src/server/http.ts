@@ -19,6 +19,8 @@ export interface HttpOptions {
   readiness: () => Readiness;
   registry: Registry;
   logger: Logger;
+  /** GET /config on the probe port: the effective configuration and where each value came from (secrets redacted). */
+  configView?: () => unknown;
 }
 
 export interface HttpComponent extends Component {
@@ -44,6 +46,7 @@ export function createHttpComponent(opts: HttpOptions): HttpComponent {
       const r = opts.readiness();
       return r.ready ? text("ok\n") : text(`not ready:\n${r.reasons.map((x) => `- ${x}`).join("\n")}\n`, 503);
     }
+    if (path === "/config" && opts.configView) return new Response(JSON.stringify(opts.configView(), null, 2) + "\n", { headers: { "content-type": "application/json" } });
     return text("not found\n", 404);
   };
 
