@@ -25,7 +25,7 @@ import { assertApiKeyFileUsable } from "./intake-key.ts";
 import type { Logger } from "../log/logger.ts";
 import { createHostGraphComponent, withHostGraphChannels } from "../hostgraph/index.ts";
 import type { KubeController } from "../kube/index.ts";
-import type { ContinuousCollector } from "../perf/collector.ts";
+import type { ContinuousCollector, HostPaths } from "../perf/collector.ts";
 import { defaultRegistry } from "../perf/collect-command.ts";
 import { PrometheusExposition } from "../perf/exposition.ts";
 import type { CollectorRegistry } from "../perf/registry.ts";
@@ -130,7 +130,7 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets): Promi
     router.subscribe(await PrometheusExposition.create(paths));
     const requested = config.collectors;
     // Config objects (fs directory or the config service) start collectors and set intervals at run time.
-    const objects = createConfigObjectSource(config, registry, logger);
+    const objects = await createConfigObjectSource(config, registry, paths, logger);
     const control = new CollectorControl({ registry, buildRegistry, config, objects, logger: logger.child({ component: "perf-collectors" }) });
     // execsnoop runs as its own optional component below, never from the scheduler.
     const scheduler = new CollectorScheduler({ registry, router, logger: logger.child({ component: "perf-collectors" }), nodeName: node, ...control.initialPlan() });
@@ -252,10 +252,24 @@ function validateRunConfig(config: Config): void {
 }
 
 /** The config object loader of --config-loader, or none (off). */
-function createConfigObjectSource(config: Config, registry: CollectorRegistry, logger: Logger): ConfigObjectSource | undefined {
+async function createConfigObjectSource(config: Config, registry: CollectorRegistry, paths: HostPaths, logger: Logger): Promise<ConfigObjectSource | undefined> {
   const collectorStatus = (collector: string) => registry.status(collector as never);
+  const log = logger.child({ component: "config-objects" });
   if (config.configLoader === "fs") {
-    return new FsConfigLoader({ directory: config.configFsPath, rescanIntervalMs: config.configFsRescanInterval, collectorStatus, logger: logger.child({ component: "config-objects" }) });
+    return new FsConfigLoader({ directory: config.configFsPath, rescanIntervalMs: config.configFsRescanInterval, collectorStatus, logger: log });
   }
-  return undefined;
+  if (config.configLoader === "off") return undefined;
+  // The config service's gRPC client loads only when used, like the intake's.
+  const { AmsConfigLoader } = await import("../config/objects/ams-loader.ts");
+  const { buildInstance, uuidv7 } = await import("../config/objects/instance.ts");
+  return new AmsConfigLoader({
+    address: config.configAmsAddr,
+    secure: config.configAmsSecure,
+    caFile: config.configAmsCaFile || undefined,
+    apiKey: config.configAmsApiKey,
+    maxStreamAgeMs: config.maxStreamAge,
+    instance: buildInstance({ id: uuidv7(), build: buildInfo, paths, collectors: registry.available().map((e) => e.spec.type) }),
+    collectorStatus,
+    logger: log,
+  });
 }

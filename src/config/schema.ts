@@ -353,7 +353,7 @@ export const OPTIONS = {
   maxStreamAge: {
     flag: "max-stream-age",
     placeholder: "DURATION",
-    help: "an intake stream is closed and reopened after this age",
+    help: "an intake or config service stream is closed and reopened after this age",
     schema: durationIn("1s", "24h"),
     default: "10m",
     commands: ["run"],

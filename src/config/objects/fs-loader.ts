@@ -15,7 +15,7 @@ import type { Logger } from "../../log/logger.ts";
 import { meterBound } from "../../metrics/registry.ts";
 import { errorMessage } from "../../util/errors.ts";
 import { configObjectErrors, configObjects } from "./metrics.ts";
-import { type CollectorStatus, type ConfigInstance, compareVersions, decodeObjectText, parseObject } from "./parse.ts";
+import { type CollectorStatus, type ConfigInstance, decodeObjectText, parseObject, versionProblem } from "./parse.ts";
 import { type ConfigObjectSource, objectKey, objectView, sameActive } from "./source.ts";
 
 /** At most this many config files are read; more are reported and ignored. */
@@ -248,19 +248,6 @@ export class FsConfigLoader implements ConfigObjectSource {
     if (sameActive(before, [...next.values()])) return;
     for (const l of this.listeners) l();
   }
-}
-
-/**
- * The original's rule: a version lower than the one in force is refused; equal is accepted. Files
- * without a version are not ordered (the fs loader compares only when both carry one).
- */
-export function versionProblem(version: string, inForce: string): string | undefined {
-  try {
-    if (compareVersions(version, inForce) < 0) return `version ${version} is less than the currently stored version ${inForce}`;
-  } catch (e) {
-    return errorMessage(e);
-  }
-  return undefined;
 }
 
 /** Reads at most MAX_CONFIG_OBJECT_BYTES; a larger file is refused from its size. */

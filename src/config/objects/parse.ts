@@ -82,6 +82,19 @@ export function compareVersions(current: string, previous: string): -1 | 0 | 1 {
   return c < p ? -1 : c > p ? 1 : 0;
 }
 
+/**
+ * The original's rule: a version lower than the one in force is refused; equal is accepted.
+ * The fs loader compares only when both carry a version; the AMS loader requires one.
+ */
+export function versionProblem(version: string, inForce: string): string | undefined {
+  try {
+    if (compareVersions(version, inForce) < 0) return `version ${version} is less than the currently stored version ${inForce}`;
+  } catch (e) {
+    return errorMessage(e);
+  }
+  return undefined;
+}
+
 /** Decodes the text of a config object file (.json strict protojson; .yaml/.yml first document). */
 export function decodeObjectText(text: string, format: "json" | "yaml"): Object$ {
   if (text.trim() === "") throw new Error("config file is empty");
