@@ -97,8 +97,8 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     logger.error({ err: (e as Error).message }, "agent failed to start");
     return 1;
   }
-  logger.info({ ports: http.ports() }, "agent running");
   live.watchFile();
+  logger.info({ ports: http.ports() }, "agent running");
   if (reloadDuringStartup) void live.reload("SIGHUP");
   return stopped;
 }
