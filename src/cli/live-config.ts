@@ -103,9 +103,9 @@ export class LiveConfig {
     this.fileHash = this.hashFile();
     const keys = Object.keys(next.config) as OptionKey[];
     const differs = (k: OptionKey, a: Config, b: Config) => JSON.stringify(a[k]) !== JSON.stringify(b[k]);
-    const live = keys.filter((k) => (OPTIONS[k] as OptionSpec).live && differs(k, next.config, this.loaded.config));
+    const live = keys.filter((k) => this.appliesLive(k) && differs(k, next.config, this.loaded.config));
     // Options that cannot change live keep their startup value; they are reported when they change.
-    const pending = keys.filter((k) => !(OPTIONS[k] as OptionSpec).live && differs(k, next.config, this.loaded.config));
+    const pending = keys.filter((k) => !this.appliesLive(k) && differs(k, next.config, this.loaded.config));
     const newlyPending = pending.filter((k) => differs(k, next.config, this.lastRead ?? this.loaded.config));
     const inForce = { ...next.config } as Record<OptionKey, unknown>;
     const origins = { ...next.origins };
@@ -135,9 +135,20 @@ export class LiveConfig {
     return this.remember(trigger, result);
   }
 
+  /**
+   * A live option applies only when its part runs: collector options need the collectors (on at
+   * startup), the intake key an intake that was started; otherwise it waits for a restart too.
+   */
+  private appliesLive(k: OptionKey): boolean {
+    if (!(OPTIONS[k] as OptionSpec).live) return false;
+    if (COLLECTOR_KEYS.includes(k)) return this.targets.collectors !== undefined;
+    if (INTAKE_KEYS.includes(k)) return this.targets.intake !== undefined;
+    return true;
+  }
+
   private async apply(keys: OptionKey[], config: Config): Promise<void> {
     if (keys.includes("logLevel")) this.opts.logger.level = config.logLevel;
-    if (keys.some((k) => COLLECTOR_KEYS.includes(k)) && this.targets.collectors) await this.targets.collectors.apply(config, "config reload");
+    if (keys.some((k) => COLLECTOR_KEYS.includes(k))) await this.targets.collectors?.apply(config, "config reload");
     if (keys.some((k) => INTAKE_KEYS.includes(k)) && this.targets.intake) {
       this.targets.intake.setApiKey({ apiKey: config.intakeApiKey || undefined, apiKeyFile: config.intakeApiKeyFile || undefined });
     }

@@ -92,7 +92,7 @@ export class CollectorScheduler implements Component {
 
   async start(): Promise<void> {
     const wanted = this.opts.collectors ?? this.opts.registry.available().map((e) => e.spec.type);
-    for (const type of wanted) await this.add(type);
+    for (const type of wanted) if (!this.running().includes(type)) await this.add(type);
     this.started = true;
     for (const job of this.jobs) this.firstRun(job);
   }
