@@ -197,19 +197,19 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets): Promi
   } else {
     const { createIntakeComponent } = await import("../intake/index.ts");
     const intake = createIntakeComponent({
-        address: config.intakeAddress,
-        apiKey: apiKey || undefined,
-        apiKeyFile: config.intakeApiKeyFile || undefined,
-        secure: config.intakeSecure,
-        caFile: config.intakeCaFile || undefined,
-        certFile: config.intakeClientCert || undefined,
-        keyFile: config.intakeClientKey || undefined,
-        maxStreamAge: config.maxStreamAge,
-        ackInterval: config.intakeAckInterval,
-        outbox: store.outbox,
-        logger,
-        // Without a cluster view there is nothing on the cluster channel; with one, only the leader sends it.
-        isLeader: kube ? () => kube!.isLeader() : () => true,
+      address: config.intakeAddress,
+      apiKey: apiKey || undefined,
+      apiKeyFile: config.intakeApiKeyFile || undefined,
+      secure: config.intakeSecure,
+      caFile: config.intakeCaFile || undefined,
+      certFile: config.intakeClientCert || undefined,
+      keyFile: config.intakeClientKey || undefined,
+      maxStreamAge: config.maxStreamAge,
+      ackInterval: config.intakeAckInterval,
+      outbox: store.outbox,
+      logger,
+      // Without a cluster view there is nothing on the cluster channel; with one, only the leader sends it.
+      isLeader: kube ? () => kube!.isLeader() : () => true,
     });
     components.push(intake);
     targets.intake = intake;
