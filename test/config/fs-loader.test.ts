@@ -79,6 +79,10 @@ test("an invalid file is reported (log, counter, ConfigError reason) and the las
   // unknown collector, named as the original names it
   writeJson("a.json", "a", "gpu", 5);
   await waitUntil("unknown collector refused", () => loader!.view().objects.some((o) => o.error === "failed to parse config: collector gpu is not available: not found"));
+  expect(loader!.view().objects.find((o) => o.status === "invalid")!.configError).toEqual({
+    configRef: { type: { type: "antimetal.agent.v1.HostStatsCollectionConfig" }, name: "a" },
+    reason: "failed to parse config: collector gpu is not available: not found",
+  });
   expect(active()).toEqual({ a: "cpu@5s" });
   // an empty file
   writeFileSync(join(dir, "a.json"), "");

@@ -6,8 +6,10 @@
 
 // What the rest of the agent sees of a config object loader (fs or AMS).
 
+import { type JsonValue, toJson } from "@bufbuild/protobuf";
+import { ConfigErrorSchema } from "../../proto/gen/antimetal/agent/v1/config_pb.ts";
 import type { Component } from "../../runtime/component.ts";
-import type { ConfigInstance } from "./parse.ts";
+import { type ConfigInstance, configErrorOf } from "./parse.ts";
 
 /** A config object as /config shows it (no data bytes). */
 export interface ConfigObjectView {
@@ -16,6 +18,8 @@ export interface ConfigObjectView {
   version: string;
   status: "ok" | "invalid";
   error?: string;
+  /** For a refused object: the antimetal.agent.v1.ConfigError reporting it, in protobuf JSON. */
+  configError?: JsonValue;
   source: string;
   collector?: string;
   intervalSeconds?: number;
@@ -41,7 +45,7 @@ export function objectView(i: ConfigInstance): ConfigObjectView {
     name: i.name,
     version: i.version,
     status: i.status,
-    ...(i.error !== undefined ? { error: i.error } : {}),
+    ...(i.error !== undefined ? { error: i.error, configError: toJson(ConfigErrorSchema, configErrorOf(i)) } : {}),
     source: i.source,
     ...(i.config ? { collector: i.config.collector, intervalSeconds: i.config.intervalSeconds } : {}),
   };
