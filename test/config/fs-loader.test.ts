@@ -142,6 +142,15 @@ test("a directory created after start is found by the periodic rescan, then watc
   writeFileSync(join(later, "a.json"), JSON.stringify(objectJson("a", "cpu", 4)));
   await waitUntil("rescan found it", () => active().a === "cpu@4s", 3000);
   expect(loader!.view().state.watching).toBe(true);
+  // removed and created again: the objects go, then come back through a new watch
+  rmSync(later, { recursive: true });
+  await waitUntil("directory gone", () => loader!.active().length === 0, 3000);
+  mkdirSync(later);
+  writeFileSync(join(later, "b.json"), JSON.stringify(objectJson("b", "memory", 6)));
+  await waitUntil("directory back", () => active().b === "memory@6s", 3000);
+  await waitUntil("watched again", () => loader!.view().state.watching === true, 3000);
+  writeFileSync(join(later, "b.json"), JSON.stringify(objectJson("b", "memory", 7)));
+  await waitUntil("change seen", () => active().b === "memory@7s", 3000);
 });
 
 test("a Kubernetes ConfigMap update (..data symlink swap) switches to the new content", async () => {

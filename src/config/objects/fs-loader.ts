@@ -145,7 +145,11 @@ export class FsConfigLoader implements ConfigObjectSource {
       try {
         entries = readdirSync(dir).sort();
       } catch (e) {
-        if (dir === this.opts.directory) this.noteScanError(`cannot read ${dir}: ${(e as NodeJS.ErrnoException).code ?? errorMessage(e)}`);
+        if (dir !== this.opts.directory) return;
+        this.noteScanError(`cannot read ${dir}: ${(e as NodeJS.ErrnoException).code ?? errorMessage(e)}`);
+        // The directory went away: its watch is dead; a new one is set once it is back.
+        this.watcher?.close();
+        this.watcher = undefined;
         return;
       }
       if (dir === this.opts.directory) this.noteScanError(undefined);
