@@ -147,8 +147,9 @@ export class LiveConfig {
   }
 
   private async apply(keys: OptionKey[], config: Config): Promise<void> {
-    if (keys.includes("logLevel")) this.opts.logger.level = config.logLevel;
+    // The one step that can fail (building collectors with new options) goes first: nothing else changed yet.
     if (keys.some((k) => COLLECTOR_KEYS.includes(k))) await this.targets.collectors?.apply(config, "config reload");
+    if (keys.includes("logLevel")) this.opts.logger.level = config.logLevel;
     if (keys.some((k) => INTAKE_KEYS.includes(k)) && this.targets.intake) {
       this.targets.intake.setApiKey({ apiKey: config.intakeApiKey || undefined, apiKeyFile: config.intakeApiKeyFile || undefined });
     }
