@@ -31,6 +31,8 @@ test("per-command options with generic names are scoped to their command; --prin
   expect(envNames("storeSubject")).toEqual(["ANTIMETAL_STORE_SUBJECT"]);
   expect(envNames("storeObject")).toEqual(["ANTIMETAL_STORE_OBJECT"]);
   expect(envNames("storePredicate")).toEqual(["ANTIMETAL_STORE_PREDICATE"]);
+  expect(envNames("collectCollectors")).toEqual(["ANTIMETAL_COLLECT_COLLECTORS"]);
+  expect(envNames("collectors")).toEqual(["ANTIMETAL_COLLECTORS"]);
   expect(envNames("printConfig")).toEqual([]);
   for (const k of KEYS) {
     const spec: OptionSpec = OPTIONS[k];
@@ -57,6 +59,16 @@ test("scoped variables reach their own command", () => {
   expect(loadConfig({ command: "check", argv: [], env: { ANTIMETAL_CHECK_FORMAT: "json" } }).config.checkFormat).toBe("json");
   expect(loadConfig({ command: "store", argv: ["resources"], env: { ANTIMETAL_STORE_TYPE: "antimetal" } }).config.storeType).toBe("antimetal");
   expect(() => loadConfig({ command: "collect", argv: [], env: { ANTIMETAL_COLLECT_FORMAT: "text" } })).toThrow("invalid --format (env ANTIMETAL_COLLECT_FORMAT)");
+});
+
+test("run's ANTIMETAL_COLLECTORS (a DaemonSet's all,execsnoop) does not reach collect, nor the file's collectors", () => {
+  const env = { ANTIMETAL_COLLECTORS: "all,execsnoop" };
+  expect(loadConfig({ command: "collect", argv: [], env }).config.collectCollectors).toEqual([]);
+  expect(loadConfig({ command: "run", argv: [], env }).config.collectors).toEqual(["all", "execsnoop"]);
+  const file = { argv: ["--config", "/a.yaml"], readFile: () => "collectors: load,execsnoop\n" };
+  expect(loadConfig({ command: "collect", env: {}, ...file }).config.collectCollectors).toEqual([]);
+  expect(loadConfig({ command: "run", env: {}, ...file }).config.collectors).toEqual(["load", "execsnoop"]);
+  expect(loadConfig({ command: "collect", argv: ["--collectors", "cpu"], env: { ANTIMETAL_COLLECT_COLLECTORS: "load" } }).config.collectCollectors).toEqual(["cpu"]);
 });
 
 test("the shared config file cannot set a per-command or flag-only option", () => {

@@ -202,14 +202,15 @@ function readConfigFile(path: string, keys: OptionKey[], readFile = readBoundedC
   for (const [name, value] of Object.entries(doc)) {
     if (!known.has(name)) throw new ConfigError(`invalid --config (${path}): unknown option "${name}"`);
     if (name === "config") throw new ConfigError(`invalid --config (${path}): a config file cannot name another config file`);
-    const oneCommand = Object.entries(OPTIONS).filter(([, o]) => o.flag === name && ((o as OptionSpec).scoped || (o as OptionSpec).flagOnly));
-    if (oneCommand.length > 0) {
-      const where = oneCommand.map(([k]) => envNames(k as OptionKey).map((e) => `${e} for ${OPTIONS[k as OptionKey].commands.join(", ")}`).join("; ")).filter(Boolean);
+    const withFlag = (Object.keys(OPTIONS) as OptionKey[]).filter((k) => OPTIONS[k].flag === name);
+    const fileSettable = (k: OptionKey) => !(OPTIONS[k] as OptionSpec).scoped && !(OPTIONS[k] as OptionSpec).flagOnly;
+    if (!withFlag.some(fileSettable)) {
+      const where = withFlag.flatMap((k) => envNames(k).map((e) => `${e} for ${OPTIONS[k].commands.join(", ")}`));
       const how = where.length > 0 ? `give it as a flag or ${where.join(" or ")}` : "give it as a flag";
       throw new ConfigError(`invalid --config (${path}): "${name}" is an option of one command invocation, not of the shared config file; ${how}`);
     }
-    const key = keys.find((k) => OPTIONS[k].flag === name);
-    if (!key) continue; // valid option of another subcommand
+    const key = keys.find((k) => OPTIONS[k].flag === name && fileSettable(k));
+    if (!key) continue; // an option of another subcommand (or, like collect's --collectors, one the file does not set)
     out.set(key, { value: typeof value === "number" || typeof value === "boolean" ? String(value) : value, source: "file", origin: `file ${path}` });
   }
   return out;

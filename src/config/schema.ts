@@ -99,11 +99,20 @@ export const OPTIONS = {
   collectors: {
     flag: "collectors",
     placeholder: "A,B",
-    help: 'collectors to use, comma-separated; "all" (the default) is every one available here, and execsnoop runs only when named (e.g. all,execsnoop)',
+    help: 'collectors to run, comma-separated; "all" (the default) is every one available here, and execsnoop runs only when named (e.g. all,execsnoop)',
     schema: list,
     default: "",
-    commands: ["run", "collect"],
+    commands: ["run"],
     live: true,
+  },
+  collectCollectors: {
+    flag: "collectors",
+    placeholder: "A,B",
+    help: 'collectors to print, comma-separated; "all" (the default) is every point collector available here; execsnoop alone records exec events for --duration',
+    schema: list,
+    default: "",
+    commands: ["collect"],
+    scoped: true,
   },
   topProcessCount: {
     flag: "top-process-count",
