@@ -4,12 +4,12 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-import { runExecsnoopCommand } from "../ebpf/index.ts";
-import type { MetricType } from "../perf/collector.ts";
-import { runCollect } from "../perf/collect-command.ts";
 import { ConfigError } from "../config/load.ts";
+import { runExecsnoopCommand } from "../ebpf/index.ts";
+import { runCollect } from "../perf/collect-command.ts";
+import type { MetricType } from "../perf/collector.ts";
 import { assertKnownCollectors } from "./collectors-flag.ts";
-import { collectorOptions, type CommandContext, hostPaths } from "./context.ts";
+import { type CommandContext, collectorOptions, hostPaths } from "./context.ts";
 
 /** `antimetal-agent collect`: one-shot host metrics as JSON; `--collectors execsnoop --duration 5s` records exec events. */
 export async function collectCommand(ctx: CommandContext): Promise<number> {
@@ -17,13 +17,19 @@ export async function collectCommand(ctx: CommandContext): Promise<number> {
   const requested = config.collectCollectors;
   assertKnownCollectors(requested);
   if (requested.includes("execsnoop")) {
-    if (requested.length > 1) throw new ConfigError("invalid --collectors: execsnoop records for --duration and cannot be combined with point collectors");
+    if (requested.length > 1)
+      throw new ConfigError("invalid --collectors: execsnoop records for --duration and cannot be combined with point collectors");
     const { output, exitCode } = await runExecsnoopCommand({ durationMs: config.duration });
     ctx.stdout(output);
     return exitCode;
   }
   const collectors = requested.length > 0 && !requested.includes("all") ? (requested as MetricType[]) : undefined;
-  const { output, exitCode } = await runCollect({ paths: hostPaths(config), collectors, format: config.format, collectorOptions: collectorOptions(config, ctx.logger) });
+  const { output, exitCode } = await runCollect({
+    paths: hostPaths(config),
+    collectors,
+    format: config.format,
+    collectorOptions: collectorOptions(config, ctx.logger),
+  });
   ctx.stdout(output.endsWith("\n") ? output : output + "\n");
   return exitCode;
 }

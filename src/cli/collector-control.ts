@@ -8,10 +8,10 @@
 // agent's own options (--collectors, --performance-collector-interval, --collector-intervals and
 // the collector tuning options) and the config objects in force (fs or AMS loader).
 
+import { formatDuration } from "../config/duration.ts";
 import { ConfigError } from "../config/load.ts";
 import type { ConfigObjectSource } from "../config/objects/source.ts";
 import { COLLECTOR_INTERVAL_RANGE, type Config } from "../config/schema.ts";
-import { formatDuration } from "../config/duration.ts";
 import { durationIn } from "../config/validators.ts";
 import type { Logger } from "../log/logger.ts";
 import { METRIC_TYPES, type MetricType } from "../perf/collector.ts";
@@ -30,7 +30,8 @@ export function parseIntervals(list: string[]): Partial<Record<MetricType, numbe
       throw new ConfigError(`invalid --collector-intervals: ${JSON.stringify(item)} (want type=duration with a known collector type)`);
     }
     const parsed = collectorInterval.safeParse(value);
-    if (!parsed.success) throw new ConfigError(`invalid --collector-intervals: ${type}: ${parsed.error.issues[0]?.message ?? "invalid duration"}`);
+    if (!parsed.success)
+      throw new ConfigError(`invalid --collector-intervals: ${type}: ${parsed.error.issues[0]?.message ?? "invalid duration"}`);
     out[type as MetricType] = parsed.data;
   }
   return out;
@@ -43,7 +44,10 @@ const TUNING: Array<["topProcessCount" | "tcpStates" | "filesystemMountExclude",
   ["filesystemMountExclude", "filesystem"],
 ];
 
-export type CollectorConfig = Pick<Config, "collectors" | "performanceCollectorInterval" | "collectorIntervals" | "topProcessCount" | "tcpStates" | "filesystemMountExclude">;
+export type CollectorConfig = Pick<
+  Config,
+  "collectors" | "performanceCollectorInterval" | "collectorIntervals" | "topProcessCount" | "tcpStates" | "filesystemMountExclude"
+>;
 
 export interface CollectorControlOptions {
   registry: CollectorRegistry;
@@ -72,7 +76,12 @@ export class CollectorControl {
     this.config = opts.config;
     this.registry = opts.registry;
     this.sources = this.plan().sources;
-    opts.objects?.onChange(() => void this.apply(this.config, "config objects changed").catch((e) => opts.logger.error({ err: errorMessage(e) }, "collectors could not be reconfigured")));
+    opts.objects?.onChange(
+      () =>
+        void this.apply(this.config, "config objects changed").catch((e) =>
+          opts.logger.error({ err: errorMessage(e) }, "collectors could not be reconfigured"),
+        ),
+    );
   }
 
   /** The scheduler this controls (built from initialPlan()). */
@@ -98,7 +107,10 @@ export class CollectorControl {
     this.config = config;
     const { plan, sources } = this.plan();
     if (!this.scheduler) throw new Error("collector control used before a scheduler was attached");
-    const change = await this.scheduler.reconfigure({ ...plan, ...(retune.length > 0 ? { registry: this.registry, restart: retune } : {}) });
+    const change = await this.scheduler.reconfigure({
+      ...plan,
+      ...(retune.length > 0 ? { registry: this.registry, restart: retune } : {}),
+    });
     this.sources = sources;
     const changed = Object.entries(change).filter(([, types]) => types.length > 0);
     if (changed.length === 0) return;
@@ -112,7 +124,9 @@ export class CollectorControl {
     const intervals = parseIntervals(config.collectorIntervals);
     const requested = config.collectors;
     const everyAvailable = requested.length === 0 || requested.includes("all");
-    const base = (everyAvailable ? this.registry.available().map((e) => e.spec.type) : (requested as MetricType[])).filter((t) => t !== "execsnoop");
+    const base = (everyAvailable ? this.registry.available().map((e) => e.spec.type) : (requested as MetricType[])).filter(
+      (t) => t !== "execsnoop",
+    );
     const sources = new Map<MetricType, CollectorSource>();
     for (const type of base) {
       const explicit = intervals[type];
@@ -132,10 +146,17 @@ export class CollectorControl {
       if (objectIntervals[type] !== undefined && objectIntervals[type]! <= ms) continue;
       objectIntervals[type] = ms;
       collectors.add(type);
-      sources.set(type, { intervalMs: ms, source: `config object ${obj.name}${obj.version ? ` (version ${obj.version})` : ""} from ${obj.source}` });
+      sources.set(type, {
+        intervalMs: ms,
+        source: `config object ${obj.name}${obj.version ? ` (version ${obj.version})` : ""} from ${obj.source}`,
+      });
     }
     return {
-      plan: { collectors: [...collectors], intervalMs: config.performanceCollectorInterval, intervals: { ...intervals, ...objectIntervals } },
+      plan: {
+        collectors: [...collectors],
+        intervalMs: config.performanceCollectorInterval,
+        intervals: { ...intervals, ...objectIntervals },
+      },
       sources,
     };
   }

@@ -18,7 +18,12 @@ export interface CommandContext {
   logger: Logger;
   stdout: (text: string) => void;
   /** How the config was resolved, so `run` can resolve it again on reload (same argv and environment). */
-  resolved?: { argv: readonly string[]; env: Readonly<Record<string, string | undefined>>; origins: Loaded["origins"]; sources: Loaded["sources"] };
+  resolved?: {
+    argv: readonly string[];
+    env: Readonly<Record<string, string | undefined>>;
+    origins: Loaded["origins"];
+    sources: Loaded["sources"];
+  };
 }
 
 export function makeLogger(config: Pick<Config, "logLevel" | "logFormat">): Logger {
@@ -30,7 +35,10 @@ export function hostPaths(config: Pick<Config, "hostProc" | "hostSys" | "hostDev
 }
 
 /** Collector tuning shared by `run` and `collect`. */
-export function collectorOptions(config: Pick<Config, "topProcessCount" | "tcpStates" | "filesystemMountExclude">, logger?: Logger): CollectorOptions {
+export function collectorOptions(
+  config: Pick<Config, "topProcessCount" | "tcpStates" | "filesystemMountExclude">,
+  logger?: Logger,
+): CollectorOptions {
   return {
     topProcessCount: config.topProcessCount,
     tcpStates: config.tcpStates,

@@ -49,7 +49,14 @@ export interface LiveConfigOptions {
   pollIntervalMs?: number;
 }
 
-const COLLECTOR_KEYS: OptionKey[] = ["collectors", "performanceCollectorInterval", "collectorIntervals", "topProcessCount", "tcpStates", "filesystemMountExclude"];
+const COLLECTOR_KEYS: OptionKey[] = [
+  "collectors",
+  "performanceCollectorInterval",
+  "collectorIntervals",
+  "topProcessCount",
+  "tcpStates",
+  "filesystemMountExclude",
+];
 const INTAKE_KEYS: OptionKey[] = ["intakeApiKey", "intakeApiKeyFile"];
 const SETTLE_MS = 100;
 
@@ -120,7 +127,12 @@ export class LiveConfig {
       this.log.error({ trigger, file, err: errorMessage(e) }, "config reload could not be applied; the configuration in force is kept");
       return this.remember(trigger, { result: "error", applied: [], needsRestart: [], error: errorMessage(e) });
     }
-    const changes = Object.fromEntries([...live, ...newlyPending].map((k) => [OPTIONS[k].flag, { from: this.display(k, this.loaded.config), to: this.display(k, next.config) }]));
+    const changes = Object.fromEntries(
+      [...live, ...newlyPending].map((k) => [
+        OPTIONS[k].flag,
+        { from: this.display(k, this.loaded.config), to: this.display(k, next.config) },
+      ]),
+    );
     this.loaded = { ...next, config: inForce as Config, origins };
     this.lastRead = next.config;
     this.pendingRestart = new Set(pending.map((k) => OPTIONS[k].flag));
@@ -129,7 +141,11 @@ export class LiveConfig {
     const result: ReloadResult = { result: applied.length + needsRestart.length > 0 ? "applied" : "unchanged", applied, needsRestart };
     configReloads.inc({ trigger, result: result.result });
     const fields = { trigger, file, applied, needsRestart, changes };
-    if (needsRestart.length > 0) this.log.warn(fields, `config reloaded: ${applied.length > 0 ? `applied ${applied.join(", ")}; ` : ""}needs a restart: ${needsRestart.join(", ")}`);
+    if (needsRestart.length > 0)
+      this.log.warn(
+        fields,
+        `config reloaded: ${applied.length > 0 ? `applied ${applied.join(", ")}; ` : ""}needs a restart: ${needsRestart.join(", ")}`,
+      );
     else if (applied.length > 0) this.log.info(fields, `config reloaded: applied ${applied.join(", ")}`);
     else this.log.info({ trigger, file }, "config reloaded: nothing changed");
     return this.remember(trigger, result);

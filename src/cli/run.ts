@@ -5,33 +5,32 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 import { buildInfo } from "../build-info.ts";
-import { redactedView } from "../config/load.ts";
-import { registry } from "../metrics/registry.ts";
-import { registerSelfMetrics } from "../metrics/self.ts";
-import type { Component } from "../runtime/component.ts";
-import { Lifecycle } from "../runtime/lifecycle.ts";
-import { onReloadSignal, onShutdownSignal } from "../runtime/signals.ts";
-import { createHttpComponent } from "../server/http.ts";
-import { stringifyExact } from "../util/json.ts";
-import { assertKnownCollectors } from "./collectors-flag.ts";
-import { collectorOptions, type CommandContext, hostPaths, nodeName } from "./context.ts";
-import { ConfigError } from "../config/load.ts";
-import type { Config } from "../config/schema.ts";
+import { ConfigError, redactedView } from "../config/load.ts";
 import { FsConfigLoader } from "../config/objects/fs-loader.ts";
 import type { ConfigObjectSource } from "../config/objects/source.ts";
-import { CollectorControl, parseIntervals } from "./collector-control.ts";
-import { LiveConfig, type LiveTargets } from "./live-config.ts";
-import { assertApiKeyFileUsable } from "./intake-key.ts";
-import type { Logger } from "../log/logger.ts";
+import type { Config } from "../config/schema.ts";
 import { createHostGraphComponent, withHostGraphChannels } from "../hostgraph/index.ts";
 import type { KubeController } from "../kube/index.ts";
-import type { ContinuousCollector, HostPaths } from "../perf/collector.ts";
+import type { Logger } from "../log/logger.ts";
+import { registry } from "../metrics/registry.ts";
+import { registerSelfMetrics } from "../metrics/self.ts";
 import { defaultRegistry } from "../perf/collect-command.ts";
+import type { ContinuousCollector, HostPaths } from "../perf/collector.ts";
 import { PrometheusExposition } from "../perf/exposition.ts";
 import type { CollectorRegistry } from "../perf/registry.ts";
 import { MetricsRouter } from "../perf/router.ts";
 import { CollectorScheduler } from "../perf/scheduler.ts";
+import type { Component } from "../runtime/component.ts";
+import { Lifecycle } from "../runtime/lifecycle.ts";
+import { onReloadSignal, onShutdownSignal } from "../runtime/signals.ts";
+import { createHttpComponent } from "../server/http.ts";
 import { createStoreComponent, defaultClassifier, openStore } from "../store/index.ts";
+import { stringifyExact } from "../util/json.ts";
+import { CollectorControl, parseIntervals } from "./collector-control.ts";
+import { assertKnownCollectors } from "./collectors-flag.ts";
+import { type CommandContext, collectorOptions, hostPaths, nodeName } from "./context.ts";
+import { assertApiKeyFileUsable } from "./intake-key.ts";
+import { LiveConfig, type LiveTargets } from "./live-config.ts";
 
 /**
  * `antimetal-agent run`: builds the components from the configuration, starts them in order
@@ -54,7 +53,13 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     return 0;
   }
   const resolved = ctx.resolved ?? { argv: [], env: {}, origins: {} as never, sources: {} as never };
-  live = new LiveConfig({ loaded: { config, sources: resolved.sources, origins: resolved.origins, positionals: [], help: false }, argv: resolved.argv, env: resolved.env, logger, validate: validateRunConfig });
+  live = new LiveConfig({
+    loaded: { config, sources: resolved.sources, origins: resolved.origins, positionals: [], help: false },
+    argv: resolved.argv,
+    env: resolved.env,
+    logger,
+    validate: validateRunConfig,
+  });
   registerSelfMetrics(buildInfo);
   logger.info({ version: buildInfo.version, revision: buildInfo.revision, pid: process.pid }, "starting antimetal-agent");
 
@@ -131,16 +136,29 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets): Promi
     const requested = config.collectors;
     // Config objects (fs directory or the config service) start collectors and set intervals at run time.
     const objects = await createConfigObjectSource(config, registry, paths, logger);
-    const control = new CollectorControl({ registry, buildRegistry, config, objects, logger: logger.child({ component: "perf-collectors" }) });
+    const control = new CollectorControl({
+      registry,
+      buildRegistry,
+      config,
+      objects,
+      logger: logger.child({ component: "perf-collectors" }),
+    });
     // execsnoop runs as its own optional component below, never from the scheduler.
-    const scheduler = new CollectorScheduler({ registry, router, logger: logger.child({ component: "perf-collectors" }), nodeName: node, ...control.initialPlan() });
+    const scheduler = new CollectorScheduler({
+      registry,
+      router,
+      logger: logger.child({ component: "perf-collectors" }),
+      nodeName: node,
+      ...control.initialPlan(),
+    });
     control.attach(scheduler);
     components.push(scheduler);
     if (objects) components.push(objects);
     targets.collectors = control;
     targets.objects = objects;
     // eBPF (and its libbpf load) only when asked for: it needs privileges a default install lacks.
-    if (requested.includes("execsnoop")) components.push(execsnoopComponent(await registerExecsnoop(registry, logger, node), router, logger));
+    if (requested.includes("execsnoop"))
+      components.push(execsnoopComponent(await registerExecsnoop(registry, logger, node), router, logger));
   } else {
     logger.info("performance collectors off (--enable-performance-collectors=false)");
   }
@@ -184,7 +202,8 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets): Promi
       },
       leaderElect: config.leaderElect,
       // The host links to its Kubernetes Node once the cluster name is known; do not wait for the next refresh.
-      onClusterIdentified: () => void hostgraph?.relink().catch((e) => logger.warn({ err: (e as Error).message }, "host graph relink failed")),
+      onClusterIdentified: () =>
+        void hostgraph?.relink().catch((e) => logger.warn({ err: (e as Error).message }, "host graph relink failed")),
     });
     components.push(kube);
   }
@@ -220,7 +239,8 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets): Promi
 /** Adds execsnoop to the registry (so `check` and the scheduler see one list) and returns its factory. */
 async function registerExecsnoop(registry: CollectorRegistry, logger: Logger, node: string): Promise<() => ContinuousCollector> {
   const { createExecsnoopCollector, registerEbpfMetrics } = await import("../ebpf/index.ts");
-  const create = () => createExecsnoopCollector({ logger: logger.child({ component: "execsnoop" }), nodeName: node, metrics: registerEbpfMetrics() });
+  const create = () =>
+    createExecsnoopCollector({ logger: logger.child({ component: "execsnoop" }), nodeName: node, metrics: registerEbpfMetrics() });
   const probe = create();
   registry.registerExternal({ spec: probe.spec, create });
   return create;
@@ -252,11 +272,21 @@ function validateRunConfig(config: Config): void {
 }
 
 /** The config object loader of --config-loader, or none (off). */
-async function createConfigObjectSource(config: Config, registry: CollectorRegistry, paths: HostPaths, logger: Logger): Promise<ConfigObjectSource | undefined> {
+async function createConfigObjectSource(
+  config: Config,
+  registry: CollectorRegistry,
+  paths: HostPaths,
+  logger: Logger,
+): Promise<ConfigObjectSource | undefined> {
   const collectorStatus = (collector: string) => registry.status(collector as never);
   const log = logger.child({ component: "config-objects" });
   if (config.configLoader === "fs") {
-    return new FsConfigLoader({ directory: config.configFsPath, rescanIntervalMs: config.configFsRescanInterval, collectorStatus, logger: log });
+    return new FsConfigLoader({
+      directory: config.configFsPath,
+      rescanIntervalMs: config.configFsRescanInterval,
+      collectorStatus,
+      logger: log,
+    });
   }
   if (config.configLoader === "off") return undefined;
   // The config service's gRPC client loads only when used, like the intake's.

@@ -45,9 +45,16 @@ describe("a variable meant for another command never breaks this one", () => {
     test(command, () => {
       const mine = new Set(optionsFor(command).flatMap((k) => envNames(k)));
       const env: Record<string, string> = {};
-      for (const k of KEYS) for (const name of envNames(k)) if (!mine.has(name)) env[name] = "garbage: not a value any option of this command accepts";
+      for (const k of KEYS)
+        for (const name of envNames(k)) if (!mine.has(name)) env[name] = "garbage: not a value any option of this command accepts";
       // the generic names an older release read, set to values another command would have wanted
-      Object.assign(env, { ANTIMETAL_FORMAT: "text", ANTIMETAL_TYPE: "x", ANTIMETAL_DURATION: "forever", ANTIMETAL_SUBJECT: "s", ANTIMETAL_PRINT_CONFIG: "true" });
+      Object.assign(env, {
+        ANTIMETAL_FORMAT: "text",
+        ANTIMETAL_TYPE: "x",
+        ANTIMETAL_DURATION: "forever",
+        ANTIMETAL_SUBJECT: "s",
+        ANTIMETAL_PRINT_CONFIG: "true",
+      });
       const argv = command === "store" ? ["stats"] : [];
       const { config } = loadConfig({ command, argv, env });
       if (command === "run") expect(config.printConfig).toBe(false);
@@ -57,8 +64,12 @@ describe("a variable meant for another command never breaks this one", () => {
 
 test("scoped variables reach their own command", () => {
   expect(loadConfig({ command: "check", argv: [], env: { ANTIMETAL_CHECK_FORMAT: "json" } }).config.checkFormat).toBe("json");
-  expect(loadConfig({ command: "store", argv: ["resources"], env: { ANTIMETAL_STORE_TYPE: "antimetal" } }).config.storeType).toBe("antimetal");
-  expect(() => loadConfig({ command: "collect", argv: [], env: { ANTIMETAL_COLLECT_FORMAT: "text" } })).toThrow("invalid --format (env ANTIMETAL_COLLECT_FORMAT)");
+  expect(loadConfig({ command: "store", argv: ["resources"], env: { ANTIMETAL_STORE_TYPE: "antimetal" } }).config.storeType).toBe(
+    "antimetal",
+  );
+  expect(() => loadConfig({ command: "collect", argv: [], env: { ANTIMETAL_COLLECT_FORMAT: "text" } })).toThrow(
+    "invalid --format (env ANTIMETAL_COLLECT_FORMAT)",
+  );
 });
 
 test("run's ANTIMETAL_COLLECTORS (a DaemonSet's all,execsnoop) does not reach collect, nor the file's collectors", () => {
@@ -68,13 +79,21 @@ test("run's ANTIMETAL_COLLECTORS (a DaemonSet's all,execsnoop) does not reach co
   const file = { argv: ["--config", "/a.yaml"], readFile: () => "collectors: load,execsnoop\n" };
   expect(loadConfig({ command: "collect", env: {}, ...file }).config.collectCollectors).toEqual([]);
   expect(loadConfig({ command: "run", env: {}, ...file }).config.collectors).toEqual(["load", "execsnoop"]);
-  expect(loadConfig({ command: "collect", argv: ["--collectors", "cpu"], env: { ANTIMETAL_COLLECT_COLLECTORS: "load" } }).config.collectCollectors).toEqual(["cpu"]);
+  expect(
+    loadConfig({ command: "collect", argv: ["--collectors", "cpu"], env: { ANTIMETAL_COLLECT_COLLECTORS: "load" } }).config
+      .collectCollectors,
+  ).toEqual(["cpu"]);
 });
 
 test("the shared config file cannot set a per-command or flag-only option", () => {
-  const load = (text: string, command: Command = "run") => loadConfig({ command, argv: ["--config", "/a.yaml"], env: {}, readFile: () => text });
+  const load = (text: string, command: Command = "run") =>
+    loadConfig({ command, argv: ["--config", "/a.yaml"], env: {}, readFile: () => text });
   expect(() => load("format: text\n", "collect")).toThrow(ConfigError);
-  expect(() => load("format: text\n", "run")).toThrow('"format" is an option of one command invocation, not of the shared config file; give it as a flag or ANTIMETAL_COLLECT_FORMAT for collect or ANTIMETAL_CHECK_FORMAT for check');
-  expect(() => load("print-config: true\n")).toThrow('"print-config" is an option of one command invocation, not of the shared config file; give it as a flag');
+  expect(() => load("format: text\n", "run")).toThrow(
+    '"format" is an option of one command invocation, not of the shared config file; give it as a flag or ANTIMETAL_COLLECT_FORMAT for collect or ANTIMETAL_CHECK_FORMAT for check',
+  );
+  expect(() => load("print-config: true\n")).toThrow(
+    '"print-config" is an option of one command invocation, not of the shared config file; give it as a flag',
+  );
   expect(() => load("type: x\n", "store")).toThrow("ANTIMETAL_STORE_TYPE for store");
 });

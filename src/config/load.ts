@@ -93,7 +93,9 @@ function validate(key: OptionKey, r: Raw): unknown {
 function strayWord(word: string, command: Command, bareBoolean: string | undefined): ConfigError {
   const takes = POSITIONALS[command] === 0 ? `"${command}" takes no arguments` : `"${command}" takes one argument`;
   if (bareBoolean !== undefined) {
-    return new ConfigError(`unexpected argument ${JSON.stringify(word)} after --${bareBoolean}: ${takes}; a boolean flag takes its value after "=" (--${bareBoolean}=${word})`);
+    return new ConfigError(
+      `unexpected argument ${JSON.stringify(word)} after --${bareBoolean}: ${takes}; a boolean flag takes its value after "=" (--${bareBoolean}=${word})`,
+    );
   }
   return new ConfigError(`unexpected argument ${JSON.stringify(word)}: ${takes} (see antimetal-agent ${command} --help)`);
 }
@@ -196,7 +198,8 @@ function readConfigFile(path: string, keys: OptionKey[], readFile = readBoundedC
     throw new ConfigError(`invalid --config (${path}): not YAML: ${errorMessage(e).split("\n")[0]}`);
   }
   if (doc === null || doc === undefined) return new Map();
-  if (typeof doc !== "object" || Array.isArray(doc)) throw new ConfigError(`invalid --config (${path}): must be a mapping of flag names to values`);
+  if (typeof doc !== "object" || Array.isArray(doc))
+    throw new ConfigError(`invalid --config (${path}): must be a mapping of flag names to values`);
   const known = new Set(Object.values(OPTIONS).map((o) => o.flag));
   const out = new Map<OptionKey, Raw>();
   for (const [name, value] of Object.entries(doc)) {
@@ -207,11 +210,17 @@ function readConfigFile(path: string, keys: OptionKey[], readFile = readBoundedC
     if (!withFlag.some(fileSettable)) {
       const where = withFlag.flatMap((k) => envNames(k).map((e) => `${e} for ${OPTIONS[k].commands.join(", ")}`));
       const how = where.length > 0 ? `give it as a flag or ${where.join(" or ")}` : "give it as a flag";
-      throw new ConfigError(`invalid --config (${path}): "${name}" is an option of one command invocation, not of the shared config file; ${how}`);
+      throw new ConfigError(
+        `invalid --config (${path}): "${name}" is an option of one command invocation, not of the shared config file; ${how}`,
+      );
     }
     const key = keys.find((k) => OPTIONS[k].flag === name && fileSettable(k));
     if (!key) continue; // an option of another subcommand (or, like collect's --collectors, one the file does not set)
-    out.set(key, { value: typeof value === "number" || typeof value === "boolean" ? String(value) : value, source: "file", origin: `file ${path}` });
+    out.set(key, {
+      value: typeof value === "number" || typeof value === "boolean" ? String(value) : value,
+      source: "file",
+      origin: `file ${path}`,
+    });
   }
   return out;
 }

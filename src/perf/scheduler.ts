@@ -6,13 +6,20 @@
 
 import type { Logger } from "../log/logger.ts";
 import type { Component } from "../runtime/component.ts";
-import type { ContinuousCollector, MetricEvent, MetricType, PointCollector } from "./collector.ts";
 import { SAMPLE_GAP_MS } from "./collect-command.ts";
+import type { ContinuousCollector, MetricEvent, MetricType, PointCollector } from "./collector.ts";
 import { DELTA_TYPES } from "./delta.ts";
 import { errCode, raceAbort } from "./io.ts";
-import { isContinuous, isPoint, type CollectorRegistry } from "./registry.ts";
+import { type CollectorRegistry, isContinuous, isPoint } from "./registry.ts";
 import type { MetricsRouter } from "./router.ts";
-import { collectorDuration, collectorErrors, collectorInterval, collectorLastSuccess, collectorSkipped, collectorUp } from "./self-metrics.ts";
+import {
+  collectorDuration,
+  collectorErrors,
+  collectorInterval,
+  collectorLastSuccess,
+  collectorSkipped,
+  collectorUp,
+} from "./self-metrics.ts";
 
 export const DEFAULT_INTERVAL_MS = 10_000;
 /** Hardware inventory changes rarely; these default to the hardware refresh interval. */
@@ -164,7 +171,9 @@ export class CollectorScheduler implements Component {
     for (const stream of [...this.streams]) {
       if (wanted.has(stream.type) && !restart.has(stream.type)) continue;
       this.streams = this.streams.filter((s) => s !== stream);
-      await stream.collector.stop().catch((err) => this.log.warn({ collector: stream.type, err: (err as Error).message }, "continuous collector failed to stop"));
+      await stream.collector
+        .stop()
+        .catch((err) => this.log.warn({ collector: stream.type, err: (err as Error).message }, "continuous collector failed to stop"));
       if (wanted.has(stream.type)) change.restarted.push(stream.type);
       else change.stopped.push(stream.type);
     }
@@ -235,7 +244,13 @@ export class CollectorScheduler implements Component {
       if (job.lastError) this.log.info({ collector: job.type }, "collector recovered");
       job.lastError = undefined;
       if (job.removed) return;
-      this.publish({ timestamp: new Date(), metricType: job.type, eventType: COUNTER_TYPES.has(job.type) ? "counter" : "gauge", nodeName: this.opts.nodeName, data });
+      this.publish({
+        timestamp: new Date(),
+        metricType: job.type,
+        eventType: COUNTER_TYPES.has(job.type) ? "counter" : "gauge",
+        nodeName: this.opts.nodeName,
+        data,
+      });
     } catch (err) {
       const timedOut = signal.aborted;
       const code = errCode(err);
@@ -243,7 +258,11 @@ export class CollectorScheduler implements Component {
       collectorErrors.inc({ collector: job.type, reason });
       collectorUp.set({ collector: job.type }, 0);
       const msg = timedOut ? `timed out after ${timeoutMs} ms` : (err as Error).message;
-      if (job.lastError !== msg) this.log.warn({ collector: job.type, err: msg }, "collection failed; repeats are counted in antimetal_collector_errors_total, not logged");
+      if (job.lastError !== msg)
+        this.log.warn(
+          { collector: job.type, err: msg },
+          "collection failed; repeats are counted in antimetal_collector_errors_total, not logged",
+        );
       job.lastError = msg;
     }
   }

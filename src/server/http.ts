@@ -4,8 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-import type { Server } from "bun";
 import { profile } from "bun:jsc";
+import type { Server } from "bun";
 import type { Registry } from "prom-client";
 import type { Logger } from "../log/logger.ts";
 import type { Component } from "../runtime/component.ts";
@@ -46,7 +46,8 @@ export function createHttpComponent(opts: HttpOptions): HttpComponent {
       const r = opts.readiness();
       return r.ready ? text("ok\n") : text(`not ready:\n${r.reasons.map((x) => `- ${x}`).join("\n")}\n`, 503);
     }
-    if (path === "/config" && opts.configView) return new Response(JSON.stringify(opts.configView(), null, 2) + "\n", { headers: { "content-type": "application/json" } });
+    if (path === "/config" && opts.configView)
+      return new Response(JSON.stringify(opts.configView(), null, 2) + "\n", { headers: { "content-type": "application/json" } });
     return text("not found\n", 404);
   };
 

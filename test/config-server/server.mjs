@@ -40,7 +40,21 @@ const Response = root.lookupType("antimetal.service.agent.v1.WatchConfigResponse
 const HostStats = root.lookupType("antimetal.agent.v1.HostStatsCollectionConfig");
 const ConfigError = root.lookupType("antimetal.agent.v1.ConfigError");
 
-const KNOWN_COLLECTORS = new Set(["load", "cpu", "memory", "system", "disk", "network", "tcp", "kernel", "process", "numa_stats", "cgroup_cpu", "cgroup_memory", "filesystem"]);
+const KNOWN_COLLECTORS = new Set([
+  "load",
+  "cpu",
+  "memory",
+  "system",
+  "disk",
+  "network",
+  "tcp",
+  "kernel",
+  "process",
+  "numa_stats",
+  "cgroup_cpu",
+  "cgroup_memory",
+  "filesystem",
+]);
 const HOST_STATS = "antimetal.agent.v1.HostStatsCollectionConfig";
 const INITIAL = 0;
 const ACK = 1;
@@ -73,7 +87,10 @@ function checkInstance(inst) {
   need(typeof inst.build.revision === "string" && inst.build.revision.length > 0, "build.revision empty");
   const linux = inst.linux_runtime;
   need(linux && /^\d+\.\d+/.test(linux.kernel_version ?? ""), `linux_runtime.kernel_version ${JSON.stringify(linux?.kernel_version)}`);
-  need(linux.cgroup_info && [0, 1, 2].includes(linux.cgroup_info.version ?? 0) && [0, 1].includes(linux.cgroup_info.driver ?? 0), "linux_runtime.cgroup_info");
+  need(
+    linux.cgroup_info && [0, 1, 2].includes(linux.cgroup_info.version ?? 0) && [0, 1].includes(linux.cgroup_info.driver ?? 0),
+    "linux_runtime.cgroup_info",
+  );
   const cs = inst.supported_collectors ?? [];
   need(cs.length > 0, "supported_collectors empty");
   need(new Set(cs).size === cs.length, "supported_collectors has duplicates");
@@ -174,7 +191,10 @@ function handle(call) {
 }
 
 function toObject(c) {
-  const data = c.data_b64 !== undefined ? Buffer.from(c.data_b64, "base64") : HostStats.encode({ collector: c.collector, interval_seconds: c.interval_seconds ?? 0 }).finish();
+  const data =
+    c.data_b64 !== undefined
+      ? Buffer.from(c.data_b64, "base64")
+      : HostStats.encode({ collector: c.collector, interval_seconds: c.interval_seconds ?? 0 }).finish();
   return {
     type: { type: c.type ?? HOST_STATS },
     name: c.name,
@@ -212,7 +232,9 @@ const control = http.createServer((req, res) => {
         sendNext();
       } else if (req.method === "POST" && url.pathname === "/cmd") {
         const c = JSON.parse(body || "{}");
-        if (c.end) for (const s of [...open.values()]) (s.call.emit("error", { code: grpc.status[c.end], details: "ended by the test" }), (s.ended = true), open.delete(s.id));
+        if (c.end)
+          for (const s of [...open.values()])
+            s.call.emit("error", { code: grpc.status[c.end], details: "ended by the test" }), (s.ended = true), open.delete(s.id);
       } else if (url.pathname === "/state") {
         out = { ...state, open: open.size, queued: queue.length };
       } else return void (res.writeHead(404), res.end());
@@ -227,6 +249,8 @@ const control = http.createServer((req, res) => {
 
 const creds = grpc.ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(opts.cert), private_key: readFileSync(opts.key) }], false);
 const controlPort = await new Promise((r) => control.listen(0, "127.0.0.1", () => r(control.address().port)));
-const port = await new Promise((resolve, reject) => server.bindAsync(`127.0.0.1:${opts.port}`, creds, (err, p) => (err ? reject(err) : resolve(p))));
+const port = await new Promise((resolve, reject) =>
+  server.bindAsync(`127.0.0.1:${opts.port}`, creds, (err, p) => (err ? reject(err) : resolve(p))),
+);
 process.stdout.write(JSON.stringify({ port, control: controlPort }) + "\n");
 process.on("SIGTERM", () => process.exit(0));

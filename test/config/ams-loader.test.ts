@@ -16,7 +16,8 @@ import { ConfigServer } from "./config-server.ts";
 import { capturedLogger, waitUntil } from "./helpers.ts";
 
 const COLLECTORS = ["load", "cpu", "memory", "disk", "process", "cpu_info"];
-const status = (c: string) => (COLLECTORS.includes(c) ? { available: true, reason: "available" } : { available: false, reason: "not found" });
+const status = (c: string) =>
+  COLLECTORS.includes(c) ? { available: true, reason: "available" } : { available: false, reason: "not found" };
 const FAST = { initialMs: 50, multiplier: 1.5, maxMs: 400, jitter: 0.2 };
 
 let pki: Pki;
@@ -42,7 +43,12 @@ async function start(opts: { maxStreamAgeMs?: number; apiKey?: string } = {}) {
     caFile: pki.ca,
     apiKey: opts.apiKey ?? "ams-key",
     maxStreamAgeMs: opts.maxStreamAgeMs ?? 600_000,
-    instance: buildInstance({ id: uuidv7(), build: { ...buildInfo, version: "1.4.2", revision: "abc1234def567" }, paths: { proc: "/proc", sys: "/sys" }, collectors: COLLECTORS }),
+    instance: buildInstance({
+      id: uuidv7(),
+      build: { ...buildInfo, version: "1.4.2", revision: "abc1234def567" },
+      paths: { proc: "/proc", sys: "/sys" },
+      collectors: COLLECTORS,
+    }),
     collectorStatus: status,
     logger: log.logger,
     backoff: FAST,
@@ -53,7 +59,8 @@ async function start(opts: { maxStreamAgeMs?: number; apiKey?: string } = {}) {
   return { log, changes: () => changes };
 }
 
-const active = () => Object.fromEntries(loader!.active().map((i) => [i.name, `${i.config!.collector}@${i.config!.intervalSeconds}s ${i.version}`]));
+const active = () =>
+  Object.fromEntries(loader!.active().map((i) => [i.name, `${i.config!.collector}@${i.config!.intervalSeconds}s ${i.version}`]));
 
 test("INITIAL carries a valid Instance; a response is applied and ACKed", async () => {
   const { changes } = await start();
@@ -78,7 +85,9 @@ test("updates: a newer version replaces, an older one is NACKed with its ConfigE
   const { answers, violations } = await server!.state();
   expect(violations).toEqual([]);
   expect(answers.map((a) => a.type)).toEqual(["ACK", "NACK", "ACK", "ACK"]);
-  expect(answers[1]!.errors).toEqual([{ type: "antimetal.agent.v1.HostStatsCollectionConfig", name: "a", reason: "version v1 is less than the currently stored version v2" }]);
+  expect(answers[1]!.errors).toEqual([
+    { type: "antimetal.agent.v1.HostStatsCollectionConfig", name: "a", reason: "version v1 is less than the currently stored version v2" },
+  ]);
   expect(active()).toEqual({ a: "cpu@2s v3" });
 });
 
@@ -95,13 +104,22 @@ test("NACK on an unknown collector: one ConfigError per refused object, the vali
   expect(violations).toEqual([]);
   expect(answers[0]!.type).toBe("NACK");
   expect(answers[0]!.errors).toEqual([
-    { type: "antimetal.agent.v1.HostStatsCollectionConfig", name: "gpu", reason: "failed to parse config: collector gpu is not available: not found" },
+    {
+      type: "antimetal.agent.v1.HostStatsCollectionConfig",
+      name: "gpu",
+      reason: "failed to parse config: collector gpu is not available: not found",
+    },
     { type: "antimetal.agent.v1.HostStatsCollectionConfig", name: "unversioned", reason: "could not parse version " },
     { type: "antimetal.agent.v1.Other", name: "bad-type", reason: "unrecognized type: antimetal.agent.v1.Other" },
   ]);
   expect(active()).toEqual({ good: "memory@10s 1" });
   expect(log.text()).toContain("config objects refused (NACK)");
-  expect(loader!.view().objects.filter((o) => o.status === "invalid").map((o) => o.name)).toEqual(["gpu", "unversioned", "bad-type"]);
+  expect(
+    loader!
+      .view()
+      .objects.filter((o) => o.status === "invalid")
+      .map((o) => o.name),
+  ).toEqual(["gpu", "unversioned", "bad-type"]);
 });
 
 test("TTL: an object expires unless renewed; a bare heartbeat (same version, no data) renews it", async () => {
@@ -112,7 +130,9 @@ test("TTL: an object expires unless renewed; a bare heartbeat (same version, no 
   ]);
   await waitUntil("both in force", () => Object.keys(active()).length === 2);
   await Bun.sleep(300);
-  await server!.push([{ name: "kept", type: "antimetal.agent.v1.HostStatsCollectionConfig", data_b64: "", version: "1", ttl_seconds: 0.6 }]);
+  await server!.push([
+    { name: "kept", type: "antimetal.agent.v1.HostStatsCollectionConfig", data_b64: "", version: "1", ttl_seconds: 0.6 },
+  ]);
   await waitUntil("short expired", () => active().short === undefined, 2000);
   await Bun.sleep(400); // past kept's first expiry
   expect(Object.keys(active())).toEqual(["kept"]);
@@ -131,7 +151,10 @@ test("a wrong API key is refused by the server and retried with backoff, not in 
 
 test("server restart: the loader reconnects and its INITIAL replays the objects it holds", async () => {
   await start();
-  await server!.push([{ name: "a", collector: "cpu", interval_seconds: 5, version: "v1" }, { name: "b", collector: "load", interval_seconds: 2, version: "v4" }]);
+  await server!.push([
+    { name: "a", collector: "cpu", interval_seconds: 5, version: "v1" },
+    { name: "b", collector: "load", interval_seconds: 2, version: "v4" },
+  ]);
   await waitUntil("ACK", async () => (await server!.state()).answers.length === 1);
   const port = server!.port;
   await server!.kill();

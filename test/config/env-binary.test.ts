@@ -39,11 +39,27 @@ test("collect reads its own scoped variable", async () => {
 });
 
 test("run is not turned into --print-config by an environment variable", async () => {
-  const p = Bun.spawn([requireBinary(), "run", "--intake-address", "", "--enable-kubernetes-controller=false", "--enable-hardware-discovery=false", "--data-directory", "", "--health-probe-bind-address", "127.0.0.1:0", "--metrics-bind-address", "127.0.0.1:0"], {
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, ...FOREIGN },
-  });
+  const p = Bun.spawn(
+    [
+      requireBinary(),
+      "run",
+      "--intake-address",
+      "",
+      "--enable-kubernetes-controller=false",
+      "--enable-hardware-discovery=false",
+      "--data-directory",
+      "",
+      "--health-probe-bind-address",
+      "127.0.0.1:0",
+      "--metrics-bind-address",
+      "127.0.0.1:0",
+    ],
+    {
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...process.env, ...FOREIGN },
+    },
+  );
   await Bun.sleep(1500);
   expect(p.exitCode).toBeNull(); // still running, not printing a config and exiting
   p.kill("SIGTERM");

@@ -8,10 +8,10 @@
 // a burst of writes, a directory that appears later, and a ConfigMap-style symlink swap.
 
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { toJson } from "@bufbuild/protobuf";
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { toJson } from "@bufbuild/protobuf";
 import { stringify as toYaml } from "yaml";
 import { FsConfigLoader } from "../../src/config/objects/fs-loader.ts";
 import { hostStatsObject } from "../../src/config/objects/parse.ts";
@@ -33,9 +33,14 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const objectJson = (name: string, collector: string, seconds: number, version = "") => toJson(ObjectSchema, hostStatsObject(name, collector, seconds, version)) as Record<string, unknown>;
-const writeJson = (file: string, name: string, collector: string, seconds: number, version = "") => writeFileSync(join(dir, file), JSON.stringify(objectJson(name, collector, seconds, version)));
-const active = () => Object.fromEntries(loader!.active().map((i) => [i.name, `${i.config!.collector}@${i.config!.intervalSeconds}s${i.version ? " " + i.version : ""}`]));
+const objectJson = (name: string, collector: string, seconds: number, version = "") =>
+  toJson(ObjectSchema, hostStatsObject(name, collector, seconds, version)) as Record<string, unknown>;
+const writeJson = (file: string, name: string, collector: string, seconds: number, version = "") =>
+  writeFileSync(join(dir, file), JSON.stringify(objectJson(name, collector, seconds, version)));
+const active = () =>
+  Object.fromEntries(
+    loader!.active().map((i) => [i.name, `${i.config!.collector}@${i.config!.intervalSeconds}s${i.version ? " " + i.version : ""}`]),
+  );
 
 async function start(rescanIntervalMs = 60_000, directory = dir) {
   const log = capturedLogger();
@@ -78,7 +83,9 @@ test("an invalid file is reported (log, counter, ConfigError reason) and the las
   expect(await registry.metrics()).toMatch(/antimetal_config_object_errors_total\{loader="fs"\} [1-9]/);
   // unknown collector, named as the original names it
   writeJson("a.json", "a", "gpu", 5);
-  await waitUntil("unknown collector refused", () => loader!.view().objects.some((o) => o.error === "failed to parse config: collector gpu is not available: not found"));
+  await waitUntil("unknown collector refused", () =>
+    loader!.view().objects.some((o) => o.error === "failed to parse config: collector gpu is not available: not found"),
+  );
   expect(loader!.view().objects.find((o) => o.status === "invalid")!.configError).toEqual({
     configRef: { type: { type: "antimetal.agent.v1.HostStatsCollectionConfig" }, name: "a" },
     reason: "failed to parse config: collector gpu is not available: not found",
@@ -98,7 +105,9 @@ test("versions compare as integers after one leading v: an older version is refu
   writeJson("a.json", "a", "cpu", 5, "v2");
   await start();
   writeJson("a.json", "a", "cpu", 9, "v1");
-  await waitUntil("older refused", () => loader!.view().objects.some((o) => o.error === "version v1 is less than the currently stored version v2"));
+  await waitUntil("older refused", () =>
+    loader!.view().objects.some((o) => o.error === "version v1 is less than the currently stored version v2"),
+  );
   expect(active()).toEqual({ a: "cpu@5s v2" });
   writeJson("a.json", "a", "cpu", 3, "2");
   await waitUntil("equal version applied", () => active().a === "cpu@3s 2");

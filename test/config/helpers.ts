@@ -9,7 +9,11 @@
 import { Writable } from "node:stream";
 import { createLogger, type Logger } from "../../src/log/logger.ts";
 
-export function capturedLogger(level: "debug" | "info" = "debug"): { logger: Logger; text: () => string; lines: () => Array<Record<string, unknown>> } {
+export function capturedLogger(level: "debug" | "info" = "debug"): {
+  logger: Logger;
+  text: () => string;
+  lines: () => Array<Record<string, unknown>>;
+} {
   const chunks: string[] = [];
   const destination = new Writable({
     write(chunk, _enc, cb) {

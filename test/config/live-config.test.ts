@@ -28,7 +28,13 @@ function setup(yaml: string, argv: string[] = []) {
   const fullArgv = ["--config", file, ...argv];
   const env = { ANTIMETAL_INTAKE_API_KEY: "k1" };
   const log = capturedLogger();
-  const live = new LiveConfig({ loaded: loadConfig({ command: "run", argv: fullArgv, env }), argv: fullArgv, env, logger: log.logger, validate: () => undefined });
+  const live = new LiveConfig({
+    loaded: loadConfig({ command: "run", argv: fullArgv, env }),
+    argv: fullArgv,
+    env,
+    logger: log.logger,
+    validate: () => undefined,
+  });
   return { file, live, log };
 }
 
@@ -53,7 +59,11 @@ test("a restart-only change is reported once; reverting it clears it; flags keep
   expect(await live.reload("SIGHUP")).toEqual({ result: "unchanged", applied: [], needsRestart: [] });
   expect(live.view().needsRestart).toBeUndefined();
   const lines = log.lines().filter((l) => String(l.msg).startsWith("config reloaded"));
-  expect(lines.map((l) => l.msg)).toEqual(["config reloaded: needs a restart: max-stream-age", "config reloaded: nothing changed", "config reloaded: nothing changed"]);
+  expect(lines.map((l) => l.msg)).toEqual([
+    "config reloaded: needs a restart: max-stream-age",
+    "config reloaded: nothing changed",
+    "config reloaded: nothing changed",
+  ]);
 });
 
 test("a bad file is refused whole: nothing of it applies", async () => {

@@ -10,10 +10,10 @@
 // timestamps, config object files starting and stopping a collector, and SIGHUP under load.
 
 import { afterEach, expect, test } from "bun:test";
-import { toJson } from "@bufbuild/protobuf";
 import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { toJson } from "@bufbuild/protobuf";
 import { hostStatsObject } from "../../src/config/objects/parse.ts";
 import { ObjectSchema } from "../../src/proto/gen/antimetal/types/v1/object_pb.ts";
 import { type AgentProcess, requireBinary, startAgent } from "../helpers/agent-process.ts";
@@ -82,7 +82,10 @@ test("SIGHUP applies live options with one log line, reports restart-only ones, 
   agent = await startAgent([...STANDALONE, "--config", file, "--data-directory", ""], { ANTIMETAL_INTAKE_API_KEY: "s3cr3t-key" });
   await waitUntil("load collected", async () => lastSuccess(await metrics(agent!), "load") !== undefined);
 
-  writeFileSync(file, "log-level: debug\ncollectors: load,memory\nperformance-collector-interval: 1s\ntop-process-count: 7\nhardware-update-interval: 1m\n");
+  writeFileSync(
+    file,
+    "log-level: debug\ncollectors: load,memory\nperformance-collector-interval: 1s\ntop-process-count: 7\nhardware-update-interval: 1m\n",
+  );
   agent.proc.kill("SIGHUP");
   const line = await agent.waitForLog((l) => typeof l.msg === "string" && (l.msg as string).startsWith("config reloaded"));
   expect(line.applied).toEqual(["log-level", "collectors", "top-process-count"]);
@@ -153,14 +156,21 @@ test("config object files start a collector, change its interval and stop it, wi
   const { file, objects } = setup("collectors: load\nperformance-collector-interval: 1s\n");
   agent = await startAgent([...STANDALONE, "--config", file, "--data-directory", "", "--config-loader", "fs", "--config-fs-path", objects]);
   const write = (seconds: number, version: string) =>
-    writeFileSync(join(objects, "memory.json"), JSON.stringify(toJson(ObjectSchema, hostStatsObject("memory-collector", "memory", seconds, version))));
+    writeFileSync(
+      join(objects, "memory.json"),
+      JSON.stringify(toJson(ObjectSchema, hostStatsObject("memory-collector", "memory", seconds, version))),
+    );
   write(1, "v1");
-  const started = await agent.waitForLog((l) => l.msg === "collectors reconfigured" && Array.isArray(l.started) && (l.started as string[]).includes("memory"));
+  const started = await agent.waitForLog(
+    (l) => l.msg === "collectors reconfigured" && Array.isArray(l.started) && (l.started as string[]).includes("memory"),
+  );
   expect((started.intervals as any).memory.source).toBe(`config object memory-collector (version v1) from ${join(objects, "memory.json")}`);
   const s = sampler(agent, "memory");
   await waitUntil("memory at 1s", () => s.times.length >= 4, 10_000);
   write(2, "v2");
-  await agent.waitForLog((l) => l.msg === "collectors reconfigured" && Array.isArray(l.rescheduled) && (l.rescheduled as string[]).includes("memory"));
+  await agent.waitForLog(
+    (l) => l.msg === "collectors reconfigured" && Array.isArray(l.rescheduled) && (l.rescheduled as string[]).includes("memory"),
+  );
   const n = s.times.length;
   await waitUntil("memory at 2s", () => s.times.length >= n + 3, 15_000);
   expect(median(s.gaps(n + 1))).toBeGreaterThan(1800);
@@ -170,7 +180,9 @@ test("config object files start a collector, change its interval and stop it, wi
   expect(await metrics(agent)).toMatch(/antimetal_config_object_errors_total\{loader="fs"\} [1-9]/);
   expect((await configView(agent)).collectors.memory.interval).toBe("2s");
   unlinkSync(join(objects, "memory.json"));
-  await agent.waitForLog((l) => l.msg === "collectors reconfigured" && Array.isArray(l.stopped) && (l.stopped as string[]).includes("memory"));
+  await agent.waitForLog(
+    (l) => l.msg === "collectors reconfigured" && Array.isArray(l.stopped) && (l.stopped as string[]).includes("memory"),
+  );
   await s.stop();
   const last = s.times.at(-1)!;
   await Bun.sleep(2500);
@@ -188,7 +200,10 @@ test("SIGHUP under load: collectors at 200 ms keep their pace and the host graph
   const refreshesBefore = await refreshes();
   const from = s.times.length;
   for (let i = 0; i < 40; i++) {
-    writeFileSync(file, `collectors: load,cpu,memory\nperformance-collector-interval: 200ms\nlog-level: ${i % 2 ? "info" : "warn"}\ntop-process-count: ${10 + i}\n`);
+    writeFileSync(
+      file,
+      `collectors: load,cpu,memory\nperformance-collector-interval: 200ms\nlog-level: ${i % 2 ? "info" : "warn"}\ntop-process-count: ${10 + i}\n`,
+    );
     agent.proc.kill("SIGHUP");
     await Bun.sleep(75);
   }
@@ -201,7 +216,10 @@ test("SIGHUP under load: collectors at 200 ms keep their pace and the host graph
   expect(await metrics(agent)).not.toMatch(/antimetal_hostgraph_refreshes_total\{result="error"\} [1-9]/);
   expect(reloads(agent).filter((l) => l.msg === "config reload failed; the configuration in force is kept")).toEqual([]);
   expect(await agent.stop("SIGTERM")).toBe(0);
-  const p = Bun.spawn([requireBinary(), "store", "resources", "--type", "antimetal.hardware.v1.SystemNode", "--data-directory", data], { stdout: "pipe", stderr: "pipe" });
+  const p = Bun.spawn([requireBinary(), "store", "resources", "--type", "antimetal.hardware.v1.SystemNode", "--data-directory", data], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const out = JSON.parse(await new Response(p.stdout).text());
   expect(await p.exited).toBe(0);
   expect(out.resources.length).toBe(1);

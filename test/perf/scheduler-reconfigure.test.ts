@@ -19,7 +19,11 @@ import { cleanupTrees, makeTree, pathsFor, sample } from "./tree.ts";
 afterAll(cleanupTrees);
 
 test("reconfigure: start, stop and retime collectors without touching the others", async () => {
-  const root = makeTree({ "proc/loadavg": "0.50 1.25 2.75 2/1234 12345\n", "proc/meminfo": sample("meminfo"), "proc/vmstat": "pgfault 100\n" });
+  const root = makeTree({
+    "proc/loadavg": "0.50 1.25 2.75 2/1234 12345\n",
+    "proc/meminfo": sample("meminfo"),
+    "proc/vmstat": "pgfault 100\n",
+  });
   const registry = createCollectorRegistry(pathsFor(root), { capabilities: 0n, kernel: parseKernelVersion("6.1") });
   const router = new MetricsRouter({ queueName: "test_reconfigure" });
   const events: Array<{ type: string; at: number }> = [];
@@ -36,11 +40,18 @@ test("reconfigure: start, stop and retime collectors without touching the others
     expect(change).toEqual({ started: ["memory"], stopped: [], rescheduled: [], restarted: [] });
     await Bun.sleep(650);
     expect(times("memory", t1).length).toBeGreaterThanOrEqual(5); // first at once, then every 100 ms
-    const loadGaps = times("load").slice(1).map((t, i) => t - times("load")[i]!);
+    const loadGaps = times("load")
+      .slice(1)
+      .map((t, i) => t - times("load")[i]!);
     expect(Math.max(...loadGaps)).toBeLessThan(450); // load kept its 300 ms pace through the change
 
     const t2 = performance.now();
-    expect(await s.reconfigure({ collectors: ["memory"], intervalMs: 300, intervals: { memory: 250 } })).toEqual({ started: [], stopped: ["load"], rescheduled: ["memory"], restarted: [] });
+    expect(await s.reconfigure({ collectors: ["memory"], intervalMs: 300, intervals: { memory: 250 } })).toEqual({
+      started: [],
+      stopped: ["load"],
+      rescheduled: ["memory"],
+      restarted: [],
+    });
     await Bun.sleep(800);
     expect(times("load", t2 + 50)).toEqual([]);
     const mem = times("memory", t2 + 50);

@@ -18,7 +18,13 @@ import type { Logger } from "../../log/logger.ts";
 import { meterBound } from "../../metrics/registry.ts";
 import { ConfigErrorSchema } from "../../proto/gen/antimetal/agent/v1/config_pb.ts";
 import type { Instance } from "../../proto/gen/antimetal/agent/v1/instance_pb.ts";
-import { type WatchConfigRequest, WatchConfigRequestSchema, WatchConfigRequestType, type WatchConfigResponse, WatchConfigResponseSchema } from "../../proto/gen/antimetal/service/agent/v1/agent_pb.ts";
+import {
+  type WatchConfigRequest,
+  WatchConfigRequestSchema,
+  WatchConfigRequestType,
+  type WatchConfigResponse,
+  WatchConfigResponseSchema,
+} from "../../proto/gen/antimetal/service/agent/v1/agent_pb.ts";
 import { type Object$, ObjectSchema } from "../../proto/gen/antimetal/types/v1/object_pb.ts";
 import { TypeDescriptorSchema } from "../../proto/gen/antimetal/types/v1/types_pb.ts";
 import { StatusSchema } from "../../proto/gen/google/rpc/status_pb.ts";
@@ -162,7 +168,9 @@ export class AmsConfigLoader implements ConfigObjectSource {
         this.stats.lastError = undefined;
         this.respond(call, res);
       });
-      call.on("error", (e: grpc.ServiceError) => (aged ? finish("max_age") : finish("error", `${grpc.status[e.code] ?? e.code}: ${e.details || e.message}`)));
+      call.on("error", (e: grpc.ServiceError) =>
+        aged ? finish("max_age") : finish("error", `${grpc.status[e.code] ?? e.code}: ${e.details || e.message}`),
+      );
       call.on("end", () => finish(aged ? "max_age" : "closed", aged ? undefined : "the config service ended the stream"));
       call.write(
         create(WatchConfigRequestSchema, {
@@ -186,7 +194,11 @@ export class AmsConfigLoader implements ConfigObjectSource {
     this.meter.depth(this.entries.size);
     configObjects.set({ loader: "ams", status: "ok" }, this.active().length);
     configObjects.set({ loader: "ams", status: "invalid" }, this.refused.size);
-    const request = create(WatchConfigRequestSchema, { type: WatchConfigRequestType.ACK, responseSeqNum: res.seqNum, instance: this.opts.instance });
+    const request = create(WatchConfigRequestSchema, {
+      type: WatchConfigRequestType.ACK,
+      responseSeqNum: res.seqNum,
+      instance: this.opts.instance,
+    });
     if (failures.length > 0) {
       this.stats.nacks++;
       configObjectErrors.inc({ loader: "ams" }, failures.length);
@@ -196,7 +208,10 @@ export class AmsConfigLoader implements ConfigObjectSource {
         message: failures[0]!.error!,
         details: failures.map((f) => anyPack(ConfigErrorSchema, configErrorOf(f))),
       });
-      this.log.warn({ seqNum: res.seqNum, refused: failures.map((f) => ({ type: f.typeUrl, name: f.name, err: f.error })) }, "config objects refused (NACK); the last good configs stay in force");
+      this.log.warn(
+        { seqNum: res.seqNum, refused: failures.map((f) => ({ type: f.typeUrl, name: f.name, err: f.error })) },
+        "config objects refused (NACK); the last good configs stay in force",
+      );
     } else {
       this.stats.acks++;
     }
@@ -248,5 +263,10 @@ export class AmsConfigLoader implements ConfigObjectSource {
 
 /** An object as INITIAL replays it: type.type, name, version and data (no kind, no TTL), as the original. */
 function initialObject(obj: Object$): Object$ {
-  return create(ObjectSchema, { type: create(TypeDescriptorSchema, { type: obj.type?.type ?? "" }), name: obj.name, version: obj.version, data: obj.data });
+  return create(ObjectSchema, {
+    type: create(TypeDescriptorSchema, { type: obj.type?.type ?? "" }),
+    name: obj.name,
+    version: obj.version,
+    data: obj.data,
+  });
 }

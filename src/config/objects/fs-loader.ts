@@ -94,7 +94,13 @@ export class FsConfigLoader implements ConfigObjectSource {
     const objects = [...this.inForce.values(), ...this.refused.values()].map(objectView);
     return {
       loader: "fs",
-      state: { directory: this.opts.directory, watching: this.watcher !== undefined, files: this.files.size, scans: this.scans, ...(this.lastScanError ? { error: this.lastScanError } : {}) },
+      state: {
+        directory: this.opts.directory,
+        watching: this.watcher !== undefined,
+        files: this.files.size,
+        scans: this.scans,
+        ...(this.lastScanError ? { error: this.lastScanError } : {}),
+      },
       objects,
     };
   }
@@ -105,7 +111,10 @@ export class FsConfigLoader implements ConfigObjectSource {
     try {
       this.watcher = watch(this.opts.directory, { recursive: true }, () => this.changed());
       this.watcher.on("error", (e) => {
-        this.log.warn({ directory: this.opts.directory, err: errorMessage(e) }, "config directory watch failed; the periodic rescan continues");
+        this.log.warn(
+          { directory: this.opts.directory, err: errorMessage(e) },
+          "config directory watch failed; the periodic rescan continues",
+        );
         this.watcher?.close();
         this.watcher = undefined;
       });
@@ -181,7 +190,8 @@ export class FsConfigLoader implements ConfigObjectSource {
   }
 
   private noteScanError(error: string | undefined): void {
-    if (error !== undefined && error !== this.lastScanError) this.log.info({ directory: this.opts.directory, err: error }, "config directory not readable; no config objects from it");
+    if (error !== undefined && error !== this.lastScanError)
+      this.log.info({ directory: this.opts.directory, err: error }, "config directory not readable; no config objects from it");
     this.lastScanError = error;
   }
 
@@ -243,7 +253,10 @@ export class FsConfigLoader implements ConfigObjectSource {
     for (const [path, r] of refused) {
       if (this.refused.get(path)?.error === r.error) continue;
       configObjectErrors.inc({ loader: "fs" });
-      this.log.warn({ file: path, type: r.typeUrl || undefined, name: r.name || undefined, err: r.error }, "config object refused; the last good config stays in force");
+      this.log.warn(
+        { file: path, type: r.typeUrl || undefined, name: r.name || undefined, err: r.error },
+        "config object refused; the last good config stays in force",
+      );
     }
     this.inForce = next;
     this.refused = refused;

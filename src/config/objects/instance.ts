@@ -8,12 +8,12 @@
 // per process, the build, the Linux runtime (kernel version, cgroup version and driver) and the
 // collectors a config object may name.
 
-import { create } from "@bufbuild/protobuf";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
+import { create } from "@bufbuild/protobuf";
 import type { BuildInfo } from "../../build-info.ts";
-import { type Instance, InstanceSchema, BuildSchema, SemanticVersionSchema } from "../../proto/gen/antimetal/agent/v1/instance_pb.ts";
-import { CgroupDriver, CgroupInfoSchema, CgroupVersion, LinuxSchema, type Linux } from "../../proto/gen/antimetal/runtime/v1/linux_pb.ts";
+import { BuildSchema, type Instance, InstanceSchema, SemanticVersionSchema } from "../../proto/gen/antimetal/agent/v1/instance_pb.ts";
+import { CgroupDriver, CgroupInfoSchema, CgroupVersion, type Linux, LinuxSchema } from "../../proto/gen/antimetal/runtime/v1/linux_pb.ts";
 
 /** Collectors a config object cannot run: hardware inventory (the host graph owns it) and eBPF (its own component). */
 const NOT_CONFIGURABLE = new Set(["cpu_info", "memory_info", "disk_info", "network_info", "execsnoop"]);
@@ -33,7 +33,10 @@ export function uuidv7(now = Date.now()): Uint8Array {
 
 /** "1.2.3-dev" -> {1, 2, 3}; a part that is not a number is 0, as the original. */
 export function semanticVersion(version: string): { major: number; minor: number; patch: number } {
-  const [major, minor, patch] = version.replace(/^v/, "").split(/[.+-]/).map((p) => (/^\d+$/.test(p) ? Number(p) : 0));
+  const [major, minor, patch] = version
+    .replace(/^v/, "")
+    .split(/[.+-]/)
+    .map((p) => (/^\d+$/.test(p) ? Number(p) : 0));
   return { major: major ?? 0, minor: minor ?? 0, patch: patch ?? 0 };
 }
 
@@ -60,11 +63,19 @@ export function linuxRuntime(paths: { proc: string; sys: string }): Linux | unde
   });
 }
 
-export function buildInstance(opts: { id: Uint8Array; build: BuildInfo; paths: { proc: string; sys: string }; collectors: string[] }): Instance {
+export function buildInstance(opts: {
+  id: Uint8Array;
+  build: BuildInfo;
+  paths: { proc: string; sys: string };
+  collectors: string[];
+}): Instance {
   const linux = linuxRuntime(opts.paths);
   return create(InstanceSchema, {
     id: opts.id,
-    build: create(BuildSchema, { version: create(SemanticVersionSchema, semanticVersion(opts.build.version)), revision: opts.build.revision.slice(0, 12) }),
+    build: create(BuildSchema, {
+      version: create(SemanticVersionSchema, semanticVersion(opts.build.version)),
+      revision: opts.build.revision.slice(0, 12),
+    }),
     ...(linux ? { linuxRuntime: linux } : {}),
     supportedCollectors: opts.collectors.filter((c) => !NOT_CONFIGURABLE.has(c)),
   });

@@ -33,7 +33,10 @@ test("parseObject: the original's checks in its order, with its messages", () =>
     [obj({ type: create(TypeDescriptorSchema, { type: HOST_STATS_TYPE }) }), "object name is empty"],
     [obj({ name: "a", type: create(TypeDescriptorSchema, { type: HOST_STATS_TYPE }) }), "object data is empty"],
     [obj({ name: "a", type: create(TypeDescriptorSchema, { type: "x.Y" }), data: new Uint8Array([1]) }), "unrecognized type: x.Y"],
-    [obj({ name: "a", type: create(TypeDescriptorSchema, { type: HOST_STATS_TYPE }), data: new Uint8Array([0xff, 0xff]) }), "failed to parse config: failed to unmarshal: "],
+    [
+      obj({ name: "a", type: create(TypeDescriptorSchema, { type: HOST_STATS_TYPE }), data: new Uint8Array([0xff, 0xff]) }),
+      "failed to parse config: failed to unmarshal: ",
+    ],
     [hostStatsObject("a", "", 1), "failed to parse config: collector name is empty"],
     [hostStatsObject("a", "gpu", 1), "failed to parse config: collector gpu is not available: not found"],
     [hostStatsObject("a", "cpu", 90_000), "failed to parse config: interval_seconds 90000 is over 86400 (24h)"],

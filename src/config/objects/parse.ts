@@ -9,7 +9,12 @@
 
 import { create, fromBinary, fromJson, type JsonValue, toBinary } from "@bufbuild/protobuf";
 import { parse as parseYaml } from "yaml";
-import { type ConfigError, ConfigErrorSchema, type HostStatsCollectionConfig, HostStatsCollectionConfigSchema } from "../../proto/gen/antimetal/agent/v1/config_pb.ts";
+import {
+  type ConfigError,
+  ConfigErrorSchema,
+  type HostStatsCollectionConfig,
+  HostStatsCollectionConfigSchema,
+} from "../../proto/gen/antimetal/agent/v1/config_pb.ts";
 import { type Object$, ObjectSchema } from "../../proto/gen/antimetal/types/v1/object_pb.ts";
 import { ObjectRefSchema, TypeDescriptorSchema } from "../../proto/gen/antimetal/types/v1/types_pb.ts";
 import { errorMessage } from "../../util/errors.ts";
@@ -62,7 +67,8 @@ export function parseObject(obj: Object$ | undefined, source: string, collectorS
   if (config.collector === "") return fail("failed to parse config: collector name is empty");
   const status = collectorStatus(config.collector);
   if (!status.available) return fail(`failed to parse config: collector ${config.collector} is not available: ${status.reason}`);
-  if (config.intervalSeconds > MAX_INTERVAL_SECONDS) return fail(`failed to parse config: interval_seconds ${config.intervalSeconds} is over ${MAX_INTERVAL_SECONDS} (24h)`);
+  if (config.intervalSeconds > MAX_INTERVAL_SECONDS)
+    return fail(`failed to parse config: interval_seconds ${config.intervalSeconds} is over ${MAX_INTERVAL_SECONDS} (24h)`);
   return { ...out, status: "ok", config };
 }
 
