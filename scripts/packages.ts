@@ -60,7 +60,7 @@ ANTIMETAL_CONFIG=/etc/antimetal/agent.yaml
 }
 
 /** deb and rpm for each architecture into `out`; returns the file names. */
-export function buildPackages(opts: { out: string; version: string; binaries: Record<PkgArch, string>; epoch: number }): string[] {
+export function buildPackages(opts: { out: string; version: string; binaries: Partial<Record<PkgArch, string>>; epoch: number; packagers?: ("deb" | "rpm")[] }): string[] {
   const stage = fs.mkdtempSync(path.join(os.tmpdir(), "antimetal-nfpm-"));
   const files: string[] = [];
   try {
@@ -84,7 +84,7 @@ export function buildPackages(opts: { out: string; version: string; binaries: Re
           "Antimetal infrastructure agent\nHost performance collectors, kernel log and eBPF exec events, the host hardware graph and an\nembedded store, uploaded to the Antimetal intake; runs as a hardened systemd service.",
         mtime: new Date(opts.epoch * 1000).toISOString(),
         contents: [
-          { src: opts.binaries[arch], dst: PACKAGED_BINARY, file_info: { mode: 0o755 } },
+          { src: path.resolve(opts.binaries[arch]!), dst: PACKAGED_BINARY, file_info: { mode: 0o755 } },
           { src: path.join(stage, "antimetal-agent.service"), dst: "/usr/lib/systemd/system/antimetal-agent.service", file_info: { mode: 0o644 } },
           // The transient user reads agent.yaml itself; systemd (root) reads agent.env.
           { dst: "/etc/antimetal", type: "dir", file_info: { mode: 0o755 } },
@@ -105,7 +105,8 @@ export function buildPackages(opts: { out: string; version: string; binaries: Re
       const cfg = path.join(stage, `nfpm-${arch}.json`);
       fs.writeFileSync(cfg, JSON.stringify(config, null, 2));
       const names = packageNames(opts.version, arch);
-      for (const [packager, name] of [["deb", names.deb], ["rpm", names.rpm]] as const) {
+      for (const packager of opts.packagers ?? ["deb", "rpm"]) {
+        const name = names[packager];
         run(NFPM, ["package", "--config", cfg, "--packager", packager, "--target", path.join(opts.out, name)], stage, { SOURCE_DATE_EPOCH: String(opts.epoch) });
         files.push(name);
       }
