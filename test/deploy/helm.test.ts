@@ -297,7 +297,7 @@ describe("server-side dry-run apply on a real kube-apiserver", () => {
     const privileged = await podFrom(template({ namespace: ns }), ns);
     expect(privileged.status).toBe(403);
     expect(privileged.body.message).toContain('violates PodSecurity "restricted:latest"');
-    expect(privileged.body.message).toContain("hostPath volumes");
+    expect(privileged.body.message).toContain('use restricted volume type "hostPath"');
   }, 60000);
 
   test("the install guide's helm command renders objects the apiserver accepts", async () => {

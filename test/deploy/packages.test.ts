@@ -77,7 +77,7 @@ describe("deb and rpm", () => {
     buildPackages({ out, version: NEW, binaries: { amd64: binary("amd64") }, epoch, packagers: ["deb"] });
     oldNames = packageNames(OLD, "amd64");
     newNames = packageNames(NEW, "amd64");
-  }, 120000);
+  }, 300000);
   afterAll(() => {
     if (out) fs.rmSync(out, { recursive: true, force: true });
   });
