@@ -14,15 +14,18 @@
 #   bash scripts/setup.sh --run-only   only what running the agent needs (npm start): the setup.d files
 #                                      that carry a line `# needed-to-run`; their .sh steps see
 #                                      ANTIMETAL_SETUP_RUN_ONLY=1 and build for this host only
+#   --list                             print the Debian packages and steps of the mode, install nothing
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo"
 RUN_ONLY=0
+LIST=0
 for a in "$@"; do
   case "$a" in
     --run-only) RUN_ONLY=1 ;;
-    *) echo "setup: unknown argument $a (use --run-only or nothing)" >&2; exit 2 ;;
+    --list) LIST=1 ;;
+    *) echo "setup: unknown argument $a (use --run-only, --list or nothing)" >&2; exit 2 ;;
   esac
 done
 export ANTIMETAL_SETUP_RUN_ONLY=$RUN_ONLY
@@ -39,6 +42,11 @@ mapfile -t apt_files < <(steps apt)
 mapfile -t sh_files < <(steps sh)
 
 mapfile -t wanted < <(cat "${apt_files[@]}" /dev/null | sed 's/#.*//' | tr -s ' \t' '\n' | grep -v '^$' | sort -u)
+if (( LIST == 1 )); then
+  printf 'apt %s\n' "${wanted[@]}"
+  printf 'step %s\n' "${sh_files[@]##*/}"
+  exit 0
+fi
 missing=()
 for p in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
