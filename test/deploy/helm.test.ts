@@ -43,7 +43,7 @@ function helm(args: string[]): { status: number | null; stdout: string; stderr: 
 function template(opts: { files?: string[]; values?: Obj; namespace?: string; flags?: string[] } = {}): Obj[] {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "antimetal-values-"));
   try {
-    // helm built by `go install` reports Kubernetes v1.20 by default: render for the test apiserver's 1.37.
+    // Render for the test apiserver's Kubernetes 1.37 (helm built by `go install` assumes v1.20).
     const args = ["template", "antimetal-agent", CHART, "--namespace", opts.namespace ?? NS, "--kube-version", "1.37.0"];
     for (const f of opts.files ?? []) args.push("-f", f);
     if (opts.values) {
@@ -299,6 +299,30 @@ describe("server-side dry-run apply on a real kube-apiserver", () => {
     expect(privileged.body.message).toContain('violates PodSecurity "restricted:latest"');
     expect(privileged.body.message).toContain('use restricted volume type "hostPath"');
   }, 60000);
+
+  test("helm install, upgrade --reuse-values and uninstall against the apiserver", async () => {
+    const ns = "antimetal-helm";
+    const kube = ["--kubeconfig", env.kubeconfigPath, "--namespace", ns];
+    const get = async (p: string) => (await env.request("GET", p)).status;
+    const install = helm(["install", "antimetal-agent", CHART, ...kube, "--create-namespace", "--set", "clusterName=c1", "--wait=false"]);
+    expect({ status: install.status, err: install.status === 0 ? "" : install.stderr }).toEqual({ status: 0, err: "" });
+    expect(install.stdout).toContain("STATUS: deployed");
+    const ds = (await (await env.request("GET", `/apis/apps/v1/namespaces/${ns}/daemonsets/antimetal-agent`)).json()) as Obj;
+    expect(ds.spec.template.spec.containers[0].env.find((e: Obj) => e.name === "CLUSTER_NAME").value).toBe("c1");
+    expect(ds.metadata.labels["app.kubernetes.io/managed-by"]).toBe("Helm");
+
+    const upgrade = helm(["upgrade", "antimetal-agent", CHART, ...kube, "--reuse-values", "--set", "kernelCollectors.enabled=true"]);
+    expect({ status: upgrade.status, err: upgrade.status === 0 ? "" : upgrade.stderr }).toEqual({ status: 0, err: "" });
+    const after = (await (await env.request("GET", `/apis/apps/v1/namespaces/${ns}/daemonsets/antimetal-agent`)).json()) as Obj;
+    const c = after.spec.template.spec.containers[0];
+    expect(c.securityContext.capabilities.add).toEqual(["BPF", "PERFMON", "SYSLOG"]);
+    expect(c.env.find((e: Obj) => e.name === "CLUSTER_NAME").value).toBe("c1");
+
+    const uninstall = helm(["uninstall", "antimetal-agent", ...kube]);
+    expect({ status: uninstall.status, err: uninstall.status === 0 ? "" : uninstall.stderr }).toEqual({ status: 0, err: "" });
+    expect(await get(`/apis/apps/v1/namespaces/${ns}/daemonsets/antimetal-agent`)).toBe(404);
+    expect(await get("/apis/rbac.authorization.k8s.io/v1/clusterroles/antimetal-agent")).toBe(404);
+  }, 120000);
 
   test("the install guide's helm command renders objects the apiserver accepts", async () => {
     const guide = fs.readFileSync(path.join(REPO, "docs/install.md"), "utf8");
