@@ -151,10 +151,12 @@ describe("deb and rpm", () => {
     const PROBE = `#!/bin/bash
 set -u
 out=/results
+# The guide's commands (apt install ./file.deb, apt remove, apt purge), without prompts.
+export DEBIAN_FRONTEND=noninteractive
 ready() { for i in $(seq 1 120); do curl -fsS http://127.0.0.1:8081/readyz >/dev/null 2>&1 && return 0; sleep 0.5; done; return 1; }
 show() { systemctl show antimetal-agent -p LoadState -p ActiveState -p SubState -p UnitFileState -p MainPID -p NRestarts; }
 
-dpkg -i /pkgs/${packageNames(OLD, "amd64").deb} > $out/install.log 2>&1; echo $? > $out/install.rc
+apt install -y /pkgs/${packageNames(OLD, "amd64").deb} > $out/install.log 2>&1; echo $? > $out/install.rc
 ready; show > $out/installed
 stat -c '%a %U %n' /etc/antimetal /etc/antimetal/agent.yaml /etc/antimetal/agent.env /var/lib/private/antimetal > $out/modes
 readlink /var/lib/antimetal >> $out/modes
@@ -164,7 +166,7 @@ curl -fsS http://127.0.0.1:8080/metrics > $out/metrics 2>&1
 # The user changes the configuration; the upgrade keeps it and restarts the service with it.
 sed -i 's/^log-level: info$/log-level: debug/' /etc/antimetal/agent.yaml
 echo 'ANTIMETAL_AGENT_ARGS=--intake-address=' >> /etc/antimetal/agent.env
-dpkg -i /pkgs/${packageNames(NEW, "amd64").deb} > $out/upgrade.log 2>&1; echo $? > $out/upgrade.rc
+apt install -y /pkgs/${packageNames(NEW, "amd64").deb} > $out/upgrade.log 2>&1; echo $? > $out/upgrade.rc
 ready; show > $out/upgraded
 dpkg-query -W -f='\${Version}' antimetal-agent > $out/version
 cp /etc/antimetal/agent.yaml $out/agent.yaml.after; cp /etc/antimetal/agent.env $out/agent.env.after
@@ -172,12 +174,12 @@ ls -A /etc/antimetal > $out/etc.after
 ls -A /var/lib/private/antimetal > $out/state.after
 journalctl -u antimetal-agent --no-pager -o cat > $out/journal 2>&1
 
-dpkg -r antimetal-agent > $out/remove.log 2>&1; echo $? > $out/remove.rc
+apt remove -y antimetal-agent > $out/remove.log 2>&1; echo $? > $out/remove.rc
 show > $out/removed
 ls -A /etc/antimetal /var/lib/private/antimetal > $out/kept 2>&1
 test -e ${PACKAGED_BINARY} && echo present > $out/binary || echo absent > $out/binary
 
-dpkg -P antimetal-agent > $out/purge.log 2>&1; echo $? > $out/purge.rc
+apt purge -y antimetal-agent > $out/purge.log 2>&1; echo $? > $out/purge.rc
 for p in /etc/antimetal /var/lib/private/antimetal /var/lib/antimetal; do test -e $p -o -L $p && echo "$p present" || echo "$p absent"; done > $out/purged
 dpkg-query -W antimetal-agent > $out/dpkg-query 2>&1
 systemctl poweroff
@@ -205,7 +207,7 @@ systemctl poweroff
       console_ = `${r.stdout}\n${r.stderr}`;
     }, 270000);
 
-    test("dpkg -i installs, enables and starts the service with the packaged configuration", () => {
+    test("apt install ./<deb> installs, enables and starts the service with the packaged configuration", () => {
       expect({ rc: read("install.rc").trim(), log: read("install.rc").trim() === "0" ? "" : read("install.log") }).toEqual({ rc: "0", log: "" });
       const s = props(read("installed"));
       expect([s.ActiveState, s.SubState, s.UnitFileState, s.NRestarts]).toEqual(["active", "running", "enabled", "0"]);
@@ -220,7 +222,7 @@ systemctl poweroff
       expect(read("metrics")).toMatch(/^node_load1 [\d.]+$/m);
     });
 
-    test("dpkg -i of the newer package keeps the changed agent.yaml and agent.env and restarts with them", () => {
+    test("apt install of the newer package keeps the changed agent.yaml and agent.env and restarts with them", () => {
       expect({ rc: read("upgrade.rc").trim(), log: read("upgrade.rc").trim() === "0" ? "" : read("upgrade.log") }).toEqual({ rc: "0", log: "" });
       expect(read("version")).toBe(`${NEW}-1`);
       expect(read("agent.yaml.after")).toMatch(/^log-level: debug$/m);
@@ -237,7 +239,7 @@ systemctl poweroff
       expect(journal.split("\n").filter((l) => l.includes('"level":"error"'))).toEqual([]);
     });
 
-    test("dpkg -r stops and removes the service, keeps configuration and store", () => {
+    test("apt remove stops and removes the service, keeps configuration and store", () => {
       expect(read("remove.rc").trim()).toBe("0");
       const s = props(read("removed"));
       expect([s.LoadState, s.ActiveState]).toEqual(["not-found", "inactive"]);
@@ -247,7 +249,7 @@ systemctl poweroff
       expect(kept).toContain("resource");
     });
 
-    test("dpkg -P deletes configuration and store", () => {
+    test("apt purge deletes configuration and store", () => {
       expect({ rc: read("purge.rc").trim(), log: read("purge.rc").trim() === "0" ? "" : read("purge.log") }).toEqual({ rc: "0", log: "" });
       expect(read("purged").trim().split("\n")).toEqual(["/etc/antimetal absent", "/var/lib/private/antimetal absent", "/var/lib/antimetal absent"]);
       expect(read("dpkg-query")).toContain("no packages found matching antimetal-agent");
