@@ -205,6 +205,11 @@ describe("same objects as kustomize for the equivalent settings", () => {
       { namespace: { create: true }, kernelCollectors: { enabled: true, legacyKernels: true }, serviceMonitor: { enabled: true } },
     ],
     [
+      "overlay + servicemonitor + legacy-kernels + prometheusrule = the same + prometheusRule.enabled",
+      () => withComponents(overlay, ["servicemonitor", "legacy-kernels", "prometheusrule"]),
+      { namespace: { create: true }, kernelCollectors: { enabled: true, legacyKernels: true }, serviceMonitor: { enabled: true }, prometheusRule: { enabled: true } },
+    ],
+    [
       "base + images: = image.repository/tag",
       () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "antimetal-images-"));
