@@ -39,15 +39,23 @@ function run(cmd: string, args: string[], cwd = REPO, env: Record<string, string
 /** Package file names of a version: deb version "0.1.0" / "0.1.0~rc1", rpm release 1. */
 export function packageNames(version: string, arch: PkgArch): { deb: string; rpm: string } {
   const v = version.replace(/^v/, "");
-  return { deb: `antimetal-agent_${v.replace("-", "~")}_${arch}.deb`, rpm: `antimetal-agent-${v.replace("-", "~")}-1.${RPM_ARCH[arch]}.rpm` };
+  return {
+    deb: `antimetal-agent_${v.replace("-", "~")}_${arch}.deb`,
+    rpm: `antimetal-agent-${v.replace("-", "~")}-1.${RPM_ARCH[arch]}.rpm`,
+  };
 }
 
 /** The unit as packaged: the same hardening, the binary at /usr/bin. */
 export function packagedUnit(): string {
   const unit = fs.readFileSync(path.join(REPO, "deploy/systemd/antimetal-agent.service"), "utf8");
-  if (!unit.includes(`ExecStart=${UNIT_BINARY} `)) throw new Error(`deploy/systemd/antimetal-agent.service: ExecStart no longer starts ${UNIT_BINARY}`);
-  return unit.replaceAll(UNIT_BINARY, PACKAGED_BINARY).replace(/^# antimetal-agent as a hardened systemd service\. Install: .*$/m,
-    "# antimetal-agent as a hardened systemd service, installed by the antimetal-agent package.");
+  if (!unit.includes(`ExecStart=${UNIT_BINARY} `))
+    throw new Error(`deploy/systemd/antimetal-agent.service: ExecStart no longer starts ${UNIT_BINARY}`);
+  return unit
+    .replaceAll(UNIT_BINARY, PACKAGED_BINARY)
+    .replace(
+      /^# antimetal-agent as a hardened systemd service\. Install: .*$/m,
+      "# antimetal-agent as a hardened systemd service, installed by the antimetal-agent package.",
+    );
 }
 
 /** The environment file as packaged: deploy/systemd/agent.env, plus the configuration file. */
@@ -60,7 +68,13 @@ ANTIMETAL_CONFIG=/etc/antimetal/agent.yaml
 }
 
 /** deb and rpm for each architecture into `out`; returns the file names. */
-export function buildPackages(opts: { out: string; version: string; binaries: Partial<Record<PkgArch, string>>; epoch: number; packagers?: ("deb" | "rpm")[] }): string[] {
+export function buildPackages(opts: {
+  out: string;
+  version: string;
+  binaries: Partial<Record<PkgArch, string>>;
+  epoch: number;
+  packagers?: ("deb" | "rpm")[];
+}): string[] {
   const stage = fs.mkdtempSync(path.join(os.tmpdir(), "antimetal-nfpm-"));
   const files: string[] = [];
   try {
@@ -85,10 +99,19 @@ export function buildPackages(opts: { out: string; version: string; binaries: Pa
         mtime: new Date(opts.epoch * 1000).toISOString(),
         contents: [
           { src: path.resolve(opts.binaries[arch]!), dst: PACKAGED_BINARY, file_info: { mode: 0o755 } },
-          { src: path.join(stage, "antimetal-agent.service"), dst: "/usr/lib/systemd/system/antimetal-agent.service", file_info: { mode: 0o644 } },
+          {
+            src: path.join(stage, "antimetal-agent.service"),
+            dst: "/usr/lib/systemd/system/antimetal-agent.service",
+            file_info: { mode: 0o644 },
+          },
           // The transient user reads agent.yaml itself; systemd (root) reads agent.env.
           { dst: "/etc/antimetal", type: "dir", file_info: { mode: 0o755 } },
-          { src: path.join(REPO, "deploy/systemd/agent.yaml"), dst: "/etc/antimetal/agent.yaml", type: "config|noreplace", file_info: { mode: 0o644 } },
+          {
+            src: path.join(REPO, "deploy/systemd/agent.yaml"),
+            dst: "/etc/antimetal/agent.yaml",
+            type: "config|noreplace",
+            file_info: { mode: 0o644 },
+          },
           { src: path.join(stage, "agent.env"), dst: "/etc/antimetal/agent.env", type: "config|noreplace", file_info: { mode: 0o600 } },
           { src: path.join(REPO, "LICENSE"), dst: "/usr/share/doc/antimetal-agent/LICENSE", file_info: { mode: 0o644 } },
         ],
@@ -107,7 +130,9 @@ export function buildPackages(opts: { out: string; version: string; binaries: Pa
       const names = packageNames(opts.version, arch);
       for (const packager of opts.packagers ?? ["deb", "rpm"]) {
         const name = names[packager];
-        run(NFPM, ["package", "--config", cfg, "--packager", packager, "--target", path.join(opts.out, name)], stage, { SOURCE_DATE_EPOCH: String(opts.epoch) });
+        run(NFPM, ["package", "--config", cfg, "--packager", packager, "--target", path.join(opts.out, name)], stage, {
+          SOURCE_DATE_EPOCH: String(opts.epoch),
+        });
         files.push(name);
       }
     }

@@ -16,14 +16,17 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { parse as parseYaml, parseAllDocuments } from "yaml";
+import { parseAllDocuments, parse as parseYaml } from "yaml";
 import { CHART, HELM } from "../../scripts/packages.ts";
-import { startKubeTestEnv, type KubeTestEnv } from "../helpers/kube-testenv.ts";
-import { composed, DEPLOY, find, kustomizeBuild, REPO, serverSideApply, type Obj } from "./manifests.ts";
+import { type KubeTestEnv, startKubeTestEnv } from "../helpers/kube-testenv.ts";
+import { composed, DEPLOY, find, kustomizeBuild, type Obj, REPO, serverSideApply } from "./manifests.ts";
 
 const NS = "antimetal-system";
 const CI = path.join(CHART, "ci");
-const COMBINATIONS = fs.readdirSync(CI).filter((f) => f.endsWith("-values.yaml")).sort();
+const COMBINATIONS = fs
+  .readdirSync(CI)
+  .filter((f) => f.endsWith("-values.yaml"))
+  .sort();
 
 function helm(args: string[]): { status: number | null; stdout: string; stderr: string } {
   if (!fs.existsSync(HELM)) throw new Error(`${HELM} missing: run bash scripts/setup.d/65-packaging.sh`);
@@ -31,7 +34,12 @@ function helm(args: string[]): { status: number | null; stdout: string; stderr: 
   try {
     const r = spawnSync(HELM, args, {
       encoding: "utf8",
-      env: { ...process.env, HELM_CACHE_HOME: path.join(home, "cache"), HELM_CONFIG_HOME: path.join(home, "config"), HELM_DATA_HOME: path.join(home, "data") },
+      env: {
+        ...process.env,
+        HELM_CACHE_HOME: path.join(home, "cache"),
+        HELM_CONFIG_HOME: path.join(home, "config"),
+        HELM_DATA_HOME: path.join(home, "data"),
+      },
     });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   } finally {
@@ -53,7 +61,9 @@ function template(opts: { files?: string[]; values?: Obj; namespace?: string; fl
     args.push(...(opts.flags ?? []));
     const r = helm(args);
     if (r.status !== 0) throw new Error(`helm ${args.join(" ")}: ${r.stderr}`);
-    return parseAllDocuments(r.stdout).map((d) => d.toJSON() as Obj).filter((o) => o);
+    return parseAllDocuments(r.stdout)
+      .map((d) => d.toJSON() as Obj)
+      .filter((o) => o);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
@@ -115,7 +125,15 @@ describe("helm lint and template", () => {
 
   test("defaults: base DaemonSet, no monitoring objects, image v<appVersion>", () => {
     const objs = template();
-    expect(objs.map((o) => o.kind).sort()).toEqual(["ClusterRole", "ClusterRoleBinding", "DaemonSet", "Role", "RoleBinding", "Service", "ServiceAccount"]);
+    expect(objs.map((o) => o.kind).sort()).toEqual([
+      "ClusterRole",
+      "ClusterRoleBinding",
+      "DaemonSet",
+      "Role",
+      "RoleBinding",
+      "Service",
+      "ServiceAccount",
+    ]);
     const chart = parseYaml(fs.readFileSync(path.join(CHART, "Chart.yaml"), "utf8")) as Obj;
     expect(agent(objs).image).toBe(`antimetal/agent:v${chart.appVersion}`);
     const pkg = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")) as Obj;
@@ -133,7 +151,9 @@ describe("helm lint and template", () => {
     expect(spec.imagePullSecrets).toEqual([{ name: "regcred" }]);
     expect(spec.priorityClassName).toBe("system-node-critical");
     expect(spec.nodeSelector).toEqual({ "kubernetes.io/os": "linux" });
-    expect(spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key).toBe("node.example.com/spot");
+    expect(spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key).toBe(
+      "node.example.com/spot",
+    );
     expect(spec.tolerations).toEqual([{ key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" }]);
     expect(c.resources).toEqual({ requests: { cpu: "100m", memory: "192Mi" }, limits: { memory: "768Mi" } });
     expect(ds.spec.updateStrategy.rollingUpdate.maxUnavailable).toBe(1);
@@ -169,10 +189,19 @@ describe("helm lint and template", () => {
     const rules = parseYaml(fs.readFileSync(path.join(CHART, "files/alerts.yaml"), "utf8")) as Obj;
     expect(rule.spec).toEqual(rules);
     const alerts = rule.spec.groups.flatMap((g: Obj) => g.rules.map((r: Obj) => r.alert));
-    expect(alerts).toEqual(["AntimetalAgentDown", "AntimetalIntakeBacklogGrowing", "AntimetalOutboxDrops", "AntimetalCollectorFailing", "AntimetalEbpfEventLoss", "AntimetalLeaderMissing"]);
+    expect(alerts).toEqual([
+      "AntimetalAgentDown",
+      "AntimetalIntakeBacklogGrowing",
+      "AntimetalOutboxDrops",
+      "AntimetalCollectorFailing",
+      "AntimetalEbpfEventLoss",
+      "AntimetalLeaderMissing",
+    ]);
     const dash = find(objs, "ConfigMap", "antimetal-agent-dashboard");
     expect(dash.metadata.labels.grafana_dashboard).toBe("1");
-    expect(JSON.parse(dash.data["antimetal-agent.json"])).toEqual(JSON.parse(fs.readFileSync(path.join(CHART, "files/dashboard.json"), "utf8")));
+    expect(JSON.parse(dash.data["antimetal-agent.json"])).toEqual(
+      JSON.parse(fs.readFileSync(path.join(CHART, "files/dashboard.json"), "utf8")),
+    );
   });
 
   test("restricted values: no hostPath, no host collectors, namespace labelled restricted", () => {
@@ -189,7 +218,10 @@ describe("helm lint and template", () => {
 describe("same objects as kustomize for the equivalent settings", () => {
   const overlay = path.join(DEPLOY, "overlays/kernel-collectors");
   const withComponents = (resource: string, components: string[]) => {
-    const c = composed(resource, components.map((x) => path.join(DEPLOY, "components", x)));
+    const c = composed(
+      resource,
+      components.map((x) => path.join(DEPLOY, "components", x)),
+    );
     try {
       return kustomizeBuild(c.dir);
     } finally {
@@ -198,7 +230,11 @@ describe("same objects as kustomize for the equivalent settings", () => {
   };
   const cases: [string, () => Obj[], Obj][] = [
     ["base = defaults with namespace.create", () => kustomizeBuild(path.join(DEPLOY, "base")), { namespace: { create: true } }],
-    ["overlays/kernel-collectors = kernelCollectors.enabled", () => kustomizeBuild(overlay), { namespace: { create: true }, kernelCollectors: { enabled: true } }],
+    [
+      "overlays/kernel-collectors = kernelCollectors.enabled",
+      () => kustomizeBuild(overlay),
+      { namespace: { create: true }, kernelCollectors: { enabled: true } },
+    ],
     [
       "overlay + servicemonitor + legacy-kernels = kernelCollectors.legacyKernels + serviceMonitor.enabled",
       () => withComponents(overlay, ["servicemonitor", "legacy-kernels"]),
@@ -207,17 +243,30 @@ describe("same objects as kustomize for the equivalent settings", () => {
     [
       "overlay + servicemonitor + legacy-kernels + prometheusrule = the same + prometheusRule.enabled",
       () => withComponents(overlay, ["servicemonitor", "legacy-kernels", "prometheusrule"]),
-      { namespace: { create: true }, kernelCollectors: { enabled: true, legacyKernels: true }, serviceMonitor: { enabled: true }, prometheusRule: { enabled: true } },
+      {
+        namespace: { create: true },
+        kernelCollectors: { enabled: true, legacyKernels: true },
+        serviceMonitor: { enabled: true },
+        prometheusRule: { enabled: true },
+      },
     ],
     [
       "base + images: = image.repository/tag",
       () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "antimetal-images-"));
         try {
-          fs.writeFileSync(path.join(dir, "kustomization.yaml"), [
-            "resources:", `  - ${path.relative(dir, path.join(DEPLOY, "base"))}`,
-            "images:", "  - name: antimetal/agent", "    newName: registry.example.com/antimetal/agent", '    newTag: "9.9.9"', "",
-          ].join("\n"));
+          fs.writeFileSync(
+            path.join(dir, "kustomization.yaml"),
+            [
+              "resources:",
+              `  - ${path.relative(dir, path.join(DEPLOY, "base"))}`,
+              "images:",
+              "  - name: antimetal/agent",
+              "    newName: registry.example.com/antimetal/agent",
+              '    newTag: "9.9.9"',
+              "",
+            ].join("\n"),
+          );
           return kustomizeBuild(dir);
         } finally {
           fs.rmSync(dir, { recursive: true, force: true });
@@ -238,23 +287,38 @@ describe("server-side dry-run apply on a real kube-apiserver", () => {
   const apply = async (objs: Obj[], dryRun = true) => {
     for (const o of objs) {
       const { status, body } = await serverSideApply(env.request, o, { dryRun });
-      expect(`${o.kind}/${o.metadata.name} ${status < 300 ? "ok" : status} ${status < 300 ? "" : body.message}`).toBe(`${o.kind}/${o.metadata.name} ok `);
+      expect(`${o.kind}/${o.metadata.name} ${status < 300 ? "ok" : status} ${status < 300 ? "" : body.message}`).toBe(
+        `${o.kind}/${o.metadata.name} ok `,
+      );
     }
   };
   /** Dry-run create of the Pod the DaemonSet would make, so Pod Security admission judges it. */
   const podFrom = async (objs: Obj[], namespace: string) => {
     const ds = find(objs, "DaemonSet");
-    const pod = { apiVersion: "v1", kind: "Pod", metadata: { name: "antimetal-agent-probe", namespace, labels: ds.spec.template.metadata.labels }, spec: { ...ds.spec.template.spec, nodeName: "node-1" } };
+    const pod = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "antimetal-agent-probe", namespace, labels: ds.spec.template.metadata.labels },
+      spec: { ...ds.spec.template.spec, nodeName: "node-1" },
+    };
     const res = await env.request("POST", `/api/v1/namespaces/${namespace}/pods?dryRun=All&fieldValidation=Strict`, pod);
     return { status: res.status, body: (await res.json()) as Obj };
   };
 
   beforeAll(async () => {
     env = await startKubeTestEnv();
-    const ns = await env.request("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: NS, labels: { "pod-security.kubernetes.io/enforce": "privileged" } } });
+    const ns = await env.request("POST", "/api/v1/namespaces", {
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: NS, labels: { "pod-security.kubernetes.io/enforce": "privileged" } },
+    });
     expect(ns.status).toBe(201);
     // The prometheus-operator kinds, as structural CRDs that keep unknown fields.
-    for (const [plural, kind] of [["servicemonitors", "ServiceMonitor"], ["podmonitors", "PodMonitor"], ["prometheusrules", "PrometheusRule"]] as const) {
+    for (const [plural, kind] of [
+      ["servicemonitors", "ServiceMonitor"],
+      ["podmonitors", "PodMonitor"],
+      ["prometheusrules", "PrometheusRule"],
+    ] as const) {
       const crd = await env.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", {
         apiVersion: "apiextensions.k8s.io/v1",
         kind: "CustomResourceDefinition",
@@ -263,7 +327,16 @@ describe("server-side dry-run apply on a real kube-apiserver", () => {
           group: "monitoring.coreos.com",
           scope: "Namespaced",
           names: { plural, singular: kind.toLowerCase(), kind, listKind: `${kind}List` },
-          versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", properties: { spec: { type: "object", "x-kubernetes-preserve-unknown-fields": true } } } } }],
+          versions: [
+            {
+              name: "v1",
+              served: true,
+              storage: true,
+              schema: {
+                openAPIV3Schema: { type: "object", properties: { spec: { type: "object", "x-kubernetes-preserve-unknown-fields": true } } },
+              },
+            },
+          ],
         },
       });
       expect(crd.status).toBe(201);
@@ -336,7 +409,9 @@ describe("server-side dry-run apply on a real kube-apiserver", () => {
     const flags = m[2]!.split(/\s+/).filter((x) => x && x !== "\\");
     expect(m[1]).toBe("antimetal-agent-<version>.tgz");
     // install -> template; the chart archive -> this checkout's chart; placeholders -> values.
-    const args = flags.filter((x) => x !== "--create-namespace" && x !== "--wait").map((x) => x.replaceAll("<version>", "9.9.9").replaceAll("<cluster-name>", "c1"));
+    const args = flags
+      .filter((x) => x !== "--create-namespace" && x !== "--wait")
+      .map((x) => x.replaceAll("<version>", "9.9.9").replaceAll("<cluster-name>", "c1"));
     const nsIdx = args.indexOf("--namespace");
     const namespace = args[nsIdx + 1]!;
     args.splice(nsIdx, 2);

@@ -11,20 +11,34 @@
 // in src/ (metrics of parts that are off here: intake upload, Kubernetes watch).
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { freePort } from "../helpers/kube-testenv.ts";
-import { binary, REPO, type Obj } from "./manifests.ts";
+import { binary, type Obj, REPO } from "./manifests.ts";
 
 const FILES = path.join(REPO, "deploy/helm/antimetal-agent/files");
 const ALERTS = path.join(FILES, "alerts.yaml");
 const DASHBOARD = path.join(FILES, "dashboard.json");
 const PROMTOOL = "/usr/bin/promtool";
 
-const KEYWORDS = new Set(["and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "group_left", "group_right", "inf", "nan"]);
+const KEYWORDS = new Set([
+  "and",
+  "or",
+  "unless",
+  "bool",
+  "offset",
+  "by",
+  "without",
+  "on",
+  "ignoring",
+  "group_left",
+  "group_right",
+  "inf",
+  "nan",
+]);
 
 /** Metric names a PromQL expression selects (label matchers, ranges, strings and grouping removed). */
 export function metricNames(expr: string): string[] {
@@ -67,7 +81,9 @@ describe("alert rules", () => {
   });
 
   test("promtool test rules: each alert fires on its trigger and not on a healthy agent", () => {
-    const r = spawnSync(PROMTOOL, ["test", "rules", path.join(REPO, "test/fixtures/deploy/alerts-promtool-test.yaml")], { encoding: "utf8" });
+    const r = spawnSync(PROMTOOL, ["test", "rules", path.join(REPO, "test/fixtures/deploy/alerts-promtool-test.yaml")], {
+      encoding: "utf8",
+    });
     expect({ status: r.status, out: r.status === 0 ? "" : r.stdout + r.stderr }).toEqual({ status: 0, out: "" });
     // Every alert of the file is exercised by the fixture.
     const fixture = fs.readFileSync(path.join(REPO, "test/fixtures/deploy/alerts-promtool-test.yaml"), "utf8");
@@ -85,18 +101,40 @@ describe("alerts and dashboard query metrics the agent serves", () => {
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "antimetal-monitoring-"));
     const [health, metrics] = [await freePort(), await freePort()];
-    child = spawn(binary("amd64"), [
-      "run", `--data-directory=${dir}`, "--intake-address=", "--enable-kubernetes-controller=false", "--leader-elect=false",
-      "--enable-performance-collectors", "--collectors=all,execsnoop", `--metrics-bind-address=127.0.0.1:${metrics}`, `--health-probe-bind-address=127.0.0.1:${health}`,
-    ], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, TMPDIR: dir } });
+    child = spawn(
+      binary("amd64"),
+      [
+        "run",
+        `--data-directory=${dir}`,
+        "--intake-address=",
+        "--enable-kubernetes-controller=false",
+        "--leader-elect=false",
+        "--enable-performance-collectors",
+        "--collectors=all,execsnoop",
+        `--metrics-bind-address=127.0.0.1:${metrics}`,
+        `--health-probe-bind-address=127.0.0.1:${health}`,
+      ],
+      { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, TMPDIR: dir } },
+    );
     const deadline = Date.now() + 30000;
     while (Date.now() < deadline) {
-      if ((await fetch(`http://127.0.0.1:${health}/readyz`).then((r) => r.status, () => 0)) === 200) break;
+      if (
+        (await fetch(`http://127.0.0.1:${health}/readyz`).then(
+          (r) => r.status,
+          () => 0,
+        )) === 200
+      )
+        break;
       await Bun.sleep(200);
     }
     await Bun.sleep(2000); // a first collection cycle
     const text = await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text();
-    served = new Set(text.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(l)![0]));
+    served = new Set(
+      text
+        .split("\n")
+        .filter((l) => l && !l.startsWith("#"))
+        .map((l) => /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(l)![0]),
+    );
     declared = declaredNames();
   }, 60000);
   afterAll(() => {
@@ -105,10 +143,23 @@ describe("alerts and dashboard query metrics the agent serves", () => {
   });
 
   const known = (name: string) =>
-    name === "up" || served.has(name) || declared.has(name) || ["_bucket", "_sum", "_count"].some((s) => name.endsWith(s) && declared.has(name.slice(0, -s.length)));
+    name === "up" ||
+    served.has(name) ||
+    declared.has(name) ||
+    ["_bucket", "_sum", "_count"].some((s) => name.endsWith(s) && declared.has(name.slice(0, -s.length)));
 
   test("the running agent serves its self-metrics (the names the dashboard is built on)", () => {
-    for (const n of ["antimetal_build_info", "antimetal_agent_uptime_seconds", "process_resident_memory_bytes", "antimetal_js_heap_used_bytes", "antimetal_event_loop_lag_seconds", "antimetal_component_state", "antimetal_queue_depth", "antimetal_collector_up", "antimetal_execsnoop_events_total"]) {
+    for (const n of [
+      "antimetal_build_info",
+      "antimetal_agent_uptime_seconds",
+      "process_resident_memory_bytes",
+      "antimetal_js_heap_used_bytes",
+      "antimetal_event_loop_lag_seconds",
+      "antimetal_component_state",
+      "antimetal_queue_depth",
+      "antimetal_collector_up",
+      "antimetal_execsnoop_events_total",
+    ]) {
       expect(`${n}: ${served.has(n)}`).toBe(`${n}: true`);
     }
     expect(declared.has("antimetal_intake_outbox_depth")).toBe(true);
@@ -117,11 +168,22 @@ describe("alerts and dashboard query metrics the agent serves", () => {
 
   test("every alert expression names known metrics", () => {
     const rules = (parseYaml(fs.readFileSync(ALERTS, "utf8")) as Obj).groups.flatMap((g: Obj) => g.rules);
-    const unknown = rules.flatMap((r: Obj) => metricNames(r.expr).filter((n) => !known(n)).map((n) => `${r.alert}: ${n}`));
+    const unknown = rules.flatMap((r: Obj) =>
+      metricNames(r.expr)
+        .filter((n) => !known(n))
+        .map((n) => `${r.alert}: ${n}`),
+    );
     expect(unknown).toEqual([]);
     expect([...new Set(rules.flatMap((r: Obj) => metricNames(r.expr)))].sort()).toEqual([
-      "antimetal_collector_up", "antimetal_ebpf_records_rejected_total", "antimetal_execsnoop_lost_total", "antimetal_intake_dropped_total",
-      "antimetal_intake_outbox_depth", "antimetal_intake_outbox_oldest_age_seconds", "antimetal_kube_leader", "antimetal_queue_dropped_total", "up",
+      "antimetal_collector_up",
+      "antimetal_ebpf_records_rejected_total",
+      "antimetal_execsnoop_lost_total",
+      "antimetal_intake_dropped_total",
+      "antimetal_intake_outbox_depth",
+      "antimetal_intake_outbox_oldest_age_seconds",
+      "antimetal_kube_leader",
+      "antimetal_queue_dropped_total",
+      "up",
     ]);
   });
 
@@ -134,7 +196,11 @@ describe("alerts and dashboard query metrics the agent serves", () => {
     expect(new Set(dash.panels.map((p: Obj) => p.id)).size).toBe(dash.panels.length);
     const exprs: [string, string][] = panels.flatMap((p: Obj) => p.targets.map((t: Obj) => [p.title, t.expr] as [string, string]));
     exprs.push(["variable instance", dash.templating.list[1].query.query.replace(/^label_values\((\w+),.*$/, "$1")]);
-    const unknown = exprs.flatMap(([title, e]) => metricNames(e).filter((n) => !known(n)).map((n) => `${title}: ${n}`));
+    const unknown = exprs.flatMap(([title, e]) =>
+      metricNames(e)
+        .filter((n) => !known(n))
+        .map((n) => `${title}: ${n}`),
+    );
     expect(unknown).toEqual([]);
     // Each panel queries something, filtered by the instance variable.
     for (const p of panels) {
@@ -144,7 +210,9 @@ describe("alerts and dashboard query metrics the agent serves", () => {
   });
 
   test("the name extraction sees through functions, grouping, matchers and ranges", () => {
-    expect(metricNames('histogram_quantile(0.99, sum by (collector, le) (rate(a_bucket{instance=~"$instance"}[5m])))')).toEqual(["a_bucket"]);
-    expect(metricNames("time() - b_seconds{x=\"y\"} and on (instance) c > 5").sort()).toEqual(["b_seconds", "c"]);
+    expect(metricNames('histogram_quantile(0.99, sum by (collector, le) (rate(a_bucket{instance=~"$instance"}[5m])))')).toEqual([
+      "a_bucket",
+    ]);
+    expect(metricNames('time() - b_seconds{x="y"} and on (instance) c > 5').sort()).toEqual(["b_seconds", "c"]);
   });
 });

@@ -18,8 +18,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
-import { buildPackages, packageNames, PACKAGED_BINARY } from "../../scripts/packages.ts";
-import { binary, REPO, type Obj } from "./manifests.ts";
+import { buildPackages, PACKAGED_BINARY, packageNames } from "../../scripts/packages.ts";
+import { binary, type Obj, REPO } from "./manifests.ts";
 
 const ROOTFS = "/var/cache/antimetal-dev/systemd-root";
 const OLD = "0.0.1";
@@ -86,26 +86,52 @@ describe("deb and rpm", () => {
     const rpm = path.join(out, oldNames.rpm);
     expect(oldNames.rpm).toBe(`antimetal-agent-${OLD}-1.x86_64.rpm`);
     const files = sh("rpm", ["-qpl", rpm]).trim().split("\n");
-    for (const f of [PACKAGED_BINARY, "/usr/lib/systemd/system/antimetal-agent.service", "/etc/antimetal/agent.yaml", "/etc/antimetal/agent.env"]) expect(files).toContain(f);
+    for (const f of [
+      PACKAGED_BINARY,
+      "/usr/lib/systemd/system/antimetal-agent.service",
+      "/etc/antimetal/agent.yaml",
+      "/etc/antimetal/agent.env",
+    ])
+      expect(files).toContain(f);
     expect(sh("rpm", ["-qpc", rpm]).trim().split("\n").sort()).toEqual(["/etc/antimetal/agent.env", "/etc/antimetal/agent.yaml"]);
     // %config(noreplace): the flags are "c" (config) and "n" (noreplace); modes as intended.
-    const info = Object.fromEntries(sh("rpm", ["-qp", "--qf", "[%{FILENAMES} %{FILEFLAGS:fflags} %{FILEMODES:perms}\\n]", rpm]).trim().split("\n").map((l) => {
-      const [name, ...rest] = l.split(" ");
-      return [name, rest.join(" ")];
-    }));
+    const info = Object.fromEntries(
+      sh("rpm", ["-qp", "--qf", "[%{FILENAMES} %{FILEFLAGS:fflags} %{FILEMODES:perms}\\n]", rpm])
+        .trim()
+        .split("\n")
+        .map((l) => {
+          const [name, ...rest] = l.split(" ");
+          return [name, rest.join(" ")];
+        }),
+    );
     expect(info["/etc/antimetal/agent.yaml"]).toBe("cn -rw-r--r--");
     expect(info["/etc/antimetal/agent.env"]).toBe("cn -rw-------");
     expect(info[PACKAGED_BINARY]).toBe(" -rwxr-xr-x");
-    expect(sh("rpm", ["-qp", "--qf", "%{NAME} %{VERSION} %{RELEASE} %{ARCH} %{LICENSE}", rpm])).toBe(`antimetal-agent ${OLD} 1 x86_64 PolyForm-Shield-1.0.0`);
+    expect(sh("rpm", ["-qp", "--qf", "%{NAME} %{VERSION} %{RELEASE} %{ARCH} %{LICENSE}", rpm])).toBe(
+      `antimetal-agent ${OLD} 1 x86_64 PolyForm-Shield-1.0.0`,
+    );
     expect(sh("rpm", ["-qp", "--requires", rpm])).toContain("glibc >= 2.17");
   });
 
   test("rpm -qp --scripts: the maintainer scripts of deploy/packaging", () => {
     const scripts = sh("rpm", ["-qp", "--scripts", path.join(out, oldNames.rpm)]);
-    for (const [section, file] of [["postinstall", "postinstall.sh"], ["preuninstall", "preremove.sh"], ["postuninstall", "postremove.sh"]] as const) {
+    for (const [section, file] of [
+      ["postinstall", "postinstall.sh"],
+      ["preuninstall", "preremove.sh"],
+      ["postuninstall", "postremove.sh"],
+    ] as const) {
       expect(scripts).toMatch(new RegExp(`^${section} scriptlet \\(using /bin/sh\\):`, "m"));
-      const body = fs.readFileSync(path.join(REPO, "deploy/packaging", file), "utf8").split("\n").filter((l) => l && !l.startsWith("#")).join("\n");
-      expect(scripts.split("\n").filter((l) => l && !l.startsWith("#")).join("\n")).toContain(body);
+      const body = fs
+        .readFileSync(path.join(REPO, "deploy/packaging", file), "utf8")
+        .split("\n")
+        .filter((l) => l && !l.startsWith("#"))
+        .join("\n");
+      expect(
+        scripts
+          .split("\n")
+          .filter((l) => l && !l.startsWith("#"))
+          .join("\n"),
+      ).toContain(body);
     }
   });
 
@@ -113,14 +139,25 @@ describe("deb and rpm", () => {
     const deb = path.join(out, oldNames.deb);
     expect(oldNames.deb).toBe(`antimetal-agent_${OLD}_amd64.deb`);
     const list = sh("dpkg-deb", ["-c", deb]);
-    for (const f of [`.${PACKAGED_BINARY}`, "./usr/lib/systemd/system/antimetal-agent.service", "./etc/antimetal/agent.yaml", "./etc/antimetal/agent.env"]) expect(list).toContain(f);
+    for (const f of [
+      `.${PACKAGED_BINARY}`,
+      "./usr/lib/systemd/system/antimetal-agent.service",
+      "./etc/antimetal/agent.yaml",
+      "./etc/antimetal/agent.env",
+    ])
+      expect(list).toContain(f);
     expect(list).toMatch(/^-rw------- root\/root .* \.\/etc\/antimetal\/agent\.env$/m);
-    expect(sh("dpkg-deb", ["-f", deb, "Package", "Version", "Architecture", "Depends"])).toBe(`Package: antimetal-agent\nVersion: ${OLD}-1\nArchitecture: amd64\nDepends: libc6 (>= 2.17)\n`);
+    expect(sh("dpkg-deb", ["-f", deb, "Package", "Version", "Architecture", "Depends"])).toBe(
+      `Package: antimetal-agent\nVersion: ${OLD}-1\nArchitecture: amd64\nDepends: libc6 (>= 2.17)\n`,
+    );
     const ctl = fs.mkdtempSync(path.join(os.tmpdir(), "antimetal-deb-control-"));
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "antimetal-deb-root-"));
     try {
       sh("dpkg-deb", ["-e", deb, ctl]);
-      expect(fs.readFileSync(path.join(ctl, "conffiles"), "utf8").trim().split("\n").sort()).toEqual(["/etc/antimetal/agent.env", "/etc/antimetal/agent.yaml"]);
+      expect(fs.readFileSync(path.join(ctl, "conffiles"), "utf8").trim().split("\n").sort()).toEqual([
+        "/etc/antimetal/agent.env",
+        "/etc/antimetal/agent.yaml",
+      ]);
       for (const s of ["postinst", "prerm", "postrm"]) expect(fs.statSync(path.join(ctl, s)).mode & 0o111).not.toBe(0);
       sh("dpkg-deb", ["-x", deb, root]);
       const unit = fs.readFileSync(path.join(root, "usr/lib/systemd/system/antimetal-agent.service"), "utf8");
@@ -129,7 +166,9 @@ describe("deb and rpm", () => {
       // Otherwise the hardened unit of deploy/systemd, line for line.
       const source = fs.readFileSync(path.join(REPO, "deploy/systemd/antimetal-agent.service"), "utf8").split("\n");
       expect(unit.split("\n").filter((l, i) => l !== source[i]).length).toBeLessThanOrEqual(2);
-      expect(fs.readFileSync(path.join(root, "etc/antimetal/agent.env"), "utf8")).toMatch(/^ANTIMETAL_CONFIG=\/etc\/antimetal\/agent\.yaml$/m);
+      expect(fs.readFileSync(path.join(root, "etc/antimetal/agent.env"), "utf8")).toMatch(
+        /^ANTIMETAL_CONFIG=\/etc\/antimetal\/agent\.yaml$/m,
+      );
       expect(fs.readFileSync(path.join(root, "etc/antimetal/agent.yaml"), "utf8")).toBe(fs.readFileSync(CONFIG, "utf8"));
       expect(sh("sha256sum", [path.join(root, PACKAGED_BINARY)]).split(" ")[0]).toBe(sh("sha256sum", [binary("amd64")]).split(" ")[0]);
     } finally {
@@ -146,7 +185,13 @@ describe("deb and rpm", () => {
       if (!fs.existsSync(p)) throw new Error(`probe wrote no ${f}; container console:\n${console_.slice(-4000)}`);
       return fs.readFileSync(p, "utf8");
     };
-    const props = (text: string) => Object.fromEntries(text.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+    const props = (text: string) =>
+      Object.fromEntries(
+        text
+          .trim()
+          .split("\n")
+          .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+      );
 
     const PROBE = `#!/bin/bash
 set -u
@@ -189,30 +234,55 @@ systemctl poweroff
       results = path.join(out, "results");
       fs.mkdirSync(results);
       fs.writeFileSync(path.join(out, "probe.sh"), PROBE, { mode: 0o755 });
-      fs.writeFileSync(path.join(out, "antimetal-probe.service"), "[Unit]\nDescription=package lifecycle, then checks\n[Service]\nType=oneshot\nExecStart=/probe/probe.sh\n");
-      const r = spawnSync("timeout", [
-        "240", "systemd-nspawn", "--quiet", "--directory", ROOTFS,
-        // As in systemd-boot.test.ts: the cached root stays pristine (tmpfs overlay), and the
-        // capabilities and syscalls the unit grants exist inside the container.
-        "--volatile=overlay", "--register=no", "--keep-unit", "--private-network",
-        "--capability=CAP_BPF,CAP_PERFMON,CAP_SYSLOG", "--system-call-filter=bpf perf_event_open",
-        "--bind-ro=/dev/kmsg", "--bind-ro=/sys/kernel/tracing",
-        `--bind-ro=${path.join(out, oldNames.deb)}:/pkgs/${oldNames.deb}`,
-        `--bind-ro=${path.join(out, newNames.deb)}:/pkgs/${newNames.deb}`,
-        `--bind-ro=${path.join(out, "probe.sh")}:/probe/probe.sh`,
-        `--bind-ro=${path.join(out, "antimetal-probe.service")}:/etc/systemd/system/antimetal-probe.service`,
-        `--bind=${results}:/results`,
-        "--boot", "--", "systemd.wants=antimetal-probe.service",
-      ], { encoding: "utf8" });
+      fs.writeFileSync(
+        path.join(out, "antimetal-probe.service"),
+        "[Unit]\nDescription=package lifecycle, then checks\n[Service]\nType=oneshot\nExecStart=/probe/probe.sh\n",
+      );
+      const r = spawnSync(
+        "timeout",
+        [
+          "240",
+          "systemd-nspawn",
+          "--quiet",
+          "--directory",
+          ROOTFS,
+          // As in systemd-boot.test.ts: the cached root stays pristine (tmpfs overlay), and the
+          // capabilities and syscalls the unit grants exist inside the container.
+          "--volatile=overlay",
+          "--register=no",
+          "--keep-unit",
+          "--private-network",
+          "--capability=CAP_BPF,CAP_PERFMON,CAP_SYSLOG",
+          "--system-call-filter=bpf perf_event_open",
+          "--bind-ro=/dev/kmsg",
+          "--bind-ro=/sys/kernel/tracing",
+          `--bind-ro=${path.join(out, oldNames.deb)}:/pkgs/${oldNames.deb}`,
+          `--bind-ro=${path.join(out, newNames.deb)}:/pkgs/${newNames.deb}`,
+          `--bind-ro=${path.join(out, "probe.sh")}:/probe/probe.sh`,
+          `--bind-ro=${path.join(out, "antimetal-probe.service")}:/etc/systemd/system/antimetal-probe.service`,
+          `--bind=${results}:/results`,
+          "--boot",
+          "--",
+          "systemd.wants=antimetal-probe.service",
+        ],
+        { encoding: "utf8" },
+      );
       console_ = `${r.stdout}\n${r.stderr}`;
     }, 270000);
 
     test("apt install ./<deb> installs, enables and starts the service with the packaged configuration", () => {
-      expect({ rc: read("install.rc").trim(), log: read("install.rc").trim() === "0" ? "" : read("install.log") }).toEqual({ rc: "0", log: "" });
+      expect({ rc: read("install.rc").trim(), log: read("install.rc").trim() === "0" ? "" : read("install.log") }).toEqual({
+        rc: "0",
+        log: "",
+      });
       const s = props(read("installed"));
       expect([s.ActiveState, s.SubState, s.UnitFileState, s.NRestarts]).toEqual(["active", "running", "enabled", "0"]);
       const modes = read("modes").trim().split("\n");
-      expect(modes.slice(0, 3)).toEqual(["755 root /etc/antimetal", "644 root /etc/antimetal/agent.yaml", "600 root /etc/antimetal/agent.env"]);
+      expect(modes.slice(0, 3)).toEqual([
+        "755 root /etc/antimetal",
+        "644 root /etc/antimetal/agent.yaml",
+        "600 root /etc/antimetal/agent.env",
+      ]);
       // The state directory: made by the postinstall, handed to the transient user by systemd.
       expect(modes[3]).toMatch(/^700 \S+ \/var\/lib\/private\/antimetal$/);
       expect(modes[4]).toBe("private/antimetal");
@@ -223,7 +293,10 @@ systemctl poweroff
     });
 
     test("apt install of the newer package keeps the changed agent.yaml and agent.env and restarts with them", () => {
-      expect({ rc: read("upgrade.rc").trim(), log: read("upgrade.rc").trim() === "0" ? "" : read("upgrade.log") }).toEqual({ rc: "0", log: "" });
+      expect({ rc: read("upgrade.rc").trim(), log: read("upgrade.rc").trim() === "0" ? "" : read("upgrade.log") }).toEqual({
+        rc: "0",
+        log: "",
+      });
       expect(read("version")).toBe(`${NEW}-1`);
       expect(read("agent.yaml.after")).toMatch(/^log-level: debug$/m);
       expect(read("agent.env.after")).toMatch(/^ANTIMETAL_AGENT_ARGS=--intake-address=$/m);
@@ -251,7 +324,11 @@ systemctl poweroff
 
     test("apt purge deletes configuration and store", () => {
       expect({ rc: read("purge.rc").trim(), log: read("purge.rc").trim() === "0" ? "" : read("purge.log") }).toEqual({ rc: "0", log: "" });
-      expect(read("purged").trim().split("\n")).toEqual(["/etc/antimetal absent", "/var/lib/private/antimetal absent", "/var/lib/antimetal absent"]);
+      expect(read("purged").trim().split("\n")).toEqual([
+        "/etc/antimetal absent",
+        "/var/lib/private/antimetal absent",
+        "/var/lib/antimetal absent",
+      ]);
       expect(read("dpkg-query")).toContain("no packages found matching antimetal-agent");
     });
   });
