@@ -54,3 +54,17 @@ export const routerConsumerErrors = new Counter({
   labelNames: ["consumer"] as const,
   registers: [registry],
 });
+
+export const expositionErrors = new Counter({
+  name: "antimetal_exposition_errors_total",
+  help: "Renders of a /metrics family that failed because its collector data had an unexpected shape (the family is left empty).",
+  labelNames: ["family"] as const,
+  registers: [registry],
+});
+
+export const expositionSeriesDropped = new Counter({
+  name: "antimetal_exposition_series_dropped_total",
+  help: "Series left out of a /metrics family because it had more than the per-family cap, counted at each render.",
+  labelNames: ["family"] as const,
+  registers: [registry],
+});

@@ -37,15 +37,20 @@ export interface CollectorOptions {
  * Data that the exposition uses but that is not part of the original's JSON (all meminfo keys, the
  * whole of /proc/net/netstat, ...). Stored under a symbol so JSON output never shows it.
  */
-export const EXTRA = Symbol.for("antimetal.perf.extra");
+export const EXTRA: unique symbol = Symbol.for("antimetal.perf.extra") as never;
 
-export function withExtra<T extends object>(data: T, extra: Record<string, unknown>): T {
-  Object.defineProperty(data, EXTRA, { value: extra, enumerable: false });
-  return data;
+/** Data carrying an X under EXTRA (absent on data built elsewhere, e.g. in tests). */
+export interface HasExtra<X> {
+  readonly [EXTRA]?: X;
 }
 
-export function getExtra(data: unknown): Record<string, unknown> | undefined {
-  return typeof data === "object" && data !== null ? ((data as Record<symbol, unknown>)[EXTRA] as Record<string, unknown> | undefined) : undefined;
+export function withExtra<T extends object, X>(data: T, extra: X): T & HasExtra<X> {
+  Object.defineProperty(data, EXTRA, { value: extra, enumerable: false });
+  return data as T & HasExtra<X>;
+}
+
+export function getExtra<X>(data: HasExtra<X> | undefined): X | undefined {
+  return typeof data === "object" && data !== null ? data[EXTRA] : undefined;
 }
 
 const PATH_NAMES = { proc: "HostProcPath", sys: "HostSysPath", dev: "HostDevPath" } as const;
