@@ -9,7 +9,7 @@ import type { HostPaths, PointCollector } from "../collector.ts";
 import { DeltaTracker, rate, u64Delta, type DeltaMetadata } from "../delta.ts";
 import { countTcpStates, emptyStateCounts, parseSockstat } from "../parsers/nettcp.ts";
 import { pairsToValues, parseProtoPairs, sectionValues, parseSnmpTcp } from "../parsers/snmp.ts";
-import { countTcpStatesNetlink, netlinkAvailable } from "../sockdiag.ts";
+import { countTcpStatesNetlinkYielding, netlinkAvailable } from "../sockdiag.ts";
 import { BaseCollector, spec, withExtra, type CollectorOptions, type HasExtra } from "./common.ts";
 
 /** The whole of snmp, netstat and sockstat as "Section_Field" keys, for the exposition. */
@@ -107,7 +107,7 @@ export class TCPCollector extends BaseCollector implements PointCollector {
     if (this.states !== "off") {
       let states = emptyStateCounts();
       if (this.states === "netlink") {
-        states = countTcpStatesNetlink();
+        states = await countTcpStatesNetlinkYielding(signal);
       } else {
         if (tcp4 !== undefined) this.malformed(countTcpStates(tcp4, states).malformed);
         if (tcp6 !== undefined) this.malformed(countTcpStates(tcp6, states).malformed);
