@@ -34,6 +34,18 @@ export function countMalformed(collector: string, n: number): void {
   if (n > 0) malformedLines.inc({ collector }, n);
 }
 
+/** Numbers that could not be parsed, by collector and file (the value is reported as 0, as the original does). */
+export const malformedValues = new Counter({
+  name: "antimetal_collector_malformed_values_total",
+  help: "Numbers in /proc or /sys files that could not be parsed and were reported as 0, by collector and file.",
+  labelNames: ["collector", "file"] as const,
+  registers: [registry],
+});
+
+export function countBadNumbers(collector: string, file: string, n: number): void {
+  if (n > 0) malformedValues.inc({ collector, file }, n);
+}
+
 export const collectorUp = new Gauge({
   name: "antimetal_collector_up",
   help: "1 if the collector's last scheduled collection succeeded, 0 if it failed or timed out.",

@@ -9,7 +9,7 @@ import type { Logger } from "../../log/logger.ts";
 import type { CollectorSpec, HostPaths, MetricType } from "../collector.ts";
 import { DEFAULT_DELTA_CONFIG, type DeltaConfig } from "../delta.ts";
 import { HostIo } from "../io.ts";
-import { countMalformed } from "../self-metrics.ts";
+import { countBadNumbers, countMalformed } from "../self-metrics.ts";
 
 /** Options every collector constructor accepts. All optional. */
 export interface CollectorOptions {
@@ -96,6 +96,15 @@ export abstract class BaseCollector {
   }
   protected malformed(n: number): void {
     countMalformed(this.spec.type, n);
+  }
+  private readonly filesWithBadNumbers = new Set<string>();
+  /** Numbers of `file` (relative to its root) that could not be read and were reported as 0: counted, warned once. */
+  protected badNumbers(file: string, n: number): void {
+    if (n <= 0) return;
+    countBadNumbers(this.spec.type, file, n);
+    if (this.filesWithBadNumbers.has(file)) return;
+    this.filesWithBadNumbers.add(file);
+    this.opts.logger?.warn({ collector: this.spec.type, file, count: n }, "unparseable numbers reported as 0; repeats are counted in antimetal_collector_malformed_values_total");
   }
   /** Reads a critical file: errors name the path. */
   protected async readCritical(path: string, signal: AbortSignal, verb = "failed to open"): Promise<string> {

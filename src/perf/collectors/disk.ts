@@ -85,6 +85,7 @@ export class DiskCollector extends BaseCollector implements PointCollector {
     const now = this.now();
     const parsed = parseDiskstats(text);
     this.malformed(parsed.malformed);
+    this.badNumbers("diskstats", parsed.badNumbers);
     const should = this.tracker.shouldCalculate(now);
     const prev = this.tracker.last;
     const out = parsed.disks.map((d): DiskStats => {
