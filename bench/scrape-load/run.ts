@@ -93,6 +93,6 @@ const results: Record<string, unknown> = {};
 for (const c of levels) {
   const agent = await agentLevel(c);
   const nodeExporter = await nodeExporterLevel(c);
-  results[`c${c}`] = { agent, nodeExporter, probeP99RatioToNodeExporter: round(agent.probeP99Ms / nodeExporter.probeP99Ms) };
+  results[`c${c}`] = { agent, nodeExporter, probeP99RatioToNodeExporter: Math.round((agent.probeP99Ms / nodeExporter.probeP99Ms) * 1000) / 1000 };
 }
 console.log(JSON.stringify({ bench: "scrape-load", secondsPerLevel: seconds, newConnectionPerScrape: true, collectorIntervalSeconds: COLLECTOR_INTERVAL_S, ...results }, null, 2));
