@@ -19,9 +19,10 @@ const smaps = process.env.SMAPS_MAX_AGE_MS;
 const exclude = /^\/(dev|proc|sys|mnt\/sandboxing|var\/lib\/docker\/.+|var\/lib\/containers\/storage\/.+)($|\/)/;
 const reg = await defaultRegistry(DEFAULT_HOST_PATHS, { filesystemMountExclude: exclude, ...(smaps !== undefined ? { processSmapsMaxAgeMs: Number(smaps) } : {}) });
 const router = new MetricsRouter();
-router.subscribe(await PrometheusExposition.create(DEFAULT_HOST_PATHS));
+const expo = await PrometheusExposition.create(DEFAULT_HOST_PATHS);
+router.subscribe(expo);
 const s = new CollectorScheduler({ registry: reg, router, logger: silentLogger, nodeName: "bench", intervalMs });
 await s.start();
 // one scrape per interval, as a Prometheus server would do
-setInterval(() => void registry.metrics(), intervalMs);
+setInterval(() => void Promise.all([registry.metrics(), expo.render()]), intervalMs);
 process.stdout.write("ready\n");

@@ -7,6 +7,7 @@
 import { buildInfo } from "../build-info.ts";
 import { redactedView } from "../config/load.ts";
 import { registry } from "../metrics/registry.ts";
+import type { ExpositionSource } from "../metrics/scrape-cache.ts";
 import { registerSelfMetrics } from "../metrics/self.ts";
 import type { Component } from "../runtime/component.ts";
 import { Lifecycle } from "../runtime/lifecycle.ts";
@@ -49,17 +50,20 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
   logger.info({ version: buildInfo.version, revision: buildInfo.revision, pid: process.pid }, "starting antimetal-agent");
 
   let lifecycle: Lifecycle | undefined;
+  // Host metrics join the self metrics on /metrics once the collectors are built.
+  const metricSources: ExpositionSource[] = [];
   const http = createHttpComponent({
     probeAddress: config.healthProbeBindAddress,
     metricsAddress: config.metricsBindAddress,
     pprofAddress: config.pprofAddress,
     readiness: () => lifecycle?.readiness() ?? { ready: false, reasons: ["starting"] },
     registry,
+    sources: metricSources,
     logger,
   });
   let rest: Component[];
   try {
-    rest = await buildComponents(ctx);
+    rest = await buildComponents(ctx, metricSources);
   } catch (e) {
     if (e instanceof ConfigError) throw e;
     logger.error({ err: (e as Error).message }, "agent failed to start");
@@ -88,7 +92,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
 }
 
 /** Everything but HTTP, in start order: store, collectors, eBPF, host graph, Kubernetes, intake. */
-async function buildComponents(ctx: CommandContext): Promise<Component[]> {
+async function buildComponents(ctx: CommandContext, metricSources: ExpositionSource[]): Promise<Component[]> {
   const { config, logger } = ctx;
   const paths = hostPaths(config);
   const node = nodeName(config);
@@ -111,7 +115,9 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
   if (config.enablePerformanceCollectors) {
     const registry = await defaultRegistry(paths, collectorOptions(config, logger.child({ component: "perf-collectors" })));
     const router = new MetricsRouter({ logger });
-    router.subscribe(await PrometheusExposition.create(paths));
+    const exposition = await PrometheusExposition.create(paths, { logger: logger.child({ component: "exposition" }) });
+    router.subscribe(exposition);
+    metricSources.push(exposition);
     const requested = config.collectors;
     const everyAvailable = requested.length === 0 || requested.includes("all");
     // execsnoop runs as its own optional component below, never from the scheduler.

@@ -28,7 +28,8 @@ let lagTimer: ReturnType<typeof setInterval> | undefined;
 
 /**
  * Registers build info, uptime, memory and event-loop lag. Lag is how late a 500 ms timer fires;
- * the max resets on every scrape.
+ * the max resets on every render of the self metrics (every scrape, at most once a second: see
+ * src/metrics/scrape-cache.ts).
  */
 export function registerSelfMetrics(build: BuildInfo, startedAt = Date.now()): void {
   if (registry.getSingleMetric("antimetal_build_info")) return;

@@ -6,7 +6,7 @@
 
 import type { Logger } from "../log/logger.ts";
 import type { Component } from "../runtime/component.ts";
-import type { ContinuousCollector, MetricEvent, MetricType, PointCollector } from "./collector.ts";
+import { type ContinuousCollector, type MetricEvent, metricEvent, type MetricType, type PointCollector } from "./collector.ts";
 import { SAMPLE_GAP_MS } from "./collect-command.ts";
 import { DELTA_TYPES } from "./delta.ts";
 import { errCode, raceAbort } from "./io.ts";
@@ -141,7 +141,7 @@ export class CollectorScheduler implements Component {
       collectorUp.set({ collector: job.type }, 1);
       if (job.lastError) this.log.info({ collector: job.type }, "collector recovered");
       job.lastError = undefined;
-      this.publish({ timestamp: new Date(), metricType: job.type, eventType: COUNTER_TYPES.has(job.type) ? "counter" : "gauge", nodeName: this.opts.nodeName, data });
+      this.publish(metricEvent(job.type, data, COUNTER_TYPES.has(job.type) ? "counter" : "gauge", this.opts.nodeName));
     } catch (err) {
       const timedOut = signal.aborted;
       const code = errCode(err);

@@ -19,6 +19,8 @@ import { ProcessCollector } from "../../src/perf/collectors/process.ts";
 import { SystemStatsCollector } from "../../src/perf/collectors/system.ts";
 import { TCPCollector } from "../../src/perf/collectors/tcp.ts";
 import { HostIo } from "../../src/perf/io.ts";
+import { createLogger } from "../../src/log/logger.ts";
+import { registry as shared } from "../../src/metrics/registry.ts";
 import { cleanupTrees, makeTree, pathsFor, sample, sig } from "./tree.ts";
 
 afterAll(cleanupTrees);
@@ -231,6 +233,18 @@ describe("network (acceptance 18)", () => {
     const head = sample("net_dev").split("\n").slice(0, 2).join("\n") + "\n";
     expect(await new NetworkCollector(pathsFor(makeTree({ "proc/net/dev": head + "eth0: 1000 100\n" }))).collect(sig())).toEqual([]);
     expect(() => new NetworkCollector({ ...pathsFor("/x"), sys: "" })).toThrow("HostSysPath is required");
+  });
+  test("an unparseable counter is reported as 0, counted by collector and file, and warned once", async () => {
+    const head = sample("net_dev").split("\n").slice(0, 2).join("\n") + "\n";
+    const root = makeTree({ "proc/net/dev": head + "bad0: x 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n" });
+    const lines: string[] = [];
+    const logger = createLogger({ destination: { write: (s: string) => void lines.push(s) } as unknown as NodeJS.WritableStream });
+    const c = new NetworkCollector(pathsFor(root), { logger });
+    const out = await c.collect(sig());
+    expect([out[0]!.interface, out[0]!.rx_bytes, out[0]!.rx_packets]).toEqual(["bad0", 0n, 2n]);
+    await c.collect(sig());
+    expect(await shared.metrics()).toMatch(/^antimetal_collector_malformed_values_total\{collector="network",file="net\/dev"\} [2-9]/m);
+    expect(lines.filter((l) => l.includes("unparseable numbers")).length).toBe(1);
   });
 });
 

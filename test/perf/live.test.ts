@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { DEFAULT_HOST_PATHS, type PointCollector } from "../../src/perf/collector.ts";
 import { defaultRegistry, runCollect } from "../../src/perf/collect-command.ts";
 import { isPoint } from "../../src/perf/registry.ts";
-import { countTcpStatesNetlink } from "../../src/perf/sockdiag.ts";
+import { countTcpStatesNetlink, countTcpStatesNetlinkYielding } from "../../src/perf/sockdiag.ts";
 import { countTcpStates, emptyStateCounts } from "../../src/perf/parsers/nettcp.ts";
 import { hasCapability, parseCapEff } from "../../src/system/capabilities.ts";
 
@@ -53,6 +53,30 @@ test("sock_diag state counts agree with /proc/net/tcp{,6} on this host (within c
   const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
   try {
     expect(countTcpStatesNetlink().LISTEN).toBeGreaterThanOrEqual(net.LISTEN! + 1);
+  } finally {
+    server.stop(true);
+  }
+});
+
+test("sock_diag yielding dump: same counts as the blocking one, the event loop runs between chunks, abort stops it", async () => {
+  // Enough sockets for several 64 KiB chunks (one record is 72+ bytes): connect-and-close loops leave TIME_WAIT.
+  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { open: (s) => void s.end(), data() {} } });
+  try {
+    for (let i = 0; i < 3000; i += 100) {
+      await Promise.all(Array.from({ length: 100 }, () => Bun.connect({ hostname: "127.0.0.1", port: server.port, socket: { data() {}, close() {} } }).then((c) => c.end())));
+    }
+    const blocking = countTcpStatesNetlink();
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 0);
+    const yielding = await countTcpStatesNetlinkYielding();
+    clearInterval(timer);
+    expect(blocking.TIME_WAIT! + blocking.ESTABLISHED!).toBeGreaterThan(2000);
+    expect(Math.abs(yielding.TIME_WAIT! - blocking.TIME_WAIT!)).toBeLessThanOrEqual(500); // churn: TIME_WAIT expires and ends
+    expect(yielding.LISTEN).toBe(blocking.LISTEN!);
+    expect(ticks).toBeGreaterThan(0);
+    const aborted = new AbortController();
+    aborted.abort(new Error("stop"));
+    await expect(countTcpStatesNetlinkYielding(aborted.signal)).rejects.toThrow("stop");
   } finally {
     server.stop(true);
   }

@@ -9,7 +9,7 @@ import type { Logger } from "../../log/logger.ts";
 import type { CollectorSpec, HostPaths, MetricType } from "../collector.ts";
 import { DEFAULT_DELTA_CONFIG, type DeltaConfig } from "../delta.ts";
 import { HostIo } from "../io.ts";
-import { countMalformed } from "../self-metrics.ts";
+import { countBadNumbers, countMalformed } from "../self-metrics.ts";
 
 /** Options every collector constructor accepts. All optional. */
 export interface CollectorOptions {
@@ -37,15 +37,20 @@ export interface CollectorOptions {
  * Data that the exposition uses but that is not part of the original's JSON (all meminfo keys, the
  * whole of /proc/net/netstat, ...). Stored under a symbol so JSON output never shows it.
  */
-export const EXTRA = Symbol.for("antimetal.perf.extra");
+export const EXTRA: unique symbol = Symbol.for("antimetal.perf.extra") as never;
 
-export function withExtra<T extends object>(data: T, extra: Record<string, unknown>): T {
-  Object.defineProperty(data, EXTRA, { value: extra, enumerable: false });
-  return data;
+/** Data carrying an X under EXTRA (absent on data built elsewhere, e.g. in tests). */
+export interface HasExtra<X> {
+  readonly [EXTRA]?: X;
 }
 
-export function getExtra(data: unknown): Record<string, unknown> | undefined {
-  return typeof data === "object" && data !== null ? ((data as Record<symbol, unknown>)[EXTRA] as Record<string, unknown> | undefined) : undefined;
+export function withExtra<T extends object, X>(data: T, extra: X): T & HasExtra<X> {
+  Object.defineProperty(data, EXTRA, { value: extra, enumerable: false });
+  return data as T & HasExtra<X>;
+}
+
+export function getExtra<X>(data: HasExtra<X> | undefined): X | undefined {
+  return typeof data === "object" && data !== null ? data[EXTRA] : undefined;
 }
 
 const PATH_NAMES = { proc: "HostProcPath", sys: "HostSysPath", dev: "HostDevPath" } as const;
@@ -91,6 +96,15 @@ export abstract class BaseCollector {
   }
   protected malformed(n: number): void {
     countMalformed(this.spec.type, n);
+  }
+  private readonly filesWithBadNumbers = new Set<string>();
+  /** Numbers of `file` (relative to its root) that could not be read and were reported as 0: counted, warned once. */
+  protected badNumbers(file: string, n: number): void {
+    if (n <= 0) return;
+    countBadNumbers(this.spec.type, file, n);
+    if (this.filesWithBadNumbers.has(file)) return;
+    this.filesWithBadNumbers.add(file);
+    this.opts.logger?.warn({ collector: this.spec.type, file, count: n }, "unparseable numbers reported as 0; repeats are counted in antimetal_collector_malformed_values_total");
   }
   /** Reads a critical file: errors name the path. */
   protected async readCritical(path: string, signal: AbortSignal, verb = "failed to open"): Promise<string> {

@@ -73,6 +73,7 @@ export class NetworkCollector extends BaseCollector implements PointCollector {
     const now = this.now();
     const parsed = parseNetDev(text);
     this.malformed(parsed.malformed);
+    this.badNumbers("net/dev", parsed.badNumbers);
     const should = this.tracker.shouldCalculate(now);
     const prev = this.tracker.last;
     const sys = this.paths.sys;

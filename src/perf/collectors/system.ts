@@ -7,7 +7,16 @@
 import type { HostPaths, PointCollector } from "../collector.ts";
 import { DeltaTracker, rate, u64Delta, type DeltaMetadata } from "../delta.ts";
 import { parseStat } from "../parsers/stat.ts";
-import { BaseCollector, spec, withExtra, type CollectorOptions } from "./common.ts";
+import { BaseCollector, spec, withExtra, type CollectorOptions, type HasExtra } from "./common.ts";
+
+/** /proc/stat lines node_exporter exports that the original's JSON leaves out. */
+export interface SystemExtra {
+  btime: bigint | undefined;
+  procsRunning: number;
+  procsBlocked: number;
+  processes: bigint;
+  softirq: bigint;
+}
 
 export interface SystemDeltaData extends DeltaMetadata {
   interrupts: bigint;
@@ -29,7 +38,7 @@ export class SystemStatsCollector extends BaseCollector implements PointCollecto
     super(paths, opts, ["proc"]);
     this.tracker = new DeltaTracker(this.deltaConfig);
   }
-  async collect(signal: AbortSignal): Promise<SystemStats> {
+  async collect(signal: AbortSignal): Promise<SystemStats & HasExtra<SystemExtra>> {
     const text = await this.readCritical(`${this.paths.proc}/stat`, signal);
     const now = this.now();
     const st = parseStat(text);
@@ -49,6 +58,6 @@ export class SystemStatsCollector extends BaseCollector implements PointCollecto
       out.delta = d;
       this.tracker.commit({ intr: st.intr, ctxt: st.ctxt }, now);
     } else if (this.tracker.isFirst) this.tracker.commit({ intr: st.intr, ctxt: st.ctxt }, now);
-    return withExtra(out, { btime: st.btime, procsRunning: st.procsRunning, procsBlocked: st.procsBlocked, processes: st.processes, softirq: st.softirq });
+    return withExtra<SystemStats, SystemExtra>(out, { btime: st.btime, procsRunning: st.procsRunning, procsBlocked: st.procsBlocked, processes: st.processes, softirq: st.softirq });
   }
 }

@@ -9,8 +9,15 @@ import type { HostPaths, PointCollector } from "../collector.ts";
 import { DeltaTracker, rate, u64Delta, type DeltaMetadata } from "../delta.ts";
 import { countTcpStates, emptyStateCounts, parseSockstat } from "../parsers/nettcp.ts";
 import { pairsToValues, parseProtoPairs, sectionValues, parseSnmpTcp } from "../parsers/snmp.ts";
-import { countTcpStatesNetlink, netlinkAvailable } from "../sockdiag.ts";
-import { BaseCollector, spec, withExtra, type CollectorOptions } from "./common.ts";
+import { countTcpStatesNetlinkYielding, netlinkAvailable } from "../sockdiag.ts";
+import { BaseCollector, spec, withExtra, type CollectorOptions, type HasExtra } from "./common.ts";
+
+/** The whole of snmp, netstat and sockstat as "Section_Field" keys, for the exposition. */
+export interface TCPExtra {
+  snmp: Map<string, bigint>;
+  netstat: Map<string, bigint>;
+  sockstat: Map<string, bigint>;
+}
 
 const SNMP_FIELDS: [string, string][] = [
   ["ActiveOpens", "active_opens"],
@@ -59,7 +66,7 @@ export class TCPCollector extends BaseCollector implements PointCollector {
     // procfs mount (net -> self/net). A proc root that is not procfs (a fixture tree) uses its files.
     this.states = want === "auto" ? (isProcfs(paths.proc) && netlinkAvailable() ? "netlink" : "proc") : want;
   }
-  async collect(signal: AbortSignal): Promise<TCPStats> {
+  async collect(signal: AbortSignal): Promise<TCPStats & HasExtra<TCPExtra>> {
     const p = this.paths.proc;
     const wantFiles = this.states === "proc";
     const [snmpTxt, netstatTxt, tcp4, tcp6, sock4, sock6] = await Promise.all([
@@ -100,7 +107,7 @@ export class TCPCollector extends BaseCollector implements PointCollector {
     if (this.states !== "off") {
       let states = emptyStateCounts();
       if (this.states === "netlink") {
-        states = countTcpStatesNetlink();
+        states = await countTcpStatesNetlinkYielding(signal);
       } else {
         if (tcp4 !== undefined) this.malformed(countTcpStates(tcp4, states).malformed);
         if (tcp6 !== undefined) this.malformed(countTcpStates(tcp6, states).malformed);
@@ -126,7 +133,7 @@ export class TCPCollector extends BaseCollector implements PointCollector {
     const snmpAll = pairsToValues(snmpPairs).values;
     const netstatAll = pairsToValues(netstatPairs).values;
     const sockstat = new Map<string, bigint>([...(sock4 ? parseSockstat(sock4).values : []), ...(sock6 ? parseSockstat(sock6).values : [])]);
-    return withExtra(out, { snmp: snmpAll, netstat: netstatAll, sockstat });
+    return withExtra<TCPStats, TCPExtra>(out, { snmp: snmpAll, netstat: netstatAll, sockstat });
   }
 }
 

@@ -52,3 +52,12 @@ test("fix: md RAID arrays and optical drives are whole disks", () => {
   expect(isPartition("sr0")).toBe(false);
   expect(isPartition("zram0")).toBe(false);
 });
+
+test("a counter that is not a number is 0 and counted in badNumbers; absent newer fields are not", () => {
+  const r = parseDiskstats("   8       0 sda 1 2 NaN 4 5 6 7 8 9 10 11\n");
+  expect(r.disks[0]!.sectorsRead).toBe(0n);
+  expect(r.disks[0]!.readsMerged).toBe(2n);
+  expect(r.disks[0]!.flushTimeMs).toBe(0n);
+  expect(r.badNumbers).toBe(1);
+  expect(parseDiskstats(SAMPLE).badNumbers).toBe(0);
+});

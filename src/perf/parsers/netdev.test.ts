@@ -34,3 +34,12 @@ test("interface names with tabs and no space after the colon", () => {
   expect(r.interfaces[0]!.interface).toBe("eth1");
   expect(r.interfaces[0]!.txCompressed).toBe(16n);
 });
+
+test("a counter that is not a number is 0 and counted in badNumbers; the interface is kept", () => {
+  const r = parseNetDev(HEAD + "eth0: 12x 2 3 4 5 6 7 8 -9 10 11 12 13 14 15 16\n");
+  expect(r.interfaces[0]!.rxBytes).toBe(0n);
+  expect(r.interfaces[0]!.txBytes).toBe(0n);
+  expect(r.interfaces[0]!.rxPackets).toBe(2n);
+  expect(r.badNumbers).toBe(2);
+  expect(parseNetDev(SAMPLE).badNumbers).toBe(0);
+});

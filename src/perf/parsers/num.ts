@@ -28,6 +28,21 @@ export function u64(s: string | undefined): bigint {
   return parseU64(s) ?? 0n;
 }
 
+/**
+ * u64 for a parser that reports what it could not read: a present field that is not a u64 becomes 0n
+ * (the original's value) and is counted; an absent field (an older kernel's shorter line) is 0n, not counted.
+ */
+export class CountingU64 {
+  bad = 0;
+  read(s: string | undefined): bigint {
+    if (s === undefined) return 0n;
+    const v = parseU64(s);
+    if (v !== undefined) return v;
+    this.bad++;
+    return 0n;
+  }
+}
+
 /** Go's strconv.ParseInt(s, 10, 64) (optional sign), as bigint. */
 export function parseI64(s: string | undefined): bigint | undefined {
   if (s === undefined) return undefined;
