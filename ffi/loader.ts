@@ -16,7 +16,7 @@
  * /proc/self/fd/N path gets the already-loaded copy (glibc matches the file identity).
  */
 import { dlopen, ptr, read, CString, type Library, type Pointer } from "bun:ffi";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { LIBBPF_SYMBOLS, LIBC_SYMBOLS } from "./libbpf.ts";
 
 export type Libbpf = Library<typeof LIBBPF_SYMBOLS>["symbols"];

@@ -27,7 +27,7 @@ export function ebpfAssetsModule(arch: "x64" | "arm64", buildDir = join(ROOT, "e
   const libs = ["libz", "libelf", "libbpf"].map((n) => join(libDir, `${n}.so.1`));
   for (const p of libs) if (!existsSync(p)) throw new Error(`missing ${p}; run scripts/build-ebpf.sh`);
   const lines = [HEADER];
-  objs.forEach((f, i) => lines.push(`import obj${i} from ${JSON.stringify(join(objDir, f))} with { type: "file" };`));
+  for (const [i, f] of objs.entries()) lines.push(`import obj${i} from ${JSON.stringify(join(objDir, f))} with { type: "file" };`);
   lines.push(`import libz from ${JSON.stringify(libs[0])} with { type: "file" };`);
   lines.push(`import libelf from ${JSON.stringify(libs[1])} with { type: "file" };`);
   lines.push(`import libbpf from ${JSON.stringify(libs[2])} with { type: "file" };`);

@@ -25,7 +25,6 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Subprocess } from "bun";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const BUN = process.execPath;

@@ -154,7 +154,10 @@ describe("--config: an absolute path, checked before reading, from the flag and 
   test("a relative path is refused before any read", () => {
     const reads: string[] = [];
     const load = (argv: string[], env: Record<string, string>) =>
-      loadConfig({ command: "run", argv, env, readFile: (p) => (reads.push(p), "") });
+      loadConfig({ command: "run", argv, env, readFile: (p) => {
+        reads.push(p);
+        return "";
+      } });
     expect(() => load(["--config", "rel.yaml"], {})).toThrow('invalid --config (flag --config): must be an absolute path, got "rel.yaml"');
     expect(() => load([], { ANTIMETAL_CONFIG: "rel.yaml" })).toThrow('invalid --config (env ANTIMETAL_CONFIG): must be an absolute path, got "rel.yaml"');
     expect(reads).toEqual([]);

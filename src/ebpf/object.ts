@@ -19,6 +19,7 @@ export class BpfObject {
   private links: Pointer[] = [];
   private loadedFlag = false;
   /** Kept referenced: libbpf points into it while parsing, until load() returns. */
+  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: held only to keep the buffer alive for libbpf
   private bytes: Uint8Array | null;
 
   private constructor(

@@ -11,7 +11,7 @@ import { create, type DescMessage, type MessageInitShape } from "@bufbuild/proto
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   BusConnectionSchema,
-  BusType,
+  type BusType,
   ConnectedToSchema,
   ContainedBySchema,
   ContainmentType,

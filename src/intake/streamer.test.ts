@@ -50,7 +50,10 @@ class FakeOutbox implements UploadOutbox {
   }
   confirm(_ch: string, entries: ReadonlyArray<Pick<OutboxRawEntry, "key" | "seq">>): number {
     let n = 0;
-    for (const e of entries) if (this.pending.get(e.key)?.seq === e.seq) (this.pending.delete(e.key), n++);
+    for (const e of entries) if (this.pending.get(e.key)?.seq === e.seq) {
+        this.pending.delete(e.key);
+        n++;
+      }
     return n;
   }
   stats(): OutboxStats {

@@ -51,5 +51,5 @@ test("child levels, redaction and the text format still work", () => {
 
   const text = capture("text");
   text.logger.child({ component: "http" }).info({ port: 1 }, "listening");
-  expect(text.lines[0]).toMatch(/^\S+ INFO  \[http\] listening port=1$/);
+  expect(text.lines[0]).toMatch(/^\S+ INFO {2}\[http\] listening port=1$/);
 });

@@ -79,7 +79,7 @@ const failed = (message: string, exitCode: number): StoreCommandResult => ({ out
 export async function runStoreCommand(query: StoreQuery, opts: { dataDirectory: string }): Promise<StoreCommandResult> {
   if (opts.dataDirectory === "") return failed("--data-directory is empty (in-memory store): nothing to read", 1);
 
-  let store;
+  let store: ReturnType<typeof openStore>;
   try {
     store = openStore({ dataDirectory: opts.dataDirectory, logger: silentLogger, readonly: true });
   } catch (err) {

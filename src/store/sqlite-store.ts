@@ -371,15 +371,20 @@ export class SqliteStore implements Store {
   private applyOne(op: StoreOp): void {
     switch (op.op) {
       case "add":
-        return this.addResource(op.resource);
+        this.addResource(op.resource);
+        return;
       case "update":
-        return this.updateResource(op.resource);
+        this.updateResource(op.resource);
+        return;
       case "delete":
-        return this.deleteResource(op.ref);
+        this.deleteResource(op.ref);
+        return;
       case "addRelationships":
-        return this.addRelationships(...op.relationships);
+        this.addRelationships(...op.relationships);
+        return;
       case "deleteRelationships":
-        return this.deleteRelationships(...op.relationships);
+        this.deleteRelationships(...op.relationships);
+        return;
     }
   }
 
@@ -407,7 +412,7 @@ export class SqliteStore implements Store {
   subscribe(filters: TypeDescriptor[], handler: (event: StoreEvent) => void): Subscription {
     const after = this.commits;
     const wanted = filters.filter((f) => f !== undefined && f !== null);
-    if (this.closed) return { close() {} };
+    if (this.closed) return { close: () => undefined };
     if (this.ctx) throw new Error("subscribe inside a store batch is not supported");
     // Read the state and register in the same synchronous step: every later commit is a live event.
     return this.subscriptions.add(wanted, handler, after, (f) => snapshotObjects(this.s, f));

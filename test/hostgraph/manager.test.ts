@@ -257,7 +257,13 @@ describe("component", () => {
       intervalMs: 40,
       nodeName: "n",
       logger: silentLogger,
-      collectors: { ...real, cpu_info: { collect: (s) => (calls++, real.cpu_info.collect(s)) } },
+      collectors: { ...real, cpu_info: {
+          collect: (s) => {
+            calls++;
+            return real.cpu_info.collect(s);
+          },
+        },
+      },
     });
     try {
       expect(hg.isReady()).toBe(false);

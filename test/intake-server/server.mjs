@@ -176,7 +176,7 @@ function validate(req) {
         key = `${type}|${inner.subject.type_url}|${nsString(inner.subject.namespace)}|${inner.subject.name}|${inner.object.type_url}|${nsString(inner.object.namespace)}|${inner.object.name}`;
         tags = {};
       }
-      if (control.poison && control.poison.test(name)) throw new Invalid(`poison object ${name}`);
+      if (control.poison?.test(name)) throw new Invalid(`poison object ${name}`);
       out.push({ op: OPS[op], ttl, deltaVersion: o.delta_version, kind, type, key, name, tags, deleted: !!inner.metadata?.deleted_at });
     }
   }
@@ -206,7 +206,12 @@ function apply(stream, objs) {
 function dropSessions() {
   const sessions = server.sessions; // grpc-js private Map<Http2Session, info>
   let n = 0;
-  if (sessions) for (const s of sessions.keys()) (s.destroy(), n++);
+  if (sessions) {
+    for (const s of sessions.keys()) {
+      s.destroy();
+      n++;
+    }
+  }
   logLine(`dropped ${n} sessions`);
   return n;
 }
@@ -243,9 +248,15 @@ function handleDelta(call, callback) {
   }
   const plan = control.failQueue.shift();
   let stall = false;
-  if (control.stall > 0) (control.stall--, (stall = true));
+  if (control.stall > 0) {
+    control.stall--;
+    stall = true;
+  }
   let pause = false;
-  if (control.pause > 0) (control.pause--, (pause = true));
+  if (control.pause > 0) {
+    control.pause--;
+    pause = true;
+  }
   let random = null;
   if (control.random && Math.random() < control.random.p) {
     const r = control.random;
@@ -253,14 +264,17 @@ function handleDelta(call, callback) {
     random = { code: typeof pick === "string" ? grpc.status[pick] ?? pick : pick, when: r.when ?? (Math.random() < 0.5 ? "start" : "end"), drop: pick === "DROP" };
   }
   let invalid = null;
-  let count = 0;
   call.on("data", (req) => {
     if (finished || invalid) return;
-    count++;
     if (pause) return void call.pause();
     if (plan && plan.when === "start") return fail(plan.code, plan.details ?? "injected failure");
     if (random && random.when === "start") {
-      if (random.drop) return void (finished = true, streams.set(id, "failed:DROP"), dropSessions());
+      if (random.drop) {
+        finished = true;
+        streams.set(id, "failed:DROP");
+        dropSessions();
+        return;
+      }
       return fail(random.code, "injected random failure");
     }
     try {
@@ -284,7 +298,12 @@ function handleDelta(call, callback) {
     if (stall) return; // never answer; the client's watchdog must give up
     if (plan) return fail(plan.code, plan.details ?? "injected failure");
     if (random) {
-      if (random.drop) return void (finished = true, streams.set(id, "failed:DROP"), dropSessions());
+      if (random.drop) {
+        finished = true;
+        streams.set(id, "failed:DROP");
+        dropSessions();
+        return;
+      }
       return fail(random.code, "injected random failure");
     }
     if (control.huge > 0) {
@@ -299,7 +318,9 @@ function handleDelta(call, callback) {
   });
   call.on("error", () => finish({ code: grpc.status.CANCELLED, details: "client error" }));
   call.on("cancelled", () => {
-    if (!finished) (finished = true, streams.set(id, "failed:CANCELLED"));
+    if (finished) return;
+    finished = true;
+    streams.set(id, "failed:CANCELLED");
   });
 }
 
@@ -344,7 +365,10 @@ function command(c) {
   if (c.fail) for (let i = 0; i < (c.fail.count ?? 1); i++) control.failQueue.push({ code: typeof c.fail.code === "string" ? grpc.status[c.fail.code] : c.fail.code, when: c.fail.when ?? "end", details: c.fail.details });
   if (c.stall !== undefined) control.stall = c.stall;
   if (c.pause !== undefined) control.pause = c.pause;
-  if (c.huge !== undefined) (control.huge = c.huge, (control.hugeBytes = c.hugeBytes ?? control.hugeBytes));
+  if (c.huge !== undefined) {
+    control.huge = c.huge;
+    control.hugeBytes = c.hugeBytes ?? control.hugeBytes;
+  }
   if (c.garbage !== undefined) control.garbage = c.garbage;
   if (c.dropAfter !== undefined) control.dropAfter = c.dropAfter;
   if (c.drop) dropSessions();
@@ -352,7 +376,16 @@ function command(c) {
   if (c.random !== undefined) control.random = c.random;
   if (c.poison !== undefined) control.poison = c.poison === null ? null : new RegExp(c.poison);
   if (c.clear) control.failQueue = [];
-  if (c.reset) ((records = []), (recordCount = 0), (latencies = []), (heartbeats = []), (expired = []), (invalidMessages = []), live.clear(), streams.clear());
+  if (c.reset) {
+    records = [];
+    recordCount = 0;
+    latencies = [];
+    heartbeats = [];
+    expired = [];
+    invalidMessages = [];
+    live.clear();
+    streams.clear();
+  }
   return { ok: true };
 }
 
@@ -369,7 +402,11 @@ const controlServer = http.createServer((req, res) => {
         const since = Number(url.searchParams.get("since") ?? 0);
         out = { records: records.slice(since), streams: Object.fromEntries(streams), invalid: invalidMessages, expired };
       } else if (url.pathname === "/heartbeats") out = { heartbeats };
-      else return void (res.writeHead(404), res.end());
+      else {
+        res.writeHead(404);
+        res.end();
+        return;
+      }
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify(out));
     } catch (e) {

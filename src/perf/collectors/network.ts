@@ -114,8 +114,10 @@ export class NetworkCollector extends BaseCollector implements PointCollector {
           const { deltas, reset } = recordDeltas(r as unknown as Record<string, bigint>, p as unknown as Record<string, bigint>, KEYS);
           const d = { ...this.tracker.metadata(now, should.intervalMs, reset) } as NetworkDeltaData;
           const rec = d as unknown as Record<string, unknown>;
-          KEYS.forEach((k, i) => (rec[JSON_KEYS[i]!] = deltas[k]));
-          if (!reset) KEYS.forEach((k, i) => (rec[`${JSON_KEYS[i]}_per_sec`] = rate(deltas[k], should.intervalMs / 1000)));
+          for (const [i, k] of KEYS.entries()) {
+            rec[JSON_KEYS[i]!] = deltas[k];
+            if (!reset) rec[`${JSON_KEYS[i]}_per_sec`] = rate(deltas[k], should.intervalMs / 1000);
+          }
           s.delta = d;
         }
         return s;
