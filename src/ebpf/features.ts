@@ -48,6 +48,7 @@ export function readKernelVersion(path = "/proc/version"): KernelVersion | undef
   try {
     return kernelVersionFromProcVersion(readFileSync(path, "utf8"));
   } catch {
+    // unreadable /proc/version: the report says the kernel is unknown
     return undefined;
   }
 }
@@ -90,6 +91,7 @@ export async function detectFeatures(opts: DetectOptions = {}): Promise<FeatureR
   try {
     capEff = await effectiveCapabilities(opts.statusPath);
   } catch {
+    // unreadable /proc/self/status: report no capabilities rather than guess
     capEff = 0n;
   }
   const caps = {

@@ -48,6 +48,7 @@ function findFile(dir: string, name: string, depth: number): string | undefined 
   try {
     entries = readdirSync(dir, { withFileTypes: true });
   } catch {
+    // an unreadable or vanished directory holds nothing to find
     return undefined;
   }
   for (const e of entries) if (e.name === name) return `${dir}/${name}`;

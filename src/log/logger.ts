@@ -36,6 +36,7 @@ function textLine(record: string): string {
     const when = new Date(time).toISOString();
     return `${when} ${String(level).toUpperCase().padEnd(5)} [${component ?? "agent"}] ${msg ?? ""}${extras ? " " + extras : ""}\n`;
   } catch {
+    // not a JSON record (pino always writes one; a foreign line): print it as it is
     return record;
   }
 }

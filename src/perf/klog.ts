@@ -36,6 +36,7 @@ function load(): Libc | null {
       __errno_location: { args: [], returns: "ptr" },
     }) as unknown as Libc;
   } catch {
+    // no glibc (musl build): the syslog(2) fallback is unavailable, and check says so
     libc = null;
   }
   return libc;

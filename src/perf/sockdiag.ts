@@ -65,6 +65,7 @@ function load(): Libc | null {
       close: { args: ["i32"], returns: "i32" },
     }) as unknown as Libc;
   } catch {
+    // no glibc (musl build): the tcp collector reads /proc/net/tcp instead
     libc = null;
   }
   return libc;
@@ -79,6 +80,7 @@ export function netlinkAvailable(): boolean {
     countTcpStatesNetlink();
     probed = true;
   } catch {
+    // netlink sock_diag refused (no CONFIG_INET_DIAG, seccomp): /proc/net/tcp is the fallback
     probed = false;
   }
   return probed;

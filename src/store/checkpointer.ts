@@ -69,7 +69,8 @@ self.onmessage = (e) => {
     if (run) run(true);
   } else if (m.type === "close") {
     clearInterval(timer);
-    try { db && db.close(true); } catch {}
+    // shutting down: this connection only read the WAL; the store's own close reports real problems
+    try { db && db.close(true); } catch (_ignoredAtShutdown) { /* see above */ }
     Atomics.store(m.done, 0, 1);
     Atomics.notify(m.done, 0);
   }

@@ -35,6 +35,7 @@ function anyTolerantJson(schema: typeof ResourceSchema | typeof RelationshipSche
   try {
     return toJson(schema as typeof ResourceSchema, msg as never, { registry });
   } catch {
+    // an Any whose type this build does not know: print it as type URL + base64
     const field = schema === ResourceSchema ? "spec" : "predicate";
     const any = msg[field] as { typeUrl: string; value: Uint8Array } | undefined;
     msg[field] = undefined;

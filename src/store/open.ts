@@ -144,6 +144,7 @@ export function closeDatabase(db: Database): void {
   try {
     db.close(true);
   } catch {
+    // close(true) throws when a statement is still running; the plain close defers to its end
     db.close(false);
   }
 }

@@ -16,7 +16,7 @@
  */
 
 import type { Logger } from "../../log/logger.ts";
-import type { Relationship, Store } from "../../store/types.ts";
+import { ResourceNotFoundError, type Relationship, type Store } from "../../store/types.ts";
 import { encodeResourceKey } from "../../graph/keys.ts";
 import { create } from "@bufbuild/protobuf";
 import { TypeDescriptorSchema } from "../../proto/gen/resource/v1/object_pb.ts";
@@ -195,8 +195,9 @@ export class GraphReconciler {
         r.metadata.region = loc.region;
         r.metadata.zone = loc.zone;
         this.store.updateResource(r);
-      } catch {
+      } catch (err) {
         // not stored (yet): written with the location when it arrives
+        if (!(err instanceof ResourceNotFoundError)) throw err;
       }
     }
   }

@@ -142,7 +142,7 @@ export async function auxvValues(procRoot: string): Promise<{ hz: number; page: 
       if (key === 6n && val > 0n) page = Number(val);
     }
   } catch {
-    // defaults
+    // no readable auxv (fixture trees, hidepid): the defaults above (USER_HZ 100, 4 KiB pages)
   }
   const v = { hz, page };
   auxvCache.set(procRoot, v);

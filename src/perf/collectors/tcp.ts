@@ -141,6 +141,7 @@ function isProcfs(root: string): boolean {
   try {
     return lstatSync(`${root}/self`).isSymbolicLink();
   } catch {
+    // no <root>/self: a fixture tree, not a mounted procfs
     return false;
   }
 }
