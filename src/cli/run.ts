@@ -30,6 +30,7 @@ import type { CollectorRegistry } from "../perf/registry.ts";
 import { MetricsRouter } from "../perf/router.ts";
 import { CollectorScheduler } from "../perf/scheduler.ts";
 import { createStoreComponent, defaultClassifier, openStore } from "../store/index.ts";
+import { errorMessage } from "../util/errors.ts";
 
 /**
  * `antimetal-agent run`: builds the components from the configuration, starts them in order
@@ -66,7 +67,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     rest = await buildComponents(ctx, metricSources);
   } catch (e) {
     if (e instanceof ConfigError) throw e;
-    logger.error({ err: (e as Error).message }, "agent failed to start");
+    logger.error({ err: errorMessage(e) }, "agent failed to start");
     return 1;
   }
   const components: Component[] = [http, ...rest];
@@ -84,7 +85,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
   try {
     await lifecycle.start();
   } catch (e) {
-    logger.error({ err: (e as Error).message }, "agent failed to start");
+    logger.error({ err: errorMessage(e) }, "agent failed to start");
     return 1;
   }
   logger.info({ ports: http.ports() }, "agent running");
@@ -178,7 +179,7 @@ async function buildComponents(ctx: CommandContext, metricSources: ExpositionSou
       },
       leaderElect: config.leaderElect,
       // The host links to its Kubernetes Node once the cluster name is known; do not wait for the next refresh.
-      onClusterIdentified: () => void hostgraph?.relink().catch((e) => logger.warn({ err: (e as Error).message }, "host graph relink failed")),
+      onClusterIdentified: () => void hostgraph?.relink().catch((e) => logger.warn({ err: errorMessage(e) }, "host graph relink failed")),
     });
     components.push(kube);
   }

@@ -8,6 +8,7 @@
 import { stringifyExact } from "../util/json.ts";
 import type { Logger } from "../log/logger.ts";
 import { createExecsnoopCollector, type ExecsnoopOptions } from "./execsnoop.ts";
+import { errorMessage } from "../util/errors.ts";
 
 export interface ExecsnoopCommandOptions {
   durationMs: number;
@@ -36,7 +37,7 @@ export async function runExecsnoopCommand(opts: ExecsnoopCommandOptions): Promis
       else overflow++;
     });
   } catch (e) {
-    return fail((e as Error).message);
+    return fail(errorMessage(e));
   }
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, opts.durationMs);

@@ -22,6 +22,7 @@ import { registerEbpfMetrics, type EbpfMetrics } from "./metrics.ts";
 import { BpfObject } from "./object.ts";
 import { RingBufferReader } from "./ringbuf.ts";
 import { DEFAULT_MAXARGS, EXECSNOOP_RINGBUF_BYTES, TOTAL_MAX_ARGS } from "./gen/execsnoop_types.ts";
+import { errorMessage } from "../util/errors.ts";
 
 export const EXECSNOOP_PROGRAMS = ["tracepoint__syscalls__sys_enter_execve", "tracepoint__syscalls__sys_exit_execve"] as const;
 
@@ -110,7 +111,7 @@ export class ExecsnoopCollector implements ContinuousCollector {
     try {
       capEff = await effectiveCapabilities(this.opts.statusPath);
     } catch (e) {
-      throw new UnavailableError(`execsnoop unavailable: cannot read effective capabilities: ${(e as Error).message}`);
+      throw new UnavailableError(`execsnoop unavailable: cannot read effective capabilities: ${errorMessage(e)}`);
     }
     const missing = missingCapabilities(capEff, this.spec.requiredCapabilities);
     if (missing.length > 0) {
@@ -220,7 +221,7 @@ export class ExecsnoopCollector implements ContinuousCollector {
     const reason = e instanceof RecordError ? e.reason : "invalid";
     this.counts.rejected++;
     this.metrics.recordsRejected.inc({ program: "execsnoop", reason });
-    this.opts.logger?.error({ err: (e as Error).message, reason }, "execsnoop record rejected");
+    this.opts.logger?.error({ err: errorMessage(e), reason }, "execsnoop record rejected");
   }
 
   /** Reads the per-CPU lost counters and advances the Prometheus counters by the difference. */

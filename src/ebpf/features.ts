@@ -14,6 +14,7 @@ import { kernelAtLeast, kernelVersionFromProcVersion, type KernelVersion } from 
 import { BPF_MAP_TYPE_RINGBUF } from "../../ffi/libbpf.ts";
 import { loadLibbpf, type LibbpfSource } from "../../ffi/loader.ts";
 import { ebpfAssets, type EbpfAssets } from "./assets.ts";
+import { errorMessage } from "../util/errors.ts";
 
 export type CoreLevel = "full" | "partial" | "none";
 
@@ -109,7 +110,7 @@ export async function detectFeatures(opts: DetectOptions = {}): Promise<FeatureR
     lib = loadLibbpf({ source: opts.libbpfSource, embedded: assets.libs });
     libbpf = { source: lib.source, version: lib.version, path: lib.path };
   } catch (e) {
-    libbpf = { error: (e as Error).message };
+    libbpf = { error: errorMessage(e) };
   }
 
   const kernelOk = kernel !== undefined && kernelAtLeast(kernel, 5, 8);

@@ -13,6 +13,7 @@ import { ptr, read, toArrayBuffer, type Pointer } from "bun:ffi";
 import { BTF_KIND_DATASEC } from "../../ffi/libbpf.ts";
 import { readFileSync } from "node:fs";
 import { libbpfError, type LoadedLibbpf } from "../../ffi/loader.ts";
+import { errorMessage } from "../util/errors.ts";
 
 export class BpfObject {
   private obj: Pointer | null;
@@ -37,7 +38,7 @@ export class BpfObject {
     try {
       bytes = new Uint8Array(readFileSync(path));
     } catch (e) {
-      throw new Error(`cannot read eBPF object ${name} at ${path}: ${(e as Error).message}`);
+      throw new Error(`cannot read eBPF object ${name} at ${path}: ${errorMessage(e)}`);
     }
     return BpfObject.openMem(libbpf, bytes, name);
   }

@@ -21,6 +21,7 @@
 import { JSCallback, ptr, type Pointer } from "bun:ffi";
 import { attachLibbpf, getLibc } from "../../ffi/loader.ts";
 import type { RingWorkerInit, RingWorkerMessage } from "./ringbuf-protocol.ts";
+import { errorMessage } from "../util/errors.ts";
 
 declare const self: Worker;
 
@@ -108,7 +109,7 @@ self.onmessage = (ev: MessageEvent<RingWorkerInit>) => {
   try {
     run(ev.data);
   } catch (e) {
-    post({ type: "error", message: (e as Error).message, fatal: true });
+    post({ type: "error", message: errorMessage(e), fatal: true });
     post({ type: "stopped" });
   }
 };

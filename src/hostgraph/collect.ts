@@ -9,6 +9,7 @@ import type { CollectorOptions } from "../perf/collectors/common.ts";
 import { CPUInfoCollector, DiskInfoCollector, MemoryInfoCollector, NetworkInfoCollector } from "../perf/collectors/info.ts";
 import { readHostFacts } from "./facts.ts";
 import type { CpuInfoInput, DiskInfoInput, HostInventory, MemoryInfoInput, NetworkInfoInput } from "./types.ts";
+import { errorMessage } from "../util/errors.ts";
 
 /** The four once-collectors the graph is built from (each answers one `collect`). */
 export interface HardwareCollectors {
@@ -41,7 +42,7 @@ export async function collectInventory(paths: HostPaths, collectors: HardwareCol
       return await fn();
     } catch (e) {
       if (signal.aborted) throw e;
-      errors[name] = (e as Error).message ?? String(e);
+      errors[name] = errorMessage(e);
       return undefined;
     }
   };

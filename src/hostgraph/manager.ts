@@ -26,6 +26,7 @@ import {
 } from "./build.ts";
 import { encodeResourceKey, relationshipKey, resourceKeyOf, resourceRefOf } from "../graph/keys.ts";
 import { collectInventory, createHardwareCollectors, type HardwareCollectors } from "./collect.ts";
+import { errorMessage } from "../util/errors.ts";
 
 const writes = new Counter({
   name: "antimetal_hostgraph_writes_total",
@@ -319,14 +320,14 @@ export function createHostGraphComponent(opts: HostGraphOptions): HostGraphCompo
       }
     }
     // Handlers run inside the store's commit path: write from a later task, never re-entrantly.
-    if (mine) setTimeout(() => void relink().catch((e) => log.warn({ err: (e as Error).message }, "relinking to the Kubernetes Node failed")), 0);
+    if (mine) setTimeout(() => void relink().catch((e) => log.warn({ err: errorMessage(e) }, "relinking to the Kubernetes Node failed")), 0);
   };
 
   const schedule = () => {
     if (stopped) return;
     timer = setTimeout(() => {
       refresh()
-        .catch((e) => log.error({ err: (e as Error).message }, "host graph refresh failed"))
+        .catch((e) => log.error({ err: errorMessage(e) }, "host graph refresh failed"))
         .finally(schedule);
     }, intervalMs);
     timer.unref?.();
@@ -343,7 +344,7 @@ export function createHostGraphComponent(opts: HostGraphOptions): HostGraphCompo
             "host graph published",
           ),
         // The next interval retries; the rest of the agent does not wait for the host graph.
-        (e) => log.error({ err: (e as Error).message }, "initial host graph refresh failed"),
+        (e) => log.error({ err: errorMessage(e) }, "initial host graph refresh failed"),
       );
       // Wait for the first publication, but not past START_WAIT_MS: a hung /sys read must not hold
       // up the agent's start (the refresh goes on in the background and is serialised with the rest).

@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import tls from "node:tls";
 import * as grpc from "@grpc/grpc-js";
+import { errorMessage } from "../util/errors.ts";
 
 /** Where Go (crypto/x509, the original agent) looks for the system roots on Linux. */
 const SYSTEM_CA_FILES = [
@@ -79,7 +80,7 @@ export function secureCredentials(files: TlsFiles): grpc.ChannelCredentials {
     try {
       return readFileSync(file);
     } catch (err) {
-      throw new Error(`reading intake ${what} ${file}: ${(err as Error).message}`);
+      throw new Error(`reading intake ${what} ${file}: ${errorMessage(err)}`);
     }
   };
   const ssl = grpc.credentials.createSsl(

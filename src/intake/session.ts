@@ -15,6 +15,7 @@ import type { SentRef } from "./isolation.ts";
 import type { CallOutcome } from "./transport.ts";
 import type { Waker } from "./waker.ts";
 import { encodeEntries } from "./wire.ts";
+import { errorMessage } from "../util/errors.ts";
 
 /** What the intake reads from the store's outbox: the raw (undecoded) reads only. */
 export type UploadOutbox = Pick<Outbox, "readRaw" | "snapshotRaw" | "newestSeq" | "confirm" | "stats" | "onAppend" | "needsResync" | "clearResync">;
@@ -123,7 +124,7 @@ export class StreamSession {
     try {
       call = transport.open(this.openedAt + limits.maxStreamAgeMs);
     } catch (err) {
-      return this.result({ ok: false, code: Code.UNAVAILABLE, codeName: "UNAVAILABLE", details: `opening the intake stream: ${(err as Error).message}` });
+      return this.result({ ok: false, code: Code.UNAVAILABLE, codeName: "UNAVAILABLE", details: `opening the intake stream: ${errorMessage(err)}` });
     }
     this.call = call;
     try {
@@ -193,7 +194,7 @@ export class StreamSession {
     try {
       return this.ctx.outbox.needsResync(this.ctx.channel);
     } catch (err) {
-      this.ctx.log.debug({ err: (err as Error).message }, "reading the outbox resync flag failed");
+      this.ctx.log.debug({ err: errorMessage(err) }, "reading the outbox resync flag failed");
       return false;
     }
   }

@@ -6,6 +6,7 @@
 
 import { dlopen, ptr, toArrayBuffer } from "bun:ffi";
 import { constants } from "node:os";
+import { errorMessage } from "../util/errors.ts";
 
 /**
  * The kernel log through the syslog(2) system call (glibc `klogctl`), through bun:ffi into libc. Used by
@@ -91,6 +92,6 @@ export function klogProbe(): true | string {
     klogSize();
     return true;
   } catch (e) {
-    return e instanceof KlogError ? e.code : (e as Error).message;
+    return e instanceof KlogError ? e.code : errorMessage(e);
   }
 }

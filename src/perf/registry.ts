@@ -22,6 +22,7 @@ import { NUMAStatsCollector } from "./collectors/numa.ts";
 import { ProcessCollector } from "./collectors/process.ts";
 import { SystemStatsCollector } from "./collectors/system.ts";
 import { TCPCollector } from "./collectors/tcp.ts";
+import { errorMessage } from "../util/errors.ts";
 
 export type AnyCollector = PointCollector | ContinuousCollector;
 
@@ -109,7 +110,7 @@ export function createCollectorRegistry(paths: HostPaths, env: RegistryEnv, opts
     try {
       probe = new C(paths, opts);
     } catch (e) {
-      reason = (e as Error).message;
+      reason = errorMessage(e);
     }
     const spec = probe?.spec ?? { type, name: type, point: true, continuous: true, requiredCapabilities: [], minKernel: "2.6.0" };
     reason ??= unavailableReason(spec, env);

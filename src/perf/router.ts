@@ -8,6 +8,7 @@ import type { Logger } from "../log/logger.ts";
 import { BoundedQueue } from "../util/bounded-queue.ts";
 import type { MetricConsumer, MetricEvent } from "./collector.ts";
 import { routerConsumerErrors } from "./self-metrics.ts";
+import { errorMessage } from "../util/errors.ts";
 
 /**
  * Fan-out of metric events to consumers (Prometheus exposition, later OTLP). publish() never blocks:
@@ -50,7 +51,7 @@ export class MetricsRouter {
           c.accept(e);
         } catch (err) {
           routerConsumerErrors.inc({ consumer: c.name });
-          this.logger?.warn({ consumer: c.name, err: (err as Error).message }, "metric consumer failed");
+          this.logger?.warn({ consumer: c.name, err: errorMessage(err) }, "metric consumer failed");
         }
       }
     }

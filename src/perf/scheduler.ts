@@ -13,6 +13,7 @@ import { errCode, raceAbort } from "./io.ts";
 import { isContinuous, isPoint, type CollectorRegistry } from "./registry.ts";
 import type { MetricsRouter } from "./router.ts";
 import { collectorDuration, collectorErrors, collectorSkipped, collectorUp } from "./self-metrics.ts";
+import { errorMessage } from "../util/errors.ts";
 
 export const DEFAULT_INTERVAL_MS = 10_000;
 /** Hardware inventory changes rarely; these default to the hardware refresh interval. */
@@ -88,7 +89,7 @@ export class CollectorScheduler implements Component {
           this.streams.push({ type, collector: c });
         } catch (err) {
           collectorErrors.inc({ collector: type, reason: "start" });
-          this.log.warn({ collector: type, err: (err as Error).message }, "continuous collector failed to start");
+          this.log.warn({ collector: type, err: errorMessage(err) }, "continuous collector failed to start");
         }
         continue;
       }
@@ -148,7 +149,7 @@ export class CollectorScheduler implements Component {
       const reason = timedOut ? "timeout" : code === "EACCES" || code === "EPERM" ? "permission" : "error";
       collectorErrors.inc({ collector: job.type, reason });
       collectorUp.set({ collector: job.type }, 0);
-      const msg = timedOut ? `timed out after ${timeoutMs} ms` : (err as Error).message;
+      const msg = timedOut ? `timed out after ${timeoutMs} ms` : errorMessage(err);
       if (job.lastError !== msg) this.log.warn({ collector: job.type, err: msg }, "collection failed; repeats are counted in antimetal_collector_errors_total, not logged");
       job.lastError = msg;
     }

@@ -101,7 +101,7 @@ export function createHttpComponent(opts: HttpOptions): HttpComponent {
     try {
       servers.set(name, Bun.serve({ hostname: bind.hostname, port: bind.port, fetch, idleTimeout: 30 }));
     } catch (e) {
-      throw new Error(`cannot listen on ${address} for ${name}: ${(e as Error).message}`);
+      throw new Error(`cannot listen on ${address} for ${name}: ${errorMessage(e)}`);
     }
     log.info({ listener: name, address, port: servers.get(name)!.port }, "listening");
   };

@@ -10,6 +10,7 @@ import type { CollectorSpec, HostPaths, MetricType } from "../collector.ts";
 import { DEFAULT_DELTA_CONFIG, type DeltaConfig } from "../delta.ts";
 import { HostIo } from "../io.ts";
 import { countBadNumbers, countMalformed } from "../self-metrics.ts";
+import { errorMessage } from "../../util/errors.ts";
 
 /** Options every collector constructor accepts. All optional. */
 export interface CollectorOptions {
@@ -112,7 +113,7 @@ export abstract class BaseCollector {
       return await this.io.read(path, signal);
     } catch (e) {
       if (signal.aborted) throw e;
-      throw new Error(`${verb} ${path}: ${(e as Error).message}`);
+      throw new Error(`${verb} ${path}: ${errorMessage(e)}`);
     }
   }
 }

@@ -13,6 +13,7 @@ import { KlogError, klogProbe, klogReadAll, klogSize } from "../klog.ts";
 import { parseKmsgRecord, parseSyslogRecords, syslogResumeOffset, syslogTail, syslogToKmsg, type KmsgRecord } from "../parsers/kmsg.ts";
 import { parseStat } from "../parsers/stat.ts";
 import { BaseCollector, spec, type CollectorOptions } from "./common.ts";
+import { errorMessage } from "../../util/errors.ts";
 
 const READ_BUF = 8192;
 /** Records drained per poll in follow mode; the rest wait for the next poll (the kernel keeps them). */
@@ -53,7 +54,7 @@ export function kmsgAccess(paths: Pick<HostPaths, "dev">): string {
     return "kmsg";
   } catch (e) {
     code = errCode(e) ?? "error";
-    if (!FALLBACK_CODES.has(code)) return `cannot open ${path}: ${(e as Error).message}`;
+    if (!FALLBACK_CODES.has(code)) return `cannot open ${path}: ${errorMessage(e)}`;
   }
   const k = klogProbe();
   return k === true ? "syslog" : syslogReason(path, code, k);
@@ -102,7 +103,7 @@ export class KernelCollector extends BaseCollector implements PointCollector, Co
     try {
       text = await this.io.read(`${this.paths.proc}/stat`, signal);
     } catch (e) {
-      throw new Error(`failed to get boot time: ${(e as Error).message}`);
+      throw new Error(`failed to get boot time: ${errorMessage(e)}`);
     }
     const b = parseStat(text).btime;
     if (b === undefined) throw new Error(`failed to get boot time: btime not found in ${this.paths.proc}/stat`);
@@ -116,7 +117,7 @@ export class KernelCollector extends BaseCollector implements PointCollector, Co
     } catch (e) {
       const code = errCode(e) ?? "";
       if (FALLBACK_CODES.has(code)) return code;
-      throw new Error(`failed to open ${this.paths.dev}/kmsg: ${(e as Error).message}`);
+      throw new Error(`failed to open ${this.paths.dev}/kmsg: ${errorMessage(e)}`);
     }
   }
 
@@ -280,7 +281,7 @@ export class KernelCollector extends BaseCollector implements PointCollector, Co
       try {
         this.drain(this.followFd, btime, send, MAX_PER_POLL);
       } catch (e) {
-        this.opts.logger?.warn({ err: (e as Error).message }, "kmsg read failed");
+        this.opts.logger?.warn({ err: errorMessage(e) }, "kmsg read failed");
       }
     };
     poll();

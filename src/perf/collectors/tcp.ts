@@ -11,6 +11,7 @@ import { countTcpStates, emptyStateCounts, parseSockstat } from "../parsers/nett
 import { pairsToValues, parseProtoPairs, sectionValues, parseSnmpTcp } from "../parsers/snmp.ts";
 import { countTcpStatesNetlinkYielding, netlinkAvailable } from "../sockdiag.ts";
 import { BaseCollector, spec, withExtra, type CollectorOptions, type HasExtra } from "./common.ts";
+import { errorMessage } from "../../util/errors.ts";
 
 /** The whole of snmp, netstat and sockstat as "Section_Field" keys, for the exposition. */
 export interface TCPExtra {
@@ -88,7 +89,7 @@ export class TCPCollector extends BaseCollector implements PointCollector {
       snmp = r.values;
       this.malformed(r.malformed);
     } catch (e) {
-      throw new Error(`failed to parse SNMP stats: ${(e as Error).message}`);
+      throw new Error(`failed to parse SNMP stats: ${errorMessage(e)}`);
     }
     const out: TCPStats = {};
     for (const [k, j] of SNMP_FIELDS) out[j] = snmp.get(k) ?? 0n;
