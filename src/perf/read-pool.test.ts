@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ReadPool } from "./read-pool.ts";
+import { type ReadError, ReadPool } from "./read-pool.ts";
 import type { ReadOp } from "./read-protocol.ts";
 
 const dirs: string[] = [];
@@ -79,7 +79,7 @@ test("an owner with too many stuck calls gets an error at once naming them; othe
     void pool.run(blockingRead(a), "filesystem").catch(() => undefined);
     void pool.run(blockingRead(b), "filesystem").catch(() => undefined);
     await Bun.sleep(250);
-    const err = await pool.run(blockingRead(t.file("c", "x")), "filesystem").catch((e) => e);
+    const err = (await pool.run<string>(blockingRead(t.file("c", "x")), "filesystem").catch((e: ReadError) => e)) as ReadError;
     expect(err.code).toBe("ESTUCK");
     expect(err.message).toBe(`${t.dir}/c: not read, 2 earlier reads are stuck (${a}, ${b})`);
     expect(await pool.run<string>(blockingRead(t.file("d", "other")), "memory")).toBe("other");
@@ -96,7 +96,7 @@ test("past the overall stuck cap no thread is added; queued calls are dropped wh
     await Bun.sleep(250);
     // one stuck thread is the cap: no replacement is started, so later calls wait in the queue
     expect(pool.threads()).toEqual({ live: 0, stuck: 1 });
-    const err = await pool.run(blockingRead(t.file("c", "x")), "y", AbortSignal.timeout(100)).catch((e) => e);
+    const err = (await pool.run<string>(blockingRead(t.file("c", "x")), "y", AbortSignal.timeout(100)).catch((e: ReadError) => e)) as ReadError;
     expect(err.name).toBe("TimeoutError");
   } finally {
     pool.close();
@@ -107,7 +107,7 @@ test("errors carry the Node code and message of the failed call", async () => {
   const t = tree();
   const pool = new ReadPool();
   try {
-    const err = await pool.run({ op: "read", path: `${t.dir}/missing`, maxBytes: 10, regularOnly: true }).catch((e) => e);
+    const err = (await pool.run<string>({ op: "read", path: `${t.dir}/missing`, maxBytes: 10, regularOnly: true }).catch((e: ReadError) => e)) as ReadError;
     expect(err.code).toBe("ENOENT");
     expect(err.message).toContain("no such file or directory");
     expect(await pool.run({ op: "list", path: t.dir })).toEqual([]);

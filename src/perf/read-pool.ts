@@ -9,7 +9,8 @@
 // once the kernel lets go) and replaced, within a cap on stuck threads, overall and per owner.
 
 import * as fs from "node:fs";
-import type { ReadOp, ReadReply, ReadRequest } from "./read-protocol.ts";
+import { MessageChannel, receiveMessageOnPort, type MessagePort } from "node:worker_threads";
+import type { ReadOp, ReadReply, ReadRequest, ReadWorkerInit } from "./read-protocol.ts";
 
 export interface ReadPoolOptions {
   /** Reader threads doing work (default 2); a stuck one is replaced, so this many keep serving. */
@@ -35,6 +36,12 @@ interface Job {
 
 interface Slot {
   worker: Worker;
+  /** Replies arrive here; `signals[0]` counts them (the thread bumps and notifies after each). */
+  port: MessagePort;
+  signals: Int32Array;
+  received: number;
+  polling: boolean;
+  ended: boolean;
   job?: Job;
   id: number;
   stuck: boolean;
@@ -138,15 +145,51 @@ export class ReadPool {
   private spawn(): Slot {
     const worker = new Worker(this.opts.workerUrl ?? readWorkerUrl());
     worker.unref();
-    const slot: Slot = { worker, id: 0, stuck: false, ready: false };
-    worker.onmessage = (ev: MessageEvent<ReadReply | "ready">) => {
-      if (ev.data !== "ready") return this.done(slot, ev.data);
-      slot.ready = true;
-      if (slot.job) this.armStuckTimer(slot);
-    };
+    const channel = new MessageChannel();
+    const signals = new Int32Array(new SharedArrayBuffer(4));
+    const slot: Slot = { worker, port: channel.port1, signals, received: 0, polling: false, ended: false, id: 0, stuck: false, ready: false };
     worker.onerror = (ev) => this.crashed(slot, new Error(`reader thread failed: ${(ev as ErrorEvent).message ?? String(ev)}`));
+    const init: ReadWorkerInit = { port: channel.port2, signals: signals.buffer as SharedArrayBuffer };
+    worker.postMessage(init, [channel.port2 as never]);
     this.live.add(slot);
+    void this.poll(slot);
     return slot;
+  }
+
+  /**
+   * Takes the slot's replies while one is expected (its "ready", or a call in flight). Replies are
+   * pulled with receiveMessageOnPort after an Atomics.waitAsync wake-up rather than delivered as
+   * message events, which a nested event loop (bun test's expect().rejects) does not dispatch.
+   */
+  private async poll(slot: Slot): Promise<void> {
+    if (slot.polling) return;
+    slot.polling = true;
+    try {
+      while (!slot.ended && (!slot.ready || slot.job)) {
+        const msg = receiveMessageOnPort(slot.port);
+        if (msg) {
+          slot.received++;
+          this.onReply(slot, msg.message as ReadReply | "ready");
+          continue;
+        }
+        const posted = Atomics.load(slot.signals, 0);
+        if (posted === slot.received) {
+          const wait = Atomics.waitAsync(slot.signals, 0, posted);
+          if (wait.async) await wait.value;
+        } else {
+          // counted but not yet receivable: give the port a turn
+          await new Promise((r) => setTimeout(r, 0));
+        }
+      }
+    } finally {
+      slot.polling = false;
+    }
+  }
+
+  private onReply(slot: Slot, reply: ReadReply | "ready"): void {
+    if (reply !== "ready") return this.done(slot, reply);
+    slot.ready = true;
+    if (slot.job) this.armStuckTimer(slot);
   }
 
   private assign(slot: Slot, job: Job): void {
@@ -156,6 +199,7 @@ export class ReadPool {
     if (slot.ready) this.armStuckTimer(slot);
     const req: ReadRequest = { id: slot.id, op: job.op };
     slot.worker.postMessage(req);
+    void this.poll(slot);
   }
 
   private armStuckTimer(slot: Slot): void {
@@ -203,8 +247,9 @@ export class ReadPool {
 
   private retire(slot: Slot): void {
     clearTimeout(slot.timer);
-    slot.worker.onmessage = null;
+    slot.ended = true;
     slot.worker.onerror = null;
+    slot.port.close();
     slot.worker.terminate();
   }
 }

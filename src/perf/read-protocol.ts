@@ -15,6 +15,12 @@ export type ReadOp =
   | { op: "statfs"; path: string }
   | { op: "readlink"; path: string };
 
+/** First message to a reader thread: where to reply, and the counter it bumps after each reply. */
+export interface ReadWorkerInit {
+  port: import("node:worker_threads").MessagePort;
+  signals: SharedArrayBuffer;
+}
+
 export interface ReadRequest {
   id: number;
   op: ReadOp;

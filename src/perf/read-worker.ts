@@ -9,7 +9,8 @@
 // abandons and replaces. Must be an entrypoint of the compiled binary (scripts/build.ts).
 
 import * as fs from "node:fs";
-import type { ReadOp, ReadReply, ReadRequest, WireDirent } from "./read-protocol.ts";
+import type { MessagePort } from "node:worker_threads";
+import type { ReadOp, ReadReply, ReadRequest, ReadWorkerInit, WireDirent } from "./read-protocol.ts";
 import { readBounded } from "./bounded-read.ts";
 
 declare const self: Worker;
@@ -40,15 +41,27 @@ function run(op: ReadOp): Extract<ReadReply, { ok: true }>["value"] {
   }
 }
 
-self.onmessage = (ev: MessageEvent<ReadRequest>) => {
+let port: MessagePort | undefined;
+let signals: Int32Array | undefined;
+
+function reply(msg: ReadReply | "ready"): void {
+  port!.postMessage(msg);
+  Atomics.add(signals!, 0, 1);
+  Atomics.notify(signals!, 0);
+}
+
+self.onmessage = (ev: MessageEvent<ReadRequest | ReadWorkerInit>) => {
+  if ("port" in ev.data) {
+    port = ev.data.port;
+    signals = new Int32Array(ev.data.signals);
+    reply("ready");
+    return;
+  }
   const { id, op } = ev.data;
-  let reply: ReadReply;
   try {
-    reply = { id, ok: true, value: run(op) };
+    reply({ id, ok: true, value: run(op) });
   } catch (e) {
     const code = typeof e === "object" && e !== null && "code" in e ? String((e as { code: unknown }).code) : undefined;
-    reply = { id, ok: false, code, message: e instanceof Error ? e.message : String(e) };
+    reply({ id, ok: false, code, message: e instanceof Error ? e.message : String(e) });
   }
-  self.postMessage(reply);
 };
-self.postMessage("ready");
