@@ -328,6 +328,16 @@ export class HostIo {
     }
   }
 
+  /** The canonical path (links resolved); undefined when missing or unreadable. */
+  async realpath(path: string, signal?: AbortSignal): Promise<string | undefined> {
+    try {
+      return await raceAbort(this.shared(`p:${path}`, () => this.state.pool.run<string>({ op: "realpath", path }, this.owner)), signal);
+    } catch (e) {
+      if (signal?.aborted || !SOFT_CODES.has(errCode(e) ?? "")) throw e;
+      return undefined;
+    }
+  }
+
   async readlink(path: string, signal?: AbortSignal): Promise<string | undefined> {
     try {
       return await raceAbort(this.shared(`k:${path}`, () => this.state.pool.run<string>({ op: "readlink", path }, this.owner)), signal);

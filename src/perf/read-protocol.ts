@@ -13,7 +13,8 @@ export type ReadOp =
   | { op: "list"; path: string }
   | { op: "stat"; path: string }
   | { op: "statfs"; path: string }
-  | { op: "readlink"; path: string };
+  | { op: "readlink"; path: string }
+  | { op: "realpath"; path: string };
 
 /** First message to a reader thread: where to reply, and the counter it bumps after each reply. */
 export interface ReadWorkerInit {

@@ -38,6 +38,8 @@ function run(op: ReadOp): Extract<ReadReply, { ok: true }>["value"] {
     }
     case "readlink":
       return fs.readlinkSync(op.path);
+    case "realpath":
+      return fs.realpathSync(op.path);
   }
 }
 
