@@ -106,6 +106,7 @@ export interface HostIoOptions {
 
 interface SharedState {
   pool: ReadPool;
+  trace: Set<string> | undefined;
   inflight: Map<string, Promise<unknown>>;
   maxFileBytes: number;
   regularOnly: boolean;
@@ -148,6 +149,7 @@ export class HostIo {
     const maxFileBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
     this.state = opts.state ?? {
       pool: opts.pool ?? sharedReadPool(),
+      trace: undefined,
       inflight: new Map(),
       maxFileBytes,
       regularOnly: opts.regularOnly ?? true,
@@ -161,13 +163,16 @@ export class HostIo {
 
   /** The same files, pool and sharing, with calls counted against `owner`'s stuck-call cap. */
   forOwner(owner: string): HostIo {
-    const v = new HostIo(this.sysRoot, this.sysConcurrency, this.procRoot, { state: this.state, owner });
-    v.trace = this.trace;
-    return v;
+    return new HostIo(this.sysRoot, this.sysConcurrency, this.procRoot, { state: this.state, owner });
   }
 
-  /** When set, every underlying operation is recorded as "r:path" (read), "l:" (list), "s:" (stat), "k:" (readlink). Benchmarks use it to build the C floor reader. */
-  trace: Set<string> | undefined;
+  /** When set, every underlying operation is recorded as "r:path" (read), "l:" (list), "s:" (stat), "k:" (readlink); shared with the forOwner views. Benchmarks use it to build the C floor reader. */
+  get trace(): Set<string> | undefined {
+    return this.state.trace;
+  }
+  set trace(t: Set<string> | undefined) {
+    this.state.trace = t;
+  }
 
   /** Paths whose underlying operation has not returned yet (stuck or just slow). */
   pending(): string[] {
