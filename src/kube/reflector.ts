@@ -5,7 +5,9 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 /**
- * One LIST+WATCH loop per kind, in the Kubernetes protobuf encoding.
+ * One LIST+WATCH loop per kind, in the Kubernetes protobuf encoding: the policy (when to list,
+ * watch, relist, back off; the cache). The calls are a ListerWatcher (lister-watcher.ts) and the
+ * bytes are decoded by watch-decoder.ts.
  *  - LIST (paginated) once at start and only again after 410 Gone; never periodically.
  *  - WATCH from the last seen resourceVersion with allowWatchBookmarks; a closed watch or a network
  *    error resumes from the last RV (bookmarks keep it fresh), with jittered exponential backoff.
