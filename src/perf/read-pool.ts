@@ -109,6 +109,12 @@ export class ReadPool {
     return [...this.stuck].filter((s) => s.job).map((s) => `${s.job!.op.op} ${s.job!.op.path}${s.job!.owner ? ` (${s.job!.owner})` : ""}`);
   }
 
+  /** Calls of `owner` not answered yet (queued, running or stuck), as "op path". */
+  inflightOf(owner: string): string[] {
+    const jobs = [...this.stuck, ...this.live].map((s) => s.job).concat(this.queue);
+    return jobs.filter((j): j is Job => j !== undefined && j.owner === owner).map((j) => `${j.op.op} ${j.op.path}`);
+  }
+
   /** Reader threads alive: working or idle, and abandoned ones still blocked in the kernel. */
   threads(): { live: number; stuck: number } {
     return { live: this.live.size, stuck: this.stuck.size };
