@@ -26,7 +26,7 @@ const dirty = (await $`git -C ${root} status --porcelain --untracked-files=no`.n
 const build = { version: pkg.version, revision: dirty ? `${revision}-dirty` : revision, date: new Date().toISOString() };
 
 /** Extra entrypoints that run in Workers; a compiled binary can only start workers it was built with. */
-const WORKERS = ["src/ebpf/ringbuf-worker.ts"].filter((p) => existsSync(join(root, p)));
+const WORKERS = ["src/ebpf/ringbuf-worker.ts", "src/perf/read-worker.ts"].filter((p) => existsSync(join(root, p)));
 
 async function pluginsFor(arch: Arch): Promise<BunPlugin[]> {
   const file = join(root, "scripts/build-plugins.ts");

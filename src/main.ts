@@ -13,6 +13,12 @@ import type { Command } from "./config/schema.ts";
 
 type Handler = (ctx: CommandContext) => Promise<number>;
 
+/** Completion of the latest stdout write (writes complete in order). */
+let lastWrite: Promise<void> = Promise.resolve();
+function out(text: string): void {
+  lastWrite = new Promise<void>((resolve) => process.stdout.write(text, () => resolve()));
+}
+
 const HANDLERS: Record<Command, () => Promise<Handler>> = {
   run: async () => (await import("./cli/run.ts")).runCommand,
   collect: async () => (await import("./cli/collect.ts")).collectCommand,
@@ -22,7 +28,6 @@ const HANDLERS: Record<Command, () => Promise<Handler>> = {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const out = (text: string) => void process.stdout.write(text);
   if (command === undefined || command === "help" || command === "--help" || command === "-h") {
     const [topic, ...more] = rest;
     if (command === "help" && topic !== undefined) {
@@ -65,3 +70,7 @@ try {
     process.exitCode = 1;
   }
 }
+// Exit explicitly once stdout is written: a reader thread still blocked in the kernel (a hung mount,
+// see src/perf/read-pool.ts) would otherwise keep the process from exiting on its own.
+await lastWrite;
+process.exit(process.exitCode);

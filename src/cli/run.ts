@@ -29,8 +29,12 @@ import { PrometheusExposition } from "../perf/exposition.ts";
 import type { CollectorRegistry } from "../perf/registry.ts";
 import { MetricsRouter } from "../perf/router.ts";
 import { CollectorScheduler } from "../perf/scheduler.ts";
+import { sharedReadPool } from "../perf/io.ts";
 import { createStoreComponent, defaultClassifier, openStore } from "../store/index.ts";
 import { errorMessage } from "../util/errors.ts";
+
+/** How long past --shutdown-timeout the process may live if stopping itself hangs (then it exits 1). */
+const HARD_EXIT_GRACE_MS = 1000;
 
 /**
  * `antimetal-agent run`: builds the components from the configuration, starts them in order
@@ -76,7 +80,16 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
   const stopped = new Promise<number>((resolve) => {
     onShutdownSignal(async (signal) => {
       logger.info({ signal, budgetMs: config.shutdownTimeout }, "shutting down");
+      const pending = () => ({ components: lifecycle!.unstopped(), stuckReads: sharedReadPool().stuckCalls() });
+      // backstop: if stopping itself does not return (a stop that ignores its deadline), exit anyway
+      const hardExit = setTimeout(() => {
+        logger.error({ budgetMs: config.shutdownTimeout, ...pending() }, "shutdown budget exhausted; exiting now");
+        process.exit(1);
+      }, config.shutdownTimeout + HARD_EXIT_GRACE_MS);
+      hardExit.unref();
       const clean = await lifecycle!.stop(config.shutdownTimeout);
+      clearTimeout(hardExit);
+      if (!clean) logger.error({ budgetMs: config.shutdownTimeout, ...pending() }, "shutdown budget exhausted; exiting with these still pending");
       logger.info({ clean }, "stopped");
       resolve(clean ? 0 : 1);
     });

@@ -24,6 +24,11 @@ import { LeaderElector, DEFAULT_LEASE_NAME } from "./leader.ts";
 import { kubeMetrics } from "./metrics.ts";
 import { detectCluster, type ClusterInfo, type ProviderOptions } from "./providers/index.ts";
 import { sleep } from "../util/sleep.ts";
+import { Backoff, type BackoffOptions } from "../util/backoff.ts";
+import { errorMessage } from "../util/errors.ts";
+
+/** Retries of the first /version call: 500 ms doubling to 30 s, no jitter (one call per agent). */
+const VERSION_BACKOFF: BackoffOptions = { initialMs: 500, multiplier: 2, maxMs: 30_000, jitter: 0 };
 import { Reflector, type ReflectorEvent } from "./reflector.ts";
 import * as fs from "node:fs";
 import { SA_DIR } from "./client/config.ts";
@@ -136,13 +141,14 @@ export function createKubeController(opts: KubeControllerOptions): KubeControlle
     const t0 = performance.now();
     const c = client!;
     let version: { major: string; minor: string } = { major: "", minor: "" };
-    for (let attempt = 0; !signal.aborted; attempt++) {
+    const versionBackoff = new Backoff(VERSION_BACKOFF);
+    while (!signal.aborted) {
       try {
         version = await c.getJSON<{ major: string; minor: string }>("/version", signal);
         break;
       } catch (err) {
-        log.warn({ err: String(err) }, "apiserver /version failed; retrying");
-        await sleep(Math.min(30_000, 500 * 2 ** attempt), signal);
+        log.warn({ err: errorMessage(err) }, "apiserver /version failed; retrying");
+        await sleep(versionBackoff.next(), signal);
       }
     }
     if (signal.aborted) return;

@@ -11,7 +11,7 @@ import { stringifyExact } from "../util/json.ts";
 import { DEFAULT_HOST_PATHS, METRIC_TYPES, type HostPaths, type MetricType, type PointCollector } from "./collector.ts";
 import type { CollectorOptions } from "./collectors/common.ts";
 import { DELTA_TYPES } from "./delta.ts";
-import { raceAbort } from "./io.ts";
+import { raceAbort, sharedReadPool } from "./io.ts";
 import { createCollectorRegistry, isPoint, type CollectorRegistry } from "./registry.ts";
 
 /** Gap between the two samples of rate-based collectors in a one-shot collect (above the 100 ms minimum). */
@@ -64,9 +64,15 @@ async function sample(c: PointCollector, timeoutMs: number, outer?: AbortSignal)
   try {
     return await raceAbort(c.collect(signal), signal);
   } catch (e) {
-    if (t.aborted) throw new Error(`timed out after ${timeoutMs} ms`);
+    if (t.aborted) throw new Error(timeoutMessage(c.spec.type, timeoutMs));
     throw e;
   }
+}
+
+/** "timed out after N ms", naming the host files the collector was still waiting on, if any. */
+export function timeoutMessage(type: MetricType, timeoutMs: number): string {
+  const waiting = sharedReadPool().inflightOf(type);
+  return `timed out after ${timeoutMs} ms${waiting.length ? ` (waiting on ${waiting.join(", ")})` : ""}`;
 }
 
 /**

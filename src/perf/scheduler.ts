@@ -9,7 +9,7 @@ import type { Component } from "../runtime/component.ts";
 import { type ContinuousCollector, type MetricEvent, metricEvent, type MetricType, type PointCollector } from "./collector.ts";
 import { SAMPLE_GAP_MS } from "./collect-command.ts";
 import { DELTA_TYPES } from "./delta.ts";
-import { errCode, raceAbort } from "./io.ts";
+import { errCode, raceAbort, sharedReadPool } from "./io.ts";
 import { isContinuous, isPoint, type CollectorRegistry } from "./registry.ts";
 import type { MetricsRouter } from "./router.ts";
 import { collectorDuration, collectorErrors, collectorSkipped, collectorUp } from "./self-metrics.ts";
@@ -150,7 +150,8 @@ export class CollectorScheduler implements Component {
       collectorErrors.inc({ collector: job.type, reason });
       collectorUp.set({ collector: job.type }, 0);
       const msg = timedOut ? `timed out after ${timeoutMs} ms` : errorMessage(err);
-      if (job.lastError !== msg) this.log.warn({ collector: job.type, err: msg }, "collection failed; repeats are counted in antimetal_collector_errors_total, not logged");
+      const waitingOn = timedOut ? sharedReadPool().inflightOf(job.type) : [];
+      if (job.lastError !== msg) this.log.warn({ collector: job.type, err: msg, ...(waitingOn.length ? { waitingOn } : {}) }, "collection failed; repeats are counted in antimetal_collector_errors_total, not logged");
       job.lastError = msg;
     }
   }

@@ -71,3 +71,16 @@ test("stop respects the budget", async () => {
   expect(await lc.stop(100)).toBe(false);
   expect(performance.now() - t0).toBeLessThan(1000);
 });
+
+test("after a stop over budget, unstopped() names the components that did not stop", async () => {
+  const log: string[] = [];
+  const lc = new Lifecycle([fake("store", log), fake("hung", log, { stopMs: 10_000 }), fake("http", log)], silentLogger);
+  await lc.start();
+  expect(lc.unstopped()).toEqual([]);
+  const t0 = performance.now();
+  expect(await lc.stop(100)).toBe(false);
+  expect(performance.now() - t0).toBeLessThan(1000);
+  expect(lc.unstopped()).toEqual(["hung"]);
+  expect(log).toContain("stop store");
+  expect(log).toContain("stop http");
+});

@@ -95,6 +95,11 @@ export class Lifecycle {
     return clean;
   }
 
+  /** Components that did not stop cleanly (their stop failed or ran out of budget), by name. */
+  unstopped(): string[] {
+    return this.components.filter((c) => this.states.get(c) === "stopping" || (this.stopping && this.states.get(c) === "failed")).map((c) => c.name);
+  }
+
   private setState(c: Component, state: ComponentState): void {
     this.states.set(c, state);
     setComponentState(c.name, state);

@@ -94,6 +94,14 @@ describe("kustomize render", () => {
       // The leader-election Role can manage leases (coordination.k8s.io).
       const roles = objs.filter((o) => o.kind === "Role");
       expect(roles.some((ro) => (ro.rules ?? []).some((ru: Obj) => ru.apiGroups.includes("coordination.k8s.io") && ru.resources.includes("leases") && ru.verbs.includes("update")))).toBe(true);
+      // update (renew, take over, release) reaches only the agent's own Lease; only create is unnamed.
+      for (const ro of roles) {
+        for (const ru of (ro.rules ?? []) as Obj[]) {
+          if (!ru.resources.includes("leases")) continue;
+          if (ru.verbs.includes("update") || ru.verbs.includes("get")) expect(ru.resourceNames).toEqual(["4927b366.antimetal.com"]);
+          else expect(ru.verbs).toEqual(["create"]);
+        }
+      }
     }
   });
 

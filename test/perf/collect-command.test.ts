@@ -6,6 +6,7 @@
 
 import { afterAll, expect, test } from "bun:test";
 import { runCollect } from "../../src/perf/collect-command.ts";
+import { HostIo } from "../../src/perf/io.ts";
 import { createCollectorRegistry } from "../../src/perf/registry.ts";
 import { parseKernelVersion } from "../../src/system/kernel-version.ts";
 import { cleanupTrees, makeTree, pathsFor, sample } from "./tree.ts";
@@ -70,18 +71,40 @@ test("a stuck read (FIFO without writer) times out that collector only", async (
   const { execFileSync } = await import("node:child_process");
   execFileSync("mkfifo", [`${root}/proc/loadavg`]);
   const paths = pathsFor(root);
-  const registry = createCollectorRegistry(paths, { capabilities: ALL_CAPS, kernel });
+  // a blocking open of the FIFO stands in for a hung mount (by default FIFOs are refused unread, below)
+  const io = new HostIo(paths.sys, 4, paths.proc, { regularOnly: false });
+  const registry = createCollectorRegistry(paths, { capabilities: ALL_CAPS, kernel }, { io });
   try {
     const t0 = performance.now();
     const { output } = await runCollect({ paths, format: "json", registry, collectors: ["load", "cpu"], timeoutMs: 300, sampleGapMs: 0 });
     expect(performance.now() - t0).toBeLessThan(2000);
     const j = JSON.parse(output);
-    expect(j.errors.load).toBe("timed out after 300 ms");
+    expect(j.errors.load).toBe(`timed out after 300 ms (waiting on read ${root}/proc/loadavg)`);
     expect(j.cpu[0].user).toBe(1);
   } finally {
     const fd = fs.openSync(`${root}/proc/loadavg`, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
     fs.closeSync(fd);
   }
+});
+
+test("FIFOs in place of host files: those collectors fail at once naming the file, the others print", async () => {
+  const fs = await import("node:fs");
+  const { execFileSync } = await import("node:child_process");
+  const root = makeTree({ "proc/stat": "cpu 1 2 3 4 5 6 7\n", "proc/loadavg": "0.50 1.25 2.75 2/1234 12345\n" });
+  execFileSync("mkfifo", [`${root}/proc/meminfo`]);
+  execFileSync("mkfifo", [`${root}/proc/diskstats`]);
+  const paths = pathsFor(root);
+  const registry = createCollectorRegistry(paths, { capabilities: ALL_CAPS, kernel });
+  const t0 = performance.now();
+  const { output, exitCode } = await runCollect({ paths, format: "json", registry, collectors: ["load", "cpu", "memory", "disk"], sampleGapMs: 0 });
+  expect(performance.now() - t0).toBeLessThan(2000);
+  const j = JSON.parse(output);
+  expect(j.errors.memory).toContain(`${root}/proc/meminfo is a fifo, not a regular file`);
+  expect(j.errors.disk).toContain(`${root}/proc/diskstats is a fifo, not a regular file`);
+  expect(j.load.last_pid).toBe(12345);
+  expect(j.cpu[0].user).toBe(1);
+  expect(exitCode).toBe(1);
+  expect(fs.statSync(`${root}/proc/meminfo`).isFIFO()).toBe(true);
 });
 
 test("the standalone entry point prints JSON for --collectors with HOST_PROC", async () => {

@@ -22,6 +22,7 @@ import { NetworkCollector } from "../../src/perf/collectors/network.ts";
 import { SystemStatsCollector } from "../../src/perf/collectors/system.ts";
 import { TCPCollector } from "../../src/perf/collectors/tcp.ts";
 import { PrometheusExposition } from "../../src/perf/exposition.ts";
+import { HostIo } from "../../src/perf/io.ts";
 import { createCollectorRegistry } from "../../src/perf/registry.ts";
 import { MetricsRouter } from "../../src/perf/router.ts";
 import { CollectorScheduler } from "../../src/perf/scheduler.ts";
@@ -52,7 +53,9 @@ test("scheduler: first sample at once, stuck collector times out alone, its erro
   const root = makeTree({ "proc/stat": STAT });
   execFileSync("mkfifo", [`${root}/proc/loadavg`]);
   const paths = pathsFor(root);
-  const registry = createCollectorRegistry(paths, { capabilities: 0n, kernel: parseKernelVersion("6.1") });
+  // a blocking open of the FIFO stands in for a hung file (by default FIFOs are refused unread)
+  const io = new HostIo(paths.sys, 4, paths.proc, { regularOnly: false });
+  const registry = createCollectorRegistry(paths, { capabilities: 0n, kernel: parseKernelVersion("6.1") }, { io });
   const lines: string[] = [];
   const logger = createLogger({ destination: { write: (s: string) => void lines.push(s) } as unknown as NodeJS.WritableStream });
   const router = new MetricsRouter({ queueName: "test_sched" });

@@ -82,7 +82,8 @@ export function defaultIo(paths: HostPaths): HostIo {
 /** Base with the shared plumbing. */
 export abstract class BaseCollector {
   abstract readonly spec: CollectorSpec;
-  protected readonly io: HostIo;
+  private readonly sharedIo: HostIo;
+  private ownIo: HostIo | undefined;
   protected readonly now: () => number;
   protected readonly deltaConfig: DeltaConfig;
   constructor(
@@ -91,9 +92,14 @@ export abstract class BaseCollector {
     required: readonly ("proc" | "sys" | "dev")[],
   ) {
     validatePaths(paths, required);
-    this.io = opts.io ?? defaultIo(paths);
+    this.sharedIo = opts.io ?? defaultIo(paths);
     this.now = opts.now ?? Date.now;
     this.deltaConfig = opts.delta ?? DEFAULT_DELTA_CONFIG;
+  }
+  /** File access counted against this collector's stuck-read cap (spec is set after the base constructor, hence lazy). */
+  protected get io(): HostIo {
+    this.ownIo ??= this.sharedIo.forOwner(this.spec.type);
+    return this.ownIo;
   }
   protected malformed(n: number): void {
     countMalformed(this.spec.type, n);
