@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, loadConfig, MAX_CONFIG_FILE_BYTES, readBoundedConfigFile, redactedView } from "./load.ts";
+import { errorMessage } from "../util/errors.ts";
 
 const run = (argv: string[], env: Record<string, string> = {}, files: Record<string, string> = {}) =>
   loadConfig({
@@ -199,7 +200,7 @@ test("an API key a header cannot carry is refused without echoing it", () => {
     try {
       load();
     } catch (e) {
-      message = (e as Error).message;
+      message = errorMessage(e);
     }
     expect(message).toStartWith("invalid --intake-api-key (");
     expect(message).toContain("the key is not shown");

@@ -11,6 +11,7 @@ import { EXECSNOOP_EVENT_LAYOUT, EXECSNOOP_EVENT_SIZE, FULL_MAX_ARGS_ARR, encode
 import { ExecsnoopCollector } from "./execsnoop.ts";
 import { registerEbpfMetrics } from "./metrics.ts";
 import type { MetricEvent } from "../perf/collector.ts";
+import { errorMessage } from "../util/errors.ts";
 
 interface Hdr {
   pid: number;
@@ -92,7 +93,7 @@ describe("malformed records are rejected", () => {
     })();
     expect(e).toBeInstanceOf(RecordError);
     expect((e as RecordError).reason).toBe("truncated");
-    expect((e as Error).message).toContain("event too small");
+    expect(errorMessage(e)).toContain("event too small");
   });
   test("args_size 100 with 5 bytes: truncated (args size mismatch)", () => {
     const v = record({ pid: 1, ppid: 0, uid: 0, retval: 0, argsCount: 1, argsSize: 100, comm: "x" }, "abcd\0");

@@ -17,6 +17,7 @@ import { KubeApiError, type KubeClient } from "./client/client.ts";
 import { kubeMetrics } from "./metrics.ts";
 import { sleep } from "../util/sleep.ts";
 import { Backoff } from "../util/backoff.ts";
+import { errorMessage } from "../util/errors.ts";
 
 export const DEFAULT_LEASE_NAME = "4927b366.antimetal.com";
 
@@ -115,7 +116,7 @@ export class LeaderElector {
         ok = await this.tryAcquireOrRenew(signal);
       } catch (err) {
         if (signal.aborted) break;
-        this.o.logger.warn({ err: String((err as Error).message ?? err) }, "leader election round failed");
+        this.o.logger.warn({ err: errorMessage(err) }, "leader election round failed");
       }
       const now = Date.now();
       if (ok) {

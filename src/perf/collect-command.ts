@@ -13,6 +13,7 @@ import type { CollectorOptions } from "./collectors/common.ts";
 import { DELTA_TYPES } from "./delta.ts";
 import { raceAbort, sharedReadPool } from "./io.ts";
 import { createCollectorRegistry, isPoint, type CollectorRegistry } from "./registry.ts";
+import { errorMessage } from "../util/errors.ts";
 
 /** Gap between the two samples of rate-based collectors in a one-shot collect (above the 100 ms minimum). */
 export const SAMPLE_GAP_MS = 200;
@@ -108,7 +109,7 @@ export async function runCollect(opts: RunCollectOptions): Promise<{ output: str
     try {
       c = e.create();
     } catch (err) {
-      errors[type] = (err as Error).message;
+      errors[type] = errorMessage(err);
       failed = true;
       continue;
     }

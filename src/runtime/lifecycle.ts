@@ -7,6 +7,7 @@
 import type { Logger } from "../log/logger.ts";
 import { type ComponentState, setComponentState } from "../metrics/self.ts";
 import type { Component } from "./component.ts";
+import { errorMessage } from "../util/errors.ts";
 
 export interface Readiness {
   ready: boolean;
@@ -42,7 +43,7 @@ export class Lifecycle {
         this.setState(c, "running");
         log.info("started");
       } catch (e) {
-        const reason = (e as Error).message;
+        const reason = errorMessage(e);
         if (c.required) {
           this.setState(c, "failed");
           log.error({ err: reason }, "required component failed to start");
@@ -89,7 +90,7 @@ export class Lifecycle {
       } catch (e) {
         clean = false;
         this.setState(c, "failed");
-        log.error({ err: (e as Error).message }, "stop failed");
+        log.error({ err: errorMessage(e) }, "stop failed");
       }
     }
     return clean;

@@ -10,6 +10,7 @@ import { parseMeminfo } from "../parsers/meminfo.ts";
 import { fields, parseI32, parseU64 } from "../parsers/num.ts";
 import { interfaceType, parseCpuList, parseDistance, parseScheduler } from "../parsers/sysfs.ts";
 import { BaseCollector, spec, type CollectorOptions } from "./common.ts";
+import { errorMessage } from "../../util/errors.ts";
 
 export interface CPUInfo {
   physical_cores: number;
@@ -178,7 +179,7 @@ export class DiskInfoCollector extends BaseCollector implements PointCollector {
       entries = await this.io.list(blk, signal);
     } catch (e) {
       if (signal.aborted) throw e;
-      throw new Error(`failed to read block devices at ${blk}: ${(e as Error).message}`);
+      throw new Error(`failed to read block devices at ${blk}: ${errorMessage(e)}`);
     }
     const names = new Set(entries.map((e) => e.name));
     const candidates = entries.filter((e) => {
@@ -259,7 +260,7 @@ export class NetworkInfoCollector extends BaseCollector implements PointCollecto
       entries = await this.io.list(dir, signal);
     } catch (e) {
       if (signal.aborted) throw e;
-      throw new Error(`failed to read network interfaces at ${dir}: ${(e as Error).message}`);
+      throw new Error(`failed to read network interfaces at ${dir}: ${errorMessage(e)}`);
     }
     const isDir = await Promise.all(entries.map((e) => this.io.isDir(`${dir}/${e.name}`, signal)));
     const names = entries.filter((_, i) => isDir[i]).map((e) => e.name).sort();
