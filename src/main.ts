@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Entry point of the antimetal-agent binary: dispatches run/collect/store/check/version/help, loads the
+// config, and maps ConfigError to exit code 2.
+
 import { buildInfo } from "./build-info.ts";
 import type { CommandContext } from "./cli/context.ts";
 import { makeLogger } from "./cli/context.ts";

@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Validation of --collectors: metric type names or "all", anything else is a ConfigError.
+
 import { ConfigError } from "../config/load.ts";
 import { METRIC_TYPES } from "../perf/collector.ts";
 

@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Usage text of the CLI: per-command summaries and flag help, with defaults and environment variable names.
+
 import { type Command, envNames, OPTIONS, type OptionKey, type OptionSpec, optionsFor } from "../config/schema.ts";
 import { durationRange, rangeText } from "../config/validators.ts";
 

@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// `antimetal-agent run`: builds every component from the config and runs them until SIGTERM/SIGINT.
+
 import { buildInfo } from "../build-info.ts";
 import { redactedView } from "../config/load.ts";
 import { registry } from "../metrics/registry.ts";

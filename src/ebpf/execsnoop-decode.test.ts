@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of execsnoop ring-buffer record decoding: the 48-byte header layout, args/command
+// extraction, rejection of truncated/oversized/invalid records, and the command-name helpers.
+
 import { describe, expect, test } from "bun:test";
 import { Registry } from "prom-client";
 import { commandName, goBase, parseExecRecord, RecordError, EXECSNOOP_RECORD_MAX } from "./execsnoop-decode.ts";

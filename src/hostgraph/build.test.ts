@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of buildHostGraph: system naming, partial collector failures, core frequency,
+// SocketSharing pairs and NUMA distances.
+
 import { expect, test } from "bun:test";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { Architecture, CPUCoreNodeSchema, NUMAAffinitySchema, SocketSharingSchema } from "../proto/gen/antimetal/hardware/v1/hardware_pb.ts";

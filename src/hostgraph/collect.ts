@@ -3,6 +3,10 @@
 // Use of this source code is governed by a source available license that can be found in the
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+// Runs the four hardware once-collectors (cpu, memory, disk, network info) and reads the host facts the
+// graph is built from.
+
 //
 // One hardware inventory for the host graph: the four info collectors, then the host facts, under a deadline.
 

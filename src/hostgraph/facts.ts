@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Readers for host facts the collectors do not read: identity (machine-id, DMI UUID, hostname),
+// architecture, boot time, kernel, OS, per-device sysfs links (bus, NUMA node, bonds, bridges), addresses.
+
 import * as os from "node:os";
 import * as path from "node:path";
 import { Architecture, BusType } from "../proto/gen/antimetal/hardware/v1/hardware_pb.ts";

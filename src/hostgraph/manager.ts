@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// The hardware manager component: publishes this host's hardware graph into the store at start and on
+// an interval, writing only changes, and links the host to its Kubernetes Node once that Node is stored.
+
 import { clone, create, equals, fromBinary } from "@bufbuild/protobuf";
 import { anyPack, anyUnpack, timestampMs } from "@bufbuild/protobuf/wkt";
 import { Counter, Gauge } from "prom-client";

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Encodes outbox entries straight into service.resource.v1.DeltaRequest bytes (one Delta per entry,
+// ttl and delta_version appended), plus heartbeats, delta_version and response decoding.
+
 import { randomBytes } from "node:crypto";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";

@@ -3,7 +3,7 @@
 // Use of this source code is governed by a source available license that can be found in the
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
-//
+
 // ListerWatcher (client-go's cache.ListerWatcher): the two calls a reflector makes for one kind,
 // LIST a page and open a WATCH, with the kube client behind them; the bytes are decoded elsewhere.
 

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the Kubernetes protobuf wire reader: ObjectMeta fields, managedFields removal with
+// re-encoded lengths, the k8s\0 envelope, and errors on truncated input.
+
 import { describe, expect, test } from "bun:test";
 import { decodeEnvelope, dropNested, findLen, getString, readObjectMeta } from "./pb.ts";
 

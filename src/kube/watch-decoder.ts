@@ -3,7 +3,7 @@
 // Use of this source code is governed by a source available license that can be found in the
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
-//
+
 // Pure decoders of the Kubernetes protobuf wire for list/watch (apimachinery's StreamWatcher
 // decoder and List unmarshalling): byte chunks → length-prefixed frames → watch events, and a LIST
 // page → its items. No IO, no cache: the reflector decides what an event means.

@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Agent self-metrics: per-component state, build info, uptime, memory and event-loop lag.
+
 import { Gauge } from "prom-client";
 import type { BuildInfo } from "../build-info.ts";
 import { registry } from "./registry.ts";

@@ -3,7 +3,7 @@
 // Use of this source code is governed by a source available license that can be found in the
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
-//
+
 // readBounded(): a synchronous whole-file read that refuses files that could block (FIFOs, sockets,
 // devices) without reading them, and stops at a byte cap instead of growing without limit.
 

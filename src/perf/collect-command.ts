@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// One-shot collection behind `collect`: runs point collectors (rate-based ones sampled twice) and prints
+// one JSON object keyed by metric type with an "errors" map; also the default collector registry.
+
 import * as fs from "node:fs";
 import { effectiveCapabilities } from "../system/capabilities.ts";
 import { kernelVersionFromProcVersion, type KernelVersion } from "../system/kernel-version.ts";

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Core types of the performance collectors: metric type names, host filesystem roots, collector specs,
+// point and continuous collectors, metric events and their consumers.
+
 import type { CapabilityName } from "../system/capabilities.ts";
 import type { MetricDataMap } from "./metric-data.ts";
 

@@ -3,6 +3,10 @@
 // Use of this source code is governed by a source available license that can be found in the
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+// File access for the collectors (HostIo): reads raced against the collection's AbortSignal, a global
+// bound on concurrent /sys reads, and overlapping reads of one path sharing a single underlying read.
+
 //
 // HostIo: every read of a host file by collectors and the host graph. Blocking calls run on the
 // read pool's own threads (never Bun's shared I/O threads), raced against the caller's deadline,

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// The kernel log through syslog(2) (klogctl via bun:ffi into libc), the kernel collector's fallback when
+// /dev/kmsg cannot be opened.
+
 import { dlopen, ptr, toArrayBuffer } from "bun:ffi";
 import { constants } from "node:os";
 import { errorMessage } from "../util/errors.ts";

@@ -3,7 +3,7 @@
 // Use of this source code is governed by a source available license that can be found in the
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
-//
+
 // ReadPool: the agent's own reader threads for host files, apart from Bun's shared I/O threads.
 // A call that does not return in time marks its thread stuck; the thread is abandoned (terminated
 // once the kernel lets go) and replaced, within a cap on stuck threads, overall and per owner.

@@ -3,7 +3,7 @@
 // Use of this source code is governed by a source available license that can be found in the
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
-//
+
 // Messages between the read pool (src/perf/read-pool.ts) and its reader threads (read-worker.ts).
 
 /** One filesystem call a reader thread makes synchronously (it may block in the kernel for good). */

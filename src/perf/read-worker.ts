@@ -3,7 +3,7 @@
 // Use of this source code is governed by a source available license that can be found in the
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
-//
+
 // A reader thread of the read pool: makes one blocking filesystem call at a time, so a call the
 // kernel never answers (hung NFS, stuck sysfs attribute) holds only this thread, which the pool
 // abandons and replaces. Must be an entrypoint of the compiled binary (scripts/build.ts).

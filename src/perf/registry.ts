@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// The collector registry: every built-in collector for the host roots, and whether each can run here
+// (kernel version and capabilities) or why not.
+
 import { compareKernel, parseKernelVersion, type KernelVersion } from "../system/kernel-version.ts";
 import { missingCapabilities } from "../system/capabilities.ts";
 import type { CollectorSpec, ContinuousCollector, HostPaths, MetricType, PointCollector } from "./collector.ts";

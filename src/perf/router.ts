@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Fan-out of metric events to consumers (the Prometheus exposition) through a bounded, non-blocking
+// queue; drops and consumer errors are counted.
+
 import type { Logger } from "../log/logger.ts";
 import { BoundedQueue } from "../util/bounded-queue.ts";
 import type { MetricConsumer, MetricEvent } from "./collector.ts";

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Runs the host collectors under `run`: each point collector on its own interval with a timeout,
+// continuous ones started once, results sent to the MetricsRouter.
+
 import type { Logger } from "../log/logger.ts";
 import type { Component } from "../runtime/component.ts";
 import { type ContinuousCollector, type MetricEvent, metricEvent, type MetricType, type PointCollector } from "./collector.ts";

@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Prometheus self-metrics of the collectors: malformed lines, errors, duration, up, skips, router errors.
+
 import { Counter, Gauge, Histogram } from "prom-client";
 import { registry } from "../metrics/registry.ts";
 

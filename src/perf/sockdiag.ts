@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// TCP connection counts by state via NETLINK_SOCK_DIAG (as `ss -tan` does) through bun:ffi into libc,
+// much cheaper than reading /proc/net/tcp and tcp6.
+
 import { dlopen, ptr } from "bun:ffi";
 import { emptyStateCounts } from "./parsers/nettcp.ts";
 

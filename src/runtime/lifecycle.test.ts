@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the lifecycle: start order and reverse stop, readiness while stopping and before sync,
+// optional vs required failures, and the stop budget.
+
 import { expect, test } from "bun:test";
 import { silentLogger } from "../log/logger.ts";
 import type { Component } from "./component.ts";

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Starts the agent's components in order and stops them in reverse; a failed required component aborts
+// the start, an optional one is left out. Also the readiness behind /readyz.
+
 import type { Logger } from "../log/logger.ts";
 import { type ComponentState, setComponentState } from "../metrics/self.ts";
 import type { Component } from "./component.ts";

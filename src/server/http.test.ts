@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the HTTP listeners: bind address parsing, /readyz reasons with 503, disabled listeners,
+// and the pprof endpoints.
+
 import { afterEach, expect, test } from "bun:test";
 import { Counter, Registry } from "prom-client";
 import { silentLogger } from "../log/logger.ts";

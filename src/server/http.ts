@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// The agent's HTTP listeners: probes (/healthz, /livez, /readyz), Prometheus /metrics, and the optional
+// profiling endpoints.
+
 import type { Server } from "bun";
 import { profile } from "bun:jsc";
 import type { Registry } from "prom-client";

@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of type filters: dot-segment prefixes and kind/type descriptor lists (kind-only included).
+
 import { expect, test } from "bun:test";
 import { matchesFilters, segmentPrefix } from "./filter.ts";
 

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the SQLite store: relationship queries, cascade delete, subscription filters, timestamps,
+// events and snapshots, and the outbox (coalescing, caps and resync, raw reads, batched confirm).
+
 import { afterEach, describe, expect, test } from "bun:test";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { anyPack, AnySchema, timestampMs } from "@bufbuild/protobuf/wkt";

@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the backoff: growth from 500 ms by 1.5, the 60 s cap, jitter bounds and reset.
+
 import { expect, test } from "bun:test";
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.ts";
 

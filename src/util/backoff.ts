@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Exponential backoff with jitter that retries forever: the original's defaults (500 ms x 1.5, cap 60 s)
+// and a slow schedule for permanent errors.
+
 export interface BackoffOptions {
   initialMs: number;
   multiplier: number;

@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the bounded queue: drops counted on /metrics when full, FIFO order, capacity validation.
+
 import { expect, test } from "bun:test";
 import { BoundedQueue } from "./bounded-queue.ts";
 import { registry } from "../metrics/registry.ts";

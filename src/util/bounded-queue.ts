@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// FIFO queue with a hard capacity: a push into a full queue is refused and counted on /metrics, never
+// dropped silently.
+
 import { meterBound, type BoundMeter } from "../metrics/registry.ts";
 
 /**

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Tests of the compiled binary: the CLI contract (version, bad flags exit 2, --help, --print-config) and
+// `run` (probes, /metrics, intake down, SIGTERM under load, execsnoop, port in use).
+
 import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Test helper: starts the compiled `antimetal-agent run` on ephemeral loopback ports, collects its JSON
+// logs, and waits for log lines or an HTTP status.
+
 import type { Subprocess } from "bun";
 import { existsSync } from "node:fs";
 import { join } from "node:path";

@@ -3,7 +3,7 @@
 // Use of this source code is governed by a source available license that can be found in the
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
-//
+
 // A FUSE filesystem whose files are regular files that open fine but whose reads never return
 // (until the reader is killed): what a hung NFS hard mount looks like to a reader. Needs root and
 // /dev/fuse.

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Object builders for the intake tests: ~1 KiB cluster and instance resources versioned through a tag,
+// Contains relationships, and refs.
+
 import { create } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 import { NamespaceSchema } from "../../src/proto/gen/resource/v1/namespace_pb.ts";

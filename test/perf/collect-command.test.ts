@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Tests of one-shot `collect` over fixture trees: exact u64 JSON, errors keyed by type, unavailable
+// collectors, external registration, a stuck read timing out alone, and the standalone entry point.
+
 import { afterAll, expect, test } from "bun:test";
 import { runCollect } from "../../src/perf/collect-command.ts";
 import { HostIo } from "../../src/perf/io.ts";

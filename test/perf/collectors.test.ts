@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Tests of every point collector over fixture procfs/sysfs trees: the original's acceptance cases for
+// values, errors and deltas, plus cgroups and the filesystem collector.
+
 import { afterAll, describe, expect, test } from "bun:test";
 import { CgroupCPUCollector } from "../../src/perf/collectors/cgroup-cpu.ts";
 import { discoverContainers, detectCgroupVersion } from "../../src/perf/collectors/cgroup-discovery.ts";

@@ -3,7 +3,7 @@
 // Use of this source code is governed by a source available license that can be found in the
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
-//
+
 // The compiled binary with host files on a mount whose reads hang (a FUSE filesystem that never
 // answers READ, like a hard NFS mount whose server is gone): regular files, so only the reader
 // threads and deadlines protect the agent. Needs root and /dev/fuse (CI runs as root).

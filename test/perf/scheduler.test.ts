@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Tests of the metrics path under `run`: router fan-out and drops, scheduler timing and timeouts,
+// continuous collectors, and the Prometheus exposition's node_exporter names from fixture data.
+
 import { afterAll, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import { execFileSync } from "node:child_process";

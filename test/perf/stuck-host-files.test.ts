@@ -3,7 +3,7 @@
 // Use of this source code is governed by a source available license that can be found in the
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
-//
+
 // The compiled binary against a HOST_PROC tree where some files are FIFOs (reads that would never
 // return): `collect` exits promptly naming them, `run` keeps the other collectors on schedule and
 // exits within --shutdown-timeout.

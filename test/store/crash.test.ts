@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Crash test of the file store: a child writing batches is SIGKILLed mid-write, and every committed
+// write is there after reopen, with the outbox agreeing.
+
 import { expect, test } from "bun:test";
 import { fromBinary } from "@bufbuild/protobuf";
 import { join } from "node:path";

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Tests of the store on disk: WAL settings and reopen, corrupt-file recovery, the read-only `store`
+// command beside a writer, live subscribers, closed descriptors, and worker-thread WAL checkpoints.
+
 import { afterEach, expect, test } from "bun:test";
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { TypeDescriptorSchema } from "../../src/proto/gen/resource/v1/object_pb.ts";

@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Builders for the store tests: temp dirs, kube refs, resources of a given size, Contains relationships.
+
 import { create } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import { mkdtempSync, rmSync } from "node:fs";

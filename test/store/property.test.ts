@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Property tests of the store: random add/update/delete/relationship/confirm sequences against an
+// in-memory model of resources, relationships, the outbox and the event stream (memory and file).
+
 import { expect, test } from "bun:test";
 import { fromBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";

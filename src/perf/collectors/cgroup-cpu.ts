@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// cgroup_cpu collector: per-container CPU usage, quota and throttling from cgroup v1 (cpu, cpuacct) or v2.
+
 import type { HostPaths, PointCollector } from "../collector.ts";
 import { parseCgroupI64, parseCgroupU64, parseCpuMax, parseFlatKeyed } from "../parsers/cgroup.ts";
 import { BaseCollector, spec, type CollectorOptions } from "./common.ts";

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// cgroup version detection and container discovery over the cgroup tree (the original's rules, bounded
+// in depth and directory count), shared by the cgroup collectors.
+
 import type { HostIo } from "../io.ts";
 import { detectRuntime, extractContainerId } from "../parsers/cgroup.ts";
 

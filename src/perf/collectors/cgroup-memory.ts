@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// cgroup_memory collector: per-container memory usage, limits, cache and OOM counts (cgroup v1 or v2).
+
 import type { HostPaths, PointCollector } from "../collector.ts";
 import { parseCgroupU64, parseFlatKeyed } from "../parsers/cgroup.ts";
 import { U64_MAX } from "../parsers/num.ts";

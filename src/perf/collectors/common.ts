@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Shared plumbing of the collectors: constructor options, BaseCollector, spec(), path validation,
+// exposition-only extras, and /proc helpers (USER_HZ, page size, boot time).
+
 import * as fsp from "node:fs/promises";
 import type { Logger } from "../../log/logger.ts";
 import type { CollectorSpec, HostPaths, MetricType } from "../collector.ts";

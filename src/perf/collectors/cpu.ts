@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// cpu collector: per-CPU and aggregate /proc/stat times in USER_HZ ticks with deltas and percentages
+// (guest time no longer double-counted, so percentages sum to 100).
+
 import type { HostPaths, PointCollector } from "../collector.ts";
 import { DeltaTracker, recordDeltas, type DeltaMetadata } from "../delta.ts";
 import { CPU_FIELDS, parseStat, type CpuTimes } from "../parsers/stat.ts";

@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// disk collector: /proc/diskstats for whole disks, with per-device deltas, rates, IOPS and utilization.
+
 import type { HostPaths, PointCollector } from "../collector.ts";
 import { DeltaTracker, rate, recordDeltas, type DeltaMetadata } from "../delta.ts";
 import { parseDiskstats, type DiskstatsRecord } from "../parsers/diskstats.ts";

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// filesystem collector (not in the original agent): size, free and inode counts of data filesystems via
+// statfs, from the host's mountinfo, with a timeout per mount so hung network mounts cannot stall it.
+
 import type { HostPaths, PointCollector } from "../collector.ts";
 import { parseMountinfo, type MountInfo } from "../parsers/mountinfo.ts";
 import { BaseCollector, spec, type CollectorOptions } from "./common.ts";

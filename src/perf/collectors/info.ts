@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Hardware inventory collectors: cpu_info (/proc/cpuinfo, cpufreq), memory_info (MemTotal, NUMA layout),
+// disk_info (<sys>/block) and network_info (<sys>/class/net); the host graph is built from them.
+
 import type { HostPaths, PointCollector } from "../collector.ts";
 import { parseCpuinfo, type CpuCore } from "../parsers/cpuinfo.ts";
 import { parseMeminfo } from "../parsers/meminfo.ts";

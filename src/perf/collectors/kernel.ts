@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// kernel collector: kernel log records from /dev/kmsg (point or follow mode), falling back to syslog(2)
+// when the device cannot be opened, as in a Kubernetes pod.
+
 import * as fs from "node:fs";
 import { Counter } from "prom-client";
 import { registry } from "../../metrics/registry.ts";

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// load collector: load averages and process counts from /proc/loadavg, uptime and blocked procs from
+// /proc/stat.
+
 import type { HostPaths, PointCollector } from "../collector.ts";
 import { parseLoadavg } from "../parsers/loadavg.ts";
 import { fields } from "../parsers/num.ts";

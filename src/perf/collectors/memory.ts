@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// memory collector: /proc/meminfo in bytes (kB wrapping like Go's u64 multiply) and swap-in/out pages
+// from /proc/vmstat, with deltas.
+
 import type { HostPaths, PointCollector } from "../collector.ts";
 import { DeltaTracker, rate, u64Delta, type DeltaMetadata } from "../delta.ts";
 import { parseMeminfo } from "../parsers/meminfo.ts";

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// network collector: per-interface /proc/net/dev counters with deltas and rates, plus speed, duplex,
+// operstate and carrier from sysfs.
+
 import type { HostPaths, PointCollector } from "../collector.ts";
 import { DeltaTracker, rate, recordDeltas, type DeltaMetadata } from "../delta.ts";
 import { parseNetDev, type NetDevRecord } from "../parsers/netdev.ts";

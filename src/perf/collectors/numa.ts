@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// numa_stats collector: per-node numastat counters and memory from sysfs plus the numa_balancing
+// setting, with deltas; a single-node host reports none.
+
 import type { HostPaths, PointCollector } from "../collector.ts";
 import { DeltaTracker, rate, recordDeltas, type DeltaMetadata } from "../delta.ts";
 import { parseNodeMeminfo } from "../parsers/meminfo.ts";

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// process collector: the top N processes by CPU% from <proc>/<pid>/stat, with status, fd count and
+// PSS/USS from smaps_rollup for those N.
+
 import type { HostPaths, PointCollector } from "../collector.ts";
 import { errCode } from "../io.ts";
 import { parsePidStat, parsePidStatTicks, parsePidStatus, parseSmapsRollup, type PidStat } from "../parsers/pid.ts";

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// tcp collector: /proc/net/snmp Tcp and netstat TcpExt counters with deltas, and connection counts by
+// state via sock_diag netlink or /proc/net/tcp{,6}.
+
 import { lstatSync } from "node:fs";
 import type { HostPaths, PointCollector } from "../collector.ts";
 import { DeltaTracker, rate, u64Delta, type DeltaMetadata } from "../delta.ts";

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the /proc/cpuinfo parser on samples from x86 (HT, VMs, multi-socket), ARM64, PowerPC,
+// malformed input and the live host.
+
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { parseCpuinfo } from "./cpuinfo.ts";

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the /proc/diskstats parser: whole disks only, exact u64 counters, malformed lines, and
+// the partition rule (md arrays and optical drives count as whole disks).
+
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { isPartition, parseDiskstats } from "./diskstats.ts";

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Parser for /proc/diskstats: whole-disk records (times in ms, 512-byte sectors, discard/flush fields
+// when present) and the partition rule, fixed for md, sr, nbd, zram and rbd devices.
+
 import { CountingU64, fields, lines } from "./num.ts";
 
 /** One whole-disk line of /proc/diskstats; times in milliseconds, sectors of 512 bytes. */

@@ -3,7 +3,7 @@
 // Use of this source code is governed by a source available license that can be found in the
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
-//
+
 // /proc/net/fib_trie text to the host's local IPv4 addresses.
 
 import { expect, test } from "bun:test";

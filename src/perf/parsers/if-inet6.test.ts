@@ -3,7 +3,7 @@
 // Use of this source code is governed by a source available license that can be found in the
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
-//
+
 // /proc/net/if_inet6 text to addresses per interface, in RFC 5952 form.
 
 import { expect, test } from "bun:test";

@@ -3,7 +3,7 @@
 // Use of this source code is governed by a source available license that can be found in the
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
-//
+
 // /proc/net/if_inet6: the IPv6 addresses of each interface (pure, from text).
 
 /** RFC 5952 text of a 16-byte address given as 32 hex digits. */

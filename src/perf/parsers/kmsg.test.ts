@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the kernel log parsers: /dev/kmsg records, subsystem/device heuristics, syslog(2)
+// READ_ALL text, and follow-mode resume across ring growth and wrap.
+
 import { expect, test } from "bun:test";
 import { parseKmsgRecord, parseMessageContent, parseSyslogRecords, syslogResumeOffset, syslogTail, syslogToKmsg } from "./kmsg.ts";
 

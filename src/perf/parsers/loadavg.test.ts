@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the /proc/loadavg and /proc/uptime parsers, including the original's error messages.
+
 import { describe, expect, test } from "bun:test";
 import { parseLoadavg, parseUptime } from "./loadavg.ts";
 

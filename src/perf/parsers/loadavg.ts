@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Parsers for /proc/loadavg (load averages, running/total procs, last pid) and /proc/uptime.
+
 import { fields, parseF64, parseI32 } from "./num.ts";
 
 export interface LoadAvg {

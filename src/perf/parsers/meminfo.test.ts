@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the /proc/meminfo and per-NUMA-node meminfo parsers: key forms, exact u64, bad values.
+
 import { expect, test } from "bun:test";
 import { parseMeminfo, parseNodeMeminfo } from "./meminfo.ts";
 

@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the /proc/net/dev parser: exact u64 counters, malformed and short lines, odd spacing.
+
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { parseNetDev } from "./netdev.ts";

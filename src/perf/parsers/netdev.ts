@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Parser for /proc/net/dev: per-interface receive/transmit counters as u64 bigints.
+
 import { CountingU64, fields, lines } from "./num.ts";
 
 export interface NetDevRecord {

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of TCP state counting over /proc/net/tcp and tcp6 (unknown states, short lines) and of
+// the sockstat parser.
+
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { countTcpStates, emptyStateCounts, parseSockstat } from "./nettcp.ts";

@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the number helpers: exact u64 parsing, i32 and f64 parsing, Go-style u64 wrap, field split.
+
 import { describe, expect, test } from "bun:test";
 import { fields, mulWrapU64, parseF64, parseI32, parseU64, U64_MAX } from "./num.ts";
 

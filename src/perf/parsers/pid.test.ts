@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the per-process parsers: /proc/<pid>/stat (commands with spaces and parentheses),
+// status, smaps_rollup, the ticks-only pass, and the live process.
+
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { parsePidStat, parsePidStatTicks, parsePidStatus, parseSmapsRollup } from "./pid.ts";

@@ -3,7 +3,7 @@
 // Use of this source code is governed by a source available license that can be found in the
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
-//
+
 // /proc/net/route: the IPv4 routes (pure, from text), and assignIpv4, which gives each local
 // address the interface of the longest connected route covering it.
 

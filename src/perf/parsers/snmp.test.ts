@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the /proc/net/snmp and netstat parsers: the Tcp section, the original's errors,
+// garbage values, Proto_Field naming and the live files.
+
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { parseNetstatAll, parseProtoPairs, parseSnmpTcp, sectionValues } from "./snmp.ts";

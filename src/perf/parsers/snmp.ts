@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Parsers for the paired header/value lines of /proc/net/snmp and /proc/net/netstat: the Tcp section
+// and every section as "Proto_Name" values.
+
 import { fields, lines, parseU64 } from "./num.ts";
 
 /** One protocol section of /proc/net/snmp or /proc/net/netstat: a header line and a value line. */

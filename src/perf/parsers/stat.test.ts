@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the /proc/stat parser: cpu lines (old kernels, gaps, malformed, huge values), intr,
+// ctxt, procs_blocked and the live file.
+
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { parseStat } from "./stat.ts";

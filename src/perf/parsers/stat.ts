@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Parser for /proc/stat: per-CPU times in USER_HZ ticks, total interrupts, context switches, boot time
+// and process counts; never throws.
+
 import { fields, lines, parseI32, u64 } from "./num.ts";
 
 /** One cpu line of /proc/stat, in USER_HZ ticks. index is -1 for the aggregate "cpu" line. */
