@@ -15,6 +15,7 @@
  * The memfds stay open for the life of the process: a Worker that dlopens the same
  * /proc/self/fd/N path gets the already-loaded copy (glibc matches the file identity).
  */
+
 import { dlopen, ptr, read, CString, type Library, type Pointer } from "bun:ffi";
 import { readFileSync, statSync } from "node:fs";
 import { LIBBPF_SYMBOLS, LIBC_SYMBOLS } from "./libbpf.ts";

@@ -12,6 +12,7 @@
  * {libz,libelf,libbpf}.so.1) `with { type: "file" }`, so they are embedded in the executable and
  * reachable as /$bunfs/... paths. Run scripts/build-ebpf.sh first; a missing file fails the build.
  */
+
 import type { BunPlugin } from "bun";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";

@@ -9,6 +9,7 @@
 //   dist/antimetal-agent-arm64  linux arm64
 // Offline: the arm64 runtime comes from the @oven/bun-linux-aarch64 npm package of the same Bun
 // version. Usage: bun scripts/build.ts [--arch x64|arm64|all] (default all).
+
 import type { BunPlugin } from "bun";
 import { $ } from "bun";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";

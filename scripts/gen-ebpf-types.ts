@@ -13,6 +13,7 @@
  *   bun scripts/gen-ebpf-types.ts           write the files
  *   bun scripts/gen-ebpf-types.ts --check   exit 1 if a checked-in file differs (CI)
  */
+
 import { readdirSync, readFileSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
 import { join, basename } from "node:path";
 

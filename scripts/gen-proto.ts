@@ -6,6 +6,7 @@
 
 // Generates src/proto/gen from proto/ with buf + protoc-gen-es. `--check` fails when the
 // checked-in output differs from a fresh generation (CI runs it).
+
 import { $ } from "bun";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

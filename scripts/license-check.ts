@@ -11,6 +11,7 @@
 // TypeScript and JavaScript files (outside generated code) also need a purpose comment right after
 // the header and one blank line: a `//` or `/*` block saying what the file is for.
 // Usage: bun scripts/license-check.ts [--fix]. Lists offenders and exits 1.
+
 import { $ } from "bun";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

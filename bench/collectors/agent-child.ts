@@ -5,6 +5,7 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 /** Child process of cpu-5min.ts: the host collectors as `run` schedules them, exported on /metrics. */
+
 import { silentLogger } from "../../src/log/logger.ts";
 import { registry } from "../../src/metrics/registry.ts";
 import { DEFAULT_HOST_PATHS } from "../../src/perf/collector.ts";

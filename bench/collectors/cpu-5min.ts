@@ -11,6 +11,7 @@
  *
  * Flags: --seconds N (default 300), --interval-ms N (default 10000).
  */
+
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 

@@ -6,6 +6,7 @@
 
 // Child process of bench/ebpf/run.ts: the agent's execsnoop collector counting events that carry
 // a marker argument. Prints "ready" once attached; on a line from stdin it stops and prints JSON.
+
 import { Registry } from "prom-client";
 import { ExecsnoopCollector, registerEbpfMetrics, type ExecRecordData } from "../../src/ebpf/index.ts";
 

@@ -22,6 +22,7 @@
  * WAKEUP_BYTES=0 makes the agent wake its reader on every record, as the original agent does.
  * Env: RUNS (default "fork_exec:3000,failed_exec:10000,failed_exec:50000"), DURATION_S (10), DRAIN_RECORDS (200000), REPEAT (3).
  */
+
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -8,6 +8,7 @@
 // (default 60), for dist/antimetal-agent with only the HTTP server running, beside a hello-world
 // Bun.serve binary built the same way (bytecode, ESM, baseline x64, no runtime autoload).
 // Prints one JSON object. Usage: bun bench/startup/run.ts [--idle-seconds 60] [--runs 10]
+
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -12,6 +12,7 @@
 //   STORE_BENCH_SCALE=0.1 bun bench/store/run.ts   a 10x smaller run
 //
 // Phases run in child processes so that RSS is per phase, not cumulative.
+
 import { Database } from "bun:sqlite";
 import { create } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";

@@ -5,6 +5,7 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 /** `antimetal-agent collect --collectors execsnoop --duration 5s`: trace execs, print them as JSON. */
+
 import { stringifyExact } from "../util/json.ts";
 import type { Logger } from "../log/logger.ts";
 import { createExecsnoopCollector, type ExecsnoopOptions } from "./execsnoop.ts";

@@ -10,6 +10,7 @@
  * Malformed records throw RecordError with a reason that is counted in
  * antimetal_ebpf_records_rejected_total{reason}.
  */
+
 import {
   EXECSNOOP_EVENT_SIZE,
   FULL_MAX_ARGS_ARR,

@@ -9,6 +9,7 @@
  * libbpf/bun:ffi, attaches sys_enter_execve and sys_exit_execve, reads the ring buffer in a
  * Worker and emits one MetricEvent per execve, successful or failed.
  */
+
 import { existsSync } from "node:fs";
 import type { Logger } from "../log/logger.ts";
 import type { CollectorSpec, ContinuousCollector, MetricEvent } from "../perf/collector.ts";

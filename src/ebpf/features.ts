@@ -8,6 +8,7 @@
  * Kernel feature detection for `antimetal-agent check`: kernel version, BTF, ring buffer support,
  * CO-RE level, effective capabilities, libbpf, and per eBPF collector whether it can run here.
  */
+
 import { existsSync, readFileSync } from "node:fs";
 import { CAP, effectiveCapabilities, hasCapability, missingCapabilities, type CapabilityName } from "../system/capabilities.ts";
 import { kernelAtLeast, kernelVersionFromProcVersion, type KernelVersion } from "../system/kernel-version.ts";

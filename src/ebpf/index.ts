@@ -5,6 +5,7 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 /** The ebpf concern's interface: execsnoop collector, feature detection for `check`, metrics. */
+
 export { createExecsnoopCollector, ExecsnoopCollector, UnavailableError, EXECSNOOP_PROGRAMS } from "./execsnoop.ts";
 export type { ExecsnoopOptions, ExecRecordData, ExecsnoopStats } from "./execsnoop.ts";
 export { detectFeatures, formatFeatureReport, execsnoopAvailability, ebpfCapabilities, coreLevel } from "./features.ts";

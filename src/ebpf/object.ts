@@ -9,6 +9,7 @@
  * .rodata rewriting before load, attach by program name, map access, and a close that destroys
  * every link before closing the object. All libbpf calls happen on the thread that created it.
  */
+
 import { ptr, read, toArrayBuffer, type Pointer } from "bun:ffi";
 import { BTF_KIND_DATASEC } from "../../ffi/libbpf.ts";
 import { readFileSync } from "node:fs";

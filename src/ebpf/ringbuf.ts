@@ -8,6 +8,7 @@
  * Main-thread side of a BPF ring buffer: starts src/ebpf/ringbuf-worker.ts, hands it the map fd
  * and the libbpf path, and calls onRecord for each record of each batch it posts.
  */
+
 import { readdirSync } from "node:fs";
 import { meterBound, type BoundMeter } from "../metrics/registry.ts";
 import type { LoadedLibbpf } from "../../ffi/loader.ts";

@@ -5,6 +5,7 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 /** The Kubernetes concern: what `run` wires in. */
+
 export { createKubeController, type KubeController, type KubeControllerOptions } from "./controller.ts";
 export { detectKubeConfig, type DetectedConfig, type KubeConfig } from "./client/config.ts";
 export { KINDS, type KindSpec } from "./kinds.ts";

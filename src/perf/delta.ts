@@ -5,6 +5,7 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 /** Delta computation with the original agent's semantics (pkg/performance/delta.go). */
+
 export interface DeltaConfig {
   mode: "disabled" | "enabled";
   minIntervalMs: number;

@@ -5,6 +5,7 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 /** A Linux kernel release such as 6.1.0 (the suffix after the first '-' is kept in `raw` only). */
+
 export interface KernelVersion {
   raw: string;
   major: number;

@@ -6,6 +6,7 @@
 
 // End to end through the compiled binary: `antimetal-agent run` against a real kube-apiserver and
 // the test intake server fills the store with the cluster and host graphs, and `store` prints them.
+
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

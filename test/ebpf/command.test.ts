@@ -5,6 +5,7 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 /** `collect --collectors execsnoop --duration D` output (runExecsnoopCommand) on the real kernel. */
+
 import { describe, expect, test } from "bun:test";
 import { runExecsnoopCommand } from "../../src/ebpf/index.ts";
 

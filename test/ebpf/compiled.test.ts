@@ -10,6 +10,7 @@
  * buffer in the worker entrypoint. The host's copies are hidden with bind mounts in a private
  * mount namespace while it runs.
  */
+
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

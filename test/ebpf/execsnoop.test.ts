@@ -9,6 +9,7 @@
  * spawned processes with known arguments all reported with the right fields, a failing exec,
  * the lost counter under a full ring, and that stop leaves no program or link behind.
  */
+
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Registry } from "prom-client";
 import { ExecsnoopCollector, EXECSNOOP_PROGRAMS, registerEbpfMetrics, type ExecRecordData } from "../../src/ebpf/index.ts";

@@ -8,6 +8,7 @@
  * The generated TypeScript layout matches the C header (the checked-in file is up to date) and
  * the BTF clang emitted into the compiled object (what the kernel and libbpf see).
  */
+
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { EXECSNOOP_EVENT_LAYOUT, EXECSNOOP_EVENT_SIZE } from "../../src/ebpf/gen/execsnoop_types.ts";

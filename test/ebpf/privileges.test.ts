@@ -9,6 +9,7 @@
  * missing capabilities (run as a child with every capability dropped by setpriv), and
  * feature detection reports what this host has.
  */
+
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { detectFeatures, formatFeatureReport, execsnoopAvailability } from "../../src/ebpf/index.ts";

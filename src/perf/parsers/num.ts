@@ -5,6 +5,7 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 /** Largest u64, the value the kernel prints for "unlimited" in several files. */
+
 export const U64_MAX = 18446744073709551615n;
 const U64_MOD = 18446744073709551616n;
 
