@@ -10,11 +10,11 @@
 // Offline: the arm64 runtime comes from the @oven/bun-linux-aarch64 npm package of the same Bun
 // version. Usage: bun scripts/build.ts [--arch x64|arm64|all] (default all).
 
-import type { BunPlugin } from "bun";
-import { $ } from "bun";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { BunPlugin } from "bun";
+import { $ } from "bun";
 import pkg from "../package.json" with { type: "json" };
 
 type Arch = "x64" | "arm64";
@@ -47,7 +47,11 @@ async function arm64Runtime(): Promise<string> {
   if (existsSync(bin)) return bin;
   const tmp = mkdtempSync(join(tmpdir(), "bun-arm64-"));
   try {
-    const name = (await $`npm pack --silent @oven/bun-linux-aarch64@${Bun.version}`.cwd(tmp).quiet()).stdout.toString().trim().split("\n").pop()!;
+    const name = (await $`npm pack --silent @oven/bun-linux-aarch64@${Bun.version}`.cwd(tmp).quiet()).stdout
+      .toString()
+      .trim()
+      .split("\n")
+      .pop()!;
     mkdirSync(dir, { recursive: true });
     await $`tar -xzf ${join(tmp, name)} -C ${dir} --strip-components=1`.quiet();
   } finally {

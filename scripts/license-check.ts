@@ -12,9 +12,9 @@
 // the header and one blank line: a `//` or `/*` block saying what the file is for.
 // Usage: bun scripts/license-check.ts [--fix]. Lists offenders and exits 1.
 
-import { $ } from "bun";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { $ } from "bun";
 
 const root = join(import.meta.dir, "..");
 const slashHeader = readFileSync(join(root, "scripts/license-header.txt"), "utf8");

@@ -34,15 +34,23 @@ async function main(argv: string[]): Promise<number> {
   if (command === undefined || command === "help" || command === "--help" || command === "-h") {
     const [topic, ...more] = rest;
     if (command === "help" && topic !== undefined) {
-      if (more.length > 0 || !Object.hasOwn(COMMANDS, topic)) throw new ConfigError(`help takes one command name (commands: run, collect, store, check, version), got ${JSON.stringify(rest.join(" "))}`);
-      return out(commandHelp(topic as Command | "version")), 0;
+      if (more.length > 0 || !Object.hasOwn(COMMANDS, topic))
+        throw new ConfigError(
+          `help takes one command name (commands: run, collect, store, check, version), got ${JSON.stringify(rest.join(" "))}`,
+        );
+      out(commandHelp(topic as Command | "version"));
+      return 0;
     }
-    if (topic !== undefined) throw new ConfigError(`unexpected argument ${JSON.stringify(topic)} after ${command} (see antimetal-agent --help)`);
+    if (topic !== undefined)
+      throw new ConfigError(`unexpected argument ${JSON.stringify(topic)} after ${command} (see antimetal-agent --help)`);
     out(topHelp());
     return command === undefined ? 2 : 0;
   }
   if (command === "version" || command === "--version") {
-    if (rest.includes("--help") || rest.includes("-h")) return out(commandHelp("version")), 0;
+    if (rest.includes("--help") || rest.includes("-h")) {
+      out(commandHelp("version"));
+      return 0;
+    }
     const stray = rest[0];
     if (stray !== undefined) {
       const what = stray.startsWith("-") ? `unknown flag ${stray.split("=")[0]}` : `unexpected argument ${JSON.stringify(stray)}`;
@@ -57,7 +65,10 @@ async function main(argv: string[]): Promise<number> {
   }
   const cmd = command as Command;
   const loaded = loadConfig({ command: cmd, argv: rest, env: process.env });
-  if (loaded.help) return out(commandHelp(cmd)), 0;
+  if (loaded.help) {
+    out(commandHelp(cmd));
+    return 0;
+  }
   const handler = await HANDLERS[cmd]();
   return handler({ config: loaded.config, positionals: loaded.positionals, logger: makeLogger(loaded.config), stdout: out });
 }

@@ -8,8 +8,8 @@
 
 import { silentLogger } from "../../src/log/logger.ts";
 import { registry } from "../../src/metrics/registry.ts";
-import { DEFAULT_HOST_PATHS } from "../../src/perf/collector.ts";
 import { defaultRegistry } from "../../src/perf/collect-command.ts";
+import { DEFAULT_HOST_PATHS } from "../../src/perf/collector.ts";
 import { PrometheusExposition } from "../../src/perf/exposition.ts";
 import { MetricsRouter } from "../../src/perf/router.ts";
 import { CollectorScheduler } from "../../src/perf/scheduler.ts";
@@ -18,7 +18,10 @@ const intervalMs = Number(process.env.INTERVAL_MS ?? 10_000);
 const smaps = process.env.SMAPS_MAX_AGE_MS;
 // This development sandbox mounts its tooling under /mnt/sandboxing: keep statfs away from it.
 const exclude = /^\/(dev|proc|sys|mnt\/sandboxing|var\/lib\/docker\/.+|var\/lib\/containers\/storage\/.+)($|\/)/;
-const reg = await defaultRegistry(DEFAULT_HOST_PATHS, { filesystemMountExclude: exclude, ...(smaps !== undefined ? { processSmapsMaxAgeMs: Number(smaps) } : {}) });
+const reg = await defaultRegistry(DEFAULT_HOST_PATHS, {
+  filesystemMountExclude: exclude,
+  ...(smaps !== undefined ? { processSmapsMaxAgeMs: Number(smaps) } : {}),
+});
 const router = new MetricsRouter();
 const expo = await PrometheusExposition.create(DEFAULT_HOST_PATHS);
 router.subscribe(expo);

@@ -45,7 +45,20 @@ const counter = async (url: string, re: RegExp) => Number(re.exec(await (await f
 const round = (x: number) => Math.round(x * 10) / 10;
 
 async function agentLevel(concurrency: number) {
-  const agent = await startAgent(["--data-directory", "", "--intake-address", "", "--enable-kubernetes-controller=false", "--enable-performance-collectors", "--performance-collector-interval", `${COLLECTOR_INTERVAL_S}s`], {}, join(root, "dist/antimetal-agent"));
+  const agent = await startAgent(
+    [
+      "--data-directory",
+      "",
+      "--intake-address",
+      "",
+      "--enable-kubernetes-controller=false",
+      "--enable-performance-collectors",
+      "--performance-collector-interval",
+      `${COLLECTOR_INTERVAL_S}s`,
+    ],
+    {},
+    join(root, "dist/antimetal-agent"),
+  );
   try {
     const metrics = `http://127.0.0.1:${agent.ports.metrics}/metrics`;
     const probes = `http://127.0.0.1:${agent.ports.probes}`;
@@ -91,7 +104,14 @@ async function nodeExporterLevel(concurrency: number) {
     await waitForStatus(`http://127.0.0.1:${port}/`, 200);
     // node_exporter has no probe listener: its landing page on the metrics port stands in for one.
     const r = await underLoad(`http://127.0.0.1:${port}/metrics`, `http://127.0.0.1:${port}/`, concurrency);
-    return { probeP50Ms: round(r.probe.p50Ms), probeP99Ms: round(r.probe.p99Ms), probeMaxMs: round(r.probe.maxMs), probeFailures: r.probe.failures, scrapesPerSec: r.scrapesPerSec, scrapeErrors: r.scrapeErrors };
+    return {
+      probeP50Ms: round(r.probe.p50Ms),
+      probeP99Ms: round(r.probe.p99Ms),
+      probeMaxMs: round(r.probe.maxMs),
+      probeFailures: r.probe.failures,
+      scrapesPerSec: r.scrapesPerSec,
+      scrapeErrors: r.scrapeErrors,
+    };
   } finally {
     proc.kill("SIGTERM");
     await proc.exited;
@@ -102,6 +122,22 @@ const results: Record<string, unknown> = {};
 for (const c of levels) {
   const agent = await agentLevel(c);
   const nodeExporter = await nodeExporterLevel(c);
-  results[`c${c}`] = { agent, nodeExporter, probeP99RatioToNodeExporter: Math.round((agent.probeP99Ms / nodeExporter.probeP99Ms) * 1000) / 1000 };
+  results[`c${c}`] = {
+    agent,
+    nodeExporter,
+    probeP99RatioToNodeExporter: Math.round((agent.probeP99Ms / nodeExporter.probeP99Ms) * 1000) / 1000,
+  };
 }
-console.log(JSON.stringify({ bench: "scrape-load", secondsPerLevel: seconds, newConnectionPerScrape: true, collectorIntervalSeconds: COLLECTOR_INTERVAL_S, ...results }, null, 2));
+console.log(
+  JSON.stringify(
+    {
+      bench: "scrape-load",
+      secondsPerLevel: seconds,
+      newConnectionPerScrape: true,
+      collectorIntervalSeconds: COLLECTOR_INTERVAL_S,
+      ...results,
+    },
+    null,
+    2,
+  ),
+);

@@ -62,7 +62,22 @@ async function start(kind: "agent" | "hello") {
   const port = await freePort();
   const cmd =
     kind === "agent"
-      ? [agent, "run", "--health-probe-bind-address", `127.0.0.1:${port}`, "--metrics-bind-address", "0", "--data-directory", "", "--intake-address", "", "--enable-kubernetes-controller=false", "--enable-hardware-discovery=false", "--log-level", "warn"]
+      ? [
+          agent,
+          "run",
+          "--health-probe-bind-address",
+          `127.0.0.1:${port}`,
+          "--metrics-bind-address",
+          "0",
+          "--data-directory",
+          "",
+          "--intake-address",
+          "",
+          "--enable-kubernetes-controller=false",
+          "--enable-hardware-discovery=false",
+          "--log-level",
+          "warn",
+        ]
       : [hello, String(port)];
   const t0 = performance.now();
   const proc = Bun.spawn(cmd, { stdout: "ignore", stderr: "ignore" });

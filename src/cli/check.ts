@@ -38,7 +38,9 @@ export async function checkCommand(ctx: CommandContext): Promise<number> {
   }
   const full = { ...report, collectors: { ...collectors, ...report.collectors } };
   const intake = await probeIntake(ctx.config, ctx.logger);
-  ctx.stdout(ctx.config.checkFormat === "json" ? stringifyExact({ ...full, intake }, 2) + "\n" : formatFeatureReport(full) + formatIntake(intake));
+  ctx.stdout(
+    ctx.config.checkFormat === "json" ? stringifyExact({ ...full, intake }, 2) + "\n" : formatFeatureReport(full) + formatIntake(intake),
+  );
   return 0;
 }
 

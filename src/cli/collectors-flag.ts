@@ -13,6 +13,8 @@ import { METRIC_TYPES } from "../perf/collector.ts";
 export function assertKnownCollectors(list: readonly string[]): void {
   const unknown = list.filter((c) => c !== "all" && !(METRIC_TYPES as readonly string[]).includes(c));
   if (unknown.length > 0) {
-    throw new ConfigError(`invalid --collectors: unknown collector ${unknown.map((u) => JSON.stringify(u)).join(", ")} (known: all, ${METRIC_TYPES.join(", ")})`);
+    throw new ConfigError(
+      `invalid --collectors: unknown collector ${unknown.map((u) => JSON.stringify(u)).join(", ")} (known: all, ${METRIC_TYPES.join(", ")})`,
+    );
   }
 }

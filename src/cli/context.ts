@@ -30,7 +30,10 @@ export function hostPaths(config: Pick<Config, "hostProc" | "hostSys" | "hostDev
 }
 
 /** Collector tuning shared by `run` and `collect`. */
-export function collectorOptions(config: Pick<Config, "topProcessCount" | "tcpStates" | "filesystemMountExclude">, logger?: Logger): CollectorOptions {
+export function collectorOptions(
+  config: Pick<Config, "topProcessCount" | "tcpStates" | "filesystemMountExclude">,
+  logger?: Logger,
+): CollectorOptions {
   return {
     topProcessCount: config.topProcessCount,
     tcpStates: config.tcpStates,

@@ -7,33 +7,32 @@
 // `antimetal-agent run`: builds every component from the config and runs them until SIGTERM/SIGINT.
 
 import { buildInfo } from "../build-info.ts";
-import { redactedView } from "../config/load.ts";
+import { ConfigError, redactedView } from "../config/load.ts";
+import { COLLECTOR_INTERVAL_RANGE } from "../config/schema.ts";
+import { durationIn } from "../config/validators.ts";
+import { createHostGraphComponent, withHostGraphChannels } from "../hostgraph/index.ts";
+import type { KubeController } from "../kube/index.ts";
+import type { Logger } from "../log/logger.ts";
 import { registry } from "../metrics/registry.ts";
 import type { ExpositionSource } from "../metrics/scrape-cache.ts";
 import { registerSelfMetrics } from "../metrics/self.ts";
+import { defaultRegistry } from "../perf/collect-command.ts";
+import { type ContinuousCollector, METRIC_TYPES, type MetricType } from "../perf/collector.ts";
+import { PrometheusExposition } from "../perf/exposition.ts";
+import { sharedReadPool } from "../perf/io.ts";
+import type { CollectorRegistry } from "../perf/registry.ts";
+import { MetricsRouter } from "../perf/router.ts";
+import { CollectorScheduler } from "../perf/scheduler.ts";
 import type { Component } from "../runtime/component.ts";
 import { Lifecycle } from "../runtime/lifecycle.ts";
 import { onShutdownSignal } from "../runtime/signals.ts";
 import { createHttpComponent } from "../server/http.ts";
-import { stringifyExact } from "../util/json.ts";
-import { assertKnownCollectors } from "./collectors-flag.ts";
-import { collectorOptions, type CommandContext, hostPaths, nodeName } from "./context.ts";
-import { ConfigError } from "../config/load.ts";
-import { COLLECTOR_INTERVAL_RANGE } from "../config/schema.ts";
-import { durationIn } from "../config/validators.ts";
-import { assertApiKeyFileUsable } from "./intake-key.ts";
-import type { Logger } from "../log/logger.ts";
-import { createHostGraphComponent, withHostGraphChannels } from "../hostgraph/index.ts";
-import type { KubeController } from "../kube/index.ts";
-import { type ContinuousCollector, METRIC_TYPES, type MetricType } from "../perf/collector.ts";
-import { defaultRegistry } from "../perf/collect-command.ts";
-import { PrometheusExposition } from "../perf/exposition.ts";
-import type { CollectorRegistry } from "../perf/registry.ts";
-import { MetricsRouter } from "../perf/router.ts";
-import { CollectorScheduler } from "../perf/scheduler.ts";
-import { sharedReadPool } from "../perf/io.ts";
 import { createStoreComponent, defaultClassifier, openStore } from "../store/index.ts";
 import { errorMessage } from "../util/errors.ts";
+import { stringifyExact } from "../util/json.ts";
+import { assertKnownCollectors } from "./collectors-flag.ts";
+import { type CommandContext, collectorOptions, hostPaths, nodeName } from "./context.ts";
+import { assertApiKeyFileUsable } from "./intake-key.ts";
 
 /** How long past --shutdown-timeout the process may live if stopping itself hangs (then it exits 1). */
 const HARD_EXIT_GRACE_MS = 1000;
@@ -91,7 +90,8 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
       hardExit.unref();
       const clean = await lifecycle!.stop(config.shutdownTimeout);
       clearTimeout(hardExit);
-      if (!clean) logger.error({ budgetMs: config.shutdownTimeout, ...pending() }, "shutdown budget exhausted; exiting with these still pending");
+      if (!clean)
+        logger.error({ budgetMs: config.shutdownTimeout, ...pending() }, "shutdown budget exhausted; exiting with these still pending");
       logger.info({ clean }, "stopped");
       resolve(clean ? 0 : 1);
     });
@@ -137,7 +137,9 @@ async function buildComponents(ctx: CommandContext, metricSources: ExpositionSou
     const requested = config.collectors;
     const everyAvailable = requested.length === 0 || requested.includes("all");
     // execsnoop runs as its own optional component below, never from the scheduler.
-    const scheduled = (everyAvailable ? registry.available().map((e) => e.spec.type) : (requested as MetricType[])).filter((t) => t !== "execsnoop");
+    const scheduled = (everyAvailable ? registry.available().map((e) => e.spec.type) : (requested as MetricType[])).filter(
+      (t) => t !== "execsnoop",
+    );
     components.push(
       new CollectorScheduler({
         registry,
@@ -150,7 +152,8 @@ async function buildComponents(ctx: CommandContext, metricSources: ExpositionSou
       }),
     );
     // eBPF (and its libbpf load) only when asked for: it needs privileges a default install lacks.
-    if (requested.includes("execsnoop")) components.push(execsnoopComponent(await registerExecsnoop(registry, logger, node), router, logger));
+    if (requested.includes("execsnoop"))
+      components.push(execsnoopComponent(await registerExecsnoop(registry, logger, node), router, logger));
   } else {
     logger.info("performance collectors off (--enable-performance-collectors=false)");
   }
@@ -230,7 +233,8 @@ async function buildComponents(ctx: CommandContext, metricSources: ExpositionSou
 /** Adds execsnoop to the registry (so `check` and the scheduler see one list) and returns its factory. */
 async function registerExecsnoop(registry: CollectorRegistry, logger: Logger, node: string): Promise<() => ContinuousCollector> {
   const { createExecsnoopCollector, registerEbpfMetrics } = await import("../ebpf/index.ts");
-  const create = () => createExecsnoopCollector({ logger: logger.child({ component: "execsnoop" }), nodeName: node, metrics: registerEbpfMetrics() });
+  const create = () =>
+    createExecsnoopCollector({ logger: logger.child({ component: "execsnoop" }), nodeName: node, metrics: registerEbpfMetrics() });
   const probe = create();
   registry.registerExternal({ spec: probe.spec, create });
   return create;
@@ -264,7 +268,8 @@ function parseIntervals(list: string[]): Partial<Record<MetricType, number>> {
       throw new ConfigError(`invalid --collector-intervals: ${JSON.stringify(item)} (want type=duration with a known collector type)`);
     }
     const parsed = collectorInterval.safeParse(value);
-    if (!parsed.success) throw new ConfigError(`invalid --collector-intervals: ${type}: ${parsed.error.issues[0]?.message ?? "invalid duration"}`);
+    if (!parsed.success)
+      throw new ConfigError(`invalid --collector-intervals: ${type}: ${parsed.error.issues[0]?.message ?? "invalid duration"}`);
     out[type as MetricType] = parsed.data;
   }
   return out;

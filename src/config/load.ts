@@ -89,7 +89,9 @@ function validate(key: OptionKey, r: Raw): unknown {
 function strayWord(word: string, command: Command, bareBoolean: string | undefined): ConfigError {
   const takes = POSITIONALS[command] === 0 ? `"${command}" takes no arguments` : `"${command}" takes one argument`;
   if (bareBoolean !== undefined) {
-    return new ConfigError(`unexpected argument ${JSON.stringify(word)} after --${bareBoolean}: ${takes}; a boolean flag takes its value after "=" (--${bareBoolean}=${word})`);
+    return new ConfigError(
+      `unexpected argument ${JSON.stringify(word)} after --${bareBoolean}: ${takes}; a boolean flag takes its value after "=" (--${bareBoolean}=${word})`,
+    );
   }
   return new ConfigError(`unexpected argument ${JSON.stringify(word)}: ${takes} (see antimetal-agent ${command} --help)`);
 }
@@ -196,7 +198,8 @@ function readConfigFile(path: string, keys: OptionKey[], readFile = readBoundedC
     throw new ConfigError(`invalid --config (${path}): not YAML: ${errorMessage(e).split("\n")[0]}`);
   }
   if (doc === null || doc === undefined) return new Map();
-  if (typeof doc !== "object" || Array.isArray(doc)) throw new ConfigError(`invalid --config (${path}): must be a mapping of flag names to values`);
+  if (typeof doc !== "object" || Array.isArray(doc))
+    throw new ConfigError(`invalid --config (${path}): must be a mapping of flag names to values`);
   const known = new Set(Object.values(OPTIONS).map((o) => o.flag));
   const out = new Map<OptionKey, Raw>();
   for (const [name, value] of Object.entries(doc)) {
@@ -204,7 +207,11 @@ function readConfigFile(path: string, keys: OptionKey[], readFile = readBoundedC
     if (name === "config") throw new ConfigError(`invalid --config (${path}): a config file cannot name another config file`);
     const key = keys.find((k) => OPTIONS[k].flag === name);
     if (!key) continue; // valid option of another subcommand
-    out.set(key, { value: typeof value === "number" || typeof value === "boolean" ? String(value) : value, source: "file", origin: `file ${path}` });
+    out.set(key, {
+      value: typeof value === "number" || typeof value === "boolean" ? String(value) : value,
+      source: "file",
+      origin: `file ${path}`,
+    });
   }
   return out;
 }

@@ -6,10 +6,10 @@
 
 /** `antimetal-agent collect --collectors execsnoop --duration 5s`: trace execs, print them as JSON. */
 
-import { stringifyExact } from "../util/json.ts";
 import type { Logger } from "../log/logger.ts";
-import { createExecsnoopCollector, type ExecsnoopOptions } from "./execsnoop.ts";
 import { errorMessage } from "../util/errors.ts";
+import { stringifyExact } from "../util/json.ts";
+import { createExecsnoopCollector, type ExecsnoopOptions } from "./execsnoop.ts";
 
 export interface ExecsnoopCommandOptions {
   durationMs: number;
@@ -29,7 +29,10 @@ export async function runExecsnoopCommand(opts: ExecsnoopCommandOptions): Promis
   let overflow = 0;
   const collector = createExecsnoopCollector({ logger: opts.logger, ...opts.collector });
   const fail = (msg: string) => ({
-    output: format === "json" ? stringifyExact({ execsnoop: [], errors: { execsnoop: msg } }, 2) + "\n" : stringifyExact({ errors: { execsnoop: msg } }) + "\n",
+    output:
+      format === "json"
+        ? stringifyExact({ execsnoop: [], errors: { execsnoop: msg } }, 2) + "\n"
+        : stringifyExact({ errors: { execsnoop: msg } }) + "\n",
     exitCode: 1,
   });
   try {
@@ -42,10 +45,14 @@ export async function runExecsnoopCommand(opts: ExecsnoopCommandOptions): Promis
   }
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, opts.durationMs);
-    opts.signal?.addEventListener("abort", () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
+    opts.signal?.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
   });
   await collector.stop();
   const stats = collector.stats();

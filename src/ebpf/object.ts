@@ -10,10 +10,10 @@
  * every link before closing the object. All libbpf calls happen on the thread that created it.
  */
 
-import { ptr, read, toArrayBuffer, type Pointer } from "bun:ffi";
-import { BTF_KIND_DATASEC } from "../../ffi/libbpf.ts";
+import { type Pointer, ptr, read, toArrayBuffer } from "bun:ffi";
 import { readFileSync } from "node:fs";
-import { libbpfError, type LoadedLibbpf } from "../../ffi/loader.ts";
+import { BTF_KIND_DATASEC } from "../../ffi/libbpf.ts";
+import { type LoadedLibbpf, libbpfError } from "../../ffi/loader.ts";
 import { errorMessage } from "../util/errors.ts";
 
 export class BpfObject {

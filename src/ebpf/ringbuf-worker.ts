@@ -19,10 +19,10 @@
  * Must be an entrypoint of the compiled binary (scripts/build.ts passes it to Bun.build).
  */
 
-import { JSCallback, ptr, type Pointer } from "bun:ffi";
+import { JSCallback, type Pointer, ptr } from "bun:ffi";
 import { attachLibbpf, getLibc } from "../../ffi/loader.ts";
-import type { RingWorkerInit, RingWorkerMessage } from "./ringbuf-protocol.ts";
 import { errorMessage } from "../util/errors.ts";
+import type { RingWorkerInit, RingWorkerMessage } from "./ringbuf-protocol.ts";
 
 declare const self: Worker;
 

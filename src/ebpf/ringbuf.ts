@@ -10,8 +10,8 @@
  */
 
 import { readdirSync } from "node:fs";
-import { meterBound, type BoundMeter } from "../metrics/registry.ts";
 import type { LoadedLibbpf } from "../../ffi/loader.ts";
+import { type BoundMeter, meterBound } from "../metrics/registry.ts";
 import type { RingWorkerInit, RingWorkerMessage } from "./ringbuf-protocol.ts";
 
 export interface RingBufferReaderOptions {

@@ -11,10 +11,10 @@
 // One hardware inventory for the host graph: the four info collectors, then the host facts, under a deadline.
 
 import type { HostPaths } from "../perf/collector.ts";
-import { raceAbort } from "../perf/io.ts";
-import { errorMessage } from "../util/errors.ts";
 import type { CollectorOptions } from "../perf/collectors/common.ts";
 import { CPUInfoCollector, DiskInfoCollector, MemoryInfoCollector, NetworkInfoCollector } from "../perf/collectors/info.ts";
+import { raceAbort } from "../perf/io.ts";
+import { errorMessage } from "../util/errors.ts";
 import { factsReader, readHostFacts } from "./facts.ts";
 import type { CpuInfoInput, DiskInfoInput, HostInventory, MemoryInfoInput, NetworkInfoInput } from "./types.ts";
 
@@ -48,7 +48,12 @@ export const INVENTORY_TIMEOUT_MS = 30_000;
  * Runs the collectors (concurrently) and reads the host facts for the devices they found. A part
  * that fails or misses the deadline is named in `errors`; only `signal` (shutdown) aborts the whole.
  */
-export async function collectInventory(paths: HostPaths, collectors: HardwareCollectors, signal: AbortSignal, timeoutMs = INVENTORY_TIMEOUT_MS): Promise<CollectedInventory> {
+export async function collectInventory(
+  paths: HostPaths,
+  collectors: HardwareCollectors,
+  signal: AbortSignal,
+  timeoutMs = INVENTORY_TIMEOUT_MS,
+): Promise<CollectedInventory> {
   const errors: Record<string, string> = {};
   const deadline = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
   const run = async <T>(name: keyof HardwareCollectors, fn: () => Promise<T>): Promise<T | undefined> => {

@@ -9,13 +9,13 @@
 
 import * as os from "node:os";
 import * as path from "node:path";
-import { Architecture, BusType } from "../proto/gen/antimetal/hardware/v1/hardware_pb.ts";
 import type { HostPaths } from "../perf/collector.ts";
 import { HostIo } from "../perf/io.ts";
-import { errorMessage } from "../util/errors.ts";
 import { parseFibTrieLocal } from "../perf/parsers/fib-trie.ts";
 import { parseIfInet6 } from "../perf/parsers/if-inet6.ts";
 import { assignIpv4, parseRoutes } from "../perf/parsers/route.ts";
+import { Architecture, BusType } from "../proto/gen/antimetal/hardware/v1/hardware_pb.ts";
+import { errorMessage } from "../util/errors.ts";
 import type { BlockDeviceFacts, BusInfo, HostFacts, NetDeviceFacts } from "./types.ts";
 
 /**
@@ -66,7 +66,9 @@ async function exists(r: FactsReader, p: string): Promise<boolean> {
 
 /** `$HOST_ETC/machine-id`, else `$HOST_VAR/lib/dbus/machine-id`; "" when neither has a value. */
 export async function readMachineId(paths: Pick<HostPaths, "etc" | "var">, r = factsReader()): Promise<string> {
-  return (await readTrim(r, path.join(paths.etc, "machine-id"))) || (await readTrim(r, path.join(paths.var, "lib", "dbus", "machine-id"))) || "";
+  return (
+    (await readTrim(r, path.join(paths.etc, "machine-id"))) || (await readTrim(r, path.join(paths.var, "lib", "dbus", "machine-id"))) || ""
+  );
 }
 
 /** DMI `product_uuid` (root-only on most hosts); "" when unreadable. */
@@ -160,7 +162,7 @@ const USB_PORT_RE = /^\d+-[\d.]+$/;
  * path below `<sys>/devices/`). Devices under `virtual/` and platform devices without a
  * recognisable bus give undefined.
  */
-export function busFromDevicePath(rel: string): Omit<BusInfo, "numaNode" | "pcie"> & { pciPath?: string } | undefined {
+export function busFromDevicePath(rel: string): (Omit<BusInfo, "numaNode" | "pcie"> & { pciPath?: string }) | undefined {
   const segs = rel.split("/").filter(Boolean);
   if (segs.length === 0 || segs[0] === "virtual") return undefined;
   let pciIdx = -1;
@@ -220,7 +222,10 @@ export async function readBus(sysRoot: string, link: string, r = factsReader()):
 }
 
 /** Interface addresses of the host network namespace (see perf/parsers if-inet6, fib-trie, route), keyed by interface. */
-export async function readAddresses(paths: Pick<HostPaths, "proc">, r = factsReader()): Promise<{ v4: Map<string, string[]>; v6: Map<string, string[]> }> {
+export async function readAddresses(
+  paths: Pick<HostPaths, "proc">,
+  r = factsReader(),
+): Promise<{ v4: Map<string, string[]>; v6: Map<string, string[]> }> {
   // <proc>/1/net is the host's network namespace even when the agent runs in its own (it needs
   // <proc> to be the host's procfs); <proc>/net is the reader's own namespace.
   for (const dir of [path.join(paths.proc, "1", "net"), path.join(paths.proc, "net")]) {

@@ -110,7 +110,9 @@ class IpLiteralSafeCredentials extends grpc.ChannelCredentials {
     return other instanceof IpLiteralSafeCredentials && this.inner._equals(other.inner);
   }
 
-  _createSecureConnector(...args: Parameters<grpc.ChannelCredentials["_createSecureConnector"]>): ReturnType<grpc.ChannelCredentials["_createSecureConnector"]> {
+  _createSecureConnector(
+    ...args: Parameters<grpc.ChannelCredentials["_createSecureConnector"]>
+  ): ReturnType<grpc.ChannelCredentials["_createSecureConnector"]> {
     const connector = this.inner._createSecureConnector(...args);
     // grpc-js keeps the tls.connect options of a secure connector in `connectionOptions`;
     // test/intake/tls-ip.test.ts fails if a grpc-js upgrade moves them.

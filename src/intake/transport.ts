@@ -8,9 +8,9 @@
 // every stream, and recreation when the watchdog gives up on a stalled channel.
 
 import { readFileSync } from "node:fs";
-import { apiKeyProblem } from "../util/api-key.ts";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../log/logger.ts";
+import { apiKeyProblem } from "../util/api-key.ts";
 import { errorMessage } from "../util/errors.ts";
 import { secureCredentials } from "./credentials.ts";
 import { intakeMetrics } from "./metrics.ts";
@@ -66,7 +66,10 @@ export class IntakeCall {
   readonly done: Promise<CallOutcome>;
   private drainWaiters: Array<() => void> = [];
 
-  constructor(private readonly stream: grpc.ClientWritableStream<Uint8Array>, done: Promise<CallOutcome>) {
+  constructor(
+    private readonly stream: grpc.ClientWritableStream<Uint8Array>,
+    done: Promise<CallOutcome>,
+  ) {
     this.done = done.then((o) => {
       this.outcome = o;
       this.wakeDrain();

@@ -13,11 +13,11 @@
 
 import * as os from "node:os";
 import type { Logger } from "../log/logger.ts";
-import { KubeApiError, type KubeClient } from "./client/client.ts";
-import { kubeMetrics } from "./metrics.ts";
-import { sleep } from "../util/sleep.ts";
 import { Backoff } from "../util/backoff.ts";
 import { errorMessage } from "../util/errors.ts";
+import { sleep } from "../util/sleep.ts";
+import { KubeApiError, type KubeClient } from "./client/client.ts";
+import { kubeMetrics } from "./metrics.ts";
 
 export const DEFAULT_LEASE_NAME = "4927b366.antimetal.com";
 

@@ -7,7 +7,7 @@
 // ListerWatcher (client-go's cache.ListerWatcher): the two calls a reflector makes for one kind,
 // LIST a page and open a WATCH, with the kube client behind them; the bytes are decoded elsewhere.
 
-import { PROTOBUF, PROTOBUF_WATCH, type KubeClient } from "./client/client.ts";
+import { type KubeClient, PROTOBUF, PROTOBUF_WATCH } from "./client/client.ts";
 import { collectionPath, type KindSpec } from "./kinds.ts";
 
 export interface ListOptions {
@@ -43,7 +43,12 @@ export function kubeListerWatcher(client: KubeClient, spec: KindSpec, fieldSelec
     },
     async watch(opts, signal) {
       const res = await client.request(
-        query({ watch: "1", resourceVersion: opts.resourceVersion, allowWatchBookmarks: "true", timeoutSeconds: String(opts.timeoutSeconds) }),
+        query({
+          watch: "1",
+          resourceVersion: opts.resourceVersion,
+          allowWatchBookmarks: "true",
+          timeoutSeconds: String(opts.timeoutSeconds),
+        }),
         { accept: PROTOBUF_WATCH, signal, noTimeout: true },
       );
       if (!res.body) throw new Error(`watch ${spec.kind}: response without a body`);

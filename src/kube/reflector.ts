@@ -20,16 +20,16 @@
  */
 
 import type { Logger } from "../log/logger.ts";
+import { type BoundMeter, meterBound } from "../metrics/registry.ts";
+import { Backoff } from "../util/backoff.ts";
+import { errorMessage } from "../util/errors.ts";
+import { sleep } from "../util/sleep.ts";
 import { KubeApiError, type KubeClient } from "./client/client.ts";
 import type { KindSpec } from "./kinds.ts";
 import { kubeListerWatcher, type ListerWatcher } from "./lister-watcher.ts";
 import { kubeMetrics } from "./metrics.ts";
-import { dropNested, readObjectMeta, readResourceVersion, type ObjectMeta } from "./pb.ts";
+import { dropNested, type ObjectMeta, readObjectMeta, readResourceVersion } from "./pb.ts";
 import { decodeListPage, decodeStatus, decodeWatchFrame, FrameSplitter } from "./watch-decoder.ts";
-import { meterBound, type BoundMeter } from "../metrics/registry.ts";
-import { Backoff } from "../util/backoff.ts";
-import { errorMessage } from "../util/errors.ts";
-import { sleep } from "../util/sleep.ts";
 
 export interface KubeObject {
   spec: KindSpec;
@@ -117,7 +117,10 @@ export class Reflector {
     this.budget = o.budgetBytes ?? 64 * 1024 * 1024;
     this.meter = meterBound(`kube_cache_${o.spec.kind}`, this.budget);
     this.lw = o.listerWatcher ?? kubeListerWatcher(o.client, o.spec, o.fieldSelector);
-    this.backoff = new Backoff({ initialMs: o.backoffBaseMs ?? 800, multiplier: 2, maxMs: o.backoffMaxMs ?? 30_000, jitter: 0.5 }, o.random);
+    this.backoff = new Backoff(
+      { initialMs: o.backoffBaseMs ?? 800, multiplier: 2, maxMs: o.backoffMaxMs ?? 30_000, jitter: 0.5 },
+      o.random,
+    );
   }
 
   get kind(): string {

@@ -15,7 +15,11 @@ function capture(format: LogFormat = "json") {
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk, _enc, done) {
-      lines.push(...String(chunk).split("\n").filter((l) => l !== ""));
+      lines.push(
+        ...String(chunk)
+          .split("\n")
+          .filter((l) => l !== ""),
+      );
       done();
     },
   });

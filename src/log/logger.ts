@@ -66,7 +66,9 @@ const pinoChild = Object.getPrototypeOf(pino({ level: "silent" })).child as (thi
 export function createLogger(opts: { level?: LogLevel; format?: LogFormat; destination?: NodeJS.WritableStream } = {}): Logger {
   const out = opts.destination ?? process.stderr;
   const stream =
-    opts.format === "text" ? { write: (line: string) => void out.write(textLine(line)) } : { write: (line: string) => void out.write(line) };
+    opts.format === "text"
+      ? { write: (line: string) => void out.write(textLine(line)) }
+      : { write: (line: string) => void out.write(line) };
   const root = pino(
     {
       level: opts.level ?? "info",

@@ -39,7 +39,9 @@ test("concurrent scrapes share one render; a source is rendered again only when 
   expect(host.renders).toBe(1);
   expect(selfRenders).toBe(1);
   const text = new TextDecoder().decode(bodies[0]!.text);
-  expect(text).toBe("# HELP self_total Self.\n# TYPE self_total counter\nself_total 0\n\n# HELP host_value Host.\n# TYPE host_value gauge\nhost_value 1\n");
+  expect(text).toBe(
+    "# HELP self_total Self.\n# TYPE self_total counter\nself_total 0\n\n# HELP host_value Host.\n# TYPE host_value gauge\nhost_value 1\n",
+  );
 
   now = 999;
   await cache.current();
@@ -67,7 +69,11 @@ test("joined text is what one registry holding every family renders", async () =
   const one = new Registry();
   const a = new Registry();
   const b = new Registry();
-  for (const [name, regs] of [["a_total", [one, a]], ["b_total", [one, b]]] as const) new Counter({ name, help: name, registers: [...regs] }).inc(2);
+  for (const [name, regs] of [
+    ["a_total", [one, a]],
+    ["b_total", [one, b]],
+  ] as const)
+    new Counter({ name, help: name, registers: [...regs] }).inc(2);
   expect(joinExpositions([await a.metrics(), await b.metrics()])).toBe(await one.metrics());
   expect(joinExpositions([await new Registry().metrics(), await b.metrics()])).toBe(await b.metrics());
   expect(joinExpositions([])).toBe(await new Registry().metrics());

@@ -44,7 +44,8 @@ export function readBounded(path: string, maxBytes: number, regularOnly: boolean
   try {
     const st = fs.fstatSync(fd);
     if (st.isDirectory()) throw Object.assign(new Error(`EISDIR: illegal operation on a directory, read '${path}'`), { code: "EISDIR" });
-    if (regularOnly && !st.isFile()) throw new HostFileError("ENOTREG", `${path} is a ${fileKind(st)}, not a regular file: not read (it could block)`);
+    if (regularOnly && !st.isFile())
+      throw new HostFileError("ENOTREG", `${path} is a ${fileKind(st)}, not a regular file: not read (it could block)`);
     let buf = Buffer.allocUnsafe(Math.min(maxBytes + 1, Math.max(4096, st.size + 1)));
     let len = 0;
     for (;;) {

@@ -73,7 +73,13 @@ export interface MetricEventOf<T extends MetricType> {
 export type MetricEvent = { [T in MetricType]: MetricEventOf<T> }[MetricType];
 
 /** Builds an event whose data the compiler has checked against its type (the one place T is erased). */
-export function metricEvent<T extends MetricType>(metricType: T, data: MetricDataMap[T], eventType: MetricEvent["eventType"], nodeName: string, timestamp = new Date()): MetricEvent {
+export function metricEvent<T extends MetricType>(
+  metricType: T,
+  data: MetricDataMap[T],
+  eventType: MetricEvent["eventType"],
+  nodeName: string,
+  timestamp = new Date(),
+): MetricEvent {
   return { timestamp, metricType, eventType, nodeName, data } as MetricEventOf<T> as MetricEvent;
 }
 

@@ -161,7 +161,11 @@ export class PrometheusExposition implements MetricConsumer, ExpositionSource {
       samples = f.samples();
     } catch (e) {
       expositionErrors.inc({ family: f.name });
-      if (!this.failing.has(f.name)) this.opts.logger?.warn({ family: f.name, err: errorMessage(e) }, "metric family cannot be rendered from its data; repeats are counted in antimetal_exposition_errors_total");
+      if (!this.failing.has(f.name))
+        this.opts.logger?.warn(
+          { family: f.name, err: errorMessage(e) },
+          "metric family cannot be rendered from its data; repeats are counted in antimetal_exposition_errors_total",
+        );
       this.failing.add(f.name);
       return [];
     }

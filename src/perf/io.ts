@@ -13,7 +13,7 @@
 // one underlying call per path at a time, files that could block refused, and sizes capped.
 
 import * as fs from "node:fs";
-import { meterBound, type BoundMeter } from "../metrics/registry.ts";
+import { type BoundMeter, meterBound } from "../metrics/registry.ts";
 import { DEFAULT_MAX_FILE_BYTES, readBounded } from "./bounded-read.ts";
 import { ReadPool } from "./read-pool.ts";
 import type { WireDirent, WireStat, WireStatfs } from "./read-protocol.ts";
@@ -222,7 +222,9 @@ export class HostIo {
         return Promise.reject(e).catch((err) => this.countRefusal(err));
       }
     }
-    const p = this.shared(`r:${path}`, () => this.state.pool.run<string>({ op: "read", path, maxBytes: maxFileBytes, regularOnly }, this.owner));
+    const p = this.shared(`r:${path}`, () =>
+      this.state.pool.run<string>({ op: "read", path, maxBytes: maxFileBytes, regularOnly }, this.owner),
+    );
     return raceAbort(p, signal).catch((e) => this.countRefusal(e));
   }
 
@@ -289,7 +291,10 @@ export class HostIo {
       }
     }
     const p = this.shared(`l:${path}`, () => this.state.pool.run<WireDirent[]>({ op: "list", path }, this.owner));
-    return raceAbort(p, signal).then((list) => list.map(dirEntry), (e) => this.countRefusal(e));
+    return raceAbort(p, signal).then(
+      (list) => list.map(dirEntry),
+      (e) => this.countRefusal(e),
+    );
   }
 
   async listOptional(path: string, signal?: AbortSignal): Promise<DirEntry[]> {
@@ -339,7 +344,10 @@ export class HostIo {
   /** The canonical path (links resolved); undefined when missing or unreadable. */
   async realpath(path: string, signal?: AbortSignal): Promise<string | undefined> {
     try {
-      return await raceAbort(this.shared(`p:${path}`, () => this.state.pool.run<string>({ op: "realpath", path }, this.owner)), signal);
+      return await raceAbort(
+        this.shared(`p:${path}`, () => this.state.pool.run<string>({ op: "realpath", path }, this.owner)),
+        signal,
+      );
     } catch (e) {
       if (signal?.aborted || !SOFT_CODES.has(errCode(e) ?? "")) throw e;
       return undefined;
@@ -348,7 +356,10 @@ export class HostIo {
 
   async readlink(path: string, signal?: AbortSignal): Promise<string | undefined> {
     try {
-      return await raceAbort(this.shared(`k:${path}`, () => this.state.pool.run<string>({ op: "readlink", path }, this.owner)), signal);
+      return await raceAbort(
+        this.shared(`k:${path}`, () => this.state.pool.run<string>({ op: "readlink", path }, this.owner)),
+        signal,
+      );
     } catch (e) {
       if (signal?.aborted || errCode(e) === "ESTUCK") throw e;
       return undefined;

@@ -10,8 +10,9 @@
 import type { ExecRecordData } from "../ebpf/execsnoop.ts";
 import type { CgroupCPUStats } from "./collectors/cgroup-cpu.ts";
 import type { CgroupMemoryStats } from "./collectors/cgroup-memory.ts";
+import type { HasExtra } from "./collectors/common.ts";
 import type { CPUStats } from "./collectors/cpu.ts";
-import type { DiskStats, DiskExtra } from "./collectors/disk.ts";
+import type { DiskExtra, DiskStats } from "./collectors/disk.ts";
 import type { FilesystemStats } from "./collectors/filesystem.ts";
 import type { CPUInfo, DiskInfo, MemoryInfo, NetworkInfo } from "./collectors/info.ts";
 import type { LoadStats } from "./collectors/load.ts";
@@ -21,7 +22,6 @@ import type { NUMAStatistics } from "./collectors/numa.ts";
 import type { ProcessStats } from "./collectors/process.ts";
 import type { SystemExtra, SystemStats } from "./collectors/system.ts";
 import type { TCPExtra, TCPStats } from "./collectors/tcp.ts";
-import type { HasExtra } from "./collectors/common.ts";
 import type { KmsgRecord } from "./parsers/kmsg.ts";
 
 export interface MetricDataMap {

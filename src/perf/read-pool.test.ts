@@ -96,7 +96,9 @@ test("past the overall stuck cap no thread is added; queued calls are dropped wh
     await Bun.sleep(250);
     // one stuck thread is the cap: no replacement is started, so later calls wait in the queue
     expect(pool.threads()).toEqual({ live: 0, stuck: 1 });
-    const err = (await pool.run<string>(blockingRead(t.file("c", "x")), "y", AbortSignal.timeout(100)).catch((e: ReadError) => e)) as ReadError;
+    const err = (await pool
+      .run<string>(blockingRead(t.file("c", "x")), "y", AbortSignal.timeout(100))
+      .catch((e: ReadError) => e)) as ReadError;
     expect(err.name).toBe("TimeoutError");
   } finally {
     pool.close();
@@ -107,7 +109,9 @@ test("errors carry the Node code and message of the failed call", async () => {
   const t = tree();
   const pool = new ReadPool();
   try {
-    const err = (await pool.run<string>({ op: "read", path: `${t.dir}/missing`, maxBytes: 10, regularOnly: true }).catch((e: ReadError) => e)) as ReadError;
+    const err = (await pool
+      .run<string>({ op: "read", path: `${t.dir}/missing`, maxBytes: 10, regularOnly: true })
+      .catch((e: ReadError) => e)) as ReadError;
     expect(err.code).toBe("ENOENT");
     expect(err.message).toContain("no such file or directory");
     expect(await pool.run({ op: "list", path: t.dir })).toEqual([]);

@@ -9,7 +9,7 @@
 // once the kernel lets go) and replaced, within a cap on stuck threads, overall and per owner.
 
 import * as fs from "node:fs";
-import { MessageChannel, receiveMessageOnPort, type MessagePort } from "node:worker_threads";
+import { MessageChannel, type MessagePort, receiveMessageOnPort } from "node:worker_threads";
 import type { ReadOp, ReadReply, ReadRequest, ReadWorkerInit } from "./read-protocol.ts";
 
 export interface ReadPoolOptions {
@@ -84,7 +84,9 @@ export class ReadPool {
     if (this.closed) return Promise.reject(new Error("read pool closed"));
     const ownerStuck = this.stuckOf(owner);
     if (ownerStuck.length >= this.maxStuckPerOwner) {
-      return Promise.reject(new ReadError(`${op.path}: not read, ${ownerStuck.length} earlier reads are stuck (${ownerStuck.join(", ")})`, "ESTUCK"));
+      return Promise.reject(
+        new ReadError(`${op.path}: not read, ${ownerStuck.length} earlier reads are stuck (${ownerStuck.join(", ")})`, "ESTUCK"),
+      );
     }
     return new Promise<T>((resolve, reject) => {
       const job: Job = { op, owner, resolve: resolve as (v: unknown) => void, reject, signal };
@@ -153,7 +155,17 @@ export class ReadPool {
     worker.unref();
     const channel = new MessageChannel();
     const signals = new Int32Array(new SharedArrayBuffer(4));
-    const slot: Slot = { worker, port: channel.port1, signals, received: 0, polling: false, ended: false, id: 0, stuck: false, ready: false };
+    const slot: Slot = {
+      worker,
+      port: channel.port1,
+      signals,
+      received: 0,
+      polling: false,
+      ended: false,
+      id: 0,
+      stuck: false,
+      ready: false,
+    };
     worker.onerror = (ev) => this.crashed(slot, new Error(`reader thread failed: ${(ev as ErrorEvent).message ?? String(ev)}`));
     const init: ReadWorkerInit = { port: channel.port2, signals: signals.buffer as SharedArrayBuffer };
     worker.postMessage(init, [channel.port2 as never]);
@@ -193,7 +205,10 @@ export class ReadPool {
   }
 
   private onReply(slot: Slot, reply: ReadReply | "ready"): void {
-    if (reply !== "ready") return this.done(slot, reply);
+    if (reply !== "ready") {
+      this.done(slot, reply);
+      return;
+    }
     slot.ready = true;
     if (slot.job) this.armStuckTimer(slot);
   }

@@ -49,4 +49,6 @@ export interface WireStatfs {
   ffree: bigint;
 }
 
-export type ReadReply = { id: number; ok: true; value: string | WireDirent[] | WireStat | WireStatfs } | { id: number; ok: false; code?: string; message: string };
+export type ReadReply =
+  | { id: number; ok: true; value: string | WireDirent[] | WireStat | WireStatfs }
+  | { id: number; ok: false; code?: string; message: string };

@@ -10,8 +10,8 @@
 
 import * as fs from "node:fs";
 import type { MessagePort } from "node:worker_threads";
-import type { ReadOp, ReadReply, ReadRequest, ReadWorkerInit, WireDirent } from "./read-protocol.ts";
 import { readBounded } from "./bounded-read.ts";
+import type { ReadOp, ReadReply, ReadRequest, ReadWorkerInit, WireDirent } from "./read-protocol.ts";
 
 declare const self: Worker;
 

@@ -7,13 +7,14 @@
 // The collector registry: every built-in collector for the host roots, and whether each can run here
 // (kernel version and capabilities) or why not.
 
-import { compareKernel, parseKernelVersion, type KernelVersion } from "../system/kernel-version.ts";
 import { missingCapabilities } from "../system/capabilities.ts";
+import { compareKernel, type KernelVersion, parseKernelVersion } from "../system/kernel-version.ts";
+import { errorMessage } from "../util/errors.ts";
 import type { CollectorSpec, ContinuousCollector, HostPaths, MetricType, PointCollector } from "./collector.ts";
-import type { CollectorOptions } from "./collectors/common.ts";
-import { CPUCollector } from "./collectors/cpu.ts";
 import { CgroupCPUCollector } from "./collectors/cgroup-cpu.ts";
 import { CgroupMemoryCollector } from "./collectors/cgroup-memory.ts";
+import type { CollectorOptions } from "./collectors/common.ts";
+import { CPUCollector } from "./collectors/cpu.ts";
 import { DiskCollector } from "./collectors/disk.ts";
 import { FilesystemCollector } from "./collectors/filesystem.ts";
 import { CPUInfoCollector, DiskInfoCollector, MemoryInfoCollector, NetworkInfoCollector } from "./collectors/info.ts";
@@ -25,7 +26,6 @@ import { NUMAStatsCollector } from "./collectors/numa.ts";
 import { ProcessCollector } from "./collectors/process.ts";
 import { SystemStatsCollector } from "./collectors/system.ts";
 import { TCPCollector } from "./collectors/tcp.ts";
-import { errorMessage } from "../util/errors.ts";
 
 export type AnyCollector = PointCollector | ContinuousCollector;
 
@@ -94,7 +94,8 @@ export function unavailableReason(spec: CollectorSpec, env: RegistryEnv): string
   for (const cap of missingCapabilities(env.capabilities, spec.requiredCapabilities)) reasons.push(`missing capability: ${cap}`);
   try {
     const min = parseKernelVersion(spec.minKernel);
-    if (compareKernel(env.kernel, min) < 0) reasons.push(`kernel ${env.kernel.major}.${env.kernel.minor}.${env.kernel.patch} is older than the required ${spec.minKernel}`);
+    if (compareKernel(env.kernel, min) < 0)
+      reasons.push(`kernel ${env.kernel.major}.${env.kernel.minor}.${env.kernel.patch} is older than the required ${spec.minKernel}`);
   } catch {
     // a spec without a parsable minimum kernel has none
   }
@@ -138,8 +139,18 @@ export function createCollectorRegistry(paths: HostPaths, env: RegistryEnv, opts
     },
     registerExternal(entry) {
       if (map.has(entry.spec.type)) throw new Error(`collector ${entry.spec.type} is already registered`);
-      const reason = entry.available === false ? (entry.reason ?? "unavailable") : entry.available === true ? undefined : unavailableReason(entry.spec, env);
-      const e: CollectorEntry = { spec: entry.spec, available: reason === undefined, ...(reason !== undefined ? { reason } : {}), create: entry.create };
+      const reason =
+        entry.available === false
+          ? (entry.reason ?? "unavailable")
+          : entry.available === true
+            ? undefined
+            : unavailableReason(entry.spec, env);
+      const e: CollectorEntry = {
+        spec: entry.spec,
+        available: reason === undefined,
+        ...(reason !== undefined ? { reason } : {}),
+        create: entry.create,
+      };
       map.set(entry.spec.type, e);
       return e;
     },

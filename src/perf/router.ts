@@ -9,9 +9,9 @@
 
 import type { Logger } from "../log/logger.ts";
 import { BoundedQueue } from "../util/bounded-queue.ts";
+import { errorMessage } from "../util/errors.ts";
 import type { MetricConsumer, MetricEvent } from "./collector.ts";
 import { routerConsumerErrors } from "./self-metrics.ts";
-import { errorMessage } from "../util/errors.ts";
 
 /**
  * Fan-out of metric events to consumers (Prometheus exposition, later OTLP). publish() never blocks:

@@ -9,14 +9,14 @@
 
 import type { Logger } from "../log/logger.ts";
 import type { Component } from "../runtime/component.ts";
-import { type ContinuousCollector, type MetricEvent, metricEvent, type MetricType, type PointCollector } from "./collector.ts";
+import { errorMessage } from "../util/errors.ts";
 import { SAMPLE_GAP_MS } from "./collect-command.ts";
+import { type ContinuousCollector, type MetricEvent, type MetricType, metricEvent, type PointCollector } from "./collector.ts";
 import { DELTA_TYPES } from "./delta.ts";
 import { errCode, raceAbort, sharedReadPool } from "./io.ts";
-import { isContinuous, isPoint, type CollectorRegistry } from "./registry.ts";
+import { type CollectorRegistry, isContinuous, isPoint } from "./registry.ts";
 import type { MetricsRouter } from "./router.ts";
 import { collectorDuration, collectorErrors, collectorSkipped, collectorUp } from "./self-metrics.ts";
-import { errorMessage } from "../util/errors.ts";
 
 export const DEFAULT_INTERVAL_MS = 10_000;
 /** Hardware inventory changes rarely; these default to the hardware refresh interval. */
@@ -154,7 +154,11 @@ export class CollectorScheduler implements Component {
       collectorUp.set({ collector: job.type }, 0);
       const msg = timedOut ? `timed out after ${timeoutMs} ms` : errorMessage(err);
       const waitingOn = timedOut ? sharedReadPool().inflightOf(job.type) : [];
-      if (job.lastError !== msg) this.log.warn({ collector: job.type, err: msg, ...(waitingOn.length ? { waitingOn } : {}) }, "collection failed; repeats are counted in antimetal_collector_errors_total, not logged");
+      if (job.lastError !== msg)
+        this.log.warn(
+          { collector: job.type, err: msg, ...(waitingOn.length ? { waitingOn } : {}) },
+          "collection failed; repeats are counted in antimetal_collector_errors_total, not logged",
+        );
       job.lastError = msg;
     }
   }

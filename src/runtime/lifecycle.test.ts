@@ -12,7 +12,11 @@ import { silentLogger } from "../log/logger.ts";
 import type { Component } from "./component.ts";
 import { Lifecycle } from "./lifecycle.ts";
 
-function fake(name: string, log: string[], opts: { required?: boolean; failStart?: boolean; ready?: boolean; stopMs?: number } = {}): Component {
+function fake(
+  name: string,
+  log: string[],
+  opts: { required?: boolean; failStart?: boolean; ready?: boolean; stopMs?: number } = {},
+): Component {
   return {
     name,
     required: opts.required ?? true,

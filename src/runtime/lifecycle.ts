@@ -9,8 +9,8 @@
 
 import type { Logger } from "../log/logger.ts";
 import { type ComponentState, setComponentState } from "../metrics/self.ts";
-import type { Component } from "./component.ts";
 import { errorMessage } from "../util/errors.ts";
+import type { Component } from "./component.ts";
 
 export interface Readiness {
   ready: boolean;
@@ -101,7 +101,9 @@ export class Lifecycle {
 
   /** Components that did not stop cleanly (their stop failed or ran out of budget), by name. */
   unstopped(): string[] {
-    return this.components.filter((c) => this.states.get(c) === "stopping" || (this.stopping && this.states.get(c) === "failed")).map((c) => c.name);
+    return this.components
+      .filter((c) => this.states.get(c) === "stopping" || (this.stopping && this.states.get(c) === "failed"))
+      .map((c) => c.name);
   }
 
   private setState(c: Component, state: ComponentState): void {

@@ -71,14 +71,24 @@ test("/metrics: text by default, gzip when the client accepts it, both the same 
   const registry = new Registry();
   new Counter({ name: "served_total", help: "Served.", registers: [registry] }).inc(3);
   const host = { version: 1, render: async () => "# HELP host_up Host.\n# TYPE host_up gauge\nhost_up 1\n" };
-  http = createHttpComponent({ probeAddress: "0", metricsAddress: "127.0.0.1:0", pprofAddress: "0", readiness: () => ({ ready: true, reasons: [] }), registry, sources: [host], logger: silentLogger });
+  http = createHttpComponent({
+    probeAddress: "0",
+    metricsAddress: "127.0.0.1:0",
+    pprofAddress: "0",
+    readiness: () => ({ ready: true, reasons: [] }),
+    registry,
+    sources: [host],
+    logger: silentLogger,
+  });
   await http.start();
   const url = `http://127.0.0.1:${http.ports().metrics}/metrics`;
   const plain = await fetch(url, { headers: { "accept-encoding": "identity" } });
   expect(plain.headers.get("content-encoding")).toBeNull();
   expect(plain.headers.get("content-type")).toBe(registry.contentType);
   const text = await plain.text();
-  expect(text).toBe("# HELP served_total Served.\n# TYPE served_total counter\nserved_total 3\n\n# HELP host_up Host.\n# TYPE host_up gauge\nhost_up 1\n");
+  expect(text).toBe(
+    "# HELP served_total Served.\n# TYPE served_total counter\nserved_total 3\n\n# HELP host_up Host.\n# TYPE host_up gauge\nhost_up 1\n",
+  );
   const gz = await fetch(url, { headers: { "accept-encoding": "gzip, deflate" }, decompress: false } as RequestInit);
   expect(gz.headers.get("content-encoding")).toBe("gzip");
   expect(new TextDecoder().decode(Bun.gunzipSync(new Uint8Array(await gz.arrayBuffer())))).toBe(text);

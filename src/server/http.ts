@@ -7,13 +7,13 @@
 // The agent's HTTP listeners: probes (/healthz, /livez, /readyz), Prometheus /metrics, and the optional
 // profiling endpoints.
 
-import type { Server } from "bun";
 import { profile } from "bun:jsc";
+import type { Server } from "bun";
 import type { Registry } from "prom-client";
 import type { Logger } from "../log/logger.ts";
+import { type ExpositionSource, ScrapeCache } from "../metrics/scrape-cache.ts";
 import type { Component } from "../runtime/component.ts";
 import type { Readiness } from "../runtime/lifecycle.ts";
-import { type ExpositionSource, ScrapeCache } from "../metrics/scrape-cache.ts";
 import { errorMessage } from "../util/errors.ts";
 import { parseBindAddress } from "./address.ts";
 

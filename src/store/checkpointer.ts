@@ -23,7 +23,11 @@ const checkpointFailures = counter(
 );
 const checkpointFailing =
   (registry.getSingleMetric("antimetal_store_checkpoint_failing") as Gauge | undefined) ??
-  new Gauge({ name: "antimetal_store_checkpoint_failing", help: "1 while background WAL checkpoints keep failing, else 0.", registers: [registry] });
+  new Gauge({
+    name: "antimetal_store_checkpoint_failing",
+    help: "1 while background WAL checkpoints keep failing, else 0.",
+    registers: [registry],
+  });
 
 /**
  * Moves WAL checkpoints off the event loop. With SQLite's autocheckpoint, the commit that crosses
@@ -164,7 +168,10 @@ export class Checkpointer {
     if (this.stats.failing) return;
     this.stats.failing = true;
     checkpointFailing.set(1);
-    this.log.warn({ err: message, path: this.walPath }, "background WAL checkpoints failing (disk full or store not writable?); retrying quietly until one succeeds");
+    this.log.warn(
+      { err: message, path: this.walPath },
+      "background WAL checkpoints failing (disk full or store not writable?); retrying quietly until one succeeds",
+    );
   }
 
   private recovered(): void {

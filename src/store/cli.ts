@@ -6,8 +6,8 @@
 
 // `antimetal-agent store ...`: reads a data directory's store read-only and prints it as JSON.
 
-import { createRegistry, fromBinary, toJson, type JsonValue } from "@bufbuild/protobuf";
 import { statSync } from "node:fs";
+import { createRegistry, fromBinary, type JsonValue, toJson } from "@bufbuild/protobuf";
 import { silentLogger } from "../log/logger.ts";
 import { file_antimetal_hardware_v1_hardware } from "../proto/gen/antimetal/hardware/v1/hardware_pb.ts";
 import { file_kubernetes_v1_cluster } from "../proto/gen/kubernetes/v1/cluster_pb.ts";
@@ -16,8 +16,8 @@ import { file_network_v1_relationships } from "../proto/gen/network/v1/relations
 import { file_resource_v1_relationship, RelationshipSchema } from "../proto/gen/resource/v1/relationship_pb.ts";
 import { file_resource_v1_resource, ResourceSchema } from "../proto/gen/resource/v1/resource_pb.ts";
 import { errorMessage } from "../util/errors.ts";
-import { openStore } from "./open-store.ts";
 import { storePath } from "./open.ts";
+import { openStore } from "./open-store.ts";
 import { SCHEMA_VERSION } from "./schema.ts";
 
 const registry = createRegistry(
@@ -47,7 +47,7 @@ function anyTolerantJson(schema: typeof ResourceSchema | typeof RelationshipSche
 
 /** What `antimetal-agent store` prints; the CLI parses its flags into this (src/cli/store.ts). */
 export type StoreQuery =
-  | { command: "resources"; /** dot-segment type prefix */ type?: string }
+  | { command: "resources" /** dot-segment type prefix */; type?: string }
   | { command: "relationships"; subject?: string; object?: string; predicate?: string }
   | { command: "stats" };
 

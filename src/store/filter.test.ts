@@ -26,6 +26,15 @@ test("filter lists: any descriptor; kind and type both when set; kind-only works
   expect(matchesFilters([{ kind: R, type: "" }], "resource.v1.Relationship", "x.y")).toBe(false);
   expect(matchesFilters([{ kind: R, type: "x" }], R, "x.y")).toBe(true);
   expect(matchesFilters([{ kind: R, type: "z" }], R, "x.y")).toBe(false);
-  expect(matchesFilters([{ kind: "", type: "z" }, { kind: "", type: "x" }], R, "x.y")).toBe(true);
+  expect(
+    matchesFilters(
+      [
+        { kind: "", type: "z" },
+        { kind: "", type: "x" },
+      ],
+      R,
+      "x.y",
+    ),
+  ).toBe(true);
   expect(matchesFilters([{ kind: "", type: "x" }], undefined, undefined)).toBe(false);
 });

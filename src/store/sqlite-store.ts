@@ -9,9 +9,9 @@
 
 import type { Database } from "bun:sqlite";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { TimestampSchema, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { type Timestamp, TimestampSchema } from "@bufbuild/protobuf/wkt";
 import { encodeKey, encodeResourceKey, relationshipIdentity } from "../graph/keys.ts";
-import { defaultClassifier, type Channel, type Classifier } from "../graph/names.ts";
+import { type Channel, type Classifier, defaultClassifier } from "../graph/names.ts";
 import type { Logger } from "../log/logger.ts";
 import { ObjectSchema, type TypeDescriptor } from "../proto/gen/resource/v1/object_pb.ts";
 import { RelationshipSchema } from "../proto/gen/resource/v1/relationship_pb.ts";
@@ -20,31 +20,31 @@ import { errorMessage } from "../util/errors.ts";
 import type { Checkpointer } from "./checkpointer.ts";
 import type { DirectoryLock } from "./lock.ts";
 import { closeDatabase } from "./open.ts";
-import { ENTITY_RELATIONSHIP, ENTITY_RESOURCE, SqliteOutbox, relKey, type OutboxAppend } from "./outbox.ts";
+import { ENTITY_RELATIONSHIP, ENTITY_RESOURCE, type OutboxAppend, relKey, SqliteOutbox } from "./outbox.ts";
 import {
-  selectRelationships,
-  selectResources,
-  snapshotObjects,
   type RelationshipKeyQuery,
   type RelationshipRow,
   type RelRow,
   type ResourceRow,
   type ResRow,
+  selectRelationships,
+  selectResources,
+  snapshotObjects,
 } from "./queries.ts";
-import { finalizeStatements, prepareOutbox, prepareTables, type OutboxStatements, type TableStatements } from "./statements.ts";
-import { Subscriptions, type PendingEvent } from "./subscriptions.ts";
+import { finalizeStatements, type OutboxStatements, prepareOutbox, prepareTables, type TableStatements } from "./statements.ts";
+import { type PendingEvent, Subscriptions } from "./subscriptions.ts";
 import {
   InvalidInputError,
-  RelationshipsNotFoundError,
-  ResourceExistsError,
-  ResourceNotFoundError,
-  StoreClosedError,
   type OutboxOp,
   type Relationship,
   type RelationshipQuery,
+  RelationshipsNotFoundError,
   type Resource,
+  ResourceExistsError,
+  ResourceNotFoundError,
   type ResourceRef,
   type Store,
+  StoreClosedError,
   type StoreEvent,
   type StoreEventType,
   type StoreOp,
@@ -231,7 +231,15 @@ export class SqliteStore implements Store {
         rid = Number(this.s.resInsert.run(key, kind, type, channel, now, now, body).lastInsertRowid);
         op = "CREATE";
       }
-      this.appendOutbox({ channel, key, entity: ENTITY_RESOURCE, op, rid, body: null, bytes: wireObjectSize(kind, type, RESOURCE_TYPE_URL, body.length) });
+      this.appendOutbox({
+        channel,
+        key,
+        entity: ENTITY_RESOURCE,
+        op,
+        rid,
+        body: null,
+        bytes: wireObjectSize(kind, type, RESOURCE_TYPE_URL, body.length),
+      });
       this.emit(op === "CREATE" ? "ADD" : "UPDATE", () => wireObject(kind, type, RESOURCE_TYPE_URL, body));
     });
   }
@@ -331,7 +339,8 @@ export class SqliteStore implements Store {
 
   getRelationships(subject?: ResourceRef, object?: ResourceRef, predicateType?: string): Relationship[] {
     this.assertOpen();
-    const found = subject || object || predicateType !== undefined ? this.findRelationships({ subject, object, predicate: predicateType }) : [];
+    const found =
+      subject || object || predicateType !== undefined ? this.findRelationships({ subject, object, predicate: predicateType }) : [];
     if (found.length > 0) return found;
     const key = (r: ResourceRef | undefined) => (r ? encodeResourceKey(r) : "*");
     throw new RelationshipsNotFoundError(`subject=${key(subject)} object=${key(object)} predicate=${predicateType ?? "*"}`);

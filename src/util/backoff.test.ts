@@ -7,7 +7,7 @@
 // Unit tests of the backoff: growth from 500 ms by 1.5, the 60 s cap, jitter bounds and reset.
 
 import { expect, test } from "bun:test";
-import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.ts";
+import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.ts";
 
 test("backoff grows by 1.5 from 500 ms, caps at 60 s, jitter stays within ±50%", () => {
   const lo = new Backoff(DEFAULT_BACKOFF, () => 0);
@@ -29,7 +29,9 @@ test("backoff grows by 1.5 from 500 ms, caps at 60 s, jitter stays within ±50%"
 test("doubling backoff with ±50% jitter (the reflector's): base * 2^n capped, times [0.5, 1.5); saturate jumps to the cap", () => {
   const opts: BackoffOptions = { initialMs: 800, multiplier: 2, maxMs: 30_000, jitter: 0.5 };
   const mid = new Backoff(opts, () => 0.5);
-  expect([mid.next(), mid.next(), mid.next(), mid.next(), mid.next(), mid.next(), mid.next()]).toEqual([800, 1600, 3200, 6400, 12_800, 25_600, 30_000]);
+  expect([mid.next(), mid.next(), mid.next(), mid.next(), mid.next(), mid.next(), mid.next()]).toEqual([
+    800, 1600, 3200, 6400, 12_800, 25_600, 30_000,
+  ]);
   expect(new Backoff(opts, () => 0).next()).toBe(400);
   expect(new Backoff(opts, () => 0.999999).next()).toBe(1200);
   mid.reset();

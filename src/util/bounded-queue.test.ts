@@ -7,8 +7,8 @@
 // Unit tests of the bounded queue: drops counted on /metrics when full, FIFO order, capacity validation.
 
 import { expect, test } from "bun:test";
-import { BoundedQueue } from "./bounded-queue.ts";
 import { registry } from "../metrics/registry.ts";
+import { BoundedQueue } from "./bounded-queue.ts";
 
 test("a full queue refuses and counts the drop", async () => {
   const q = new BoundedQueue<number>("test_q", 2);

@@ -14,7 +14,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { npmProductionPackages, release, sha256 } from "../../scripts/release.ts";
-import { binary, REPO, type Obj } from "./manifests.ts";
+import { binary, type Obj, REPO } from "./manifests.ts";
 
 const VERSION = "0.0.0-test";
 
@@ -60,7 +60,11 @@ describe("release", () => {
     const index = JSON.parse(raw.stdout) as Obj;
     expect(index.manifests.map((m: Obj) => m.platform.architecture).sort()).toEqual(["amd64", "arm64"]);
     for (const arch of ["amd64", "arm64"]) {
-      const single = JSON.parse(spawnSync("skopeo", ["inspect", "--raw", `oci-archive:${path.join(out, `antimetal-agent-${VERSION}-linux-${arch}.oci.tar`)}`], { encoding: "utf8" }).stdout) as Obj;
+      const single = JSON.parse(
+        spawnSync("skopeo", ["inspect", "--raw", `oci-archive:${path.join(out, `antimetal-agent-${VERSION}-linux-${arch}.oci.tar`)}`], {
+          encoding: "utf8",
+        }).stdout,
+      ) as Obj;
       const digest = `sha256:${new Bun.CryptoHasher("sha256").update(JSON.stringify(single)).digest("hex")}`;
       expect(index.manifests.find((m: Obj) => m.platform.architecture === arch).digest).toBe(digest);
     }
@@ -73,7 +77,11 @@ describe("release", () => {
   test("SHA256SUMS verifies with sha256sum -c and covers every other artifact", () => {
     const r = spawnSync("sha256sum", ["-c", "SHA256SUMS"], { cwd: out, encoding: "utf8" });
     expect(r.status).toBe(0);
-    const listed = fs.readFileSync(path.join(out, "SHA256SUMS"), "utf8").trim().split("\n").map((l) => l.split("  ")[1]);
+    const listed = fs
+      .readFileSync(path.join(out, "SHA256SUMS"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => l.split("  ")[1]);
     expect(listed.sort()).toEqual(files.filter((f) => f !== "SHA256SUMS").sort());
   });
 
@@ -86,7 +94,9 @@ describe("release", () => {
 
   test("SBOM lists every bundled npm package with the locked version", () => {
     expect(sbom.spdxVersion).toBe("SPDX-2.3");
-    const npm = new Set<string>(sbom.packages.filter((p: Obj) => p.SPDXID.startsWith("SPDXRef-npm-")).map((p: Obj) => `${p.name}@${p.versionInfo}`));
+    const npm = new Set<string>(
+      sbom.packages.filter((p: Obj) => p.SPDXID.startsWith("SPDXRef-npm-")).map((p: Obj) => `${p.name}@${p.versionInfo}`),
+    );
     const lock = npmProductionPackages();
     const pkg = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")) as { dependencies: Record<string, string> };
     for (const [name, version] of Object.entries(pkg.dependencies)) expect(npm.has(`${name}@${version}`)).toBe(true);

@@ -25,7 +25,14 @@ describe("runExecsnoopCommand", () => {
     const events = lines.map((l) => JSON.parse(l));
     const mine = events.filter((e) => e.args?.[1] === marker);
     expect(mine).toHaveLength(1);
-    expect(mine[0]).toMatchObject({ comm: "echo", command: "echo", args: ["/bin/echo", marker, "second arg"], retval: 0, uid: 0, ppid: process.pid });
+    expect(mine[0]).toMatchObject({
+      comm: "echo",
+      command: "echo",
+      args: ["/bin/echo", marker, "second arg"],
+      retval: 0,
+      uid: 0,
+      ppid: process.pid,
+    });
     // the timestamp is an exact integer in the text (u64 kernel nanoseconds, not a rounded double)
     const line = lines.find((l) => l.includes(marker))!;
     expect(line).toMatch(/"timestamp":\d{10,}/);

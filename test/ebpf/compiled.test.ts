@@ -58,6 +58,6 @@ describe("compiled binary with embedded eBPF assets", () => {
     // And the host copies really were unusable: asking for the system libbpf fails there.
     const sys = await Bun.file(join(dir, "out.system")).text();
     expect(sys).toMatch(/libbpf|errors/);
-    expect(sys).not.toContain(marker + "\"]");
+    expect(sys).not.toContain(marker + '"]');
   }, 60_000);
 });

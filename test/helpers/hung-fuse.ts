@@ -16,7 +16,9 @@ import * as fs from "node:fs";
 const [mountpoint, ...names] = process.argv.slice(2);
 if (!mountpoint || names.length === 0) throw new Error("usage: hung-fuse.ts <mountpoint> <name>...");
 
-const libc = dlopen("libc.so.6", { mount: { args: [FFIType.cstring, FFIType.cstring, FFIType.cstring, FFIType.u64, FFIType.cstring], returns: FFIType.i32 } });
+const libc = dlopen("libc.so.6", {
+  mount: { args: [FFIType.cstring, FFIType.cstring, FFIType.cstring, FFIType.u64, FFIType.cstring], returns: FFIType.i32 },
+});
 const cstr = (s: string) => Buffer.from(s + "\0");
 
 const fd = fs.openSync("/dev/fuse", fs.constants.O_RDWR);

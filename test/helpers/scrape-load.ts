@@ -37,7 +37,12 @@ export async function hammer(url: string, concurrency: number, signal: AbortSign
 }
 
 /** Starts the scrapers in a child process; resolves with their totals when they finish. */
-export function spawnScrapers(url: string, concurrency: number, seconds: number, gzip = false): { done: Promise<ScrapeTotals>; kill(): void } {
+export function spawnScrapers(
+  url: string,
+  concurrency: number,
+  seconds: number,
+  gzip = false,
+): { done: Promise<ScrapeTotals>; kill(): void } {
   const proc = Bun.spawn([process.execPath, import.meta.path, url, String(concurrency), String(seconds), gzip ? "gzip" : "identity"], {
     stdout: "pipe",
     stderr: "inherit",

@@ -192,7 +192,17 @@ function apply(stream, objs) {
       for (const v of live.values()) if (v.deltaVersion === o.deltaVersion) v.expiresAt = now + o.ttl;
       continue;
     }
-    const rec = { stream, at: now, op: o.op, key: o.key, name: o.name, type: o.type, kind: o.kind, tags: o.tags, deltaVersion: o.deltaVersion };
+    const rec = {
+      stream,
+      at: now,
+      op: o.op,
+      key: o.key,
+      name: o.name,
+      type: o.type,
+      kind: o.kind,
+      tags: o.tags,
+      deltaVersion: o.deltaVersion,
+    };
     recordCount++;
     // objects tagged t=<ms since epoch at write> give the write-to-intake latency (same host clock)
     if (o.tags.t !== undefined && latencies.length < 2_000_000) latencies.push(now - Number(o.tags.t));
@@ -261,7 +271,11 @@ function handleDelta(call, callback) {
   if (control.random && Math.random() < control.random.p) {
     const r = control.random;
     const pick = r.codes[Math.floor(Math.random() * r.codes.length)];
-    random = { code: typeof pick === "string" ? grpc.status[pick] ?? pick : pick, when: r.when ?? (Math.random() < 0.5 ? "start" : "end"), drop: pick === "DROP" };
+    random = {
+      code: typeof pick === "string" ? (grpc.status[pick] ?? pick) : pick,
+      when: r.when ?? (Math.random() < 0.5 ? "start" : "end"),
+      drop: pick === "DROP",
+    };
   }
   let invalid = null;
   call.on("data", (req) => {
@@ -350,7 +364,13 @@ function state() {
     lastHeartbeat: heartbeats.at(-1) ?? null,
     invalid: invalidMessages.length,
     expired: expired.length,
-    live: [...live.entries()].map(([key, v]) => ({ key, name: v.name, deltaVersion: v.deltaVersion, tags: v.tags, expiresInMs: v.expiresAt - Date.now() })),
+    live: [...live.entries()].map(([key, v]) => ({
+      key,
+      name: v.name,
+      deltaVersion: v.deltaVersion,
+      tags: v.tags,
+      expiresInMs: v.expiresAt - Date.now(),
+    })),
   };
 }
 
@@ -362,7 +382,13 @@ function latencyStats() {
 }
 
 function command(c) {
-  if (c.fail) for (let i = 0; i < (c.fail.count ?? 1); i++) control.failQueue.push({ code: typeof c.fail.code === "string" ? grpc.status[c.fail.code] : c.fail.code, when: c.fail.when ?? "end", details: c.fail.details });
+  if (c.fail)
+    for (let i = 0; i < (c.fail.count ?? 1); i++)
+      control.failQueue.push({
+        code: typeof c.fail.code === "string" ? grpc.status[c.fail.code] : c.fail.code,
+        when: c.fail.when ?? "end",
+        details: c.fail.details,
+      });
   if (c.stall !== undefined) control.stall = c.stall;
   if (c.pause !== undefined) control.pause = c.pause;
   if (c.huge !== undefined) {
@@ -434,7 +460,9 @@ async function main() {
     port = await new Promise((resolve) => raw.listen(opts.port, opts.host, () => resolve(raw.address().port)));
   } else {
     port = await new Promise((resolve, reject) =>
-      server.bindAsync(opts.host.includes(":") ? `[${opts.host}]:${opts.port}` : `${opts.host}:${opts.port}`, credentials(), (err, p) => (err ? reject(err) : resolve(p))),
+      server.bindAsync(opts.host.includes(":") ? `[${opts.host}]:${opts.port}` : `${opts.host}:${opts.port}`, credentials(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      ),
     );
   }
   process.stdout.write(JSON.stringify({ port, control: controlPort }) + "\n");

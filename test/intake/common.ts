@@ -33,7 +33,10 @@ export function memoryStore(logger: Logger): Store {
   return openStore({ dataDirectory: "", logger });
 }
 
-export function intake({ store, ...opts }: Partial<Omit<IntakeOptions, "outbox">> & Pick<IntakeOptions, "address" | "logger"> & { store: Store }): IntakeComponent {
+export function intake({
+  store,
+  ...opts
+}: Partial<Omit<IntakeOptions, "outbox">> & Pick<IntakeOptions, "address" | "logger"> & { store: Store }): IntakeComponent {
   return createIntakeComponent({
     secure: true,
     maxStreamAge: 600_000,

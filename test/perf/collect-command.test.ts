@@ -27,7 +27,13 @@ test("fixture tree: exact u64 integers in the JSON text, errors keyed by type, e
   });
   const paths = pathsFor(root);
   const registry = createCollectorRegistry(paths, { capabilities: ALL_CAPS, kernel });
-  const { output, exitCode } = await runCollect({ paths, format: "json", registry, collectors: ["system", "memory", "cpu", "load", "network"], sampleGapMs: 150 });
+  const { output, exitCode } = await runCollect({
+    paths,
+    format: "json",
+    registry,
+    collectors: ["system", "memory", "cpu", "load", "network"],
+    sampleGapMs: 150,
+  });
   expect(output).toContain('"interrupts": 18446744073709551615');
   expect(output).toContain('"mem_total": 18446744073709550592');
   expect(output).toContain('"rx_bytes": 9876543210');
@@ -43,28 +49,45 @@ test("unavailable collectors are reported with the reason; not a failure unless 
   const root = makeTree({ "proc/loadavg": "1 1 1 1/1 1\n" });
   const paths = pathsFor(root);
   const registry = createCollectorRegistry(paths, { capabilities: 0n, kernel: parseKernelVersion("3.2.0") });
-  expect(registry.status("kernel")).toEqual({ available: false, reason: "missing capability: CAP_SYSLOG; kernel 3.2.0 is older than the required 3.5.0" });
+  expect(registry.status("kernel")).toEqual({
+    available: false,
+    reason: "missing capability: CAP_SYSLOG; kernel 3.2.0 is older than the required 3.5.0",
+  });
   expect(registry.status("execsnoop").reason).toBe("not found");
   const requested = await runCollect({ paths, format: "json", registry, collectors: ["load", "kernel"] });
   expect(JSON.parse(requested.output).errors.kernel).toContain("missing capability: CAP_SYSLOG");
   expect(requested.exitCode).toBe(1);
   const one = await runCollect({ paths, format: "json", registry, collectors: ["load"] });
   expect(one.exitCode).toBe(0);
-  expect(JSON.parse(one.output)).toEqual({ load: { load_1min: 1, load_5min: 1, load_15min: 1, running_procs: 1, total_procs: 1, blocked_procs: 0, last_pid: 1, uptime: 0 } });
+  expect(JSON.parse(one.output)).toEqual({
+    load: { load_1min: 1, load_5min: 1, load_15min: 1, running_procs: 1, total_procs: 1, blocked_procs: 0, last_pid: 1, uptime: 0 },
+  });
 });
 
 test("a relative host path makes every collector unavailable with the original's message", async () => {
-  const registry = createCollectorRegistry({ proc: "proc", sys: "/sys", dev: "/dev", etc: "/etc", var: "/var" }, { capabilities: ALL_CAPS, kernel });
+  const registry = createCollectorRegistry(
+    { proc: "proc", sys: "/sys", dev: "/dev", etc: "/etc", var: "/var" },
+    { capabilities: ALL_CAPS, kernel },
+  );
   expect(registry.status("cpu").reason).toBe('HostProcPath must be an absolute path, got: "proc"');
   expect(registry.status("disk_info").reason).toBe('HostProcPath must be an absolute path, got: "proc"');
 });
 
 test("registerExternal adds execsnoop with capability checks; duplicates throw", () => {
   const registry = createCollectorRegistry(pathsFor("/x"), { capabilities: 0n, kernel });
-  const spec = { type: "execsnoop" as const, name: "execsnoop", point: false, continuous: true, requiredCapabilities: ["CAP_BPF" as const, "CAP_PERFMON" as const], minKernel: "5.8" };
+  const spec = {
+    type: "execsnoop" as const,
+    name: "execsnoop",
+    point: false,
+    continuous: true,
+    requiredCapabilities: ["CAP_BPF" as const, "CAP_PERFMON" as const],
+    minKernel: "5.8",
+  };
   const e = registry.registerExternal({ spec, create: () => ({ spec, start: async () => {}, stop: async () => {} }) });
   expect(e.reason).toBe("missing capability: CAP_BPF; missing capability: CAP_PERFMON");
-  expect(() => registry.registerExternal({ spec, create: () => ({ spec, start: async () => {}, stop: async () => {} }) })).toThrow("already registered");
+  expect(() => registry.registerExternal({ spec, create: () => ({ spec, start: async () => {}, stop: async () => {} }) })).toThrow(
+    "already registered",
+  );
 });
 
 test("a stuck read (FIFO without writer) times out that collector only", async () => {
@@ -99,7 +122,13 @@ test("FIFOs in place of host files: those collectors fail at once naming the fil
   const paths = pathsFor(root);
   const registry = createCollectorRegistry(paths, { capabilities: ALL_CAPS, kernel });
   const t0 = performance.now();
-  const { output, exitCode } = await runCollect({ paths, format: "json", registry, collectors: ["load", "cpu", "memory", "disk"], sampleGapMs: 0 });
+  const { output, exitCode } = await runCollect({
+    paths,
+    format: "json",
+    registry,
+    collectors: ["load", "cpu", "memory", "disk"],
+    sampleGapMs: 0,
+  });
   expect(performance.now() - t0).toBeLessThan(2000);
   const j = JSON.parse(output);
   expect(j.errors.memory).toContain(`${root}/proc/meminfo is a fifo, not a regular file`);
@@ -112,7 +141,10 @@ test("FIFOs in place of host files: those collectors fail at once naming the fil
 
 test("the standalone entry point prints JSON for --collectors with HOST_PROC", async () => {
   const root = makeTree({ "proc/loadavg": "0.50 1.25 2.75 2/1234 12345\n" });
-  const p = Bun.spawnSync([process.execPath, new URL("../../src/perf/collect-command.ts", import.meta.url).pathname, "--collectors", "load"], { env: { ...process.env, HOST_PROC: `${root}/proc` } });
+  const p = Bun.spawnSync(
+    [process.execPath, new URL("../../src/perf/collect-command.ts", import.meta.url).pathname, "--collectors", "load"],
+    { env: { ...process.env, HOST_PROC: `${root}/proc` } },
+  );
   expect(p.exitCode).toBe(0);
   expect(JSON.parse(p.stdout.toString()).load.last_pid).toBe(12345);
 });

@@ -17,7 +17,8 @@ import { cleanupTrees, makeTree } from "./tree.ts";
 
 afterAll(cleanupTrees);
 
-const STAT = "cpu  10 0 10 100 0 0 0 0 0 0\ncpu0 10 0 10 100 0 0 0 0 0 0\nintr 5\nctxt 6\nbtime 1700000000\nprocs_running 1\nprocs_blocked 0\n";
+const STAT =
+  "cpu  10 0 10 100 0 0 0 0 0 0\ncpu0 10 0 10 100 0 0 0 0 0 0\nintr 5\nctxt 6\nbtime 1700000000\nprocs_running 1\nprocs_blocked 0\n";
 const mounts: { dir: string; server: ReturnType<typeof Bun.spawn> }[] = [];
 
 afterEach(async () => {
@@ -34,7 +35,10 @@ async function treeWithHungFiles(): Promise<string> {
   expect(process.getuid?.()).toBe(0);
   expect(fs.existsSync("/dev/fuse")).toBe(true);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hung-mount-"));
-  const server = Bun.spawn([process.execPath, new URL("../helpers/hung-fuse.ts", import.meta.url).pathname, dir, "meminfo", "diskstats"], { stdout: "pipe", stderr: "inherit" });
+  const server = Bun.spawn([process.execPath, new URL("../helpers/hung-fuse.ts", import.meta.url).pathname, dir, "meminfo", "diskstats"], {
+    stdout: "pipe",
+    stderr: "inherit",
+  });
   mounts.push({ dir, server });
   const reader = server.stdout.getReader();
   const first = await reader.read();
@@ -76,15 +80,21 @@ test("run: the other collectors stay on schedule, and SIGTERM exits within --shu
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hung-run-"));
   const agent = await startAgent(
     [
-      "--data-directory", dataDir,
-      "--intake-address", "",
-      "--node-name", "node-hung",
+      "--data-directory",
+      dataDir,
+      "--intake-address",
+      "",
+      "--node-name",
+      "node-hung",
       "--enable-kubernetes-controller=false",
       "--enable-hardware-discovery=false",
       "--enable-performance-collectors",
-      "--performance-collector-interval", "300ms",
-      "--collectors", "load,cpu,memory,disk",
-      "--shutdown-timeout", "3s",
+      "--performance-collector-interval",
+      "300ms",
+      "--collectors",
+      "load,cpu,memory,disk",
+      "--shutdown-timeout",
+      "3s",
     ],
     { HOST_PROC: `${root}/proc`, HOST_SYS: `${root}/sys` },
   );

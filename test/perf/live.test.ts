@@ -9,11 +9,11 @@
 
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { DEFAULT_HOST_PATHS, type PointCollector } from "../../src/perf/collector.ts";
 import { defaultRegistry, runCollect } from "../../src/perf/collect-command.ts";
+import { DEFAULT_HOST_PATHS, type PointCollector } from "../../src/perf/collector.ts";
+import { countTcpStates, emptyStateCounts } from "../../src/perf/parsers/nettcp.ts";
 import { isPoint } from "../../src/perf/registry.ts";
 import { countTcpStatesNetlink, countTcpStatesNetlinkYielding } from "../../src/perf/sockdiag.ts";
-import { countTcpStates, emptyStateCounts } from "../../src/perf/parsers/nettcp.ts";
 import { hasCapability, parseCapEff } from "../../src/system/capabilities.ts";
 
 // The live host: CI runs these as root on a VM, so every built-in collector must be available and succeed.
@@ -66,7 +66,11 @@ test("sock_diag yielding dump: same counts as the blocking one, the event loop r
   const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { open: (s) => void s.end(), data() {} } });
   try {
     for (let i = 0; i < 3000; i += 100) {
-      await Promise.all(Array.from({ length: 100 }, () => Bun.connect({ hostname: "127.0.0.1", port: server.port, socket: { data() {}, close() {} } }).then((c) => c.end())));
+      await Promise.all(
+        Array.from({ length: 100 }, () =>
+          Bun.connect({ hostname: "127.0.0.1", port: server.port, socket: { data() {}, close() {} } }).then((c) => c.end()),
+        ),
+      );
     }
     const blocking = countTcpStatesNetlink();
     let ticks = 0;
@@ -91,7 +95,25 @@ test("one-shot collect on the live host: all keys, rates on the first output, ex
   const elapsed = performance.now() - t0;
   expect(exitCode).toBe(0);
   const j = JSON.parse(output);
-  expect(Object.keys(j)).toEqual(["load", "cpu", "memory", "system", "disk", "network", "tcp", "kernel", "process", "numa_stats", "cgroup_cpu", "cgroup_memory", "cpu_info", "memory_info", "disk_info", "network_info", "filesystem"]);
+  expect(Object.keys(j)).toEqual([
+    "load",
+    "cpu",
+    "memory",
+    "system",
+    "disk",
+    "network",
+    "tcp",
+    "kernel",
+    "process",
+    "numa_stats",
+    "cgroup_cpu",
+    "cgroup_memory",
+    "cpu_info",
+    "memory_info",
+    "disk_info",
+    "network_info",
+    "filesystem",
+  ]);
   expect(j.filesystem.find((f: { mount_point: string }) => f.mount_point === "/").size_bytes).toBeGreaterThan(0);
   expect(j.cpu[0].delta.user_percent).toBeNumber();
   expect(j.system.delta.context_switches_per_sec).toBeNumber();

@@ -8,24 +8,24 @@
 // continuous collectors, and the Prometheus exposition's node_exporter names from fixture data.
 
 import { afterAll, expect, test } from "bun:test";
-import * as fs from "node:fs";
 import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import type { ExecRecordData } from "../../src/ebpf/execsnoop.ts";
 import { createLogger } from "../../src/log/logger.ts";
 import { registry as shared } from "../../src/metrics/registry.ts";
 import { type MetricEvent, metricEvent } from "../../src/perf/collector.ts";
-import type { ExecRecordData } from "../../src/ebpf/execsnoop.ts";
-import type { LoadStats } from "../../src/perf/collectors/load.ts";
-import type { NetworkStats } from "../../src/perf/collectors/network.ts";
-import type { KmsgRecord } from "../../src/perf/parsers/kmsg.ts";
 import { CPUCollector } from "../../src/perf/collectors/cpu.ts";
 import { DiskCollector } from "../../src/perf/collectors/disk.ts";
+import type { LoadStats } from "../../src/perf/collectors/load.ts";
 import { LoadCollector } from "../../src/perf/collectors/load.ts";
 import { MemoryCollector } from "../../src/perf/collectors/memory.ts";
+import type { NetworkStats } from "../../src/perf/collectors/network.ts";
 import { NetworkCollector } from "../../src/perf/collectors/network.ts";
 import { SystemStatsCollector } from "../../src/perf/collectors/system.ts";
 import { TCPCollector } from "../../src/perf/collectors/tcp.ts";
 import { PrometheusExposition } from "../../src/perf/exposition.ts";
 import { HostIo } from "../../src/perf/io.ts";
+import type { KmsgRecord } from "../../src/perf/parsers/kmsg.ts";
 import { createCollectorRegistry } from "../../src/perf/registry.ts";
 import { MetricsRouter } from "../../src/perf/router.ts";
 import { CollectorScheduler } from "../../src/perf/scheduler.ts";
@@ -34,15 +34,27 @@ import { cleanupTrees, makeTree, pathsFor, sample, sig } from "./tree.ts";
 
 afterAll(cleanupTrees);
 
-const STAT = "cpu  1234 56 789 10000 200 30 40 50 60 70\ncpu0 600 30 400 5000 100 15 20 25 30 35\nintr 18446744073709551615 1\nctxt 987654321\nbtime 1640995200\nprocesses 77\nprocs_running 3\nprocs_blocked 1\n";
+const STAT =
+  "cpu  1234 56 789 10000 200 30 40 50 60 70\ncpu0 600 30 400 5000 100 15 20 25 30 35\nintr 18446744073709551615 1\nctxt 987654321\nbtime 1640995200\nprocesses 77\nprocs_running 3\nprocs_blocked 1\n";
 
 test("router: fan-out, bounded queue drops are counted, a throwing consumer does not stop others", async () => {
   const router = new MetricsRouter({ capacity: 2, queueName: "test_router" });
   const got: MetricEvent[] = [];
-  router.subscribe({ name: "bad", accept: () => { throw new Error("boom"); } });
+  router.subscribe({
+    name: "bad",
+    accept: () => {
+      throw new Error("boom");
+    },
+  });
   router.subscribe({ name: "good", accept: (e) => void got.push(e) });
   // Numbers stand in for load data: the router passes data through without looking at it.
-  const ev = (i: number): MetricEvent => ({ timestamp: new Date(), metricType: "load", eventType: "gauge", nodeName: "n", data: i as never });
+  const ev = (i: number): MetricEvent => ({
+    timestamp: new Date(),
+    metricType: "load",
+    eventType: "gauge",
+    nodeName: "n",
+    data: i as never,
+  });
   const results = [1, 2, 3, 4, 5].map((i) => router.publish(ev(i)));
   expect(results).toEqual([true, true, false, false, false]);
   await Promise.resolve();
@@ -64,7 +76,15 @@ test("scheduler: first sample at once, stuck collector times out alone, its erro
   const router = new MetricsRouter({ queueName: "test_sched" });
   const events: MetricEvent[] = [];
   router.subscribe({ name: "t", accept: (e) => void events.push(e) });
-  const s = new CollectorScheduler({ registry, router, logger, nodeName: "node-a", intervalMs: 150, timeoutMs: 100, collectors: ["load", "cpu", "system"] });
+  const s = new CollectorScheduler({
+    registry,
+    router,
+    logger,
+    nodeName: "node-a",
+    intervalMs: 150,
+    timeoutMs: 100,
+    collectors: ["load", "cpu", "system"],
+  });
   const t0 = Date.now();
   await s.start();
   try {
@@ -172,7 +192,19 @@ test("exposition: unexpected data renders empty and is counted as an error, the 
   const logger = createLogger({ destination: { write: (s: string) => void lines.push(s) } as unknown as NodeJS.WritableStream });
   const expo = new PrometheusExposition({ logger });
   // Data the compiler would refuse, as a faulty external collector could still send it at run time.
-  for (const t of ["cpu", "memory", "disk", "network", "tcp", "process", "cgroup_cpu", "cgroup_memory", "numa_stats", "load", "system"] as const)
+  for (const t of [
+    "cpu",
+    "memory",
+    "disk",
+    "network",
+    "tcp",
+    "process",
+    "cgroup_cpu",
+    "cgroup_memory",
+    "numa_stats",
+    "load",
+    "system",
+  ] as const)
     expo.accept({ timestamp: new Date(), metricType: t, eventType: "gauge", nodeName: "n", data: "garbage" as never });
   const text = await expo.render();
   expect(text).toContain("# TYPE node_cpu_seconds_total counter");
@@ -186,8 +218,16 @@ test("exposition: unexpected data renders empty and is counted as an error, the 
 
 test("exposition: a family is capped at maxSeriesPerFamily and the dropped series are counted", async () => {
   const expo = new PrometheusExposition({ maxSeriesPerFamily: 3 });
-  const nic = (i: number) => ({ interface: `veth${i}`, rx_bytes: BigInt(i), speed: 0n, oper_state: "up", link_detected: true }) as unknown as NetworkStats;
-  expo.accept(metricEvent("network", Array.from({ length: 10 }, (_, i) => nic(i)), "counter", "n"));
+  const nic = (i: number) =>
+    ({ interface: `veth${i}`, rx_bytes: BigInt(i), speed: 0n, oper_state: "up", link_detected: true }) as unknown as NetworkStats;
+  expo.accept(
+    metricEvent(
+      "network",
+      Array.from({ length: 10 }, (_, i) => nic(i)),
+      "counter",
+      "n",
+    ),
+  );
   const text = await expo.render();
   expect(text.match(/^node_network_receive_bytes_total\{/gm)?.length).toBe(3);
   expect(text).toContain('node_network_receive_bytes_total{device="veth2"} 2\n');
@@ -197,7 +237,16 @@ test("exposition: a family is capped at maxSeriesPerFamily and the dropped serie
 
 test("exposition: a group is rendered again only after new data of its types", async () => {
   const expo = new PrometheusExposition();
-  const load = (l1: number): LoadStats => ({ load_1min: l1, load_5min: 0, load_15min: 0, running_procs: 1, total_procs: 2, blocked_procs: 0, last_pid: 3, uptime: 0n });
+  const load = (l1: number): LoadStats => ({
+    load_1min: l1,
+    load_5min: 0,
+    load_15min: 0,
+    running_procs: 1,
+    total_procs: 2,
+    blocked_procs: 0,
+    last_pid: 3,
+    uptime: 0n,
+  });
   expo.accept(metricEvent("load", load(0.5), "gauge", "n"));
   const v1 = expo.version;
   expect(await expo.render()).toContain("node_load1 0.5\n");
@@ -215,14 +264,21 @@ test("scheduler starts an externally registered continuous collector and stops i
     spec,
     create: () => ({
       spec,
-      start: async (emit: (e: MetricEvent) => void) => emit({ timestamp: new Date(), metricType: "execsnoop", eventType: "event", nodeName: "", data: { pid: 1 } as ExecRecordData }),
+      start: async (emit: (e: MetricEvent) => void) =>
+        emit({ timestamp: new Date(), metricType: "execsnoop", eventType: "event", nodeName: "", data: { pid: 1 } as ExecRecordData }),
       stop: async () => void (stopped = true),
     }),
   });
   const router = new MetricsRouter({ queueName: "test_ext" });
   const got: MetricEvent[] = [];
   router.subscribe({ name: "t", accept: (e) => void got.push(e) });
-  const s = new CollectorScheduler({ registry, router, logger: createLogger({ level: "error" }), nodeName: "node-b", collectors: ["execsnoop"] });
+  const s = new CollectorScheduler({
+    registry,
+    router,
+    logger: createLogger({ level: "error" }),
+    nodeName: "node-b",
+    collectors: ["execsnoop"],
+  });
   await s.start();
   await Promise.resolve();
   expect(s.running()).toEqual(["execsnoop"]);
@@ -233,10 +289,28 @@ test("scheduler starts an externally registered continuous collector and stops i
 
 test("exposition: node_filesystem_* with node_exporter labels", async () => {
   const expo = new PrometheusExposition();
-  const fsRow = { device: "/dev/sda1", mount_point: "/data", fs_type: "ext4", read_only: false, size_bytes: 1000n, free_bytes: 300n, avail_bytes: 200n, files: 50n, files_free: 40n, device_error: false };
+  const fsRow = {
+    device: "/dev/sda1",
+    mount_point: "/data",
+    fs_type: "ext4",
+    read_only: false,
+    size_bytes: 1000n,
+    free_bytes: 300n,
+    avail_bytes: 200n,
+    files: 50n,
+    files_free: 40n,
+    device_error: false,
+  };
   expo.accept({ timestamp: new Date(), metricType: "filesystem", eventType: "gauge", nodeName: "n", data: [fsRow] });
   const text = await expo.render();
   const l = 'device="/dev/sda1",fstype="ext4",mountpoint="/data"';
-  for (const w of [`node_filesystem_size_bytes{${l}} 1000`, `node_filesystem_avail_bytes{${l}} 200`, `node_filesystem_free_bytes{${l}} 300`, `node_filesystem_files_free{${l}} 40`, `node_filesystem_readonly{${l}} 0`, `node_filesystem_device_error{${l}} 0`])
+  for (const w of [
+    `node_filesystem_size_bytes{${l}} 1000`,
+    `node_filesystem_avail_bytes{${l}} 200`,
+    `node_filesystem_free_bytes{${l}} 300`,
+    `node_filesystem_files_free{${l}} 40`,
+    `node_filesystem_readonly{${l}} 0`,
+    `node_filesystem_device_error{${l}} 0`,
+  ])
     expect(text).toContain(w + "\n");
 });

@@ -18,11 +18,18 @@ import { cleanupTrees, makeTree, sample } from "./tree.ts";
 
 afterAll(cleanupTrees);
 
-const STAT = "cpu  10 0 10 100 0 0 0 0 0 0\ncpu0 10 0 10 100 0 0 0 0 0 0\nintr 5\nctxt 6\nbtime 1700000000\nprocs_running 1\nprocs_blocked 0\n";
+const STAT =
+  "cpu  10 0 10 100 0 0 0 0 0 0\ncpu0 10 0 10 100 0 0 0 0 0 0\nintr 5\nctxt 6\nbtime 1700000000\nprocs_running 1\nprocs_blocked 0\n";
 
 /** A host tree whose meminfo and diskstats are FIFOs without a writer. */
 function treeWithFifos(): string {
-  const root = makeTree({ "proc/stat": STAT, "proc/loadavg": "0.50 1.25 2.75 2/1234 12345\n", "proc/uptime": "100.00 50.00\n", "proc/net/dev": sample("net_dev"), "sys/.keep": "" });
+  const root = makeTree({
+    "proc/stat": STAT,
+    "proc/loadavg": "0.50 1.25 2.75 2/1234 12345\n",
+    "proc/uptime": "100.00 50.00\n",
+    "proc/net/dev": sample("net_dev"),
+    "sys/.keep": "",
+  });
   execFileSync("mkfifo", [`${root}/proc/meminfo`]);
   execFileSync("mkfifo", [`${root}/proc/diskstats`]);
   return root;
@@ -50,15 +57,21 @@ test("run keeps the other collectors on schedule and exits within --shutdown-tim
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "stuck-run-"));
   const agent = await startAgent(
     [
-      "--data-directory", dataDir,
-      "--intake-address", "",
-      "--node-name", "node-fifo",
+      "--data-directory",
+      dataDir,
+      "--intake-address",
+      "",
+      "--node-name",
+      "node-fifo",
       "--enable-kubernetes-controller=false",
       "--enable-performance-collectors",
       "--enable-hardware-discovery",
-      "--performance-collector-interval", "300ms",
-      "--collectors", "load,cpu,memory,disk",
-      "--shutdown-timeout", "3s",
+      "--performance-collector-interval",
+      "300ms",
+      "--collectors",
+      "load,cpu,memory,disk",
+      "--shutdown-timeout",
+      "3s",
     ],
     { HOST_PROC: `${root}/proc`, HOST_SYS: `${root}/sys` },
   );
@@ -84,7 +97,15 @@ test("run keeps the other collectors on schedule and exits within --shutdown-tim
     expect(performance.now() - t0).toBeLessThan(3000);
     expect(code).toBe(0);
     // the host graph was written despite the FIFOs (its hardware collectors name them as errors)
-    const st = Bun.spawnSync([requireBinary(), "store", "resources", "--type", "antimetal.hardware.v1.SystemNode", "--data-directory", dataDir]);
+    const st = Bun.spawnSync([
+      requireBinary(),
+      "store",
+      "resources",
+      "--type",
+      "antimetal.hardware.v1.SystemNode",
+      "--data-directory",
+      dataDir,
+    ]);
     expect(st.exitCode).toBe(0);
     expect(JSON.parse(st.stdout.toString()).count).toBe(1);
     const partial = agent.logs.find((r) => r.component === "hostgraph" && typeof r.errors === "object");

@@ -9,11 +9,11 @@
 
 import * as fsp from "node:fs/promises";
 import type { Logger } from "../../log/logger.ts";
+import { errorMessage } from "../../util/errors.ts";
 import type { CollectorSpec, HostPaths, MetricType } from "../collector.ts";
 import { DEFAULT_DELTA_CONFIG, type DeltaConfig } from "../delta.ts";
 import { HostIo } from "../io.ts";
 import { countBadNumbers, countMalformed } from "../self-metrics.ts";
-import { errorMessage } from "../../util/errors.ts";
 
 /** Options every collector constructor accepts. All optional. */
 export interface CollectorOptions {
@@ -114,7 +114,10 @@ export abstract class BaseCollector {
     countBadNumbers(this.spec.type, file, n);
     if (this.filesWithBadNumbers.has(file)) return;
     this.filesWithBadNumbers.add(file);
-    this.opts.logger?.warn({ collector: this.spec.type, file, count: n }, "unparseable numbers reported as 0; repeats are counted in antimetal_collector_malformed_values_total");
+    this.opts.logger?.warn(
+      { collector: this.spec.type, file, count: n },
+      "unparseable numbers reported as 0; repeats are counted in antimetal_collector_malformed_values_total",
+    );
   }
   /** Reads a critical file: errors name the path. */
   protected async readCritical(path: string, signal: AbortSignal, verb = "failed to open"): Promise<string> {
@@ -127,7 +130,14 @@ export abstract class BaseCollector {
   }
 }
 
-export function spec(type: MetricType, name: string, point: boolean, continuous: boolean, minKernel: string, requiredCapabilities: CollectorSpec["requiredCapabilities"] = []): CollectorSpec {
+export function spec(
+  type: MetricType,
+  name: string,
+  point: boolean,
+  continuous: boolean,
+  minKernel: string,
+  requiredCapabilities: CollectorSpec["requiredCapabilities"] = [],
+): CollectorSpec {
   return { type, name, point, continuous, requiredCapabilities, minKernel };
 }
 

@@ -7,9 +7,9 @@
 // disk collector: /proc/diskstats for whole disks, with per-device deltas, rates, IOPS and utilization.
 
 import type { HostPaths, PointCollector } from "../collector.ts";
-import { DeltaTracker, rate, recordDeltas, type DeltaMetadata } from "../delta.ts";
-import { parseDiskstats, type DiskstatsRecord } from "../parsers/diskstats.ts";
-import { BaseCollector, spec, withExtra, type CollectorOptions, type HasExtra } from "./common.ts";
+import { type DeltaMetadata, DeltaTracker, rate, recordDeltas } from "../delta.ts";
+import { type DiskstatsRecord, parseDiskstats } from "../parsers/diskstats.ts";
+import { BaseCollector, type CollectorOptions, type HasExtra, spec, withExtra } from "./common.ts";
 
 /** Every diskstats row with node_exporter's field set, for the exposition. */
 export interface DiskExtra {

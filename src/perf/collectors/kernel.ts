@@ -10,13 +10,13 @@
 import * as fs from "node:fs";
 import { Counter } from "prom-client";
 import { registry } from "../../metrics/registry.ts";
+import { errorMessage } from "../../util/errors.ts";
 import type { ContinuousCollector, HostPaths, MetricEvent, PointCollector } from "../collector.ts";
 import { errCode } from "../io.ts";
 import { KlogError, klogProbe, klogReadAll, klogSize } from "../klog.ts";
-import { parseKmsgRecord, parseSyslogRecords, syslogResumeOffset, syslogTail, syslogToKmsg, type KmsgRecord } from "../parsers/kmsg.ts";
+import { type KmsgRecord, parseKmsgRecord, parseSyslogRecords, syslogResumeOffset, syslogTail, syslogToKmsg } from "../parsers/kmsg.ts";
 import { parseStat } from "../parsers/stat.ts";
-import { BaseCollector, spec, type CollectorOptions } from "./common.ts";
-import { errorMessage } from "../../util/errors.ts";
+import { BaseCollector, type CollectorOptions, spec } from "./common.ts";
 
 const READ_BUF = 8192;
 /** Records drained per poll in follow mode; the rest wait for the next poll (the kernel keeps them). */

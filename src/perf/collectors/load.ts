@@ -11,7 +11,7 @@ import type { HostPaths, PointCollector } from "../collector.ts";
 import { parseLoadavg } from "../parsers/loadavg.ts";
 import { fields } from "../parsers/num.ts";
 import { parseStat } from "../parsers/stat.ts";
-import { BaseCollector, decimalSecondsToNanos, spec, type CollectorOptions } from "./common.ts";
+import { BaseCollector, type CollectorOptions, decimalSecondsToNanos, spec } from "./common.ts";
 
 /** JSON of LoadStats (uptime is nanoseconds, as Go marshals a time.Duration). */
 export interface LoadStats {

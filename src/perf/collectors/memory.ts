@@ -8,11 +8,11 @@
 // from /proc/vmstat, with deltas.
 
 import type { HostPaths, PointCollector } from "../collector.ts";
-import { DeltaTracker, rate, u64Delta, type DeltaMetadata } from "../delta.ts";
+import { type DeltaMetadata, DeltaTracker, rate, u64Delta } from "../delta.ts";
 import { parseMeminfo } from "../parsers/meminfo.ts";
 import { mulWrapU64 } from "../parsers/num.ts";
 import { parseVmstat } from "../parsers/vmstat.ts";
-import { BaseCollector, spec, withExtra, type CollectorOptions, type HasExtra } from "./common.ts";
+import { BaseCollector, type CollectorOptions, type HasExtra, spec, withExtra } from "./common.ts";
 
 /** Every meminfo and vmstat key, for the exposition (not part of the JSON). */
 export interface MemoryExtra {

@@ -8,10 +8,10 @@
 // operstate and carrier from sysfs.
 
 import type { HostPaths, PointCollector } from "../collector.ts";
-import { DeltaTracker, rate, recordDeltas, type DeltaMetadata } from "../delta.ts";
-import { parseNetDev, type NetDevRecord } from "../parsers/netdev.ts";
+import { type DeltaMetadata, DeltaTracker, rate, recordDeltas } from "../delta.ts";
+import { type NetDevRecord, parseNetDev } from "../parsers/netdev.ts";
 import { parseU64 } from "../parsers/num.ts";
-import { BaseCollector, spec, type CollectorOptions } from "./common.ts";
+import { BaseCollector, type CollectorOptions, spec } from "./common.ts";
 
 export interface NetworkDeltaData extends DeltaMetadata {
   rx_bytes: bigint;

@@ -9,9 +9,9 @@
 
 import type { HostPaths, PointCollector } from "../collector.ts";
 import { errCode } from "../io.ts";
-import { parsePidStat, parsePidStatTicks, parsePidStatus, parseSmapsRollup, type PidStat } from "../parsers/pid.ts";
+import { type PidStat, parsePidStat, parsePidStatTicks, parsePidStatus, parseSmapsRollup } from "../parsers/pid.ts";
 import { parseStat } from "../parsers/stat.ts";
-import { auxvValues, BaseCollector, spec, type CollectorOptions } from "./common.ts";
+import { auxvValues, BaseCollector, type CollectorOptions, spec } from "./common.ts";
 
 export interface ProcessStats {
   pid: number;

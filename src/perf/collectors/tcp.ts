@@ -8,13 +8,13 @@
 // state via sock_diag netlink or /proc/net/tcp{,6}.
 
 import { lstatSync } from "node:fs";
-import type { HostPaths, PointCollector } from "../collector.ts";
-import { DeltaTracker, rate, u64Delta, type DeltaMetadata } from "../delta.ts";
-import { countTcpStates, emptyStateCounts, parseSockstat } from "../parsers/nettcp.ts";
-import { pairsToValues, parseProtoPairs, sectionValues, parseSnmpTcp } from "../parsers/snmp.ts";
-import { countTcpStatesNetlinkYielding, netlinkAvailable } from "../sockdiag.ts";
-import { BaseCollector, spec, withExtra, type CollectorOptions, type HasExtra } from "./common.ts";
 import { errorMessage } from "../../util/errors.ts";
+import type { HostPaths, PointCollector } from "../collector.ts";
+import { type DeltaMetadata, DeltaTracker, rate, u64Delta } from "../delta.ts";
+import { countTcpStates, emptyStateCounts, parseSockstat } from "../parsers/nettcp.ts";
+import { pairsToValues, parseProtoPairs, parseSnmpTcp, sectionValues } from "../parsers/snmp.ts";
+import { countTcpStatesNetlinkYielding, netlinkAvailable } from "../sockdiag.ts";
+import { BaseCollector, type CollectorOptions, type HasExtra, spec, withExtra } from "./common.ts";
 
 /** The whole of snmp, netstat and sockstat as "Section_Field" keys, for the exposition. */
 export interface TCPExtra {
@@ -136,7 +136,10 @@ export class TCPCollector extends BaseCollector implements PointCollector {
     } else if (this.tracker.isFirst) this.tracker.commit(cur, now);
     const snmpAll = pairsToValues(snmpPairs).values;
     const netstatAll = pairsToValues(netstatPairs).values;
-    const sockstat = new Map<string, bigint>([...(sock4 ? parseSockstat(sock4).values : []), ...(sock6 ? parseSockstat(sock6).values : [])]);
+    const sockstat = new Map<string, bigint>([
+      ...(sock4 ? parseSockstat(sock4).values : []),
+      ...(sock6 ? parseSockstat(sock6).values : []),
+    ]);
     return withExtra<TCPStats, TCPExtra>(out, { snmp: snmpAll, netstat: netstatAll, sockstat });
   }
 }

@@ -12,8 +12,11 @@ export const kernelFamilies: FamilyGroup = {
   name: "kernel",
   types: ["kernel"],
   define(d, fam) {
-    fam("antimetal_kernel_messages_total", "counter", "Kernel log (/dev/kmsg) records seen in follow mode, by severity (0 emerg .. 7 debug).", () =>
-      [...d.kmsgBySeverity].map(([s, v]) => ({ labels: { severity: String(s) }, value: v })),
+    fam(
+      "antimetal_kernel_messages_total",
+      "counter",
+      "Kernel log (/dev/kmsg) records seen in follow mode, by severity (0 emerg .. 7 debug).",
+      () => [...d.kmsgBySeverity].map(([s, v]) => ({ labels: { severity: String(s) }, value: v })),
     );
   },
 };

@@ -22,11 +22,19 @@ export const loadFamilies: FamilyGroup = {
     const sysx = () => getExtra(d.get("system"));
     fam("node_context_switches_total", "counter", "Total number of context switches.", () => one(sys() && n(sys()!.context_switches)));
     fam("node_intr_total", "counter", "Total number of interrupts serviced.", () => one(sys() && n(sys()!.interrupts)));
-    fam("node_boot_time_seconds", "gauge", "Node boot time, in unixtime.", () => one(sysx()?.btime !== undefined ? n(sysx()!.btime) : undefined));
+    fam("node_boot_time_seconds", "gauge", "Node boot time, in unixtime.", () =>
+      one(sysx()?.btime !== undefined ? n(sysx()!.btime) : undefined),
+    );
     fam("node_forks_total", "counter", "Total number of forks.", () => one(sysx() && n(sysx()!.processes)));
-    fam("node_procs_running", "gauge", "Number of processes in runnable state.", () => one(sysx() ? sysx()!.procsRunning : load()?.running_procs));
-    fam("node_procs_blocked", "gauge", "Number of processes blocked waiting for I/O to complete.", () => one(sysx() ? sysx()!.procsBlocked : load()?.blocked_procs));
-    fam("antimetal_load_total_procs", "gauge", "Scheduling entities (processes and threads) that exist (loadavg field 4).", () => one(load()?.total_procs));
+    fam("node_procs_running", "gauge", "Number of processes in runnable state.", () =>
+      one(sysx() ? sysx()!.procsRunning : load()?.running_procs),
+    );
+    fam("node_procs_blocked", "gauge", "Number of processes blocked waiting for I/O to complete.", () =>
+      one(sysx() ? sysx()!.procsBlocked : load()?.blocked_procs),
+    );
+    fam("antimetal_load_total_procs", "gauge", "Scheduling entities (processes and threads) that exist (loadavg field 4).", () =>
+      one(load()?.total_procs),
+    );
     fam("antimetal_uptime_seconds", "gauge", "Seconds since boot (/proc/uptime).", () => one(load() && n(load()!.uptime) / 1e9));
   },
 };

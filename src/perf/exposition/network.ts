@@ -35,12 +35,20 @@ export const networkFamilies: FamilyGroup = {
   define(d, fam) {
     const nets = () => d.get("network") ?? [];
     for (const [suffix, key] of NETDEV_PAIRS) {
-      fam(`node_network_${suffix}_total`, "counter", `Network device statistic ${suffix}.`, () => nets().map((i) => ({ labels: { device: i.interface }, value: n(i[key] as bigint) })));
+      fam(`node_network_${suffix}_total`, "counter", `Network device statistic ${suffix}.`, () =>
+        nets().map((i) => ({ labels: { device: i.interface }, value: n(i[key] as bigint) })),
+      );
     }
     fam("node_network_speed_bytes", "gauge", "Network device property: speed_bytes (Mbps x 125000).", () =>
-      nets().filter((i) => i.speed > 0n).map((i) => ({ labels: { device: i.interface }, value: n(i.speed) * 125000 })),
+      nets()
+        .filter((i) => i.speed > 0n)
+        .map((i) => ({ labels: { device: i.interface }, value: n(i.speed) * 125000 })),
     );
-    fam("node_network_up", "gauge", 'Value is 1 if operstate is "up", 0 otherwise.', () => nets().map((i) => ({ labels: { device: i.interface }, value: i.oper_state === "up" ? 1 : 0 })));
-    fam("node_network_carrier", "gauge", "Network device property: carrier.", () => nets().map((i) => ({ labels: { device: i.interface }, value: i.link_detected ? 1 : 0 })));
+    fam("node_network_up", "gauge", 'Value is 1 if operstate is "up", 0 otherwise.', () =>
+      nets().map((i) => ({ labels: { device: i.interface }, value: i.oper_state === "up" ? 1 : 0 })),
+    );
+    fam("node_network_carrier", "gauge", "Network device property: carrier.", () =>
+      nets().map((i) => ({ labels: { device: i.interface }, value: i.link_detected ? 1 : 0 })),
+    );
   },
 };

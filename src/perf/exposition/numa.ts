@@ -14,7 +14,9 @@ export const numaFamilies: FamilyGroup = {
   define(d, fam) {
     const nodes = () => d.get("numa_stats")?.nodes ?? [];
     for (const k of ["numa_hit", "numa_miss", "numa_foreign", "interleave_hit", "local_node", "other_node"] as const) {
-      fam(`node_memory_numa_${k}_total`, "counter", `Memory information field ${k}_total.`, () => nodes().map((x) => ({ labels: { node: String(x.id) }, value: n(x[k]) })));
+      fam(`node_memory_numa_${k}_total`, "counter", `Memory information field ${k}_total.`, () =>
+        nodes().map((x) => ({ labels: { node: String(x.id) }, value: n(x[k]) })),
+      );
     }
   },
 };

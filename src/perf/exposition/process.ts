@@ -15,9 +15,17 @@ export const processFamilies: FamilyGroup = {
   define(d, fam) {
     const procs = () => d.get("process") ?? [];
     const pl = (p: ProcessStats) => ({ pid: String(p.pid), command: p.command });
-    fam("antimetal_process_cpu_seconds_total", "counter", "CPU time (user + system) of the top-N processes by CPU.", () => procs().map((p) => ({ labels: pl(p), value: n(p.cpu_time) / d.userHz })));
-    fam("antimetal_process_cpu_percent", "gauge", "CPU use of the top-N processes over the last interval (100 = one CPU).", () => procs().map((p) => ({ labels: pl(p), value: p.cpu_percent })));
-    fam("antimetal_process_resident_memory_bytes", "gauge", "Resident memory of the top-N processes.", () => procs().map((p) => ({ labels: pl(p), value: n(p.memory_rss) })));
-    fam("antimetal_process_open_fds", "gauge", "Open file descriptors of the top-N processes.", () => procs().map((p) => ({ labels: pl(p), value: p.num_fds })));
+    fam("antimetal_process_cpu_seconds_total", "counter", "CPU time (user + system) of the top-N processes by CPU.", () =>
+      procs().map((p) => ({ labels: pl(p), value: n(p.cpu_time) / d.userHz })),
+    );
+    fam("antimetal_process_cpu_percent", "gauge", "CPU use of the top-N processes over the last interval (100 = one CPU).", () =>
+      procs().map((p) => ({ labels: pl(p), value: p.cpu_percent })),
+    );
+    fam("antimetal_process_resident_memory_bytes", "gauge", "Resident memory of the top-N processes.", () =>
+      procs().map((p) => ({ labels: pl(p), value: n(p.memory_rss) })),
+    );
+    fam("antimetal_process_open_fds", "gauge", "Open file descriptors of the top-N processes.", () =>
+      procs().map((p) => ({ labels: pl(p), value: p.num_fds })),
+    );
   },
 };

@@ -19,9 +19,19 @@ describe("parseDiskstats (acceptance 17)", () => {
     expect(r.disks.map((d) => d.device)).toEqual(["sda", "sdb", "nvme0n1", "mmcblk0", "loop0", "dm-0"]);
     const sda = r.disks[0]!;
     expect([sda.major, sda.minor]).toEqual([8, 0]);
-    expect([sda.readsCompleted, sda.readsMerged, sda.sectorsRead, sda.readTimeMs, sda.writesCompleted, sda.writesMerged, sda.sectorsWritten, sda.writeTimeMs, sda.iosInProgress, sda.ioTimeMs, sda.weightedIoTimeMs]).toEqual([
-      1234n, 567n, 890123n, 4567n, 890n, 123n, 456789n, 1234n, 0n, 5678n, 9012n,
-    ]);
+    expect([
+      sda.readsCompleted,
+      sda.readsMerged,
+      sda.sectorsRead,
+      sda.readTimeMs,
+      sda.writesCompleted,
+      sda.writesMerged,
+      sda.sectorsWritten,
+      sda.writeTimeMs,
+      sda.iosInProgress,
+      sda.ioTimeMs,
+      sda.weightedIoTimeMs,
+    ]).toEqual([1234n, 567n, 890123n, 4567n, 890n, 123n, 456789n, 1234n, 0n, 5678n, 9012n]);
     expect(r.disks[2]!.discardsCompleted).toBe(12n);
     expect(r.disks[2]!.flushTimeMs).toBe(7n);
   });
@@ -44,8 +54,45 @@ describe("parseDiskstats (acceptance 17)", () => {
 });
 
 test("isPartition table", () => {
-  const no = ["sda", "sdb", "vda", "hda", "xvda", "nvme0n1", "nvme1n1", "nvme10n1", "mmcblk0", "mmcblk1", "mmcblk10", "loop0", "loop1", "loop10", "dm-0", "dm-1", "dm-10", "", "sd", "nvme", "mmcblk", "loopback", "dm-"];
-  const yes = ["sda1", "sda2", "sdb10", "vda1", "hda3", "xvda1", "nvme0n1p1", "nvme0n1p2", "nvme1n1p10", "mmcblk0p1", "mmcblk0p2", "mmcblk1p5"];
+  const no = [
+    "sda",
+    "sdb",
+    "vda",
+    "hda",
+    "xvda",
+    "nvme0n1",
+    "nvme1n1",
+    "nvme10n1",
+    "mmcblk0",
+    "mmcblk1",
+    "mmcblk10",
+    "loop0",
+    "loop1",
+    "loop10",
+    "dm-0",
+    "dm-1",
+    "dm-10",
+    "",
+    "sd",
+    "nvme",
+    "mmcblk",
+    "loopback",
+    "dm-",
+  ];
+  const yes = [
+    "sda1",
+    "sda2",
+    "sdb10",
+    "vda1",
+    "hda3",
+    "xvda1",
+    "nvme0n1p1",
+    "nvme0n1p2",
+    "nvme1n1p10",
+    "mmcblk0p1",
+    "mmcblk0p2",
+    "mmcblk1p5",
+  ];
   for (const n of no) expect([n, isPartition(n)]).toEqual([n, false]);
   for (const n of yes) expect([n, isPartition(n)]).toEqual([n, true]);
 });

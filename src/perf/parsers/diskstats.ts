@@ -57,7 +57,10 @@ export function isPartition(name: string): boolean {
  * partitions are left out unless `includePartitions`. Bad counters become 0 (the device is kept) and are
  * counted in `badNumbers`.
  */
-export function parseDiskstats(text: string, opts: { includePartitions?: boolean } = {}): { disks: DiskstatsRecord[]; malformed: number; badNumbers: number } {
+export function parseDiskstats(
+  text: string,
+  opts: { includePartitions?: boolean } = {},
+): { disks: DiskstatsRecord[]; malformed: number; badNumbers: number } {
   const disks: DiskstatsRecord[] = [];
   let malformed = 0;
   const num = new CountingU64();

@@ -80,7 +80,10 @@ test("syslog text: prio, time, caller id, continuation, no time; bad lines skipp
 });
 
 test("syslog text: a leading continuation line (the ring cut a record) is malformed; empty text gives nothing", () => {
-  expect(parseSyslogRecords(" cut off\n<6>[    1.000000] ok\n")).toMatchObject({ malformed: 1, records: [{ message: "ok", micros: 1000000n }] });
+  expect(parseSyslogRecords(" cut off\n<6>[    1.000000] ok\n")).toMatchObject({
+    malformed: 1,
+    records: [{ message: "ok", micros: 1000000n }],
+  });
   expect(parseSyslogRecords("")).toEqual({ records: [], malformed: 0 });
   // a continuation after a malformed line is not attached to the record before it
   const r = parseSyslogRecords("<6>[    1.000000] a\n<x>bad\n more\n");

@@ -172,7 +172,7 @@ export function syslogTail(text: string, end: number, n = 4): string {
   let start = stop;
   for (let k = 0; k < n && start > 0; k++) {
     const nl = text.lastIndexOf("\n", start - 1);
-    start = Math.max(nl , 0);
+    start = Math.max(nl, 0);
     if (nl < 0) break;
   }
   if (text[start] === "\n") start++;

@@ -15,7 +15,8 @@ describe("parseU64", () => {
     expect(parseU64("18446744073709551615")).toBe(U64_MAX);
   });
   test("overflow, sign, junk and empty are rejected", () => {
-    for (const s of ["18446744073709551616", "-1", "+1", "1.5", "abc", "", " 1", "99999999999999999999999"]) expect(parseU64(s)).toBeUndefined();
+    for (const s of ["18446744073709551616", "-1", "+1", "1.5", "abc", "", " 1", "99999999999999999999999"])
+      expect(parseU64(s)).toBeUndefined();
   });
   test("small and 16+ digit values", () => {
     expect(parseU64("0")).toBe(0n);

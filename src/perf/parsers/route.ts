@@ -50,7 +50,7 @@ export function assignIpv4(locals: string[], routes: Ipv4Route[]): Map<string, s
     const v = ipv4ToU32(ip);
     let best: Ipv4Route | undefined;
     for (const r of routes) {
-      if (r.mask === 0 || ((v & r.mask) >>> 0) !== r.dest) continue;
+      if (r.mask === 0 || (v & r.mask) >>> 0 !== r.dest) continue;
       if (!best || popcount(r.mask) > popcount(best.mask)) best = r;
     }
     const iface = best?.iface ?? (ip.startsWith("127.") ? "lo" : undefined);

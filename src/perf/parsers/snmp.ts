@@ -40,7 +40,8 @@ export function parseProtoPairs(text: string): Map<string, ProtoSection> {
  * Throws "<proto> header/value length mismatch: a != b" when the lines differ in length.
  */
 export function sectionValues(proto: string, s: ProtoSection): { values: Map<string, bigint>; malformed: number } {
-  if (s.header.length !== s.values.length) throw new Error(`${proto} header/value length mismatch: ${s.header.length} != ${s.values.length}`);
+  if (s.header.length !== s.values.length)
+    throw new Error(`${proto} header/value length mismatch: ${s.header.length} != ${s.values.length}`);
   const values = new Map<string, bigint>();
   let malformed = 0;
   for (let i = 0; i < s.header.length; i++) {

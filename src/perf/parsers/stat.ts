@@ -105,7 +105,8 @@ export function parseStat(text: string): ProcStat {
     if (f.length === 0) continue;
     const key = f[0]!;
     if (f.length < 2) {
-      if (key === "intr" || key === "ctxt" || key === "btime" || key === "processes" || key === "procs_running" || key === "softirq") out.malformed++;
+      if (key === "intr" || key === "ctxt" || key === "btime" || key === "processes" || key === "procs_running" || key === "softirq")
+        out.malformed++;
       continue;
     }
     switch (key) {
