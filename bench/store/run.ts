@@ -7,6 +7,7 @@
 // Store benchmark. Prints one JSON object. Each figure sits beside its anchor measured in the same
 // run: raw bun:sqlite doing the same inserts/reads (WAL, synchronous=NORMAL, same batch size, one
 // table with a unique key and a 1 KiB blob, prepared statements) — what the store costs on top.
+// Over 400 lines: each figure and its anchor are kept side by side so one run measures both.
 //
 //   bun bench/store/run.ts                 full run (1M objects for RSS/disk, 1M triples)
 //   STORE_BENCH_SCALE=0.1 bun bench/store/run.ts   a 10x smaller run

@@ -7,6 +7,7 @@
 // Builds the distroless-style container image as an OCI image-layout archive, without a Docker
 // daemon: a root filesystem from Debian packages (glibc, libgcc-s1, ca-certificates, tzdata,
 // netbase; no shell), the compiled agent at /usr/bin/antimetal-agent, uid/gid 65532.
+// Over 400 lines: the OCI layout (layers, config, manifest, index) is written here step by step.
 //
 //   bun scripts/image/build.ts --arch amd64|arm64 [--binary PATH] [--out FILE] [--version V]
 //

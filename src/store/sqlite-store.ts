@@ -6,6 +6,8 @@
 
 // The resource graph store on bun:sqlite: resources, relationships and the outbox written in one
 // transaction per mutation, and the subscriptions fed after each commit.
+// Over 400 lines: every write path of the graph stays in the one class that owns the transaction, so
+// the invariant (table change + outbox entry + event, or none) is checked in one place.
 
 import type { Database } from "bun:sqlite";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";

@@ -5,6 +5,7 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 // Intake over real gRPC + TLS on loopback, against the Node test intake server, with the real store.
+// Over 400 lines: one file for the intake's delivery guarantees, sharing one server and harness.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";

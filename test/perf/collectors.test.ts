@@ -6,6 +6,7 @@
 
 // Tests of every point collector over fixture procfs/sysfs trees: the original's acceptance cases for
 // values, errors and deltas, plus cgroups and the filesystem collector.
+// Over 400 lines: every collector against the same fixture trees, one describe block per collector.
 
 import { afterAll, describe, expect, test } from "bun:test";
 import { createLogger } from "../../src/log/logger.ts";
