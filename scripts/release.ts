@@ -116,6 +116,7 @@ export function embeddedNativeLibs(): NativeLib[] {
           .find((r) => r.exitCode === 0);
         if (!owner) throw new Error(`dpkg -S ${real}: no package owns it`);
         pkg = owner.stdout.toString().split(":")[0]!.trim();
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
         version = sh(["dpkg-query", "-W", "-f=${Version}", `${pkg}:amd64`]).trim();
       } else {
         const root = path.join(EBPF_CACHE, "arm64-root");
