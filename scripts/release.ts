@@ -8,7 +8,9 @@
 //   antimetal-agent-<v>-linux-amd64, antimetal-agent-<v>-linux-arm64     the binaries
 //   antimetal-agent-<v>-linux-{amd64,arm64}.oci.tar                      container images (OCI archives)
 //   antimetal-agent-<v>-linux-multiarch.oci.tar                          both, under one image index
-//   antimetal-agent-<v>-deploy.tar.gz                                    deploy/ (kustomize, systemd) + docs/install.md
+//   antimetal-agent-<v>-deploy.tar.gz                                    deploy/ (kustomize, Helm, systemd) + docs/install.md
+//   antimetal-agent_<v>_{amd64,arm64}.deb, antimetal-agent-<v>-1.{x86_64,aarch64}.rpm  packages (scripts/packages.ts)
+//   antimetal-agent-<v>.tgz                                              the Helm chart (deploy/helm/antimetal-agent)
 //   antimetal-agent-<v>.spdx.json                                        SBOM (SPDX 2.3)
 //   SHA256SUMS                                                           `sha256sum -c SHA256SUMS`
 //
@@ -24,6 +26,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { type Arch, buildImage, combineArchives, defaultBinary, type ImageResult } from "./image/build.ts";
+import { buildPackages, packageChart } from "./packages.ts";
 
 const REPO = path.resolve(import.meta.dir, "..");
 const ARCHES: Arch[] = ["amd64", "arm64"];
@@ -363,6 +366,12 @@ export function release(opts: { out: string; version: string; build: boolean }):
     "docs/install.md",
   ]);
   files.push(deployName);
+
+  // deb and rpm per architecture, and the Helm chart at this version.
+  files.push(
+    ...buildPackages({ out, version: opts.version, binaries: { amd64: defaultBinary("amd64"), arm64: defaultBinary("arm64") }, epoch }),
+  );
+  files.push(packageChart({ out, version: opts.version }));
 
   const ebpfObjects = ARCHES.flatMap((arch) => {
     const dir = path.join(REPO, "ebpf/build", EBPF_ARCH[arch]);

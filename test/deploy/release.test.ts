@@ -4,7 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-// scripts/release.ts: both binaries, both image archives, the deploy bundle, an SPDX SBOM naming
+// scripts/release.ts: both binaries, both image archives, the deploy bundle, deb and rpm packages
+// per architecture, the Helm chart package, an SPDX SBOM naming
 // every bundled npm package and embedded native library with its version, and SHA-256 sums that
 // `sha256sum -c` accepts.
 
@@ -27,30 +28,76 @@ describe("release", () => {
     out = fs.mkdtempSync(path.join(os.tmpdir(), "antimetal-release-"));
     ({ files } = release({ out, version: VERSION, build: false }));
     sbom = JSON.parse(fs.readFileSync(path.join(out, `antimetal-agent-${VERSION}.spdx.json`), "utf8")) as Obj;
-  }, 120000);
+  }, 600000);
   afterAll(() => {
     if (out) fs.rmSync(out, { recursive: true, force: true });
   });
 
   test("artifacts: both binaries (identical to dist), both images, deploy bundle, SBOM, checksums", () => {
-    expect(files.sort()).toEqual([
-      "SHA256SUMS",
-      `antimetal-agent-${VERSION}-deploy.tar.gz`,
-      `antimetal-agent-${VERSION}-linux-amd64`,
-      `antimetal-agent-${VERSION}-linux-amd64.oci.tar`,
-      `antimetal-agent-${VERSION}-linux-arm64`,
-      `antimetal-agent-${VERSION}-linux-arm64.oci.tar`,
-      `antimetal-agent-${VERSION}-linux-multiarch.oci.tar`,
-      `antimetal-agent-${VERSION}.spdx.json`,
-    ]);
+    expect(files.sort()).toEqual(
+      [
+        "SHA256SUMS",
+        `antimetal-agent-${VERSION.replace("-", "~")}-1.aarch64.rpm`,
+        `antimetal-agent-${VERSION.replace("-", "~")}-1.x86_64.rpm`,
+        `antimetal-agent-${VERSION}-deploy.tar.gz`,
+        `antimetal-agent-${VERSION}-linux-amd64`,
+        `antimetal-agent-${VERSION}-linux-amd64.oci.tar`,
+        `antimetal-agent-${VERSION}-linux-arm64`,
+        `antimetal-agent-${VERSION}-linux-arm64.oci.tar`,
+        `antimetal-agent-${VERSION}-linux-multiarch.oci.tar`,
+        `antimetal-agent-${VERSION}.spdx.json`,
+        `antimetal-agent-${VERSION}.tgz`,
+        `antimetal-agent_${VERSION.replace("-", "~")}_amd64.deb`,
+        `antimetal-agent_${VERSION.replace("-", "~")}_arm64.deb`,
+      ].sort(),
+    );
     expect(sha256(path.join(out, `antimetal-agent-${VERSION}-linux-amd64`))).toBe(sha256(binary("amd64")));
     expect(sha256(path.join(out, `antimetal-agent-${VERSION}-linux-arm64`))).toBe(sha256(binary("arm64")));
     const file = spawnSync("file", ["-b", path.join(out, `antimetal-agent-${VERSION}-linux-arm64`)], { encoding: "utf8" });
     if (file.status === 0) expect(file.stdout).toContain("ARM aarch64");
     const deploy = spawnSync("tar", ["-tzf", path.join(out, `antimetal-agent-${VERSION}-deploy.tar.gz`)], { encoding: "utf8" }).stdout;
-    for (const f of ["deploy/kubernetes/base/kustomization.yaml", "deploy/systemd/antimetal-agent.service", "docs/install.md"]) {
+    for (const f of [
+      "deploy/kubernetes/base/kustomization.yaml",
+      "deploy/helm/antimetal-agent/Chart.yaml",
+      "deploy/systemd/antimetal-agent.service",
+      "docs/install.md",
+    ]) {
       expect(deploy).toContain(`antimetal-agent-${VERSION}/${f}`);
     }
+  });
+
+  test("packages carry each architecture's binary; the chart package is the chart at this version", () => {
+    for (const [arch, rpmArch] of [
+      ["amd64", "x86_64"],
+      ["arm64", "aarch64"],
+    ] as const) {
+      const v = VERSION.replace("-", "~");
+      const deb = path.join(out, `antimetal-agent_${v}_${arch}.deb`);
+      expect(spawnSync("dpkg-deb", ["-f", deb, "Architecture", "Version"], { encoding: "utf8" }).stdout).toBe(
+        `Architecture: ${arch}\nVersion: ${v}-1\n`,
+      );
+      const root = fs.mkdtempSync(path.join(os.tmpdir(), "antimetal-release-deb-"));
+      try {
+        expect(spawnSync("dpkg-deb", ["-x", deb, root]).status).toBe(0);
+        expect(sha256(path.join(root, "usr/bin/antimetal-agent"))).toBe(sha256(binary(arch)));
+      } finally {
+        fs.rmSync(root, { recursive: true, force: true });
+      }
+      const rpm = spawnSync(
+        "rpm",
+        ["-qp", "--qf", "%{VERSION}-%{RELEASE} %{ARCH}", path.join(out, `antimetal-agent-${v}-1.${rpmArch}.rpm`)],
+        { encoding: "utf8" },
+      );
+      expect(rpm.stdout).toBe(`${v}-1 ${rpmArch}`);
+    }
+    const chart = spawnSync("tar", ["-xOzf", path.join(out, `antimetal-agent-${VERSION}.tgz`), "antimetal-agent/Chart.yaml"], {
+      encoding: "utf8",
+    }).stdout;
+    expect(chart).toMatch(new RegExp(`^version: "?${VERSION}"?$`, "m"));
+    expect(chart).toMatch(new RegExp(`^appVersion: "?${VERSION}"?$`, "m"));
+    const list = spawnSync("tar", ["-tzf", path.join(out, `antimetal-agent-${VERSION}.tgz`)], { encoding: "utf8" }).stdout;
+    for (const f of ["values.schema.json", "files/alerts.yaml", "files/dashboard.json", "templates/daemonset.yaml"])
+      expect(list).toContain(`antimetal-agent/${f}`);
   });
 
   test("the multi-arch archive is one image index over both platforms (skopeo --all copies both)", () => {
