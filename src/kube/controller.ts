@@ -278,8 +278,10 @@ export function createKubeController(opts: KubeControllerOptions): KubeControlle
     },
     isReady() {
       if (!started) return false;
-      // a follower is ready once it campaigns; the leader once the graph holds the cluster
-      return leading ? ready : true;
+      // the leader once the graph holds the cluster; a follower once its first election round has
+      // finished (before that it may be about to lead with an empty graph)
+      if (leading) return ready;
+      return elector === undefined || elector.hasCampaigned();
     },
   };
 }

@@ -69,6 +69,7 @@ export class LeaderElector {
   private running: Promise<void> | undefined;
   private currentLeader = "";
   private term = 0;
+  private rounds = 0;
 
   constructor(private readonly o: LeaderElectionOptions) {
     this.identity = o.identity ?? `${os.hostname()}_${crypto.randomUUID()}`;
@@ -81,6 +82,11 @@ export class LeaderElector {
 
   isLeader(): boolean {
     return this.leading;
+  }
+
+  /** True once the first round (acquire, or find the lease held) has finished, leading or not. */
+  hasCampaigned(): boolean {
+    return this.rounds > 0;
   }
 
   leader(): { identity: string; term: number } {
@@ -126,6 +132,8 @@ export class LeaderElector {
         this.o.logger.warn({ lease: this.name }, "could not renew the leader lease within the renew deadline; stepping down");
         this.setLeading(false);
       }
+      // after setLeading: a new leader is not ready until it has synced, so readiness never sees a gap
+      this.rounds++;
       // a follower's retries are jittered up to 20% (client-go's JitterFactor 1.2) so candidates spread out
       await sleep(this.leading ? this.retryMs : this.followerRetry.next(), signal);
     }

@@ -367,3 +367,27 @@ describe("kube controller against a real kube-apiserver", () => {
     expect(rels).toEqual(expect.arrayContaining(containment()));
   }, 60_000);
 });
+
+test("with leader election, readiness waits for the first election round: a new sole candidate is ready only with the graph synced", async () => {
+  const own = openStore({ dataDirectory: "", logger });
+  const candidate = createKubeController({
+    config: loadKubeconfig([env.kubeconfigPath]),
+    store: own,
+    logger,
+    leaderElect: true,
+    leaseName: `readiness-${Date.now()}`,
+    nodeName: "node-a",
+  });
+  try {
+    await candidate.start();
+    const deadline = Date.now() + 60_000;
+    while (!candidate.isReady() && Date.now() < deadline) await Bun.sleep(2);
+    expect(candidate.isReady()).toBe(true);
+    // the only candidate leads; had it been ready before its first round, the store would still be empty
+    const pods = own.listResources([create(TypeDescriptorSchema, { type: "k8s.io.api.core.v1.Pod" })]);
+    expect(pods.length).toBeGreaterThan(0);
+  } finally {
+    await candidate.stop(AbortSignal.timeout(10_000));
+    own.close();
+  }
+}, 90_000);
