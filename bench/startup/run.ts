@@ -8,6 +8,7 @@
 // (default 60), for dist/antimetal-agent with only the HTTP server running, beside a hello-world
 // Bun.serve binary built the same way (bytecode, ESM, baseline x64, no runtime autoload).
 // Prints one JSON object. Usage: bun bench/startup/run.ts [--idle-seconds 60] [--runs 10]
+
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -61,7 +62,22 @@ async function start(kind: "agent" | "hello") {
   const port = await freePort();
   const cmd =
     kind === "agent"
-      ? [agent, "run", "--health-probe-bind-address", `127.0.0.1:${port}`, "--metrics-bind-address", "0", "--data-directory", "", "--intake-address", "", "--enable-kubernetes-controller=false", "--enable-hardware-discovery=false", "--log-level", "warn"]
+      ? [
+          agent,
+          "run",
+          "--health-probe-bind-address",
+          `127.0.0.1:${port}`,
+          "--metrics-bind-address",
+          "0",
+          "--data-directory",
+          "",
+          "--intake-address",
+          "",
+          "--enable-kubernetes-controller=false",
+          "--enable-hardware-discovery=false",
+          "--log-level",
+          "warn",
+        ]
       : [hello, String(port)];
   const t0 = performance.now();
   const proc = Bun.spawn(cmd, { stdout: "ignore", stderr: "ignore" });

@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// `antimetal-agent check`: reports the host's eBPF features and capabilities and which collectors can run.
+
 import type { Config } from "../config/schema.ts";
 import { detectFeatures, formatFeatureReport } from "../ebpf/index.ts";
 import type { IntakeCheckResult } from "../intake/index.ts";
@@ -36,7 +38,9 @@ export async function checkCommand(ctx: CommandContext): Promise<number> {
   }
   const full = { ...report, collectors: { ...collectors, ...report.collectors } };
   const intake = await probeIntake(ctx.config, ctx.logger);
-  ctx.stdout(ctx.config.checkFormat === "json" ? stringifyExact({ ...full, intake }, 2) + "\n" : formatFeatureReport(full) + formatIntake(intake));
+  ctx.stdout(
+    ctx.config.checkFormat === "json" ? stringifyExact({ ...full, intake }, 2) + "\n" : formatFeatureReport(full) + formatIntake(intake),
+  );
   return 0;
 }
 

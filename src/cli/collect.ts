@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// `antimetal-agent collect`: one-shot host metrics as JSON, or execsnoop exec events for --duration.
+
 import { ConfigError } from "../config/load.ts";
 import { runExecsnoopCommand } from "../ebpf/index.ts";
 import { runCollect } from "../perf/collect-command.ts";

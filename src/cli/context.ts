@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// What every subcommand receives (config, logger, stdout) and helpers deriving host paths, collector
+// options and the node name from the config.
+
 import { hostname } from "node:os";
 import type { Loaded } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";

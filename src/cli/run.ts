@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// `antimetal-agent run`: builds every component from the config and runs them until SIGTERM/SIGINT.
+
 import { buildInfo } from "../build-info.ts";
 import { ConfigError, redactedView } from "../config/load.ts";
 import { FsConfigLoader } from "../config/objects/fs-loader.ts";
@@ -13,10 +15,12 @@ import { createHostGraphComponent, withHostGraphChannels } from "../hostgraph/in
 import type { KubeController } from "../kube/index.ts";
 import type { Logger } from "../log/logger.ts";
 import { registry } from "../metrics/registry.ts";
+import type { ExpositionSource } from "../metrics/scrape-cache.ts";
 import { registerSelfMetrics } from "../metrics/self.ts";
 import { defaultRegistry } from "../perf/collect-command.ts";
 import type { ContinuousCollector, HostPaths } from "../perf/collector.ts";
 import { PrometheusExposition } from "../perf/exposition.ts";
+import { sharedReadPool } from "../perf/io.ts";
 import type { CollectorRegistry } from "../perf/registry.ts";
 import { MetricsRouter } from "../perf/router.ts";
 import { CollectorScheduler } from "../perf/scheduler.ts";
@@ -25,12 +29,16 @@ import { Lifecycle } from "../runtime/lifecycle.ts";
 import { onReloadSignal, onShutdownSignal } from "../runtime/signals.ts";
 import { createHttpComponent } from "../server/http.ts";
 import { createStoreComponent, defaultClassifier, openStore } from "../store/index.ts";
+import { errorMessage } from "../util/errors.ts";
 import { stringifyExact } from "../util/json.ts";
 import { CollectorControl, parseIntervals } from "./collector-control.ts";
 import { assertKnownCollectors } from "./collectors-flag.ts";
 import { type CommandContext, collectorOptions, hostPaths, nodeName } from "./context.ts";
 import { assertApiKeyFileUsable } from "./intake-key.ts";
 import { LiveConfig, type LiveTargets } from "./live-config.ts";
+
+/** How long past --shutdown-timeout the process may live if stopping itself hangs (then it exits 1). */
+const HARD_EXIT_GRACE_MS = 1000;
 
 /**
  * `antimetal-agent run`: builds the components from the configuration, starts them in order
@@ -64,22 +72,25 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
   logger.info({ version: buildInfo.version, revision: buildInfo.revision, pid: process.pid }, "starting antimetal-agent");
 
   let lifecycle: Lifecycle | undefined;
+  // Host metrics join the self metrics on /metrics once the collectors are built.
+  const metricSources: ExpositionSource[] = [];
   const http = createHttpComponent({
     probeAddress: config.healthProbeBindAddress,
     metricsAddress: config.metricsBindAddress,
     pprofAddress: config.pprofAddress,
     readiness: () => lifecycle?.readiness() ?? { ready: false, reasons: ["starting"] },
     registry,
+    sources: metricSources,
     logger,
     configView: () => live!.view(),
   });
   let rest: Component[];
   const targets: LiveTargets = {};
   try {
-    rest = await buildComponents(ctx, targets);
+    rest = await buildComponents(ctx, targets, metricSources);
   } catch (e) {
     if (e instanceof ConfigError) throw e;
-    logger.error({ err: (e as Error).message }, "agent failed to start");
+    logger.error({ err: errorMessage(e) }, "agent failed to start");
     return 1;
   }
   const components: Component[] = [http, ...rest];
@@ -90,7 +101,17 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     onShutdownSignal(async (signal) => {
       logger.info({ signal, budgetMs: config.shutdownTimeout }, "shutting down");
       live!.stop();
+      const pending = () => ({ components: lifecycle!.unstopped(), stuckReads: sharedReadPool().stuckCalls() });
+      // backstop: if stopping itself does not return (a stop that ignores its deadline), exit anyway
+      const hardExit = setTimeout(() => {
+        logger.error({ budgetMs: config.shutdownTimeout, ...pending() }, "shutdown budget exhausted; exiting now");
+        process.exit(1);
+      }, config.shutdownTimeout + HARD_EXIT_GRACE_MS);
+      hardExit.unref();
       const clean = await lifecycle!.stop(config.shutdownTimeout);
+      clearTimeout(hardExit);
+      if (!clean)
+        logger.error({ budgetMs: config.shutdownTimeout, ...pending() }, "shutdown budget exhausted; exiting with these still pending");
       logger.info({ clean }, "stopped");
       resolve(clean ? 0 : 1);
     });
@@ -99,7 +120,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
   try {
     await lifecycle.start();
   } catch (e) {
-    logger.error({ err: (e as Error).message }, "agent failed to start");
+    logger.error({ err: errorMessage(e) }, "agent failed to start");
     return 1;
   }
   live.watchFile();
@@ -109,7 +130,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
 }
 
 /** Everything but HTTP, in start order: store, collectors, eBPF, host graph, Kubernetes, intake. */
-async function buildComponents(ctx: CommandContext, targets: LiveTargets): Promise<Component[]> {
+async function buildComponents(ctx: CommandContext, targets: LiveTargets, metricSources: ExpositionSource[]): Promise<Component[]> {
   const { config, logger } = ctx;
   const paths = hostPaths(config);
   const node = nodeName(config);
@@ -132,7 +153,9 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets): Promi
       defaultRegistry(paths, collectorOptions(c, logger.child({ component: "perf-collectors" })));
     const registry = await buildRegistry(config);
     const router = new MetricsRouter({ logger });
-    router.subscribe(await PrometheusExposition.create(paths));
+    const exposition = await PrometheusExposition.create(paths, { logger: logger.child({ component: "exposition" }) });
+    router.subscribe(exposition);
+    metricSources.push(exposition);
     const requested = config.collectors;
     // Config objects (fs directory or the config service) start collectors and set intervals at run time.
     const objects = await createConfigObjectSource(config, registry, paths, logger);
@@ -202,8 +225,7 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets): Promi
       },
       leaderElect: config.leaderElect,
       // The host links to its Kubernetes Node once the cluster name is known; do not wait for the next refresh.
-      onClusterIdentified: () =>
-        void hostgraph?.relink().catch((e) => logger.warn({ err: (e as Error).message }, "host graph relink failed")),
+      onClusterIdentified: () => void hostgraph?.relink().catch((e) => logger.warn({ err: errorMessage(e) }, "host graph relink failed")),
     });
     components.push(kube);
   }

@@ -33,12 +33,19 @@ export function parseStoreQuery(positionals: readonly string[], config: StoreFil
   for (const key of Object.keys(FILTERS) as Array<StoreQuery["command"]>) {
     if (key === sub) continue;
     for (const filter of FILTERS[key]) {
-      if (config[filter] !== "") throw new ConfigError(`invalid --${OPTIONS[filter].flag}: applies to "store ${key}" only, not "store ${sub}"`);
+      if (config[filter] !== "")
+        throw new ConfigError(`invalid --${OPTIONS[filter].flag}: applies to "store ${key}" only, not "store ${sub}"`);
     }
   }
   const given = (v: string) => (v !== "" ? v : undefined);
   if (sub === "resources") return { command: sub, type: given(config.storeType) };
-  if (sub === "relationships") return { command: sub, subject: given(config.storeSubject), object: given(config.storeObject), predicate: given(config.storePredicate) };
+  if (sub === "relationships")
+    return {
+      command: sub,
+      subject: given(config.storeSubject),
+      object: given(config.storeObject),
+      predicate: given(config.storePredicate),
+    };
   return { command: sub };
 }
 

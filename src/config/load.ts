@@ -171,7 +171,11 @@ export function readBoundedConfigFile(path: string): string {
     if (stat.size > MAX_CONFIG_FILE_BYTES) throw tooLarge(path, `${stat.size} bytes`);
     const buf = Buffer.alloc(MAX_CONFIG_FILE_BYTES + 1);
     let length = 0;
-    for (let n; length < buf.length && (n = readSync(fd, buf, length, buf.length - length, null)) > 0; ) length += n;
+    while (length < buf.length) {
+      const n = readSync(fd, buf, length, buf.length - length, null);
+      if (n <= 0) break;
+      length += n;
+    }
     if (length > MAX_CONFIG_FILE_BYTES) throw tooLarge(path, `more than ${MAX_CONFIG_FILE_BYTES} bytes`);
     return buf.toString("utf8", 0, length);
   } finally {

@@ -4,6 +4,10 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Every option of every subcommand in one table (flag, env vars, default, help, zod validation), from
+// which the CLI parser, --help, --print-config, the YAML config file and the README flag table derive.
+// Over 400 lines because it is that declaration table: one entry per option, nothing else.
+
 import { z } from "zod";
 import {
   absolutePath,

@@ -7,8 +7,8 @@
 // The option value types: duration ranges, booleans, intake address and API key rules.
 
 import { describe, expect, test } from "bun:test";
-import { isDurationOption, OPTIONS, type OptionSpec } from "./schema.ts";
 import { apiKeyProblem } from "../util/api-key.ts";
+import { isDurationOption, OPTIONS, type OptionSpec } from "./schema.ts";
 import { bool, durationIn, durationRange, intakeAddressProblem } from "./validators.ts";
 
 describe("durations have a range", () => {
@@ -46,7 +46,15 @@ test("booleans: an empty value is an error, not true", () => {
 });
 
 describe("intake address: host:port, port 1-65535, IPv6 in brackets, no scheme", () => {
-  for (const good of ["", "intake.antimetal.com:443", "localhost:50051", "127.0.0.1:1", "[::1]:443", "[2001:db8::1]:65535", "host_name.local.:8443"]) {
+  for (const good of [
+    "",
+    "intake.antimetal.com:443",
+    "localhost:50051",
+    "127.0.0.1:1",
+    "[::1]:443",
+    "[2001:db8::1]:65535",
+    "host_name.local.:8443",
+  ]) {
     test(`accepts ${JSON.stringify(good)}`, () => expect(intakeAddressProblem(good)).toBeUndefined());
   }
   const bad: Array<[string, string]> = [
@@ -62,7 +70,8 @@ describe("intake address: host:port, port 1-65535, IPv6 in brackets, no scheme",
     [":443", "the host must be a DNS name or an IP address"],
     ["in take:443", "the host must be a DNS name or an IP address"],
   ];
-  for (const [address, reason] of bad) test(`refuses ${JSON.stringify(address)}`, () => expect(intakeAddressProblem(address)).toContain(reason));
+  for (const [address, reason] of bad)
+    test(`refuses ${JSON.stringify(address)}`, () => expect(intakeAddressProblem(address)).toContain(reason));
 });
 
 describe("API key: what a header can carry, and the reason never shows the key", () => {

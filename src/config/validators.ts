@@ -14,13 +14,16 @@ import { errorMessage } from "../util/errors.ts";
 import { formatDuration, parseDuration } from "./duration.ts";
 
 /** true/false, 1/0, yes/no. An empty value is an error: `--intake-secure=` must not mean true. */
-export const bool = z.preprocess((v) => {
-  if (typeof v !== "string") return v;
-  const s = v.trim().toLowerCase();
-  if (["true", "1", "yes"].includes(s)) return true;
-  if (["false", "0", "no"].includes(s)) return false;
-  return v;
-}, z.boolean({ error: (i) => (i.input === "" ? "must be true or false, got an empty value" : "must be true or false") }));
+export const bool = z.preprocess(
+  (v) => {
+    if (typeof v !== "string") return v;
+    const s = v.trim().toLowerCase();
+    if (["true", "1", "yes"].includes(s)) return true;
+    if (["false", "0", "no"].includes(s)) return false;
+    return v;
+  },
+  z.boolean({ error: (i) => (i.input === "" ? "must be true or false, got an empty value" : "must be true or false") }),
+);
 
 export interface DurationRange {
   minMs: number;
@@ -66,7 +69,9 @@ export function rangeText(range: DurationRange): string {
 
 const isAbsolute = (p: string) => p.startsWith("/");
 export const absolutePath = z.string().refine(isAbsolute, { error: (i) => `must be an absolute path, got ${JSON.stringify(i.input)}` });
-export const optionalPath = z.string().refine((p) => p === "" || isAbsolute(p), { error: (i) => `must be an absolute path, got ${JSON.stringify(i.input)}` });
+export const optionalPath = z
+  .string()
+  .refine((p) => p === "" || isAbsolute(p), { error: (i) => `must be an absolute path, got ${JSON.stringify(i.input)}` });
 
 /** "" or "0" disables a listener; otherwise [host]:port with a port in 0..65535. */
 export const bindAddress = z.string().refine(
@@ -83,7 +88,8 @@ const HOSTNAME = /^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_.])?$/;
 /** Why an intake address is unusable, or undefined when it is host:port (IPv6 in brackets, no scheme). */
 export function intakeAddressProblem(address: string): string | undefined {
   if (address === "") return undefined;
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(address) || /^(dns|unix|ipv4|ipv6):/i.test(address)) return "must not have a scheme (write host:port)";
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(address) || /^(dns|unix|ipv4|ipv6):/i.test(address))
+    return "must not have a scheme (write host:port)";
   const colon = address.lastIndexOf(":");
   if (colon === -1) return "must be host:port (the port is required)";
   const host = address.slice(0, colon);

@@ -9,7 +9,7 @@
 
 import { expect, test } from "bun:test";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { anyPack, AnySchema } from "@bufbuild/protobuf/wkt";
+import { AnySchema, anyPack } from "@bufbuild/protobuf/wkt";
 import { ContainmentType, ContainsSchema, SystemNodeSchema } from "../proto/gen/antimetal/hardware/v1/hardware_pb.ts";
 import { ClusterProvider, ClusterSchema } from "../proto/gen/kubernetes/v1/cluster_pb.ts";
 import { TypeDescriptorSchema } from "../proto/gen/resource/v1/object_pb.ts";
@@ -24,7 +24,14 @@ test("newResource: the same bytes as a hand-built Resource (kube object, cluster
   const ns = kubeNamespace("c1", "default");
   const pod = newResource({
     type: "k8s.io.api.core.v1.Pod",
-    metadata: { provider: Provider.KUBERNETES, providerId: "uid", name: "p", namespace: ns, tags: [create(TagSchema, { key: "a", value: "b" })], region: "r" },
+    metadata: {
+      provider: Provider.KUBERNETES,
+      providerId: "uid",
+      name: "p",
+      namespace: ns,
+      tags: [create(TagSchema, { key: "a", value: "b" })],
+      region: "r",
+    },
     spec: create(AnySchema, { typeUrl: "k8s.io.api.core.v1.Pod", value: new Uint8Array([1, 2, 3]) }),
   });
   const podByHand = create(ResourceSchema, {
@@ -34,11 +41,19 @@ test("newResource: the same bytes as a hand-built Resource (kube object, cluster
   });
   expect(toBinary(ResourceSchema, pod)).toEqual(toBinary(ResourceSchema, podByHand));
 
-  const cluster = newResource({ type: "kubernetes.v1.Cluster", metadata: { name: "c1" }, spec: packMessage(ClusterSchema, { majorVersion: "1", provider: ClusterProvider.KIND }) });
+  const cluster = newResource({
+    type: "kubernetes.v1.Cluster",
+    metadata: { name: "c1" },
+    spec: packMessage(ClusterSchema, { majorVersion: "1", provider: ClusterProvider.KIND }),
+  });
   const clusterSpec = toBinary(ClusterSchema, create(ClusterSchema, { majorVersion: "1", provider: ClusterProvider.KIND }));
   expect(cluster.spec).toMatchObject({ typeUrl: "type.googleapis.com/kubernetes.v1.Cluster", value: clusterSpec });
 
-  const sys = newResource({ type: SystemNodeSchema.typeName, metadata: { provider: Provider.ANTIMETAL, name: "m" }, spec: packMessage(SystemNodeSchema, { hostname: "h" }) });
+  const sys = newResource({
+    type: SystemNodeSchema.typeName,
+    metadata: { provider: Provider.ANTIMETAL, name: "m" },
+    spec: packMessage(SystemNodeSchema, { hostname: "h" }),
+  });
   const sysByHand = create(ResourceSchema, {
     type: { kind: RESOURCE_KIND, type: SystemNodeSchema.typeName },
     metadata: { provider: Provider.ANTIMETAL, name: "m" },
@@ -76,12 +91,17 @@ test("keys: resourceKeyOf = encodeResourceKey(resourceRefOf); refPath is the key
   const a = resourceRef("t.A", "a");
   const b = resourceRef("t.B", "b");
   const one = newRelationship({ subject: a, object: b, predicate: packMessage(ContainsSchema, { type: ContainmentType.PHYSICAL }) });
-  const same = newRelationship({ subject: resourceRef("t.A", "a"), object: resourceRef("t.B", "b"), predicate: packMessage(ContainsSchema, { type: ContainmentType.PHYSICAL }) });
+  const same = newRelationship({
+    subject: resourceRef("t.A", "a"),
+    object: resourceRef("t.B", "b"),
+    predicate: packMessage(ContainsSchema, { type: ContainmentType.PHYSICAL }),
+  });
   same.createdAt = { $typeName: "google.protobuf.Timestamp", seconds: 5n, nanos: 0 };
   const other = newRelationship({ subject: a, object: b, predicate: packMessage(ContainsSchema, { type: ContainmentType.LOGICAL }) });
   expect(relationshipKey(same)).toBe(relationshipKey(one));
   expect(relationshipKey(other)).not.toBe(relationshipKey(one));
-  const ids = (x: typeof one) => Buffer.from(relationshipId(x, encodeResourceKey(x.subject!), encodeResourceKey(x.object!))).toString("hex");
+  const ids = (x: typeof one) =>
+    Buffer.from(relationshipId(x, encodeResourceKey(x.subject!), encodeResourceKey(x.object!))).toString("hex");
   expect(ids(same)).toBe(ids(one));
   expect(ids(other)).not.toBe(ids(one));
 });

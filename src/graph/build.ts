@@ -8,11 +8,17 @@
 // the objects they put in the store have one shape.
 
 import { create, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
-import { anyPack, AnySchema, type Any } from "@bufbuild/protobuf/wkt";
-import { NamespaceSchema, type Namespace } from "../proto/gen/resource/v1/namespace_pb.ts";
-import { TypeDescriptorSchema, type TypeDescriptor } from "../proto/gen/resource/v1/object_pb.ts";
-import { RelationshipSchema, type Relationship } from "../proto/gen/resource/v1/relationship_pb.ts";
-import { ResourceMetaSchema, ResourceRefSchema, ResourceSchema, type Resource, type ResourceRef } from "../proto/gen/resource/v1/resource_pb.ts";
+import { type Any, AnySchema, anyPack } from "@bufbuild/protobuf/wkt";
+import { type Namespace, NamespaceSchema } from "../proto/gen/resource/v1/namespace_pb.ts";
+import { type TypeDescriptor, TypeDescriptorSchema } from "../proto/gen/resource/v1/object_pb.ts";
+import { type Relationship, RelationshipSchema } from "../proto/gen/resource/v1/relationship_pb.ts";
+import {
+  type Resource,
+  ResourceMetaSchema,
+  type ResourceRef,
+  ResourceRefSchema,
+  ResourceSchema,
+} from "../proto/gen/resource/v1/resource_pb.ts";
 import { RELATIONSHIP_KIND, RESOURCE_KIND, typeUrlOf } from "./names.ts";
 
 export interface ResourceInit {
@@ -70,7 +76,12 @@ function relationshipDescriptor(type: string): TypeDescriptor {
 /** A Relationship of kind resource.v1.Relationship. */
 export function newRelationship(init: RelationshipInit): Relationship {
   const type = init.type ?? init.predicate.typeUrl.slice(init.predicate.typeUrl.lastIndexOf("/") + 1);
-  return create(RelationshipSchema, { type: relationshipDescriptor(type), subject: init.subject, object: init.object, predicate: init.predicate });
+  return create(RelationshipSchema, {
+    type: relationshipDescriptor(type),
+    subject: init.subject,
+    object: init.object,
+    predicate: init.predicate,
+  });
 }
 
 const EMPTY = new Uint8Array(0);

@@ -8,9 +8,9 @@
 // encode.go) and relationship identity, used by every source, the store and the CLI.
 
 import { create, equals } from "@bufbuild/protobuf";
-import { NamespaceSchema, type Namespace } from "../proto/gen/resource/v1/namespace_pb.ts";
-import { ResourceRefSchema, type Resource, type ResourceRef } from "../proto/gen/resource/v1/resource_pb.ts";
+import { type Namespace, NamespaceSchema } from "../proto/gen/resource/v1/namespace_pb.ts";
 import type { Relationship } from "../proto/gen/resource/v1/relationship_pb.ts";
+import { type Resource, type ResourceRef, ResourceRefSchema } from "../proto/gen/resource/v1/resource_pb.ts";
 import { RELATIONSHIP_KIND } from "./names.ts";
 
 /** Input the graph refuses (missing type, bad key, missing predicate...). Nothing was written. */

@@ -35,4 +35,5 @@ export const CHANNELS: readonly Channel[] = [CLUSTER_CHANNEL, INSTANCE_CHANNEL];
 export type Classifier = (type: string) => Channel;
 
 /** "antimetal.*" (this host's graph) -> "instance"; everything else (k8s.io.*, kubernetes.*, network.*) -> "cluster". */
-export const defaultClassifier: Classifier = (type) => (type === "antimetal" || type.startsWith("antimetal.") ? INSTANCE_CHANNEL : CLUSTER_CHANNEL);
+export const defaultClassifier: Classifier = (type) =>
+  type === "antimetal" || type.startsWith("antimetal.") ? INSTANCE_CHANNEL : CLUSTER_CHANNEL;

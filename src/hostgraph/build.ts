@@ -9,9 +9,11 @@
 
 import { create, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { newRelationship, newResource, packMessage, resourceRef } from "../graph/build.ts";
+import { refPath, relationshipKey, resourceRefOf } from "../graph/keys.ts";
 import {
   BusConnectionSchema,
-  BusType,
+  type BusType,
   ConnectedToSchema,
   ContainedBySchema,
   ContainmentType,
@@ -31,11 +33,9 @@ import {
   SystemNodeSchema,
 } from "../proto/gen/antimetal/hardware/v1/hardware_pb.ts";
 import { RegisteredAsSchema, UnderlyingSchema } from "../proto/gen/kubernetes/v1/relationships_pb.ts";
+import { Provider } from "../proto/gen/resource/v1/provider_pb.ts";
 import type { Relationship } from "../proto/gen/resource/v1/relationship_pb.ts";
 import { type Resource, type ResourceRef, TagSchema } from "../proto/gen/resource/v1/resource_pb.ts";
-import { Provider } from "../proto/gen/resource/v1/provider_pb.ts";
-import { newRelationship, newResource, packMessage, resourceRef } from "../graph/build.ts";
-import { refPath, relationshipKey, resourceRefOf } from "../graph/keys.ts";
 import type { CpuInfoInput, DiskInfoInput, HostInventory, MemoryInfoInput, NetDeviceFacts, NetworkInfoInput, U64 } from "./types.ts";
 
 export const HARDWARE_PACKAGE = "antimetal.hardware.v1";
@@ -81,7 +81,12 @@ function u64(v: U64 | undefined): bigint {
   return typeof v === "bigint" ? v : BigInt(Math.trunc(v));
 }
 
-export function relationship<D extends DescMessage>(subject: ResourceRef, object: ResourceRef, schema: D, predicate: MessageInitShape<D>): Relationship {
+export function relationship<D extends DescMessage>(
+  subject: ResourceRef,
+  object: ResourceRef,
+  schema: D,
+  predicate: MessageInitShape<D>,
+): Relationship {
   return newRelationship({ subject, object, predicate: packMessage(schema, predicate) });
 }
 
@@ -128,7 +133,13 @@ interface BuildContext {
 }
 
 /** Adds a hardware resource named `name` with `spec` as a `schema` message; returns its ref. */
-function addResource<D extends DescMessage>(ctx: BuildContext, schema: D, name: string, spec: MessageInitShape<D>, tags: { key: string; value: string }[] = []): ResourceRef {
+function addResource<D extends DescMessage>(
+  ctx: BuildContext,
+  schema: D,
+  name: string,
+  spec: MessageInitShape<D>,
+  tags: { key: string; value: string }[] = [],
+): ResourceRef {
   ctx.resources.push(
     newResource({
       type: schema.typeName,
@@ -152,7 +163,15 @@ function contains(ctx: BuildContext, parent: ResourceRef, child: ResourceRef, ty
 export function buildHostGraph(inv: HostInventory): HostGraph {
   const f = inv.facts;
   const sys = f.machineId || f.systemUuid || f.hostname || "unknown";
-  const ctx: BuildContext = { inv, sys, systemRef: resourceRef(SystemNodeSchema.typeName, sys), resources: [], relationships: [], coreRefs: new Map(), numaRefs: new Map() };
+  const ctx: BuildContext = {
+    inv,
+    sys,
+    systemRef: resourceRef(SystemNodeSchema.typeName, sys),
+    resources: [],
+    relationships: [],
+    coreRefs: new Map(),
+    numaRefs: new Map(),
+  };
 
   const tags = [{ key: "hostname", value: f.hostname }];
   if (f.machineId) tags.push({ key: "machine-id", value: f.machineId });
@@ -236,7 +255,8 @@ function buildCpu(ctx: BuildContext, cpu: CpuInfoInput): void {
     if (cores.length > SOCKET_SHARING_MAX_CPUS) continue;
     for (const a of cores) {
       for (const b of cores) {
-        if (a !== b && a.name !== b.name) ctx.relationships.push(relationship(a, b, SocketSharingSchema, { physicalId: socket, socketId: socket }));
+        if (a !== b && a.name !== b.name)
+          ctx.relationships.push(relationship(a, b, SocketSharingSchema, { physicalId: socket, socketId: socket }));
       }
     }
   }

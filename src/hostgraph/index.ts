@@ -10,10 +10,17 @@
  * See docs/hostgraph.md.
  */
 
-import { INSTANCE_CHANNEL, type Classifier } from "../graph/names.ts";
+import { type Classifier, INSTANCE_CHANNEL } from "../graph/names.ts";
 import { NODE_LINK_PREDICATES } from "./build.ts";
 
-export { buildHostGraph, type HostGraph, HARDWARE_PREDICATES, KUBE_NODE_TYPE, NODE_LINK_PREDICATES, nodeLinkRelationships } from "./build.ts";
+export {
+  buildHostGraph,
+  HARDWARE_PREDICATES,
+  type HostGraph,
+  KUBE_NODE_TYPE,
+  NODE_LINK_PREDICATES,
+  nodeLinkRelationships,
+} from "./build.ts";
 export { collectInventory, createHardwareCollectors, type HardwareCollectors } from "./collect.ts";
 export { readHostFacts, readMachineId, readSystemUuid } from "./facts.ts";
 export { createHostGraphComponent, type HostGraphComponent, type HostGraphOptions, type RefreshResult } from "./manager.ts";

@@ -10,7 +10,7 @@
 import type { Logger } from "../log/logger.ts";
 import { errorMessage } from "../util/errors.ts";
 import type { IntakeEndpoint } from "./component.ts";
-import { failureReason, type FailureReason } from "./health.ts";
+import { type FailureReason, failureReason } from "./health.ts";
 import { IntakeTransport } from "./transport.ts";
 
 export interface IntakeCheckResult {

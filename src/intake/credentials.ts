@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import tls from "node:tls";
 import * as grpc from "@grpc/grpc-js";
+import { errorMessage } from "../util/errors.ts";
 
 /** Where Go (crypto/x509, the original agent) looks for the system roots on Linux. */
 const SYSTEM_CA_FILES = [
@@ -79,7 +80,7 @@ export function secureCredentials(files: TlsFiles): grpc.ChannelCredentials {
     try {
       return readFileSync(file);
     } catch (err) {
-      throw new Error(`reading intake ${what} ${file}: ${(err as Error).message}`);
+      throw new Error(`reading intake ${what} ${file}: ${errorMessage(err)}`);
     }
   };
   const ssl = grpc.credentials.createSsl(
@@ -109,7 +110,9 @@ class IpLiteralSafeCredentials extends grpc.ChannelCredentials {
     return other instanceof IpLiteralSafeCredentials && this.inner._equals(other.inner);
   }
 
-  _createSecureConnector(...args: Parameters<grpc.ChannelCredentials["_createSecureConnector"]>): ReturnType<grpc.ChannelCredentials["_createSecureConnector"]> {
+  _createSecureConnector(
+    ...args: Parameters<grpc.ChannelCredentials["_createSecureConnector"]>
+  ): ReturnType<grpc.ChannelCredentials["_createSecureConnector"]> {
     const connector = this.inner._createSecureConnector(...args);
     // grpc-js keeps the tls.connect options of a secure connector in `connectionOptions`;
     // test/intake/tls-ip.test.ts fails if a grpc-js upgrade moves them.

@@ -15,11 +15,15 @@ import { failureReason, UploadHealth } from "./health.ts";
 const unavailable = (details: string) => ({ code: status.UNAVAILABLE, codeName: "UNAVAILABLE", details });
 
 test("failure reasons from the transport's messages and status codes", () => {
-  expect(failureReason(unavailable("No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:1"))).toBe("connection_refused");
+  expect(failureReason(unavailable("No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:1"))).toBe(
+    "connection_refused",
+  );
   expect(failureReason(unavailable("Name resolution failed for target dns:nonexistent.invalid:443"))).toBe("dns");
   expect(failureReason(unavailable("No connection established. Last error: Error: unable to verify the first certificate"))).toBe("tls");
   expect(failureReason(unavailable("No connection established. Last error: Protocol error (2026-12-05T08:09:55.416Z)"))).toBe("protocol");
-  expect(failureReason(unavailable("No connection established. Last error: Failed to connect (2026-12-05T08:09:55.423Z)"))).toBe("connection_failed");
+  expect(failureReason(unavailable("No connection established. Last error: Failed to connect (2026-12-05T08:09:55.423Z)"))).toBe(
+    "connection_failed",
+  );
   expect(failureReason(unavailable("Connection dropped"))).toBe("connection_reset");
   expect(failureReason({ code: status.INTERNAL, codeName: "INTERNAL", details: "Response message parsing error" })).toBe("protocol");
   expect(failureReason({ code: status.UNAUTHENTICATED, codeName: "UNAUTHENTICATED", details: "bad key" })).toBe("unauthenticated");

@@ -64,7 +64,8 @@ export function failureReason(outcome: FailedOutcome): FailureReason {
   if (/Protocol error|RST_STREAM|frame|parse|Failed to deserialize|ERR_HTTP2/i.test(d)) return "protocol";
   if (/ETIMEDOUT|timed out|timeout/i.test(d)) return "timeout";
   if (outcome.code === Code.INTERNAL || outcome.code === Code.UNIMPLEMENTED) return "protocol";
-  if (outcome.code === Code.UNAVAILABLE) return /No connection established|Failed to connect/.test(d) ? "connection_failed" : "connection_reset";
+  if (outcome.code === Code.UNAVAILABLE)
+    return /No connection established|Failed to connect/.test(d) ? "connection_failed" : "connection_reset";
   return "other";
 }
 

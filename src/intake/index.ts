@@ -8,7 +8,14 @@
 // to the intake over gRPC, and the connectivity check.
 
 export { checkIntake, type IntakeCheckResult } from "./check.ts";
-export { CLUSTER_CHANNEL, createIntakeComponent, INSTANCE_CHANNEL, type IntakeComponent, type IntakeEndpoint, type IntakeOptions } from "./component.ts";
+export {
+  CLUSTER_CHANNEL,
+  createIntakeComponent,
+  INSTANCE_CHANNEL,
+  type IntakeComponent,
+  type IntakeEndpoint,
+  type IntakeOptions,
+} from "./component.ts";
 export { FAILURE_REASONS, type FailureReason, type UploadHealthSnapshot } from "./health.ts";
 export { ChannelStreamer, type SentRef, type StreamerStats, type UploadOutbox } from "./streamer.ts";
 export { IntakeTransport } from "./transport.ts";

@@ -9,7 +9,7 @@
 
 import { Counter, Gauge } from "prom-client";
 import { registry } from "../metrics/registry.ts";
-import { StoreClosedError, type Outbox } from "../store/types.ts";
+import { type Outbox, StoreClosedError } from "../store/types.ts";
 
 /**
  * Intake self-metrics on the shared registry. Families are created once per process; every live

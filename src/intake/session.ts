@@ -10,6 +10,7 @@
 import { status as Code } from "@grpc/grpc-js";
 import type { Logger } from "../log/logger.ts";
 import type { Outbox, OutboxRawEntry } from "../store/types.ts";
+import { errorMessage } from "../util/errors.ts";
 import type { ChannelStats } from "./channel-stats.ts";
 import type { SentRef } from "./isolation.ts";
 import type { CallOutcome } from "./transport.ts";
@@ -17,7 +18,10 @@ import type { Waker } from "./waker.ts";
 import { encodeEntries } from "./wire.ts";
 
 /** What the intake reads from the store's outbox: the raw (undecoded) reads only. */
-export type UploadOutbox = Pick<Outbox, "readRaw" | "snapshotRaw" | "newestSeq" | "confirm" | "stats" | "onAppend" | "needsResync" | "clearResync">;
+export type UploadOutbox = Pick<
+  Outbox,
+  "readRaw" | "snapshotRaw" | "newestSeq" | "confirm" | "stats" | "onAppend" | "needsResync" | "clearResync"
+>;
 
 /** What a stream needs from a call (IntakeCall in transport.ts; fakes in unit tests). */
 export interface DeltaCall {
@@ -123,7 +127,12 @@ export class StreamSession {
     try {
       call = transport.open(this.openedAt + limits.maxStreamAgeMs);
     } catch (err) {
-      return this.result({ ok: false, code: Code.UNAVAILABLE, codeName: "UNAVAILABLE", details: `opening the intake stream: ${(err as Error).message}` });
+      return this.result({
+        ok: false,
+        code: Code.UNAVAILABLE,
+        codeName: "UNAVAILABLE",
+        details: `opening the intake stream: ${errorMessage(err)}`,
+      });
     }
     this.call = call;
     try {
@@ -145,7 +154,14 @@ export class StreamSession {
   }
 
   private result(outcome: StreamOutcome): StreamResult {
-    return { outcome, sent: this.sent, batches: this.batches, snapshotObjects: this.snapshotObjects, heartbeatAt: this.heartbeatAt, openedAt: this.openedAt };
+    return {
+      outcome,
+      sent: this.sent,
+      batches: this.batches,
+      snapshotObjects: this.snapshotObjects,
+      heartbeatAt: this.heartbeatAt,
+      openedAt: this.openedAt,
+    };
   }
 
   /** False when the call stayed full (no drain) past the ack timeout. */
@@ -193,7 +209,7 @@ export class StreamSession {
     try {
       return this.ctx.outbox.needsResync(this.ctx.channel);
     } catch (err) {
-      this.ctx.log.debug({ err: (err as Error).message }, "reading the outbox resync flag failed");
+      this.ctx.log.debug({ err: errorMessage(err) }, "reading the outbox resync flag failed");
       return false;
     }
   }

@@ -43,21 +43,36 @@ class FakeOutbox implements UploadOutbox {
     for (const l of this.listeners) l(CH);
   }
   readRaw(_ch: string, afterSeq: number, limit: number): OutboxRawEntry[] {
-    return [...this.pending.values()].filter((e) => e.seq > afterSeq).sort((a, b) => a.seq - b.seq).slice(0, limit);
+    return [...this.pending.values()]
+      .filter((e) => e.seq > afterSeq)
+      .sort((a, b) => a.seq - b.seq)
+      .slice(0, limit);
   }
   newestSeq(): number {
     return Math.max(0, ...[...this.pending.values()].map((e) => e.seq));
   }
   confirm(_ch: string, entries: ReadonlyArray<Pick<OutboxRawEntry, "key" | "seq">>): number {
     let n = 0;
-    for (const e of entries) if (this.pending.get(e.key)?.seq === e.seq) (this.pending.delete(e.key), n++);
+    for (const e of entries)
+      if (this.pending.get(e.key)?.seq === e.seq) {
+        this.pending.delete(e.key);
+        n++;
+      }
     return n;
   }
   stats(): OutboxStats {
     return { depth: this.pending.size, bytes: this.pending.size * 100, oldestEnqueuedAt: undefined };
   }
   *snapshotRaw(_ch: string, pageSize: number): Iterable<OutboxRawEntry[]> {
-    const all = [...this.state.entries()].map(([key, encoded]) => ({ seq: 0, channel: CH, key, op: "CREATE" as const, encoded, bytes: 100, enqueuedAt: 0 }));
+    const all = [...this.state.entries()].map(([key, encoded]) => ({
+      seq: 0,
+      channel: CH,
+      key,
+      op: "CREATE" as const,
+      encoded,
+      bytes: 100,
+      enqueuedAt: 0,
+    }));
     for (let i = 0; i < all.length; i += pageSize) yield all.slice(i, i + pageSize);
   }
   onAppend(l: (ch: string) => void): () => void {
@@ -108,7 +123,10 @@ class FakeTransport implements DeltaTransport {
       end() {
         const v = script(index, rec.deltas);
         if (v === "never") return;
-        setTimeout(() => settle(v === "ok" ? { ok: true } : { ok: false, code: v.code, codeName: status[v.code] ?? "?", details: "scripted" }), 0);
+        setTimeout(
+          () => settle(v === "ok" ? { ok: true } : { ok: false, code: v.code, codeName: status[v.code] ?? "?", details: "scripted" }),
+          0,
+        );
       },
       cancel() {
         settle({ ok: false, code: status.CANCELLED, codeName: "CANCELLED", details: "cancelled" });
@@ -125,7 +143,11 @@ class FakeTransport implements DeltaTransport {
 
 const FAST = { initialMs: 1, multiplier: 1, maxMs: 1, jitter: 0 };
 let running: ChannelStreamer[] = [];
-function streamer(outbox: UploadOutbox, transport: DeltaTransport, extra: Partial<ConstructorParameters<typeof ChannelStreamer>[0]> = {}): ChannelStreamer {
+function streamer(
+  outbox: UploadOutbox,
+  transport: DeltaTransport,
+  extra: Partial<ConstructorParameters<typeof ChannelStreamer>[0]> = {},
+): ChannelStreamer {
   const s = new ChannelStreamer({
     channel: CH,
     outbox,

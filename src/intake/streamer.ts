@@ -9,13 +9,21 @@
 
 import { status as Code } from "@grpc/grpc-js";
 import type { Logger } from "../log/logger.ts";
-import { Backoff, DEFAULT_BACKOFF, PERMANENT_BACKOFF, type BackoffOptions } from "../util/backoff.ts";
+import { Backoff, type BackoffOptions, DEFAULT_BACKOFF, PERMANENT_BACKOFF } from "../util/backoff.ts";
 import { errorMessage } from "../util/errors.ts";
 import { ChannelStats, type StreamerStats } from "./channel-stats.ts";
 import { UploadHealth } from "./health.ts";
 import { PoisonIsolation, type SentRef } from "./isolation.ts";
 import { registerOutboxSource } from "./metrics.ts";
-import { StreamSession, type DeltaTransport, type ReadCursor, type SessionContext, type SessionLimits, type StreamResult, type UploadOutbox } from "./session.ts";
+import {
+  type DeltaTransport,
+  type ReadCursor,
+  type SessionContext,
+  type SessionLimits,
+  type StreamResult,
+  StreamSession,
+  type UploadOutbox,
+} from "./session.ts";
 import { Waker } from "./waker.ts";
 import { encodeHeartbeat, objectSuffix } from "./wire.ts";
 
@@ -321,7 +329,10 @@ export class ChannelStreamer {
   private drop(entries: SentRef[], reason: string): void {
     this.outbox.confirm(this.channel, entries);
     this.counts.dropped(reason, entries.length);
-    this.log.error({ reason, keys: entries.slice(0, 10).map((e) => e.key), count: entries.length }, "dropping outbox entries the intake will not accept");
+    this.log.error(
+      { reason, keys: entries.slice(0, 10).map((e) => e.key), count: entries.length },
+      "dropping outbox entries the intake will not accept",
+    );
     this.opts.onDropped?.(entries, reason);
   }
 

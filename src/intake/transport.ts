@@ -75,7 +75,7 @@ export class IntakeCall {
       this.wakeDrain();
       return o;
     });
-    stream.on("error", () => {}); // the outcome arrives through the callback
+    stream.on("error", () => undefined); // the outcome arrives through the callback
     stream.on("drain", () => this.wakeDrain());
   }
 

@@ -24,10 +24,13 @@ export class Waker {
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.pending = undefined;
-        resolve();
-      }, Math.max(0, ms));
+      const t = setTimeout(
+        () => {
+          this.pending = undefined;
+          resolve();
+        },
+        Math.max(0, ms),
+      );
       this.pending = () => {
         clearTimeout(t);
         this.signalled = false;

@@ -15,7 +15,11 @@ function capture(format: LogFormat = "json") {
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk, _enc, done) {
-      lines.push(...String(chunk).split("\n").filter((l) => l !== ""));
+      lines.push(
+        ...String(chunk)
+          .split("\n")
+          .filter((l) => l !== ""),
+      );
       done();
     },
   });
@@ -51,5 +55,5 @@ test("child levels, redaction and the text format still work", () => {
 
   const text = capture("text");
   text.logger.child({ component: "http" }).info({ port: 1 }, "listening");
-  expect(text.lines[0]).toMatch(/^\S+ INFO  \[http\] listening port=1$/);
+  expect(text.lines[0]).toMatch(/^\S+ INFO {2}\[http\] listening port=1$/);
 });

@@ -36,6 +36,7 @@ function textLine(record: string): string {
     const when = new Date(time).toISOString();
     return `${when} ${String(level).toUpperCase().padEnd(5)} [${component ?? "agent"}] ${msg ?? ""}${extras ? " " + extras : ""}\n`;
   } catch {
+    // not a JSON record (pino always writes one; a foreign line): print it as it is
     return record;
   }
 }
@@ -65,7 +66,9 @@ const pinoChild = Object.getPrototypeOf(pino({ level: "silent" })).child as (thi
 export function createLogger(opts: { level?: LogLevel; format?: LogFormat; destination?: NodeJS.WritableStream } = {}): Logger {
   const out = opts.destination ?? process.stderr;
   const stream =
-    opts.format === "text" ? { write: (line: string) => void out.write(textLine(line)) } : { write: (line: string) => void out.write(line) };
+    opts.format === "text"
+      ? { write: (line: string) => void out.write(textLine(line)) }
+      : { write: (line: string) => void out.write(line) };
   const root = pino(
     {
       level: opts.level ?? "info",

@@ -23,7 +23,11 @@ const checkpointFailures = counter(
 );
 const checkpointFailing =
   (registry.getSingleMetric("antimetal_store_checkpoint_failing") as Gauge | undefined) ??
-  new Gauge({ name: "antimetal_store_checkpoint_failing", help: "1 while background WAL checkpoints keep failing, else 0.", registers: [registry] });
+  new Gauge({
+    name: "antimetal_store_checkpoint_failing",
+    help: "1 while background WAL checkpoints keep failing, else 0.",
+    registers: [registry],
+  });
 
 /**
  * Moves WAL checkpoints off the event loop. With SQLite's autocheckpoint, the commit that crosses
@@ -69,7 +73,8 @@ self.onmessage = (e) => {
     if (run) run(true);
   } else if (m.type === "close") {
     clearInterval(timer);
-    try { db && db.close(true); } catch {}
+    // shutting down: this connection only read the WAL; the store's own close reports real problems
+    try { db && db.close(true); } catch (_ignoredAtShutdown) { /* see above */ }
     Atomics.store(m.done, 0, 1);
     Atomics.notify(m.done, 0);
   }
@@ -163,7 +168,10 @@ export class Checkpointer {
     if (this.stats.failing) return;
     this.stats.failing = true;
     checkpointFailing.set(1);
-    this.log.warn({ err: message, path: this.walPath }, "background WAL checkpoints failing (disk full or store not writable?); retrying quietly until one succeeds");
+    this.log.warn(
+      { err: message, path: this.walPath },
+      "background WAL checkpoints failing (disk full or store not writable?); retrying quietly until one succeeds",
+    );
   }
 
   private recovered(): void {

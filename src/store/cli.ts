@@ -6,8 +6,8 @@
 
 // `antimetal-agent store ...`: reads a data directory's store read-only and prints it as JSON.
 
-import { createRegistry, fromBinary, toJson, type JsonValue } from "@bufbuild/protobuf";
 import { statSync } from "node:fs";
+import { createRegistry, fromBinary, type JsonValue, toJson } from "@bufbuild/protobuf";
 import { silentLogger } from "../log/logger.ts";
 import { file_antimetal_hardware_v1_hardware } from "../proto/gen/antimetal/hardware/v1/hardware_pb.ts";
 import { file_kubernetes_v1_cluster } from "../proto/gen/kubernetes/v1/cluster_pb.ts";
@@ -16,8 +16,8 @@ import { file_network_v1_relationships } from "../proto/gen/network/v1/relations
 import { file_resource_v1_relationship, RelationshipSchema } from "../proto/gen/resource/v1/relationship_pb.ts";
 import { file_resource_v1_resource, ResourceSchema } from "../proto/gen/resource/v1/resource_pb.ts";
 import { errorMessage } from "../util/errors.ts";
-import { openStore } from "./open-store.ts";
 import { storePath } from "./open.ts";
+import { openStore } from "./open-store.ts";
 import { SCHEMA_VERSION } from "./schema.ts";
 
 const registry = createRegistry(
@@ -35,6 +35,7 @@ function anyTolerantJson(schema: typeof ResourceSchema | typeof RelationshipSche
   try {
     return toJson(schema as typeof ResourceSchema, msg as never, { registry });
   } catch {
+    // an Any whose type this build does not know: print it as type URL + base64
     const field = schema === ResourceSchema ? "spec" : "predicate";
     const any = msg[field] as { typeUrl: string; value: Uint8Array } | undefined;
     msg[field] = undefined;
@@ -46,7 +47,7 @@ function anyTolerantJson(schema: typeof ResourceSchema | typeof RelationshipSche
 
 /** What `antimetal-agent store` prints; the CLI parses its flags into this (src/cli/store.ts). */
 export type StoreQuery =
-  | { command: "resources"; /** dot-segment type prefix */ type?: string }
+  | { command: "resources" /** dot-segment type prefix */; type?: string }
   | { command: "relationships"; subject?: string; object?: string; predicate?: string }
   | { command: "stats" };
 
@@ -79,7 +80,7 @@ const failed = (message: string, exitCode: number): StoreCommandResult => ({ out
 export async function runStoreCommand(query: StoreQuery, opts: { dataDirectory: string }): Promise<StoreCommandResult> {
   if (opts.dataDirectory === "") return failed("--data-directory is empty (in-memory store): nothing to read", 1);
 
-  let store;
+  let store: ReturnType<typeof openStore>;
   try {
     store = openStore({ dataDirectory: opts.dataDirectory, logger: silentLogger, readonly: true });
   } catch (err) {

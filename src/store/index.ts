@@ -6,15 +6,15 @@
 
 // The store's interface: what other concerns import. Re-exports only.
 
-export * from "./types.ts";
 export { decodeResourceKey, encodeResourceKey, relationshipId } from "../graph/keys.ts";
-export { defaultClassifier, type Channel, type Classifier } from "../graph/names.ts";
-export { matchesFilters, segmentPrefix } from "./filter.ts";
-export { DEFAULT_OUTBOX_MAX_BYTES, DEFAULT_OUTBOX_MAX_ENTRIES, SqliteStore } from "./sqlite-store.ts";
-export type { RelationshipKeyQuery, RelationshipRow } from "./queries.ts";
-export { lockPath, openStore, type OpenStoreOptions } from "./open-store.ts";
-export { StoreLockedError } from "./lock.ts";
-export { storePath, StoreNotWritableError } from "./open.ts";
-export { RELATIONSHIP_KIND, RELATIONSHIP_TYPE_URL, RESOURCE_KIND, RESOURCE_TYPE_URL } from "./wire.ts";
-export { createStoreComponent } from "./component.ts";
+export { type Channel, type Classifier, defaultClassifier } from "../graph/names.ts";
 export { runStoreCommand, type StoreQuery } from "./cli.ts";
+export { createStoreComponent } from "./component.ts";
+export { matchesFilters, segmentPrefix } from "./filter.ts";
+export { StoreLockedError } from "./lock.ts";
+export { StoreNotWritableError, storePath } from "./open.ts";
+export { lockPath, type OpenStoreOptions, openStore } from "./open-store.ts";
+export type { RelationshipKeyQuery, RelationshipRow } from "./queries.ts";
+export { DEFAULT_OUTBOX_MAX_BYTES, DEFAULT_OUTBOX_MAX_ENTRIES, SqliteStore } from "./sqlite-store.ts";
+export * from "./types.ts";
+export { RELATIONSHIP_KIND, RELATIONSHIP_TYPE_URL, RESOURCE_KIND, RESOURCE_TYPE_URL } from "./wire.ts";

@@ -13,8 +13,8 @@ import type { Channel, Classifier } from "../graph/names.ts";
 import type { Logger } from "../log/logger.ts";
 import { errorMessage } from "../util/errors.ts";
 import { Checkpointer } from "./checkpointer.ts";
-import { lockDataDirectory, StoreLockedError, type DirectoryLock } from "./lock.ts";
-import { closeDatabase, openDatabase, storePath, StoreNotWritableError, type IntegrityCheck, type Synchronous } from "./open.ts";
+import { type DirectoryLock, lockDataDirectory, StoreLockedError } from "./lock.ts";
+import { closeDatabase, type IntegrityCheck, openDatabase, StoreNotWritableError, type Synchronous, storePath } from "./open.ts";
 import { SqliteStore } from "./sqlite-store.ts";
 
 export interface OpenStoreOptions {

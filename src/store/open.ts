@@ -72,7 +72,13 @@ function probeWritable(db: Database, file: string): void {
 /** SQLite's codes for a file it cannot write (as opposed to one that is corrupt). */
 function isWriteDenied(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
-  return typeof code === "string" && (code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_CANTOPEN") || code.startsWith("SQLITE_PERM") || code === "SQLITE_IOERR_WRITE");
+  return (
+    typeof code === "string" &&
+    (code.startsWith("SQLITE_READONLY") ||
+      code.startsWith("SQLITE_CANTOPEN") ||
+      code.startsWith("SQLITE_PERM") ||
+      code === "SQLITE_IOERR_WRITE")
+  );
 }
 
 /** Errors that mean "this file cannot be used as our store" (as opposed to EACCES, EBUSY, disk full). */
@@ -144,6 +150,7 @@ export function closeDatabase(db: Database): void {
   try {
     db.close(true);
   } catch {
+    // close(true) throws when a statement is still running; the plain close defers to its end
     db.close(false);
   }
 }

@@ -8,9 +8,9 @@
 
 import { expect, test } from "bun:test";
 import { create } from "@bufbuild/protobuf";
+import { silentLogger } from "../log/logger.ts";
 import { TypeDescriptorSchema } from "../proto/gen/resource/v1/object_pb.ts";
 import { ResourceMetaSchema, ResourceSchema } from "../proto/gen/resource/v1/resource_pb.ts";
-import { silentLogger } from "../log/logger.ts";
 import { openStore } from "./index.ts";
 
 const configMap = (name: string, v: string) =>

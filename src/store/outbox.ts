@@ -11,17 +11,10 @@ import type { Database } from "bun:sqlite";
 import { fromBinary } from "@bufbuild/protobuf";
 import { Gauge } from "prom-client";
 import type { Logger } from "../log/logger.ts";
-import { meterBound, registry, type BoundMeter } from "../metrics/registry.ts";
+import { type BoundMeter, meterBound, registry } from "../metrics/registry.ts";
 import { ObjectSchema } from "../proto/gen/resource/v1/object_pb.ts";
-import {
-  StoreClosedError,
-  type Outbox,
-  type OutboxEntry,
-  type OutboxOp,
-  type OutboxRawEntry,
-  type OutboxStats,
-} from "./types.ts";
 import type { ObRow, OutboxStatements } from "./statements.ts";
+import { type Outbox, type OutboxEntry, type OutboxOp, type OutboxRawEntry, type OutboxStats, StoreClosedError } from "./types.ts";
 import { RELATIONSHIP_TYPE_URL, RESOURCE_TYPE_URL, wireObject, wireObjectSize } from "./wire.ts";
 
 export const DEFAULT_OUTBOX_MAX_BYTES = 256 * 1024 * 1024;
@@ -202,7 +195,10 @@ export class SqliteOutbox implements Outbox {
       this.counts.delete(channel);
       this.meter(channel).dropped("no_consumer", depth);
       this.meter(channel).depth(0);
-      this.opts.logger.info({ channel, dropped: depth }, "outbox channel has no consumer: dropped its pending entries (a consumer resyncs from the tables)");
+      this.opts.logger.info(
+        { channel, dropped: depth },
+        "outbox channel has no consumer: dropped its pending entries (a consumer resyncs from the tables)",
+      );
     }
   }
 
@@ -233,9 +229,31 @@ export class SqliteOutbox implements Outbox {
       if (op === "DELETE") {
         e = { seq: r[0], channel, key: r[1], op, encoded: r[4]!, bytes: r[5], enqueuedAt: r[6] };
       } else if (r[2] === ENTITY_RESOURCE && r[9]) {
-        e = { seq: r[0], channel, key: r[1], op, kind: r[7]!, type: r[8]!, typeUrl: RESOURCE_TYPE_URL, value: r[9], bytes: r[5], enqueuedAt: r[6] };
+        e = {
+          seq: r[0],
+          channel,
+          key: r[1],
+          op,
+          kind: r[7]!,
+          type: r[8]!,
+          typeUrl: RESOURCE_TYPE_URL,
+          value: r[9],
+          bytes: r[5],
+          enqueuedAt: r[6],
+        };
       } else if (r[2] === ENTITY_RELATIONSHIP && r[12]) {
-        e = { seq: r[0], channel, key: r[1], op, kind: r[10]!, type: r[11]!, typeUrl: RELATIONSHIP_TYPE_URL, value: r[12], bytes: r[5], enqueuedAt: r[6] };
+        e = {
+          seq: r[0],
+          channel,
+          key: r[1],
+          op,
+          kind: r[10]!,
+          type: r[11]!,
+          typeUrl: RELATIONSHIP_TYPE_URL,
+          value: r[12],
+          bytes: r[5],
+          enqueuedAt: r[6],
+        };
       } else {
         // cannot happen: entries and rows change in the same transaction
         this.opts.logger.error({ channel, key: r[1], seq: r[0] }, "outbox entry without its row; skipped");

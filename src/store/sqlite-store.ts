@@ -6,12 +6,14 @@
 
 // The resource graph store on bun:sqlite: resources, relationships and the outbox written in one
 // transaction per mutation, and the subscriptions fed after each commit.
+// Over 400 lines: every write path of the graph stays in the one class that owns the transaction, so
+// the invariant (table change + outbox entry + event, or none) is checked in one place.
 
 import type { Database } from "bun:sqlite";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { TimestampSchema, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { type Timestamp, TimestampSchema } from "@bufbuild/protobuf/wkt";
 import { encodeKey, encodeResourceKey, relationshipIdentity } from "../graph/keys.ts";
-import { defaultClassifier, type Channel, type Classifier } from "../graph/names.ts";
+import { type Channel, type Classifier, defaultClassifier } from "../graph/names.ts";
 import type { Logger } from "../log/logger.ts";
 import { ObjectSchema, type TypeDescriptor } from "../proto/gen/resource/v1/object_pb.ts";
 import { RelationshipSchema } from "../proto/gen/resource/v1/relationship_pb.ts";
@@ -20,31 +22,31 @@ import { errorMessage } from "../util/errors.ts";
 import type { Checkpointer } from "./checkpointer.ts";
 import type { DirectoryLock } from "./lock.ts";
 import { closeDatabase } from "./open.ts";
-import { ENTITY_RELATIONSHIP, ENTITY_RESOURCE, SqliteOutbox, relKey, type OutboxAppend } from "./outbox.ts";
+import { ENTITY_RELATIONSHIP, ENTITY_RESOURCE, type OutboxAppend, relKey, SqliteOutbox } from "./outbox.ts";
 import {
-  selectRelationships,
-  selectResources,
-  snapshotObjects,
   type RelationshipKeyQuery,
   type RelationshipRow,
   type RelRow,
   type ResourceRow,
   type ResRow,
+  selectRelationships,
+  selectResources,
+  snapshotObjects,
 } from "./queries.ts";
-import { finalizeStatements, prepareOutbox, prepareTables, type OutboxStatements, type TableStatements } from "./statements.ts";
-import { Subscriptions, type PendingEvent } from "./subscriptions.ts";
+import { finalizeStatements, type OutboxStatements, prepareOutbox, prepareTables, type TableStatements } from "./statements.ts";
+import { type PendingEvent, Subscriptions } from "./subscriptions.ts";
 import {
   InvalidInputError,
-  RelationshipsNotFoundError,
-  ResourceExistsError,
-  ResourceNotFoundError,
-  StoreClosedError,
   type OutboxOp,
   type Relationship,
   type RelationshipQuery,
+  RelationshipsNotFoundError,
   type Resource,
+  ResourceExistsError,
+  ResourceNotFoundError,
   type ResourceRef,
   type Store,
+  StoreClosedError,
   type StoreEvent,
   type StoreEventType,
   type StoreOp,
@@ -231,7 +233,15 @@ export class SqliteStore implements Store {
         rid = Number(this.s.resInsert.run(key, kind, type, channel, now, now, body).lastInsertRowid);
         op = "CREATE";
       }
-      this.appendOutbox({ channel, key, entity: ENTITY_RESOURCE, op, rid, body: null, bytes: wireObjectSize(kind, type, RESOURCE_TYPE_URL, body.length) });
+      this.appendOutbox({
+        channel,
+        key,
+        entity: ENTITY_RESOURCE,
+        op,
+        rid,
+        body: null,
+        bytes: wireObjectSize(kind, type, RESOURCE_TYPE_URL, body.length),
+      });
       this.emit(op === "CREATE" ? "ADD" : "UPDATE", () => wireObject(kind, type, RESOURCE_TYPE_URL, body));
     });
   }
@@ -331,7 +341,8 @@ export class SqliteStore implements Store {
 
   getRelationships(subject?: ResourceRef, object?: ResourceRef, predicateType?: string): Relationship[] {
     this.assertOpen();
-    const found = subject || object || predicateType !== undefined ? this.findRelationships({ subject, object, predicate: predicateType }) : [];
+    const found =
+      subject || object || predicateType !== undefined ? this.findRelationships({ subject, object, predicate: predicateType }) : [];
     if (found.length > 0) return found;
     const key = (r: ResourceRef | undefined) => (r ? encodeResourceKey(r) : "*");
     throw new RelationshipsNotFoundError(`subject=${key(subject)} object=${key(object)} predicate=${predicateType ?? "*"}`);
@@ -371,15 +382,20 @@ export class SqliteStore implements Store {
   private applyOne(op: StoreOp): void {
     switch (op.op) {
       case "add":
-        return this.addResource(op.resource);
+        this.addResource(op.resource);
+        return;
       case "update":
-        return this.updateResource(op.resource);
+        this.updateResource(op.resource);
+        return;
       case "delete":
-        return this.deleteResource(op.ref);
+        this.deleteResource(op.ref);
+        return;
       case "addRelationships":
-        return this.addRelationships(...op.relationships);
+        this.addRelationships(...op.relationships);
+        return;
       case "deleteRelationships":
-        return this.deleteRelationships(...op.relationships);
+        this.deleteRelationships(...op.relationships);
+        return;
     }
   }
 
@@ -407,7 +423,7 @@ export class SqliteStore implements Store {
   subscribe(filters: TypeDescriptor[], handler: (event: StoreEvent) => void): Subscription {
     const after = this.commits;
     const wanted = filters.filter((f) => f !== undefined && f !== null);
-    if (this.closed) return { close() {} };
+    if (this.closed) return { close: () => undefined };
     if (this.ctx) throw new Error("subscribe inside a store batch is not supported");
     // Read the state and register in the same synchronous step: every later commit is a live event.
     return this.subscriptions.add(wanted, handler, after, (f) => snapshotObjects(this.s, f));

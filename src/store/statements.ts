@@ -92,9 +92,7 @@ export function prepareOutbox(db: Database) {
     obCounts: db.prepare("SELECT channel, count(*), coalesce(sum(bytes), 0), max(seq) FROM outbox GROUP BY channel"),
     obOldest: db.prepare("SELECT enqueued_at FROM outbox WHERE channel = ? ORDER BY seq LIMIT 1"),
     obNewest: db.prepare("SELECT seq FROM outbox WHERE channel = ? ORDER BY seq DESC LIMIT 1"),
-    obTrim: db.prepare(
-      "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE channel = ? ORDER BY seq LIMIT ?) RETURNING bytes",
-    ),
+    obTrim: db.prepare("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE channel = ? ORDER BY seq LIMIT ?) RETURNING bytes"),
     obResyncChannels: db.prepare("SELECT substr(k, 8) FROM meta WHERE k >= 'resync:' AND k < 'resync;'"),
     metaGet: db.prepare("SELECT v FROM meta WHERE k = ?"),
     metaSet: db.prepare("INSERT INTO meta(k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v"),

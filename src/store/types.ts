@@ -4,7 +4,10 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-import type { Object$ as WireObject, TypeDescriptor } from "../proto/gen/resource/v1/object_pb.ts";
+// The store's interfaces and errors: Store (the resource graph, one SQLite transaction per mutation),
+// StoreOp, events and subscriptions, and the Outbox with its entry shapes.
+
+import type { TypeDescriptor, Object$ as WireObject } from "../proto/gen/resource/v1/object_pb.ts";
 import type { Relationship } from "../proto/gen/resource/v1/relationship_pb.ts";
 import type { Resource, ResourceRef } from "../proto/gen/resource/v1/resource_pb.ts";
 

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// The resource.v1.Object wrappers the store puts on the wire (type descriptor + Any) and their exact
+// encoded size, computed without building them.
+
 import { create } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 import { ObjectSchema, TypeDescriptorSchema, type Object$ as WireObject } from "../proto/gen/resource/v1/object_pb.ts";

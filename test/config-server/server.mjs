@@ -114,7 +114,7 @@ function checkRequest(s, req) {
     need((req.type ?? 0) === INITIAL, "first message must be INITIAL");
     need(!req.response_seq_num, "INITIAL with response_seq_num");
     need(!req.error_detail, "INITIAL with error_detail");
-    (req.initial_configs ?? []).forEach((o, i) => checkObject(o, `initial_configs[${i}]`));
+    for (const [i, o] of (req.initial_configs ?? []).entries()) checkObject(o, `initial_configs[${i}]`);
     s.instanceId = id;
     state.instanceIds.push(id);
     state.initials.push({ stream: s.id, names: (req.initial_configs ?? []).map((o) => `${o.name}@${o.version}`) });
@@ -233,11 +233,18 @@ const control = http.createServer((req, res) => {
       } else if (req.method === "POST" && url.pathname === "/cmd") {
         const c = JSON.parse(body || "{}");
         if (c.end)
-          for (const s of [...open.values()])
-            s.call.emit("error", { code: grpc.status[c.end], details: "ended by the test" }), (s.ended = true), open.delete(s.id);
+          for (const s of [...open.values()]) {
+            s.call.emit("error", { code: grpc.status[c.end], details: "ended by the test" });
+            s.ended = true;
+            open.delete(s.id);
+          }
       } else if (url.pathname === "/state") {
         out = { ...state, open: open.size, queued: queue.length };
-      } else return void (res.writeHead(404), res.end());
+      } else {
+        res.writeHead(404);
+        res.end();
+        return;
+      }
     } catch (e) {
       res.writeHead(400);
       return void res.end(String(e?.message ?? e));

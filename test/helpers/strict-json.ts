@@ -25,7 +25,10 @@ export function parseStrict(text: string): unknown {
       i++;
       const out: Record<string, unknown> = {};
       ws();
-      if (text[i] === "}") return i++, out;
+      if (text[i] === "}") {
+        i++;
+        return out;
+      }
       for (;;) {
         ws();
         const key = str();
@@ -41,7 +44,10 @@ export function parseStrict(text: string): unknown {
       i++;
       const out: unknown[] = [];
       ws();
-      if (text[i] === "]") return i++, out;
+      if (text[i] === "]") {
+        i++;
+        return out;
+      }
       for (;;) {
         out.push(value());
         ws();

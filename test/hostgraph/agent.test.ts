@@ -20,7 +20,13 @@ const dataDirectory = fs.mkdtempSync(path.join(os.tmpdir(), "hostgraph-agent-"))
 afterAll(() => fs.rmSync(dataDirectory, { recursive: true, force: true }));
 
 const root = path.join(FIXTURES, "numa-server");
-const env = { HOST_PROC: `${root}/proc`, HOST_SYS: `${root}/sys`, HOST_DEV: `${root}/dev`, HOST_ETC: `${root}/etc`, HOST_VAR: `${root}/var` };
+const env = {
+  HOST_PROC: `${root}/proc`,
+  HOST_SYS: `${root}/sys`,
+  HOST_DEV: `${root}/dev`,
+  HOST_ETC: `${root}/etc`,
+  HOST_VAR: `${root}/var`,
+};
 const common = ["--data-directory", dataDirectory, "--enable-kubernetes-controller=false", "--enable-performance-collectors=false"];
 /** Upload on, to an intake that is down: the outbox has a consumer and keeps every change. */
 function uploadingArgs(): string[] {
@@ -51,7 +57,9 @@ test("run publishes the host graph; store resources shows it; a restart writes n
   expect(first.written).toBe((first.resources as number) + (first.relationships as number));
 
   const out = storeCli("resources", "--type", "antimetal.hardware.v1") as { count: number; resources: { resource: Record<string, any> }[] };
-  const golden = JSON.parse(fs.readFileSync(path.join(FIXTURES, "numa-server.expected.json"), "utf8")) as { resources: Record<string, any>[] };
+  const golden = JSON.parse(fs.readFileSync(path.join(FIXTURES, "numa-server.expected.json"), "utf8")) as {
+    resources: Record<string, any>[];
+  };
   const strip = (r: Record<string, any>): Record<string, any> => {
     const { createdAt: _c, updatedAt: _u, ...metadata } = r.metadata;
     return { ...r, metadata };

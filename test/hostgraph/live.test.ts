@@ -27,7 +27,13 @@ afterAll(() => {
 });
 
 test("this machine: named by its machine-id, one node per CPU, disk and interface, closed under relationships; the next refresh writes nothing", async () => {
-  const hg = createHostGraphComponent({ store, paths: DEFAULT_HOST_PATHS, intervalMs: 3_600_000, nodeName: os.hostname(), logger: silentLogger });
+  const hg = createHostGraphComponent({
+    store,
+    paths: DEFAULT_HOST_PATHS,
+    intervalMs: 3_600_000,
+    nodeName: os.hostname(),
+    logger: silentLogger,
+  });
   const r = await hg.refresh();
   expect(r.errors).toEqual({});
   const machineId = fs.readFileSync("/etc/machine-id", "utf8").trim();
@@ -47,7 +53,12 @@ test("this machine: named by its machine-id, one node per CPU, disk and interfac
   expect(of("CPUCoreNode").length).toBe(cpu.logical_cores);
   expect(of("CPUCoreNode").length).toBe(os.cpus().length);
   expect(of("DiskDeviceNode").sort()).toEqual(disks.map((d) => `${machineId}-disk-${d.device}`).sort());
-  expect(of("NetworkInterfaceNode").sort()).toEqual(fs.readdirSync("/sys/class/net").map((n) => `${machineId}-net-${n}`).sort());
+  expect(of("NetworkInterfaceNode").sort()).toEqual(
+    fs
+      .readdirSync("/sys/class/net")
+      .map((n) => `${machineId}-net-${n}`)
+      .sort(),
+  );
   expect(of("NetworkInterfaceNode").length).toBe(nets.length);
 
   // every relationship this host wrote joins two of its resources

@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
-import { IntakeServer, makePki, ROOT, type Pki } from "./harness.ts";
+import { IntakeServer, makePki, type Pki, ROOT } from "./harness.ts";
 
 let pki: Pki;
 beforeAll(() => {
@@ -19,7 +19,11 @@ beforeAll(() => {
 afterAll(() => pki.cleanup());
 
 function check(args: string[]): { status: number | null; stdout: string } {
-  const r = spawnSync(path.join(ROOT, "node_modules/.bin/bun"), [path.join(ROOT, "src/main.ts"), "check", ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+  const r = spawnSync(path.join(ROOT, "node_modules/.bin/bun"), [path.join(ROOT, "src/main.ts"), "check", ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: 60_000,
+  });
   return { status: r.status, stdout: r.stdout };
 }
 
@@ -43,7 +47,16 @@ test("check reports a working intake, a refused one, a bad key and a turned-off 
     await srv.kill();
   }
   // the server is gone: the same address is now refused
-  const refused = check(["--format", "json", "--intake-address", `127.0.0.1:${srv.port}`, "--intake-ca-file", pki.ca, "--intake-api-key", "k"]);
+  const refused = check([
+    "--format",
+    "json",
+    "--intake-address",
+    `127.0.0.1:${srv.port}`,
+    "--intake-ca-file",
+    pki.ca,
+    "--intake-api-key",
+    "k",
+  ]);
   expect(JSON.parse(refused.stdout).intake).toMatchObject({ ok: false, code: "UNAVAILABLE", reason: "connection_refused" });
   expect(JSON.parse(refused.stdout).intake.details).toContain("ECONNREFUSED");
 

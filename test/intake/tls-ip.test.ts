@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { checkIntake } from "../../src/intake/index.ts";
 import { capturedLogger, depth, intake, memoryStore } from "./common.ts";
 import { resource } from "./fixtures.ts";
-import { IntakeServer, makePki, waitFor, type Pki } from "./harness.ts";
+import { IntakeServer, makePki, type Pki, waitFor } from "./harness.ts";
 
 let pki: Pki;
 let dnsOnly: Pki;
@@ -39,7 +39,14 @@ for (const [family, host, address] of [
       await waitFor("delivered over TLS to an IP address", () => depth(store) === 0, 15_000);
       await c.stop(AbortSignal.timeout(3_000));
       expect((await srv.state()).live.length).toBe(10);
-      const check = await checkIntake({ address: address(srv.port), apiKey: "ip-key", caFile: pki.ca, secure: true, logger, timeoutMs: 5_000 });
+      const check = await checkIntake({
+        address: address(srv.port),
+        apiKey: "ip-key",
+        caFile: pki.ca,
+        secure: true,
+        logger,
+        timeoutMs: 5_000,
+      });
       expect(check).toMatchObject({ ok: true, code: "OK" });
     } finally {
       store.close();
@@ -51,7 +58,14 @@ for (const [family, host, address] of [
     const srv = await IntakeServer.start({ pki: dnsOnly, host, apiKey: "ip-key", quiet: true });
     const { logger } = capturedLogger("info");
     try {
-      const check = await checkIntake({ address: address(srv.port), apiKey: "ip-key", caFile: dnsOnly.ca, secure: true, logger, timeoutMs: 3_000 });
+      const check = await checkIntake({
+        address: address(srv.port),
+        apiKey: "ip-key",
+        caFile: dnsOnly.ca,
+        secure: true,
+        logger,
+        timeoutMs: 3_000,
+      });
       expect(check.ok).toBe(false);
       expect(check.code).toBe("UNAVAILABLE");
       expect((await srv.state()).streams.total).toBe(0);

@@ -12,7 +12,7 @@ import net from "node:net";
 import { registry } from "../../src/metrics/registry.ts";
 import { capturedLogger, depth, intake, memoryStore } from "./common.ts";
 import { resource } from "./fixtures.ts";
-import { IntakeServer, makePki, waitFor, type Pki } from "./harness.ts";
+import { IntakeServer, makePki, type Pki, waitFor } from "./harness.ts";
 
 let pki: Pki;
 let otherCa: Pki;
@@ -49,12 +49,23 @@ test("each upload failure state is warned once (address and cause), exposed in /
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
   const { logger, text } = capturedLogger("info");
-  const lines = (): LogLine[] => text().split("\n").filter(Boolean).map((l) => JSON.parse(l) as LogLine);
-  const failingWarns = (reason: string) => lines().filter((l) => l.level === "warn" && l.msg.startsWith("intake upload failing") && l.reason === reason);
+  const lines = (): LogLine[] =>
+    text()
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as LogLine);
+  const failingWarns = (reason: string) =>
+    lines().filter((l) => l.level === "warn" && l.msg.startsWith("intake upload failing") && l.reason === reason);
   const store = memoryStore(logger);
   for (let i = 0; i < 20; i++) store.updateResource(resource(`e-${i}`, 1));
   // both channels share the connection: one state, one warning
-  const c = intake({ address, caFile: pki.ca, store, logger, tuning: { channelOptions: { "grpc.initial_reconnect_backoff_ms": 100, "grpc.max_reconnect_backoff_ms": 300 } } });
+  const c = intake({
+    address,
+    caFile: pki.ca,
+    store,
+    logger,
+    tuning: { channelOptions: { "grpc.initial_reconnect_backoff_ms": 100, "grpc.max_reconnect_backoff_ms": 300 } },
+  });
   const failures = () => c.stats().reduce((n, s) => n + s.streamsFailed, 0);
   let srv: IntakeServer | undefined;
   try {

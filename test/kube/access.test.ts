@@ -14,18 +14,18 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { create } from "@bufbuild/protobuf";
 import { parseAllDocuments } from "yaml";
-import { startKubeTestEnv, type KubeTestEnv } from "../helpers/kube-testenv.ts";
 import { KubeApiError, KubeClient } from "../../src/kube/client/client.ts";
 import { detectKubeConfig, loadInCluster, loadKubeconfig } from "../../src/kube/client/config.ts";
-import { clusterRoleRules, leaderElectionRules } from "../../src/kube/rbac.ts";
-import { KINDS } from "../../src/kube/kinds.ts";
 import { createKubeController } from "../../src/kube/controller.ts";
-import { openStore } from "../../src/store/index.ts";
+import { KINDS } from "../../src/kube/kinds.ts";
+import { clusterRoleRules, leaderElectionRules } from "../../src/kube/rbac.ts";
 import { createLogger } from "../../src/log/logger.ts";
-import { api, kreq } from "./fixtures.ts";
-import { create } from "@bufbuild/protobuf";
 import { TypeDescriptorSchema } from "../../src/proto/gen/resource/v1/object_pb.ts";
+import { openStore } from "../../src/store/index.ts";
+import { type KubeTestEnv, startKubeTestEnv } from "../helpers/kube-testenv.ts";
+import { api, kreq } from "./fixtures.ts";
 
 const ROOT = path.resolve(import.meta.dir, "../..");
 const RBAC_DIR = path.join(ROOT, "deploy/kubernetes/base/rbac");
@@ -44,7 +44,9 @@ async function applyRbac(): Promise<void> {
     ...yamlDocs(path.join(ROOT, "deploy/kubernetes/base/role-bindings.yaml")),
   ];
   for (const d of docs) {
-    const plural = { ClusterRole: "clusterroles", ClusterRoleBinding: "clusterrolebindings", Role: "roles", RoleBinding: "rolebindings" }[d.kind as string];
+    const plural = { ClusterRole: "clusterroles", ClusterRoleBinding: "clusterrolebindings", Role: "roles", RoleBinding: "rolebindings" }[
+      d.kind as string
+    ];
     const namespaced = d.kind === "Role" || d.kind === "RoleBinding";
     await kreq(env, "POST", `/apis/rbac.authorization.k8s.io/v1${namespaced ? `/namespaces/${NS}` : ""}/${plural}`, d);
   }
@@ -74,10 +76,14 @@ describe("client auth against a real apiserver", () => {
 
   test("kubeconfig with client certificate and key (mTLS), inline data too", async () => {
     const c = new KubeClient(loadKubeconfig([env.certKubeconfigPath]));
-    const review = await c.sendJSON<{ status: { userInfo: { username: string } } }>("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", {
-      apiVersion: "authentication.k8s.io/v1",
-      kind: "SelfSubjectReview",
-    });
+    const review = await c.sendJSON<{ status: { userInfo: { username: string } } }>(
+      "POST",
+      "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+      {
+        apiVersion: "authentication.k8s.io/v1",
+        kind: "SelfSubjectReview",
+      },
+    );
     expect(review.status.userInfo.username).toBe("agent-cert");
     // the same with certificate-authority-data / client-*-data
     const b64 = (f: string) => Buffer.from(fs.readFileSync(f)).toString("base64");
@@ -93,7 +99,10 @@ describe("client auth against a real apiserver", () => {
   test("a server certificate from another CA is rejected", async () => {
     const other = path.join(env.dir, "other-ca");
     fs.mkdirSync(other);
-    Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "k", "-subj", "/CN=other", "-days", "1", "-out", "ca.crt"], { cwd: other });
+    Bun.spawnSync(
+      ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "k", "-subj", "/CN=other", "-days", "1", "-out", "ca.crt"],
+      { cwd: other },
+    );
     const cfg = { ...loadKubeconfig([env.kubeconfigPath]), ca: fs.readFileSync(path.join(other, "ca.crt"), "utf8") };
     await expect(new KubeClient(cfg).getJSON("/version")).rejects.toThrow();
   });

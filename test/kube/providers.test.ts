@@ -11,10 +11,10 @@
  */
 
 import { afterAll, describe, expect, test } from "bun:test";
-import { createLogger } from "../../src/log/logger.ts";
 import type { KubeClient } from "../../src/kube/client/client.ts";
-import { detectUncached, providerFromNode, type ProviderOptions } from "../../src/kube/providers/index.ts";
+import { detectUncached, type ProviderOptions, providerFromNode } from "../../src/kube/providers/index.ts";
 import { aksClusterFromResourceGroup, eksClusterFromTags } from "../../src/kube/providers/metadata.ts";
+import { createLogger } from "../../src/log/logger.ts";
 
 const logger = createLogger({ level: "error" });
 const servers: Array<{ stop: (force?: boolean) => void }> = [];
@@ -49,7 +49,9 @@ function fake(handler: (req: Request, hit: Hit) => Response | Promise<Response>)
 function awsImds(opts: { tags?: Record<string, string> } = {}) {
   return fake((req, hit) => {
     if (hit.path === "/latest/api/token") {
-      return req.method === "PUT" && req.headers.get("x-aws-ec2-metadata-token-ttl-seconds") ? new Response("tok-123") : new Response("", { status: 405 });
+      return req.method === "PUT" && req.headers.get("x-aws-ec2-metadata-token-ttl-seconds")
+        ? new Response("tok-123")
+        : new Response("", { status: 405 });
     }
     if (req.headers.get("x-aws-ec2-metadata-token") !== "tok-123") return new Response("", { status: 401 });
     if (hit.path === "/latest/dynamic/instance-identity/document") {
@@ -71,7 +73,8 @@ function awsImds(opts: { tags?: Record<string, string> } = {}) {
 
 function ec2(tags: Array<[string, string]>) {
   return fake((_req, hit) => {
-    if (!hit.body.includes("Action=DescribeInstances") || !hit.body.includes("InstanceId.1=i-0abc")) return new Response("<Error/>", { status: 400 });
+    if (!hit.body.includes("Action=DescribeInstances") || !hit.body.includes("InstanceId.1=i-0abc"))
+      return new Response("<Error/>", { status: 400 });
     const items = tags.map(([k, v]) => `<item><key>${k}</key><value>${v}</value></item>`).join("");
     return new Response(
       `<?xml version="1.0"?><DescribeInstancesResponse><reservationSet><item><instancesSet><item><instanceId>i-0abc</instanceId><tagSet>${items}</tagSet></item></instancesSet></item></reservationSet></DescribeInstancesResponse>`,
@@ -151,16 +154,25 @@ describe("provider detection", () => {
     );
     expect(info).toMatchObject({ provider: "eks", clusterName: "prod-eks", region: "us-west-2", source: "ec2:DescribeInstances tags" });
     const auth = api.hits[0]!.headers.get("authorization")!;
-    expect(auth).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDROLE\/\d{8}\/us-west-2\/ec2\/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-security-token, Signature=[0-9a-f]{64}$/);
+    expect(auth).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDROLE\/\d{8}\/us-west-2\/ec2\/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-security-token, Signature=[0-9a-f]{64}$/,
+    );
     expect(api.hits[0]!.headers.get("x-amz-security-token")).toBe("session-token");
-    expect(eksClusterFromTags([["aws:eks:cluster-name", "a"], ["kubernetes.io/cluster/b", "owned"]])).toBe("a");
+    expect(
+      eksClusterFromTags([
+        ["aws:eks:cluster-name", "a"],
+        ["kubernetes.io/cluster/b", "owned"],
+      ]),
+    ).toBe("a");
     expect(eksClusterFromTags([["k8s.io/cluster/c", "shared"]])).toBe("c");
     expect(eksClusterFromTags([["Name", "x"]])).toBeUndefined();
   });
 
   test("EKS: instance metadata tags answer first; flags skip discovery entirely", async () => {
     const imds = awsImds({ tags: { "aws:eks:cluster-name": "from-tags" } });
-    const info = await detectUncached(opts({ client: stubClient({ providerID: "aws:///x/i-0abc" }), endpoints: { awsImds: imds.url, ec2: "http://127.0.0.1:9" } }));
+    const info = await detectUncached(
+      opts({ client: stubClient({ providerID: "aws:///x/i-0abc" }), endpoints: { awsImds: imds.url, ec2: "http://127.0.0.1:9" } }),
+    );
     expect(info).toMatchObject({ provider: "eks", clusterName: "from-tags", region: "us-west-2" });
     const none = awsImds();
     const flagged = await detectUncached(
@@ -172,22 +184,24 @@ describe("provider detection", () => {
 
   test("GKE: metadata server cluster-name and cluster-location (zone -> region)", async () => {
     const g = gce();
-    const info = await detectUncached(opts({ client: stubClient({ providerID: "gce://p/europe-west4-b/vm" }), endpoints: { gceMetadata: g.url } }));
+    const info = await detectUncached(
+      opts({ client: stubClient({ providerID: "gce://p/europe-west4-b/vm" }), endpoints: { gceMetadata: g.url } }),
+    );
     expect(info).toMatchObject({ provider: "gke", clusterName: "gke-prod", region: "europe-west4" });
   });
 
   test("AKS: Azure IMDS tag or MC_ resource group, location as region", async () => {
     const a = azure();
-    const info = await detectUncached(opts({ client: stubClient({ providerID: "azure:///subscriptions/s/vm" }), endpoints: { azureImds: a.url } }));
+    const info = await detectUncached(
+      opts({ client: stubClient({ providerID: "azure:///subscriptions/s/vm" }), endpoints: { azureImds: a.url } }),
+    );
     expect(info).toMatchObject({ provider: "aks", clusterName: "aks-prod", region: "westeurope" });
     expect(aksClusterFromResourceGroup("MC_my_rg_aks-prod_westeurope", "westeurope")).toBe("aks-prod");
   });
 
   test("no node evidence: metadata services are probed in parallel, the one that answers wins", async () => {
     const g = gce();
-    const info = await detectUncached(
-      opts({ endpoints: { awsImds: blackhole(), gceMetadata: g.url, azureImds: "http://127.0.0.1:9" } }),
-    );
+    const info = await detectUncached(opts({ endpoints: { awsImds: blackhole(), gceMetadata: g.url, azureImds: "http://127.0.0.1:9" } }));
     expect(info.provider).toBe("gke");
   });
 
@@ -205,7 +219,9 @@ describe("provider detection", () => {
     const ms = performance.now() - t0;
     expect(ms).toBeLessThan(3000);
     expect(info).toMatchObject({ provider: "eks", clusterName: "kubernetes" });
-    const named = await detectUncached(opts({ clusterName: "given", endpoints: { awsImds: blackhole(), gceMetadata: blackhole(), azureImds: blackhole() }, timeoutMs: 800 }));
+    const named = await detectUncached(
+      opts({ clusterName: "given", endpoints: { awsImds: blackhole(), gceMetadata: blackhole(), azureImds: blackhole() }, timeoutMs: 800 }),
+    );
     expect(named.clusterName).toBe("given");
   });
 });

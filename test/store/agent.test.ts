@@ -24,17 +24,41 @@ function dir(): string {
   cleanups.push(t.cleanup);
   return t.dir;
 }
-const standalone = ["--intake-address", "", "--enable-kubernetes-controller=false", "--enable-performance-collectors=false", "--enable-hardware-discovery=false"];
+const standalone = [
+  "--intake-address",
+  "",
+  "--enable-kubernetes-controller=false",
+  "--enable-performance-collectors=false",
+  "--enable-hardware-discovery=false",
+];
 
 /** `run` that is expected to fail before listening: its exit code and its log lines. */
 async function failingRun(dataDirectory: string): Promise<{ exitCode: number; logs: Record<string, unknown>[] }> {
   const proc = Bun.spawn(
-    [requireBinary(), "run", "--data-directory", dataDirectory, "--health-probe-bind-address", "127.0.0.1:0", "--metrics-bind-address", "127.0.0.1:0", "--log-format", "json", ...standalone],
+    [
+      requireBinary(),
+      "run",
+      "--data-directory",
+      dataDirectory,
+      "--health-probe-bind-address",
+      "127.0.0.1:0",
+      "--metrics-bind-address",
+      "127.0.0.1:0",
+      "--log-format",
+      "json",
+      ...standalone,
+    ],
     { stdin: "ignore", stdout: "pipe", stderr: "pipe" },
   );
   const exitCode = await proc.exited;
   const text = await new Response(proc.stderr).text();
-  return { exitCode, logs: text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    exitCode,
+    logs: text
+      .split("\n")
+      .filter((l) => l.trim())
+      .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 test("a second agent on the same data directory exits 1 naming the directory and the first agent's pid", async () => {
@@ -44,7 +68,9 @@ test("a second agent on the same data directory exits 1 naming the directory and
     const second = await failingRun(d);
     expect(second.exitCode).toBe(1);
     const failed = second.logs.find((l) => l.msg === "agent failed to start");
-    expect(failed?.err).toBe(`data directory ${d} is in use by pid ${first.proc.pid} (another agent holds its lock); give each agent its own --data-directory`);
+    expect(failed?.err).toBe(
+      `data directory ${d} is in use by pid ${first.proc.pid} (another agent holds its lock); give each agent its own --data-directory`,
+    );
   } finally {
     expect(await first.stop()).toBe(0);
   }

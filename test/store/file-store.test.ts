@@ -4,17 +4,20 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-import { afterEach, expect, test } from "bun:test";
-import { create, fromBinary } from "@bufbuild/protobuf";
-import { TypeDescriptorSchema } from "../../src/proto/gen/resource/v1/object_pb.ts";
-import { ResourceSchema } from "../../src/proto/gen/resource/v1/resource_pb.ts";
+// Tests of the store on disk: WAL settings and reopen, corrupt-file recovery, the read-only `store`
+// command beside a writer, live subscribers, closed descriptors, and worker-thread WAL checkpoints.
+
 import { Database } from "bun:sqlite";
+import { afterEach, expect, test } from "bun:test";
 import { closeSync, existsSync, openSync, readdirSync, readlinkSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
+import { create, fromBinary } from "@bufbuild/protobuf";
 import { createLogger, silentLogger } from "../../src/log/logger.ts";
-import { createStoreComponent, openStore, runStoreCommand, storePath, type StoreEvent } from "../../src/store/index.ts";
-import { contains, CORE, kubeRef, NODE, POD, resource, tempDir } from "./fixtures.ts";
+import { TypeDescriptorSchema } from "../../src/proto/gen/resource/v1/object_pb.ts";
+import { ResourceSchema } from "../../src/proto/gen/resource/v1/resource_pb.ts";
+import { createStoreComponent, openStore, runStoreCommand, type StoreEvent, storePath } from "../../src/store/index.ts";
+import { CORE, contains, kubeRef, NODE, POD, resource, tempDir } from "./fixtures.ts";
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -123,7 +126,9 @@ test("store command reads a data directory read-only while the agent writes", as
   expect(rels.count).toBe(1);
   expect(rels.relationships[0].predicate).toBe("kubernetes.v1.Contains");
   expect(rels.relationships[0].relationship.predicate["@type"]).toBe("type.googleapis.com/kubernetes.v1.Contains");
-  expect(JSON.parse((await runStoreCommand({ command: "relationships", predicate: "kubernetes.v1.Owns" }, { dataDirectory: d })).output).count).toBe(0);
+  expect(
+    JSON.parse((await runStoreCommand({ command: "relationships", predicate: "kubernetes.v1.Owns" }, { dataDirectory: d })).output).count,
+  ).toBe(0);
   expect(JSON.parse((await runStoreCommand({ command: "relationships" }, { dataDirectory: d })).output).count).toBe(1);
 
   // writes after the reader opened are visible to the next command; writer never blocked

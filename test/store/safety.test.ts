@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { createLogger, silentLogger } from "../../src/log/logger.ts";
 import { registry } from "../../src/metrics/registry.ts";
-import { lockPath, openStore, runStoreCommand, storePath, StoreLockedError, StoreNotWritableError } from "../../src/store/index.ts";
+import { lockPath, openStore, runStoreCommand, StoreLockedError, StoreNotWritableError, storePath } from "../../src/store/index.ts";
 import { CORE, POD, resource, tempDir } from "./fixtures.ts";
 
 const cleanups: (() => void)[] = [];
@@ -140,11 +140,15 @@ test("a full disk: checkpoint failures are logged once per change and counted, n
     expect((e as NodeJS.ErrnoException).code).toBe("ENOSPC");
   }
   await Bun.sleep(1500); // about 7 checkpoint attempts
-  const failing = lines.filter((l) => l.msg === "background WAL checkpoints failing (disk full or store not writable?); retrying quietly until one succeeds");
+  const failing = lines.filter(
+    (l) => l.msg === "background WAL checkpoints failing (disk full or store not writable?); retrying quietly until one succeeds",
+  );
   expect(s.checkpointStats!.failures).toBeGreaterThan(2);
   expect(failing).toHaveLength(1);
   expect(s.checkpointStats!.failing).toBe(true);
-  expect(await metricValue("antimetal_store_checkpoint_failures_total")).toBeGreaterThanOrEqual(failuresBefore + s.checkpointStats!.failures);
+  expect(await metricValue("antimetal_store_checkpoint_failures_total")).toBeGreaterThanOrEqual(
+    failuresBefore + s.checkpointStats!.failures,
+  );
   expect(await metricValue("antimetal_store_checkpoint_failing")).toBe(1);
   // space again: one line saying so, and quiet
   unlinkSync(filler);

@@ -275,7 +275,11 @@ function readBounded(path: string): string {
     if (size > MAX_CONFIG_OBJECT_BYTES) throw new Error(`config file is ${size} bytes, over the 1 MiB limit`);
     const buf = Buffer.alloc(MAX_CONFIG_OBJECT_BYTES + 1);
     let length = 0;
-    for (let n; length < buf.length && (n = readSync(fd, buf, length, buf.length - length, null)) > 0; ) length += n;
+    while (length < buf.length) {
+      const n = readSync(fd, buf, length, buf.length - length, null);
+      if (n <= 0) break;
+      length += n;
+    }
     if (length > MAX_CONFIG_OBJECT_BYTES) throw new Error(`config file is over the 1 MiB limit`);
     return buf.toString("utf8", 0, length);
   } finally {

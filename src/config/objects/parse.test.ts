@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Config objects: protojson/YAML decoding, the Go agent's validation messages, version comparison, UUIDv7.
+
 import { expect, test } from "bun:test";
 import { create } from "@bufbuild/protobuf";
 import { ObjectSchema } from "../../proto/gen/antimetal/types/v1/object_pb.ts";

@@ -16,8 +16,8 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { KubeConfig } from "./config.ts";
 import { decodeEnvelope, getString, hasMagic } from "../pb.ts";
+import type { KubeConfig } from "./config.ts";
 
 export const PROTOBUF = "application/vnd.kubernetes.protobuf";
 export const PROTOBUF_WATCH = "application/vnd.kubernetes.protobuf;stream=watch";
@@ -68,7 +68,8 @@ export class KubeClient {
     }
     let token = c.token;
     if (!token && c.tokenFile) token = this.readTokenFile(c.tokenFile);
-    const basic = c.username !== undefined && c.password !== undefined ? Buffer.from(`${c.username}:${c.password}`).toString("base64") : undefined;
+    const basic =
+      c.username !== undefined && c.password !== undefined ? Buffer.from(`${c.username}:${c.password}`).toString("base64") : undefined;
     return { token, cert: c.cert, key: c.key, basic };
   }
 
@@ -96,7 +97,7 @@ export class KubeClient {
   async request(p: string, opts: RequestOptions = {}): Promise<Response> {
     let res = await this.once(p, opts);
     if (res.status === 401 && (this.config.exec || this.config.tokenFile)) {
-      await res.body?.cancel().catch(() => {});
+      await res.body?.cancel().catch(() => undefined);
       this.tokenCache = undefined;
       if (this.config.exec) await this.exec(true);
       res = await this.once(p, opts);
@@ -182,7 +183,10 @@ async function runExec(cfg: KubeConfig): Promise<ExecCredential> {
   env.KUBERNETES_EXEC_INFO = JSON.stringify({
     apiVersion: e.apiVersion,
     kind: "ExecCredential",
-    spec: { interactive: false, cluster: { server: cfg.server, "certificate-authority-data": cfg.ca ? Buffer.from(cfg.ca).toString("base64") : undefined } },
+    spec: {
+      interactive: false,
+      cluster: { server: cfg.server, "certificate-authority-data": cfg.ca ? Buffer.from(cfg.ca).toString("base64") : undefined },
+    },
   });
   const out = await new Promise<string>((resolve, reject) => {
     const child = spawn(cmd, e.args, { env, stdio: ["ignore", "pipe", "pipe"] });

@@ -186,7 +186,8 @@ export function loadKubeconfig(files: string[], contextOverride?: string): KubeC
       baseDir: String(user.__dir ?? "."),
     };
   }
-  if (!!cfg.cert !== !!cfg.key) throw new KubeConfigError(`kubeconfig: user "${userName}" has a client certificate without a key (or the reverse)`);
+  if (!!cfg.cert !== !!cfg.key)
+    throw new KubeConfigError(`kubeconfig: user "${userName}" has a client certificate without a key (or the reverse)`);
   return cfg;
 }
 

@@ -13,18 +13,18 @@
 
 import { create } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
-import { ClusterProvider, ClusterSchema } from "../../proto/gen/kubernetes/v1/cluster_pb.ts";
-import type { Relationship } from "../../proto/gen/resource/v1/relationship_pb.ts";
-import { Provider } from "../../proto/gen/resource/v1/provider_pb.ts";
-import { TagSchema, type Resource, type ResourceRef } from "../../proto/gen/resource/v1/resource_pb.ts";
 import { emptyPredicate, kubeNamespace, newRelationship, newResource, packMessage } from "../../graph/build.ts";
 import { decodeResourceKey, encodeKey } from "../../graph/keys.ts";
-import { KIND_BY_NAME, protoTypeFor, type KindSpec } from "../kinds.ts";
+import { ClusterProvider, ClusterSchema } from "../../proto/gen/kubernetes/v1/cluster_pb.ts";
+import { Provider } from "../../proto/gen/resource/v1/provider_pb.ts";
+import type { Relationship } from "../../proto/gen/resource/v1/relationship_pb.ts";
+import { type Resource, type ResourceRef, TagSchema } from "../../proto/gen/resource/v1/resource_pb.ts";
+import { KIND_BY_NAME, type KindSpec, protoTypeFor } from "../kinds.ts";
 import { findAllLen, getString, path, type Span } from "../pb.ts";
 import type { KubeObject } from "../reflector.ts";
 
-export { RELATIONSHIP_KIND, RESOURCE_KIND } from "../../graph/names.ts";
 export { kubeNamespace } from "../../graph/build.ts";
+export { RELATIONSHIP_KIND, RESOURCE_KIND } from "../../graph/names.ts";
 export const CLUSTER_TYPE = "kubernetes.v1.Cluster";
 export const LABEL_REGION = "topology.kubernetes.io/region";
 export const LABEL_ZONE = "topology.kubernetes.io/zone";
@@ -205,7 +205,10 @@ export function derive(cluster: string, obj: KubeObject): Derived {
   for (const o of meta.ownerReferences) {
     if (!o.kind || !o.name) continue;
     const known = KIND_BY_NAME.get(o.kind);
-    const type = known && o.apiVersion === (known.group ? `${known.group}/${known.version}` : known.version) ? known.protoType : protoTypeFor(o.apiVersion, o.kind);
+    const type =
+      known && o.apiVersion === (known.group ? `${known.group}/${known.version}` : known.version)
+        ? known.protoType
+        : protoTypeFor(o.apiVersion, o.kind);
     const ns = (known && !known.namespaced) || CLUSTER_SCOPED_OWNER.has(o.kind) ? "" : meta.namespace;
     out.add(pairKey("O", objectRefKey(cluster, type, ns, o.name), self));
   }

@@ -15,31 +15,31 @@
  * when the node's topology labels change or the node appears after them.
  */
 
-import type { Logger } from "../../log/logger.ts";
-import type { Relationship, Store } from "../../store/types.ts";
-import { encodeResourceKey } from "../../graph/keys.ts";
 import { create } from "@bufbuild/protobuf";
+import { encodeResourceKey } from "../../graph/keys.ts";
+import type { Logger } from "../../log/logger.ts";
 import { TypeDescriptorSchema } from "../../proto/gen/resource/v1/object_pb.ts";
+import { type Relationship, ResourceNotFoundError, type Store } from "../../store/types.ts";
 import type { KindSpec } from "../kinds.ts";
 import { kubeMetrics } from "../metrics.ts";
 import type { KubeObject, ReflectorEvent } from "../reflector.ts";
 import {
-  PAIRS,
-  RESOURCE_KIND,
   clusterKey,
   derive,
   fixedPairs,
-  labelLocation,
-  pairKey,
-  pairRelationships,
-  refFromKey,
-  objectKeyOf,
-  splitPair,
-  toResource,
-  objectRefKey,
   type Location,
+  labelLocation,
+  objectKeyOf,
+  objectRefKey,
+  PAIRS,
   type PairKey,
   type PairType,
+  pairKey,
+  pairRelationships,
+  RESOURCE_KIND,
+  refFromKey,
+  splitPair,
+  toResource,
 } from "./convert.ts";
 
 interface Known {
@@ -155,7 +155,7 @@ export class GraphReconciler {
   private upsert(obj: KubeObject): void {
     const key = objectKeyOf(this.cluster, obj);
     const d = derive(this.cluster, obj);
-    const loc = obj.spec.kind === "Pod" ? (d.nodeName ? this.nodeLoc.get(d.nodeName) : undefined) ?? { region: "", zone: "" } : undefined;
+    const loc = obj.spec.kind === "Pod" ? ((d.nodeName ? this.nodeLoc.get(d.nodeName) : undefined) ?? { region: "", zone: "" }) : undefined;
     this.store.updateResource(toResource(this.cluster, obj, loc));
     const prev = this.known.get(key);
     const before = new Set(prev?.pairs ?? []);
@@ -195,8 +195,9 @@ export class GraphReconciler {
         r.metadata.region = loc.region;
         r.metadata.zone = loc.zone;
         this.store.updateResource(r);
-      } catch {
+      } catch (err) {
         // not stored (yet): written with the location when it arrives
+        if (!(err instanceof ResourceNotFoundError)) throw err;
       }
     }
   }

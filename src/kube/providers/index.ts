@@ -13,18 +13,18 @@
  * CLUSTER_NAME, kube-public/cluster-info, else "kubernetes"; region from node labels).
  */
 
+import { parse as parseYaml } from "yaml";
 import type { Logger } from "../../log/logger.ts";
 import type { KubeClient } from "../client/client.ts";
-import { parse as parseYaml } from "yaml";
 import { LABEL_REGION } from "../graph/convert.ts";
 import {
+  type AwsCredentials,
   AwsImds,
   AzureImds,
-  GceMetadata,
   aksClusterFromResourceGroup,
   describeInstanceTags,
   eksClusterFromTags,
-  type AwsCredentials,
+  GceMetadata,
 } from "./metadata.ts";
 
 export type ProviderName = "eks" | "gke" | "aks" | "kind" | "generic";
@@ -167,7 +167,9 @@ export async function detectUncached(o: ProviderOptions): Promise<ClusterInfo> {
         let name = e.clusterName || override || facts?.labels["alpha.eksctl.io/cluster-name"];
         let source = e.clusterName ? "flag" : override ? "override" : name ? "node label alpha.eksctl.io/cluster-name" : "";
         if (!name && autodiscover) {
-          name = await firstOf([imds.instanceTag("aws:eks:cluster-name"), imds.instanceTag("eks:cluster-name")]).then((v) => v || undefined);
+          name = await firstOf([imds.instanceTag("aws:eks:cluster-name"), imds.instanceTag("eks:cluster-name")]).then(
+            (v) => v || undefined,
+          );
           if (name) source = "IMDS instance tags";
           else {
             ident ??= await imds.identity();
@@ -206,7 +208,9 @@ export async function detectUncached(o: ProviderOptions): Promise<ClusterInfo> {
           const inst = await azure.instance();
           region ||= inst.location;
           if (!name) {
-            name = inst.tags.find(([k]) => k === "aks-managed-cluster-name")?.[1] ?? aksClusterFromResourceGroup(inst.resourceGroupName, inst.location);
+            name =
+              inst.tags.find(([k]) => k === "aks-managed-cluster-name")?.[1] ??
+              aksClusterFromResourceGroup(inst.resourceGroupName, inst.location);
             source = "Azure IMDS";
           }
         }
@@ -231,13 +235,21 @@ export async function detectUncached(o: ProviderOptions): Promise<ClusterInfo> {
     if (r !== "timeout") return r;
     o.logger.warn({ timeoutMs, provider: partial.provider }, "cluster detection timed out; using the generic provider");
   } catch (err) {
-    o.logger.warn({ err: String((err as Error).message ?? err), provider: partial.provider }, "cluster detection failed; using the generic provider");
+    o.logger.warn(
+      { err: String((err as Error).message ?? err), provider: partial.provider },
+      "cluster detection failed; using the generic provider",
+    );
   } finally {
     clearTimeout(timer);
   }
   const g = await Promise.race([generic(o, override, partial.region ?? ""), Bun.sleep(1000).then(() => undefined)]);
   if (g) return { ...g, provider: partial.provider ?? "generic" };
-  return { provider: (partial.provider as ProviderName) ?? "generic", clusterName: override ?? "kubernetes", region: partial.region ?? "", source: "default" };
+  return {
+    provider: (partial.provider as ProviderName) ?? "generic",
+    clusterName: override ?? "kubernetes",
+    region: partial.region ?? "",
+    source: "default",
+  };
 }
 
 async function generic(o: ProviderOptions, override: string | undefined, region: string): Promise<ClusterInfo> {

@@ -17,7 +17,7 @@ export const AZURE_IMDS = "http://169.254.169.254";
 async function get(url: string, headers: Record<string, string>, timeoutMs: number, method = "GET"): Promise<string> {
   const res = await fetch(url, { method, headers, signal: AbortSignal.timeout(timeoutMs) });
   if (!res.ok) {
-    await res.body?.cancel().catch(() => {});
+    await res.body?.cancel().catch(() => undefined);
     throw new Error(`${method} ${url}: HTTP ${res.status}`);
   }
   return await res.text();
@@ -93,7 +93,10 @@ export function sigv4(opts: {
   now?: Date;
 }): Record<string, string> {
   const now = opts.now ?? new Date();
-  const amzDate = now.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  const amzDate = now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}/, "");
   const date = amzDate.slice(0, 8);
   const headers: Record<string, string> = {
     "content-type": "application/x-www-form-urlencoded; charset=utf-8",
@@ -102,7 +105,15 @@ export function sigv4(opts: {
   };
   if (opts.creds.sessionToken) headers["x-amz-security-token"] = opts.creds.sessionToken;
   const names = Object.keys(headers).sort();
-  const canonical = ["POST", opts.path, "", ...names.map((n) => `${n}:${headers[n]!.trim()}`), "", names.join(";"), sha256hex(opts.body)].join("\n");
+  const canonical = [
+    "POST",
+    opts.path,
+    "",
+    ...names.map((n) => `${n}:${headers[n]!.trim()}`),
+    "",
+    names.join(";"),
+    sha256hex(opts.body),
+  ].join("\n");
   const scope = `${date}/${opts.region}/${opts.service}/aws4_request`;
   const toSign = ["AWS4-HMAC-SHA256", amzDate, scope, sha256hex(canonical)].join("\n");
   const kDate = hmac(`AWS4${opts.creds.secretAccessKey}`, date);
@@ -131,12 +142,18 @@ export async function describeInstanceTags(opts: {
   if (!res.ok) throw new Error(`ec2:DescribeInstances: HTTP ${res.status} ${/<Message>([^<]*)/.exec(xml)?.[1] ?? ""}`);
   const tagSet = /<tagSet>([\s\S]*?)<\/tagSet>/.exec(xml)?.[1] ?? "";
   const tags: Array<[string, string]> = [];
-  for (const m of tagSet.matchAll(/<item>\s*<key>([^<]*)<\/key>\s*<value>([^<]*)<\/value>\s*<\/item>/g)) tags.push([xmlText(m[1]!), xmlText(m[2]!)]);
+  for (const m of tagSet.matchAll(/<item>\s*<key>([^<]*)<\/key>\s*<value>([^<]*)<\/value>\s*<\/item>/g))
+    tags.push([xmlText(m[1]!), xmlText(m[2]!)]);
   return tags;
 }
 
 function xmlText(s: string): string {
-  return s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, "&");
+  return s
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, "&");
 }
 
 /**
@@ -182,7 +199,11 @@ export class AzureImds {
       compute?: { location?: string; resourceGroupName?: string; tagsList?: Array<{ name: string; value: string }> };
     };
     const c = doc.compute ?? {};
-    return { location: c.location ?? "", resourceGroupName: c.resourceGroupName ?? "", tags: (c.tagsList ?? []).map((t) => [t.name, t.value]) };
+    return {
+      location: c.location ?? "",
+      resourceGroupName: c.resourceGroupName ?? "",
+      tags: (c.tagsList ?? []).map((t) => [t.name, t.value]),
+    };
   }
 }
 
