@@ -54,7 +54,7 @@ const probe = setInterval(() => {
   if (gap > maxBlockMs) maxBlockMs = gap;
 }, 5);
 const cpu0 = process.cpuUsage();
-const ctl = createKubeController({ config: loadKubeconfig([kubeconfig]), store, logger, leaderElect: false, provider: "generic", providerOptions: { clusterName: "bench" }, writeChunk });
+const ctl = createKubeController({ config: await loadKubeconfig([kubeconfig]), store, logger, leaderElect: false, provider: "generic", providerOptions: { clusterName: "bench" }, writeChunk });
 await ctl.start();
 await ctl.synced();
 const ms = performance.now() - t0;

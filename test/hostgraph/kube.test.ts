@@ -35,7 +35,7 @@ beforeAll(async () => {
   store = openStore({ dataDirectory: "", logger: silentLogger });
   hg = createHostGraphComponent({ store, paths: fx.paths, intervalMs: 3_600_000, nodeName: "db-07", logger: silentLogger });
   await hg.start(); // before the controller: the Node is not in the store yet
-  ctl = createKubeController({ config: loadKubeconfig([env.kubeconfigPath]), store, logger: silentLogger, leaderElect: false, nodeName: "db-07" });
+  ctl = createKubeController({ config: await loadKubeconfig([env.kubeconfigPath]), store, logger: silentLogger, leaderElect: false, nodeName: "db-07" });
   await ctl.start();
   await ctl.synced();
 }, 120_000);

@@ -67,13 +67,13 @@ afterAll(async () => {
 
 describe("client auth against a real apiserver", () => {
   test("kubeconfig with CA file + bearer token", async () => {
-    const c = new KubeClient(loadKubeconfig([env.kubeconfigPath]));
+    const c = new KubeClient(await loadKubeconfig([env.kubeconfigPath]));
     const v = await c.getJSON<{ major: string }>("/version");
     expect(v.major).toBe("1");
   });
 
   test("kubeconfig with client certificate and key (mTLS), inline data too", async () => {
-    const c = new KubeClient(loadKubeconfig([env.certKubeconfigPath]));
+    const c = new KubeClient(await loadKubeconfig([env.certKubeconfigPath]));
     const review = await c.sendJSON<{ status: { userInfo: { username: string } } }>("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", {
       apiVersion: "authentication.k8s.io/v1",
       kind: "SelfSubjectReview",
@@ -86,7 +86,7 @@ describe("client auth against a real apiserver", () => {
       inline,
       `apiVersion: v1\nkind: Config\ncurrent-context: x\ncontexts:\n- name: x\n  context: {cluster: x, user: x}\nclusters:\n- name: x\n  cluster:\n    server: ${env.url}\n    certificate-authority-data: ${b64(env.caFile)}\nusers:\n- name: x\n  user:\n    client-certificate-data: ${b64(env.clientCertFile)}\n    client-key-data: ${b64(env.clientKeyFile)}\n`,
     );
-    const c2 = new KubeClient(loadKubeconfig([inline]));
+    const c2 = new KubeClient(await loadKubeconfig([inline]));
     expect((await c2.getJSON<{ items: unknown[] }>("/api/v1/namespaces/app/pods")).items).toHaveLength(1);
   });
 
@@ -94,8 +94,9 @@ describe("client auth against a real apiserver", () => {
     const other = path.join(env.dir, "other-ca");
     fs.mkdirSync(other);
     Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "k", "-subj", "/CN=other", "-days", "1", "-out", "ca.crt"], { cwd: other });
-    const cfg = { ...loadKubeconfig([env.kubeconfigPath]), ca: fs.readFileSync(path.join(other, "ca.crt"), "utf8") };
-    await expect(new KubeClient(cfg).getJSON("/version")).rejects.toThrow();
+    const kc = path.join(other, "kubeconfig");
+    fs.writeFileSync(kc, fs.readFileSync(env.kubeconfigPath, "utf8").replace(env.caFile, path.join(other, "ca.crt")));
+    await expect(new KubeClient(await loadKubeconfig([kc])).getJSON("/version")).rejects.toThrow();
   });
 
   test("exec credential plugin (client.authentication.k8s.io/v1), run once and cached", async () => {
@@ -111,7 +112,7 @@ describe("client auth against a real apiserver", () => {
       kc,
       `apiVersion: v1\nkind: Config\ncurrent-context: x\ncontexts:\n- name: x\n  context: {cluster: x, user: x}\nclusters:\n- name: x\n  cluster: {server: "${env.url}", certificate-authority: "${env.caFile}"}\nusers:\n- name: x\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: ./cred.sh\n      env: [{name: TOKEN, value: "${env.adminToken}"}]\n`,
     );
-    const c = new KubeClient(loadKubeconfig([kc]));
+    const c = new KubeClient(await loadKubeconfig([kc]));
     expect((await c.getJSON<{ major: string }>("/version")).major).toBe("1");
     await c.getJSON("/api/v1/namespaces");
     expect(fs.readFileSync(counter, "utf8").trim().split("\n")).toHaveLength(1); // cached
@@ -130,12 +131,12 @@ describe("client auth against a real apiserver", () => {
     fs.writeFileSync(path.join(sa, "namespace"), NS);
     const port = new URL(env.url).port;
     const fakeEnv = { KUBERNETES_SERVICE_HOST: "127.0.0.1", KUBERNETES_SERVICE_PORT: port };
-    const cfg = loadInCluster(fakeEnv, sa);
+    const cfg = await loadInCluster(fakeEnv, sa);
     expect(cfg.namespace).toBe(NS);
     const c = new KubeClient(cfg);
     expect((await c.getJSON<{ items: unknown[] }>("/api/v1/pods")).items.length).toBeGreaterThan(0);
-    expect(detectKubeConfig({ env: fakeEnv, saDir: sa }).config?.source).toContain("in-cluster");
-    expect(detectKubeConfig({ env: { HOME: env.dir }, saDir: path.join(env.dir, "nope") }).reason).toContain("no kubeconfig");
+    expect((await detectKubeConfig({ env: fakeEnv, saDir: sa })).config?.source).toContain("in-cluster");
+    expect((await detectKubeConfig({ env: { HOME: env.dir }, saDir: path.join(env.dir, "nope") })).reason).toContain("no kubeconfig");
   });
 });
 
@@ -159,7 +160,7 @@ describe("RBAC shipped in deploy/kubernetes/base/rbac", () => {
   test("the agent's ServiceAccount with only this RBAC syncs every kind, holds the lease, and cannot read secrets", async () => {
     const store = openStore({ dataDirectory: "", logger });
     const ctl = createKubeController({
-      config: loadKubeconfig([env.agentKubeconfigPath]),
+      config: await loadKubeconfig([env.agentKubeconfigPath]),
       store,
       logger,
       leaderElect: true,
@@ -180,7 +181,7 @@ describe("RBAC shipped in deploy/kubernetes/base/rbac", () => {
     const released = await kreq(env, "GET", `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/4927b366.antimetal.com`);
     expect(released.spec.holderIdentity ?? "").toBe("");
     store.close();
-    const agent = new KubeClient(loadKubeconfig([env.agentKubeconfigPath]));
+    const agent = new KubeClient(await loadKubeconfig([env.agentKubeconfigPath]));
     const err = await agent.getJSON("/api/v1/secrets").catch((e) => e);
     expect(err).toBeInstanceOf(KubeApiError);
     expect((err as KubeApiError).status).toBe(403);

@@ -98,7 +98,7 @@ beforeAll(async () => {
 
   store = openStore({ dataDirectory: "", logger });
   ctl = createKubeController({
-    config: loadKubeconfig([env.kubeconfigPath]),
+    config: await loadKubeconfig([env.kubeconfigPath]),
     store,
     logger,
     leaderElect: false,
@@ -252,7 +252,7 @@ describe("kube controller against a real kube-apiserver", () => {
     const got = new Map<string, string>();
     let failures = 1;
     const r = new Reflector({
-      client: new KubeClient(loadKubeconfig([env.kubeconfigPath])),
+      client: new KubeClient(await loadKubeconfig([env.kubeconfigPath])),
       spec: KIND_BY_NAME.get("Namespace")!,
       logger,
       backoffBaseMs: 50,
@@ -272,7 +272,7 @@ describe("kube controller against a real kube-apiserver", () => {
   test("a kind over its memory budget stops tracking new objects and counts them", async () => {
     const got: string[] = [];
     const r = new Reflector({
-      client: new KubeClient(loadKubeconfig([env.kubeconfigPath])),
+      client: new KubeClient(await loadKubeconfig([env.kubeconfigPath])),
       spec: KIND_BY_NAME.get("Pod")!,
       logger,
       budgetBytes: 300, // room for about two pods' bookkeeping
@@ -320,7 +320,7 @@ describe("kube controller against a real kube-apiserver", () => {
     await api.del(env, "/api/v1/namespaces/team-b/pods/after-restart");
     await api.del(env, "/api/v1/namespaces/team-a/pods/web-1-b");
     await api.pod(env, "team-a", "web-1-b", { node: "node-a", labels: { app: "web" } }); // moved, no owner now
-    ctl = createKubeController({ config: loadKubeconfig([env.kubeconfigPath]), store, logger, leaderElect: false, nodeName: "node-a" });
+    ctl = createKubeController({ config: await loadKubeconfig([env.kubeconfigPath]), store, logger, leaderElect: false, nodeName: "node-a" });
     await ctl.start();
     await ctl.synced();
     expect(names("k8s.io.api.core.v1.Pod")).not.toContain("team-b/after-restart");

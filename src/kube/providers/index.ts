@@ -118,7 +118,7 @@ const cache = new Map<string, Promise<ClusterInfo>>();
 
 /** Detection result, cached per (server, provider, node) for the life of the process. */
 export function detectCluster(o: ProviderOptions): Promise<ClusterInfo> {
-  const key = `${o.client.server}|${o.provider ?? ""}|${o.nodeName ?? ""}|${o.clusterName ?? ""}`;
+  const key = `${o.client.source}|${o.provider ?? ""}|${o.nodeName ?? ""}|${o.clusterName ?? ""}`;
   let p = cache.get(key);
   if (!p) {
     p = detectUncached(o);
