@@ -75,6 +75,12 @@ describe("kubeconfig → request credentials", () => {
     expect(r.tls).toEqual({ rejectUnauthorized: false, serverName: "api.internal" });
   });
 
+  test("a plain-HTTP server (kubectl proxy) is allowed, as before", async () => {
+    const file = kubeconfig("http", "    server: http://127.0.0.1:8001", "    token: t");
+    const r = await (await loadKubeconfig([file], undefined, {})).auth.request();
+    expect(header(r.headers, "authorization")).toEqual(["Bearer t"]);
+  });
+
   test("basic auth becomes an Authorization: Basic header", async () => {
     const file = kubeconfig("basic", "    server: https://kube.example", "    username: u\n    password: p");
     const r = await (await loadKubeconfig([file], undefined, {})).auth.request();

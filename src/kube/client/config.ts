@@ -160,8 +160,13 @@ function fromFiles(cn: ClientNode, files: string[], contextOverride: string | un
   const ctx = kc.getContextObject(ctxName);
   if (!ctx) throw new KubeConfigError(`${where}: context "${ctxName}" not found`);
   kc.setCurrentContext(ctxName);
-  const cluster = kc.getCluster(ctx.cluster);
+  let cluster = kc.getCluster(ctx.cluster);
   if (!cluster) throw new KubeConfigError(`${where}: cluster "${ctx.cluster}" of context "${ctxName}" not found or has no server`);
+  if (cluster.server.startsWith("http:")) {
+    // plain HTTP (kubectl proxy): client-node refuses it unless TLS verification is off, which has no meaning here
+    const clusters = kc.getClusters();
+    cluster = clusters[clusters.indexOf(cluster)] = { ...cluster, skipTLSVerify: true };
+  }
   const user = kc.getUser(ctx.user);
   const raw = rawUsers.get(ctx.user) ?? { user: {}, dir: "." };
   if (user?.authProvider && user.authProvider.name !== "oidc") {
