@@ -10,8 +10,9 @@
 // --baseline-binary PATH measures an earlier build the same way in the same run.
 // --kube also measures with the cluster view on: a real kube-apiserver (test/helpers/kube-testenv),
 // the agent (and the baseline) run with --kubeconfig until /readyz (every kind listed and stored),
-// then idle; plus the import cost of the lazily loaded cluster modules in a compiled probe built
-// like the agent (client-node's KubeConfig, the AWS SDK credential chain + EC2 client).
+// then idle; plus the cost of the lazily loaded cluster modules (import and first use, each alone in
+// a fresh process) in a compiled probe built like the agent (client-node's KubeConfig, the AWS SDK
+// credential chain + EC2 client).
 // Prints one JSON object. Usage: bun bench/startup/run.ts [--idle-seconds 60] [--runs 10]
 //   [--baseline-binary PATH] [--kube]
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -128,8 +129,18 @@ async function importProbe(): Promise<Record<string, number>> {
       `const rss = () => Number(/VmRSS:\\s+(\\d+)/.exec(require("node:fs").readFileSync("/proc/self/status", "utf8"))![1]) / 1024;`,
       `const which = process.argv[2];`,
       `const r0 = rss(); const t0 = performance.now();`,
-      `if (which === "client_node") await import("@kubernetes/client-node/dist/config.js");`,
-      `else await import("./src/kube/providers/aws.ts");`,
+      // import plus first use: client-node turns a kubeconfig into request options; the AWS SDK
+      // resolves environment credentials and sends one DescribeInstances to a closed port
+      `if (which === "client_node") {`,
+      `  const { KubeConfig } = await import("@kubernetes/client-node/dist/config.js");`,
+      `  const kc = new KubeConfig();`,
+      `  kc.loadFromClusterAndUser({ name: "c", server: "https://127.0.0.1:1", skipTLSVerify: false }, { name: "u", token: "t" });`,
+      `  await kc.applyToHTTPSOptions({ headers: {} });`,
+      `} else {`,
+      `  Object.assign(process.env, { AWS_ACCESS_KEY_ID: "AKID", AWS_SECRET_ACCESS_KEY: "s", AWS_EC2_METADATA_DISABLED: "true" });`,
+      `  const { describeInstanceTags } = await import("./src/kube/providers/aws.ts");`,
+      `  await describeInstanceTags({ region: "us-west-2", instanceId: "i-0", timeoutMs: 500, endpoints: { ec2: "http://127.0.0.1:9" } }).catch((e) => void e);`,
+      `}`,
       `console.log(JSON.stringify({ [which + "_ms"]: performance.now() - t0, [which + "_rss_mib"]: rss() - r0 }));`,
     ].join("\n"),
   );
