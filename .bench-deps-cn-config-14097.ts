@@ -1,0 +1,2 @@
+import { KubeConfig } from "@kubernetes/client-node/dist/config.js";
+console.log(KubeConfig);
