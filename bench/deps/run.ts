@@ -10,7 +10,7 @@
 // checked identical; (2) the Kubernetes client, @kubernetes/client-node for list/watch (KubeConfig,
 // CoreV1Api, informer) against what the agent bundles (its own list/watch plus client-node's
 // KubeConfig only): bundle size and import time. Prints one JSON object.
-// Usage: bun bench/deps/run.ts [--iterations 20000] [--imports 5]
+// Usage: bun bench/deps/run.ts [--iterations 5000] [--imports 11]
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -21,8 +21,8 @@ import { TypeDescriptorSchema } from "../../src/proto/gen/resource/v1/object_pb.
 
 const root = join(import.meta.dir, "../..");
 const arg = (name: string, def: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : def);
-const iterations = arg("--iterations", 20_000);
-const importRuns = arg("--imports", 5);
+const iterations = arg("--iterations", 5_000);
+const importRuns = arg("--imports", 11);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const tmp = mkdtempSync(join(tmpdir(), "bench-deps-"));
 
@@ -50,11 +50,23 @@ async function importMs(specifier: string): Promise<number> {
   return Number(median(samples).toFixed(1));
 }
 
-function time(fn: () => void): number {
-  for (let i = 0; i < 1000; i++) fn();
-  const t0 = performance.now();
-  for (let i = 0; i < iterations; i++) fn();
-  return Number((((performance.now() - t0) * 1000) / iterations).toFixed(2));
+/**
+ * µs per call of each function: warmed up, then rounds of `iterations` calls alternating between the
+ * functions, median round per function (a shared machine's load hits both alike).
+ */
+function timeInterleaved(fns: Record<string, () => void>, rounds = 9): Record<string, number> {
+  const names = Object.keys(fns);
+  for (const n of names) for (let i = 0; i < 2000; i++) fns[n]!();
+  const samples = new Map<string, number[]>(names.map((n) => [n, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (const n of names) {
+      const fn = fns[n]!;
+      const t0 = performance.now();
+      for (let i = 0; i < iterations; i++) fn();
+      samples.get(n)!.push(((performance.now() - t0) * 1000) / iterations);
+    }
+  }
+  return Object.fromEntries(names.map((n) => [n, Number(median(samples.get(n)!).toFixed(2))]));
 }
 
 // --- protobuf: the same message through both libraries
@@ -77,13 +89,30 @@ const esMessage = create(ResourceSchema, {
 });
 const esBytes = toBinary(ResourceSchema, esMessage);
 
-const pbRoot = new protobuf.Root();
-pbRoot.resolvePath = (_origin, target) => (target.startsWith("google/protobuf/") || target.startsWith("/") ? target : join(root, "proto", target));
-pbRoot.loadSync(join(root, "proto/resource/v1/resource.proto"), { keepCase: false });
+/** protobufjs needs the .proto files parsed at runtime (what @grpc/proto-loader does at startup). */
+function loadProtobufjsRoot(): protobuf.Root {
+  const r = new protobuf.Root();
+  r.resolvePath = (_origin, target) => (target.startsWith("google/protobuf/") || target.startsWith("/") ? target : join(root, "proto", target));
+  r.loadSync(join(root, "proto/resource/v1/resource.proto"), { keepCase: false });
+  return r;
+}
+const schemaLoads: number[] = [];
+for (let i = 0; i < 5; i++) {
+  const t0 = performance.now();
+  loadProtobufjsRoot().lookupType("resource.v1.Resource");
+  schemaLoads.push(performance.now() - t0);
+}
+const pbRoot = loadProtobufjsRoot();
 const PbResource = pbRoot.lookupType("resource.v1.Resource");
 const pbMessage = PbResource.decode(esBytes);
 const pbBytes = PbResource.encode(pbMessage).finish();
 const identical = Buffer.compare(Buffer.from(esBytes), Buffer.from(pbBytes)) === 0;
+const speed = timeInterleaved({
+  es_encode: () => toBinary(ResourceSchema, esMessage),
+  pbjs_encode: () => PbResource.encode(pbMessage).finish(),
+  es_decode: () => fromBinary(ResourceSchema, esBytes),
+  pbjs_decode: () => PbResource.decode(pbBytes),
+});
 
 const protobufFigures = {
   message_bytes: esBytes.length,
@@ -91,14 +120,16 @@ const protobufFigures = {
   protobuf_es: {
     bundle_bytes: await bundleBytes("es", `import { toBinary, fromBinary } from "@bufbuild/protobuf";\nimport { ResourceSchema } from "./src/proto/gen/resource/v1/resource_pb.ts";\nconsole.log(toBinary, fromBinary, ResourceSchema);\n`),
     import_ms: await importMs("@bufbuild/protobuf"),
-    encode_us: time(() => toBinary(ResourceSchema, esMessage)),
-    decode_us: time(() => fromBinary(ResourceSchema, esBytes)),
+    encode_us: speed.es_encode!,
+    decode_us: speed.es_decode!,
   },
   protobufjs: {
     bundle_bytes: await bundleBytes("pbjs", `import protobuf from "protobufjs";\nconsole.log(protobuf.Root);\n`),
     import_ms: await importMs("protobufjs"),
-    encode_us: time(() => PbResource.encode(pbMessage).finish()),
-    decode_us: time(() => PbResource.decode(pbBytes)),
+    schema_parse_ms_first: Number(schemaLoads[0]!.toFixed(1)),
+    schema_parse_ms_median: Number(median(schemaLoads).toFixed(1)),
+    encode_us: speed.pbjs_encode!,
+    decode_us: speed.pbjs_decode!,
   },
 };
 
