@@ -81,6 +81,18 @@ describe("kubeconfig → request credentials", () => {
     expect(header(r.headers, "authorization")).toEqual(["Bearer t"]);
   });
 
+  test("exec plugin: relative command, KUBERNETES_EXEC_INFO given, a failure names the kubeconfig", async () => {
+    fs.writeFileSync(path.join(dir, "ok.sh"), `#!/bin/sh\necho "$KUBERNETES_EXEC_INFO" > ${dir}/exec-info.json\necho '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"from-exec"}}'\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(dir, "fail.sh"), "#!/bin/sh\necho 'token expired, run login' >&2\nexit 1\n", { mode: 0o755 });
+    const exec = (cmd: string) => `    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: ./${cmd}`;
+    const ok = await loadKubeconfig([kubeconfig("exec-ok", "    server: https://kube.example", exec("ok.sh"))], undefined, {});
+    expect(header((await ok.auth.request()).headers, "authorization")).toEqual(["Bearer from-exec"]);
+    const info = JSON.parse(fs.readFileSync(path.join(dir, "exec-info.json"), "utf8"));
+    expect(info).toMatchObject({ kind: "ExecCredential", spec: { interactive: false, cluster: { server: "https://kube.example" } } });
+    const failing = await loadKubeconfig([kubeconfig("exec-fail", "    server: https://kube.example", exec("fail.sh"))], undefined, {});
+    await expect(failing.auth.request()).rejects.toThrow(/^credentials for kubeconfig .*exec-fail context x: token expired, run login$/);
+  });
+
   test("basic auth becomes an Authorization: Basic header", async () => {
     const file = kubeconfig("basic", "    server: https://kube.example", "    username: u\n    password: p");
     const r = await (await loadKubeconfig([file], undefined, {})).auth.request();

@@ -119,12 +119,13 @@ function pem(v: unknown): string {
 async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
   });
   try {
     return await Promise.race([work, timeout]);
   } catch (e) {
-    throw new Error(`${what}: ${errorMessage(e)}`);
+    // client-node's exec provider rejects with the plugin's bare stderr: say whose credentials failed
+    throw new Error(`${what}: ${errorMessage(e).trim() || "failed without a message"}`, { cause: e });
   } finally {
     clearTimeout(timer);
   }
