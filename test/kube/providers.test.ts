@@ -7,7 +7,7 @@
 /**
  * Cluster provider detection against local fake metadata servers (AWS IMDSv2 + EC2 API, GCE
  * metadata server, Azure IMDS), and the EKS credential sources of the AWS SDK chain, each against
- * its own fake endpoint: environment keys, IRSA (STS AssumeRoleWithWebIdentity), EKS Pod Identity
+ * its own fake endpoint: environment keys, a profile, IRSA (STS AssumeRoleWithWebIdentity), EKS Pod Identity
  * (container credentials endpoint with its token file), IMDSv2 instance role. The Kubernetes side
  * (node providerID/labels, cluster-info) is a stub client here; test/kube/controller.test.ts
  * covers it against the real apiserver.
@@ -272,6 +272,15 @@ describe("EKS credential sources (AWS SDK default chain), IMDS out of reach as b
     const info = await withAwsEnv({ AWS_ACCESS_KEY_ID: "AKIDENV", AWS_SECRET_ACCESS_KEY: "s", AWS_SESSION_TOKEN: "env-token", AWS_EC2_METADATA_SERVICE_ENDPOINT: blackhole() }, () => detect(api));
     expect(info).toMatchObject({ provider: "eks", clusterName: "pod-eks", region: "us-west-2", source: "ec2:DescribeInstances tags" });
     expect(sigv4(api.hits[0]!)).toEqual({ accessKeyId: "AKIDENV", scope: "us-west-2/ec2/aws4_request", signsToken: true, securityToken: "env-token" });
+  });
+
+  test("shared credentials file profile (AWS_PROFILE)", async () => {
+    const file = path.join(awsDir, "credentials");
+    fs.writeFileSync(file, "[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = s\n\n[agent]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = s\naws_session_token = profile-token\n");
+    const api = ec2(tags);
+    const info = await withAwsEnv({ AWS_PROFILE: "agent", AWS_SHARED_CREDENTIALS_FILE: file, AWS_EC2_METADATA_SERVICE_ENDPOINT: blackhole() }, () => detect(api));
+    expect(info).toMatchObject({ provider: "eks", clusterName: "pod-eks", source: "ec2:DescribeInstances tags" });
+    expect(sigv4(api.hits[0]!)).toEqual({ accessKeyId: "AKIDPROFILE", scope: "us-west-2/ec2/aws4_request", signsToken: true, securityToken: "profile-token" });
   });
 
   test("IRSA: the web identity token file is exchanged at STS (AssumeRoleWithWebIdentity)", async () => {
