@@ -54,12 +54,30 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), "antimetal-measure-"));
 let agent: ReturnType<typeof spawn> | undefined;
 try {
   const [health, metrics] = [await freePort(), await freePort()];
-  agent = spawn(BINARY, [
-    "run", "--leader-elect", "--enable-kubernetes-controller", "--enable-performance-collectors", "--intake-address=",
-    `--data-directory=${dir}`, `--health-probe-bind-address=127.0.0.1:${health}`, `--metrics-bind-address=127.0.0.1:${metrics}`,
-  ], { env: { ...process.env, KUBECONFIG: env.kubeconfigPath, NODE_NAME: "measure-node", TMPDIR: dir }, stdio: ["ignore", "ignore", "inherit"] });
+  agent = spawn(
+    BINARY,
+    [
+      "run",
+      "--leader-elect",
+      "--enable-kubernetes-controller",
+      "--enable-performance-collectors",
+      "--intake-address=",
+      `--data-directory=${dir}`,
+      `--health-probe-bind-address=127.0.0.1:${health}`,
+      `--metrics-bind-address=127.0.0.1:${metrics}`,
+    ],
+    {
+      env: { ...process.env, KUBECONFIG: env.kubeconfigPath, NODE_NAME: "measure-node", TMPDIR: dir },
+      stdio: ["ignore", "ignore", "inherit"],
+    },
+  );
   const deadline = Date.now() + 30000;
-  while ((await fetch(`http://127.0.0.1:${health}/readyz`).then((r) => r.status, () => 0)) !== 200) {
+  while (
+    (await fetch(`http://127.0.0.1:${health}/readyz`).then(
+      (r) => r.status,
+      () => 0,
+    )) !== 200
+  ) {
     if (Date.now() > deadline) throw new Error("agent not ready after 30 s");
     await Bun.sleep(200);
   }
@@ -70,24 +88,41 @@ try {
   await env.request("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: "load" } });
   const t0 = performance.now();
   for (let i = 0; i < PODS; i += 25) {
-    await Promise.all(Array.from({ length: Math.min(25, PODS - i) }, (_, j) =>
-      env.request("POST", "/api/v1/namespaces/load/pods", {
-        apiVersion: "v1", kind: "Pod",
-        metadata: { name: `p-${i + j}`, labels: { app: `a${(i + j) % 50}`, tier: "load" } },
-        spec: { nodeName: "measure-node", containers: [{ name: "c", image: "registry.example.com/app:1", resources: { requests: { cpu: "10m", memory: "16Mi" } } }] },
-      }).then(async (r) => { if (r.status !== 201) throw new Error(`create pod: ${r.status} ${await r.text()}`); })));
+    await Promise.all(
+      Array.from({ length: Math.min(25, PODS - i) }, (_, j) =>
+        env
+          .request("POST", "/api/v1/namespaces/load/pods", {
+            apiVersion: "v1",
+            kind: "Pod",
+            metadata: { name: `p-${i + j}`, labels: { app: `a${(i + j) % 50}`, tier: "load" } },
+            spec: {
+              nodeName: "measure-node",
+              containers: [{ name: "c", image: "registry.example.com/app:1", resources: { requests: { cpu: "10m", memory: "16Mi" } } }],
+            },
+          })
+          .then(async (r) => {
+            if (r.status !== 201) throw new Error(`create pod: ${r.status} ${await r.text()}`);
+          }),
+      ),
+    );
   }
   const createSeconds = (performance.now() - t0) / 1000;
   const loaded = await phase(pid, SECONDS);
-  console.log(JSON.stringify({
-    binary: BINARY,
-    host: { cpus: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30) },
-    seconds: SECONDS,
-    emptyCluster: empty,
-    pods: PODS,
-    podCreateSeconds: Math.round(createSeconds * 10) / 10,
-    withPods: loaded,
-  }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        binary: BINARY,
+        host: { cpus: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30) },
+        seconds: SECONDS,
+        emptyCluster: empty,
+        pods: PODS,
+        podCreateSeconds: Math.round(createSeconds * 10) / 10,
+        withPods: loaded,
+      },
+      null,
+      2,
+    ),
+  );
 } finally {
   agent?.kill("SIGTERM");
   await env.stop();

@@ -9,6 +9,7 @@
  * across libbpf 1.x are listed; structs are passed as opaque pointers. libbpf 1.x returns
  * negative errno from int functions and NULL (errno set) from pointer functions.
  */
+
 import type { FFIFunction } from "bun:ffi";
 
 const ptr = "ptr" as const;

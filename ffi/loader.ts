@@ -15,8 +15,9 @@
  * The memfds stay open for the life of the process: a Worker that dlopens the same
  * /proc/self/fd/N path gets the already-loaded copy (glibc matches the file identity).
  */
-import { dlopen, ptr, read, CString, type Library, type Pointer } from "bun:ffi";
-import { existsSync, readFileSync, statSync } from "node:fs";
+
+import { CString, dlopen, type Library, type Pointer, ptr, read } from "bun:ffi";
+import { readFileSync, statSync } from "node:fs";
 import { LIBBPF_SYMBOLS, LIBC_SYMBOLS } from "./libbpf.ts";
 
 export type Libbpf = Library<typeof LIBBPF_SYMBOLS>["symbols"];
@@ -115,7 +116,12 @@ export function loadLibbpf(opts: { source?: LibbpfSource; embedded?: EmbeddedLib
 export function attachLibbpf(path: string): Libbpf {
   if (loaded && loaded.path === path) return loaded.lib;
   const lib = dlopen(path, LIBBPF_SYMBOLS).symbols;
-  loaded = { lib, path, source: path === "libbpf.so.1" ? "system" : "embedded", version: `${lib.libbpf_major_version()}.${lib.libbpf_minor_version()}` };
+  loaded = {
+    lib,
+    path,
+    source: path === "libbpf.so.1" ? "system" : "embedded",
+    version: `${lib.libbpf_major_version()}.${lib.libbpf_minor_version()}`,
+  };
   return lib;
 }
 
@@ -161,6 +167,8 @@ export function ensureTracefs(): void {
   const ret = getLibc().mount(ptr(c("tracefs")), ptr(c("/sys/kernel/tracing")), ptr(c("tracefs")), 0n, null);
   if (ret !== 0) {
     const e = lastErrno();
-    throw new Error(`tracefs is not mounted at /sys/kernel/tracing and mounting it failed: ${strerror(e)} (mount it, or mount the host's /sys/kernel/tracing into the container)`);
+    throw new Error(
+      `tracefs is not mounted at /sys/kernel/tracing and mounting it failed: ${strerror(e)} (mount it, or mount the host's /sys/kernel/tracing into the container)`,
+    );
   }
 }

@@ -9,11 +9,12 @@
 //   dist/antimetal-agent-arm64  linux arm64
 // Offline: the arm64 runtime comes from the @oven/bun-linux-aarch64 npm package of the same Bun
 // version. Usage: bun scripts/build.ts [--arch x64|arm64|all] (default all).
-import type { BunPlugin } from "bun";
-import { $ } from "bun";
+
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { BunPlugin } from "bun";
+import { $ } from "bun";
 import pkg from "../package.json" with { type: "json" };
 
 type Arch = "x64" | "arm64";
@@ -26,7 +27,7 @@ const dirty = (await $`git -C ${root} status --porcelain --untracked-files=no`.n
 const build = { version: pkg.version, revision: dirty ? `${revision}-dirty` : revision, date: new Date().toISOString() };
 
 /** Extra entrypoints that run in Workers; a compiled binary can only start workers it was built with. */
-const WORKERS = ["src/ebpf/ringbuf-worker.ts"].filter((p) => existsSync(join(root, p)));
+const WORKERS = ["src/ebpf/ringbuf-worker.ts", "src/perf/read-worker.ts"].filter((p) => existsSync(join(root, p)));
 
 async function pluginsFor(arch: Arch): Promise<BunPlugin[]> {
   const file = join(root, "scripts/build-plugins.ts");
@@ -46,7 +47,11 @@ async function arm64Runtime(): Promise<string> {
   if (existsSync(bin)) return bin;
   const tmp = mkdtempSync(join(tmpdir(), "bun-arm64-"));
   try {
-    const name = (await $`npm pack --silent @oven/bun-linux-aarch64@${Bun.version}`.cwd(tmp).quiet()).stdout.toString().trim().split("\n").pop()!;
+    const name = (await $`npm pack --silent @oven/bun-linux-aarch64@${Bun.version}`.cwd(tmp).quiet()).stdout
+      .toString()
+      .trim()
+      .split("\n")
+      .pop()!;
     mkdirSync(dir, { recursive: true });
     await $`tar -xzf ${join(tmp, name)} -C ${dir} --strip-components=1`.quiet();
   } finally {

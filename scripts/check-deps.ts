@@ -9,10 +9,12 @@
 // package is imported or used as a tool (its command appears in a script or config file, or a
 // @types package whose types tsconfig loads). Prints the differences and exits 1 if there are any.
 // Usage: bun scripts/check-deps.ts
-import { $ } from "bun";
-import { readFileSync, existsSync } from "node:fs";
+
+import { existsSync, readFileSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { join } from "node:path";
+
+import { $ } from "bun";
 
 const root = join(import.meta.dir, "..");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
@@ -59,7 +61,8 @@ const toolText = toolListing.map((f) => (existsSync(join(root, f)) ? readFileSyn
 const tsconfigTypes: string[] = (JSON.parse(readFileSync(join(root, "tsconfig.json"), "utf8")).compilerOptions?.types ?? []) as string[];
 
 function usedAsTool(name: string): boolean {
-  if (name.startsWith("@types/")) return tsconfigTypes.includes(name.slice("@types/".length)) || importedBy.has(name.slice("@types/".length));
+  if (name.startsWith("@types/"))
+    return tsconfigTypes.includes(name.slice("@types/".length)) || importedBy.has(name.slice("@types/".length));
   const manifest = join(root, "node_modules", name, "package.json");
   if (!existsSync(manifest)) return false;
   const bin = (JSON.parse(readFileSync(manifest, "utf8")) as { bin?: string | Record<string, string> }).bin;

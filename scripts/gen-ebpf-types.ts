@@ -13,8 +13,9 @@
  *   bun scripts/gen-ebpf-types.ts           write the files
  *   bun scripts/gen-ebpf-types.ts --check   exit 1 if a checked-in file differs (CI)
  */
-import { readdirSync, readFileSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
-import { join, basename } from "node:path";
+
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
 
 const ROOT = join(import.meta.dir, "..");
 const INCLUDE = join(ROOT, "ebpf", "include");
@@ -78,7 +79,10 @@ export function parseHeader(src: string): { defines: Map<string, number>; struct
     const fields: Field[] = [];
     let offset = 0;
     let structAlign = 1;
-    for (const decl of m[2]!.split(";").map((d) => d.trim().replace(/\s+/g, " ")).filter(Boolean)) {
+    for (const decl of m[2]!
+      .split(";")
+      .map((d) => d.trim().replace(/\s+/g, " "))
+      .filter(Boolean)) {
       const fm = /^(.+?)\s+([A-Za-z_]\w*)(?:\s*\[\s*([^\]]+)\s*\])?$/.exec(decl);
       if (!fm) throw new Error(`struct ${m[1]}: cannot parse field declaration "${decl}"`);
       const scalar = SCALARS[fm[1]!];
@@ -146,7 +150,7 @@ export function generate(file: string, src: string): string {
   for (const [k, v] of defines) if (!k.startsWith("__")) lines.push(`export const ${k} = ${v};`);
   lines.push("");
   lines.push(
-    "const utf8 = new TextDecoder(\"utf-8\", { fatal: false });",
+    'const utf8 = new TextDecoder("utf-8", { fatal: false });',
     "",
     "/** Bytes as a UTF-8 string (TextDecoder is the fastest path in Bun for short strings too). */",
     "export function bytesToString(bytes: Uint8Array): string {",
@@ -178,7 +182,8 @@ export function generate(file: string, src: string): string {
     lines.push(`export const ${U}_SIZE = ${s.size};`);
     lines.push(`export const ${U}_LAYOUT = {`);
     for (const f of s.fields) {
-      const type = f.scalar.kind === "char" ? (f.count ? `char[${f.count}]` : "char") : `${f.scalar.signed ? "s" : "u"}${f.scalar.size * 8}`;
+      const type =
+        f.scalar.kind === "char" ? (f.count ? `char[${f.count}]` : "char") : `${f.scalar.signed ? "s" : "u"}${f.scalar.size * 8}`;
       lines.push(`  ${f.name}: { offset: ${f.offset}, size: ${f.size}, type: "${type}" },`);
     }
     lines.push("} as const;", "");
@@ -197,7 +202,9 @@ export function generate(file: string, src: string): string {
 
 function main(): void {
   const check = process.argv.includes("--check");
-  const headers = readdirSync(INCLUDE).filter((f) => f.endsWith("_types.h")).sort();
+  const headers = readdirSync(INCLUDE)
+    .filter((f) => f.endsWith("_types.h"))
+    .sort();
   if (headers.length === 0) throw new Error(`no *_types.h under ${INCLUDE}`);
   let stale = 0;
   mkdirSync(OUT, { recursive: true });

@@ -6,17 +6,20 @@
 
 // Generates src/proto/gen from proto/ with buf + protoc-gen-es. `--check` fails when the
 // checked-in output differs from a fresh generation (CI runs it).
-import { $ } from "bun";
+
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { $ } from "bun";
 
 const root = join(import.meta.dir, "..");
 const check = process.argv.includes("--check");
 const out = check ? mkdtempSync(join(tmpdir(), "proto-gen-")) : join(root, "src/proto/gen");
 
 if (!check) rmSync(out, { recursive: true, force: true });
-await $`${join(root, "node_modules/.bin/buf")} generate --output ${check ? out : root} --template ${join(root, "buf.gen.yaml")}`.cwd(root).quiet();
+await $`${join(root, "node_modules/.bin/buf")} generate --output ${check ? out : root} --template ${join(root, "buf.gen.yaml")}`
+  .cwd(root)
+  .quiet();
 
 if (check) {
   const diff = await $`diff -r ${join(out, "src/proto/gen")} ${join(root, "src/proto/gen")}`.nothrow().quiet();

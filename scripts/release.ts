@@ -8,7 +8,9 @@
 //   antimetal-agent-<v>-linux-amd64, antimetal-agent-<v>-linux-arm64     the binaries
 //   antimetal-agent-<v>-linux-{amd64,arm64}.oci.tar                      container images (OCI archives)
 //   antimetal-agent-<v>-linux-multiarch.oci.tar                          both, under one image index
-//   antimetal-agent-<v>-deploy.tar.gz                                    deploy/ (kustomize, systemd) + docs/install.md
+//   antimetal-agent-<v>-deploy.tar.gz                                    deploy/ (kustomize, Helm, systemd) + docs/install.md
+//   antimetal-agent_<v>_{amd64,arm64}.deb, antimetal-agent-<v>-1.{x86_64,aarch64}.rpm  packages (scripts/packages.ts)
+//   antimetal-agent-<v>.tgz                                              the Helm chart (deploy/helm/antimetal-agent)
 //   antimetal-agent-<v>.spdx.json                                        SBOM (SPDX 2.3)
 //   SHA256SUMS                                                           `sha256sum -c SHA256SUMS`
 //
@@ -23,7 +25,8 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { buildImage, combineArchives, defaultBinary, type Arch, type ImageResult } from "./image/build.ts";
+import { type Arch, buildImage, combineArchives, defaultBinary, type ImageResult } from "./image/build.ts";
+import { buildPackages, packageChart } from "./packages.ts";
 
 const REPO = path.resolve(import.meta.dir, "..");
 const ARCHES: Arch[] = ["amd64", "arm64"];
@@ -52,7 +55,19 @@ export interface NpmComponent {
 /** The production dependency closure recorded in package-lock.json (what a bundle can contain). */
 export function npmProductionPackages(lockFile = path.join(REPO, "package-lock.json")): NpmComponent[] {
   const lock = JSON.parse(fs.readFileSync(lockFile, "utf8")) as {
-    packages: Record<string, { version?: string; license?: string; integrity?: string; dev?: boolean; devOptional?: boolean; optional?: boolean; os?: string[]; cpu?: string[] }>;
+    packages: Record<
+      string,
+      {
+        version?: string;
+        license?: string;
+        integrity?: string;
+        dev?: boolean;
+        devOptional?: boolean;
+        optional?: boolean;
+        os?: string[];
+        cpu?: string[];
+      }
+    >;
   };
   const out = new Map<string, NpmComponent>();
   for (const [key, meta] of Object.entries(lock.packages)) {
@@ -96,9 +111,12 @@ export function embeddedNativeLibs(): NativeLib[] {
       if (arch === "amd64") {
         const real = findLib("", TRIPLET[arch], soname);
         if (!real || sha256(real) !== hash) throw new Error(`${staged} does not match the host's ${soname}`);
-        const owner = [real, real.replace(/^\/usr\/lib\//, "/lib/")].map((p) => Bun.spawnSync(["dpkg", "-S", p], { stdout: "pipe", stderr: "pipe" })).find((r) => r.exitCode === 0);
+        const owner = [real, real.replace(/^\/usr\/lib\//, "/lib/")]
+          .map((p) => Bun.spawnSync(["dpkg", "-S", p], { stdout: "pipe", stderr: "pipe" }))
+          .find((r) => r.exitCode === 0);
         if (!owner) throw new Error(`dpkg -S ${real}: no package owns it`);
         pkg = owner.stdout.toString().split(":")[0]!.trim();
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
         version = sh(["dpkg-query", "-W", "-f=${Version}", `${pkg}:amd64`]).trim();
       } else {
         const root = path.join(EBPF_CACHE, "arm64-root");
@@ -179,7 +197,13 @@ export function spdxSbom(i: SbomInput): object {
       name: n.name,
       versionInfo: n.version,
       downloadLocation: "NOASSERTION",
-      externalRefs: [{ referenceCategory: "PACKAGE-MANAGER", referenceType: "purl", referenceLocator: `pkg:npm/${n.name.replace("@", "%40")}@${n.version}` }],
+      externalRefs: [
+        {
+          referenceCategory: "PACKAGE-MANAGER",
+          referenceType: "purl",
+          referenceLocator: `pkg:npm/${n.name.replace("@", "%40")}@${n.version}`,
+        },
+      ],
       licenseConcluded: "NOASSERTION",
       licenseDeclared: /^[A-Za-z0-9.+-]+( OR [A-Za-z0-9.+-]+)*$/.test(n.license) ? n.license : "NOASSERTION",
       copyrightText: "NOASSERTION",
@@ -195,7 +219,13 @@ export function spdxSbom(i: SbomInput): object {
       name: l.debPackage,
       versionInfo: l.debVersion,
       downloadLocation: "NOASSERTION",
-      externalRefs: [{ referenceCategory: "PACKAGE-MANAGER", referenceType: "purl", referenceLocator: `pkg:deb/debian/${l.debPackage}@${encodeURIComponent(l.debVersion)}?arch=${l.arch}&distro=debian-12` }],
+      externalRefs: [
+        {
+          referenceCategory: "PACKAGE-MANAGER",
+          referenceType: "purl",
+          referenceLocator: `pkg:deb/debian/${l.debPackage}@${encodeURIComponent(l.debVersion)}?arch=${l.arch}&distro=debian-12`,
+        },
+      ],
       licenseConcluded: "NOASSERTION",
       licenseDeclared: "NOASSERTION",
       copyrightText: "NOASSERTION",
@@ -244,7 +274,13 @@ export function spdxSbom(i: SbomInput): object {
         name: p.name,
         versionInfo: p.version,
         downloadLocation: "NOASSERTION",
-        externalRefs: [{ referenceCategory: "PACKAGE-MANAGER", referenceType: "purl", referenceLocator: `pkg:deb/debian/${p.name}@${encodeURIComponent(p.version)}?arch=${p.arch}&distro=debian-12` }],
+        externalRefs: [
+          {
+            referenceCategory: "PACKAGE-MANAGER",
+            referenceType: "purl",
+            referenceLocator: `pkg:deb/debian/${p.name}@${encodeURIComponent(p.version)}?arch=${p.arch}&distro=debian-12`,
+          },
+        ],
         licenseConcluded: "NOASSERTION",
         licenseDeclared: "NOASSERTION",
         copyrightText: "NOASSERTION",
@@ -260,11 +296,13 @@ export function spdxSbom(i: SbomInput): object {
     name: `antimetal-agent-${i.version}`,
     documentNamespace: `https://antimetal.com/spdx/antimetal-agent-${i.version}-${i.revision}`,
     creationInfo: { created: i.created, creators: ["Tool: antimetal-agent scripts/release.ts", "Organization: Antimetal"] },
-    hasExtractedLicensingInfos: [{
-      licenseId: "LicenseRef-PolyForm-Shield-1.0.0",
-      extractedText: "PolyForm Shield License 1.0.0",
-      seeAlsos: ["https://polyformproject.org/licenses/shield/1.0.0"],
-    }],
+    hasExtractedLicensingInfos: [
+      {
+        licenseId: "LicenseRef-PolyForm-Shield-1.0.0",
+        extractedText: "PolyForm Shield License 1.0.0",
+        seeAlsos: ["https://polyformproject.org/licenses/shield/1.0.0"],
+      },
+    ],
     packages,
     relationships,
   };
@@ -303,25 +341,59 @@ export function release(opts: { out: string; version: string; build: boolean }):
 
   // Both as one multi-arch image (an index of the two manifests), for `skopeo copy --all`.
   const multiName = `antimetal-agent-${opts.version}-linux-multiarch.oci.tar`;
-  combineArchives(images.map((i) => i.archive), path.join(out, multiName), opts.version);
+  combineArchives(
+    images.map((i) => i.archive),
+    path.join(out, multiName),
+    opts.version,
+  );
   files.push(multiName);
 
   // deploy/ and the install guide, with the version's image reference in the kustomize base.
   const deployName = `antimetal-agent-${opts.version}-deploy.tar.gz`;
   sh([
-    "tar", "--create", "--gzip", "--file", path.join(out, deployName), "--sort=name", "--owner=0", "--group=0", "--numeric-owner",
-    `--mtime=@${epoch}`, `--transform=s,^,antimetal-agent-${opts.version}/,`, "deploy", "docs/install.md",
+    "tar",
+    "--create",
+    "--gzip",
+    "--file",
+    path.join(out, deployName),
+    "--sort=name",
+    "--owner=0",
+    "--group=0",
+    "--numeric-owner",
+    `--mtime=@${epoch}`,
+    `--transform=s,^,antimetal-agent-${opts.version}/,`,
+    "deploy",
+    "docs/install.md",
   ]);
   files.push(deployName);
+
+  // deb and rpm per architecture, and the Helm chart at this version.
+  files.push(
+    ...buildPackages({ out, version: opts.version, binaries: { amd64: defaultBinary("amd64"), arm64: defaultBinary("arm64") }, epoch }),
+  );
+  files.push(packageChart({ out, version: opts.version }));
 
   const ebpfObjects = ARCHES.flatMap((arch) => {
     const dir = path.join(REPO, "ebpf/build", EBPF_ARCH[arch]);
     return fs.existsSync(dir)
-      ? fs.readdirSync(dir).filter((f) => f.endsWith(".bpf.o")).sort().map((f) => ({ arch, file: f, sha256: sha256(path.join(dir, f)) }))
+      ? fs
+          .readdirSync(dir)
+          .filter((f) => f.endsWith(".bpf.o"))
+          .sort()
+          .map((f) => ({ arch, file: f, sha256: sha256(path.join(dir, f)) }))
       : [];
   });
   const sbomName = `antimetal-agent-${opts.version}.spdx.json`;
-  const sbom = spdxSbom({ version: opts.version, revision, created, binaries, npm: npmProductionPackages(), native: embeddedNativeLibs(), ebpfObjects, images });
+  const sbom = spdxSbom({
+    version: opts.version,
+    revision,
+    created,
+    binaries,
+    npm: npmProductionPackages(),
+    native: embeddedNativeLibs(),
+    ebpfObjects,
+    images,
+  });
   fs.writeFileSync(path.join(out, sbomName), JSON.stringify(sbom, null, 2) + "\n");
   files.push(sbomName);
 

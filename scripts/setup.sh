@@ -9,12 +9,44 @@
 # apt: the Debian packages listed in scripts/setup.d/*.apt, the npm packages (Bun among them),
 # then every scripts/setup.d/*.sh in name order (eBPF build, test kube-apiserver, ..., and the
 # compiled binary last). Idempotent: a second run only checks.
+#
+#   bash scripts/setup.sh              everything: what running the agent needs and every test tool (npm test)
+#   bash scripts/setup.sh --run-only   only what running the agent needs (npm start): the setup.d files
+#                                      that carry a line `# needed-to-run`; their .sh steps see
+#                                      ANTIMETAL_SETUP_RUN_ONLY=1 and build for this host only
+#   --list                             print the Debian packages and steps of the mode, install nothing
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+RUN_ONLY=0
+LIST=0
+for a in "$@"; do
+  case "$a" in
+    --run-only) RUN_ONLY=1 ;;
+    --list) LIST=1 ;;
+    *) echo "setup: unknown argument $a (use --run-only, --list or nothing)" >&2; exit 2 ;;
+  esac
+done
+export ANTIMETAL_SETUP_RUN_ONLY=$RUN_ONLY
 
-mapfile -t wanted < <(cat scripts/setup.d/*.apt 2>/dev/null | sed 's/#.*//' | tr -s ' \t' '\n' | grep -v '^$' | sort -u)
+# The setup.d files of this mode, in name order (a glob sorts them).
+steps() { # extension
+  local f
+  for f in scripts/setup.d/*."$1"; do
+    [[ -e "$f" ]] || continue
+    if (( RUN_ONLY == 0 )) || grep -qx '# needed-to-run' "$f"; then echo "$f"; fi
+  done
+}
+mapfile -t apt_files < <(steps apt)
+mapfile -t sh_files < <(steps sh)
+
+mapfile -t wanted < <(cat "${apt_files[@]}" /dev/null | sed 's/#.*//' | tr -s ' \t' '\n' | grep -v '^$' | sort -u)
+if (( LIST == 1 )); then
+  printf 'apt %s\n' "${wanted[@]}"
+  printf 'step %s\n' "${sh_files[@]##*/}"
+  exit 0
+fi
 missing=()
 for p in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -30,7 +62,7 @@ if [[ ! -x node_modules/.bin/bun || package-lock.json -nt node_modules/.package-
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-for f in scripts/setup.d/*.sh; do
+for f in "${sh_files[@]}"; do
   echo "setup: $(basename "$f")"
   bash "$f"
 done

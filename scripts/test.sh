@@ -5,8 +5,8 @@
 # LICENSE file or at:
 # https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 #
-# The whole test suite: setup (installs and builds everything), static checks (license headers,
-# tsc, generated code up to date), then bun test per group (unit tests under src/, then each
+# The whole test suite: setup (installs and builds everything), static checks (license headers and
+# purpose comments, tsc, Biome lint/format/import cycles, generated code up to date), then bun test per group (unit tests under src/, then each
 # test/<concern>/ in its own process so a crash in one cannot hide the others' results).
 # Prints "N passed, N failed" last; exits non-zero if anything failed.
 set -uo pipefail
@@ -26,6 +26,8 @@ check() { # name, command...
 }
 check license "$BUN" scripts/license-check.ts
 check typecheck "$ROOT/node_modules/.bin/tsc" --noEmit -p tsconfig.json
+# Biome: formatting, import order (and no duplicate imports), no import cycles, no floating promises, lint
+check lint "$ROOT/node_modules/.bin/biome" ci --error-on-warnings .
 check proto-generated "$BUN" scripts/gen-proto.ts --check
 [[ -f scripts/gen-ebpf-types.ts ]] && check ebpf-types-generated "$BUN" scripts/gen-ebpf-types.ts --check
 

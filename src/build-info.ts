@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Version, git revision and build date of this binary: baked in by scripts/build.ts, "-dev" from source.
+
 import pkg from "../package.json" with { type: "json" };
 
 /** Baked in by scripts/build.ts through `define`; running from source reports a dev build. */

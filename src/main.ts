@@ -4,14 +4,23 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Entry point of the antimetal-agent binary: dispatches run/collect/store/check/version/help, loads the
+// config, and maps ConfigError to exit code 2.
+
 import { buildInfo } from "./build-info.ts";
 import type { CommandContext } from "./cli/context.ts";
 import { makeLogger } from "./cli/context.ts";
-import { commandHelp, topHelp } from "./cli/help.ts";
+import { COMMANDS, commandHelp, topHelp } from "./cli/help.ts";
 import { ConfigError, loadConfig } from "./config/load.ts";
 import type { Command } from "./config/schema.ts";
 
 type Handler = (ctx: CommandContext) => Promise<number>;
+
+/** Completion of the latest stdout write (writes complete in order). */
+let lastWrite: Promise<void> = Promise.resolve();
+function out(text: string): void {
+  lastWrite = new Promise<void>((resolve) => process.stdout.write(text, () => resolve()));
+}
 
 const HANDLERS: Record<Command, () => Promise<Handler>> = {
   run: async () => (await import("./cli/run.ts")).runCommand,
@@ -22,13 +31,31 @@ const HANDLERS: Record<Command, () => Promise<Handler>> = {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const out = (text: string) => void process.stdout.write(text);
   if (command === undefined || command === "help" || command === "--help" || command === "-h") {
+    const [topic, ...more] = rest;
+    if (command === "help" && topic !== undefined) {
+      if (more.length > 0 || !Object.hasOwn(COMMANDS, topic))
+        throw new ConfigError(
+          `help takes one command name (commands: run, collect, store, check, version), got ${JSON.stringify(rest.join(" "))}`,
+        );
+      out(commandHelp(topic as Command | "version"));
+      return 0;
+    }
+    if (topic !== undefined)
+      throw new ConfigError(`unexpected argument ${JSON.stringify(topic)} after ${command} (see antimetal-agent --help)`);
     out(topHelp());
     return command === undefined ? 2 : 0;
   }
   if (command === "version" || command === "--version") {
-    if (rest.includes("--help") || rest.includes("-h")) return out(commandHelp("version")), 0;
+    if (rest.includes("--help") || rest.includes("-h")) {
+      out(commandHelp("version"));
+      return 0;
+    }
+    const stray = rest[0];
+    if (stray !== undefined) {
+      const what = stray.startsWith("-") ? `unknown flag ${stray.split("=")[0]}` : `unexpected argument ${JSON.stringify(stray)}`;
+      throw new ConfigError(`${what} for "version": it takes no flags or arguments (see antimetal-agent version --help)`);
+    }
     out(`antimetal-agent ${buildInfo.version} (revision ${buildInfo.revision}, built ${buildInfo.date}, bun ${Bun.version})\n`);
     return 0;
   }
@@ -38,7 +65,10 @@ async function main(argv: string[]): Promise<number> {
   }
   const cmd = command as Command;
   const loaded = loadConfig({ command: cmd, argv: rest, env: process.env });
-  if (loaded.help) return out(commandHelp(cmd)), 0;
+  if (loaded.help) {
+    out(commandHelp(cmd));
+    return 0;
+  }
   const handler = await HANDLERS[cmd]();
   return handler({ config: loaded.config, positionals: loaded.positionals, logger: makeLogger(loaded.config), stdout: out });
 }
@@ -54,3 +84,7 @@ try {
     process.exitCode = 1;
   }
 }
+// Exit explicitly once stdout is written: a reader thread still blocked in the kernel (a hung mount,
+// see src/perf/read-pool.ts) would otherwise keep the process from exiting on its own.
+await lastWrite;
+process.exit(process.exitCode);

@@ -11,6 +11,7 @@
  *
  * Flags: --seconds N (default 300), --interval-ms N (default 10000).
  */
+
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 
@@ -28,7 +29,10 @@ const ticks = (pid: number) => {
 };
 const rss = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))![1]) * 1024;
 
-const child = spawn(process.execPath, [new URL("./agent-child.ts", import.meta.url).pathname], { env: { ...process.env, INTERVAL_MS: String(intervalMs) }, stdio: ["ignore", "pipe", "inherit"] });
+const child = spawn(process.execPath, [new URL("./agent-child.ts", import.meta.url).pathname], {
+  env: { ...process.env, INTERVAL_MS: String(intervalMs) },
+  stdio: ["ignore", "pipe", "inherit"],
+});
 await new Promise<void>((r) => child.stdout!.once("data", () => r()));
 await Bun.sleep(2000); // past start-up and the first collections
 const pid = child.pid!;
@@ -42,7 +46,15 @@ child.kill("SIGTERM");
 const cpuSeconds = (c1 - c0) / 100;
 console.log(
   JSON.stringify(
-    { seconds: Math.round(wall), interval_ms: intervalMs, cpu_seconds: cpuSeconds, cpu_percent_of_one_core: Math.round((cpuSeconds / wall) * 100 * 1000) / 1000, cycles: Math.floor((wall * 1000) / intervalMs), cpu_ms_per_cycle: Math.round(((cpuSeconds * 1000) / ((wall * 1000) / intervalMs)) * 100) / 100, rss_bytes: rssBytes },
+    {
+      seconds: Math.round(wall),
+      interval_ms: intervalMs,
+      cpu_seconds: cpuSeconds,
+      cpu_percent_of_one_core: Math.round((cpuSeconds / wall) * 100 * 1000) / 1000,
+      cycles: Math.floor((wall * 1000) / intervalMs),
+      cpu_ms_per_cycle: Math.round(((cpuSeconds * 1000) / ((wall * 1000) / intervalMs)) * 100) / 100,
+      rss_bytes: rssBytes,
+    },
     null,
     2,
   ),

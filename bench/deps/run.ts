@@ -11,13 +11,15 @@
 // CoreV1Api, informer) against what the agent bundles (its own list/watch plus client-node's
 // KubeConfig only): bundle size and import time. Prints one JSON object.
 // Usage: bun bench/deps/run.ts [--iterations 5000] [--imports 11]
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import protobuf from "protobufjs";
-import { ResourceSchema } from "../../src/proto/gen/resource/v1/resource_pb.ts";
 import { TypeDescriptorSchema } from "../../src/proto/gen/resource/v1/object_pb.ts";
+import { ResourceSchema } from "../../src/proto/gen/resource/v1/resource_pb.ts";
 
 const root = join(import.meta.dir, "../..");
 const arg = (name: string, def: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : def);
@@ -92,7 +94,8 @@ const esBytes = toBinary(ResourceSchema, esMessage);
 /** protobufjs needs the .proto files parsed at runtime (what @grpc/proto-loader does at startup). */
 function loadProtobufjsRoot(): protobuf.Root {
   const r = new protobuf.Root();
-  r.resolvePath = (_origin, target) => (target.startsWith("google/protobuf/") || target.startsWith("/") ? target : join(root, "proto", target));
+  r.resolvePath = (_origin, target) =>
+    target.startsWith("google/protobuf/") || target.startsWith("/") ? target : join(root, "proto", target);
   r.loadSync(join(root, "proto/resource/v1/resource.proto"), { keepCase: false });
   return r;
 }
@@ -118,7 +121,10 @@ const protobufFigures = {
   message_bytes: esBytes.length,
   encodings_identical: identical,
   protobuf_es: {
-    bundle_bytes: await bundleBytes("es", `import { toBinary, fromBinary } from "@bufbuild/protobuf";\nimport { ResourceSchema } from "./src/proto/gen/resource/v1/resource_pb.ts";\nconsole.log(toBinary, fromBinary, ResourceSchema);\n`),
+    bundle_bytes: await bundleBytes(
+      "es",
+      `import { toBinary, fromBinary } from "@bufbuild/protobuf";\nimport { ResourceSchema } from "./src/proto/gen/resource/v1/resource_pb.ts";\nconsole.log(toBinary, fromBinary, ResourceSchema);\n`,
+    ),
     import_ms: await importMs("@bufbuild/protobuf"),
     encode_us: speed.es_encode!,
     decode_us: speed.es_decode!,
@@ -136,7 +142,10 @@ const protobufFigures = {
 // --- Kubernetes client: client-node as a list/watch client vs what the agent bundles
 const kubeFigures = {
   client_node_list_watch: {
-    bundle_bytes: await bundleBytes("cn-full", `import { KubeConfig, CoreV1Api, makeInformer, Watch } from "@kubernetes/client-node";\nconsole.log(KubeConfig, CoreV1Api, makeInformer, Watch);\n`),
+    bundle_bytes: await bundleBytes(
+      "cn-full",
+      `import { KubeConfig, CoreV1Api, makeInformer, Watch } from "@kubernetes/client-node";\nconsole.log(KubeConfig, CoreV1Api, makeInformer, Watch);\n`,
+    ),
     import_ms: await importMs("@kubernetes/client-node"),
   },
   agent_kube_client: {
@@ -147,7 +156,10 @@ const kubeFigures = {
     import_ms: await importMs("./src/kube/client/client.ts"),
   },
   client_node_kubeconfig_only: {
-    bundle_bytes: await bundleBytes("cn-config", `import { KubeConfig } from "@kubernetes/client-node/dist/config.js";\nconsole.log(KubeConfig);\n`),
+    bundle_bytes: await bundleBytes(
+      "cn-config",
+      `import { KubeConfig } from "@kubernetes/client-node/dist/config.js";\nconsole.log(KubeConfig);\n`,
+    ),
     import_ms: await importMs("@kubernetes/client-node/dist/config.js"),
   },
 };
@@ -162,7 +174,9 @@ console.log(
         protobufjs_vs_es_bundle: Number((protobufFigures.protobufjs.bundle_bytes / protobufFigures.protobuf_es.bundle_bytes).toFixed(2)),
         protobufjs_vs_es_encode: Number((protobufFigures.protobufjs.encode_us / protobufFigures.protobuf_es.encode_us).toFixed(2)),
         protobufjs_vs_es_decode: Number((protobufFigures.protobufjs.decode_us / protobufFigures.protobuf_es.decode_us).toFixed(2)),
-        client_node_list_watch_vs_agent_bundle: Number((kubeFigures.client_node_list_watch.bundle_bytes / kubeFigures.agent_kube_client.bundle_bytes).toFixed(2)),
+        client_node_list_watch_vs_agent_bundle: Number(
+          (kubeFigures.client_node_list_watch.bundle_bytes / kubeFigures.agent_kube_client.bundle_bytes).toFixed(2),
+        ),
       },
       kubernetes_client: kubeFigures,
     },

@@ -6,13 +6,16 @@
 
 // Child process of bench/ebpf/run.ts: the agent's execsnoop collector counting events that carry
 // a marker argument. Prints "ready" once attached; on a line from stdin it stops and prints JSON.
+
 import { Registry } from "prom-client";
-import { ExecsnoopCollector, registerEbpfMetrics, type ExecRecordData } from "../../src/ebpf/index.ts";
+import { type ExecRecordData, ExecsnoopCollector, registerEbpfMetrics } from "../../src/ebpf/index.ts";
 
 const marker = process.argv[2] ?? "antimetal-bench";
 let seen = 0;
 let all = 0;
-const c = new ExecsnoopCollector({ metrics: registerEbpfMetrics(new Registry()), ringBytes: Number(process.env.RING_BYTES ?? 1 << 20),
+const c = new ExecsnoopCollector({
+  metrics: registerEbpfMetrics(new Registry()),
+  ringBytes: Number(process.env.RING_BYTES ?? 1 << 20),
   ...(process.env.WAKEUP_BYTES !== undefined ? { wakeupBytes: Number(process.env.WAKEUP_BYTES) } : {}),
 });
 await c.start((ev) => {

@@ -8,11 +8,12 @@
 // execsnoop object with a large ring, attaches, prints "ready", waits for a stdin line (the ring is
 // full by then), detaches and times ring_buffer__consume() with the same JSCallback copy the
 // reader worker uses, then decodes every copied record with the generated decoder.
-import { JSCallback, ptr, type Pointer } from "bun:ffi";
+
+import { JSCallback, type Pointer, ptr } from "bun:ffi";
 import { ensureTracefs, getLibc, loadLibbpf } from "../../ffi/loader.ts";
 import { ebpfAssets } from "../../src/ebpf/assets.ts";
-import { BpfObject } from "../../src/ebpf/object.ts";
 import { EXECSNOOP_PROGRAMS, parseExecRecord } from "../../src/ebpf/index.ts";
+import { BpfObject } from "../../src/ebpf/object.ts";
 
 const ringBytes = Number(process.argv[2] ?? 64 << 20);
 const assets = ebpfAssets();

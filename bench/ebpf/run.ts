@@ -22,10 +22,10 @@
  * WAKEUP_BYTES=0 makes the agent wake its reader on every record, as the original agent does.
  * Env: RUNS (default "fork_exec:3000,failed_exec:10000,failed_exec:50000"), DURATION_S (10), DRAIN_RECORDS (200000), REPEAT (3).
  */
+
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Subprocess } from "bun";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const BUN = process.execPath;
@@ -56,7 +56,11 @@ function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / TICKS; // utime, stime (fields 14, 15)
 }
 
-async function readLine(stream: ReadableStream<Uint8Array>, want: (l: string) => boolean, timeoutMs = 20_000): Promise<{ line: string; reader: ReadableStreamDefaultReader<Uint8Array> }> {
+async function readLine(
+  stream: ReadableStream<Uint8Array>,
+  want: (l: string) => boolean,
+  timeoutMs = 20_000,
+): Promise<{ line: string; reader: ReadableStreamDefaultReader<Uint8Array> }> {
   const reader = stream.getReader() as ReadableStreamDefaultReader<Uint8Array>;
   const dec = new TextDecoder();
   let buf = "";
@@ -90,7 +94,12 @@ type Kind = "fork_exec" | "failed_exec";
 
 async function storm(kind: Kind, rate: number, storm: string) {
   const marker = `amstorm${process.pid}${kind === "fork_exec" ? "f" : "x"}${rate}`;
-  const ours = Bun.spawn([BUN, join(import.meta.dir, "agent-tracer.ts"), marker], { stdin: "pipe", stdout: "pipe", stderr: "inherit", cwd: ROOT });
+  const ours = Bun.spawn([BUN, join(import.meta.dir, "agent-tracer.ts"), marker], {
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "inherit",
+    cwd: ROOT,
+  });
   const { reader } = await readLine(ours.stdout as ReadableStream<Uint8Array>, (l) => l === "ready");
   const theirsOut = join(dir, `libbpf-tools-${rate}.txt`);
   const theirsErr = join(dir, `libbpf-tools-${rate}.err`);
@@ -99,7 +108,9 @@ async function storm(kind: Kind, rate: number, storm: string) {
   await Bun.sleep(300);
   const c0 = { ours: cpuSeconds(ours.pid), theirs: cpuSeconds(theirs.pid) };
   const g = Bun.spawnSync(
-    kind === "fork_exec" ? [storm, "real", String(rate), String(DURATION_S), marker, "/bin/true"] : [storm, "failrate", String(rate), String(DURATION_S), marker],
+    kind === "fork_exec"
+      ? [storm, "real", String(rate), String(DURATION_S), marker, "/bin/true"]
+      : [storm, "failrate", String(rate), String(DURATION_S), marker],
     { stdout: "pipe" },
   );
   const gen = JSON.parse(g.stdout.toString()) as { execs: number; seconds: number };

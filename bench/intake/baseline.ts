@@ -22,7 +22,9 @@ import { ResourceSchema } from "../../src/proto/gen/resource/v1/resource_pb.ts";
 import { DeltaOperation, DeltaRequestSchema, DeltaSchema } from "../../src/proto/gen/service/resource/v1/intake_pb.ts";
 import { resource } from "../../test/intake/fixtures.ts";
 
-const { values: a } = parseArgs({ options: { address: { type: "string" }, ca: { type: "string" }, n: { type: "string", default: "50000" } } });
+const { values: a } = parseArgs({
+  options: { address: { type: "string" }, ca: { type: "string" }, n: { type: "string", default: "50000" } },
+});
 const n = Number(a.n);
 // The same objects the store would hand out: Object{type, Any(resource.v1.Resource)}.
 const bodies = Array.from({ length: n }, (_, i) => toBinary(ResourceSchema, resource(`obj-${i}`, 1)));
@@ -66,5 +68,7 @@ await new Promise<void>((resolve, reject) => {
 });
 const ms = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);
-process.stdout.write(JSON.stringify({ ms, cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, rssBytes: process.memoryUsage().rss, bytes }) + "\n");
+process.stdout.write(
+  JSON.stringify({ ms, cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, rssBytes: process.memoryUsage().rss, bytes }) + "\n",
+);
 client.close();

@@ -42,7 +42,10 @@ function procCpuMs(pid: number): number {
 }
 
 function json(out: string, event?: string): Record<string, any> {
-  const lines = out.trim().split("\n").map((l) => JSON.parse(l));
+  const lines = out
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
   return event ? lines.find((l) => l.event === event) : lines.at(-1);
 }
 
@@ -56,7 +59,15 @@ try {
       try {
         if (which !== "baseline") {
           const dir = mkdtempSync(path.join(tmpdir(), "bench-intake-"));
-          const base = [path.join(ROOT, "test/intake/agent-runner.ts"), "--data", dir, "--address", `localhost:${srv.port}`, "--ca", pki.ca];
+          const base = [
+            path.join(ROOT, "test/intake/agent-runner.ts"),
+            "--data",
+            dir,
+            "--address",
+            `localhost:${srv.port}`,
+            "--ca",
+            pki.ca,
+          ];
           let args: string[];
           if (which === "startup") {
             // fill the store in one process; the measured agent is a fresh process with that backlog
@@ -64,7 +75,18 @@ try {
             if (w.status !== 0) throw new Error(`store fill failed: ${w.stderr}`);
             args = [...base, "--exit-when-drained"];
           } else {
-            args = [...base, "--write", String(n), "--outage-control", String(srv.controlPort), "--max-backoff", "50", "--batch-per-tx", "1000", "--exit-when-drained"];
+            args = [
+              ...base,
+              "--write",
+              String(n),
+              "--outage-control",
+              String(srv.controlPort),
+              "--max-backoff",
+              "50",
+              "--batch-per-tx",
+              "1000",
+              "--exit-when-drained",
+            ];
           }
           // server CPU is read around the whole run; for the agent, the drain phase is what it reports
           const s0 = procCpuMs(srv.proc.pid!);
@@ -77,15 +99,25 @@ try {
           results[which].push({ ms: d.ms, cpuMs: d.cpuUserMs + d.cpuSystemMs, rssBytes: d.rssBytes, bytes, serverCpuMs: s1 - s0 });
         } else {
           const s0 = procCpuMs(srv.proc.pid!);
-          const p = spawnSync(bun, [path.join(ROOT, "bench/intake/baseline.ts"), "--address", `localhost:${srv.port}`, "--ca", pki.ca, "--n", String(n)], {
-            encoding: "utf8",
-          });
+          const p = spawnSync(
+            bun,
+            [path.join(ROOT, "bench/intake/baseline.ts"), "--address", `localhost:${srv.port}`, "--ca", pki.ca, "--n", String(n)],
+            {
+              encoding: "utf8",
+            },
+          );
           const s1 = procCpuMs(srv.proc.pid!);
           if (p.status !== 0) throw new Error(`baseline run failed: ${p.stderr}`);
           const d = json(p.stdout);
-          results.baseline.push({ ms: d.ms, cpuMs: d.cpuUserMs + d.cpuSystemMs, rssBytes: d.rssBytes, bytes: d.bytes, serverCpuMs: s1 - s0 });
+          results.baseline.push({
+            ms: d.ms,
+            cpuMs: d.cpuUserMs + d.cpuSystemMs,
+            rssBytes: d.rssBytes,
+            bytes: d.bytes,
+            serverCpuMs: s1 - s0,
+          });
         }
-          const st = await srv.state();
+        const st = await srv.state();
         if (st.records < n) throw new Error(`${which}: server accepted ${st.records} < ${n}`);
         if (st.invalid > 0) throw new Error(`${which}: server saw invalid messages`);
       } finally {

@@ -25,11 +25,29 @@ const dir = mkdtempSync(path.join(tmpdir(), "soak-intake-"));
 try {
   const p = spawnSync(
     path.join(ROOT, "node_modules/.bin/bun"),
-    [path.join(ROOT, "test/intake/agent-runner.ts"), "--data", dir, "--address", `localhost:${srv.port}`, "--ca", pki.ca, "--rate", a.rate!, "--duration", a.duration!, "--exit-when-drained", "--ack-interval", "5000"],
+    [
+      path.join(ROOT, "test/intake/agent-runner.ts"),
+      "--data",
+      dir,
+      "--address",
+      `localhost:${srv.port}`,
+      "--ca",
+      pki.ca,
+      "--rate",
+      a.rate!,
+      "--duration",
+      a.duration!,
+      "--exit-when-drained",
+      "--ack-interval",
+      "5000",
+    ],
     { encoding: "utf8", maxBuffer: 64 << 20 },
   );
   if (p.status !== 0) throw new Error(`agent failed: ${p.stderr}`);
-  const events = p.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  const events = p.stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
   const soak = events.find((e) => e.event === "soak");
   const st = await srv.state();
   const samples: Array<{ s: number; rssMiB: number; heapMiB: number; depth: number }> = soak.samples;
@@ -47,11 +65,21 @@ try {
         delivered: st.records,
         latencyMs: st.latencyMs,
         maxOutboxDepth: Math.max(...samples.map((x) => x.depth)),
-        rssMiB: { at10s: after10.rssMiB, end: last.rssMiB, max: Math.max(...samples.map((x) => x.rssMiB)), growthAfter10s: +(last.rssMiB - after10.rssMiB).toFixed(1) },
+        rssMiB: {
+          at10s: after10.rssMiB,
+          end: last.rssMiB,
+          max: Math.max(...samples.map((x) => x.rssMiB)),
+          growthAfter10s: +(last.rssMiB - after10.rssMiB).toFixed(1),
+        },
         heapMiB: { at10s: after10.heapMiB, end: last.heapMiB },
         agentCpuMsPer10kDeltas: +(soak.cpuMs / (soak.written / 10_000)).toFixed(1),
         agentCpuShare: +(soak.cpuMs / 1000 / soak.seconds).toFixed(2),
-        streams: { acked: cluster.streamsAcked, failed: cluster.streamsFailed, watchdog: cluster.watchdogResets, resets: cluster.resetsByCode },
+        streams: {
+          acked: cluster.streamsAcked,
+          failed: cluster.streamsFailed,
+          watchdog: cluster.watchdogResets,
+          resets: cluster.resetsByCode,
+        },
         note: "agent CPU includes the store writes (same process); latency = server receipt - store commit",
       },
       null,

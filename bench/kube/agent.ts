@@ -14,16 +14,16 @@
  * Usage: bun bench/kube/agent.ts <kubeconfig> <data dir>
  */
 
-import { create, fromBinary } from "@bufbuild/protobuf";
 import { heapStats } from "bun:jsc";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { createLogger } from "../../src/log/logger.ts";
-import { openStore } from "../../src/store/index.ts";
-import { createKubeController } from "../../src/kube/controller.ts";
+import { create, fromBinary } from "@bufbuild/protobuf";
 import { loadKubeconfig } from "../../src/kube/client/config.ts";
-import { ResourceSchema } from "../../src/proto/gen/resource/v1/resource_pb.ts";
+import { createKubeController } from "../../src/kube/controller.ts";
+import { createLogger } from "../../src/log/logger.ts";
 import { TypeDescriptorSchema } from "../../src/proto/gen/resource/v1/object_pb.ts";
+import { ResourceSchema } from "../../src/proto/gen/resource/v1/resource_pb.ts";
+import { openStore } from "../../src/store/index.ts";
 
 const [kubeconfig, dataDir] = process.argv.slice(2) as [string, string];
 const logger = createLogger({ level: "warn" });
@@ -54,7 +54,15 @@ const probe = setInterval(() => {
   if (gap > maxBlockMs) maxBlockMs = gap;
 }, 5);
 const cpu0 = process.cpuUsage();
-const ctl = createKubeController({ config: await loadKubeconfig([kubeconfig]), store, logger, leaderElect: false, provider: "generic", providerOptions: { clusterName: "bench" }, writeChunk });
+const ctl = createKubeController({
+  config: await loadKubeconfig([kubeconfig]),
+  store,
+  logger,
+  leaderElect: false,
+  provider: "generic",
+  providerOptions: { clusterName: "bench" },
+  writeChunk,
+});
 await ctl.start();
 await ctl.synced();
 const ms = performance.now() - t0;
@@ -83,7 +91,14 @@ await Bun.sleep(5000);
 {
   const rssBytes = rss();
   const h = heapStats();
-  out({ type: "settled", rssBytes, heapBytes: process.memoryUsage().heapUsed, jscHeapSize: h.heapSize, jscHeapCapacity: h.heapCapacity, jscExtraMemory: h.extraMemorySize });
+  out({
+    type: "settled",
+    rssBytes,
+    heapBytes: process.memoryUsage().heapUsed,
+    jscHeapSize: h.heapSize,
+    jscHeapCapacity: h.heapCapacity,
+    jscExtraMemory: h.extraMemorySize,
+  });
 }
 
 store.subscribe([create(TypeDescriptorSchema, { type: "k8s.io.api.core.v1.Pod" })], (ev) => {

@@ -16,8 +16,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { startKubeTestEnv, type KubeTestEnv } from "../../test/helpers/kube-testenv.ts";
 import { decodeEnvelope, findLen, getString } from "../../src/kube/pb.ts";
+import { type KubeTestEnv, startKubeTestEnv } from "../../test/helpers/kube-testenv.ts";
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -67,7 +67,10 @@ const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-kube-"));
 let agent: ReturnType<typeof Bun.spawn> | undefined;
 try {
   function spawnAgent(dir: string) {
-    const proc = Bun.spawn([process.execPath, path.join(import.meta.dir, "agent.ts"), env.kubeconfigPath, dir], { stdout: "pipe", stderr: "inherit" });
+    const proc = Bun.spawn([process.execPath, path.join(import.meta.dir, "agent.ts"), env.kubeconfigPath, dir], {
+      stdout: "pipe",
+      stderr: "inherit",
+    });
     const lines: Array<Record<string, any>> = [];
     void (async () => {
       const dec = new TextDecoder();
@@ -119,7 +122,10 @@ try {
     8,
     async (i) => {
       const ns = `ns-${i % NAMESPACES}`;
-      const tmpl = { metadata: { labels: { app: `app-${i}` } }, spec: { containers: [{ name: "c", image: "registry.k8s.io/pause:3.10" }] } };
+      const tmpl = {
+        metadata: { labels: { app: `app-${i}` } },
+        spec: { containers: [{ name: "c", image: "registry.k8s.io/pause:3.10" }] },
+      };
       const dep = await post(env, `/apis/apps/v1/namespaces/${ns}/deployments`, {
         metadata: { name: `app-${i}` },
         spec: { selector: { matchLabels: { app: `app-${i}` } }, template: tmpl },
@@ -127,7 +133,9 @@ try {
       const rs = await post(env, `/apis/apps/v1/namespaces/${ns}/replicasets`, {
         metadata: {
           name: `app-${i}-abc`,
-          ownerReferences: [{ apiVersion: "apps/v1", kind: "Deployment", name: dep.metadata.name, uid: dep.metadata.uid, controller: true }],
+          ownerReferences: [
+            { apiVersion: "apps/v1", kind: "Deployment", name: dep.metadata.name, uid: dep.metadata.uid, controller: true },
+          ],
         },
         spec: { selector: { matchLabels: { app: `app-${i}` } }, template: tmpl },
       });
@@ -206,7 +214,12 @@ try {
     const start = performance.timeOrigin + performance.now();
     inflight.push(
       env
-        .request("PATCH", `/api/v1/namespaces/${ns}/pods/pod-${i}`, { metadata: { labels: { seq: String(k) } } }, "application/merge-patch+json")
+        .request(
+          "PATCH",
+          `/api/v1/namespaces/${ns}/pods/pod-${i}`,
+          { metadata: { labels: { seq: String(k) } } },
+          "application/merge-patch+json",
+        )
         .then(async (res) => {
           await res.arrayBuffer();
           if (!res.ok) throw new Error(`PATCH: ${res.status}`);
@@ -234,7 +247,15 @@ try {
   const result = {
     bench: "kube",
     machine: { cpus: os.cpus().length, kernel: os.release() },
-    setup: { pods: PODS, nodes: NODES, replicaSets: rsCount, deployments: rsCount, namespaces: NAMESPACES, objects, createSeconds: round(createMs / 1000) },
+    setup: {
+      pods: PODS,
+      nodes: NODES,
+      replicaSets: rsCount,
+      deployments: rsCount,
+      namespaces: NAMESPACES,
+      objects,
+      createSeconds: round(createMs / 1000),
+    },
     initialSync: {
       seconds: round(synced.ms / 1000, 2),
       objectsPerSecond: Math.round(objects / (synced.ms / 1000)),
@@ -269,7 +290,11 @@ try {
       achievedPerSecond: round(achievedRate),
       sent: total,
       committed: lagFromResponse.length,
-      lagMsFromWriteResponse: { p50: round(pct(lagFromResponse, 50)), p99: round(pct(lagFromResponse, 99)), max: round(lagFromResponse.at(-1) ?? NaN) },
+      lagMsFromWriteResponse: {
+        p50: round(pct(lagFromResponse, 50)),
+        p99: round(pct(lagFromResponse, 99)),
+        max: round(lagFromResponse.at(-1) ?? NaN),
+      },
       lagMsFromWriteRequest: { p50: round(pct(lagFromRequest, 50)), p99: round(pct(lagFromRequest, 99)) },
       finalRssMiB: final ? round(final.rssBytes / MiB) : null,
     },

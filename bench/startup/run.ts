@@ -15,6 +15,7 @@
 // credential chain + EC2 client).
 // Prints one JSON object. Usage: bun bench/startup/run.ts [--idle-seconds 60] [--runs 10]
 //   [--baseline-binary PATH] [--kube]
+
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -73,12 +74,36 @@ let kubeconfig = "";
 async function start(kind: Kind) {
   const port = await freePort();
   const kubeFlags = kind.endsWith("_kube")
-    ? ["--kubeconfig", kubeconfig, "--enable-kubernetes-controller=true", "--leader-elect=false", "--kubernetes-provider", "generic", "--cluster-name", "bench"]
+    ? [
+        "--kubeconfig",
+        kubeconfig,
+        "--enable-kubernetes-controller=true",
+        "--leader-elect=false",
+        "--kubernetes-provider",
+        "generic",
+        "--cluster-name",
+        "bench",
+      ]
     : ["--enable-kubernetes-controller=false"];
   const cmd =
     kind === "hello"
       ? [hello, String(port)]
-      : [binaryOf(kind), "run", "--health-probe-bind-address", `127.0.0.1:${port}`, "--metrics-bind-address", "0", "--data-directory", "", "--intake-address", "", ...kubeFlags, "--enable-hardware-discovery=false", "--log-level", "warn"];
+      : [
+          binaryOf(kind),
+          "run",
+          "--health-probe-bind-address",
+          `127.0.0.1:${port}`,
+          "--metrics-bind-address",
+          "0",
+          "--data-directory",
+          "",
+          "--intake-address",
+          "",
+          ...kubeFlags,
+          "--enable-hardware-discovery=false",
+          "--log-level",
+          "warn",
+        ];
   const t0 = performance.now();
   const proc = Bun.spawn(cmd, { stdout: "ignore", stderr: "ignore" });
   const t1 = await waitReady(port, kind === "hello" ? "/" : "/readyz", t0 + 20_000);

@@ -14,7 +14,7 @@
 import { parseArgs } from "node:util";
 import { encodeEntries, objectSuffix } from "../../src/intake/wire.ts";
 import { silentLogger } from "../../src/log/logger.ts";
-import { openStore, type OutboxEntry, type OutboxRawEntry } from "../../src/store/index.ts";
+import { type OutboxEntry, type OutboxRawEntry, openStore } from "../../src/store/index.ts";
 import { POD, resource, tempDir } from "../../test/store/fixtures.ts";
 
 const { values: a } = parseArgs({ options: { n: { type: "string", default: "20000" }, reps: { type: "string", default: "3" } } });

@@ -7,20 +7,22 @@
 // Store benchmark. Prints one JSON object. Each figure sits beside its anchor measured in the same
 // run: raw bun:sqlite doing the same inserts/reads (WAL, synchronous=NORMAL, same batch size, one
 // table with a unique key and a 1 KiB blob, prepared statements) — what the store costs on top.
+// Over 400 lines: each figure and its anchor are kept side by side so one run measures both.
 //
 //   bun bench/store/run.ts                 full run (1M objects for RSS/disk, 1M triples)
 //   STORE_BENCH_SCALE=0.1 bun bench/store/run.ts   a 10x smaller run
 //
 // Phases run in child processes so that RSS is per phase, not cumulative.
+
 import { Database } from "bun:sqlite";
-import { create } from "@bufbuild/protobuf";
-import { AnySchema } from "@bufbuild/protobuf/wkt";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import { AnySchema } from "@bufbuild/protobuf/wkt";
 import { silentLogger } from "../../src/log/logger.ts";
 import { RelationshipSchema } from "../../src/proto/gen/resource/v1/relationship_pb.ts";
-import { ResourceRefSchema, ResourceSchema, type Resource, type ResourceRef } from "../../src/proto/gen/resource/v1/resource_pb.ts";
+import { type Resource, type ResourceRef, ResourceRefSchema, ResourceSchema } from "../../src/proto/gen/resource/v1/resource_pb.ts";
 import { encodeResourceKey, openStore, storePath } from "../../src/store/index.ts";
 
 const SCALE = Number(process.env.STORE_BENCH_SCALE ?? "1");
@@ -73,7 +75,7 @@ function fileBytes(p: string): number {
   return n;
 }
 
-/** Raw anchor: the bun-stack.md schema (rowid table, unique key, 1 KiB blob), same batches. */
+/** Raw anchor: plain bun:sqlite on a rowid table with a unique key and 1 KiB blobs, same batches. */
 function rawOpen(dir: string): Database {
   const db = new Database(join(dir, "raw.db"), { create: true, strict: true });
   db.run("PRAGMA journal_mode = WAL");
@@ -125,7 +127,11 @@ async function phaseThroughput(n: number) {
         maxBatchMs = Math.max(maxBatchMs, performance.now() - b);
       }
       const ms = performance.now() - t;
-      return { [label]: Math.round(n / (ms / 1000)), cpu_us_per_op: +(((cpuMs() - c0) * 1000) / n).toFixed(2), max_batch_ms: +maxBatchMs.toFixed(1) };
+      return {
+        [label]: Math.round(n / (ms / 1000)),
+        cpu_us_per_op: +(((cpuMs() - c0) * 1000) / n).toFixed(2),
+        max_batch_ms: +maxBatchMs.toFixed(1),
+      };
     };
     const insertStore = run("per_s", 0, true);
     const insertRaw = run("per_s", 0, false);
@@ -138,7 +144,9 @@ async function phaseThroughput(n: number) {
     const reads = Math.min(n, 200_000);
     const readStore = latencies(reads, (i) => store.getResource(podRef((i * 7919) % n)));
     const readRaw = latencies(reads, (i) => rawGet.values(encodeResourceKey(podRef((i * 7919) % n))));
-    const readRawDecode = latencies(reads, (i) => fromBinary(ResourceSchema, (rawGet.values(encodeResourceKey(podRef((i * 7919) % n)))[0] as [Uint8Array])[0]));
+    const readRawDecode = latencies(reads, (i) =>
+      fromBinary(ResourceSchema, (rawGet.values(encodeResourceKey(podRef((i * 7919) % n)))[0] as [Uint8Array])[0]),
+    );
 
     // outbox drain: read 500 + confirm 500, until empty (n entries pending from the inserts/updates)
     const depth = store.outbox.stats("cluster").depth;
@@ -267,11 +275,15 @@ function phaseRelationships(triples: number) {
       triples,
       insert_per_s: Math.round(triples / (insertMs / 1000)),
       by_subject_10_rows: latencies(Q, (i) => store.getRelationships(podRef(rnd(i, subjects)))),
-      by_subject_rows_undecoded: latencies(Q, (i) => store.relationshipBodies(encodeResourceKey(podRef(rnd(i, subjects))))),
-      by_object_rows_undecoded: latencies(Q, (i) => store.relationshipBodies(undefined, encodeResourceKey(nodeRef(rnd(i, objects))))),
+      by_subject_rows_undecoded: latencies(Q, (i) => store.relationshipRows({ subjectKey: encodeResourceKey(podRef(rnd(i, subjects))) })),
+      by_object_rows_undecoded: latencies(Q, (i) => store.relationshipRows({ objectKey: encodeResourceKey(nodeRef(rnd(i, objects))) })),
       by_object_100_rows: latencies(Q, (i) => store.getRelationships(undefined, nodeRef(rnd(i, objects)))),
-      by_subject_and_predicate: latencies(Q, (i) => q(() => store.getRelationships(podRef(rnd(i, subjects)), undefined, "kubernetes.v1.Owns"))),
-      by_object_and_predicate: latencies(Q, (i) => q(() => store.getRelationships(undefined, nodeRef(rnd(i, objects)), "kubernetes.v1.Owns"))),
+      by_subject_and_predicate: latencies(Q, (i) =>
+        q(() => store.getRelationships(podRef(rnd(i, subjects)), undefined, "kubernetes.v1.Owns")),
+      ),
+      by_object_and_predicate: latencies(Q, (i) =>
+        q(() => store.getRelationships(undefined, nodeRef(rnd(i, objects)), "kubernetes.v1.Owns")),
+      ),
       by_predicate_rare: latencies(200, () => store.getRelationships(undefined, undefined, "kubernetes.v1.RegisteredAs")),
       rare_predicate_rows: Math.ceil(triples / 10_000),
       disk_bytes_per_triple: Math.round(fileBytes(storePath(dir)) / triples),
@@ -317,7 +329,16 @@ function phaseRss(n: number, side: "store" | "raw") {
       Bun.gc(true);
       reopenRss = rss();
       again.close();
-      return { side, objects: n, rss_start_mib: start, rss_mib: rss(), rss_after_reopen_mib: reopenRss, open_with_quick_check_ms: Math.round(openMs), disk_bytes: fileBytes(file), disk_bytes_per_object: Math.round(fileBytes(file) / n) };
+      return {
+        side,
+        objects: n,
+        rss_start_mib: start,
+        rss_mib: rss(),
+        rss_after_reopen_mib: reopenRss,
+        open_with_quick_check_ms: Math.round(openMs),
+        disk_bytes: fileBytes(file),
+        disk_bytes_per_object: Math.round(fileBytes(file) / n),
+      };
     }
     const raw = rawOpen(dir);
     const ins = raw.prepare("INSERT INTO obj(key, type, body) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET body = excluded.body");
@@ -332,7 +353,14 @@ function phaseRss(n: number, side: "store" | "raw") {
     for (let i = 0; i < 50_000; i++) get.values(encodeResourceKey(podRef((i * 7919) % n)));
     Bun.gc(true);
     file = join(dir, "raw.db");
-    const out = { side, objects: n, rss_start_mib: start, rss_mib: rss(), disk_bytes: fileBytes(file), disk_bytes_per_object: Math.round(fileBytes(file) / n) };
+    const out = {
+      side,
+      objects: n,
+      rss_start_mib: start,
+      rss_mib: rss(),
+      disk_bytes: fileBytes(file),
+      disk_bytes_per_object: Math.round(fileBytes(file) / n),
+    };
     raw.close();
     return out;
   } finally {
@@ -367,10 +395,14 @@ else {
     relationships,
     rss_and_disk: { store: rssStore, raw_sqlite: rssRaw },
     targets: {
-      upserts_per_s_with_outbox_ge_50k: (throughput as { insert_per_s: { store_with_outbox: number } }).insert_per_s.store_with_outbox >= 50_000,
-      relationship_lookup_p99_lt_1ms: ["by_subject_10_rows", "by_object_100_rows", "by_subject_and_predicate", "by_object_and_predicate"].every(
-        (k) => (relationships as Record<string, { p99_us: number }>)[k]!.p99_us < 1000,
-      ),
+      upserts_per_s_with_outbox_ge_50k:
+        (throughput as { insert_per_s: { store_with_outbox: number } }).insert_per_s.store_with_outbox >= 50_000,
+      relationship_lookup_p99_lt_1ms: [
+        "by_subject_10_rows",
+        "by_object_100_rows",
+        "by_subject_and_predicate",
+        "by_object_and_predicate",
+      ].every((k) => (relationships as Record<string, { p99_us: number }>)[k]!.p99_us < 1000),
       rss_lt_150mib_with_objects_on_disk: (rssStore as { rss_mib: number }).rss_mib < 150,
     },
     seconds: Math.round((performance.now() - t) / 1000),

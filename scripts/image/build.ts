@@ -7,6 +7,7 @@
 // Builds the distroless-style container image as an OCI image-layout archive, without a Docker
 // daemon: a root filesystem from Debian packages (glibc, libgcc-s1, ca-certificates, tzdata,
 // netbase; no shell), the compiled agent at /usr/bin/antimetal-agent, uid/gid 65532.
+// Over 400 lines: the OCI layout (layers, config, manifest, index) is written here step by step.
 //
 //   bun scripts/image/build.ts --arch amd64|arm64 [--binary PATH] [--out FILE] [--version V]
 //
@@ -88,8 +89,7 @@ export function fetchDebs(arch: Arch, cacheDir = DEB_CACHE): string[] {
   fs.mkdirSync(dir, { recursive: true });
   const debs: string[] = [];
   for (const pkg of IMAGE_PACKAGES) {
-    const find = () =>
-      fs.readdirSync(dir).filter((f) => f.startsWith(`${pkg}_`) && f.endsWith(".deb"));
+    const find = () => fs.readdirSync(dir).filter((f) => f.startsWith(`${pkg}_`) && f.endsWith(".deb"));
     let found = find();
     if (found.length === 0) {
       // ca-certificates, tzdata and netbase are "Architecture: all": apt knows them without a
@@ -123,7 +123,9 @@ export function buildRootfs(root: string, arch: Arch, binary: string, debs: stri
   const packages: ImagePackage[] = [];
   for (const deb of debs) {
     packages.push({ name: debField(deb, "Package"), version: debField(deb, "Version"), arch: debField(deb, "Architecture") });
-    const extract = Bun.spawnSync(["sh", "-c", 'dpkg-deb --fsys-tarfile "$1" | tar -x --keep-directory-symlink -C "$2"', "sh", deb, root], { stderr: "pipe" });
+    const extract = Bun.spawnSync(["sh", "-c", 'dpkg-deb --fsys-tarfile "$1" | tar -x --keep-directory-symlink -C "$2"', "sh", deb, root], {
+      stderr: "pipe",
+    });
     if (extract.exitCode !== 0) throw new Error(`extracting ${deb}: ${extract.stderr.toString()}`);
   }
 
@@ -141,7 +143,17 @@ export function buildRootfs(root: string, arch: Arch, binary: string, debs: stri
       }
     }
   }
-  for (const d of ["usr/share/man", "usr/share/info", "usr/share/lintian", "usr/share/locale", `usr/lib/${MULTIARCH[arch]}/gconv`, "usr/libexec", "var/lib/dpkg", "etc/default", "etc/init.d"]) {
+  for (const d of [
+    "usr/share/man",
+    "usr/share/info",
+    "usr/share/lintian",
+    "usr/share/locale",
+    `usr/lib/${MULTIARCH[arch]}/gconv`,
+    "usr/libexec",
+    "var/lib/dpkg",
+    "etc/default",
+    "etc/init.d",
+  ]) {
     rmrf(path.join(root, d));
   }
 
@@ -161,21 +173,30 @@ export function buildRootfs(root: string, arch: Arch, binary: string, debs: stri
   fs.writeFileSync(path.join(root, "etc/ssl/certs/ca-certificates.crt"), certs.join(""));
 
   // Users, name service, time zone, OS identity.
-  fs.writeFileSync(path.join(root, "etc/passwd"), [
-    "root:x:0:0:root:/root:/sbin/nologin",
-    "nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin",
-    `nonroot:x:${IMAGE_UID}:${IMAGE_UID}:nonroot:/home/nonroot:/sbin/nologin`,
-    "",
-  ].join("\n"));
+  fs.writeFileSync(
+    path.join(root, "etc/passwd"),
+    [
+      "root:x:0:0:root:/root:/sbin/nologin",
+      "nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin",
+      `nonroot:x:${IMAGE_UID}:${IMAGE_UID}:nonroot:/home/nonroot:/sbin/nologin`,
+      "",
+    ].join("\n"),
+  );
   fs.writeFileSync(path.join(root, "etc/group"), ["root:x:0:", "nogroup:x:65534:", `nonroot:x:${IMAGE_UID}:`, ""].join("\n"));
-  fs.writeFileSync(path.join(root, "etc/nsswitch.conf"), "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\nnetworks: files\nprotocols: files\nservices: files\n");
-  fs.writeFileSync(path.join(root, "etc/os-release"), [
-    'PRETTY_NAME="antimetal-agent (Debian GNU/Linux 12 packages, distroless-style)"',
-    'NAME="Debian GNU/Linux"',
-    'VERSION_ID="12"',
-    "ID=debian",
-    "",
-  ].join("\n"));
+  fs.writeFileSync(
+    path.join(root, "etc/nsswitch.conf"),
+    "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\nnetworks: files\nprotocols: files\nservices: files\n",
+  );
+  fs.writeFileSync(
+    path.join(root, "etc/os-release"),
+    [
+      'PRETTY_NAME="antimetal-agent (Debian GNU/Linux 12 packages, distroless-style)"',
+      'NAME="Debian GNU/Linux"',
+      'VERSION_ID="12"',
+      "ID=debian",
+      "",
+    ].join("\n"),
+  );
   rmrf(path.join(root, "etc/localtime"));
   fs.symlinkSync("/usr/share/zoneinfo/Etc/UTC", path.join(root, "etc/localtime"));
   fs.writeFileSync(path.join(root, "etc/timezone"), "Etc/UTC\n");
@@ -201,9 +222,18 @@ export function buildRootfs(root: string, arch: Arch, binary: string, debs: stri
 
 function reproducibleTar(srcDir: string, outTar: string, epoch: number, entries = ["."]) {
   run([
-    "tar", "--create", "--file", outTar, "--directory", srcDir,
-    "--sort=name", "--numeric-owner", `--mtime=@${epoch}`, "--clamp-mtime",
-    "--format=posix", "--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime",
+    "tar",
+    "--create",
+    "--file",
+    outTar,
+    "--directory",
+    srcDir,
+    "--sort=name",
+    "--numeric-owner",
+    `--mtime=@${epoch}`,
+    "--clamp-mtime",
+    "--format=posix",
+    "--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime",
     ...entries,
   ]);
 }
@@ -266,17 +296,15 @@ export function buildImage(opts: BuildOptions): ImageResult {
         User: opts.user ?? `${IMAGE_UID}:${IMAGE_UID}`,
         Entrypoint: [BINARY_PATH_IN_IMAGE],
         Cmd: ["run"],
-        Env: [
-          "PATH=/usr/local/bin:/usr/bin:/bin",
-          "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt",
-          "TMPDIR=/tmp",
-        ],
+        Env: ["PATH=/usr/local/bin:/usr/bin:/bin", "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt", "TMPDIR=/tmp"],
         WorkingDir: "/",
         ExposedPorts: { "8080/tcp": {}, "8081/tcp": {} },
         Labels: labels,
       },
       rootfs: { type: "layers", diff_ids: [diffId] },
-      history: [{ created, created_by: "scripts/image/build.ts", comment: `Debian packages: ${IMAGE_PACKAGES.join(" ")}; ${BINARY_PATH_IN_IMAGE}` }],
+      history: [
+        { created, created_by: "scripts/image/build.ts", comment: `Debian packages: ${IMAGE_PACKAGES.join(" ")}; ${BINARY_PATH_IN_IMAGE}` },
+      ],
     };
     const configBlob = writeBlob(layout, JSON.stringify(config));
     const manifest = {
@@ -290,12 +318,14 @@ export function buildImage(opts: BuildOptions): ImageResult {
     const index = {
       schemaVersion: 2,
       mediaType: "application/vnd.oci.image.index.v1+json",
-      manifests: [{
-        mediaType: "application/vnd.oci.image.manifest.v1+json",
-        ...manifestBlob,
-        platform: { architecture: opts.arch, os: "linux", ...(opts.arch === "arm64" ? { variant: "v8" } : {}) },
-        annotations: { "org.opencontainers.image.ref.name": opts.version },
-      }],
+      manifests: [
+        {
+          mediaType: "application/vnd.oci.image.manifest.v1+json",
+          ...manifestBlob,
+          platform: { architecture: opts.arch, os: "linux", ...(opts.arch === "arm64" ? { variant: "v8" } : {}) },
+          annotations: { "org.opencontainers.image.ref.name": opts.version },
+        },
+      ],
     };
     fs.writeFileSync(path.join(layout, "index.json"), JSON.stringify(index));
     fs.writeFileSync(path.join(layout, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
@@ -351,11 +381,20 @@ export function combineArchives(archives: string[], out: string, version: string
       }),
     });
     const innerBlob = writeBlob(layout, inner);
-    fs.writeFileSync(path.join(layout, "index.json"), JSON.stringify({
-      schemaVersion: 2,
-      mediaType: "application/vnd.oci.image.index.v1+json",
-      manifests: [{ mediaType: "application/vnd.oci.image.index.v1+json", ...innerBlob, annotations: { "org.opencontainers.image.ref.name": version } }],
-    }));
+    fs.writeFileSync(
+      path.join(layout, "index.json"),
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: "application/vnd.oci.image.index.v1+json",
+        manifests: [
+          {
+            mediaType: "application/vnd.oci.image.index.v1+json",
+            ...innerBlob,
+            annotations: { "org.opencontainers.image.ref.name": version },
+          },
+        ],
+      }),
+    );
     fs.writeFileSync(path.join(layout, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
     run(["chown", "-R", "0:0", layout]);
     fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });

@@ -9,9 +9,15 @@
 # (arm64 ones extracted from Debian's arm64 .debs, cached in /var/cache/antimetal-dev/ebpf), and
 # make sure tracefs is mounted for tracepoint attachment. Idempotent. (That the generated
 # TypeScript decoders match the C headers is checked by test/ebpf/gen-types.test.ts.)
+# With ANTIMETAL_SETUP_RUN_ONLY=1 (npm start) the arm64 libraries are not fetched.
+# needed-to-run
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-bash "$ROOT/scripts/build-ebpf.sh"
+if [[ "${ANTIMETAL_SETUP_RUN_ONLY:-0}" == 1 ]]; then
+  bash "$ROOT/scripts/build-ebpf.sh" --no-arm64-libs
+else
+  bash "$ROOT/scripts/build-ebpf.sh"
+fi
 if [[ ! -d /sys/kernel/tracing/events && $(id -u) == 0 ]]; then
   mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null || true
 fi

@@ -4,25 +4,33 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-import { runExecsnoopCommand } from "../ebpf/index.ts";
-import type { MetricType } from "../perf/collector.ts";
-import { runCollect } from "../perf/collect-command.ts";
+// `antimetal-agent collect`: one-shot host metrics as JSON, or execsnoop exec events for --duration.
+
 import { ConfigError } from "../config/load.ts";
+import { runExecsnoopCommand } from "../ebpf/index.ts";
+import { runCollect } from "../perf/collect-command.ts";
+import type { MetricType } from "../perf/collector.ts";
 import { assertKnownCollectors } from "./collectors-flag.ts";
-import { collectorOptions, type CommandContext, hostPaths } from "./context.ts";
+import { type CommandContext, collectorOptions, hostPaths } from "./context.ts";
 
 /** `antimetal-agent collect`: one-shot host metrics as JSON; `--collectors execsnoop --duration 5s` records exec events. */
 export async function collectCommand(ctx: CommandContext): Promise<number> {
   const { config } = ctx;
   assertKnownCollectors(config.collectors);
   if (config.collectors.includes("execsnoop")) {
-    if (config.collectors.length > 1) throw new ConfigError("invalid --collectors: execsnoop records for --duration and cannot be combined with point collectors");
+    if (config.collectors.length > 1)
+      throw new ConfigError("invalid --collectors: execsnoop records for --duration and cannot be combined with point collectors");
     const { output, exitCode } = await runExecsnoopCommand({ durationMs: config.duration });
     ctx.stdout(output);
     return exitCode;
   }
   const collectors = config.collectors.length > 0 && !config.collectors.includes("all") ? (config.collectors as MetricType[]) : undefined;
-  const { output, exitCode } = await runCollect({ paths: hostPaths(config), collectors, format: config.format, collectorOptions: collectorOptions(config, ctx.logger) });
+  const { output, exitCode } = await runCollect({
+    paths: hostPaths(config),
+    collectors,
+    format: config.format,
+    collectorOptions: collectorOptions(config, ctx.logger),
+  });
   ctx.stdout(output.endsWith("\n") ? output : output + "\n");
   return exitCode;
 }

@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Validation of --collectors: metric type names or "all", anything else is a ConfigError.
+
 import { ConfigError } from "../config/load.ts";
 import { METRIC_TYPES } from "../perf/collector.ts";
 
@@ -11,6 +13,8 @@ import { METRIC_TYPES } from "../perf/collector.ts";
 export function assertKnownCollectors(list: readonly string[]): void {
   const unknown = list.filter((c) => c !== "all" && !(METRIC_TYPES as readonly string[]).includes(c));
   if (unknown.length > 0) {
-    throw new ConfigError(`invalid --collectors: unknown collector ${unknown.map((u) => JSON.stringify(u)).join(", ")} (known: all, ${METRIC_TYPES.join(", ")})`);
+    throw new ConfigError(
+      `invalid --collectors: unknown collector ${unknown.map((u) => JSON.stringify(u)).join(", ")} (known: all, ${METRIC_TYPES.join(", ")})`,
+    );
   }
 }

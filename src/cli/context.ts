@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// What every subcommand receives (config, logger, stdout) and helpers deriving host paths, collector
+// options and the node name from the config.
+
 import { hostname } from "node:os";
 import type { Config } from "../config/schema.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
@@ -27,7 +30,10 @@ export function hostPaths(config: Pick<Config, "hostProc" | "hostSys" | "hostDev
 }
 
 /** Collector tuning shared by `run` and `collect`. */
-export function collectorOptions(config: Pick<Config, "topProcessCount" | "tcpStates" | "filesystemMountExclude">, logger?: Logger): CollectorOptions {
+export function collectorOptions(
+  config: Pick<Config, "topProcessCount" | "tcpStates" | "filesystemMountExclude">,
+  logger?: Logger,
+): CollectorOptions {
   return {
     topProcessCount: config.topProcessCount,
     tcpStates: config.tcpStates,

@@ -4,29 +4,38 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// `antimetal-agent run`: builds every component from the config and runs them until SIGTERM/SIGINT.
+
 import { buildInfo } from "../build-info.ts";
-import { redactedView } from "../config/load.ts";
+import { ConfigError, redactedView } from "../config/load.ts";
+import { COLLECTOR_INTERVAL_RANGE } from "../config/schema.ts";
+import { durationIn } from "../config/validators.ts";
+import { createHostGraphComponent, withHostGraphChannels } from "../hostgraph/index.ts";
+import type { KubeController } from "../kube/index.ts";
+import type { Logger } from "../log/logger.ts";
 import { registry } from "../metrics/registry.ts";
+import type { ExpositionSource } from "../metrics/scrape-cache.ts";
 import { registerSelfMetrics } from "../metrics/self.ts";
+import { defaultRegistry } from "../perf/collect-command.ts";
+import { type ContinuousCollector, METRIC_TYPES, type MetricType } from "../perf/collector.ts";
+import { PrometheusExposition } from "../perf/exposition.ts";
+import { sharedReadPool } from "../perf/io.ts";
+import type { CollectorRegistry } from "../perf/registry.ts";
+import { MetricsRouter } from "../perf/router.ts";
+import { CollectorScheduler } from "../perf/scheduler.ts";
 import type { Component } from "../runtime/component.ts";
 import { Lifecycle } from "../runtime/lifecycle.ts";
 import { onShutdownSignal } from "../runtime/signals.ts";
 import { createHttpComponent } from "../server/http.ts";
+import { createStoreComponent, defaultClassifier, openStore } from "../store/index.ts";
+import { errorMessage } from "../util/errors.ts";
 import { stringifyExact } from "../util/json.ts";
 import { assertKnownCollectors } from "./collectors-flag.ts";
-import { collectorOptions, type CommandContext, hostPaths, nodeName } from "./context.ts";
-import { ConfigError } from "../config/load.ts";
-import { parseDuration } from "../config/duration.ts";
-import type { Logger } from "../log/logger.ts";
-import { createHostGraphComponent, withHostGraphChannels } from "../hostgraph/index.ts";
-import type { KubeController } from "../kube/index.ts";
-import { type ContinuousCollector, METRIC_TYPES, type MetricType } from "../perf/collector.ts";
-import { defaultRegistry } from "../perf/collect-command.ts";
-import { PrometheusExposition } from "../perf/exposition.ts";
-import type { CollectorRegistry } from "../perf/registry.ts";
-import { MetricsRouter } from "../perf/router.ts";
-import { CollectorScheduler } from "../perf/scheduler.ts";
-import { createStoreComponent, defaultClassifier, openStore } from "../store/index.ts";
+import { type CommandContext, collectorOptions, hostPaths, nodeName } from "./context.ts";
+import { assertApiKeyFileUsable } from "./intake-key.ts";
+
+/** How long past --shutdown-timeout the process may live if stopping itself hangs (then it exits 1). */
+const HARD_EXIT_GRACE_MS = 1000;
 
 /**
  * `antimetal-agent run`: builds the components from the configuration, starts them in order
@@ -35,6 +44,10 @@ import { createStoreComponent, defaultClassifier, openStore } from "../store/ind
  */
 export async function runCommand(ctx: CommandContext): Promise<number> {
   const { config, logger } = ctx;
+  // What the option schema cannot check alone, before anything is logged, printed or opened: exit 2.
+  assertKnownCollectors(config.collectors);
+  parseIntervals(config.collectorIntervals);
+  assertApiKeyFileUsable(config.intakeApiKeyFile);
   if (config.printConfig) {
     ctx.stdout(stringifyExact(redactedView({ config, sources: {} as never, positionals: [], help: false }), 2) + "\n");
     return 0;
@@ -43,20 +56,23 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
   logger.info({ version: buildInfo.version, revision: buildInfo.revision, pid: process.pid }, "starting antimetal-agent");
 
   let lifecycle: Lifecycle | undefined;
+  // Host metrics join the self metrics on /metrics once the collectors are built.
+  const metricSources: ExpositionSource[] = [];
   const http = createHttpComponent({
     probeAddress: config.healthProbeBindAddress,
     metricsAddress: config.metricsBindAddress,
     pprofAddress: config.pprofAddress,
     readiness: () => lifecycle?.readiness() ?? { ready: false, reasons: ["starting"] },
     registry,
+    sources: metricSources,
     logger,
   });
   let rest: Component[];
   try {
-    rest = await buildComponents(ctx);
+    rest = await buildComponents(ctx, metricSources);
   } catch (e) {
     if (e instanceof ConfigError) throw e;
-    logger.error({ err: (e as Error).message }, "agent failed to start");
+    logger.error({ err: errorMessage(e) }, "agent failed to start");
     return 1;
   }
   const components: Component[] = [http, ...rest];
@@ -65,7 +81,17 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
   const stopped = new Promise<number>((resolve) => {
     onShutdownSignal(async (signal) => {
       logger.info({ signal, budgetMs: config.shutdownTimeout }, "shutting down");
+      const pending = () => ({ components: lifecycle!.unstopped(), stuckReads: sharedReadPool().stuckCalls() });
+      // backstop: if stopping itself does not return (a stop that ignores its deadline), exit anyway
+      const hardExit = setTimeout(() => {
+        logger.error({ budgetMs: config.shutdownTimeout, ...pending() }, "shutdown budget exhausted; exiting now");
+        process.exit(1);
+      }, config.shutdownTimeout + HARD_EXIT_GRACE_MS);
+      hardExit.unref();
       const clean = await lifecycle!.stop(config.shutdownTimeout);
+      clearTimeout(hardExit);
+      if (!clean)
+        logger.error({ budgetMs: config.shutdownTimeout, ...pending() }, "shutdown budget exhausted; exiting with these still pending");
       logger.info({ clean }, "stopped");
       resolve(clean ? 0 : 1);
     });
@@ -74,7 +100,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
   try {
     await lifecycle.start();
   } catch (e) {
-    logger.error({ err: (e as Error).message }, "agent failed to start");
+    logger.error({ err: errorMessage(e) }, "agent failed to start");
     return 1;
   }
   logger.info({ ports: http.ports() }, "agent running");
@@ -82,15 +108,13 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
 }
 
 /** Everything but HTTP, in start order: store, collectors, eBPF, host graph, Kubernetes, intake. */
-async function buildComponents(ctx: CommandContext): Promise<Component[]> {
+async function buildComponents(ctx: CommandContext, metricSources: ExpositionSource[]): Promise<Component[]> {
   const { config, logger } = ctx;
   const paths = hostPaths(config);
   const node = nodeName(config);
   const components: Component[] = [];
 
-  // Validate everything before anything is opened.
-  assertKnownCollectors(config.collectors);
-  const intervals = parseIntervals(config.collectorIntervals);
+  const intervals = parseIntervals(config.collectorIntervals); // already validated by runCommand
 
   const store = openStore({
     dataDirectory: config.dataDirectory,
@@ -99,17 +123,23 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
     // 4 MiB of SQLite page cache: the 16 MiB default filled up during a 5k-pod sync and was
     // ~15 MiB of the agent's RSS, with no measurable throughput gain (docs/kubernetes.md).
     cacheKiB: 4096,
+    // Without an uploader nothing drains the outbox: record none (an intake resyncs from the tables when it starts).
+    outboxChannels: config.intakeAddress !== "" && (config.intakeApiKey !== "" || config.intakeApiKeyFile !== "") ? undefined : [],
   });
   components.push(createStoreComponent(store));
 
   if (config.enablePerformanceCollectors) {
     const registry = await defaultRegistry(paths, collectorOptions(config, logger.child({ component: "perf-collectors" })));
     const router = new MetricsRouter({ logger });
-    router.subscribe(await PrometheusExposition.create(paths));
+    const exposition = await PrometheusExposition.create(paths, { logger: logger.child({ component: "exposition" }) });
+    router.subscribe(exposition);
+    metricSources.push(exposition);
     const requested = config.collectors;
     const everyAvailable = requested.length === 0 || requested.includes("all");
     // execsnoop runs as its own optional component below, never from the scheduler.
-    const scheduled = (everyAvailable ? registry.available().map((e) => e.spec.type) : (requested as MetricType[])).filter((t) => t !== "execsnoop");
+    const scheduled = (everyAvailable ? registry.available().map((e) => e.spec.type) : (requested as MetricType[])).filter(
+      (t) => t !== "execsnoop",
+    );
     components.push(
       new CollectorScheduler({
         registry,
@@ -122,7 +152,8 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
       }),
     );
     // eBPF (and its libbpf load) only when asked for: it needs privileges a default install lacks.
-    if (requested.includes("execsnoop")) components.push(execsnoopComponent(await registerExecsnoop(registry, logger, node), router, logger));
+    if (requested.includes("execsnoop"))
+      components.push(execsnoopComponent(await registerExecsnoop(registry, logger, node), router, logger));
   } else {
     logger.info("performance collectors off (--enable-performance-collectors=false)");
   }
@@ -166,7 +197,7 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
       },
       leaderElect: config.leaderElect,
       // The host links to its Kubernetes Node once the cluster name is known; do not wait for the next refresh.
-      onClusterIdentified: () => void hostgraph?.relink().catch((e) => logger.warn({ err: (e as Error).message }, "host graph relink failed")),
+      onClusterIdentified: () => void hostgraph?.relink().catch((e) => logger.warn({ err: errorMessage(e) }, "host graph relink failed")),
     });
     components.push(kube);
   }
@@ -189,7 +220,7 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
         keyFile: config.intakeClientKey || undefined,
         maxStreamAge: config.maxStreamAge,
         ackInterval: config.intakeAckInterval,
-        store,
+        outbox: store.outbox,
         logger,
         // Without a cluster view there is nothing on the cluster channel; with one, only the leader sends it.
         isLeader: kube ? () => kube!.isLeader() : () => true,
@@ -202,7 +233,8 @@ async function buildComponents(ctx: CommandContext): Promise<Component[]> {
 /** Adds execsnoop to the registry (so `check` and the scheduler see one list) and returns its factory. */
 async function registerExecsnoop(registry: CollectorRegistry, logger: Logger, node: string): Promise<() => ContinuousCollector> {
   const { createExecsnoopCollector, registerEbpfMetrics } = await import("../ebpf/index.ts");
-  const create = () => createExecsnoopCollector({ logger: logger.child({ component: "execsnoop" }), nodeName: node, metrics: registerEbpfMetrics() });
+  const create = () =>
+    createExecsnoopCollector({ logger: logger.child({ component: "execsnoop" }), nodeName: node, metrics: registerEbpfMetrics() });
   const probe = create();
   registry.registerExternal({ spec: probe.spec, create });
   return create;
@@ -226,6 +258,8 @@ function execsnoopComponent(create: () => ContinuousCollector, router: MetricsRo
   };
 }
 
+const collectorInterval = durationIn(...COLLECTOR_INTERVAL_RANGE);
+
 function parseIntervals(list: string[]): Partial<Record<MetricType, number>> {
   const out: Partial<Record<MetricType, number>> = {};
   for (const item of list) {
@@ -233,11 +267,10 @@ function parseIntervals(list: string[]): Partial<Record<MetricType, number>> {
     if (!type || value === undefined || !(METRIC_TYPES as readonly string[]).includes(type)) {
       throw new ConfigError(`invalid --collector-intervals: ${JSON.stringify(item)} (want type=duration with a known collector type)`);
     }
-    try {
-      out[type as MetricType] = parseDuration(value);
-    } catch (e) {
-      throw new ConfigError(`invalid --collector-intervals: ${type}: ${(e as Error).message}`);
-    }
+    const parsed = collectorInterval.safeParse(value);
+    if (!parsed.success)
+      throw new ConfigError(`invalid --collector-intervals: ${type}: ${parsed.error.issues[0]?.message ?? "invalid duration"}`);
+    out[type as MetricType] = parsed.data;
   }
   return out;
 }

@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of Go-style duration parsing and formatting: valid forms, rejected forms, round-trip.
+
 import { expect, test } from "bun:test";
 import { formatDuration, parseDuration } from "./duration.ts";
 

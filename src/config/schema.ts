@@ -4,8 +4,23 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Every option of every subcommand in one table (flag, env vars, default, help, zod validation), from
+// which the CLI parser, --help, --print-config, the YAML config file and the README flag table derive.
+// Over 400 lines because it is that declaration table: one entry per option, nothing else.
+
 import { z } from "zod";
-import { parseDuration } from "./duration.ts";
+import {
+  absolutePath,
+  apiKey,
+  bindAddress,
+  bool,
+  durationIn,
+  durationRange,
+  intakeAddress,
+  list,
+  optionalPath,
+  regex,
+} from "./validators.ts";
 
 /**
  * Every option of every subcommand, in one place: flag name, environment variables, default, help
@@ -33,54 +48,23 @@ export interface OptionSpec<S extends z.ZodType = z.ZodType> {
 
 const ALL: readonly Command[] = ["run", "collect", "store", "check"];
 const HOST: readonly Command[] = ["run", "collect", "check"];
+/** The intake endpoint: `run` uploads to it, `check` probes it. */
+const INTAKE: readonly Command[] = ["run", "check"];
 
-const bool = z.preprocess((v) => {
-  if (typeof v !== "string") return v;
-  const s = v.trim().toLowerCase();
-  if (["true", "1", "yes", ""].includes(s)) return true;
-  if (["false", "0", "no"].includes(s)) return false;
-  return v;
-}, z.boolean({ error: "must be true or false" }));
-
-const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  if (typeof v === "number") return v;
-  try {
-    return parseDuration(v);
-  } catch (e) {
-    ctx.addIssue({ code: "custom", message: (e as Error).message });
-    return z.NEVER;
-  }
-});
-
-const positiveDuration = duration.refine((ms) => ms > 0, "must be greater than zero");
+/** The collector interval range, shared by --performance-collector-interval and --collector-intervals. */
+export const COLLECTOR_INTERVAL_RANGE = ["100ms", "24h"] as const;
+const collectorInterval = durationIn(...COLLECTOR_INTERVAL_RANGE);
 
 /** True for options whose value is a duration in milliseconds (printed back as "10m"). */
 export function isDurationOption(spec: OptionSpec): boolean {
-  return spec.schema === duration || spec.schema === positiveDuration;
+  return durationRange(spec.schema) !== undefined;
 }
-
-const absolutePath = z.string().refine((p) => p.startsWith("/"), { error: (i) => `must be an absolute path, got ${JSON.stringify(i.input)}` });
-const optionalPath = z.string().refine((p) => p === "" || p.startsWith("/"), { error: (i) => `must be an absolute path, got ${JSON.stringify(i.input)}` });
-
-/** "" or "0" disables a listener; otherwise [host]:port with a port in 0..65535. */
-const bindAddress = z.string().refine(
-  (a) => {
-    if (a === "" || a === "0") return true;
-    const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]*):(\d{1,5})$/.exec(a);
-    return m !== null && Number(m[2]) <= 65535;
-  },
-  { error: (i) => `must be host:port, :port, or 0 to disable, got ${JSON.stringify(i.input)}` },
-);
-
-const list = z
-  .union([z.array(z.string()), z.string()])
-  .transform((v) => (Array.isArray(v) ? v : v.split(",")).map((s) => s.trim()).filter((s) => s !== ""));
 
 export const OPTIONS = {
   config: {
     flag: "config",
     placeholder: "FILE",
-    help: "YAML file of options keyed by flag name (precedence: flag > env > file > default)",
+    help: "YAML file of options keyed by flag name, an absolute path, at most 1 MiB (precedence: flag > env > file > default)",
     schema: optionalPath,
     default: "",
     commands: ALL,
@@ -110,11 +94,51 @@ export const OPTIONS = {
     default: "",
     commands: ["run", "collect"],
   },
-  hostProc: { flag: "host-proc", env: ["HOST_PROC"], placeholder: "DIR", help: "host /proc mount", schema: absolutePath, default: "/proc", commands: HOST },
-  hostSys: { flag: "host-sys", env: ["HOST_SYS"], placeholder: "DIR", help: "host /sys mount", schema: absolutePath, default: "/sys", commands: HOST },
-  hostDev: { flag: "host-dev", env: ["HOST_DEV"], placeholder: "DIR", help: "host /dev mount", schema: absolutePath, default: "/dev", commands: HOST },
-  hostEtc: { flag: "host-etc", env: ["HOST_ETC"], placeholder: "DIR", help: "host /etc mount (machine-id)", schema: absolutePath, default: "/etc", commands: HOST },
-  hostVar: { flag: "host-var", env: ["HOST_VAR"], placeholder: "DIR", help: "host /var mount (dbus machine-id)", schema: absolutePath, default: "/var", commands: HOST },
+  hostProc: {
+    flag: "host-proc",
+    env: ["HOST_PROC"],
+    placeholder: "DIR",
+    help: "host /proc mount",
+    schema: absolutePath,
+    default: "/proc",
+    commands: HOST,
+  },
+  hostSys: {
+    flag: "host-sys",
+    env: ["HOST_SYS"],
+    placeholder: "DIR",
+    help: "host /sys mount",
+    schema: absolutePath,
+    default: "/sys",
+    commands: HOST,
+  },
+  hostDev: {
+    flag: "host-dev",
+    env: ["HOST_DEV"],
+    placeholder: "DIR",
+    help: "host /dev mount",
+    schema: absolutePath,
+    default: "/dev",
+    commands: HOST,
+  },
+  hostEtc: {
+    flag: "host-etc",
+    env: ["HOST_ETC"],
+    placeholder: "DIR",
+    help: "host /etc mount (machine-id)",
+    schema: absolutePath,
+    default: "/etc",
+    commands: HOST,
+  },
+  hostVar: {
+    flag: "host-var",
+    env: ["HOST_VAR"],
+    placeholder: "DIR",
+    help: "host /var mount (dbus machine-id)",
+    schema: absolutePath,
+    default: "/var",
+    commands: HOST,
+  },
 
   collectors: {
     flag: "collectors",
@@ -144,27 +168,31 @@ export const OPTIONS = {
     flag: "filesystem-mount-exclude",
     placeholder: "REGEX",
     help: 'mount points the filesystem collector skips ("" = node_exporter\'s default list)',
-    schema: z.string().refine(
-      (r) => {
-        try {
-          new RegExp(r);
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      { error: (i) => `not a valid regular expression: ${JSON.stringify(i.input)}` },
-    ),
+    schema: regex,
     default: "",
     commands: ["run", "collect"],
   },
-  format: { flag: "format", placeholder: "FORMAT", help: "output format", schema: z.enum(["json"]), default: "json", commands: ["collect"] },
-  checkFormat: { flag: "format", placeholder: "FORMAT", help: "output format: text or json", schema: z.enum(["text", "json"]), default: "text", commands: ["check"] },
+  format: {
+    flag: "format",
+    placeholder: "FORMAT",
+    help: "output format",
+    schema: z.enum(["json"]),
+    default: "json",
+    commands: ["collect"],
+  },
+  checkFormat: {
+    flag: "format",
+    placeholder: "FORMAT",
+    help: "output format: text or json",
+    schema: z.enum(["text", "json"]),
+    default: "text",
+    commands: ["check"],
+  },
   duration: {
     flag: "duration",
     placeholder: "DURATION",
     help: "how long streaming collectors (execsnoop) record before printing",
-    schema: positiveDuration,
+    schema: durationIn("100ms", "24h"),
     default: "5s",
     commands: ["collect"],
   },
@@ -224,7 +252,7 @@ export const OPTIONS = {
     flag: "shutdown-timeout",
     placeholder: "DURATION",
     help: "budget for a clean stop after SIGTERM/SIGINT (keep it under the pod's grace period)",
-    schema: positiveDuration,
+    schema: durationIn("1s", "1h"),
     default: "20s",
     commands: ["run"],
   },
@@ -251,14 +279,14 @@ export const OPTIONS = {
     flag: "performance-collector-interval",
     placeholder: "DURATION",
     help: "interval of the performance collectors",
-    schema: positiveDuration,
+    schema: collectorInterval,
     default: "10s",
     commands: ["run"],
   },
   collectorIntervals: {
     flag: "collector-intervals",
     placeholder: "T=D,...",
-    help: "per-collector interval overrides, e.g. tcp=30s,process=5s",
+    help: `per-collector interval overrides, e.g. tcp=30s,process=5s (each ${COLLECTOR_INTERVAL_RANGE.join(" to ")})`,
     schema: list,
     default: "",
     commands: ["run"],
@@ -276,7 +304,7 @@ export const OPTIONS = {
     flag: "hardware-update-interval",
     placeholder: "DURATION",
     help: "how often the hardware graph is refreshed",
-    schema: positiveDuration,
+    schema: durationIn("1s", "24h"),
     default: "5m",
     commands: ["run"],
   },
@@ -284,19 +312,19 @@ export const OPTIONS = {
   intakeAddress: {
     flag: "intake-address",
     placeholder: "HOST:PORT",
-    help: 'intake gRPC endpoint; "" turns upload off',
-    schema: z.string(),
+    help: 'intake gRPC endpoint as host:port (IPv6 in brackets, no scheme); "" turns upload off',
+    schema: intakeAddress,
     default: "intake.antimetal.com:443",
-    commands: ["run"],
+    commands: INTAKE,
   },
   intakeApiKey: {
     flag: "intake-api-key",
     placeholder: "KEY",
-    help: "intake API key (prefer ANTIMETAL_INTAKE_API_KEY or --intake-api-key-file over argv)",
-    schema: z.string(),
+    help: "intake API key, printable ASCII (prefer ANTIMETAL_INTAKE_API_KEY or --intake-api-key-file over argv)",
+    schema: apiKey,
     default: "",
     secret: true,
-    commands: ["run"],
+    commands: INTAKE,
   },
   intakeApiKeyFile: {
     flag: "intake-api-key-file",
@@ -304,7 +332,7 @@ export const OPTIONS = {
     help: "file holding the intake API key",
     schema: optionalPath,
     default: "",
-    commands: ["run"],
+    commands: INTAKE,
   },
   intakeSecure: {
     flag: "intake-secure",
@@ -313,16 +341,37 @@ export const OPTIONS = {
     schema: bool,
     default: true,
     boolean: true,
-    commands: ["run"],
+    commands: INTAKE,
   },
-  intakeCaFile: { flag: "intake-ca-file", placeholder: "FILE", help: "PEM CA bundle for the intake instead of the system roots", schema: optionalPath, default: "", commands: ["run"] },
-  intakeClientCert: { flag: "intake-client-cert", placeholder: "FILE", help: "PEM client certificate for mTLS to the intake", schema: optionalPath, default: "", commands: ["run"] },
-  intakeClientKey: { flag: "intake-client-key", placeholder: "FILE", help: "PEM client key for mTLS to the intake", schema: optionalPath, default: "", commands: ["run"] },
+  intakeCaFile: {
+    flag: "intake-ca-file",
+    placeholder: "FILE",
+    help: "PEM CA bundle for the intake instead of the system roots",
+    schema: optionalPath,
+    default: "",
+    commands: INTAKE,
+  },
+  intakeClientCert: {
+    flag: "intake-client-cert",
+    placeholder: "FILE",
+    help: "PEM client certificate for mTLS to the intake",
+    schema: optionalPath,
+    default: "",
+    commands: INTAKE,
+  },
+  intakeClientKey: {
+    flag: "intake-client-key",
+    placeholder: "FILE",
+    help: "PEM client key for mTLS to the intake",
+    schema: optionalPath,
+    default: "",
+    commands: INTAKE,
+  },
   maxStreamAge: {
     flag: "max-stream-age",
     placeholder: "DURATION",
     help: "an intake stream is closed and reopened after this age",
-    schema: positiveDuration,
+    schema: durationIn("1s", "24h"),
     default: "10m",
     commands: ["run"],
   },
@@ -330,7 +379,7 @@ export const OPTIONS = {
     flag: "intake-ack-interval",
     placeholder: "DURATION",
     help: "how long a stream sends before it is half-closed and acknowledged (outbox entries are deleted only then)",
-    schema: positiveDuration,
+    schema: durationIn("100ms", "1h"),
     default: "5s",
     commands: ["run"],
   },
@@ -379,9 +428,30 @@ export const OPTIONS = {
     default: "",
     commands: ["run"],
   },
-  kubernetesProviderEksAccountId: { flag: "kubernetes-provider-eks-account-id", placeholder: "ID", help: "EKS account id (default: from IMDS)", schema: z.string(), default: "", commands: ["run"] },
-  kubernetesProviderEksRegion: { flag: "kubernetes-provider-eks-region", placeholder: "REGION", help: "EKS region (default: from IMDS)", schema: z.string(), default: "", commands: ["run"] },
-  kubernetesProviderEksClusterName: { flag: "kubernetes-provider-eks-cluster-name", placeholder: "NAME", help: "EKS cluster name (default: from EC2 tags)", schema: z.string(), default: "", commands: ["run"] },
+  kubernetesProviderEksAccountId: {
+    flag: "kubernetes-provider-eks-account-id",
+    placeholder: "ID",
+    help: "EKS account id (default: from IMDS)",
+    schema: z.string(),
+    default: "",
+    commands: ["run"],
+  },
+  kubernetesProviderEksRegion: {
+    flag: "kubernetes-provider-eks-region",
+    placeholder: "REGION",
+    help: "EKS region (default: from IMDS)",
+    schema: z.string(),
+    default: "",
+    commands: ["run"],
+  },
+  kubernetesProviderEksClusterName: {
+    flag: "kubernetes-provider-eks-cluster-name",
+    placeholder: "NAME",
+    help: "EKS cluster name (default: from EC2 tags)",
+    schema: z.string(),
+    default: "",
+    commands: ["run"],
+  },
   kubernetesProviderEksAutodiscover: {
     flag: "kubernetes-provider-eks-autodiscover",
     placeholder: "BOOL",
@@ -392,10 +462,38 @@ export const OPTIONS = {
     commands: ["run"],
   },
 
-  storeType: { flag: "type", placeholder: "TYPE", help: "store resources: only types matching this dot-prefix (e.g. antimetal.hardware.v1)", schema: z.string(), default: "", commands: ["store"] },
-  storeSubject: { flag: "subject", placeholder: "KEY", help: "store relationships: subject resource key", schema: z.string(), default: "", commands: ["store"] },
-  storeObject: { flag: "object", placeholder: "KEY", help: "store relationships: object resource key", schema: z.string(), default: "", commands: ["store"] },
-  storePredicate: { flag: "predicate", placeholder: "TYPE", help: "store relationships: predicate type (e.g. kubernetes.v1.Contains)", schema: z.string(), default: "", commands: ["store"] },
+  storeType: {
+    flag: "type",
+    placeholder: "TYPE",
+    help: "store resources: only types matching this dot-prefix (e.g. antimetal.hardware.v1)",
+    schema: z.string(),
+    default: "",
+    commands: ["store"],
+  },
+  storeSubject: {
+    flag: "subject",
+    placeholder: "KEY",
+    help: "store relationships: subject resource key",
+    schema: z.string(),
+    default: "",
+    commands: ["store"],
+  },
+  storeObject: {
+    flag: "object",
+    placeholder: "KEY",
+    help: "store relationships: object resource key",
+    schema: z.string(),
+    default: "",
+    commands: ["store"],
+  },
+  storePredicate: {
+    flag: "predicate",
+    placeholder: "TYPE",
+    help: "store relationships: predicate type (e.g. kubernetes.v1.Contains)",
+    schema: z.string(),
+    default: "",
+    commands: ["store"],
+  },
 } satisfies Record<string, OptionSpec>;
 
 export type OptionKey = keyof typeof OPTIONS;

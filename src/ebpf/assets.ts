@@ -12,6 +12,7 @@
  * contents at bundle time with imports of the per-arch files `with { type: "file" }`, so the
  * same function returns /$bunfs/... paths embedded in the executable.
  */
+
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { EmbeddedLibs } from "../../ffi/loader.ts";

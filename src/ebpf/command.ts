@@ -5,8 +5,10 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 /** `antimetal-agent collect --collectors execsnoop --duration 5s`: trace execs, print them as JSON. */
-import { stringifyExact } from "../util/json.ts";
+
 import type { Logger } from "../log/logger.ts";
+import { errorMessage } from "../util/errors.ts";
+import { stringifyExact } from "../util/json.ts";
 import { createExecsnoopCollector, type ExecsnoopOptions } from "./execsnoop.ts";
 
 export interface ExecsnoopCommandOptions {
@@ -27,7 +29,10 @@ export async function runExecsnoopCommand(opts: ExecsnoopCommandOptions): Promis
   let overflow = 0;
   const collector = createExecsnoopCollector({ logger: opts.logger, ...opts.collector });
   const fail = (msg: string) => ({
-    output: format === "json" ? stringifyExact({ execsnoop: [], errors: { execsnoop: msg } }, 2) + "\n" : stringifyExact({ errors: { execsnoop: msg } }) + "\n",
+    output:
+      format === "json"
+        ? stringifyExact({ execsnoop: [], errors: { execsnoop: msg } }, 2) + "\n"
+        : stringifyExact({ errors: { execsnoop: msg } }) + "\n",
     exitCode: 1,
   });
   try {
@@ -36,14 +41,18 @@ export async function runExecsnoopCommand(opts: ExecsnoopCommandOptions): Promis
       else overflow++;
     });
   } catch (e) {
-    return fail((e as Error).message);
+    return fail(errorMessage(e));
   }
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, opts.durationMs);
-    opts.signal?.addEventListener("abort", () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
+    opts.signal?.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
   });
   await collector.stop();
   const stats = collector.stats();

@@ -4,13 +4,17 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of execsnoop ring-buffer record decoding: the 48-byte header layout, args/command
+// extraction, rejection of truncated/oversized/invalid records, and the command-name helpers.
+
 import { describe, expect, test } from "bun:test";
 import { Registry } from "prom-client";
-import { commandName, goBase, parseExecRecord, RecordError, EXECSNOOP_RECORD_MAX } from "./execsnoop-decode.ts";
-import { EXECSNOOP_EVENT_LAYOUT, EXECSNOOP_EVENT_SIZE, FULL_MAX_ARGS_ARR, encodeExecsnoopEvent } from "./gen/execsnoop_types.ts";
-import { ExecsnoopCollector } from "./execsnoop.ts";
-import { registerEbpfMetrics } from "./metrics.ts";
 import type { MetricEvent } from "../perf/collector.ts";
+import { errorMessage } from "../util/errors.ts";
+import { ExecsnoopCollector } from "./execsnoop.ts";
+import { commandName, EXECSNOOP_RECORD_MAX, goBase, parseExecRecord, RecordError } from "./execsnoop-decode.ts";
+import { EXECSNOOP_EVENT_LAYOUT, EXECSNOOP_EVENT_SIZE, encodeExecsnoopEvent, FULL_MAX_ARGS_ARR } from "./gen/execsnoop_types.ts";
+import { registerEbpfMetrics } from "./metrics.ts";
 
 interface Hdr {
   pid: number;
@@ -48,8 +52,22 @@ describe("execsnoop record layout", () => {
 
 describe("parseExecRecord (acceptance 29)", () => {
   test("three args; command is args[0]", () => {
-    const ev = parseExecRecord(record({ pid: 1234, ppid: 1000, uid: 1001, retval: 0, argsCount: 3, argsSize: 15, comm: "test-cmd", timestampNs: 123456789012345n }, "arg1\0arg2\0arg3\0"));
-    expect(ev).toEqual({ timestampNs: 123456789012345n, pid: 1234, ppid: 1000, uid: 1001, retval: 0, comm: "test-cmd", command: "arg1", args: ["arg1", "arg2", "arg3"] });
+    const ev = parseExecRecord(
+      record(
+        { pid: 1234, ppid: 1000, uid: 1001, retval: 0, argsCount: 3, argsSize: 15, comm: "test-cmd", timestampNs: 123456789012345n },
+        "arg1\0arg2\0arg3\0",
+      ),
+    );
+    expect(ev).toEqual({
+      timestampNs: 123456789012345n,
+      pid: 1234,
+      ppid: 1000,
+      uid: 1001,
+      retval: 0,
+      comm: "test-cmd",
+      command: "arg1",
+      args: ["arg1", "arg2", "arg3"],
+    });
   });
   test("no args: command stays comm, retval negative", () => {
     const ev = parseExecRecord(record({ pid: 5678, ppid: 5000, uid: 2001, retval: -1, argsCount: 0, argsSize: 0, comm: "noargs" }, ""));
@@ -59,8 +77,12 @@ describe("parseExecRecord (acceptance 29)", () => {
     expect(ev.uid).toBe(2001);
   });
   test("basename of a path", () => {
-    expect(parseExecRecord(record({ pid: 1, ppid: 0, uid: 0, retval: 0, argsCount: 2, argsSize: 16, comm: "sh" }, "/usr/bin/ls\0-la\0")).command).toBe("ls");
-    expect(parseExecRecord(record({ pid: 1, ppid: 0, uid: 0, retval: 0, argsCount: 1, argsSize: 5, comm: "sh" }, "echo\0")).command).toBe("echo");
+    expect(
+      parseExecRecord(record({ pid: 1, ppid: 0, uid: 0, retval: 0, argsCount: 2, argsSize: 16, comm: "sh" }, "/usr/bin/ls\0-la\0")).command,
+    ).toBe("ls");
+    expect(parseExecRecord(record({ pid: 1, ppid: 0, uid: 0, retval: 0, argsCount: 1, argsSize: 5, comm: "sh" }, "echo\0")).command).toBe(
+      "echo",
+    );
   });
   test("args[0] with spaces: trimmed for the command, kept untrimmed in args", () => {
     const ev = parseExecRecord(record({ pid: 1, ppid: 0, uid: 0, retval: 0, argsCount: 1, argsSize: 13, comm: "x" }, "  /bin/cat  \0"));
@@ -68,7 +90,9 @@ describe("parseExecRecord (acceptance 29)", () => {
     expect(ev.args).toEqual(["  /bin/cat  "]);
   });
   test('args[0] "/" keeps comm', () => {
-    expect(parseExecRecord(record({ pid: 1, ppid: 0, uid: 0, retval: 0, argsCount: 1, argsSize: 2, comm: "init" }, "/\0")).command).toBe("init");
+    expect(parseExecRecord(record({ pid: 1, ppid: 0, uid: 0, retval: 0, argsCount: 1, argsSize: 2, comm: "init" }, "/\0")).command).toBe(
+      "init",
+    );
   });
   test("a full 16-byte comm without NUL is kept whole", () => {
     const v = record({ pid: 1, ppid: 0, uid: 0, retval: 0, argsCount: 0, argsSize: 0, comm: "" }, "");
@@ -92,7 +116,7 @@ describe("malformed records are rejected", () => {
     })();
     expect(e).toBeInstanceOf(RecordError);
     expect((e as RecordError).reason).toBe("truncated");
-    expect((e as Error).message).toContain("event too small");
+    expect(errorMessage(e)).toContain("event too small");
   });
   test("args_size 100 with 5 bytes: truncated (args size mismatch)", () => {
     const v = record({ pid: 1, ppid: 0, uid: 0, retval: 0, argsCount: 1, argsSize: 100, comm: "x" }, "abcd\0");
@@ -108,7 +132,11 @@ describe("malformed records are rejected", () => {
     expect(() => parseExecRecord(v)).toThrow(/event too large/);
   });
   test("args_size above the 7680-byte buffer: oversized", () => {
-    const v = record({ pid: 1, ppid: 0, uid: 0, retval: 0, argsCount: 1, argsSize: FULL_MAX_ARGS_ARR + 1, comm: "x" }, "", EXECSNOOP_RECORD_MAX);
+    const v = record(
+      { pid: 1, ppid: 0, uid: 0, retval: 0, argsCount: 1, argsSize: FULL_MAX_ARGS_ARR + 1, comm: "x" },
+      "",
+      EXECSNOOP_RECORD_MAX,
+    );
     try {
       parseExecRecord(v);
       throw new Error("not rejected");
@@ -117,7 +145,9 @@ describe("malformed records are rejected", () => {
     }
   });
   test("negative args_count: invalid", () => {
-    expect(() => parseExecRecord(record({ pid: 1, ppid: 0, uid: 0, retval: 0, argsCount: -1, argsSize: 0, comm: "x" }, ""))).toThrow(/args count/);
+    expect(() => parseExecRecord(record({ pid: 1, ppid: 0, uid: 0, retval: 0, argsCount: -1, argsSize: 0, comm: "x" }, ""))).toThrow(
+      /args count/,
+    );
   });
   test("the collector counts rejected records by reason and emits the good ones", async () => {
     const reg = new Registry();

@@ -10,13 +10,8 @@
  * Malformed records throw RecordError with a reason that is counted in
  * antimetal_ebpf_records_rejected_total{reason}.
  */
-import {
-  EXECSNOOP_EVENT_SIZE,
-  FULL_MAX_ARGS_ARR,
-  TOTAL_MAX_ARGS,
-  bytesToString,
-  decodeExecsnoopEvent,
-} from "./gen/execsnoop_types.ts";
+
+import { bytesToString, decodeExecsnoopEvent, EXECSNOOP_EVENT_SIZE, FULL_MAX_ARGS_ARR, TOTAL_MAX_ARGS } from "./gen/execsnoop_types.ts";
 
 export type RejectReason = "truncated" | "oversized" | "invalid";
 

@@ -9,19 +9,21 @@
  * libbpf/bun:ffi, attaches sys_enter_execve and sys_exit_execve, reads the ring buffer in a
  * Worker and emits one MetricEvent per execve, successful or failed.
  */
+
 import { existsSync } from "node:fs";
+import { clockNs, ensureTracefs, type LibbpfSource, loadLibbpf } from "../../ffi/loader.ts";
 import type { Logger } from "../log/logger.ts";
 import type { CollectorSpec, ContinuousCollector, MetricEvent } from "../perf/collector.ts";
-import { effectiveCapabilities, missingCapabilities, type CapabilityName } from "../system/capabilities.ts";
-import { kernelAtLeast, type KernelVersion } from "../system/kernel-version.ts";
-import { clockNs, ensureTracefs, loadLibbpf, type LibbpfSource } from "../../ffi/loader.ts";
-import { ebpfAssets, type EbpfAssets } from "./assets.ts";
-import { parseExecRecord, RecordError, type ExecEvent } from "./execsnoop-decode.ts";
+import { type CapabilityName, effectiveCapabilities, missingCapabilities } from "../system/capabilities.ts";
+import { type KernelVersion, kernelAtLeast } from "../system/kernel-version.ts";
+import { errorMessage } from "../util/errors.ts";
+import { type EbpfAssets, ebpfAssets } from "./assets.ts";
+import { type ExecEvent, parseExecRecord, RecordError } from "./execsnoop-decode.ts";
 import { ebpfCapabilities, readKernelVersion } from "./features.ts";
-import { registerEbpfMetrics, type EbpfMetrics } from "./metrics.ts";
+import { DEFAULT_MAXARGS, EXECSNOOP_RINGBUF_BYTES, TOTAL_MAX_ARGS } from "./gen/execsnoop_types.ts";
+import { type EbpfMetrics, registerEbpfMetrics } from "./metrics.ts";
 import { BpfObject } from "./object.ts";
 import { RingBufferReader } from "./ringbuf.ts";
-import { DEFAULT_MAXARGS, EXECSNOOP_RINGBUF_BYTES, TOTAL_MAX_ARGS } from "./gen/execsnoop_types.ts";
 
 export const EXECSNOOP_PROGRAMS = ["tracepoint__syscalls__sys_enter_execve", "tracepoint__syscalls__sys_exit_execve"] as const;
 
@@ -110,7 +112,7 @@ export class ExecsnoopCollector implements ContinuousCollector {
     try {
       capEff = await effectiveCapabilities(this.opts.statusPath);
     } catch (e) {
-      throw new UnavailableError(`execsnoop unavailable: cannot read effective capabilities: ${(e as Error).message}`);
+      throw new UnavailableError(`execsnoop unavailable: cannot read effective capabilities: ${errorMessage(e)}`);
     }
     const missing = missingCapabilities(capEff, this.spec.requiredCapabilities);
     if (missing.length > 0) {
@@ -121,7 +123,8 @@ export class ExecsnoopCollector implements ContinuousCollector {
       throw new UnavailableError(`execsnoop unavailable: kernel ${this.kernel.raw} is older than 5.8 (no BPF ring buffer)`);
     }
     const btf = this.opts.btfPath ?? "/sys/kernel/btf/vmlinux";
-    if (!existsSync(btf)) throw new UnavailableError(`execsnoop unavailable: kernel BTF ${btf} missing (CO-RE needs CONFIG_DEBUG_INFO_BTF=y)`);
+    if (!existsSync(btf))
+      throw new UnavailableError(`execsnoop unavailable: kernel BTF ${btf} missing (CO-RE needs CONFIG_DEBUG_INFO_BTF=y)`);
   }
 
   async start(emit: (event: MetricEvent) => void): Promise<void> {
@@ -137,7 +140,8 @@ export class ExecsnoopCollector implements ContinuousCollector {
       const obj = BpfObject.openFile(libbpf, objPath, "execsnoop");
       this.obj = obj;
       const maxArgs = this.opts.maxArgs ?? DEFAULT_MAXARGS;
-      if (!Number.isInteger(maxArgs) || maxArgs < 1 || maxArgs > TOTAL_MAX_ARGS) throw new Error(`maxArgs must be 1..${TOTAL_MAX_ARGS}, got ${maxArgs}`);
+      if (!Number.isInteger(maxArgs) || maxArgs < 1 || maxArgs > TOTAL_MAX_ARGS)
+        throw new Error(`maxArgs must be 1..${TOTAL_MAX_ARGS}, got ${maxArgs}`);
       obj.setRodata("max_args", maxArgs);
       const ringBytes = this.opts.ringBytes ?? EXECSNOOP_RINGBUF_BYTES;
       if (this.opts.ringBytes !== undefined) obj.setMaxEntries("events", ringBytes);
@@ -220,7 +224,7 @@ export class ExecsnoopCollector implements ContinuousCollector {
     const reason = e instanceof RecordError ? e.reason : "invalid";
     this.counts.rejected++;
     this.metrics.recordsRejected.inc({ program: "execsnoop", reason });
-    this.opts.logger?.error({ err: (e as Error).message, reason }, "execsnoop record rejected");
+    this.opts.logger?.error({ err: errorMessage(e), reason }, "execsnoop record rejected");
   }
 
   /** Reads the per-CPU lost counters and advances the Prometheus counters by the difference. */
@@ -232,8 +236,10 @@ export class ExecsnoopCollector implements ContinuousCollector {
     try {
       const full = obj.percpuU64Sum("lost", 0);
       const pending = obj.percpuU64Sum("lost", 1);
-      if (full > this.counts.lostRingbufFull) this.metrics.execsnoopLost.inc({ reason: "ringbuf_full" }, Number(full - this.counts.lostRingbufFull));
-      if (pending > this.counts.lostPendingFull) this.metrics.execsnoopLost.inc({ reason: "pending_full" }, Number(pending - this.counts.lostPendingFull));
+      if (full > this.counts.lostRingbufFull)
+        this.metrics.execsnoopLost.inc({ reason: "ringbuf_full" }, Number(full - this.counts.lostRingbufFull));
+      if (pending > this.counts.lostPendingFull)
+        this.metrics.execsnoopLost.inc({ reason: "pending_full" }, Number(pending - this.counts.lostPendingFull));
       this.counts.lostRingbufFull = full;
       this.counts.lostPendingFull = pending;
     } catch (e) {
@@ -275,7 +281,11 @@ export class ExecsnoopCollector implements ContinuousCollector {
   }
 
   private statsForLog(): Record<string, unknown> {
-    return { events: this.counts.events, lost: String(this.counts.lostRingbufFull + this.counts.lostPendingFull), rejected: this.counts.rejected };
+    return {
+      events: this.counts.events,
+      lost: String(this.counts.lostRingbufFull + this.counts.lostPendingFull),
+      rejected: this.counts.rejected,
+    };
   }
 }
 

@@ -8,12 +8,14 @@
  * Kernel feature detection for `antimetal-agent check`: kernel version, BTF, ring buffer support,
  * CO-RE level, effective capabilities, libbpf, and per eBPF collector whether it can run here.
  */
+
 import { existsSync, readFileSync } from "node:fs";
-import { CAP, effectiveCapabilities, hasCapability, missingCapabilities, type CapabilityName } from "../system/capabilities.ts";
-import { kernelAtLeast, kernelVersionFromProcVersion, type KernelVersion } from "../system/kernel-version.ts";
 import { BPF_MAP_TYPE_RINGBUF } from "../../ffi/libbpf.ts";
-import { loadLibbpf, type LibbpfSource } from "../../ffi/loader.ts";
-import { ebpfAssets, type EbpfAssets } from "./assets.ts";
+import { type LibbpfSource, loadLibbpf } from "../../ffi/loader.ts";
+import { CAP, type CapabilityName, effectiveCapabilities, hasCapability, missingCapabilities } from "../system/capabilities.ts";
+import { type KernelVersion, kernelAtLeast, kernelVersionFromProcVersion } from "../system/kernel-version.ts";
+import { errorMessage } from "../util/errors.ts";
+import { type EbpfAssets, ebpfAssets } from "./assets.ts";
 
 export type CoreLevel = "full" | "partial" | "none";
 
@@ -48,6 +50,7 @@ export function readKernelVersion(path = "/proc/version"): KernelVersion | undef
   try {
     return kernelVersionFromProcVersion(readFileSync(path, "utf8"));
   } catch {
+    // unreadable /proc/version: the report says the kernel is unknown
     return undefined;
   }
 }
@@ -74,11 +77,13 @@ export function execsnoopAvailability(
   const base = { missingCapabilities: missing, requiredCapabilities, minKernel: "5.8" };
   const reasons: string[] = missing.map((c) => `missing capability: ${c}`);
   if (!kernel) reasons.push("kernel version unknown");
-  else if (!kernelAtLeast(kernel, 5, 8)) reasons.push(`kernel ${kernel.major}.${kernel.minor}.${kernel.patch} is older than 5.8 (BPF ring buffer)`);
+  else if (!kernelAtLeast(kernel, 5, 8))
+    reasons.push(`kernel ${kernel.major}.${kernel.minor}.${kernel.patch} is older than 5.8 (BPF ring buffer)`);
   if (!opts.btfPresent) reasons.push("kernel BTF (/sys/kernel/btf/vmlinux) missing: CO-RE relocation impossible");
   if (!opts.assets.objects.execsnoop) reasons.push("execsnoop.bpf.o not available (run scripts/build-ebpf.sh)");
   const source = opts.libbpfSource ?? (process.env.ANTIMETAL_LIBBPF === "system" ? "system" : "embedded");
-  if (source === "embedded" && !opts.assets.libs) reasons.push("embedded libbpf not available (run scripts/build-ebpf.sh or set ANTIMETAL_LIBBPF=system)");
+  if (source === "embedded" && !opts.assets.libs)
+    reasons.push("embedded libbpf not available (run scripts/build-ebpf.sh or set ANTIMETAL_LIBBPF=system)");
   return reasons.length ? { available: false, reason: reasons.join("; "), ...base } : { available: true, ...base };
 }
 
@@ -90,6 +95,7 @@ export async function detectFeatures(opts: DetectOptions = {}): Promise<FeatureR
   try {
     capEff = await effectiveCapabilities(opts.statusPath);
   } catch {
+    // unreadable /proc/self/status: report no capabilities rather than guess
     capEff = 0n;
   }
   const caps = {
@@ -107,7 +113,7 @@ export async function detectFeatures(opts: DetectOptions = {}): Promise<FeatureR
     lib = loadLibbpf({ source: opts.libbpfSource, embedded: assets.libs });
     libbpf = { source: lib.source, version: lib.version, path: lib.path };
   } catch (e) {
-    libbpf = { error: (e as Error).message };
+    libbpf = { error: errorMessage(e) };
   }
 
   const kernelOk = kernel !== undefined && kernelAtLeast(kernel, 5, 8);
@@ -130,7 +136,9 @@ export async function detectFeatures(opts: DetectOptions = {}): Promise<FeatureR
   }
 
   return {
-    kernel: kernel ? { raw: kernel.raw, version: `${kernel.major}.${kernel.minor}.${kernel.patch}` } : { error: "cannot read kernel version from /proc/version" },
+    kernel: kernel
+      ? { raw: kernel.raw, version: `${kernel.major}.${kernel.minor}.${kernel.patch}` }
+      : { error: "cannot read kernel version from /proc/version" },
     btf: { present: btfPresent, path: btfPath },
     ringBuffer,
     core: coreLevel(kernel),

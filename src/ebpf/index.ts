@@ -5,13 +5,14 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 /** The ebpf concern's interface: execsnoop collector, feature detection for `check`, metrics. */
-export { createExecsnoopCollector, ExecsnoopCollector, UnavailableError, EXECSNOOP_PROGRAMS } from "./execsnoop.ts";
-export type { ExecsnoopOptions, ExecRecordData, ExecsnoopStats } from "./execsnoop.ts";
-export { detectFeatures, formatFeatureReport, execsnoopAvailability, ebpfCapabilities, coreLevel } from "./features.ts";
-export type { FeatureReport, Availability, CoreLevel } from "./features.ts";
-export { runExecsnoopCommand } from "./command.ts";
+
 export type { ExecsnoopCommandOptions } from "./command.ts";
-export { registerEbpfMetrics } from "./metrics.ts";
-export type { EbpfMetrics } from "./metrics.ts";
-export { parseExecRecord, RecordError, commandName } from "./execsnoop-decode.ts";
+export { runExecsnoopCommand } from "./command.ts";
+export type { ExecRecordData, ExecsnoopOptions, ExecsnoopStats } from "./execsnoop.ts";
+export { createExecsnoopCollector, EXECSNOOP_PROGRAMS, ExecsnoopCollector, UnavailableError } from "./execsnoop.ts";
 export type { ExecEvent, RejectReason } from "./execsnoop-decode.ts";
+export { commandName, parseExecRecord, RecordError } from "./execsnoop-decode.ts";
+export type { Availability, CoreLevel, FeatureReport } from "./features.ts";
+export { coreLevel, detectFeatures, ebpfCapabilities, execsnoopAvailability, formatFeatureReport } from "./features.ts";
+export type { EbpfMetrics } from "./metrics.ts";
+export { registerEbpfMetrics } from "./metrics.ts";

@@ -5,6 +5,7 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 /** Prometheus counters of the eBPF collectors, on the shared registry served at /metrics. */
+
 import { Counter, type Registry } from "prom-client";
 import { registry as sharedRegistry } from "../metrics/registry.ts";
 

@@ -9,16 +9,19 @@
  * .rodata rewriting before load, attach by program name, map access, and a close that destroys
  * every link before closing the object. All libbpf calls happen on the thread that created it.
  */
-import { ptr, read, toArrayBuffer, type Pointer } from "bun:ffi";
-import { BTF_KIND_DATASEC } from "../../ffi/libbpf.ts";
+
+import { type Pointer, ptr, read, toArrayBuffer } from "bun:ffi";
 import { readFileSync } from "node:fs";
-import { libbpfError, type LoadedLibbpf } from "../../ffi/loader.ts";
+import { BTF_KIND_DATASEC } from "../../ffi/libbpf.ts";
+import { type LoadedLibbpf, libbpfError } from "../../ffi/loader.ts";
+import { errorMessage } from "../util/errors.ts";
 
 export class BpfObject {
   private obj: Pointer | null;
   private links: Pointer[] = [];
   private loadedFlag = false;
   /** Kept referenced: libbpf points into it while parsing, until load() returns. */
+  // biome-ignore lint/correctness/noUnusedPrivateClassMembers: held only to keep the buffer alive for libbpf
   private bytes: Uint8Array | null;
 
   private constructor(
@@ -36,7 +39,7 @@ export class BpfObject {
     try {
       bytes = new Uint8Array(readFileSync(path));
     } catch (e) {
-      throw new Error(`cannot read eBPF object ${name} at ${path}: ${(e as Error).message}`);
+      throw new Error(`cannot read eBPF object ${name} at ${path}: ${errorMessage(e)}`);
     }
     return BpfObject.openMem(libbpf, bytes, name);
   }

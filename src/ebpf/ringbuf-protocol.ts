@@ -5,6 +5,7 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 /** Messages between src/ebpf/ringbuf.ts (main thread) and src/ebpf/ringbuf-worker.ts. */
+
 export interface RingWorkerInit {
   libbpfPath: string;
   mapFd: number;

@@ -18,8 +18,10 @@
  *
  * Must be an entrypoint of the compiled binary (scripts/build.ts passes it to Bun.build).
  */
-import { JSCallback, ptr, type Pointer } from "bun:ffi";
+
+import { JSCallback, type Pointer, ptr } from "bun:ffi";
 import { attachLibbpf, getLibc } from "../../ffi/loader.ts";
+import { errorMessage } from "../util/errors.ts";
 import type { RingWorkerInit, RingWorkerMessage } from "./ringbuf-protocol.ts";
 
 declare const self: Worker;
@@ -108,7 +110,7 @@ self.onmessage = (ev: MessageEvent<RingWorkerInit>) => {
   try {
     run(ev.data);
   } catch (e) {
-    post({ type: "error", message: (e as Error).message, fatal: true });
+    post({ type: "error", message: errorMessage(e), fatal: true });
     post({ type: "stopped" });
   }
 };

@@ -8,9 +8,10 @@
  * Main-thread side of a BPF ring buffer: starts src/ebpf/ringbuf-worker.ts, hands it the map fd
  * and the libbpf path, and calls onRecord for each record of each batch it posts.
  */
+
 import { readdirSync } from "node:fs";
-import { meterBound, type BoundMeter } from "../metrics/registry.ts";
 import type { LoadedLibbpf } from "../../ffi/loader.ts";
+import { type BoundMeter, meterBound } from "../metrics/registry.ts";
 import type { RingWorkerInit, RingWorkerMessage } from "./ringbuf-protocol.ts";
 
 export interface RingBufferReaderOptions {
@@ -48,6 +49,7 @@ function findFile(dir: string, name: string, depth: number): string | undefined 
   try {
     entries = readdirSync(dir, { withFileTypes: true });
   } catch {
+    // an unreadable or vanished directory holds nothing to find
     return undefined;
   }
   for (const e of entries) if (e.name === name) return `${dir}/${name}`;

@@ -4,24 +4,58 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of buildHostGraph: system naming, partial collector failures, core frequency,
+// SocketSharing pairs and NUMA distances.
+
 import { expect, test } from "bun:test";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
-import { Architecture, CPUCoreNodeSchema, NUMAAffinitySchema, SocketSharingSchema } from "../proto/gen/antimetal/hardware/v1/hardware_pb.ts";
+import {
+  Architecture,
+  CPUCoreNodeSchema,
+  NUMAAffinitySchema,
+  SocketSharingSchema,
+} from "../proto/gen/antimetal/hardware/v1/hardware_pb.ts";
 import { buildHostGraph, SOCKET_SHARING_MAX_CPUS } from "./build.ts";
 import type { CpuCoreInput, HostFacts, HostInventory } from "./types.ts";
 
 function facts(over: Partial<HostFacts> = {}): HostFacts {
-  return { machineId: "mid", systemUuid: "uuid", hostname: "h", architecture: Architecture.X86_64, bootTimeSeconds: 0, kernelVersion: "6.1", osInfo: "Linux", net: {}, block: {}, ...over };
+  return {
+    machineId: "mid",
+    systemUuid: "uuid",
+    hostname: "h",
+    architecture: Architecture.X86_64,
+    bootTimeSeconds: 0,
+    kernelVersion: "6.1",
+    osInfo: "Linux",
+    net: {},
+    block: {},
+    ...over,
+  };
 }
 
 function cpus(sockets: number, perSocket: number): CpuCoreInput[] {
   const out: CpuCoreInput[] = [];
-  for (let s = 0; s < sockets; s++) for (let i = 0; i < perSocket; i++) out.push({ processor: s * perSocket + i, core_id: i, physical_id: s, siblings: perSocket, cpu_mhz: 1234.5 });
+  for (let s = 0; s < sockets; s++)
+    for (let i = 0; i < perSocket; i++)
+      out.push({ processor: s * perSocket + i, core_id: i, physical_id: s, siblings: perSocket, cpu_mhz: 1234.5 });
   return out;
 }
 
 function cpuInfo(cores: CpuCoreInput[], maxMhz = 0): HostInventory["cpuInfo"] {
-  return { physical_cores: 0, logical_cores: cores.length, model_name: "m", vendor_id: "v", cpu_family: 6, model: 1, stepping: 1, microcode: "", cpu_mhz: 0, cpu_max_mhz: maxMhz, cache_size: "", cores };
+  return {
+    physical_cores: 0,
+    logical_cores: cores.length,
+    model_name: "m",
+    vendor_id: "v",
+    cpu_family: 6,
+    model: 1,
+    stepping: 1,
+    microcode: "",
+    cpu_mhz: 0,
+    cpu_max_mhz: maxMhz,
+    cache_size: "",
+    cores,
+  };
 }
 
 const names = (inv: HostInventory) => buildHostGraph(inv).resources.map((r) => r.metadata!.name);
@@ -53,7 +87,9 @@ test("core frequency: cpufreq max when known, else the cpuinfo value", () => {
 
 test("SocketSharing: every ordered pair per package, up to the bound", () => {
   const count = (sockets: number, per: number) =>
-    buildHostGraph({ facts: facts(), cpuInfo: cpuInfo(cpus(sockets, per)) }).relationships.filter((r) => r.type!.type === SocketSharingSchema.typeName).length;
+    buildHostGraph({ facts: facts(), cpuInfo: cpuInfo(cpus(sockets, per)) }).relationships.filter(
+      (r) => r.type!.type === SocketSharingSchema.typeName,
+    ).length;
   expect(count(2, 4)).toBe(2 * 4 * 3);
   expect(count(1, SOCKET_SHARING_MAX_CPUS)).toBe(SOCKET_SHARING_MAX_CPUS * (SOCKET_SHARING_MAX_CPUS - 1));
   expect(count(2, SOCKET_SHARING_MAX_CPUS + 1)).toBe(0);
@@ -84,7 +120,12 @@ test("NUMA distances map to node ids in order, also with sparse ids", () => {
 test("a single NUMA node is not a NUMA resource (as the original)", () => {
   const g = buildHostGraph({
     facts: facts(),
-    memoryInfo: { total_bytes: 100n, numa_enabled: false, numa_balancing_available: false, numa_nodes: [{ node_id: 0, total_bytes: 100n, cpus: [0], distances: [10] }] },
+    memoryInfo: {
+      total_bytes: 100n,
+      numa_enabled: false,
+      numa_balancing_available: false,
+      numa_nodes: [{ node_id: 0, total_bytes: 100n, cpus: [0], distances: [10] }],
+    },
   });
   expect(g.resources.map((r) => r.metadata!.name)).toEqual(["mid-memory", "mid"]);
 });

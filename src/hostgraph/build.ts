@@ -4,11 +4,16 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-import { create, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
-import { anyPack, timestampFromMs } from "@bufbuild/protobuf/wkt";
+// This host's hardware graph (antimetal.hardware.v1) built from one refresh's collector outputs,
+// through the graph's builders and keys.
+
+import { create, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { newRelationship, newResource, packMessage, resourceRef } from "../graph/build.ts";
+import { refPath, relationshipKey, resourceRefOf } from "../graph/keys.ts";
 import {
   BusConnectionSchema,
-  BusType,
+  type BusType,
   ConnectedToSchema,
   ContainedBySchema,
   ContainmentType,
@@ -28,15 +33,12 @@ import {
   SystemNodeSchema,
 } from "../proto/gen/antimetal/hardware/v1/hardware_pb.ts";
 import { RegisteredAsSchema, UnderlyingSchema } from "../proto/gen/kubernetes/v1/relationships_pb.ts";
-import { type Relationship, RelationshipSchema } from "../proto/gen/resource/v1/relationship_pb.ts";
-import { type Resource, type ResourceRef, ResourceRefSchema, ResourceSchema, TagSchema } from "../proto/gen/resource/v1/resource_pb.ts";
-import { TypeDescriptorSchema } from "../proto/gen/resource/v1/object_pb.ts";
 import { Provider } from "../proto/gen/resource/v1/provider_pb.ts";
+import type { Relationship } from "../proto/gen/resource/v1/relationship_pb.ts";
+import { type Resource, type ResourceRef, TagSchema } from "../proto/gen/resource/v1/resource_pb.ts";
 import type { CpuInfoInput, DiskInfoInput, HostInventory, MemoryInfoInput, NetDeviceFacts, NetworkInfoInput, U64 } from "./types.ts";
 
 export const HARDWARE_PACKAGE = "antimetal.hardware.v1";
-export const KIND_RESOURCE = "resource.v1.Resource";
-export const KIND_RELATIONSHIP = "resource.v1.Relationship";
 export const KUBE_NODE_TYPE = "k8s.io.api.core.v1.Node";
 
 /** The hardware predicates this graph writes (full proto names). */
@@ -63,37 +65,15 @@ export interface HostGraph {
   /** The SystemNode's name: machine-id, else DMI product_uuid, else hostname. */
   systemName: string;
   systemRef: ResourceRef;
-  /** Sorted by resourceKey. */
+  /** Sorted by refPath (graph/keys.ts). */
   resources: Resource[];
   /** Sorted by relationshipKey. */
   relationships: Relationship[];
 }
 
-/** "type_url/name" (hardware resources carry no namespace); a Kubernetes ref adds its namespace. */
-export function refKey(ref: ResourceRef | undefined): string {
-  if (!ref) return "";
-  const ns = ref.namespace?.namespace;
-  if (ns?.case === "kube") return `${ref.typeUrl}/kube/${ns.value.cluster}/${ns.value.namespace}/${ref.name}`;
-  if (ns?.case === "cloud") return `${ref.typeUrl}/cloud/${ns.value.account?.accountId ?? ""}/${ns.value.region}/${ns.value.group}/${ref.name}`;
-  if (ns?.case === "host") return `${ref.typeUrl}/host/${ns.value.host}/${ns.value.container}/${ref.name}`;
-  return `${ref.typeUrl}/${ref.name}`;
-}
-
-export function resourceRefOf(r: Resource): ResourceRef {
-  return create(ResourceRefSchema, { typeUrl: r.type?.type ?? "", name: r.metadata?.name ?? "", namespace: r.metadata?.namespace });
-}
-
-export function resourceKey(r: Resource): string {
-  return refKey(resourceRefOf(r));
-}
-
-function hex(b: Uint8Array | undefined): string {
-  return b ? Buffer.from(b).toString("hex") : "";
-}
-
-/** Identity of a relationship by content: subject, predicate (type and value), object. */
-export function relationshipKey(rel: Relationship): string {
-  return `${refKey(rel.subject)}|${rel.type?.type ?? ""}|${rel.predicate?.typeUrl ?? ""}:${hex(rel.predicate?.value)}|${refKey(rel.object)}`;
+/** Sort and dedupe key of a resource: its readable key ("type_url/name" for hardware). */
+function resourcePath(r: Resource): string {
+  return refPath(resourceRefOf(r));
 }
 
 function u64(v: U64 | undefined): bigint {
@@ -101,17 +81,13 @@ function u64(v: U64 | undefined): bigint {
   return typeof v === "bigint" ? v : BigInt(Math.trunc(v));
 }
 
-function ref(schema: DescMessage, name: string): ResourceRef {
-  return create(ResourceRefSchema, { typeUrl: schema.typeName, name });
-}
-
-export function relationship<D extends DescMessage>(subject: ResourceRef, object: ResourceRef, schema: D, predicate: MessageInitShape<D>): Relationship {
-  return create(RelationshipSchema, {
-    type: { kind: KIND_RELATIONSHIP, type: schema.typeName },
-    subject,
-    object,
-    predicate: anyPack(schema, create(schema, predicate) as MessageShape<D>),
-  });
+export function relationship<D extends DescMessage>(
+  subject: ResourceRef,
+  object: ResourceRef,
+  schema: D,
+  predicate: MessageInitShape<D>,
+): Relationship {
+  return newRelationship({ subject, object, predicate: packMessage(schema, predicate) });
 }
 
 /** The two relationships that link this host to its Kubernetes Node (see docs/hostgraph.md). */
@@ -142,6 +118,44 @@ const IFTYPE: Record<string, InterfaceType> = {
   infiniband: InterfaceType.INFINIBAND,
 };
 
+/** What every part of the build shares: where resources and relationships go, and the refs later parts link to. */
+interface BuildContext {
+  inv: HostInventory;
+  /** The SystemNode's name, the prefix of every other resource's name. */
+  sys: string;
+  systemRef: ResourceRef;
+  resources: Resource[];
+  relationships: Relationship[];
+  /** Logical CPU (processor) -> its CPUCoreNode. */
+  coreRefs: Map<number, ResourceRef>;
+  /** NUMA node id -> its NUMANode (NUMA machines only). */
+  numaRefs: Map<number, ResourceRef>;
+}
+
+/** Adds a hardware resource named `name` with `spec` as a `schema` message; returns its ref. */
+function addResource<D extends DescMessage>(
+  ctx: BuildContext,
+  schema: D,
+  name: string,
+  spec: MessageInitShape<D>,
+  tags: { key: string; value: string }[] = [],
+): ResourceRef {
+  ctx.resources.push(
+    newResource({
+      type: schema.typeName,
+      metadata: { provider: Provider.ANTIMETAL, providerId: name, name, tags: tags.map((t) => create(TagSchema, t)) },
+      spec: packMessage(schema, spec),
+    }),
+  );
+  return resourceRef(schema.typeName, name);
+}
+
+/** parent Contains child, child ContainedBy parent. */
+function contains(ctx: BuildContext, parent: ResourceRef, child: ResourceRef, type: ContainmentType): void {
+  ctx.relationships.push(relationship(parent, child, ContainsSchema, { type }));
+  ctx.relationships.push(relationship(child, parent, ContainedBySchema, { type }));
+}
+
 /**
  * Builds this host's hardware graph from one refresh's collector outputs and host facts.
  * Pure and deterministic: the same input gives byte-identical resources in the same order.
@@ -149,34 +163,21 @@ const IFTYPE: Record<string, InterfaceType> = {
 export function buildHostGraph(inv: HostInventory): HostGraph {
   const f = inv.facts;
   const sys = f.machineId || f.systemUuid || f.hostname || "unknown";
-  const resources: Resource[] = [];
-  const rels: Relationship[] = [];
-
-  const addResource = <D extends DescMessage>(schema: D, name: string, spec: MessageInitShape<D>, tags: { key: string; value: string }[] = []): ResourceRef => {
-    resources.push(
-      create(ResourceSchema, {
-        type: create(TypeDescriptorSchema, { kind: KIND_RESOURCE, type: schema.typeName }),
-        metadata: {
-          provider: Provider.ANTIMETAL,
-          providerId: name,
-          name,
-          tags: tags.map((t) => create(TagSchema, t)),
-        },
-        spec: anyPack(schema, create(schema, spec) as MessageShape<D>),
-      }),
-    );
-    return ref(schema, name);
-  };
-  const contains = (parent: ResourceRef, child: ResourceRef, type: ContainmentType) => {
-    rels.push(relationship(parent, child, ContainsSchema, { type }));
-    rels.push(relationship(child, parent, ContainedBySchema, { type }));
+  const ctx: BuildContext = {
+    inv,
+    sys,
+    systemRef: resourceRef(SystemNodeSchema.typeName, sys),
+    resources: [],
+    relationships: [],
+    coreRefs: new Map(),
+    numaRefs: new Map(),
   };
 
-  // System
   const tags = [{ key: "hostname", value: f.hostname }];
   if (f.machineId) tags.push({ key: "machine-id", value: f.machineId });
   if (f.systemUuid) tags.push({ key: "system-uuid", value: f.systemUuid });
-  const systemRef = addResource(
+  addResource(
+    ctx,
     SystemNodeSchema,
     sys,
     {
@@ -189,21 +190,19 @@ export function buildHostGraph(inv: HostInventory): HostGraph {
     tags,
   );
 
-  const coreRefs = new Map<number, ResourceRef>();
-  if (inv.cpuInfo) buildCpu(inv.cpuInfo, sys, systemRef, addResource, contains, rels, coreRefs);
-  const numaRefs = new Map<number, ResourceRef>();
-  if (inv.memoryInfo) buildMemory(inv.memoryInfo, sys, systemRef, addResource, contains, rels, coreRefs, numaRefs);
-  if (inv.diskInfo) buildDisks(inv.diskInfo, inv, sys, systemRef, addResource, contains, rels, numaRefs);
-  if (inv.networkInfo) buildNetwork(inv.networkInfo, inv, sys, systemRef, addResource, contains, rels, numaRefs);
+  if (inv.cpuInfo) buildCpu(ctx, inv.cpuInfo);
+  if (inv.memoryInfo) buildMemory(ctx, inv.memoryInfo);
+  if (inv.diskInfo) buildDisks(ctx, inv.diskInfo);
+  if (inv.networkInfo) buildNetwork(ctx, inv.networkInfo);
 
   // Dedupe (a device listed twice would otherwise repeat) and sort.
   const byKey = new Map<string, Resource>();
-  for (const r of resources) byKey.set(resourceKey(r), r);
+  for (const r of ctx.resources) byKey.set(resourcePath(r), r);
   const relByKey = new Map<string, Relationship>();
-  for (const r of rels) relByKey.set(relationshipKey(r), r);
+  for (const r of ctx.relationships) relByKey.set(relationshipKey(r), r);
   return {
     systemName: sys,
-    systemRef,
+    systemRef: ctx.systemRef,
     resources: [...byKey.entries()].sort(([a], [b]) => cmp(a, b)).map(([, r]) => r),
     relationships: [...relByKey.entries()].sort(([a], [b]) => cmp(a, b)).map(([, r]) => r),
   };
@@ -213,23 +212,13 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-type AddResource = <D extends DescMessage>(schema: D, name: string, spec: MessageInitShape<D>, tags?: { key: string; value: string }[]) => ResourceRef;
-type Contains = (parent: ResourceRef, child: ResourceRef, type: ContainmentType) => void;
-
-function buildCpu(
-  cpu: CpuInfoInput,
-  sys: string,
-  systemRef: ResourceRef,
-  add: AddResource,
-  contains: Contains,
-  rels: Relationship[],
-  coreRefs: Map<number, ResourceRef>,
-): void {
+function buildCpu(ctx: BuildContext, cpu: CpuInfoInput): void {
+  const { sys } = ctx;
   const sockets = [...new Set(cpu.cores.map((c) => c.physical_id))].sort((a, b) => a - b);
   const pkgRefs = new Map<number, ResourceRef>();
   for (const socket of sockets) {
     const cores = cpu.cores.filter((c) => c.physical_id === socket);
-    const pkgRef = add(CPUPackageNodeSchema, `${sys}-cpu-package-${socket}`, {
+    const pkgRef = addResource(ctx, CPUPackageNodeSchema, `${sys}-cpu-package-${socket}`, {
       socketId: socket,
       vendorId: cpu.vendor_id,
       modelName: cpu.model_name,
@@ -242,22 +231,22 @@ function buildCpu(
       logicalCores: cores.length,
     });
     pkgRefs.set(socket, pkgRef);
-    contains(systemRef, pkgRef, ContainmentType.PHYSICAL);
+    contains(ctx, ctx.systemRef, pkgRef, ContainmentType.PHYSICAL);
   }
   // The rated maximum (cpufreq) is stable; "cpu MHz" in /proc/cpuinfo moves with frequency scaling
   // and would rewrite every core on every refresh. It is used only where cpufreq is absent (VMs).
   const maxMhz = cpu.cpu_max_mhz ?? 0;
   const bySocket = new Map<number, ResourceRef[]>();
   for (const core of [...cpu.cores].sort((a, b) => a.processor - b.processor)) {
-    const coreRef = add(CPUCoreNodeSchema, `${sys}-cpu-core-${core.processor}`, {
+    const coreRef = addResource(ctx, CPUCoreNodeSchema, `${sys}-cpu-core-${core.processor}`, {
       processorId: core.processor,
       coreId: core.core_id,
       physicalId: core.physical_id,
       frequencyMhz: maxMhz > 0 ? maxMhz : core.cpu_mhz,
       siblings: core.siblings,
     });
-    coreRefs.set(core.processor, coreRef);
-    contains(pkgRefs.get(core.physical_id)!, coreRef, ContainmentType.PHYSICAL);
+    ctx.coreRefs.set(core.processor, coreRef);
+    contains(ctx, pkgRefs.get(core.physical_id)!, coreRef, ContainmentType.PHYSICAL);
     const list = bySocket.get(core.physical_id) ?? [];
     list.push(coreRef);
     bySocket.set(core.physical_id, list);
@@ -266,45 +255,38 @@ function buildCpu(
     if (cores.length > SOCKET_SHARING_MAX_CPUS) continue;
     for (const a of cores) {
       for (const b of cores) {
-        if (a !== b && a.name !== b.name) rels.push(relationship(a, b, SocketSharingSchema, { physicalId: socket, socketId: socket }));
+        if (a !== b && a.name !== b.name)
+          ctx.relationships.push(relationship(a, b, SocketSharingSchema, { physicalId: socket, socketId: socket }));
       }
     }
   }
 }
 
-function buildMemory(
-  mem: MemoryInfoInput,
-  sys: string,
-  systemRef: ResourceRef,
-  add: AddResource,
-  contains: Contains,
-  rels: Relationship[],
-  coreRefs: Map<number, ResourceRef>,
-  numaRefs: Map<number, ResourceRef>,
-): void {
-  const memRef = add(MemoryModuleNodeSchema, `${sys}-memory`, {
+function buildMemory(ctx: BuildContext, mem: MemoryInfoInput): void {
+  const { sys, relationships: rels, numaRefs } = ctx;
+  const memRef = addResource(ctx, MemoryModuleNodeSchema, `${sys}-memory`, {
     totalBytes: u64(mem.total_bytes),
     numaEnabled: mem.numa_enabled,
     numaBalancingAvailable: mem.numa_balancing_available,
     numaNodeCount: mem.numa_nodes.length,
   });
-  contains(systemRef, memRef, ContainmentType.PHYSICAL);
+  contains(ctx, ctx.systemRef, memRef, ContainmentType.PHYSICAL);
   // As the original: NUMA nodes are resources only on NUMA machines (more than one node).
   if (!mem.numa_enabled) return;
   const nodes = [...mem.numa_nodes].sort((a, b) => a.node_id - b.node_id);
   const ids = nodes.map((n) => n.node_id);
   for (const n of nodes) {
-    const numaRef = add(NUMANodeSchema, `${sys}-numa-node-${n.node_id}`, {
+    const numaRef = addResource(ctx, NUMANodeSchema, `${sys}-numa-node-${n.node_id}`, {
       nodeId: n.node_id,
       totalBytes: u64(n.total_bytes),
       cpus: n.cpus,
       distances: n.distances,
     });
     numaRefs.set(n.node_id, numaRef);
-    contains(systemRef, numaRef, ContainmentType.LOGICAL);
+    contains(ctx, ctx.systemRef, numaRef, ContainmentType.LOGICAL);
     rels.push(relationship(memRef, numaRef, NUMAAffinitySchema, { nodeId: n.node_id, distance: 0 }));
     for (const cpu of n.cpus) {
-      const coreRef = coreRefs.get(cpu);
+      const coreRef = ctx.coreRefs.get(cpu);
       if (coreRef) rels.push(relationship(coreRef, numaRef, NUMAAffinitySchema, { nodeId: n.node_id, distance: 0 }));
     }
   }
@@ -321,30 +303,23 @@ function buildMemory(
   }
 }
 
-function busLinks(deviceRef: ResourceRef, systemRef: ResourceRef, bus: { type: BusType; address: string } | undefined, rels: Relationship[]): void {
+/** The device ConnectedTo the system over its bus, and the system's BusConnection to it. */
+function busLinks(ctx: BuildContext, deviceRef: ResourceRef, bus: { type: BusType; address: string } | undefined): void {
   if (!bus) return;
-  rels.push(relationship(deviceRef, systemRef, ConnectedToSchema, { busType: bus.type, busAddress: bus.address }));
-  rels.push(relationship(systemRef, deviceRef, BusConnectionSchema, { busType: bus.type, busAddress: bus.address }));
+  ctx.relationships.push(relationship(deviceRef, ctx.systemRef, ConnectedToSchema, { busType: bus.type, busAddress: bus.address }));
+  ctx.relationships.push(relationship(ctx.systemRef, deviceRef, BusConnectionSchema, { busType: bus.type, busAddress: bus.address }));
 }
 
-function numaLink(deviceRef: ResourceRef, numaNode: number | undefined, numaRefs: Map<number, ResourceRef>, rels: Relationship[]): void {
+function numaLink(ctx: BuildContext, deviceRef: ResourceRef, numaNode: number | undefined): void {
   if (numaNode === undefined) return;
-  const numaRef = numaRefs.get(numaNode);
-  if (numaRef) rels.push(relationship(deviceRef, numaRef, NUMAAffinitySchema, { nodeId: numaNode, distance: 0 }));
+  const numaRef = ctx.numaRefs.get(numaNode);
+  if (numaRef) ctx.relationships.push(relationship(deviceRef, numaRef, NUMAAffinitySchema, { nodeId: numaNode, distance: 0 }));
 }
 
-function buildDisks(
-  disks: DiskInfoInput[],
-  inv: HostInventory,
-  sys: string,
-  systemRef: ResourceRef,
-  add: AddResource,
-  contains: Contains,
-  rels: Relationship[],
-  numaRefs: Map<number, ResourceRef>,
-): void {
+function buildDisks(ctx: BuildContext, disks: DiskInfoInput[]): void {
+  const { sys } = ctx;
   for (const d of disks) {
-    const diskRef = add(DiskDeviceNodeSchema, `${sys}-disk-${d.device}`, {
+    const diskRef = addResource(ctx, DiskDeviceNodeSchema, `${sys}-disk-${d.device}`, {
       device: d.device,
       model: d.model,
       vendor: d.vendor,
@@ -355,18 +330,18 @@ function buildDisks(
       scheduler: d.scheduler,
       queueDepth: d.queue_depth >>> 0,
     });
-    contains(systemRef, diskRef, ContainmentType.PHYSICAL);
-    const bus = inv.facts.block[d.device]?.bus;
-    busLinks(diskRef, systemRef, bus, rels);
-    numaLink(diskRef, bus?.numaNode, numaRefs, rels);
+    contains(ctx, ctx.systemRef, diskRef, ContainmentType.PHYSICAL);
+    const bus = ctx.inv.facts.block[d.device]?.bus;
+    busLinks(ctx, diskRef, bus);
+    numaLink(ctx, diskRef, bus?.numaNode);
     for (const p of d.partitions) {
-      const partRef = add(DiskPartitionNodeSchema, `${sys}-partition-${p.name}`, {
+      const partRef = addResource(ctx, DiskPartitionNodeSchema, `${sys}-partition-${p.name}`, {
         name: p.name,
         parentDevice: d.device,
         sizeBytes: u64(p.size_bytes),
         startSector: u64(p.start_sector),
       });
-      contains(diskRef, partRef, ContainmentType.PARTITION);
+      contains(ctx, diskRef, partRef, ContainmentType.PARTITION);
     }
   }
 }
@@ -385,21 +360,13 @@ function interfaceType(n: NetworkInfoInput, facts: NetDeviceFacts | undefined): 
   return t;
 }
 
-function buildNetwork(
-  ifaces: NetworkInfoInput[],
-  inv: HostInventory,
-  sys: string,
-  systemRef: ResourceRef,
-  add: AddResource,
-  contains: Contains,
-  rels: Relationship[],
-  numaRefs: Map<number, ResourceRef>,
-): void {
+function buildNetwork(ctx: BuildContext, ifaces: NetworkInfoInput[]): void {
+  const { sys, inv } = ctx;
   const refs = new Map<string, ResourceRef>();
   for (const n of ifaces) {
     const facts = inv.facts.net[n.interface];
     const type = interfaceType(n, facts);
-    const netRef = add(NetworkInterfaceNodeSchema, `${sys}-net-${n.interface}`, {
+    const netRef = addResource(ctx, NetworkInterfaceNodeSchema, `${sys}-net-${n.interface}`, {
       interface: n.interface,
       macAddress: n.mac_address,
       speed: u64(n.speed),
@@ -413,9 +380,9 @@ function buildNetwork(
       ipv6Addresses: facts?.ipv6 ?? [],
     });
     refs.set(n.interface, netRef);
-    contains(systemRef, netRef, facts?.device || facts?.bus ? ContainmentType.PHYSICAL : ContainmentType.LOGICAL);
-    busLinks(netRef, systemRef, facts?.bus, rels);
-    numaLink(netRef, facts?.bus?.numaNode, numaRefs, rels);
+    contains(ctx, ctx.systemRef, netRef, facts?.device || facts?.bus ? ContainmentType.PHYSICAL : ContainmentType.LOGICAL);
+    busLinks(ctx, netRef, facts?.bus);
+    numaLink(ctx, netRef, facts?.bus?.numaNode);
   }
   // Bond slaves and bridge ports: the master logically contains its members.
   for (const n of ifaces) {
@@ -423,7 +390,7 @@ function buildNetwork(
     if (!facts) continue;
     for (const m of facts.members) {
       const memberRef = refs.get(m);
-      if (memberRef && m !== n.interface) contains(refs.get(n.interface)!, memberRef, ContainmentType.LOGICAL);
+      if (memberRef && m !== n.interface) contains(ctx, refs.get(n.interface)!, memberRef, ContainmentType.LOGICAL);
     }
   }
 }

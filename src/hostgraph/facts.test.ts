@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the host-fact readers over temp trees: machine-id, hostname, os-release, architecture,
+// boot time, and bus/NUMA detection from sysfs device links.
+
 import { afterEach, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -93,7 +96,12 @@ test("readBus resolves the link, reads numa_node and tells PCIe by current_link_
   });
   fs.symlinkSync("../../devices/pci0000:80/0000:80:03.0/0000:81:00.0", `${root}/sys/class/net/eth0`);
   fs.symlinkSync("../../devices/pci0000:00/0000:00:1f.6", `${root}/sys/class/net/eth1`);
-  expect(await readBus(`${root}/sys`, `${root}/sys/class/net/eth0`)).toEqual({ type: BusType.PCIE, address: "0000:81:00.0", numaNode: 1, pcie: true });
+  expect(await readBus(`${root}/sys`, `${root}/sys/class/net/eth0`)).toEqual({
+    type: BusType.PCIE,
+    address: "0000:81:00.0",
+    numaNode: 1,
+    pcie: true,
+  });
   expect(await readBus(`${root}/sys`, `${root}/sys/class/net/eth1`)).toEqual({ type: BusType.PCI, address: "0000:00:1f.6" });
   expect(await readBus(`${root}/sys`, `${root}/sys/class/net/missing`)).toBeUndefined();
 });
@@ -112,5 +120,10 @@ test("readBus follows a native-multipath NVMe namespace to its first controller"
   fs.symlinkSync("../../../pci0000:00/0000:00:1d.0/0000:3d:00.0/nvme/nvme0", `${sub}/nvme0`);
   fs.symlinkSync("../../nvme-subsys0", `${sub}/nvme0n1/device`);
   fs.symlinkSync("../devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1", `${root}/sys/block/nvme0n1`);
-  expect(await readBus(`${root}/sys`, `${root}/sys/block/nvme0n1/device`)).toEqual({ type: BusType.NVME, address: "0000:3d:00.0", numaNode: 0, pcie: true });
+  expect(await readBus(`${root}/sys`, `${root}/sys/block/nvme0n1/device`)).toEqual({
+    type: BusType.NVME,
+    address: "0000:3d:00.0",
+    numaNode: 0,
+    pcie: true,
+  });
 });

@@ -4,51 +4,82 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-import * as fsp from "node:fs/promises";
+// Readers for host facts the collectors do not read: identity (machine-id, DMI UUID, hostname),
+// architecture, boot time, kernel, OS, per-device sysfs links (bus, NUMA node, bonds, bridges), addresses.
+
 import * as os from "node:os";
 import * as path from "node:path";
-import { Architecture, BusType } from "../proto/gen/antimetal/hardware/v1/hardware_pb.ts";
 import type { HostPaths } from "../perf/collector.ts";
-import { assignIpv4, parseFibTrieLocal, parseIfInet6, parseRoutes } from "./netaddr.ts";
+import { HostIo } from "../perf/io.ts";
+import { parseFibTrieLocal } from "../perf/parsers/fib-trie.ts";
+import { parseIfInet6 } from "../perf/parsers/if-inet6.ts";
+import { assignIpv4, parseRoutes } from "../perf/parsers/route.ts";
+import { Architecture, BusType } from "../proto/gen/antimetal/hardware/v1/hardware_pb.ts";
+import { errorMessage } from "../util/errors.ts";
 import type { BlockDeviceFacts, BusInfo, HostFacts, NetDeviceFacts } from "./types.ts";
 
 /**
  * Small readers for host facts the collectors do not read: identity (machine-id, DMI UUID,
  * hostname), system description (architecture, boot time, kernel, OS), and per-device sysfs links
- * (bus, NUMA node, bond slaves, bridge ports) and interface addresses.
+ * (bus, NUMA node, bond slaves, bridge ports) and interface addresses. Every file goes through
+ * HostIo (reader threads, hang guard, size cap); facts are best effort: a file that is missing
+ * leaves its fact empty, one that cannot be read is also recorded in `errors`.
  */
 
-async function readTrim(p: string): Promise<string | undefined> {
+/** How facts are read: the file access, the deadline, and where unreadable files are recorded. */
+export interface FactsReader {
+  io: HostIo;
+  /** Deadline of each read: a read past it is recorded in `errors` and its fact left empty. */
+  signal?: AbortSignal;
+  /** Shutdown: reads end and the whole read fails. */
+  stop?: AbortSignal;
+  /** "path: message" for files that exist but could not be read (refused, too large, stuck). */
+  errors: string[];
+}
+
+let sharedIo: HostIo | undefined;
+/** A reader on the process's read pool, counted as the "hostgraph" owner. */
+export function factsReader(opts: { signal?: AbortSignal; stop?: AbortSignal; io?: HostIo } = {}): FactsReader {
+  sharedIo ??= new HostIo("/sys").forOwner("hostgraph");
+  return { io: opts.io ?? sharedIo, signal: opts.signal, stop: opts.stop, errors: [] };
+}
+
+async function readTrim(r: FactsReader, p: string): Promise<string | undefined> {
   try {
-    return (await fsp.readFile(p, "utf8")).trim();
-  } catch {
+    return (await r.io.readOptional(p, r.signal))?.trim();
+  } catch (e) {
+    if (r.stop?.aborted) throw e;
+    r.errors.push(r.signal?.aborted ? `${p}: not read within the deadline` : errorMessage(e));
     return undefined;
   }
 }
 
-async function exists(p: string): Promise<boolean> {
+async function exists(r: FactsReader, p: string): Promise<boolean> {
   try {
-    await fsp.stat(p);
-    return true;
-  } catch {
+    return await r.io.exists(p, r.signal);
+  } catch (e) {
+    if (r.stop?.aborted) throw e;
+    r.errors.push(r.signal?.aborted ? `${p}: not read within the deadline` : errorMessage(e));
     return false;
   }
 }
 
 /** `$HOST_ETC/machine-id`, else `$HOST_VAR/lib/dbus/machine-id`; "" when neither has a value. */
-export async function readMachineId(paths: Pick<HostPaths, "etc" | "var">): Promise<string> {
-  return (await readTrim(path.join(paths.etc, "machine-id"))) || (await readTrim(path.join(paths.var, "lib", "dbus", "machine-id"))) || "";
+export async function readMachineId(paths: Pick<HostPaths, "etc" | "var">, r = factsReader()): Promise<string> {
+  return (
+    (await readTrim(r, path.join(paths.etc, "machine-id"))) || (await readTrim(r, path.join(paths.var, "lib", "dbus", "machine-id"))) || ""
+  );
 }
 
 /** DMI `product_uuid` (root-only on most hosts); "" when unreadable. */
-export async function readSystemUuid(paths: Pick<HostPaths, "sys">): Promise<string> {
-  return (await readTrim(path.join(paths.sys, "class", "dmi", "id", "product_uuid"))) || "";
+export async function readSystemUuid(paths: Pick<HostPaths, "sys">, r = factsReader()): Promise<string> {
+  return (await readTrim(r, path.join(paths.sys, "class", "dmi", "id", "product_uuid"))) || "";
 }
 
 /** `$HOST_ETC/hostname`, else the kernel's (`<proc>/sys/kernel/hostname`), else os.hostname(). */
-export async function readHostname(paths: Pick<HostPaths, "etc" | "proc">): Promise<string> {
-  const etc = (await readTrim(path.join(paths.etc, "hostname")))?.split("\n")[0]?.trim();
-  return etc || (await readTrim(path.join(paths.proc, "sys", "kernel", "hostname"))) || os.hostname() || "unknown";
+export async function readHostname(paths: Pick<HostPaths, "etc" | "proc">, r = factsReader()): Promise<string> {
+  const etc = (await readTrim(r, path.join(paths.etc, "hostname")))?.split("\n")[0]?.trim();
+  return etc || (await readTrim(r, path.join(paths.proc, "sys", "kernel", "hostname"))) || os.hostname() || "unknown";
 }
 
 const MACHINE_ARCH: Record<string, Architecture> = {
@@ -86,8 +117,8 @@ export function architectureFromMachine(machine: string): Architecture {
 }
 
 /** `<proc>/sys/kernel/arch` (the running kernel's machine), else the agent binary's architecture. */
-export async function readArchitecture(paths: Pick<HostPaths, "proc">): Promise<Architecture> {
-  const m = await readTrim(path.join(paths.proc, "sys", "kernel", "arch"));
+export async function readArchitecture(paths: Pick<HostPaths, "proc">, r = factsReader()): Promise<Architecture> {
+  const m = await readTrim(r, path.join(paths.proc, "sys", "kernel", "arch"));
   return architectureFromMachine(m || process.arch);
 }
 
@@ -97,10 +128,10 @@ export function parseBootTime(statText: string): number {
   return m ? Number(m[1]) : 0;
 }
 
-export async function readKernelVersion(paths: Pick<HostPaths, "proc">): Promise<string> {
-  const rel = await readTrim(path.join(paths.proc, "sys", "kernel", "osrelease"));
+export async function readKernelVersion(paths: Pick<HostPaths, "proc">, r = factsReader()): Promise<string> {
+  const rel = await readTrim(r, path.join(paths.proc, "sys", "kernel", "osrelease"));
   if (rel) return rel;
-  const ver = await readTrim(path.join(paths.proc, "version"));
+  const ver = await readTrim(r, path.join(paths.proc, "version"));
   return ver?.split(/\s+/)[2] ?? "unknown";
 }
 
@@ -117,8 +148,8 @@ export function parseOsReleasePrettyName(text: string): string | undefined {
 }
 
 /** `$HOST_ETC/os-release` PRETTY_NAME, else "Linux" (as the original). */
-export async function readOsInfo(paths: Pick<HostPaths, "etc">): Promise<string> {
-  const text = await readTrim(path.join(paths.etc, "os-release"));
+export async function readOsInfo(paths: Pick<HostPaths, "etc">, r = factsReader()): Promise<string> {
+  const text = await readTrim(r, path.join(paths.etc, "os-release"));
   return (text !== undefined ? parseOsReleasePrettyName(text) : undefined) || "Linux";
 }
 
@@ -131,7 +162,7 @@ const USB_PORT_RE = /^\d+-[\d.]+$/;
  * path below `<sys>/devices/`). Devices under `virtual/` and platform devices without a
  * recognisable bus give undefined.
  */
-export function busFromDevicePath(rel: string): Omit<BusInfo, "numaNode" | "pcie"> & { pciPath?: string } | undefined {
+export function busFromDevicePath(rel: string): (Omit<BusInfo, "numaNode" | "pcie"> & { pciPath?: string }) | undefined {
   const segs = rel.split("/").filter(Boolean);
   if (segs.length === 0 || segs[0] === "virtual") return undefined;
   let pciIdx = -1;
@@ -159,36 +190,30 @@ export function busFromDevicePath(rel: string): Omit<BusInfo, "numaNode" | "pcie
 }
 
 /** Resolves `<link>` (a sysfs `device` link) and classifies its bus; reads numa_node and PCIe-ness of the PCI function. */
-export async function readBus(sysRoot: string, link: string): Promise<BusInfo | undefined> {
-  let real: string;
-  let devicesRoot: string;
-  try {
-    real = await fsp.realpath(link);
-    devicesRoot = await fsp.realpath(path.join(sysRoot, "devices"));
-  } catch {
-    return undefined;
-  }
+export async function readBus(sysRoot: string, link: string, r = factsReader()): Promise<BusInfo | undefined> {
+  let real = await r.io.realpath(link, r.signal);
+  const devicesRoot = await r.io.realpath(path.join(sysRoot, "devices"), r.signal);
+  if (real === undefined || devicesRoot === undefined) return undefined;
   if (!real.startsWith(devicesRoot + "/")) return undefined;
   // Native NVMe multipath: the namespace's device is the (virtual) subsystem; its controllers are
   // links inside it. The first controller (by name) stands for the disk's bus.
   if (/^virtual\/nvme-subsystem\/[^/]+$/.test(real.slice(devicesRoot.length + 1))) {
-    const ctrls = (await fsp.readdir(real).catch(() => [] as string[])).filter((n) => /^nvme\d+$/.test(n)).sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)));
+    const ctrls = (await r.io.listOptional(real, r.signal))
+      .map((e) => e.name)
+      .filter((n) => /^nvme\d+$/.test(n))
+      .sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)));
     if (ctrls.length === 0) return undefined;
-    try {
-      real = await fsp.realpath(path.join(real, ctrls[0]!));
-    } catch {
-      return undefined;
-    }
-    if (!real.startsWith(devicesRoot + "/")) return undefined;
+    real = await r.io.realpath(path.join(real, ctrls[0]!), r.signal);
+    if (real === undefined || !real.startsWith(devicesRoot + "/")) return undefined;
   }
   const b = busFromDevicePath(real.slice(devicesRoot.length + 1));
   if (!b) return undefined;
   const out: BusInfo = { type: b.type, address: b.address };
   if (b.pciPath) {
     const pciDir = path.join(devicesRoot, b.pciPath);
-    const numa = Number(await readTrim(path.join(pciDir, "numa_node")));
+    const numa = Number(await readTrim(r, path.join(pciDir, "numa_node")));
     if (Number.isInteger(numa) && numa >= 0) out.numaNode = numa;
-    if (await exists(path.join(pciDir, "current_link_speed"))) {
+    if (await exists(r, path.join(pciDir, "current_link_speed"))) {
       out.pcie = true;
       if (out.type === BusType.PCI) out.type = BusType.PCIE;
     }
@@ -196,14 +221,17 @@ export async function readBus(sysRoot: string, link: string): Promise<BusInfo | 
   return out;
 }
 
-/** Interface addresses of the host network namespace (see netaddr.ts), keyed by interface. */
-export async function readAddresses(paths: Pick<HostPaths, "proc">): Promise<{ v4: Map<string, string[]>; v6: Map<string, string[]> }> {
+/** Interface addresses of the host network namespace (see perf/parsers if-inet6, fib-trie, route), keyed by interface. */
+export async function readAddresses(
+  paths: Pick<HostPaths, "proc">,
+  r = factsReader(),
+): Promise<{ v4: Map<string, string[]>; v6: Map<string, string[]> }> {
   // <proc>/1/net is the host's network namespace even when the agent runs in its own (it needs
   // <proc> to be the host's procfs); <proc>/net is the reader's own namespace.
   for (const dir of [path.join(paths.proc, "1", "net"), path.join(paths.proc, "net")]) {
-    const inet6 = await readTrim(path.join(dir, "if_inet6"));
-    const trie = await readTrim(path.join(dir, "fib_trie"));
-    const route = await readTrim(path.join(dir, "route"));
+    const inet6 = await readTrim(r, path.join(dir, "if_inet6"));
+    const trie = await readTrim(r, path.join(dir, "fib_trie"));
+    const route = await readTrim(r, path.join(dir, "route"));
     if (inet6 === undefined && trie === undefined) continue;
     return {
       v6: parseIfInet6(inet6 ?? ""),
@@ -217,49 +245,50 @@ export async function readNetDeviceFacts(
   sysRoot: string,
   name: string,
   addrs: { v4: Map<string, string[]>; v6: Map<string, string[]> },
+  r = factsReader(),
 ): Promise<NetDeviceFacts> {
   const dir = path.join(sysRoot, "class", "net", name);
-  const bond = await exists(path.join(dir, "bonding"));
-  const bridge = await exists(path.join(dir, "bridge"));
+  const bond = await exists(r, path.join(dir, "bonding"));
+  const bridge = await exists(r, path.join(dir, "bridge"));
   let members: string[] = [];
-  if (bond) members = ((await readTrim(path.join(dir, "bonding", "slaves"))) ?? "").split(/\s+/).filter(Boolean);
-  else if (bridge) members = await fsp.readdir(path.join(dir, "brif")).catch(() => []);
-  const tun = await readTrim(path.join(dir, "tun_flags"));
+  if (bond) members = ((await readTrim(r, path.join(dir, "bonding", "slaves"))) ?? "").split(/\s+/).filter(Boolean);
+  else if (bridge) members = (await r.io.listOptional(path.join(dir, "brif"), r.signal)).map((e) => e.name);
+  const tun = await readTrim(r, path.join(dir, "tun_flags"));
   const facts: NetDeviceFacts = {
     bond,
     bridge,
-    device: await exists(path.join(dir, "device")),
+    device: await exists(r, path.join(dir, "device")),
     members: members.sort(),
     ipv4: addrs.v4.get(name) ?? [],
     ipv6: addrs.v6.get(name) ?? [],
   };
   if (tun !== undefined && Number.isInteger(Number(tun))) facts.tunFlags = Number(tun);
-  const bus = await readBus(sysRoot, path.join(dir, "device"));
+  const bus = await readBus(sysRoot, path.join(dir, "device"), r);
   if (bus) facts.bus = bus;
   return facts;
 }
 
-export async function readBlockDeviceFacts(sysRoot: string, dev: string): Promise<BlockDeviceFacts> {
-  const bus = await readBus(sysRoot, path.join(sysRoot, "block", dev, "device"));
+export async function readBlockDeviceFacts(sysRoot: string, dev: string, r = factsReader()): Promise<BlockDeviceFacts> {
+  const bus = await readBus(sysRoot, path.join(sysRoot, "block", dev, "device"), r);
   return bus ? { bus } : {};
 }
 
-/** Every fact the graph needs besides the collectors' outputs. */
-export async function readHostFacts(paths: HostPaths, devices: { net: string[]; block: string[] }): Promise<HostFacts> {
+/** Every fact the graph needs besides the collectors' outputs; unreadable files are listed in r.errors. */
+export async function readHostFacts(paths: HostPaths, devices: { net: string[]; block: string[] }, r = factsReader()): Promise<HostFacts> {
   const [machineId, systemUuid, hostname, architecture, statText, kernelVersion, osInfo, addrs] = await Promise.all([
-    readMachineId(paths),
-    readSystemUuid(paths),
-    readHostname(paths),
-    readArchitecture(paths),
-    readTrim(path.join(paths.proc, "stat")),
-    readKernelVersion(paths),
-    readOsInfo(paths),
-    readAddresses(paths),
+    readMachineId(paths, r),
+    readSystemUuid(paths, r),
+    readHostname(paths, r),
+    readArchitecture(paths, r),
+    readTrim(r, path.join(paths.proc, "stat")),
+    readKernelVersion(paths, r),
+    readOsInfo(paths, r),
+    readAddresses(paths, r),
   ]);
   const net: Record<string, NetDeviceFacts> = {};
-  for (const n of devices.net) net[n] = await readNetDeviceFacts(paths.sys, n, addrs);
+  for (const n of devices.net) net[n] = await readNetDeviceFacts(paths.sys, n, addrs, r);
   const block: Record<string, BlockDeviceFacts> = {};
-  for (const d of devices.block) block[d] = await readBlockDeviceFacts(paths.sys, d);
+  for (const d of devices.block) block[d] = await readBlockDeviceFacts(paths.sys, d, r);
   return {
     machineId,
     systemUuid,

@@ -10,9 +10,17 @@
  * See docs/hostgraph.md.
  */
 
+import { type Classifier, INSTANCE_CHANNEL } from "../graph/names.ts";
 import { NODE_LINK_PREDICATES } from "./build.ts";
 
-export { buildHostGraph, type HostGraph, HARDWARE_PREDICATES, KUBE_NODE_TYPE, NODE_LINK_PREDICATES, nodeLinkRelationships } from "./build.ts";
+export {
+  buildHostGraph,
+  HARDWARE_PREDICATES,
+  type HostGraph,
+  KUBE_NODE_TYPE,
+  NODE_LINK_PREDICATES,
+  nodeLinkRelationships,
+} from "./build.ts";
 export { collectInventory, createHardwareCollectors, type HardwareCollectors } from "./collect.ts";
 export { readHostFacts, readMachineId, readSystemUuid } from "./facts.ts";
 export { createHostGraphComponent, type HostGraphComponent, type HostGraphOptions, type RefreshResult } from "./manager.ts";
@@ -27,6 +35,6 @@ const LINK = new Set<string>(NODE_LINK_PREDICATES);
  * rest of this host's graph: only this agent knows them, and the "cluster" channel uploads from the
  * leader only. Pass `classify: withHostGraphChannels(defaultClassifier)` to openStore.
  */
-export function withHostGraphChannels(base: (type: string) => string): (type: string) => string {
-  return (type) => (LINK.has(type) ? "instance" : base(type));
+export function withHostGraphChannels(base: Classifier): Classifier {
+  return (type) => (LINK.has(type) ? INSTANCE_CHANNEL : base(type));
 }

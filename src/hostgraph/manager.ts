@@ -4,9 +4,13 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// The hardware manager component: publishes this host's hardware graph into the store at start and on
+// an interval, writing only changes, and links the host to its Kubernetes Node once that Node is stored.
+
 import { clone, create, equals, fromBinary } from "@bufbuild/protobuf";
 import { anyPack, anyUnpack, timestampMs } from "@bufbuild/protobuf/wkt";
 import { Counter, Gauge } from "prom-client";
+import { encodeResourceKey, relationshipKey, resourceKeyOf, resourceRefOf } from "../graph/keys.ts";
 import type { Logger } from "../log/logger.ts";
 import { registry } from "../metrics/registry.ts";
 import type { HostPaths } from "../perf/collector.ts";
@@ -14,7 +18,8 @@ import { SystemNodeSchema } from "../proto/gen/antimetal/hardware/v1/hardware_pb
 import { TypeDescriptorSchema } from "../proto/gen/resource/v1/object_pb.ts";
 import { type Resource, type ResourceRef, ResourceRefSchema, ResourceSchema } from "../proto/gen/resource/v1/resource_pb.ts";
 import type { Component } from "../runtime/component.ts";
-import { RelationshipsNotFoundError, ResourceNotFoundError, type Relationship, type Store, type StoreEvent, type StoreOp, type Subscription } from "../store/types.ts";
+import { type Relationship, ResourceNotFoundError, type Store, type StoreEvent, type StoreOp, type Subscription } from "../store/types.ts";
+import { errorMessage } from "../util/errors.ts";
 import {
   buildHostGraph,
   HARDWARE_PACKAGE,
@@ -23,10 +28,6 @@ import {
   KUBE_NODE_TYPE,
   NODE_LINK_PREDICATES,
   nodeLinkRelationships,
-  refKey,
-  relationshipKey,
-  resourceKey,
-  resourceRefOf,
 } from "./build.ts";
 import { collectInventory, createHardwareCollectors, type HardwareCollectors } from "./collect.ts";
 
@@ -98,12 +99,7 @@ const OPS_PER_TX = 16;
 const START_WAIT_MS = 10_000;
 
 function storedRelationships(store: Store, predicate: string): Relationship[] {
-  try {
-    return store.getRelationships(undefined, undefined, predicate);
-  } catch (e) {
-    if (e instanceof RelationshipsNotFoundError) return [];
-    throw e;
-  }
+  return store.findRelationships({ predicate });
 }
 
 const isHardware = (ref: ResourceRef | undefined) => !!ref && ref.typeUrl.startsWith(`${HARDWARE_PACKAGE}.`);
@@ -111,7 +107,8 @@ const isHardware = (ref: ResourceRef | undefined) => !!ref && ref.typeUrl.starts
 /** What this host graph owns in the store: hardware resources, hardware-to-hardware relationships, and the Node link. */
 function ownedRelationships(store: Store): Relationship[] {
   const out: Relationship[] = [];
-  for (const p of HARDWARE_PREDICATES) for (const r of storedRelationships(store, p)) if (isHardware(r.subject) && isHardware(r.object)) out.push(r);
+  for (const p of HARDWARE_PREDICATES)
+    for (const r of storedRelationships(store, p)) if (isHardware(r.subject) && isHardware(r.object)) out.push(r);
   const [registeredAs, underlying] = NODE_LINK_PREDICATES;
   for (const r of storedRelationships(store, registeredAs)) if (r.subject?.typeUrl === SystemNodeSchema.typeName) out.push(r);
   for (const r of storedRelationships(store, underlying)) if (r.object?.typeUrl === SystemNodeSchema.typeName) out.push(r);
@@ -162,9 +159,9 @@ export function planChanges(
   desired: { resources: Resource[]; relationships: Relationship[] },
   allowDeletes: boolean,
 ): { ops: StoreOp[]; upserted: number; deleted: number; relationshipsAdded: number; relationshipsDeleted: number } {
-  const stored = new Map(store.listResources([create(TypeDescriptorSchema, { type: HARDWARE_PACKAGE })]).map((r) => [resourceKey(r), r]));
+  const stored = new Map(store.listResources([create(TypeDescriptorSchema, { type: HARDWARE_PACKAGE })]).map((r) => [resourceKeyOf(r), r]));
   const storedRels = new Map(ownedRelationships(store).map((r) => [relationshipKey(r), r]));
-  const want = new Map(desired.resources.map((r) => [resourceKey(r), r]));
+  const want = new Map(desired.resources.map((r) => [resourceKeyOf(r), r]));
   const wantRels = new Map(desired.relationships.map((r) => [relationshipKey(r), r]));
 
   const upserts: Resource[] = [];
@@ -174,10 +171,14 @@ export function planChanges(
     if (!old || !equals(ResourceSchema, withoutTimestamps(old), withoutTimestamps(r))) upserts.push(r);
   }
   const deletes = allowDeletes ? [...stored.entries()].filter(([k]) => !want.has(k)).map(([, r]) => resourceRefOf(r)) : [];
-  const deletedKeys = new Set(deletes.map((d) => refKey(d)));
+  const deletedKeys = new Set(deletes.map((d) => encodeResourceKey(d)));
   // Relationships of deleted resources go with them (the store cascades).
   const relDeletes = allowDeletes
-    ? [...storedRels.entries()].filter(([k, r]) => !wantRels.has(k) && !deletedKeys.has(refKey(r.subject)) && !deletedKeys.has(refKey(r.object))).map(([, r]) => r)
+    ? [...storedRels.entries()]
+        .filter(
+          ([k, r]) => !wantRels.has(k) && !deletedKeys.has(encodeResourceKey(r.subject!)) && !deletedKeys.has(encodeResourceKey(r.object!)),
+        )
+        .map(([, r]) => r)
     : [];
   const relAdds = [...wantRels.entries()].filter(([k]) => !storedRels.has(k)).map(([, r]) => r);
 
@@ -186,7 +187,13 @@ export function planChanges(
   if (relDeletes.length) ops.push({ op: "deleteRelationships", relationships: relDeletes });
   for (const ref of deletes) ops.push({ op: "delete", ref });
   for (let i = 0; i < relAdds.length; i += REL_BATCH) ops.push({ op: "addRelationships", relationships: relAdds.slice(i, i + REL_BATCH) });
-  return { ops, upserted: upserts.length, deleted: deletes.length, relationshipsAdded: relAdds.length, relationshipsDeleted: relDeletes.length };
+  return {
+    ops,
+    upserted: upserts.length,
+    deleted: deletes.length,
+    relationshipsAdded: relAdds.length,
+    relationshipsDeleted: relDeletes.length,
+  };
 }
 
 /**
@@ -251,7 +258,10 @@ export function createHostGraphComponent(opts: HostGraphOptions): HostGraphCompo
     const graph = buildHostGraph(inventory);
     if (!inventory.facts.machineId && !warnedName) {
       warnedName = true;
-      log.warn({ name: graph.systemName }, "no machine-id (HOST_ETC/machine-id, HOST_VAR/lib/dbus/machine-id); naming the host by its DMI product_uuid or hostname");
+      log.warn(
+        { name: graph.systemName },
+        "no machine-id (HOST_ETC/machine-id, HOST_VAR/lib/dbus/machine-id); naming the host by its DMI product_uuid or hostname",
+      );
     }
     const partial = Object.keys(errors).length > 0;
     if (partial) log.warn({ errors }, "hardware collectors failed; keeping their part of the graph as it was");
@@ -327,14 +337,15 @@ export function createHostGraphComponent(opts: HostGraphOptions): HostGraphCompo
       }
     }
     // Handlers run inside the store's commit path: write from a later task, never re-entrantly.
-    if (mine) setTimeout(() => void relink().catch((e) => log.warn({ err: (e as Error).message }, "relinking to the Kubernetes Node failed")), 0);
+    if (mine)
+      setTimeout(() => void relink().catch((e) => log.warn({ err: errorMessage(e) }, "relinking to the Kubernetes Node failed")), 0);
   };
 
   const schedule = () => {
     if (stopped) return;
     timer = setTimeout(() => {
       refresh()
-        .catch((e) => log.error({ err: (e as Error).message }, "host graph refresh failed"))
+        .catch((e) => log.error({ err: errorMessage(e) }, "host graph refresh failed"))
         .finally(schedule);
     }, intervalMs);
     timer.unref?.();
@@ -347,11 +358,16 @@ export function createHostGraphComponent(opts: HostGraphOptions): HostGraphCompo
       const first = refresh().then(
         (r) =>
           log.info(
-            { system: r.systemName, resources: r.resources, relationships: r.relationships, written: r.upserted + r.deleted + r.relationshipsAdded + r.relationshipsDeleted },
+            {
+              system: r.systemName,
+              resources: r.resources,
+              relationships: r.relationships,
+              written: r.upserted + r.deleted + r.relationshipsAdded + r.relationshipsDeleted,
+            },
             "host graph published",
           ),
         // The next interval retries; the rest of the agent does not wait for the host graph.
-        (e) => log.error({ err: (e as Error).message }, "initial host graph refresh failed"),
+        (e) => log.error({ err: errorMessage(e) }, "initial host graph refresh failed"),
       );
       // Wait for the first publication, but not past START_WAIT_MS: a hung /sys read must not hold
       // up the agent's start (the refresh goes on in the background and is serialised with the rest).

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Input shapes of the host graph: the hardware collectors' outputs reduced to the fields it uses, plus
+// host and per-device facts (bus, NUMA, addresses) and one refresh's inventory.
+
 import type { Architecture, BusType } from "../proto/gen/antimetal/hardware/v1/hardware_pb.ts";
 
 /**

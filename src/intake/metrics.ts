@@ -4,15 +4,29 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// The intake's /metrics families: what was sent and acknowledged, failures by code and reason,
+// and the outbox depth and age read at scrape time.
+
 import { Counter, Gauge } from "prom-client";
 import { registry } from "../metrics/registry.ts";
-import type { Outbox } from "../store/types.ts";
+import { type Outbox, StoreClosedError } from "../store/types.ts";
 
 /**
  * Intake self-metrics on the shared registry. Families are created once per process; every live
  * streamer registers its outbox here so depth and oldest-entry age are read at scrape time.
  */
-const sources = new Map<string, { outbox: Outbox; channel: string }>();
+const sources = new Map<string, { outbox: Pick<Outbox, "stats">; channel: string }>();
+
+/** Sets `set(channel, stats)` for every live source; a store closed during shutdown keeps the last value. */
+function collectSources(set: (channel: string, stats: ReturnType<Outbox["stats"]>) => void): void {
+  for (const { outbox, channel } of sources.values()) {
+    try {
+      set(channel, outbox.stats(channel));
+    } catch (err) {
+      if (!(err instanceof StoreClosedError)) throw err;
+    }
+  }
+}
 
 export const intakeMetrics = {
   outboxDepth: new Gauge({
@@ -21,13 +35,7 @@ export const intakeMetrics = {
     labelNames: ["channel"] as const,
     registers: [registry],
     collect() {
-      for (const { outbox, channel } of sources.values()) {
-        try {
-          this.set({ channel }, outbox.stats(channel).depth);
-        } catch {
-          // store closed during shutdown; keep the last value
-        }
-      }
+      collectSources((channel, st) => this.set({ channel }, st.depth));
     },
   }),
   outboxBytes: new Gauge({
@@ -36,11 +44,7 @@ export const intakeMetrics = {
     labelNames: ["channel"] as const,
     registers: [registry],
     collect() {
-      for (const { outbox, channel } of sources.values()) {
-        try {
-          this.set({ channel }, outbox.stats(channel).bytes);
-        } catch {}
-      }
+      collectSources((channel, st) => this.set({ channel }, st.bytes));
     },
   }),
   outboxOldestAge: new Gauge({
@@ -49,12 +53,10 @@ export const intakeMetrics = {
     labelNames: ["channel"] as const,
     registers: [registry],
     collect() {
-      for (const { outbox, channel } of sources.values()) {
-        try {
-          const oldest = outbox.stats(channel).oldestEnqueuedAt;
-          this.set({ channel }, oldest === undefined ? 0 : Math.max(0, (Date.now() - oldest) / 1000));
-        } catch {}
-      }
+      collectSources((channel, st) => {
+        const oldest = st.oldestEnqueuedAt;
+        this.set({ channel }, oldest === undefined ? 0 : Math.max(0, (Date.now() - oldest) / 1000));
+      });
     },
   }),
   bytesSent: new Counter({
@@ -135,6 +137,22 @@ export const intakeMetrics = {
     labelNames: ["channel"] as const,
     registers: [registry],
   }),
+  uploadFailing: new Gauge({
+    name: "antimetal_intake_upload_failing",
+    help: "1 while the latest intake stream failed, 0 once a stream is acknowledged.",
+    registers: [registry],
+  }),
+  lastErrorInfo: new Gauge({
+    name: "antimetal_intake_last_error_info",
+    help: "Reason of the latest intake upload failure, as a label with value 1 (connection_refused, dns, tls, protocol, timeout, connection_failed, connection_reset, cancelled, unauthenticated, permission_denied, invalid_argument, resource_exhausted, watchdog, other).",
+    labelNames: ["reason"] as const,
+    registers: [registry],
+  }),
+  lastErrorTime: new Gauge({
+    name: "antimetal_intake_last_error_timestamp_seconds",
+    help: "Unix time of the latest intake upload failure.",
+    registers: [registry],
+  }),
   channelRecreations: new Counter({
     name: "antimetal_intake_channel_recreations_total",
     help: "gRPC channels torn down and recreated by the watchdog, by reason.",
@@ -143,7 +161,7 @@ export const intakeMetrics = {
   }),
 };
 
-export function registerOutboxSource(id: string, outbox: Outbox, channel: string): () => void {
+export function registerOutboxSource(id: string, outbox: Pick<Outbox, "stats">, channel: string): () => void {
   sources.set(id, { outbox, channel });
   return () => sources.delete(id);
 }

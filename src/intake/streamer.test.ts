@@ -8,49 +8,71 @@
 // The same behaviours are tested end to end over gRPC + TLS with the real store in test/intake/.
 
 import { afterEach, expect, test } from "bun:test";
-import { create, fromBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 import { status } from "@grpc/grpc-js";
 import { silentLogger } from "../log/logger.ts";
 import { ObjectSchema, TypeDescriptorSchema } from "../proto/gen/resource/v1/object_pb.ts";
 import { DeltaOperation, DeltaRequestSchema } from "../proto/gen/service/resource/v1/intake_pb.ts";
-import type { Outbox, OutboxEntry, OutboxOp, OutboxStats } from "../store/types.ts";
-import { ChannelStreamer, type DeltaCall, type DeltaTransport, type SentRef } from "./streamer.ts";
+import type { OutboxOp, OutboxRawEntry, OutboxStats } from "../store/types.ts";
+import { ChannelStreamer, type DeltaCall, type DeltaTransport, type SentRef, type UploadOutbox } from "./streamer.ts";
 import type { CallOutcome } from "./transport.ts";
 
 const CH = "cluster";
 const dec = new TextDecoder();
 
-class FakeOutbox implements Outbox {
+/** The outbox's raw reads, as the store gives them: each entry's complete encoded Object. */
+class FakeOutbox implements UploadOutbox {
   private seq = 0;
-  pending = new Map<string, OutboxEntry>();
-  state = new Map<string, OutboxEntry["object"]>();
+  pending = new Map<string, OutboxRawEntry>();
+  state = new Map<string, Uint8Array>();
   private listeners = new Set<(ch: string) => void>();
   resyncFlag = false;
 
   put(key: string, op: OutboxOp = "UPDATE"): void {
-    const object = create(ObjectSchema, {
-      type: create(TypeDescriptorSchema, { kind: "resource.v1.Resource", type: "k8s.io.api.core.v1.Pod" }),
-      object: create(AnySchema, { typeUrl: "type.googleapis.com/resource.v1.Resource", value: new TextEncoder().encode(key) }),
-    });
+    const encoded = toBinary(
+      ObjectSchema,
+      create(ObjectSchema, {
+        type: create(TypeDescriptorSchema, { kind: "resource.v1.Resource", type: "k8s.io.api.core.v1.Pod" }),
+        object: create(AnySchema, { typeUrl: "type.googleapis.com/resource.v1.Resource", value: new TextEncoder().encode(key) }),
+      }),
+    );
     if (op === "DELETE") this.state.delete(key);
-    else this.state.set(key, object);
-    this.pending.set(key, { seq: ++this.seq, channel: CH, key, op, object, bytes: 100, enqueuedAt: Date.now() });
+    else this.state.set(key, encoded);
+    this.pending.set(key, { seq: ++this.seq, channel: CH, key, op, encoded, bytes: 100, enqueuedAt: Date.now() });
     for (const l of this.listeners) l(CH);
   }
-  read(_ch: string, afterSeq: number, limit: number): OutboxEntry[] {
-    return [...this.pending.values()].filter((e) => e.seq > afterSeq).sort((a, b) => a.seq - b.seq).slice(0, limit);
+  readRaw(_ch: string, afterSeq: number, limit: number): OutboxRawEntry[] {
+    return [...this.pending.values()]
+      .filter((e) => e.seq > afterSeq)
+      .sort((a, b) => a.seq - b.seq)
+      .slice(0, limit);
   }
-  confirm(_ch: string, entries: ReadonlyArray<Pick<OutboxEntry, "key" | "seq">>): number {
+  newestSeq(): number {
+    return Math.max(0, ...[...this.pending.values()].map((e) => e.seq));
+  }
+  confirm(_ch: string, entries: ReadonlyArray<Pick<OutboxRawEntry, "key" | "seq">>): number {
     let n = 0;
-    for (const e of entries) if (this.pending.get(e.key)?.seq === e.seq) (this.pending.delete(e.key), n++);
+    for (const e of entries)
+      if (this.pending.get(e.key)?.seq === e.seq) {
+        this.pending.delete(e.key);
+        n++;
+      }
     return n;
   }
   stats(): OutboxStats {
     return { depth: this.pending.size, bytes: this.pending.size * 100, oldestEnqueuedAt: undefined };
   }
-  *snapshot(_ch: string, pageSize: number): Iterable<OutboxEntry[]> {
-    const all = [...this.state.entries()].map(([key, object]) => ({ seq: 0, channel: CH, key, op: "CREATE" as const, object, bytes: 100, enqueuedAt: 0 }));
+  *snapshotRaw(_ch: string, pageSize: number): Iterable<OutboxRawEntry[]> {
+    const all = [...this.state.entries()].map(([key, encoded]) => ({
+      seq: 0,
+      channel: CH,
+      key,
+      op: "CREATE" as const,
+      encoded,
+      bytes: 100,
+      enqueuedAt: 0,
+    }));
     for (let i = 0; i < all.length; i += pageSize) yield all.slice(i, i + pageSize);
   }
   onAppend(l: (ch: string) => void): () => void {
@@ -62,9 +84,6 @@ class FakeOutbox implements Outbox {
   }
   clearResync(): void {
     this.resyncFlag = false;
-  }
-  channels(): string[] {
-    return [CH];
   }
 }
 
@@ -104,7 +123,10 @@ class FakeTransport implements DeltaTransport {
       end() {
         const v = script(index, rec.deltas);
         if (v === "never") return;
-        setTimeout(() => settle(v === "ok" ? { ok: true } : { ok: false, code: v.code, codeName: status[v.code] ?? "?", details: "scripted" }), 0);
+        setTimeout(
+          () => settle(v === "ok" ? { ok: true } : { ok: false, code: v.code, codeName: status[v.code] ?? "?", details: "scripted" }),
+          0,
+        );
       },
       cancel() {
         settle({ ok: false, code: status.CANCELLED, codeName: "CANCELLED", details: "cancelled" });
@@ -121,7 +143,11 @@ class FakeTransport implements DeltaTransport {
 
 const FAST = { initialMs: 1, multiplier: 1, maxMs: 1, jitter: 0 };
 let running: ChannelStreamer[] = [];
-function streamer(outbox: Outbox, transport: DeltaTransport, extra: Partial<ConstructorParameters<typeof ChannelStreamer>[0]> = {}): ChannelStreamer {
+function streamer(
+  outbox: UploadOutbox,
+  transport: DeltaTransport,
+  extra: Partial<ConstructorParameters<typeof ChannelStreamer>[0]> = {},
+): ChannelStreamer {
   const s = new ChannelStreamer({
     channel: CH,
     outbox,

@@ -4,10 +4,15 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// The gRPC channel to the intake and its Delta calls: credentials, keepalive, the API key on
+// every stream, and recreation when the watchdog gives up on a stalled channel.
+
 import { readFileSync } from "node:fs";
-import tls from "node:tls";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../log/logger.ts";
+import { apiKeyProblem } from "../util/api-key.ts";
+import { errorMessage } from "../util/errors.ts";
+import { secureCredentials } from "./credentials.ts";
 import { intakeMetrics } from "./metrics.ts";
 import { decodeResponse } from "./wire.ts";
 
@@ -36,6 +41,8 @@ export interface TransportOptions {
 
 export type CallOutcome = { ok: true } | { ok: false; code: number; codeName: string; details: string };
 
+export { systemRoots } from "./credentials.ts";
+
 export function codeName(code: number): string {
   return (grpc.status as unknown as Record<number, string>)[code] ?? `CODE_${code}`;
 }
@@ -46,40 +53,12 @@ export function applyProxyEnvironment(env: NodeJS.ProcessEnv = process.env): voi
   if (!env.no_proxy && env.NO_PROXY) env.no_proxy = env.NO_PROXY;
 }
 
-/** Where Go (crypto/x509, the original agent) looks for the system roots on Linux. */
-const SYSTEM_CA_FILES = [
-  "/etc/ssl/certs/ca-certificates.crt",
-  "/etc/pki/tls/certs/ca-bundle.crt",
-  "/etc/ssl/ca-bundle.pem",
-  "/etc/pki/tls/cacert.pem",
-  "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-  "/etc/ssl/cert.pem",
-];
-
-/**
- * The system trust store, as the original (Go) uses: $SSL_CERT_FILE, else the OS store, else the
- * well-known bundle files. null means none was found: the runtime's bundled Mozilla roots apply
- * (distroless images have no system store).
- */
-export function systemRoots(env: NodeJS.ProcessEnv = process.env): Buffer | null {
-  if (env.SSL_CERT_FILE) {
-    try {
-      return readFileSync(env.SSL_CERT_FILE);
-    } catch {}
-  }
-  try {
-    const certs = (tls as { getCACertificates?: (kind: string) => string[] }).getCACertificates?.("system");
-    if (certs && certs.length > 0) return Buffer.from(certs.join("\n"));
-  } catch {}
-  for (const f of SYSTEM_CA_FILES) {
-    try {
-      return readFileSync(f);
-    } catch {}
-  }
-  return null;
-}
-
 const toBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+
+/** grpc-js's message without its empty "Resolution note:" tail. */
+function failureDetails(err: grpc.ServiceError): string {
+  return (err.details ?? err.message).replace(/\.? Resolution note: ?$/, "");
+}
 
 /** One client-streaming Delta call. */
 export class IntakeCall {
@@ -87,13 +66,16 @@ export class IntakeCall {
   readonly done: Promise<CallOutcome>;
   private drainWaiters: Array<() => void> = [];
 
-  constructor(private readonly stream: grpc.ClientWritableStream<Uint8Array>, done: Promise<CallOutcome>) {
+  constructor(
+    private readonly stream: grpc.ClientWritableStream<Uint8Array>,
+    done: Promise<CallOutcome>,
+  ) {
     this.done = done.then((o) => {
       this.outcome = o;
       this.wakeDrain();
       return o;
     });
-    stream.on("error", () => {}); // the outcome arrives through the callback
+    stream.on("error", () => undefined); // the outcome arrives through the callback
     stream.on("drain", () => this.wakeDrain());
   }
 
@@ -153,18 +135,12 @@ export class IntakeTransport {
   constructor(private readonly opts: TransportOptions) {
     this.log = opts.logger;
     applyProxyEnvironment();
-    this.creds = opts.secure
-      ? grpc.credentials.createSsl(
-          opts.caFile ? readFileSync(opts.caFile) : systemRoots(),
-          opts.keyFile ? readFileSync(opts.keyFile) : null,
-          opts.certFile ? readFileSync(opts.certFile) : null,
-        )
-      : grpc.credentials.createInsecure();
-    if (!opts.secure && (opts.caFile || opts.certFile || opts.keyFile)) {
-      this.log.warn("intake TLS files given but --intake-secure=false: sending in plaintext");
-    }
     if ((opts.certFile === undefined) !== (opts.keyFile === undefined)) {
       throw new Error("intake client certificate and key must be given together");
+    }
+    this.creds = opts.secure ? secureCredentials(opts) : grpc.credentials.createInsecure();
+    if (!opts.secure && (opts.caFile || opts.certFile || opts.keyFile)) {
+      this.log.warn("intake TLS files given but --intake-secure=false: sending in plaintext");
     }
     this.options = {
       "grpc.keepalive_time_ms": opts.keepaliveTimeMs ?? 300_000,
@@ -188,9 +164,14 @@ export class IntakeTransport {
   private apiKey(): string {
     if (this.opts.apiKeyFile) {
       try {
-        return readFileSync(this.opts.apiKeyFile, "utf8").trim();
+        const key = readFileSync(this.opts.apiKeyFile, "utf8").trim();
+        const problem = apiKeyProblem(key);
+        if (!problem) return key;
+        // a replaced key file with a bad key: never hand it to grpc-js, whose error would quote it
+        this.log.error({ file: this.opts.apiKeyFile, err: problem }, "intake API key file holds an unusable key");
+        return "";
       } catch (err) {
-        this.log.error({ file: this.opts.apiKeyFile, err: (err as Error).message }, "cannot read intake API key file");
+        this.log.error({ file: this.opts.apiKeyFile, err: errorMessage(err) }, "cannot read intake API key file");
         return "";
       }
     }
@@ -212,7 +193,7 @@ export class IntakeTransport {
       { deadline: new Date(deadline) },
       (err) => {
         if (!err) resolve({ ok: true });
-        else resolve({ ok: false, code: err.code ?? grpc.status.UNKNOWN, codeName: codeName(err.code ?? 2), details: err.details ?? err.message });
+        else resolve({ ok: false, code: err.code ?? grpc.status.UNKNOWN, codeName: codeName(err.code ?? 2), details: failureDetails(err) });
       },
     );
     return new IntakeCall(stream, done);
@@ -226,7 +207,9 @@ export class IntakeTransport {
     this.client = this.newClient();
     try {
       old.close();
-    } catch {}
+    } catch (err) {
+      this.log.debug({ err: errorMessage(err) }, "closing the replaced intake channel failed");
+    }
   }
 
   close(): void {

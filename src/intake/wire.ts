@@ -4,11 +4,14 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Encodes outbox entries straight into service.resource.v1.DeltaRequest bytes (one Delta per entry,
+// ttl and delta_version appended), plus heartbeats, delta_version and response decoding.
+
 import { randomBytes } from "node:crypto";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { ObjectSchema } from "../proto/gen/resource/v1/object_pb.ts";
-import { DeltaOperation, DeltaResponseSchema, type DeltaResponse } from "../proto/gen/service/resource/v1/intake_pb.ts";
+import { DeltaOperation, type DeltaResponse, DeltaResponseSchema } from "../proto/gen/service/resource/v1/intake_pb.ts";
 import type { OutboxEntry, OutboxOp, OutboxRawEntry } from "../store/types.ts";
 
 /**
@@ -94,13 +97,24 @@ function plain(o: OutboxEntry["object"]): Plain | undefined {
   const t = o.type;
   const a = o.object;
   if (t === undefined || a === undefined || o.ttl !== undefined || o.deltaVersion !== "") return undefined;
-  if ((o as { $unknown?: unknown[] }).$unknown?.length || (t as { $unknown?: unknown[] }).$unknown?.length || (a as { $unknown?: unknown[] }).$unknown?.length)
+  if (
+    (o as { $unknown?: unknown[] }).$unknown?.length ||
+    (t as { $unknown?: unknown[] }).$unknown?.length ||
+    (a as { $unknown?: unknown[] }).$unknown?.length
+  )
     return undefined;
   const kind = str(t.kind);
   const type = str(t.type);
   const url = str(a.typeUrl);
   const value = a.value;
-  return { kind, type, url, value, tdLen: fieldSize(kind.length) + fieldSize(type.length), anyLen: fieldSize(url.length) + fieldSize(value.length) };
+  return {
+    kind,
+    type,
+    url,
+    value,
+    tdLen: fieldSize(kind.length) + fieldSize(type.length),
+    anyLen: fieldSize(url.length) + fieldSize(value.length),
+  };
 }
 
 function putBytesField(buf: Uint8Array, pos: number, tag: number, b: Uint8Array): number {
@@ -118,7 +132,14 @@ function rawPart(e: OutboxRawEntry): Plain | Uint8Array {
   const type = str(e.type ?? "");
   const url = str(e.typeUrl ?? "");
   const value = e.value ?? EMPTY;
-  return { kind, type, url, value, tdLen: fieldSize(kind.length) + fieldSize(type.length), anyLen: fieldSize(url.length) + fieldSize(value.length) };
+  return {
+    kind,
+    type,
+    url,
+    value,
+    tdLen: fieldSize(kind.length) + fieldSize(type.length),
+    anyLen: fieldSize(url.length) + fieldSize(value.length),
+  };
 }
 const EMPTY = new Uint8Array(0);
 
@@ -137,7 +158,7 @@ export function encodeEntries(entries: ReadonlyArray<OutboxEntry | OutboxRawEntr
   for (let i = 0; i < n; i++) {
     const e = entries[i]!;
     const obj = (e as OutboxEntry).object;
-    const p = obj === undefined ? rawPart(e as OutboxRawEntry) : plain(obj) ?? toBinary(ObjectSchema, obj);
+    const p = obj === undefined ? rawPart(e as OutboxRawEntry) : (plain(obj) ?? toBinary(ObjectSchema, obj));
     let objLen: number;
     parts[i] = p;
     if (!(p instanceof Uint8Array)) {

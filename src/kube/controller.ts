@@ -10,23 +10,29 @@
  * region/zone on first write. Non-leaders only campaign; every agent keeps its host collectors.
  */
 
+import { create } from "@bufbuild/protobuf";
 import type { Logger } from "../log/logger.ts";
+import { TypeDescriptorSchema } from "../proto/gen/resource/v1/object_pb.ts";
 import type { Component } from "../runtime/component.ts";
 import type { Store } from "../store/types.ts";
-import { create } from "@bufbuild/protobuf";
-import { TypeDescriptorSchema } from "../proto/gen/resource/v1/object_pb.ts";
-import { KubeClient, KubeApiError } from "./client/client.ts";
+import { Backoff, type BackoffOptions } from "../util/backoff.ts";
+import { errorMessage } from "../util/errors.ts";
+import { sleep } from "../util/sleep.ts";
+import { KubeApiError, KubeClient } from "./client/client.ts";
 import { detectKubeConfig, type KubeConfig } from "./client/config.ts";
-import { CLUSTER_TYPE, RESOURCE_KIND, clusterResource } from "./graph/convert.ts";
+import { CLUSTER_TYPE, clusterResource, RESOURCE_KIND } from "./graph/convert.ts";
 import { GraphReconciler } from "./graph/reconciler.ts";
 import { KINDS, type KindSpec } from "./kinds.ts";
-import { LeaderElector, DEFAULT_LEASE_NAME } from "./leader.ts";
+import { DEFAULT_LEASE_NAME, LeaderElector } from "./leader.ts";
 import { kubeMetrics } from "./metrics.ts";
-import { detectCluster, type ClusterInfo, type ProviderOptions } from "./providers/index.ts";
-import { sleep } from "../util/sleep.ts";
-import { Reflector, type ReflectorEvent } from "./reflector.ts";
+import { type ClusterInfo, detectCluster, type ProviderOptions } from "./providers/index.ts";
+
+/** Retries of the first /version call: 500 ms doubling to 30 s, no jitter (one call per agent). */
+const VERSION_BACKOFF: BackoffOptions = { initialMs: 500, multiplier: 2, maxMs: 30_000, jitter: 0 };
+
 import * as fs from "node:fs";
 import { SA_DIR } from "./client/config.ts";
+import { Reflector, type ReflectorEvent } from "./reflector.ts";
 
 export interface KubeControllerOptions {
   /** --kubeconfig; empty = in-cluster, then $KUBECONFIG, then ~/.kube/config. */
@@ -136,21 +142,28 @@ export function createKubeController(opts: KubeControllerOptions): KubeControlle
     const t0 = performance.now();
     const c = client!;
     let version: { major: string; minor: string } = { major: "", minor: "" };
-    for (let attempt = 0; !signal.aborted; attempt++) {
+    const versionBackoff = new Backoff(VERSION_BACKOFF);
+    while (!signal.aborted) {
       try {
         version = await c.getJSON<{ major: string; minor: string }>("/version", signal);
         break;
       } catch (err) {
-        log.warn({ err: String(err) }, "apiserver /version failed; retrying");
-        await sleep(Math.min(30_000, 500 * 2 ** attempt), signal);
+        log.warn({ err: errorMessage(err) }, "apiserver /version failed; retrying");
+        await sleep(versionBackoff.next(), signal);
       }
     }
     if (signal.aborted) return;
     info ??= await detectCluster({ ...opts.providerOptions, client: c, logger: log, provider: opts.provider, nodeName: opts.nodeName });
-    log.info({ cluster: info.clusterName, provider: info.provider, region: info.region, version: `${version.major}.${version.minor}` }, "cluster identified");
+    log.info(
+      { cluster: info.clusterName, provider: info.provider, region: info.region, version: `${version.major}.${version.minor}` },
+      "cluster identified",
+    );
     opts.onClusterIdentified?.(info);
-    const storeHadCluster = opts.store.listResources([create(TypeDescriptorSchema, { kind: RESOURCE_KIND, type: CLUSTER_TYPE })]).length > 0;
-    opts.store.updateResource(clusterResource(info.clusterName, info.region, info.provider, version.major, version.minor.replace(/\D+$/, "")));
+    const storeHadCluster =
+      opts.store.listResources([create(TypeDescriptorSchema, { kind: RESOURCE_KIND, type: CLUSTER_TYPE })]).length > 0;
+    opts.store.updateResource(
+      clusterResource(info.clusterName, info.region, info.provider, version.major, version.minor.replace(/\D+$/, "")),
+    );
     if (!reconciler) {
       reconciler = new GraphReconciler(opts.store, info.clusterName, log);
       reflectors = kinds.map(
@@ -180,7 +193,10 @@ export function createKubeController(opts: KubeControllerOptions): KubeControlle
       if (swept.resources || swept.relationships) log.info(swept, "removed state left from an earlier run");
     }
     kubeMetrics.syncSeconds.set((performance.now() - t0) / 1000);
-    log.info({ objects: reconciler.objectCount(), relationshipPairs: reconciler.pairCount(), ms: Math.round(performance.now() - t0) }, "initial sync done");
+    log.info(
+      { objects: reconciler.objectCount(), relationshipPairs: reconciler.pairCount(), ms: Math.round(performance.now() - t0) },
+      "initial sync done",
+    );
     ready = true;
     syncedResolve();
     collectSoon(0);
@@ -262,8 +278,10 @@ export function createKubeController(opts: KubeControllerOptions): KubeControlle
     },
     isReady() {
       if (!started) return false;
-      // a follower is ready once it campaigns; the leader once the graph holds the cluster
-      return leading ? ready : true;
+      // the leader once the graph holds the cluster; a follower once its first election round has
+      // finished (before that it may be about to lead with an empty graph)
+      if (leading) return ready;
+      return elector === undefined || elector.hasCampaigned();
     },
   };
 }

@@ -5,8 +5,9 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 /** The Kubernetes concern: what `run` wires in. */
+
+export { type DetectedConfig, detectKubeConfig, type KubeConfig } from "./client/config.ts";
 export { createKubeController, type KubeController, type KubeControllerOptions } from "./controller.ts";
-export { detectKubeConfig, type DetectedConfig, type KubeConfig } from "./client/config.ts";
 export { KINDS, type KindSpec } from "./kinds.ts";
-export { PROVIDERS, type ClusterInfo, type ProviderName } from "./providers/index.ts";
 export { DEFAULT_LEASE_NAME } from "./leader.ts";
+export { type ClusterInfo, PROVIDERS, type ProviderName } from "./providers/index.ts";

@@ -23,7 +23,15 @@ export interface KindSpec {
   original: boolean;
 }
 
-function k(kind: string, group: string, version: string, resource: string, namespaced: boolean, protoPkg: string, original = false): KindSpec {
+function k(
+  kind: string,
+  group: string,
+  version: string,
+  resource: string,
+  namespaced: boolean,
+  protoPkg: string,
+  original = false,
+): KindSpec {
   return { kind, group, version, resource, namespaced, protoType: `k8s.io.api.${protoPkg}.${kind}`, original };
 }
 

@@ -13,9 +13,11 @@
 
 import * as os from "node:os";
 import type { Logger } from "../log/logger.ts";
+import { Backoff } from "../util/backoff.ts";
+import { errorMessage } from "../util/errors.ts";
+import { sleep } from "../util/sleep.ts";
 import { KubeApiError, type KubeClient } from "./client/client.ts";
 import { kubeMetrics } from "./metrics.ts";
-import { sleep } from "../util/sleep.ts";
 
 export const DEFAULT_LEASE_NAME = "4927b366.antimetal.com";
 
@@ -59,6 +61,7 @@ export class LeaderElector {
   private readonly leaseMs: number;
   private readonly renewMs: number;
   private readonly retryMs: number;
+  private readonly followerRetry: Backoff;
   private leading = false;
   private observed: { record: string; at: number } = { record: "", at: 0 };
   private lastLease: Lease | undefined;
@@ -66,6 +69,7 @@ export class LeaderElector {
   private running: Promise<void> | undefined;
   private currentLeader = "";
   private term = 0;
+  private rounds = 0;
 
   constructor(private readonly o: LeaderElectionOptions) {
     this.identity = o.identity ?? `${os.hostname()}_${crypto.randomUUID()}`;
@@ -73,10 +77,16 @@ export class LeaderElector {
     this.leaseMs = o.leaseDurationMs ?? 15_000;
     this.renewMs = o.renewDeadlineMs ?? 10_000;
     this.retryMs = o.retryPeriodMs ?? 2_000;
+    this.followerRetry = new Backoff({ initialMs: this.retryMs, multiplier: 1, maxMs: this.retryMs, jitter: 0.2, jitterUpOnly: true });
   }
 
   isLeader(): boolean {
     return this.leading;
+  }
+
+  /** True once the first round (acquire, or find the lease held) has finished, leading or not. */
+  hasCampaigned(): boolean {
+    return this.rounds > 0;
   }
 
   leader(): { identity: string; term: number } {
@@ -112,7 +122,7 @@ export class LeaderElector {
         ok = await this.tryAcquireOrRenew(signal);
       } catch (err) {
         if (signal.aborted) break;
-        this.o.logger.warn({ err: String((err as Error).message ?? err) }, "leader election round failed");
+        this.o.logger.warn({ err: errorMessage(err) }, "leader election round failed");
       }
       const now = Date.now();
       if (ok) {
@@ -122,7 +132,10 @@ export class LeaderElector {
         this.o.logger.warn({ lease: this.name }, "could not renew the leader lease within the renew deadline; stepping down");
         this.setLeading(false);
       }
-      await sleep(this.leading ? this.retryMs : this.retryMs * (1 + Math.random() * 0.2), signal);
+      // after setLeading: a new leader is not ready until it has synced, so readiness never sees a gap
+      this.rounds++;
+      // a follower's retries are jittered up to 20% (client-go's JitterFactor 1.2) so candidates spread out
+      await sleep(this.leading ? this.retryMs : this.followerRetry.next(), signal);
     }
   }
 

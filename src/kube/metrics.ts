@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Prometheus self-metrics of the Kubernetes controller: watch events, relists, watch errors, graph
+// errors, leadership and initial sync time.
+
 import { Counter, Gauge } from "prom-client";
 import { registry } from "../metrics/registry.ts";
 

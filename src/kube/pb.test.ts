@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the Kubernetes protobuf wire reader: ObjectMeta fields, managedFields removal with
+// re-encoded lengths, the k8s\0 envelope, and errors on truncated input.
+
 import { describe, expect, test } from "bun:test";
 import { decodeEnvelope, dropNested, findLen, getString, readObjectMeta } from "./pb.ts";
 
@@ -30,7 +33,9 @@ function s(num: number, v: string): number[] {
 function pod(managedFieldsBytes: number): Uint8Array {
   const labels = [...len(11, [...s(1, "app"), ...s(2, "web")]), ...len(11, [...s(1, "tier"), ...s(2, "fe")])];
   const owner = len(13, [...s(1, "ReplicaSet"), ...s(3, "rs-1"), ...s(4, "uid-1"), ...s(5, "apps/v1"), 6 * 8, 1]);
-  const managed = managedFieldsBytes ? len(17, [...s(1, "kubectl"), ...s(2, "Apply"), ...len(7, new Array(managedFieldsBytes).fill(0x61))]) : [];
+  const managed = managedFieldsBytes
+    ? len(17, [...s(1, "kubectl"), ...s(2, "Apply"), ...len(7, new Array(managedFieldsBytes).fill(0x61))])
+    : [];
   const meta = [...s(1, "p1"), ...s(3, "ns"), ...s(5, "uid-p1"), ...s(6, "42"), ...labels, ...managed, ...owner, ...managed];
   const spec = [...s(10, "node-a")];
   return new Uint8Array([...len(1, meta), ...len(2, spec), ...len(3, s(1, "Running"))]);

@@ -61,6 +61,7 @@ function readVarint(buf: Uint8Array, pos: number, out: { v: number; p: number })
  * Iterates the fields of the message in buf[start, end). Callback style (no allocation per field
  * beyond the reused Field object); return `false` from the callback to stop early.
  */
+// biome-ignore lint/suspicious/noConfusingVoidType: a callback returns true to stop, or nothing to go on
 export function eachField(buf: Uint8Array, start: number, end: number, cb: (f: Field) => boolean | void): void {
   const tmp = { v: 0, p: 0 };
   const f: Field = { num: 0, wt: 0, tagStart: 0, start: 0, end: 0, value: 0 };

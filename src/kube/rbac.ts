@@ -10,6 +10,7 @@
  */
 
 import { KINDS } from "./kinds.ts";
+import { DEFAULT_LEASE_NAME } from "./leader.ts";
 
 export interface PolicyRule {
   apiGroups: string[];
@@ -36,7 +37,13 @@ export function clusterRoleRules(): PolicyRule[] {
   return rules;
 }
 
-/** Role antimetal-agent-leader-election (agent namespace): the Lease only. */
+/**
+ * Role antimetal-agent-leader-election (agent namespace): get and update only the agent's Lease;
+ * create cannot be limited by resourceNames (the name is not known at authorization time).
+ */
 export function leaderElectionRules(): PolicyRule[] {
-  return [{ apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] }];
+  return [
+    { apiGroups: ["coordination.k8s.io"], resources: ["leases"], resourceNames: [DEFAULT_LEASE_NAME], verbs: ["get", "update"] },
+    { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
+  ];
 }

@@ -5,7 +5,9 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 /**
- * One LIST+WATCH loop per kind, in the Kubernetes protobuf encoding.
+ * One LIST+WATCH loop per kind, in the Kubernetes protobuf encoding: the policy (when to list,
+ * watch, relist, back off; the cache). The calls are a ListerWatcher (lister-watcher.ts) and the
+ * bytes are decoded by watch-decoder.ts.
  *  - LIST (paginated) once at start and only again after 410 Gone; never periodically.
  *  - WATCH from the last seen resourceVersion with allowWatchBookmarks; a closed watch or a network
  *    error resumes from the last RV (bookmarks keep it fresh), with jittered exponential backoff.
@@ -18,25 +20,16 @@
  */
 
 import type { Logger } from "../log/logger.ts";
-import { KubeApiError, PROTOBUF, PROTOBUF_WATCH, type KubeClient } from "./client/client.ts";
-import { collectionPath, type KindSpec } from "./kinds.ts";
-import { kubeMetrics } from "./metrics.ts";
-import {
-  decodeEnvelope,
-  dropNested,
-  eachField,
-  findAllLen,
-  findLen,
-  getString,
-  getVarint,
-  hasMagic,
-  readObjectMeta,
-  readResourceVersion,
-  str,
-  type ObjectMeta,
-} from "./pb.ts";
-import { meterBound, type BoundMeter } from "../metrics/registry.ts";
+import { type BoundMeter, meterBound } from "../metrics/registry.ts";
+import { Backoff } from "../util/backoff.ts";
+import { errorMessage } from "../util/errors.ts";
 import { sleep } from "../util/sleep.ts";
+import { KubeApiError, type KubeClient } from "./client/client.ts";
+import type { KindSpec } from "./kinds.ts";
+import { kubeListerWatcher, type ListerWatcher } from "./lister-watcher.ts";
+import { kubeMetrics } from "./metrics.ts";
+import { dropNested, type ObjectMeta, readObjectMeta, readResourceVersion } from "./pb.ts";
+import { decodeListPage, decodeStatus, decodeWatchFrame, FrameSplitter } from "./watch-decoder.ts";
 
 export interface KubeObject {
   spec: KindSpec;
@@ -57,6 +50,8 @@ export interface ReflectorSink {
 export interface ReflectorOptions {
   client: KubeClient;
   spec: KindSpec;
+  /** LIST and WATCH of the kind (default: on `client`, with `fieldSelector`). */
+  listerWatcher?: ListerWatcher;
   sink: ReflectorSink;
   logger: Logger;
   /** LIST page size. */
@@ -65,13 +60,14 @@ export interface ReflectorOptions {
   budgetBytes?: number;
   /** Server-side watch timeout range in seconds [min, 2*min). */
   watchTimeoutSeconds?: number;
+  /** Retry waits: base * 2^attempt capped at max, times [0.5, 1.5) (defaults 800 ms, 30 s). */
   backoffBaseMs?: number;
   backoffMaxMs?: number;
   /** Per LIST page (default 120 s). */
   listTimeoutMs?: number;
   /** Restrict the watch (e.g. fieldSelector for one node). */
   fieldSelector?: string;
-  /** Clock for tests. */
+  /** Randomness of the backoff jitter and the watch timeout, for tests. */
   random?: () => number;
   /** Called after every completed LIST (initial = the first one). */
   onListed?: (initial: boolean) => void;
@@ -82,7 +78,7 @@ const MANAGED_FIELDS = 17;
 /** The graph could not take the events (store failure): what the cache says was seen is not stored. */
 class SinkError extends Error {
   constructor(readonly inner: unknown) {
-    super(`graph write failed: ${String((inner as Error)?.message ?? inner)}`);
+    super(`graph write failed: ${errorMessage(inner)}`);
     this.name = "SinkError";
   }
 }
@@ -112,13 +108,19 @@ export class Reflector {
   private readonly log: Logger;
   private readonly budget: number;
   private overBudgetLogged = false;
-  private attempt = 0;
+  private readonly backoff: Backoff;
+  private readonly lw: ListerWatcher;
 
   constructor(private readonly o: ReflectorOptions) {
     this.synced = new Promise((r) => (this.syncedResolve = r));
     this.log = o.logger.child({ kind: o.spec.kind });
     this.budget = o.budgetBytes ?? 64 * 1024 * 1024;
     this.meter = meterBound(`kube_cache_${o.spec.kind}`, this.budget);
+    this.lw = o.listerWatcher ?? kubeListerWatcher(o.client, o.spec, o.fieldSelector);
+    this.backoff = new Backoff(
+      { initialMs: o.backoffBaseMs ?? 800, multiplier: 2, maxMs: o.backoffMaxMs ?? 30_000, jitter: 0.5 },
+      o.random,
+    );
   }
 
   get kind(): string {
@@ -146,7 +148,7 @@ export class Reflector {
     if (this.running) return;
     this.abort = new AbortController();
     this.running = this.loop(this.abort.signal).catch((err) => {
-      if (!this.abort.signal.aborted) this.log.error({ err: String(err) }, "reflector stopped");
+      if (!this.abort.signal.aborted) this.log.error({ err: errorMessage(err) }, "reflector stopped");
     });
   }
 
@@ -165,7 +167,7 @@ export class Reflector {
           needList = false;
         }
         await this.watch(signal);
-        this.attempt = 0; // a watch that ended cleanly (server timeout) resumes at once
+        this.backoff.reset(); // a watch that ended cleanly (server timeout) resumes at once
       } catch (err) {
         if (signal.aborted) return;
         if (err instanceof GoneError || (err instanceof KubeApiError && err.status === 410)) {
@@ -190,53 +192,32 @@ export class Reflector {
           this.log.error({ err: err.message }, err.status === 404 ? "kind not served by the apiserver" : "not allowed to list kind (RBAC)");
           this.isSynced = true;
           this.syncedResolve();
-          this.attempt = 16;
+          this.backoff.saturate();
         }
         kubeMetrics.watchRestarts.inc({ kind: this.kind, reason });
-        const delay = this.backoff();
-        this.log.warn({ err: String((err as Error).message ?? err), retryInMs: delay }, needList ? "list failed" : "watch failed");
+        const delay = this.backoff.next();
+        this.log.warn({ err: errorMessage(err), retryInMs: delay }, needList ? "list failed" : "watch failed");
         await sleep(delay, signal);
       }
     }
   }
 
-  /** Jittered exponential backoff: base * 2^attempt, capped, times a factor in [0.5, 1.5). */
-  private backoff(): number {
-    const base = this.o.backoffBaseMs ?? 800;
-    const max = this.o.backoffMaxMs ?? 30_000;
-    const d = Math.min(max, base * 2 ** this.attempt);
-    this.attempt = Math.min(this.attempt + 1, 16);
-    const r = (this.o.random ?? Math.random)();
-    return Math.round(d * (0.5 + r));
-  }
-
-  private query(extra: Record<string, string>): string {
-    const q = new URLSearchParams(extra);
-    if (this.o.fieldSelector) q.set("fieldSelector", this.o.fieldSelector);
-    return `${collectionPath(this.o.spec)}?${q.toString()}`;
-  }
-
   private async list(signal: AbortSignal): Promise<void> {
     const started = performance.now();
     const seen = new Set<string>();
-    const limit = String(this.o.pageSize ?? 500);
+    const limit = this.o.pageSize ?? 500;
     let cont = "";
     let rv = "";
     let count = 0;
     let events: ReflectorEvent[] = [];
     do {
-      const params: Record<string, string> = { limit };
-      if (cont) params.continue = cont;
       // a page that never completes (a stuck consistent read) must not stall the kind forever
       const pageSignal = AbortSignal.any([signal, AbortSignal.timeout(this.o.listTimeoutMs ?? 120_000)]);
-      const body = await this.o.client.getBytes(this.query(params), PROTOBUF, pageSignal);
-      const env = decodeEnvelope(body);
-      const list = env.raw;
-      const listMeta = findLen(list, 0, list.length, 1);
-      rv = getString(list, listMeta, 2);
-      cont = getString(list, listMeta, 3);
-      for (const item of findAllLen(list, 0, list.length, 2)) {
-        const obj = this.toObject(list.subarray(item.start, item.end));
+      const page = decodeListPage(await this.lw.list({ limit, continueToken: cont }, pageSignal));
+      rv = page.resourceVersion;
+      cont = page.continueToken;
+      for (const item of page.items) {
+        const obj = this.toObject(item);
         count++;
         seen.add(obj.key);
         if (this.cache.get(obj.key) === obj.meta.resourceVersion) continue;
@@ -322,31 +303,22 @@ export class Reflector {
       if (Date.now() - lastData > (timeout + 60) * 1000) ac.abort();
     }, 5000);
     try {
-      const res = await this.o.client.request(
-        this.query({ watch: "1", resourceVersion: this.lastRV, allowWatchBookmarks: "true", timeoutSeconds: String(timeout) }),
-        { accept: PROTOBUF_WATCH, signal: ac.signal, noTimeout: true },
-      );
+      const body = await this.lw.watch({ resourceVersion: this.lastRV, timeoutSeconds: timeout }, ac.signal);
       kubeMetrics.progress(this.kind);
-      const reader = res.body!.getReader();
-      let buf = new Uint8Array(0);
+      const reader = body.getReader();
+      const frames = new FrameSplitter();
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
         lastData = Date.now();
-        buf = buf.length ? concat(buf, value) : value;
-        let off = 0;
         const batch: ReflectorEvent[] = [];
-        while (buf.length - off >= 4) {
-          const len = ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
-          if (buf.length - off - 4 < len) break;
-          const ev = this.handleFrame(buf.subarray(off + 4, off + 4 + len));
+        for (const frame of frames.push(value)) {
+          const ev = this.handleFrame(frame);
           if (ev) batch.push(ev);
-          off += 4 + len;
         }
-        buf = off === buf.length ? new Uint8Array(0) : buf.slice(off);
         if (batch.length) {
           await this.deliver(batch);
-          this.attempt = 0;
+          this.backoff.reset();
         }
         kubeMetrics.objects.set({ kind: this.kind }, this.cache.size);
       }
@@ -357,19 +329,7 @@ export class Reflector {
   }
 
   private handleFrame(frame: Uint8Array): ReflectorEvent | undefined {
-    // the stream serializer writes each WatchEvent raw (no envelope); the object inside has one
-    const we = hasMagic(frame) ? decodeEnvelope(frame).raw : frame;
-    let type = "";
-    let objBytes: Uint8Array | undefined;
-    eachField(we, 0, we.length, (f) => {
-      if (f.num === 1) type = str(we, f);
-      else if (f.num === 2) {
-        const rawExt = findLen(we, f.start, f.end, 1);
-        if (rawExt) objBytes = we.subarray(rawExt.start, rawExt.end);
-      }
-    });
-    if (!objBytes) throw new Error(`watch event ${type} without object`);
-    const inner = hasMagic(objBytes) ? decodeEnvelope(objBytes).raw : objBytes;
+    const { type, object: inner } = decodeWatchFrame(frame);
     kubeMetrics.watchEvents.inc({ kind: this.kind, type });
     kubeMetrics.progress(this.kind);
     switch (type) {
@@ -394,22 +354,10 @@ export class Reflector {
         return undefined;
       }
       case "ERROR": {
-        // metav1.Status: message=3, reason=4, code=6
-        const all = { start: 0, end: inner.length };
-        const code = getVarint(inner, all, 6);
-        const message = getString(inner, all, 3);
-        if (code === 410) throw new GoneError(message || "resource version too old");
-        throw new KubeApiError(code || 500, getString(inner, all, 4), `watch error: ${message}`);
+        const status = decodeStatus(inner);
+        if (status.code === 410) throw new GoneError(status.message || "resource version too old");
+        throw new KubeApiError(status.code || 500, status.reason, `watch error: ${status.message}`);
       }
-      default:
-        throw new Error(`unknown watch event type ${JSON.stringify(type)}`);
     }
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
 }

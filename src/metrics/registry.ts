@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// The one Prometheus registry served on /metrics, and the depth/capacity/drops families every bounded
+// queue, buffer and cache reports through.
+
 import { Counter, Gauge, Registry } from "prom-client";
 
 /**

@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Agent self-metrics: per-component state, build info, uptime, memory and event-loop lag.
+
 import { Gauge } from "prom-client";
 import type { BuildInfo } from "../build-info.ts";
 import { registry } from "./registry.ts";
@@ -28,7 +30,8 @@ let lagTimer: ReturnType<typeof setInterval> | undefined;
 
 /**
  * Registers build info, uptime, memory and event-loop lag. Lag is how late a 500 ms timer fires;
- * the max resets on every scrape.
+ * the max resets on every render of the self metrics (every scrape, at most once a second: see
+ * src/metrics/scrape-cache.ts).
  */
 export function registerSelfMetrics(build: BuildInfo, startedAt = Date.now()): void {
   if (registry.getSingleMetric("antimetal_build_info")) return;

@@ -4,15 +4,19 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// One-shot collection behind `collect`: runs point collectors (rate-based ones sampled twice) and prints
+// one JSON object keyed by metric type with an "errors" map; also the default collector registry.
+
 import * as fs from "node:fs";
 import { effectiveCapabilities } from "../system/capabilities.ts";
-import { kernelVersionFromProcVersion, type KernelVersion } from "../system/kernel-version.ts";
+import { type KernelVersion, kernelVersionFromProcVersion } from "../system/kernel-version.ts";
+import { errorMessage } from "../util/errors.ts";
 import { stringifyExact } from "../util/json.ts";
-import { DEFAULT_HOST_PATHS, METRIC_TYPES, type HostPaths, type MetricType, type PointCollector } from "./collector.ts";
+import { DEFAULT_HOST_PATHS, type HostPaths, METRIC_TYPES, type MetricType, type PointCollector } from "./collector.ts";
 import type { CollectorOptions } from "./collectors/common.ts";
 import { DELTA_TYPES } from "./delta.ts";
-import { raceAbort } from "./io.ts";
-import { createCollectorRegistry, isPoint, type CollectorRegistry } from "./registry.ts";
+import { raceAbort, sharedReadPool } from "./io.ts";
+import { type CollectorRegistry, createCollectorRegistry, isPoint } from "./registry.ts";
 
 /** Gap between the two samples of rate-based collectors in a one-shot collect (above the 100 ms minimum). */
 export const SAMPLE_GAP_MS = 200;
@@ -64,9 +68,15 @@ async function sample(c: PointCollector, timeoutMs: number, outer?: AbortSignal)
   try {
     return await raceAbort(c.collect(signal), signal);
   } catch (e) {
-    if (t.aborted) throw new Error(`timed out after ${timeoutMs} ms`);
+    if (t.aborted) throw new Error(timeoutMessage(c.spec.type, timeoutMs));
     throw e;
   }
+}
+
+/** "timed out after N ms", naming the host files the collector was still waiting on, if any. */
+export function timeoutMessage(type: MetricType, timeoutMs: number): string {
+  const waiting = sharedReadPool().inflightOf(type);
+  return `timed out after ${timeoutMs} ms${waiting.length ? ` (waiting on ${waiting.join(", ")})` : ""}`;
 }
 
 /**
@@ -81,7 +91,12 @@ export async function runCollect(opts: RunCollectOptions): Promise<{ output: str
   const gap = opts.sampleGapMs ?? SAMPLE_GAP_MS;
   const registry = opts.registry ?? (await defaultRegistry(opts.paths, opts.collectorOptions));
   const explicit = opts.collectors !== undefined && opts.collectors.length > 0;
-  const wanted: MetricType[] = explicit ? [...new Set(opts.collectors)] : registry.entries().map((e) => e.spec.type).filter((t) => t !== "execsnoop");
+  const wanted: MetricType[] = explicit
+    ? [...new Set(opts.collectors)]
+    : registry
+        .entries()
+        .map((e) => e.spec.type)
+        .filter((t) => t !== "execsnoop");
   const result: Record<string, unknown> = {};
   const errors: Record<string, string> = {};
   let failed = false;
@@ -98,11 +113,11 @@ export async function runCollect(opts: RunCollectOptions): Promise<{ output: str
       if (explicit) failed = true;
       continue;
     }
-    let c;
+    let c: ReturnType<typeof e.create>;
     try {
       c = e.create();
     } catch (err) {
-      errors[type] = (err as Error).message;
+      errors[type] = errorMessage(err);
       failed = true;
       continue;
     }
@@ -114,7 +129,18 @@ export async function runCollect(opts: RunCollectOptions): Promise<{ output: str
     running.push([type, c]);
   }
   const settle = async (list: [MetricType, PointCollector][]) =>
-    Promise.all(list.map(async ([t, c]) => [t, await sample(c, timeoutMs, opts.signal).then((v) => ({ ok: true as const, v }), (err: Error) => ({ ok: false as const, err }))] as const));
+    Promise.all(
+      list.map(
+        async ([t, c]) =>
+          [
+            t,
+            await sample(c, timeoutMs, opts.signal).then(
+              (v) => ({ ok: true as const, v }),
+              (err: Error) => ({ ok: false as const, err }),
+            ),
+          ] as const,
+      ),
+    );
   const first = await settle(running);
   const second = new Map<MetricType, { ok: boolean; v?: unknown; err?: Error }>();
   const again = running.filter(([t]) => TWO_SAMPLE.has(t) && first.find(([x]) => x === t)?.[1].ok);

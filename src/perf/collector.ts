@@ -4,7 +4,13 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Core types of the performance collectors: metric type names, host filesystem roots, collector specs,
+// point and continuous collectors, metric events and their consumers.
+
 import type { CapabilityName } from "../system/capabilities.ts";
+import type { MetricDataMap } from "./metric-data.ts";
+
+export type { MetricDataMap } from "./metric-data.ts";
 
 /** Metric types, named as the original agent names them (they are the keys of `collect` JSON). */
 export const METRIC_TYPES = [
@@ -53,20 +59,34 @@ export interface CollectorSpec {
   minKernel: string;
 }
 
-/** One datum handed to the metrics router. */
-export interface MetricEvent {
+/** One datum of metric type T handed to the metrics router. */
+export interface MetricEventOf<T extends MetricType> {
   timestamp: Date;
-  metricType: MetricType;
+  metricType: T;
   /** counter for cumulative data, gauge for levels, event for discrete records (kmsg, exec). */
   eventType: "gauge" | "counter" | "event";
   nodeName: string;
-  data: unknown;
+  data: MetricDataMap[T];
+}
+
+/** Any metric event; narrowing on metricType types its data. */
+export type MetricEvent = { [T in MetricType]: MetricEventOf<T> }[MetricType];
+
+/** Builds an event whose data the compiler has checked against its type (the one place T is erased). */
+export function metricEvent<T extends MetricType>(
+  metricType: T,
+  data: MetricDataMap[T],
+  eventType: MetricEvent["eventType"],
+  nodeName: string,
+  timestamp = new Date(),
+): MetricEvent {
+  return { timestamp, metricType, eventType, nodeName, data } as MetricEventOf<T> as MetricEvent;
 }
 
 /** Answers one sample on demand. Stateful collectors keep their delta baseline between calls. */
-export interface PointCollector {
+export interface PointCollector<T extends MetricType = MetricType> {
   readonly spec: CollectorSpec;
-  collect(signal: AbortSignal): Promise<unknown>;
+  collect(signal: AbortSignal): Promise<MetricDataMap[T]>;
 }
 
 /** Produces data on its own (ring buffer, kmsg follow) until stopped. */

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of delta computation: u64 deltas and resets, when a delta is skipped and why, rate
+// truncation, and the default configurations.
+
 import { expect, test } from "bun:test";
 import { DEFAULT_DELTA_CONFIG, DeltaTracker, rate, SEED_DELTA_CONFIG, u64Delta } from "./delta.ts";
 

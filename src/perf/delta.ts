@@ -5,6 +5,7 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 /** Delta computation with the original agent's semantics (pkg/performance/delta.go). */
+
 export interface DeltaConfig {
   mode: "disabled" | "enabled";
   minIntervalMs: number;
@@ -86,7 +87,11 @@ export function rate(delta: bigint, seconds: number): number {
  * Per-field deltas of two records over `keys`. `reset` is true if any field went down, in which case the
  * caller skips the rates for the whole record, as the original does.
  */
-export function recordDeltas<K extends string>(cur: Record<K, bigint>, prev: Record<K, bigint>, keys: readonly K[]): { deltas: Record<K, bigint>; reset: boolean } {
+export function recordDeltas<K extends string>(
+  cur: Record<K, bigint>,
+  prev: Record<K, bigint>,
+  keys: readonly K[],
+): { deltas: Record<K, bigint>; reset: boolean } {
   const deltas = {} as Record<K, bigint>;
   let reset = false;
   for (const k of keys) {

@@ -4,12 +4,15 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of collector file access: the semaphore's concurrency bound, raceAbort, and a hung file costing
+// one underlying read however many callers time out on it.
+
 import { expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { HostIo, raceAbort, Semaphore } from "./io.ts";
+import { errCode, HostIo, raceAbort, Semaphore } from "./io.ts";
 
 test("Semaphore bounds concurrency", async () => {
   const s = new Semaphore(2);
@@ -36,7 +39,8 @@ test("a hung file holds one underlying read however many callers time out on it"
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "perf-io-"));
   const fifo = path.join(dir, "hung");
   execFileSync("mkfifo", [fifo]);
-  const io = new HostIo(path.join(dir, "sys"));
+  // regularOnly: false opens the FIFO blocking, which stands in for a hung mount or sysfs attribute
+  const io = new HostIo(path.join(dir, "sys"), 4, undefined, { regularOnly: false });
   try {
     for (let i = 0; i < 5; i++) await expect(io.read(fifo, AbortSignal.timeout(20))).rejects.toThrow();
     expect(io.pending()).toEqual([`r:${fifo}`]);
@@ -49,4 +53,39 @@ test("a hung file holds one underlying read however many callers time out on it"
     fs.rmSync(dir, { recursive: true, force: true });
   }
   expect(io.pending()).toEqual([]);
+});
+
+test("a FIFO where a file is expected is refused at once, naming it, without blocking any thread", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "perf-io-"));
+  const fifo = path.join(dir, "loadavg");
+  execFileSync("mkfifo", [fifo]);
+  const io = new HostIo(path.join(dir, "sys"));
+  try {
+    const t0 = performance.now();
+    const err = await io.read(fifo, AbortSignal.timeout(5000)).catch((e) => e);
+    expect(errCode(err)).toBe("ENOTREG");
+    expect(err.message).toBe(`${fifo} is a fifo, not a regular file: not read (it could block)`);
+    // optional reads do not hide it: a FIFO in place of a host file is an anomaly, not an absence
+    expect(errCode(await io.readOptional(fifo, AbortSignal.timeout(5000)).catch((e) => e))).toBe("ENOTREG");
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(io.pending()).toEqual([]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a file larger than the per-file cap is an EFBIG error naming it; one at the cap reads whole", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "perf-io-"));
+  const io = new HostIo(path.join(dir, "sys"), 4, undefined, { maxFileBytes: 64 * 1024 });
+  try {
+    fs.writeFileSync(path.join(dir, "cpuinfo"), "x".repeat(64 * 1024 + 1));
+    fs.writeFileSync(path.join(dir, "meminfo"), "y".repeat(64 * 1024));
+    const err = await io.read(path.join(dir, "cpuinfo"), AbortSignal.timeout(5000)).catch((e) => e);
+    expect(errCode(err)).toBe("EFBIG");
+    expect(err.message).toBe(`${path.join(dir, "cpuinfo")} is larger than the 65536-byte read cap: not read`);
+    expect((await io.read(path.join(dir, "meminfo"), AbortSignal.timeout(5000))).length).toBe(64 * 1024);
+    expect(io.readSyncSoft(path.join(dir, "cpuinfo"))).toEqual({ code: "EFBIG" });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

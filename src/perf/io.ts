@@ -4,9 +4,19 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// File access for the collectors (HostIo): reads raced against the collection's AbortSignal, a global
+// bound on concurrent /sys reads, and overlapping reads of one path sharing a single underlying read.
+
+//
+// HostIo: every read of a host file by collectors and the host graph. Blocking calls run on the
+// read pool's own threads (never Bun's shared I/O threads), raced against the caller's deadline,
+// one underlying call per path at a time, files that could block refused, and sizes capped.
+
 import * as fs from "node:fs";
-import * as fsp from "node:fs/promises";
-import type { Dirent } from "node:fs";
+import { type BoundMeter, meterBound } from "../metrics/registry.ts";
+import { DEFAULT_MAX_FILE_BYTES, readBounded } from "./bounded-read.ts";
+import { ReadPool } from "./read-pool.ts";
+import type { WireDirent, WireStat, WireStatfs } from "./read-protocol.ts";
 
 /** Error codes that mean "not there / not allowed", which optional reads turn into undefined. */
 const SOFT_CODES = new Set(["ENOENT", "ENOTDIR", "EACCES", "EPERM", "EISDIR", "EINVAL", "ENODEV", "ENXIO", "EOPNOTSUPP", "EIO"]);
@@ -48,8 +58,9 @@ const PROC_SUPER_MAGIC = 0x9fa0;
 function isProcfs(root: string): boolean {
   try {
     return Number(fs.statfsSync(root).type) === PROC_SUPER_MAGIC;
-  } catch {
-    return false;
+  } catch (e) {
+    if (SOFT_CODES.has(errCode(e) ?? "")) return false;
+    throw new Error(`statfs ${root}: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
 
@@ -72,89 +83,161 @@ export class Semaphore {
   }
 }
 
+/** A directory entry (what readdir withFileTypes gives, as far as collectors use it). */
+export interface DirEntry {
+  name: string;
+  isDirectory(): boolean;
+  isFile(): boolean;
+  isSymbolicLink(): boolean;
+}
+
+function dirEntry(d: WireDirent): DirEntry {
+  return { name: d.name, isDirectory: () => d.kind === "dir", isFile: () => d.kind === "file", isSymbolicLink: () => d.kind === "link" };
+}
+
+export interface HostIoOptions {
+  /** Reader threads (default: one pool per process, see sharedReadPool). */
+  pool?: ReadPool;
+  /** Largest file read whole (default 32 MiB); a larger one is an EFBIG error naming it. */
+  maxFileBytes?: number;
+  /**
+   * Refuse FIFOs, sockets and devices (default true): they are opened non-blocking and not read.
+   * False reads whatever is there with a blocking open (a FIFO then blocks like a hung mount).
+   */
+  regularOnly?: boolean;
+}
+
+interface SharedState {
+  pool: ReadPool;
+  trace: Set<string> | undefined;
+  inflight: Map<string, Promise<unknown>>;
+  maxFileBytes: number;
+  regularOnly: boolean;
+  refused: BoundMeter;
+}
+
+let processPool: ReadPool | undefined;
+/** The process's read pool (created on first use). */
+export function sharedReadPool(): ReadPool {
+  processPool ??= new ReadPool();
+  return processPool;
+}
+
 /**
- * File access for collectors: async reads raced against the collection's AbortSignal, and at most
- * `sysConcurrency` reads under /sys in flight at once for the whole process.
+ * File access for collectors: reads raced against the collection's AbortSignal, on the read pool's
+ * threads. A call the kernel does not answer within the pool's stuck threshold holds one
+ * abandoned thread (replaced, up to a cap), never the threads every other read needs.
  *
- * Reads of the same path that overlap share one underlying read. This also bounds what a hung file
- * (a dead NFS mount, a stuck sysfs attribute) can cost: its first read occupies one I/O thread until the
- * kernel returns; every later caller waits on that same read (and gives up at its own deadline) instead
- * of starting another one, so a stuck file never eats the I/O thread pool one collection at a time.
+ * Reads of the same path that overlap share one underlying read, so a hung file costs one thread
+ * however many collections time out on it. An owner (a collector, see forOwner) with too many stuck
+ * calls gets errors at once instead of starting more.
  */
 export class HostIo {
-  private readonly sysSem: Semaphore;
-  private readonly inflight = new Map<string, Promise<unknown>>();
+  private readonly state: SharedState;
+  /** Who the calls are for (a collector type); "" for unscoped. */
+  readonly owner: string;
   constructor(
     readonly sysRoot: string,
-    sysConcurrency = 4,
+    /** Kept for callers; the read pool's size now bounds concurrent calls. */
+    readonly sysConcurrency = 4,
     /**
      * When set and it is a procfs mount (checked with statfs), files under it are read synchronously: procfs answers from kernel memory
-     * (it is not a disk or network filesystem and cannot hang on I/O), and a thread-pool round trip per
+     * (it is not a disk or network filesystem and cannot hang on I/O), and a thread round trip per
      * small file costs more than the read on a busy host. Per-process files that take the mm lock
-     * (smaps, smaps_rollup, maps, cmdline, environ, mem) stay asynchronous and under the timeout.
+     * (smaps, smaps_rollup, maps, cmdline, environ, mem) go to the read pool, under the timeout.
      */
     readonly procRoot?: string,
+    opts: HostIoOptions & { state?: SharedState; owner?: string } = {},
   ) {
-    this.sysSem = new Semaphore(Math.max(1, sysConcurrency));
+    const maxFileBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+    this.state = opts.state ?? {
+      pool: opts.pool ?? sharedReadPool(),
+      trace: undefined,
+      inflight: new Map(),
+      maxFileBytes,
+      regularOnly: opts.regularOnly ?? true,
+      refused: meterBound("host_file_read_bytes", maxFileBytes),
+    };
+    this.owner = opts.owner ?? "";
     this.syncProc = procRoot && isProcfs(procRoot) ? procRoot + "/" : undefined;
   }
   /** The proc root + "/" when it is verified to be a procfs mount (statfs magic), else undefined. */
   private readonly syncProc: string | undefined;
 
-  /** When set, every underlying operation is recorded as "r:path" (read), "l:" (list), "s:" (stat), "k:" (readlink). Benchmarks use it to build the C floor reader. */
-  trace: Set<string> | undefined;
+  /** The same files, pool and sharing, with calls counted against `owner`'s stuck-call cap. */
+  forOwner(owner: string): HostIo {
+    return new HostIo(this.sysRoot, this.sysConcurrency, this.procRoot, { state: this.state, owner });
+  }
+
+  /** When set, every underlying operation is recorded as "r:path" (read), "l:" (list), "s:" (stat), "k:" (readlink); shared with the forOwner views. Benchmarks use it to build the C floor reader. */
+  get trace(): Set<string> | undefined {
+    return this.state.trace;
+  }
+  set trace(t: Set<string> | undefined) {
+    this.state.trace = t;
+  }
 
   /** Paths whose underlying operation has not returned yet (stuck or just slow). */
   pending(): string[] {
-    return [...this.inflight.keys()];
+    return [...this.state.inflight.keys()];
   }
 
-  private shared<T>(key: string, path: string, op: () => Promise<T>): Promise<T> {
-    let p = this.inflight.get(key) as Promise<T> | undefined;
+  /** Calls the read pool has marked stuck, as "op path (owner)". */
+  stuck(): string[] {
+    return this.state.pool.stuckCalls();
+  }
+
+  private shared<T>(key: string, op: () => Promise<T>): Promise<T> {
+    let p = this.state.inflight.get(key) as Promise<T> | undefined;
     if (!p) {
       this.trace?.add(key);
-      const bounded = path.startsWith(this.sysRoot + "/");
-      p = (async () => {
-        if (bounded) await this.sysSem.acquire();
-        try {
-          return await op();
-        } finally {
-          if (bounded) this.sysSem.release();
-        }
-      })();
-      this.inflight.set(key, p);
+      p = op();
+      const inflight = this.state.inflight;
+      inflight.set(key, p);
       const clear = () => {
-        if (this.inflight.get(key) === p) this.inflight.delete(key);
+        if (inflight.get(key) === p) inflight.delete(key);
       };
       p.then(clear, clear);
     }
     return p;
   }
 
-  /** Reads a file; errors (ENOENT, EACCES, abort) propagate. */
+  private countRefusal(e: unknown): never {
+    const code = errCode(e);
+    if (code === "EFBIG") this.state.refused.dropped("too_large");
+    else if (code === "ENOTREG") this.state.refused.dropped("not_regular");
+    else if (code === "ESTUCK") this.state.refused.dropped("owner_stuck");
+    throw e;
+  }
+
+  /** Reads a file; errors (ENOENT, EACCES, ENOTREG, EFBIG, abort) propagate. */
   read(path: string, signal?: AbortSignal): Promise<string> {
+    const { maxFileBytes, regularOnly } = this.state;
     if (this.syncProc && path.startsWith(this.syncProc) && !MM_LOCKED.test(path)) {
       if (signal?.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
       this.trace?.add(`r:${path}`);
       try {
-        return Promise.resolve(fs.readFileSync(path, "utf8"));
+        return Promise.resolve(readBounded(path, maxFileBytes, regularOnly));
       } catch (e) {
-        return Promise.reject(e);
+        return Promise.reject(e).catch((err) => this.countRefusal(err));
       }
     }
-    return raceAbort(this.shared(`r:${path}`, path, () => fsp.readFile(path, "utf8")), signal);
+    const p = this.shared(`r:${path}`, () =>
+      this.state.pool.run<string>({ op: "read", path, maxBytes: maxFileBytes, regularOnly }, this.owner),
+    );
+    return raceAbort(p, signal).catch((e) => this.countRefusal(e));
   }
 
   /**
    * Synchronous read for per-process procfs files that the kernel answers from memory without taking
-   * the mm lock (/proc/<pid>/stat, status, the fd directory): a thread-pool round trip per file costs
+   * the mm lock (/proc/<pid>/stat, status, the fd directory): a thread round trip per file costs
    * more than the read itself on a busy host. Never use it for sysfs, cgroupfs or smaps.
-   * Returns undefined on any error (the process exited, permission).
+   * Returns the error code instead of throwing (the process exited, permission).
    */
   readSyncSoft(path: string): { text?: string; code?: string } {
     this.trace?.add(`r:${path}`);
     try {
-      return { text: fs.readFileSync(path, "latin1") };
+      return { text: readBounded(path, this.state.maxFileBytes, this.state.regularOnly, "latin1") };
     } catch (e) {
       return { code: errCode(e) ?? "error" };
     }
@@ -188,7 +271,7 @@ export class HostIo {
     }
   }
 
-  /** Reads a file; undefined when it is missing or not readable (optional files). Aborts still throw. */
+  /** Reads a file; undefined when it is missing or not readable (optional files). Aborts, refusals and stuck reads still throw. */
   async readOptional(path: string, signal?: AbortSignal): Promise<string | undefined> {
     try {
       return await this.read(path, signal);
@@ -198,7 +281,7 @@ export class HostIo {
     }
   }
 
-  list(path: string, signal?: AbortSignal): Promise<Dirent[]> {
+  list(path: string, signal?: AbortSignal): Promise<DirEntry[]> {
     if (this.syncProc && (path + "/").startsWith(this.syncProc)) {
       this.trace?.add(`l:${path}`);
       try {
@@ -207,10 +290,14 @@ export class HostIo {
         return Promise.reject(e);
       }
     }
-    return raceAbort(this.shared(`l:${path}`, path, () => fsp.readdir(path, { withFileTypes: true })), signal);
+    const p = this.shared(`l:${path}`, () => this.state.pool.run<WireDirent[]>({ op: "list", path }, this.owner));
+    return raceAbort(p, signal).then(
+      (list) => list.map(dirEntry),
+      (e) => this.countRefusal(e),
+    );
   }
 
-  async listOptional(path: string, signal?: AbortSignal): Promise<Dirent[]> {
+  async listOptional(path: string, signal?: AbortSignal): Promise<DirEntry[]> {
     try {
       return await this.list(path, signal);
     } catch (e) {
@@ -219,39 +306,62 @@ export class HostIo {
     }
   }
 
-  private stat(path: string, signal?: AbortSignal) {
-    return raceAbort(this.shared(`s:${path}`, path, () => fsp.stat(path)), signal);
+  private stat(path: string, signal?: AbortSignal): Promise<WireStat> {
+    return raceAbort(
+      this.shared(`s:${path}`, () => this.state.pool.run<WireStat>({ op: "stat", path }, this.owner)),
+      signal,
+    );
   }
 
-  /** statfs(2) with bigint fields, shared and raced like reads (a hung NFS mount holds one thread). */
-  statfs(path: string, signal?: AbortSignal) {
-    return raceAbort(this.shared(`f:${path}`, path, () => fsp.statfs(path, { bigint: true })), signal);
+  /** statfs(2) with bigint fields, on a reader thread (a hung NFS mount holds that thread only). */
+  statfs(path: string, signal?: AbortSignal): Promise<WireStatfs> {
+    return raceAbort(
+      this.shared(`f:${path}`, () => this.state.pool.run<WireStatfs>({ op: "statfs", path }, this.owner)),
+      signal,
+    ).catch((e) => this.countRefusal(e));
   }
 
+  /** Whether `path` exists; false for missing or unreadable, errors for aborts and stuck calls. */
   async exists(path: string, signal?: AbortSignal): Promise<boolean> {
     try {
       await this.stat(path, signal);
       return true;
     } catch (e) {
-      if (signal?.aborted) throw e;
+      if (signal?.aborted || errCode(e) === "ESTUCK") throw e;
       return false;
     }
   }
 
   async isDir(path: string, signal?: AbortSignal): Promise<boolean> {
     try {
-      return (await this.stat(path, signal)).isDirectory();
+      return (await this.stat(path, signal)).isDirectory;
     } catch (e) {
-      if (signal?.aborted) throw e;
+      if (signal?.aborted || errCode(e) === "ESTUCK") throw e;
       return false;
+    }
+  }
+
+  /** The canonical path (links resolved); undefined when missing or unreadable. */
+  async realpath(path: string, signal?: AbortSignal): Promise<string | undefined> {
+    try {
+      return await raceAbort(
+        this.shared(`p:${path}`, () => this.state.pool.run<string>({ op: "realpath", path }, this.owner)),
+        signal,
+      );
+    } catch (e) {
+      if (signal?.aborted || !SOFT_CODES.has(errCode(e) ?? "")) throw e;
+      return undefined;
     }
   }
 
   async readlink(path: string, signal?: AbortSignal): Promise<string | undefined> {
     try {
-      return await raceAbort(this.shared(`k:${path}`, path, () => fsp.readlink(path)), signal);
+      return await raceAbort(
+        this.shared(`k:${path}`, () => this.state.pool.run<string>({ op: "readlink", path }, this.owner)),
+        signal,
+      );
     } catch (e) {
-      if (signal?.aborted) throw e;
+      if (signal?.aborted || errCode(e) === "ESTUCK") throw e;
       return undefined;
     }
   }

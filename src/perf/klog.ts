@@ -4,8 +4,12 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// The kernel log through syslog(2) (klogctl via bun:ffi into libc), the kernel collector's fallback when
+// /dev/kmsg cannot be opened.
+
 import { dlopen, ptr, toArrayBuffer } from "bun:ffi";
 import { constants } from "node:os";
+import { errorMessage } from "../util/errors.ts";
 
 /**
  * The kernel log through the syslog(2) system call (glibc `klogctl`), through bun:ffi into libc. Used by
@@ -36,6 +40,7 @@ function load(): Libc | null {
       __errno_location: { args: [], returns: "ptr" },
     }) as unknown as Libc;
   } catch {
+    // no glibc (musl build): the syslog(2) fallback is unavailable, and check says so
     libc = null;
   }
   return libc;
@@ -90,6 +95,6 @@ export function klogProbe(): true | string {
     klogSize();
     return true;
   } catch (e) {
-    return e instanceof KlogError ? e.code : (e as Error).message;
+    return e instanceof KlogError ? e.code : errorMessage(e);
   }
 }

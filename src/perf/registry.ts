@@ -4,13 +4,17 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-import { compareKernel, parseKernelVersion, type KernelVersion } from "../system/kernel-version.ts";
+// The collector registry: every built-in collector for the host roots, and whether each can run here
+// (kernel version and capabilities) or why not.
+
 import { missingCapabilities } from "../system/capabilities.ts";
+import { compareKernel, type KernelVersion, parseKernelVersion } from "../system/kernel-version.ts";
+import { errorMessage } from "../util/errors.ts";
 import type { CollectorSpec, ContinuousCollector, HostPaths, MetricType, PointCollector } from "./collector.ts";
-import type { CollectorOptions } from "./collectors/common.ts";
-import { CPUCollector } from "./collectors/cpu.ts";
 import { CgroupCPUCollector } from "./collectors/cgroup-cpu.ts";
 import { CgroupMemoryCollector } from "./collectors/cgroup-memory.ts";
+import type { CollectorOptions } from "./collectors/common.ts";
+import { CPUCollector } from "./collectors/cpu.ts";
 import { DiskCollector } from "./collectors/disk.ts";
 import { FilesystemCollector } from "./collectors/filesystem.ts";
 import { CPUInfoCollector, DiskInfoCollector, MemoryInfoCollector, NetworkInfoCollector } from "./collectors/info.ts";
@@ -90,7 +94,8 @@ export function unavailableReason(spec: CollectorSpec, env: RegistryEnv): string
   for (const cap of missingCapabilities(env.capabilities, spec.requiredCapabilities)) reasons.push(`missing capability: ${cap}`);
   try {
     const min = parseKernelVersion(spec.minKernel);
-    if (compareKernel(env.kernel, min) < 0) reasons.push(`kernel ${env.kernel.major}.${env.kernel.minor}.${env.kernel.patch} is older than the required ${spec.minKernel}`);
+    if (compareKernel(env.kernel, min) < 0)
+      reasons.push(`kernel ${env.kernel.major}.${env.kernel.minor}.${env.kernel.patch} is older than the required ${spec.minKernel}`);
   } catch {
     // a spec without a parsable minimum kernel has none
   }
@@ -109,7 +114,7 @@ export function createCollectorRegistry(paths: HostPaths, env: RegistryEnv, opts
     try {
       probe = new C(paths, opts);
     } catch (e) {
-      reason = (e as Error).message;
+      reason = errorMessage(e);
     }
     const spec = probe?.spec ?? { type, name: type, point: true, continuous: true, requiredCapabilities: [], minKernel: "2.6.0" };
     reason ??= unavailableReason(spec, env);
@@ -134,8 +139,18 @@ export function createCollectorRegistry(paths: HostPaths, env: RegistryEnv, opts
     },
     registerExternal(entry) {
       if (map.has(entry.spec.type)) throw new Error(`collector ${entry.spec.type} is already registered`);
-      const reason = entry.available === false ? (entry.reason ?? "unavailable") : entry.available === true ? undefined : unavailableReason(entry.spec, env);
-      const e: CollectorEntry = { spec: entry.spec, available: reason === undefined, ...(reason !== undefined ? { reason } : {}), create: entry.create };
+      const reason =
+        entry.available === false
+          ? (entry.reason ?? "unavailable")
+          : entry.available === true
+            ? undefined
+            : unavailableReason(entry.spec, env);
+      const e: CollectorEntry = {
+        spec: entry.spec,
+        available: reason === undefined,
+        ...(reason !== undefined ? { reason } : {}),
+        create: entry.create,
+      };
       map.set(entry.spec.type, e);
       return e;
     },

@@ -4,8 +4,12 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Fan-out of metric events to consumers (the Prometheus exposition) through a bounded, non-blocking
+// queue; drops and consumer errors are counted.
+
 import type { Logger } from "../log/logger.ts";
 import { BoundedQueue } from "../util/bounded-queue.ts";
+import { errorMessage } from "../util/errors.ts";
 import type { MetricConsumer, MetricEvent } from "./collector.ts";
 import { routerConsumerErrors } from "./self-metrics.ts";
 
@@ -50,7 +54,7 @@ export class MetricsRouter {
           c.accept(e);
         } catch (err) {
           routerConsumerErrors.inc({ consumer: c.name });
-          this.logger?.warn({ consumer: c.name, err: (err as Error).message }, "metric consumer failed");
+          this.logger?.warn({ consumer: c.name, err: errorMessage(err) }, "metric consumer failed");
         }
       }
     }

@@ -4,13 +4,17 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Runs the host collectors under `run`: each point collector on its own interval with a timeout,
+// continuous ones started once, results sent to the MetricsRouter.
+
 import type { Logger } from "../log/logger.ts";
 import type { Component } from "../runtime/component.ts";
-import type { ContinuousCollector, MetricEvent, MetricType, PointCollector } from "./collector.ts";
+import { errorMessage } from "../util/errors.ts";
 import { SAMPLE_GAP_MS } from "./collect-command.ts";
+import { type ContinuousCollector, type MetricEvent, type MetricType, metricEvent, type PointCollector } from "./collector.ts";
 import { DELTA_TYPES } from "./delta.ts";
-import { errCode, raceAbort } from "./io.ts";
-import { isContinuous, isPoint, type CollectorRegistry } from "./registry.ts";
+import { errCode, raceAbort, sharedReadPool } from "./io.ts";
+import { type CollectorRegistry, isContinuous, isPoint } from "./registry.ts";
 import type { MetricsRouter } from "./router.ts";
 import { collectorDuration, collectorErrors, collectorSkipped, collectorUp } from "./self-metrics.ts";
 
@@ -88,7 +92,7 @@ export class CollectorScheduler implements Component {
           this.streams.push({ type, collector: c });
         } catch (err) {
           collectorErrors.inc({ collector: type, reason: "start" });
-          this.log.warn({ collector: type, err: (err as Error).message }, "continuous collector failed to start");
+          this.log.warn({ collector: type, err: errorMessage(err) }, "continuous collector failed to start");
         }
         continue;
       }
@@ -141,15 +145,20 @@ export class CollectorScheduler implements Component {
       collectorUp.set({ collector: job.type }, 1);
       if (job.lastError) this.log.info({ collector: job.type }, "collector recovered");
       job.lastError = undefined;
-      this.publish({ timestamp: new Date(), metricType: job.type, eventType: COUNTER_TYPES.has(job.type) ? "counter" : "gauge", nodeName: this.opts.nodeName, data });
+      this.publish(metricEvent(job.type, data, COUNTER_TYPES.has(job.type) ? "counter" : "gauge", this.opts.nodeName));
     } catch (err) {
       const timedOut = signal.aborted;
       const code = errCode(err);
       const reason = timedOut ? "timeout" : code === "EACCES" || code === "EPERM" ? "permission" : "error";
       collectorErrors.inc({ collector: job.type, reason });
       collectorUp.set({ collector: job.type }, 0);
-      const msg = timedOut ? `timed out after ${timeoutMs} ms` : (err as Error).message;
-      if (job.lastError !== msg) this.log.warn({ collector: job.type, err: msg }, "collection failed; repeats are counted in antimetal_collector_errors_total, not logged");
+      const msg = timedOut ? `timed out after ${timeoutMs} ms` : errorMessage(err);
+      const waitingOn = timedOut ? sharedReadPool().inflightOf(job.type) : [];
+      if (job.lastError !== msg)
+        this.log.warn(
+          { collector: job.type, err: msg, ...(waitingOn.length ? { waitingOn } : {}) },
+          "collection failed; repeats are counted in antimetal_collector_errors_total, not logged",
+        );
       job.lastError = msg;
     }
   }

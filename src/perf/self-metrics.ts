@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Prometheus self-metrics of the collectors: malformed lines, errors, duration, up, skips, router errors.
+
 import { Counter, Gauge, Histogram } from "prom-client";
 import { registry } from "../metrics/registry.ts";
 
@@ -34,6 +36,18 @@ export function countMalformed(collector: string, n: number): void {
   if (n > 0) malformedLines.inc({ collector }, n);
 }
 
+/** Numbers that could not be parsed, by collector and file (the value is reported as 0, as the original does). */
+export const malformedValues = new Counter({
+  name: "antimetal_collector_malformed_values_total",
+  help: "Numbers in /proc or /sys files that could not be parsed and were reported as 0, by collector and file.",
+  labelNames: ["collector", "file"] as const,
+  registers: [registry],
+});
+
+export function countBadNumbers(collector: string, file: string, n: number): void {
+  if (n > 0) malformedValues.inc({ collector, file }, n);
+}
+
 export const collectorUp = new Gauge({
   name: "antimetal_collector_up",
   help: "1 if the collector's last scheduled collection succeeded, 0 if it failed or timed out.",
@@ -52,5 +66,19 @@ export const routerConsumerErrors = new Counter({
   name: "antimetal_metrics_router_consumer_errors_total",
   help: "Metric events a consumer threw on.",
   labelNames: ["consumer"] as const,
+  registers: [registry],
+});
+
+export const expositionErrors = new Counter({
+  name: "antimetal_exposition_errors_total",
+  help: "Renders of a /metrics family that failed because its collector data had an unexpected shape (the family is left empty).",
+  labelNames: ["family"] as const,
+  registers: [registry],
+});
+
+export const expositionSeriesDropped = new Counter({
+  name: "antimetal_exposition_series_dropped_total",
+  help: "Series left out of a /metrics family because it had more than the per-family cap, counted at each render.",
+  labelNames: ["family"] as const,
   registers: [registry],
 });

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// TCP connection counts by state via NETLINK_SOCK_DIAG (as `ss -tan` does) through bun:ffi into libc,
+// much cheaper than reading /proc/net/tcp and tcp6.
+
 import { dlopen, ptr } from "bun:ffi";
 import { emptyStateCounts } from "./parsers/nettcp.ts";
 
@@ -65,6 +68,7 @@ function load(): Libc | null {
       close: { args: ["i32"], returns: "i32" },
     }) as unknown as Libc;
   } catch {
+    // no glibc (musl build): the tcp collector reads /proc/net/tcp instead
     libc = null;
   }
   return libc;
@@ -79,20 +83,25 @@ export function netlinkAvailable(): boolean {
     countTcpStatesNetlink();
     probed = true;
   } catch {
+    // netlink sock_diag refused (no CONFIG_INET_DIAG, seccomp): /proc/net/tcp is the fallback
     probed = false;
   }
   return probed;
 }
 
-const req = new Uint8Array(72);
-const recvBuf = new Uint8Array(64 * 1024);
-
-function dump(l: Libc, family: number, into: Record<string, number>): void {
+/**
+ * One dump of `family`'s TCP sockets, counted into `into`. The kernel walks its socket hash a chunk per
+ * recv() (one 64 KiB buffer of records), so the generator yields after each chunk: the async caller
+ * lets the event loop run between chunks. With 100k+ TIME_WAIT sockets (a scraper opening a connection
+ * per scrape) one whole dump blocks for hundreds of ms; a chunk for a few.
+ */
+function* dumpChunks(l: Libc, family: number, into: Record<string, number>): Generator<void, void, void> {
+  const req = new Uint8Array(72);
+  const recvBuf = new Uint8Array(64 * 1024);
   const fd = l.symbols.socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
   if (fd < 0) throw new Error("sock_diag: socket() failed");
   try {
     const dv = new DataView(req.buffer);
-    req.fill(0);
     dv.setUint32(0, 72, true);
     dv.setUint16(4, SOCK_DIAG_BY_FAMILY, true);
     dv.setUint16(6, NLM_F_REQUEST | NLM_F_DUMP, true);
@@ -117,6 +126,7 @@ function dump(l: Libc, family: number, into: Record<string, number>): void {
         if (name) into[name] = (into[name] ?? 0) + 1;
         off += (len + 3) & ~3;
       }
+      yield;
     }
   } finally {
     l.symbols.close(fd);
@@ -128,7 +138,20 @@ export function countTcpStatesNetlink(): Record<string, number> {
   const l = load();
   if (!l) throw new Error("sock_diag: libc not loadable");
   const out = emptyStateCounts();
-  dump(l, AF_INET, out);
-  dump(l, AF_INET6, out);
+  for (const family of [AF_INET, AF_INET6]) for (const _chunk of dumpChunks(l, family, out));
+  return out;
+}
+
+/** countTcpStatesNetlink, letting the event loop run between chunks; stops at `signal`. */
+export async function countTcpStatesNetlinkYielding(signal?: AbortSignal): Promise<Record<string, number>> {
+  const l = load();
+  if (!l) throw new Error("sock_diag: libc not loadable");
+  const out = emptyStateCounts();
+  for (const family of [AF_INET, AF_INET6]) {
+    for (const _chunk of dumpChunks(l, family, out)) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      signal?.throwIfAborted();
+    }
+  }
   return out;
 }

@@ -8,6 +8,7 @@
  * One long-running piece of the agent (store, collectors, kube controller, intake, HTTP).
  * The lifecycle starts components in order and stops them in reverse.
  */
+
 export interface Component {
   readonly name: string;
   /** A required component that fails to start stops the agent; an optional one is reported and skipped. */

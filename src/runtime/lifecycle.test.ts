@@ -4,12 +4,19 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the lifecycle: start order and reverse stop, readiness while stopping and before sync,
+// optional vs required failures, and the stop budget.
+
 import { expect, test } from "bun:test";
 import { silentLogger } from "../log/logger.ts";
 import type { Component } from "./component.ts";
 import { Lifecycle } from "./lifecycle.ts";
 
-function fake(name: string, log: string[], opts: { required?: boolean; failStart?: boolean; ready?: boolean; stopMs?: number } = {}): Component {
+function fake(
+  name: string,
+  log: string[],
+  opts: { required?: boolean; failStart?: boolean; ready?: boolean; stopMs?: number } = {},
+): Component {
   return {
     name,
     required: opts.required ?? true,
@@ -70,4 +77,17 @@ test("stop respects the budget", async () => {
   const t0 = performance.now();
   expect(await lc.stop(100)).toBe(false);
   expect(performance.now() - t0).toBeLessThan(1000);
+});
+
+test("after a stop over budget, unstopped() names the components that did not stop", async () => {
+  const log: string[] = [];
+  const lc = new Lifecycle([fake("store", log), fake("hung", log, { stopMs: 10_000 }), fake("http", log)], silentLogger);
+  await lc.start();
+  expect(lc.unstopped()).toEqual([]);
+  const t0 = performance.now();
+  expect(await lc.stop(100)).toBe(false);
+  expect(performance.now() - t0).toBeLessThan(1000);
+  expect(lc.unstopped()).toEqual(["hung"]);
+  expect(log).toContain("stop store");
+  expect(log).toContain("stop http");
 });

@@ -4,8 +4,12 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Starts the agent's components in order and stops them in reverse; a failed required component aborts
+// the start, an optional one is left out. Also the readiness behind /readyz.
+
 import type { Logger } from "../log/logger.ts";
 import { type ComponentState, setComponentState } from "../metrics/self.ts";
+import { errorMessage } from "../util/errors.ts";
 import type { Component } from "./component.ts";
 
 export interface Readiness {
@@ -42,7 +46,7 @@ export class Lifecycle {
         this.setState(c, "running");
         log.info("started");
       } catch (e) {
-        const reason = (e as Error).message;
+        const reason = errorMessage(e);
         if (c.required) {
           this.setState(c, "failed");
           log.error({ err: reason }, "required component failed to start");
@@ -89,10 +93,17 @@ export class Lifecycle {
       } catch (e) {
         clean = false;
         this.setState(c, "failed");
-        log.error({ err: (e as Error).message }, "stop failed");
+        log.error({ err: errorMessage(e) }, "stop failed");
       }
     }
     return clean;
+  }
+
+  /** Components that did not stop cleanly (their stop failed or ran out of budget), by name. */
+  unstopped(): string[] {
+    return this.components
+      .filter((c) => this.states.get(c) === "stopping" || (this.stopping && this.states.get(c) === "failed"))
+      .map((c) => c.name);
   }
 
   private setState(c: Component, state: ComponentState): void {

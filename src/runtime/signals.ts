@@ -8,6 +8,7 @@
  * Calls `handler` once on the first SIGTERM or SIGINT. A second signal while the handler runs
  * exits at once with 130, for an operator who does not want to wait.
  */
+
 export function onShutdownSignal(handler: (signal: NodeJS.Signals) => Promise<void>): void {
   let called = false;
   const on = (signal: NodeJS.Signals) => {

@@ -5,6 +5,7 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 /** A listen address: ":8080" -> 0.0.0.0:8080, "127.0.0.1:0" -> ephemeral port, "0"/"" -> disabled. */
+
 export function parseBindAddress(address: string): { hostname: string; port: number } | undefined {
   if (address === "" || address === "0") return undefined;
   const i = address.lastIndexOf(":");

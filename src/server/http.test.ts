@@ -4,8 +4,11 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the HTTP listeners: bind address parsing, /readyz reasons with 503, disabled listeners,
+// and the pprof endpoints.
+
 import { afterEach, expect, test } from "bun:test";
-import { Registry } from "prom-client";
+import { Counter, Registry } from "prom-client";
 import { silentLogger } from "../log/logger.ts";
 import type { Readiness } from "../runtime/lifecycle.ts";
 import { parseBindAddress } from "./address.ts";
@@ -62,4 +65,34 @@ test("0 disables a listener; pprof serves a heap snapshot and a CPU profile", as
 test("pprof is off by default", async () => {
   const ports = await start(() => ({ ready: true, reasons: [] }));
   expect(ports.pprof).toBeUndefined();
+});
+
+test("/metrics: text by default, gzip when the client accepts it, both the same body", async () => {
+  const registry = new Registry();
+  new Counter({ name: "served_total", help: "Served.", registers: [registry] }).inc(3);
+  const host = { version: 1, render: async () => "# HELP host_up Host.\n# TYPE host_up gauge\nhost_up 1\n" };
+  http = createHttpComponent({
+    probeAddress: "0",
+    metricsAddress: "127.0.0.1:0",
+    pprofAddress: "0",
+    readiness: () => ({ ready: true, reasons: [] }),
+    registry,
+    sources: [host],
+    logger: silentLogger,
+  });
+  await http.start();
+  const url = `http://127.0.0.1:${http.ports().metrics}/metrics`;
+  const plain = await fetch(url, { headers: { "accept-encoding": "identity" } });
+  expect(plain.headers.get("content-encoding")).toBeNull();
+  expect(plain.headers.get("content-type")).toBe(registry.contentType);
+  const text = await plain.text();
+  expect(text).toBe(
+    "# HELP served_total Served.\n# TYPE served_total counter\nserved_total 3\n\n# HELP host_up Host.\n# TYPE host_up gauge\nhost_up 1\n",
+  );
+  const gz = await fetch(url, { headers: { "accept-encoding": "gzip, deflate" }, decompress: false } as RequestInit);
+  expect(gz.headers.get("content-encoding")).toBe("gzip");
+  expect(new TextDecoder().decode(Bun.gunzipSync(new Uint8Array(await gz.arrayBuffer())))).toBe(text);
+  const refused = await fetch(url, { headers: { "accept-encoding": "gzip;q=0" }, decompress: false } as RequestInit);
+  expect(refused.headers.get("content-encoding")).toBeNull();
+  expect(await refused.text()).toBe(text);
 });

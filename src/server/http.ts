@@ -4,12 +4,17 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-import type { Server } from "bun";
+// The agent's HTTP listeners: probes (/healthz, /livez, /readyz), Prometheus /metrics, and the optional
+// profiling endpoints.
+
 import { profile } from "bun:jsc";
+import type { Server } from "bun";
 import type { Registry } from "prom-client";
 import type { Logger } from "../log/logger.ts";
+import { type ExpositionSource, ScrapeCache } from "../metrics/scrape-cache.ts";
 import type { Component } from "../runtime/component.ts";
 import type { Readiness } from "../runtime/lifecycle.ts";
+import { errorMessage } from "../util/errors.ts";
 import { parseBindAddress } from "./address.ts";
 
 export interface HttpOptions {
@@ -17,13 +22,28 @@ export interface HttpOptions {
   metricsAddress: string;
   pprofAddress: string;
   readiness: () => Readiness;
+  /** Self metrics, re-rendered at most once per selfMaxAgeMs. */
   registry: Registry;
+  /** Further /metrics text (host metrics), re-rendered only when its version changes. May be filled after creation. */
+  sources?: readonly ExpositionSource[];
+  selfMaxAgeMs?: number;
   logger: Logger;
 }
 
 export interface HttpComponent extends Component {
   /** Bound ports by listener name (probes, metrics, pprof), for logs and tests. */
   ports(): Record<string, number>;
+}
+
+/** True when the client lists gzip in Accept-Encoding without q=0. */
+function acceptsGzip(req: Request): boolean {
+  const accept = req.headers.get("accept-encoding");
+  if (!accept) return false;
+  return accept.split(",").some((part) => {
+    const [coding, ...params] = part.trim().toLowerCase().split(";");
+    if (coding !== "gzip" && coding !== "*") return false;
+    return !params.some((p) => /^\s*q=0(\.0*)?\s*$/.test(p));
+  });
 }
 
 const text = (body: string, status = 200) => new Response(body, { status, headers: { "content-type": "text/plain; charset=utf-8" } });
@@ -47,13 +67,18 @@ export function createHttpComponent(opts: HttpOptions): HttpComponent {
     return text("not found\n", 404);
   };
 
+  // Every scrape shares one rendered body: N concurrent scrapers cost N buffer writes, not N renders.
+  const scrapes = new ScrapeCache({ registry: opts.registry, sources: opts.sources, selfMaxAgeMs: opts.selfMaxAgeMs });
   const metrics = async (req: Request): Promise<Response> => {
     if (new URL(req.url).pathname !== "/metrics") return text("not found\n", 404);
     try {
-      return new Response(await opts.registry.metrics(), { headers: { "content-type": opts.registry.contentType } });
+      const body = await scrapes.current();
+      const headers: Record<string, string> = { "content-type": opts.registry.contentType, vary: "accept-encoding" };
+      if (!acceptsGzip(req)) return new Response(body.text, { headers });
+      return new Response(body.gzip(), { headers: { ...headers, "content-encoding": "gzip" } });
     } catch (e) {
-      log.error({ err: (e as Error).message }, "metrics collection failed");
-      return text(`metrics collection failed: ${(e as Error).message}\n`, 500);
+      log.error({ err: errorMessage(e) }, "metrics collection failed");
+      return text(`metrics collection failed: ${errorMessage(e)}\n`, 500);
     }
   };
 
@@ -79,7 +104,7 @@ export function createHttpComponent(opts: HttpOptions): HttpComponent {
     try {
       servers.set(name, Bun.serve({ hostname: bind.hostname, port: bind.port, fetch, idleTimeout: 30 }));
     } catch (e) {
-      throw new Error(`cannot listen on ${address} for ${name}: ${(e as Error).message}`);
+      throw new Error(`cannot listen on ${address} for ${name}: ${errorMessage(e)}`);
     }
     log.info({ listener: name, address, port: servers.get(name)!.port }, "listening");
   };

@@ -4,9 +4,30 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Background WAL checkpoints in a Worker thread, so commits never copy the WAL on the event loop.
+
 import type { Database } from "bun:sqlite";
 import { statSync } from "node:fs";
+import { Counter, Gauge } from "prom-client";
 import type { Logger } from "../log/logger.ts";
+import { registry } from "../metrics/registry.ts";
+import { errorMessage } from "../util/errors.ts";
+
+function counter(name: string, help: string): Counter {
+  return (registry.getSingleMetric(name) as Counter | undefined) ?? new Counter({ name, help, registers: [registry] });
+}
+
+const checkpointFailures = counter(
+  "antimetal_store_checkpoint_failures_total",
+  "Background WAL checkpoints that failed (disk full, store no longer writable...). Logged once per change between failing and working.",
+);
+const checkpointFailing =
+  (registry.getSingleMetric("antimetal_store_checkpoint_failing") as Gauge | undefined) ??
+  new Gauge({
+    name: "antimetal_store_checkpoint_failing",
+    help: "1 while background WAL checkpoints keep failing, else 0.",
+    registers: [registry],
+  });
 
 /**
  * Moves WAL checkpoints off the event loop. With SQLite's autocheckpoint, the commit that crosses
@@ -52,7 +73,8 @@ self.onmessage = (e) => {
     if (run) run(true);
   } else if (m.type === "close") {
     clearInterval(timer);
-    try { db && db.close(true); } catch {}
+    // shutting down: this connection only read the WAL; the store's own close reports real problems
+    try { db && db.close(true); } catch (_ignoredAtShutdown) { /* see above */ }
     Atomics.store(m.done, 0, 1);
     Atomics.notify(m.done, 0);
   }
@@ -68,6 +90,10 @@ export interface CheckpointStats {
   /** WAL frames at the last checkpoint. */
   lastLogFrames: number;
   healthy: boolean;
+  /** Failed checkpoints since open. */
+  failures: number;
+  /** The last checkpoint failed (a warning was logged when this turned true, an info line when it turned false). */
+  failing: boolean;
 }
 
 export class Checkpointer {
@@ -78,7 +104,7 @@ export class Checkpointer {
   private waiter: ((complete: boolean) => void) | undefined;
   /** applyAsync waits for a complete checkpoint when the WAL is larger than this. */
   readonly drainBytes: number;
-  readonly stats: CheckpointStats = { checkpoints: 0, lastMs: 0, maxMs: 0, lastLogFrames: 0, healthy: false };
+  readonly stats: CheckpointStats = { checkpoints: 0, lastMs: 0, maxMs: 0, lastLogFrames: 0, healthy: false, failures: 0, failing: false };
 
   constructor(
     private readonly db: Database,
@@ -101,7 +127,7 @@ export class Checkpointer {
       w.postMessage({ type: "open", path, intervalMs: opts.intervalMs ?? 200, busyTimeoutMs: opts.busyTimeoutMs ?? 5000 });
       w.unref();
     } catch (err) {
-      this.fallback(`checkpoint worker did not start: ${String((err as Error)?.message ?? err)}`);
+      this.fallback(`checkpoint worker did not start: ${errorMessage(err)}`);
     }
   }
 
@@ -124,14 +150,35 @@ export class Checkpointer {
       this.stats.healthy = true;
       this.db.run(`PRAGMA wal_autocheckpoint = ${this.backstopPages}`);
     } else if (m.type === "checkpoint") {
+      this.recovered();
       this.stats.checkpoints++;
       this.stats.lastMs = m.ms ?? 0;
       this.stats.maxMs = Math.max(this.stats.maxMs, m.ms ?? 0);
       this.stats.lastLogFrames = m.log ?? 0;
     } else if (m.type === "error") {
       if (m.fatal) this.fallback(`checkpoint worker: ${m.message}`);
-      else this.log.warn({ err: m.message }, "background WAL checkpoint failed; retrying");
+      else this.failed(m.message ?? "unknown error");
     }
+  }
+
+  /** A failed checkpoint: counted every time, logged only when checkpoints start failing (it repeats every interval). */
+  private failed(message: string): void {
+    this.stats.failures++;
+    checkpointFailures.inc();
+    if (this.stats.failing) return;
+    this.stats.failing = true;
+    checkpointFailing.set(1);
+    this.log.warn(
+      { err: message, path: this.walPath },
+      "background WAL checkpoints failing (disk full or store not writable?); retrying quietly until one succeeds",
+    );
+  }
+
+  private recovered(): void {
+    if (!this.stats.failing) return;
+    this.stats.failing = false;
+    checkpointFailing.set(0);
+    this.log.info({ failures: this.stats.failures, path: this.walPath }, "background WAL checkpoints work again");
   }
 
   get healthy(): boolean {
@@ -142,8 +189,9 @@ export class Checkpointer {
   walBytes(): number {
     try {
       return statSync(this.walPath).size;
-    } catch {
-      return 0;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return 0;
+      throw err;
     }
   }
 
@@ -173,8 +221,8 @@ export class Checkpointer {
     this.stats.healthy = false;
     try {
       this.db.run("PRAGMA wal_autocheckpoint = 1000");
-    } catch {
-      /* db closed */
+    } catch (err) {
+      this.log.debug({ err: errorMessage(err) }, "resetting wal_autocheckpoint failed (store closing)");
     }
     this.log.warn({ reason }, "WAL checkpoints back on the main thread (autocheckpoint)");
     this.worker?.terminate();
@@ -203,8 +251,9 @@ export class Checkpointer {
     this.worker = undefined;
     try {
       this.db.run("PRAGMA wal_autocheckpoint = 1000");
-    } catch {
-      /* closed */
+    } catch (err) {
+      this.log.debug({ err: errorMessage(err) }, "resetting wal_autocheckpoint failed (store closing)");
     }
+    if (this.stats.failing) checkpointFailing.set(0);
   }
 }

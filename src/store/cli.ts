@@ -4,8 +4,10 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-import { createRegistry, fromBinary, toJson, type JsonValue } from "@bufbuild/protobuf";
+// `antimetal-agent store ...`: reads a data directory's store read-only and prints it as JSON.
+
 import { statSync } from "node:fs";
+import { createRegistry, fromBinary, type JsonValue, toJson } from "@bufbuild/protobuf";
 import { silentLogger } from "../log/logger.ts";
 import { file_antimetal_hardware_v1_hardware } from "../proto/gen/antimetal/hardware/v1/hardware_pb.ts";
 import { file_kubernetes_v1_cluster } from "../proto/gen/kubernetes/v1/cluster_pb.ts";
@@ -13,8 +15,9 @@ import { file_kubernetes_v1_relationships } from "../proto/gen/kubernetes/v1/rel
 import { file_network_v1_relationships } from "../proto/gen/network/v1/relationships_pb.ts";
 import { file_resource_v1_relationship, RelationshipSchema } from "../proto/gen/resource/v1/relationship_pb.ts";
 import { file_resource_v1_resource, ResourceSchema } from "../proto/gen/resource/v1/resource_pb.ts";
-import { openStore } from "./index.ts";
+import { errorMessage } from "../util/errors.ts";
 import { storePath } from "./open.ts";
+import { openStore } from "./open-store.ts";
 import { SCHEMA_VERSION } from "./schema.ts";
 
 const registry = createRegistry(
@@ -32,6 +35,7 @@ function anyTolerantJson(schema: typeof ResourceSchema | typeof RelationshipSche
   try {
     return toJson(schema as typeof ResourceSchema, msg as never, { registry });
   } catch {
+    // an Any whose type this build does not know: print it as type URL + base64
     const field = schema === ResourceSchema ? "spec" : "predicate";
     const any = msg[field] as { typeUrl: string; value: Uint8Array } | undefined;
     msg[field] = undefined;
@@ -41,61 +45,54 @@ function anyTolerantJson(schema: typeof ResourceSchema | typeof RelationshipSche
   }
 }
 
-const USAGE = `usage: antimetal-agent store <command> [flags]
-  resources [--type T]                                   resources whose type matches T (dot-segment prefix)
-  relationships [--subject KEY] [--object KEY] [--predicate T]   relationships matching all given criteria
-  stats                                                  counts, outbox depth/bytes per channel, file sizes
-KEY is a resource key as printed by "store resources". Output is JSON. Reads <data-directory>/resource/store.db
-read-only, so it works while the agent runs.`;
+/** What `antimetal-agent store` prints; the CLI parses its flags into this (src/cli/store.ts). */
+export type StoreQuery =
+  | { command: "resources" /** dot-segment type prefix */; type?: string }
+  | { command: "relationships"; subject?: string; object?: string; predicate?: string }
+  | { command: "stats" };
 
-function parseFlags(args: string[], allowed: string[]): Record<string, string> | string {
-  const out: Record<string, string> = {};
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === "--help" || a === "-h") return "help";
-    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
-    if (!m || !allowed.includes(m[1]!)) return `unknown argument: ${a}`;
-    const v = m[2] ?? args[++i];
-    if (v === undefined) return `--${m[1]} needs a value`;
-    out[m[1]!] = v;
-  }
-  return out;
-}
-
+/** Size of a file, 0 when it does not exist (no -wal after a clean stop). */
 function fileSize(p: string): number {
   try {
     return statSync(p).size;
-  } catch {
-    return 0;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return 0;
+    throw new Error(`reading the size of ${p}: ${errorMessage(e)}`);
   }
 }
 
-/**
- * `antimetal-agent store resources|relationships|stats`. Returns the text to print on stdout and
- * the exit code (0 ok, 1 no/unreadable store, 2 bad usage; errors are one line in `output`).
- */
-export async function runStoreCommand(argv: string[], opts: { dataDirectory: string }): Promise<{ output: string; exitCode: number }> {
-  const [cmd, ...rest] = argv;
-  if (!cmd || cmd === "--help" || cmd === "-h" || cmd === "help") return { output: USAGE + "\n", exitCode: cmd ? 0 : 2 };
-  const allowed: Record<string, string[]> = { resources: ["type"], relationships: ["subject", "object", "predicate"], stats: [] };
-  const flags = allowed[cmd] ? parseFlags(rest, allowed[cmd]) : `unknown store command: ${cmd}`;
-  if (flags === "help") return { output: USAGE + "\n", exitCode: 0 };
-  if (typeof flags === "string") return { output: `${flags}\n${USAGE}\n`, exitCode: 2 };
-  if (opts.dataDirectory === "") return { output: "store: --data-directory is empty (in-memory store): nothing to read\n", exitCode: 1 };
+export interface StoreCommandResult {
+  /** What goes to stdout: the JSON. Empty on error. */
+  output: string;
+  /** What goes to stderr: one line "store: <what went wrong>". Empty on success. */
+  error: string;
+  /** 0 ok, 1 no or unreadable store (bad usage exits 2 in the CLI parser, before this runs). */
+  exitCode: number;
+}
 
-  let store;
+const failed = (message: string, exitCode: number): StoreCommandResult => ({ output: "", error: `store: ${message}\n`, exitCode });
+
+/**
+/**
+ * `antimetal-agent store resources|relationships|stats`, already parsed into a query. Returns what
+ * to print on stdout and on stderr, and the exit code; the caller prints them.
+ */
+export async function runStoreCommand(query: StoreQuery, opts: { dataDirectory: string }): Promise<StoreCommandResult> {
+  if (opts.dataDirectory === "") return failed("--data-directory is empty (in-memory store): nothing to read", 1);
+
+  let store: ReturnType<typeof openStore>;
   try {
     store = openStore({ dataDirectory: opts.dataDirectory, logger: silentLogger, readonly: true });
   } catch (err) {
-    return { output: `store: ${(err as Error).message}\n`, exitCode: 1 };
+    return failed(errorMessage(err), 1);
   }
   try {
     let result: unknown;
-    if (cmd === "resources") {
-      const rows = store.resourceRows(flags.type ? [{ kind: "", type: flags.type }] : []);
+    if (query.command === "resources") {
+      const rows = store.resourceRows(query.type ? [{ kind: "", type: query.type }] : []);
       result = { count: rows.length, resources: rows.map(([key, , , body]) => ({ key, resource: anyTolerantJson(ResourceSchema, body) })) };
-    } else if (cmd === "relationships") {
-      const rows = store.relationshipBodies(flags.subject, flags.object, flags.predicate);
+    } else if (query.command === "relationships") {
+      const rows = store.relationshipRows({ subjectKey: query.subject, objectKey: query.object, predicate: query.predicate });
       result = {
         count: rows.length,
         relationships: rows.map(([body, id, subject, object, predicate]) => ({
@@ -118,9 +115,9 @@ export async function runStoreCommand(argv: string[], opts: { dataDirectory: str
         fileBytes: { db: fileSize(path), wal: fileSize(`${path}-wal`) },
       };
     }
-    return { output: JSON.stringify(result, null, 2) + "\n", exitCode: 0 };
+    return { output: JSON.stringify(result, null, 2) + "\n", error: "", exitCode: 0 };
   } catch (err) {
-    return { output: `store: ${(err as Error).message}\n`, exitCode: 1 };
+    return failed(errorMessage(err), 1);
   } finally {
     store.close();
   }

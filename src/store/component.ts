@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// The open store as a required lifecycle component, closed on stop.
+
 import type { Component } from "../runtime/component.ts";
 import type { SqliteStore } from "./sqlite-store.ts";
 

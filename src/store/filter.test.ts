@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of type filters: dot-segment prefixes and kind/type descriptor lists (kind-only included).
+
 import { expect, test } from "bun:test";
 import { matchesFilters, segmentPrefix } from "./filter.ts";
 
@@ -24,6 +26,15 @@ test("filter lists: any descriptor; kind and type both when set; kind-only works
   expect(matchesFilters([{ kind: R, type: "" }], "resource.v1.Relationship", "x.y")).toBe(false);
   expect(matchesFilters([{ kind: R, type: "x" }], R, "x.y")).toBe(true);
   expect(matchesFilters([{ kind: R, type: "z" }], R, "x.y")).toBe(false);
-  expect(matchesFilters([{ kind: "", type: "z" }, { kind: "", type: "x" }], R, "x.y")).toBe(true);
+  expect(
+    matchesFilters(
+      [
+        { kind: "", type: "z" },
+        { kind: "", type: "x" },
+      ],
+      R,
+      "x.y",
+    ),
+  ).toBe(true);
   expect(matchesFilters([{ kind: "", type: "x" }], undefined, undefined)).toBe(false);
 });

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Type filters of subscriptions and lists: dot-segment prefix matching of kind and type descriptors
+// (kind-only filters work, unlike the original).
+
 import type { TypeDescriptor } from "../proto/gen/resource/v1/object_pb.ts";
 
 /** Dot-segment prefix: "a.b" matches "a.b", "a.b.C", "a.b.c.D"; not "a.bc". Empty pattern matches all. */

@@ -4,10 +4,14 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Opening the SQLite file: pragmas, integrity check, migration, a write probe, and moving a
+// corrupt file aside so the agent never crash-loops on it.
+
 import { Database } from "bun:sqlite";
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../log/logger.ts";
+import { errorMessage } from "../util/errors.ts";
 import { migrate, SCHEMA_VERSION, SchemaTooNewError } from "./schema.ts";
 
 export type Synchronous = "OFF" | "NORMAL" | "FULL";
@@ -42,6 +46,41 @@ export class CorruptStoreError extends Error {
   }
 }
 
+/** The store exists or would be created where this process cannot write (read-only mount, other owner, immutable file). */
+export class StoreNotWritableError extends Error {
+  constructor(
+    readonly path: string,
+    detail: string,
+  ) {
+    super(`cannot write the store at ${path}: ${detail}`);
+    this.name = "StoreNotWritableError";
+  }
+}
+
+/**
+ * Proves the database, its WAL and its -shm writable with one real write (SQLite opens a file it
+ * cannot write read-only without an error, and every later write would fail).
+ */
+function probeWritable(db: Database, file: string): void {
+  try {
+    db.run("INSERT INTO meta(k, v) VALUES ('opened_at', ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v", [String(Date.now())]);
+  } catch (e) {
+    throw new StoreNotWritableError(file, errorMessage(e));
+  }
+}
+
+/** SQLite's codes for a file it cannot write (as opposed to one that is corrupt). */
+function isWriteDenied(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return (
+    typeof code === "string" &&
+    (code.startsWith("SQLITE_READONLY") ||
+      code.startsWith("SQLITE_CANTOPEN") ||
+      code.startsWith("SQLITE_PERM") ||
+      code === "SQLITE_IOERR_WRITE")
+  );
+}
+
 /** Errors that mean "this file cannot be used as our store" (as opposed to EACCES, EBUSY, disk full). */
 function isUnusableFile(err: unknown): boolean {
   if (err instanceof CorruptStoreError || err instanceof SchemaTooNewError) return true;
@@ -55,12 +94,12 @@ function configure(db: Database, opts: OpenDatabaseOptions, memory: boolean): vo
   if (opts.readonly) return;
   if (!memory) {
     const mode = (db.query("PRAGMA journal_mode = WAL").get() as { journal_mode: string }).journal_mode;
-    if (mode.toLowerCase() !== "wal") throw new Error(`store: cannot enable WAL (journal_mode=${mode})`);
+    if (mode.toLowerCase() !== "wal") throw new Error(`cannot enable WAL (journal_mode=${mode})`);
     // The WAL file is truncated back to this size after checkpoints: bounded disk use.
     db.run("PRAGMA journal_size_limit = 67108864");
   }
   const sync = opts.synchronous ?? "NORMAL";
-  if (!["OFF", "NORMAL", "FULL"].includes(sync)) throw new Error(`store: invalid synchronous ${sync}`);
+  if (!["OFF", "NORMAL", "FULL"].includes(sync)) throw new Error(`invalid synchronous ${sync}`);
   db.run(`PRAGMA synchronous = ${sync}`);
   db.run("PRAGMA temp_store = MEMORY");
 }
@@ -72,7 +111,18 @@ function check(db: Database, mode: IntegrityCheck): void {
   if (msgs.length !== 1 || msgs[0] !== "ok") throw new CorruptStoreError(msgs.slice(0, 5).join("; "));
 }
 
+/** Creates an empty store file 0600 (SQLite would create it 0644 less the umask; its -wal and -shm copy its mode). */
+function createPrivate(file: string): void {
+  try {
+    closeSync(openSync(file, "wx", 0o600));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") return;
+    throw new StoreNotWritableError(file, errorMessage(e));
+  }
+}
+
 function openFile(file: string, opts: OpenDatabaseOptions): Database {
+  if (!opts.readonly) createPrivate(file);
   const db = new Database(file, opts.readonly ? { readonly: true, strict: true } : { create: true, readwrite: true, strict: true });
   try {
     configure(db, opts, false);
@@ -83,9 +133,11 @@ function openFile(file: string, opts: OpenDatabaseOptions): Database {
     }
     check(db, opts.integrityCheck ?? "quick");
     migrate(db);
+    probeWritable(db, file);
     return db;
   } catch (err) {
     closeDatabase(db);
+    if (isWriteDenied(err)) throw new StoreNotWritableError(file, errorMessage(err));
     throw err;
   }
 }
@@ -98,6 +150,7 @@ export function closeDatabase(db: Database): void {
   try {
     db.close(true);
   } catch {
+    // close(true) throws when a statement is still running; the plain close defers to its end
     db.close(false);
   }
 }
@@ -136,7 +189,7 @@ export interface OpenedDatabase {
  */
 export function openDatabase(opts: OpenDatabaseOptions): OpenedDatabase {
   if (opts.dataDirectory === "") {
-    if (opts.readonly) throw new Error("store: an in-memory store cannot be opened read-only");
+    if (opts.readonly) throw new Error("an in-memory store cannot be opened read-only");
     const db = new Database(":memory:", { strict: true });
     configure(db, opts, true);
     migrate(db);
@@ -144,17 +197,17 @@ export function openDatabase(opts: OpenDatabaseOptions): OpenedDatabase {
   }
   const file = storePath(opts.dataDirectory);
   if (opts.readonly) {
-    if (!existsSync(file)) throw new Error(`store: no store at ${file}`);
+    if (!existsSync(file)) throw new Error(`no store at ${file}`);
     return { db: openFile(file, opts), path: file };
   }
-  mkdirSync(join(file, ".."), { recursive: true });
+  mkdirSync(join(file, ".."), { recursive: true, mode: 0o700 });
   try {
     return { db: openFile(file, opts), path: file };
   } catch (err) {
     if (!isUnusableFile(err)) throw err;
     const movedAside = moveAside(file, opts.keepCorrupt ?? 2);
     opts.logger.error(
-      { err: String((err as Error)?.message ?? err), path: file, movedTo: movedAside },
+      { err: errorMessage(err), path: file, movedTo: movedAside },
       "store file unusable; moved aside, starting a fresh store (state is rebuilt from sources)",
     );
     return { db: openFile(file, opts), path: file, movedAside };

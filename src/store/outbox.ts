@@ -4,20 +4,17 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-import type { Database, Statement } from "bun:sqlite";
+// The transactional outbox: one pending entry per changed object and channel, read and confirmed
+// by the intake, bounded by a byte and an entry cap per channel.
+
+import type { Database } from "bun:sqlite";
 import { fromBinary } from "@bufbuild/protobuf";
 import { Gauge } from "prom-client";
 import type { Logger } from "../log/logger.ts";
-import { meterBound, registry, type BoundMeter } from "../metrics/registry.ts";
+import { type BoundMeter, meterBound, registry } from "../metrics/registry.ts";
 import { ObjectSchema } from "../proto/gen/resource/v1/object_pb.ts";
-import {
-  StoreClosedError,
-  type Outbox,
-  type OutboxEntry,
-  type OutboxOp,
-  type OutboxRawEntry,
-  type OutboxStats,
-} from "./types.ts";
+import type { ObRow, OutboxStatements } from "./statements.ts";
+import { type Outbox, type OutboxEntry, type OutboxOp, type OutboxRawEntry, type OutboxStats, StoreClosedError } from "./types.ts";
 import { RELATIONSHIP_TYPE_URL, RESOURCE_TYPE_URL, wireObject, wireObjectSize } from "./wire.ts";
 
 export const DEFAULT_OUTBOX_MAX_BYTES = 256 * 1024 * 1024;
@@ -54,6 +51,23 @@ export interface OutboxOptions {
   logger: Logger;
   outboxMaxBytes?: number;
   outboxMaxEntries?: number;
+  /** Channels recorded (with a consumer); undefined: all. */
+  outboxChannels?: readonly string[];
+}
+
+/** One entry to append: the object's channel and key, and either its row (rid) or its encoded DELETE (body). */
+export interface OutboxAppend {
+  seq: number;
+  /** ms since epoch. */
+  enqueuedAt: number;
+  channel: string;
+  key: string;
+  entity: number;
+  op: OutboxOp;
+  rid: number | null;
+  body: Uint8Array | null;
+  /** Encoded size of the wire object. */
+  bytes: number;
 }
 
 // ---- metrics shared by every open store (bytes and age are read at scrape time) ----
@@ -84,74 +98,8 @@ function gauge(name: string, help: string, kind: "bytes" | "age"): Gauge<"channe
 gauge("antimetal_store_outbox_bytes", "Bytes of pending outbox entries, by channel.", "bytes");
 gauge("antimetal_store_outbox_oldest_age_seconds", "Age of the oldest pending outbox entry, by channel.", "age");
 
-/** The outbox's statements, prepared once at open (bun#28911). */
-export function prepareOutbox(db: Database) {
-  return {
-    obUpsert: db.prepare(
-      `INSERT INTO outbox(seq, channel, key, entity, op, rid, body, bytes, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT(channel, key) DO UPDATE SET
-         seq = excluded.seq,
-         op = CASE WHEN outbox.op = 0 AND excluded.op = 1 THEN 0 ELSE excluded.op END,
-         entity = excluded.entity, rid = excluded.rid, body = excluded.body,
-         bytes = excluded.bytes, enqueued_at = excluded.enqueued_at`,
-    ),
-    obPrevBytes: db.prepare("SELECT bytes FROM outbox WHERE channel = ? AND key = ?"),
-    obInsert: db.prepare(
-      `INSERT INTO outbox(seq, channel, key, entity, op, rid, body, bytes, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT(channel, key) DO NOTHING`,
-    ),
-    obRead: db.prepare(
-      `SELECT o.seq, o.key, o.entity, o.op, o.body, o.bytes, o.enqueued_at,
-              r.kind, r.type, r.body, l.kind, l.type, l.body
-       FROM outbox o
-       LEFT JOIN resources r ON o.entity = 0 AND r.rid = o.rid
-       LEFT JOIN relationships l ON o.entity = 1 AND l.rid = o.rid
-       WHERE o.channel = ? AND o.seq > ? ORDER BY o.seq LIMIT ?`,
-    ),
-    // One statement for a whole chunk: the (key, seq) pairs come as a JSON array bound as one
-    // parameter (fixed SQL text, prepared once). json_each drives the loop; each pair is looked up
-    // through UNIQUE(channel, key) and deleted only when its seq still matches.
-    obConfirmMany: db.prepare(
-      `DELETE FROM outbox WHERE id IN (
-         SELECT o.id FROM json_each(?) AS j CROSS JOIN outbox AS o
-         WHERE o.channel = ? AND o.key = j.value ->> 0 AND o.seq = j.value ->> 1
-       ) RETURNING bytes`,
-    ),
-    obCounts: db.prepare("SELECT channel, count(*), coalesce(sum(bytes), 0), max(seq) FROM outbox GROUP BY channel"),
-    obOldest: db.prepare("SELECT enqueued_at FROM outbox WHERE channel = ? ORDER BY seq LIMIT 1"),
-    obNewest: db.prepare("SELECT seq FROM outbox WHERE channel = ? ORDER BY seq DESC LIMIT 1"),
-    obTrim: db.prepare(
-      "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE channel = ? ORDER BY seq LIMIT ?) RETURNING bytes",
-    ),
-    obResyncChannels: db.prepare("SELECT substr(k, 8) FROM meta WHERE k >= 'resync:' AND k < 'resync;'"),
-    metaGet: db.prepare("SELECT v FROM meta WHERE k = ?"),
-    metaSet: db.prepare("INSERT INTO meta(k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v"),
-    metaDel: db.prepare("DELETE FROM meta WHERE k = ?"),
-    snapRes: db.prepare("SELECT rid, key, kind, type, body FROM resources WHERE channel = ? AND rid > ? ORDER BY rid LIMIT ?"),
-    snapRel: db.prepare("SELECT rid, id, kind, type, body FROM relationships WHERE channel = ? AND rid > ? ORDER BY rid LIMIT ?"),
-  } satisfies Record<string, Statement>;
-}
-
-export type OutboxStatements = ReturnType<typeof prepareOutbox>;
-
 /** Entries per confirm statement. */
 const CONFIRM_CHUNK = 500;
-
-type ObRow = [
-  seq: number,
-  key: string,
-  entity: number,
-  op: number,
-  body: Uint8Array | null,
-  bytes: number,
-  enqueuedAt: number,
-  rKind: string | null,
-  rType: string | null,
-  rBody: Uint8Array | null,
-  lKind: string | null,
-  lType: string | null,
-  lBody: Uint8Array | null,
-];
 
 /**
  * Transactional outbox over the store's tables. Bounded by the number of live objects (one entry per
@@ -166,6 +114,7 @@ export class SqliteOutbox implements Outbox {
   private readonly maxEntries: number;
   /** depth/bytes per channel; exact: recounted on open, changed only after commits. */
   private readonly counts = new Map<string, { depth: number; bytes: number }>();
+  private readonly recorded: ReadonlySet<string> | undefined;
 
   constructor(
     private readonly host: OutboxHost,
@@ -174,6 +123,7 @@ export class SqliteOutbox implements Outbox {
   ) {
     this.maxBytes = opts.outboxMaxBytes ?? DEFAULT_OUTBOX_MAX_BYTES;
     this.maxEntries = opts.outboxMaxEntries ?? DEFAULT_OUTBOX_MAX_ENTRIES;
+    this.recorded = opts.outboxChannels ? new Set(opts.outboxChannels) : undefined;
   }
 
   private meter(channel: string): BoundMeter {
@@ -210,30 +160,46 @@ export class SqliteOutbox implements Outbox {
     } else this.counts.set(channel, { depth, bytes });
   }
 
+  /** True when changes on `channel` are recorded (the channel has a consumer). */
+  records(channel: string): boolean {
+    return this.recorded === undefined || this.recorded.has(channel);
+  }
+
   /**
    * @internal appends one entry (or coalesces it into the object's pending one) inside the current
    * store transaction.
    */
-  append(
-    seq: number,
-    now: number,
-    channel: string,
-    key: string,
-    entity: number,
-    op: OutboxOp,
-    rid: number | null,
-    body: Uint8Array | null,
-    bytes: number,
-  ): void {
+  append(e: OutboxAppend): void {
+    const op = OP_CODE[e.op];
     // Fast path: no pending entry for this object (a new object, or its last change was confirmed):
     // one plain insert. Otherwise read the replaced entry's size (cheaper than RETURNING) and upsert.
-    if (this.s.obInsert.run(seq, channel, key, entity, OP_CODE[op], rid, body, bytes, now).changes === 1) {
-      this.host.countDelta(channel, 1, bytes);
+    if (this.s.obInsert.run(e.seq, e.channel, e.key, e.entity, op, e.rid, e.body, e.bytes, e.enqueuedAt).changes === 1) {
+      this.host.countDelta(e.channel, 1, e.bytes);
       return;
     }
-    const prev = this.s.obPrevBytes.values(channel, key)[0] as [number];
-    this.s.obUpsert.run(seq, channel, key, entity, OP_CODE[op], rid, body, bytes, now);
-    this.host.countDelta(channel, 0, bytes - prev[0]);
+    const prev = this.s.obPrevBytes.values(e.channel, e.key)[0] as [number];
+    this.s.obUpsert.run(e.seq, e.channel, e.key, e.entity, op, e.rid, e.body, e.bytes, e.enqueuedAt);
+    this.host.countDelta(e.channel, 0, e.bytes - prev[0]);
+  }
+
+  /**
+   * @internal on open: drops the pending entries of channels that are not recorded (no consumer),
+   * so an outbox left by an earlier run with upload on does not sit at its size forever.
+   */
+  dropUnrecorded(): void {
+    for (const channel of this.channels()) {
+      if (this.records(channel)) continue;
+      const { depth } = this.depthBytes(channel);
+      if (depth === 0) continue;
+      this.host.db.run("DELETE FROM outbox WHERE channel = ?", [channel]);
+      this.counts.delete(channel);
+      this.meter(channel).dropped("no_consumer", depth);
+      this.meter(channel).depth(0);
+      this.opts.logger.info(
+        { channel, dropped: depth },
+        "outbox channel has no consumer: dropped its pending entries (a consumer resyncs from the tables)",
+      );
+    }
   }
 
   /** @internal makes this outbox count in the scrape-time gauges (writable stores). */
@@ -263,9 +229,31 @@ export class SqliteOutbox implements Outbox {
       if (op === "DELETE") {
         e = { seq: r[0], channel, key: r[1], op, encoded: r[4]!, bytes: r[5], enqueuedAt: r[6] };
       } else if (r[2] === ENTITY_RESOURCE && r[9]) {
-        e = { seq: r[0], channel, key: r[1], op, kind: r[7]!, type: r[8]!, typeUrl: RESOURCE_TYPE_URL, value: r[9], bytes: r[5], enqueuedAt: r[6] };
+        e = {
+          seq: r[0],
+          channel,
+          key: r[1],
+          op,
+          kind: r[7]!,
+          type: r[8]!,
+          typeUrl: RESOURCE_TYPE_URL,
+          value: r[9],
+          bytes: r[5],
+          enqueuedAt: r[6],
+        };
       } else if (r[2] === ENTITY_RELATIONSHIP && r[12]) {
-        e = { seq: r[0], channel, key: r[1], op, kind: r[10]!, type: r[11]!, typeUrl: RELATIONSHIP_TYPE_URL, value: r[12], bytes: r[5], enqueuedAt: r[6] };
+        e = {
+          seq: r[0],
+          channel,
+          key: r[1],
+          op,
+          kind: r[10]!,
+          type: r[11]!,
+          typeUrl: RELATIONSHIP_TYPE_URL,
+          value: r[12],
+          bytes: r[5],
+          enqueuedAt: r[6],
+        };
       } else {
         // cannot happen: entries and rows change in the same transaction
         this.opts.logger.error({ channel, key: r[1], seq: r[0] }, "outbox entry without its row; skipped");
@@ -313,6 +301,12 @@ export class SqliteOutbox implements Outbox {
     const oldest = this.s.obOldest.values(channel)[0] as [number] | undefined;
     const newest = this.s.obNewest.values(channel)[0] as [number] | undefined;
     return { depth, bytes, oldestEnqueuedAt: oldest?.[0], newestSeq: newest?.[0] };
+  }
+
+  newestSeq(channel: string): number {
+    if (this.host.isClosed) throw new StoreClosedError();
+    const newest = this.s.obNewest.values(channel)[0] as [number] | undefined;
+    return newest?.[0] ?? 0;
   }
 
   /** `snapshotRaw` with each entry decoded into a resource.v1.Object. */

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// The store's SQLite schema (resources, relationships, outbox, meta) and its append-only migrations,
+// versioned by PRAGMA user_version.
+
 import type { Database } from "bun:sqlite";
 
 /**

@@ -4,47 +4,58 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// The resource graph store on bun:sqlite: resources, relationships and the outbox written in one
+// transaction per mutation, and the subscriptions fed after each commit.
+// Over 400 lines: every write path of the graph stays in the one class that owns the transaction, so
+// the invariant (table change + outbox entry + event, or none) is checked in one place.
+
 import type { Database } from "bun:sqlite";
-import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { TimestampSchema } from "@bufbuild/protobuf/wkt";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { type Timestamp, TimestampSchema } from "@bufbuild/protobuf/wkt";
+import { encodeKey, encodeResourceKey, relationshipIdentity } from "../graph/keys.ts";
+import { type Channel, type Classifier, defaultClassifier } from "../graph/names.ts";
 import type { Logger } from "../log/logger.ts";
 import { ObjectSchema, type TypeDescriptor } from "../proto/gen/resource/v1/object_pb.ts";
 import { RelationshipSchema } from "../proto/gen/resource/v1/relationship_pb.ts";
-import { ResourceMetaSchema, ResourceRefSchema, ResourceSchema } from "../proto/gen/resource/v1/resource_pb.ts";
-import { matchesFilters } from "./filter.ts";
+import { ResourceMetaSchema, ResourceSchema } from "../proto/gen/resource/v1/resource_pb.ts";
+import { errorMessage } from "../util/errors.ts";
 import type { Checkpointer } from "./checkpointer.ts";
+import type { DirectoryLock } from "./lock.ts";
 import { closeDatabase } from "./open.ts";
-import { encodeKey, encodeResourceKey, protoName, relationshipId } from "./keys.ts";
-import { ENTITY_RELATIONSHIP, ENTITY_RESOURCE, SqliteOutbox, prepareOutbox, relKey, type OutboxStatements } from "./outbox.ts";
-import { finalizeStatements, prepareTables, type TableStatements } from "./statements.ts";
-import { Subscriptions, type PendingEvent } from "./subscriptions.ts";
+import { ENTITY_RELATIONSHIP, ENTITY_RESOURCE, type OutboxAppend, relKey, SqliteOutbox } from "./outbox.ts";
+import {
+  type RelationshipKeyQuery,
+  type RelationshipRow,
+  type RelRow,
+  type ResourceRow,
+  type ResRow,
+  selectRelationships,
+  selectResources,
+  snapshotObjects,
+} from "./queries.ts";
+import { finalizeStatements, type OutboxStatements, prepareOutbox, prepareTables, type TableStatements } from "./statements.ts";
+import { type PendingEvent, Subscriptions } from "./subscriptions.ts";
 import {
   InvalidInputError,
-  RelationshipsNotFoundError,
-  ResourceExistsError,
-  ResourceNotFoundError,
-  StoreClosedError,
   type OutboxOp,
   type Relationship,
+  type RelationshipQuery,
+  RelationshipsNotFoundError,
   type Resource,
+  ResourceExistsError,
+  ResourceNotFoundError,
   type ResourceRef,
   type Store,
+  StoreClosedError,
   type StoreEvent,
   type StoreEventType,
   type StoreOp,
   type Subscription,
   type WireObject,
 } from "./types.ts";
-import { RELATIONSHIP_KIND, RELATIONSHIP_TYPE_URL, RESOURCE_KIND, RESOURCE_TYPE_URL, wireObject, wireObjectSize } from "./wire.ts";
+import { RELATIONSHIP_TYPE_URL, RESOURCE_KIND, RESOURCE_TYPE_URL, wireObject, wireObjectSize } from "./wire.ts";
 
 export { DEFAULT_OUTBOX_MAX_BYTES, DEFAULT_OUTBOX_MAX_ENTRIES, SqliteOutbox } from "./outbox.ts";
-
-/** Maps an object type (TypeDescriptor.type) to an outbox channel. */
-export type Classifier = (type: string) => string;
-
-/** "antimetal.*" (this host's graph) -> "instance"; everything else (k8s.io.*, kubernetes.*, network.*) -> "cluster". */
-export const defaultClassifier: Classifier = (type) => (type === "antimetal" || type.startsWith("antimetal.") ? "instance" : "cluster");
 
 export interface SqliteStoreOptions {
   logger: Logger;
@@ -53,11 +64,15 @@ export interface SqliteStoreOptions {
   outboxMaxBytes?: number;
   /** Outbox entry cap per channel. Default 4M. */
   outboxMaxEntries?: number;
+  /** Channels whose changes are recorded in the outbox (the ones with a consumer). Default: all. */
+  outboxChannels?: readonly Channel[];
   readonly?: boolean;
   /** Clock in ms since epoch (tests). */
   now?: () => number;
   /** Background WAL checkpointer of a file store (closed with the store). */
   checkpointer?: Checkpointer;
+  /** The data directory's lock (released when the store closes). */
+  lock?: DirectoryLock;
 }
 
 interface TxCtx {
@@ -66,9 +81,6 @@ interface TxCtx {
   channels: Map<string, { depth: number; bytes: number }>;
 }
 
-type ResRow = [rid: number, createdAt: number, updatedAt: number, body: Uint8Array, type: string, channel: string];
-type RelRow = [rid: number, body: Uint8Array, kind: string, type: string, channel: string, id: Uint8Array];
-
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(a, b) === 0;
 }
@@ -76,10 +88,6 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 function tsFromMicros(us: number): Timestamp {
   // a literal instead of create(TimestampSchema, ...): same message, no reflection on the hot path
   return { $typeName: TimestampSchema.typeName, seconds: BigInt(Math.floor(us / 1e6)), nanos: (us % 1e6) * 1000 } as Timestamp;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(a, b) === 0;
 }
 
 /**
@@ -117,6 +125,7 @@ export class SqliteStore implements Store {
     this.outbox = new SqliteOutbox(this, this.obs, opts);
     this.nextSeq = this.outbox.recount() + 1;
     if (!opts.readonly) {
+      this.outbox.dropUnrecorded();
       for (const ch of this.outbox.channels()) this.outbox.enforceCap(ch);
       this.outbox.trackMetrics();
     }
@@ -170,18 +179,10 @@ export class SqliteStore implements Store {
     this.ctx!.events.push({ type, obj: obj(), commit: 0 });
   }
 
-  private appendOutbox(
-    channel: string,
-    key: string,
-    entity: number,
-    op: OutboxOp,
-    rid: number | null,
-    body: Uint8Array | null,
-    bytes: number,
-  ): void {
-    const seq = this.nextSeq++;
-    const now = this.nowMs();
-    this.outbox.append(seq, now, channel, key, entity, op, rid, body, bytes);
+  /** Appends to the outbox in the current transaction, unless the channel has no consumer. */
+  private appendOutbox(entry: Omit<OutboxAppend, "seq" | "enqueuedAt">): void {
+    if (!this.outbox.records(entry.channel)) return;
+    this.outbox.append({ ...entry, seq: this.nextSeq++, enqueuedAt: this.nowMs() });
   }
 
   /** @internal records an outbox depth/bytes change inside the current transaction. */
@@ -232,7 +233,15 @@ export class SqliteStore implements Store {
         rid = Number(this.s.resInsert.run(key, kind, type, channel, now, now, body).lastInsertRowid);
         op = "CREATE";
       }
-      this.appendOutbox(channel, key, ENTITY_RESOURCE, op, rid, null, wireObjectSize(kind, type, RESOURCE_TYPE_URL, body.length));
+      this.appendOutbox({
+        channel,
+        key,
+        entity: ENTITY_RESOURCE,
+        op,
+        rid,
+        body: null,
+        bytes: wireObjectSize(kind, type, RESOURCE_TYPE_URL, body.length),
+      });
       this.emit(op === "CREATE" ? "ADD" : "UPDATE", () => wireObject(kind, type, RESOURCE_TYPE_URL, body));
     });
   }
@@ -244,7 +253,7 @@ export class SqliteStore implements Store {
     const value = toBinary(RelationshipSchema, rel);
     const obj = wireObject(kind, type, RELATIONSHIP_TYPE_URL, value);
     const wire = toBinary(ObjectSchema, obj);
-    this.appendOutbox(channel, relKey(rid), ENTITY_RELATIONSHIP, "DELETE", null, wire, wire.length);
+    this.appendOutbox({ channel, key: relKey(rid), entity: ENTITY_RELATIONSHIP, op: "DELETE", rid: null, body: wire, bytes: wire.length });
     this.emit("DELETE", () => obj);
   }
 
@@ -289,39 +298,22 @@ export class SqliteStore implements Store {
       });
       const obj = wireObject(RESOURCE_KIND, type, RESOURCE_TYPE_URL, toBinary(ResourceSchema, stub));
       const wire = toBinary(ObjectSchema, obj);
-      this.appendOutbox(channel, key, ENTITY_RESOURCE, "DELETE", null, wire, wire.length);
+      this.appendOutbox({ channel, key, entity: ENTITY_RESOURCE, op: "DELETE", rid: null, body: wire, bytes: wire.length });
       this.emit("DELETE", () => obj);
     });
-  }
-
-  private relIdentity(rel: Relationship): { id: Uint8Array; subjectKey: string; objectKey: string; kind: string; type: string; pred: string } {
-    if (!rel.predicate) throw new InvalidInputError("relationship: missing predicate");
-    if (!rel.subject || !rel.object) throw new InvalidInputError("relationship: missing subject or object");
-    if (equals(ResourceRefSchema, rel.subject, rel.object)) throw new InvalidInputError("relationship: subject equals object");
-    const subjectKey = encodeResourceKey(rel.subject);
-    const objectKey = encodeResourceKey(rel.object);
-    const pred = protoName(rel.predicate.typeUrl);
-    return {
-      id: relationshipId(rel, subjectKey, objectKey),
-      subjectKey,
-      objectKey,
-      kind: rel.type?.kind || RELATIONSHIP_KIND,
-      type: rel.type?.type || pred,
-      pred,
-    };
   }
 
   /** The stored row with this identity: the triple through the subject index, then the id. */
   private findRelationship(id: Uint8Array, subjectKey: string, objectKey: string, pred: string): RelRow | undefined {
     for (const r of this.s.relFind.values(subjectKey, objectKey, pred) as RelRow[]) {
-      if (sameBytes(r[5], id)) return r;
+      if (bytesEqual(r[5], id)) return r;
     }
     return undefined;
   }
 
   addRelationships(...relationships: Relationship[]): void {
     this.assertWritable();
-    const ids = relationships.map((r) => this.relIdentity(r)); // validate all before writing anything
+    const ids = relationships.map(relationshipIdentity); // validate all before writing anything
     this.tx(() => {
       for (let i = 0; i < relationships.length; i++) {
         const { id, subjectKey, objectKey, kind, type, pred } = ids[i]!;
@@ -329,15 +321,8 @@ export class SqliteStore implements Store {
         const body = toBinary(RelationshipSchema, relationships[i]!);
         const channel = this.classify(type);
         const rid = Number(this.s.relInsert.run(id, subjectKey, objectKey, pred, kind, type, channel, body).lastInsertRowid);
-        this.appendOutbox(
-          channel,
-          relKey(rid),
-          ENTITY_RELATIONSHIP,
-          "CREATE",
-          rid,
-          null,
-          wireObjectSize(kind, type, RELATIONSHIP_TYPE_URL, body.length),
-        );
+        const bytes = wireObjectSize(kind, type, RELATIONSHIP_TYPE_URL, body.length);
+        this.appendOutbox({ channel, key: relKey(rid), entity: ENTITY_RELATIONSHIP, op: "CREATE", rid, body: null, bytes });
         this.emit("ADD", () => wireObject(kind, type, RELATIONSHIP_TYPE_URL, body));
       }
     });
@@ -345,7 +330,7 @@ export class SqliteStore implements Store {
 
   deleteRelationships(...relationships: Relationship[]): void {
     this.assertWritable();
-    const ids = relationships.map((r) => this.relIdentity(r));
+    const ids = relationships.map(relationshipIdentity);
     this.tx(() => {
       for (const { id, subjectKey, objectKey, pred } of ids) {
         const row = this.findRelationship(id, subjectKey, objectKey, pred);
@@ -356,55 +341,33 @@ export class SqliteStore implements Store {
 
   getRelationships(subject?: ResourceRef, object?: ResourceRef, predicateType?: string): Relationship[] {
     this.assertOpen();
-    const sk = subject ? encodeResourceKey(subject) : undefined;
-    const ok = object ? encodeResourceKey(object) : undefined;
-    const q = this.s.relBodies;
-    let rows: [Uint8Array][] = [];
-    if (sk !== undefined && ok !== undefined && predicateType !== undefined) rows = q.sop.values(sk, predicateType, ok) as [Uint8Array][];
-    else if (sk !== undefined && ok !== undefined) rows = q.so.values(sk, ok) as [Uint8Array][];
-    else if (sk !== undefined && predicateType !== undefined) rows = q.sp.values(sk, predicateType) as [Uint8Array][];
-    else if (ok !== undefined && predicateType !== undefined) rows = q.op.values(ok, predicateType) as [Uint8Array][];
-    else if (sk !== undefined) rows = q.s.values(sk) as [Uint8Array][];
-    else if (ok !== undefined) rows = q.o.values(ok) as [Uint8Array][];
-    else if (predicateType !== undefined) rows = q.p.values(predicateType) as [Uint8Array][];
-    if (rows.length === 0) {
-      throw new RelationshipsNotFoundError(`subject=${sk ?? "*"} object=${ok ?? "*"} predicate=${predicateType ?? "*"}`);
-    }
-    return rows.map((r) => fromBinary(RelationshipSchema, r[0]));
+    const found =
+      subject || object || predicateType !== undefined ? this.findRelationships({ subject, object, predicate: predicateType }) : [];
+    if (found.length > 0) return found;
+    const key = (r: ResourceRef | undefined) => (r ? encodeResourceKey(r) : "*");
+    throw new RelationshipsNotFoundError(`subject=${key(subject)} object=${key(object)} predicate=${predicateType ?? "*"}`);
   }
 
-  /** Rows [body, id, subject_key, object_key, predicate_type] matching the intersection; every row when all are undefined. */
-  relationshipBodies(subjectKey?: string, objectKey?: string, predicate?: string): [Uint8Array, Uint8Array, string, string, string][] {
+  findRelationships(query: RelationshipQuery = {}): Relationship[] {
     this.assertOpen();
-    const q = this.s.relQuery;
-    type Rows = [Uint8Array, Uint8Array, string, string, string][];
-    if (subjectKey !== undefined && objectKey !== undefined && predicate !== undefined) return q.sop.values(subjectKey, predicate, objectKey) as Rows;
-    if (subjectKey !== undefined && objectKey !== undefined) return q.so.values(subjectKey, objectKey) as Rows;
-    if (subjectKey !== undefined && predicate !== undefined) return q.sp.values(subjectKey, predicate) as Rows;
-    if (objectKey !== undefined && predicate !== undefined) return q.op.values(objectKey, predicate) as Rows;
-    if (subjectKey !== undefined) return q.s.values(subjectKey) as Rows;
-    if (objectKey !== undefined) return q.o.values(objectKey) as Rows;
-    if (predicate !== undefined) return q.p.values(predicate) as Rows;
-    return q.all.values() as Rows;
+    const keys = {
+      subjectKey: query.subject ? encodeResourceKey(query.subject) : undefined,
+      objectKey: query.object ? encodeResourceKey(query.object) : undefined,
+      predicate: query.predicate,
+    };
+    return (selectRelationships(this.s.relBodies, keys) as [Uint8Array][]).map((r) => fromBinary(RelationshipSchema, r[0]));
+  }
+
+  /** Rows [body, id, subject_key, object_key, predicate_type] matching every given criterion (all rows when none is). */
+  relationshipRows(query: RelationshipKeyQuery = {}): RelationshipRow[] {
+    this.assertOpen();
+    return selectRelationships(this.s.relQuery, query) as RelationshipRow[];
   }
 
   /** Rows [key, kind, type, body] of resources matching the filters, in key order per filter. */
-  resourceRows(filters: ReadonlyArray<Pick<TypeDescriptor, "kind" | "type">> = []): [string, string, string, Uint8Array][] {
+  resourceRows(filters: ReadonlyArray<Pick<TypeDescriptor, "kind" | "type">> = []): ResourceRow[] {
     this.assertOpen();
-    type Rows = [string, string, string, Uint8Array][];
-    if (filters.length === 0 || filters.some((f) => !f.type)) {
-      return (this.s.resAll.values() as Rows).filter((r) => matchesFilters(filters, r[1], r[2]));
-    }
-    const out: Rows = [];
-    const seen = new Set<string>();
-    for (const f of filters) {
-      for (const r of this.s.resByType.values(f.type, f.type + ".", f.type + "/") as Rows) {
-        if (seen.has(r[0]) || !matchesFilters([f], r[1], r[2])) continue;
-        seen.add(r[0]);
-        out.push(r);
-      }
-    }
-    return out;
+    return selectResources(this.s, filters);
   }
 
   listResources(filters: TypeDescriptor[] = []): Resource[] {
@@ -419,15 +382,20 @@ export class SqliteStore implements Store {
   private applyOne(op: StoreOp): void {
     switch (op.op) {
       case "add":
-        return this.addResource(op.resource);
+        this.addResource(op.resource);
+        return;
       case "update":
-        return this.updateResource(op.resource);
+        this.updateResource(op.resource);
+        return;
       case "delete":
-        return this.deleteResource(op.ref);
+        this.deleteResource(op.ref);
+        return;
       case "addRelationships":
-        return this.addRelationships(...op.relationships);
+        this.addRelationships(...op.relationships);
+        return;
       case "deleteRelationships":
-        return this.deleteRelationships(...op.relationships);
+        this.deleteRelationships(...op.relationships);
+        return;
     }
   }
 
@@ -455,20 +423,10 @@ export class SqliteStore implements Store {
   subscribe(filters: TypeDescriptor[], handler: (event: StoreEvent) => void): Subscription {
     const after = this.commits;
     const wanted = filters.filter((f) => f !== undefined && f !== null);
-    if (this.closed) return { close() {} };
+    if (this.closed) return { close: () => undefined };
     if (this.ctx) throw new Error("subscribe inside a store batch is not supported");
     // Read the state and register in the same synchronous step: every later commit is a live event.
-    return this.subscriptions.add(wanted, handler, after, (f) => this.snapshotObjects(f));
-  }
-
-  /** Every resource, then every relationship, matching the filters (a subscriber's snapshot). */
-  private snapshotObjects(filters: TypeDescriptor[]): WireObject[] {
-    const snap: WireObject[] = [];
-    for (const [, kind, type, body] of this.resourceRows(filters)) snap.push(wireObject(kind, type, RESOURCE_TYPE_URL, body));
-    for (const [kind, type, body] of this.s.relAll.values() as [string, string, Uint8Array][]) {
-      if (matchesFilters(filters, kind, type)) snap.push(wireObject(kind, type, RELATIONSHIP_TYPE_URL, body));
-    }
-    return snap;
+    return this.subscriptions.add(wanted, handler, after, (f) => snapshotObjects(this.s, f));
   }
 
   close(): void {
@@ -484,12 +442,13 @@ export class SqliteStore implements Store {
         this.db.run("PRAGMA analysis_limit = 1000");
         this.db.run("PRAGMA optimize");
       } catch (err) {
-        this.log.debug({ err: String(err) }, "PRAGMA optimize failed");
+        this.log.debug({ err: errorMessage(err) }, "PRAGMA optimize failed");
       }
     }
     finalizeStatements(this.s);
     finalizeStatements(this.obs);
     closeDatabase(this.db);
+    this.opts.lock?.release();
   }
 
   get isClosed(): boolean {

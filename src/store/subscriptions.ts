@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// The store's subscribers and the fan-out of committed events: each gets its snapshot first, then the
+// live events of later commits in commit order, with no gap and no duplicate.
+
 import { clone } from "@bufbuild/protobuf";
 import type { Logger } from "../log/logger.ts";
 import { ObjectSchema, type TypeDescriptor } from "../proto/gen/resource/v1/object_pb.ts";

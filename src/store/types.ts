@@ -4,7 +4,10 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-import type { Object$ as WireObject, TypeDescriptor } from "../proto/gen/resource/v1/object_pb.ts";
+// The store's interfaces and errors: Store (the resource graph, one SQLite transaction per mutation),
+// StoreOp, events and subscriptions, and the Outbox with its entry shapes.
+
+import type { TypeDescriptor, Object$ as WireObject } from "../proto/gen/resource/v1/object_pb.ts";
 import type { Relationship } from "../proto/gen/resource/v1/relationship_pb.ts";
 import type { Resource, ResourceRef } from "../proto/gen/resource/v1/resource_pb.ts";
 
@@ -41,11 +44,14 @@ export class StoreClosedError extends Error {
 }
 
 /** Input the store refuses (missing type, missing predicate, self-loop, bad key). Nothing was written. */
-export class InvalidInputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "InvalidInputError";
-  }
+export { InvalidInputError } from "../graph/keys.ts";
+
+/** Criteria of a relationship lookup; an undefined criterion matches any value. */
+export interface RelationshipQuery {
+  subject?: ResourceRef;
+  object?: ResourceRef;
+  /** Full proto name of the predicate ("kubernetes.v1.Contains"). */
+  predicate?: string;
 }
 
 /** One mutation for `Store.apply` / `Store.applyAsync`. */
@@ -107,8 +113,13 @@ export interface Store {
    */
   deleteRelationships(...relationships: Relationship[]): void;
   /**
-   * Intersection of the given criteria; undefined means any. predicateType is the full proto name
-   * ("kubernetes.v1.Contains"). Throws RelationshipsNotFoundError when nothing matches or all are undefined.
+   * Relationships matching every given criterion of `query` (an empty query matches every
+   * relationship); [] when none match. The lookup for code that treats "none" as a normal answer.
+   */
+  findRelationships(query?: RelationshipQuery): Relationship[];
+  /**
+   * findRelationships with the original's contract: throws RelationshipsNotFoundError when nothing
+   * matches or all criteria are undefined. predicateType is the full proto name ("kubernetes.v1.Contains").
    */
   getRelationships(subject?: ResourceRef, object?: ResourceRef, predicateType?: string): Relationship[];
   /** All resources whose type matches the filters (dot-segment prefix on TypeDescriptor.type/kind). */
@@ -208,20 +219,22 @@ export interface Outbox {
   read(channel: string, afterSeq: number, limit: number, maxBytes?: number): OutboxEntry[];
   /**
    * Same entries, order and limits as `read`, without decoding: for consumers that splice the
-   * stored bytes into their own encoding (the intake). Optional so fakes need not implement it.
+   * stored bytes into their own encoding (the intake).
    */
-  readRaw?(channel: string, afterSeq: number, limit: number, maxBytes?: number): OutboxRawEntry[];
+  readRaw(channel: string, afterSeq: number, limit: number, maxBytes?: number): OutboxRawEntry[];
   /** Deletes entries whose (key, seq) still match: an entry coalesced after it was read stays. Returns how many were removed. */
   confirm(channel: string, entries: ReadonlyArray<Pick<OutboxEntry, "key" | "seq">>): number;
   stats(channel: string): OutboxStats;
+  /** Highest pending seq of `channel`, 0 when nothing is pending. */
+  newestSeq(channel: string): number;
   /**
    * The channel's current state from the tables (not history), as CREATE entries with seq 0
    * (confirm ignores them), in pages read lazily as the iterator advances. For full resync after a
    * TTL lapse or a cap drop. Writes made while iterating also land in the outbox as usual.
    */
   snapshot(channel: string, pageSize: number): Iterable<OutboxEntry[]>;
-  /** `snapshot` without decoding (same pages, entries as `readRaw` gives them). Optional so fakes need not implement it. */
-  snapshotRaw?(channel: string, pageSize: number): Iterable<OutboxRawEntry[]>;
+  /** `snapshot` without decoding (same pages, entries as `readRaw` gives them). */
+  snapshotRaw(channel: string, pageSize: number): Iterable<OutboxRawEntry[]>;
   /** Called after a commit that appended to `channel`. Returns an unsubscribe function. */
   onAppend(listener: (channel: string) => void): () => void;
   /**

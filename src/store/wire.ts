@@ -4,19 +4,19 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// The resource.v1.Object wrappers the store puts on the wire (type descriptor + Any) and their exact
+// encoded size, computed without building them.
+
 import { create } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 import { ObjectSchema, TypeDescriptorSchema, type Object$ as WireObject } from "../proto/gen/resource/v1/object_pb.ts";
 
-/** Any type URLs the store puts on the wire (HEAD's fixed form, also for the initial dump). */
-export const RESOURCE_TYPE_URL = "type.googleapis.com/resource.v1.Resource";
-export const RELATIONSHIP_TYPE_URL = "type.googleapis.com/resource.v1.Relationship";
 /**
- * Kind of the delete stub. The original used the short name "Resource"; we use the full descriptor
- * name like every other resource object, so kind filters ("resource.v1.Resource") see deletes too.
+ * Any type URLs the store puts on the wire (the Go agent's fixed form since November 2025, also for the initial dump). The
+ * delete stub's kind is the full descriptor name (the original used the short "Resource") like every
+ * other resource object, so kind filters ("resource.v1.Resource") see deletes too.
  */
-export const RESOURCE_KIND = "resource.v1.Resource";
-export const RELATIONSHIP_KIND = "resource.v1.Relationship";
+export { RELATIONSHIP_KIND, RELATIONSHIP_TYPE_URL, RESOURCE_KIND, RESOURCE_TYPE_URL } from "../graph/names.ts";
 
 /** Object{type:{kind,type}, object: Any{typeUrl, value}}; `value` is used as is (not copied). */
 export function wireObject(kind: string, type: string, typeUrl: string, value: Uint8Array): WireObject {

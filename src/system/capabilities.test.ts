@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of capability checks: parsing CapEff from /proc/<pid>/status and naming missing capabilities.
+
 import { expect, test } from "bun:test";
 import { hasCapability, missingCapabilities, parseCapEff } from "./capabilities.ts";
 

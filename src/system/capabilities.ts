@@ -5,6 +5,7 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 /** Linux capability bit numbers the agent cares about. */
+
 export const CAP = {
   CAP_SYS_ADMIN: 21,
   CAP_SYS_PTRACE: 19,

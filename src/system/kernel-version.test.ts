@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of kernel version parsing (uname -r and /proc/version forms, rejected forms) and comparison.
+
 import { describe, expect, test } from "bun:test";
 import { kernelAtLeast, kernelVersionFromProcVersion, parseKernelVersion } from "./kernel-version.ts";
 

@@ -5,6 +5,7 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 /** A Linux kernel release such as 6.1.0 (the suffix after the first '-' is kept in `raw` only). */
+
 export interface KernelVersion {
   raw: string;
   major: number;
@@ -20,7 +21,8 @@ export function parseKernelVersion(text: string): KernelVersion {
   if (parts.length < 2) throw new Error(`invalid kernel version ${JSON.stringify(raw)}: need at least major.minor`);
   const major = strictInt(parts[0]!);
   const minor = strictInt(parts[1]!);
-  if (major === undefined || minor === undefined) throw new Error(`invalid kernel version ${JSON.stringify(raw)}: major and minor must be integers`);
+  if (major === undefined || minor === undefined)
+    throw new Error(`invalid kernel version ${JSON.stringify(raw)}: major and minor must be integers`);
   const patch = parts[2] !== undefined ? (strictInt(parts[2]) ?? 0) : 0;
   return { raw, major, minor, patch };
 }

@@ -4,8 +4,10 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the backoff: growth from 500 ms by 1.5, the 60 s cap, jitter bounds and reset.
+
 import { expect, test } from "bun:test";
-import { Backoff, DEFAULT_BACKOFF } from "./backoff.ts";
+import { Backoff, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.ts";
 
 test("backoff grows by 1.5 from 500 ms, caps at 60 s, jitter stays within ±50%", () => {
   const lo = new Backoff(DEFAULT_BACKOFF, () => 0);
@@ -22,4 +24,27 @@ test("backoff grows by 1.5 from 500 ms, caps at 60 s, jitter stays within ±50%"
   expect(hi.next()).toBeLessThanOrEqual(90_000);
   mid.reset();
   expect(mid.next()).toBe(500);
+});
+
+test("doubling backoff with ±50% jitter (the reflector's): base * 2^n capped, times [0.5, 1.5); saturate jumps to the cap", () => {
+  const opts: BackoffOptions = { initialMs: 800, multiplier: 2, maxMs: 30_000, jitter: 0.5 };
+  const mid = new Backoff(opts, () => 0.5);
+  expect([mid.next(), mid.next(), mid.next(), mid.next(), mid.next(), mid.next(), mid.next()]).toEqual([
+    800, 1600, 3200, 6400, 12_800, 25_600, 30_000,
+  ]);
+  expect(new Backoff(opts, () => 0).next()).toBe(400);
+  expect(new Backoff(opts, () => 0.999999).next()).toBe(1200);
+  mid.reset();
+  mid.saturate();
+  expect(mid.next()).toBe(30_000);
+  mid.reset();
+  expect(mid.next()).toBe(800);
+});
+
+test("jitterUpOnly only lengthens the wait (client-go wait.Jitter): a 2 s period waits [2 s, 2.4 s)", () => {
+  const opts: BackoffOptions = { initialMs: 2000, multiplier: 1, maxMs: 2000, jitter: 0.2, jitterUpOnly: true };
+  expect(new Backoff(opts, () => 0).next()).toBe(2000);
+  expect(new Backoff(opts, () => 0.5).next()).toBe(2200);
+  const hi = new Backoff(opts, () => 0.999999);
+  for (let i = 0; i < 5; i++) expect(hi.next()).toBe(2400);
 });

@@ -4,12 +4,17 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Exponential backoff with jitter that retries forever: the original's defaults (500 ms x 1.5, cap 60 s)
+// and a slow schedule for permanent errors.
+
 export interface BackoffOptions {
   initialMs: number;
   multiplier: number;
   maxMs: number;
-  /** Randomization factor: the wait is uniform in [d*(1-j), d*(1+j)]. */
+  /** Randomization factor: the wait is uniform in [d*(1-j), d*(1+j)] (or [d, d*(1+j)) with jitterUpOnly). */
   jitter: number;
+  /** Only lengthen the wait (client-go's wait.Jitter): a period that jitter must never shorten. */
+  jitterUpOnly?: boolean;
 }
 
 /** cenkalti/backoff defaults, as the original agent: 500 ms × 1.5, cap 60 s, randomization 0.5. */
@@ -34,7 +39,13 @@ export class Backoff {
     this.current = Math.min(this.opts.maxMs, this.current * this.opts.multiplier);
     this.attempts++;
     const delta = base * this.opts.jitter;
+    if (this.opts.jitterUpOnly) return Math.round(base + this.random() * delta);
     return Math.max(0, Math.round(base - delta + this.random() * 2 * delta));
+  }
+
+  /** Jumps to the longest wait (for failures that retrying soon will not fix). */
+  saturate(): void {
+    this.current = this.opts.maxMs;
   }
 
   reset(): void {

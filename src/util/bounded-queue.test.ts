@@ -4,9 +4,11 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the bounded queue: drops counted on /metrics when full, FIFO order, capacity validation.
+
 import { expect, test } from "bun:test";
-import { BoundedQueue } from "./bounded-queue.ts";
 import { registry } from "../metrics/registry.ts";
+import { BoundedQueue } from "./bounded-queue.ts";
 
 test("a full queue refuses and counts the drop", async () => {
   const q = new BoundedQueue<number>("test_q", 2);

@@ -4,7 +4,10 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-import { meterBound, type BoundMeter } from "../metrics/registry.ts";
+// FIFO queue with a hard capacity: a push into a full queue is refused and counted on /metrics, never
+// dropped silently.
+
+import { type BoundMeter, meterBound } from "../metrics/registry.ts";
 
 /**
  * FIFO with a hard capacity. A push into a full queue drops the new entry, counts it under
@@ -19,7 +22,8 @@ export class BoundedQueue<T> {
     readonly name: string,
     readonly capacity: number,
   ) {
-    if (!Number.isInteger(capacity) || capacity <= 0) throw new Error(`queue ${name}: capacity must be a positive integer, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity <= 0)
+      throw new Error(`queue ${name}: capacity must be a positive integer, got ${capacity}`);
     this.meter = meterBound(name, capacity);
   }
 

@@ -4,7 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-/** The message of anything thrown, for log lines and wrapped errors. */
+// The message of anything thrown, for log fields and one-line errors.
+
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }

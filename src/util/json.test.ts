@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of stringifyExact: bigints as exact JSON integers, marker-like strings, nesting and indent.
+
 import { expect, test } from "bun:test";
 import { stringifyExact } from "./json.ts";
 

@@ -8,6 +8,7 @@
  * JSON.stringify that prints bigint values as exact JSON integers (kernel counters are u64 and
  * must not pass through a double). Everything else is stringified as usual.
  */
+
 export function stringifyExact(value: unknown, indent?: number): string {
   const marks: string[] = [];
   const text = JSON.stringify(

@@ -3,7 +3,7 @@
 // Use of this source code is governed by a source available license that can be found in the
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
-//
+
 // sleep(): a timer that an AbortSignal ends early (resolves, never rejects), so loops that wait
 // between retries stop at once on shutdown.
 

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Tests of the compiled binary: the CLI contract (version, bad flags exit 2, --help, --print-config) and
+// `run` (probes, /metrics, intake down, SIGTERM under load, execsnoop, port in use).
+
 import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -57,7 +60,16 @@ describe("compiled binary: CLI contract", () => {
       expect(stdout).toStartWith(`Usage: antimetal-agent ${cmd}`);
     }
     const { stdout } = await exec(["run", "--help"]);
-    for (const flag of ["--metrics-bind-address ADDR", "(default :8080;", "--health-probe-bind-address", "--leader-elect", "--intake-api-key", "--max-stream-age", "(default 10m;", "ANTIMETAL_INTAKE_API_KEY"]) {
+    for (const flag of [
+      "--metrics-bind-address ADDR",
+      "(default :8080;",
+      "--health-probe-bind-address",
+      "--leader-elect",
+      "--intake-api-key",
+      "--max-stream-age",
+      "(default 10m;",
+      "ANTIMETAL_INTAKE_API_KEY",
+    ]) {
       expect(stdout).toContain(flag);
     }
   });
@@ -66,7 +78,9 @@ describe("compiled binary: CLI contract", () => {
     const dir = mkdtempSync(join(tmpdir(), "agent-cfg-"));
     try {
       writeFileSync(join(dir, "agent.yaml"), "max-stream-age: 3m\nlog-level: debug\nintake-api-key: from-file-secret\n");
-      const { stdout, code } = await exec(["run", "--print-config", "--config", join(dir, "agent.yaml"), "--log-level", "warn"], { ANTIMETAL_MAX_STREAM_AGE: "2m" });
+      const { stdout, code } = await exec(["run", "--print-config", "--config", join(dir, "agent.yaml"), "--log-level", "warn"], {
+        ANTIMETAL_MAX_STREAM_AGE: "2m",
+      });
       expect(code).toBe(0);
       const cfg = JSON.parse(stdout);
       expect(cfg["max-stream-age"]).toBe("2m");
@@ -87,7 +101,13 @@ describe("compiled binary: run", () => {
     expect((await fetch(`${probes}/livez`)).status).toBe(200);
     await waitForStatus(`${probes}/readyz`, 200);
     const metrics = await (await fetch(`http://127.0.0.1:${agent.ports.metrics}/metrics`)).text();
-    for (const name of ["antimetal_build_info{", "antimetal_agent_uptime_seconds", "process_resident_memory_bytes", "antimetal_event_loop_lag_seconds", 'antimetal_component_state{component="http",state="running"} 1']) {
+    for (const name of [
+      "antimetal_build_info{",
+      "antimetal_agent_uptime_seconds",
+      "process_resident_memory_bytes",
+      "antimetal_event_loop_lag_seconds",
+      'antimetal_component_state{component="http",state="running"} 1',
+    ]) {
       expect(metrics).toContain(name);
     }
   });
@@ -97,7 +117,16 @@ describe("compiled binary: run", () => {
     const deadPort = closed.port;
     closed.stop(true);
     agent = await startAgent(
-      ["--data-directory", "", "--enable-kubernetes-controller=false", "--intake-address", `127.0.0.1:${deadPort}`, "--intake-secure=false", "--log-level", "debug"],
+      [
+        "--data-directory",
+        "",
+        "--enable-kubernetes-controller=false",
+        "--intake-address",
+        `127.0.0.1:${deadPort}`,
+        "--intake-secure=false",
+        "--log-level",
+        "debug",
+      ],
       { ANTIMETAL_INTAKE_API_KEY: "super-secret-key-123" },
     );
     await waitForStatus(`http://127.0.0.1:${agent.ports.probes}/readyz`, 200);
@@ -109,12 +138,22 @@ describe("compiled binary: run", () => {
   });
 
   test("SIGTERM under load: readiness drops, exit 0 within the budget", async () => {
-    agent = await startAgent([...STANDALONE, "--shutdown-timeout", "5s", "--enable-performance-collectors", "--performance-collector-interval", "200ms"]);
+    agent = await startAgent([
+      ...STANDALONE,
+      "--shutdown-timeout",
+      "5s",
+      "--enable-performance-collectors",
+      "--performance-collector-interval",
+      "200ms",
+    ]);
     const base = `http://127.0.0.1:${agent.ports.metrics}/metrics`;
     await waitForStatus(`http://127.0.0.1:${agent.ports.probes}/readyz`, 200);
     let stop = false;
     const load = Array.from({ length: 8 }, async () => {
-      while (!stop) await fetch(base).then((r) => r.text()).catch(() => undefined);
+      while (!stop)
+        await fetch(base)
+          .then((r) => r.text())
+          .catch(() => undefined);
     });
     await Bun.sleep(500);
     const t0 = performance.now();
@@ -151,7 +190,10 @@ describe("compiled binary: run", () => {
   test("a port already in use fails the start with the address in the message", async () => {
     const blocker = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
     try {
-      const p = Bun.spawn([requireBinary(), "run", ...STANDALONE, "--health-probe-bind-address", `127.0.0.1:${blocker.port}`, "--metrics-bind-address", "0"], { stderr: "pipe" });
+      const p = Bun.spawn(
+        [requireBinary(), "run", ...STANDALONE, "--health-probe-bind-address", `127.0.0.1:${blocker.port}`, "--metrics-bind-address", "0"],
+        { stderr: "pipe" },
+      );
       const [stderr, code] = await Promise.all([new Response(p.stderr).text(), p.exited]);
       expect(code).toBe(1);
       expect(stderr).toContain(`cannot listen on 127.0.0.1:${blocker.port}`);

@@ -6,13 +6,14 @@
 
 // End to end through the compiled binary: `antimetal-agent run` against a real kube-apiserver and
 // the test intake server fills the store with the cluster and host graphs, and `store` prints them.
+
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { api } from "../kube/fixtures.ts";
 import { type AgentProcess, requireBinary, startAgent, waitForStatus } from "../helpers/agent-process.ts";
 import { type KubeTestEnv, startKubeTestEnv } from "../helpers/kube-testenv.ts";
+import { api } from "../kube/fixtures.ts";
 
 let env: KubeTestEnv;
 let agent: AgentProcess | undefined;
@@ -42,12 +43,18 @@ test("run fills the store with the cluster and this host, and stops cleanly", as
   await api.pod(env, "shop", "web-1", { node: "node-e2e" });
 
   agent = await startAgent([
-    "--kubeconfig", env.kubeconfigPath,
-    "--kubernetes-provider", "generic",
-    "--cluster-name", "e2e",
-    "--data-directory", dir,
-    "--intake-address", "",
-    "--node-name", "node-e2e",
+    "--kubeconfig",
+    env.kubeconfigPath,
+    "--kubernetes-provider",
+    "generic",
+    "--cluster-name",
+    "e2e",
+    "--data-directory",
+    dir,
+    "--intake-address",
+    "",
+    "--node-name",
+    "node-e2e",
   ]);
   // Ready means the leader has listed every kind into the store.
   await waitForStatus(`http://127.0.0.1:${agent.ports.probes}/readyz`, 200, 60_000);

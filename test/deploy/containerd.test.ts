@@ -16,7 +16,7 @@
 //     cgroup (here `--device /dev/kmsg`), which a hostPath mount alone does not give.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
@@ -28,16 +28,36 @@ const NS = "antimetal-test";
 const VERSION = "0.0.0-test";
 // containerd's default capability set for a container (oci.defaultUnixCaps), dropped here so that
 // only what a test adds remains, as `capabilities: {drop: [ALL], add: [...]}` does.
-const RUNTIME_DEFAULT_CAPS = ["CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID", "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE"];
+const RUNTIME_DEFAULT_CAPS = [
+  "CHOWN",
+  "DAC_OVERRIDE",
+  "FSETID",
+  "FOWNER",
+  "MKNOD",
+  "NET_RAW",
+  "SETGID",
+  "SETUID",
+  "SETFCAP",
+  "SETPCAP",
+  "NET_BIND_SERVICE",
+  "SYS_CHROOT",
+  "KILL",
+  "AUDIT_WRITE",
+];
 const DROP_ALL = RUNTIME_DEFAULT_CAPS.flatMap((c) => ["--cap-drop", `CAP_${c}`]);
 const OVERLAY_CAPS = ["BPF", "PERFMON", "SYSLOG"].flatMap((c) => ["--cap-add", `CAP_${c}`]);
 // The DaemonSet's volumes and env (deploy/kubernetes/base/daemonset.yaml).
 const HOST_MOUNTS = [
-  "--mount", "type=bind,src=/proc,dst=/host/proc,options=rbind:ro",
-  "--mount", "type=bind,src=/sys,dst=/host/sys,options=rbind:ro",
-  "--mount", "type=bind,src=/dev,dst=/host/dev,options=rbind:ro",
-  "--mount", "type=bind,src=/etc/machine-id,dst=/host/etc/machine-id,options=bind:ro",
-  "--mount", "type=tmpfs,src=tmpfs,dst=/tmp,options=nosuid:nodev:mode=1777",
+  "--mount",
+  "type=bind,src=/proc,dst=/host/proc,options=rbind:ro",
+  "--mount",
+  "type=bind,src=/sys,dst=/host/sys,options=rbind:ro",
+  "--mount",
+  "type=bind,src=/dev,dst=/host/dev,options=rbind:ro",
+  "--mount",
+  "type=bind,src=/etc/machine-id,dst=/host/etc/machine-id,options=bind:ro",
+  "--mount",
+  "type=tmpfs,src=tmpfs,dst=/tmp,options=nosuid:nodev:mode=1777",
 ];
 const HOST_ENV = ["HOST_PROC=/host/proc", "HOST_SYS=/host/sys", "HOST_DEV=/host/dev", "HOST_ETC=/host/etc"].flatMap((e) => ["--env", e]);
 
@@ -57,30 +77,55 @@ describe("the image under containerd", () => {
   let daemon: ChildProcess;
   let sock: string;
   let n = 0;
-  const ctr = (args: string[], timeout = 60000) => spawnSync("ctr", ["--address", sock, "--namespace", NS, ...args], { encoding: "utf8", timeout });
+  const ctr = (args: string[], timeout = 60000) =>
+    spawnSync("ctr", ["--address", sock, "--namespace", NS, ...args], { encoding: "utf8", timeout });
   const run = (image: string, flags: string[], command: string[], timeout = 60000) =>
-    ctr(["run", "--rm", "--seccomp", "--read-only", ...HOST_MOUNTS, ...HOST_ENV, ...flags, image, `t${process.pid}-${n++}`, "/usr/bin/antimetal-agent", ...command], timeout);
+    ctr(
+      [
+        "run",
+        "--rm",
+        "--seccomp",
+        "--read-only",
+        ...HOST_MOUNTS,
+        ...HOST_ENV,
+        ...flags,
+        image,
+        `t${process.pid}-${n++}`,
+        "/usr/bin/antimetal-agent",
+        ...command,
+      ],
+      timeout,
+    );
 
   beforeAll(async () => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), "antimetal-containerd-"));
     sock = path.join(work, "containerd.sock");
-    fs.writeFileSync(path.join(work, "config.toml"), [
-      "version = 2",
-      `root = "${work}/root"`,
-      `state = "${work}/state"`,
-      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
-      "[grpc]",
-      `  address = "${sock}"`,
-      "",
-    ].join("\n"));
-    daemon = spawn("containerd", ["--config", path.join(work, "config.toml")], { stdio: ["ignore", fs.openSync(path.join(work, "containerd.log"), "w"), fs.openSync(path.join(work, "containerd.log"), "a")] });
+    fs.writeFileSync(
+      path.join(work, "config.toml"),
+      [
+        "version = 2",
+        `root = "${work}/root"`,
+        `state = "${work}/state"`,
+        'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+        "[grpc]",
+        `  address = "${sock}"`,
+        "",
+      ].join("\n"),
+    );
+    daemon = spawn("containerd", ["--config", path.join(work, "config.toml")], {
+      stdio: ["ignore", fs.openSync(path.join(work, "containerd.log"), "w"), fs.openSync(path.join(work, "containerd.log"), "a")],
+    });
     const deadline = Date.now() + 20000;
     while (!(fs.existsSync(sock) && ctr(["version"]).status === 0)) {
-      if (Date.now() > deadline) throw new Error(`containerd did not start: ${fs.readFileSync(path.join(work, "containerd.log"), "utf8").slice(-2000)}`);
+      if (Date.now() > deadline)
+        throw new Error(`containerd did not start: ${fs.readFileSync(path.join(work, "containerd.log"), "utf8").slice(-2000)}`);
       await Bun.sleep(100);
     }
     // The release image, and the same image with User 0:0 (a pod's runAsUser: 0).
-    for (const [tag, user] of [[VERSION, undefined], ["uid0", "0:0"]] as const) {
+    for (const [tag, user] of [
+      [VERSION, undefined],
+      ["uid0", "0:0"],
+    ] as const) {
       const archive = path.join(work, `${tag}.oci.tar`);
       buildImage({ arch: "amd64", binary: binary("amd64"), out: archive, version: tag, user });
       const imp = ctr(["images", "import", "--base-name", "docker.io/antimetal/agent", archive], 120000);
@@ -100,11 +145,35 @@ describe("the image under containerd", () => {
   test("base: image user 65532, read-only root, default seccomp: `run` serves /readyz and /metrics", async () => {
     const [health, metrics] = [await freePort(), await freePort()];
     const id = `run-${process.pid}`;
-    const child = spawn("ctr", ["--address", sock, "--namespace", NS, "run", "--rm", "--seccomp", "--read-only", "--net-host",
-      ...HOST_MOUNTS, ...HOST_ENV, "--mount", `type=tmpfs,src=tmpfs,dst=/var/lib/antimetal,options=nosuid:nodev:uid=65532:gid=65532:mode=0700`,
-      `docker.io/antimetal/agent:${VERSION}`, id, "/usr/bin/antimetal-agent", "run",
-      "--enable-kubernetes-controller=false", "--leader-elect=false", "--intake-address=", "--enable-performance-collectors",
-      `--health-probe-bind-address=127.0.0.1:${health}`, `--metrics-bind-address=127.0.0.1:${metrics}`], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(
+      "ctr",
+      [
+        "--address",
+        sock,
+        "--namespace",
+        NS,
+        "run",
+        "--rm",
+        "--seccomp",
+        "--read-only",
+        "--net-host",
+        ...HOST_MOUNTS,
+        ...HOST_ENV,
+        "--mount",
+        `type=tmpfs,src=tmpfs,dst=/var/lib/antimetal,options=nosuid:nodev:uid=65532:gid=65532:mode=0700`,
+        `docker.io/antimetal/agent:${VERSION}`,
+        id,
+        "/usr/bin/antimetal-agent",
+        "run",
+        "--enable-kubernetes-controller=false",
+        "--leader-elect=false",
+        "--intake-address=",
+        "--enable-performance-collectors",
+        `--health-probe-bind-address=127.0.0.1:${health}`,
+        `--metrics-bind-address=127.0.0.1:${metrics}`,
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
     let log = "";
     child.stdout!.on("data", (d) => (log += d));
     child.stderr!.on("data", (d) => (log += d));
@@ -113,7 +182,10 @@ describe("the image under containerd", () => {
       const deadline = Date.now() + 30000;
       let ready = 0;
       while (Date.now() < deadline) {
-        ready = await fetch(`http://127.0.0.1:${health}/readyz`).then((r) => r.status, () => 0);
+        ready = await fetch(`http://127.0.0.1:${health}/readyz`).then(
+          (r) => r.status,
+          () => 0,
+        );
         if (ready === 200) break;
         await Bun.sleep(200);
       }
@@ -152,7 +224,11 @@ describe("the image under containerd", () => {
     const r = run("docker.io/antimetal/agent:uid0", flags, ["collect", "--collectors", "execsnoop", "--duration", "4s"]);
     execs.kill();
     expect(r.stderr).not.toContain("error");
-    const events = r.stdout.trim().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { comm: string });
+    const events = r.stdout
+      .trim()
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as { comm: string });
     expect(events.length).toBeGreaterThan(0);
     expect(events.some((e) => e.comm === "true")).toBe(true);
   }, 60000);

@@ -15,7 +15,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { buildImage, IMAGE_UID, type Arch, type ImageResult } from "../../scripts/image/build.ts";
+import { type Arch, buildImage, IMAGE_UID, type ImageResult } from "../../scripts/image/build.ts";
 import { binary, type Obj } from "./manifests.ts";
 
 const VERSION = "0.0.0-test";
@@ -44,10 +44,23 @@ function inRoot(root: string, arch: Arch, args: string[], env: Record<string, st
     ? 'mount --bind "$0" "$0" && mount --bind "$0/var/lib/antimetal" "$0/var/lib/antimetal" && mount --bind "$0/tmp" "$0/tmp" && mount -o remount,bind,ro "$0" && '
     : "";
   return [
-    "unshare", "--mount", "--propagation", "private", "--",
-    "sh", "-c", `${ro}mount -t proc proc "$0/proc" && exec "$@"`, root,
-    "env", "-i", ...envArgs,
-    "/usr/sbin/chroot", `--userspec=${IMAGE_UID}:${IMAGE_UID}`, root, ...runner, ...args,
+    "unshare",
+    "--mount",
+    "--propagation",
+    "private",
+    "--",
+    "sh",
+    "-c",
+    `${ro}mount -t proc proc "$0/proc" && exec "$@"`,
+    root,
+    "env",
+    "-i",
+    ...envArgs,
+    "/usr/sbin/chroot",
+    `--userspec=${IMAGE_UID}:${IMAGE_UID}`,
+    root,
+    ...runner,
+    ...args,
   ];
 }
 
@@ -103,7 +116,14 @@ for (const arch of ["amd64", "arm64"] as Arch[]) {
       expect(config.process.user.gid).toBe(IMAGE_UID);
       expect(config.process.args).toEqual(["/usr/bin/antimetal-agent", "run"]);
       expect(config.process.env).toContain("SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt");
-      expect(image.packages.map((p) => p.name).sort()).toEqual(["ca-certificates", "gcc-12-base", "libc6", "libgcc-s1", "netbase", "tzdata"]);
+      expect(image.packages.map((p) => p.name).sort()).toEqual([
+        "ca-certificates",
+        "gcc-12-base",
+        "libc6",
+        "libgcc-s1",
+        "netbase",
+        "tzdata",
+      ]);
     });
 
     test("skopeo reads the archive (platform, user) and converts it for `docker load`", () => {
@@ -112,7 +132,11 @@ for (const arch of ["amd64", "arm64"] as Arch[]) {
       const cfg = JSON.parse(inspect.stdout) as Obj;
       expect([cfg.architecture, cfg.os, cfg.config.User]).toEqual([arch, "linux", `${IMAGE_UID}:${IMAGE_UID}`]);
       const dockerTar = path.join(work, "docker.tar");
-      const copy = spawnSync("skopeo", ["copy", "-q", `oci-archive:${image.archive}`, `docker-archive:${dockerTar}:antimetal/agent:${VERSION}`], { encoding: "utf8" });
+      const copy = spawnSync(
+        "skopeo",
+        ["copy", "-q", `oci-archive:${image.archive}`, `docker-archive:${dockerTar}:antimetal/agent:${VERSION}`],
+        { encoding: "utf8" },
+      );
       expect({ status: copy.status, stderr: copy.stderr }).toEqual({ status: 0, stderr: "" });
       const list = spawnSync("tar", ["-tf", dockerTar], { encoding: "utf8" }).stdout;
       expect(list).toContain("manifest.json");
@@ -161,10 +185,20 @@ for (const arch of ["amd64", "arm64"] as Arch[]) {
 
     test("`run` serves /readyz and /metrics in the image with a read-only root, and stops cleanly on SIGTERM", async () => {
       const [health, metrics] = [await freePort(), await freePort()];
-      const [cmd, ...rest] = inRoot(root, arch, [
-        "run", "--enable-kubernetes-controller=false", "--leader-elect=false", "--intake-address=",
-        `--health-probe-bind-address=127.0.0.1:${health}`, `--metrics-bind-address=127.0.0.1:${metrics}`,
-      ], { PATH: "/usr/bin", TMPDIR: "/tmp" }, true);
+      const [cmd, ...rest] = inRoot(
+        root,
+        arch,
+        [
+          "run",
+          "--enable-kubernetes-controller=false",
+          "--leader-elect=false",
+          "--intake-address=",
+          `--health-probe-bind-address=127.0.0.1:${health}`,
+          `--metrics-bind-address=127.0.0.1:${metrics}`,
+        ],
+        { PATH: "/usr/bin", TMPDIR: "/tmp" },
+        true,
+      );
       const child = spawn(cmd!, rest, { stdio: ["ignore", "pipe", "pipe"] });
       let log = "";
       child.stdout!.on("data", (d) => (log += d));
@@ -174,7 +208,10 @@ for (const arch of ["amd64", "arm64"] as Arch[]) {
         const deadline = Date.now() + (arch === "arm64" ? 90000 : 30000); // arm64 runs under qemu
         let ready = 0;
         while (Date.now() < deadline) {
-          ready = await fetch(`http://127.0.0.1:${health}/readyz`).then((r) => r.status, () => 0);
+          ready = await fetch(`http://127.0.0.1:${health}/readyz`).then(
+            (r) => r.status,
+            () => 0,
+          );
           if (ready === 200) break;
           await Bun.sleep(200);
         }
@@ -209,17 +246,40 @@ for (const arch of ["amd64", "arm64"] as Arch[]) {
             'mount -t sysfs -o ro sysfs "$0/sys"',
             'mount -t tracefs -o ro tracefs "$0/sys/kernel/tracing"',
             // Something to see: execs on the host while execsnoop records.
-            '(for i in 1 2 3 4 5 6 7 8 9 10; do sleep 0.2; /bin/true; done &)',
+            "(for i in 1 2 3 4 5 6 7 8 9 10; do sleep 0.2; /bin/true; done &)",
             'mount --rbind -o ro /dev "$0/host/dev"',
             'exec "$@"',
           ].join(" && ");
           const capsh = spawnSync("sh", ["-c", "command -v capsh"], { encoding: "utf8" }).stdout.trim();
-          const r = spawnSync("unshare", [
-            "--mount", "--propagation", "private", "--", "sh", "-c", script, root,
-            "env", "-i", "HOST_DEV=/host/dev", "TMPDIR=/tmp",
-            capsh, "--inh=", "--no-new-privs", `--chroot=${root}`, `--drop=${drop}`, "--shell=/usr/bin/antimetal-agent", "--",
-            "collect", "--collectors", collectors, ...(collectors === "execsnoop" ? ["--duration", "1s"] : []),
-          ], { encoding: "utf8", timeout: 60000 });
+          const r = spawnSync(
+            "unshare",
+            [
+              "--mount",
+              "--propagation",
+              "private",
+              "--",
+              "sh",
+              "-c",
+              script,
+              root,
+              "env",
+              "-i",
+              "HOST_DEV=/host/dev",
+              "TMPDIR=/tmp",
+              capsh,
+              "--inh=",
+              "--no-new-privs",
+              `--chroot=${root}`,
+              `--drop=${drop}`,
+              "--shell=/usr/bin/antimetal-agent",
+              "--",
+              "collect",
+              "--collectors",
+              collectors,
+              ...(collectors === "execsnoop" ? ["--duration", "1s"] : []),
+            ],
+            { encoding: "utf8", timeout: 60000 },
+          );
           return { status: r.status, stdout: r.stdout, stderr: r.stderr };
         };
         const granted = ["cap_bpf", "cap_perfmon", "cap_syslog"];

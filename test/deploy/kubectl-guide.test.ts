@@ -15,8 +15,8 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { startKubeTestEnv, type KubeTestEnv } from "../helpers/kube-testenv.ts";
-import { DEPLOY, REPO, type Obj } from "./manifests.ts";
+import { type KubeTestEnv, startKubeTestEnv } from "../helpers/kube-testenv.ts";
+import { DEPLOY, type Obj, REPO } from "./manifests.ts";
 
 const KUBECTL = "/var/cache/antimetal-dev/kubectl/kubectl";
 const VERSION = "9.9.9";
@@ -26,7 +26,11 @@ function guideBlocks(): string[] {
   const guide = fs.readFileSync(path.join(REPO, "docs/install.md"), "utf8");
   const section = guide.slice(guide.indexOf("## In a Kubernetes cluster"), guide.indexOf("## Plain binary"));
   return [...section.matchAll(/^( *)```sh\n([\s\S]*?)^ *```/gm)].map((m) =>
-    m[2]!.split("\n").map((l) => l.slice(m[1]!.length)).join("\n"));
+    m[2]!
+      .split("\n")
+      .map((l) => l.slice(m[1]!.length))
+      .join("\n"),
+  );
 }
 
 describe("docs/install.md Kubernetes steps with kubectl", () => {
@@ -34,7 +38,9 @@ describe("docs/install.md Kubernetes steps with kubectl", () => {
   let work: string;
   const sh = (script: string, cwd: string) =>
     spawnSync("bash", ["-ex", "-c", script], {
-      cwd, encoding: "utf8", timeout: 60000,
+      cwd,
+      encoding: "utf8",
+      timeout: 60000,
       env: { ...process.env, KUBECONFIG: env.kubeconfigPath, PATH: `${path.dirname(KUBECTL)}:${process.env.PATH}` },
     });
 
@@ -57,11 +63,19 @@ describe("docs/install.md Kubernetes steps with kubectl", () => {
     const step3 = blocks.find((b) => b.includes("kubectl apply -k ."))!;
     expect(step2).toBeDefined();
     expect(step3).toBeDefined();
-    const script = [step2, step3.replace(/^kubectl .* rollout status .*$/m, "")].join("\n")
-      .replaceAll("<version>", VERSION).replaceAll("<your key>", "test-key");
+    const script = [step2, step3.replace(/^kubectl .* rollout status .*$/m, "")]
+      .join("\n")
+      .replaceAll("<version>", VERSION)
+      .replaceAll("<your key>", "test-key");
     const r = sh(script, work);
     expect({ status: r.status, stderr: r.status === 0 ? "" : r.stderr }).toEqual({ status: 0, stderr: "" });
-    for (const kind of ["namespace/antimetal-system", "serviceaccount/antimetal-agent", "daemonset.apps/antimetal-agent", "service/antimetal-agent-metrics", "clusterrole.rbac.authorization.k8s.io/antimetal-agent"]) {
+    for (const kind of [
+      "namespace/antimetal-system",
+      "serviceaccount/antimetal-agent",
+      "daemonset.apps/antimetal-agent",
+      "service/antimetal-agent-metrics",
+      "clusterrole.rbac.authorization.k8s.io/antimetal-agent",
+    ]) {
       expect(r.stdout).toContain(kind);
     }
 
@@ -71,7 +85,11 @@ describe("docs/install.md Kubernetes steps with kubectl", () => {
     expect(c.securityContext.capabilities.add).toEqual(["BPF", "PERFMON", "SYSLOG"]);
     const secret = (await (await env.request("GET", "/api/v1/namespaces/antimetal-system/secrets/antimetal-intake")).json()) as Obj;
     expect(Buffer.from(secret.data["api-key"], "base64").toString()).toBe("test-key");
-    expect(c.env.find((e: Obj) => e.name === "ANTIMETAL_INTAKE_API_KEY").valueFrom.secretKeyRef).toEqual({ name: "antimetal-intake", key: "api-key", optional: true });
+    expect(c.env.find((e: Obj) => e.name === "ANTIMETAL_INTAKE_API_KEY").valueFrom.secretKeyRef).toEqual({
+      name: "antimetal-intake",
+      key: "api-key",
+      optional: true,
+    });
     const ns = (await (await env.request("GET", "/api/v1/namespaces/antimetal-system")).json()) as Obj;
     expect(ns.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("privileged");
 

@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { startKubeTestEnv, type KubeTestEnv } from "../helpers/kube-testenv.ts";
-import { composed, DEPLOY, find, kustomizeBuild, REPO, serverSideApply, type Obj } from "./manifests.ts";
+import { type KubeTestEnv, startKubeTestEnv } from "../helpers/kube-testenv.ts";
+import { composed, DEPLOY, find, kustomizeBuild, type Obj, REPO, serverSideApply } from "./manifests.ts";
 
 const BASE = path.join(DEPLOY, "base");
 const OVERLAY = path.join(DEPLOY, "overlays/kernel-collectors");
@@ -31,7 +31,11 @@ function renderInstallGuideOverlay(): Obj[] {
   const m = /cat > kustomization\.yaml <<'EOF'\n([\s\S]*?)\n\s*EOF\n/.exec(guide);
   if (!m) throw new Error("docs/install.md: no kustomization.yaml heredoc");
   const indent = /^(\s*)/.exec(m[1]!)![1]!.length;
-  const text = m[1]!.split("\n").map((l) => l.slice(indent)).join("\n").replaceAll("<version>", "9.9.9");
+  const text = m[1]!
+    .split("\n")
+    .map((l) => l.slice(indent))
+    .join("\n")
+    .replaceAll("<version>", "9.9.9");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "antimetal-guide-"));
   try {
     fs.mkdirSync(path.join(dir, "deploy"));
@@ -93,7 +97,21 @@ describe("kustomize render", () => {
       }
       // The leader-election Role can manage leases (coordination.k8s.io).
       const roles = objs.filter((o) => o.kind === "Role");
-      expect(roles.some((ro) => (ro.rules ?? []).some((ru: Obj) => ru.apiGroups.includes("coordination.k8s.io") && ru.resources.includes("leases") && ru.verbs.includes("update")))).toBe(true);
+      expect(
+        roles.some((ro) =>
+          (ro.rules ?? []).some(
+            (ru: Obj) => ru.apiGroups.includes("coordination.k8s.io") && ru.resources.includes("leases") && ru.verbs.includes("update"),
+          ),
+        ),
+      ).toBe(true);
+      // update (renew, take over, release) reaches only the agent's own Lease; only create is unnamed.
+      for (const ro of roles) {
+        for (const ru of (ro.rules ?? []) as Obj[]) {
+          if (!ru.resources.includes("leases")) continue;
+          if (ru.verbs.includes("update") || ru.verbs.includes("get")) expect(ru.resourceNames).toEqual(["4927b366.antimetal.com"]);
+          else expect(ru.verbs).toEqual(["create"]);
+        }
+      }
     }
   });
 
@@ -120,7 +138,12 @@ describe("kustomize render", () => {
     const spec = find(r.base!, "DaemonSet").spec.template.spec;
     const vol = Object.fromEntries(spec.volumes.map((v: Obj) => [v.name, v]));
     const mounts = Object.fromEntries(c.volumeMounts.map((m: Obj) => [m.mountPath, m]));
-    for (const [mountPath, hostPath] of [["/host/proc", "/proc"], ["/host/sys", "/sys"], ["/host/dev", "/dev"], ["/host/etc/machine-id", "/etc/machine-id"]]) {
+    for (const [mountPath, hostPath] of [
+      ["/host/proc", "/proc"],
+      ["/host/sys", "/sys"],
+      ["/host/dev", "/dev"],
+      ["/host/etc/machine-id", "/etc/machine-id"],
+    ]) {
       const m = mounts[mountPath!];
       expect(m?.readOnly).toBe(true);
       expect(vol[m.name].hostPath.path).toBe(hostPath);
@@ -188,7 +211,11 @@ describe("server-side dry-run apply on a real kube-apiserver", () => {
     env = await startKubeTestEnv();
     // Namespaced dry-runs need the namespace to exist, and the ServiceMonitor needs its CRD
     // (a structural schema that keeps unknown fields, as a cluster without the operator's full CRD).
-    const ns = await env.request("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: "antimetal-system" } });
+    const ns = await env.request("POST", "/api/v1/namespaces", {
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: "antimetal-system" },
+    });
     expect(ns.status).toBe(201);
     const crd = await env.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", {
       apiVersion: "apiextensions.k8s.io/v1",
@@ -198,7 +225,16 @@ describe("server-side dry-run apply on a real kube-apiserver", () => {
         group: "monitoring.coreos.com",
         scope: "Namespaced",
         names: { plural: "servicemonitors", singular: "servicemonitor", kind: "ServiceMonitor", listKind: "ServiceMonitorList" },
-        versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", properties: { spec: { type: "object", "x-kubernetes-preserve-unknown-fields": true } } } } }],
+        versions: [
+          {
+            name: "v1",
+            served: true,
+            storage: true,
+            schema: {
+              openAPIV3Schema: { type: "object", properties: { spec: { type: "object", "x-kubernetes-preserve-unknown-fields": true } } },
+            },
+          },
+        ],
       },
     });
     expect(crd.status).toBe(201);
@@ -218,20 +254,27 @@ describe("server-side dry-run apply on a real kube-apiserver", () => {
     ["base", () => kustomizeBuild(BASE)],
     ["kernel-collectors overlay", () => kustomizeBuild(OVERLAY)],
     ["install guide overlay", () => renderInstallGuideOverlay()],
-    ["overlay + servicemonitor + legacy-kernels", () => {
-      const c = composed(OVERLAY, [SERVICEMONITOR, LEGACY]);
-      try {
-        return kustomizeBuild(c.dir);
-      } finally {
-        c.cleanup();
-      }
-    }],
+    [
+      "overlay + servicemonitor + legacy-kernels",
+      () => {
+        const c = composed(OVERLAY, [SERVICEMONITOR, LEGACY]);
+        try {
+          return kustomizeBuild(c.dir);
+        } finally {
+          c.cleanup();
+        }
+      },
+    ],
   ] as const) {
     test(`${name}: every object is accepted (dryRun=All, fieldValidation=Strict)`, async () => {
       const objs = build();
       for (const o of objs) {
         const { status, body } = await serverSideApply(env.request, o, { dryRun: true });
-        expect({ obj: `${o.kind}/${o.metadata.name}`, status, message: status < 300 ? "" : body.message }).toEqual({ obj: `${o.kind}/${o.metadata.name}`, status: status < 300 ? status : 200, message: "" });
+        expect({ obj: `${o.kind}/${o.metadata.name}`, status, message: status < 300 ? "" : body.message }).toEqual({
+          obj: `${o.kind}/${o.metadata.name}`,
+          status: status < 300 ? status : 200,
+          message: "",
+        });
         expect(body.kind).toBe(o.kind);
       }
       // Dry-run persisted nothing.
@@ -243,7 +286,9 @@ describe("server-side dry-run apply on a real kube-apiserver", () => {
   test("a real apply of the overlay creates the DaemonSet with the granted capabilities", async () => {
     for (const o of kustomizeBuild(OVERLAY)) {
       const { status, body } = await serverSideApply(env.request, o, { dryRun: false });
-      expect(`${o.kind}/${o.metadata.name} ${status} ${status < 300 ? "" : body.message}`).toBe(`${o.kind}/${o.metadata.name} ${status < 300 ? status : 200} `);
+      expect(`${o.kind}/${o.metadata.name} ${status} ${status < 300 ? "" : body.message}`).toBe(
+        `${o.kind}/${o.metadata.name} ${status < 300 ? status : 200} `,
+      );
     }
     const res = await env.request("GET", "/apis/apps/v1/namespaces/antimetal-system/daemonsets/antimetal-agent");
     expect(res.status).toBe(200);

@@ -24,7 +24,9 @@ export function kustomizeBuild(dir: string): Obj[] {
   if (!fs.existsSync(KUSTOMIZE)) throw new Error(`${KUSTOMIZE} missing: run bash scripts/setup.sh (scripts/setup.d/60-deploy.sh)`);
   const r = spawnSync(KUSTOMIZE, ["build", dir], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`kustomize build ${dir}: ${r.stderr}`);
-  return parseAllDocuments(r.stdout).map((d) => d.toJSON() as Obj).filter((o) => o);
+  return parseAllDocuments(r.stdout)
+    .map((d) => d.toJSON() as Obj)
+    .filter((o) => o);
 }
 
 /** A throwaway kustomization that combines a base/overlay with components. */
@@ -89,7 +91,12 @@ export async function serverSideApply(
   const ns = r.namespaced ? `/namespaces/${obj.metadata.namespace ?? "default"}` : "";
   const q = new URLSearchParams({ fieldManager: "antimetal-deploy-test", force: "true", fieldValidation: "Strict" });
   if (opts.dryRun) q.set("dryRun", "All");
-  const res = await request("PATCH", `${base}${ns}/${r.name}/${obj.metadata.name}?${q}`, JSON.stringify(obj), "application/apply-patch+yaml");
+  const res = await request(
+    "PATCH",
+    `${base}${ns}/${r.name}/${obj.metadata.name}?${q}`,
+    JSON.stringify(obj),
+    "application/apply-patch+yaml",
+  );
   const text = await res.text();
   let body: Obj;
   try {

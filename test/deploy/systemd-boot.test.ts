@@ -64,7 +64,12 @@ ExecStart=/install/probe.sh
 `;
 
 function props(text: string): Record<string, string> {
-  return Object.fromEntries(text.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+  return Object.fromEntries(
+    text
+      .trim()
+      .split("\n")
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+  );
 }
 
 describe("systemd install under a booted systemd (nspawn)", () => {
@@ -81,23 +86,38 @@ describe("systemd install under a booted systemd (nspawn)", () => {
     fs.writeFileSync(path.join(work, "install.sh"), installCommands());
     fs.writeFileSync(path.join(work, "probe.sh"), PROBE, { mode: 0o755 });
     fs.writeFileSync(path.join(work, "antimetal-probe.service"), PROBE_UNIT);
-    const r = spawnSync("timeout", [
-      "120", "systemd-nspawn", "--quiet", "--directory", ROOTFS,
-      // The cached root stays pristine: every write goes to a tmpfs overlay.
-      "--volatile=overlay", "--register=no", "--keep-unit", "--private-network",
-      // A host's systemd has every capability and no syscall filter; nspawn's defaults lack these
-      // three capabilities and block bpf() for containers without CAP_SYS_ADMIN.
-      "--capability=CAP_BPF,CAP_PERFMON,CAP_SYSLOG", "--system-call-filter=bpf perf_event_open",
-      "--bind-ro=/dev/kmsg", "--bind-ro=/sys/kernel/tracing",
-      // The release layout the guide's commands expect, in /install.
-      `--bind-ro=${binary("amd64")}:/install/antimetal-agent-${VERSION}-linux-amd64`,
-      `--bind-ro=${path.join(REPO, "deploy")}:/install/deploy`,
-      `--bind-ro=${path.join(work, "install.sh")}:/install/install.sh`,
-      `--bind-ro=${path.join(work, "probe.sh")}:/install/probe.sh`,
-      `--bind-ro=${path.join(work, "antimetal-probe.service")}:/etc/systemd/system/antimetal-probe.service`,
-      `--bind=${results}:/results`,
-      "--boot", "--", "systemd.wants=antimetal-probe.service",
-    ], { encoding: "utf8" });
+    const r = spawnSync(
+      "timeout",
+      [
+        "120",
+        "systemd-nspawn",
+        "--quiet",
+        "--directory",
+        ROOTFS,
+        // The cached root stays pristine: every write goes to a tmpfs overlay.
+        "--volatile=overlay",
+        "--register=no",
+        "--keep-unit",
+        "--private-network",
+        // A host's systemd has every capability and no syscall filter; nspawn's defaults lack these
+        // three capabilities and block bpf() for containers without CAP_SYS_ADMIN.
+        "--capability=CAP_BPF,CAP_PERFMON,CAP_SYSLOG",
+        "--system-call-filter=bpf perf_event_open",
+        "--bind-ro=/dev/kmsg",
+        "--bind-ro=/sys/kernel/tracing",
+        // The release layout the guide's commands expect, in /install.
+        `--bind-ro=${binary("amd64")}:/install/antimetal-agent-${VERSION}-linux-amd64`,
+        `--bind-ro=${path.join(REPO, "deploy")}:/install/deploy`,
+        `--bind-ro=${path.join(work, "install.sh")}:/install/install.sh`,
+        `--bind-ro=${path.join(work, "probe.sh")}:/install/probe.sh`,
+        `--bind-ro=${path.join(work, "antimetal-probe.service")}:/etc/systemd/system/antimetal-probe.service`,
+        `--bind=${results}:/results`,
+        "--boot",
+        "--",
+        "systemd.wants=antimetal-probe.service",
+      ],
+      { encoding: "utf8" },
+    );
     console_ = `${r.stdout}\n${r.stderr}`;
     read = (f: string) => {
       const p = path.join(results, f);
@@ -110,9 +130,18 @@ describe("systemd install under a booted systemd (nspawn)", () => {
   });
 
   test("the guide's install commands succeed and start the service", () => {
-    expect({ rc: read("install.rc").trim(), log: read("install.rc").trim() === "0" ? "" : read("install.log") }).toEqual({ rc: "0", log: "" });
+    expect({ rc: read("install.rc").trim(), log: read("install.rc").trim() === "0" ? "" : read("install.log") }).toEqual({
+      rc: "0",
+      log: "",
+    });
     const show = props(read("show"));
-    expect([show.ActiveState, show.SubState, show.NRestarts, show.DynamicUser, show.UnitFileState]).toEqual(["active", "running", "0", "yes", "enabled"]);
+    expect([show.ActiveState, show.SubState, show.NRestarts, show.DynamicUser, show.UnitFileState]).toEqual([
+      "active",
+      "running",
+      "0",
+      "yes",
+      "enabled",
+    ]);
     expect(read("readyz").trim()).toBe("ok");
   });
 

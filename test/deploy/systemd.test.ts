@@ -16,7 +16,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { binary, DEPLOY, find, kustomizeBuild, REPO, type Obj } from "./manifests.ts";
+import { binary, DEPLOY, find, kustomizeBuild, type Obj, REPO } from "./manifests.ts";
 
 const UNIT = path.join(REPO, "deploy/systemd/antimetal-agent.service");
 const ENV_FILE = path.join(REPO, "deploy/systemd/agent.env");
@@ -92,7 +92,11 @@ describe("systemd unit", () => {
   });
 
   test("the agent runs with the unit's uid model, capabilities, flags and env file; idle RSS fits the limits", async () => {
-    const caps = settings.get("AmbientCapabilities")![0]!.split(/\s+/).map((c) => `+${c.slice(4).toLowerCase()}`).join(",");
+    const caps = settings
+      .get("AmbientCapabilities")![0]!
+      .split(/\s+/)
+      .map((c) => `+${c.slice(4).toLowerCase()}`)
+      .join(",");
     const exec = settings.get("ExecStart")![0]!.split(/\s+/);
     expect(exec[0]).toBe(INSTALLED_PATH);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "antimetal-systemd-"));
@@ -106,30 +110,73 @@ describe("systemd unit", () => {
     const [health, metrics] = [await freePort(), await freePort()];
     // The env file as shipped, plus upload off (there is no intake here).
     const envFile = Object.fromEntries(
-      fs.readFileSync(ENV_FILE, "utf8").split("\n").filter((l) => /^[A-Z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+      fs
+        .readFileSync(ENV_FILE, "utf8")
+        .split("\n")
+        .filter((l) => /^[A-Z_]+=/.test(l))
+        .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
     );
     expect(Object.keys(envFile).sort()).toEqual(["ANTIMETAL_AGENT_ARGS", "ANTIMETAL_INTAKE_API_KEY"]);
     const extra = ["--intake-address="];
     const unitEnv = settings.get("Environment") ?? [];
-    const args = exec.slice(1).filter((a) => a !== "$ANTIMETAL_AGENT_ARGS").map((a) =>
-      a.startsWith("--data-directory=") ? `--data-directory=${state}`
-      : a.startsWith("--health-probe-bind-address=") ? `--health-probe-bind-address=127.0.0.1:${health}`
-      : a.startsWith("--metrics-bind-address=") ? `--metrics-bind-address=127.0.0.1:${metrics}`
-      : a);
+    const args = exec
+      .slice(1)
+      .filter((a) => a !== "$ANTIMETAL_AGENT_ARGS")
+      .map((a) =>
+        a.startsWith("--data-directory=")
+          ? `--data-directory=${state}`
+          : a.startsWith("--health-probe-bind-address=")
+            ? `--health-probe-bind-address=127.0.0.1:${health}`
+            : a.startsWith("--metrics-bind-address=")
+              ? `--metrics-bind-address=127.0.0.1:${metrics}`
+              : a,
+      );
     // ProtectSystem=strict + ProtectKernelTunables, as mounts: everything read-only except the
     // state directory and the private tmp (separate rw bind mounts made before the remount).
     const readOnly = [
-      'mount --bind "$0" "$0"', 'mount --bind "$1" "$1"',
-      "mount -o remount,bind,ro /", "mount -o remount,bind,ro /sys",
-      "mount --bind /proc/sys /proc/sys", "mount -o remount,bind,ro /proc/sys",
-      'shift 1', 'exec "$@"',
-    ].join(" && ").replace(" && shift 1 && ", "; shift 1; ");
-    const child = spawn("unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", readOnly, state, tmp, "setpriv",
-      `--reuid=${TEST_UID}`, `--regid=${TEST_UID}`, "--clear-groups",
-      `--inh-caps=-all,${caps}`, `--ambient-caps=-all,${caps}`, `--bounding-set=-all,${caps}`, "--no-new-privs",
-      "env", "-i", ...unitEnv, `TMPDIR=${tmp}`, "PATH=/usr/bin:/bin", ...Object.entries(envFile).map(([k, v]) => `${k}=${v}`),
-      binary("amd64"), ...args, ...extra,
-    ], { stdio: ["ignore", "pipe", "pipe"] });
+      'mount --bind "$0" "$0"',
+      'mount --bind "$1" "$1"',
+      "mount -o remount,bind,ro /",
+      "mount -o remount,bind,ro /sys",
+      "mount --bind /proc/sys /proc/sys",
+      "mount -o remount,bind,ro /proc/sys",
+      "shift 1",
+      'exec "$@"',
+    ]
+      .join(" && ")
+      .replace(" && shift 1 && ", "; shift 1; ");
+    const child = spawn(
+      "unshare",
+      [
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "sh",
+        "-c",
+        readOnly,
+        state,
+        tmp,
+        "setpriv",
+        `--reuid=${TEST_UID}`,
+        `--regid=${TEST_UID}`,
+        "--clear-groups",
+        `--inh-caps=-all,${caps}`,
+        `--ambient-caps=-all,${caps}`,
+        `--bounding-set=-all,${caps}`,
+        "--no-new-privs",
+        "env",
+        "-i",
+        ...unitEnv,
+        `TMPDIR=${tmp}`,
+        "PATH=/usr/bin:/bin",
+        ...Object.entries(envFile).map(([k, v]) => `${k}=${v}`),
+        binary("amd64"),
+        ...args,
+        ...extra,
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
     let log = "";
     child.stdout!.on("data", (d) => (log += d));
     child.stderr!.on("data", (d) => (log += d));
@@ -139,7 +186,10 @@ describe("systemd unit", () => {
       const deadline = Date.now() + 30000;
       let ready = 0;
       while (Date.now() < deadline) {
-        ready = await fetch(`http://127.0.0.1:${health}/readyz`).then((r) => r.status, () => 0);
+        ready = await fetch(`http://127.0.0.1:${health}/readyz`).then(
+          (r) => r.status,
+          () => 0,
+        );
         if (ready === 200) break;
         await Bun.sleep(200);
       }
@@ -163,7 +213,9 @@ describe("systemd unit", () => {
       const ds = find(kustomizeBuild(path.join(DEPLOY, "base")), "DaemonSet");
       const request = bytes(ds.spec.template.spec.containers.find((c: Obj) => c.name === "agent").resources.requests.memory);
       const memoryHigh = bytes(settings.get("MemoryHigh")![0]!);
-      console.log(`idle RSS ${Math.round(rss / 1048576)} MiB (DaemonSet request ${request / 1048576} MiB, MemoryHigh ${memoryHigh / 1048576} MiB)`);
+      console.log(
+        `idle RSS ${Math.round(rss / 1048576)} MiB (DaemonSet request ${request / 1048576} MiB, MemoryHigh ${memoryHigh / 1048576} MiB)`,
+      );
       expect(rss).toBeLessThan(request);
       expect(rss).toBeLessThan(memoryHigh);
     } finally {
@@ -176,19 +228,43 @@ describe("systemd unit", () => {
 
   test("kernel log collector: works with the unit's capabilities, fails without CAP_SYSLOG", () => {
     expect(fs.readFileSync("/proc/sys/kernel/dmesg_restrict", "utf8").trim()).toBe("1");
-    const caps = settings.get("AmbientCapabilities")![0]!.split(/\s+/).map((c) => `+${c.slice(4).toLowerCase()}`).join(",");
+    const caps = settings
+      .get("AmbientCapabilities")![0]!
+      .split(/\s+/)
+      .map((c) => `+${c.slice(4).toLowerCase()}`)
+      .join(",");
     const collect = (capList: string) => {
-      const r = spawnSync("setpriv", [
-        `--reuid=${TEST_UID}`, `--regid=${TEST_UID}`, "--clear-groups",
-        `--inh-caps=-all${capList ? `,${capList}` : ""}`, `--ambient-caps=-all${capList ? `,${capList}` : ""}`, `--bounding-set=-all${capList ? `,${capList}` : ""}`, "--no-new-privs",
-        "env", "-i", "TMPDIR=/tmp", binary("amd64"), "collect", "--collectors", "kernel",
-      ], { encoding: "utf8", timeout: 30000 });
+      const r = spawnSync(
+        "setpriv",
+        [
+          `--reuid=${TEST_UID}`,
+          `--regid=${TEST_UID}`,
+          "--clear-groups",
+          `--inh-caps=-all${capList ? `,${capList}` : ""}`,
+          `--ambient-caps=-all${capList ? `,${capList}` : ""}`,
+          `--bounding-set=-all${capList ? `,${capList}` : ""}`,
+          "--no-new-privs",
+          "env",
+          "-i",
+          "TMPDIR=/tmp",
+          binary("amd64"),
+          "collect",
+          "--collectors",
+          "kernel",
+        ],
+        { encoding: "utf8", timeout: 30000 },
+      );
       return { status: r.status, out: JSON.parse(r.stdout || "{}") as Obj, stderr: r.stderr };
     };
     const withCaps = collect(caps);
     expect(withCaps.out.errors?.kernel).toBeUndefined();
     expect(Array.isArray(withCaps.out.kernel) && withCaps.out.kernel.length).toBeGreaterThan(0);
-    const without = collect(caps.split(",").filter((c) => c !== "+syslog").join(","));
+    const without = collect(
+      caps
+        .split(",")
+        .filter((c) => c !== "+syslog")
+        .join(","),
+    );
     const kmsgMissing = without.out.errors?.kernel !== undefined || (Array.isArray(without.out.kernel) && without.out.kernel.length === 0);
     expect(kmsgMissing).toBe(true);
   }, 60000);

@@ -5,6 +5,7 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 /** `collect --collectors execsnoop --duration D` output (runExecsnoopCommand) on the real kernel. */
+
 import { describe, expect, test } from "bun:test";
 import { runExecsnoopCommand } from "../../src/ebpf/index.ts";
 
@@ -24,7 +25,14 @@ describe("runExecsnoopCommand", () => {
     const events = lines.map((l) => JSON.parse(l));
     const mine = events.filter((e) => e.args?.[1] === marker);
     expect(mine).toHaveLength(1);
-    expect(mine[0]).toMatchObject({ comm: "echo", command: "echo", args: ["/bin/echo", marker, "second arg"], retval: 0, uid: 0, ppid: process.pid });
+    expect(mine[0]).toMatchObject({
+      comm: "echo",
+      command: "echo",
+      args: ["/bin/echo", marker, "second arg"],
+      retval: 0,
+      uid: 0,
+      ppid: process.pid,
+    });
     // the timestamp is an exact integer in the text (u64 kernel nanoseconds, not a rounded double)
     const line = lines.find((l) => l.includes(marker))!;
     expect(line).toMatch(/"timestamp":\d{10,}/);

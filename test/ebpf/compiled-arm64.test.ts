@@ -11,6 +11,7 @@
  * syscall, so the run ends at bpf_object__load with ENOSYS: everything before it (memfd dlopen of
  * the three arm64 libraries in order, libbpf 1.x, bpf_object__open_mem of the arm64 object) ran.
  */
+
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

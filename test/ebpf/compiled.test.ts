@@ -10,6 +10,7 @@
  * buffer in the worker entrypoint. The host's copies are hidden with bind mounts in a private
  * mount namespace while it runs.
  */
+
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -57,6 +58,6 @@ describe("compiled binary with embedded eBPF assets", () => {
     // And the host copies really were unusable: asking for the system libbpf fails there.
     const sys = await Bun.file(join(dir, "out.system")).text();
     expect(sys).toMatch(/libbpf|errors/);
-    expect(sys).not.toContain(marker + "\"]");
+    expect(sys).not.toContain(marker + '"]');
   }, 60_000);
 });

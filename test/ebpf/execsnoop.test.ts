@@ -9,11 +9,12 @@
  * spawned processes with known arguments all reported with the right fields, a failing exec,
  * the lost counter under a full ring, and that stop leaves no program or link behind.
  */
+
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Registry } from "prom-client";
-import { ExecsnoopCollector, EXECSNOOP_PROGRAMS, registerEbpfMetrics, type ExecRecordData } from "../../src/ebpf/index.ts";
-import type { MetricEvent } from "../../src/perf/collector.ts";
 import { ebpfAssets } from "../../src/ebpf/assets.ts";
+import { EXECSNOOP_PROGRAMS, type ExecRecordData, ExecsnoopCollector, registerEbpfMetrics } from "../../src/ebpf/index.ts";
+import type { MetricEvent } from "../../src/perf/collector.ts";
 
 const runId = `am${process.pid}x${Date.now().toString(36)}`;
 
@@ -58,7 +59,7 @@ describe("execsnoop on the real kernel", () => {
     for (const id of progIds) expect(links.some((l) => l.prog_id === id)).toBe(true);
   });
 
-  test("start while active fails with \"already running\"; a missing object fails and leaves nothing loaded", async () => {
+  test('start while active fails with "already running"; a missing object fails and leaves nothing loaded', async () => {
     await expect(collector.start(() => {})).rejects.toThrow(/already running/);
     const ourNames = EXECSNOOP_PROGRAMS.map((n) => n.slice(0, 15));
     const countOurs = () => bpftoolJson("prog").filter((p) => ourNames.includes(String(p.name))).length;

@@ -8,10 +8,11 @@
  * The generated TypeScript layout matches the C header (the checked-in file is up to date) and
  * the BTF clang emitted into the compiled object (what the kernel and libbpf see).
  */
+
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { EXECSNOOP_EVENT_LAYOUT, EXECSNOOP_EVENT_SIZE } from "../../src/ebpf/gen/execsnoop_types.ts";
 import { ebpfAssets } from "../../src/ebpf/assets.ts";
+import { EXECSNOOP_EVENT_LAYOUT, EXECSNOOP_EVENT_SIZE } from "../../src/ebpf/gen/execsnoop_types.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 
@@ -27,7 +28,12 @@ describe("generated eBPF types", () => {
     expect(obj).toBeDefined();
     const r = Bun.spawnSync(["bpftool", "-j", "btf", "dump", "file", obj!], { stdout: "pipe", stderr: "pipe" });
     expect(r.exitCode).toBe(0);
-    const types = JSON.parse(r.stdout.toString()).types as Array<{ name?: string; kind: string; size?: number; members?: Array<{ name: string; bits_offset: number }> }>;
+    const types = JSON.parse(r.stdout.toString()).types as Array<{
+      name?: string;
+      kind: string;
+      size?: number;
+      members?: Array<{ name: string; bits_offset: number }>;
+    }>;
     const s = types.find((t) => t.kind === "STRUCT" && t.name === "execsnoop_event");
     expect(s).toBeDefined();
     expect(s!.size).toBe(EXECSNOOP_EVENT_SIZE);

@@ -9,12 +9,13 @@
  * missing capabilities (run as a child with every capability dropped by setpriv), and
  * feature detection reports what this host has.
  */
+
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { detectFeatures, formatFeatureReport, execsnoopAvailability } from "../../src/ebpf/index.ts";
-import { parseKernelVersion } from "../../src/system/kernel-version.ts";
-import { CAP } from "../../src/system/capabilities.ts";
 import { ebpfAssets } from "../../src/ebpf/assets.ts";
+import { detectFeatures, execsnoopAvailability, formatFeatureReport } from "../../src/ebpf/index.ts";
+import { CAP } from "../../src/system/capabilities.ts";
+import { parseKernelVersion } from "../../src/system/kernel-version.ts";
 
 const BUN = process.execPath;
 
@@ -29,7 +30,13 @@ describe("execsnoop without capabilities", () => {
     expect(out.isUnavailable).toBe(true);
     expect(out.error).toBe("execsnoop unavailable: missing capability: CAP_BPF, missing capability: CAP_PERFMON");
     expect(out.missing).toEqual(["CAP_BPF", "CAP_PERFMON"]);
-    expect(out.features.capabilities).toMatchObject({ effective: "0x0000000000000000", CAP_BPF: false, CAP_PERFMON: false, CAP_SYS_ADMIN: false, CAP_SYSLOG: false });
+    expect(out.features.capabilities).toMatchObject({
+      effective: "0x0000000000000000",
+      CAP_BPF: false,
+      CAP_PERFMON: false,
+      CAP_SYS_ADMIN: false,
+      CAP_SYSLOG: false,
+    });
     expect(out.features.collectors.execsnoop.available).toBe(false);
     expect(out.features.collectors.execsnoop.reason).toContain("missing capability: CAP_BPF");
     expect(out.features.ringBuffer.probed).toBe(false);

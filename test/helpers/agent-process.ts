@@ -4,9 +4,12 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-import type { Subprocess } from "bun";
+// Test helper: starts the compiled `antimetal-agent run` on ephemeral loopback ports, collects its JSON
+// logs, and waits for log lines or an HTTP status.
+
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import type { Subprocess } from "bun";
 
 export const ROOT = join(import.meta.dir, "../..");
 /** The compiled binary; `scripts/setup.sh` builds it before the tests run. */
@@ -39,7 +42,7 @@ export async function startAgent(args: string[], env: Record<string, string> = {
   const logs: Array<Record<string, unknown>> = [];
   const waiters: Array<() => void> = [];
   const ports: Record<string, number> = {};
-  (async () => {
+  void (async () => {
     const decoder = new TextDecoder();
     let buf = "";
     for await (const chunk of proc.stderr) {
@@ -65,8 +68,10 @@ export async function startAgent(args: string[], env: Record<string, string> = {
     for (;;) {
       const hit = logs.find(predicate);
       if (hit) return hit;
-      if (proc.exitCode !== null) throw new Error(`agent exited with ${proc.exitCode}; logs:\n${logs.map((l) => JSON.stringify(l)).join("\n")}`);
-      if (Date.now() > deadline) throw new Error(`timed out waiting for a log line; logs:\n${logs.map((l) => JSON.stringify(l)).join("\n")}`);
+      if (proc.exitCode !== null)
+        throw new Error(`agent exited with ${proc.exitCode}; logs:\n${logs.map((l) => JSON.stringify(l)).join("\n")}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for a log line; logs:\n${logs.map((l) => JSON.stringify(l)).join("\n")}`);
       await new Promise<void>((resolve) => {
         waiters.push(resolve);
         setTimeout(resolve, 100);

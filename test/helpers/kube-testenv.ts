@@ -13,7 +13,7 @@
  * ServiceAccount apply to it.
  */
 
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
@@ -84,11 +84,49 @@ function makePki(dir: string): void {
   );
   ssl(["genrsa", "-out", "server.key", "2048"], dir);
   ssl(["req", "-new", "-key", "server.key", "-subj", "/CN=kube-apiserver", "-out", "server.csr"], dir);
-  ssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "server.ext", "-out", "server.crt"], dir);
+  ssl(
+    [
+      "x509",
+      "-req",
+      "-in",
+      "server.csr",
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-days",
+      "2",
+      "-extfile",
+      "server.ext",
+      "-out",
+      "server.crt",
+    ],
+    dir,
+  );
   fs.writeFileSync(path.join(dir, "client.ext"), "extendedKeyUsage=clientAuth\n");
   ssl(["genrsa", "-out", "client.key", "2048"], dir);
   ssl(["req", "-new", "-key", "client.key", "-subj", "/O=system:masters/CN=agent-cert", "-out", "client.csr"], dir);
-  ssl(["x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "client.ext", "-out", "client.crt"], dir);
+  ssl(
+    [
+      "x509",
+      "-req",
+      "-in",
+      "client.csr",
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-days",
+      "2",
+      "-extfile",
+      "client.ext",
+      "-out",
+      "client.crt",
+    ],
+    dir,
+  );
   ssl(["genrsa", "-out", "sa.key", "2048"], dir);
   ssl(["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"], dir);
 }
@@ -119,7 +157,13 @@ function kubeconfig(url: string, caFile: string, user: Record<string, string>): 
   ].join("\n");
 }
 
-async function waitFor(what: string, timeoutMs: number, probe: () => Promise<boolean>, proc?: ChildProcess, logFile?: string): Promise<void> {
+async function waitFor(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<boolean>,
+  proc?: ChildProcess,
+  logFile?: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (proc && proc.exitCode !== null) {

@@ -122,7 +122,10 @@ describe("two-socket NUMA server with NVMe and bonded NICs", () => {
         "net-eno2 -> numa-node-0",
       ].sort(),
     );
-    const d01 = g.relationships.find((r) => r.type?.type === NUMAAffinitySchema.typeName && r.subject?.name.endsWith("numa-node-0") && r.object?.name.endsWith("numa-node-1"))!;
+    const d01 = g.relationships.find(
+      (r) =>
+        r.type?.type === NUMAAffinitySchema.typeName && r.subject?.name.endsWith("numa-node-0") && r.object?.name.endsWith("numa-node-1"),
+    )!;
     expect(anyUnpack(d01.predicate!, NUMAAffinitySchema)).toMatchObject({ nodeId: 1, distance: 21 });
   });
 

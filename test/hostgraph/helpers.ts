@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Helpers for the host graph tests: the fixture directory, HostPaths under a root, and private copies
+// of fixture trees for tests that change them.
+
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";

@@ -15,11 +15,11 @@ import { create } from "@bufbuild/protobuf";
 import { createHardwareCollectors } from "../../src/hostgraph/collect.ts";
 import { createHostGraphComponent, withHostGraphChannels } from "../../src/hostgraph/index.ts";
 import { silentLogger } from "../../src/log/logger.ts";
-import { ResourceSchema } from "../../src/proto/gen/resource/v1/resource_pb.ts";
 import { Provider } from "../../src/proto/gen/resource/v1/provider_pb.ts";
+import { ResourceSchema } from "../../src/proto/gen/resource/v1/resource_pb.ts";
 import { defaultClassifier, openStore } from "../../src/store/index.ts";
 import { intake } from "../intake/common.ts";
-import { IntakeServer, makePki, waitFor, type Pki } from "../intake/harness.ts";
+import { IntakeServer, makePki, type Pki, waitFor } from "../intake/harness.ts";
 import { copyFixture } from "./helpers.ts";
 
 let pki: Pki;
@@ -37,11 +37,22 @@ test("a non-leader agent uploads its host graph and Node link on the instance st
     store.updateResource(
       create(ResourceSchema, {
         type: { kind: "resource.v1.Resource", type: "k8s.io.api.core.v1.Node" },
-        metadata: { provider: Provider.KUBERNETES, name: "db-07", namespace: { namespace: { case: "kube", value: { cluster: "prod", namespace: "" } } } },
+        metadata: {
+          provider: Provider.KUBERNETES,
+          name: "db-07",
+          namespace: { namespace: { case: "kube", value: { cluster: "prod", namespace: "" } } },
+        },
         spec: { typeUrl: "k8s.io.api.core.v1.Node", value: new Uint8Array() },
       }),
     );
-    const hg = createHostGraphComponent({ store, paths: fx.paths, intervalMs: 3_600_000, nodeName: "db-07", logger: silentLogger, collectors: createHardwareCollectors(fx.paths) });
+    const hg = createHostGraphComponent({
+      store,
+      paths: fx.paths,
+      intervalMs: 3_600_000,
+      nodeName: "db-07",
+      logger: silentLogger,
+      collectors: createHardwareCollectors(fx.paths),
+    });
     const first = await hg.refresh();
     expect(first.linked).toBe(true);
     expect(store.outbox.stats("cluster").depth).toBe(1); // the Node only

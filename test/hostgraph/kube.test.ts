@@ -16,7 +16,7 @@ import { createKubeController, type KubeController } from "../../src/kube/contro
 import { silentLogger } from "../../src/log/logger.ts";
 import { type ResourceRef, ResourceRefSchema } from "../../src/proto/gen/resource/v1/resource_pb.ts";
 import { openStore, RelationshipsNotFoundError, type Store } from "../../src/store/index.ts";
-import { startKubeTestEnv, type KubeTestEnv } from "../helpers/kube-testenv.ts";
+import { type KubeTestEnv, startKubeTestEnv } from "../helpers/kube-testenv.ts";
 import { api, eventually } from "../kube/fixtures.ts";
 import { copyFixture } from "./helpers.ts";
 
@@ -35,7 +35,13 @@ beforeAll(async () => {
   store = openStore({ dataDirectory: "", logger: silentLogger });
   hg = createHostGraphComponent({ store, paths: fx.paths, intervalMs: 3_600_000, nodeName: "db-07", logger: silentLogger });
   await hg.start(); // before the controller: the Node is not in the store yet
-  ctl = createKubeController({ config: await loadKubeconfig([env.kubeconfigPath]), store, logger: silentLogger, leaderElect: false, nodeName: "db-07" });
+  ctl = createKubeController({
+    config: await loadKubeconfig([env.kubeconfigPath]),
+    store,
+    logger: silentLogger,
+    leaderElect: false,
+    nodeName: "db-07",
+  });
   await ctl.start();
   await ctl.synced();
 }, 120_000);

@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
-import { refKey, resourceKey } from "../../src/hostgraph/build.ts";
+import { refPath, resourceRefOf } from "../../src/graph/keys.ts";
 import { createHardwareCollectors } from "../../src/hostgraph/collect.ts";
 import { createHostGraphComponent } from "../../src/hostgraph/manager.ts";
 import { silentLogger } from "../../src/log/logger.ts";
@@ -27,7 +27,13 @@ afterAll(() => {
 });
 
 test("this machine: named by its machine-id, one node per CPU, disk and interface, closed under relationships; the next refresh writes nothing", async () => {
-  const hg = createHostGraphComponent({ store, paths: DEFAULT_HOST_PATHS, intervalMs: 3_600_000, nodeName: os.hostname(), logger: silentLogger });
+  const hg = createHostGraphComponent({
+    store,
+    paths: DEFAULT_HOST_PATHS,
+    intervalMs: 3_600_000,
+    nodeName: os.hostname(),
+    logger: silentLogger,
+  });
   const r = await hg.refresh();
   expect(r.errors).toEqual({});
   const machineId = fs.readFileSync("/etc/machine-id", "utf8").trim();
@@ -47,11 +53,16 @@ test("this machine: named by its machine-id, one node per CPU, disk and interfac
   expect(of("CPUCoreNode").length).toBe(cpu.logical_cores);
   expect(of("CPUCoreNode").length).toBe(os.cpus().length);
   expect(of("DiskDeviceNode").sort()).toEqual(disks.map((d) => `${machineId}-disk-${d.device}`).sort());
-  expect(of("NetworkInterfaceNode").sort()).toEqual(fs.readdirSync("/sys/class/net").map((n) => `${machineId}-net-${n}`).sort());
+  expect(of("NetworkInterfaceNode").sort()).toEqual(
+    fs
+      .readdirSync("/sys/class/net")
+      .map((n) => `${machineId}-net-${n}`)
+      .sort(),
+  );
   expect(of("NetworkInterfaceNode").length).toBe(nets.length);
 
   // every relationship this host wrote joins two of its resources
-  const keys = new Set(resources.map(resourceKey));
+  const keys = new Set(resources.map((r) => refPath(resourceRefOf(r))));
   const rels = ["Contains", "ContainedBy", "SocketSharing", "ConnectedTo", "BusConnection", "NUMAAffinity"].flatMap((p) => {
     try {
       return store.getRelationships(undefined, undefined, `antimetal.hardware.v1.${p}`);
@@ -61,8 +72,8 @@ test("this machine: named by its machine-id, one node per CPU, disk and interfac
   });
   expect(rels.length).toBe(r.relationships);
   for (const rel of rels) {
-    expect(keys.has(refKey(rel.subject))).toBe(true);
-    expect(keys.has(refKey(rel.object))).toBe(true);
+    expect(keys.has(refPath(rel.subject))).toBe(true);
+    expect(keys.has(refPath(rel.object))).toBe(true);
   }
 
   const depth = store.outbox.stats("instance").depth;

@@ -16,8 +16,8 @@ import { create } from "@bufbuild/protobuf";
 import { createHardwareCollectors, type HardwareCollectors } from "../../src/hostgraph/collect.ts";
 import { createHostGraphComponent, type HostGraphComponent } from "../../src/hostgraph/manager.ts";
 import { silentLogger } from "../../src/log/logger.ts";
-import { type Resource, ResourceRefSchema, ResourceSchema } from "../../src/proto/gen/resource/v1/resource_pb.ts";
 import { Provider } from "../../src/proto/gen/resource/v1/provider_pb.ts";
+import { type Resource, ResourceRefSchema, ResourceSchema } from "../../src/proto/gen/resource/v1/resource_pb.ts";
 import { openStore, RelationshipsNotFoundError, type Store } from "../../src/store/index.ts";
 import { copyFixture } from "./helpers.ts";
 
@@ -26,7 +26,12 @@ afterEach(() => {
   while (cleanups.length) cleanups.pop()!();
 });
 
-function setup(fixture: string, nodeName = "worker-1", collectors?: (c: HardwareCollectors) => HardwareCollectors, kubeCluster?: () => string | undefined) {
+function setup(
+  fixture: string,
+  nodeName = "worker-1",
+  collectors?: (c: HardwareCollectors) => HardwareCollectors,
+  kubeCluster?: () => string | undefined,
+) {
   const fx = copyFixture(fixture);
   const dataDirectory = fs.mkdtempSync(path.join(os.tmpdir(), "hostgraph-store-"));
   const store = openStore({ dataDirectory, logger: silentLogger });
@@ -52,7 +57,12 @@ function setup(fixture: string, nodeName = "worker-1", collectors?: (c: Hardware
 function kubeNode(name: string, cluster = "c1"): Resource {
   return create(ResourceSchema, {
     type: { kind: "resource.v1.Resource", type: "k8s.io.api.core.v1.Node" },
-    metadata: { provider: Provider.KUBERNETES, providerId: "uid-1", name, namespace: { namespace: { case: "kube", value: { cluster, namespace: "" } } } },
+    metadata: {
+      provider: Provider.KUBERNETES,
+      providerId: "uid-1",
+      name,
+      namespace: { namespace: { case: "kube", value: { cluster, namespace: "" } } },
+    },
     spec: { typeUrl: "k8s.io.api.core.v1.Node", value: new Uint8Array() },
   });
 }
@@ -206,7 +216,13 @@ describe("link to the Kubernetes Node", () => {
     store.updateResource(kubeNode("worker-1"));
     await until(() => links(store).length === 2);
     // deleting the Node cascades the link; re-adding it relinks
-    store.deleteResource(create(ResourceRefSchema, { typeUrl: "k8s.io.api.core.v1.Node", name: "worker-1", namespace: kubeNode("worker-1").metadata!.namespace }));
+    store.deleteResource(
+      create(ResourceRefSchema, {
+        typeUrl: "k8s.io.api.core.v1.Node",
+        name: "worker-1",
+        namespace: kubeNode("worker-1").metadata!.namespace,
+      }),
+    );
     expect(links(store)).toEqual([]);
     store.updateResource(kubeNode("worker-1"));
     await until(() => links(store).length === 2);
@@ -232,7 +248,11 @@ test("link: a non-leader (no Node in its store) links by reference once the clus
   await hg.relink();
   const l = links();
   expect(l.length).toBe(1);
-  expect(l[0]!.object).toMatchObject({ typeUrl: "k8s.io.api.core.v1.Node", name: "worker-1", namespace: { namespace: { case: "kube", value: { cluster: "prod", namespace: "" } } } });
+  expect(l[0]!.object).toMatchObject({
+    typeUrl: "k8s.io.api.core.v1.Node",
+    name: "worker-1",
+    namespace: { namespace: { case: "kube", value: { cluster: "prod", namespace: "" } } },
+  });
   expect(store.getRelationships(undefined, sysRef, "kubernetes.v1.Underlying").length).toBe(1);
   const r = await hg.refresh();
   expect(r.linked).toBe(true);
@@ -257,7 +277,15 @@ describe("component", () => {
       intervalMs: 40,
       nodeName: "n",
       logger: silentLogger,
-      collectors: { ...real, cpu_info: { collect: (s) => (calls++, real.cpu_info.collect(s)) } },
+      collectors: {
+        ...real,
+        cpu_info: {
+          collect: (s) => {
+            calls++;
+            return real.cpu_info.collect(s);
+          },
+        },
+      },
     });
     try {
       expect(hg.isReady()).toBe(false);

@@ -20,12 +20,19 @@ test("a 256-CPU host publishes a bounded graph, and nothing on an unchanged refr
   try {
     const cores: CpuCoreInput[] = [];
     let p = 0;
-    for (let t = 0; t < 2; t++) for (let s = 0; s < 2; s++) for (let c = 0; c < 64; c++) cores.push({ processor: p++, core_id: c, physical_id: s, siblings: 128, cpu_mhz: 2000 + p });
+    for (let t = 0; t < 2; t++)
+      for (let s = 0; s < 2; s++)
+        for (let c = 0; c < 64; c++) cores.push({ processor: p++, core_id: c, physical_id: s, siblings: 128, cpu_mhz: 2000 + p });
     const mem: MemoryInfoInput = {
       total_bytes: 1n << 40n,
       numa_enabled: true,
       numa_balancing_available: true,
-      numa_nodes: Array.from({ length: 4 }, (_, i) => ({ node_id: i, total_bytes: 1n << 38n, cpus: Array.from({ length: 64 }, (_, j) => i * 64 + j), distances: [0, 1, 2, 3].map((k) => (k === i ? 10 : 32)) })),
+      numa_nodes: Array.from({ length: 4 }, (_, i) => ({
+        node_id: i,
+        total_bytes: 1n << 38n,
+        cpus: Array.from({ length: 64 }, (_, j) => i * 64 + j),
+        distances: [0, 1, 2, 3].map((k) => (k === i ? 10 : 32)),
+      })),
     };
     const disks: DiskInfoInput[] = Array.from({ length: 24 }, (_, i) => ({
       device: `nvme${i}n1`,
@@ -39,7 +46,17 @@ test("a 256-CPU host publishes a bounded graph, and nothing on an unchanged refr
       scheduler: "none",
       partitions: [{ name: `nvme${i}n1p1`, size_bytes: 1n << 41n, start_sector: 2048n }],
     }));
-    const nics: NetworkInfoInput[] = Array.from({ length: 40 }, (_, i) => ({ interface: `ens${i}`, driver: "mlx5_core", mac_address: "02:00:00:00:00:01", speed: 100000, duplex: "full", mtu: 9000, type: "ethernet", oper_state: "up", carrier: true }));
+    const nics: NetworkInfoInput[] = Array.from({ length: 40 }, (_, i) => ({
+      interface: `ens${i}`,
+      driver: "mlx5_core",
+      mac_address: "02:00:00:00:00:01",
+      speed: 100000,
+      duplex: "full",
+      mtu: 9000,
+      type: "ethernet",
+      oper_state: "up",
+      carrier: true,
+    }));
     const hg = createHostGraphComponent({
       store,
       paths: fx.paths,
@@ -47,7 +64,22 @@ test("a 256-CPU host publishes a bounded graph, and nothing on an unchanged refr
       nodeName: "n",
       logger: silentLogger,
       collectors: {
-        cpu_info: { collect: async () => ({ physical_cores: 128, logical_cores: 256, model_name: "x", vendor_id: "AuthenticAMD", cpu_family: 25, model: 1, stepping: 1, microcode: "", cpu_mhz: 2000, cpu_max_mhz: 3500, cache_size: "", cores }) },
+        cpu_info: {
+          collect: async () => ({
+            physical_cores: 128,
+            logical_cores: 256,
+            model_name: "x",
+            vendor_id: "AuthenticAMD",
+            cpu_family: 25,
+            model: 1,
+            stepping: 1,
+            microcode: "",
+            cpu_mhz: 2000,
+            cpu_max_mhz: 3500,
+            cache_size: "",
+            cores,
+          }),
+        },
         memory_info: { collect: async () => mem },
         disk_info: { collect: async () => disks },
         network_info: { collect: async () => nics },

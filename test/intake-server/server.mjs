@@ -10,7 +10,7 @@
 // received (with the fate of its stream), and failures on command. See README.md.
 //
 //   node test/intake-server/server.mjs --cert C --key K [--client-ca CA] [--api-key KEY] [--insecure]
-//        [--port 0] [--raw-garbage] [--quiet]
+//        [--port 0] [--host 127.0.0.1] [--raw-garbage] [--quiet]
 // Prints one JSON line on stdout: {"port":P,"control":C}. Control is HTTP on 127.0.0.1:C.
 
 import { randomBytes } from "node:crypto";
@@ -39,6 +39,8 @@ const opts = {
   apiKey: flag("api-key") ?? null,
   insecure: flag("insecure") === true,
   port: Number(flag("port", "0")),
+  /** Listen address: 127.0.0.1 by default; ::1 for the IPv6 tests. */
+  host: String(flag("host", "127.0.0.1")),
   rawGarbage: flag("raw-garbage") === true,
   quiet: flag("quiet") === true,
   /** Append every record and stream outcome as JSON lines, so a test can read them across server restarts. */
@@ -174,7 +176,7 @@ function validate(req) {
         key = `${type}|${inner.subject.type_url}|${nsString(inner.subject.namespace)}|${inner.subject.name}|${inner.object.type_url}|${nsString(inner.object.namespace)}|${inner.object.name}`;
         tags = {};
       }
-      if (control.poison && control.poison.test(name)) throw new Invalid(`poison object ${name}`);
+      if (control.poison?.test(name)) throw new Invalid(`poison object ${name}`);
       out.push({ op: OPS[op], ttl, deltaVersion: o.delta_version, kind, type, key, name, tags, deleted: !!inner.metadata?.deleted_at });
     }
   }
@@ -190,7 +192,17 @@ function apply(stream, objs) {
       for (const v of live.values()) if (v.deltaVersion === o.deltaVersion) v.expiresAt = now + o.ttl;
       continue;
     }
-    const rec = { stream, at: now, op: o.op, key: o.key, name: o.name, type: o.type, kind: o.kind, tags: o.tags, deltaVersion: o.deltaVersion };
+    const rec = {
+      stream,
+      at: now,
+      op: o.op,
+      key: o.key,
+      name: o.name,
+      type: o.type,
+      kind: o.kind,
+      tags: o.tags,
+      deltaVersion: o.deltaVersion,
+    };
     recordCount++;
     // objects tagged t=<ms since epoch at write> give the write-to-intake latency (same host clock)
     if (o.tags.t !== undefined && latencies.length < 2_000_000) latencies.push(now - Number(o.tags.t));
@@ -204,7 +216,12 @@ function apply(stream, objs) {
 function dropSessions() {
   const sessions = server.sessions; // grpc-js private Map<Http2Session, info>
   let n = 0;
-  if (sessions) for (const s of sessions.keys()) (s.destroy(), n++);
+  if (sessions) {
+    for (const s of sessions.keys()) {
+      s.destroy();
+      n++;
+    }
+  }
   logLine(`dropped ${n} sessions`);
   return n;
 }
@@ -241,24 +258,37 @@ function handleDelta(call, callback) {
   }
   const plan = control.failQueue.shift();
   let stall = false;
-  if (control.stall > 0) (control.stall--, (stall = true));
+  if (control.stall > 0) {
+    control.stall--;
+    stall = true;
+  }
   let pause = false;
-  if (control.pause > 0) (control.pause--, (pause = true));
+  if (control.pause > 0) {
+    control.pause--;
+    pause = true;
+  }
   let random = null;
   if (control.random && Math.random() < control.random.p) {
     const r = control.random;
     const pick = r.codes[Math.floor(Math.random() * r.codes.length)];
-    random = { code: typeof pick === "string" ? grpc.status[pick] ?? pick : pick, when: r.when ?? (Math.random() < 0.5 ? "start" : "end"), drop: pick === "DROP" };
+    random = {
+      code: typeof pick === "string" ? (grpc.status[pick] ?? pick) : pick,
+      when: r.when ?? (Math.random() < 0.5 ? "start" : "end"),
+      drop: pick === "DROP",
+    };
   }
   let invalid = null;
-  let count = 0;
   call.on("data", (req) => {
     if (finished || invalid) return;
-    count++;
     if (pause) return void call.pause();
     if (plan && plan.when === "start") return fail(plan.code, plan.details ?? "injected failure");
     if (random && random.when === "start") {
-      if (random.drop) return void (finished = true, streams.set(id, "failed:DROP"), dropSessions());
+      if (random.drop) {
+        finished = true;
+        streams.set(id, "failed:DROP");
+        dropSessions();
+        return;
+      }
       return fail(random.code, "injected random failure");
     }
     try {
@@ -282,7 +312,12 @@ function handleDelta(call, callback) {
     if (stall) return; // never answer; the client's watchdog must give up
     if (plan) return fail(plan.code, plan.details ?? "injected failure");
     if (random) {
-      if (random.drop) return void (finished = true, streams.set(id, "failed:DROP"), dropSessions());
+      if (random.drop) {
+        finished = true;
+        streams.set(id, "failed:DROP");
+        dropSessions();
+        return;
+      }
       return fail(random.code, "injected random failure");
     }
     if (control.huge > 0) {
@@ -297,7 +332,9 @@ function handleDelta(call, callback) {
   });
   call.on("error", () => finish({ code: grpc.status.CANCELLED, details: "client error" }));
   call.on("cancelled", () => {
-    if (!finished) (finished = true, streams.set(id, "failed:CANCELLED"));
+    if (finished) return;
+    finished = true;
+    streams.set(id, "failed:CANCELLED");
   });
 }
 
@@ -327,7 +364,13 @@ function state() {
     lastHeartbeat: heartbeats.at(-1) ?? null,
     invalid: invalidMessages.length,
     expired: expired.length,
-    live: [...live.entries()].map(([key, v]) => ({ key, name: v.name, deltaVersion: v.deltaVersion, tags: v.tags, expiresInMs: v.expiresAt - Date.now() })),
+    live: [...live.entries()].map(([key, v]) => ({
+      key,
+      name: v.name,
+      deltaVersion: v.deltaVersion,
+      tags: v.tags,
+      expiresInMs: v.expiresAt - Date.now(),
+    })),
   };
 }
 
@@ -339,10 +382,19 @@ function latencyStats() {
 }
 
 function command(c) {
-  if (c.fail) for (let i = 0; i < (c.fail.count ?? 1); i++) control.failQueue.push({ code: typeof c.fail.code === "string" ? grpc.status[c.fail.code] : c.fail.code, when: c.fail.when ?? "end", details: c.fail.details });
+  if (c.fail)
+    for (let i = 0; i < (c.fail.count ?? 1); i++)
+      control.failQueue.push({
+        code: typeof c.fail.code === "string" ? grpc.status[c.fail.code] : c.fail.code,
+        when: c.fail.when ?? "end",
+        details: c.fail.details,
+      });
   if (c.stall !== undefined) control.stall = c.stall;
   if (c.pause !== undefined) control.pause = c.pause;
-  if (c.huge !== undefined) (control.huge = c.huge, (control.hugeBytes = c.hugeBytes ?? control.hugeBytes));
+  if (c.huge !== undefined) {
+    control.huge = c.huge;
+    control.hugeBytes = c.hugeBytes ?? control.hugeBytes;
+  }
   if (c.garbage !== undefined) control.garbage = c.garbage;
   if (c.dropAfter !== undefined) control.dropAfter = c.dropAfter;
   if (c.drop) dropSessions();
@@ -350,7 +402,16 @@ function command(c) {
   if (c.random !== undefined) control.random = c.random;
   if (c.poison !== undefined) control.poison = c.poison === null ? null : new RegExp(c.poison);
   if (c.clear) control.failQueue = [];
-  if (c.reset) ((records = []), (recordCount = 0), (latencies = []), (heartbeats = []), (expired = []), (invalidMessages = []), live.clear(), streams.clear());
+  if (c.reset) {
+    records = [];
+    recordCount = 0;
+    latencies = [];
+    heartbeats = [];
+    expired = [];
+    invalidMessages = [];
+    live.clear();
+    streams.clear();
+  }
   return { ok: true };
 }
 
@@ -367,7 +428,11 @@ const controlServer = http.createServer((req, res) => {
         const since = Number(url.searchParams.get("since") ?? 0);
         out = { records: records.slice(since), streams: Object.fromEntries(streams), invalid: invalidMessages, expired };
       } else if (url.pathname === "/heartbeats") out = { heartbeats };
-      else return void (res.writeHead(404), res.end());
+      else {
+        res.writeHead(404);
+        res.end();
+        return;
+      }
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify(out));
     } catch (e) {
@@ -392,14 +457,16 @@ async function main() {
       sock.on("close", () => clearInterval(t));
       setTimeout(() => sock.destroy(), 2000);
     });
-    port = await new Promise((resolve) => raw.listen(opts.port, "127.0.0.1", () => resolve(raw.address().port)));
+    port = await new Promise((resolve) => raw.listen(opts.port, opts.host, () => resolve(raw.address().port)));
   } else {
     port = await new Promise((resolve, reject) =>
-      server.bindAsync(`127.0.0.1:${opts.port}`, credentials(), (err, p) => (err ? reject(err) : resolve(p))),
+      server.bindAsync(opts.host.includes(":") ? `[${opts.host}]:${opts.port}` : `${opts.host}:${opts.port}`, credentials(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      ),
     );
   }
   process.stdout.write(JSON.stringify({ port, control: controlPort }) + "\n");
-  logLine(`listening on 127.0.0.1:${port} (${opts.insecure ? "plaintext" : "TLS"}), control on ${controlPort}`);
+  logLine(`listening on ${opts.host}:${port} (${opts.insecure ? "plaintext" : "TLS"}), control on ${controlPort}`);
 }
 
 process.on("SIGTERM", () => process.exit(0));

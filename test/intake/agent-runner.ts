@@ -52,9 +52,11 @@ const intake = createIntakeComponent({
   caFile: a.ca,
   maxStreamAge: 600_000,
   ackInterval: Number(a["ack-interval"]),
-  store,
+  outbox: store.outbox,
   logger,
-  tuning: { backoff: { initialMs: Math.min(100, Number(a["max-backoff"])), multiplier: 1.5, maxMs: Number(a["max-backoff"]), jitter: 0.5 } },
+  tuning: {
+    backoff: { initialMs: Math.min(100, Number(a["max-backoff"])), multiplier: 1.5, maxMs: Number(a["max-backoff"]), jitter: 0.5 },
+  },
 });
 const n = Number(a.write);
 const payload = Number(a.payload);
@@ -104,7 +106,8 @@ if (rate > 0) {
     if (due > written) {
       const t = String(Date.now());
       store.batch(() => {
-        for (; written < due; written++) store.updateResource(resource(`obj-${written % keys}`, written, { payloadBytes: payload, tags: { t } }));
+        for (; written < due; written++)
+          store.updateResource(resource(`obj-${written % keys}`, written, { payloadBytes: payload, tags: { t } }));
       });
     }
     if (performance.now() >= nextSample) {
@@ -120,7 +123,14 @@ if (rate > 0) {
     await Bun.sleep(10);
   }
   const cpu = process.cpuUsage(c0);
-  emit({ event: "soak", written, seconds: (performance.now() - s0) / 1000, cpuMs: (cpu.user + cpu.system) / 1000, samples, stats: intake.stats() });
+  emit({
+    event: "soak",
+    written,
+    seconds: (performance.now() - s0) / 1000,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    samples,
+    stats: intake.stats(),
+  });
 }
 
 if (a["exit-when-drained"]) {
@@ -131,7 +141,14 @@ if (a["exit-when-drained"]) {
   }
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  emit({ event: "drained", ms, cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, rssBytes: process.memoryUsage().rss, stats: intake.stats() });
+  emit({
+    event: "drained",
+    ms,
+    cpuUserMs: cpu.user / 1000,
+    cpuSystemMs: cpu.system / 1000,
+    rssBytes: process.memoryUsage().rss,
+    stats: intake.stats(),
+  });
   await intake.stop(AbortSignal.timeout(5000));
   store.close();
   process.exit(0);

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Shared helpers of the intake tests: a capturing logger, fast backoff, an in-memory store, an intake
+// component with test defaults, outbox depth, and checks on the versions the server received.
+
 import { Writable } from "node:stream";
 import { createIntakeComponent, type IntakeComponent, type IntakeOptions } from "../../src/intake/index.ts";
 import { createLogger, type Logger } from "../../src/log/logger.ts";
@@ -30,11 +33,15 @@ export function memoryStore(logger: Logger): Store {
   return openStore({ dataDirectory: "", logger });
 }
 
-export function intake(opts: Partial<IntakeOptions> & Pick<IntakeOptions, "address" | "store" | "logger">): IntakeComponent {
+export function intake({
+  store,
+  ...opts
+}: Partial<Omit<IntakeOptions, "outbox">> & Pick<IntakeOptions, "address" | "logger"> & { store: Store }): IntakeComponent {
   return createIntakeComponent({
     secure: true,
     maxStreamAge: 600_000,
     ackInterval: 300,
+    outbox: store.outbox,
     ...opts,
     tuning: { backoff: FAST_BACKOFF, permanentBackoff: FAST_BACKOFF, ackTimeoutMs: 5_000, ...opts.tuning },
   });

@@ -14,11 +14,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { encodeResourceKey, openStore } from "../../src/store/index.ts";
 import type { SentRef } from "../../src/intake/index.ts";
+import { encodeResourceKey, openStore } from "../../src/store/index.ts";
 import { capturedLogger, depth, intake, memoryStore, nonDecreasing, versionsByName } from "./common.ts";
 import { refOf, resource } from "./fixtures.ts";
-import { IntakeServer, makePki, readRecordFile, ROOT, waitFor, type Pki } from "./harness.ts";
+import { IntakeServer, makePki, type Pki, ROOT, readRecordFile, waitFor } from "./harness.ts";
 
 let pki: Pki;
 let tmp: string;
@@ -98,7 +98,11 @@ afterAll(() => {
   for (const p of spawned) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
 });
 
-function runAgent(args: string[]): { proc: ReturnType<typeof spawn>; lines: AsyncIterableIterator<string>; exited: Promise<number | null> } {
+function runAgent(args: string[]): {
+  proc: ReturnType<typeof spawn>;
+  lines: AsyncIterableIterator<string>;
+  exited: Promise<number | null>;
+} {
   const proc = spawn(path.join(ROOT, "node_modules/.bin/bun"), [path.join(ROOT, "test/intake/agent-runner.ts"), ...args], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", process.env.INTAKE_TEST_DEBUG ? "inherit" : "ignore"],
@@ -168,7 +172,10 @@ test("contract: uniquely numbered objects under random retryable and permanent f
   while (poison.size < 6) poison.add(Math.floor(Math.random() * N));
   const final = new Map<string, number>();
   try {
-    await srv.cmd({ poison: "^poison-", random: { p: 0.25, codes: ["UNAVAILABLE", "INTERNAL", "RESOURCE_EXHAUSTED", "UNAUTHENTICATED", "PERMISSION_DENIED", "DROP"] } });
+    await srv.cmd({
+      poison: "^poison-",
+      random: { p: 0.25, codes: ["UNAVAILABLE", "INTERNAL", "RESOURCE_EXHAUSTED", "UNAUTHENTICATED", "PERMISSION_DENIED", "DROP"] },
+    });
     const c = intake({
       address: `localhost:${srv.port}`,
       apiKey: "contract-key",
@@ -258,8 +265,21 @@ test("HTTPS_PROXY is honoured (HTTP CONNECT, TLS end to end through it) and NO_P
       store.close();
       const proc = spawn(
         path.join(ROOT, "node_modules/.bin/bun"),
-        [path.join(ROOT, "test/intake/agent-runner.ts"), "--data", data, "--address", `localhost:${srv.port}`, "--ca", pki.ca, "--exit-when-drained"],
-        { cwd: ROOT, stdio: ["ignore", "ignore", "ignore"], env: { ...process.env, https_proxy: "", no_proxy: "", grpc_proxy: "", http_proxy: "", ...env } },
+        [
+          path.join(ROOT, "test/intake/agent-runner.ts"),
+          "--data",
+          data,
+          "--address",
+          `localhost:${srv.port}`,
+          "--ca",
+          pki.ca,
+          "--exit-when-drained",
+        ],
+        {
+          cwd: ROOT,
+          stdio: ["ignore", "ignore", "ignore"],
+          env: { ...process.env, https_proxy: "", no_proxy: "", grpc_proxy: "", http_proxy: "", ...env },
+        },
       );
       spawned.push(proc);
       return new Promise<number | null>((r) => proc.once("exit", r));
@@ -281,7 +301,14 @@ test("connections recycled by the server (max connection age + grace, as load ba
   const store = memoryStore(logger);
   const N = 6_000;
   try {
-    const c = intake({ address: `localhost:${srv.port}`, caFile: pki.ca, store, logger, ackInterval: 300, tuning: { channels: ["cluster"] } });
+    const c = intake({
+      address: `localhost:${srv.port}`,
+      caFile: pki.ca,
+      store,
+      logger,
+      ackInterval: 300,
+      tuning: { channels: ["cluster"] },
+    });
     await c.start();
     for (let i = 0; i < N; i += 100) {
       store.batch(() => {

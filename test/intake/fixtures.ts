@@ -4,19 +4,22 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Object builders for the intake tests: ~1 KiB cluster and instance resources versioned through a tag,
+// Contains relationships, and refs.
+
 import { create } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 import { NamespaceSchema } from "../../src/proto/gen/resource/v1/namespace_pb.ts";
 import { TypeDescriptorSchema } from "../../src/proto/gen/resource/v1/object_pb.ts";
 import { Provider } from "../../src/proto/gen/resource/v1/provider_pb.ts";
-import { RelationshipSchema, type Relationship } from "../../src/proto/gen/resource/v1/relationship_pb.ts";
+import { type Relationship, RelationshipSchema } from "../../src/proto/gen/resource/v1/relationship_pb.ts";
 import {
+  type Resource,
   ResourceMetaSchema,
+  type ResourceRef,
   ResourceRefSchema,
   ResourceSchema,
   TagSchema,
-  type Resource,
-  type ResourceRef,
 } from "../../src/proto/gen/resource/v1/resource_pb.ts";
 
 export const CLUSTER_TYPE = "k8s.io.api.core.v1.ConfigMap";
@@ -25,7 +28,11 @@ export const INSTANCE_TYPE = "antimetal.hardware.v1.SystemNode";
 const pad = new Uint8Array(1024).fill(0x61);
 
 /** A resource whose encoded payload is about `payloadBytes` (default 1 KiB), versioned through tag v. */
-export function resource(name: string, version: number, opts: { type?: string; payloadBytes?: number; tags?: Record<string, string> } = {}): Resource {
+export function resource(
+  name: string,
+  version: number,
+  opts: { type?: string; payloadBytes?: number; tags?: Record<string, string> } = {},
+): Resource {
   const type = opts.type ?? CLUSTER_TYPE;
   const payload = opts.payloadBytes === undefined || opts.payloadBytes === 1024 ? pad : new Uint8Array(opts.payloadBytes).fill(0x61);
   return create(ResourceSchema, {
@@ -35,7 +42,9 @@ export function resource(name: string, version: number, opts: { type?: string; p
       provider: Provider.KUBERNETES,
       namespace: type.startsWith("antimetal")
         ? undefined
-        : create(NamespaceSchema, { namespace: { case: "kube", value: { $typeName: "resource.v1.KubernetesNamespace", cluster: "test", namespace: "default" } } }),
+        : create(NamespaceSchema, {
+            namespace: { case: "kube", value: { $typeName: "resource.v1.KubernetesNamespace", cluster: "test", namespace: "default" } },
+          }),
       tags: [
         create(TagSchema, { key: "v", value: String(version) }),
         ...Object.entries(opts.tags ?? {}).map(([key, value]) => create(TagSchema, { key, value })),
@@ -48,7 +57,9 @@ export function resource(name: string, version: number, opts: { type?: string; p
 /** subject Contains object, both ConfigMaps in kube test/default. */
 export function contains(subject: string, object: string): Relationship {
   const ns = () =>
-    create(NamespaceSchema, { namespace: { case: "kube", value: { $typeName: "resource.v1.KubernetesNamespace", cluster: "test", namespace: "default" } } });
+    create(NamespaceSchema, {
+      namespace: { case: "kube", value: { $typeName: "resource.v1.KubernetesNamespace", cluster: "test", namespace: "default" } },
+    });
   return create(RelationshipSchema, {
     type: create(TypeDescriptorSchema, { kind: "resource.v1.Relationship", type: "kubernetes.v1.Contains" }),
     subject: create(ResourceRefSchema, { typeUrl: CLUSTER_TYPE, name: subject, namespace: ns() }),
@@ -63,6 +74,8 @@ export function refOf(name: string, type = CLUSTER_TYPE): ResourceRef {
     name,
     namespace: type.startsWith("antimetal")
       ? undefined
-      : create(NamespaceSchema, { namespace: { case: "kube", value: { $typeName: "resource.v1.KubernetesNamespace", cluster: "test", namespace: "default" } } }),
+      : create(NamespaceSchema, {
+          namespace: { case: "kube", value: { $typeName: "resource.v1.KubernetesNamespace", cluster: "test", namespace: "default" } },
+        }),
   });
 }

@@ -7,7 +7,7 @@
 // Shared pieces of the intake integration tests and benchmark: throwaway PKI made with openssl,
 // the Node test intake server as a child process, and its HTTP control API.
 
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -31,16 +31,67 @@ function openssl(dir: string, ...args: string[]): void {
   if (r.status !== 0) throw new Error(`openssl ${args.join(" ")}: ${r.stderr}`);
 }
 
-/** A CA, a server cert for 127.0.0.1/localhost and a client cert (CN=agent), EC P-256. */
-export function makePki(): Pki {
+/** A CA, a server cert for 127.0.0.1, ::1 and localhost, and a client cert (CN=agent), EC P-256. */
+export function makePki(opts: { serverSans?: string } = {}): Pki {
   const dir = mkdtempSync(path.join(tmpdir(), "intake-pki-"));
   const p = (f: string) => path.join(dir, f);
-  openssl(dir, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=intake-test-ca");
-  writeFileSync(p("server.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
+  openssl(
+    dir,
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=intake-test-ca",
+  );
+  writeFileSync(p("server.ext"), `subjectAltName=${opts.serverSans ?? "IP:127.0.0.1,IP:::1,DNS:localhost"}\nextendedKeyUsage=serverAuth\n`);
   writeFileSync(p("client.ext"), "extendedKeyUsage=clientAuth\n");
-  for (const [name, cn] of [["server", "localhost"], ["client", "agent"]] as const) {
-    openssl(dir, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`);
-    openssl(dir, "x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.pem`, "-days", "2", "-extfile", `${name}.ext`);
+  for (const [name, cn] of [
+    ["server", "localhost"],
+    ["client", "agent"],
+  ] as const) {
+    openssl(
+      dir,
+      "req",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      `${name}.key`,
+      "-out",
+      `${name}.csr`,
+      "-subj",
+      `/CN=${cn}`,
+    );
+    openssl(
+      dir,
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      `${name}.pem`,
+      "-days",
+      "2",
+      "-extfile",
+      `${name}.ext`,
+    );
   }
   return {
     dir,
@@ -96,8 +147,22 @@ export class IntakeServer {
     return `127.0.0.1:${this.port}`;
   }
 
-  static async start(opts: { pki?: Pki; apiKey?: string; port?: number; mtls?: boolean; rawGarbage?: boolean; insecure?: boolean; recordFile?: string; quiet?: boolean; noRecord?: boolean; maxConnectionAgeMs?: number; maxConnectionAgeGraceMs?: number }): Promise<IntakeServer> {
+  static async start(opts: {
+    pki?: Pki;
+    apiKey?: string;
+    port?: number;
+    host?: string;
+    mtls?: boolean;
+    rawGarbage?: boolean;
+    insecure?: boolean;
+    recordFile?: string;
+    quiet?: boolean;
+    noRecord?: boolean;
+    maxConnectionAgeMs?: number;
+    maxConnectionAgeGraceMs?: number;
+  }): Promise<IntakeServer> {
     const args = [SERVER, "--port", String(opts.port ?? 0)];
+    if (opts.host) args.push("--host", opts.host);
     if (opts.insecure) args.push("--insecure");
     else args.push("--cert", opts.pki!.serverCert, "--key", opts.pki!.serverKey);
     if (opts.mtls) args.push("--client-ca", opts.pki!.ca);
@@ -162,7 +227,12 @@ export function readRecordFile(file: string): { records: Array<ServerRecord & { 
   return { records, status };
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, everyMs = 50): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 20_000,
+  everyMs = 50,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < until) {

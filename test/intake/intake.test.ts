@@ -5,6 +5,7 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 // Intake over real gRPC + TLS on loopback, against the Node test intake server, with the real store.
+// Over 400 lines: one file for the intake's delivery guarantees, sharing one server and harness.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
@@ -14,7 +15,7 @@ import { registry } from "../../src/metrics/registry.ts";
 import { openStore } from "../../src/store/index.ts";
 import { capturedLogger, depth, intake, memoryStore, nonDecreasing, versionsByName } from "./common.ts";
 import { contains, INSTANCE_TYPE, refOf, resource } from "./fixtures.ts";
-import { IntakeServer, makePki, waitFor, type Pki } from "./harness.ts";
+import { IntakeServer, makePki, type Pki, waitFor } from "./harness.ts";
 
 let pki: Pki;
 beforeAll(() => {
@@ -101,7 +102,15 @@ test("mTLS with a client certificate and an API key file; without the certificat
     }
     const bad = intake({ address: `localhost:${srv.port}`, apiKeyFile: keyFile, caFile: pki.ca, store: noCertStore, logger });
     await bad.start();
-    const good = intake({ address: `localhost:${srv.port}`, apiKeyFile: keyFile, caFile: pki.ca, certFile: pki.clientCert, keyFile: pki.clientKey, store, logger });
+    const good = intake({
+      address: `localhost:${srv.port}`,
+      apiKeyFile: keyFile,
+      caFile: pki.ca,
+      certFile: pki.clientCert,
+      keyFile: pki.clientKey,
+      store,
+      logger,
+    });
     await good.start();
     await waitFor("mTLS agent drained", () => depth(store) === 0);
     await waitFor("cert-less agent failed a few times", () => bad.stats().every((s) => s.streamsFailed >= 2));
@@ -191,7 +200,7 @@ test("bad API key: UNAUTHENTICATED is counted and retried slowly, the key never 
     expect(s.resetsByCode.UNAUTHENTICATED).toBeLessThanOrEqual(4); // slowed down, not spun on
     expect(s.streamsAcked).toBe(0);
     expect(depth(store)).toBe(10);
-    expect((await registry.metrics())).toMatch(/antimetal_intake_permanent_errors_total\{channel="cluster",code="UNAUTHENTICATED"\} [1-9]/);
+    expect(await registry.metrics()).toMatch(/antimetal_intake_permanent_errors_total\{channel="cluster",code="UNAUTHENTICATED"\} [1-9]/);
     expect(text()).toContain("UNAUTHENTICATED");
 
     writeFileSync(keyFile, "good-key-QWE\n");
@@ -325,7 +334,13 @@ test("a store closed under a running intake does not kill the uploader or the pr
   const store = memoryStore(logger);
   try {
     for (let i = 0; i < 10; i++) store.updateResource(resource(`z-${i}`, 1));
-    const c = intake({ address: `localhost:${srv.port}`, caFile: pki.ca, store, logger, tuning: { channels: ["cluster"], heartbeatIntervalMs: 100 } });
+    const c = intake({
+      address: `localhost:${srv.port}`,
+      caFile: pki.ca,
+      store,
+      logger,
+      tuning: { channels: ["cluster"], heartbeatIntervalMs: 100 },
+    });
     await c.start();
     await waitFor("delivered", () => depth(store) === 0);
     store.close();
@@ -373,7 +388,14 @@ test("--intake-secure=false speaks plaintext gRPC (h2c) with the same protocol",
   const store = memoryStore(logger);
   try {
     for (let i = 0; i < 30; i++) store.updateResource(resource(`pl-${i}`, 1));
-    const c = intake({ address: `127.0.0.1:${srv.port}`, secure: false, apiKey: "plain-key", store, logger, tuning: { channels: ["cluster"] } });
+    const c = intake({
+      address: `127.0.0.1:${srv.port}`,
+      secure: false,
+      apiKey: "plain-key",
+      store,
+      logger,
+      tuning: { channels: ["cluster"] },
+    });
     await c.start();
     await waitFor("delivered", () => depth(store) === 0);
     expect((await srv.state()).live.length).toBe(30);

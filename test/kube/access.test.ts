@@ -17,18 +17,18 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
+import { create } from "@bufbuild/protobuf";
 import { parseAllDocuments } from "yaml";
-import { startKubeTestEnv, type KubeTestEnv } from "../helpers/kube-testenv.ts";
 import { KubeApiError, KubeClient } from "../../src/kube/client/client.ts";
 import { detectKubeConfig, loadInCluster, loadKubeconfig } from "../../src/kube/client/config.ts";
-import { clusterRoleRules, leaderElectionRules } from "../../src/kube/rbac.ts";
-import { KINDS } from "../../src/kube/kinds.ts";
 import { createKubeController } from "../../src/kube/controller.ts";
-import { openStore } from "../../src/store/index.ts";
+import { KINDS } from "../../src/kube/kinds.ts";
+import { clusterRoleRules, leaderElectionRules } from "../../src/kube/rbac.ts";
 import { createLogger } from "../../src/log/logger.ts";
-import { api, kreq } from "./fixtures.ts";
-import { create } from "@bufbuild/protobuf";
 import { TypeDescriptorSchema } from "../../src/proto/gen/resource/v1/object_pb.ts";
+import { openStore } from "../../src/store/index.ts";
+import { type KubeTestEnv, startKubeTestEnv } from "../helpers/kube-testenv.ts";
+import { api, kreq } from "./fixtures.ts";
 
 const ROOT = path.resolve(import.meta.dir, "../..");
 const RBAC_DIR = path.join(ROOT, "deploy/kubernetes/base/rbac");
@@ -47,7 +47,9 @@ async function applyRbac(): Promise<void> {
     ...yamlDocs(path.join(ROOT, "deploy/kubernetes/base/role-bindings.yaml")),
   ];
   for (const d of docs) {
-    const plural = { ClusterRole: "clusterroles", ClusterRoleBinding: "clusterrolebindings", Role: "roles", RoleBinding: "rolebindings" }[d.kind as string];
+    const plural = { ClusterRole: "clusterroles", ClusterRoleBinding: "clusterrolebindings", Role: "roles", RoleBinding: "rolebindings" }[
+      d.kind as string
+    ];
     const namespaced = d.kind === "Role" || d.kind === "RoleBinding";
     await kreq(env, "POST", `/apis/rbac.authorization.k8s.io/v1${namespaced ? `/namespaces/${NS}` : ""}/${plural}`, d);
   }
@@ -77,10 +79,14 @@ describe("client auth against a real apiserver", () => {
 
   test("kubeconfig with client certificate and key (mTLS), inline data too", async () => {
     const c = new KubeClient(await loadKubeconfig([env.certKubeconfigPath]));
-    const review = await c.sendJSON<{ status: { userInfo: { username: string } } }>("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", {
-      apiVersion: "authentication.k8s.io/v1",
-      kind: "SelfSubjectReview",
-    });
+    const review = await c.sendJSON<{ status: { userInfo: { username: string } } }>(
+      "POST",
+      "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+      {
+        apiVersion: "authentication.k8s.io/v1",
+        kind: "SelfSubjectReview",
+      },
+    );
     expect(review.status.userInfo.username).toBe("agent-cert");
     // the same with certificate-authority-data / client-*-data
     const b64 = (f: string) => Buffer.from(fs.readFileSync(f)).toString("base64");
@@ -96,7 +102,10 @@ describe("client auth against a real apiserver", () => {
   test("a server certificate from another CA is rejected", async () => {
     const other = path.join(env.dir, "other-ca");
     fs.mkdirSync(other);
-    Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "k", "-subj", "/CN=other", "-days", "1", "-out", "ca.crt"], { cwd: other });
+    Bun.spawnSync(
+      ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "k", "-subj", "/CN=other", "-days", "1", "-out", "ca.crt"],
+      { cwd: other },
+    );
     const kc = path.join(other, "kubeconfig");
     fs.writeFileSync(kc, fs.readFileSync(env.kubeconfigPath, "utf8").replace(env.caFile, path.join(other, "ca.crt")));
     await expect(new KubeClient(await loadKubeconfig([kc])).getJSON("/version")).rejects.toThrow();
@@ -173,7 +182,10 @@ describe("proxies, impersonation and rotated tokens against a real apiserver", (
   test("proxy-url in the kubeconfig tunnels CA + token and client-certificate requests", async () => {
     const proxy = await connectProxy();
     try {
-      for (const [name, source] of [["token", env.kubeconfigPath], ["cert", env.certKubeconfigPath]] as const) {
+      for (const [name, source] of [
+        ["token", env.kubeconfigPath],
+        ["cert", env.certKubeconfigPath],
+      ] as const) {
         const kc = path.join(env.dir, `proxy-${name}.kubeconfig`);
         fs.writeFileSync(kc, fs.readFileSync(source, "utf8").replace(/(\n\s+server: .*\n)/, `$1    proxy-url: ${proxy.url}\n`));
         expect(fs.readFileSync(kc, "utf8")).toContain("proxy-url");
@@ -193,7 +205,9 @@ describe("proxies, impersonation and rotated tokens against a real apiserver", (
       const via = new KubeClient(await loadKubeconfig([env.kubeconfigPath], undefined, { HTTPS_PROXY: proxy.url }));
       expect((await via.getJSON<{ major: string }>("/version")).major).toBe("1");
       expect(proxy.targets).toEqual([apiTarget()]);
-      const direct = new KubeClient(await loadKubeconfig([env.kubeconfigPath], undefined, { HTTPS_PROXY: proxy.url, NO_PROXY: "localhost,127.0.0.0/8" }));
+      const direct = new KubeClient(
+        await loadKubeconfig([env.kubeconfigPath], undefined, { HTTPS_PROXY: proxy.url, NO_PROXY: "localhost,127.0.0.0/8" }),
+      );
       expect((await direct.getJSON<{ major: string }>("/version")).major).toBe("1");
       expect(proxy.targets).toHaveLength(1);
     } finally {
@@ -203,7 +217,12 @@ describe("proxies, impersonation and rotated tokens against a real apiserver", (
 
   test("impersonation (as, as-groups, as-user-extra): the apiserver sees the impersonated user", async () => {
     const kc = path.join(env.dir, "impersonate.kubeconfig");
-    fs.writeFileSync(kc, fs.readFileSync(env.kubeconfigPath, "utf8").replace(/(\n    token: .*\n)/, "$1    as: jane\n    as-groups: [team-a]\n    as-user-extra:\n      reason: [audit]\n"));
+    fs.writeFileSync(
+      kc,
+      fs
+        .readFileSync(env.kubeconfigPath, "utf8")
+        .replace(/(\n {4}token: .*\n)/, "$1    as: jane\n    as-groups: [team-a]\n    as-user-extra:\n      reason: [audit]\n"),
+    );
     expect(fs.readFileSync(kc, "utf8")).toContain("as-groups");
     const c = new KubeClient(await loadKubeconfig([kc]));
     const review = await c.sendJSON<{ status: { userInfo: { username: string; groups: string[]; extra?: Record<string, string[]> } } }>(

@@ -12,20 +12,20 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { create, fromBinary } from "@bufbuild/protobuf";
-import { startKubeTestEnv, type KubeTestEnv } from "../helpers/kube-testenv.ts";
+import { KubeClient } from "../../src/kube/client/client.ts";
+import { loadKubeconfig } from "../../src/kube/client/config.ts";
+import { createKubeController, type KubeController } from "../../src/kube/controller.ts";
+import { collectionPath, KIND_BY_NAME, KINDS } from "../../src/kube/kinds.ts";
+import { findLen, getString } from "../../src/kube/pb.ts";
+import { Reflector } from "../../src/kube/reflector.ts";
+import { createLogger } from "../../src/log/logger.ts";
+import { registry } from "../../src/metrics/registry.ts";
+import { ClusterProvider, ClusterSchema } from "../../src/proto/gen/kubernetes/v1/cluster_pb.ts";
+import { TypeDescriptorSchema } from "../../src/proto/gen/resource/v1/object_pb.ts";
 import { openStore } from "../../src/store/index.ts";
 import type { Store, StoreEvent } from "../../src/store/types.ts";
-import { createLogger } from "../../src/log/logger.ts";
-import { createKubeController, type KubeController } from "../../src/kube/controller.ts";
-import { loadKubeconfig } from "../../src/kube/client/config.ts";
-import { KINDS, KIND_BY_NAME, collectionPath } from "../../src/kube/kinds.ts";
-import { Reflector } from "../../src/kube/reflector.ts";
-import { KubeClient } from "../../src/kube/client/client.ts";
-import { TypeDescriptorSchema } from "../../src/proto/gen/resource/v1/object_pb.ts";
-import { ClusterSchema, ClusterProvider } from "../../src/proto/gen/kubernetes/v1/cluster_pb.ts";
-import { registry } from "../../src/metrics/registry.ts";
+import { type KubeTestEnv, startKubeTestEnv } from "../helpers/kube-testenv.ts";
 import { api, eventually, kreq, owner, pair, relationshipStrings } from "./fixtures.ts";
-import { findLen, getString } from "../../src/kube/pb.ts";
 
 const CLUSTER = "test-control-plane";
 let env: KubeTestEnv;
@@ -76,14 +76,29 @@ beforeAll(async () => {
     },
   });
   for (const ns of ["team-a", "team-b"]) await api.namespace(env, ns);
-  await api.node(env, "node-a", { "topology.kubernetes.io/region": "eu-west-1", "topology.kubernetes.io/zone": "eu-west-1a" }, "kind://docker/test/node-a");
-  await api.node(env, "node-b", { "topology.kubernetes.io/region": "eu-west-1", "topology.kubernetes.io/zone": "eu-west-1b" }, "kind://docker/test/node-b");
+  await api.node(
+    env,
+    "node-a",
+    { "topology.kubernetes.io/region": "eu-west-1", "topology.kubernetes.io/zone": "eu-west-1a" },
+    "kind://docker/test/node-a",
+  );
+  await api.node(
+    env,
+    "node-b",
+    { "topology.kubernetes.io/region": "eu-west-1", "topology.kubernetes.io/zone": "eu-west-1b" },
+    "kind://docker/test/node-b",
+  );
   await api.storageClass(env, "fast");
   await api.pv(env, "pv-1", "fast", { "topology.kubernetes.io/zone": "eu-west-1a" });
   await api.pvc(env, "team-a", "data", "pv-1");
   const dep = await api.deployment(env, "team-a", "web");
   const rs = await api.replicaSet(env, "team-a", "web-1", [owner("Deployment", "apps/v1", dep as any)]);
-  await api.pod(env, "team-a", "web-1-a", { node: "node-a", owners: [owner("ReplicaSet", "apps/v1", rs as any)], pvcs: ["data"], labels: { app: "web" } });
+  await api.pod(env, "team-a", "web-1-a", {
+    node: "node-a",
+    owners: [owner("ReplicaSet", "apps/v1", rs as any)],
+    pvcs: ["data"],
+    labels: { app: "web" },
+  });
   await api.pod(env, "team-a", "web-1-b", { node: "node-b", owners: [owner("ReplicaSet", "apps/v1", rs as any)], labels: { app: "web" } });
   const job = await api.job(env, "team-b", "batch");
   await api.pod(env, "team-b", "batch-x", { node: "node-a", owners: [owner("Job", "batch/v1", job as any)] });
@@ -133,7 +148,13 @@ describe("kube controller against a real kube-apiserver", () => {
       const want = list.items.map((i) => (i.metadata.namespace ? `${i.metadata.namespace}/${i.metadata.name}` : i.metadata.name)).sort();
       expect({ kind: spec.kind, names: names(spec.protoType) }).toEqual({ kind: spec.kind, names: want });
     }
-    expect(names("k8s.io.api.core.v1.Pod")).toEqual(["team-a/web-1-a", "team-a/web-1-b", "team-b/batch-x", "team-b/pending", "team-b/widget-pod"]);
+    expect(names("k8s.io.api.core.v1.Pod")).toEqual([
+      "team-a/web-1-a",
+      "team-a/web-1-b",
+      "team-b/batch-x",
+      "team-b/pending",
+      "team-b/widget-pod",
+    ]);
   });
 
   test("a resource carries labels as tags, node region/zone, and the protobuf object without managedFields", async () => {
@@ -198,8 +219,12 @@ describe("kube controller against a real kube-apiserver", () => {
     expect(resources("k8s.io.api.core.v1.Pod").find((r) => r.metadata?.name === "batch-x")!.metadata?.zone).toBe("eu-west-1b");
     // owner change: web-1-b is adopted by another ReplicaSet
     const rs2 = await api.replicaSet(env, "team-a", "web-2");
-    await api.patch(env, "/api/v1/namespaces/team-a/pods/web-1-b", { metadata: { ownerReferences: [owner("ReplicaSet", "apps/v1", rs2 as any)] } });
-    await eventually("web-1-b owned by web-2", () => relationshipStrings(store).includes("Owns ReplicaSet:team-a/web-2 -> Pod:team-a/web-1-b"));
+    await api.patch(env, "/api/v1/namespaces/team-a/pods/web-1-b", {
+      metadata: { ownerReferences: [owner("ReplicaSet", "apps/v1", rs2 as any)] },
+    });
+    await eventually("web-1-b owned by web-2", () =>
+      relationshipStrings(store).includes("Owns ReplicaSet:team-a/web-2 -> Pod:team-a/web-1-b"),
+    );
     rels = relationshipStrings(store);
     expect(rels).not.toContain("Owns ReplicaSet:team-a/web-1 -> Pod:team-a/web-1-b");
     expect(rels).not.toContain("OwnedBy Pod:team-a/web-1-b -> ReplicaSet:team-a/web-1");
@@ -207,7 +232,10 @@ describe("kube controller against a real kube-apiserver", () => {
     await api.patch(env, "/apis/discovery.k8s.io/v1/namespaces/team-a/endpointslices/web-abc", {
       endpoints: [{ addresses: ["10.1.0.1"], targetRef: { kind: "Pod", namespace: "team-a", name: "web-1-a" } }],
     });
-    await eventually("route to web-1-b removed", () => !relationshipStrings(store).includes("RoutesTo Service:team-a/web -> Pod:team-a/web-1-b"));
+    await eventually(
+      "route to web-1-b removed",
+      () => !relationshipStrings(store).includes("RoutesTo Service:team-a/web -> Pod:team-a/web-1-b"),
+    );
     expect(relationshipStrings(store)).toContain("RoutesTo Service:team-a/web -> Pod:team-a/web-1-a");
     // a second slice for the same service routing to the same pod: removing one keeps the route
     await api.endpointSlice(env, "team-a", "web-def", "web", ["web-1-a"]);
@@ -299,12 +327,19 @@ describe("kube controller against a real kube-apiserver", () => {
     const gone0 = await metric("antimetal_kube_relists_total", { kind: "Pod", reason: "gone" });
     await env.stopApiserver();
     // bump etcd's revision and compact it, so every watch's resourceVersion is gone
-    const put = await fetch(`${env.etcdUrl}/v3/kv/put`, { method: "POST", body: JSON.stringify({ key: btoa("/unrelated"), value: btoa("x") }) });
+    const put = await fetch(`${env.etcdUrl}/v3/kv/put`, {
+      method: "POST",
+      body: JSON.stringify({ key: btoa("/unrelated"), value: btoa("x") }),
+    });
     const rev = Number(((await put.json()) as { header: { revision: string } }).header.revision);
     const cmp = await fetch(`${env.etcdUrl}/v3/kv/compaction`, { method: "POST", body: JSON.stringify({ revision: rev, physical: true }) });
     expect(cmp.ok).toBe(true);
     await env.startApiserver();
-    await eventually("pods relisted after 410", async () => (await metric("antimetal_kube_relists_total", { kind: "Pod", reason: "gone" })) > gone0, 60_000);
+    await eventually(
+      "pods relisted after 410",
+      async () => (await metric("antimetal_kube_relists_total", { kind: "Pod", reason: "gone" })) > gone0,
+      60_000,
+    );
     await api.pod(env, "team-b", "after-restart", { node: "node-a" });
     await eventually("new pod after restart", () => names("k8s.io.api.core.v1.Pod").includes("team-b/after-restart"), 30_000);
     sub.close();
@@ -320,7 +355,13 @@ describe("kube controller against a real kube-apiserver", () => {
     await api.del(env, "/api/v1/namespaces/team-b/pods/after-restart");
     await api.del(env, "/api/v1/namespaces/team-a/pods/web-1-b");
     await api.pod(env, "team-a", "web-1-b", { node: "node-a", labels: { app: "web" } }); // moved, no owner now
-    ctl = createKubeController({ config: await loadKubeconfig([env.kubeconfigPath]), store, logger, leaderElect: false, nodeName: "node-a" });
+    ctl = createKubeController({
+      config: await loadKubeconfig([env.kubeconfigPath]),
+      store,
+      logger,
+      leaderElect: false,
+      nodeName: "node-a",
+    });
     await ctl.start();
     await ctl.synced();
     expect(names("k8s.io.api.core.v1.Pod")).not.toContain("team-b/after-restart");
@@ -332,3 +373,27 @@ describe("kube controller against a real kube-apiserver", () => {
     expect(rels).toEqual(expect.arrayContaining(containment()));
   }, 60_000);
 });
+
+test("with leader election, readiness waits for the first election round: a new sole candidate is ready only with the graph synced", async () => {
+  const own = openStore({ dataDirectory: "", logger });
+  const candidate = createKubeController({
+    config: await loadKubeconfig([env.kubeconfigPath]),
+    store: own,
+    logger,
+    leaderElect: true,
+    leaseName: `readiness-${Date.now()}`,
+    nodeName: "node-a",
+  });
+  try {
+    await candidate.start();
+    const deadline = Date.now() + 60_000;
+    while (!candidate.isReady() && Date.now() < deadline) await Bun.sleep(2);
+    expect(candidate.isReady()).toBe(true);
+    // the only candidate leads; had it been ready before its first round, the store would still be empty
+    const pods = own.listResources([create(TypeDescriptorSchema, { type: "k8s.io.api.core.v1.Pod" })]);
+    expect(pods.length).toBeGreaterThan(0);
+  } finally {
+    await candidate.stop(AbortSignal.timeout(10_000));
+    own.close();
+  }
+}, 90_000);

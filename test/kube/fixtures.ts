@@ -6,9 +6,9 @@
 
 /** Object builders and store readers shared by the kube integration tests. */
 
-import type { KubeTestEnv } from "../helpers/kube-testenv.ts";
-import type { Store } from "../../src/store/types.ts";
 import { PAIRS } from "../../src/kube/graph/convert.ts";
+import type { Store } from "../../src/store/types.ts";
+import type { KubeTestEnv } from "../helpers/kube-testenv.ts";
 
 export interface Meta {
   name: string;
@@ -16,7 +16,13 @@ export interface Meta {
   uid?: string;
 }
 
-export async function kreq<T = Record<string, any>>(env: KubeTestEnv, method: string, p: string, body?: unknown, contentType?: string): Promise<T> {
+export async function kreq<T = Record<string, any>>(
+  env: KubeTestEnv,
+  method: string,
+  p: string,
+  body?: unknown,
+  contentType?: string,
+): Promise<T> {
   const res = await env.request(method, p, body, contentType);
   const text = await res.text();
   if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${text.slice(0, 400)}`);
@@ -48,17 +54,30 @@ export const api = {
   pv: (env: KubeTestEnv, name: string, storageClass = "", labels: Record<string, string> = {}) =>
     kreq(env, "POST", "/api/v1/persistentvolumes", {
       metadata: { name, labels },
-      spec: { capacity: { storage: "1Gi" }, accessModes: ["ReadWriteOnce"], hostPath: { path: `/tmp/${name}` }, storageClassName: storageClass },
+      spec: {
+        capacity: { storage: "1Gi" },
+        accessModes: ["ReadWriteOnce"],
+        hostPath: { path: `/tmp/${name}` },
+        storageClassName: storageClass,
+      },
     }),
   pvc: (env: KubeTestEnv, ns: string, name: string, volumeName = "") =>
     kreq(env, "POST", `/api/v1/namespaces/${ns}/persistentvolumeclaims`, {
       metadata: { name },
-      spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } }, volumeName: volumeName || undefined, storageClassName: "" },
+      spec: {
+        accessModes: ["ReadWriteOnce"],
+        resources: { requests: { storage: "1Gi" } },
+        volumeName: volumeName || undefined,
+        storageClassName: "",
+      },
     }),
   storageClass: (env: KubeTestEnv, name: string) =>
     kreq(env, "POST", "/apis/storage.k8s.io/v1/storageclasses", { metadata: { name }, provisioner: "example.com/none" }),
   service: (env: KubeTestEnv, ns: string, name: string) =>
-    kreq(env, "POST", `/api/v1/namespaces/${ns}/services`, { metadata: { name }, spec: { selector: { app: name }, ports: [{ port: 80 }] } }),
+    kreq(env, "POST", `/api/v1/namespaces/${ns}/services`, {
+      metadata: { name },
+      spec: { selector: { app: name }, ports: [{ port: 80 }] },
+    }),
   endpointSlice: (env: KubeTestEnv, ns: string, name: string, service: string, pods: string[]) =>
     kreq(env, "POST", `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, {
       metadata: { name, labels: { "kubernetes.io/service-name": service } },
@@ -70,7 +89,12 @@ export const api = {
     kreq(env, "POST", `/apis/networking.k8s.io/v1/namespaces/${ns}/ingresses`, {
       metadata: { name },
       spec: {
-        rules: [{ host: "x.example.com", http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: service, port: { number: 80 } } } }] } }],
+        rules: [
+          {
+            host: "x.example.com",
+            http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: service, port: { number: 80 } } } }] },
+          },
+        ],
       },
     }),
   deployment: (env: KubeTestEnv, ns: string, name: string) =>
@@ -116,12 +140,7 @@ export function relationshipStrings(store: Store): string[] {
   const out: string[] = [];
   for (const [fwd, inv] of Object.values(PAIRS)) {
     for (const pred of [fwd, inv]) {
-      let rels;
-      try {
-        rels = store.getRelationships(undefined, undefined, pred);
-      } catch {
-        continue;
-      }
+      const rels = store.findRelationships({ predicate: pred });
       for (const r of rels) out.push(`${pred.split(".").pop()} ${refString(r.subject)} -> ${refString(r.object)}`);
     }
   }

@@ -17,10 +17,10 @@ import { afterAll, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { createLogger } from "../../src/log/logger.ts";
 import type { KubeClient } from "../../src/kube/client/client.ts";
-import { detectUncached, providerFromNode, type ProviderOptions } from "../../src/kube/providers/index.ts";
+import { detectUncached, type ProviderOptions, providerFromNode } from "../../src/kube/providers/index.ts";
 import { aksClusterFromResourceGroup, eksClusterFromTags } from "../../src/kube/providers/metadata.ts";
+import { createLogger } from "../../src/log/logger.ts";
 
 const logger = createLogger({ level: "error" });
 const servers: Array<{ stop: (force?: boolean) => void }> = [];
@@ -55,7 +55,9 @@ function fake(handler: (req: Request, hit: Hit) => Response | Promise<Response>)
 function awsImds(opts: { tags?: Record<string, string> } = {}) {
   return fake((req, hit) => {
     if (hit.path === "/latest/api/token") {
-      return req.method === "PUT" && req.headers.get("x-aws-ec2-metadata-token-ttl-seconds") ? new Response("tok-123") : new Response("", { status: 405 });
+      return req.method === "PUT" && req.headers.get("x-aws-ec2-metadata-token-ttl-seconds")
+        ? new Response("tok-123")
+        : new Response("", { status: 405 });
     }
     if (req.headers.get("x-aws-ec2-metadata-token") !== "tok-123") return new Response("", { status: 401 });
     if (hit.path === "/latest/dynamic/instance-identity/document") {
@@ -69,7 +71,13 @@ function awsImds(opts: { tags?: Record<string, string> } = {}) {
     }
     if (hit.path === "/latest/meta-data/iam/security-credentials/") return new Response("node-role\n");
     if (hit.path === "/latest/meta-data/iam/security-credentials/node-role") {
-      return Response.json({ Code: "Success", AccessKeyId: "AKIDROLE", SecretAccessKey: "secret", Token: "session-token", Expiration: inAnHour() });
+      return Response.json({
+        Code: "Success",
+        AccessKeyId: "AKIDROLE",
+        SecretAccessKey: "secret",
+        Token: "session-token",
+        Expiration: inAnHour(),
+      });
     }
     return new Response("", { status: 404 });
   });
@@ -79,7 +87,8 @@ const inAnHour = () => new Date(Date.now() + 3600_000).toISOString();
 
 function ec2(tags: Array<[string, string]>) {
   return fake((_req, hit) => {
-    if (!hit.body.includes("Action=DescribeInstances") || !hit.body.includes("InstanceId.1=i-0abc")) return new Response("<Error/>", { status: 400 });
+    if (!hit.body.includes("Action=DescribeInstances") || !hit.body.includes("InstanceId.1=i-0abc"))
+      return new Response("<Error/>", { status: 400 });
     const items = tags.map(([k, v]) => `<item><key>${k}</key><value>${v}</value></item>`).join("");
     return new Response(
       `<?xml version="1.0"?><DescribeInstancesResponse><reservationSet><item><instancesSet><item><instanceId>i-0abc</instanceId><tagSet>${items}</tagSet></item></instancesSet></item></reservationSet></DescribeInstancesResponse>`,
@@ -134,10 +143,23 @@ function sigv4(hit: Hit) {
 }
 
 const AWS_ENV_KEYS = [
-  "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION",
-  "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-  "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-  "AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_EC2_METADATA_DISABLED", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
+  "AWS_ACCESS_KEY_ID",
+  "AWS_SECRET_ACCESS_KEY",
+  "AWS_SESSION_TOKEN",
+  "AWS_PROFILE",
+  "AWS_REGION",
+  "AWS_DEFAULT_REGION",
+  "AWS_WEB_IDENTITY_TOKEN_FILE",
+  "AWS_ROLE_ARN",
+  "AWS_ROLE_SESSION_NAME",
+  "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+  "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+  "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+  "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+  "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+  "AWS_EC2_METADATA_DISABLED",
+  "AWS_CONFIG_FILE",
+  "AWS_SHARED_CREDENTIALS_FILE",
 ];
 const awsDir = fs.mkdtempSync(path.join(os.tmpdir(), "eks-creds-"));
 afterAll(() => fs.rmSync(awsDir, { recursive: true, force: true }));
@@ -196,21 +218,35 @@ describe("provider detection", () => {
       ["kubernetes.io/cluster/prod-eks", "owned"],
     ]);
     const info = await withAwsEnv({ AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url }, () =>
-      detectUncached(opts({ client: stubClient({ providerID: "aws:///us-west-2a/i-0abc" }), endpoints: { awsImds: imds.url, ec2: api.url } })),
+      detectUncached(
+        opts({ client: stubClient({ providerID: "aws:///us-west-2a/i-0abc" }), endpoints: { awsImds: imds.url, ec2: api.url } }),
+      ),
     );
     expect(info).toMatchObject({ provider: "eks", clusterName: "prod-eks", region: "us-west-2", source: "ec2:DescribeInstances tags" });
-    expect(sigv4(api.hits[0]!)).toEqual({ accessKeyId: "AKIDROLE", scope: "us-west-2/ec2/aws4_request", signsToken: true, securityToken: "session-token" });
+    expect(sigv4(api.hits[0]!)).toEqual({
+      accessKeyId: "AKIDROLE",
+      scope: "us-west-2/ec2/aws4_request",
+      signsToken: true,
+      securityToken: "session-token",
+    });
     // the SDK's IMDS provider asked for a session token first (IMDSv2)
     const paths = imds.hits.map((h) => `${h.method} ${h.path.replace(/^\/+/, "/")}`);
     expect(paths.indexOf("PUT /latest/api/token")).toBeLessThan(paths.indexOf("GET /latest/meta-data/iam/security-credentials/node-role"));
-    expect(eksClusterFromTags([["aws:eks:cluster-name", "a"], ["kubernetes.io/cluster/b", "owned"]])).toBe("a");
+    expect(
+      eksClusterFromTags([
+        ["aws:eks:cluster-name", "a"],
+        ["kubernetes.io/cluster/b", "owned"],
+      ]),
+    ).toBe("a");
     expect(eksClusterFromTags([["k8s.io/cluster/c", "shared"]])).toBe("c");
     expect(eksClusterFromTags([["Name", "x"]])).toBeUndefined();
   });
 
   test("EKS: instance metadata tags answer first; flags skip discovery entirely", async () => {
     const imds = awsImds({ tags: { "aws:eks:cluster-name": "from-tags" } });
-    const info = await detectUncached(opts({ client: stubClient({ providerID: "aws:///x/i-0abc" }), endpoints: { awsImds: imds.url, ec2: "http://127.0.0.1:9" } }));
+    const info = await detectUncached(
+      opts({ client: stubClient({ providerID: "aws:///x/i-0abc" }), endpoints: { awsImds: imds.url, ec2: "http://127.0.0.1:9" } }),
+    );
     expect(info).toMatchObject({ provider: "eks", clusterName: "from-tags", region: "us-west-2" });
     const none = awsImds();
     const flagged = await detectUncached(
@@ -222,22 +258,24 @@ describe("provider detection", () => {
 
   test("GKE: metadata server cluster-name and cluster-location (zone -> region)", async () => {
     const g = gce();
-    const info = await detectUncached(opts({ client: stubClient({ providerID: "gce://p/europe-west4-b/vm" }), endpoints: { gceMetadata: g.url } }));
+    const info = await detectUncached(
+      opts({ client: stubClient({ providerID: "gce://p/europe-west4-b/vm" }), endpoints: { gceMetadata: g.url } }),
+    );
     expect(info).toMatchObject({ provider: "gke", clusterName: "gke-prod", region: "europe-west4" });
   });
 
   test("AKS: Azure IMDS tag or MC_ resource group, location as region", async () => {
     const a = azure();
-    const info = await detectUncached(opts({ client: stubClient({ providerID: "azure:///subscriptions/s/vm" }), endpoints: { azureImds: a.url } }));
+    const info = await detectUncached(
+      opts({ client: stubClient({ providerID: "azure:///subscriptions/s/vm" }), endpoints: { azureImds: a.url } }),
+    );
     expect(info).toMatchObject({ provider: "aks", clusterName: "aks-prod", region: "westeurope" });
     expect(aksClusterFromResourceGroup("MC_my_rg_aks-prod_westeurope", "westeurope")).toBe("aks-prod");
   });
 
   test("no node evidence: metadata services are probed in parallel, the one that answers wins", async () => {
     const g = gce();
-    const info = await detectUncached(
-      opts({ endpoints: { awsImds: blackhole(), gceMetadata: g.url, azureImds: "http://127.0.0.1:9" } }),
-    );
+    const info = await detectUncached(opts({ endpoints: { awsImds: blackhole(), gceMetadata: g.url, azureImds: "http://127.0.0.1:9" } }));
     expect(info.provider).toBe("gke");
   });
 
@@ -255,7 +293,9 @@ describe("provider detection", () => {
     const ms = performance.now() - t0;
     expect(ms).toBeLessThan(3000);
     expect(info).toMatchObject({ provider: "eks", clusterName: "kubernetes" });
-    const named = await detectUncached(opts({ clusterName: "given", endpoints: { awsImds: blackhole(), gceMetadata: blackhole(), azureImds: blackhole() }, timeoutMs: 800 }));
+    const named = await detectUncached(
+      opts({ clusterName: "given", endpoints: { awsImds: blackhole(), gceMetadata: blackhole(), azureImds: blackhole() }, timeoutMs: 800 }),
+    );
     expect(named.clusterName).toBe("given");
   });
 });
@@ -265,22 +305,48 @@ describe("EKS credential sources (AWS SDK default chain), IMDS out of reach as b
   const node = { providerID: "aws:///us-west-2a/i-0abc", labels: { "topology.kubernetes.io/region": "us-west-2" } };
   const tags: Array<[string, string]> = [["aws:eks:cluster-name", "pod-eks"]];
   const detect = (api: { url: string }, extra: Partial<ProviderOptions> = {}) =>
-    detectUncached(opts({ client: stubClient(node), endpoints: { awsImds: blackhole(), ec2: api.url, ...extra.endpoints }, timeoutMs: 4000 }));
+    detectUncached(
+      opts({ client: stubClient(node), endpoints: { awsImds: blackhole(), ec2: api.url, ...extra.endpoints }, timeoutMs: 4000 }),
+    );
 
   test("environment keys", async () => {
     const api = ec2(tags);
-    const info = await withAwsEnv({ AWS_ACCESS_KEY_ID: "AKIDENV", AWS_SECRET_ACCESS_KEY: "s", AWS_SESSION_TOKEN: "env-token", AWS_EC2_METADATA_SERVICE_ENDPOINT: blackhole() }, () => detect(api));
+    const info = await withAwsEnv(
+      {
+        AWS_ACCESS_KEY_ID: "AKIDENV",
+        AWS_SECRET_ACCESS_KEY: "s",
+        AWS_SESSION_TOKEN: "env-token",
+        AWS_EC2_METADATA_SERVICE_ENDPOINT: blackhole(),
+      },
+      () => detect(api),
+    );
     expect(info).toMatchObject({ provider: "eks", clusterName: "pod-eks", region: "us-west-2", source: "ec2:DescribeInstances tags" });
-    expect(sigv4(api.hits[0]!)).toEqual({ accessKeyId: "AKIDENV", scope: "us-west-2/ec2/aws4_request", signsToken: true, securityToken: "env-token" });
+    expect(sigv4(api.hits[0]!)).toEqual({
+      accessKeyId: "AKIDENV",
+      scope: "us-west-2/ec2/aws4_request",
+      signsToken: true,
+      securityToken: "env-token",
+    });
   });
 
   test("shared credentials file profile (AWS_PROFILE)", async () => {
     const file = path.join(awsDir, "credentials");
-    fs.writeFileSync(file, "[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = s\n\n[agent]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = s\naws_session_token = profile-token\n");
+    fs.writeFileSync(
+      file,
+      "[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = s\n\n[agent]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = s\naws_session_token = profile-token\n",
+    );
     const api = ec2(tags);
-    const info = await withAwsEnv({ AWS_PROFILE: "agent", AWS_SHARED_CREDENTIALS_FILE: file, AWS_EC2_METADATA_SERVICE_ENDPOINT: blackhole() }, () => detect(api));
+    const info = await withAwsEnv(
+      { AWS_PROFILE: "agent", AWS_SHARED_CREDENTIALS_FILE: file, AWS_EC2_METADATA_SERVICE_ENDPOINT: blackhole() },
+      () => detect(api),
+    );
     expect(info).toMatchObject({ provider: "eks", clusterName: "pod-eks", source: "ec2:DescribeInstances tags" });
-    expect(sigv4(api.hits[0]!)).toEqual({ accessKeyId: "AKIDPROFILE", scope: "us-west-2/ec2/aws4_request", signsToken: true, securityToken: "profile-token" });
+    expect(sigv4(api.hits[0]!)).toEqual({
+      accessKeyId: "AKIDPROFILE",
+      scope: "us-west-2/ec2/aws4_request",
+      signsToken: true,
+      securityToken: "profile-token",
+    });
   });
 
   test("IRSA: the web identity token file is exchanged at STS (AssumeRoleWithWebIdentity)", async () => {
@@ -288,8 +354,14 @@ describe("EKS credential sources (AWS SDK default chain), IMDS out of reach as b
     fs.writeFileSync(tokenFile, "projected-sa-jwt");
     const sts = fake((_req, hit) => {
       const form = new URLSearchParams(hit.body);
-      if (form.get("Action") !== "AssumeRoleWithWebIdentity" || form.get("WebIdentityToken") !== "projected-sa-jwt" || form.get("RoleArn") !== "arn:aws:iam::123456789012:role/agent") {
-        return new Response("<ErrorResponse><Error><Code>InvalidIdentityToken</Code><Message>bad</Message></Error></ErrorResponse>", { status: 400 });
+      if (
+        form.get("Action") !== "AssumeRoleWithWebIdentity" ||
+        form.get("WebIdentityToken") !== "projected-sa-jwt" ||
+        form.get("RoleArn") !== "arn:aws:iam::123456789012:role/agent"
+      ) {
+        return new Response("<ErrorResponse><Error><Code>InvalidIdentityToken</Code><Message>bad</Message></Error></ErrorResponse>", {
+          status: 400,
+        });
       }
       return new Response(
         `<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleWithWebIdentityResult><Credentials><AccessKeyId>AKIDIRSA</AccessKeyId><SecretAccessKey>s</SecretAccessKey><SessionToken>irsa-token</SessionToken><Expiration>${inAnHour()}</Expiration></Credentials><AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/agent/s</Arn><AssumedRoleId>AROA:s</AssumedRoleId></AssumedRoleUser></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>`,
@@ -298,12 +370,21 @@ describe("EKS credential sources (AWS SDK default chain), IMDS out of reach as b
     });
     const api = ec2(tags);
     const info = await withAwsEnv(
-      { AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile, AWS_ROLE_ARN: "arn:aws:iam::123456789012:role/agent", AWS_EC2_METADATA_SERVICE_ENDPOINT: blackhole() },
+      {
+        AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+        AWS_ROLE_ARN: "arn:aws:iam::123456789012:role/agent",
+        AWS_EC2_METADATA_SERVICE_ENDPOINT: blackhole(),
+      },
       () => detect(api, { endpoints: { sts: sts.url } }),
     );
     expect(info).toMatchObject({ provider: "eks", clusterName: "pod-eks", source: "ec2:DescribeInstances tags" });
     expect(sts.hits).toHaveLength(1);
-    expect(sigv4(api.hits[0]!)).toEqual({ accessKeyId: "AKIDIRSA", scope: "us-west-2/ec2/aws4_request", signsToken: true, securityToken: "irsa-token" });
+    expect(sigv4(api.hits[0]!)).toEqual({
+      accessKeyId: "AKIDIRSA",
+      scope: "us-west-2/ec2/aws4_request",
+      signsToken: true,
+      securityToken: "irsa-token",
+    });
   });
 
   test("EKS Pod Identity: the agent endpoint with the token file as Authorization", async () => {
@@ -311,7 +392,13 @@ describe("EKS credential sources (AWS SDK default chain), IMDS out of reach as b
     fs.writeFileSync(tokenFile, "eks-pod-identity-jwt");
     const agent = fake((req) => {
       if (req.headers.get("authorization") !== "eks-pod-identity-jwt") return new Response("", { status: 403 });
-      return Response.json({ AccessKeyId: "AKIDPOD", SecretAccessKey: "s", Token: "pod-token", AccountId: "123456789012", Expiration: inAnHour() });
+      return Response.json({
+        AccessKeyId: "AKIDPOD",
+        SecretAccessKey: "s",
+        Token: "pod-token",
+        AccountId: "123456789012",
+        Expiration: inAnHour(),
+      });
     });
     const api = ec2(tags);
     const info = await withAwsEnv(
@@ -324,14 +411,21 @@ describe("EKS credential sources (AWS SDK default chain), IMDS out of reach as b
     );
     expect(info).toMatchObject({ provider: "eks", clusterName: "pod-eks", source: "ec2:DescribeInstances tags" });
     expect(agent.hits.map((h) => h.path)).toEqual(["/v1/credentials"]);
-    expect(sigv4(api.hits[0]!)).toEqual({ accessKeyId: "AKIDPOD", scope: "us-west-2/ec2/aws4_request", signsToken: true, securityToken: "pod-token" });
+    expect(sigv4(api.hits[0]!)).toEqual({
+      accessKeyId: "AKIDPOD",
+      scope: "us-west-2/ec2/aws4_request",
+      signsToken: true,
+      securityToken: "pod-token",
+    });
   });
 
   test("no source answers: detection stays within its time box and falls back to generic naming", async () => {
     const api = ec2(tags);
     const t0 = performance.now();
     const info = await withAwsEnv({ AWS_EC2_METADATA_SERVICE_ENDPOINT: blackhole() }, () =>
-      detectUncached(opts({ client: stubClient(node), endpoints: { awsImds: blackhole(), ec2: api.url }, timeoutMs: 1500, probeTimeoutMs: 300 })),
+      detectUncached(
+        opts({ client: stubClient(node), endpoints: { awsImds: blackhole(), ec2: api.url }, timeoutMs: 1500, probeTimeoutMs: 300 }),
+      ),
     );
     expect(performance.now() - t0).toBeLessThan(3500);
     expect(info).toMatchObject({ provider: "eks", clusterName: "kubernetes", region: "us-west-2" });

@@ -4,9 +4,15 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Tests of every point collector over fixture procfs/sysfs trees: the original's acceptance cases for
+// values, errors and deltas, plus cgroups and the filesystem collector.
+// Over 400 lines: every collector against the same fixture trees, one describe block per collector.
+
 import { afterAll, describe, expect, test } from "bun:test";
+import { createLogger } from "../../src/log/logger.ts";
+import { registry as shared } from "../../src/metrics/registry.ts";
 import { CgroupCPUCollector } from "../../src/perf/collectors/cgroup-cpu.ts";
-import { discoverContainers, detectCgroupVersion } from "../../src/perf/collectors/cgroup-discovery.ts";
+import { detectCgroupVersion, discoverContainers } from "../../src/perf/collectors/cgroup-discovery.ts";
 import { CgroupMemoryCollector } from "../../src/perf/collectors/cgroup-memory.ts";
 import { CPUCollector } from "../../src/perf/collectors/cpu.ts";
 import { DiskCollector } from "../../src/perf/collectors/disk.ts";
@@ -72,14 +78,28 @@ describe("cpu (acceptance 9, 10) and deltas", () => {
   test("basic stats", async () => {
     const out = await new CPUCollector(pathsFor(makeTree({ "proc/stat": STAT }))).collect(sig());
     expect(out.length).toBe(3);
-    expect(out[0]).toEqual({ cpu_index: -1, user: 1234n, nice: 56n, system: 789n, idle: 10000n, io_wait: 200n, irq: 30n, soft_irq: 40n, steal: 50n, guest: 60n, guest_nice: 70n });
+    expect(out[0]).toEqual({
+      cpu_index: -1,
+      user: 1234n,
+      nice: 56n,
+      system: 789n,
+      idle: 10000n,
+      io_wait: 200n,
+      irq: 30n,
+      soft_irq: 40n,
+      steal: 50n,
+      guest: 60n,
+      guest_nice: 70n,
+    });
     expect(out[1]!.cpu_index).toBe(0);
     expect(out[2]!.user).toBe(634n);
     expect(out[0]!.delta).toBeUndefined();
   });
   test("errors", async () => {
     for (const text of ["", "intr 1\nctxt 2\n", "cpu invalid data here\n"]) {
-      await expect(new CPUCollector(pathsFor(makeTree({ "proc/stat": text }))).collect(sig())).rejects.toThrow("no CPU statistics found in");
+      await expect(new CPUCollector(pathsFor(makeTree({ "proc/stat": text }))).collect(sig())).rejects.toThrow(
+        "no CPU statistics found in",
+      );
     }
     expect(() => new CPUCollector({ ...pathsFor("/x"), proc: "proc" })).toThrow("HostProcPath must be an absolute path");
   });
@@ -134,8 +154,16 @@ describe("memory (acceptance 11, 12, 13)", () => {
     expect(m.committed_as).toBe(4096000n * 1024n);
   });
   test("huge pages", async () => {
-    const m = await mem("HugePages_Total:    1024\nHugePages_Free:      512\nHugePages_Rsvd:      256\nHugePages_Surp:        0\nHugepagesize:       2048 kB\nHugetlb:         2097152 kB\n");
-    expect([m.hugepages_total, m.hugepages_free, m.hugepages_rsvd, m.hugepages_surp, m.hugetlb]).toEqual([2147483648n, 1073741824n, 536870912n, 0n, 2147483648n]);
+    const m = await mem(
+      "HugePages_Total:    1024\nHugePages_Free:      512\nHugePages_Rsvd:      256\nHugePages_Surp:        0\nHugepagesize:       2048 kB\nHugetlb:         2097152 kB\n",
+    );
+    expect([m.hugepages_total, m.hugepages_free, m.hugepages_rsvd, m.hugepages_surp, m.hugetlb]).toEqual([
+      2147483648n,
+      1073741824n,
+      536870912n,
+      0n,
+      2147483648n,
+    ]);
   });
   test("quirks", async () => {
     expect((await mem("MemTotal: 18446744073709551615 kB\n")).mem_total).toBe(18446744073709550592n);
@@ -157,8 +185,14 @@ describe("memory (acceptance 11, 12, 13)", () => {
 
 describe("system (acceptance 16)", () => {
   test("values and errors", async () => {
-    expect(await new SystemStatsCollector(pathsFor(makeTree({ "proc/stat": STAT }))).collect(sig())).toEqual({ interrupts: 123456789n, context_switches: 987654321n });
-    expect(await new SystemStatsCollector(pathsFor(makeTree({ "proc/stat": "" }))).collect(sig())).toEqual({ interrupts: 0n, context_switches: 0n });
+    expect(await new SystemStatsCollector(pathsFor(makeTree({ "proc/stat": STAT }))).collect(sig())).toEqual({
+      interrupts: 123456789n,
+      context_switches: 987654321n,
+    });
+    expect(await new SystemStatsCollector(pathsFor(makeTree({ "proc/stat": "" }))).collect(sig())).toEqual({
+      interrupts: 0n,
+      context_switches: 0n,
+    });
     await expect(new SystemStatsCollector(pathsFor(makeTree({}))).collect(sig())).rejects.toThrow("stat");
     await expect(new SystemStatsCollector(pathsFor(makeTree({ "proc/stat/x": "" }))).collect(sig())).rejects.toThrow();
   });
@@ -190,11 +224,28 @@ describe("disk (acceptance 17)", () => {
     const c = new DiskCollector(pathsFor(root), { now: () => now });
     const out = await c.collect(sig());
     expect(out.map((d) => d.device)).toEqual(["sda", "sdb", "nvme0n1", "mmcblk0", "loop0", "dm-0"]);
-    expect(out[0]).toEqual({ device: "sda", major: 8, minor: 0, reads_completed: 1234n, reads_merged: 567n, sectors_read: 890123n, read_time: 4567n, writes_completed: 890n, writes_merged: 123n, sectors_written: 456789n, write_time: 1234n, i_os_in_progress: 0n, io_time: 5678n, weighted_io_time: 9012n });
+    expect(out[0]).toEqual({
+      device: "sda",
+      major: 8,
+      minor: 0,
+      reads_completed: 1234n,
+      reads_merged: 567n,
+      sectors_read: 890123n,
+      read_time: 4567n,
+      writes_completed: 890n,
+      writes_merged: 123n,
+      sectors_written: 456789n,
+      write_time: 1234n,
+      i_os_in_progress: 0n,
+      io_time: 5678n,
+      weighted_io_time: 9012n,
+    });
     fs.writeFileSync(`${root}/proc/diskstats`, "8 0 sda 1334 567 890323 4667 990 123 456989 1334 0 6178 10012\n");
     now = 1000;
     const d = (await c.collect(sig()))[0]!.delta!;
-    expect([d.reads_per_sec, d.writes_per_sec, d.iops, d.read_bytes_per_sec, d.write_bytes_per_sec]).toEqual([100, 100, 200, 102400, 102400]);
+    expect([d.reads_per_sec, d.writes_per_sec, d.iops, d.read_bytes_per_sec, d.write_bytes_per_sec]).toEqual([
+      100, 100, 200, 102400, 102400,
+    ]);
     expect([d.utilization, d.avg_queue_size, d.avg_read_latency, d.avg_write_latency]).toEqual([50, 1, 1, 1]);
   });
   test("missing file, empty file", async () => {
@@ -220,8 +271,22 @@ describe("network (acceptance 18)", () => {
     const out = await new NetworkCollector(pathsFor(root)).collect(sig());
     expect(out.map((i) => i.interface)).toEqual(["lo", "eth0", "wlan0"]);
     const e = out[1]!;
-    expect([e.rx_bytes, e.rx_packets, e.rx_errors, e.rx_dropped, e.rx_frame, e.rx_multicast]).toEqual([9876543210n, 654321n, 10n, 5n, 2n, 100n]);
-    expect([e.tx_bytes, e.tx_packets, e.tx_errors, e.tx_dropped, e.tx_collisions, e.tx_carrier]).toEqual([8765432109n, 543210n, 20n, 10n, 5n, 3n]);
+    expect([e.rx_bytes, e.rx_packets, e.rx_errors, e.rx_dropped, e.rx_frame, e.rx_multicast]).toEqual([
+      9876543210n,
+      654321n,
+      10n,
+      5n,
+      2n,
+      100n,
+    ]);
+    expect([e.tx_bytes, e.tx_packets, e.tx_errors, e.tx_dropped, e.tx_collisions, e.tx_carrier]).toEqual([
+      8765432109n,
+      543210n,
+      20n,
+      10n,
+      5n,
+      3n,
+    ]);
     expect([e.speed, e.duplex, e.oper_state, e.link_detected]).toEqual([1000n, "full", "up", true]);
     expect([out[2]!.speed, out[2]!.duplex, out[2]!.oper_state, out[2]!.link_detected]).toEqual([100n, "half", "down", false]);
     expect([out[0]!.speed, out[0]!.duplex]).toEqual([0n, ""]);
@@ -232,15 +297,66 @@ describe("network (acceptance 18)", () => {
     expect(await new NetworkCollector(pathsFor(makeTree({ "proc/net/dev": head + "eth0: 1000 100\n" }))).collect(sig())).toEqual([]);
     expect(() => new NetworkCollector({ ...pathsFor("/x"), sys: "" })).toThrow("HostSysPath is required");
   });
+  test("an unparseable counter is reported as 0, counted by collector and file, and warned once", async () => {
+    const head = sample("net_dev").split("\n").slice(0, 2).join("\n") + "\n";
+    const root = makeTree({ "proc/net/dev": head + "bad0: x 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n" });
+    const lines: string[] = [];
+    const logger = createLogger({ destination: { write: (s: string) => void lines.push(s) } as unknown as NodeJS.WritableStream });
+    const c = new NetworkCollector(pathsFor(root), { logger });
+    const out = await c.collect(sig());
+    expect([out[0]!.interface, out[0]!.rx_bytes, out[0]!.rx_packets]).toEqual(["bad0", 0n, 2n]);
+    await c.collect(sig());
+    expect(await shared.metrics()).toMatch(/^antimetal_collector_malformed_values_total\{collector="network",file="net\/dev"\} [2-9]/m);
+    expect(lines.filter((l) => l.includes("unparseable numbers")).length).toBe(1);
+  });
 });
 
 describe("tcp (acceptance 14, 15)", () => {
   test("snmp + netstat + states from tcp and tcp6", async () => {
-    const root = makeTree({ "proc/net/snmp": sample("snmp"), "proc/net/netstat": sample("netstat"), "proc/net/tcp": sample("tcp"), "proc/net/tcp6": sample("tcp6") });
+    const root = makeTree({
+      "proc/net/snmp": sample("snmp"),
+      "proc/net/netstat": sample("netstat"),
+      "proc/net/tcp": sample("tcp"),
+      "proc/net/tcp6": sample("tcp6"),
+    });
     const t = await new TCPCollector(pathsFor(root)).collect(sig());
-    expect(t).toMatchObject({ active_opens: 100n, passive_opens: 200n, attempt_fails: 10n, estab_resets: 5n, curr_estab: 8n, in_segs: 50000n, out_segs: 40000n, retrans_segs: 500n, in_errs: 2n, out_rsts: 15n, in_csum_errors: 3n });
-    expect(t).toMatchObject({ syncookies_sent: 10n, syncookies_recv: 5n, syncookies_failed: 2n, listen_overflows: 20n, listen_drops: 15n, tcp_lost_retransmit: 25n, tcp_fast_retrans: 30n, tcp_slow_start_retrans: 35n, tcp_timeouts: 40n });
-    expect(t.connections_by_state).toEqual({ ESTABLISHED: 3, SYN_SENT: 0, SYN_RECV: 0, FIN_WAIT1: 0, FIN_WAIT2: 0, TIME_WAIT: 1, CLOSE: 0, CLOSE_WAIT: 0, LAST_ACK: 0, LISTEN: 2, CLOSING: 0 });
+    expect(t).toMatchObject({
+      active_opens: 100n,
+      passive_opens: 200n,
+      attempt_fails: 10n,
+      estab_resets: 5n,
+      curr_estab: 8n,
+      in_segs: 50000n,
+      out_segs: 40000n,
+      retrans_segs: 500n,
+      in_errs: 2n,
+      out_rsts: 15n,
+      in_csum_errors: 3n,
+    });
+    expect(t).toMatchObject({
+      syncookies_sent: 10n,
+      syncookies_recv: 5n,
+      syncookies_failed: 2n,
+      listen_overflows: 20n,
+      listen_drops: 15n,
+      tcp_lost_retransmit: 25n,
+      tcp_fast_retrans: 30n,
+      tcp_slow_start_retrans: 35n,
+      tcp_timeouts: 40n,
+    });
+    expect(t.connections_by_state).toEqual({
+      ESTABLISHED: 3,
+      SYN_SENT: 0,
+      SYN_RECV: 0,
+      FIN_WAIT1: 0,
+      FIN_WAIT2: 0,
+      TIME_WAIT: 1,
+      CLOSE: 0,
+      CLOSE_WAIT: 0,
+      LAST_ACK: 0,
+      LISTEN: 2,
+      CLOSING: 0,
+    });
   });
   test("errors and edges", async () => {
     const tcp = (files: Record<string, string>) => new TCPCollector(pathsFor(makeTree(files))).collect(sig());
@@ -269,7 +385,8 @@ describe("tcp (acceptance 14, 15)", () => {
 });
 
 describe("process (acceptance 20)", () => {
-  const statLine = (utime: number, stime: number) => `1234 (mock_process) R 1 1234 1234 0 -1 4194560 100 0 1 0 ${utime} ${stime} 0 0 20 0 1 0 100 1073741824 256 18446744073709551615\n`;
+  const statLine = (utime: number, stime: number) =>
+    `1234 (mock_process) R 1 1234 1234 0 -1 4194560 100 0 1 0 ${utime} ${stime} 0 0 20 0 1 0 100 1073741824 256 18446744073709551615\n`;
   const tree = (utime: number, stime: number) =>
     makeTree({
       "proc/stat": STAT,
@@ -283,7 +400,23 @@ describe("process (acceptance 20)", () => {
     });
   test("mock /proc with one pid", async () => {
     const [p] = await new ProcessCollector(pathsFor(tree(1000, 500))).collect(sig());
-    expect(p).toMatchObject({ pid: 1234, command: "mock_process", state: "R", ppid: 1, cpu_time: 1500n, memory_vsz: 1073741824n, memory_rss: 256n * 4096n, num_fds: 3, num_threads: 1, voluntary_ctxt: 10n, involuntary_ctxt: 5n, memory_pss: 102400n, memory_uss: 30720n, nice: 0, priority: 20 });
+    expect(p).toMatchObject({
+      pid: 1234,
+      command: "mock_process",
+      state: "R",
+      ppid: 1,
+      cpu_time: 1500n,
+      memory_vsz: 1073741824n,
+      memory_rss: 256n * 4096n,
+      num_fds: 3,
+      num_threads: 1,
+      voluntary_ctxt: 10n,
+      involuntary_ctxt: 5n,
+      memory_pss: 102400n,
+      memory_uss: 30720n,
+      nice: 0,
+      priority: 20,
+    });
     expect(p!.start_time).toBe("2022-01-01T00:00:01.000Z");
   });
   test("CPU% = 100 for 100 ticks over 1 s at USER_HZ 100", async () => {
@@ -318,7 +451,22 @@ describe("cpu_info (acceptance 21)", () => {
       "sys/devices/system/node/node0": { dir: true },
     });
     const c = await new CPUInfoCollector(pathsFor(root)).collect(sig());
-    expect(c).toMatchObject({ logical_cores: 2, physical_cores: 2, vendor_id: "GenuineIntel", model_name: "Intel(R) Core(TM) i7-8700K CPU @ 3.70GHz", cpu_family: 6, model: 158, stepping: 10, microcode: "0xde", cpu_mhz: 3700, cpu_min_mhz: 800, cpu_max_mhz: 4700, cache_size: "12288 KB", bogomips: 7399.7, numa_nodes: 1 });
+    expect(c).toMatchObject({
+      logical_cores: 2,
+      physical_cores: 2,
+      vendor_id: "GenuineIntel",
+      model_name: "Intel(R) Core(TM) i7-8700K CPU @ 3.70GHz",
+      cpu_family: 6,
+      model: 158,
+      stepping: 10,
+      microcode: "0xde",
+      cpu_mhz: 3700,
+      cpu_min_mhz: 800,
+      cpu_max_mhz: 4700,
+      cache_size: "12288 KB",
+      bogomips: 7399.7,
+      numa_nodes: 1,
+    });
     expect(c.cores.map((x) => x.core_id)).toEqual([0, 1]);
   });
   test("virtual without sysfs; empty; missing", async () => {
@@ -332,9 +480,18 @@ describe("cpu_info (acceptance 21)", () => {
 
 describe("memory_info (acceptance 22)", () => {
   test("single node", async () => {
-    const root = makeTree({ "proc/meminfo": "MemTotal:       16384000 kB\n", "sys/devices/system/node/node0/meminfo": "Node 0 MemTotal:       8192000 kB\n", "sys/devices/system/node/node0/cpulist": "0-7\n" });
+    const root = makeTree({
+      "proc/meminfo": "MemTotal:       16384000 kB\n",
+      "sys/devices/system/node/node0/meminfo": "Node 0 MemTotal:       8192000 kB\n",
+      "sys/devices/system/node/node0/cpulist": "0-7\n",
+    });
     const m = await new MemoryInfoCollector(pathsFor(root)).collect(sig());
-    expect(m).toEqual({ total_bytes: 16777216000n, numa_enabled: false, numa_balancing_available: false, numa_nodes: [{ node_id: 0, total_bytes: 8388608000n, cpus: [0, 1, 2, 3, 4, 5, 6, 7], distances: [] }] });
+    expect(m).toEqual({
+      total_bytes: 16777216000n,
+      numa_enabled: false,
+      numa_balancing_available: false,
+      numa_nodes: [{ node_id: 0, total_bytes: 8388608000n, cpus: [0, 1, 2, 3, 4, 5, 6, 7], distances: [] }],
+    });
   });
   test("dual node with distances and balancing", async () => {
     const root = makeTree({
@@ -350,18 +507,39 @@ describe("memory_info (acceptance 22)", () => {
     const m = await new MemoryInfoCollector(pathsFor(root)).collect(sig());
     expect([m.numa_enabled, m.numa_balancing_available]).toEqual([true, true]);
     expect(m.numa_nodes.map((n) => [n.cpus, n.distances])).toEqual([
-      [[0, 1, 2, 3], [10, 21]],
-      [[4, 5, 6, 7], [21, 10]],
+      [
+        [0, 1, 2, 3],
+        [10, 21],
+      ],
+      [
+        [4, 5, 6, 7],
+        [21, 10],
+      ],
     ]);
   });
   test("synthetic node, complex and empty cpulists, errors", async () => {
-    const syn = makeTree({ "proc/meminfo": "MemTotal:       16384000 kB\n", "sys/devices/system/cpu/cpu0": { dir: true }, "sys/devices/system/cpu/cpu1": { dir: true }, "sys/devices/system/cpu/cpu2": { dir: true }, "sys/devices/system/cpu/cpu3": { dir: true }, "sys/devices/system/cpu/cpufreq": { dir: true } });
-    expect((await new MemoryInfoCollector(pathsFor(syn)).collect(sig())).numa_nodes).toEqual([{ node_id: 0, total_bytes: 16777216000n, cpus: [0, 1, 2, 3], distances: [10] }]);
-    const cx = makeTree({ "proc/meminfo": "MemTotal: 1 kB\n", "sys/devices/system/node/node0/cpulist": "0-3,8,10-11,15\n", "sys/devices/system/node/node1/cpulist": "\n" });
+    const syn = makeTree({
+      "proc/meminfo": "MemTotal:       16384000 kB\n",
+      "sys/devices/system/cpu/cpu0": { dir: true },
+      "sys/devices/system/cpu/cpu1": { dir: true },
+      "sys/devices/system/cpu/cpu2": { dir: true },
+      "sys/devices/system/cpu/cpu3": { dir: true },
+      "sys/devices/system/cpu/cpufreq": { dir: true },
+    });
+    expect((await new MemoryInfoCollector(pathsFor(syn)).collect(sig())).numa_nodes).toEqual([
+      { node_id: 0, total_bytes: 16777216000n, cpus: [0, 1, 2, 3], distances: [10] },
+    ]);
+    const cx = makeTree({
+      "proc/meminfo": "MemTotal: 1 kB\n",
+      "sys/devices/system/node/node0/cpulist": "0-3,8,10-11,15\n",
+      "sys/devices/system/node/node1/cpulist": "\n",
+    });
     const m = await new MemoryInfoCollector(pathsFor(cx)).collect(sig());
     expect(m.numa_nodes.map((n) => n.cpus)).toEqual([[0, 1, 2, 3, 8, 10, 11, 15], []]);
     await expect(new MemoryInfoCollector(pathsFor(makeTree({}))).collect(sig())).rejects.toThrow("meminfo");
-    await expect(new MemoryInfoCollector(pathsFor(makeTree({ "proc/meminfo": "MemFree: 1 kB\n" }))).collect(sig())).rejects.toThrow("MemTotal not found");
+    await expect(new MemoryInfoCollector(pathsFor(makeTree({ "proc/meminfo": "MemFree: 1 kB\n" }))).collect(sig())).rejects.toThrow(
+      "MemTotal not found",
+    );
   });
 });
 
@@ -387,14 +565,31 @@ describe("disk_info (acceptance 23)", () => {
     });
     const out = await new DiskInfoCollector(pathsFor(root)).collect(sig());
     expect(out.map((d) => d.device)).toEqual(["sda", "sdb"]);
-    expect(out[0]).toEqual({ device: "sda", model: "Samsung SSD 860", vendor: "ATA", size_bytes: 1000204886016n, block_size: 512, rotational: false, queue_depth: 256, scheduler: "cfq", physical_block_size: 4096, partitions: [] });
+    expect(out[0]).toEqual({
+      device: "sda",
+      model: "Samsung SSD 860",
+      vendor: "ATA",
+      size_bytes: 1000204886016n,
+      block_size: 512,
+      rotational: false,
+      queue_depth: 256,
+      scheduler: "cfq",
+      physical_block_size: 4096,
+      partitions: [],
+    });
     expect(out[1]!.partitions).toEqual([
       { name: "sdb1", size_bytes: 204800n * 512n, start_sector: 2048n },
       { name: "sdb2", size_bytes: 1953318120n * 512n, start_sector: 206848n },
     ]);
   });
   test("software RAID kept, partition siblings dropped; missing block dir", async () => {
-    const root = makeTree({ "sys/block/sda/size": "1\n", "sys/block/sda1/size": "1\n", "sys/block/md0/size": "1\n", "sys/block/nvme0n1/size": "1\n", "sys/block/nvme0n1p1/size": "1\n" });
+    const root = makeTree({
+      "sys/block/sda/size": "1\n",
+      "sys/block/sda1/size": "1\n",
+      "sys/block/md0/size": "1\n",
+      "sys/block/nvme0n1/size": "1\n",
+      "sys/block/nvme0n1p1/size": "1\n",
+    });
     expect((await new DiskInfoCollector(pathsFor(root)).collect(sig())).map((d) => d.device)).toEqual(["md0", "nvme0n1", "sda"]);
     await expect(new DiskInfoCollector(pathsFor(makeTree({}))).collect(sig())).rejects.toThrow("failed to read block devices");
   });
@@ -403,7 +598,8 @@ describe("disk_info (acceptance 23)", () => {
 describe("numa_stats (acceptance 24)", () => {
   const numastat = (hit: number, miss: number, foreign: number, inter: number, local: number, other: number) =>
     `numa_hit ${hit}\nnuma_miss ${miss}\nnuma_foreign ${foreign}\ninterleave_hit ${inter}\nlocal_node ${local}\nother_node ${other}\n`;
-  const nodeMem = (n: number) => `Node ${n} MemTotal: 67108864 kB\nNode ${n} MemFree: 12345678 kB\nNode ${n} MemUsed: 54763186 kB\nNode ${n} FilePages: 8192000 kB\nNode ${n} AnonPages: 46571186 kB\n`;
+  const nodeMem = (n: number) =>
+    `Node ${n} MemTotal: 67108864 kB\nNode ${n} MemFree: 12345678 kB\nNode ${n} MemUsed: 54763186 kB\nNode ${n} FilePages: 8192000 kB\nNode ${n} AnonPages: 46571186 kB\n`;
   test("dual node with full stats", async () => {
     const root = makeTree({
       "proc/sys/kernel/numa_balancing": "1\n",
@@ -415,18 +611,50 @@ describe("numa_stats (acceptance 24)", () => {
     });
     const s = await new NUMAStatsCollector(pathsFor(root)).collect(sig());
     expect([s.enabled, s.node_count, s.auto_balance_enabled]).toEqual([true, 2, true]);
-    expect(s.nodes[0]).toEqual({ id: 0, mem_free: 12345678n * 1024n, mem_used: 54763186n * 1024n, file_pages: 8192000n * 1024n, anon_pages: 46571186n * 1024n, numa_hit: 1234567890n, numa_miss: 12345n, numa_foreign: 54321n, interleave_hit: 9876n, local_node: 1234567000n, other_node: 890n });
+    expect(s.nodes[0]).toEqual({
+      id: 0,
+      mem_free: 12345678n * 1024n,
+      mem_used: 54763186n * 1024n,
+      file_pages: 8192000n * 1024n,
+      anon_pages: 46571186n * 1024n,
+      numa_hit: 1234567890n,
+      numa_miss: 12345n,
+      numa_foreign: 54321n,
+      interleave_hit: 9876n,
+      local_node: 1234567000n,
+      other_node: 890n,
+    });
     expect(s.nodes[1]!.numa_hit).toBe(987654321n);
   });
   test("all-zero or missing numastat drops the node; single node; bad values", async () => {
-    const zero = makeTree({ "sys/devices/system/node/node0/numastat": numastat(0, 0, 0, 0, 0, 0), "sys/devices/system/node/node1/numastat": numastat(5, 0, 0, 0, 5, 0), "sys/devices/system/node/node2": { dir: true } });
+    const zero = makeTree({
+      "sys/devices/system/node/node0/numastat": numastat(0, 0, 0, 0, 0, 0),
+      "sys/devices/system/node/node1/numastat": numastat(5, 0, 0, 0, 5, 0),
+      "sys/devices/system/node/node2": { dir: true },
+    });
     expect((await new NUMAStatsCollector(pathsFor(zero)).collect(sig())).nodes.map((n) => n.id)).toEqual([1]);
-    const single = makeTree({ "sys/devices/system/node/node0/numastat": numastat(1, 1, 1, 1, 1, 1), "proc/sys/kernel/numa_balancing": "0\n" });
-    expect(await new NUMAStatsCollector(pathsFor(single)).collect(sig())).toEqual({ enabled: false, node_count: 1, nodes: [], auto_balance_enabled: false });
-    const bad = makeTree({ "sys/devices/system/node/node0/numastat": "numa_hit not-a-number\nnuma_miss 7\n", "sys/devices/system/node/node1/numastat": numastat(1, 1, 1, 1, 1, 1) });
+    const single = makeTree({
+      "sys/devices/system/node/node0/numastat": numastat(1, 1, 1, 1, 1, 1),
+      "proc/sys/kernel/numa_balancing": "0\n",
+    });
+    expect(await new NUMAStatsCollector(pathsFor(single)).collect(sig())).toEqual({
+      enabled: false,
+      node_count: 1,
+      nodes: [],
+      auto_balance_enabled: false,
+    });
+    const bad = makeTree({
+      "sys/devices/system/node/node0/numastat": "numa_hit not-a-number\nnuma_miss 7\n",
+      "sys/devices/system/node/node1/numastat": numastat(1, 1, 1, 1, 1, 1),
+    });
     const b = await new NUMAStatsCollector(pathsFor(bad)).collect(sig());
     expect([b.nodes[0]!.numa_hit, b.nodes[0]!.numa_miss, b.nodes[0]!.mem_free]).toEqual([0n, 7n, 0n]);
-    expect(await new NUMAStatsCollector(pathsFor(makeTree({}))).collect(sig())).toEqual({ enabled: false, node_count: 0, nodes: [], auto_balance_enabled: false });
+    expect(await new NUMAStatsCollector(pathsFor(makeTree({}))).collect(sig())).toEqual({
+      enabled: false,
+      node_count: 0,
+      nodes: [],
+      auto_balance_enabled: false,
+    });
   });
 });
 
@@ -459,11 +687,36 @@ describe("network_info (acceptance 25)", () => {
     });
     const out = await new NetworkInfoCollector(pathsFor(root)).collect(sig());
     const by = Object.fromEntries(out.map((i) => [i.interface, i]));
-    expect(by.eth0).toEqual({ interface: "eth0", driver: "e1000e", mac_address: "aa:bb:cc:dd:ee:ff", speed: 1000, duplex: "full", mtu: 1500, type: "ethernet", oper_state: "up", carrier: true });
+    expect(by.eth0).toEqual({
+      interface: "eth0",
+      driver: "e1000e",
+      mac_address: "aa:bb:cc:dd:ee:ff",
+      speed: 1000,
+      duplex: "full",
+      mtu: 1500,
+      type: "ethernet",
+      oper_state: "up",
+      carrier: true,
+    });
     expect(by.eth1!.speed).toBe(0);
     expect([by.lo!.type, by.lo!.mtu]).toEqual(["loopback", 65536]);
     const types = Object.fromEntries(out.map((i) => [i.interface, i.type]));
-    expect(types).toEqual({ "br-abcd": "bridge", docker0: "bridge", eno1: "ethernet", enp0s3: "ethernet", eth0: "ethernet", eth1: "ethernet", gre0: "tunnel", lo: "loopback", myiface: "virtual", sit0: "tunnel", tap0: "tap", veth123: "virtual", virbr0: "bridge", wlan0: "wireless" });
+    expect(types).toEqual({
+      "br-abcd": "bridge",
+      docker0: "bridge",
+      eno1: "ethernet",
+      enp0s3: "ethernet",
+      eth0: "ethernet",
+      eth1: "ethernet",
+      gre0: "tunnel",
+      lo: "loopback",
+      myiface: "virtual",
+      sit0: "tunnel",
+      tap0: "tap",
+      veth123: "virtual",
+      virbr0: "bridge",
+      wlan0: "wireless",
+    });
   });
 });
 
@@ -482,14 +735,25 @@ describe("cgroups (acceptance 26, 27, 28)", () => {
     const out = await new CgroupCPUCollector(pathsFor(root)).collect(sig());
     expect(out.length).toBe(2);
     const a = out.find((c) => c.container_id === "abc123def456")!;
-    expect(a).toMatchObject({ runtime: "docker", usage_nanos: 123456789000n, nr_periods: 1000n, nr_throttled: 50n, throttled_time: 5000000000n, cpu_shares: 1024n, cpu_quota_us: 50000n, cpu_period_us: 100000n, throttle_percent: 5 });
+    expect(a).toMatchObject({
+      runtime: "docker",
+      usage_nanos: 123456789000n,
+      nr_periods: 1000n,
+      nr_throttled: 50n,
+      throttled_time: 5000000000n,
+      cpu_shares: 1024n,
+      cpu_quota_us: 50000n,
+      cpu_period_us: 100000n,
+      throttle_percent: 5,
+    });
     expect(out.find((c) => c.container_id === "789abc123def")!.nr_periods).toBe(2000n);
   });
   test("cgroup v2 CPU", async () => {
     const root = makeTree({
       "sys/fs/cgroup/cgroup.controllers": "cpu memory io\n",
       "sys/fs/cgroup/system.slice/docker-abc123def456.scope/cgroup.procs": "1\n",
-      "sys/fs/cgroup/system.slice/docker-abc123def456.scope/cpu.stat": "usage_usec 150000000\nuser_usec 100000000\nsystem_usec 50000000\nnr_periods 1500\nnr_throttled 75\nthrottled_usec 7500000\n",
+      "sys/fs/cgroup/system.slice/docker-abc123def456.scope/cpu.stat":
+        "usage_usec 150000000\nuser_usec 100000000\nsystem_usec 50000000\nnr_periods 1500\nnr_throttled 75\nthrottled_usec 7500000\n",
       "sys/fs/cgroup/system.slice/docker-abc123def456.scope/cpu.max": "50000 100000\n",
       "sys/fs/cgroup/system.slice/docker-abc123def456.scope/cpu.weight": "100\n",
       [`sys/fs/cgroup/kubepods.slice/kubepods-pod123.slice/${H64}/cgroup.procs`]: "2\n",
@@ -498,7 +762,14 @@ describe("cgroups (acceptance 26, 27, 28)", () => {
     });
     const out = await new CgroupCPUCollector(pathsFor(root)).collect(sig());
     const a = out.find((c) => c.container_id === "abc123def456")!;
-    expect(a).toMatchObject({ usage_nanos: 150000000000n, throttled_time: 7500000000n, cpu_quota_us: 50000n, cpu_period_us: 100000n, cpu_shares: 1024n, throttle_percent: 5 });
+    expect(a).toMatchObject({
+      usage_nanos: 150000000000n,
+      throttled_time: 7500000000n,
+      cpu_quota_us: 50000n,
+      cpu_period_us: 100000n,
+      cpu_shares: 1024n,
+      throttle_percent: 5,
+    });
     expect(out.find((c) => c.container_id === H64)!.cpu_quota_us).toBe(-1n);
     await expect(new CgroupCPUCollector(pathsFor(makeTree({}))).collect(sig())).rejects.toThrow("failed to detect cgroup version");
   });
@@ -508,7 +779,8 @@ describe("cgroups (acceptance 26, 27, 28)", () => {
     expect([c!.cpu_shares, c!.usage_nanos]).toEqual([0n, 0n]);
   });
   const v1mem = (extra: Record<string, string> = {}) => ({
-    "sys/fs/cgroup/memory/docker/abc123def456/memory.stat": "cache 536870912\nrss 1073741824\nmapped_file 134217728\nswap 0\nactive_anon 1\ninactive_anon 2\nactive_file 3\ninactive_file 4\n",
+    "sys/fs/cgroup/memory/docker/abc123def456/memory.stat":
+      "cache 536870912\nrss 1073741824\nmapped_file 134217728\nswap 0\nactive_anon 1\ninactive_anon 2\nactive_file 3\ninactive_file 4\n",
     "sys/fs/cgroup/memory/docker/abc123def456/memory.usage_in_bytes": "1610612736\n",
     "sys/fs/cgroup/memory/docker/abc123def456/memory.limit_in_bytes": "2147483648\n",
     "sys/fs/cgroup/memory/docker/abc123def456/memory.max_usage_in_bytes": "1879048192\n",
@@ -518,11 +790,26 @@ describe("cgroups (acceptance 26, 27, 28)", () => {
   });
   test("cgroup v1 memory", async () => {
     const [m] = await new CgroupMemoryCollector(pathsFor(makeTree(v1mem()))).collect(sig());
-    expect(m).toMatchObject({ rss: 1073741824n, cache: 536870912n, mapped_file: 134217728n, swap: 0n, usage_bytes: 1610612736n, limit_bytes: 2147483648n, max_usage_bytes: 1879048192n, fail_count: 5n, under_oom: false, oom_kill_count: 2n, usage_percent: 75 });
+    expect(m).toMatchObject({
+      rss: 1073741824n,
+      cache: 536870912n,
+      mapped_file: 134217728n,
+      swap: 0n,
+      usage_bytes: 1610612736n,
+      limit_bytes: 2147483648n,
+      max_usage_bytes: 1879048192n,
+      fail_count: 5n,
+      under_oom: false,
+      oom_kill_count: 2n,
+      usage_percent: 75,
+    });
     expect(m!.cache_percent).toBeCloseTo(33.33, 2);
   });
   test("cgroup v1 OOM", async () => {
-    const t = v1mem({ "sys/fs/cgroup/memory/docker/abc123def456/memory.usage_in_bytes": "2147483648\n", "sys/fs/cgroup/memory/docker/abc123def456/memory.oom_control": "oom_kill_disable 0\nunder_oom 1\noom_kill 10\n" });
+    const t = v1mem({
+      "sys/fs/cgroup/memory/docker/abc123def456/memory.usage_in_bytes": "2147483648\n",
+      "sys/fs/cgroup/memory/docker/abc123def456/memory.oom_control": "oom_kill_disable 0\nunder_oom 1\noom_kill 10\n",
+    });
     const [m] = await new CgroupMemoryCollector(pathsFor(makeTree(t))).collect(sig());
     expect([m!.under_oom, m!.oom_kill_count, m!.usage_percent]).toEqual([true, 10n, 100]);
   });
@@ -530,7 +817,8 @@ describe("cgroups (acceptance 26, 27, 28)", () => {
     const root = makeTree({
       "sys/fs/cgroup/cgroup.controllers": "memory\n",
       "sys/fs/cgroup/system.slice/docker-abc123def456.scope/cgroup.procs": "1\n",
-      "sys/fs/cgroup/system.slice/docker-abc123def456.scope/memory.stat": "anon 1073741824\nfile 536870912\nfile_mapped 134217728\nswap 0\n",
+      "sys/fs/cgroup/system.slice/docker-abc123def456.scope/memory.stat":
+        "anon 1073741824\nfile 536870912\nfile_mapped 134217728\nswap 0\n",
       "sys/fs/cgroup/system.slice/docker-abc123def456.scope/memory.current": "1610612736\n",
       "sys/fs/cgroup/system.slice/docker-abc123def456.scope/memory.max": "2147483648\n",
       "sys/fs/cgroup/system.slice/docker-abc123def456.scope/memory.events": "low 0\nhigh 0\nmax 10\noom 4\noom_kill 3\n",
@@ -540,7 +828,14 @@ describe("cgroups (acceptance 26, 27, 28)", () => {
       [`sys/fs/cgroup/kubepods.slice/kubepods-pod1.slice/${H64}/memory.max`]: "max\n",
     });
     const out = await new CgroupMemoryCollector(pathsFor(root)).collect(sig());
-    expect(out.find((m) => m.container_id === "abc123def456")).toMatchObject({ rss: 1073741824n, cache: 536870912n, mapped_file: 134217728n, fail_count: 10n, oom_kill_count: 3n, usage_percent: 75 });
+    expect(out.find((m) => m.container_id === "abc123def456")).toMatchObject({
+      rss: 1073741824n,
+      cache: 536870912n,
+      mapped_file: 134217728n,
+      fail_count: 10n,
+      oom_kill_count: 3n,
+      usage_percent: 75,
+    });
     expect(out.find((m) => m.container_id === H64)).toMatchObject({ limit_bytes: 18446744073709551615n, usage_percent: 0 });
   });
   test("discovery v1 and v2, version detection", async () => {
@@ -555,21 +850,29 @@ describe("cgroups (acceptance 26, 27, 28)", () => {
     const r1 = `${v1}/sys/fs/cgroup`;
     expect(await detectCgroupVersion(io, r1, sig())).toBe(1);
     const found = await discoverContainers(io, r1, 1, "cpu", sig());
-    expect(found.map((c) => [c.id, c.runtime]).sort()).toEqual([
-      [H64, "containerd"],
-      ["abc123def456789", "docker"],
-      ["fedcba987654321", "docker"],
-    ].sort() as never);
+    expect(found.map((c) => [c.id, c.runtime]).sort()).toEqual(
+      [
+        [H64, "containerd"],
+        ["abc123def456789", "docker"],
+        ["fedcba987654321", "docker"],
+      ].sort() as never,
+    );
     const v2 = makeTree({
       "sys/fs/cgroup/cgroup.controllers": "",
       "sys/fs/cgroup/system.slice/docker-abc123def456789.scope/cgroup.procs": "",
-      [`sys/fs/cgroup/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice/cri-containerd-${H64}.scope/cgroup.procs`]: "",
+      [`sys/fs/cgroup/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice/cri-containerd-${H64}.scope/cgroup.procs`]:
+        "",
       "sys/fs/cgroup/user.slice/cgroup.procs": "",
     });
     const r2 = `${v2}/sys/fs/cgroup`;
     expect(await detectCgroupVersion(io, r2, sig())).toBe(2);
     const f2 = await discoverContainers(io, r2, 2, "", sig());
-    expect(f2.map((c) => [c.id, c.runtime]).sort()).toEqual([[H64, "containerd"], ["abc123def456789", "docker"]].sort() as never);
+    expect(f2.map((c) => [c.id, c.runtime]).sort()).toEqual(
+      [
+        [H64, "containerd"],
+        ["abc123def456789", "docker"],
+      ].sort() as never,
+    );
     const mem = makeTree({ "sys/fs/cgroup/memory": { dir: true } });
     expect(await detectCgroupVersion(io, `${mem}/sys/fs/cgroup`, sig())).toBe(1);
     await expect(detectCgroupVersion(io, `${makeTree({})}/sys/fs/cgroup`, sig())).rejects.toThrow("unable to detect cgroup version");

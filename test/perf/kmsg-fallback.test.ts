@@ -14,8 +14,8 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { DEFAULT_HOST_PATHS, type HostPaths, type MetricEvent } from "../../src/perf/collector.ts";
 import { defaultRegistry } from "../../src/perf/collect-command.ts";
+import { DEFAULT_HOST_PATHS, type HostPaths, type MetricEvent } from "../../src/perf/collector.ts";
 import { KernelCollector, kernelLogGaps, kmsgAccess } from "../../src/perf/collectors/kernel.ts";
 import type { KmsgRecord } from "../../src/perf/parsers/kmsg.ts";
 
@@ -143,7 +143,20 @@ test("without CAP_SYSLOG (kernel.dmesg_restrict=1): unavailable with the reason,
       }));`;
     const r = spawnSync(
       "setpriv",
-      ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "env", "-i", "TMPDIR=/tmp", process.execPath, "-e", script],
+      [
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--no-new-privs",
+        "env",
+        "-i",
+        "TMPDIR=/tmp",
+        process.execPath,
+        "-e",
+        script,
+      ],
       { encoding: "utf8", timeout: 30000 },
     );
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });

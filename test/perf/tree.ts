@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Helpers for the perf tests: fixture procfs/sysfs trees materialised in temp dirs, sample files, and a
+// per-collection timeout signal.
+
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";

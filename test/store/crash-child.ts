@@ -10,9 +10,10 @@
 //   - sets region=<i> on the shared pods shared-<j> and relationships b<i>-<j> -> shared-<j>
 //   - deletes the pods and cores of batch i-KEEP (cascading their relationships)
 // and every 3rd batch confirms up to 200 entries of the "instance" channel.
-import { openStore } from "../../src/store/index.ts";
+
 import { silentLogger } from "../../src/log/logger.ts";
-import { contains, CORE, kubeRef, POD, resource } from "./fixtures.ts";
+import { openStore } from "../../src/store/index.ts";
+import { CORE, contains, kubeRef, POD, resource } from "./fixtures.ts";
 
 export const PER = 40;
 export const KEEP = 5;

@@ -4,9 +4,12 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Crash test of the file store: a child writing batches is SIGKILLed mid-write, and every committed
+// write is there after reopen, with the outbox agreeing.
+
 import { expect, test } from "bun:test";
-import { fromBinary } from "@bufbuild/protobuf";
 import { join } from "node:path";
+import { fromBinary } from "@bufbuild/protobuf";
 import { silentLogger } from "../../src/log/logger.ts";
 import { RelationshipSchema } from "../../src/proto/gen/resource/v1/relationship_pb.ts";
 import { openStore, ResourceNotFoundError, type SqliteStore } from "../../src/store/index.ts";
@@ -28,7 +31,7 @@ async function runAndKill(dir: string, minCommits: number): Promise<number> {
     const { value, done } = await reader.read();
     if (done) throw new Error(`child exited early: ${await new Response(child.stderr).text()}`);
     buf += dec.decode(value);
-    let nl;
+    let nl: number;
     while ((nl = buf.indexOf("\n")) >= 0) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
@@ -77,7 +80,10 @@ function verify(store: SqliteStore, lastReported: number): number {
     const all = store.outbox.read(ch, 0, 1_000_000);
     expect(all.length).toBe(st.depth); // no entry lost its row
     expect(all.reduce((a, e) => a + e.bytes, 0)).toBe(st.bytes); // trigger-kept counters match
-    const raw = store.db.query("SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM outbox WHERE channel = ?").get(ch) as { n: number; b: number };
+    const raw = store.db.query("SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM outbox WHERE channel = ?").get(ch) as {
+      n: number;
+      b: number;
+    };
     expect(raw).toEqual({ n: st.depth, b: st.bytes });
     for (const e of all) {
       if (e.op === "DELETE") {
@@ -101,7 +107,9 @@ function verify(store: SqliteStore, lastReported: number): number {
     .get() as { live: number; pending: number };
   expect(pendingLive.pending).toBe(pendingLive.live);
   // every deleted cluster pod (batches <= M-KEEP) has a pending DELETE
-  const deletes = store.db.query("SELECT count(*) AS n FROM outbox WHERE channel = 'cluster' AND op = 2 AND key NOT LIKE 'rel:%'").get() as { n: number };
+  const deletes = store.db
+    .query("SELECT count(*) AS n FROM outbox WHERE channel = 'cluster' AND op = 2 AND key NOT LIKE 'rel:%'")
+    .get() as { n: number };
   expect(deletes.n).toBe(PER * Math.max(0, M + 1 - KEEP));
   return M;
 }

@@ -4,17 +4,20 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-import { afterEach, expect, test } from "bun:test";
-import { create, fromBinary } from "@bufbuild/protobuf";
-import { TypeDescriptorSchema } from "../../src/proto/gen/resource/v1/object_pb.ts";
-import { ResourceSchema } from "../../src/proto/gen/resource/v1/resource_pb.ts";
+// Tests of the store on disk: WAL settings and reopen, corrupt-file recovery, the read-only `store`
+// command beside a writer, live subscribers, closed descriptors, and worker-thread WAL checkpoints.
+
 import { Database } from "bun:sqlite";
+import { afterEach, expect, test } from "bun:test";
 import { closeSync, existsSync, openSync, readdirSync, readlinkSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
+import { create, fromBinary } from "@bufbuild/protobuf";
 import { createLogger, silentLogger } from "../../src/log/logger.ts";
-import { createStoreComponent, openStore, runStoreCommand, storePath, type StoreEvent } from "../../src/store/index.ts";
-import { contains, CORE, kubeRef, NODE, POD, resource, tempDir } from "./fixtures.ts";
+import { TypeDescriptorSchema } from "../../src/proto/gen/resource/v1/object_pb.ts";
+import { ResourceSchema } from "../../src/proto/gen/resource/v1/resource_pb.ts";
+import { createStoreComponent, openStore, runStoreCommand, type StoreEvent, storePath } from "../../src/store/index.ts";
+import { CORE, contains, kubeRef, NODE, POD, resource, tempDir } from "./fixtures.ts";
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -110,7 +113,7 @@ test("store command reads a data directory read-only while the agent writes", as
   s.addResource(resource(POD, "p1"));
   s.addResource(resource(CORE, "cpu0"));
   s.addRelationships(contains(kubeRef(POD, "p1"), kubeRef(NODE, "n1")));
-  const res = await runStoreCommand(["resources", "--type", "k8s.io"], { dataDirectory: d });
+  const res = await runStoreCommand({ command: "resources", type: "k8s.io" }, { dataDirectory: d });
   expect(res.exitCode).toBe(0);
   const out = JSON.parse(res.output);
   expect(out.count).toBe(1);
@@ -119,30 +122,31 @@ test("store command reads a data directory read-only while the agent writes", as
   expect(out.resources[0].resource.spec["@type"]).toBe(POD); // unknown Any printed raw
 
   const subj = out.resources[0].key;
-  const rels = JSON.parse((await runStoreCommand(["relationships", "--subject", subj], { dataDirectory: d })).output);
+  const rels = JSON.parse((await runStoreCommand({ command: "relationships", subject: subj }, { dataDirectory: d })).output);
   expect(rels.count).toBe(1);
   expect(rels.relationships[0].predicate).toBe("kubernetes.v1.Contains");
   expect(rels.relationships[0].relationship.predicate["@type"]).toBe("type.googleapis.com/kubernetes.v1.Contains");
-  expect(JSON.parse((await runStoreCommand(["relationships", "--predicate", "kubernetes.v1.Owns"], { dataDirectory: d })).output).count).toBe(0);
-  expect(JSON.parse((await runStoreCommand(["relationships"], { dataDirectory: d })).output).count).toBe(1);
+  expect(
+    JSON.parse((await runStoreCommand({ command: "relationships", predicate: "kubernetes.v1.Owns" }, { dataDirectory: d })).output).count,
+  ).toBe(0);
+  expect(JSON.parse((await runStoreCommand({ command: "relationships" }, { dataDirectory: d })).output).count).toBe(1);
 
   // writes after the reader opened are visible to the next command; writer never blocked
   s.batch(() => {
     for (let i = 0; i < 100; i++) s.updateResource(resource(POD, `x${i}`));
   });
-  const stats = JSON.parse((await runStoreCommand(["stats"], { dataDirectory: d })).output);
+  const stats = JSON.parse((await runStoreCommand({ command: "stats" }, { dataDirectory: d })).output);
   expect(stats).toMatchObject({ resources: 102, relationships: 1, schemaVersion: 1 });
   expect(stats.outbox.cluster.depth).toBe(102);
   expect(stats.outbox.instance.depth).toBe(1);
   expect(stats.fileBytes.db).toBeGreaterThan(0);
 
-  expect((await runStoreCommand(["bogus"], { dataDirectory: d })).exitCode).toBe(2);
-  expect((await runStoreCommand(["resources", "--nope", "x"], { dataDirectory: d })).exitCode).toBe(2);
-  expect((await runStoreCommand(["stats"], { dataDirectory: join(d, "missing") })).exitCode).toBe(1);
+  // usage errors (exit 2: "store bogus", "store resources --nope x") are the CLI parser's: src/cli/store.test.ts, test/agent/binary.test.ts
+  expect((await runStoreCommand({ command: "stats" }, { dataDirectory: join(d, "missing") })).exitCode).toBe(1);
   await comp.stop(new AbortController().signal);
   expect(comp.isReady()).toBe(false);
   // and after the agent stopped (no -wal/-shm left behind)
-  expect(JSON.parse((await runStoreCommand(["stats"], { dataDirectory: d })).output).resources).toBe(102);
+  expect(JSON.parse((await runStoreCommand({ command: "stats" }, { dataDirectory: d })).output).resources).toBe(102);
 });
 
 test("concurrent subscriber with live writes from async batches: no gap, no duplicate", async () => {

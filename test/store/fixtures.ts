@@ -4,14 +4,16 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-import { create } from "@bufbuild/protobuf";
-import { anyPack } from "@bufbuild/protobuf/wkt";
+// Builders for the store tests: temp dirs, kube refs, resources of a given size, Contains relationships.
+
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import { anyPack } from "@bufbuild/protobuf/wkt";
 import { ContainsSchema } from "../../src/proto/gen/kubernetes/v1/relationships_pb.ts";
-import { RelationshipSchema, type Relationship } from "../../src/proto/gen/resource/v1/relationship_pb.ts";
-import { ResourceRefSchema, ResourceSchema, type Resource, type ResourceRef } from "../../src/proto/gen/resource/v1/resource_pb.ts";
+import { type Relationship, RelationshipSchema } from "../../src/proto/gen/resource/v1/relationship_pb.ts";
+import { type Resource, type ResourceRef, ResourceRefSchema, ResourceSchema } from "../../src/proto/gen/resource/v1/resource_pb.ts";
 
 export const POD = "k8s.io.api.core.v1.Pod";
 export const NODE = "k8s.io.api.core.v1.Node";
@@ -23,7 +25,11 @@ export function tempDir(prefix = "store-"): { dir: string; cleanup: () => void }
 }
 
 export function kubeRef(type: string, name: string, namespace = "default"): ResourceRef {
-  return create(ResourceRefSchema, { typeUrl: type, name, namespace: { namespace: { case: "kube", value: { cluster: "c1", namespace } } } });
+  return create(ResourceRefSchema, {
+    typeUrl: type,
+    name,
+    namespace: { namespace: { case: "kube", value: { cluster: "c1", namespace } } },
+  });
 }
 
 /** A resource of about `size` bytes (the spec Any carries filler). */

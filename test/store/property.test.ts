@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Property tests of the store: random add/update/delete/relationship/confirm sequences against an
+// in-memory model of resources, relationships, the outbox and the event stream (memory and file).
+
 import { expect, test } from "bun:test";
 import { fromBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
@@ -12,13 +15,13 @@ import { ResourceSchema } from "../../src/proto/gen/resource/v1/resource_pb.ts";
 import {
   encodeResourceKey,
   InvalidInputError,
+  type OutboxOp,
   openStore,
   RelationshipsNotFoundError,
   ResourceExistsError,
-  type OutboxOp,
   type StoreEvent,
 } from "../../src/store/index.ts";
-import { contains, CORE, kubeRef, POD, resource, tempDir } from "./fixtures.ts";
+import { CORE, contains, kubeRef, POD, resource, tempDir } from "./fixtures.ts";
 
 // Random add/update/delete/relationship/confirm sequences against an in-memory model of the
 // resources, the relationships, the outbox (coalesced, ordered) and the event stream.
@@ -37,7 +40,14 @@ type Op =
 const arbOp: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ k: fc.constantFrom("add" as const, "update" as const), t: fc.nat(1), n: fc.nat(3), region: fc.nat(2) }),
   fc.record({ k: fc.constant("delete" as const), t: fc.nat(1), n: fc.nat(3) }),
-  fc.record({ k: fc.constantFrom("addRel" as const, "delRel" as const), st: fc.nat(1), sn: fc.nat(3), ot: fc.nat(1), on: fc.nat(3), rt: fc.nat(1) }),
+  fc.record({
+    k: fc.constantFrom("addRel" as const, "delRel" as const),
+    st: fc.nat(1),
+    sn: fc.nat(3),
+    ot: fc.nat(1),
+    on: fc.nat(3),
+    rt: fc.nat(1),
+  }),
   fc.record({ k: fc.constant("confirm" as const), ch: fc.constantFrom("cluster" as const, "instance" as const), count: fc.nat(4) }),
 );
 

@@ -29,7 +29,8 @@ function kubeconfig(name: string, cluster: string, user: string): string {
   return file;
 }
 
-const header = (headers: Array<[string, string]>, name: string) => headers.filter(([n]) => n.toLowerCase() === name.toLowerCase()).map(([, v]) => v);
+const header = (headers: Array<[string, string]>, name: string) =>
+  headers.filter(([n]) => n.toLowerCase() === name.toLowerCase()).map(([, v]) => v);
 
 function jwt(payload: object): string {
   const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
@@ -82,7 +83,11 @@ describe("kubeconfig → request credentials", () => {
   });
 
   test("exec plugin: relative command, KUBERNETES_EXEC_INFO given, a failure names the kubeconfig", async () => {
-    fs.writeFileSync(path.join(dir, "ok.sh"), `#!/bin/sh\necho "$KUBERNETES_EXEC_INFO" > ${dir}/exec-info.json\necho '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"from-exec"}}'\n`, { mode: 0o755 });
+    fs.writeFileSync(
+      path.join(dir, "ok.sh"),
+      `#!/bin/sh\necho "$KUBERNETES_EXEC_INFO" > ${dir}/exec-info.json\necho '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"from-exec"}}'\n`,
+      { mode: 0o755 },
+    );
     fs.writeFileSync(path.join(dir, "fail.sh"), "#!/bin/sh\necho 'token expired, run login' >&2\nexit 1\n", { mode: 0o755 });
     const exec = (cmd: string) => `    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: ./${cmd}`;
     const ok = await loadKubeconfig([kubeconfig("exec-ok", "    server: https://kube.example", exec("ok.sh"))], undefined, {});

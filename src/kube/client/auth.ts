@@ -88,7 +88,8 @@ export class KubeAuth {
       headers.push([name, String(value).trim()]);
     }
     const hasAuthorization = headers.some(([n]) => n.toLowerCase() === "authorization");
-    if (!hasAuthorization && typeof opts.auth === "string") headers.push(["Authorization", `Basic ${Buffer.from(opts.auth).toString("base64")}`]);
+    if (!hasAuthorization && typeof opts.auth === "string")
+      headers.push(["Authorization", `Basic ${Buffer.from(opts.auth).toString("base64")}`]);
     const imp = this.loaded.impersonation;
     for (const group of imp.groups) headers.push(["Impersonate-Group", group]);
     if (imp.uid) headers.push(["Impersonate-Uid", imp.uid]);

@@ -11,9 +11,9 @@
  * (exec plugin, OIDC, token file) are reloaded and the request is sent once more.
  */
 
-import type { KubeConfig } from "./config.ts";
-import { decodeEnvelope, getString, hasMagic } from "../pb.ts";
 import { errorMessage } from "../../util/errors.ts";
+import { decodeEnvelope, getString, hasMagic } from "../pb.ts";
+import type { KubeConfig } from "./config.ts";
 
 export const PROTOBUF = "application/vnd.kubernetes.protobuf";
 export const PROTOBUF_WATCH = "application/vnd.kubernetes.protobuf;stream=watch";

@@ -16,10 +16,10 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { parse as parseYaml } from "yaml";
 import type { Cluster, User } from "@kubernetes/client-node/dist/config_types.js";
+import { parse as parseYaml } from "yaml";
 import { errorMessage } from "../../util/errors.ts";
-import { KubeAuth, type ImpersonationExtras, type LoadedConfig } from "./auth.ts";
+import { type ImpersonationExtras, KubeAuth, type LoadedConfig } from "./auth.ts";
 
 export const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
@@ -152,7 +152,11 @@ function readOptional(file: string): string | undefined {
   }
 }
 
-function fromFiles(cn: ClientNode, files: string[], contextOverride: string | undefined): { loaded: LoadedConfig; meta: Omit<KubeConfig, "auth"> } {
+function fromFiles(
+  cn: ClientNode,
+  files: string[],
+  contextOverride: string | undefined,
+): { loaded: LoadedConfig; meta: Omit<KubeConfig, "auth"> } {
   const { kc, rawUsers } = mergeFiles(cn, files);
   const where = `kubeconfig ${files.join(path.delimiter)}`;
   const ctxName = contextOverride ?? kc.getCurrentContext();
@@ -170,12 +174,15 @@ function fromFiles(cn: ClientNode, files: string[], contextOverride: string | un
   const user = kc.getUser(ctx.user);
   const raw = rawUsers.get(ctx.user) ?? { user: {}, dir: "." };
   if (user?.authProvider && user.authProvider.name !== "oidc") {
-    throw new KubeConfigError(`${where}: user "${ctx.user}" uses the ${user.authProvider.name} auth-provider plugin; use an exec credential plugin instead`);
+    throw new KubeConfigError(
+      `${where}: user "${ctx.user}" uses the ${user.authProvider.name} auth-provider plugin; use an exec credential plugin instead`,
+    );
   }
   if (user) {
     const hasCert = !!(user.certFile || user.certData);
     const hasKey = !!(user.keyFile || user.keyData);
-    if (hasCert !== hasKey) throw new KubeConfigError(`${where}: user "${ctx.user}" has a client certificate without a key (or the reverse)`);
+    if (hasCert !== hasKey)
+      throw new KubeConfigError(`${where}: user "${ctx.user}" has a client certificate without a key (or the reverse)`);
     const completed = completeUser(user, raw.user, raw.dir, cluster);
     const users = kc.getUsers();
     users[users.indexOf(user)] = completed;

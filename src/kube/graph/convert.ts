@@ -13,20 +13,18 @@
 
 import { create } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
+import { emptyPredicate, kubeNamespace, newRelationship, newResource, packMessage } from "../../graph/build.ts";
+import { decodeResourceKey, encodeKey } from "../../graph/keys.ts";
 import { ClusterProvider, ClusterSchema } from "../../proto/gen/kubernetes/v1/cluster_pb.ts";
-import { TypeDescriptorSchema } from "../../proto/gen/resource/v1/object_pb.ts";
-import { NamespaceSchema, type Namespace } from "../../proto/gen/resource/v1/namespace_pb.ts";
 import { Provider } from "../../proto/gen/resource/v1/provider_pb.ts";
-import { RelationshipSchema, type Relationship } from "../../proto/gen/resource/v1/relationship_pb.ts";
-import { ResourceMetaSchema, ResourceRefSchema, ResourceSchema, TagSchema, type Resource, type ResourceRef } from "../../proto/gen/resource/v1/resource_pb.ts";
-import { toBinary } from "@bufbuild/protobuf";
-import { decodeResourceKey, encodeKey } from "../../store/keys.ts";
-import { KIND_BY_NAME, protoTypeFor, type KindSpec } from "../kinds.ts";
+import type { Relationship } from "../../proto/gen/resource/v1/relationship_pb.ts";
+import { type Resource, type ResourceRef, TagSchema } from "../../proto/gen/resource/v1/resource_pb.ts";
+import { KIND_BY_NAME, type KindSpec, protoTypeFor } from "../kinds.ts";
 import { findAllLen, getString, path, type Span } from "../pb.ts";
 import type { KubeObject } from "../reflector.ts";
 
-export const RESOURCE_KIND = "resource.v1.Resource";
-export const RELATIONSHIP_KIND = "resource.v1.Relationship";
+export { kubeNamespace } from "../../graph/build.ts";
+export { RELATIONSHIP_KIND, RESOURCE_KIND } from "../../graph/names.ts";
 export const CLUSTER_TYPE = "kubernetes.v1.Cluster";
 export const LABEL_REGION = "topology.kubernetes.io/region";
 export const LABEL_ZONE = "topology.kubernetes.io/zone";
@@ -68,21 +66,8 @@ export function refFromKey(key: string): ResourceRef {
   return r;
 }
 
-const EMPTY = new Uint8Array(0);
-
-const predParts = new Map<string, { type: ReturnType<typeof create<typeof TypeDescriptorSchema>>; predicate: ReturnType<typeof create<typeof AnySchema>> }>();
-
 function rel(pred: string, subject: ResourceRef, object: ResourceRef): Relationship {
-  // type descriptor and predicate are the same for every relationship of a predicate: build once, share (never mutated)
-  let parts = predParts.get(pred);
-  if (!parts) {
-    parts = {
-      type: create(TypeDescriptorSchema, { kind: RELATIONSHIP_KIND, type: pred }),
-      predicate: create(AnySchema, { typeUrl: `type.googleapis.com/${pred}`, value: EMPTY }),
-    };
-    predParts.set(pred, parts);
-  }
-  return create(RelationshipSchema, { type: parts.type, subject, object, predicate: parts.predicate });
+  return newRelationship({ subject, object, predicate: emptyPredicate(pred) });
 }
 
 /** The two Relationship messages of a pair. */
@@ -92,10 +77,6 @@ export function pairRelationships(p: PairKey): [Relationship, Relationship] {
   const rb = refFromKey(b);
   const [fwd, inv] = PAIRS[t];
   return [rel(fwd, ra, rb), rel(inv, rb, ra)];
-}
-
-export function kubeNamespace(cluster: string, namespace: string): Namespace {
-  return create(NamespaceSchema, { namespace: { case: "kube", value: { cluster, namespace } } });
 }
 
 export function clusterKey(cluster: string): string {
@@ -116,12 +97,9 @@ export function objectRefKey(cluster: string, protoType: string, namespace: stri
   return k;
 }
 
-export function resourceKeyOf(cluster: string, obj: { spec: KindSpec; meta: { namespace: string; name: string } }): string {
+/** Encoded resource key of a kube object (its spec, namespace and name in `cluster`). */
+export function objectKeyOf(cluster: string, obj: { spec: KindSpec; meta: { namespace: string; name: string } }): string {
   return objectRefKey(cluster, obj.spec.protoType, obj.meta.namespace, obj.meta.name);
-}
-
-export function resourceRefOf(cluster: string, spec: KindSpec, namespace: string, name: string): ResourceRef {
-  return create(ResourceRefSchema, { typeUrl: spec.protoType, name, namespace: kubeNamespace(cluster, namespace) });
 }
 
 export interface Location {
@@ -143,9 +121,9 @@ export function labelLocation(labels: Array<[string, string]>): Location {
 export function toResource(cluster: string, obj: KubeObject, loc?: Location): Resource {
   const { spec, meta } = obj;
   const where = loc ?? (spec.kind === "Node" || spec.kind === "PersistentVolume" ? labelLocation(meta.labels) : { region: "", zone: "" });
-  return create(ResourceSchema, {
-    type: create(TypeDescriptorSchema, { kind: RESOURCE_KIND, type: spec.protoType }),
-    metadata: create(ResourceMetaSchema, {
+  return newResource({
+    type: spec.protoType,
+    metadata: {
       provider: Provider.KUBERNETES,
       providerId: meta.uid,
       name: meta.name,
@@ -153,7 +131,7 @@ export function toResource(cluster: string, obj: KubeObject, loc?: Location): Re
       tags: meta.labels.map(([key, value]) => create(TagSchema, { key, value })),
       region: where.region,
       zone: where.zone,
-    }),
+    },
     // as the original: the Kubernetes message name without the type.googleapis.com/ prefix
     spec: create(AnySchema, { typeUrl: spec.protoType, value: obj.raw }),
   });
@@ -176,11 +154,10 @@ export function clusterProviderEnum(name: string): ClusterProvider {
 
 /** The Cluster resource (section 3.2 step 2): no namespace, provider KUBERNETES, spec kubernetes.v1.Cluster. */
 export function clusterResource(cluster: string, region: string, provider: string, major: string, minor: string): Resource {
-  const spec = create(ClusterSchema, { majorVersion: major, minorVersion: minor, provider: clusterProviderEnum(provider) });
-  return create(ResourceSchema, {
-    type: create(TypeDescriptorSchema, { kind: RESOURCE_KIND, type: CLUSTER_TYPE }),
-    metadata: create(ResourceMetaSchema, { provider: Provider.KUBERNETES, providerId: cluster, name: cluster, region }),
-    spec: create(AnySchema, { typeUrl: `type.googleapis.com/${CLUSTER_TYPE}`, value: toBinary(ClusterSchema, spec) }),
+  return newResource({
+    type: CLUSTER_TYPE,
+    metadata: { provider: Provider.KUBERNETES, providerId: cluster, name: cluster, region },
+    spec: packMessage(ClusterSchema, { majorVersion: major, minorVersion: minor, provider: clusterProviderEnum(provider) }),
   });
 }
 
@@ -222,13 +199,16 @@ export interface Derived {
  */
 export function derive(cluster: string, obj: KubeObject): Derived {
   const { spec, meta, raw } = obj;
-  const self = resourceKeyOf(cluster, obj);
+  const self = objectKeyOf(cluster, obj);
   const out = new Set<PairKey>();
   const fixed = fixedPairs(cluster, self, spec.namespaced ? meta.namespace : "");
   for (const o of meta.ownerReferences) {
     if (!o.kind || !o.name) continue;
     const known = KIND_BY_NAME.get(o.kind);
-    const type = known && o.apiVersion === (known.group ? `${known.group}/${known.version}` : known.version) ? known.protoType : protoTypeFor(o.apiVersion, o.kind);
+    const type =
+      known && o.apiVersion === (known.group ? `${known.group}/${known.version}` : known.version)
+        ? known.protoType
+        : protoTypeFor(o.apiVersion, o.kind);
     const ns = (known && !known.namespaced) || CLUSTER_SCOPED_OWNER.has(o.kind) ? "" : meta.namespace;
     out.add(pairKey("O", objectRefKey(cluster, type, ns, o.name), self));
   }

@@ -15,31 +15,31 @@
  * when the node's topology labels change or the node appears after them.
  */
 
-import type { Logger } from "../../log/logger.ts";
-import { RelationshipsNotFoundError, type Relationship, type Store } from "../../store/types.ts";
-import { encodeResourceKey } from "../../store/keys.ts";
 import { create } from "@bufbuild/protobuf";
+import { encodeResourceKey } from "../../graph/keys.ts";
+import type { Logger } from "../../log/logger.ts";
 import { TypeDescriptorSchema } from "../../proto/gen/resource/v1/object_pb.ts";
+import { type Relationship, ResourceNotFoundError, type Store } from "../../store/types.ts";
 import type { KindSpec } from "../kinds.ts";
 import { kubeMetrics } from "../metrics.ts";
 import type { KubeObject, ReflectorEvent } from "../reflector.ts";
 import {
-  PAIRS,
-  RESOURCE_KIND,
   clusterKey,
   derive,
   fixedPairs,
-  labelLocation,
-  pairKey,
-  pairRelationships,
-  refFromKey,
-  resourceKeyOf,
-  splitPair,
-  toResource,
-  objectRefKey,
   type Location,
+  labelLocation,
+  objectKeyOf,
+  objectRefKey,
+  PAIRS,
   type PairKey,
   type PairType,
+  pairKey,
+  pairRelationships,
+  RESOURCE_KIND,
+  refFromKey,
+  splitPair,
+  toResource,
 } from "./convert.ts";
 
 interface Known {
@@ -153,9 +153,9 @@ export class GraphReconciler {
   }
 
   private upsert(obj: KubeObject): void {
-    const key = resourceKeyOf(this.cluster, obj);
+    const key = objectKeyOf(this.cluster, obj);
     const d = derive(this.cluster, obj);
-    const loc = obj.spec.kind === "Pod" ? (d.nodeName ? this.nodeLoc.get(d.nodeName) : undefined) ?? { region: "", zone: "" } : undefined;
+    const loc = obj.spec.kind === "Pod" ? ((d.nodeName ? this.nodeLoc.get(d.nodeName) : undefined) ?? { region: "", zone: "" }) : undefined;
     this.store.updateResource(toResource(this.cluster, obj, loc));
     const prev = this.known.get(key);
     const before = new Set(prev?.pairs ?? []);
@@ -195,8 +195,9 @@ export class GraphReconciler {
         r.metadata.region = loc.region;
         r.metadata.zone = loc.zone;
         this.store.updateResource(r);
-      } catch {
+      } catch (err) {
         // not stored (yet): written with the location when it arrives
+        if (!(err instanceof ResourceNotFoundError)) throw err;
       }
     }
   }
@@ -241,14 +242,7 @@ export class GraphReconciler {
       }
       const stale: Relationship[] = [];
       for (const key of this.known.keys()) {
-        let rels: Relationship[];
-        try {
-          rels = this.store.getRelationships(refFromKey(key));
-        } catch (err) {
-          if (err instanceof RelationshipsNotFoundError) continue;
-          throw err;
-        }
-        for (const r of rels) {
+        for (const r of this.store.findRelationships({ subject: refFromKey(key) })) {
           const m = PRED_TO_PAIR.get(r.type?.type ?? "");
           if (!m || !r.subject || !r.object) continue;
           const s = encodeResourceKey(r.subject);

@@ -13,12 +13,12 @@
  * CLUSTER_NAME, kube-public/cluster-info, else "kubernetes"; region from node labels).
  */
 
-import type { Logger } from "../../log/logger.ts";
-import type { KubeClient } from "../client/client.ts";
 import { parse as parseYaml } from "yaml";
-import { LABEL_REGION } from "../graph/convert.ts";
+import type { Logger } from "../../log/logger.ts";
 import { errorMessage } from "../../util/errors.ts";
-import { AwsImds, AzureImds, GceMetadata, aksClusterFromResourceGroup, eksClusterFromTags, instanceIdFromProviderID } from "./metadata.ts";
+import type { KubeClient } from "../client/client.ts";
+import { LABEL_REGION } from "../graph/convert.ts";
+import { AwsImds, AzureImds, aksClusterFromResourceGroup, eksClusterFromTags, GceMetadata, instanceIdFromProviderID } from "./metadata.ts";
 
 export type ProviderName = "eks" | "gke" | "aks" | "kind" | "generic";
 export const PROVIDERS: ReadonlyArray<ProviderName> = ["eks", "gke", "aks", "kind", "generic"];
@@ -164,7 +164,9 @@ export async function detectUncached(o: ProviderOptions): Promise<ClusterInfo> {
         let name = e.clusterName || override || facts?.labels["alpha.eksctl.io/cluster-name"];
         let source = e.clusterName ? "flag" : override ? "override" : name ? "node label alpha.eksctl.io/cluster-name" : "";
         if (!name && autodiscover) {
-          name = await firstOf([imds.instanceTag("aws:eks:cluster-name"), imds.instanceTag("eks:cluster-name")]).then((v) => v || undefined);
+          name = await firstOf([imds.instanceTag("aws:eks:cluster-name"), imds.instanceTag("eks:cluster-name")]).then(
+            (v) => v || undefined,
+          );
           if (name) source = "IMDS instance tags";
           else {
             // a pod behind an IMDS hop limit of 1 still knows its instance (providerID) and region (node label)
@@ -201,7 +203,9 @@ export async function detectUncached(o: ProviderOptions): Promise<ClusterInfo> {
           const inst = await azure.instance();
           region ||= inst.location;
           if (!name) {
-            name = inst.tags.find(([k]) => k === "aks-managed-cluster-name")?.[1] ?? aksClusterFromResourceGroup(inst.resourceGroupName, inst.location);
+            name =
+              inst.tags.find(([k]) => k === "aks-managed-cluster-name")?.[1] ??
+              aksClusterFromResourceGroup(inst.resourceGroupName, inst.location);
             source = "Azure IMDS";
           }
         }
@@ -232,7 +236,12 @@ export async function detectUncached(o: ProviderOptions): Promise<ClusterInfo> {
   }
   const g = await Promise.race([generic(o, override, partial.region ?? ""), Bun.sleep(1000).then(() => undefined)]);
   if (g) return { ...g, provider: partial.provider ?? "generic" };
-  return { provider: (partial.provider as ProviderName) ?? "generic", clusterName: override ?? "kubernetes", region: partial.region ?? "", source: "default" };
+  return {
+    provider: (partial.provider as ProviderName) ?? "generic",
+    clusterName: override ?? "kubernetes",
+    region: partial.region ?? "",
+    source: "default",
+  };
 }
 
 async function generic(o: ProviderOptions, override: string | undefined, region: string): Promise<ClusterInfo> {

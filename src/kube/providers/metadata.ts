@@ -18,7 +18,7 @@ export const AZURE_IMDS = "http://169.254.169.254";
 async function get(url: string, headers: Record<string, string>, timeoutMs: number, method = "GET"): Promise<string> {
   const res = await fetch(url, { method, headers, signal: AbortSignal.timeout(timeoutMs) });
   if (!res.ok) {
-    await res.body?.cancel().catch(() => {});
+    await res.body?.cancel().catch(() => undefined);
     throw new Error(`${method} ${url}: HTTP ${res.status}`);
   }
   return await res.text();
@@ -109,7 +109,11 @@ export class AzureImds {
       compute?: { location?: string; resourceGroupName?: string; tagsList?: Array<{ name: string; value: string }> };
     };
     const c = doc.compute ?? {};
-    return { location: c.location ?? "", resourceGroupName: c.resourceGroupName ?? "", tags: (c.tagsList ?? []).map((t) => [t.name, t.value]) };
+    return {
+      location: c.location ?? "",
+      resourceGroupName: c.resourceGroupName ?? "",
+      tags: (c.tagsList ?? []).map((t) => [t.name, t.value]),
+    };
   }
 }
 

@@ -4,10 +4,12 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// cgroup_cpu collector: per-container CPU usage, quota and throttling from cgroup v1 (cpu, cpuacct) or v2.
+
 import type { HostPaths, PointCollector } from "../collector.ts";
 import { parseCgroupI64, parseCgroupU64, parseCpuMax, parseFlatKeyed } from "../parsers/cgroup.ts";
-import { BaseCollector, spec, type CollectorOptions } from "./common.ts";
-import { detectCgroupVersion, discoverContainers, type CgroupContainer } from "./cgroup-discovery.ts";
+import { type CgroupContainer, detectCgroupVersion, discoverContainers } from "./cgroup-discovery.ts";
+import { BaseCollector, type CollectorOptions, spec } from "./common.ts";
 
 export interface CgroupCPUStats {
   container_id: string;
@@ -63,7 +65,13 @@ export class CgroupCPUCollector extends BaseCollector implements PointCollector 
       const rd = (f: string, dir = c.path) => this.io.readOptional(`${dir}/${f}`, signal);
       if (version === 1) {
         const acct = c.path.replace("/cpu/", "/cpuacct/");
-        const [stat, usage, shares, quota, period] = await Promise.all([rd("cpu.stat"), rd("cpuacct.usage", acct), rd("cpu.shares"), rd("cpu.cfs_quota_us"), rd("cpu.cfs_period_us")]);
+        const [stat, usage, shares, quota, period] = await Promise.all([
+          rd("cpu.stat"),
+          rd("cpuacct.usage", acct),
+          rd("cpu.shares"),
+          rd("cpu.cfs_quota_us"),
+          rd("cpu.cfs_period_us"),
+        ]);
         if (stat !== undefined) {
           const v = parseFlatKeyed(stat).values;
           s.nr_periods = v.get("nr_periods") ?? 0n;

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// cgroup version detection and container discovery over the cgroup tree (the original's rules, bounded
+// in depth and directory count), shared by the cgroup collectors.
+
 import type { HostIo } from "../io.ts";
 import { detectRuntime, extractContainerId } from "../parsers/cgroup.ts";
 
@@ -27,12 +30,24 @@ export async function detectCgroupVersion(io: HostIo, root: string, signal: Abor
   throw new Error(`failed to detect cgroup version: unable to detect cgroup version at ${root}`);
 }
 
-async function walk(io: HostIo, dir: string, rel: string, depth: number, signal: AbortSignal, visit: (abs: string, rel: string, names: Set<string>) => boolean, budget: { n: number }): Promise<void> {
+async function walk(
+  io: HostIo,
+  dir: string,
+  rel: string,
+  depth: number,
+  signal: AbortSignal,
+  visit: (abs: string, rel: string, names: Set<string>) => boolean,
+  budget: { n: number },
+): Promise<void> {
   if (depth > MAX_DEPTH || budget.n++ > MAX_DIRS) return;
   const entries = await io.listOptional(dir, signal);
   const names = new Set(entries.map((e) => e.name));
   if (rel !== "" && visit(dir, rel, names)) return;
-  await Promise.all(entries.filter((e) => e.isDirectory()).map((e) => walk(io, `${dir}/${e.name}`, rel ? `${rel}/${e.name}` : e.name, depth + 1, signal, visit, budget)));
+  await Promise.all(
+    entries
+      .filter((e) => e.isDirectory())
+      .map((e) => walk(io, `${dir}/${e.name}`, rel ? `${rel}/${e.name}` : e.name, depth + 1, signal, visit, budget)),
+  );
 }
 
 /**
@@ -41,18 +56,32 @@ async function walk(io: HostIo, dir: string, rel: string, depth: number, signal:
  * missed) recursively, and the direct children except init.scope, system.slice, user.slice. v2: the whole
  * tree; a directory with an id and a cgroup.procs file is a container (its subtree is not walked).
  */
-export async function discoverContainers(io: HostIo, root: string, version: 1 | 2, subsystem: string, signal: AbortSignal): Promise<CgroupContainer[]> {
+export async function discoverContainers(
+  io: HostIo,
+  root: string,
+  version: 1 | 2,
+  subsystem: string,
+  signal: AbortSignal,
+): Promise<CgroupContainer[]> {
   const found = new Map<string, CgroupContainer>();
   const budget = { n: 0 };
   if (version === 2) {
-    await walk(io, root, "", 0, signal, (abs, rel, names) => {
-      const id = extractContainerId(rel);
-      if (id && names.has("cgroup.procs")) {
-        if (!found.has(id)) found.set(id, { id, runtime: detectRuntime(rel), path: abs, relPath: rel });
-        return true;
-      }
-      return false;
-    }, budget);
+    await walk(
+      io,
+      root,
+      "",
+      0,
+      signal,
+      (abs, rel, names) => {
+        const id = extractContainerId(rel);
+        if (id && names.has("cgroup.procs")) {
+          if (!found.has(id)) found.set(id, { id, runtime: detectRuntime(rel), path: abs, relPath: rel });
+          return true;
+        }
+        return false;
+      },
+      budget,
+    );
     return [...found.values()];
   }
   const base = `${root}/${subsystem}`;
@@ -63,7 +92,9 @@ export async function discoverContainers(io: HostIo, root: string, version: 1 | 
     return true;
   };
   await Promise.all(
-    ["docker", "containerd", "system.slice", "crio", "machine.slice", "kubepods", "kubepods.slice"].map((parent) => walk(io, `${base}/${parent}`, parent, 1, signal, (abs, rel) => take(abs, rel), budget)),
+    ["docker", "containerd", "system.slice", "crio", "machine.slice", "kubepods", "kubepods.slice"].map((parent) =>
+      walk(io, `${base}/${parent}`, parent, 1, signal, (abs, rel) => take(abs, rel), budget),
+    ),
   );
   for (const e of await io.listOptional(base, signal)) {
     if (!e.isDirectory() || ["init.scope", "system.slice", "user.slice"].includes(e.name)) continue;

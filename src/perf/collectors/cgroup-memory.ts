@@ -4,11 +4,13 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// cgroup_memory collector: per-container memory usage, limits, cache and OOM counts (cgroup v1 or v2).
+
 import type { HostPaths, PointCollector } from "../collector.ts";
 import { parseCgroupU64, parseFlatKeyed } from "../parsers/cgroup.ts";
 import { U64_MAX } from "../parsers/num.ts";
-import { BaseCollector, spec, type CollectorOptions } from "./common.ts";
-import { detectCgroupVersion, discoverContainers, type CgroupContainer } from "./cgroup-discovery.ts";
+import { type CgroupContainer, detectCgroupVersion, discoverContainers } from "./cgroup-discovery.ts";
+import { BaseCollector, type CollectorOptions, spec } from "./common.ts";
 
 export interface CgroupMemoryStats {
   container_id: string;
@@ -82,7 +84,13 @@ export class CgroupMemoryCollector extends BaseCollector implements PointCollect
         cache_percent: 0,
       };
       if (version === 1) {
-        const [usage, limit, maxu, failcnt, oom] = await Promise.all([rd("memory.usage_in_bytes"), rd("memory.limit_in_bytes"), rd("memory.max_usage_in_bytes"), rd("memory.failcnt"), rd("memory.oom_control")]);
+        const [usage, limit, maxu, failcnt, oom] = await Promise.all([
+          rd("memory.usage_in_bytes"),
+          rd("memory.limit_in_bytes"),
+          rd("memory.max_usage_in_bytes"),
+          rd("memory.failcnt"),
+          rd("memory.oom_control"),
+        ]);
         s.usage_bytes = usage !== undefined ? (parseCgroupU64(usage) ?? 0n) : 0n;
         s.limit_bytes = limit !== undefined ? (parseCgroupU64(limit) ?? 0n) : 0n;
         s.max_usage_bytes = maxu !== undefined ? (parseCgroupU64(maxu) ?? 0n) : 0n;
@@ -93,7 +101,12 @@ export class CgroupMemoryCollector extends BaseCollector implements PointCollect
           s.oom_kill_count = o.get("oom_kill") ?? 0n;
         }
       } else {
-        const [cur, max, events, peak] = await Promise.all([rd("memory.current"), rd("memory.max"), rd("memory.events"), rd("memory.peak")]);
+        const [cur, max, events, peak] = await Promise.all([
+          rd("memory.current"),
+          rd("memory.max"),
+          rd("memory.events"),
+          rd("memory.peak"),
+        ]);
         s.usage_bytes = cur !== undefined ? (parseCgroupU64(cur) ?? 0n) : 0n;
         s.limit_bytes = max !== undefined ? (parseCgroupU64(max) ?? 0n) : 0n;
         s.max_usage_bytes = peak !== undefined ? (parseCgroupU64(peak) ?? 0n) : 0n;

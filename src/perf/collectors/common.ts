@@ -4,12 +4,16 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Shared plumbing of the collectors: constructor options, BaseCollector, spec(), path validation,
+// exposition-only extras, and /proc helpers (USER_HZ, page size, boot time).
+
 import * as fsp from "node:fs/promises";
 import type { Logger } from "../../log/logger.ts";
+import { errorMessage } from "../../util/errors.ts";
 import type { CollectorSpec, HostPaths, MetricType } from "../collector.ts";
 import { DEFAULT_DELTA_CONFIG, type DeltaConfig } from "../delta.ts";
 import { HostIo } from "../io.ts";
-import { countMalformed } from "../self-metrics.ts";
+import { countBadNumbers, countMalformed } from "../self-metrics.ts";
 
 /** Options every collector constructor accepts. All optional. */
 export interface CollectorOptions {
@@ -37,15 +41,20 @@ export interface CollectorOptions {
  * Data that the exposition uses but that is not part of the original's JSON (all meminfo keys, the
  * whole of /proc/net/netstat, ...). Stored under a symbol so JSON output never shows it.
  */
-export const EXTRA = Symbol.for("antimetal.perf.extra");
+export const EXTRA: unique symbol = Symbol.for("antimetal.perf.extra") as never;
 
-export function withExtra<T extends object>(data: T, extra: Record<string, unknown>): T {
-  Object.defineProperty(data, EXTRA, { value: extra, enumerable: false });
-  return data;
+/** Data carrying an X under EXTRA (absent on data built elsewhere, e.g. in tests). */
+export interface HasExtra<X> {
+  readonly [EXTRA]?: X;
 }
 
-export function getExtra(data: unknown): Record<string, unknown> | undefined {
-  return typeof data === "object" && data !== null ? ((data as Record<symbol, unknown>)[EXTRA] as Record<string, unknown> | undefined) : undefined;
+export function withExtra<T extends object, X>(data: T, extra: X): T & HasExtra<X> {
+  Object.defineProperty(data, EXTRA, { value: extra, enumerable: false });
+  return data as T & HasExtra<X>;
+}
+
+export function getExtra<X>(data: HasExtra<X> | undefined): X | undefined {
+  return typeof data === "object" && data !== null ? data[EXTRA] : undefined;
 }
 
 const PATH_NAMES = { proc: "HostProcPath", sys: "HostSysPath", dev: "HostDevPath" } as const;
@@ -76,7 +85,8 @@ export function defaultIo(paths: HostPaths): HostIo {
 /** Base with the shared plumbing. */
 export abstract class BaseCollector {
   abstract readonly spec: CollectorSpec;
-  protected readonly io: HostIo;
+  private readonly sharedIo: HostIo;
+  private ownIo: HostIo | undefined;
   protected readonly now: () => number;
   protected readonly deltaConfig: DeltaConfig;
   constructor(
@@ -85,12 +95,29 @@ export abstract class BaseCollector {
     required: readonly ("proc" | "sys" | "dev")[],
   ) {
     validatePaths(paths, required);
-    this.io = opts.io ?? defaultIo(paths);
+    this.sharedIo = opts.io ?? defaultIo(paths);
     this.now = opts.now ?? Date.now;
     this.deltaConfig = opts.delta ?? DEFAULT_DELTA_CONFIG;
   }
+  /** File access counted against this collector's stuck-read cap (spec is set after the base constructor, hence lazy). */
+  protected get io(): HostIo {
+    this.ownIo ??= this.sharedIo.forOwner(this.spec.type);
+    return this.ownIo;
+  }
   protected malformed(n: number): void {
     countMalformed(this.spec.type, n);
+  }
+  private readonly filesWithBadNumbers = new Set<string>();
+  /** Numbers of `file` (relative to its root) that could not be read and were reported as 0: counted, warned once. */
+  protected badNumbers(file: string, n: number): void {
+    if (n <= 0) return;
+    countBadNumbers(this.spec.type, file, n);
+    if (this.filesWithBadNumbers.has(file)) return;
+    this.filesWithBadNumbers.add(file);
+    this.opts.logger?.warn(
+      { collector: this.spec.type, file, count: n },
+      "unparseable numbers reported as 0; repeats are counted in antimetal_collector_malformed_values_total",
+    );
   }
   /** Reads a critical file: errors name the path. */
   protected async readCritical(path: string, signal: AbortSignal, verb = "failed to open"): Promise<string> {
@@ -98,12 +125,19 @@ export abstract class BaseCollector {
       return await this.io.read(path, signal);
     } catch (e) {
       if (signal.aborted) throw e;
-      throw new Error(`${verb} ${path}: ${(e as Error).message}`);
+      throw new Error(`${verb} ${path}: ${errorMessage(e)}`);
     }
   }
 }
 
-export function spec(type: MetricType, name: string, point: boolean, continuous: boolean, minKernel: string, requiredCapabilities: CollectorSpec["requiredCapabilities"] = []): CollectorSpec {
+export function spec(
+  type: MetricType,
+  name: string,
+  point: boolean,
+  continuous: boolean,
+  minKernel: string,
+  requiredCapabilities: CollectorSpec["requiredCapabilities"] = [],
+): CollectorSpec {
   return { type, name, point, continuous, requiredCapabilities, minKernel };
 }
 
@@ -128,7 +162,7 @@ export async function auxvValues(procRoot: string): Promise<{ hz: number; page: 
       if (key === 6n && val > 0n) page = Number(val);
     }
   } catch {
-    // defaults
+    // no readable auxv (fixture trees, hidepid): the defaults above (USER_HZ 100, 4 KiB pages)
   }
   const v = { hz, page };
   auxvCache.set(procRoot, v);

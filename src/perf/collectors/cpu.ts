@@ -4,10 +4,13 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// cpu collector: per-CPU and aggregate /proc/stat times in USER_HZ ticks with deltas and percentages
+// (guest time no longer double-counted, so percentages sum to 100).
+
 import type { HostPaths, PointCollector } from "../collector.ts";
-import { DeltaTracker, recordDeltas, type DeltaMetadata } from "../delta.ts";
-import { CPU_FIELDS, parseStat, type CpuTimes } from "../parsers/stat.ts";
-import { BaseCollector, spec, type CollectorOptions } from "./common.ts";
+import { type DeltaMetadata, DeltaTracker, recordDeltas } from "../delta.ts";
+import { CPU_FIELDS, type CpuTimes, parseStat } from "../parsers/stat.ts";
+import { BaseCollector, type CollectorOptions, spec } from "./common.ts";
 
 export interface CPUDeltaData extends DeltaMetadata {
   user: bigint;

@@ -4,10 +4,17 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// disk collector: /proc/diskstats for whole disks, with per-device deltas, rates, IOPS and utilization.
+
 import type { HostPaths, PointCollector } from "../collector.ts";
-import { DeltaTracker, rate, recordDeltas, type DeltaMetadata } from "../delta.ts";
-import { parseDiskstats, type DiskstatsRecord } from "../parsers/diskstats.ts";
-import { BaseCollector, spec, withExtra, type CollectorOptions } from "./common.ts";
+import { type DeltaMetadata, DeltaTracker, rate, recordDeltas } from "../delta.ts";
+import { type DiskstatsRecord, parseDiskstats } from "../parsers/diskstats.ts";
+import { BaseCollector, type CollectorOptions, type HasExtra, spec, withExtra } from "./common.ts";
+
+/** Every diskstats row with node_exporter's field set, for the exposition. */
+export interface DiskExtra {
+  records: DiskstatsRecord[];
+}
 
 export interface DiskDeltaData extends DeltaMetadata {
   reads_completed: bigint;
@@ -75,11 +82,12 @@ export class DiskCollector extends BaseCollector implements PointCollector {
     super(paths, opts, ["proc"]);
     this.tracker = new DeltaTracker(this.deltaConfig);
   }
-  async collect(signal: AbortSignal): Promise<DiskStats[]> {
+  async collect(signal: AbortSignal): Promise<DiskStats[] & HasExtra<DiskExtra>> {
     const text = await this.readCritical(`${this.paths.proc}/diskstats`, signal);
     const now = this.now();
     const parsed = parseDiskstats(text);
     this.malformed(parsed.malformed);
+    this.badNumbers("diskstats", parsed.badNumbers);
     const should = this.tracker.shouldCalculate(now);
     const prev = this.tracker.last;
     const out = parsed.disks.map((d): DiskStats => {
@@ -134,6 +142,6 @@ export class DiskCollector extends BaseCollector implements PointCollector {
       return s;
     });
     if (this.deltaConfig.mode === "enabled") this.tracker.commit(new Map(parsed.disks.map((d) => [d.device, d])), now);
-    return withExtra(out, { records: parsed.disks });
+    return withExtra<DiskStats[], DiskExtra>(out, { records: parsed.disks });
   }
 }

@@ -4,9 +4,12 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// filesystem collector (not in the original agent): size, free and inode counts of data filesystems via
+// statfs, from the host's mountinfo, with a timeout per mount so hung network mounts cannot stall it.
+
 import type { HostPaths, PointCollector } from "../collector.ts";
-import { parseMountinfo, type MountInfo } from "../parsers/mountinfo.ts";
-import { BaseCollector, spec, type CollectorOptions } from "./common.ts";
+import { type MountInfo, parseMountinfo } from "../parsers/mountinfo.ts";
+import { BaseCollector, type CollectorOptions, spec } from "./common.ts";
 
 export interface FilesystemStats {
   device: string;
@@ -27,8 +30,34 @@ export interface FilesystemStats {
  * filesystems are never statfs'd (overlay is left out as in node_exporter: container layers).
  */
 export const FS_TYPES = new Set([
-  "ext2", "ext3", "ext4", "xfs", "btrfs", "zfs", "vfat", "msdos", "exfat", "ntfs", "ntfs3", "fuseblk", "f2fs", "jfs", "reiserfs",
-  "hfs", "hfsplus", "tmpfs", "ramfs", "nfs", "nfs4", "cifs", "smb3", "ceph", "glusterfs", "lustre", "9p", "virtiofs",
+  "ext2",
+  "ext3",
+  "ext4",
+  "xfs",
+  "btrfs",
+  "zfs",
+  "vfat",
+  "msdos",
+  "exfat",
+  "ntfs",
+  "ntfs3",
+  "fuseblk",
+  "f2fs",
+  "jfs",
+  "reiserfs",
+  "hfs",
+  "hfsplus",
+  "tmpfs",
+  "ramfs",
+  "nfs",
+  "nfs4",
+  "cifs",
+  "smb3",
+  "ceph",
+  "glusterfs",
+  "lustre",
+  "9p",
+  "virtiofs",
 ]);
 /** node_exporter's default mount point exclusion. */
 export const MOUNT_EXCLUDE = /^\/(dev|proc|run\/credentials\/.+|sys|var\/lib\/docker\/.+|var\/lib\/containers\/storage\/.+)($|\/)/;
@@ -53,7 +82,8 @@ export class FilesystemCollector extends BaseCollector implements PointCollector
     let view = { mountinfo: `${p}/self/mountinfo`, prefix: "" };
     try {
       await this.io.statfs(`${p}/1/root/`, signal);
-      if ((await this.io.readOptional(`${p}/1/mountinfo`, signal)) !== undefined) view = { mountinfo: `${p}/1/mountinfo`, prefix: `${p}/1/root` };
+      if ((await this.io.readOptional(`${p}/1/mountinfo`, signal)) !== undefined)
+        view = { mountinfo: `${p}/1/mountinfo`, prefix: `${p}/1/root` };
     } catch (e) {
       if (signal.aborted) throw e;
     }

@@ -4,12 +4,17 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Hardware inventory collectors: cpu_info (/proc/cpuinfo, cpufreq), memory_info (MemTotal, NUMA layout),
+// disk_info (<sys>/block) and network_info (<sys>/class/net); the host graph is built from them.
+
+import { errorMessage } from "../../util/errors.ts";
 import type { HostPaths, PointCollector } from "../collector.ts";
-import { parseCpuinfo, type CpuCore } from "../parsers/cpuinfo.ts";
+import type { DirEntry } from "../io.ts";
+import { type CpuCore, parseCpuinfo } from "../parsers/cpuinfo.ts";
 import { parseMeminfo } from "../parsers/meminfo.ts";
 import { fields, parseI32, parseU64 } from "../parsers/num.ts";
 import { interfaceType, parseCpuList, parseDistance, parseScheduler } from "../parsers/sysfs.ts";
-import { BaseCollector, spec, type CollectorOptions } from "./common.ts";
+import { BaseCollector, type CollectorOptions, spec } from "./common.ts";
 
 export interface CPUInfo {
   physical_cores: number;
@@ -131,7 +136,11 @@ export class MemoryInfoCollector extends BaseCollector implements PointCollector
     out.numa_nodes = await Promise.all(
       ids.map(async (id): Promise<NUMANode> => {
         const d = `${sys}/devices/system/node/node${id}`;
-        const [mi, cl, dist] = await Promise.all([this.io.readOptional(`${d}/meminfo`, signal), this.io.readOptional(`${d}/cpulist`, signal), this.io.readOptional(`${d}/distance`, signal)]);
+        const [mi, cl, dist] = await Promise.all([
+          this.io.readOptional(`${d}/meminfo`, signal),
+          this.io.readOptional(`${d}/cpulist`, signal),
+          this.io.readOptional(`${d}/distance`, signal),
+        ]);
         let bytes = 0n;
         for (const line of (mi ?? "").split("\n")) {
           if (!line.includes("MemTotal:")) continue;
@@ -140,7 +149,12 @@ export class MemoryInfoCollector extends BaseCollector implements PointCollector
           bytes = (parseU64(f[i + 1]) ?? 0n) * 1024n;
           break;
         }
-        return { node_id: id, total_bytes: bytes, cpus: cl !== undefined ? parseCpuList(cl) : [], distances: dist !== undefined ? parseDistance(dist) : [] };
+        return {
+          node_id: id,
+          total_bytes: bytes,
+          cpus: cl !== undefined ? parseCpuList(cl) : [],
+          distances: dist !== undefined ? parseDistance(dist) : [],
+        };
       }),
     );
     return out;
@@ -173,12 +187,12 @@ export class DiskInfoCollector extends BaseCollector implements PointCollector {
   }
   async collect(signal: AbortSignal): Promise<DiskInfo[]> {
     const blk = `${this.paths.sys}/block`;
-    let entries;
+    let entries: DirEntry[];
     try {
       entries = await this.io.list(blk, signal);
     } catch (e) {
       if (signal.aborted) throw e;
-      throw new Error(`failed to read block devices at ${blk}: ${(e as Error).message}`);
+      throw new Error(`failed to read block devices at ${blk}: ${errorMessage(e)}`);
     }
     const names = new Set(entries.map((e) => e.name));
     const candidates = entries.filter((e) => {
@@ -254,15 +268,18 @@ export class NetworkInfoCollector extends BaseCollector implements PointCollecto
   }
   async collect(signal: AbortSignal): Promise<NetworkInfo[]> {
     const dir = `${this.paths.sys}/class/net`;
-    let entries;
+    let entries: DirEntry[];
     try {
       entries = await this.io.list(dir, signal);
     } catch (e) {
       if (signal.aborted) throw e;
-      throw new Error(`failed to read network interfaces at ${dir}: ${(e as Error).message}`);
+      throw new Error(`failed to read network interfaces at ${dir}: ${errorMessage(e)}`);
     }
     const isDir = await Promise.all(entries.map((e) => this.io.isDir(`${dir}/${e.name}`, signal)));
-    const names = entries.filter((_, i) => isDir[i]).map((e) => e.name).sort();
+    const names = entries
+      .filter((_, i) => isDir[i])
+      .map((e) => e.name)
+      .sort();
     const txt = (p: string) => this.io.readOptional(p, signal).then((t) => t?.trim());
     return Promise.all(
       names.map(async (name): Promise<NetworkInfo> => {
@@ -285,7 +302,7 @@ export class NetworkInfoCollector extends BaseCollector implements PointCollecto
           interface: name,
           driver: driver ? driver.slice(driver.lastIndexOf("/") + 1) : "",
           mac_address: addr ?? "",
-          speed: sp > 0 ? sp : 0,
+          speed: Math.max(sp, 0),
           duplex: duplex ?? "",
           mtu: mtu !== undefined ? (parseI32(mtu) ?? 0) : 0,
           type: interfaceType(name, { wireless, typeCode: type !== undefined ? parseI32(type) : undefined, hasDevice }),

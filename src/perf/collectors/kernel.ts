@@ -4,15 +4,19 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// kernel collector: kernel log records from /dev/kmsg (point or follow mode), falling back to syslog(2)
+// when the device cannot be opened, as in a Kubernetes pod.
+
 import * as fs from "node:fs";
 import { Counter } from "prom-client";
 import { registry } from "../../metrics/registry.ts";
+import { errorMessage } from "../../util/errors.ts";
 import type { ContinuousCollector, HostPaths, MetricEvent, PointCollector } from "../collector.ts";
 import { errCode } from "../io.ts";
 import { KlogError, klogProbe, klogReadAll, klogSize } from "../klog.ts";
-import { parseKmsgRecord, parseSyslogRecords, syslogResumeOffset, syslogTail, syslogToKmsg, type KmsgRecord } from "../parsers/kmsg.ts";
+import { type KmsgRecord, parseKmsgRecord, parseSyslogRecords, syslogResumeOffset, syslogTail, syslogToKmsg } from "../parsers/kmsg.ts";
 import { parseStat } from "../parsers/stat.ts";
-import { BaseCollector, spec, type CollectorOptions } from "./common.ts";
+import { BaseCollector, type CollectorOptions, spec } from "./common.ts";
 
 const READ_BUF = 8192;
 /** Records drained per poll in follow mode; the rest wait for the next poll (the kernel keeps them). */
@@ -53,7 +57,7 @@ export function kmsgAccess(paths: Pick<HostPaths, "dev">): string {
     return "kmsg";
   } catch (e) {
     code = errCode(e) ?? "error";
-    if (!FALLBACK_CODES.has(code)) return `cannot open ${path}: ${(e as Error).message}`;
+    if (!FALLBACK_CODES.has(code)) return `cannot open ${path}: ${errorMessage(e)}`;
   }
   const k = klogProbe();
   return k === true ? "syslog" : syslogReason(path, code, k);
@@ -102,7 +106,7 @@ export class KernelCollector extends BaseCollector implements PointCollector, Co
     try {
       text = await this.io.read(`${this.paths.proc}/stat`, signal);
     } catch (e) {
-      throw new Error(`failed to get boot time: ${(e as Error).message}`);
+      throw new Error(`failed to get boot time: ${errorMessage(e)}`);
     }
     const b = parseStat(text).btime;
     if (b === undefined) throw new Error(`failed to get boot time: btime not found in ${this.paths.proc}/stat`);
@@ -116,7 +120,7 @@ export class KernelCollector extends BaseCollector implements PointCollector, Co
     } catch (e) {
       const code = errCode(e) ?? "";
       if (FALLBACK_CODES.has(code)) return code;
-      throw new Error(`failed to open ${this.paths.dev}/kmsg: ${(e as Error).message}`);
+      throw new Error(`failed to open ${this.paths.dev}/kmsg: ${errorMessage(e)}`);
     }
   }
 
@@ -280,7 +284,7 @@ export class KernelCollector extends BaseCollector implements PointCollector, Co
       try {
         this.drain(this.followFd, btime, send, MAX_PER_POLL);
       } catch (e) {
-        this.opts.logger?.warn({ err: (e as Error).message }, "kmsg read failed");
+        this.opts.logger?.warn({ err: errorMessage(e) }, "kmsg read failed");
       }
     };
     poll();

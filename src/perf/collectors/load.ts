@@ -4,11 +4,14 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// load collector: load averages and process counts from /proc/loadavg, uptime and blocked procs from
+// /proc/stat.
+
 import type { HostPaths, PointCollector } from "../collector.ts";
 import { parseLoadavg } from "../parsers/loadavg.ts";
 import { fields } from "../parsers/num.ts";
 import { parseStat } from "../parsers/stat.ts";
-import { BaseCollector, decimalSecondsToNanos, spec, type CollectorOptions } from "./common.ts";
+import { BaseCollector, type CollectorOptions, decimalSecondsToNanos, spec } from "./common.ts";
 
 /** JSON of LoadStats (uptime is nanoseconds, as Go marshals a time.Duration). */
 export interface LoadStats {

@@ -4,12 +4,23 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// memory collector: /proc/meminfo in bytes (kB wrapping like Go's u64 multiply) and swap-in/out pages
+// from /proc/vmstat, with deltas.
+
 import type { HostPaths, PointCollector } from "../collector.ts";
-import { DeltaTracker, rate, u64Delta, type DeltaMetadata } from "../delta.ts";
+import { type DeltaMetadata, DeltaTracker, rate, u64Delta } from "../delta.ts";
 import { parseMeminfo } from "../parsers/meminfo.ts";
 import { mulWrapU64 } from "../parsers/num.ts";
 import { parseVmstat } from "../parsers/vmstat.ts";
-import { BaseCollector, spec, withExtra, type CollectorOptions } from "./common.ts";
+import { BaseCollector, type CollectorOptions, type HasExtra, spec, withExtra } from "./common.ts";
+
+/** Every meminfo and vmstat key, for the exposition (not part of the JSON). */
+export interface MemoryExtra {
+  meminfo: Map<string, bigint>;
+  /** meminfo keys whose value was in kB. */
+  kb: Set<string>;
+  vmstat: Map<string, bigint>;
+}
 
 /** meminfo key -> JSON field, in the original's order. kB keys are multiplied by 1024. */
 const KB_FIELDS: [string, string][] = [
@@ -64,7 +75,7 @@ export class MemoryCollector extends BaseCollector implements PointCollector {
     super(paths, opts, ["proc"]);
     this.tracker = new DeltaTracker(this.deltaConfig);
   }
-  async collect(signal: AbortSignal): Promise<MemoryStats> {
+  async collect(signal: AbortSignal): Promise<MemoryStats & HasExtra<MemoryExtra>> {
     const p = this.paths.proc;
     const [memTxt, vmTxt] = await Promise.all([this.readCritical(`${p}/meminfo`, signal), this.io.readOptional(`${p}/vmstat`, signal)]);
     const now = this.now();
@@ -103,6 +114,6 @@ export class MemoryCollector extends BaseCollector implements PointCollector {
       out.delta = d;
       this.tracker.commit({ swapIn, swapOut }, now);
     } else if (this.tracker.isFirst) this.tracker.commit({ swapIn, swapOut }, now);
-    return withExtra(out as MemoryStats, { meminfo: v, kb: mi.kb, vmstat: vm });
+    return withExtra<MemoryStats, MemoryExtra>(out as MemoryStats, { meminfo: v, kb: mi.kb, vmstat: vm });
   }
 }

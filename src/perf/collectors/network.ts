@@ -4,11 +4,14 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// network collector: per-interface /proc/net/dev counters with deltas and rates, plus speed, duplex,
+// operstate and carrier from sysfs.
+
 import type { HostPaths, PointCollector } from "../collector.ts";
-import { DeltaTracker, rate, recordDeltas, type DeltaMetadata } from "../delta.ts";
-import { parseNetDev, type NetDevRecord } from "../parsers/netdev.ts";
+import { type DeltaMetadata, DeltaTracker, rate, recordDeltas } from "../delta.ts";
+import { type NetDevRecord, parseNetDev } from "../parsers/netdev.ts";
 import { parseU64 } from "../parsers/num.ts";
-import { BaseCollector, spec, type CollectorOptions } from "./common.ts";
+import { BaseCollector, type CollectorOptions, spec } from "./common.ts";
 
 export interface NetworkDeltaData extends DeltaMetadata {
   rx_bytes: bigint;
@@ -73,6 +76,7 @@ export class NetworkCollector extends BaseCollector implements PointCollector {
     const now = this.now();
     const parsed = parseNetDev(text);
     this.malformed(parsed.malformed);
+    this.badNumbers("net/dev", parsed.badNumbers);
     const should = this.tracker.shouldCalculate(now);
     const prev = this.tracker.last;
     const sys = this.paths.sys;
@@ -113,8 +117,10 @@ export class NetworkCollector extends BaseCollector implements PointCollector {
           const { deltas, reset } = recordDeltas(r as unknown as Record<string, bigint>, p as unknown as Record<string, bigint>, KEYS);
           const d = { ...this.tracker.metadata(now, should.intervalMs, reset) } as NetworkDeltaData;
           const rec = d as unknown as Record<string, unknown>;
-          KEYS.forEach((k, i) => (rec[JSON_KEYS[i]!] = deltas[k]));
-          if (!reset) KEYS.forEach((k, i) => (rec[`${JSON_KEYS[i]}_per_sec`] = rate(deltas[k], should.intervalMs / 1000)));
+          for (const [i, k] of KEYS.entries()) {
+            rec[JSON_KEYS[i]!] = deltas[k];
+            if (!reset) rec[`${JSON_KEYS[i]}_per_sec`] = rate(deltas[k], should.intervalMs / 1000);
+          }
           s.delta = d;
         }
         return s;

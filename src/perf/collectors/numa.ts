@@ -4,12 +4,15 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// numa_stats collector: per-node numastat counters and memory from sysfs plus the numa_balancing
+// setting, with deltas; a single-node host reports none.
+
 import type { HostPaths, PointCollector } from "../collector.ts";
-import { DeltaTracker, rate, recordDeltas, type DeltaMetadata } from "../delta.ts";
+import { type DeltaMetadata, DeltaTracker, rate, recordDeltas } from "../delta.ts";
 import { parseNodeMeminfo } from "../parsers/meminfo.ts";
 import { mulWrapU64 } from "../parsers/num.ts";
 import { parseVmstat } from "../parsers/vmstat.ts";
-import { BaseCollector, spec, type CollectorOptions } from "./common.ts";
+import { BaseCollector, type CollectorOptions, spec } from "./common.ts";
 
 const COUNTERS = ["numa_hit", "numa_miss", "numa_foreign", "interleave_hit", "local_node", "other_node"] as const;
 type Counter = (typeof COUNTERS)[number];
@@ -82,7 +85,14 @@ export class NUMAStatsCollector extends BaseCollector implements PointCollector 
         }
         const m = mi !== undefined ? parseNodeMeminfo(mi).values : new Map<string, bigint>();
         const kb = (k: string) => mulWrapU64(m.get(k) ?? 0n, 1024n);
-        const node: NUMANodeStatistics = { id, mem_free: kb("MemFree"), mem_used: kb("MemUsed"), file_pages: kb("FilePages"), anon_pages: kb("AnonPages"), ...c };
+        const node: NUMANodeStatistics = {
+          id,
+          mem_free: kb("MemFree"),
+          mem_used: kb("MemUsed"),
+          file_pages: kb("FilePages"),
+          anon_pages: kb("AnonPages"),
+          ...c,
+        };
         snap.set(id, c);
         const p = should.ok ? prev?.get(id) : undefined;
         if (p) {

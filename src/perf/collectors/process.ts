@@ -4,11 +4,14 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// process collector: the top N processes by CPU% from <proc>/<pid>/stat, with status, fd count and
+// PSS/USS from smaps_rollup for those N.
+
 import type { HostPaths, PointCollector } from "../collector.ts";
 import { errCode } from "../io.ts";
-import { parsePidStat, parsePidStatTicks, parsePidStatus, parseSmapsRollup, type PidStat } from "../parsers/pid.ts";
+import { type PidStat, parsePidStat, parsePidStatTicks, parsePidStatus, parseSmapsRollup } from "../parsers/pid.ts";
 import { parseStat } from "../parsers/stat.ts";
-import { auxvValues, BaseCollector, spec, type CollectorOptions } from "./common.ts";
+import { auxvValues, BaseCollector, type CollectorOptions, spec } from "./common.ts";
 
 export interface ProcessStats {
   pid: number;

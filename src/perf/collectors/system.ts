@@ -4,10 +4,21 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// system collector: total interrupts and context switches from /proc/stat, with deltas and rates.
+
 import type { HostPaths, PointCollector } from "../collector.ts";
-import { DeltaTracker, rate, u64Delta, type DeltaMetadata } from "../delta.ts";
+import { type DeltaMetadata, DeltaTracker, rate, u64Delta } from "../delta.ts";
 import { parseStat } from "../parsers/stat.ts";
-import { BaseCollector, spec, withExtra, type CollectorOptions } from "./common.ts";
+import { BaseCollector, type CollectorOptions, type HasExtra, spec, withExtra } from "./common.ts";
+
+/** /proc/stat lines node_exporter exports that the original's JSON leaves out. */
+export interface SystemExtra {
+  btime: bigint | undefined;
+  procsRunning: number;
+  procsBlocked: number;
+  processes: bigint;
+  softirq: bigint;
+}
 
 export interface SystemDeltaData extends DeltaMetadata {
   interrupts: bigint;
@@ -29,7 +40,7 @@ export class SystemStatsCollector extends BaseCollector implements PointCollecto
     super(paths, opts, ["proc"]);
     this.tracker = new DeltaTracker(this.deltaConfig);
   }
-  async collect(signal: AbortSignal): Promise<SystemStats> {
+  async collect(signal: AbortSignal): Promise<SystemStats & HasExtra<SystemExtra>> {
     const text = await this.readCritical(`${this.paths.proc}/stat`, signal);
     const now = this.now();
     const st = parseStat(text);
@@ -41,7 +52,11 @@ export class SystemStatsCollector extends BaseCollector implements PointCollecto
       const a = u64Delta(st.intr, prev.intr);
       const b = u64Delta(st.ctxt, prev.ctxt);
       const reset = a.reset || b.reset;
-      const d: SystemDeltaData = { ...this.tracker.metadata(now, should.intervalMs, reset), interrupts: a.delta, context_switches: b.delta };
+      const d: SystemDeltaData = {
+        ...this.tracker.metadata(now, should.intervalMs, reset),
+        interrupts: a.delta,
+        context_switches: b.delta,
+      };
       if (!reset) {
         d.interrupts_per_sec = rate(a.delta, should.intervalMs / 1000);
         d.context_switches_per_sec = rate(b.delta, should.intervalMs / 1000);
@@ -49,6 +64,12 @@ export class SystemStatsCollector extends BaseCollector implements PointCollecto
       out.delta = d;
       this.tracker.commit({ intr: st.intr, ctxt: st.ctxt }, now);
     } else if (this.tracker.isFirst) this.tracker.commit({ intr: st.intr, ctxt: st.ctxt }, now);
-    return withExtra(out, { btime: st.btime, procsRunning: st.procsRunning, procsBlocked: st.procsBlocked, processes: st.processes, softirq: st.softirq });
+    return withExtra<SystemStats, SystemExtra>(out, {
+      btime: st.btime,
+      procsRunning: st.procsRunning,
+      procsBlocked: st.procsBlocked,
+      processes: st.processes,
+      softirq: st.softirq,
+    });
   }
 }

@@ -4,13 +4,24 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// tcp collector: /proc/net/snmp Tcp and netstat TcpExt counters with deltas, and connection counts by
+// state via sock_diag netlink or /proc/net/tcp{,6}.
+
 import { lstatSync } from "node:fs";
+import { errorMessage } from "../../util/errors.ts";
 import type { HostPaths, PointCollector } from "../collector.ts";
-import { DeltaTracker, rate, u64Delta, type DeltaMetadata } from "../delta.ts";
+import { type DeltaMetadata, DeltaTracker, rate, u64Delta } from "../delta.ts";
 import { countTcpStates, emptyStateCounts, parseSockstat } from "../parsers/nettcp.ts";
-import { pairsToValues, parseProtoPairs, sectionValues, parseSnmpTcp } from "../parsers/snmp.ts";
-import { countTcpStatesNetlink, netlinkAvailable } from "../sockdiag.ts";
-import { BaseCollector, spec, withExtra, type CollectorOptions } from "./common.ts";
+import { pairsToValues, parseProtoPairs, parseSnmpTcp, sectionValues } from "../parsers/snmp.ts";
+import { countTcpStatesNetlinkYielding, netlinkAvailable } from "../sockdiag.ts";
+import { BaseCollector, type CollectorOptions, type HasExtra, spec, withExtra } from "./common.ts";
+
+/** The whole of snmp, netstat and sockstat as "Section_Field" keys, for the exposition. */
+export interface TCPExtra {
+  snmp: Map<string, bigint>;
+  netstat: Map<string, bigint>;
+  sockstat: Map<string, bigint>;
+}
 
 const SNMP_FIELDS: [string, string][] = [
   ["ActiveOpens", "active_opens"],
@@ -59,7 +70,7 @@ export class TCPCollector extends BaseCollector implements PointCollector {
     // procfs mount (net -> self/net). A proc root that is not procfs (a fixture tree) uses its files.
     this.states = want === "auto" ? (isProcfs(paths.proc) && netlinkAvailable() ? "netlink" : "proc") : want;
   }
-  async collect(signal: AbortSignal): Promise<TCPStats> {
+  async collect(signal: AbortSignal): Promise<TCPStats & HasExtra<TCPExtra>> {
     const p = this.paths.proc;
     const wantFiles = this.states === "proc";
     const [snmpTxt, netstatTxt, tcp4, tcp6, sock4, sock6] = await Promise.all([
@@ -81,7 +92,7 @@ export class TCPCollector extends BaseCollector implements PointCollector {
       snmp = r.values;
       this.malformed(r.malformed);
     } catch (e) {
-      throw new Error(`failed to parse SNMP stats: ${(e as Error).message}`);
+      throw new Error(`failed to parse SNMP stats: ${errorMessage(e)}`);
     }
     const out: TCPStats = {};
     for (const [k, j] of SNMP_FIELDS) out[j] = snmp.get(k) ?? 0n;
@@ -100,7 +111,7 @@ export class TCPCollector extends BaseCollector implements PointCollector {
     if (this.states !== "off") {
       let states = emptyStateCounts();
       if (this.states === "netlink") {
-        states = countTcpStatesNetlink();
+        states = await countTcpStatesNetlinkYielding(signal);
       } else {
         if (tcp4 !== undefined) this.malformed(countTcpStates(tcp4, states).malformed);
         if (tcp6 !== undefined) this.malformed(countTcpStates(tcp6, states).malformed);
@@ -125,8 +136,11 @@ export class TCPCollector extends BaseCollector implements PointCollector {
     } else if (this.tracker.isFirst) this.tracker.commit(cur, now);
     const snmpAll = pairsToValues(snmpPairs).values;
     const netstatAll = pairsToValues(netstatPairs).values;
-    const sockstat = new Map<string, bigint>([...(sock4 ? parseSockstat(sock4).values : []), ...(sock6 ? parseSockstat(sock6).values : [])]);
-    return withExtra(out, { snmp: snmpAll, netstat: netstatAll, sockstat });
+    const sockstat = new Map<string, bigint>([
+      ...(sock4 ? parseSockstat(sock4).values : []),
+      ...(sock6 ? parseSockstat(sock6).values : []),
+    ]);
+    return withExtra<TCPStats, TCPExtra>(out, { snmp: snmpAll, netstat: netstatAll, sockstat });
   }
 }
 
@@ -134,6 +148,7 @@ function isProcfs(root: string): boolean {
   try {
     return lstatSync(`${root}/self`).isSymbolicLink();
   } catch {
+    // no <root>/self: a fixture tree, not a mounted procfs
     return false;
   }
 }

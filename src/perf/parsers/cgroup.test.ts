@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the cgroup parsers: container ids from cgroup names and paths, runtime detection, flat
+// keyed files, cpu.max and single-value files.
+
 import { expect, test } from "bun:test";
 import { detectRuntime, extractContainerId, isHexString, parseCgroupI64, parseCgroupU64, parseCpuMax, parseFlatKeyed } from "./cgroup.ts";
 

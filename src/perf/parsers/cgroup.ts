@@ -4,7 +4,10 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-import { fields, lines, parseI64, parseU64, U64_MAX } from "./num.ts";
+// Parsers for cgroup files (flat keyed stats, single values with "max", cpu.max) and the original's
+// rules for a container's id and runtime from its cgroup path.
+
+import { fields, parseI64, parseU64, U64_MAX } from "./num.ts";
 import { parseVmstat } from "./vmstat.ts";
 
 /**

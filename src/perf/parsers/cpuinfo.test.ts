@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the /proc/cpuinfo parser on samples from x86 (HT, VMs, multi-socket), ARM64, PowerPC,
+// malformed input and the live host.
+
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { parseCpuinfo } from "./cpuinfo.ts";
@@ -58,7 +61,9 @@ test("multi-socket 2x2 -> 4 physical", () => {
 });
 
 test("malformed values are skipped and counted; empty file gives zeros", () => {
-  const c = parseCpuinfo("processor: 0\nvendor_id: Intel\ncpu MHz: not-a-number\nphysical id: also-not-a-number\ncache_alignment: 64\nflags: fpu sse\n\nprocessor: 1\nvendor_id: Other\n");
+  const c = parseCpuinfo(
+    "processor: 0\nvendor_id: Intel\ncpu MHz: not-a-number\nphysical id: also-not-a-number\ncache_alignment: 64\nflags: fpu sse\n\nprocessor: 1\nvendor_id: Other\n",
+  );
   expect(c.logical_cores).toBe(2);
   expect(c.vendor_id).toBe("Intel");
   expect(c.cache_alignment).toBe(64);
@@ -69,8 +74,12 @@ test("malformed values are skipped and counted; empty file gives zeros", () => {
 });
 
 test("Proxmox-style single core", () => {
-  const c = parseCpuinfo("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 15\nmodel\t\t: 6\nstepping\t: 1\nmicrocode\t: 0x1\ncpu MHz\t\t: 1699.999\ncache size\t: 16384 KB\nbogomips\t: 3399.99\ncache_alignment\t: 128\n");
-  expect([c.logical_cores, c.cpu_family, c.model, c.stepping, c.microcode, c.cpu_mhz, c.cache_size, c.cache_alignment, c.bogomips]).toEqual([1, 15, 6, 1, "0x1", 1699.999, "16384 KB", 128, 3399.99]);
+  const c = parseCpuinfo(
+    "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 15\nmodel\t\t: 6\nstepping\t: 1\nmicrocode\t: 0x1\ncpu MHz\t\t: 1699.999\ncache size\t: 16384 KB\nbogomips\t: 3399.99\ncache_alignment\t: 128\n",
+  );
+  expect([c.logical_cores, c.cpu_family, c.model, c.stepping, c.microcode, c.cpu_mhz, c.cache_size, c.cache_alignment, c.bogomips]).toEqual(
+    [1, 15, 6, 1, "0x1", 1699.999, "16384 KB", 128, 3399.99],
+  );
 });
 
 test("live /proc/cpuinfo", () => {

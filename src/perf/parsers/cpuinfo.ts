@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Parser for /proc/cpuinfo with the original's rules: per-core ids, descriptive fields, flags, and physical
+// core count (falling back to the logical count on VMs).
+
 import { lines, parseF64, parseI32 } from "./num.ts";
 
 export interface CpuCore {

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the /proc/diskstats parser: whole disks only, exact u64 counters, malformed lines, and
+// the partition rule (md arrays and optical drives count as whole disks).
+
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { isPartition, parseDiskstats } from "./diskstats.ts";
@@ -16,9 +19,19 @@ describe("parseDiskstats (acceptance 17)", () => {
     expect(r.disks.map((d) => d.device)).toEqual(["sda", "sdb", "nvme0n1", "mmcblk0", "loop0", "dm-0"]);
     const sda = r.disks[0]!;
     expect([sda.major, sda.minor]).toEqual([8, 0]);
-    expect([sda.readsCompleted, sda.readsMerged, sda.sectorsRead, sda.readTimeMs, sda.writesCompleted, sda.writesMerged, sda.sectorsWritten, sda.writeTimeMs, sda.iosInProgress, sda.ioTimeMs, sda.weightedIoTimeMs]).toEqual([
-      1234n, 567n, 890123n, 4567n, 890n, 123n, 456789n, 1234n, 0n, 5678n, 9012n,
-    ]);
+    expect([
+      sda.readsCompleted,
+      sda.readsMerged,
+      sda.sectorsRead,
+      sda.readTimeMs,
+      sda.writesCompleted,
+      sda.writesMerged,
+      sda.sectorsWritten,
+      sda.writeTimeMs,
+      sda.iosInProgress,
+      sda.ioTimeMs,
+      sda.weightedIoTimeMs,
+    ]).toEqual([1234n, 567n, 890123n, 4567n, 890n, 123n, 456789n, 1234n, 0n, 5678n, 9012n]);
     expect(r.disks[2]!.discardsCompleted).toBe(12n);
     expect(r.disks[2]!.flushTimeMs).toBe(7n);
   });
@@ -41,8 +54,45 @@ describe("parseDiskstats (acceptance 17)", () => {
 });
 
 test("isPartition table", () => {
-  const no = ["sda", "sdb", "vda", "hda", "xvda", "nvme0n1", "nvme1n1", "nvme10n1", "mmcblk0", "mmcblk1", "mmcblk10", "loop0", "loop1", "loop10", "dm-0", "dm-1", "dm-10", "", "sd", "nvme", "mmcblk", "loopback", "dm-"];
-  const yes = ["sda1", "sda2", "sdb10", "vda1", "hda3", "xvda1", "nvme0n1p1", "nvme0n1p2", "nvme1n1p10", "mmcblk0p1", "mmcblk0p2", "mmcblk1p5"];
+  const no = [
+    "sda",
+    "sdb",
+    "vda",
+    "hda",
+    "xvda",
+    "nvme0n1",
+    "nvme1n1",
+    "nvme10n1",
+    "mmcblk0",
+    "mmcblk1",
+    "mmcblk10",
+    "loop0",
+    "loop1",
+    "loop10",
+    "dm-0",
+    "dm-1",
+    "dm-10",
+    "",
+    "sd",
+    "nvme",
+    "mmcblk",
+    "loopback",
+    "dm-",
+  ];
+  const yes = [
+    "sda1",
+    "sda2",
+    "sdb10",
+    "vda1",
+    "hda3",
+    "xvda1",
+    "nvme0n1p1",
+    "nvme0n1p2",
+    "nvme1n1p10",
+    "mmcblk0p1",
+    "mmcblk0p2",
+    "mmcblk1p5",
+  ];
   for (const n of no) expect([n, isPartition(n)]).toEqual([n, false]);
   for (const n of yes) expect([n, isPartition(n)]).toEqual([n, true]);
 });
@@ -51,4 +101,13 @@ test("fix: md RAID arrays and optical drives are whole disks", () => {
   expect(isPartition("md0")).toBe(false);
   expect(isPartition("sr0")).toBe(false);
   expect(isPartition("zram0")).toBe(false);
+});
+
+test("a counter that is not a number is 0 and counted in badNumbers; absent newer fields are not", () => {
+  const r = parseDiskstats("   8       0 sda 1 2 NaN 4 5 6 7 8 9 10 11\n");
+  expect(r.disks[0]!.sectorsRead).toBe(0n);
+  expect(r.disks[0]!.readsMerged).toBe(2n);
+  expect(r.disks[0]!.flushTimeMs).toBe(0n);
+  expect(r.badNumbers).toBe(1);
+  expect(parseDiskstats(SAMPLE).badNumbers).toBe(0);
 });

@@ -4,7 +4,10 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-import { fields, lines, u64 } from "./num.ts";
+// Parser for /proc/diskstats: whole-disk records (times in ms, 512-byte sectors, discard/flush fields
+// when present) and the partition rule, fixed for md, sr, nbd, zram and rbd devices.
+
+import { CountingU64, fields, lines } from "./num.ts";
 
 /** One whole-disk line of /proc/diskstats; times in milliseconds, sectors of 512 bytes. */
 export interface DiskstatsRecord {
@@ -51,11 +54,17 @@ export function isPartition(name: string): boolean {
 
 /**
  * Parses /proc/diskstats. Lines with fewer than 14 fields or a bad major/minor are skipped and counted;
- * partitions are left out unless `includePartitions`. Bad counters become 0 (the device is kept).
+ * partitions are left out unless `includePartitions`. Bad counters become 0 (the device is kept) and are
+ * counted in `badNumbers`.
  */
-export function parseDiskstats(text: string, opts: { includePartitions?: boolean } = {}): { disks: DiskstatsRecord[]; malformed: number } {
+export function parseDiskstats(
+  text: string,
+  opts: { includePartitions?: boolean } = {},
+): { disks: DiskstatsRecord[]; malformed: number; badNumbers: number } {
   const disks: DiskstatsRecord[] = [];
   let malformed = 0;
+  const num = new CountingU64();
+  const u64 = (s: string | undefined) => num.read(s);
   for (const line of lines(text)) {
     const f = fields(line);
     if (f.length === 0) continue;
@@ -92,5 +101,5 @@ export function parseDiskstats(text: string, opts: { includePartitions?: boolean
       flushTimeMs: u64(f[19]),
     });
   }
-  return { disks, malformed };
+  return { disks, malformed, badNumbers: num.bad };
 }

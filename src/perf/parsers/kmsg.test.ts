@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the kernel log parsers: /dev/kmsg records, subsystem/device heuristics, syslog(2)
+// READ_ALL text, and follow-mode resume across ring growth and wrap.
+
 import { expect, test } from "bun:test";
 import { parseKmsgRecord, parseMessageContent, parseSyslogRecords, syslogResumeOffset, syslogTail, syslogToKmsg } from "./kmsg.ts";
 
@@ -77,7 +80,10 @@ test("syslog text: prio, time, caller id, continuation, no time; bad lines skipp
 });
 
 test("syslog text: a leading continuation line (the ring cut a record) is malformed; empty text gives nothing", () => {
-  expect(parseSyslogRecords(" cut off\n<6>[    1.000000] ok\n")).toMatchObject({ malformed: 1, records: [{ message: "ok", micros: 1000000n }] });
+  expect(parseSyslogRecords(" cut off\n<6>[    1.000000] ok\n")).toMatchObject({
+    malformed: 1,
+    records: [{ message: "ok", micros: 1000000n }],
+  });
   expect(parseSyslogRecords("")).toEqual({ records: [], malformed: 0 });
   // a continuation after a malformed line is not attached to the record before it
   const r = parseSyslogRecords("<6>[    1.000000] a\n<x>bad\n more\n");

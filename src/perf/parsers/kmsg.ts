@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Parsers for kernel log records: /dev/kmsg records and syslog(2) READ_ALL text (the fallback), with
+// timestamps from boot time, subsystem/device heuristics, and where follow mode resumes.
+
 export interface KmsgRecord {
   /** RFC 3339 with microseconds, UTC (boot time + the record's microseconds since boot). */
   timestamp: string;
@@ -169,7 +172,7 @@ export function syslogTail(text: string, end: number, n = 4): string {
   let start = stop;
   for (let k = 0; k < n && start > 0; k++) {
     const nl = text.lastIndexOf("\n", start - 1);
-    start = nl < 0 ? 0 : nl;
+    start = Math.max(nl, 0);
     if (nl < 0) break;
   }
   if (text[start] === "\n") start++;

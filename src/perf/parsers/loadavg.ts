@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Parsers for /proc/loadavg (load averages, running/total procs, last pid) and /proc/uptime.
+
 import { fields, parseF64, parseI32 } from "./num.ts";
 
 export interface LoadAvg {
@@ -31,7 +33,8 @@ export function parseLoadavg(text: string): LoadAvg {
   if (parts.length !== 2) throw new Error(`unexpected process count format: ${JSON.stringify(f[3])}`);
   const running = parseI32(parts[0]);
   const total = parseI32(parts[1]);
-  if (running === undefined || total === undefined) throw new Error(`failed to parse process counts ${JSON.stringify(f[3])}: invalid syntax`);
+  if (running === undefined || total === undefined)
+    throw new Error(`failed to parse process counts ${JSON.stringify(f[3])}: invalid syntax`);
   const lastPid = parseI32(f[4]);
   if (lastPid === undefined) throw new Error(`failed to parse last PID ${JSON.stringify(f[4])}: invalid syntax`);
   return { load1, load5, load15, running, total, lastPid };

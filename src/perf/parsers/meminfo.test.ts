@@ -4,11 +4,15 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the /proc/meminfo and per-NUMA-node meminfo parsers: key forms, exact u64, bad values.
+
 import { expect, test } from "bun:test";
 import { parseMeminfo, parseNodeMeminfo } from "./meminfo.ts";
 
 test("keys without colon, units ignored, bad values skipped and counted", () => {
-  const r = parseMeminfo("MemTotal:       8192000 kB\nMemFree 100 kB\nCached: invalid_value kB\nBuffers: 18446744073709551616 kB\nHugePages_Total:    1024\nX\n");
+  const r = parseMeminfo(
+    "MemTotal:       8192000 kB\nMemFree 100 kB\nCached: invalid_value kB\nBuffers: 18446744073709551616 kB\nHugePages_Total:    1024\nX\n",
+  );
   expect(r.values.get("MemTotal")).toBe(8192000n);
   expect(r.values.get("MemFree")).toBe(100n);
   expect(r.values.has("Cached")).toBe(false);

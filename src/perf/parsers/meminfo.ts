@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Parsers for /proc/meminfo and per-NUMA-node meminfo: key to raw u64 value, malformed lines counted.
+
 import { fields, lines, parseU64 } from "./num.ts";
 
 /**

@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the mountinfo parser: optional fields, octal escapes, malformed lines, the live table.
+
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { parseMountinfo } from "./mountinfo.ts";

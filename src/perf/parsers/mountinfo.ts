@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Parser for /proc/<pid>/mountinfo: mount ids, device, root, mount point, options and fs type, with
+// the kernel's octal path escapes undone.
+
 import { lines } from "./num.ts";
 
 export interface MountInfo {

@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the /proc/net/dev parser: exact u64 counters, malformed and short lines, odd spacing.
+
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { parseNetDev } from "./netdev.ts";
@@ -33,4 +35,13 @@ test("interface names with tabs and no space after the colon", () => {
   const r = parseNetDev(HEAD + "\teth1:1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n");
   expect(r.interfaces[0]!.interface).toBe("eth1");
   expect(r.interfaces[0]!.txCompressed).toBe(16n);
+});
+
+test("a counter that is not a number is 0 and counted in badNumbers; the interface is kept", () => {
+  const r = parseNetDev(HEAD + "eth0: 12x 2 3 4 5 6 7 8 -9 10 11 12 13 14 15 16\n");
+  expect(r.interfaces[0]!.rxBytes).toBe(0n);
+  expect(r.interfaces[0]!.txBytes).toBe(0n);
+  expect(r.interfaces[0]!.rxPackets).toBe(2n);
+  expect(r.badNumbers).toBe(2);
+  expect(parseNetDev(SAMPLE).badNumbers).toBe(0);
 });

@@ -4,7 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-import { fields, lines, u64 } from "./num.ts";
+// Parser for /proc/net/dev: per-interface receive/transmit counters as u64 bigints.
+
+import { CountingU64, fields, lines } from "./num.ts";
 
 export interface NetDevRecord {
   interface: string;
@@ -28,11 +30,14 @@ export interface NetDevRecord {
 
 /**
  * Parses /proc/net/dev: skips the 2 header lines; a line must split into exactly 2 parts on ':' and
- * the right side needs at least 16 fields, otherwise it is skipped and counted. Loopback is kept.
+ * the right side needs at least 16 fields, otherwise it is skipped and counted. Loopback is kept. A
+ * counter that is not a number becomes 0 and is counted in `badNumbers`.
  */
-export function parseNetDev(text: string): { interfaces: NetDevRecord[]; malformed: number } {
+export function parseNetDev(text: string): { interfaces: NetDevRecord[]; malformed: number; badNumbers: number } {
   const interfaces: NetDevRecord[] = [];
   let malformed = 0;
+  const num = new CountingU64();
+  const u64 = (s: string | undefined) => num.read(s);
   const ls = lines(text);
   for (let i = 2; i < ls.length; i++) {
     const line = ls[i]!;
@@ -67,5 +72,5 @@ export function parseNetDev(text: string): { interfaces: NetDevRecord[]; malform
       txCompressed: u64(f[15]),
     });
   }
-  return { interfaces, malformed };
+  return { interfaces, malformed, badNumbers: num.bad };
 }

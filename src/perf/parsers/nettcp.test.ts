@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of TCP state counting over /proc/net/tcp and tcp6 (unknown states, short lines) and of
+// the sockstat parser.
+
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { countTcpStates, emptyStateCounts, parseSockstat } from "./nettcp.ts";
@@ -15,7 +18,19 @@ test("states summed over tcp and tcp6 (acceptance 14)", () => {
   const s = emptyStateCounts();
   countTcpStates(TCP, s);
   countTcpStates(TCP6, s);
-  expect(s).toEqual({ ESTABLISHED: 3, SYN_SENT: 0, SYN_RECV: 0, FIN_WAIT1: 0, FIN_WAIT2: 0, TIME_WAIT: 1, CLOSE: 0, CLOSE_WAIT: 0, LAST_ACK: 0, LISTEN: 2, CLOSING: 0 });
+  expect(s).toEqual({
+    ESTABLISHED: 3,
+    SYN_SENT: 0,
+    SYN_RECV: 0,
+    FIN_WAIT1: 0,
+    FIN_WAIT2: 0,
+    TIME_WAIT: 1,
+    CLOSE: 0,
+    CLOSE_WAIT: 0,
+    LAST_ACK: 0,
+    LISTEN: 2,
+    CLOSING: 0,
+  });
 });
 
 test("unknown states (FF, ZZ, lowercase) and short lines ignored and counted", () => {

@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// TCP connection states counted from /proc/net/tcp and tcp6, and the /proc/net/sockstat parser.
+
 import { fields, lines, parseU64 } from "./num.ts";
 
 /** The kernel's TCP states by their hex code in /proc/net/tcp (uppercase, as the kernel prints). */

@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the number helpers: exact u64 parsing, i32 and f64 parsing, Go-style u64 wrap, field split.
+
 import { describe, expect, test } from "bun:test";
 import { fields, mulWrapU64, parseF64, parseI32, parseU64, U64_MAX } from "./num.ts";
 
@@ -13,7 +15,8 @@ describe("parseU64", () => {
     expect(parseU64("18446744073709551615")).toBe(U64_MAX);
   });
   test("overflow, sign, junk and empty are rejected", () => {
-    for (const s of ["18446744073709551616", "-1", "+1", "1.5", "abc", "", " 1", "99999999999999999999999"]) expect(parseU64(s)).toBeUndefined();
+    for (const s of ["18446744073709551616", "-1", "+1", "1.5", "abc", "", " 1", "99999999999999999999999"])
+      expect(parseU64(s)).toBeUndefined();
   });
   test("small and 16+ digit values", () => {
     expect(parseU64("0")).toBe(0n);

@@ -5,6 +5,7 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 /** Largest u64, the value the kernel prints for "unlimited" in several files. */
+
 export const U64_MAX = 18446744073709551615n;
 const U64_MOD = 18446744073709551616n;
 
@@ -26,6 +27,21 @@ export function parseU64(s: string | undefined): bigint | undefined {
 /** parseU64 with 0n for failures (the original's "bad values become 0"). */
 export function u64(s: string | undefined): bigint {
   return parseU64(s) ?? 0n;
+}
+
+/**
+ * u64 for a parser that reports what it could not read: a present field that is not a u64 becomes 0n
+ * (the original's value) and is counted; an absent field (an older kernel's shorter line) is 0n, not counted.
+ */
+export class CountingU64 {
+  bad = 0;
+  read(s: string | undefined): bigint {
+    if (s === undefined) return 0n;
+    const v = parseU64(s);
+    if (v !== undefined) return v;
+    this.bad++;
+    return 0n;
+  }
 }
 
 /** Go's strconv.ParseInt(s, 10, 64) (optional sign), as bigint. */

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Parsers for per-process procfs files used by the process collector: <pid>/stat (full and ticks-only),
+// <pid>/status and <pid>/smaps_rollup.
+
 import { fields, lines, parseI64, u64 } from "./num.ts";
 
 /** /proc/<pid>/stat, the fields the process collector uses. Times in USER_HZ ticks. */

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the /proc/net/snmp and netstat parsers: the Tcp section, the original's errors,
+// garbage values, Proto_Field naming and the live files.
+
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { parseNetstatAll, parseProtoPairs, parseSnmpTcp, sectionValues } from "./snmp.ts";
@@ -13,7 +16,19 @@ const NETSTAT = readFileSync(new URL("../../../test/fixtures/perf/samples/netsta
 
 test("Tcp section (acceptance 14); MaxConn -1 left out without counting it malformed", () => {
   const r = parseSnmpTcp(SNMP);
-  expect(Object.fromEntries(r.values)).toMatchObject({ ActiveOpens: 100n, PassiveOpens: 200n, AttemptFails: 10n, EstabResets: 5n, CurrEstab: 8n, InSegs: 50000n, OutSegs: 40000n, RetransSegs: 500n, InErrs: 2n, OutRsts: 15n, InCsumErrors: 3n });
+  expect(Object.fromEntries(r.values)).toMatchObject({
+    ActiveOpens: 100n,
+    PassiveOpens: 200n,
+    AttemptFails: 10n,
+    EstabResets: 5n,
+    CurrEstab: 8n,
+    InSegs: 50000n,
+    OutSegs: 40000n,
+    RetransSegs: 500n,
+    InErrs: 2n,
+    OutRsts: 15n,
+    InCsumErrors: 3n,
+  });
   expect(r.values.has("MaxConn")).toBe(false);
   expect(r.malformed).toBe(0);
 });

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Parsers for the paired header/value lines of /proc/net/snmp and /proc/net/netstat: the Tcp section
+// and every section as "Proto_Name" values.
+
 import { fields, lines, parseU64 } from "./num.ts";
 
 /** One protocol section of /proc/net/snmp or /proc/net/netstat: a header line and a value line. */
@@ -37,7 +40,8 @@ export function parseProtoPairs(text: string): Map<string, ProtoSection> {
  * Throws "<proto> header/value length mismatch: a != b" when the lines differ in length.
  */
 export function sectionValues(proto: string, s: ProtoSection): { values: Map<string, bigint>; malformed: number } {
-  if (s.header.length !== s.values.length) throw new Error(`${proto} header/value length mismatch: ${s.header.length} != ${s.values.length}`);
+  if (s.header.length !== s.values.length)
+    throw new Error(`${proto} header/value length mismatch: ${s.header.length} != ${s.values.length}`);
   const values = new Map<string, bigint>();
   let malformed = 0;
   for (let i = 0; i < s.header.length; i++) {

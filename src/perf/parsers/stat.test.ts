@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the /proc/stat parser: cpu lines (old kernels, gaps, malformed, huge values), intr,
+// ctxt, procs_blocked and the live file.
+
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { parseStat } from "./stat.ts";
@@ -24,7 +27,19 @@ describe("parseStat cpu lines (acceptance 9, 10)", () => {
   test("basic stats: aggregate first, exact values", () => {
     const s = parseStat(BASIC);
     expect(s.cpus.length).toBe(3);
-    expect(s.cpus[0]).toEqual({ index: -1, user: 1234n, nice: 56n, system: 789n, idle: 10000n, iowait: 200n, irq: 30n, softirq: 40n, steal: 50n, guest: 60n, guestNice: 70n });
+    expect(s.cpus[0]).toEqual({
+      index: -1,
+      user: 1234n,
+      nice: 56n,
+      system: 789n,
+      idle: 10000n,
+      iowait: 200n,
+      irq: 30n,
+      softirq: 40n,
+      steal: 50n,
+      guest: 60n,
+      guestNice: 70n,
+    });
     expect(s.cpus[1]!.index).toBe(0);
     expect(s.cpus[1]!.user).toBe(600n);
     expect(s.cpus[2]!.index).toBe(1);
@@ -102,7 +117,8 @@ describe("procs_blocked (acceptance 8)", () => {
     ["procs_blocked invalid_number", 0],
     ["", 0],
   ];
-  for (const [line, want] of cases) test(JSON.stringify(line), () => expect(parseStat(`cpu 1 2 3 4 5 6 7\n${line}\n`).procsBlocked).toBe(want));
+  for (const [line, want] of cases)
+    test(JSON.stringify(line), () => expect(parseStat(`cpu 1 2 3 4 5 6 7\n${line}\n`).procsBlocked).toBe(want));
 });
 
 test("the live /proc/stat parses with every CPU", () => {

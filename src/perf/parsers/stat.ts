@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Parser for /proc/stat: per-CPU times in USER_HZ ticks, total interrupts, context switches, boot time
+// and process counts; never throws.
+
 import { fields, lines, parseI32, u64 } from "./num.ts";
 
 /** One cpu line of /proc/stat, in USER_HZ ticks. index is -1 for the aggregate "cpu" line. */
@@ -102,7 +105,8 @@ export function parseStat(text: string): ProcStat {
     if (f.length === 0) continue;
     const key = f[0]!;
     if (f.length < 2) {
-      if (key === "intr" || key === "ctxt" || key === "btime" || key === "processes" || key === "procs_running" || key === "softirq") out.malformed++;
+      if (key === "intr" || key === "ctxt" || key === "btime" || key === "processes" || key === "procs_running" || key === "softirq")
+        out.malformed++;
       continue;
     }
     switch (key) {

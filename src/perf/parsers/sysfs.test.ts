@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the sysfs parsers: cpulists, NUMA distances, I/O schedulers, single values and the
+// network interface type rule.
+
 import { expect, test } from "bun:test";
 import { interfaceType, parseCpuList, parseDistance, parseScheduler, parseSysfsU64 } from "./sysfs.ts";
 

@@ -4,6 +4,9 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Parsers for sysfs attribute files (single u64 values, cpulists, NUMA distances, I/O scheduler) and
+// the original's network interface type rule.
+
 import { fields, parseI32, parseU64 } from "./num.ts";
 
 /** A single-value sysfs file as u64 (trimmed); undefined if it is not one ("-1" speed, "max"). */

@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Unit tests of the /proc/vmstat parser on the swap-in/out cases: exact u64, spacing, malformed lines.
+
 import { expect, test } from "bun:test";
 import { parseVmstat } from "./vmstat.ts";
 

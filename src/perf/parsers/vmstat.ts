@@ -4,6 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Parser for /proc/vmstat and the per-node vmstat/numastat files: "key value" lines to u64 values.
+
 import { fields, lines, parseU64 } from "./num.ts";
 
 /**

@@ -4,11 +4,22 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-import { create } from "@bufbuild/protobuf";
-import { NamespaceSchema, type Namespace } from "../proto/gen/resource/v1/namespace_pb.ts";
-import { ResourceRefSchema, type ResourceRef } from "../proto/gen/resource/v1/resource_pb.ts";
+// The graph's one key function: resource keys (encode/decode, compatible with the original's
+// encode.go) and relationship identity, used by every source, the store and the CLI.
+
+import { create, equals } from "@bufbuild/protobuf";
+import { type Namespace, NamespaceSchema } from "../proto/gen/resource/v1/namespace_pb.ts";
 import type { Relationship } from "../proto/gen/resource/v1/relationship_pb.ts";
-import { InvalidInputError } from "./types.ts";
+import { type Resource, type ResourceRef, ResourceRefSchema } from "../proto/gen/resource/v1/resource_pb.ts";
+import { RELATIONSHIP_KIND } from "./names.ts";
+
+/** Input the graph refuses (missing type, bad key, missing predicate...). Nothing was written. */
+export class InvalidInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "InvalidInputError";
+  }
+}
 
 /**
  * Resource keys, compatible with the original's `encode.go`:
@@ -16,7 +27,7 @@ import { InvalidInputError } from "./types.ts";
  *   namePath = name                                  (no namespace)
  *            | cloud/<account_id>/<region>/<group>/<name>
  *            | kube/<cluster>/<namespace>/<name>      (cluster-scoped: kube/<cluster>//<name>)
- *            | host/<host>/<container>/<name>         (ours: HEAD fell back to `name`, which made
+ *            | host/<host>/<container>/<name>         (ours: the Go agent fell back to `name`, which made
  *                                                      the same name on two hosts collide)
  * Decoding uses the same URL alphabet (the original decoded with StdEncoding). The type_url may
  * itself contain '/', so the key splits at its last '/'. A name that contains '/' decodes back
@@ -62,6 +73,24 @@ export function encodeResourceKey(ref: ResourceRef): string {
   return encodeKey(ref.typeUrl, ref.name, ref.namespace);
 }
 
+/** The ref of a resource: (type.type, metadata.name, metadata.namespace), the fields its key is built from. */
+export function resourceRefOf(r: Resource): ResourceRef {
+  return create(ResourceRefSchema, { typeUrl: r.type?.type ?? "", name: r.metadata?.name ?? "", namespace: r.metadata?.namespace });
+}
+
+/** The stored key of a resource (throws InvalidInputError without a type). */
+export function resourceKeyOf(r: Resource): string {
+  return encodeKey(r.type?.type ?? "", r.metadata?.name ?? "", r.metadata?.namespace);
+}
+
+/**
+ * "<type_url>/<name path>": the key before its name path is base64-encoded. Readable, and sorts
+ * by type then namespace then name, so builders use it to order their output deterministically.
+ */
+export function refPath(ref: ResourceRef | undefined): string {
+  return ref ? `${ref.typeUrl}/${namePath(ref.name, ref.namespace)}` : "";
+}
+
 export function decodeResourceKey(key: string): ResourceRef {
   const slash = key.lastIndexOf("/");
   if (slash <= 0) throw new InvalidInputError(`invalid resource key: ${key}`);
@@ -100,7 +129,17 @@ export function protoName(typeUrl: string): string {
 const enc = new TextEncoder();
 
 /**
- * Relationship identity: sha256 over a length-prefixed encoding of (type.kind, type.type, subject
+ * Relationship identity as a readable string, for in-memory diffs and dedupe: the fields of
+ * relationshipId (subject, type.kind, type.type, predicate type_url and value, object). Sorting by
+ * it orders relationships by subject, then predicate.
+ */
+export function relationshipKey(rel: Relationship): string {
+  const value = rel.predicate?.value ? Buffer.from(rel.predicate.value).toString("hex") : "";
+  return `${refPath(rel.subject)}|${rel.type?.kind ?? ""}|${rel.type?.type ?? ""}|${rel.predicate?.typeUrl ?? ""}:${value}|${refPath(rel.object)}`;
+}
+
+/**
+ * Relationship identity as stored: sha256 over a length-prefixed encoding of (type.kind, type.type, subject
  * key, object key, predicate type_url, predicate value). Timestamps and the id field do not count,
  * so re-adding the same triple later dedupes.
  */
@@ -119,4 +158,38 @@ export function relationshipId(rel: Relationship, subjectKey: string, objectKey:
   put(enc.encode(rel.predicate?.typeUrl ?? ""));
   put(rel.predicate?.value ?? new Uint8Array());
   return new Uint8Array(h.digest());
+}
+
+export interface RelationshipIdentity {
+  /** relationshipId: what the store dedupes on. */
+  id: Uint8Array;
+  subjectKey: string;
+  objectKey: string;
+  /** type.kind, default resource.v1.Relationship. */
+  kind: string;
+  /** type.type, default the predicate's proto name. */
+  type: string;
+  /** The predicate's full proto name. */
+  pred: string;
+}
+
+/**
+ * Validates a relationship (a predicate, both ends, no self-loop; else InvalidInputError) and
+ * computes its keys and identity.
+ */
+export function relationshipIdentity(rel: Relationship): RelationshipIdentity {
+  if (!rel.predicate) throw new InvalidInputError("relationship: missing predicate");
+  if (!rel.subject || !rel.object) throw new InvalidInputError("relationship: missing subject or object");
+  if (equals(ResourceRefSchema, rel.subject, rel.object)) throw new InvalidInputError("relationship: subject equals object");
+  const subjectKey = encodeResourceKey(rel.subject);
+  const objectKey = encodeResourceKey(rel.object);
+  const pred = protoName(rel.predicate.typeUrl);
+  return {
+    id: relationshipId(rel, subjectKey, objectKey),
+    subjectKey,
+    objectKey,
+    kind: rel.type?.kind || RELATIONSHIP_KIND,
+    type: rel.type?.type || pred,
+    pred,
+  };
 }

@@ -4,19 +4,21 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
+// Resource keys and relationship identity: the Go agent's encoding cases, round trips and property tests.
+
 import { describe, expect, test } from "bun:test";
 import { create, equals } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import fc from "fast-check";
 import { RelationshipSchema } from "../proto/gen/resource/v1/relationship_pb.ts";
-import { ResourceRefSchema, ResourceSchema, type ResourceRef } from "../proto/gen/resource/v1/resource_pb.ts";
+import { type ResourceRef, ResourceRefSchema, ResourceSchema } from "../proto/gen/resource/v1/resource_pb.ts";
 import { decodeResourceKey, encodeResourceKey, relationshipId } from "./keys.ts";
 
 const cloud = (accountId: string, region: string, group: string) => ({
   namespace: { case: "cloud" as const, value: { account: { accountId }, region, group } },
 });
 
-// reference-agent.md section 9, case 1
+// The Go agent's key encoding test cases (its encode tests, case 1): type URL + base64url(namePath).
 const CASES: [ResourceRef, string][] = [
   [
     create(ResourceRefSchema, { typeUrl: "foo", name: "test", namespace: cloud("123456789012", "us-east-1", "test-group") }),
@@ -59,8 +61,16 @@ describe("resource keys (acceptance case 1)", () => {
     const refs = [
       create(ResourceRefSchema, { typeUrl: "type.googleapis.com/k8s.io.api.core.v1.Node", name: "n1" }),
       create(ResourceRefSchema, { typeUrl: "x", name: "arn:aws:iam::1/role/a/b", namespace: cloud("1", "r", "g") }),
-      create(ResourceRefSchema, { typeUrl: "x", name: "cpu0", namespace: { namespace: { case: "host", value: { host: "h1", container: "" } } } }),
-      create(ResourceRefSchema, { typeUrl: "x", name: "node-a", namespace: { namespace: { case: "kube", value: { cluster: "c", namespace: "" } } } }),
+      create(ResourceRefSchema, {
+        typeUrl: "x",
+        name: "cpu0",
+        namespace: { namespace: { case: "host", value: { host: "h1", container: "" } } },
+      }),
+      create(ResourceRefSchema, {
+        typeUrl: "x",
+        name: "node-a",
+        namespace: { namespace: { case: "kube", value: { cluster: "c", namespace: "" } } },
+      }),
     ];
     for (const r of refs) expect(equals(ResourceRefSchema, decodeResourceKey(encodeResourceKey(r)), r)).toBe(true);
     expect(encodeResourceKey(refs[3]!)).toBe(`x/${Buffer.from("kube/c//node-a").toString("base64")}`);
@@ -73,17 +83,24 @@ describe("resource keys (acceptance case 1)", () => {
   test("property: encode/decode round-trips any kube/host/plain ref", () => {
     const seg = fc.string({ maxLength: 12 }).filter((s) => !s.includes("/"));
     fc.assert(
-      fc.property(fc.constantFrom("kube", "host", "none"), seg.filter((s) => s.length > 0), seg, seg, fc.string({ maxLength: 20 }), (ns, type, a, b, name) => {
-        if (ns === "none" && /^(cloud|kube|host)\//.test(name)) return; // documented ambiguity, as the original
-        const namespace =
-          ns === "kube"
-            ? { namespace: { case: "kube" as const, value: { cluster: a, namespace: b } } }
-            : ns === "host"
-              ? { namespace: { case: "host" as const, value: { host: a, container: b } } }
-              : undefined;
-        const ref = create(ResourceRefSchema, { typeUrl: type, name, namespace });
-        expect(equals(ResourceRefSchema, decodeResourceKey(encodeResourceKey(ref)), ref)).toBe(true);
-      }),
+      fc.property(
+        fc.constantFrom("kube", "host", "none"),
+        seg.filter((s) => s.length > 0),
+        seg,
+        seg,
+        fc.string({ maxLength: 20 }),
+        (ns, type, a, b, name) => {
+          if (ns === "none" && /^(cloud|kube|host)\//.test(name)) return; // documented ambiguity, as the original
+          const namespace =
+            ns === "kube"
+              ? { namespace: { case: "kube" as const, value: { cluster: a, namespace: b } } }
+              : ns === "host"
+                ? { namespace: { case: "host" as const, value: { host: a, container: b } } }
+                : undefined;
+          const ref = create(ResourceRefSchema, { typeUrl: type, name, namespace });
+          expect(equals(ResourceRefSchema, decodeResourceKey(encodeResourceKey(ref)), ref)).toBe(true);
+        },
+      ),
     );
   });
 });
@@ -98,7 +115,8 @@ describe("relationship identity", () => {
     };
     const r1 = create(RelationshipSchema, base);
     const r2 = create(RelationshipSchema, { ...base, id: new Uint8Array([1]), createdAt: { seconds: 5n } });
-    const id = (r: typeof r1) => Buffer.from(relationshipId(r, encodeResourceKey(r.subject!), encodeResourceKey(r.object!))).toString("hex");
+    const id = (r: typeof r1) =>
+      Buffer.from(relationshipId(r, encodeResourceKey(r.subject!), encodeResourceKey(r.object!))).toString("hex");
     expect(id(r1)).toBe(id(r2));
     expect(id(r1)).toHaveLength(64);
     const r3 = create(RelationshipSchema, { ...base, object: { typeUrl: "b", name: "3" } });

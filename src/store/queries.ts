@@ -1,0 +1,65 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+// The store's read queries over its prepared statements, and the shapes of the rows they return.
+
+import type { TypeDescriptor } from "../proto/gen/resource/v1/object_pb.ts";
+import { matchesFilters } from "./filter.ts";
+import type { TableStatements } from "./statements.ts";
+import type { WireObject } from "./types.ts";
+import { RELATIONSHIP_TYPE_URL, RESOURCE_TYPE_URL, wireObject } from "./wire.ts";
+
+export type ResRow = [rid: number, createdAt: number, updatedAt: number, body: Uint8Array, type: string, channel: string];
+export type RelRow = [rid: number, body: Uint8Array, kind: string, type: string, channel: string, id: Uint8Array];
+export type ResourceRow = [key: string, kind: string, type: string, body: Uint8Array];
+export type RelationshipRow = [body: Uint8Array, id: Uint8Array, subjectKey: string, objectKey: string, predicateType: string];
+
+/** A relationship query by stored keys (what `store relationships` takes); undefined matches any. */
+export interface RelationshipKeyQuery {
+  subjectKey?: string;
+  objectKey?: string;
+  predicate?: string;
+}
+
+/** Runs the statement of `group` that matches the criteria given (the most selective index first); every row when none is. */
+export function selectRelationships(group: TableStatements["relQuery"] | TableStatements["relBodies"], q: RelationshipKeyQuery): unknown[] {
+  const { subjectKey: s, objectKey: o, predicate: p } = q;
+  if (s !== undefined && o !== undefined && p !== undefined) return group.sop.values(s, p, o);
+  if (s !== undefined && o !== undefined) return group.so.values(s, o);
+  if (s !== undefined && p !== undefined) return group.sp.values(s, p);
+  if (o !== undefined && p !== undefined) return group.op.values(o, p);
+  if (s !== undefined) return group.s.values(s);
+  if (o !== undefined) return group.o.values(o);
+  if (p !== undefined) return group.p.values(p);
+  return group.all.values();
+}
+
+/** Resources matching the filters, in key order per filter (through the type index when every filter has a type). */
+export function selectResources(s: TableStatements, filters: ReadonlyArray<Pick<TypeDescriptor, "kind" | "type">>): ResourceRow[] {
+  if (filters.length === 0 || filters.some((f) => !f.type)) {
+    return (s.resAll.values() as ResourceRow[]).filter((r) => matchesFilters(filters, r[1], r[2]));
+  }
+  const out: ResourceRow[] = [];
+  const seen = new Set<string>();
+  for (const f of filters) {
+    for (const r of s.resByType.values(f.type, f.type + ".", f.type + "/") as ResourceRow[]) {
+      if (seen.has(r[0]) || !matchesFilters([f], r[1], r[2])) continue;
+      seen.add(r[0]);
+      out.push(r);
+    }
+  }
+  return out;
+}
+
+/** Every resource, then every relationship, matching the filters (a subscriber's snapshot). */
+export function snapshotObjects(s: TableStatements, filters: TypeDescriptor[]): WireObject[] {
+  const snap: WireObject[] = [];
+  for (const [, kind, type, body] of selectResources(s, filters)) snap.push(wireObject(kind, type, RESOURCE_TYPE_URL, body));
+  for (const [kind, type, body] of s.relAll.values() as [string, string, Uint8Array][]) {
+    if (matchesFilters(filters, kind, type)) snap.push(wireObject(kind, type, RELATIONSHIP_TYPE_URL, body));
+  }
+  return snap;
+}
