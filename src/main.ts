@@ -64,13 +64,20 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const cmd = command as Command;
-  const loaded = loadConfig({ command: cmd, argv: rest, env: process.env });
+  const env = { ...process.env };
+  const loaded = loadConfig({ command: cmd, argv: rest, env });
   if (loaded.help) {
     out(commandHelp(cmd));
     return 0;
   }
   const handler = await HANDLERS[cmd]();
-  return handler({ config: loaded.config, positionals: loaded.positionals, logger: makeLogger(loaded.config), stdout: out });
+  return handler({
+    config: loaded.config,
+    positionals: loaded.positionals,
+    logger: makeLogger(loaded.config),
+    stdout: out,
+    resolved: { argv: rest, env, origins: loaded.origins, sources: loaded.sources },
+  });
 }
 
 try {

@@ -16,15 +16,16 @@ import { type CommandContext, collectorOptions, hostPaths } from "./context.ts";
 /** `antimetal-agent collect`: one-shot host metrics as JSON; `--collectors execsnoop --duration 5s` records exec events. */
 export async function collectCommand(ctx: CommandContext): Promise<number> {
   const { config } = ctx;
-  assertKnownCollectors(config.collectors);
-  if (config.collectors.includes("execsnoop")) {
-    if (config.collectors.length > 1)
+  const requested = config.collectCollectors;
+  assertKnownCollectors(requested);
+  if (requested.includes("execsnoop")) {
+    if (requested.length > 1)
       throw new ConfigError("invalid --collectors: execsnoop records for --duration and cannot be combined with point collectors");
     const { output, exitCode } = await runExecsnoopCommand({ durationMs: config.duration });
     ctx.stdout(output);
     return exitCode;
   }
-  const collectors = config.collectors.length > 0 && !config.collectors.includes("all") ? (config.collectors as MetricType[]) : undefined;
+  const collectors = requested.length > 0 && !requested.includes("all") ? (requested as MetricType[]) : undefined;
   const { output, exitCode } = await runCollect({
     paths: hostPaths(config),
     collectors,

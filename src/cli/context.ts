@@ -8,6 +8,7 @@
 // options and the node name from the config.
 
 import { hostname } from "node:os";
+import type { Loaded } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import type { HostPaths } from "../perf/collector.ts";
@@ -19,6 +20,13 @@ export interface CommandContext {
   positionals: string[];
   logger: Logger;
   stdout: (text: string) => void;
+  /** How the config was resolved, so `run` can resolve it again on reload (same argv and environment). */
+  resolved?: {
+    argv: readonly string[];
+    env: Readonly<Record<string, string | undefined>>;
+    origins: Loaded["origins"];
+    sources: Loaded["sources"];
+  };
 }
 
 export function makeLogger(config: Pick<Config, "logLevel" | "logFormat">): Logger {

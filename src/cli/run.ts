@@ -8,8 +8,9 @@
 
 import { buildInfo } from "../build-info.ts";
 import { ConfigError, redactedView } from "../config/load.ts";
-import { COLLECTOR_INTERVAL_RANGE } from "../config/schema.ts";
-import { durationIn } from "../config/validators.ts";
+import { FsConfigLoader } from "../config/objects/fs-loader.ts";
+import type { ConfigObjectSource } from "../config/objects/source.ts";
+import type { Config } from "../config/schema.ts";
 import { createHostGraphComponent, withHostGraphChannels } from "../hostgraph/index.ts";
 import type { KubeController } from "../kube/index.ts";
 import type { Logger } from "../log/logger.ts";
@@ -17,7 +18,7 @@ import { registry } from "../metrics/registry.ts";
 import type { ExpositionSource } from "../metrics/scrape-cache.ts";
 import { registerSelfMetrics } from "../metrics/self.ts";
 import { defaultRegistry } from "../perf/collect-command.ts";
-import { type ContinuousCollector, METRIC_TYPES, type MetricType } from "../perf/collector.ts";
+import type { ContinuousCollector, HostPaths } from "../perf/collector.ts";
 import { PrometheusExposition } from "../perf/exposition.ts";
 import { sharedReadPool } from "../perf/io.ts";
 import type { CollectorRegistry } from "../perf/registry.ts";
@@ -25,14 +26,16 @@ import { MetricsRouter } from "../perf/router.ts";
 import { CollectorScheduler } from "../perf/scheduler.ts";
 import type { Component } from "../runtime/component.ts";
 import { Lifecycle } from "../runtime/lifecycle.ts";
-import { onShutdownSignal } from "../runtime/signals.ts";
+import { onReloadSignal, onShutdownSignal } from "../runtime/signals.ts";
 import { createHttpComponent } from "../server/http.ts";
 import { createStoreComponent, defaultClassifier, openStore } from "../store/index.ts";
 import { errorMessage } from "../util/errors.ts";
 import { stringifyExact } from "../util/json.ts";
+import { CollectorControl, parseIntervals } from "./collector-control.ts";
 import { assertKnownCollectors } from "./collectors-flag.ts";
 import { type CommandContext, collectorOptions, hostPaths, nodeName } from "./context.ts";
 import { assertApiKeyFileUsable } from "./intake-key.ts";
+import { LiveConfig, type LiveTargets } from "./live-config.ts";
 
 /** How long past --shutdown-timeout the process may live if stopping itself hangs (then it exits 1). */
 const HARD_EXIT_GRACE_MS = 1000;
@@ -44,14 +47,27 @@ const HARD_EXIT_GRACE_MS = 1000;
  */
 export async function runCommand(ctx: CommandContext): Promise<number> {
   const { config, logger } = ctx;
+  // SIGHUP reloads and never ends the agent, from the first moment on: one during startup waits for it.
+  let live: LiveConfig | undefined;
+  let reloadDuringStartup = false;
+  onReloadSignal(async () => {
+    if (live) await live.reload("SIGHUP");
+    else reloadDuringStartup = true;
+  });
   // What the option schema cannot check alone, before anything is logged, printed or opened: exit 2.
-  assertKnownCollectors(config.collectors);
-  parseIntervals(config.collectorIntervals);
-  assertApiKeyFileUsable(config.intakeApiKeyFile);
+  validateRunConfig(config);
   if (config.printConfig) {
-    ctx.stdout(stringifyExact(redactedView({ config, sources: {} as never, positionals: [], help: false }), 2) + "\n");
+    ctx.stdout(stringifyExact(redactedView({ config }), 2) + "\n");
     return 0;
   }
+  const resolved = ctx.resolved ?? { argv: [], env: {}, origins: {} as never, sources: {} as never };
+  live = new LiveConfig({
+    loaded: { config, sources: resolved.sources, origins: resolved.origins, positionals: [], help: false },
+    argv: resolved.argv,
+    env: resolved.env,
+    logger,
+    validate: validateRunConfig,
+  });
   registerSelfMetrics(buildInfo);
   logger.info({ version: buildInfo.version, revision: buildInfo.revision, pid: process.pid }, "starting antimetal-agent");
 
@@ -66,10 +82,12 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     registry,
     sources: metricSources,
     logger,
+    configView: () => live!.view(),
   });
   let rest: Component[];
+  const targets: LiveTargets = {};
   try {
-    rest = await buildComponents(ctx, metricSources);
+    rest = await buildComponents(ctx, targets, metricSources);
   } catch (e) {
     if (e instanceof ConfigError) throw e;
     logger.error({ err: errorMessage(e) }, "agent failed to start");
@@ -77,10 +95,12 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
   }
   const components: Component[] = [http, ...rest];
   lifecycle = new Lifecycle(components, logger);
+  live.setTargets(targets);
 
   const stopped = new Promise<number>((resolve) => {
     onShutdownSignal(async (signal) => {
       logger.info({ signal, budgetMs: config.shutdownTimeout }, "shutting down");
+      live!.stop();
       const pending = () => ({ components: lifecycle!.unstopped(), stuckReads: sharedReadPool().stuckCalls() });
       // backstop: if stopping itself does not return (a stop that ignores its deadline), exit anyway
       const hardExit = setTimeout(() => {
@@ -103,18 +123,18 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     logger.error({ err: errorMessage(e) }, "agent failed to start");
     return 1;
   }
+  live.watchFile();
   logger.info({ ports: http.ports() }, "agent running");
+  if (reloadDuringStartup) void live.reload("SIGHUP");
   return stopped;
 }
 
 /** Everything but HTTP, in start order: store, collectors, eBPF, host graph, Kubernetes, intake. */
-async function buildComponents(ctx: CommandContext, metricSources: ExpositionSource[]): Promise<Component[]> {
+async function buildComponents(ctx: CommandContext, targets: LiveTargets, metricSources: ExpositionSource[]): Promise<Component[]> {
   const { config, logger } = ctx;
   const paths = hostPaths(config);
   const node = nodeName(config);
   const components: Component[] = [];
-
-  const intervals = parseIntervals(config.collectorIntervals); // already validated by runCommand
 
   const store = openStore({
     dataDirectory: config.dataDirectory,
@@ -129,28 +149,36 @@ async function buildComponents(ctx: CommandContext, metricSources: ExpositionSou
   components.push(createStoreComponent(store));
 
   if (config.enablePerformanceCollectors) {
-    const registry = await defaultRegistry(paths, collectorOptions(config, logger.child({ component: "perf-collectors" })));
+    const buildRegistry = (c: Pick<Config, "topProcessCount" | "tcpStates" | "filesystemMountExclude">) =>
+      defaultRegistry(paths, collectorOptions(c, logger.child({ component: "perf-collectors" })));
+    const registry = await buildRegistry(config);
     const router = new MetricsRouter({ logger });
     const exposition = await PrometheusExposition.create(paths, { logger: logger.child({ component: "exposition" }) });
     router.subscribe(exposition);
     metricSources.push(exposition);
     const requested = config.collectors;
-    const everyAvailable = requested.length === 0 || requested.includes("all");
+    // Config objects (fs directory or the config service) start collectors and set intervals at run time.
+    const objects = await createConfigObjectSource(config, registry, paths, logger);
+    const control = new CollectorControl({
+      registry,
+      buildRegistry,
+      config,
+      objects,
+      logger: logger.child({ component: "perf-collectors" }),
+    });
     // execsnoop runs as its own optional component below, never from the scheduler.
-    const scheduled = (everyAvailable ? registry.available().map((e) => e.spec.type) : (requested as MetricType[])).filter(
-      (t) => t !== "execsnoop",
-    );
-    components.push(
-      new CollectorScheduler({
-        registry,
-        router,
-        logger: logger.child({ component: "perf-collectors" }),
-        nodeName: node,
-        intervalMs: config.performanceCollectorInterval,
-        intervals,
-        collectors: scheduled,
-      }),
-    );
+    const scheduler = new CollectorScheduler({
+      registry,
+      router,
+      logger: logger.child({ component: "perf-collectors" }),
+      nodeName: node,
+      ...control.initialPlan(),
+    });
+    control.attach(scheduler);
+    components.push(scheduler);
+    if (objects) components.push(objects);
+    targets.collectors = control;
+    targets.objects = objects;
     // eBPF (and its libbpf load) only when asked for: it needs privileges a default install lacks.
     if (requested.includes("execsnoop"))
       components.push(execsnoopComponent(await registerExecsnoop(registry, logger, node), router, logger));
@@ -209,23 +237,23 @@ async function buildComponents(ctx: CommandContext, metricSources: ExpositionSou
     logger.warn("intake upload off: no API key (--intake-api-key, ANTIMETAL_INTAKE_API_KEY or --intake-api-key-file)");
   } else {
     const { createIntakeComponent } = await import("../intake/index.ts");
-    components.push(
-      createIntakeComponent({
-        address: config.intakeAddress,
-        apiKey: apiKey || undefined,
-        apiKeyFile: config.intakeApiKeyFile || undefined,
-        secure: config.intakeSecure,
-        caFile: config.intakeCaFile || undefined,
-        certFile: config.intakeClientCert || undefined,
-        keyFile: config.intakeClientKey || undefined,
-        maxStreamAge: config.maxStreamAge,
-        ackInterval: config.intakeAckInterval,
-        outbox: store.outbox,
-        logger,
-        // Without a cluster view there is nothing on the cluster channel; with one, only the leader sends it.
-        isLeader: kube ? () => kube!.isLeader() : () => true,
-      }),
-    );
+    const intake = createIntakeComponent({
+      address: config.intakeAddress,
+      apiKey: apiKey || undefined,
+      apiKeyFile: config.intakeApiKeyFile || undefined,
+      secure: config.intakeSecure,
+      caFile: config.intakeCaFile || undefined,
+      certFile: config.intakeClientCert || undefined,
+      keyFile: config.intakeClientKey || undefined,
+      maxStreamAge: config.maxStreamAge,
+      ackInterval: config.intakeAckInterval,
+      outbox: store.outbox,
+      logger,
+      // Without a cluster view there is nothing on the cluster channel; with one, only the leader sends it.
+      isLeader: kube ? () => kube!.isLeader() : () => true,
+    });
+    components.push(intake);
+    targets.intake = intake;
   }
   return components;
 }
@@ -258,19 +286,42 @@ function execsnoopComponent(create: () => ContinuousCollector, router: MetricsRo
   };
 }
 
-const collectorInterval = durationIn(...COLLECTOR_INTERVAL_RANGE);
+/** What `run` checks beyond the option schema, at start and on every reload (ConfigError: exit 2 at start). */
+function validateRunConfig(config: Config): void {
+  assertKnownCollectors(config.collectors);
+  parseIntervals(config.collectorIntervals);
+  assertApiKeyFileUsable(config.intakeApiKeyFile);
+}
 
-function parseIntervals(list: string[]): Partial<Record<MetricType, number>> {
-  const out: Partial<Record<MetricType, number>> = {};
-  for (const item of list) {
-    const [type, value] = item.split("=");
-    if (!type || value === undefined || !(METRIC_TYPES as readonly string[]).includes(type)) {
-      throw new ConfigError(`invalid --collector-intervals: ${JSON.stringify(item)} (want type=duration with a known collector type)`);
-    }
-    const parsed = collectorInterval.safeParse(value);
-    if (!parsed.success)
-      throw new ConfigError(`invalid --collector-intervals: ${type}: ${parsed.error.issues[0]?.message ?? "invalid duration"}`);
-    out[type as MetricType] = parsed.data;
+/** The config object loader of --config-loader, or none (off). */
+async function createConfigObjectSource(
+  config: Config,
+  registry: CollectorRegistry,
+  paths: HostPaths,
+  logger: Logger,
+): Promise<ConfigObjectSource | undefined> {
+  const collectorStatus = (collector: string) => registry.status(collector as never);
+  const log = logger.child({ component: "config-objects" });
+  if (config.configLoader === "fs") {
+    return new FsConfigLoader({
+      directory: config.configFsPath,
+      rescanIntervalMs: config.configFsRescanInterval,
+      collectorStatus,
+      logger: log,
+    });
   }
-  return out;
+  if (config.configLoader === "off") return undefined;
+  // The config service's gRPC client loads only when used, like the intake's.
+  const { AmsConfigLoader } = await import("../config/objects/ams-loader.ts");
+  const { buildInstance, uuidv7 } = await import("../config/objects/instance.ts");
+  return new AmsConfigLoader({
+    address: config.configAmsAddr,
+    secure: config.configAmsSecure,
+    caFile: config.configAmsCaFile || undefined,
+    apiKey: config.configAmsApiKey,
+    maxStreamAgeMs: config.maxStreamAge,
+    instance: buildInstance({ id: uuidv7(), build: buildInfo, paths, collectors: registry.available().map((e) => e.spec.type) }),
+    collectorStatus,
+    logger: log,
+  });
 }

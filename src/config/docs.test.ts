@@ -8,7 +8,7 @@
 
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { COLLECTOR_INTERVAL_RANGE, isDurationOption, OPTIONS, type OptionSpec } from "./schema.ts";
+import { COLLECTOR_INTERVAL_RANGE, envNames, isDurationOption, liveOptions, OPTIONS, type OptionSpec } from "./schema.ts";
 import { durationRange, rangeText } from "./validators.ts";
 
 const doc = readFileSync(new URL("../../docs/configuration.md", import.meta.url), "utf8");
@@ -19,4 +19,12 @@ test("every duration option's default and range are in docs/configuration.md", (
     expect(doc).toContain(`| \`--${o.flag}\` | \`${o.default}\` | ${rangeText(durationRange(o.schema)!)} | ${o.commands.join(", ")} |`);
   }
   expect(doc).toContain(`| \`--collector-intervals\` (each \`type=duration\`) | | ${COLLECTOR_INTERVAL_RANGE.join(" to ")} | run |`);
+});
+
+test("docs/configuration.md lists every option that reloads live, and every scoped variable", () => {
+  const table = doc.slice(doc.indexOf("These options apply at once:"), doc.indexOf("Every other option needs a restart"));
+  for (const k of liveOptions()) expect(table).toContain(`\`--${OPTIONS[k].flag}\``);
+  for (const o of Object.keys(OPTIONS) as Array<keyof typeof OPTIONS>) {
+    if ((OPTIONS[o] as OptionSpec).scoped) for (const name of envNames(o)) expect(doc).toContain(`\`${name}\``);
+  }
 });

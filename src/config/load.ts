@@ -37,6 +37,8 @@ export interface LoadInput {
 export interface Loaded {
   config: Config;
   sources: Record<OptionKey, Source>;
+  /** Where each value came from, as error messages name it: "flag --x", "env ANTIMETAL_X", "file /path", "default". */
+  origins: Record<OptionKey, string>;
   positionals: string[];
   help: boolean;
 }
@@ -70,12 +72,14 @@ export function loadConfig(input: LoadInput): Loaded {
 
   const config = {} as Record<OptionKey, unknown>;
   const sources = {} as Record<OptionKey, Source>;
+  const origins = {} as Record<OptionKey, string>;
   for (const k of keys) {
     const r = raw.get(k)!;
     config[k] = validate(k, r);
     sources[k] = r.source;
+    origins[k] = r.origin;
   }
-  return { config: config as Config, sources, positionals, help };
+  return { config: config as Config, sources, origins, positionals, help };
 }
 
 function validate(key: OptionKey, r: Raw): unknown {
@@ -205,8 +209,17 @@ function readConfigFile(path: string, keys: OptionKey[], readFile = readBoundedC
   for (const [name, value] of Object.entries(doc)) {
     if (!known.has(name)) throw new ConfigError(`invalid --config (${path}): unknown option "${name}"`);
     if (name === "config") throw new ConfigError(`invalid --config (${path}): a config file cannot name another config file`);
-    const key = keys.find((k) => OPTIONS[k].flag === name);
-    if (!key) continue; // valid option of another subcommand
+    const withFlag = (Object.keys(OPTIONS) as OptionKey[]).filter((k) => OPTIONS[k].flag === name);
+    const fileSettable = (k: OptionKey) => !(OPTIONS[k] as OptionSpec).scoped && !(OPTIONS[k] as OptionSpec).flagOnly;
+    if (!withFlag.some(fileSettable)) {
+      const where = withFlag.flatMap((k) => envNames(k).map((e) => `${e} for ${OPTIONS[k].commands.join(", ")}`));
+      const how = where.length > 0 ? `give it as a flag or ${where.join(" or ")}` : "give it as a flag";
+      throw new ConfigError(
+        `invalid --config (${path}): "${name}" is an option of one command invocation, not of the shared config file; ${how}`,
+      );
+    }
+    const key = keys.find((k) => OPTIONS[k].flag === name && fileSettable(k));
+    if (!key) continue; // an option of another subcommand (or, like collect's --collectors, one the file does not set)
     out.set(key, {
       value: typeof value === "number" || typeof value === "boolean" ? String(value) : value,
       source: "file",
@@ -217,7 +230,7 @@ function readConfigFile(path: string, keys: OptionKey[], readFile = readBoundedC
 }
 
 /** The effective configuration for --print-config, secrets redacted, in flag names. */
-export function redactedView(loaded: Loaded): Record<string, unknown> {
+export function redactedView(loaded: Pick<Loaded, "config">): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(loaded.config) as Array<[OptionKey, unknown]>) {
     const spec: OptionSpec = OPTIONS[k];

@@ -44,6 +44,16 @@ export interface OptionSpec<S extends z.ZodType = z.ZodType> {
   secret?: boolean;
   /** A bare `--flag` means true. */
   boolean?: boolean;
+  /**
+   * An option of one command with a generic name (--format, --type): its environment variable is
+   * ANTIMETAL_<COMMAND>_<FLAG>, and the shared config file cannot set it, so a value meant for one
+   * command never reaches another.
+   */
+  scoped?: boolean;
+  /** Read from the command line only: no environment variable, no config file entry. */
+  flagOnly?: boolean;
+  /** `run` applies a new value from a reloaded config file without a restart. */
+  live?: boolean;
 }
 
 const ALL: readonly Command[] = ["run", "collect", "store", "check"];
@@ -76,6 +86,7 @@ export const OPTIONS = {
     schema: z.enum(["debug", "info", "warn", "error"]),
     default: "info",
     commands: ALL,
+    live: true,
   },
   logFormat: {
     flag: "log-format",
@@ -143,10 +154,20 @@ export const OPTIONS = {
   collectors: {
     flag: "collectors",
     placeholder: "A,B",
-    help: 'collectors to use, comma-separated; "all" (the default) is every one available here, and execsnoop runs only when named (e.g. all,execsnoop)',
+    help: 'collectors to run, comma-separated; "all" (the default) is every one available here, and execsnoop runs only when named (e.g. all,execsnoop)',
     schema: list,
     default: "",
-    commands: ["run", "collect"],
+    commands: ["run"],
+    live: true,
+  },
+  collectCollectors: {
+    flag: "collectors",
+    placeholder: "A,B",
+    help: 'collectors to print, comma-separated; "all" (the default) is every point collector available here; execsnoop alone records exec events for --duration',
+    schema: list,
+    default: "",
+    commands: ["collect"],
+    scoped: true,
   },
   topProcessCount: {
     flag: "top-process-count",
@@ -155,6 +176,7 @@ export const OPTIONS = {
     schema: z.coerce.number().int().positive(),
     default: "20",
     commands: ["run", "collect"],
+    live: true,
   },
   tcpStates: {
     flag: "tcp-states",
@@ -163,6 +185,7 @@ export const OPTIONS = {
     schema: z.enum(["auto", "netlink", "proc", "off"]),
     default: "auto",
     commands: ["run", "collect"],
+    live: true,
   },
   filesystemMountExclude: {
     flag: "filesystem-mount-exclude",
@@ -171,6 +194,7 @@ export const OPTIONS = {
     schema: regex,
     default: "",
     commands: ["run", "collect"],
+    live: true,
   },
   format: {
     flag: "format",
@@ -179,6 +203,7 @@ export const OPTIONS = {
     schema: z.enum(["json"]),
     default: "json",
     commands: ["collect"],
+    scoped: true,
   },
   checkFormat: {
     flag: "format",
@@ -187,6 +212,7 @@ export const OPTIONS = {
     schema: z.enum(["text", "json"]),
     default: "text",
     commands: ["check"],
+    scoped: true,
   },
   duration: {
     flag: "duration",
@@ -195,6 +221,7 @@ export const OPTIONS = {
     schema: durationIn("100ms", "24h"),
     default: "5s",
     commands: ["collect"],
+    scoped: true,
   },
 
   dataDirectory: {
@@ -264,6 +291,7 @@ export const OPTIONS = {
     default: false,
     boolean: true,
     commands: ["run"],
+    flagOnly: true,
   },
 
   enablePerformanceCollectors: {
@@ -282,6 +310,7 @@ export const OPTIONS = {
     schema: collectorInterval,
     default: "10s",
     commands: ["run"],
+    live: true,
   },
   collectorIntervals: {
     flag: "collector-intervals",
@@ -290,6 +319,7 @@ export const OPTIONS = {
     schema: list,
     default: "",
     commands: ["run"],
+    live: true,
   },
   enableHardwareDiscovery: {
     flag: "enable-hardware-discovery",
@@ -309,6 +339,65 @@ export const OPTIONS = {
     commands: ["run"],
   },
 
+  configLoader: {
+    flag: "config-loader",
+    placeholder: "LOADER",
+    help: "where collector config objects come from: fs (--config-fs-path), ams (the Antimetal config service) or off",
+    schema: z.enum(["fs", "ams", "off"]),
+    default: "fs",
+    commands: ["run"],
+  },
+  configFsPath: {
+    flag: "config-fs-path",
+    placeholder: "DIR",
+    help: "directory of config object files (.json, .yaml, .yml), watched for changes",
+    schema: absolutePath,
+    default: "/etc/antimetal/agent",
+    commands: ["run"],
+  },
+  configFsRescanInterval: {
+    flag: "config-fs-rescan-interval",
+    placeholder: "DURATION",
+    help: "how often --config-fs-path is read again in full, in case a change notification was missed",
+    schema: durationIn("100ms", "1h"),
+    default: "30s",
+    commands: ["run"],
+  },
+  configAmsAddr: {
+    flag: "config-ams-addr",
+    placeholder: "HOST:PORT",
+    help: "gRPC endpoint of the Antimetal config service (--config-loader ams)",
+    schema: intakeAddress,
+    default: "agent.api.antimetal.com:443",
+    commands: ["run"],
+  },
+  configAmsSecure: {
+    flag: "config-ams-secure",
+    placeholder: "BOOL",
+    help: "use TLS to the config service (system roots unless --config-ams-ca-file)",
+    schema: bool,
+    default: true,
+    boolean: true,
+    commands: ["run"],
+  },
+  configAmsApiKey: {
+    flag: "config-ams-api-key",
+    placeholder: "KEY",
+    help: "config service API key, sent as a bearer token (prefer ANTIMETAL_CONFIG_AMS_API_KEY over argv)",
+    schema: apiKey,
+    default: "",
+    secret: true,
+    commands: ["run"],
+  },
+  configAmsCaFile: {
+    flag: "config-ams-ca-file",
+    placeholder: "FILE",
+    help: "PEM CA bundle for the config service instead of the system roots",
+    schema: optionalPath,
+    default: "",
+    commands: ["run"],
+  },
+
   intakeAddress: {
     flag: "intake-address",
     placeholder: "HOST:PORT",
@@ -325,14 +414,16 @@ export const OPTIONS = {
     default: "",
     secret: true,
     commands: INTAKE,
+    live: true,
   },
   intakeApiKeyFile: {
     flag: "intake-api-key-file",
     placeholder: "FILE",
-    help: "file holding the intake API key",
+    help: "file holding the intake API key (read again at every stream open)",
     schema: optionalPath,
     default: "",
     commands: INTAKE,
+    live: true,
   },
   intakeSecure: {
     flag: "intake-secure",
@@ -370,7 +461,7 @@ export const OPTIONS = {
   maxStreamAge: {
     flag: "max-stream-age",
     placeholder: "DURATION",
-    help: "an intake stream is closed and reopened after this age",
+    help: "an intake or config service stream is closed and reopened after this age",
     schema: durationIn("1s", "24h"),
     default: "10m",
     commands: ["run"],
@@ -469,6 +560,7 @@ export const OPTIONS = {
     schema: z.string(),
     default: "",
     commands: ["store"],
+    scoped: true,
   },
   storeSubject: {
     flag: "subject",
@@ -477,6 +569,7 @@ export const OPTIONS = {
     schema: z.string(),
     default: "",
     commands: ["store"],
+    scoped: true,
   },
   storeObject: {
     flag: "object",
@@ -485,6 +578,7 @@ export const OPTIONS = {
     schema: z.string(),
     default: "",
     commands: ["store"],
+    scoped: true,
   },
   storePredicate: {
     flag: "predicate",
@@ -493,6 +587,7 @@ export const OPTIONS = {
     schema: z.string(),
     default: "",
     commands: ["store"],
+    scoped: true,
   },
 } satisfies Record<string, OptionSpec>;
 
@@ -506,9 +601,21 @@ export const ConfigSchema = z.object(
   },
 );
 
+/**
+ * The environment variables of an option, in the order they are read: the original agent's names,
+ * then ANTIMETAL_<FLAG>, or ANTIMETAL_<COMMAND>_<FLAG> for a scoped option; none for a flag-only one.
+ */
 export function envNames(key: OptionKey): string[] {
   const spec: OptionSpec = OPTIONS[key];
-  return [...(spec.env ?? []), "ANTIMETAL_" + spec.flag.toUpperCase().replaceAll("-", "_")];
+  if (spec.flagOnly) return [];
+  const flag = spec.flag.toUpperCase().replaceAll("-", "_");
+  const scope = spec.scoped ? `${spec.commands[0]!.toUpperCase()}_` : "";
+  return [...(spec.env ?? []), `ANTIMETAL_${scope}${flag}`];
+}
+
+/** Options `run` applies from a reloaded config file without a restart. */
+export function liveOptions(): OptionKey[] {
+  return (Object.keys(OPTIONS) as OptionKey[]).filter((k) => (OPTIONS[k] as OptionSpec).live === true);
 }
 
 export function optionsFor(command: Command): OptionKey[] {

@@ -66,6 +66,8 @@ export interface IntakeComponent extends Component {
   stats(): StreamerStats[];
   /** Whether uploads currently fail, and the latest failure. */
   health(): UploadHealthSnapshot;
+  /** A new API key or key file (a reloaded --config): used from the next stream open. */
+  setApiKey(key: { apiKey?: string; apiKeyFile?: string }): void;
 }
 
 /**
@@ -131,5 +133,10 @@ export function createIntakeComponent(opts: IntakeOptions): IntakeComponent {
     isReady: () => ready,
     stats: () => streamers.map((s) => s.stats()),
     health: () => health.snapshot(),
+    setApiKey(key) {
+      opts.apiKey = key.apiKey;
+      opts.apiKeyFile = key.apiKeyFile;
+      transport?.setApiKey(key);
+    },
   };
 }

@@ -178,6 +178,12 @@ export class IntakeTransport {
     return this.opts.apiKey ?? "";
   }
 
+  /** A new key or key file, read from the next stream open on (a reloaded --config). */
+  setApiKey(key: { apiKey?: string; apiKeyFile?: string }): void {
+    this.opts.apiKey = key.apiKey;
+    this.opts.apiKeyFile = key.apiKeyFile;
+  }
+
   /** Opens a Delta call that the server must finish before `deadline` (ms since epoch). */
   open(deadline: number): IntakeCall {
     if (this.closed) throw new Error("intake transport closed");

@@ -26,7 +26,7 @@ function source(text: () => string) {
   return s satisfies ExpositionSource;
 }
 
-test("concurrent scrapes share one render; a source is rendered again only when its version changes", async () => {
+test("concurrent scrapes share one render; a source is rendered again only when its version changes, the self metrics with it or when aged", async () => {
   const registry = new Registry();
   let selfRenders = 0;
   new Counter({ name: "self_total", help: "Self.", registers: [registry], collect: () => void selfRenders++ });
@@ -49,10 +49,14 @@ test("concurrent scrapes share one render; a source is rendered again only when 
   value = 2;
   host.version++;
   expect(new TextDecoder().decode((await cache.current()).text)).toContain("host_value 2\n");
-  expect([host.renders, selfRenders]).toEqual([2, 1]); // self metrics still fresh
+  // new collector data re-renders the self metrics with it (last-success timestamps match the data)
+  expect([host.renders, selfRenders]).toEqual([2, 2]);
+  now = 1500;
+  await cache.current();
+  expect([host.renders, selfRenders]).toEqual([2, 2]); // both fresh
   now = 1999;
   await cache.current();
-  expect([host.renders, selfRenders]).toEqual([2, 2]); // self metrics aged out, host unchanged
+  expect([host.renders, selfRenders]).toEqual([2, 3]); // self metrics aged out, host unchanged
 });
 
 test("gzip is made once per body and decodes to the text", async () => {

@@ -69,7 +69,10 @@ export class ScrapeCache {
   }
 
   private async rerender(): Promise<ScrapeBody> {
-    if (this.now() - this.selfRenderedAt >= this.selfMaxAgeMs) {
+    // New collector data re-renders the self metrics too, so the per-collection ones (last success,
+    // durations, errors) in a body always match the host data beside them.
+    const sourcesChanged = this.sources.some((s, i) => s.version !== this.sourceVersions[i]);
+    if (sourcesChanged || this.now() - this.selfRenderedAt >= this.selfMaxAgeMs) {
       this.selfText = await this.opts.registry.metrics();
       this.selfRenderedAt = this.now();
     }

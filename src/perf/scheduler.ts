@@ -16,7 +16,14 @@ import { DELTA_TYPES } from "./delta.ts";
 import { errCode, raceAbort, sharedReadPool } from "./io.ts";
 import { type CollectorRegistry, isContinuous, isPoint } from "./registry.ts";
 import type { MetricsRouter } from "./router.ts";
-import { collectorDuration, collectorErrors, collectorSkipped, collectorUp } from "./self-metrics.ts";
+import {
+  collectorDuration,
+  collectorErrors,
+  collectorInterval,
+  collectorLastSuccess,
+  collectorSkipped,
+  collectorUp,
+} from "./self-metrics.ts";
 
 export const DEFAULT_INTERVAL_MS = 10_000;
 /** Hardware inventory changes rarely; these default to the hardware refresh interval. */
@@ -42,11 +49,33 @@ export interface SchedulerOptions {
   infoIntervalMs?: number;
 }
 
+/** What reconfigure() changes while running: the collector set, intervals and (for new collector options) the registry. */
+export interface SchedulePlan {
+  collectors: MetricType[];
+  intervalMs: number;
+  intervals: Partial<Record<MetricType, number>>;
+  /** A registry built with new collector options; the types in `restart` are recreated from it. */
+  registry?: CollectorRegistry;
+  restart?: MetricType[];
+}
+
+/** What reconfigure() did, by collector type. */
+export interface ScheduleChange {
+  started: MetricType[];
+  stopped: MetricType[];
+  rescheduled: MetricType[];
+  restarted: MetricType[];
+}
+
 interface Job {
   type: MetricType;
   collector: PointCollector;
   intervalMs: number;
   timer?: ReturnType<typeof setTimeout>;
+  /** When the last collection started (performance.now()), so a new interval counts from it. */
+  lastRunAt?: number;
+  /** Set when reconfigure() removed the job: its timer is not armed again. */
+  removed?: boolean;
   /** The collector's own promise of the current collection (may outlive its timeout if a read is stuck). */
   inflight?: Promise<unknown>;
   lastError?: string;
@@ -73,45 +102,116 @@ export class CollectorScheduler implements Component {
   }
 
   async start(): Promise<void> {
-    const base = this.opts.intervalMs ?? DEFAULT_INTERVAL_MS;
     const wanted = this.opts.collectors ?? this.opts.registry.available().map((e) => e.spec.type);
-    for (const type of wanted) {
-      const entry = this.opts.registry.get(type);
-      if (!entry) {
-        this.log.warn({ collector: type }, "unknown collector; skipped");
-        continue;
-      }
-      if (!entry.available) {
-        this.log.info({ collector: type, reason: entry.reason }, "collector unavailable on this host; skipped");
-        continue;
-      }
-      const c = entry.create();
-      if (isContinuous(c) && (type === "kernel" || !isPoint(c))) {
-        try {
-          await c.start((e) => this.publish(e));
-          this.streams.push({ type, collector: c });
-        } catch (err) {
-          collectorErrors.inc({ collector: type, reason: "start" });
-          this.log.warn({ collector: type, err: errorMessage(err) }, "continuous collector failed to start");
-        }
-        continue;
-      }
-      if (!isPoint(c)) continue;
-      const intervalMs = this.opts.intervals?.[type] ?? (INFO_TYPES.has(type) ? (this.opts.infoIntervalMs ?? INFO_INTERVAL_MS) : base);
-      this.jobs.push({ type, collector: c, intervalMs });
-    }
+    for (const type of wanted) if (!this.running().includes(type)) await this.add(type);
     this.started = true;
-    for (const job of this.jobs) {
-      void this.runJob(job).then(() => {
-        if (this.stopping) return;
-        if (DELTA_TYPES.has(job.type) || job.type === "process") job.timer = setTimeout(() => this.tick(job), SAMPLE_GAP_MS);
-        else this.schedule(job);
-      });
+    for (const job of this.jobs) this.firstRun(job);
+  }
+
+  /** The interval a collector runs at under the current options. */
+  private intervalFor(type: MetricType): number {
+    const base = this.opts.intervalMs ?? DEFAULT_INTERVAL_MS;
+    return this.opts.intervals?.[type] ?? (INFO_TYPES.has(type) ? (this.opts.infoIntervalMs ?? INFO_INTERVAL_MS) : base);
+  }
+
+  /** Creates one collector: a continuous one starts here, a point one becomes a job (first run by the caller). */
+  private async add(type: MetricType): Promise<Job | undefined> {
+    const entry = this.opts.registry.get(type);
+    if (!entry) {
+      this.log.warn({ collector: type }, "unknown collector; skipped");
+      return undefined;
     }
+    if (!entry.available) {
+      this.log.info({ collector: type, reason: entry.reason }, "collector unavailable on this host; skipped");
+      return undefined;
+    }
+    const c = entry.create();
+    if (isContinuous(c) && (type === "kernel" || !isPoint(c))) {
+      try {
+        await c.start((e) => this.publish(e));
+        this.streams.push({ type, collector: c });
+      } catch (err) {
+        collectorErrors.inc({ collector: type, reason: "start" });
+        this.log.warn({ collector: type, err: errorMessage(err) }, "continuous collector failed to start");
+      }
+      return undefined;
+    }
+    if (!isPoint(c)) return undefined;
+    const job: Job = { type, collector: c, intervalMs: this.intervalFor(type) };
+    collectorInterval.set({ collector: type }, job.intervalMs / 1000);
+    this.jobs.push(job);
+    return job;
+  }
+
+  /** The first collection at once; rate-based collectors get a second sample SAMPLE_GAP_MS later. */
+  private firstRun(job: Job): void {
+    void this.runJob(job).then(() => {
+      if (this.stopping || job.removed) return;
+      if (DELTA_TYPES.has(job.type) || job.type === "process") job.timer = setTimeout(() => this.tick(job), SAMPLE_GAP_MS);
+      else this.schedule(job);
+    });
+  }
+
+  /**
+   * Applies a new collector set and intervals while running: collectors no longer wanted stop,
+   * new ones start at once, a changed interval counts from the last collection, and the types in
+   * `plan.restart` are recreated from `plan.registry`. Unchanged collectors keep their timers.
+   */
+  async reconfigure(plan: SchedulePlan): Promise<ScheduleChange> {
+    const change: ScheduleChange = { started: [], stopped: [], rescheduled: [], restarted: [] };
+    if (this.stopping) return change;
+    this.opts.collectors = plan.collectors;
+    this.opts.intervalMs = plan.intervalMs;
+    this.opts.intervals = plan.intervals;
+    if (plan.registry) this.opts.registry = plan.registry;
+    const wanted = new Set(plan.collectors);
+    const restart = new Set(plan.restart ?? []);
+    for (const job of [...this.jobs]) {
+      if (wanted.has(job.type) && !restart.has(job.type)) continue;
+      this.removeJob(job);
+      if (wanted.has(job.type)) change.restarted.push(job.type);
+      else change.stopped.push(job.type);
+    }
+    for (const stream of [...this.streams]) {
+      if (wanted.has(stream.type) && !restart.has(stream.type)) continue;
+      this.streams = this.streams.filter((s) => s !== stream);
+      await stream.collector
+        .stop()
+        .catch((err) => this.log.warn({ collector: stream.type, err: errorMessage(err) }, "continuous collector failed to stop"));
+      if (wanted.has(stream.type)) change.restarted.push(stream.type);
+      else change.stopped.push(stream.type);
+    }
+    const running = new Set(this.running());
+    for (const type of plan.collectors) {
+      if (running.has(type)) continue;
+      const job = await this.add(type);
+      if (!this.running().includes(type)) continue;
+      if (!change.restarted.includes(type)) change.started.push(type);
+      if (job && this.started) this.firstRun(job);
+    }
+    for (const job of this.jobs) {
+      const intervalMs = this.intervalFor(job.type);
+      if (intervalMs === job.intervalMs) continue;
+      job.intervalMs = intervalMs;
+      collectorInterval.set({ collector: job.type }, intervalMs / 1000);
+      change.rescheduled.push(job.type);
+      if (job.timer === undefined || job.lastRunAt === undefined) continue;
+      clearTimeout(job.timer);
+      const due = Math.max(0, job.lastRunAt + intervalMs - performance.now());
+      job.timer = setTimeout(() => this.tick(job), due);
+    }
+    return change;
+  }
+
+  private removeJob(job: Job): void {
+    job.removed = true;
+    if (job.timer) clearTimeout(job.timer);
+    this.jobs = this.jobs.filter((j) => j !== job);
+    collectorInterval.remove({ collector: job.type });
   }
 
   private schedule(job: Job): void {
-    if (this.stopping) return;
+    if (this.stopping || job.removed) return;
     job.timer = setTimeout(() => this.tick(job), job.intervalMs);
   }
 
@@ -130,6 +230,7 @@ export class CollectorScheduler implements Component {
       collectorSkipped.inc({ collector: job.type });
       return;
     }
+    job.lastRunAt = performance.now();
     const timeoutMs = this.opts.timeoutMs ?? Math.min(job.intervalMs, 5000);
     const signal = AbortSignal.timeout(timeoutMs);
     const t0 = performance.now();
@@ -143,8 +244,10 @@ export class CollectorScheduler implements Component {
       const data = await raceAbort(p, signal);
       collectorDuration.observe({ collector: job.type }, (performance.now() - t0) / 1000);
       collectorUp.set({ collector: job.type }, 1);
+      collectorLastSuccess.set({ collector: job.type }, Date.now() / 1000);
       if (job.lastError) this.log.info({ collector: job.type }, "collector recovered");
       job.lastError = undefined;
+      if (job.removed) return;
       this.publish(metricEvent(job.type, data, COUNTER_TYPES.has(job.type) ? "counter" : "gauge", this.opts.nodeName));
     } catch (err) {
       const timedOut = signal.aborted;
@@ -174,6 +277,11 @@ export class CollectorScheduler implements Component {
 
   isReady(): boolean {
     return this.started;
+  }
+
+  /** Interval of each scheduled point collector, in ms. */
+  intervalsMs(): Partial<Record<MetricType, number>> {
+    return Object.fromEntries(this.jobs.map((j) => [j.type, j.intervalMs]));
   }
 
   /** Collector types this scheduler runs (point and continuous). */

@@ -69,6 +69,20 @@ export const routerConsumerErrors = new Counter({
   registers: [registry],
 });
 
+export const collectorInterval = new Gauge({
+  name: "antimetal_collector_interval_seconds",
+  help: "Interval the scheduler runs each point collector at (changes live with the configuration).",
+  labelNames: ["collector"] as const,
+  registers: [registry],
+});
+
+export const collectorLastSuccess = new Gauge({
+  name: "antimetal_collector_last_success_timestamp_seconds",
+  help: "Unix time of the last successful collection, by collector.",
+  labelNames: ["collector"] as const,
+  registers: [registry],
+});
+
 export const expositionErrors = new Counter({
   name: "antimetal_exposition_errors_total",
   help: "Renders of a /metrics family that failed because its collector data had an unexpected shape (the family is left empty).",

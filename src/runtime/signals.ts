@@ -22,3 +22,27 @@ export function onShutdownSignal(handler: (signal: NodeJS.Signals) => Promise<vo
   process.on("SIGTERM", on);
   process.on("SIGINT", on);
 }
+
+/**
+ * Calls `handler` on every SIGHUP (reload). Installed, SIGHUP no longer ends the process (its
+ * default action); a reload still running when the next SIGHUP comes is followed by one more.
+ */
+export function onReloadSignal(handler: () => Promise<void>): () => void {
+  let running: Promise<void> | undefined;
+  let again = false;
+  const on = () => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = handler().finally(() => {
+      running = undefined;
+      if (again) {
+        again = false;
+        on();
+      }
+    });
+  };
+  process.on("SIGHUP", on);
+  return () => process.off("SIGHUP", on);
+}

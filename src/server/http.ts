@@ -28,6 +28,8 @@ export interface HttpOptions {
   sources?: readonly ExpositionSource[];
   selfMaxAgeMs?: number;
   logger: Logger;
+  /** GET /config on the probe port: the effective configuration and where each value came from (secrets redacted). */
+  configView?: () => unknown;
 }
 
 export interface HttpComponent extends Component {
@@ -64,6 +66,8 @@ export function createHttpComponent(opts: HttpOptions): HttpComponent {
       const r = opts.readiness();
       return r.ready ? text("ok\n") : text(`not ready:\n${r.reasons.map((x) => `- ${x}`).join("\n")}\n`, 503);
     }
+    if (path === "/config" && opts.configView)
+      return new Response(JSON.stringify(opts.configView(), null, 2) + "\n", { headers: { "content-type": "application/json" } });
     return text("not found\n", 404);
   };
 

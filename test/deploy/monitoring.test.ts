@@ -57,7 +57,7 @@ export function metricNames(expr: string): string[] {
   return [...names];
 }
 
-/** antimetal_* names declared in src/ (a metric's `name: "..."`). */
+/** antimetal_* names declared in src/ (a metric's `name: "..."`, or the first argument of a declaring helper such as `gauge("...", ...)`). */
 function declaredNames(): Set<string> {
   const out = new Set<string>();
   const walk = (dir: string) => {
@@ -65,7 +65,8 @@ function declaredNames(): Set<string> {
       const p = path.join(dir, e.name);
       if (e.isDirectory()) walk(p);
       else if (e.name.endsWith(".ts") && !e.name.endsWith(".test.ts")) {
-        for (const m of fs.readFileSync(p, "utf8").matchAll(/name:\s*"(antimetal_[a-z0-9_]+)"/g)) out.add(m[1]!);
+        for (const m of fs.readFileSync(p, "utf8").matchAll(/(?:name:\s*|\b(?:gauge|counter|histogram)\()"(antimetal_[a-z0-9_]+)"/g))
+          out.add(m[1]!);
       }
     }
   };

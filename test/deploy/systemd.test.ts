@@ -82,6 +82,7 @@ describe("systemd unit", () => {
     expect(settings.get("StateDirectory")).toEqual(["antimetal"]);
     expect(settings.get("ProtectSystem")).toEqual(["strict"]);
     expect(settings.get("Restart")).toEqual(["on-failure"]);
+    expect(settings.get("ExecReload")).toEqual(["/bin/kill -HUP $MAINPID"]);
     expect(settings.get("EnvironmentFile")).toEqual(["-/etc/antimetal/agent.env"]);
     expect(settings.get("NoNewPrivileges")).toEqual(["yes"]);
     // /dev/kmsg must stay reachable for the kernel log collector.
