@@ -11,6 +11,12 @@
  * objects (ebpf/build/<arch>/*.bpf.o) and shared libraries (ebpf/build/lib/<arch>/
  * {libz,libelf,libbpf}.so.1) `with { type: "file" }`, so they are embedded in the executable and
  * reachable as /$bunfs/... paths. Run scripts/build-ebpf.sh first; a missing file fails the build.
+ *
+ * It also cuts @kubernetes/client-node's generated API clients out of the binary: the agent uses
+ * only its KubeConfig (credentials and TLS), whose module imports the generated code solely for
+ * makeApiClient(). That import (about 340 KB of minified JS, 60% of what KubeConfig pulls in) is
+ * replaced by functions that throw. The match is exact, so a client-node upgrade that moves it fails
+ * the build instead of shipping the whole generated client.
  */
 
 import { existsSync, readdirSync } from "node:fs";
@@ -47,6 +53,31 @@ export function ebpfAssetsModule(arch: "x64" | "arm64", buildDir = join(ROOT, "e
   return lines.join("\n") + "\n";
 }
 
+const CLIENT_NODE_GEN_IMPORT = "import { createConfiguration, ServerConfiguration, } from './gen/index.js';";
+const CLIENT_NODE_GEN_STUB =
+  "const createConfiguration = () => { throw new Error('client-node API clients are not bundled in antimetal-agent (scripts/build-plugins.ts)'); };\n" +
+  "class ServerConfiguration { constructor() { createConfiguration(); } }";
+
+/** client-node's config.js without its import of the generated API clients (see the header). */
+export function clientNodeConfigWithoutApiClients(source: string, file: string): string {
+  if (!source.includes(CLIENT_NODE_GEN_IMPORT)) {
+    throw new Error(
+      `${file}: the generated-client import this build removes is not there (client-node changed?); update scripts/build-plugins.ts`,
+    );
+  }
+  return source.replace(CLIENT_NODE_GEN_IMPORT, CLIENT_NODE_GEN_STUB);
+}
+
+const clientNodeTrim: BunPlugin = {
+  name: "antimetal-client-node-kubeconfig-only",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/]config\.js$/ }, async (args) => ({
+      contents: clientNodeConfigWithoutApiClients(await Bun.file(args.path).text(), args.path),
+      loader: "js",
+    }));
+  },
+};
+
 /** Plugins scripts/build.ts passes to Bun.build for one target arch. */
 export function pluginsFor(arch: "x64" | "arm64"): import("bun").BunPlugin[] {
   const plugin: BunPlugin = {
@@ -58,5 +89,5 @@ export function pluginsFor(arch: "x64" | "arm64"): import("bun").BunPlugin[] {
       }));
     },
   };
-  return [plugin];
+  return [plugin, clientNodeTrim];
 }

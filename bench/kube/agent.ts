@@ -55,7 +55,7 @@ const probe = setInterval(() => {
 }, 5);
 const cpu0 = process.cpuUsage();
 const ctl = createKubeController({
-  config: loadKubeconfig([kubeconfig]),
+  config: await loadKubeconfig([kubeconfig]),
   store,
   logger,
   leaderElect: false,

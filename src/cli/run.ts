@@ -202,7 +202,7 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets, metric
 
   // Kubernetes and gRPC modules load only when used: a standalone agent starts faster without them.
   const kubeMod = config.enableKubernetesController ? await import("../kube/index.ts") : undefined;
-  const kubeConfig = kubeMod?.detectKubeConfig({ kubeconfig: config.kubeconfig || undefined });
+  const kubeConfig = await kubeMod?.detectKubeConfig({ kubeconfig: config.kubeconfig || undefined });
   if (!config.enableKubernetesController) {
     logger.info("Kubernetes controller off (--enable-kubernetes-controller=false)");
   } else if (!kubeMod || !kubeConfig?.config) {

@@ -240,7 +240,7 @@ export function createKubeController(opts: KubeControllerOptions): KubeControlle
     async start() {
       let cfg = opts.config;
       if (!cfg) {
-        const d = detectKubeConfig({ kubeconfig: opts.kubeconfig });
+        const d = await detectKubeConfig({ kubeconfig: opts.kubeconfig });
         if (!d.config) throw new Error(`no Kubernetes configuration: ${d.reason}`);
         cfg = d.config;
       }

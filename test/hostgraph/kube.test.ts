@@ -36,7 +36,7 @@ beforeAll(async () => {
   hg = createHostGraphComponent({ store, paths: fx.paths, intervalMs: 3_600_000, nodeName: "db-07", logger: silentLogger });
   await hg.start(); // before the controller: the Node is not in the store yet
   ctl = createKubeController({
-    config: loadKubeconfig([env.kubeconfigPath]),
+    config: await loadKubeconfig([env.kubeconfigPath]),
     store,
     logger: silentLogger,
     leaderElect: false,

@@ -6,13 +6,16 @@
 
 /**
  * Access to a real kube-apiserver: every auth mode the client supports (CA + token, client
- * certificate, exec plugin, in-cluster ServiceAccount token), the shipped RBAC (checked against
+ * certificate, exec plugin, in-cluster ServiceAccount token, through a proxy, impersonating, a token
+ * rotated after a 401), the shipped RBAC (checked against
  * the kinds the code watches, then used by the agent's ServiceAccount for a full sync), and leader
  * election between two agent processes (one leader, failover after kill, release on SIGTERM).
  */
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
+import * as http from "node:http";
+import * as net from "node:net";
 import * as path from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { parseAllDocuments } from "yaml";
@@ -69,13 +72,13 @@ afterAll(async () => {
 
 describe("client auth against a real apiserver", () => {
   test("kubeconfig with CA file + bearer token", async () => {
-    const c = new KubeClient(loadKubeconfig([env.kubeconfigPath]));
+    const c = new KubeClient(await loadKubeconfig([env.kubeconfigPath]));
     const v = await c.getJSON<{ major: string }>("/version");
     expect(v.major).toBe("1");
   });
 
   test("kubeconfig with client certificate and key (mTLS), inline data too", async () => {
-    const c = new KubeClient(loadKubeconfig([env.certKubeconfigPath]));
+    const c = new KubeClient(await loadKubeconfig([env.certKubeconfigPath]));
     const review = await c.sendJSON<{ status: { userInfo: { username: string } } }>(
       "POST",
       "/apis/authentication.k8s.io/v1/selfsubjectreviews",
@@ -92,7 +95,7 @@ describe("client auth against a real apiserver", () => {
       inline,
       `apiVersion: v1\nkind: Config\ncurrent-context: x\ncontexts:\n- name: x\n  context: {cluster: x, user: x}\nclusters:\n- name: x\n  cluster:\n    server: ${env.url}\n    certificate-authority-data: ${b64(env.caFile)}\nusers:\n- name: x\n  user:\n    client-certificate-data: ${b64(env.clientCertFile)}\n    client-key-data: ${b64(env.clientKeyFile)}\n`,
     );
-    const c2 = new KubeClient(loadKubeconfig([inline]));
+    const c2 = new KubeClient(await loadKubeconfig([inline]));
     expect((await c2.getJSON<{ items: unknown[] }>("/api/v1/namespaces/app/pods")).items).toHaveLength(1);
   });
 
@@ -103,8 +106,9 @@ describe("client auth against a real apiserver", () => {
       ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "k", "-subj", "/CN=other", "-days", "1", "-out", "ca.crt"],
       { cwd: other },
     );
-    const cfg = { ...loadKubeconfig([env.kubeconfigPath]), ca: fs.readFileSync(path.join(other, "ca.crt"), "utf8") };
-    await expect(new KubeClient(cfg).getJSON("/version")).rejects.toThrow();
+    const kc = path.join(other, "kubeconfig");
+    fs.writeFileSync(kc, fs.readFileSync(env.kubeconfigPath, "utf8").replace(env.caFile, path.join(other, "ca.crt")));
+    await expect(new KubeClient(await loadKubeconfig([kc])).getJSON("/version")).rejects.toThrow();
   });
 
   test("exec credential plugin (client.authentication.k8s.io/v1), run once and cached", async () => {
@@ -120,7 +124,7 @@ describe("client auth against a real apiserver", () => {
       kc,
       `apiVersion: v1\nkind: Config\ncurrent-context: x\ncontexts:\n- name: x\n  context: {cluster: x, user: x}\nclusters:\n- name: x\n  cluster: {server: "${env.url}", certificate-authority: "${env.caFile}"}\nusers:\n- name: x\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: ./cred.sh\n      env: [{name: TOKEN, value: "${env.adminToken}"}]\n`,
     );
-    const c = new KubeClient(loadKubeconfig([kc]));
+    const c = new KubeClient(await loadKubeconfig([kc]));
     expect((await c.getJSON<{ major: string }>("/version")).major).toBe("1");
     await c.getJSON("/api/v1/namespaces");
     expect(fs.readFileSync(counter, "utf8").trim().split("\n")).toHaveLength(1); // cached
@@ -139,12 +143,112 @@ describe("client auth against a real apiserver", () => {
     fs.writeFileSync(path.join(sa, "namespace"), NS);
     const port = new URL(env.url).port;
     const fakeEnv = { KUBERNETES_SERVICE_HOST: "127.0.0.1", KUBERNETES_SERVICE_PORT: port };
-    const cfg = loadInCluster(fakeEnv, sa);
+    const cfg = await loadInCluster(fakeEnv, sa);
     expect(cfg.namespace).toBe(NS);
     const c = new KubeClient(cfg);
     expect((await c.getJSON<{ items: unknown[] }>("/api/v1/pods")).items.length).toBeGreaterThan(0);
-    expect(detectKubeConfig({ env: fakeEnv, saDir: sa }).config?.source).toContain("in-cluster");
-    expect(detectKubeConfig({ env: { HOME: env.dir }, saDir: path.join(env.dir, "nope") }).reason).toContain("no kubeconfig");
+    expect((await detectKubeConfig({ env: fakeEnv, saDir: sa })).config?.source).toContain("in-cluster");
+    expect((await detectKubeConfig({ env: { HOME: env.dir }, saDir: path.join(env.dir, "nope") })).reason).toContain("no kubeconfig");
+  });
+});
+
+/** An HTTP CONNECT proxy on 127.0.0.1 that records the targets it tunnels to. */
+async function connectProxy(): Promise<{ url: string; targets: string[]; close: () => void }> {
+  const targets: string[] = [];
+  const proxy = http.createServer((_req, res) => {
+    res.statusCode = 405;
+    res.end();
+  });
+  proxy.on("connect", (req, socket: net.Socket, head) => {
+    targets.push(req.url ?? "");
+    const [host, port] = (req.url ?? "").split(":");
+    const upstream = net.connect(Number(port), host, () => {
+      socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      upstream.write(head);
+      upstream.pipe(socket);
+      socket.pipe(upstream);
+    });
+    upstream.on("error", () => socket.destroy());
+    socket.on("error", () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  const { port } = proxy.address() as net.AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, targets, close: () => proxy.close() };
+}
+
+describe("proxies, impersonation and rotated tokens against a real apiserver", () => {
+  const apiTarget = () => new URL(env.url).host;
+
+  test("proxy-url in the kubeconfig tunnels CA + token and client-certificate requests", async () => {
+    const proxy = await connectProxy();
+    try {
+      for (const [name, source] of [
+        ["token", env.kubeconfigPath],
+        ["cert", env.certKubeconfigPath],
+      ] as const) {
+        const kc = path.join(env.dir, `proxy-${name}.kubeconfig`);
+        fs.writeFileSync(kc, fs.readFileSync(source, "utf8").replace(/(\n\s+server: .*\n)/, `$1    proxy-url: ${proxy.url}\n`));
+        expect(fs.readFileSync(kc, "utf8")).toContain("proxy-url");
+        const c = new KubeClient(await loadKubeconfig([kc]));
+        expect((await c.getJSON<{ items: unknown[] }>("/api/v1/namespaces/app/pods")).items).toHaveLength(1);
+      }
+      expect(proxy.targets.length).toBeGreaterThanOrEqual(2);
+      expect(new Set(proxy.targets)).toEqual(new Set([apiTarget()]));
+    } finally {
+      proxy.close();
+    }
+  });
+
+  test("HTTPS_PROXY is used, and NO_PROXY bypasses it", async () => {
+    const proxy = await connectProxy();
+    try {
+      const via = new KubeClient(await loadKubeconfig([env.kubeconfigPath], undefined, { HTTPS_PROXY: proxy.url }));
+      expect((await via.getJSON<{ major: string }>("/version")).major).toBe("1");
+      expect(proxy.targets).toEqual([apiTarget()]);
+      const direct = new KubeClient(
+        await loadKubeconfig([env.kubeconfigPath], undefined, { HTTPS_PROXY: proxy.url, NO_PROXY: "localhost,127.0.0.0/8" }),
+      );
+      expect((await direct.getJSON<{ major: string }>("/version")).major).toBe("1");
+      expect(proxy.targets).toHaveLength(1);
+    } finally {
+      proxy.close();
+    }
+  });
+
+  test("impersonation (as, as-groups, as-user-extra): the apiserver sees the impersonated user", async () => {
+    const kc = path.join(env.dir, "impersonate.kubeconfig");
+    fs.writeFileSync(
+      kc,
+      fs
+        .readFileSync(env.kubeconfigPath, "utf8")
+        .replace(/(\n {4}token: .*\n)/, "$1    as: jane\n    as-groups: [team-a]\n    as-user-extra:\n      reason: [audit]\n"),
+    );
+    expect(fs.readFileSync(kc, "utf8")).toContain("as-groups");
+    const c = new KubeClient(await loadKubeconfig([kc]));
+    const review = await c.sendJSON<{ status: { userInfo: { username: string; groups: string[]; extra?: Record<string, string[]> } } }>(
+      "POST",
+      "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+      { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" },
+    );
+    expect(review.status.userInfo.username).toBe("jane");
+    expect(review.status.userInfo.groups).toContain("team-a");
+    expect(review.status.userInfo.extra?.reason).toEqual(["audit"]);
+    // jane has no RBAC: impersonation really changed who asks
+    const denied = await c.getJSON("/api/v1/namespaces/app/pods").catch((e) => e);
+    expect((denied as KubeApiError).status).toBe(403);
+  });
+
+  test("a rotated ServiceAccount token is picked up on the first 401, not a minute later", async () => {
+    const sa = path.join(env.dir, "sa-rotate");
+    fs.mkdirSync(sa);
+    fs.writeFileSync(path.join(sa, "token"), "revoked-token");
+    fs.copyFileSync(env.caFile, path.join(sa, "ca.crt"));
+    const cfg = await loadInCluster({ KUBERNETES_SERVICE_HOST: "127.0.0.1", KUBERNETES_SERVICE_PORT: new URL(env.url).port }, sa);
+    const c = new KubeClient(cfg);
+    const err = await c.getJSON("/version").catch((e) => e);
+    expect((err as KubeApiError).status).toBe(401);
+    fs.writeFileSync(path.join(sa, "token"), env.adminToken);
+    expect((await c.getJSON<{ major: string }>("/version")).major).toBe("1");
   });
 });
 
@@ -168,7 +272,7 @@ describe("RBAC shipped in deploy/kubernetes/base/rbac", () => {
   test("the agent's ServiceAccount with only this RBAC syncs every kind, holds the lease, and cannot read secrets", async () => {
     const store = openStore({ dataDirectory: "", logger });
     const ctl = createKubeController({
-      config: loadKubeconfig([env.agentKubeconfigPath]),
+      config: await loadKubeconfig([env.agentKubeconfigPath]),
       store,
       logger,
       leaderElect: true,
@@ -189,7 +293,7 @@ describe("RBAC shipped in deploy/kubernetes/base/rbac", () => {
     const released = await kreq(env, "GET", `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/4927b366.antimetal.com`);
     expect(released.spec.holderIdentity ?? "").toBe("");
     store.close();
-    const agent = new KubeClient(loadKubeconfig([env.agentKubeconfigPath]));
+    const agent = new KubeClient(await loadKubeconfig([env.agentKubeconfigPath]));
     const err = await agent.getJSON("/api/v1/secrets").catch((e) => e);
     expect(err).toBeInstanceOf(KubeApiError);
     expect((err as KubeApiError).status).toBe(403);

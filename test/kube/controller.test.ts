@@ -113,7 +113,7 @@ beforeAll(async () => {
 
   store = openStore({ dataDirectory: "", logger });
   ctl = createKubeController({
-    config: loadKubeconfig([env.kubeconfigPath]),
+    config: await loadKubeconfig([env.kubeconfigPath]),
     store,
     logger,
     leaderElect: false,
@@ -280,7 +280,7 @@ describe("kube controller against a real kube-apiserver", () => {
     const got = new Map<string, string>();
     let failures = 1;
     const r = new Reflector({
-      client: new KubeClient(loadKubeconfig([env.kubeconfigPath])),
+      client: new KubeClient(await loadKubeconfig([env.kubeconfigPath])),
       spec: KIND_BY_NAME.get("Namespace")!,
       logger,
       backoffBaseMs: 50,
@@ -300,7 +300,7 @@ describe("kube controller against a real kube-apiserver", () => {
   test("a kind over its memory budget stops tracking new objects and counts them", async () => {
     const got: string[] = [];
     const r = new Reflector({
-      client: new KubeClient(loadKubeconfig([env.kubeconfigPath])),
+      client: new KubeClient(await loadKubeconfig([env.kubeconfigPath])),
       spec: KIND_BY_NAME.get("Pod")!,
       logger,
       budgetBytes: 300, // room for about two pods' bookkeeping
@@ -355,7 +355,13 @@ describe("kube controller against a real kube-apiserver", () => {
     await api.del(env, "/api/v1/namespaces/team-b/pods/after-restart");
     await api.del(env, "/api/v1/namespaces/team-a/pods/web-1-b");
     await api.pod(env, "team-a", "web-1-b", { node: "node-a", labels: { app: "web" } }); // moved, no owner now
-    ctl = createKubeController({ config: loadKubeconfig([env.kubeconfigPath]), store, logger, leaderElect: false, nodeName: "node-a" });
+    ctl = createKubeController({
+      config: await loadKubeconfig([env.kubeconfigPath]),
+      store,
+      logger,
+      leaderElect: false,
+      nodeName: "node-a",
+    });
     await ctl.start();
     await ctl.synced();
     expect(names("k8s.io.api.core.v1.Pod")).not.toContain("team-b/after-restart");
@@ -371,7 +377,7 @@ describe("kube controller against a real kube-apiserver", () => {
 test("with leader election, readiness waits for the first election round: a new sole candidate is ready only with the graph synced", async () => {
   const own = openStore({ dataDirectory: "", logger });
   const candidate = createKubeController({
-    config: loadKubeconfig([env.kubeconfigPath]),
+    config: await loadKubeconfig([env.kubeconfigPath]),
     store: own,
     logger,
     leaderElect: true,

@@ -7,130 +7,16 @@
 /**
  * Cluster provider detection against local fake metadata servers (AWS IMDSv2 + EC2 API, GCE
  * metadata server, Azure IMDS). The Kubernetes side (node providerID/labels, cluster-info) is a
- * stub client here; test/kube/controller.test.ts covers it against the real apiserver.
+ * stub client here; test/kube/controller.test.ts covers it against the real apiserver, and
+ * test/kube/eks-credentials.test.ts each AWS credential source.
  */
 
 import { afterAll, describe, expect, test } from "bun:test";
-import type { KubeClient } from "../../src/kube/client/client.ts";
-import { detectUncached, type ProviderOptions, providerFromNode } from "../../src/kube/providers/index.ts";
+import { detectUncached, providerFromNode } from "../../src/kube/providers/index.ts";
 import { aksClusterFromResourceGroup, eksClusterFromTags } from "../../src/kube/providers/metadata.ts";
-import { createLogger } from "../../src/log/logger.ts";
+import { awsImds, azure, blackhole, ec2, gce, opts, sigv4, stopFakeServers, stubClient, withAwsEnv } from "./cloud-fakes.ts";
 
-const logger = createLogger({ level: "error" });
-const servers: Array<{ stop: (force?: boolean) => void }> = [];
-
-afterAll(() => {
-  for (const s of servers) s.stop(true);
-});
-
-interface Hit {
-  method: string;
-  path: string;
-  headers: Headers;
-  body: string;
-}
-
-function fake(handler: (req: Request, hit: Hit) => Response | Promise<Response>): { url: string; hits: Hit[] } {
-  const hits: Hit[] = [];
-  const server = Bun.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    async fetch(req) {
-      const u = new URL(req.url);
-      const hit = { method: req.method, path: u.pathname + u.search, headers: req.headers, body: await req.text() };
-      hits.push(hit);
-      return handler(req, hit);
-    },
-  });
-  servers.push(server);
-  return { url: `http://127.0.0.1:${server.port}`, hits };
-}
-
-function awsImds(opts: { tags?: Record<string, string> } = {}) {
-  return fake((req, hit) => {
-    if (hit.path === "/latest/api/token") {
-      return req.method === "PUT" && req.headers.get("x-aws-ec2-metadata-token-ttl-seconds")
-        ? new Response("tok-123")
-        : new Response("", { status: 405 });
-    }
-    if (req.headers.get("x-aws-ec2-metadata-token") !== "tok-123") return new Response("", { status: 401 });
-    if (hit.path === "/latest/dynamic/instance-identity/document") {
-      return Response.json({ region: "us-west-2", accountId: "123456789012", instanceId: "i-0abc" });
-    }
-    if (hit.path === "/latest/meta-data/instance-id") return new Response("i-0abc");
-    if (hit.path.startsWith("/latest/meta-data/tags/instance/")) {
-      const key = decodeURIComponent(hit.path.slice("/latest/meta-data/tags/instance/".length));
-      const v = opts.tags?.[key];
-      return v === undefined ? new Response("", { status: 404 }) : new Response(v);
-    }
-    if (hit.path === "/latest/meta-data/iam/security-credentials/") return new Response("node-role\n");
-    if (hit.path === "/latest/meta-data/iam/security-credentials/node-role") {
-      return Response.json({ AccessKeyId: "AKIDROLE", SecretAccessKey: "secret", Token: "session-token" });
-    }
-    return new Response("", { status: 404 });
-  });
-}
-
-function ec2(tags: Array<[string, string]>) {
-  return fake((_req, hit) => {
-    if (!hit.body.includes("Action=DescribeInstances") || !hit.body.includes("InstanceId.1=i-0abc"))
-      return new Response("<Error/>", { status: 400 });
-    const items = tags.map(([k, v]) => `<item><key>${k}</key><value>${v}</value></item>`).join("");
-    return new Response(
-      `<?xml version="1.0"?><DescribeInstancesResponse><reservationSet><item><instancesSet><item><instanceId>i-0abc</instanceId><tagSet>${items}</tagSet></item></instancesSet></item></reservationSet></DescribeInstancesResponse>`,
-    );
-  });
-}
-
-function gce() {
-  return fake((req, hit) => {
-    if (req.headers.get("metadata-flavor") !== "Google") return new Response("", { status: 403 });
-    const m: Record<string, string> = {
-      "/computeMetadata/v1/instance/id": "42",
-      "/computeMetadata/v1/instance/attributes/cluster-name": "gke-prod",
-      "/computeMetadata/v1/instance/attributes/cluster-location": "europe-west4-b",
-    };
-    return m[hit.path] ? new Response(m[hit.path]) : new Response("", { status: 404 });
-  });
-}
-
-function azure() {
-  return fake((req, hit) => {
-    if (req.headers.get("metadata") !== "true" || !hit.path.startsWith("/metadata/instance")) return new Response("", { status: 400 });
-    return Response.json({
-      compute: {
-        location: "westeurope",
-        resourceGroupName: "MC_my_rg_aks-prod_westeurope",
-        tagsList: [{ name: "aks-managed-cluster-name", value: "aks-prod" }],
-      },
-    });
-  });
-}
-
-/** A server that accepts connections and never answers (IMDS behind a hop limit looks like this). */
-function blackhole(): string {
-  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Promise<Response>(() => {}) });
-  servers.push(server);
-  return `http://127.0.0.1:${server.port}`;
-}
-
-function stubClient(node?: { providerID?: string; labels?: Record<string, string> }): KubeClient {
-  return {
-    server: "https://stub",
-    async getJSON(p: string) {
-      if (p.startsWith("/api/v1/nodes")) {
-        if (!node) throw new Error("no nodes");
-        const n = { spec: { providerID: node.providerID }, metadata: { labels: node.labels ?? {} } };
-        return p.includes("limit") ? { items: [n] } : n;
-      }
-      throw new Error(`404 ${p}`);
-    },
-  } as unknown as KubeClient;
-}
-
-function opts(o: Partial<ProviderOptions>): ProviderOptions {
-  return { client: stubClient(), logger, env: {}, timeoutMs: 3000, probeTimeoutMs: 300, ...o };
-}
+afterAll(stopFakeServers);
 
 describe("provider detection", () => {
   test("node providerID and labels decide the provider", () => {
@@ -143,21 +29,27 @@ describe("provider detection", () => {
     expect(providerFromNode({ providerID: "", labels: {} })).toBeUndefined();
   });
 
-  test("EKS: IMDSv2 identity for the region, ec2:DescribeInstances (SigV4, role credentials) for the cluster name", async () => {
+  test("EKS: IMDSv2 identity for the region, ec2:DescribeInstances (SigV4, IMDSv2 role credentials) for the cluster name", async () => {
     const imds = awsImds();
     const api = ec2([
       ["Name", "node-1"],
       ["kubernetes.io/cluster/prod-eks", "owned"],
     ]);
-    const info = await detectUncached(
-      opts({ client: stubClient({ providerID: "aws:///us-west-2a/i-0abc" }), endpoints: { awsImds: imds.url, ec2: api.url } }),
+    const info = await withAwsEnv({ AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url }, () =>
+      detectUncached(
+        opts({ client: stubClient({ providerID: "aws:///us-west-2a/i-0abc" }), endpoints: { awsImds: imds.url, ec2: api.url } }),
+      ),
     );
     expect(info).toMatchObject({ provider: "eks", clusterName: "prod-eks", region: "us-west-2", source: "ec2:DescribeInstances tags" });
-    const auth = api.hits[0]!.headers.get("authorization")!;
-    expect(auth).toMatch(
-      /^AWS4-HMAC-SHA256 Credential=AKIDROLE\/\d{8}\/us-west-2\/ec2\/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-security-token, Signature=[0-9a-f]{64}$/,
-    );
-    expect(api.hits[0]!.headers.get("x-amz-security-token")).toBe("session-token");
+    expect(sigv4(api.hits[0]!)).toEqual({
+      accessKeyId: "AKIDROLE",
+      scope: "us-west-2/ec2/aws4_request",
+      signsToken: true,
+      securityToken: "session-token",
+    });
+    // the SDK's IMDS provider asked for a session token first (IMDSv2)
+    const paths = imds.hits.map((h) => `${h.method} ${h.path.replace(/^\/+/, "/")}`);
+    expect(paths.indexOf("PUT /latest/api/token")).toBeLessThan(paths.indexOf("GET /latest/meta-data/iam/security-credentials/node-role"));
     expect(
       eksClusterFromTags([
         ["aws:eks:cluster-name", "a"],

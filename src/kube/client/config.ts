@@ -5,28 +5,23 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 /**
- * Where the agent finds its cluster: kubeconfig (--kubeconfig, $KUBECONFIG, ~/.kube/config) or the
- * in-cluster ServiceAccount. Supports CA (file/data), insecure-skip-tls-verify, tls-server-name,
- * bearer token (inline or tokenFile), client certificate (file/data), basic auth and exec
- * credential plugins (client.authentication.k8s.io v1/v1beta1). Auth-provider plugins (the
- * removed gcp/azure ones) are rejected with a clear message.
+ * Where the agent finds its cluster: kubeconfig (--kubeconfig, $KUBECONFIG merged first-wins as
+ * kubectl does, ~/.kube/config) or the in-cluster ServiceAccount. Parsing and credentials are
+ * @kubernetes/client-node's KubeConfig, imported on first use so an agent without a cluster never
+ * loads it. Added on top of it: kubeconfig `tokenFile` (re-read), exec commands relative to the
+ * kubeconfig and KUBERNETES_EXEC_INFO, the impersonation fields it skips, and errors naming the file
+ * and context. The gcp/azure auth-provider plugins (removed from kubectl) are rejected.
  */
 
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import type { Cluster, User } from "@kubernetes/client-node/dist/config_types.js";
 import { parse as parseYaml } from "yaml";
+import { errorMessage } from "../../util/errors.ts";
+import { type ImpersonationExtras, KubeAuth, type LoadedConfig } from "./auth.ts";
 
 export const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
-
-export interface ExecConfig {
-  command: string;
-  args: string[];
-  env: Array<{ name: string; value: string }>;
-  apiVersion: string;
-  /** Directory relative commands resolve against (the kubeconfig's). */
-  baseDir: string;
-}
 
 export interface KubeConfig {
   server: string;
@@ -35,17 +30,8 @@ export interface KubeConfig {
   clusterName: string;
   contextName: string;
   namespace?: string;
-  ca?: string;
-  insecureSkipTLSVerify: boolean;
-  tlsServerName?: string;
-  cert?: string;
-  key?: string;
-  token?: string;
-  /** Re-read on use (bound SA tokens rotate). */
-  tokenFile?: string;
-  username?: string;
-  password?: string;
-  exec?: ExecConfig;
+  /** Headers, TLS and proxy of every request (client-node's KubeConfig underneath). */
+  auth: KubeAuth;
 }
 
 export class KubeConfigError extends Error {
@@ -55,82 +41,23 @@ export class KubeConfigError extends Error {
   }
 }
 
-interface Named<T> {
-  name: string;
-  value: T;
+type ClientNode = typeof import("@kubernetes/client-node/dist/config.js");
+let clientNode: Promise<ClientNode> | undefined;
+
+/** client-node's config module, imported once, when a cluster configuration is first loaded. */
+export function loadClientNode(): Promise<ClientNode> {
+  clientNode ??= import("@kubernetes/client-node/dist/config.js");
+  return clientNode;
 }
 
-type RawCluster = Record<string, unknown>;
-type RawUser = Record<string, unknown>;
-type RawContext = Record<string, unknown>;
+type RawRecord = Record<string, unknown>;
 
-interface RawConfig {
-  clusters: Array<Named<RawCluster>>;
-  users: Array<Named<RawUser>>;
-  contexts: Array<Named<RawContext>>;
-  currentContext?: string;
+function asRecord(v: unknown): RawRecord {
+  return v && typeof v === "object" && !Array.isArray(v) ? (v as RawRecord) : {};
 }
 
-function asRecord(v: unknown): Record<string, unknown> {
-  return v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-}
-
-function named<T>(list: unknown, key: string, dir: string): Array<Named<T>> {
-  if (!Array.isArray(list)) return [];
-  return list.map((e) => {
-    const r = asRecord(e);
-    return { name: String(r.name ?? ""), value: { ...asRecord(r[key]), __dir: dir } as T };
-  });
-}
-
-function loadRaw(files: string[]): RawConfig {
-  const merged: RawConfig = { clusters: [], users: [], contexts: [] };
-  const seen = { clusters: new Set<string>(), users: new Set<string>(), contexts: new Set<string>() };
-  for (const file of files) {
-    let doc: Record<string, unknown>;
-    try {
-      doc = asRecord(parseYaml(fs.readFileSync(file, "utf8")));
-    } catch (err) {
-      throw new KubeConfigError(`kubeconfig ${file}: ${(err as Error).message}`);
-    }
-    const dir = path.dirname(path.resolve(file));
-    for (const [k, inner] of [
-      ["clusters", "cluster"],
-      ["users", "user"],
-      ["contexts", "context"],
-    ] as const) {
-      for (const n of named<Record<string, unknown>>(doc[k], inner, dir)) {
-        if (seen[k].has(n.name)) continue; // first file wins, as kubectl
-        seen[k].add(n.name);
-        (merged[k] as Array<Named<Record<string, unknown>>>).push(n);
-      }
-    }
-    if (!merged.currentContext && typeof doc["current-context"] === "string" && doc["current-context"]) {
-      merged.currentContext = doc["current-context"] as string;
-    }
-  }
-  return merged;
-}
-
-function resolvePath(dir: string, p: string): string {
-  if (p.startsWith("~/")) return path.join(os.homedir(), p.slice(2));
-  return path.isAbsolute(p) ? p : path.join(dir, p);
-}
-
-function fileOrData(rec: Record<string, unknown>, fileKey: string, dataKey: string): string | undefined {
-  const dir = String(rec.__dir ?? ".");
-  const data = rec[dataKey];
-  if (typeof data === "string" && data) return Buffer.from(data, "base64").toString("utf8");
-  const file = rec[fileKey];
-  if (typeof file === "string" && file) {
-    const p = resolvePath(dir, file);
-    try {
-      return fs.readFileSync(p, "utf8");
-    } catch (err) {
-      throw new KubeConfigError(`${fileKey} ${p}: ${(err as Error).message}`);
-    }
-  }
-  return undefined;
+function stringList(v: unknown): string[] {
+  return Array.isArray(v) ? v.map(String) : [];
 }
 
 /** Kubeconfig files in the order kubectl uses them. */
@@ -142,57 +69,155 @@ export function kubeconfigFiles(explicit?: string, env: NodeJS.ProcessEnv = proc
   return fs.existsSync(home) ? [home] : [];
 }
 
-export function loadKubeconfig(files: string[], contextOverride?: string): KubeConfig {
+/** The raw user records of every file (first wins), with the directory relative paths resolve against. */
+type RawUsers = Map<string, { user: RawRecord; dir: string }>;
+
+function mergeFiles(cn: ClientNode, files: string[]): { kc: InstanceType<ClientNode["KubeConfig"]>; rawUsers: RawUsers } {
+  const kc = new cn.KubeConfig();
+  kc.loadFromOptions({ clusters: [], users: [], contexts: [], currentContext: "" });
+  const rawUsers: RawUsers = new Map();
+  for (const file of files) {
+    const dir = path.dirname(path.resolve(file));
+    const one = new cn.KubeConfig();
+    let raw: RawRecord;
+    try {
+      const text = fs.readFileSync(file, "utf8");
+      raw = asRecord(parseYaml(text));
+      one.loadFromString(text, { onInvalidEntry: "filter" });
+      one.makePathsAbsolute(dir);
+    } catch (e) {
+      throw new KubeConfigError(`kubeconfig ${file}: ${errorMessage(e)}`);
+    }
+    for (const entry of Array.isArray(raw.users) ? raw.users : []) {
+      const name = String(asRecord(entry).name ?? "");
+      if (!rawUsers.has(name)) rawUsers.set(name, { user: asRecord(asRecord(entry).user), dir });
+    }
+    // first file wins for every name, as kubectl merges
+    for (const c of one.getClusters()) if (!kc.getCluster(c.name)) kc.addCluster(c);
+    for (const u of one.getUsers()) if (!kc.getUser(u.name)) kc.addUser(u);
+    for (const x of one.getContexts()) if (!kc.getContextObject(x.name)) kc.addContext(x);
+    if (!kc.getCurrentContext() && one.getCurrentContext()) kc.setCurrentContext(one.getCurrentContext());
+  }
+  return { kc, rawUsers };
+}
+
+function resolvePath(dir: string, p: string): string {
+  if (p.startsWith("~/")) return path.join(os.homedir(), p.slice(2));
+  return path.isAbsolute(p) ? p : path.join(dir, p);
+}
+
+/**
+ * `as-groups`, `as-uid` and `as-user-extra`. Bun's fetch joins repeated headers into one
+ * comma-separated line, which the apiserver reads as a single value, so at most one group and one
+ * value per extra key can be sent; more is refused rather than sent wrong.
+ */
+function impersonationOf(raw: RawRecord, where: string): ImpersonationExtras {
+  const extra: Record<string, string[]> = {};
+  for (const [k, v] of Object.entries(asRecord(raw["as-user-extra"]))) extra[k] = stringList(v);
+  const groups = stringList(raw["as-groups"]);
+  if (groups.length > 1 || Object.values(extra).some((v) => v.length > 1)) {
+    throw new KubeConfigError(`${where}: impersonation with more than one group (or extra value) per key is not supported`);
+  }
+  const uid = raw["as-uid"];
+  return { groups, uid: typeof uid === "string" && uid ? uid : undefined, extra };
+}
+
+/** The user as client-node should see it: tokenFile as its token-file provider, exec with our additions. */
+function completeUser(user: User, raw: RawRecord, dir: string, cluster: Cluster): User {
+  let out: User = user;
+  const tokenFile = raw.tokenFile;
+  if (typeof tokenFile === "string" && tokenFile && !user.token && !user.exec && !user.authProvider) {
+    out = { ...out, authProvider: { name: "tokenFile", config: { tokenFile: resolvePath(dir, tokenFile) } } };
+  }
+  if (user.exec && typeof user.exec.command === "string") {
+    const exec = user.exec as { command: string; apiVersion?: string; env?: Array<{ name: string; value: string }> | null };
+    const command = exec.command.includes(path.sep) && !path.isAbsolute(exec.command) ? path.join(dir, exec.command) : exec.command;
+    const ca = cluster.caData ?? (cluster.caFile ? readOptional(cluster.caFile) : undefined);
+    const info = {
+      apiVersion: exec.apiVersion ?? "client.authentication.k8s.io/v1",
+      kind: "ExecCredential",
+      spec: { interactive: false, cluster: { server: cluster.server, "certificate-authority-data": ca } },
+    };
+    const env = [...(exec.env ?? []), { name: "KUBERNETES_EXEC_INFO", value: JSON.stringify(info) }];
+    out = { ...out, exec: { ...exec, command, env } };
+  }
+  return out;
+}
+
+function readOptional(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file).toString("base64");
+  } catch {
+    return undefined; // the request itself reports the unreadable CA file
+  }
+}
+
+function fromFiles(
+  cn: ClientNode,
+  files: string[],
+  contextOverride: string | undefined,
+): { loaded: LoadedConfig; meta: Omit<KubeConfig, "auth"> } {
+  const { kc, rawUsers } = mergeFiles(cn, files);
+  const where = `kubeconfig ${files.join(path.delimiter)}`;
+  const ctxName = contextOverride ?? kc.getCurrentContext();
+  if (!ctxName) throw new KubeConfigError(`${where}: no current-context`);
+  const ctx = kc.getContextObject(ctxName);
+  if (!ctx) throw new KubeConfigError(`${where}: context "${ctxName}" not found`);
+  kc.setCurrentContext(ctxName);
+  let cluster = kc.getCluster(ctx.cluster);
+  if (!cluster) throw new KubeConfigError(`${where}: cluster "${ctx.cluster}" of context "${ctxName}" not found or has no server`);
+  if (cluster.server.startsWith("http:")) {
+    // plain HTTP (kubectl proxy): client-node refuses it unless TLS verification is off, which has no meaning here
+    const clusters = kc.getClusters();
+    cluster = clusters[clusters.indexOf(cluster)] = { ...cluster, skipTLSVerify: true };
+  }
+  const user = kc.getUser(ctx.user);
+  const raw = rawUsers.get(ctx.user) ?? { user: {}, dir: "." };
+  if (user?.authProvider && user.authProvider.name !== "oidc") {
+    throw new KubeConfigError(
+      `${where}: user "${ctx.user}" uses the ${user.authProvider.name} auth-provider plugin; use an exec credential plugin instead`,
+    );
+  }
+  if (user) {
+    const hasCert = !!(user.certFile || user.certData);
+    const hasKey = !!(user.keyFile || user.keyData);
+    if (hasCert !== hasKey)
+      throw new KubeConfigError(`${where}: user "${ctx.user}" has a client certificate without a key (or the reverse)`);
+    const completed = completeUser(user, raw.user, raw.dir, cluster);
+    const users = kc.getUsers();
+    users[users.indexOf(user)] = completed;
+  }
+  if (cluster.proxyUrl && /^socks/i.test(cluster.proxyUrl)) {
+    throw new KubeConfigError(`${where}: cluster "${ctx.cluster}" proxy-url is a SOCKS proxy; only HTTP(S) proxies are supported`);
+  }
+  return {
+    loaded: { kc, impersonation: impersonationOf(raw.user, `${where} user "${ctx.user}"`) },
+    meta: {
+      server: cluster.server.replace(/\/+$/, ""),
+      source: `${where} context ${ctxName}`,
+      clusterName: ctx.cluster,
+      contextName: ctxName,
+      namespace: ctx.namespace || undefined,
+    },
+  };
+}
+
+export async function loadKubeconfig(files: string[], contextOverride?: string, env: NodeJS.ProcessEnv = process.env): Promise<KubeConfig> {
   if (files.length === 0) throw new KubeConfigError("no kubeconfig file");
   for (const f of files) if (!fs.existsSync(f)) throw new KubeConfigError(`kubeconfig ${f} does not exist`);
-  const raw = loadRaw(files);
-  const ctxName = contextOverride ?? raw.currentContext;
-  if (!ctxName) throw new KubeConfigError(`kubeconfig ${files.join(":")}: no current-context`);
-  const ctx = raw.contexts.find((c) => c.name === ctxName)?.value;
-  if (!ctx) throw new KubeConfigError(`kubeconfig: context "${ctxName}" not found`);
-  const clusterName = String(ctx.cluster ?? "");
-  const cluster = raw.clusters.find((c) => c.name === clusterName)?.value;
-  if (!cluster) throw new KubeConfigError(`kubeconfig: cluster "${clusterName}" of context "${ctxName}" not found`);
-  const userName = String(ctx.user ?? "");
-  const user = raw.users.find((u) => u.name === userName)?.value ?? {};
-  const server = String(cluster.server ?? "");
-  if (!server) throw new KubeConfigError(`kubeconfig: cluster "${clusterName}" has no server`);
-  if (user["auth-provider"]) {
-    throw new KubeConfigError(`kubeconfig: user "${userName}" uses an auth-provider plugin; use an exec credential plugin instead`);
-  }
-  const cfg: KubeConfig = {
-    server: server.replace(/\/+$/, ""),
-    source: `kubeconfig ${files.join(path.delimiter)} context ${ctxName}`,
-    clusterName,
-    contextName: ctxName,
-    namespace: typeof ctx.namespace === "string" && ctx.namespace ? ctx.namespace : undefined,
-    ca: fileOrData(cluster, "certificate-authority", "certificate-authority-data"),
-    insecureSkipTLSVerify: cluster["insecure-skip-tls-verify"] === true,
-    tlsServerName: typeof cluster["tls-server-name"] === "string" ? (cluster["tls-server-name"] as string) : undefined,
-    cert: fileOrData(user, "client-certificate", "client-certificate-data"),
-    key: fileOrData(user, "client-key", "client-key-data"),
-    token: typeof user.token === "string" && user.token ? (user.token as string) : undefined,
-    tokenFile: typeof user.tokenFile === "string" && user.tokenFile ? resolvePath(String(user.__dir), user.tokenFile as string) : undefined,
-    username: typeof user.username === "string" ? (user.username as string) : undefined,
-    password: typeof user.password === "string" ? (user.password as string) : undefined,
+  const cn = await loadClientNode();
+  const first = fromFiles(cn, files, contextOverride);
+  let reused: LoadedConfig | undefined = first.loaded;
+  const load = () => {
+    const next = reused ?? fromFiles(cn, files, contextOverride).loaded;
+    reused = undefined;
+    return next;
   };
-  const exec = asRecord(user.exec);
-  if (typeof exec.command === "string" && exec.command) {
-    cfg.exec = {
-      command: exec.command,
-      args: Array.isArray(exec.args) ? exec.args.map(String) : [],
-      env: Array.isArray(exec.env) ? exec.env.map((e) => ({ name: String(asRecord(e).name), value: String(asRecord(e).value ?? "") })) : [],
-      apiVersion: String(exec.apiVersion ?? "client.authentication.k8s.io/v1"),
-      baseDir: String(user.__dir ?? "."),
-    };
-  }
-  if (!!cfg.cert !== !!cfg.key)
-    throw new KubeConfigError(`kubeconfig: user "${userName}" has a client certificate without a key (or the reverse)`);
-  return cfg;
+  return { ...first.meta, auth: new KubeAuth(load, first.meta.source, env) };
 }
 
 /** In-cluster config from the pod's ServiceAccount mount and KUBERNETES_SERVICE_HOST/PORT. */
-export function loadInCluster(env: NodeJS.ProcessEnv = process.env, saDir = SA_DIR): KubeConfig {
+export async function loadInCluster(env: NodeJS.ProcessEnv = process.env, saDir = SA_DIR): Promise<KubeConfig> {
   const host = env.KUBERNETES_SERVICE_HOST;
   const port = env.KUBERNETES_SERVICE_PORT;
   if (!host || !port) throw new KubeConfigError("not in a cluster: KUBERNETES_SERVICE_HOST/PORT unset");
@@ -200,16 +225,25 @@ export function loadInCluster(env: NodeJS.ProcessEnv = process.env, saDir = SA_D
   if (!fs.existsSync(tokenFile)) throw new KubeConfigError(`not in a cluster: ${tokenFile} missing`);
   const caFile = path.join(saDir, "ca.crt");
   const nsFile = path.join(saDir, "namespace");
-  const h = host.includes(":") ? `[${host}]` : host;
+  const server = `https://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const source = `in-cluster service account ${saDir}`;
+  const cn = await loadClientNode();
+  const load = (): LoadedConfig => {
+    const kc = new cn.KubeConfig();
+    // client-node's token-file provider re-reads the file every minute: kubelet rotates bound tokens
+    kc.loadFromClusterAndUser(
+      { name: "in-cluster", server, caFile: fs.existsSync(caFile) ? caFile : undefined, skipTLSVerify: false },
+      { name: "in-cluster", authProvider: { name: "tokenFile", config: { tokenFile } } },
+    );
+    return { kc, impersonation: { groups: [], extra: {} } };
+  };
   return {
-    server: `https://${h}:${port}`,
-    source: `in-cluster service account ${saDir}`,
+    server,
+    source,
     clusterName: "in-cluster",
     contextName: "in-cluster",
     namespace: fs.existsSync(nsFile) ? fs.readFileSync(nsFile, "utf8").trim() : undefined,
-    ca: fs.existsSync(caFile) ? fs.readFileSync(caFile, "utf8") : undefined,
-    insecureSkipTLSVerify: false,
-    tokenFile,
+    auth: new KubeAuth(load, source, env),
   };
 }
 
@@ -221,23 +255,24 @@ export interface DetectedConfig {
 
 /**
  * Decides whether a cluster is reachable by configuration: explicit --kubeconfig, then in-cluster,
- * then $KUBECONFIG / ~/.kube/config (controller-runtime's order). Never throws.
+ * then $KUBECONFIG / ~/.kube/config (controller-runtime's order). Never throws. client-node is
+ * imported only once a configuration was found.
  */
-export function detectKubeConfig(
+export async function detectKubeConfig(
   opts: { kubeconfig?: string; context?: string; env?: NodeJS.ProcessEnv; saDir?: string } = {},
-): DetectedConfig {
+): Promise<DetectedConfig> {
   const env = opts.env ?? process.env;
   try {
-    if (opts.kubeconfig) return { config: loadKubeconfig([opts.kubeconfig], opts.context) };
+    if (opts.kubeconfig) return { config: await loadKubeconfig([opts.kubeconfig], opts.context, env) };
     if (env.KUBERNETES_SERVICE_HOST && fs.existsSync(path.join(opts.saDir ?? SA_DIR, "token"))) {
-      return { config: loadInCluster(env, opts.saDir) };
+      return { config: await loadInCluster(env, opts.saDir) };
     }
     const files = kubeconfigFiles(undefined, env);
     if (files.length === 0) {
       return { reason: "no kubeconfig (--kubeconfig, $KUBECONFIG, ~/.kube/config) and not running in a cluster" };
     }
-    return { config: loadKubeconfig(files, opts.context) };
+    return { config: await loadKubeconfig(files, opts.context, env) };
   } catch (err) {
-    return { reason: (err as Error).message };
+    return { reason: errorMessage(err) };
   }
 }

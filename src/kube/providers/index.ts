@@ -15,17 +15,10 @@
 
 import { parse as parseYaml } from "yaml";
 import type { Logger } from "../../log/logger.ts";
+import { errorMessage } from "../../util/errors.ts";
 import type { KubeClient } from "../client/client.ts";
 import { LABEL_REGION } from "../graph/convert.ts";
-import {
-  type AwsCredentials,
-  AwsImds,
-  AzureImds,
-  aksClusterFromResourceGroup,
-  describeInstanceTags,
-  eksClusterFromTags,
-  GceMetadata,
-} from "./metadata.ts";
+import { AwsImds, AzureImds, aksClusterFromResourceGroup, eksClusterFromTags, GceMetadata, instanceIdFromProviderID } from "./metadata.ts";
 
 export type ProviderName = "eks" | "gke" | "aks" | "kind" | "generic";
 export const PROVIDERS: ReadonlyArray<ProviderName> = ["eks", "gke", "aks", "kind", "generic"];
@@ -51,7 +44,11 @@ export interface ProviderOptions {
   timeoutMs?: number;
   /** Per metadata request. */
   probeTimeoutMs?: number;
-  endpoints?: { awsImds?: string; gceMetadata?: string; azureImds?: string; ec2?: string };
+  /**
+   * Base URL overrides (tests). awsImds is where identity and tags are read; the AWS SDK's
+   * credential chain takes its IMDS endpoint from AWS_EC2_METADATA_SERVICE_ENDPOINT as usual.
+   */
+  endpoints?: { awsImds?: string; gceMetadata?: string; azureImds?: string; ec2?: string; sts?: string };
   env?: NodeJS.ProcessEnv;
 }
 
@@ -69,7 +66,7 @@ async function nodeFacts(o: ProviderOptions): Promise<NodeFacts | undefined> {
     if (!node) return undefined;
     return { providerID: node.spec?.providerID ?? "", labels: node.metadata?.labels ?? {} };
   } catch (err) {
-    o.logger.debug({ err: String(err) }, "node lookup for provider detection failed");
+    o.logger.debug({ err: errorMessage(err) }, "node lookup for provider detection failed");
     return undefined;
   }
 }
@@ -118,7 +115,7 @@ const cache = new Map<string, Promise<ClusterInfo>>();
 
 /** Detection result, cached per (server, provider, node) for the life of the process. */
 export function detectCluster(o: ProviderOptions): Promise<ClusterInfo> {
-  const key = `${o.client.server}|${o.provider ?? ""}|${o.nodeName ?? ""}|${o.clusterName ?? ""}`;
+  const key = `${o.client.source}|${o.provider ?? ""}|${o.nodeName ?? ""}|${o.clusterName ?? ""}`;
   let p = cache.get(key);
   if (!p) {
     p = detectUncached(o);
@@ -172,17 +169,15 @@ export async function detectUncached(o: ProviderOptions): Promise<ClusterInfo> {
           );
           if (name) source = "IMDS instance tags";
           else {
-            ident ??= await imds.identity();
-            const creds: AwsCredentials =
-              env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
-                ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, sessionToken: env.AWS_SESSION_TOKEN }
-                : await imds.roleCredentials();
+            // a pod behind an IMDS hop limit of 1 still knows its instance (providerID) and region (node label)
+            const instanceId = instanceIdFromProviderID(facts?.providerID ?? "") ?? (ident ??= await imds.identity()).instanceId;
+            if (!region) region = (ident ??= await imds.identity()).region;
+            const { describeInstanceTags } = await import("./aws.ts");
             const tags = await describeInstanceTags({
-              creds,
-              region: region || ident.region,
-              instanceId: ident.instanceId,
-              endpoint: o.endpoints?.ec2,
+              region,
+              instanceId,
               timeoutMs: probeMs * 3,
+              endpoints: { ec2: o.endpoints?.ec2, sts: o.endpoints?.sts },
             });
             name = eksClusterFromTags(tags);
             if (name) source = "ec2:DescribeInstances tags";
@@ -235,10 +230,7 @@ export async function detectUncached(o: ProviderOptions): Promise<ClusterInfo> {
     if (r !== "timeout") return r;
     o.logger.warn({ timeoutMs, provider: partial.provider }, "cluster detection timed out; using the generic provider");
   } catch (err) {
-    o.logger.warn(
-      { err: String((err as Error).message ?? err), provider: partial.provider },
-      "cluster detection failed; using the generic provider",
-    );
+    o.logger.warn({ err: errorMessage(err), provider: partial.provider }, "cluster detection failed; using the generic provider");
   } finally {
     clearTimeout(timer);
   }
@@ -257,8 +249,8 @@ async function generic(o: ProviderOptions, override: string | undefined, region:
   try {
     const name = await clusterInfoName(o.client);
     if (name) return { provider: "generic", clusterName: name, region, source: "kube-public/cluster-info" };
-  } catch {
-    // no cluster-info (not kubeadm-based) or not readable
+  } catch (err) {
+    o.logger.debug({ err: errorMessage(err) }, "no readable kube-public/cluster-info (not kubeadm-based); cluster name defaults");
   }
   return { provider: "generic", clusterName: "kubernetes", region, source: "default" };
 }

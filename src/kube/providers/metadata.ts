@@ -5,9 +5,10 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 /**
- * Cloud metadata-service clients (AWS IMDSv2 + EC2 DescribeInstances, GCE metadata server, Azure
- * IMDS). Every request is bounded by a short timeout; base URLs are injectable so tests run them
- * against local fake servers.
+ * Cloud metadata-service readers (AWS IMDSv2 instance identity and tags, GCE metadata server,
+ * Azure IMDS) for naming the cluster. Every request is bounded by a short timeout; base URLs are
+ * injectable so tests run them against local fake servers. AWS credentials and the EC2 API are the
+ * AWS SDK's (aws.ts), not here.
  */
 
 export const AWS_IMDS = "http://169.254.169.254";
@@ -43,7 +44,7 @@ export class AwsImds {
     const hit = this.cache.get(p);
     if (hit !== undefined) return hit;
     const v = await get(`${this.base}${p}`, { "x-aws-ec2-metadata-token": await this.sessionToken() }, this.timeoutMs);
-    if (!p.includes("security-credentials/")) this.cache.set(p, v);
+    this.cache.set(p, v);
     return v;
   }
 
@@ -56,104 +57,13 @@ export class AwsImds {
   async instanceTag(key: string): Promise<string> {
     return (await this.get(`/latest/meta-data/tags/instance/${encodeURIComponent(key)}`)).trim();
   }
-
-  async roleCredentials(): Promise<AwsCredentials> {
-    const role = (await this.get("/latest/meta-data/iam/security-credentials/")).split("\n")[0]!.trim();
-    const c = JSON.parse(await this.get(`/latest/meta-data/iam/security-credentials/${role}`)) as Record<string, string>;
-    return { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.Token };
-  }
 }
 
-export interface AwsCredentials {
-  accessKeyId: string;
-  secretAccessKey: string;
-  sessionToken?: string;
-}
-
-function hmac(key: Uint8Array | string, data: string): Uint8Array {
-  return new Uint8Array(new Bun.CryptoHasher("sha256", key).update(data).digest());
-}
-
-function sha256hex(data: string): string {
-  return new Bun.CryptoHasher("sha256").update(data).digest("hex");
-}
-
-function hex(b: Uint8Array): string {
-  return Buffer.from(b).toString("hex");
-}
-
-/** AWS Signature Version 4 headers for a POST of a form body. */
-export function sigv4(opts: {
-  creds: AwsCredentials;
-  region: string;
-  service: string;
-  host: string;
-  path: string;
-  body: string;
-  now?: Date;
-}): Record<string, string> {
-  const now = opts.now ?? new Date();
-  const amzDate = now
-    .toISOString()
-    .replace(/[-:]/g, "")
-    .replace(/\.\d{3}/, "");
-  const date = amzDate.slice(0, 8);
-  const headers: Record<string, string> = {
-    "content-type": "application/x-www-form-urlencoded; charset=utf-8",
-    host: opts.host,
-    "x-amz-date": amzDate,
-  };
-  if (opts.creds.sessionToken) headers["x-amz-security-token"] = opts.creds.sessionToken;
-  const names = Object.keys(headers).sort();
-  const canonical = [
-    "POST",
-    opts.path,
-    "",
-    ...names.map((n) => `${n}:${headers[n]!.trim()}`),
-    "",
-    names.join(";"),
-    sha256hex(opts.body),
-  ].join("\n");
-  const scope = `${date}/${opts.region}/${opts.service}/aws4_request`;
-  const toSign = ["AWS4-HMAC-SHA256", amzDate, scope, sha256hex(canonical)].join("\n");
-  const kDate = hmac(`AWS4${opts.creds.secretAccessKey}`, date);
-  const kRegion = hmac(kDate, opts.region);
-  const kService = hmac(kRegion, opts.service);
-  const kSigning = hmac(kService, "aws4_request");
-  const signature = hex(hmac(kSigning, toSign));
-  headers.authorization = `AWS4-HMAC-SHA256 Credential=${opts.creds.accessKeyId}/${scope}, SignedHeaders=${names.join(";")}, Signature=${signature}`;
-  return headers;
-}
-
-/** ec2:DescribeInstances for one instance; returns its tags in document order. */
-export async function describeInstanceTags(opts: {
-  creds: AwsCredentials;
-  region: string;
-  instanceId: string;
-  endpoint?: string;
-  timeoutMs?: number;
-}): Promise<Array<[string, string]>> {
-  const endpoint = opts.endpoint ?? `https://ec2.${opts.region}.amazonaws.com`;
-  const url = new URL(endpoint);
-  const body = `Action=DescribeInstances&Version=2016-11-15&InstanceId.1=${encodeURIComponent(opts.instanceId)}`;
-  const headers = sigv4({ creds: opts.creds, region: opts.region, service: "ec2", host: url.host, path: url.pathname || "/", body });
-  const res = await fetch(endpoint, { method: "POST", headers, body, signal: AbortSignal.timeout(opts.timeoutMs ?? 3000) });
-  const xml = await res.text();
-  if (!res.ok) throw new Error(`ec2:DescribeInstances: HTTP ${res.status} ${/<Message>([^<]*)/.exec(xml)?.[1] ?? ""}`);
-  const tagSet = /<tagSet>([\s\S]*?)<\/tagSet>/.exec(xml)?.[1] ?? "";
-  const tags: Array<[string, string]> = [];
-  for (const m of tagSet.matchAll(/<item>\s*<key>([^<]*)<\/key>\s*<value>([^<]*)<\/value>\s*<\/item>/g))
-    tags.push([xmlText(m[1]!), xmlText(m[2]!)]);
-  return tags;
-}
-
-function xmlText(s: string): string {
-  return s
-    .replace(/&lt;/g, "<")
-    .replace(/&gt;/g, ">")
-    .replace(/&quot;/g, '"')
-    .replace(/&apos;/g, "'")
-    .replace(/&amp;/g, "&");
+/** The EC2 instance id in a node's providerID (`aws:///us-west-2a/i-0abc`), readable without IMDS. */
+export function instanceIdFromProviderID(providerID: string): string | undefined {
+  if (!providerID.startsWith("aws://")) return undefined;
+  const last = providerID.split("/").pop() ?? "";
+  return /^i-[0-9a-f]+$/.test(last) ? last : undefined;
 }
 
 /**
