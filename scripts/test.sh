@@ -29,6 +29,8 @@ check typecheck "$ROOT/node_modules/.bin/tsc" --noEmit -p tsconfig.json
 # Biome: formatting, import order (and no duplicate imports), no import cycles, no floating promises, lint
 check lint "$ROOT/node_modules/.bin/biome" ci --error-on-warnings .
 check proto-generated "$BUN" scripts/gen-proto.ts --check
+# every package the code and tests import is declared, and nothing declared goes unused
+check deps "$BUN" scripts/check-deps.ts
 [[ -f scripts/gen-ebpf-types.ts ]] && check ebpf-types-generated "$BUN" scripts/gen-ebpf-types.ts --check
 
 groups=(src)
