@@ -103,10 +103,11 @@ function plain(o: OutboxEntry["object"]): Plain | undefined {
     (a as { $unknown?: unknown[] }).$unknown?.length
   )
     return undefined;
-  const kind = str(t.kind);
-  const type = str(t.type);
-  const url = str(a.typeUrl);
-  const value = a.value;
+  return plainParts(str(t.kind), str(t.type), str(a.typeUrl), a.value);
+}
+
+/** kind, type, type URL and value with the lengths of the TypeDescriptor and Any they frame. */
+function plainParts(kind: Uint8Array, type: Uint8Array, url: Uint8Array, value: Uint8Array): Plain {
   return {
     kind,
     type,
@@ -128,18 +129,7 @@ function putBytesField(buf: Uint8Array, pos: number, tag: number, b: Uint8Array)
 /** Parts of a raw outbox entry (OutboxRawEntry): its stored Object bytes, or kind/type/url/value to frame. */
 function rawPart(e: OutboxRawEntry): Plain | Uint8Array {
   if (e.encoded !== undefined) return e.encoded;
-  const kind = str(e.kind ?? "");
-  const type = str(e.type ?? "");
-  const url = str(e.typeUrl ?? "");
-  const value = e.value ?? EMPTY;
-  return {
-    kind,
-    type,
-    url,
-    value,
-    tdLen: fieldSize(kind.length) + fieldSize(type.length),
-    anyLen: fieldSize(url.length) + fieldSize(value.length),
-  };
+  return plainParts(str(e.kind ?? ""), str(e.type ?? ""), str(e.typeUrl ?? ""), e.value ?? EMPTY);
 }
 const EMPTY = new Uint8Array(0);
 

@@ -10,30 +10,17 @@
 import { errorMessage } from "../../util/errors.ts";
 import type { HostPaths, PointCollector } from "../collector.ts";
 import type { DirEntry } from "../io.ts";
-import { type CpuCore, parseCpuinfo } from "../parsers/cpuinfo.ts";
+import { type CpuinfoParsed, parseCpuinfo } from "../parsers/cpuinfo.ts";
 import { parseMeminfo } from "../parsers/meminfo.ts";
 import { fields, parseI32, parseU64 } from "../parsers/num.ts";
 import { interfaceType, parseCpuList, parseDistance, parseScheduler } from "../parsers/sysfs.ts";
 import { BaseCollector, type CollectorOptions, spec } from "./common.ts";
 
-export interface CPUInfo {
-  physical_cores: number;
-  logical_cores: number;
-  model_name: string;
-  vendor_id: string;
-  cpu_family: number;
-  model: number;
-  stepping: number;
-  microcode: string;
-  cpu_mhz: number;
+/** cpu_info: /proc/cpuinfo's description, with cpufreq's limits and the NUMA node count from sysfs. */
+export interface CPUInfo extends Omit<CpuinfoParsed, "malformed"> {
   cpu_min_mhz: number;
   cpu_max_mhz: number;
-  cache_size: string;
-  cache_alignment: number;
-  flags: string[];
   numa_nodes: number;
-  bogomips: number;
-  cores: CpuCore[];
 }
 
 async function nodeIds(c: BaseCollector & { io2: () => import("../io.ts").HostIo }, sys: string, signal: AbortSignal): Promise<number[]> {
