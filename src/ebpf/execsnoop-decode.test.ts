@@ -13,19 +13,17 @@ import type { MetricEvent } from "../perf/collector.ts";
 import { errorMessage } from "../util/errors.ts";
 import { ExecsnoopCollector } from "./execsnoop.ts";
 import { commandName, EXECSNOOP_RECORD_MAX, goBase, parseExecRecord, RecordError } from "./execsnoop-decode.ts";
-import { EXECSNOOP_EVENT_LAYOUT, EXECSNOOP_EVENT_SIZE, encodeExecsnoopEvent, FULL_MAX_ARGS_ARR } from "./gen/execsnoop_types.ts";
+import {
+  EXECSNOOP_EVENT_LAYOUT,
+  EXECSNOOP_EVENT_SIZE,
+  type ExecsnoopEvent,
+  encodeExecsnoopEvent,
+  FULL_MAX_ARGS_ARR,
+} from "./gen/execsnoop_types.ts";
 import { registerEbpfMetrics } from "./metrics.ts";
 
-interface Hdr {
-  pid: number;
-  ppid: number;
-  uid: number;
-  retval: number;
-  argsCount: number;
-  argsSize: number;
-  comm: string;
-  timestampNs?: bigint;
-}
+/** A record's header: the generated struct's fields, the timestamp optional. */
+type Hdr = Omit<ExecsnoopEvent, "timestampNs"> & { timestampNs?: bigint };
 
 function record(h: Hdr, args: string | Uint8Array, total?: number): DataView {
   const argBytes = typeof args === "string" ? new TextEncoder().encode(args) : args;
