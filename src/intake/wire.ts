@@ -13,6 +13,7 @@ import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { ObjectSchema } from "../proto/gen/resource/v1/object_pb.ts";
 import { DeltaOperation, type DeltaResponse, DeltaResponseSchema } from "../proto/gen/service/resource/v1/intake_pb.ts";
 import type { OutboxEntry, OutboxOp, OutboxRawEntry } from "../store/types.ts";
+import { putVarint, varintSize } from "../util/varint.ts";
 
 /**
  * Wire encoding of `service.resource.v1.DeltaRequest` straight from outbox entries.
@@ -63,19 +64,6 @@ function str(s: string): Uint8Array {
     strCache.set(s, b);
   }
   return b;
-}
-
-function varintSize(n: number): number {
-  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
-}
-
-function putVarint(buf: Uint8Array, pos: number, n: number): number {
-  while (n >= 0x80) {
-    buf[pos++] = (n & 0x7f) | 0x80;
-    n >>>= 7;
-  }
-  buf[pos++] = n;
-  return pos;
 }
 
 const fieldSize = (len: number) => (len === 0 ? 0 : 1 + varintSize(len) + len);
