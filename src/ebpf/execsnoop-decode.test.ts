@@ -170,12 +170,14 @@ describe("malformed records are rejected", () => {
 });
 
 describe("command name helpers", () => {
-  test("goBase follows Go's filepath.Base", () => {
-    expect(goBase("")).toBe(".");
-    expect(goBase("/")).toBe("/");
-    expect(goBase("///")).toBe("/");
-    expect(goBase("/usr/bin/")).toBe("bin");
-    expect(goBase("a")).toBe("a");
+  test.each([
+    ["", "."],
+    ["/", "/"],
+    ["///", "/"],
+    ["/usr/bin/", "bin"],
+    ["a", "a"],
+  ])("goBase follows Go's filepath.Base: %p", (path, base) => {
+    expect(goBase(path)).toBe(base);
   });
   test("commandName falls back to comm", () => {
     expect(commandName("c", [])).toBe("c");
