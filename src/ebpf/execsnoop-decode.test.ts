@@ -13,19 +13,17 @@ import type { MetricEvent } from "../perf/collector.ts";
 import { errorMessage } from "../util/errors.ts";
 import { ExecsnoopCollector } from "./execsnoop.ts";
 import { commandName, EXECSNOOP_RECORD_MAX, goBase, parseExecRecord, RecordError } from "./execsnoop-decode.ts";
-import { EXECSNOOP_EVENT_LAYOUT, EXECSNOOP_EVENT_SIZE, encodeExecsnoopEvent, FULL_MAX_ARGS_ARR } from "./gen/execsnoop_types.ts";
+import {
+  EXECSNOOP_EVENT_LAYOUT,
+  EXECSNOOP_EVENT_SIZE,
+  type ExecsnoopEvent,
+  encodeExecsnoopEvent,
+  FULL_MAX_ARGS_ARR,
+} from "./gen/execsnoop_types.ts";
 import { registerEbpfMetrics } from "./metrics.ts";
 
-interface Hdr {
-  pid: number;
-  ppid: number;
-  uid: number;
-  retval: number;
-  argsCount: number;
-  argsSize: number;
-  comm: string;
-  timestampNs?: bigint;
-}
+/** A record's header: the generated struct's fields, the timestamp optional. */
+type Hdr = Omit<ExecsnoopEvent, "timestampNs"> & { timestampNs?: bigint };
 
 function record(h: Hdr, args: string | Uint8Array, total?: number): DataView {
   const argBytes = typeof args === "string" ? new TextEncoder().encode(args) : args;
@@ -172,12 +170,14 @@ describe("malformed records are rejected", () => {
 });
 
 describe("command name helpers", () => {
-  test("goBase follows Go's filepath.Base", () => {
-    expect(goBase("")).toBe(".");
-    expect(goBase("/")).toBe("/");
-    expect(goBase("///")).toBe("/");
-    expect(goBase("/usr/bin/")).toBe("bin");
-    expect(goBase("a")).toBe("a");
+  test.each([
+    ["", "."],
+    ["/", "/"],
+    ["///", "/"],
+    ["/usr/bin/", "bin"],
+    ["a", "a"],
+  ])("goBase follows Go's filepath.Base: %p", (path, base) => {
+    expect(goBase(path)).toBe(base);
   });
   test("commandName falls back to comm", () => {
     expect(commandName("c", [])).toBe("c");

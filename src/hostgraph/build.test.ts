@@ -16,7 +16,7 @@ import {
   SocketSharingSchema,
 } from "../proto/gen/antimetal/hardware/v1/hardware_pb.ts";
 import { buildHostGraph, SOCKET_SHARING_MAX_CPUS } from "./build.ts";
-import type { CpuCoreInput, HostFacts, HostInventory } from "./types.ts";
+import type { CpuCoreInput, HostFacts, HostInventory, NumaNodeInput } from "./types.ts";
 
 function facts(over: Partial<HostFacts> = {}): HostFacts {
   return {
@@ -56,6 +56,11 @@ function cpuInfo(cores: CpuCoreInput[], maxMhz = 0): HostInventory["cpuInfo"] {
     cache_size: "",
     cores,
   };
+}
+
+/** 100 bytes of memory in `nodes`, NUMA balancing unavailable. */
+function memoryInfo(numaEnabled: boolean, nodes: NumaNodeInput[]): HostInventory["memoryInfo"] {
+  return { total_bytes: 100n, numa_enabled: numaEnabled, numa_balancing_available: false, numa_nodes: nodes };
 }
 
 const names = (inv: HostInventory) => buildHostGraph(inv).resources.map((r) => r.metadata!.name);
@@ -98,15 +103,10 @@ test("SocketSharing: every ordered pair per package, up to the bound", () => {
 test("NUMA distances map to node ids in order, also with sparse ids", () => {
   const g = buildHostGraph({
     facts: facts(),
-    memoryInfo: {
-      total_bytes: 100n,
-      numa_enabled: true,
-      numa_balancing_available: false,
-      numa_nodes: [
-        { node_id: 0, total_bytes: 50n, cpus: [], distances: [10, 20] },
-        { node_id: 2, total_bytes: 50n, cpus: [], distances: [20, 10] },
-      ],
-    },
+    memoryInfo: memoryInfo(true, [
+      { node_id: 0, total_bytes: 50n, cpus: [], distances: [10, 20] },
+      { node_id: 2, total_bytes: 50n, cpus: [], distances: [20, 10] },
+    ]),
   });
   const d = g.relationships
     .filter((r) => r.type!.type === NUMAAffinitySchema.typeName && r.subject!.name.includes("numa-node"))
@@ -120,12 +120,7 @@ test("NUMA distances map to node ids in order, also with sparse ids", () => {
 test("a single NUMA node is not a NUMA resource (as the original)", () => {
   const g = buildHostGraph({
     facts: facts(),
-    memoryInfo: {
-      total_bytes: 100n,
-      numa_enabled: false,
-      numa_balancing_available: false,
-      numa_nodes: [{ node_id: 0, total_bytes: 100n, cpus: [0], distances: [10] }],
-    },
+    memoryInfo: memoryInfo(false, [{ node_id: 0, total_bytes: 100n, cpus: [0], distances: [10] }]),
   });
   expect(g.resources.map((r) => r.metadata!.name)).toEqual(["mid-memory", "mid"]);
 });

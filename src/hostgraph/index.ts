@@ -10,9 +10,6 @@
  * See docs/hostgraph.md.
  */
 
-import { type Classifier, INSTANCE_CHANNEL } from "../graph/names.ts";
-import { NODE_LINK_PREDICATES } from "./build.ts";
-
 export {
   buildHostGraph,
   HARDWARE_PREDICATES,
@@ -21,20 +18,9 @@ export {
   NODE_LINK_PREDICATES,
   nodeLinkRelationships,
 } from "./build.ts";
+export { withHostGraphChannels } from "./channels.ts";
 export { collectInventory, createHardwareCollectors, type HardwareCollectors } from "./collect.ts";
 export { readHostFacts, readMachineId, readSystemUuid } from "./facts.ts";
 export { createHostGraphComponent, type HostGraphComponent, type HostGraphOptions, type RefreshResult } from "./manager.ts";
 export { renderGraph } from "./render.ts";
 export type { HostFacts, HostInventory } from "./types.ts";
-
-const LINK = new Set<string>(NODE_LINK_PREDICATES);
-
-/**
- * Wraps the store's outbox classifier so the host-to-Node link relationships
- * (kubernetes.v1.RegisteredAs / kubernetes.v1.Underlying) go to the "instance" channel with the
- * rest of this host's graph: only this agent knows them, and the "cluster" channel uploads from the
- * leader only. Pass `classify: withHostGraphChannels(defaultClassifier)` to openStore.
- */
-export function withHostGraphChannels(base: Classifier): Classifier {
-  return (type) => (LINK.has(type) ? INSTANCE_CHANNEL : base(type));
-}

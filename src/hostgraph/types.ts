@@ -7,6 +7,7 @@
 // Input shapes of the host graph: the hardware collectors' outputs reduced to the fields it uses, plus
 // host and per-device facts (bus, NUMA, addresses) and one refresh's inventory.
 
+import type { CpuCore, CpuDescription } from "../perf/parsers/cpuinfo.ts";
 import type { Architecture, BusType } from "../proto/gen/antimetal/hardware/v1/hardware_pb.ts";
 
 /**
@@ -17,28 +18,11 @@ import type { Architecture, BusType } from "../proto/gen/antimetal/hardware/v1/h
  */
 export type U64 = bigint | number;
 
-export interface CpuCoreInput {
-  processor: number;
-  core_id: number;
-  physical_id: number;
-  siblings: number;
-  cpu_mhz: number;
-}
+export type CpuCoreInput = CpuCore;
 
-export interface CpuInfoInput {
-  physical_cores: number;
-  logical_cores: number;
-  model_name: string;
-  vendor_id: string;
-  cpu_family: number;
-  model: number;
-  stepping: number;
-  microcode: string;
-  cpu_mhz: number;
+export interface CpuInfoInput extends CpuDescription {
   cpu_min_mhz?: number;
   cpu_max_mhz?: number;
-  cache_size: string;
-  cores: CpuCoreInput[];
 }
 
 export interface NumaNodeInput {

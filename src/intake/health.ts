@@ -39,25 +39,22 @@ export type FailureReason = (typeof FAILURE_REASONS)[number];
 /** Failures a healthy connection also sees now and then (a load balancer recycling it): warned about only when they repeat. */
 const TRANSIENT: ReadonlySet<FailureReason> = new Set(["connection_reset", "cancelled"]);
 
+/** Status codes that name the reason whatever the message says (-1: the stream's watchdog ended it). */
+const REASON_OF_CODE: ReadonlyMap<number, FailureReason> = new Map<number, FailureReason>([
+  [-1, "watchdog"],
+  [Code.UNAUTHENTICATED, "unauthenticated"],
+  [Code.PERMISSION_DENIED, "permission_denied"],
+  [Code.INVALID_ARGUMENT, "invalid_argument"],
+  [Code.RESOURCE_EXHAUSTED, "resource_exhausted"],
+  [Code.DEADLINE_EXCEEDED, "timeout"],
+  [Code.CANCELLED, "cancelled"],
+]);
+
 /** The bounded reason (a /metrics label) of a failed stream, from its status code and the transport's message. */
 export function failureReason(outcome: FailedOutcome): FailureReason {
+  const byCode = REASON_OF_CODE.get(outcome.code);
+  if (byCode !== undefined) return byCode;
   const d = outcome.details;
-  switch (outcome.code) {
-    case -1:
-      return "watchdog";
-    case Code.UNAUTHENTICATED:
-      return "unauthenticated";
-    case Code.PERMISSION_DENIED:
-      return "permission_denied";
-    case Code.INVALID_ARGUMENT:
-      return "invalid_argument";
-    case Code.RESOURCE_EXHAUSTED:
-      return "resource_exhausted";
-    case Code.DEADLINE_EXCEEDED:
-      return "timeout";
-    case Code.CANCELLED:
-      return "cancelled";
-  }
   if (/ECONNREFUSED/.test(d)) return "connection_refused";
   if (/Name resolution failed|ENOTFOUND|EAI_AGAIN|DNS/.test(d)) return "dns";
   if (/certificate|CERT_|SSL|TLS|self[- ]signed|altname|ServerName|handshake/i.test(d)) return "tls";

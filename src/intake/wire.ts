@@ -13,6 +13,7 @@ import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { ObjectSchema } from "../proto/gen/resource/v1/object_pb.ts";
 import { DeltaOperation, type DeltaResponse, DeltaResponseSchema } from "../proto/gen/service/resource/v1/intake_pb.ts";
 import type { OutboxEntry, OutboxOp, OutboxRawEntry } from "../store/types.ts";
+import { putVarint, varintSize } from "../util/varint.ts";
 
 /**
  * Wire encoding of `service.resource.v1.DeltaRequest` straight from outbox entries.
@@ -65,19 +66,6 @@ function str(s: string): Uint8Array {
   return b;
 }
 
-function varintSize(n: number): number {
-  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
-}
-
-function putVarint(buf: Uint8Array, pos: number, n: number): number {
-  while (n >= 0x80) {
-    buf[pos++] = (n & 0x7f) | 0x80;
-    n >>>= 7;
-  }
-  buf[pos++] = n;
-  return pos;
-}
-
 const fieldSize = (len: number) => (len === 0 ? 0 : 1 + varintSize(len) + len);
 
 /**
@@ -103,10 +91,11 @@ function plain(o: OutboxEntry["object"]): Plain | undefined {
     (a as { $unknown?: unknown[] }).$unknown?.length
   )
     return undefined;
-  const kind = str(t.kind);
-  const type = str(t.type);
-  const url = str(a.typeUrl);
-  const value = a.value;
+  return plainParts(str(t.kind), str(t.type), str(a.typeUrl), a.value);
+}
+
+/** kind, type, type URL and value with the lengths of the TypeDescriptor and Any they frame. */
+function plainParts(kind: Uint8Array, type: Uint8Array, url: Uint8Array, value: Uint8Array): Plain {
   return {
     kind,
     type,
@@ -128,18 +117,7 @@ function putBytesField(buf: Uint8Array, pos: number, tag: number, b: Uint8Array)
 /** Parts of a raw outbox entry (OutboxRawEntry): its stored Object bytes, or kind/type/url/value to frame. */
 function rawPart(e: OutboxRawEntry): Plain | Uint8Array {
   if (e.encoded !== undefined) return e.encoded;
-  const kind = str(e.kind ?? "");
-  const type = str(e.type ?? "");
-  const url = str(e.typeUrl ?? "");
-  const value = e.value ?? EMPTY;
-  return {
-    kind,
-    type,
-    url,
-    value,
-    tdLen: fieldSize(kind.length) + fieldSize(type.length),
-    anyLen: fieldSize(url.length) + fieldSize(value.length),
-  };
+  return plainParts(str(e.kind ?? ""), str(e.type ?? ""), str(e.typeUrl ?? ""), e.value ?? EMPTY);
 }
 const EMPTY = new Uint8Array(0);
 

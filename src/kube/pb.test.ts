@@ -8,18 +8,16 @@
 // re-encoded lengths, the k8s\0 envelope, and errors on truncated input.
 
 import { describe, expect, test } from "bun:test";
+import { putVarint, varintSize } from "../util/varint.ts";
 import { decodeEnvelope, dropNested, findLen, getString, readObjectMeta } from "./pb.ts";
 
 const enc = new TextEncoder();
 
+/** `n` as varint bytes (util/varint.test.ts checks the encoder against the definition). */
 function varint(n: number): number[] {
-  const out: number[] = [];
-  while (n >= 128) {
-    out.push((n % 128) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return out;
+  const buf = new Uint8Array(varintSize(n));
+  putVarint(buf, 0, n);
+  return [...buf];
 }
 
 function len(num: number, payload: number[] | Uint8Array): number[] {

@@ -12,6 +12,8 @@
  * (v0.37.2), which are stable across releases (protobuf compatibility rules).
  */
 
+import { putVarint, varintSize } from "../util/varint.ts";
+
 const utf8 = new TextDecoder();
 
 /** "k8s\0": prefix of every Kubernetes protobuf envelope. */
@@ -179,24 +181,6 @@ export function getStringMap(buf: Uint8Array, msg: Span | undefined, num: number
   return out;
 }
 
-function varintSize(n: number): number {
-  let s = 1;
-  while (n >= 128) {
-    n = Math.floor(n / 128);
-    s++;
-  }
-  return s;
-}
-
-function writeVarint(out: Uint8Array, pos: number, n: number): number {
-  while (n >= 128) {
-    out[pos++] = (n % 128) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  out[pos++] = n;
-  return pos;
-}
-
 /**
  * Returns the message bytes without the fields numbered `drop` inside the nested LEN field
  * `parent` (e.g. drop managedFields=17 inside metadata=1). Returns the input unchanged (same
@@ -226,8 +210,8 @@ export function dropNested(buf: Uint8Array, parent: number, drop: number): Uint8
   let pos = 0;
   out.set(buf.subarray(0, parentTag), pos);
   pos += parentTag;
-  pos = writeVarint(out, pos, parent * 8 + WT_LEN);
-  pos = writeVarint(out, pos, newLen);
+  pos = putVarint(out, pos, parent * 8 + WT_LEN);
+  pos = putVarint(out, pos, newLen);
   // merge adjacent kept ranges into as few copies as possible
   let i = 0;
   while (i < keep.length) {

@@ -342,26 +342,30 @@ export class HostIo {
   }
 
   /** The canonical path (links resolved); undefined when missing or unreadable. */
-  async realpath(path: string, signal?: AbortSignal): Promise<string | undefined> {
-    try {
-      return await raceAbort(
-        this.shared(`p:${path}`, () => this.state.pool.run<string>({ op: "realpath", path }, this.owner)),
-        signal,
-      );
-    } catch (e) {
-      if (signal?.aborted || !SOFT_CODES.has(errCode(e) ?? "")) throw e;
-      return undefined;
-    }
+  realpath(path: string, signal?: AbortSignal): Promise<string | undefined> {
+    return this.pathString("p", "realpath", path, signal, (code) => SOFT_CODES.has(code ?? ""));
   }
 
-  async readlink(path: string, signal?: AbortSignal): Promise<string | undefined> {
+  /** A link's target; undefined on any error but a stuck read (an abort throws). */
+  readlink(path: string, signal?: AbortSignal): Promise<string | undefined> {
+    return this.pathString("k", "readlink", path, signal, (code) => code !== "ESTUCK");
+  }
+
+  /** realpath or readlink on the pool, shared by overlapping calls; undefined when the error is one `soft` accepts. */
+  private async pathString(
+    key: string,
+    op: "realpath" | "readlink",
+    path: string,
+    signal: AbortSignal | undefined,
+    soft: (code: string | undefined) => boolean,
+  ): Promise<string | undefined> {
     try {
       return await raceAbort(
-        this.shared(`k:${path}`, () => this.state.pool.run<string>({ op: "readlink", path }, this.owner)),
+        this.shared(`${key}:${path}`, () => this.state.pool.run<string>({ op, path }, this.owner)),
         signal,
       );
     } catch (e) {
-      if (signal?.aborted || errCode(e) === "ESTUCK") throw e;
+      if (signal?.aborted || !soft(errCode(e))) throw e;
       return undefined;
     }
   }

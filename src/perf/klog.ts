@@ -7,9 +7,10 @@
 // The kernel log through syslog(2) (klogctl via bun:ffi into libc), the kernel collector's fallback when
 // /dev/kmsg cannot be opened.
 
-import { dlopen, ptr, toArrayBuffer } from "bun:ffi";
+import { ptr, toArrayBuffer } from "bun:ffi";
 import { constants } from "node:os";
 import { errorMessage } from "../util/errors.ts";
+import { lazyLibc } from "../util/libc.ts";
 
 /**
  * The kernel log through the syslog(2) system call (glibc `klogctl`), through bun:ffi into libc. Used by
@@ -30,21 +31,11 @@ type Libc = {
   };
 };
 
-let libc: Libc | null | undefined;
-
-function load(): Libc | null {
-  if (libc !== undefined) return libc;
-  try {
-    libc = dlopen("libc.so.6", {
-      klogctl: { args: ["i32", "ptr", "i32"], returns: "i32" },
-      __errno_location: { args: [], returns: "ptr" },
-    }) as unknown as Libc;
-  } catch {
-    // no glibc (musl build): the syslog(2) fallback is unavailable, and check says so
-    libc = null;
-  }
-  return libc;
-}
+/** Null without glibc: the syslog(2) fallback is unavailable, and check says so. */
+const load = lazyLibc<Libc>({
+  klogctl: { args: ["i32", "ptr", "i32"], returns: "i32" },
+  __errno_location: { args: [], returns: "ptr" },
+});
 
 const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([k, v]) => [v, k]));
 

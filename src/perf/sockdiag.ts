@@ -7,7 +7,8 @@
 // TCP connection counts by state via NETLINK_SOCK_DIAG (as `ss -tan` does) through bun:ffi into libc,
 // much cheaper than reading /proc/net/tcp and tcp6.
 
-import { dlopen, ptr } from "bun:ffi";
+import { ptr } from "bun:ffi";
+import { lazyLibc } from "../util/libc.ts";
 import { emptyStateCounts } from "./parsers/nettcp.ts";
 
 /**
@@ -56,23 +57,13 @@ type Libc = {
   };
 };
 
-let libc: Libc | null | undefined;
-
-function load(): Libc | null {
-  if (libc !== undefined) return libc;
-  try {
-    libc = dlopen("libc.so.6", {
-      socket: { args: ["i32", "i32", "i32"], returns: "i32" },
-      send: { args: ["i32", "ptr", "u64", "i32"], returns: "i64" },
-      recv: { args: ["i32", "ptr", "u64", "i32"], returns: "i64" },
-      close: { args: ["i32"], returns: "i32" },
-    }) as unknown as Libc;
-  } catch {
-    // no glibc (musl build): the tcp collector reads /proc/net/tcp instead
-    libc = null;
-  }
-  return libc;
-}
+/** Null without glibc: the tcp collector reads /proc/net/tcp instead. */
+const load = lazyLibc<Libc>({
+  socket: { args: ["i32", "i32", "i32"], returns: "i32" },
+  send: { args: ["i32", "ptr", "u64", "i32"], returns: "i64" },
+  recv: { args: ["i32", "ptr", "u64", "i32"], returns: "i64" },
+  close: { args: ["i32"], returns: "i32" },
+});
 
 let probed: boolean | undefined;
 /** True when libc loads and a sock_diag dump works here (probed once). */

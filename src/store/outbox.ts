@@ -22,6 +22,19 @@ export const DEFAULT_OUTBOX_MAX_ENTRIES = 4_000_000;
 
 export const OP_CODE: Record<OutboxOp, number> = { CREATE: 0, UPDATE: 1, DELETE: 2 };
 const OP_NAME: OutboxOp[] = ["CREATE", "UPDATE", "DELETE"];
+
+/** A CREATE/UPDATE read row as a raw entry: its object's kind and type, and its message as an Any (type URL, bytes). */
+function objectEntry(
+  r: ObRow,
+  channel: string,
+  op: OutboxOp,
+  kind: string,
+  type: string,
+  typeUrl: string,
+  value: Uint8Array,
+): OutboxRawEntry {
+  return { seq: r[0], channel, key: r[1], op, kind, type, typeUrl, value, bytes: r[5], enqueuedAt: r[6] };
+}
 export const ENTITY_RESOURCE = 0;
 export const ENTITY_RELATIONSHIP = 1;
 const REL_KEY_PREFIX = "rel:";
@@ -229,31 +242,9 @@ export class SqliteOutbox implements Outbox {
       if (op === "DELETE") {
         e = { seq: r[0], channel, key: r[1], op, encoded: r[4]!, bytes: r[5], enqueuedAt: r[6] };
       } else if (r[2] === ENTITY_RESOURCE && r[9]) {
-        e = {
-          seq: r[0],
-          channel,
-          key: r[1],
-          op,
-          kind: r[7]!,
-          type: r[8]!,
-          typeUrl: RESOURCE_TYPE_URL,
-          value: r[9],
-          bytes: r[5],
-          enqueuedAt: r[6],
-        };
+        e = objectEntry(r, channel, op, r[7]!, r[8]!, RESOURCE_TYPE_URL, r[9]);
       } else if (r[2] === ENTITY_RELATIONSHIP && r[12]) {
-        e = {
-          seq: r[0],
-          channel,
-          key: r[1],
-          op,
-          kind: r[10]!,
-          type: r[11]!,
-          typeUrl: RELATIONSHIP_TYPE_URL,
-          value: r[12],
-          bytes: r[5],
-          enqueuedAt: r[6],
-        };
+        e = objectEntry(r, channel, op, r[10]!, r[11]!, RELATIONSHIP_TYPE_URL, r[12]);
       } else {
         // cannot happen: entries and rows change in the same transaction
         this.opts.logger.error({ channel, key: r[1], seq: r[0] }, "outbox entry without its row; skipped");

@@ -10,6 +10,7 @@
 import { create } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 import { ObjectSchema, TypeDescriptorSchema, type Object$ as WireObject } from "../proto/gen/resource/v1/object_pb.ts";
+import { varintSize } from "../util/varint.ts";
 
 /**
  * Any type URLs the store puts on the wire (the Go agent's fixed form since November 2025, also for the initial dump). The
@@ -26,17 +27,8 @@ export function wireObject(kind: string, type: string, typeUrl: string, value: U
   });
 }
 
-function varintLen(n: number): number {
-  let len = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    len++;
-  }
-  return len;
-}
-
 function fieldLen(payload: number): number {
-  return 1 + varintLen(payload) + payload;
+  return 1 + varintSize(payload) + payload;
 }
 
 function strField(s: string): number {

@@ -8,7 +8,7 @@
 
 import type { HostPaths, PointCollector } from "../collector.ts";
 import { parseCgroupI64, parseCgroupU64, parseCpuMax, parseFlatKeyed } from "../parsers/cgroup.ts";
-import { type CgroupContainer, detectCgroupVersion, discoverContainers } from "./cgroup-discovery.ts";
+import { type CgroupContainer, collectPerContainer } from "./cgroup-discovery.ts";
 import { BaseCollector, type CollectorOptions, spec } from "./common.ts";
 
 export interface CgroupCPUStats {
@@ -35,12 +35,8 @@ export class CgroupCPUCollector extends BaseCollector implements PointCollector 
   constructor(paths: HostPaths, opts: CollectorOptions = {}) {
     super(paths, opts, ["sys"]);
   }
-  async collect(signal: AbortSignal): Promise<CgroupCPUStats[]> {
-    const root = `${this.paths.sys}/fs/cgroup`;
-    const version = await detectCgroupVersion(this.io, root, signal);
-    const containers = await discoverContainers(this.io, root, version, "cpu", signal);
-    const results = await Promise.all(containers.map((c) => this.one(c, version, signal)));
-    return results.filter((x) => x !== undefined);
+  collect(signal: AbortSignal): Promise<CgroupCPUStats[]> {
+    return collectPerContainer(this.io, this.paths.sys, "cpu", signal, (c, version) => this.one(c, version, signal));
   }
 
   private async one(c: CgroupContainer, version: 1 | 2, signal: AbortSignal): Promise<CgroupCPUStats | undefined> {

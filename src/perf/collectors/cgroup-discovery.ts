@@ -102,3 +102,21 @@ export async function discoverContainers(
   }
   return [...found.values()];
 }
+
+/**
+ * One record per container of `subsystem` under <sys>/fs/cgroup: detects the version, discovers the
+ * containers and reads each with `one` (in parallel); a container `one` returns undefined for is left out.
+ */
+export async function collectPerContainer<T>(
+  io: HostIo,
+  sys: string,
+  subsystem: string,
+  signal: AbortSignal,
+  one: (c: CgroupContainer, version: 1 | 2) => Promise<T | undefined>,
+): Promise<T[]> {
+  const root = `${sys}/fs/cgroup`;
+  const version = await detectCgroupVersion(io, root, signal);
+  const containers = await discoverContainers(io, root, version, subsystem, signal);
+  const results = await Promise.all(containers.map((c) => one(c, version)));
+  return results.filter((x) => x !== undefined);
+}

@@ -9,7 +9,7 @@
 import type { HostPaths, PointCollector } from "../collector.ts";
 import { parseCgroupU64, parseFlatKeyed } from "../parsers/cgroup.ts";
 import { U64_MAX } from "../parsers/num.ts";
-import { type CgroupContainer, detectCgroupVersion, discoverContainers } from "./cgroup-discovery.ts";
+import { type CgroupContainer, collectPerContainer } from "./cgroup-discovery.ts";
 import { BaseCollector, type CollectorOptions, spec } from "./common.ts";
 
 export interface CgroupMemoryStats {
@@ -35,18 +35,23 @@ export interface CgroupMemoryStats {
   cache_percent: number;
 }
 
+/** Where each cgroup version keeps usage, limit, peak usage and the OOM counters (v1 also memory.failcnt). */
+const MEMORY_FILES = {
+  1: { usage: "memory.usage_in_bytes", limit: "memory.limit_in_bytes", peak: "memory.max_usage_in_bytes", oom: "memory.oom_control" },
+  2: { usage: "memory.current", limit: "memory.max", peak: "memory.peak", oom: "memory.events" },
+} as const;
+
+/** A single-value cgroup file's u64: 0 when the file is missing or does not parse ("max" is U64_MAX). */
+const u64File = (text: string | undefined): bigint => (text === undefined ? 0n : (parseCgroupU64(text) ?? 0n));
+
 /** Per-container memory from cgroup v1 or v2 (memory.stat critical per container). All bytes. */
 export class CgroupMemoryCollector extends BaseCollector implements PointCollector {
   readonly spec = spec("cgroup_memory", "Cgroup Memory Collector", true, true, "2.6.24");
   constructor(paths: HostPaths, opts: CollectorOptions = {}) {
     super(paths, opts, ["sys"]);
   }
-  async collect(signal: AbortSignal): Promise<CgroupMemoryStats[]> {
-    const root = `${this.paths.sys}/fs/cgroup`;
-    const version = await detectCgroupVersion(this.io, root, signal);
-    const containers = await discoverContainers(this.io, root, version, "memory", signal);
-    const results = await Promise.all(containers.map((c) => this.one(c, version, signal)));
-    return results.filter((x) => x !== undefined);
+  collect(signal: AbortSignal): Promise<CgroupMemoryStats[]> {
+    return collectPerContainer(this.io, this.paths.sys, "memory", signal, (c, version) => this.one(c, version, signal));
   }
 
   private async one(c: CgroupContainer, version: 1 | 2, signal: AbortSignal): Promise<CgroupMemoryStats | undefined> {
@@ -83,39 +88,25 @@ export class CgroupMemoryCollector extends BaseCollector implements PointCollect
         usage_percent: 0,
         cache_percent: 0,
       };
+      const f = MEMORY_FILES[version];
+      const [usage, limit, peak, oom, failcnt] = await Promise.all([
+        rd(f.usage),
+        rd(f.limit),
+        rd(f.peak),
+        rd(f.oom),
+        version === 1 ? rd("memory.failcnt") : undefined,
+      ]);
+      s.usage_bytes = u64File(usage);
+      s.limit_bytes = u64File(limit);
+      s.max_usage_bytes = u64File(peak);
+      const o = oom === undefined ? undefined : parseFlatKeyed(oom).values;
       if (version === 1) {
-        const [usage, limit, maxu, failcnt, oom] = await Promise.all([
-          rd("memory.usage_in_bytes"),
-          rd("memory.limit_in_bytes"),
-          rd("memory.max_usage_in_bytes"),
-          rd("memory.failcnt"),
-          rd("memory.oom_control"),
-        ]);
-        s.usage_bytes = usage !== undefined ? (parseCgroupU64(usage) ?? 0n) : 0n;
-        s.limit_bytes = limit !== undefined ? (parseCgroupU64(limit) ?? 0n) : 0n;
-        s.max_usage_bytes = maxu !== undefined ? (parseCgroupU64(maxu) ?? 0n) : 0n;
-        s.fail_count = failcnt !== undefined ? (parseCgroupU64(failcnt) ?? 0n) : 0n;
-        if (oom !== undefined) {
-          const o = parseFlatKeyed(oom).values;
-          s.under_oom = o.get("under_oom") === 1n;
-          s.oom_kill_count = o.get("oom_kill") ?? 0n;
-        }
-      } else {
-        const [cur, max, events, peak] = await Promise.all([
-          rd("memory.current"),
-          rd("memory.max"),
-          rd("memory.events"),
-          rd("memory.peak"),
-        ]);
-        s.usage_bytes = cur !== undefined ? (parseCgroupU64(cur) ?? 0n) : 0n;
-        s.limit_bytes = max !== undefined ? (parseCgroupU64(max) ?? 0n) : 0n;
-        s.max_usage_bytes = peak !== undefined ? (parseCgroupU64(peak) ?? 0n) : 0n;
-        if (events !== undefined) {
-          const e = parseFlatKeyed(events).values;
-          s.fail_count = e.get("max") ?? 0n;
-          s.oom_kill_count = e.get("oom_kill") ?? 0n;
-        }
+        s.fail_count = u64File(failcnt);
+        if (o !== undefined) s.under_oom = o.get("under_oom") === 1n;
+      } else if (o !== undefined) {
+        s.fail_count = o.get("max") ?? 0n;
       }
+      if (o !== undefined) s.oom_kill_count = o.get("oom_kill") ?? 0n;
       if (s.limit_bytes > 0n && s.limit_bytes < U64_MAX / 2n) s.usage_percent = (Number(s.usage_bytes) / Number(s.limit_bytes)) * 100;
       if (s.usage_bytes > 0n) s.cache_percent = (Number(s.cache) / Number(s.usage_bytes)) * 100;
       return s;

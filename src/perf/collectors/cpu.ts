@@ -12,7 +12,8 @@ import { type DeltaMetadata, DeltaTracker, recordDeltas } from "../delta.ts";
 import { CPU_FIELDS, type CpuTimes, parseStat } from "../parsers/stat.ts";
 import { BaseCollector, type CollectorOptions, spec } from "./common.ts";
 
-export interface CPUDeltaData extends DeltaMetadata {
+/** One CPU's /proc/stat time counters under their JSON names. */
+export interface CPUTimeCounters {
   user: bigint;
   nice: bigint;
   system: bigint;
@@ -23,6 +24,9 @@ export interface CPUDeltaData extends DeltaMetadata {
   steal: bigint;
   guest: bigint;
   guest_nice: bigint;
+}
+
+export interface CPUDeltaData extends DeltaMetadata, CPUTimeCounters {
   user_percent?: number;
   nice_percent?: number;
   system_percent?: number;
@@ -35,18 +39,8 @@ export interface CPUDeltaData extends DeltaMetadata {
   guest_nice_percent?: number;
 }
 
-export interface CPUStats {
+export interface CPUStats extends CPUTimeCounters {
   cpu_index: number;
-  user: bigint;
-  nice: bigint;
-  system: bigint;
-  idle: bigint;
-  io_wait: bigint;
-  irq: bigint;
-  soft_irq: bigint;
-  steal: bigint;
-  guest: bigint;
-  guest_nice: bigint;
   delta?: CPUDeltaData;
 }
 

@@ -9,35 +9,23 @@
 
 import { errorMessage } from "../../util/errors.ts";
 import type { HostPaths, PointCollector } from "../collector.ts";
-import type { DirEntry } from "../io.ts";
-import { type CpuCore, parseCpuinfo } from "../parsers/cpuinfo.ts";
+import type { DirEntry, HostIo } from "../io.ts";
+import { type CpuinfoParsed, parseCpuinfo } from "../parsers/cpuinfo.ts";
 import { parseMeminfo } from "../parsers/meminfo.ts";
 import { fields, parseI32, parseU64 } from "../parsers/num.ts";
 import { interfaceType, parseCpuList, parseDistance, parseScheduler } from "../parsers/sysfs.ts";
 import { BaseCollector, type CollectorOptions, spec } from "./common.ts";
 
-export interface CPUInfo {
-  physical_cores: number;
-  logical_cores: number;
-  model_name: string;
-  vendor_id: string;
-  cpu_family: number;
-  model: number;
-  stepping: number;
-  microcode: string;
-  cpu_mhz: number;
+/** cpu_info: /proc/cpuinfo's description, with cpufreq's limits and the NUMA node count from sysfs. */
+export interface CPUInfo extends Omit<CpuinfoParsed, "malformed"> {
   cpu_min_mhz: number;
   cpu_max_mhz: number;
-  cache_size: string;
-  cache_alignment: number;
-  flags: string[];
   numa_nodes: number;
-  bogomips: number;
-  cores: CpuCore[];
 }
 
-async function nodeIds(c: BaseCollector & { io2: () => import("../io.ts").HostIo }, sys: string, signal: AbortSignal): Promise<number[]> {
-  const entries = await c.io2().listOptional(`${sys}/devices/system/node`, signal);
+/** The NUMA node ids under <sys>/devices/system/node, in name order (none when the directory is missing). */
+async function nodeIds(io: HostIo, sys: string, signal: AbortSignal): Promise<number[]> {
+  const entries = await io.listOptional(`${sys}/devices/system/node`, signal);
   return entries
     .map((e) => /^node(\d+)$/.exec(e.name))
     .filter((m): m is RegExpExecArray => m !== null)
@@ -52,16 +40,13 @@ export class CPUInfoCollector extends BaseCollector implements PointCollector {
   constructor(paths: HostPaths, opts: CollectorOptions = {}) {
     super(paths, opts, ["proc", "sys"]);
   }
-  io2() {
-    return this.io;
-  }
   async collect(signal: AbortSignal): Promise<CPUInfo> {
     const cf = `${this.paths.sys}/devices/system/cpu/cpu0/cpufreq`;
     const [text, minF, maxF, nodes] = await Promise.all([
       this.readCritical(`${this.paths.proc}/cpuinfo`, signal),
       this.io.readOptional(`${cf}/cpuinfo_min_freq`, signal),
       this.io.readOptional(`${cf}/cpuinfo_max_freq`, signal),
-      nodeIds(this, this.paths.sys, signal),
+      nodeIds(this.io, this.paths.sys, signal),
     ]);
     const p = parseCpuinfo(text);
     this.malformed(p.malformed);
@@ -110,15 +95,12 @@ export class MemoryInfoCollector extends BaseCollector implements PointCollector
   constructor(paths: HostPaths, opts: CollectorOptions = {}) {
     super(paths, opts, ["proc", "sys"]);
   }
-  io2() {
-    return this.io;
-  }
   async collect(signal: AbortSignal): Promise<MemoryInfo> {
     const sys = this.paths.sys;
     const [text, balancing, ids] = await Promise.all([
       this.readCritical(`${this.paths.proc}/meminfo`, signal),
       this.io.exists(`${this.paths.proc}/sys/kernel/numa_balancing`, signal),
-      nodeIds(this, sys, signal),
+      nodeIds(this.io, sys, signal),
     ]);
     const mt = parseMeminfo(text).values.get("MemTotal");
     if (mt === undefined) throw new Error(`MemTotal not found in ${this.paths.proc}/meminfo`);

@@ -13,67 +13,45 @@ import { type FamilyGroup, type Kind, n } from "./family.ts";
 /** node_exporter's default diskstats device exclusion. */
 const DISK_EXCLUDE = /^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$/;
 
+type DiskCounter = Exclude<keyof DiskstatsRecord, "device" | "major" | "minor">;
+
+/**
+ * node_disk_<name>: its type, the diskstats field and the unit to convert it from (milliseconds to
+ * seconds, 512-byte sectors to bytes, or none), and its help text.
+ */
+const DISK_FAMILIES: [name: string, type: Kind, field: DiskCounter, from: "ms" | "sectors" | "", help: string][] = [
+  ["reads_completed_total", "counter", "readsCompleted", "", "The total number of reads completed successfully."],
+  ["reads_merged_total", "counter", "readsMerged", "", "The total number of reads merged."],
+  ["read_bytes_total", "counter", "sectorsRead", "sectors", "The total number of bytes read successfully."],
+  ["read_time_seconds_total", "counter", "readTimeMs", "ms", "The total number of seconds spent by all reads."],
+  ["writes_completed_total", "counter", "writesCompleted", "", "The total number of writes completed successfully."],
+  ["writes_merged_total", "counter", "writesMerged", "", "The number of writes merged."],
+  ["written_bytes_total", "counter", "sectorsWritten", "sectors", "The total number of bytes written successfully."],
+  ["write_time_seconds_total", "counter", "writeTimeMs", "ms", "This is the total number of seconds spent by all writes."],
+  ["io_now", "gauge", "iosInProgress", "", "The number of I/Os currently in progress."],
+  ["io_time_seconds_total", "counter", "ioTimeMs", "ms", "Total seconds spent doing I/Os."],
+  ["io_time_weighted_seconds_total", "counter", "weightedIoTimeMs", "ms", "The weighted # of seconds spent doing I/Os."],
+  ["discards_completed_total", "counter", "discardsCompleted", "", "The total number of discards completed successfully."],
+  ["discards_merged_total", "counter", "discardsMerged", "", "The total number of discards merged."],
+  ["discarded_sectors_total", "counter", "sectorsDiscarded", "", "The total number of sectors discarded successfully."],
+  ["discard_time_seconds_total", "counter", "discardTimeMs", "ms", "This is the total number of seconds spent by all discards."],
+  ["flush_requests_total", "counter", "flushesCompleted", "", "The total number of flush requests completed successfully."],
+  ["flush_requests_time_seconds_total", "counter", "flushTimeMs", "ms", "This is the total number of seconds spent by all flush requests."],
+];
+
+/** A diskstats counter in node_exporter's unit. */
+function converted(v: bigint, from: "ms" | "sectors" | ""): number {
+  if (from === "ms") return n(v) / 1000;
+  if (from === "sectors") return n(v) * 512;
+  return n(v);
+}
+
 export const diskFamilies: FamilyGroup = {
   name: "disk",
   types: ["disk"],
   define(d, fam) {
     const disks = () => (getExtra(d.get("disk"))?.records ?? []).filter((r) => !DISK_EXCLUDE.test(r.device));
-    const diskFam = (name: string, type: Kind, help: string, f: (r: DiskstatsRecord) => number) =>
-      fam(name, type, help, () => disks().map((r) => ({ labels: { device: r.device }, value: f(r) })));
-    diskFam("node_disk_reads_completed_total", "counter", "The total number of reads completed successfully.", (r) => n(r.readsCompleted));
-    diskFam("node_disk_reads_merged_total", "counter", "The total number of reads merged.", (r) => n(r.readsMerged));
-    diskFam("node_disk_read_bytes_total", "counter", "The total number of bytes read successfully.", (r) => n(r.sectorsRead) * 512);
-    diskFam(
-      "node_disk_read_time_seconds_total",
-      "counter",
-      "The total number of seconds spent by all reads.",
-      (r) => n(r.readTimeMs) / 1000,
-    );
-    diskFam("node_disk_writes_completed_total", "counter", "The total number of writes completed successfully.", (r) =>
-      n(r.writesCompleted),
-    );
-    diskFam("node_disk_writes_merged_total", "counter", "The number of writes merged.", (r) => n(r.writesMerged));
-    diskFam(
-      "node_disk_written_bytes_total",
-      "counter",
-      "The total number of bytes written successfully.",
-      (r) => n(r.sectorsWritten) * 512,
-    );
-    diskFam(
-      "node_disk_write_time_seconds_total",
-      "counter",
-      "This is the total number of seconds spent by all writes.",
-      (r) => n(r.writeTimeMs) / 1000,
-    );
-    diskFam("node_disk_io_now", "gauge", "The number of I/Os currently in progress.", (r) => n(r.iosInProgress));
-    diskFam("node_disk_io_time_seconds_total", "counter", "Total seconds spent doing I/Os.", (r) => n(r.ioTimeMs) / 1000);
-    diskFam(
-      "node_disk_io_time_weighted_seconds_total",
-      "counter",
-      "The weighted # of seconds spent doing I/Os.",
-      (r) => n(r.weightedIoTimeMs) / 1000,
-    );
-    diskFam("node_disk_discards_completed_total", "counter", "The total number of discards completed successfully.", (r) =>
-      n(r.discardsCompleted),
-    );
-    diskFam("node_disk_discards_merged_total", "counter", "The total number of discards merged.", (r) => n(r.discardsMerged));
-    diskFam("node_disk_discarded_sectors_total", "counter", "The total number of sectors discarded successfully.", (r) =>
-      n(r.sectorsDiscarded),
-    );
-    diskFam(
-      "node_disk_discard_time_seconds_total",
-      "counter",
-      "This is the total number of seconds spent by all discards.",
-      (r) => n(r.discardTimeMs) / 1000,
-    );
-    diskFam("node_disk_flush_requests_total", "counter", "The total number of flush requests completed successfully.", (r) =>
-      n(r.flushesCompleted),
-    );
-    diskFam(
-      "node_disk_flush_requests_time_seconds_total",
-      "counter",
-      "This is the total number of seconds spent by all flush requests.",
-      (r) => n(r.flushTimeMs) / 1000,
-    );
+    for (const [name, type, field, from, help] of DISK_FAMILIES)
+      fam(`node_disk_${name}`, type, help, () => disks().map((r) => ({ labels: { device: r.device }, value: converted(r[field], from) })));
   },
 };

@@ -10,16 +10,19 @@
 import { expect, test } from "bun:test";
 import { detectRuntime, extractContainerId, isHexString, parseCgroupI64, parseCgroupU64, parseCpuMax, parseFlatKeyed } from "./cgroup.ts";
 
-test("container ids (acceptance 28)", () => {
-  expect(extractContainerId("docker-abc123def456789.scope")).toBe("abc123def456789");
-  expect(extractContainerId("cri-containerd-abc123def456789.scope")).toBe("abc123def456789");
-  expect(extractContainerId("libpod-abc123def456789.scope")).toBe("abc123def456789");
-  expect(extractContainerId("/podman/abc123def456789")).toBe("abc123def456789");
-  expect(extractContainerId("random-string")).toBe("");
-  expect(extractContainerId("docker/tooshort")).toBe("");
-  expect(extractContainerId("kubepods.slice/kubepods-pod123.slice")).toBe("");
-  const h64 = "a".repeat(64);
-  expect(extractContainerId(`kubepods.slice/kubepods-burstable-pod1.slice/cri-containerd-${h64}.scope`)).toBe(h64);
+const h64 = "a".repeat(64);
+
+test.each([
+  ["docker-abc123def456789.scope", "abc123def456789"],
+  ["cri-containerd-abc123def456789.scope", "abc123def456789"],
+  ["libpod-abc123def456789.scope", "abc123def456789"],
+  ["/podman/abc123def456789", "abc123def456789"],
+  ["random-string", ""],
+  ["docker/tooshort", ""],
+  ["kubepods.slice/kubepods-pod123.slice", ""],
+  [`kubepods.slice/kubepods-burstable-pod1.slice/cri-containerd-${h64}.scope`, h64],
+])("container ids (acceptance 28): %p", (path, id) => {
+  expect(extractContainerId(path)).toBe(id);
 });
 
 test("isHexString", () => {
@@ -27,14 +30,16 @@ test("isHexString", () => {
   for (const s of ["abc123!def456", "abc123ghi456", ""]) expect(isHexString(s)).toBe(false);
 });
 
-test("runtime from path", () => {
-  expect(detectRuntime("docker/abc")).toBe("docker");
-  expect(detectRuntime("system.slice/docker-abc.scope")).toBe("docker");
-  expect(detectRuntime("containerd/abc")).toBe("containerd");
-  expect(detectRuntime("kubepods/cri-containerd-abc.scope")).toBe("containerd");
-  expect(detectRuntime("machine.slice/libpod-abc.scope")).toBe("podman");
-  expect(detectRuntime("crio-abc.scope")).toBe("cri-o");
-  expect(detectRuntime("x/y")).toBe("unknown");
+test.each([
+  ["docker/abc", "docker"],
+  ["system.slice/docker-abc.scope", "docker"],
+  ["containerd/abc", "containerd"],
+  ["kubepods/cri-containerd-abc.scope", "containerd"],
+  ["machine.slice/libpod-abc.scope", "podman"],
+  ["crio-abc.scope", "cri-o"],
+  ["x/y", "unknown"],
+])("runtime from path: %p", (path, runtime) => {
+  expect(detectRuntime(path)).toBe(runtime);
 });
 
 test("flat keyed files, cpu.max, single values", () => {

@@ -17,8 +17,8 @@ export interface CpuCore {
   cpu_mhz: number;
 }
 
-/** What /proc/cpuinfo alone tells (cpufreq and NUMA come from sysfs in the collector). */
-export interface CpuinfoParsed {
+/** The processor's description in /proc/cpuinfo: what the host graph reads of the collector's cpu_info. */
+export interface CpuDescription {
   physical_cores: number;
   logical_cores: number;
   model_name: string;
@@ -29,10 +29,14 @@ export interface CpuinfoParsed {
   microcode: string;
   cpu_mhz: number;
   cache_size: string;
+  cores: CpuCore[];
+}
+
+/** What /proc/cpuinfo alone tells (cpufreq and NUMA come from sysfs in the collector). */
+export interface CpuinfoParsed extends CpuDescription {
   cache_alignment: number;
   flags: string[];
   bogomips: number;
-  cores: CpuCore[];
   malformed: number;
 }
 

@@ -9,15 +9,17 @@
 import { expect, test } from "bun:test";
 import { formatIpv6, parseIfInet6 } from "./if-inet6.ts";
 
-test("formatIpv6 follows RFC 5952", () => {
-  expect(formatIpv6("00000000000000000000000000000001")).toBe("::1");
-  expect(formatIpv6("00000000000000000000000000000000")).toBe("::");
-  expect(formatIpv6("fe800000000000000202b3fffe1e8329")).toBe("fe80::202:b3ff:fe1e:8329");
-  expect(formatIpv6("20010db8000000010000000000000001")).toBe("2001:db8:0:1::1");
+test.each([
+  ["00000000000000000000000000000001", "::1"],
+  ["00000000000000000000000000000000", "::"],
+  ["fe800000000000000202b3fffe1e8329", "fe80::202:b3ff:fe1e:8329"],
+  ["20010db8000000010000000000000001", "2001:db8:0:1::1"],
   // a single zero group is not compressed; the first of two equal runs is
-  expect(formatIpv6("20010db8000000010001000100010001")).toBe("2001:db8:0:1:1:1:1:1");
-  expect(formatIpv6("20010000000000010000000000000001")).toBe("2001:0:0:1::1");
-  expect(formatIpv6("20010db8000000000001000000000001")).toBe("2001:db8::1:0:0:1");
+  ["20010db8000000010001000100010001", "2001:db8:0:1:1:1:1:1"],
+  ["20010000000000010000000000000001", "2001:0:0:1::1"],
+  ["20010db8000000000001000000000001", "2001:db8::1:0:0:1"],
+])("formatIpv6 follows RFC 5952: %p", (hex, text) => {
+  expect(formatIpv6(hex)).toBe(text);
 });
 
 test("parseIfInet6 groups by interface, sorted", () => {

@@ -10,25 +10,15 @@ import { describe, expect, test } from "bun:test";
 import { parseLoadavg, parseUptime } from "./loadavg.ts";
 
 describe("parseLoadavg (acceptance 6, 7)", () => {
-  test("valid", () => {
-    expect(parseLoadavg("0.50 1.25 2.75 2/1234 12345\n")).toEqual({
-      load1: 0.5,
-      load5: 1.25,
-      load15: 2.75,
-      running: 2,
-      total: 1234,
-      lastPid: 12345,
-    });
+  // text; load1, load5, load15, running, total, lastPid
+  const whole: [string, [number, number, number, number, number, number]][] = [
+    ["0.50 1.25 2.75 2/1234 12345\n", [0.5, 1.25, 2.75, 2, 1234, 12345]],
+    ["999.99 888.88 777.77 9999/99999 999999", [999.99, 888.88, 777.77, 9999, 99999, 999999]],
+  ];
+  test.each(whole)("valid, also very large: %p", (text, [load1, load5, load15, running, total, lastPid]) => {
+    expect(parseLoadavg(text)).toEqual({ load1, load5, load15, running, total, lastPid });
   });
-  test("very large, zero, single digit, extra whitespace", () => {
-    expect(parseLoadavg("999.99 888.88 777.77 9999/99999 999999")).toEqual({
-      load1: 999.99,
-      load5: 888.88,
-      load15: 777.77,
-      running: 9999,
-      total: 99999,
-      lastPid: 999999,
-    });
+  test("zero, single digit, extra whitespace", () => {
     expect(parseLoadavg("0.00 0.00 0.00 0/0 0").total).toBe(0);
     expect(parseLoadavg("1 2 3 1/9 7").load15).toBe(3);
     expect(parseLoadavg("  0.50\t 1.25   2.75  2/1234   12345  \n").lastPid).toBe(12345);

@@ -13,27 +13,7 @@ import { fields, lines, parseU64 } from "./num.ts";
  * raw number (the unit is ignored, as in the original). Values that are not u64 are skipped and counted.
  */
 export function parseMeminfo(text: string): { values: Map<string, bigint>; malformed: number; kb: Set<string> } {
-  const values = new Map<string, bigint>();
-  /** Keys whose line carried a "kB" unit (the rest, like HugePages_Total, are counts). */
-  const kb = new Set<string>();
-  let malformed = 0;
-  for (const line of lines(text)) {
-    const f = fields(line);
-    if (f.length === 0) continue;
-    if (f.length < 2) {
-      malformed++;
-      continue;
-    }
-    const key = f[0]!.endsWith(":") ? f[0]!.slice(0, -1) : f[0]!;
-    const v = parseU64(f[1]);
-    if (v === undefined) {
-      malformed++;
-      continue;
-    }
-    values.set(key, v);
-    if (f[2] === "kB") kb.add(key);
-  }
-  return { values, malformed, kb };
+  return meminfoLines(text, 0);
 }
 
 /**
@@ -41,22 +21,34 @@ export function parseMeminfo(text: string): { values: Map<string, bigint>; malfo
  * fields, key = field 2 without ':', value = field 3.
  */
 export function parseNodeMeminfo(text: string): { values: Map<string, bigint>; malformed: number } {
+  const { values, malformed } = meminfoLines(text, 2);
+  return { values, malformed };
+}
+
+/**
+ * "key: value [kB]" lines whose key is field `at`: a line with fewer than at + 2 fields, or whose value
+ * is not a u64, is skipped and counted; `kb` holds the keys whose line carried a "kB" unit (the rest,
+ * like HugePages_Total, are counts).
+ */
+function meminfoLines(text: string, at: number): { values: Map<string, bigint>; malformed: number; kb: Set<string> } {
   const values = new Map<string, bigint>();
+  const kb = new Set<string>();
   let malformed = 0;
   for (const line of lines(text)) {
     const f = fields(line);
     if (f.length === 0) continue;
-    if (f.length < 4) {
+    if (f.length < at + 2) {
       malformed++;
       continue;
     }
-    const key = f[2]!.endsWith(":") ? f[2]!.slice(0, -1) : f[2]!;
-    const v = parseU64(f[3]);
+    const key = f[at]!.endsWith(":") ? f[at]!.slice(0, -1) : f[at]!;
+    const v = parseU64(f[at + 1]);
     if (v === undefined) {
       malformed++;
       continue;
     }
     values.set(key, v);
+    if (f[at + 2] === "kB") kb.add(key);
   }
-  return { values, malformed };
+  return { values, malformed, kb };
 }
