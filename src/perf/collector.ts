@@ -32,6 +32,16 @@ export const METRIC_TYPES = [
   "network_info",
   "execsnoop",
   "filesystem",
+  "uname",
+  "os_release",
+  "time",
+  "timex",
+  "pressure",
+  "conntrack",
+  "filefd",
+  "entropy",
+  "arp",
+  "softnet",
 ] as const;
 export type MetricType = (typeof METRIC_TYPES)[number];
 
