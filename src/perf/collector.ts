@@ -42,6 +42,10 @@ export const METRIC_TYPES = [
   "entropy",
   "arp",
   "softnet",
+  "thermal_zone",
+  "bonding",
+  "edac",
+  "mdstat",
 ] as const;
 export type MetricType = (typeof METRIC_TYPES)[number];
 

@@ -19,6 +19,7 @@ import { diskFamilies } from "./exposition/disk.ts";
 import { dropEmptyFamilies } from "./exposition/drop-empty.ts";
 import type { Family, FamilyGroup, LatestData, Sample } from "./exposition/family.ts";
 import { filesystemFamilies } from "./exposition/filesystem.ts";
+import { hostHardwareFamilies } from "./exposition/host-hardware.ts";
 import { hostIdentityFamilies } from "./exposition/host-identity.ts";
 import { kernelFamilies } from "./exposition/kernel.ts";
 import { kernelTableFamilies } from "./exposition/kernel-tables.ts";
@@ -54,6 +55,7 @@ const FAMILY_GROUPS: readonly FamilyGroup[] = [
   pressureFamilies,
   kernelTableFamilies,
   netTableFamilies,
+  hostHardwareFamilies,
 ];
 
 /**

@@ -14,6 +14,7 @@ import type { HasExtra } from "./collectors/common.ts";
 import type { CPUStats } from "./collectors/cpu.ts";
 import type { DiskExtra, DiskStats } from "./collectors/disk.ts";
 import type { FilesystemStats } from "./collectors/filesystem.ts";
+import type { BondingMaster, EdacController, ThermalStats } from "./collectors/host-hardware.ts";
 import type { OSReleaseInfo, UnameInfo } from "./collectors/host-identity.ts";
 import type { CPUInfo, DiskInfo, MemoryInfo, NetworkInfo } from "./collectors/info.ts";
 import type { ConntrackStats, EntropyStats, FilefdStats } from "./collectors/kernel-tables.ts";
@@ -28,6 +29,7 @@ import type { SystemExtra, SystemStats } from "./collectors/system.ts";
 import type { TCPExtra, TCPStats } from "./collectors/tcp.ts";
 import type { TimeStats } from "./collectors/time.ts";
 import type { KmsgRecord } from "./parsers/kmsg.ts";
+import type { MDStat } from "./parsers/mdstat.ts";
 import type { TimexStats } from "./parsers/timex.ts";
 
 export interface MetricDataMap {
@@ -63,4 +65,8 @@ export interface MetricDataMap {
   entropy: EntropyStats;
   arp: ArpDevice[];
   softnet: SoftnetStats;
+  thermal_zone: ThermalStats;
+  bonding: BondingMaster[];
+  edac: EdacController[];
+  mdstat: MDStat[];
 }

@@ -17,6 +17,7 @@ import type { CollectorOptions } from "./collectors/common.ts";
 import { CPUCollector } from "./collectors/cpu.ts";
 import { DiskCollector } from "./collectors/disk.ts";
 import { FilesystemCollector } from "./collectors/filesystem.ts";
+import { BondingCollector, EdacCollector, MdstatCollector, ThermalZoneCollector } from "./collectors/host-hardware.ts";
 import { OSReleaseCollector, UnameCollector } from "./collectors/host-identity.ts";
 import { CPUInfoCollector, DiskInfoCollector, MemoryInfoCollector, NetworkInfoCollector } from "./collectors/info.ts";
 import { KernelCollector, kmsgAccess } from "./collectors/kernel.ts";
@@ -101,6 +102,10 @@ export const BUILTIN: [MetricType, Ctor][] = [
   ["entropy", EntropyCollector],
   ["arp", ArpCollector],
   ["softnet", SoftnetCollector],
+  ["thermal_zone", ThermalZoneCollector],
+  ["bonding", BondingCollector],
+  ["edac", EdacCollector],
+  ["mdstat", MdstatCollector],
 ];
 
 /** Why `spec` cannot run with `env`, or undefined. All missing capabilities are listed. */
