@@ -46,6 +46,7 @@ export const METRIC_TYPES = [
   "bonding",
   "edac",
   "mdstat",
+  "hwmon",
 ] as const;
 export type MetricType = (typeof METRIC_TYPES)[number];
 

@@ -21,6 +21,7 @@ import type { Family, FamilyGroup, LatestData, Sample } from "./exposition/famil
 import { filesystemFamilies } from "./exposition/filesystem.ts";
 import { hostHardwareFamilies } from "./exposition/host-hardware.ts";
 import { hostIdentityFamilies } from "./exposition/host-identity.ts";
+import { hwmonFamilies } from "./exposition/hwmon.ts";
 import { kernelFamilies } from "./exposition/kernel.ts";
 import { kernelTableFamilies } from "./exposition/kernel-tables.ts";
 import { loadFamilies } from "./exposition/load.ts";
@@ -56,6 +57,7 @@ const FAMILY_GROUPS: readonly FamilyGroup[] = [
   kernelTableFamilies,
   netTableFamilies,
   hostHardwareFamilies,
+  hwmonFamilies,
 ];
 
 /**

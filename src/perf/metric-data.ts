@@ -16,6 +16,7 @@ import type { DiskExtra, DiskStats } from "./collectors/disk.ts";
 import type { FilesystemStats } from "./collectors/filesystem.ts";
 import type { BondingMaster, EdacController, ThermalStats } from "./collectors/host-hardware.ts";
 import type { OSReleaseInfo, UnameInfo } from "./collectors/host-identity.ts";
+import type { HwmonChip } from "./collectors/hwmon.ts";
 import type { CPUInfo, DiskInfo, MemoryInfo, NetworkInfo } from "./collectors/info.ts";
 import type { ConntrackStats, EntropyStats, FilefdStats } from "./collectors/kernel-tables.ts";
 import type { LoadStats } from "./collectors/load.ts";
@@ -69,4 +70,5 @@ export interface MetricDataMap {
   bonding: BondingMaster[];
   edac: EdacController[];
   mdstat: MDStat[];
+  hwmon: HwmonChip[];
 }

@@ -19,6 +19,7 @@ import { DiskCollector } from "./collectors/disk.ts";
 import { FilesystemCollector } from "./collectors/filesystem.ts";
 import { BondingCollector, EdacCollector, MdstatCollector, ThermalZoneCollector } from "./collectors/host-hardware.ts";
 import { OSReleaseCollector, UnameCollector } from "./collectors/host-identity.ts";
+import { HwmonCollector } from "./collectors/hwmon.ts";
 import { CPUInfoCollector, DiskInfoCollector, MemoryInfoCollector, NetworkInfoCollector } from "./collectors/info.ts";
 import { KernelCollector, kmsgAccess } from "./collectors/kernel.ts";
 import { ConntrackCollector, EntropyCollector, FilefdCollector } from "./collectors/kernel-tables.ts";
@@ -106,6 +107,7 @@ export const BUILTIN: [MetricType, Ctor][] = [
   ["bonding", BondingCollector],
   ["edac", EdacCollector],
   ["mdstat", MdstatCollector],
+  ["hwmon", HwmonCollector],
 ];
 
 /** Why `spec` cannot run with `env`, or undefined. All missing capabilities are listed. */
