@@ -47,6 +47,7 @@ export const METRIC_TYPES = [
   "edac",
   "mdstat",
   "hwmon",
+  "power_supply",
 ] as const;
 export type MetricType = (typeof METRIC_TYPES)[number];
 

@@ -30,6 +30,7 @@ import { netTableFamilies } from "./exposition/net-tables.ts";
 import { netstatFamilies } from "./exposition/netstat.ts";
 import { networkFamilies } from "./exposition/network.ts";
 import { numaFamilies } from "./exposition/numa.ts";
+import { powerSupplyFamilies } from "./exposition/power-supply.ts";
 import { pressureFamilies } from "./exposition/pressure.ts";
 import { processFamilies } from "./exposition/process.ts";
 import { timeFamilies } from "./exposition/time.ts";
@@ -58,6 +59,7 @@ const FAMILY_GROUPS: readonly FamilyGroup[] = [
   netTableFamilies,
   hostHardwareFamilies,
   hwmonFamilies,
+  powerSupplyFamilies,
 ];
 
 /**

@@ -24,6 +24,7 @@ import type { MemoryExtra, MemoryStats } from "./collectors/memory.ts";
 import type { ArpDevice, SoftnetStats } from "./collectors/net-tables.ts";
 import type { NetworkStats } from "./collectors/network.ts";
 import type { NUMAStatistics } from "./collectors/numa.ts";
+import type { PowerSupply } from "./collectors/power-supply.ts";
 import type { PressureStats } from "./collectors/pressure.ts";
 import type { ProcessStats } from "./collectors/process.ts";
 import type { SystemExtra, SystemStats } from "./collectors/system.ts";
@@ -71,4 +72,5 @@ export interface MetricDataMap {
   edac: EdacController[];
   mdstat: MDStat[];
   hwmon: HwmonChip[];
+  power_supply: PowerSupply[];
 }

@@ -28,6 +28,7 @@ import { MemoryCollector } from "./collectors/memory.ts";
 import { ArpCollector, SoftnetCollector } from "./collectors/net-tables.ts";
 import { NetworkCollector } from "./collectors/network.ts";
 import { NUMAStatsCollector } from "./collectors/numa.ts";
+import { PowerSupplyCollector } from "./collectors/power-supply.ts";
 import { PressureCollector } from "./collectors/pressure.ts";
 import { ProcessCollector } from "./collectors/process.ts";
 import { SystemStatsCollector } from "./collectors/system.ts";
@@ -108,6 +109,7 @@ export const BUILTIN: [MetricType, Ctor][] = [
   ["edac", EdacCollector],
   ["mdstat", MdstatCollector],
   ["hwmon", HwmonCollector],
+  ["power_supply", PowerSupplyCollector],
 ];
 
 /** Why `spec` cannot run with `env`, or undefined. All missing capabilities are listed. */
