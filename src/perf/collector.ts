@@ -32,6 +32,22 @@ export const METRIC_TYPES = [
   "network_info",
   "execsnoop",
   "filesystem",
+  "uname",
+  "os_release",
+  "time",
+  "timex",
+  "pressure",
+  "conntrack",
+  "filefd",
+  "entropy",
+  "arp",
+  "softnet",
+  "thermal_zone",
+  "bonding",
+  "edac",
+  "mdstat",
+  "hwmon",
+  "power_supply",
 ] as const;
 export type MetricType = (typeof METRIC_TYPES)[number];
 

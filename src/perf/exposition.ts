@@ -16,15 +16,24 @@ import { auxvValues } from "./collectors/common.ts";
 import { cgroupFamilies } from "./exposition/cgroup.ts";
 import { cpuFamilies } from "./exposition/cpu.ts";
 import { diskFamilies } from "./exposition/disk.ts";
+import { dropEmptyFamilies } from "./exposition/drop-empty.ts";
 import type { Family, FamilyGroup, LatestData, Sample } from "./exposition/family.ts";
 import { filesystemFamilies } from "./exposition/filesystem.ts";
+import { hostHardwareFamilies } from "./exposition/host-hardware.ts";
+import { hostIdentityFamilies } from "./exposition/host-identity.ts";
+import { hwmonFamilies } from "./exposition/hwmon.ts";
 import { kernelFamilies } from "./exposition/kernel.ts";
+import { kernelTableFamilies } from "./exposition/kernel-tables.ts";
 import { loadFamilies } from "./exposition/load.ts";
 import { memoryFamilies } from "./exposition/memory.ts";
+import { netTableFamilies } from "./exposition/net-tables.ts";
 import { netstatFamilies } from "./exposition/netstat.ts";
 import { networkFamilies } from "./exposition/network.ts";
 import { numaFamilies } from "./exposition/numa.ts";
+import { powerSupplyFamilies } from "./exposition/power-supply.ts";
+import { pressureFamilies } from "./exposition/pressure.ts";
 import { processFamilies } from "./exposition/process.ts";
+import { timeFamilies } from "./exposition/time.ts";
 import { expositionErrors, expositionSeriesDropped } from "./self-metrics.ts";
 
 export { MEMINFO_KEYS, VMSTAT_KEYS } from "./exposition/memory.ts";
@@ -43,6 +52,14 @@ const FAMILY_GROUPS: readonly FamilyGroup[] = [
   cgroupFamilies,
   filesystemFamilies,
   kernelFamilies,
+  hostIdentityFamilies,
+  timeFamilies,
+  pressureFamilies,
+  kernelTableFamilies,
+  netTableFamilies,
+  hostHardwareFamilies,
+  hwmonFamilies,
+  powerSupplyFamilies,
 ];
 
 /**
@@ -134,7 +151,7 @@ export class PrometheusExposition implements MetricConsumer, ExpositionSource {
     for (const g of this.groups) {
       const at = this.groupVersion(g.group);
       if (g.text !== undefined && g.renderedAt === at) continue;
-      g.text = await g.registry.metrics();
+      g.text = dropEmptyFamilies(await g.registry.metrics());
       g.renderedAt = at;
     }
     return joinExpositions(this.groups.map((g) => g.text ?? ""));

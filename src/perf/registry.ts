@@ -17,15 +17,23 @@ import type { CollectorOptions } from "./collectors/common.ts";
 import { CPUCollector } from "./collectors/cpu.ts";
 import { DiskCollector } from "./collectors/disk.ts";
 import { FilesystemCollector } from "./collectors/filesystem.ts";
+import { BondingCollector, EdacCollector, MdstatCollector, ThermalZoneCollector } from "./collectors/host-hardware.ts";
+import { OSReleaseCollector, UnameCollector } from "./collectors/host-identity.ts";
+import { HwmonCollector } from "./collectors/hwmon.ts";
 import { CPUInfoCollector, DiskInfoCollector, MemoryInfoCollector, NetworkInfoCollector } from "./collectors/info.ts";
 import { KernelCollector, kmsgAccess } from "./collectors/kernel.ts";
+import { ConntrackCollector, EntropyCollector, FilefdCollector } from "./collectors/kernel-tables.ts";
 import { LoadCollector } from "./collectors/load.ts";
 import { MemoryCollector } from "./collectors/memory.ts";
+import { ArpCollector, SoftnetCollector } from "./collectors/net-tables.ts";
 import { NetworkCollector } from "./collectors/network.ts";
 import { NUMAStatsCollector } from "./collectors/numa.ts";
+import { PowerSupplyCollector } from "./collectors/power-supply.ts";
+import { PressureCollector } from "./collectors/pressure.ts";
 import { ProcessCollector } from "./collectors/process.ts";
 import { SystemStatsCollector } from "./collectors/system.ts";
 import { TCPCollector } from "./collectors/tcp.ts";
+import { TimeCollector, TimexCollector } from "./collectors/time.ts";
 
 export type AnyCollector = PointCollector | ContinuousCollector;
 
@@ -86,6 +94,22 @@ export const BUILTIN: [MetricType, Ctor][] = [
   ["disk_info", DiskInfoCollector],
   ["network_info", NetworkInfoCollector],
   ["filesystem", FilesystemCollector],
+  ["uname", UnameCollector],
+  ["os_release", OSReleaseCollector],
+  ["time", TimeCollector],
+  ["timex", TimexCollector],
+  ["pressure", PressureCollector],
+  ["conntrack", ConntrackCollector],
+  ["filefd", FilefdCollector],
+  ["entropy", EntropyCollector],
+  ["arp", ArpCollector],
+  ["softnet", SoftnetCollector],
+  ["thermal_zone", ThermalZoneCollector],
+  ["bonding", BondingCollector],
+  ["edac", EdacCollector],
+  ["mdstat", MdstatCollector],
+  ["hwmon", HwmonCollector],
+  ["power_supply", PowerSupplyCollector],
 ];
 
 /** Why `spec` cannot run with `env`, or undefined. All missing capabilities are listed. */
