@@ -6,7 +6,8 @@
 
 // Probe latency and collector schedule of the compiled agent while 10 and 50 concurrent scrapers hammer
 // /metrics, beside Debian's prometheus-node-exporter under the same load in the same run.
-// bash bench/run.sh scrape-load [--seconds 10] [--long (60 s per level)] [--levels 10,50]
+// bash bench/run.sh scrape-load [--seconds 10] [--long (60 s per level)] [--levels 10,50] [--interval 1 (collector
+// interval in seconds; 1 = ten times the default, to load the event loop; 10 = the default)]
 
 import { join } from "node:path";
 import { startAgent, waitForStatus } from "../../test/helpers/agent-process.ts";
@@ -18,7 +19,7 @@ const arg = (name: string, def: string) => (argv.includes(name) ? argv[argv.inde
 const seconds = argv.includes("--long") ? 60 : Number(arg("--seconds", "10"));
 const levels = arg("--levels", "10,50").split(",").map(Number);
 const NODE_EXPORTER = "/usr/bin/prometheus-node-exporter";
-const COLLECTOR_INTERVAL_S = 1;
+const COLLECTOR_INTERVAL_S = Number(arg("--interval", "1"));
 
 async function freePort(): Promise<number> {
   const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
