@@ -8,6 +8,7 @@
 
 import { Gauge } from "prom-client";
 import type { BuildInfo } from "../build-info.ts";
+import { registerProcessMetrics } from "./process-self.ts";
 import { registry } from "./registry.ts";
 
 export type ComponentState = "pending" | "starting" | "running" | "degraded" | "failed" | "stopping" | "stopped";
@@ -54,14 +55,7 @@ export function registerSelfMetrics(build: BuildInfo, startedAt = Date.now()): v
       this.set((Date.now() - startedAt) / 1000);
     },
   });
-  new Gauge({
-    name: "process_resident_memory_bytes",
-    help: "Resident memory size in bytes.",
-    registers: [registry],
-    collect() {
-      this.set(process.memoryUsage.rss());
-    },
-  });
+  registerProcessMetrics(registry);
   new Gauge({
     name: "antimetal_js_heap_used_bytes",
     help: "JavaScript heap in use, in bytes.",
