@@ -32,6 +32,7 @@ export const METRIC_TYPES = [
   "network_info",
   "execsnoop",
   "filesystem",
+  "netclass",
 ] as const;
 export type MetricType = (typeof METRIC_TYPES)[number];
 

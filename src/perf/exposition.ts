@@ -21,6 +21,7 @@ import { filesystemFamilies } from "./exposition/filesystem.ts";
 import { kernelFamilies } from "./exposition/kernel.ts";
 import { loadFamilies } from "./exposition/load.ts";
 import { memoryFamilies } from "./exposition/memory.ts";
+import { netclassFamilies } from "./exposition/netclass.ts";
 import { netstatFamilies } from "./exposition/netstat.ts";
 import { networkFamilies } from "./exposition/network.ts";
 import { numaFamilies } from "./exposition/numa.ts";
@@ -43,6 +44,7 @@ const FAMILY_GROUPS: readonly FamilyGroup[] = [
   cgroupFamilies,
   filesystemFamilies,
   kernelFamilies,
+  netclassFamilies,
 ];
 
 /**

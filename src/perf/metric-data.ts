@@ -23,6 +23,7 @@ import type { ProcessStats } from "./collectors/process.ts";
 import type { SystemExtra, SystemStats } from "./collectors/system.ts";
 import type { TCPExtra, TCPStats } from "./collectors/tcp.ts";
 import type { KmsgRecord } from "./parsers/kmsg.ts";
+import type { NetClassIface } from "./parsers/netclass.ts";
 
 export interface MetricDataMap {
   load: LoadStats;
@@ -44,4 +45,5 @@ export interface MetricDataMap {
   network_info: NetworkInfo[];
   execsnoop: ExecRecordData;
   filesystem: FilesystemStats[];
+  netclass: NetClassIface[];
 }

@@ -21,6 +21,7 @@ import { CPUInfoCollector, DiskInfoCollector, MemoryInfoCollector, NetworkInfoCo
 import { KernelCollector, kmsgAccess } from "./collectors/kernel.ts";
 import { LoadCollector } from "./collectors/load.ts";
 import { MemoryCollector } from "./collectors/memory.ts";
+import { NetClassCollector } from "./collectors/netclass.ts";
 import { NetworkCollector } from "./collectors/network.ts";
 import { NUMAStatsCollector } from "./collectors/numa.ts";
 import { ProcessCollector } from "./collectors/process.ts";
@@ -86,6 +87,7 @@ export const BUILTIN: [MetricType, Ctor][] = [
   ["disk_info", DiskInfoCollector],
   ["network_info", NetworkInfoCollector],
   ["filesystem", FilesystemCollector],
+  ["netclass", NetClassCollector],
 ];
 
 /** Why `spec` cannot run with `env`, or undefined. All missing capabilities are listed. */
