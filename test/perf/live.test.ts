@@ -24,7 +24,7 @@ const OPTS = { filesystemMountExclude: /^\/(dev|proc|sys|mnt\/sandboxing|var\/li
 test("every built-in point collector is available and succeeds on this host", async () => {
   const reg = await defaultRegistry(DEFAULT_HOST_PATHS, OPTS);
   const entries = reg.entries().filter((e) => e.spec.type !== "execsnoop");
-  expect(entries.length).toBe(17);
+  expect(entries.length).toBe(18);
   for (const e of entries) expect([e.spec.type, e.available, e.reason]).toEqual([e.spec.type, true, undefined]);
   for (const e of entries) {
     const c = e.create();
@@ -113,6 +113,7 @@ test("one-shot collect on the live host: all keys, rates on the first output, ex
     "disk_info",
     "network_info",
     "filesystem",
+    "netclass",
   ]);
   expect(j.filesystem.find((f: { mount_point: string }) => f.mount_point === "/").size_bytes).toBeGreaterThan(0);
   expect(j.cpu[0].delta.user_percent).toBeNumber();
