@@ -16,6 +16,7 @@ import { DELTA_TYPES } from "./delta.ts";
 import { errCode, raceAbort, sharedReadPool } from "./io.ts";
 import { type CollectorRegistry, isContinuous, isPoint } from "./registry.ts";
 import type { MetricsRouter } from "./router.ts";
+import { recordCollectorScrape } from "./scrape-collector-metrics.ts";
 import { collectorDuration, collectorErrors, collectorSkipped, collectorUp } from "./self-metrics.ts";
 
 export const DEFAULT_INTERVAL_MS = 10_000;
@@ -143,6 +144,7 @@ export class CollectorScheduler implements Component {
       const data = await raceAbort(p, signal);
       collectorDuration.observe({ collector: job.type }, (performance.now() - t0) / 1000);
       collectorUp.set({ collector: job.type }, 1);
+      recordCollectorScrape(job.type, (performance.now() - t0) / 1000, true);
       if (job.lastError) this.log.info({ collector: job.type }, "collector recovered");
       job.lastError = undefined;
       this.publish(metricEvent(job.type, data, COUNTER_TYPES.has(job.type) ? "counter" : "gauge", this.opts.nodeName));
@@ -152,6 +154,7 @@ export class CollectorScheduler implements Component {
       const reason = timedOut ? "timeout" : code === "EACCES" || code === "EPERM" ? "permission" : "error";
       collectorErrors.inc({ collector: job.type, reason });
       collectorUp.set({ collector: job.type }, 0);
+      recordCollectorScrape(job.type, (performance.now() - t0) / 1000, false);
       const msg = timedOut ? `timed out after ${timeoutMs} ms` : errorMessage(err);
       const waitingOn = timedOut ? sharedReadPool().inflightOf(job.type) : [];
       if (job.lastError !== msg)
