@@ -172,6 +172,14 @@ export const OPTIONS = {
     default: "",
     commands: ["run", "collect"],
   },
+  udevDataPath: {
+    flag: "udev-data-path",
+    placeholder: "DIR",
+    help: "udev database the disk collector reads node_disk_info's path, wwn, model, serial and revision from (node_exporter's --path.udev.data; in a container mount the host's /run/udev/data)",
+    schema: absolutePath,
+    default: "/run/udev/data",
+    commands: ["run", "collect"],
+  },
   format: {
     flag: "format",
     placeholder: "FORMAT",

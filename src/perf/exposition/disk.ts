@@ -8,6 +8,7 @@
 
 import { getExtra } from "../collectors/common.ts";
 import type { DiskstatsRecord } from "../parsers/diskstats.ts";
+import { diskInfoLabels } from "../parsers/udev.ts";
 import { type FamilyGroup, type Kind, n } from "./family.ts";
 
 /** node_exporter's default diskstats device exclusion. */
@@ -75,5 +76,12 @@ export const diskFamilies: FamilyGroup = {
       "This is the total number of seconds spent by all flush requests.",
       (r) => n(r.flushTimeMs) / 1000,
     );
+    fam("node_disk_info", "gauge", "Info of /sys/block/<block_device>.", () => {
+      const udev = getExtra(d.get("disk"))?.udev;
+      return disks().map((r) => ({
+        labels: { device: r.device, major: String(r.major), minor: String(r.minor), ...diskInfoLabels(udev?.get(r.device)) },
+        value: 1,
+      }));
+    });
   },
 };
