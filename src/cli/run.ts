@@ -23,6 +23,7 @@ import { sharedReadPool } from "../perf/io.ts";
 import type { CollectorRegistry } from "../perf/registry.ts";
 import { MetricsRouter } from "../perf/router.ts";
 import { CollectorScheduler } from "../perf/scheduler.ts";
+import { TextfileCollector } from "../perf/textfile.ts";
 import type { Component } from "../runtime/component.ts";
 import { Lifecycle } from "../runtime/lifecycle.ts";
 import { onShutdownSignal } from "../runtime/signals.ts";
@@ -156,6 +157,15 @@ async function buildComponents(ctx: CommandContext, metricSources: ExpositionSou
       components.push(execsnoopComponent(await registerExecsnoop(registry, logger, node), router, logger));
   } else {
     logger.info("performance collectors off (--enable-performance-collectors=false)");
+  }
+  if (config.textfileDirectory !== "") {
+    const textfile = new TextfileCollector({
+      directory: config.textfileDirectory,
+      intervalMs: config.performanceCollectorInterval,
+      logger: logger.child({ component: "textfile" }),
+    });
+    metricSources.push(textfile);
+    components.push(textfile);
   }
 
   let kube: KubeController | undefined;

@@ -180,6 +180,14 @@ export const OPTIONS = {
     default: "/run/udev/data",
     commands: ["run", "collect"],
   },
+  textfileDirectory: {
+    flag: "textfile-directory",
+    placeholder: "DIR",
+    help: 'directory of *.prom files served on /metrics, as node_exporter\'s textfile collector ("" = off; at most 100 files and 8 MiB per pass)',
+    schema: optionalPath,
+    default: "",
+    commands: ["run"],
+  },
   format: {
     flag: "format",
     placeholder: "FORMAT",
