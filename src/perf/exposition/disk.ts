@@ -67,7 +67,7 @@ export const diskFamilies: FamilyGroup = {
       "This is the total number of seconds spent by all discards.",
       (r) => n(r.discardTimeMs) / 1000,
     );
-    diskFam("node_disk_flush_requests_total", "counter", "The total number of flush requests completed successfully.", (r) =>
+    diskFam("node_disk_flush_requests_total", "counter", "The total number of flush requests completed successfully", (r) =>
       n(r.flushesCompleted),
     );
     diskFam(
