@@ -53,7 +53,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     ctx.stdout(stringifyExact(redactedView({ config, sources: {} as never, positionals: [], help: false }), 2) + "\n");
     return 0;
   }
-  registerSelfMetrics(buildInfo);
+  registerSelfMetrics(buildInfo, Date.now(), (message) => logger.warn(message));
   logger.info({ version: buildInfo.version, revision: buildInfo.revision, pid: process.pid }, "starting antimetal-agent");
 
   let lifecycle: Lifecycle | undefined;
