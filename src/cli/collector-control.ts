@@ -46,7 +46,13 @@ const TUNING: Array<["topProcessCount" | "tcpStates" | "filesystemMountExclude",
 
 export type CollectorConfig = Pick<
   Config,
-  "collectors" | "performanceCollectorInterval" | "collectorIntervals" | "topProcessCount" | "tcpStates" | "filesystemMountExclude"
+  | "collectors"
+  | "performanceCollectorInterval"
+  | "collectorIntervals"
+  | "topProcessCount"
+  | "tcpStates"
+  | "filesystemMountExclude"
+  | "udevDataPath"
 >;
 
 export interface CollectorControlOptions {

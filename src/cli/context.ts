@@ -39,12 +39,13 @@ export function hostPaths(config: Pick<Config, "hostProc" | "hostSys" | "hostDev
 
 /** Collector tuning shared by `run` and `collect`. */
 export function collectorOptions(
-  config: Pick<Config, "topProcessCount" | "tcpStates" | "filesystemMountExclude">,
+  config: Pick<Config, "topProcessCount" | "tcpStates" | "filesystemMountExclude" | "udevDataPath">,
   logger?: Logger,
 ): CollectorOptions {
   return {
     topProcessCount: config.topProcessCount,
     tcpStates: config.tcpStates,
+    udevDataPath: config.udevDataPath,
     ...(config.filesystemMountExclude !== "" ? { filesystemMountExclude: new RegExp(config.filesystemMountExclude) } : {}),
     ...(logger ? { logger } : {}),
   };

@@ -24,6 +24,7 @@ import { sharedReadPool } from "../perf/io.ts";
 import type { CollectorRegistry } from "../perf/registry.ts";
 import { MetricsRouter } from "../perf/router.ts";
 import { CollectorScheduler } from "../perf/scheduler.ts";
+import { TextfileCollector } from "../perf/textfile.ts";
 import type { Component } from "../runtime/component.ts";
 import { Lifecycle } from "../runtime/lifecycle.ts";
 import { onReloadSignal, onShutdownSignal } from "../runtime/signals.ts";
@@ -68,7 +69,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     logger,
     validate: validateRunConfig,
   });
-  registerSelfMetrics(buildInfo);
+  registerSelfMetrics(buildInfo, Date.now(), (message) => logger.warn(message));
   logger.info({ version: buildInfo.version, revision: buildInfo.revision, pid: process.pid }, "starting antimetal-agent");
 
   let lifecycle: Lifecycle | undefined;
@@ -149,7 +150,7 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets, metric
   components.push(createStoreComponent(store));
 
   if (config.enablePerformanceCollectors) {
-    const buildRegistry = (c: Pick<Config, "topProcessCount" | "tcpStates" | "filesystemMountExclude">) =>
+    const buildRegistry = (c: Pick<Config, "topProcessCount" | "tcpStates" | "filesystemMountExclude" | "udevDataPath">) =>
       defaultRegistry(paths, collectorOptions(c, logger.child({ component: "perf-collectors" })));
     const registry = await buildRegistry(config);
     const router = new MetricsRouter({ logger });
@@ -184,6 +185,15 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets, metric
       components.push(execsnoopComponent(await registerExecsnoop(registry, logger, node), router, logger));
   } else {
     logger.info("performance collectors off (--enable-performance-collectors=false)");
+  }
+  if (config.textfileDirectory !== "") {
+    const textfile = new TextfileCollector({
+      directory: config.textfileDirectory,
+      intervalMs: config.performanceCollectorInterval,
+      logger: logger.child({ component: "textfile" }),
+    });
+    metricSources.push(textfile);
+    components.push(textfile);
   }
 
   let kube: KubeController | undefined;

@@ -196,6 +196,22 @@ export const OPTIONS = {
     commands: ["run", "collect"],
     live: true,
   },
+  udevDataPath: {
+    flag: "udev-data-path",
+    placeholder: "DIR",
+    help: "udev database the disk collector reads node_disk_info's path, wwn, model, serial and revision from (node_exporter's --path.udev.data; in a container mount the host's /run/udev/data)",
+    schema: absolutePath,
+    default: "/run/udev/data",
+    commands: ["run", "collect"],
+  },
+  textfileDirectory: {
+    flag: "textfile-directory",
+    placeholder: "DIR",
+    help: 'directory of *.prom files served on /metrics, as node_exporter\'s textfile collector ("" = off; at most 100 files and 8 MiB per pass)',
+    schema: optionalPath,
+    default: "",
+    commands: ["run"],
+  },
   format: {
     flag: "format",
     placeholder: "FORMAT",

@@ -8,6 +8,7 @@
 
 import { Gauge } from "prom-client";
 import type { BuildInfo } from "../build-info.ts";
+import { procSelf, registerProcessMetrics } from "./process-self.ts";
 import { registry } from "./registry.ts";
 
 export type ComponentState = "pending" | "starting" | "running" | "degraded" | "failed" | "stopping" | "stopped";
@@ -29,11 +30,12 @@ let maxLagSeconds = 0;
 let lagTimer: ReturnType<typeof setInterval> | undefined;
 
 /**
- * Registers build info, uptime, memory and event-loop lag. Lag is how late a 500 ms timer fires;
+ * Registers build info, uptime, the process_* families (a failed /proc/self read is reported once through
+ * onProcessMetricsError), memory and event-loop lag. Lag is how late a 500 ms timer fires;
  * the max resets on every render of the self metrics (every scrape, at most once a second: see
  * src/metrics/scrape-cache.ts).
  */
-export function registerSelfMetrics(build: BuildInfo, startedAt = Date.now()): void {
+export function registerSelfMetrics(build: BuildInfo, startedAt = Date.now(), onProcessMetricsError?: (message: string) => void): void {
   if (registry.getSingleMetric("antimetal_build_info")) return;
   new Gauge({
     name: "antimetal_build_info",
@@ -54,14 +56,7 @@ export function registerSelfMetrics(build: BuildInfo, startedAt = Date.now()): v
       this.set((Date.now() - startedAt) / 1000);
     },
   });
-  new Gauge({
-    name: "process_resident_memory_bytes",
-    help: "Resident memory size in bytes.",
-    registers: [registry],
-    collect() {
-      this.set(process.memoryUsage.rss());
-    },
-  });
+  registerProcessMetrics(registry, procSelf, onProcessMetricsError);
   new Gauge({
     name: "antimetal_js_heap_used_bytes",
     help: "JavaScript heap in use, in bytes.",

@@ -27,6 +27,7 @@ import { kernelTableFamilies } from "./exposition/kernel-tables.ts";
 import { loadFamilies } from "./exposition/load.ts";
 import { memoryFamilies } from "./exposition/memory.ts";
 import { netTableFamilies } from "./exposition/net-tables.ts";
+import { netclassFamilies } from "./exposition/netclass.ts";
 import { netstatFamilies } from "./exposition/netstat.ts";
 import { networkFamilies } from "./exposition/network.ts";
 import { numaFamilies } from "./exposition/numa.ts";
@@ -60,6 +61,7 @@ const FAMILY_GROUPS: readonly FamilyGroup[] = [
   hostHardwareFamilies,
   hwmonFamilies,
   powerSupplyFamilies,
+  netclassFamilies,
 ];
 
 /**

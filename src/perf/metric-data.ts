@@ -32,6 +32,7 @@ import type { TCPExtra, TCPStats } from "./collectors/tcp.ts";
 import type { TimeStats } from "./collectors/time.ts";
 import type { KmsgRecord } from "./parsers/kmsg.ts";
 import type { MDStat } from "./parsers/mdstat.ts";
+import type { NetClassIface } from "./parsers/netclass.ts";
 import type { TimexStats } from "./parsers/timex.ts";
 
 export interface MetricDataMap {
@@ -73,4 +74,5 @@ export interface MetricDataMap {
   mdstat: MDStat[];
   hwmon: HwmonChip[];
   power_supply: PowerSupply[];
+  netclass: NetClassIface[];
 }

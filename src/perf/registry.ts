@@ -26,6 +26,7 @@ import { ConntrackCollector, EntropyCollector, FilefdCollector } from "./collect
 import { LoadCollector } from "./collectors/load.ts";
 import { MemoryCollector } from "./collectors/memory.ts";
 import { ArpCollector, SoftnetCollector } from "./collectors/net-tables.ts";
+import { NetClassCollector } from "./collectors/netclass.ts";
 import { NetworkCollector } from "./collectors/network.ts";
 import { NUMAStatsCollector } from "./collectors/numa.ts";
 import { PowerSupplyCollector } from "./collectors/power-supply.ts";
@@ -110,6 +111,7 @@ export const BUILTIN: [MetricType, Ctor][] = [
   ["mdstat", MdstatCollector],
   ["hwmon", HwmonCollector],
   ["power_supply", PowerSupplyCollector],
+  ["netclass", NetClassCollector],
 ];
 
 /** Why `spec` cannot run with `env`, or undefined. All missing capabilities are listed. */

@@ -16,6 +16,7 @@ import { DELTA_TYPES } from "./delta.ts";
 import { errCode, raceAbort, sharedReadPool } from "./io.ts";
 import { type CollectorRegistry, isContinuous, isPoint } from "./registry.ts";
 import type { MetricsRouter } from "./router.ts";
+import { recordCollectorScrape } from "./scrape-collector-metrics.ts";
 import {
   collectorDuration,
   collectorErrors,
@@ -245,6 +246,7 @@ export class CollectorScheduler implements Component {
       collectorDuration.observe({ collector: job.type }, (performance.now() - t0) / 1000);
       collectorUp.set({ collector: job.type }, 1);
       collectorLastSuccess.set({ collector: job.type }, Date.now() / 1000);
+      recordCollectorScrape(job.type, (performance.now() - t0) / 1000, true);
       if (job.lastError) this.log.info({ collector: job.type }, "collector recovered");
       job.lastError = undefined;
       if (job.removed) return;
@@ -255,6 +257,7 @@ export class CollectorScheduler implements Component {
       const reason = timedOut ? "timeout" : code === "EACCES" || code === "EPERM" ? "permission" : "error";
       collectorErrors.inc({ collector: job.type, reason });
       collectorUp.set({ collector: job.type }, 0);
+      recordCollectorScrape(job.type, (performance.now() - t0) / 1000, false);
       const msg = timedOut ? `timed out after ${timeoutMs} ms` : errorMessage(err);
       const waitingOn = timedOut ? sharedReadPool().inflightOf(job.type) : [];
       if (job.lastError !== msg)

@@ -154,6 +154,7 @@ describe("alerts and dashboard query metrics the agent serves", () => {
       "antimetal_build_info",
       "antimetal_agent_uptime_seconds",
       "process_resident_memory_bytes",
+      "process_cpu_seconds_total",
       "antimetal_js_heap_used_bytes",
       "antimetal_event_loop_lag_seconds",
       "antimetal_component_state",

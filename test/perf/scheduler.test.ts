@@ -19,6 +19,7 @@ import { DiskCollector } from "../../src/perf/collectors/disk.ts";
 import type { LoadStats } from "../../src/perf/collectors/load.ts";
 import { LoadCollector } from "../../src/perf/collectors/load.ts";
 import { MemoryCollector } from "../../src/perf/collectors/memory.ts";
+import { NetClassCollector } from "../../src/perf/collectors/netclass.ts";
 import type { NetworkStats } from "../../src/perf/collectors/network.ts";
 import { NetworkCollector } from "../../src/perf/collectors/network.ts";
 import { SystemStatsCollector } from "../../src/perf/collectors/system.ts";
@@ -139,6 +140,7 @@ test("exposition: node_exporter names, labels and units from fixture data", asyn
   expo.accept(ev("memory", await new MemoryCollector(paths).collect(sig()), "gauge", "n"));
   expo.accept(ev("disk", await new DiskCollector(paths).collect(sig()), "gauge", "n"));
   expo.accept(ev("network", await new NetworkCollector(paths).collect(sig()), "gauge", "n"));
+  expo.accept(ev("netclass", await new NetClassCollector(paths).collect(sig()), "gauge", "n"));
   expo.accept(ev("tcp", await new TCPCollector(paths).collect(sig()), "gauge", "n"));
   expo.accept(ev("kernel", { severity: 3 } as KmsgRecord, "event", "n"));
   const text = await expo.render();

@@ -9,12 +9,18 @@
 import type { HostPaths, PointCollector } from "../collector.ts";
 import { type DeltaMetadata, DeltaTracker, rate, recordDeltas } from "../delta.ts";
 import { type DiskstatsRecord, parseDiskstats } from "../parsers/diskstats.ts";
+import { parseUdevData } from "../parsers/udev.ts";
 import { BaseCollector, type CollectorOptions, type HasExtra, spec, withExtra } from "./common.ts";
 
 /** Every diskstats row with node_exporter's field set, for the exposition. */
 export interface DiskExtra {
   records: DiskstatsRecord[];
+  /** udev properties by device, from <udevDataPath>/b<major>:<minor> (absent when there is no entry). */
+  udev: Map<string, Map<string, string>>;
 }
+
+/** Where udev keeps its database (node_exporter's --path.udev.data). */
+export const DEFAULT_UDEV_DATA_PATH = "/run/udev/data";
 
 export interface DiskDeltaData extends DeltaMetadata {
   reads_completed: bigint;
@@ -142,6 +148,13 @@ export class DiskCollector extends BaseCollector implements PointCollector {
       return s;
     });
     if (this.deltaConfig.mode === "enabled") this.tracker.commit(new Map(parsed.disks.map((d) => [d.device, d])), now);
-    return withExtra<DiskStats[], DiskExtra>(out, { records: parsed.disks });
+    const udevDir = this.opts.udevDataPath ?? DEFAULT_UDEV_DATA_PATH;
+    const udevTexts = await Promise.all(parsed.disks.map((d) => this.io.readOptional(`${udevDir}/b${d.major}:${d.minor}`, signal)));
+    const udev = new Map<string, Map<string, string>>();
+    for (const [i, d] of parsed.disks.entries()) {
+      const t = udevTexts[i];
+      if (t !== undefined) udev.set(d.device, parseUdevData(t));
+    }
+    return withExtra<DiskStats[], DiskExtra>(out, { records: parsed.disks, udev });
   }
 }

@@ -12,7 +12,9 @@ import { errorMessage } from "../../util/errors.ts";
 import type { HostPaths, PointCollector } from "../collector.ts";
 import { type DeltaMetadata, DeltaTracker, rate, u64Delta } from "../delta.ts";
 import { countTcpStates, emptyStateCounts, parseSockstat } from "../parsers/nettcp.ts";
+import { parseUdpQueues, type UdpQueues } from "../parsers/netudp.ts";
 import { pairsToValues, parseProtoPairs, parseSnmpTcp, sectionValues } from "../parsers/snmp.ts";
+import { parseSnmp6 } from "../parsers/snmp6.ts";
 import { countTcpStatesNetlinkYielding, netlinkAvailable } from "../sockdiag.ts";
 import { BaseCollector, type CollectorOptions, type HasExtra, spec, withExtra } from "./common.ts";
 
@@ -21,6 +23,10 @@ export interface TCPExtra {
   snmp: Map<string, bigint>;
   netstat: Map<string, bigint>;
   sockstat: Map<string, bigint>;
+  /** /proc/net/snmp6 as "Ip6_InOctets" keys (empty when IPv6 is off). */
+  snmp6: Map<string, bigint>;
+  /** Queued bytes summed over /proc/net/udp (v4) and udp6 (v6); absent when the file is missing or malformed. */
+  udpQueues: { v4?: UdpQueues; v6?: UdpQueues };
 }
 
 const SNMP_FIELDS: [string, string][] = [
@@ -54,7 +60,8 @@ export type TCPStats = Record<string, unknown> & { connections_by_state?: Record
 export type TCPDeltaData = DeltaMetadata & Record<string, bigint | number | boolean | string>;
 
 /**
- * /proc/net/snmp Tcp (critical), /proc/net/netstat TcpExt (optional) and connection counts by state.
+ * /proc/net/snmp Tcp (critical), /proc/net/netstat TcpExt, snmp6, sockstat{,6} and udp{,6} queues (optional)
+ * and connection counts by state.
  * States come from sock_diag netlink when available (the kernel walks only the hash buckets once for a
  * dump, with no text formatting; see docs/metrics.md), else from /proc/net/tcp and tcp6 like the original.
  */
@@ -73,7 +80,7 @@ export class TCPCollector extends BaseCollector implements PointCollector {
   async collect(signal: AbortSignal): Promise<TCPStats & HasExtra<TCPExtra>> {
     const p = this.paths.proc;
     const wantFiles = this.states === "proc";
-    const [snmpTxt, netstatTxt, tcp4, tcp6, sock4, sock6] = await Promise.all([
+    const [snmpTxt, netstatTxt, tcp4, tcp6, sock4, sock6, snmp6Txt, udp4, udp6] = await Promise.all([
       this.io.read(`${p}/net/snmp`, signal).catch((e: Error) => {
         throw signal.aborted ? e : new Error(`failed to parse SNMP stats: failed to open ${p}/net/snmp: ${e.message}`);
       }),
@@ -82,6 +89,9 @@ export class TCPCollector extends BaseCollector implements PointCollector {
       wantFiles ? this.io.readOptional(`${p}/net/tcp6`, signal) : undefined,
       this.io.readOptional(`${p}/net/sockstat`, signal),
       this.io.readOptional(`${p}/net/sockstat6`, signal),
+      this.io.readOptional(`${p}/net/snmp6`, signal),
+      this.io.readOptional(`${p}/net/udp`, signal),
+      this.io.readOptional(`${p}/net/udp6`, signal),
     ]);
     const now = this.now();
     const snmpPairs = parseProtoPairs(snmpTxt);
@@ -140,7 +150,22 @@ export class TCPCollector extends BaseCollector implements PointCollector {
       ...(sock4 ? parseSockstat(sock4).values : []),
       ...(sock6 ? parseSockstat(sock6).values : []),
     ]);
-    return withExtra<TCPStats, TCPExtra>(out, { snmp: snmpAll, netstat: netstatAll, sockstat });
+    const snmp6 = snmp6Txt !== undefined ? parseSnmp6(snmp6Txt) : { values: new Map<string, bigint>(), malformed: 0 };
+    this.malformed(snmp6.malformed);
+    const udpQueues = { v4: this.udpQueues(udp4, `${p}/net/udp`), v6: this.udpQueues(udp6, `${p}/net/udp6`) };
+    return withExtra<TCPStats, TCPExtra>(out, { snmp: snmpAll, netstat: netstatAll, sockstat, snmp6: snmp6.values, udpQueues });
+  }
+
+  /** Queue sums of one udp file; undefined (and counted as malformed) when it cannot be parsed. */
+  private udpQueues(text: string | undefined, path: string): UdpQueues | undefined {
+    if (text === undefined) return undefined;
+    try {
+      return parseUdpQueues(text, path);
+    } catch (e) {
+      this.malformed(1);
+      this.opts.logger?.warn({ collector: "tcp", err: errorMessage(e) }, "UDP queue sizes left out");
+      return undefined;
+    }
   }
 }
 

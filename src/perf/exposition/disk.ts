@@ -8,6 +8,7 @@
 
 import { getExtra } from "../collectors/common.ts";
 import type { DiskstatsRecord } from "../parsers/diskstats.ts";
+import { diskInfoLabels } from "../parsers/udev.ts";
 import { type FamilyGroup, type Kind, n } from "./family.ts";
 
 /** node_exporter's default diskstats device exclusion. */
@@ -35,7 +36,7 @@ const DISK_FAMILIES: [name: string, type: Kind, field: DiskCounter, from: "ms" |
   ["discards_merged_total", "counter", "discardsMerged", "", "The total number of discards merged."],
   ["discarded_sectors_total", "counter", "sectorsDiscarded", "", "The total number of sectors discarded successfully."],
   ["discard_time_seconds_total", "counter", "discardTimeMs", "ms", "This is the total number of seconds spent by all discards."],
-  ["flush_requests_total", "counter", "flushesCompleted", "", "The total number of flush requests completed successfully."],
+  ["flush_requests_total", "counter", "flushesCompleted", "", "The total number of flush requests completed successfully"],
   ["flush_requests_time_seconds_total", "counter", "flushTimeMs", "ms", "This is the total number of seconds spent by all flush requests."],
 ];
 
@@ -53,5 +54,12 @@ export const diskFamilies: FamilyGroup = {
     const disks = () => (getExtra(d.get("disk"))?.records ?? []).filter((r) => !DISK_EXCLUDE.test(r.device));
     for (const [name, type, field, from, help] of DISK_FAMILIES)
       fam(`node_disk_${name}`, type, help, () => disks().map((r) => ({ labels: { device: r.device }, value: converted(r[field], from) })));
+    fam("node_disk_info", "gauge", "Info of /sys/block/<block_device>.", () => {
+      const udev = getExtra(d.get("disk"))?.udev;
+      return disks().map((r) => ({
+        labels: { device: r.device, major: String(r.major), minor: String(r.minor), ...diskInfoLabels(udev?.get(r.device)) },
+        value: 1,
+      }));
+    });
   },
 };

@@ -4,8 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-// node_netstat_*, node_sockstat_* and node_tcp_connection_states from the tcp collector, as node_exporter's
-// netstat, sockstat and tcpstat collectors.
+// node_netstat_*, node_sockstat_*, node_udp_queues and node_tcp_connection_states from the tcp collector,
+// as node_exporter's netstat (snmp, netstat, snmp6), sockstat, udp_queues and tcpstat collectors.
 
 import { getExtra } from "../collectors/common.ts";
 import { type FamilyGroup, n } from "./family.ts";
@@ -85,6 +85,13 @@ export const SOCKSTAT_KEYS = [
   "FRAG6_memory",
 ];
 
+/** node_exporter's sockstat HELP: "Number of TCP sockets in state inuse." (sockets_used: IPv4 sockets in use). */
+function sockstatHelp(key: string): string {
+  if (key === "sockets_used") return "Number of IPv4 sockets in use.";
+  const cut = key.indexOf("_");
+  return `Number of ${key.slice(0, cut)} sockets in state ${key.slice(cut + 1)}.`;
+}
+
 export const netstatFamilies: FamilyGroup = {
   name: "tcp",
   types: ["tcp"],
@@ -93,19 +100,35 @@ export const netstatFamilies: FamilyGroup = {
     for (const key of NETSTAT_KEYS) {
       fam(`node_netstat_${key}`, "untyped", `Statistic ${key.replace("_", "")}.`, () => {
         const x = tcpx();
-        const v = x?.snmp.get(key) ?? x?.netstat.get(key);
+        const v = x?.snmp.get(key) ?? x?.netstat.get(key) ?? x?.snmp6?.get(key);
         return v === undefined ? [] : [{ labels: {}, value: n(v) }];
       });
     }
     for (const key of SOCKSTAT_KEYS) {
-      fam(`node_sockstat_${key}`, "gauge", `Number of ${key} sockets in state ${key.split("_").pop()}.`, () => {
+      fam(`node_sockstat_${key}`, "gauge", sockstatHelp(key), () => {
         const v = tcpx()?.sockstat.get(key);
         return v === undefined ? [] : [{ labels: {}, value: n(v) }];
       });
     }
-    fam("node_sockstat_TCP_mem_bytes", "gauge", "Number of TCP sockets in state mem_bytes.", () => {
-      const v = tcpx()?.sockstat.get("TCP_mem");
-      return v === undefined ? [] : [{ labels: {}, value: n(v) * d.pageSize }];
+    // sockstat's mem is in pages; node_exporter adds the value in bytes for TCP and UDP.
+    for (const proto of ["TCP", "UDP"]) {
+      fam(`node_sockstat_${proto}_mem_bytes`, "gauge", `Number of ${proto} sockets in state mem_bytes.`, () => {
+        const v = tcpx()?.sockstat.get(`${proto}_mem`);
+        return v === undefined ? [] : [{ labels: {}, value: n(v) * d.pageSize }];
+      });
+    }
+    fam("node_udp_queues", "gauge", "Number of allocated memory in the kernel for UDP datagrams in bytes.", () => {
+      const q = tcpx()?.udpQueues;
+      if (!q) return [];
+      return (["v4", "v6"] as const).flatMap((ip) => {
+        const s = q[ip];
+        return s === undefined
+          ? []
+          : [
+              { labels: { ip, queue: "tx" }, value: s.txQueue },
+              { labels: { ip, queue: "rx" }, value: s.rxQueue },
+            ];
+      });
     });
     fam("node_tcp_connection_states", "gauge", "Number of connection states.", () => {
       const s = d.get("tcp")?.connections_by_state;

@@ -4,8 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-// node_network_* from the network collector (/proc/net/dev and /sys/class/net), as node_exporter's netdev
-// and netclass collectors.
+// node_network_*_total from the network collector (/proc/net/dev), as node_exporter's netdev collector
+// (the /sys/class/net properties are in netclass.ts).
 
 import type { NetworkStats } from "../collectors/network.ts";
 import { type FamilyGroup, n } from "./family.ts";
@@ -39,16 +39,5 @@ export const networkFamilies: FamilyGroup = {
         nets().map((i) => ({ labels: { device: i.interface }, value: n(i[key] as bigint) })),
       );
     }
-    fam("node_network_speed_bytes", "gauge", "Network device property: speed_bytes (Mbps x 125000).", () =>
-      nets()
-        .filter((i) => i.speed > 0n)
-        .map((i) => ({ labels: { device: i.interface }, value: n(i.speed) * 125000 })),
-    );
-    fam("node_network_up", "gauge", 'Value is 1 if operstate is "up", 0 otherwise.', () =>
-      nets().map((i) => ({ labels: { device: i.interface }, value: i.oper_state === "up" ? 1 : 0 })),
-    );
-    fam("node_network_carrier", "gauge", "Network device property: carrier.", () =>
-      nets().map((i) => ({ labels: { device: i.interface }, value: i.link_detected ? 1 : 0 })),
-    );
   },
 };
