@@ -139,6 +139,8 @@ describe("node_exporter parity", () => {
     for (const name of ["node_memory_MemTotal_bytes", "node_memory_SwapTotal_bytes", "node_boot_time_seconds"]) {
       expect({ name, value: sampleValue(ours!, name) }).toEqual({ name, value: sampleValue(ne!, name) });
     }
+    // Both run on the host itself: the agent sees the host's network and mounts, as node_exporter does.
+    expect(sampleValue(ours!, "antimetal_host_view_info", { network: "host", mounts: "host" })).toBe(1);
     const cpus = (fams: Map<string, Family>) => new Set(fams.get("node_cpu_seconds_total")?.samples.map((s) => s.labels.cpu)).size;
     expect(cpus(ours!)).toBe(cpus(ne!));
     expect(cpus(ne!)).toBeGreaterThan(0);
