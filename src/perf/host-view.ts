@@ -88,8 +88,13 @@ async function detectNetworkView(io: HostIo, proc: string, signal?: AbortSignal)
   }
 }
 
+/** Whose network and mounts the agent sees. Never throws: a read that fails or times out gives "pod" with the reason. */
 export async function detectHostView(io: HostIo, paths: HostPaths, signal?: AbortSignal): Promise<HostView> {
-  const [network, mounts] = await Promise.all([detectNetworkView(io, paths.proc, signal), detectMountView(io, paths, signal)]);
+  const unknown = (e: unknown) => ({ scope: "pod" as const, reason: `cannot tell: ${errorMessage(e)}` });
+  const [network, mounts] = await Promise.all([
+    detectNetworkView(io, paths.proc, signal).catch(unknown),
+    detectMountView(io, paths, signal).catch(unknown),
+  ]);
   return { network: network.scope, networkReason: network.reason, mounts: mounts.scope, mountsReason: mounts.reason };
 }
 
