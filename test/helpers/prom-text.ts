@@ -80,9 +80,17 @@ export function parseExposition(body: string): Map<string, Family> {
   return families;
 }
 
-/** The value of the one sample of `name` whose labels include `match`, or undefined. */
+/** The family a sample name belongs to (`x_count` of a histogram is in family `x`). */
+function familyOf(families: Map<string, Family>, name: string): Family | undefined {
+  const exact = families.get(name);
+  if (exact) return exact;
+  const suffix = SUFFIXES.find((s) => name.endsWith(s) && families.has(name.slice(0, -s.length)));
+  return suffix ? families.get(name.slice(0, -suffix.length)) : undefined;
+}
+
+/** The value of the first sample of `name` whose labels include `match`, or undefined. */
 export function sampleValue(families: Map<string, Family>, name: string, match: Record<string, string> = {}): number | undefined {
-  const f = families.get(name);
+  const f = familyOf(families, name);
   const hit = f?.samples.find((s) => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v));
   return hit?.value;
 }

@@ -159,9 +159,19 @@ describe("node_exporter parity", () => {
   });
 
   test("counters lie between two node_exporter reads taken around the agent's collection", async () => {
+    const runsOf = (fams: Map<string, Family>) =>
+      ["cpu", "system", "disk", "network"].map(
+        (collector) => sampleValue(fams, "antimetal_collector_duration_seconds_count", { collector }) ?? 0,
+      );
+    const runsBefore = runsOf(parseExposition(await scrape(agentUrl)));
     const before = parseExposition(await scrape(neUrl));
-    await Bun.sleep(1500); // the agent collects every second: its next values are read after `before`
-    const ours = parseExposition(await scrape(agentUrl));
+    // Two more runs of each collector: the second of them started after `before` was read.
+    let ours = parseExposition(await scrape(agentUrl));
+    for (const deadline = Date.now() + 20_000; runsOf(ours).some((n, i) => n < runsBefore[i]! + 2); ) {
+      if (Date.now() > deadline) throw new Error(`the agent's collectors did not run twice in 20 s: ${runsOf(ours)} vs ${runsBefore}`);
+      await Bun.sleep(200);
+      ours = parseExposition(await scrape(agentUrl));
+    }
     const after = parseExposition(await scrape(neUrl));
     const checks: Array<[string, Record<string, string>]> = [
       ["node_context_switches_total", {}],
