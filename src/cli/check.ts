@@ -11,12 +11,16 @@ import { detectFeatures, formatFeatureReport } from "../ebpf/index.ts";
 import type { IntakeCheckResult } from "../intake/index.ts";
 import type { Logger } from "../log/logger.ts";
 import { defaultRegistry } from "../perf/collect-command.ts";
+import { defaultIo } from "../perf/collectors/common.ts";
+import { detectHostView, formatHostView } from "../perf/host-view.ts";
 import { missingCapabilities } from "../system/capabilities.ts";
 import { stringifyExact } from "../util/json.ts";
 import { type CommandContext, hostPaths } from "./context.ts";
 
 /** How long `check` waits for the intake to answer. */
 const INTAKE_CHECK_TIMEOUT_MS = 5_000;
+/** Budget of the host view's few procfs reads. */
+const HOST_VIEW_TIMEOUT_MS = 5_000;
 
 /**
  * `antimetal-agent check`: what this host offers (kernel, BTF, ring buffer, CO-RE, capabilities,
@@ -37,9 +41,13 @@ export async function checkCommand(ctx: CommandContext): Promise<number> {
     };
   }
   const full = { ...report, collectors: { ...collectors, ...report.collectors } };
+  const paths = hostPaths(ctx.config);
+  const hostView = await detectHostView(defaultIo(paths).forOwner("host_view"), paths, AbortSignal.timeout(HOST_VIEW_TIMEOUT_MS));
   const intake = await probeIntake(ctx.config, ctx.logger);
   ctx.stdout(
-    ctx.config.checkFormat === "json" ? stringifyExact({ ...full, intake }, 2) + "\n" : formatFeatureReport(full) + formatIntake(intake),
+    ctx.config.checkFormat === "json"
+      ? stringifyExact({ ...full, hostView, intake }, 2) + "\n"
+      : formatFeatureReport(full) + formatHostView(hostView) + formatIntake(intake),
   );
   return 0;
 }

@@ -33,8 +33,9 @@ export function makeLogger(config: Pick<Config, "logLevel" | "logFormat">): Logg
   return createLogger({ level: config.logLevel, format: config.logFormat });
 }
 
-export function hostPaths(config: Pick<Config, "hostProc" | "hostSys" | "hostDev" | "hostEtc" | "hostVar">): HostPaths {
-  return { proc: config.hostProc, sys: config.hostSys, dev: config.hostDev, etc: config.hostEtc, var: config.hostVar };
+export function hostPaths(config: Pick<Config, "hostProc" | "hostSys" | "hostDev" | "hostEtc" | "hostVar" | "hostRoot">): HostPaths {
+  const paths: HostPaths = { proc: config.hostProc, sys: config.hostSys, dev: config.hostDev, etc: config.hostEtc, var: config.hostVar };
+  return config.hostRoot ? { ...paths, root: config.hostRoot } : paths;
 }
 
 /** Collector tuning shared by `run` and `collect`. */

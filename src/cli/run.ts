@@ -19,7 +19,9 @@ import type { ExpositionSource } from "../metrics/scrape-cache.ts";
 import { registerSelfMetrics } from "../metrics/self.ts";
 import { defaultRegistry } from "../perf/collect-command.ts";
 import type { ContinuousCollector, HostPaths } from "../perf/collector.ts";
+import { defaultIo } from "../perf/collectors/common.ts";
 import { PrometheusExposition } from "../perf/exposition.ts";
+import { detectHostView, hostViewExposition, leftOutByView } from "../perf/host-view.ts";
 import { sharedReadPool } from "../perf/io.ts";
 import type { CollectorRegistry } from "../perf/registry.ts";
 import { MetricsRouter } from "../perf/router.ts";
@@ -40,6 +42,8 @@ import { LiveConfig, type LiveTargets } from "./live-config.ts";
 
 /** How long past --shutdown-timeout the process may live if stopping itself hangs (then it exits 1). */
 const HARD_EXIT_GRACE_MS = 1000;
+/** Budget of the host view's few procfs reads at start. */
+const HOST_VIEW_TIMEOUT_MS = 5000;
 
 /**
  * `antimetal-agent run`: builds the components from the configuration, starts them in order
@@ -154,9 +158,18 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets, metric
       defaultRegistry(paths, collectorOptions(c, logger.child({ component: "perf-collectors" })));
     const registry = await buildRegistry(config);
     const router = new MetricsRouter({ logger });
-    const exposition = await PrometheusExposition.create(paths, { logger: logger.child({ component: "exposition" }) });
+    const view = await detectHostView(defaultIo(paths).forOwner("host_view"), paths, AbortSignal.timeout(HOST_VIEW_TIMEOUT_MS));
+    if (view.network === "pod" || view.mounts === "pod")
+      logger.warn(
+        { network: view.network, networkReason: view.networkReason, mounts: view.mounts, mountsReason: view.mountsReason },
+        "only the pod's own namespaces are visible: their node_* network and filesystem families are left out (docs/metrics.md)",
+      );
+    const exposition = await PrometheusExposition.create(paths, {
+      logger: logger.child({ component: "exposition" }),
+      leaveOut: (family) => leftOutByView(view, family),
+    });
     router.subscribe(exposition);
-    metricSources.push(exposition);
+    metricSources.push(exposition, { version: 0, render: async () => hostViewExposition(view) });
     const requested = config.collectors;
     // Config objects (fs directory or the config service) start collectors and set intervals at run time.
     const objects = await createConfigObjectSource(config, registry, paths, logger);

@@ -141,6 +141,15 @@ export const OPTIONS = {
     default: "/etc",
     commands: HOST,
   },
+  hostRoot: {
+    flag: "host-root",
+    env: ["HOST_ROOT"],
+    placeholder: "DIR",
+    help: "host / mount (the host's filesystems for statfs, as node_exporter's --path.rootfs); empty: <proc>/1/root when accessible",
+    schema: optionalPath,
+    default: "",
+    commands: HOST,
+  },
   hostVar: {
     flag: "host-var",
     env: ["HOST_VAR"],

@@ -59,6 +59,8 @@ export interface HostPaths {
   dev: string;
   etc: string;
   var: string;
+  /** The host's / (HOST_ROOT, e.g. /host/root in a pod): where statfs finds the host's mounts when <proc>/1/root is not accessible. */
+  root?: string;
 }
 
 export const DEFAULT_HOST_PATHS: HostPaths = { proc: "/proc", sys: "/sys", dev: "/dev", etc: "/etc", var: "/var" };

@@ -74,6 +74,8 @@ export interface ExpositionOptions {
   userHz?: number;
   pageSize?: number;
   maxSeriesPerFamily?: number;
+  /** Families not served at all (node_* families of a namespace the agent sees only as its pod's, src/perf/host-view.ts). */
+  leaveOut?: (family: string) => boolean;
   logger?: Logger;
 }
 
@@ -111,7 +113,9 @@ export class PrometheusExposition implements MetricConsumer, ExpositionSource {
     };
     this.groups = FAMILY_GROUPS.map((group) => {
       const families: Family[] = [];
-      group.define(data, (name, type, help, samples) => families.push({ name, type, help, samples }));
+      group.define(data, (name, type, help, samples) => {
+        if (!opts.leaveOut?.(name)) families.push({ name, type, help, samples });
+      });
       const registry = new Registry();
       for (const f of families) {
         registry.registerMetric({

@@ -9,10 +9,11 @@
 
 import { afterEach, expect, test } from "bun:test";
 import { Counter, Registry } from "prom-client";
+import { buildInfo } from "../build-info.ts";
 import { silentLogger } from "../log/logger.ts";
 import type { Readiness } from "../runtime/lifecycle.ts";
 import { parseBindAddress } from "./address.ts";
-import { createHttpComponent, type HttpComponent } from "./http.ts";
+import { createHttpComponent, type HttpComponent, METRICS_CONTENT_TYPE } from "./http.ts";
 
 let http: HttpComponent | undefined;
 afterEach(async () => {
@@ -84,7 +85,7 @@ test("/metrics: text by default, gzip when the client accepts it, both the same 
   const url = `http://127.0.0.1:${http.ports().metrics}/metrics`;
   const plain = await fetch(url, { headers: { "accept-encoding": "identity" } });
   expect(plain.headers.get("content-encoding")).toBeNull();
-  expect(plain.headers.get("content-type")).toBe(registry.contentType);
+  expect(plain.headers.get("content-type")).toBe(METRICS_CONTENT_TYPE);
   const text = await plain.text();
   expect(text).toBe(
     "# HELP served_total Served.\n# TYPE served_total counter\nserved_total 3\n\n# HELP host_up Host.\n# TYPE host_up gauge\nhost_up 1\n",
@@ -95,4 +96,35 @@ test("/metrics: text by default, gzip when the client accepts it, both the same 
   const refused = await fetch(url, { headers: { "accept-encoding": "gzip;q=0" }, decompress: false } as RequestInit);
   expect(refused.headers.get("content-encoding")).toBeNull();
   expect(await refused.text()).toBe(text);
+});
+
+test("/ on the metrics port is an HTML page with the version and a link to /metrics", async () => {
+  const ports = await start(() => ({ ready: true, reasons: [] }));
+  const r = await fetch(`http://127.0.0.1:${ports.metrics}/`);
+  expect(r.status).toBe(200);
+  expect(r.headers.get("content-type")).toBe("text/html; charset=utf-8");
+  const html = await r.text();
+  expect(html).toContain('<a href="/metrics">');
+  expect(html).toContain(`Version ${buildInfo.version}`);
+  expect((await fetch(`http://127.0.0.1:${ports.metrics}/index.html`)).status).toBe(404);
+});
+
+test("/metrics answers text format 0.0.4 whatever Accept asks for, OpenMetrics included", async () => {
+  const ports = await start(() => ({ ready: true, reasons: [] }));
+  const url = `http://127.0.0.1:${ports.metrics}/metrics`;
+  const plain = await (await fetch(url)).text();
+  const accepts = [
+    // What Prometheus 2.x sends: OpenMetrics first, text 0.0.4 as the fallback.
+    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+    "application/openmetrics-text; version=1.0.0",
+    "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited",
+    "text/plain",
+  ];
+  for (const accept of accepts) {
+    const r = await fetch(url, { headers: { accept } });
+    expect({ accept, type: r.headers.get("content-type") }).toEqual({ accept, type: "text/plain; version=0.0.4; charset=utf-8" });
+    const body = await r.text();
+    expect(body).not.toContain("# EOF");
+    expect(body.split("\n").filter((l) => l.startsWith("# TYPE"))).toEqual(plain.split("\n").filter((l) => l.startsWith("# TYPE")));
+  }
 });

@@ -10,12 +10,20 @@
 import { profile } from "bun:jsc";
 import type { Server } from "bun";
 import type { Registry } from "prom-client";
+import { buildInfo } from "../build-info.ts";
 import type { Logger } from "../log/logger.ts";
 import { type ExpositionSource, ScrapeCache } from "../metrics/scrape-cache.ts";
 import type { Component } from "../runtime/component.ts";
 import type { Readiness } from "../runtime/lifecycle.ts";
 import { errorMessage } from "../util/errors.ts";
 import { parseBindAddress } from "./address.ts";
+import { renderLandingPage } from "./landing.ts";
+
+/**
+ * The only format /metrics serves, whatever the request's Accept header asks for (OpenMetrics
+ * included): Prometheus and every other scraper that asks for OpenMetrics also accept this one.
+ */
+export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 export interface HttpOptions {
   probeAddress: string;
@@ -73,11 +81,14 @@ export function createHttpComponent(opts: HttpOptions): HttpComponent {
 
   // Every scrape shares one rendered body: N concurrent scrapers cost N buffer writes, not N renders.
   const scrapes = new ScrapeCache({ registry: opts.registry, sources: opts.sources, selfMaxAgeMs: opts.selfMaxAgeMs });
+  const landingPage = renderLandingPage(buildInfo);
   const metrics = async (req: Request): Promise<Response> => {
-    if (new URL(req.url).pathname !== "/metrics") return text("not found\n", 404);
+    const path = new URL(req.url).pathname;
+    if (path === "/") return new Response(landingPage, { headers: { "content-type": "text/html; charset=utf-8" } });
+    if (path !== "/metrics") return text("not found\n", 404);
     try {
       const body = await scrapes.current();
-      const headers: Record<string, string> = { "content-type": opts.registry.contentType, vary: "accept-encoding" };
+      const headers: Record<string, string> = { "content-type": METRICS_CONTENT_TYPE, vary: "accept-encoding" };
       if (!acceptsGzip(req)) return new Response(body.text, { headers });
       return new Response(body.gzip(), { headers: { ...headers, "content-encoding": "gzip" } });
     } catch (e) {

@@ -46,8 +46,8 @@ const RUNTIME_DEFAULT_CAPS = [
 ];
 const DROP_ALL = RUNTIME_DEFAULT_CAPS.flatMap((c) => ["--cap-drop", `CAP_${c}`]);
 const OVERLAY_CAPS = ["BPF", "PERFMON", "SYSLOG"].flatMap((c) => ["--cap-add", `CAP_${c}`]);
-// The DaemonSet's volumes and env (deploy/kubernetes/base/daemonset.yaml).
-const HOST_MOUNTS = [
+// The DaemonSet's volumes and env (deploy/kubernetes/base/daemonset.yaml), without the node's / (a pod's view of mounts).
+const POD_MOUNTS = [
   "--mount",
   "type=bind,src=/proc,dst=/host/proc,options=rbind:ro",
   "--mount",
@@ -59,7 +59,25 @@ const HOST_MOUNTS = [
   "--mount",
   "type=tmpfs,src=tmpfs,dst=/tmp,options=nosuid:nodev:mode=1777",
 ];
+// The node's / at /host/root (HOST_ROOT), for the statfs of the node's mounts.
+const ROOT_MOUNT = ["--mount", "type=bind,src=/,dst=/host/root,options=rbind:ro", "--env", "HOST_ROOT=/host/root"];
+const HOST_MOUNTS = [...POD_MOUNTS, ...ROOT_MOUNT];
 const HOST_ENV = ["HOST_PROC=/host/proc", "HOST_SYS=/host/sys", "HOST_DEV=/host/dev", "HOST_ETC=/host/etc"].flatMap((e) => ["--env", e]);
+
+/** /metrics of a local agent once `ready` accepts it (the first collections run after /readyz answers). */
+async function waitForMetrics(port: number, ready: (body: string) => boolean, timeoutMs = 20000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let body = "";
+  while (Date.now() < deadline) {
+    body = await fetch(`http://127.0.0.1:${port}/metrics`).then(
+      (r) => r.text(),
+      (e: Error) => `fetch failed: ${e.message}`,
+    );
+    if (ready(body)) return body;
+    await Bun.sleep(200);
+  }
+  throw new Error(`/metrics on port ${port} not ready within ${timeoutMs} ms; last body:\n${body.slice(0, 4000)}`);
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -79,14 +97,14 @@ describe("the image under containerd", () => {
   let n = 0;
   const ctr = (args: string[], timeout = 60000) =>
     spawnSync("ctr", ["--address", sock, "--namespace", NS, ...args], { encoding: "utf8", timeout });
-  const run = (image: string, flags: string[], command: string[], timeout = 60000) =>
+  const run = (image: string, flags: string[], command: string[], timeout = 60000, mounts = HOST_MOUNTS) =>
     ctr(
       [
         "run",
         "--rm",
         "--seccomp",
         "--read-only",
-        ...HOST_MOUNTS,
+        ...mounts,
         ...HOST_ENV,
         ...flags,
         image,
@@ -191,6 +209,12 @@ describe("the image under containerd", () => {
       }
       expect({ ready, log: ready === 200 ? "" : log }).toEqual({ ready: 200, log: "" });
       expect(await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text()).toMatch(/^node_load1 /m);
+      // The DaemonSet's host view (node network, node / at /host/root): the node_* network and
+      // filesystem series are the node's, and /metrics says so.
+      const body = await waitForMetrics(metrics, (m) => /^node_filesystem_size_bytes\{[^}]*mountpoint="\/"/m.test(m));
+      expect(body).toContain('antimetal_host_view_info{network="host",mounts="host"} 1');
+      const nodeInterfaces = fs.readdirSync("/sys/class/net");
+      for (const device of nodeInterfaces) expect(body).toContain(`node_network_receive_bytes_total{device="${device}"}`);
       expect(log).not.toContain('"level":"error"');
     } finally {
       ctr(["task", "kill", "--signal", "SIGTERM", id]);
@@ -206,6 +230,73 @@ describe("the image under containerd", () => {
     expect(r.stdout).toMatch(/^collector kernel: unavailable: missing capability: CAP_SYSLOG$/m);
     expect(r.stdout).toMatch(/^collector execsnoop: unavailable: .*CAP_BPF/m);
   });
+
+  test("host view: `check` reports the node's network and mounts with the DaemonSet's settings, the pod's without them", () => {
+    const image = `docker.io/antimetal/agent:${VERSION}`;
+    const node = run(image, ["--net-host"], ["check"]);
+    expect(node.stdout).toMatch(/^host view: network=host \(.+\); mounts=host \(host root at \/host\/root \(HOST_ROOT\)\)$/m);
+    // No hostNetwork, no node / : the pod's own network namespace, and the node's mounts cannot be statfs'd.
+    const pod = run(image, [], ["check"], 60000, POD_MOUNTS);
+    expect(pod.stdout).toMatch(
+      /^host view: network=pod \(the agent has its own network namespace \(no hostNetwork\)\); mounts=pod \(.+\)$/m,
+    );
+  });
+
+  test("a pod's view: /metrics says so and leaves out the node_* network and filesystem families, not the node-wide ones", async () => {
+    // The pod's network namespace, with its loopback up (as a CNI does), scraped from inside it.
+    const holder = spawn("unshare", ["--net", "sh", "-c", "ip link set lo up && exec sleep 300"], { stdio: "ignore" });
+    const netns = `/proc/${holder.pid}/ns/net`;
+    const id = `podview-${process.pid}`;
+    let agentLog = "";
+    let child: ChildProcess | undefined;
+    try {
+      const deadline = Date.now() + 10000;
+      while (spawnSync("nsenter", [`--net=${netns}`, "ip", "-o", "link", "show", "lo"], { encoding: "utf8" }).stdout.indexOf("UP") < 0) {
+        if (Date.now() > deadline) throw new Error("the pod network namespace's loopback did not come up");
+        await Bun.sleep(50);
+      }
+      child = spawn(
+        "ctr",
+        [
+          ...["--address", sock, "--namespace", NS, "run", "--rm", "--seccomp", "--read-only", "--with-ns", `network:${netns}`],
+          ...POD_MOUNTS,
+          ...HOST_ENV,
+          ...["--mount", "type=tmpfs,src=tmpfs,dst=/var/lib/antimetal,options=nosuid:nodev:uid=65532:gid=65532:mode=0700"],
+          ...[`docker.io/antimetal/agent:${VERSION}`, id, "/usr/bin/antimetal-agent", "run", "--enable-kubernetes-controller=false"],
+          ...["--leader-elect=false", "--intake-address=", "--enable-performance-collectors"],
+          ...["--health-probe-bind-address=127.0.0.1:8081", "--metrics-bind-address=127.0.0.1:8080"],
+        ],
+        { stdio: ["ignore", "pipe", "pipe"] },
+      );
+      child.stdout!.on("data", (d) => (agentLog += d));
+      child.stderr!.on("data", (d) => (agentLog += d));
+      // Bun's fetch, run inside the pod's network namespace.
+      const scrapeInPod = () =>
+        spawnSync(
+          "nsenter",
+          [`--net=${netns}`, process.execPath, "-e", 'console.log(await (await fetch("http://127.0.0.1:8080/metrics")).text())'],
+          { encoding: "utf8", timeout: 10000 },
+        ).stdout;
+      let body = "";
+      const until = Date.now() + 30000;
+      while (!/^node_disk_reads_completed_total\{/m.test(body) && Date.now() < until) {
+        await Bun.sleep(300);
+        body = scrapeInPod();
+      }
+      expect({ disk: /^node_disk_reads_completed_total\{/m.test(body), log: agentLog.slice(-3000) }).toMatchObject({ disk: true });
+      expect(body).toContain('antimetal_host_view_info{network="pod",mounts="pod"} 1');
+      const leftOut = body.split("\n").filter((l) => /^(# TYPE )?node_(network|netstat|sockstat|tcp_connection|filesystem)_?/.test(l));
+      expect(leftOut).toEqual([]);
+      // Node-wide files are the node's whatever the namespaces: still served.
+      for (const family of ["node_cpu_seconds_total", "node_memory_MemTotal_bytes", "node_load1"])
+        expect(body).toContain(`# TYPE ${family} `);
+      expect(agentLog).toContain("only the pod's own namespaces are visible");
+    } finally {
+      ctr(["task", "kill", "--signal", "SIGKILL", id]);
+      if (child && child.exitCode === null) await new Promise((r) => child!.once("exit", r));
+      holder.kill("SIGKILL");
+    }
+  }, 90000);
 
   test("capabilities added for the non-root user never become effective (why the overlay runs as uid 0)", () => {
     const r = run(`docker.io/antimetal/agent:${VERSION}`, OVERLAY_CAPS, ["check"]);

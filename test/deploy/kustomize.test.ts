@@ -133,6 +133,7 @@ describe("kustomize render", () => {
     expect(env.HOST_SYS).toBe("/host/sys");
     expect(env.HOST_DEV).toBe("/host/dev");
     expect(env.HOST_ETC).toBe("/host/etc");
+    expect(env.HOST_ROOT).toBe("/host/root");
     expect(env.ANTIMETAL_INTAKE_API_KEY.secretKeyRef.optional).toBe(true);
 
     const spec = find(r.base!, "DaemonSet").spec.template.spec;
@@ -143,11 +144,17 @@ describe("kustomize render", () => {
       ["/host/sys", "/sys"],
       ["/host/dev", "/dev"],
       ["/host/etc/machine-id", "/etc/machine-id"],
+      ["/host/root", "/"],
     ]) {
       const m = mounts[mountPath!];
       expect(m?.readOnly).toBe(true);
       expect(vol[m.name].hostPath.path).toBe(hostPath);
     }
+    // The node's view, as node_exporter's chart: its network namespace, and its / for the mounts'
+    // statfs (with the submounts the node makes later).
+    expect(spec.hostNetwork).toBe(true);
+    expect(spec.dnsPolicy).toBe("ClusterFirstWithHostNet");
+    expect(mounts["/host/root"].mountPropagation).toBe("HostToContainer");
     expect(vol[mounts["/var/lib/antimetal"].name].emptyDir).toBeDefined();
     expect(vol[mounts["/tmp"].name].emptyDir.medium).toBe("Memory");
     expect(c.args).toContain("--data-directory=/var/lib/antimetal");

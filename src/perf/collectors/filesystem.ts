@@ -8,6 +8,7 @@
 // statfs, from the host's mountinfo, with a timeout per mount so hung network mounts cannot stall it.
 
 import type { HostPaths, PointCollector } from "../collector.ts";
+import { detectMountView, type MountView } from "../host-view.ts";
 import { type MountInfo, parseMountinfo } from "../parsers/mountinfo.ts";
 import { BaseCollector, type CollectorOptions, spec } from "./common.ts";
 
@@ -66,29 +67,19 @@ const STATFS_TIMEOUT_MS = 1000;
 
 /**
  * Not in the original agent; what node_exporter's filesystem collector and the OTel filesystem scraper
- * report. Mounts come from <proc>/1/mountinfo read through <proc>/1/root when that is accessible (the
- * host's mounts from a container with hostPID), else from <proc>/self/mountinfo.
+ * report. Mounts are the host PID 1's, statfs'd through <proc>/1/root or HOST_ROOT, when the agent can
+ * reach them, else the agent's own (src/perf/host-view.ts#detectMountView).
  */
 export class FilesystemCollector extends BaseCollector implements PointCollector {
   readonly spec = spec("filesystem", "Filesystem Usage Collector", true, true, "2.6.0");
-  private view: { mountinfo: string; prefix: string } | undefined;
+  private view: MountView | undefined;
   constructor(paths: HostPaths, opts: CollectorOptions = {}) {
     super(paths, opts, ["proc"]);
   }
 
   private async pickView(signal: AbortSignal) {
-    if (this.view) return this.view;
-    const p = this.paths.proc;
-    let view = { mountinfo: `${p}/self/mountinfo`, prefix: "" };
-    try {
-      await this.io.statfs(`${p}/1/root/`, signal);
-      if ((await this.io.readOptional(`${p}/1/mountinfo`, signal)) !== undefined)
-        view = { mountinfo: `${p}/1/mountinfo`, prefix: `${p}/1/root` };
-    } catch (e) {
-      if (signal.aborted) throw e;
-    }
-    this.view = view;
-    return view;
+    this.view ??= await detectMountView(this.io, this.paths, signal);
+    return this.view;
   }
 
   async collect(signal: AbortSignal): Promise<FilesystemStats[]> {
