@@ -48,6 +48,7 @@ export const METRIC_TYPES = [
   "mdstat",
   "hwmon",
   "power_supply",
+  "selinux",
   "netclass",
 ] as const;
 export type MetricType = (typeof METRIC_TYPES)[number];

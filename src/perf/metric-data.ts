@@ -15,7 +15,7 @@ import type { CPUStats } from "./collectors/cpu.ts";
 import type { DiskExtra, DiskStats } from "./collectors/disk.ts";
 import type { FilesystemStats } from "./collectors/filesystem.ts";
 import type { BondingMaster, EdacController, ThermalStats } from "./collectors/host-hardware.ts";
-import type { OSReleaseInfo, UnameInfo } from "./collectors/host-identity.ts";
+import type { OSReleaseInfo, SelinuxInfo, UnameInfo } from "./collectors/host-identity.ts";
 import type { HwmonChip } from "./collectors/hwmon.ts";
 import type { CPUInfo, DiskInfo, MemoryInfo, NetworkInfo } from "./collectors/info.ts";
 import type { ConntrackStats, EntropyStats, FilefdStats } from "./collectors/kernel-tables.ts";
@@ -74,5 +74,6 @@ export interface MetricDataMap {
   mdstat: MDStat[];
   hwmon: HwmonChip[];
   power_supply: PowerSupply[];
+  selinux: SelinuxInfo;
   netclass: NetClassIface[];
 }

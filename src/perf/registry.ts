@@ -18,7 +18,7 @@ import { CPUCollector } from "./collectors/cpu.ts";
 import { DiskCollector } from "./collectors/disk.ts";
 import { FilesystemCollector } from "./collectors/filesystem.ts";
 import { BondingCollector, EdacCollector, MdstatCollector, ThermalZoneCollector } from "./collectors/host-hardware.ts";
-import { OSReleaseCollector, UnameCollector } from "./collectors/host-identity.ts";
+import { OSReleaseCollector, SelinuxCollector, UnameCollector } from "./collectors/host-identity.ts";
 import { HwmonCollector } from "./collectors/hwmon.ts";
 import { CPUInfoCollector, DiskInfoCollector, MemoryInfoCollector, NetworkInfoCollector } from "./collectors/info.ts";
 import { KernelCollector, kmsgAccess } from "./collectors/kernel.ts";
@@ -111,6 +111,7 @@ export const BUILTIN: [MetricType, Ctor][] = [
   ["mdstat", MdstatCollector],
   ["hwmon", HwmonCollector],
   ["power_supply", PowerSupplyCollector],
+  ["selinux", SelinuxCollector],
   ["netclass", NetClassCollector],
 ];
 

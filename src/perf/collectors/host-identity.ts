@@ -12,6 +12,7 @@ import * as path from "node:path";
 import type { HostPaths, PointCollector } from "../collector.ts";
 import { errCode } from "../io.ts";
 import { OS_RELEASE_LABELS, type OSRelease, osVersionNumber, parseOSRelease } from "../parsers/os-release.ts";
+import { parseSelinuxConfigMode, parseSelinuxEnforce } from "../parsers/selinux.ts";
 import { BaseCollector, type CollectorOptions, spec } from "./common.ts";
 
 /** JSON of the uname metric type: the fields of struct utsname, named as node_uname_info labels them. */
@@ -84,5 +85,42 @@ export class OSReleaseCollector extends BaseCollector implements PointCollector 
       return osReleaseInfo(parseOSRelease(text, file), file);
     }
     return null;
+  }
+}
+
+/** JSON of the selinux metric type: modes are -1 disabled, 0 permissive, 1 enforcing (null: not known). */
+export interface SelinuxInfo {
+  enabled: boolean;
+  config_mode: number | null;
+  current_mode: number | null;
+}
+
+/**
+ * SELinux as node_exporter's selinux collector sees it: enabled when selinuxfs is mounted
+ * (<sys>/fs/selinux/enforce exists), then the current mode from that file and the configured one
+ * from <etc>/selinux/config.
+ */
+export class SelinuxCollector extends BaseCollector implements PointCollector {
+  readonly spec = spec("selinux", "SELinux Collector", true, true, "2.6.0");
+  constructor(paths: HostPaths, opts: CollectorOptions = {}) {
+    super(paths, opts, []);
+  }
+  async collect(signal: AbortSignal): Promise<SelinuxInfo> {
+    let enforce: string;
+    try {
+      enforce = await this.io.read(`${this.paths.sys}/fs/selinux/enforce`, signal);
+    } catch (e) {
+      // no selinuxfs: SELinux is not enabled on this kernel
+      if (errCode(e) === "ENOENT") return { enabled: false, config_mode: null, current_mode: null };
+      throw e;
+    }
+    let config_mode: number | null = null;
+    try {
+      config_mode = parseSelinuxConfigMode(await this.io.read(`${this.paths.etc || "/etc"}/selinux/config`, signal));
+    } catch (e) {
+      // no config file: the configured mode is unknown (node_selinux_config_mode left out)
+      if (errCode(e) !== "ENOENT") throw e;
+    }
+    return { enabled: true, config_mode, current_mode: parseSelinuxEnforce(enforce) };
   }
 }

@@ -4,14 +4,14 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-// node_uname_info, node_os_info and node_os_version from the uname and os_release collectors
+// node_uname_info, node_os_info, node_os_version and node_selinux_* from the uname, os_release and selinux collectors
 // (node_exporter's uname and os collectors).
 
 import type { FamilyGroup } from "./family.ts";
 
 export const hostIdentityFamilies: FamilyGroup = {
   name: "host_identity",
-  types: ["uname", "os_release"],
+  types: ["uname", "os_release", "selinux"],
   define(d, fam) {
     fam("node_uname_info", "gauge", "Labeled system information as provided by the uname system call.", () => {
       const u = d.get("uname");
@@ -43,6 +43,18 @@ export const hostIdentityFamilies: FamilyGroup = {
         return [{ labels, value: 1 }];
       },
     );
+    fam("node_selinux_enabled", "gauge", "SELinux is enabled, 1 is true, 0 is false", () => {
+      const s = d.get("selinux");
+      return s ? [{ labels: {}, value: s.enabled ? 1 : 0 }] : [];
+    });
+    fam("node_selinux_config_mode", "gauge", "Configured SELinux enforcement mode", () => {
+      const s = d.get("selinux");
+      return s?.enabled && s.config_mode !== null ? [{ labels: {}, value: s.config_mode }] : [];
+    });
+    fam("node_selinux_current_mode", "gauge", "Current SELinux enforcement mode", () => {
+      const s = d.get("selinux");
+      return s?.enabled && s.current_mode !== null ? [{ labels: {}, value: s.current_mode }] : [];
+    });
     fam("node_os_version", "gauge", "Metric containing the major.minor part of the OS version.", () => {
       const o = d.get("os_release");
       if (!o || o.version_number === null) return [];

@@ -61,6 +61,7 @@ export const MEMINFO_KEYS = [
   "CmaTotal",
   "CmaFree",
   "Unaccepted",
+  "Balloon",
   "HugePages_Total",
   "HugePages_Free",
   "HugePages_Rsvd",
