@@ -9,6 +9,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
 import { createInterface } from "node:readline";
+import { METRIC_TYPES } from "../../src/perf/collector.ts";
 import type { Pki } from "../intake/harness.ts";
 
 const SERVER = path.resolve(import.meta.dir, "../config-server/server.mjs");
@@ -48,6 +49,8 @@ export class ConfigServer {
   static async start(opts: { pki: Pki; apiKey?: string; port?: number }): Promise<ConfigServer> {
     const args = [SERVER, "--cert", opts.pki.serverCert, "--key", opts.pki.serverKey, "--port", String(opts.port ?? 0)];
     if (opts.apiKey !== undefined) args.push("--api-key", opts.apiKey);
+    // the collectors a supported_collectors list may name: every metric type of this agent
+    args.push("--collectors", METRIC_TYPES.join(","));
     const proc = spawn("node", args, { stdio: ["ignore", "pipe", "pipe"] });
     const stderr: string[] = [];
     proc.stderr!.setEncoding("utf8").on("data", (d: string) => void stderr.push(d));
