@@ -19,6 +19,8 @@
 /bin/busybox mount -t sysfs sysfs /sys
 /bin/busybox mount -t devtmpfs devtmpfs /dev
 /bin/busybox mount -t tmpfs tmpfs /tmp
+# What systemd provides on every host the agent runs on (the cgroup collectors read it).
+/bin/busybox mount -t cgroup2 cgroup2 /sys/fs/cgroup
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin HOME=/tmp
 echo 1 > /proc/sys/kernel/printk # keep kernel messages off the console the results travel on
@@ -77,7 +79,7 @@ run_execsnoop() { # step-name
   wait $pid; rc=$?
   t_end="$(uptime_s)"
   # Guest uptime (s) when the agent started, held both attachments, the burst ended, the agent exited.
-  times="\"start_s\":$t_start,\"attached_s\":$t_attached,\"burst_done_s\":$t_burst,\"exited_s\":$t_end"
+  times="\"duration\":\"$DURATION\",\"start_s\":$t_start,\"attached_s\":$t_attached,\"burst_done_s\":$t_burst,\"exited_s\":$t_end"
   { echo "{\"nonce\":\"$NONCE\",\"burst\":$BURST,\"attached_before_burst\":\"$attached\",$times}"; cat /tmp/$1.out; } > /tmp/$1.res
   emit "$1-stderr" 0 /tmp/$1.err
   emit "$1" $rc /tmp/$1.res

@@ -101,6 +101,8 @@ export interface KernelResult {
   release: string;
   cells: Partial<Record<Column, Cell>>;
   bootSeconds: number;
+  /** How QEMU ran the guest. */
+  accel: "kvm" | "tcg";
 }
 
 const fail = (text: string): Cell => ({ ok: false, text: `FAIL: ${text}` });
@@ -146,7 +148,7 @@ interface ExecJson {
 }
 
 interface ExecsnoopRun {
-  header: { nonce: string; burst: number; attached_before_burst: string } | undefined;
+  header: { nonce: string; burst: number; attached_before_burst: string; duration?: string; start_s?: number; burst_done_s?: number } | undefined;
   events: ExecJson[];
   errors: string[];
 }
@@ -194,6 +196,11 @@ export function judgeExecsnoopCapture(run: GuestRun): Cell {
     else seen.set(i, (seen.get(i) ?? 0) + 1);
   }
   const missing = burst - seen.size;
+  const window = Number(/^(\d+)s$/.exec(r.header.duration ?? "")?.[1]);
+  const { start_s, burst_done_s } = r.header;
+  if (missing && window && start_s !== undefined && burst_done_s !== undefined && burst_done_s - start_s > window) {
+    return fail(`the burst ended ${(burst_done_s - start_s).toFixed(1)}s after the agent started, past its ${window}s recording window (the guest is too slow for kmatrix.duration)`);
+  }
   const dupes = [...seen.values()].filter((n) => n > 1).length;
   const problems: string[] = [];
   if (missing) problems.push(`${missing} of ${burst} execs missing`);
@@ -242,7 +249,7 @@ export function stepsFor(arch: Arch): string[] {
   return arch === "amd64" ? ["check", "execsnoop", "collect", "nobtf"] : ["check", "execsnoop", "nobtf"];
 }
 
-export function judge(kernel: KernelSpec, run: GuestRun, bootSeconds: number): KernelResult {
+export function judge(kernel: KernelSpec, run: GuestRun, bootSeconds: number, accel: "kvm" | "tcg"): KernelResult {
   const judges: Record<Column, (r: GuestRun) => Cell> = {
     check: judgeCheck,
     "execsnoop load+attach": judgeExecsnoopLoad,
@@ -254,7 +261,7 @@ export function judge(kernel: KernelSpec, run: GuestRun, bootSeconds: number): K
   for (const col of columnsFor(kernel.arch)) {
     cells[col] = !run.booted ? fail("guest did not boot") : judges[col](run);
   }
-  return { kernel, release: run.booted?.release ?? "?", cells, bootSeconds };
+  return { kernel, release: run.booted?.release ?? "?", cells, bootSeconds, accel };
 }
 
 /** Markdown table: kernel x program -> result. */
@@ -262,9 +269,9 @@ export function renderTable(results: KernelResult[]): string {
   const head = ["kernel", "arch", "release (uname -r)", ...PROGRAM_COLUMNS];
   const rows = results.map((r) => [
     `${r.kernel.id.replace(/-(amd64|arm64)$/, "")} (${r.kernel.suite})`,
-    r.kernel.arch === "amd64" ? "x86-64 (KVM)" : "arm64 (TCG)",
+    `${r.kernel.arch === "amd64" ? "x86-64" : "arm64"} (${r.accel.toUpperCase()})`,
     r.release,
-    ...PROGRAM_COLUMNS.map((c) => r.cells[c]?.text ?? "not run"),
+    ...PROGRAM_COLUMNS.map((c) => r.cells[c]?.text ?? "not run (emulated arm64: smallest set)"),
   ]);
   const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
   return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n") + "\n";
