@@ -103,6 +103,10 @@ export interface KernelResult {
   bootSeconds: number;
   /** How QEMU ran the guest. */
   accel: "kvm" | "tcg";
+  /** The Bun runtime's crash report, when it crashed in the guest. */
+  runtimeCrash?: string;
+  /** This row comes from a second boot, after the runtime crashed in the first. */
+  retriedAfterCrash?: boolean;
 }
 
 const fail = (text: string): Cell => ({ ok: false, text: `FAIL: ${text}` });

@@ -111,7 +111,25 @@ export async function bootKernel(k: KernelSpec, initramfs: string): Promise<Kern
     }
   }
   for (const p of guest.problems) console.error(`kernel-matrix: ${k.id}: ${p}`);
+  const crashed = Object.values(guest.steps).find((s) => s.output.includes(BUN_CRASH));
+  if (crashed) result.runtimeCrash = crashed.output.slice(0, 4000);
   return result;
+}
+
+/** Bun's own crash banner, printed when the runtime (not the agent's code) dies, e.g. "panic: Trap instruction". */
+const BUN_CRASH = "Bun has crashed";
+
+/**
+ * Boots a kernel; boots it once more if the Bun runtime itself crashed inside the guest. Seen once
+ * in about a dozen emulated arm64 runs ("panic: Trap instruction" in JavaScriptCore, under TCG);
+ * the crash is printed, never hidden, and a second crash fails the cells as usual.
+ */
+export async function bootWithCrashRetry(k: KernelSpec, initramfs: string): Promise<KernelResult> {
+  const first = await bootKernel(k, initramfs);
+  if (!first.runtimeCrash) return first;
+  console.error(`kernel-matrix: ${k.id}: the Bun runtime crashed in the guest; booting once more. Crash report:\n${first.runtimeCrash}`);
+  const second = await bootKernel(k, initramfs);
+  return { ...second, retriedAfterCrash: true };
 }
 
 /**
@@ -126,7 +144,7 @@ export async function runMatrix(only?: string[]): Promise<KernelResult[]> {
   const sequence = async (ks: KernelSpec[]) => {
     const out: KernelResult[] = [];
     for (const k of ks) {
-      const r = await bootKernel(k, images[k.arch]);
+      const r = await bootWithCrashRetry(k, images[k.arch]);
       console.error(`kernel-matrix: ${k.id} (${r.release}) in ${r.bootSeconds.toFixed(1)}s`);
       out.push(r);
     }
