@@ -171,11 +171,15 @@ function readExecsnoop(s: StepResult): ExecsnoopRun {
   return { header, events, errors };
 }
 
+const SIGNALS: Record<number, string> = { 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT", 7: "SIGBUS", 9: "SIGKILL", 11: "SIGSEGV" };
+const signalName = (n: number) => SIGNALS[n] ?? `signal ${n}`;
+
 /** collect --collectors execsnoop exited 0: the object loaded, both tracepoints attached, the ring was read. */
 export function judgeExecsnoopLoad(run: GuestRun): Cell {
   const s = step(run, "execsnoop");
   if (!s) return fail("no result from collect --collectors execsnoop");
   const r = readExecsnoop(s);
+  if (s.exitCode > 128) return fail(`the agent was killed by ${signalName(s.exitCode - 128)} (exit ${s.exitCode})`);
   if (s.exitCode !== 0 || r.errors.length) return fail(`exit ${s.exitCode}: ${r.errors.join("; ").slice(0, 200) || (step(run, "execsnoop-stderr")?.output ?? "").slice(0, 200)}`);
   if (r.header?.attached_before_burst !== "yes") return fail("the agent never held its two tracepoint attachments");
   return { ok: true, text: "ok (2 tracepoints)" };
