@@ -111,8 +111,13 @@ export async function bootKernel(k: KernelSpec, initramfs: string): Promise<Kern
     }
   }
   for (const p of guest.problems) console.error(`kernel-matrix: ${k.id}: ${p}`);
-  const crashed = Object.values(guest.steps).find((s) => s.output.includes(BUN_CRASH));
-  if (crashed) result.runtimeCrash = crashed.output.slice(0, 4000);
+  // The agent's own failures are exit 1 with a message; a signal death (or Bun's panic banner) is the runtime crashing.
+  const crashed = Object.entries(guest.steps).find(([, s]) => s.output.includes(BUN_CRASH) || s.exitCode > 128);
+  if (crashed) {
+    const [name, s] = crashed;
+    const stderr = guest.steps[`${name}-stderr`]?.output ?? "";
+    result.runtimeCrash = `step ${name} exited ${s.exitCode}\n${(s.output.includes(BUN_CRASH) ? s.output : stderr || s.output).slice(0, 4000)}`;
+  }
   return result;
 }
 
@@ -120,9 +125,10 @@ export async function bootKernel(k: KernelSpec, initramfs: string): Promise<Kern
 const BUN_CRASH = "Bun has crashed";
 
 /**
- * Boots a kernel; boots it once more if the Bun runtime itself crashed inside the guest. Seen once
- * in about a dozen emulated arm64 runs ("panic: Trap instruction" in JavaScriptCore, under TCG);
- * the crash is printed, never hidden, and a second crash fails the cells as usual.
+ * Boots a kernel; boots it once more if the agent's runtime crashed inside the guest (Bun's panic
+ * banner, or killed by a signal). Seen twice in about thirty emulated arm64 execsnoop runs and never
+ * under x86-64: "panic: Trap instruction" in JavaScriptCore during startup, and a SIGSEGV without
+ * a banner while recording. The crash is printed, never hidden, and a second crash fails the cells.
  */
 export async function bootWithCrashRetry(k: KernelSpec, initramfs: string): Promise<KernelResult> {
   const first = await bootKernel(k, initramfs);
@@ -184,6 +190,28 @@ Columns:
   kernel built without \`CONFIG_DEBUG_INFO_BTF\` looks like): \`check\` reports BTF missing and
   execsnoop unavailable naming BTF, and \`collect --collectors execsnoop\` fails with that reason
   instead of loading.
+
+What execsnoop needs from a kernel, and what happens without it (\`check\` reports each, and
+the collector is off with that reason rather than failing to load):
+
+| needs | since | without it |
+| --- | --- | --- |
+| BPF ring buffer (\`BPF_MAP_TYPE_RINGBUF\`, \`bpf_ringbuf_output\`, \`bpf_ringbuf_query\`) | 5.8 | off: "kernel X is older than 5.8 (BPF ring buffer)"; \`check\` also probes the map type |
+| kernel BTF (\`/sys/kernel/btf/vmlinux\`, \`CONFIG_DEBUG_INFO_BTF\`) for CO-RE (\`task_struct.real_parent->tgid\`, tracepoint contexts) | 5.2 (Debian from 5.10) | off: "kernel BTF ... missing" (the **no BTF** column) |
+| \`bpf_probe_read_user\`, \`bpf_probe_read_user_str\` | 5.5 | covered by the 5.8 floor |
+| \`syscalls:sys_enter_execve\` / \`sys_exit_execve\` tracepoints (\`CONFIG_FTRACE_SYSCALLS\`) | all | attach fails with libbpf's error, reported under \`errors\` |
+| CAP_BPF + CAP_PERFMON (or CAP_SYS_ADMIN before 5.8) | 5.8 | off: "missing capability: ..." |
+
+Every kernel users run from 5.10 on has all of them, which the table shows: no program needed a
+fallback attach point or a field-existence branch on 5.10, 6.1 or 6.12. Kernels older than 5.8
+(and so without the ring buffer) are not in Debian's current archive, so no row boots one; their
+degradation is the ring-buffer line above, which \`test/ebpf/privileges.test.ts\` checks for a
+5.4 kernel version.
+
+Run it: \`bash scripts/setup.d/70-kernel-matrix.sh\` (fetch, cached in
+/var/cache/antimetal-dev/kernel-matrix), then \`bun scripts/kernel-matrix/run.ts\` (or
+\`bun test test/kernel-matrix\`). Raw guest consoles are kept in
+/var/cache/antimetal-dev/kernel-matrix/logs/.
 `;
 }
 
