@@ -104,6 +104,7 @@ for line in "${KERNELS[@]}"; do
   done
   basename "$deb" > "$out.tmp/package"
   rm -rf "$out.tmp/x" "$out" && mv "$out.tmp" "$out"
+  rm -f "$deb" # 55-110 MB of modules nothing uses; kernels/<id> is the cache
 done
 
 for arch in amd64 arm64; do
