@@ -191,15 +191,15 @@ Columns:
   execsnoop unavailable naming BTF, and \`collect --collectors execsnoop\` fails with that reason
   instead of loading.
 
-What execsnoop needs from a kernel, and what happens without it (\`check\` reports each, and
-the collector is off with that reason rather than failing to load):
+What execsnoop needs from a kernel, and what happens without it (\`check\` reports all but the
+tracepoints, and the collector is off with that reason rather than failing to load):
 
 | needs | since | without it |
 | --- | --- | --- |
 | BPF ring buffer (\`BPF_MAP_TYPE_RINGBUF\`, \`bpf_ringbuf_output\`, \`bpf_ringbuf_query\`) | 5.8 | off: "kernel X is older than 5.8 (BPF ring buffer)"; \`check\` also probes the map type |
 | kernel BTF (\`/sys/kernel/btf/vmlinux\`, \`CONFIG_DEBUG_INFO_BTF\`) for CO-RE (\`task_struct.real_parent->tgid\`, tracepoint contexts) | 5.2 (Debian from 5.10) | off: "kernel BTF ... missing" (the **no BTF** column) |
 | \`bpf_probe_read_user\`, \`bpf_probe_read_user_str\` | 5.5 | covered by the 5.8 floor |
-| \`syscalls:sys_enter_execve\` / \`sys_exit_execve\` tracepoints (\`CONFIG_FTRACE_SYSCALLS\`) | all | attach fails with libbpf's error, reported under \`errors\` |
+| \`syscalls:sys_enter_execve\` / \`sys_exit_execve\` tracepoints (\`CONFIG_FTRACE_SYSCALLS\`) | all | not probed by \`check\`; attaching fails loudly with libbpf's error under \`errors\` |
 | CAP_BPF + CAP_PERFMON (or CAP_SYS_ADMIN before 5.8) | 5.8 | off: "missing capability: ..." |
 
 Every kernel users run from 5.10 on has all of them, which the table shows: no program needed a
