@@ -284,3 +284,26 @@ export function renderTable(results: KernelResult[]): string {
   const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
   return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n") + "\n";
 }
+
+/**
+ * The result cells of the kernel matrix table in a markdown page, keyed "kernel/arch|column". The
+ * release column is left out (it names the patch level) and so is the accelerator in the arch
+ * column (KVM or TCG depends on the machine). Throws when the page has no matrix table.
+ */
+export function matrixCells(markdown: string): Map<string, string> {
+  const lines = markdown.split("\n");
+  const start = lines.findIndex((l) => l.startsWith("| kernel |"));
+  if (start < 0) throw new Error("no kernel matrix table (a line starting with \"| kernel |\")");
+  const end = lines.findIndex((l, i) => i > start && !l.startsWith("| "));
+  const rows = lines.slice(start, end < 0 ? undefined : end).filter((l) => !l.startsWith("| ---"));
+  const split = (row: string) => row.split("|").map((c) => c.trim()).slice(1, -1);
+  const head = split(rows[0]!);
+  const out = new Map<string, string>();
+  for (const row of rows.slice(1)) {
+    const cells = split(row);
+    if (cells.length !== head.length) throw new Error(`kernel matrix row has ${cells.length} cells, header has ${head.length}: ${row}`);
+    const arch = cells[1]!.replace(/ \(.*\)$/, "");
+    for (let i = 3; i < head.length; i++) out.set(`${cells[0]}/${arch}|${head[i]}`, cells[i]!);
+  }
+  return out;
+}

@@ -16,10 +16,14 @@ import {
   judgeExecsnoopCapture,
   judgeExecsnoopLoad,
   judgeNoBtf,
+  matrixCells,
   parseKernelsConf,
   parseSerial,
+  renderTable,
   type GuestRun,
+  type KernelResult,
 } from "../../scripts/kernel-matrix/matrix.ts";
+import { docsPage } from "../../scripts/kernel-matrix/run.ts";
 
 /** The console the guest's init.sh prints for one step. */
 function frame(step: string, exitCode: number, output: string): string {
@@ -101,4 +105,20 @@ test("a kernel message inside a result is skipped and reported (the gzip CRC gua
 test("kernels.conf lines are id, arch, suite", () => {
   expect(parseKernelsConf("# c\n6.1-arm64 arm64 bookworm # x\n\n")).toEqual([{ id: "6.1-arm64", arch: "arm64", suite: "bookworm" }]);
   expect(() => parseKernelsConf("6.1 riscv64 bookworm")).toThrow('kernels.conf line 1: want "id amd64|arm64 suite"');
+});
+
+test("the docs page's matrix reads back cell for cell, ignoring the other tables and the accelerator", () => {
+  const row = (accel: "kvm" | "tcg", capture: string): KernelResult => ({
+    kernel: { id: "6.1-amd64", arch: "amd64", suite: "bookworm" },
+    release: "6.1.0-50-amd64",
+    accel,
+    bootSeconds: 1,
+    cells: { check: { ok: true, text: "ok" }, "execsnoop capture": { ok: capture.startsWith("200"), text: capture } },
+  });
+  const page = matrixCells(docsPage([row("tcg", "200/200 execs + ENOENT")]));
+  expect(page.get("6.1 (bookworm)/x86-64|execsnoop capture")).toBe("200/200 execs + ENOENT");
+  expect(page.size).toBe(5); // one row, five result columns; the "needs" table below it is not read
+  expect(Object.fromEntries(page)).toEqual(Object.fromEntries(matrixCells(renderTable([row("kvm", "200/200 execs + ENOENT")]))));
+  expect(Object.fromEntries(page)).not.toEqual(Object.fromEntries(matrixCells(renderTable([row("kvm", "FAIL: 1 of 200 execs missing")]))));
+  expect(() => matrixCells("# no table\n")).toThrow("no kernel matrix table");
 });

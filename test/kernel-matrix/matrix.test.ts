@@ -11,22 +11,8 @@
  */
 import { expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
-import { columnsFor, renderTable, type KernelResult } from "../../scripts/kernel-matrix/matrix.ts";
+import { columnsFor, matrixCells, renderTable, type KernelResult } from "../../scripts/kernel-matrix/matrix.ts";
 import { DOCS_PATH, kernels, runMatrix, x86Accel } from "../../scripts/kernel-matrix/run.ts";
-
-/** Result cells of a table, keyed "kernel/arch|column" (the release column is left out: it names the patch level). */
-function docCells(markdown: string): Map<string, string> {
-  const rows = markdown.split("\n").filter((l) => l.startsWith("| ") && !l.startsWith("| ---"));
-  const head = rows[0]!.split("|").map((c) => c.trim()).slice(1, -1);
-  const out = new Map<string, string>();
-  for (const row of rows.slice(1)) {
-    const cells = row.split("|").map((c) => c.trim()).slice(1, -1);
-    // The arch cell names the accelerator too (KVM or TCG), which depends on the machine.
-    const arch = cells[1]!.replace(/ \(.*\)$/, "");
-    for (let i = 3; i < head.length; i++) out.set(`${cells[0]}/${arch}|${head[i]}`, cells[i]!);
-  }
-  return out;
-}
 
 test("the target kernels are in the matrix: 5.10, 6.1 and 6.12 on x86-64 and on arm64", () => {
   const ids = kernels().map((k) => k.id);
@@ -55,8 +41,8 @@ test(
 
     // docs/kernel-matrix.md (written by `run.ts --write-docs`) shows these same results.
     expect(existsSync(DOCS_PATH)).toBe(true);
-    const documented = docCells(readFileSync(DOCS_PATH, "utf8"));
-    const measured = docCells(renderTable(results));
+    const documented = matrixCells(readFileSync(DOCS_PATH, "utf8"));
+    const measured = matrixCells(renderTable(results));
     expect(Object.fromEntries(documented)).toEqual(Object.fromEntries(measured));
   },
   1_200_000,
