@@ -127,7 +127,7 @@ const BUN_CRASH = "Bun has crashed";
 /**
  * Boots a kernel; boots it once more if the agent's runtime crashed inside the guest (Bun's panic
  * banner, or killed by a signal). Seen twice in about thirty emulated arm64 execsnoop runs and never
- * under x86-64: "panic: Trap instruction" in JavaScriptCore during startup, and a SIGSEGV without
+ * under x86-64: "panic: Trap instruction" about 3 s after start, and a SIGSEGV without
  * a banner while recording. The crash is printed, never hidden, and a second crash fails the cells.
  */
 export async function bootWithCrashRetry(k: KernelSpec, initramfs: string): Promise<KernelResult> {
@@ -221,7 +221,7 @@ packages, busybox and glibc) takes about 4.5 minutes more, once. With hardware K
 machine, so that path is untimed) the x86-64 guests record for 6 s instead of 30 s.
 
 Known: in roughly one emulated arm64 \`collect --collectors execsnoop\` start in ten, the Bun
-1.4.4 runtime itself aborts ("panic: Trap instruction", JavaScriptCore, about 3 s after start);
+1.4.4 runtime itself aborts ("panic: Trap instruction", about 3 s after start, Worker spawned);
 once a SIGSEGV without Bun's banner was seen instead. Never under x86-64, never in \`check\`. The
 runner then boots that kernel once more and prints the crash report (a second crash fails the
 cells). Whether real arm64 hardware shows it is not known yet.
