@@ -139,8 +139,8 @@ export async function bootWithCrashRetry(k: KernelSpec, initramfs: string): Prom
 }
 
 /**
- * Runs the whole matrix. The arm64 guest (one host thread per vCPU, emulated) boots in parallel
- * with the x86-64 guests, which run one after another.
+ * Runs the whole matrix: the arm64 guests one after another, in parallel with the x86-64 guests
+ * (also one after another), so two guests run at a time.
  */
 export async function runMatrix(only?: string[]): Promise<KernelResult[]> {
   const list = kernels().filter((k) => !only || only.includes(k.id));
