@@ -152,7 +152,9 @@ interface ExecJson {
 }
 
 interface ExecsnoopRun {
-  header: { nonce: string; burst: number; attached_before_burst: string; duration?: string; start_s?: number; burst_done_s?: number } | undefined;
+  header:
+    | { nonce: string; burst: number; attached_before_burst: string; duration?: string; start_s?: number; burst_done_s?: number }
+    | undefined;
   events: ExecJson[];
   errors: string[];
 }
@@ -180,7 +182,8 @@ export function judgeExecsnoopLoad(run: GuestRun): Cell {
   if (!s) return fail("no result from collect --collectors execsnoop");
   const r = readExecsnoop(s);
   if (s.exitCode > 128) return fail(`the agent was killed by ${signalName(s.exitCode - 128)} (exit ${s.exitCode})`);
-  if (s.exitCode !== 0 || r.errors.length) return fail(`exit ${s.exitCode}: ${r.errors.join("; ").slice(0, 200) || (step(run, "execsnoop-stderr")?.output ?? "").slice(0, 200)}`);
+  if (s.exitCode !== 0 || r.errors.length)
+    return fail(`exit ${s.exitCode}: ${r.errors.join("; ").slice(0, 200) || (step(run, "execsnoop-stderr")?.output ?? "").slice(0, 200)}`);
   if (r.header?.attached_before_burst !== "yes") return fail("the agent never held its two tracepoint attachments");
   return { ok: true, text: "ok (2 tracepoints)" };
 }
@@ -207,7 +210,9 @@ export function judgeExecsnoopCapture(run: GuestRun): Cell {
   const window = Number(/^(\d+)s$/.exec(r.header.duration ?? "")?.[1]);
   const { start_s, burst_done_s } = r.header;
   if (missing && window && start_s !== undefined && burst_done_s !== undefined && burst_done_s - start_s > window) {
-    return fail(`the burst ended ${(burst_done_s - start_s).toFixed(1)}s after the agent started, past its ${window}s recording window (the guest is too slow for kmatrix.duration)`);
+    return fail(
+      `the burst ended ${(burst_done_s - start_s).toFixed(1)}s after the agent started, past its ${window}s recording window (the guest is too slow for kmatrix.duration)`,
+    );
   }
   const dupes = [...seen.values()].filter((n) => n > 1).length;
   const problems: string[] = [];
@@ -229,7 +234,12 @@ export function judgeCollect(run: GuestRun): Cell {
   const errors = (j.errors ?? {}) as Record<string, string>;
   const names = Object.keys(j).filter((k) => k !== "errors");
   if (s.exitCode !== 0 || Object.keys(errors).length) {
-    return fail(`exit ${s.exitCode}; ${Object.entries(errors).map(([k, v]) => `${k}: ${v}`).join("; ").slice(0, 300)}`);
+    return fail(
+      `exit ${s.exitCode}; ${Object.entries(errors)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join("; ")
+        .slice(0, 300)}`,
+    );
   }
   return { ok: true, text: `ok (${names.length} collectors)` };
 }
@@ -244,7 +254,8 @@ export function judgeNoBtf(run: GuestRun): Cell {
   if (c.btf?.present !== false) return fail("check still reports BTF present");
   const a = c.collectors?.execsnoop;
   if (a?.available !== false || !/BTF/.test(a.reason ?? "")) return fail(`execsnoop not turned off for BTF: ${JSON.stringify(a)}`);
-  if (ex.exitCode === 0 || !/BTF/.test(ex.output)) return fail(`collect --collectors execsnoop did not fail naming BTF (exit ${ex.exitCode}): ${ex.output.slice(0, 200)}`);
+  if (ex.exitCode === 0 || !/BTF/.test(ex.output))
+    return fail(`collect --collectors execsnoop did not fail naming BTF (exit ${ex.exitCode}): ${ex.output.slice(0, 200)}`);
   return { ok: true, text: "off, as check says (BTF missing)" };
 }
 
@@ -293,10 +304,14 @@ export function renderTable(results: KernelResult[]): string {
 export function matrixCells(markdown: string): Map<string, string> {
   const lines = markdown.split("\n");
   const start = lines.findIndex((l) => l.startsWith("| kernel |"));
-  if (start < 0) throw new Error("no kernel matrix table (a line starting with \"| kernel |\")");
+  if (start < 0) throw new Error('no kernel matrix table (a line starting with "| kernel |")');
   const end = lines.findIndex((l, i) => i > start && !l.startsWith("| "));
   const rows = lines.slice(start, end < 0 ? undefined : end).filter((l) => !l.startsWith("| ---"));
-  const split = (row: string) => row.split("|").map((c) => c.trim()).slice(1, -1);
+  const split = (row: string) =>
+    row
+      .split("|")
+      .map((c) => c.trim())
+      .slice(1, -1);
   const head = split(rows[0]!);
   const out = new Map<string, string>();
   for (const row of rows.slice(1)) {

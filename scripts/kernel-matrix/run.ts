@@ -13,7 +13,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { judge, parseKernelsConf, parseSerial, renderTable, stepsFor, type Arch, type KernelResult, type KernelSpec } from "./matrix.ts";
+import { type Arch, judge, type KernelResult, type KernelSpec, parseKernelsConf, parseSerial, renderTable, stepsFor } from "./matrix.ts";
 
 const HERE = import.meta.dir;
 const ROOT = join(HERE, "..", "..");
@@ -83,7 +83,17 @@ export function qemuCommand(k: KernelSpec, initramfs: string, accel = x86Accel()
     const cpu = accel === "kvm" ? ["-accel", "kvm", "-cpu", "host"] : ["-accel", "tcg,thread=multi", "-cpu", "max"];
     return ["qemu-system-x86_64", ...cpu, ...common, ...boot("ttyS0")];
   }
-  return ["qemu-system-aarch64", "-machine", "virt", "-accel", "tcg,thread=multi", "-cpu", "max,pauth-impdef=on", ...common, ...boot("ttyAMA0")];
+  return [
+    "qemu-system-aarch64",
+    "-machine",
+    "virt",
+    "-accel",
+    "tcg,thread=multi",
+    "-cpu",
+    "max,pauth-impdef=on",
+    ...common,
+    ...boot("ttyAMA0"),
+  ];
 }
 
 /** Boots one kernel, returns its judged row; the raw console is kept in $CACHE/logs/<id>.log. */
@@ -107,10 +117,17 @@ export async function bootKernel(k: KernelSpec, initramfs: string): Promise<Kern
   const accel = k.arch === "arm64" ? "tcg" : x86Accel().accel;
   const result = judge(k, guest, seconds, accel);
   if (!guest.done) {
-    const why = timedOut ? `killed after ${timeoutMs / 1000}s` : proc.signalCode ? `qemu died of ${proc.signalCode}` : `qemu exited ${proc.exitCode}`;
+    const why = timedOut
+      ? `killed after ${timeoutMs / 1000}s`
+      : proc.signalCode
+        ? `qemu died of ${proc.signalCode}`
+        : `qemu exited ${proc.exitCode}`;
     for (const c of Object.keys(result.cells) as (keyof typeof result.cells)[]) {
       if (result.cells[c]?.ok) continue;
-      result.cells[c] = { ok: false, text: `${result.cells[c]?.text ?? "FAIL"} (guest did not finish: ${why}; ${stderr.trim().slice(0, 200)})` };
+      result.cells[c] = {
+        ok: false,
+        text: `${result.cells[c]?.text ?? "FAIL"} (guest did not finish: ${why}; ${stderr.trim().slice(0, 200)})`,
+      };
     }
   }
   for (const p of guest.problems) console.error(`kernel-matrix: ${k.id}: ${p}`);
@@ -241,7 +258,11 @@ if (import.meta.main) {
     writeFileSync(DOCS_PATH, docsPage(results));
     console.error(`kernel-matrix: wrote ${DOCS_PATH}`);
   }
-  const failed = results.flatMap((r) => Object.entries(r.cells).filter(([, c]) => !c.ok).map(([col]) => `${r.kernel.id}/${col}`));
+  const failed = results.flatMap((r) =>
+    Object.entries(r.cells)
+      .filter(([, c]) => !c.ok)
+      .map(([col]) => `${r.kernel.id}/${col}`),
+  );
   if (failed.length) {
     console.error(`kernel-matrix: failed cells: ${failed.join(", ")}`);
     process.exit(1);

@@ -12,16 +12,16 @@
 import { expect, test } from "bun:test";
 import { gzipSync } from "node:zlib";
 import {
+  type GuestRun,
   judgeCheck,
   judgeExecsnoopCapture,
   judgeExecsnoopLoad,
   judgeNoBtf,
+  type KernelResult,
   matrixCells,
   parseKernelsConf,
   parseSerial,
   renderTable,
-  type GuestRun,
-  type KernelResult,
 } from "../../scripts/kernel-matrix/matrix.ts";
 import { docsPage } from "../../scripts/kernel-matrix/run.ts";
 
@@ -33,13 +33,45 @@ function frame(step: string, exitCode: number, output: string): string {
 }
 
 const NONCE = "abcd1234";
-const header = (burst: number) => JSON.stringify({ nonce: NONCE, burst, attached_before_burst: "yes", duration: "6s", start_s: 1, attached_s: 2, burst_done_s: 3, exited_s: 7 });
+const header = (burst: number) =>
+  JSON.stringify({
+    nonce: NONCE,
+    burst,
+    attached_before_burst: "yes",
+    duration: "6s",
+    start_s: 1,
+    attached_s: 2,
+    burst_done_s: 3,
+    exited_s: 7,
+  });
 const exec = (i: number, over: Record<string, unknown> = {}) =>
-  JSON.stringify({ pid: 100 + i, ppid: 1, uid: 0, retval: 0, comm: "true", command: "true", args: ["/bin/true", "kmatrix-burst", NONCE, String(i)], ...over });
-const enoent = JSON.stringify({ pid: 99, ppid: 1, uid: 0, retval: -2, comm: "init", command: "kmatrix-missing", args: ["/kmatrix-missing", "kmatrix-fail", NONCE] });
+  JSON.stringify({
+    pid: 100 + i,
+    ppid: 1,
+    uid: 0,
+    retval: 0,
+    comm: "true",
+    command: "true",
+    args: ["/bin/true", "kmatrix-burst", NONCE, String(i)],
+    ...over,
+  });
+const enoent = JSON.stringify({
+  pid: 99,
+  ppid: 1,
+  uid: 0,
+  retval: -2,
+  comm: "init",
+  command: "kmatrix-missing",
+  args: ["/kmatrix-missing", "kmatrix-fail", NONCE],
+});
 
 function guest(execLines: string[], burst = 3): GuestRun {
-  const serial = ["[    1.0] some boot line", "KMATRIX-BOOTED 6.1.0-50-amd64 x86_64", frame("execsnoop", 0, [header(burst), ...execLines].join("\n") + "\n"), "KMATRIX-DONE"].join("\r\n");
+  const serial = [
+    "[    1.0] some boot line",
+    "KMATRIX-BOOTED 6.1.0-50-amd64 x86_64",
+    frame("execsnoop", 0, [header(burst), ...execLines].join("\n") + "\n"),
+    "KMATRIX-DONE",
+  ].join("\r\n");
   return parseSerial(serial);
 }
 
@@ -55,19 +87,26 @@ test("a complete burst passes; the decoded console keeps release and exit codes"
 test("a lost, duplicated or mangled exec fails the capture cell, naming what was wrong", () => {
   expect(judgeExecsnoopCapture(guest([exec(1), exec(3), enoent]))).toEqual({ ok: false, text: "FAIL: 1 of 3 execs missing" });
   expect(judgeExecsnoopCapture(guest([exec(1), exec(2), exec(2), exec(3), enoent]))).toEqual({ ok: false, text: "FAIL: 1 seen twice" });
-  expect(judgeExecsnoopCapture(guest([exec(1), exec(2), exec(3, { args: ["/bin/true", "kmatrix-burst", NONCE, "3", "x"] }), enoent])).text).toBe(
-    "FAIL: 1 of 3 execs missing, 1 with wrong fields",
-  );
+  expect(
+    judgeExecsnoopCapture(guest([exec(1), exec(2), exec(3, { args: ["/bin/true", "kmatrix-burst", NONCE, "3", "x"] }), enoent])).text,
+  ).toBe("FAIL: 1 of 3 execs missing, 1 with wrong fields");
   expect(judgeExecsnoopCapture(guest([exec(1), exec(2), exec(3, { retval: -1 }), enoent])).ok).toBe(false);
   expect(judgeExecsnoopCapture(guest([exec(1), exec(2), exec(3)])).text).toBe("FAIL: failed exec not seen");
   const wrongErrno = JSON.parse(enoent);
   wrongErrno.retval = -13;
-  expect(judgeExecsnoopCapture(guest([exec(1), exec(2), exec(3), JSON.stringify(wrongErrno)])).text).toBe("FAIL: failed exec retval -13, want -2");
+  expect(judgeExecsnoopCapture(guest([exec(1), exec(2), exec(3), JSON.stringify(wrongErrno)])).text).toBe(
+    "FAIL: failed exec retval -13, want -2",
+  );
 });
 
 test("execsnoop reporting an error fails load+attach with the agent's message", () => {
-  const serial = ["KMATRIX-BOOTED 5.10.0-32-amd64 x86_64", frame("execsnoop", 1, header(3) + '\n{"errors":{"execsnoop":"loading eBPF object execsnoop (bpf_object__load): Invalid argument"}}\n')].join("\n");
-  expect(judgeExecsnoopLoad(parseSerial(serial)).text).toBe("FAIL: exit 1: loading eBPF object execsnoop (bpf_object__load): Invalid argument");
+  const serial = [
+    "KMATRIX-BOOTED 5.10.0-32-amd64 x86_64",
+    frame("execsnoop", 1, header(3) + '\n{"errors":{"execsnoop":"loading eBPF object execsnoop (bpf_object__load): Invalid argument"}}\n'),
+  ].join("\n");
+  expect(judgeExecsnoopLoad(parseSerial(serial)).text).toBe(
+    "FAIL: exit 1: loading eBPF object execsnoop (bpf_object__load): Invalid argument",
+  );
 });
 
 test("an agent killed by a signal is named as such", () => {
@@ -77,18 +116,29 @@ test("an agent killed by a signal is named as such", () => {
 
 test("check must report BTF, a probed ring buffer and execsnoop available", () => {
   const check = (c: unknown) => parseSerial([frame("check", 0, JSON.stringify(c))].join("\n"));
-  const good = { btf: { present: true }, ringBuffer: { supported: true, probed: true }, libbpf: { version: "1.1" }, collectors: { execsnoop: { available: true } } };
+  const good = {
+    btf: { present: true },
+    ringBuffer: { supported: true, probed: true },
+    libbpf: { version: "1.1" },
+    collectors: { execsnoop: { available: true } },
+  };
   expect(judgeCheck(check(good))).toEqual({ ok: true, text: "ok (BTF, ring buffer probed, libbpf 1.1)" });
-  expect(judgeCheck(check({ ...good, ringBuffer: { supported: true, probed: false, reason: "not probed" } })).text).toBe("FAIL: ring buffer: not probed");
+  expect(judgeCheck(check({ ...good, ringBuffer: { supported: true, probed: false, reason: "not probed" } })).text).toBe(
+    "FAIL: ring buffer: not probed",
+  );
   expect(judgeCheck(check({ ...good, collectors: { execsnoop: { available: false, reason: "missing capability: CAP_BPF" } } })).text).toBe(
     "FAIL: execsnoop unavailable: missing capability: CAP_BPF",
   );
 });
 
 test("without BTF, execsnoop must be off naming BTF in check and in collect", () => {
-  const off = { btf: { present: false }, collectors: { execsnoop: { available: false, reason: "kernel BTF (/sys/kernel/btf/vmlinux) missing: CO-RE relocation impossible" } } };
+  const off = {
+    btf: { present: false },
+    collectors: { execsnoop: { available: false, reason: "kernel BTF (/sys/kernel/btf/vmlinux) missing: CO-RE relocation impossible" } },
+  };
   const refused = '{"errors":{"execsnoop":"execsnoop unavailable: kernel BTF /sys/kernel/btf/vmlinux missing"}}';
-  const run = (c: unknown, rc: number, out: string) => parseSerial([frame("nobtf-check", 0, JSON.stringify(c)), frame("nobtf-execsnoop", rc, out)].join("\n"));
+  const run = (c: unknown, rc: number, out: string) =>
+    parseSerial([frame("nobtf-check", 0, JSON.stringify(c)), frame("nobtf-execsnoop", rc, out)].join("\n"));
   expect(judgeNoBtf(run(off, 1, refused))).toEqual({ ok: true, text: "off, as check says (BTF missing)" });
   expect(judgeNoBtf(run({ ...off, collectors: { execsnoop: { available: true } } }, 1, refused)).ok).toBe(false);
   // Loading anyway (exit 0) is the silent failure the matrix exists to catch.
