@@ -144,24 +144,27 @@ export async function bootKernel(k: KernelSpec, initramfs: string): Promise<Kern
 /** Bun's own crash banner, printed when the runtime (not the agent's code) dies, e.g. "panic: Trap instruction". */
 const BUN_CRASH = "Bun has crashed";
 
-/**
- * Boots a kernel; boots it once more if the agent's runtime crashed inside the guest (Bun's panic
- * banner, or killed by a signal). Seen twice in about thirty emulated arm64 execsnoop runs and never
- * under x86-64: "panic: Trap instruction" about 3 s after start, and a SIGSEGV without
- * a banner while recording. The crash is printed, never hidden, and a second crash fails the cells.
- */
-export async function bootWithCrashRetry(k: KernelSpec, initramfs: string): Promise<KernelResult> {
-  const first = await bootKernel(k, initramfs);
-  if (!first.runtimeCrash) return first;
-  console.error(`kernel-matrix: ${k.id}: the Bun runtime crashed in the guest; booting once more. Crash report:\n${first.runtimeCrash}`);
-  const second = await bootKernel(k, initramfs);
-  return { ...second, retriedAfterCrash: true };
-}
+/** Boots of one kernel when the Bun runtime keeps crashing in its guest (emulated arm64 only, so far). */
+const MAX_BOOTS = 3;
 
 /**
- * Runs the whole matrix: the arm64 guests one after another, in parallel with the x86-64 guests
- * (also one after another), so two guests run at a time.
+ * Boots a kernel; boots it again (up to MAX_BOOTS in all) if the agent's runtime crashed inside the
+ * guest (Bun's panic banner, or killed by a signal). Seen in several emulated arm64 runs and never
+ * under x86-64: "panic: Trap instruction" or a segmentation fault a few seconds after start. Every
+ * crash is printed, never hidden, and a crash in the last boot fails the cells.
  */
+export async function bootWithCrashRetry(k: KernelSpec, initramfs: string): Promise<KernelResult> {
+  let result = await bootKernel(k, initramfs);
+  for (let boot = 2; result.runtimeCrash && boot <= MAX_BOOTS; boot++) {
+    console.error(
+      `kernel-matrix: ${k.id}: the Bun runtime crashed in the guest; boot ${boot} of ${MAX_BOOTS}. Crash report:\n${result.runtimeCrash}`,
+    );
+    result = { ...(await bootKernel(k, initramfs)), retriedAfterCrash: true };
+  }
+  return result;
+}
+
+/** Runs the whole matrix, one guest at a time (x86-64 first, then arm64). */
 export async function runMatrix(only?: string[]): Promise<KernelResult[]> {
   const list = kernels().filter((k) => !only || only.includes(k.id));
   const archs = [...new Set(list.map((k) => k.arch))];
@@ -176,7 +179,9 @@ export async function runMatrix(only?: string[]): Promise<KernelResult[]> {
     }
     return out;
   };
-  const [x86, arm] = await Promise.all([sequence(byArch("amd64")), sequence(byArch("arm64"))]);
+  // one guest at a time: two TCG guests on a 2-core machine slowed each other past the recording window
+  const x86 = await sequence(byArch("amd64"));
+  const arm = await sequence(byArch("arm64"));
   const done = [...x86, ...arm];
   return list.map((k) => done.find((r) => r.kernel.id === k.id)!);
 }
@@ -234,17 +239,19 @@ Run it: \`bash scripts/setup.d/70-kernel-matrix.sh\` (fetch, cached in
 /var/cache/antimetal-dev/kernel-matrix/logs/.
 
 Cost, measured on a 2-core machine shared with other jobs (load average about 15), every guest
-emulated: \`bun test test/kernel-matrix\` takes 3.5 to 4.5 minutes warm (x86-64 guests one after
-another, 60-90 s each; the arm64 guests in parallel, 50-65 s each). Filling the cache the first
+emulated: \`bun test test/kernel-matrix\` takes 3.5 to 4.5 minutes warm (one guest at a time,
+50-90 s each; two TCG guests at once slowed each other past the recording window). Filling the cache the first
 time (\`scripts/setup.d/70-kernel-matrix.sh\`: private apt lists for four suites, six kernel
 packages, busybox and glibc) takes about 4.5 minutes more, once. With hardware KVM (not on this
 machine, so that path is untimed) the x86-64 guests record for 6 s instead of 40 s.
 
 Known: in roughly one emulated arm64 \`collect --collectors execsnoop\` start in ten, the Bun
 1.4.4 runtime itself aborts ("panic: Trap instruction", about 3 s after start, Worker spawned);
-once a SIGSEGV without Bun's banner was seen instead. Never under x86-64, never in \`check\`. The
-runner then boots that kernel once more and prints the crash report (a second crash fails the
-cells). Whether real arm64 hardware shows it is not known yet.
+a SIGSEGV without Bun's banner was seen instead, once also in \`check\` (6.12). Never under
+x86-64. The runner then boots that kernel again, up to three boots, and prints each crash report (a
+crash in the last boot fails the cells). Whether real arm64 hardware shows it is not known yet. For that reason CI boots
+only 6.1 on arm64; 5.10-arm64 and 6.12-arm64 passed when run alone and can be added back in
+scripts/kernel-matrix/kernels.conf.
 `;
 }
 
