@@ -89,3 +89,21 @@ test("a file larger than the per-file cap is an EFBIG error naming it; one at th
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("readManyOptional: several files in one round trip; missing ones undefined, a FIFO still refused", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "perf-io-"));
+  const io = new HostIo(path.join(dir, "sys"));
+  try {
+    fs.writeFileSync(path.join(dir, "mtu"), "1500\n");
+    fs.writeFileSync(path.join(dir, "operstate"), "up\n");
+    const got = await io.readManyOptional([path.join(dir, "mtu"), path.join(dir, "missing"), path.join(dir, "operstate")]);
+    expect(got).toEqual(["1500\n", undefined, "up\n"]);
+    const fifo = path.join(dir, "carrier");
+    execFileSync("mkfifo", [fifo]);
+    const err = await io.readManyOptional([path.join(dir, "mtu"), fifo], AbortSignal.timeout(5000)).catch((e) => e);
+    expect(errCode(err)).toBe("ENOTREG");
+    expect(err.message).toBe(`${fifo} is a fifo, not a regular file: not read (it could block)`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

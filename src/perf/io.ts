@@ -16,7 +16,7 @@ import * as fs from "node:fs";
 import { type BoundMeter, meterBound } from "../metrics/registry.ts";
 import { DEFAULT_MAX_FILE_BYTES, readBounded } from "./bounded-read.ts";
 import { ReadPool } from "./read-pool.ts";
-import type { WireDirent, WireStat, WireStatfs } from "./read-protocol.ts";
+import type { WireDirent, WireFileResult, WireStat, WireStatfs } from "./read-protocol.ts";
 
 /** Error codes that mean "not there / not allowed", which optional reads turn into undefined. */
 const SOFT_CODES = new Set(["ENOENT", "ENOTDIR", "EACCES", "EPERM", "EISDIR", "EINVAL", "ENODEV", "ENXIO", "EOPNOTSUPP", "EIO"]);
@@ -279,6 +279,28 @@ export class HostIo {
       if (SOFT_CODES.has(errCode(e) ?? "")) return undefined;
       throw e;
     }
+  }
+
+  /**
+   * Reads several small files in one reader-thread round trip (a sysfs directory's attributes, where
+   * a round trip per file costs more than the reads); each is its text, or undefined when missing or
+   * not readable as readOptional says. A refused or stuck file, or an abort, throws.
+   */
+  async readManyOptional(paths: string[], signal?: AbortSignal): Promise<(string | undefined)[]> {
+    const { maxFileBytes, regularOnly } = this.state;
+    if (this.syncProc && paths.every((f) => f.startsWith(this.syncProc!) && !MM_LOCKED.test(f))) {
+      // procfs answers from kernel memory: read in place, as read() does
+      return Promise.all(paths.map((f) => this.readOptional(f, signal)));
+    }
+    const p = this.shared(`m:${paths.join("\0")}`, () =>
+      this.state.pool.run<WireFileResult[]>({ op: "readMany", paths, maxBytes: maxFileBytes, regularOnly }, this.owner),
+    );
+    const results = await raceAbort(p, signal);
+    return results.map((r) => {
+      if ("text" in r) return r.text;
+      if (SOFT_CODES.has(r.code)) return undefined;
+      return this.countRefusal(Object.assign(new Error(r.message), { code: r.code }));
+    });
   }
 
   list(path: string, signal?: AbortSignal): Promise<DirEntry[]> {

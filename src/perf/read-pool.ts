@@ -12,6 +12,12 @@ import * as fs from "node:fs";
 import { MessageChannel, type MessagePort, receiveMessageOnPort } from "node:worker_threads";
 import type { ReadOp, ReadReply, ReadRequest, ReadWorkerInit } from "./read-protocol.ts";
 
+/** The file(s) an op is about, for messages: a readMany names its first file and how many more. */
+function opPath(op: ReadOp): string {
+  if (op.op !== "readMany") return op.path;
+  return op.paths.length > 1 ? `${op.paths[0]} (+${op.paths.length - 1} more)` : (op.paths[0] ?? "");
+}
+
 export interface ReadPoolOptions {
   /** Reader threads doing work (default 2); a stuck one is replaced, so this many keep serving. */
   size?: number;
@@ -85,7 +91,7 @@ export class ReadPool {
     const ownerStuck = this.stuckOf(owner);
     if (ownerStuck.length >= this.maxStuckPerOwner) {
       return Promise.reject(
-        new ReadError(`${op.path}: not read, ${ownerStuck.length} earlier reads are stuck (${ownerStuck.join(", ")})`, "ESTUCK"),
+        new ReadError(`${opPath(op)}: not read, ${ownerStuck.length} earlier reads are stuck (${ownerStuck.join(", ")})`, "ESTUCK"),
       );
     }
     return new Promise<T>((resolve, reject) => {
@@ -108,13 +114,15 @@ export class ReadPool {
 
   /** Calls running past stuckAfterMs, as "op path (owner)", oldest first. */
   stuckCalls(): string[] {
-    return [...this.stuck].filter((s) => s.job).map((s) => `${s.job!.op.op} ${s.job!.op.path}${s.job!.owner ? ` (${s.job!.owner})` : ""}`);
+    return [...this.stuck]
+      .filter((s) => s.job)
+      .map((s) => `${s.job!.op.op} ${opPath(s.job!.op)}${s.job!.owner ? ` (${s.job!.owner})` : ""}`);
   }
 
   /** Calls of `owner` not answered yet (queued, running or stuck), as "op path". */
   inflightOf(owner: string): string[] {
     const jobs = [...this.stuck, ...this.live].map((s) => s.job).concat(this.queue);
-    return jobs.filter((j): j is Job => j !== undefined && j.owner === owner).map((j) => `${j.op.op} ${j.op.path}`);
+    return jobs.filter((j): j is Job => j !== undefined && j.owner === owner).map((j) => `${j.op.op} ${opPath(j.op)}`);
   }
 
   /** Reader threads alive: working or idle, and abandoned ones still blocked in the kernel. */
@@ -135,7 +143,7 @@ export class ReadPool {
 
   private stuckOf(owner: string): string[] {
     const out: string[] = [];
-    for (const s of this.stuck) if (s.job && s.job.owner === owner) out.push(s.job.op.path);
+    for (const s of this.stuck) if (s.job && s.job.owner === owner) out.push(opPath(s.job.op));
     return out;
   }
 

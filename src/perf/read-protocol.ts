@@ -10,6 +10,8 @@
 export type ReadOp =
   /** The whole file as UTF-8, at most maxBytes; with regularOnly, a FIFO, socket or device is refused without reading. */
   | { op: "read"; path: string; maxBytes: number; regularOnly: boolean }
+  /** Several small files in one round trip (a sysfs directory's attributes); each answers on its own. */
+  | { op: "readMany"; paths: string[]; maxBytes: number; regularOnly: boolean }
   | { op: "list"; path: string }
   | { op: "stat"; path: string }
   | { op: "statfs"; path: string }
@@ -26,6 +28,9 @@ export interface ReadRequest {
   id: number;
   op: ReadOp;
 }
+
+/** One file of a readMany: its text, or the error code and message of reading it. */
+export type WireFileResult = { text: string } | { code: string; message: string };
 
 /** A directory entry as sent between threads: the name and the d_type class. */
 export interface WireDirent {
@@ -50,5 +55,5 @@ export interface WireStatfs {
 }
 
 export type ReadReply =
-  | { id: number; ok: true; value: string | WireDirent[] | WireStat | WireStatfs }
+  | { id: number; ok: true; value: string | WireDirent[] | WireStat | WireStatfs | WireFileResult[] }
   | { id: number; ok: false; code?: string; message: string };

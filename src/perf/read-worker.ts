@@ -26,6 +26,14 @@ function run(op: ReadOp): Extract<ReadReply, { ok: true }>["value"] {
   switch (op.op) {
     case "read":
       return readBounded(op.path, op.maxBytes, op.regularOnly);
+    case "readMany":
+      return op.paths.map((p) => {
+        try {
+          return { text: readBounded(p, op.maxBytes, op.regularOnly) };
+        } catch (e) {
+          return { code: errorCode(e) ?? "error", message: e instanceof Error ? e.message : String(e) };
+        }
+      });
     case "list":
       return fs.readdirSync(op.path, { withFileTypes: true }).map((d) => ({ name: d.name, kind: kind(d) }));
     case "stat": {
@@ -41,6 +49,10 @@ function run(op: ReadOp): Extract<ReadReply, { ok: true }>["value"] {
     case "realpath":
       return fs.realpathSync(op.path);
   }
+}
+
+function errorCode(e: unknown): string | undefined {
+  return typeof e === "object" && e !== null && "code" in e ? String((e as { code: unknown }).code) : undefined;
 }
 
 let port: MessagePort | undefined;

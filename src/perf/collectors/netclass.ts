@@ -38,7 +38,11 @@ export class NetClassCollector extends BaseCollector implements PointCollector {
       .sort();
     const out = await Promise.all(
       names.map(async (name): Promise<NetClassIface | undefined> => {
-        const texts = await Promise.all(NETCLASS_FILES.map((f) => this.io.readOptional(`${dir}/${name}/${f}`, signal)));
+        // one reader-thread round trip per interface: ~20 tiny attribute files, each a round trip otherwise
+        const texts = await this.io.readManyOptional(
+          NETCLASS_FILES.map((f) => `${dir}/${name}/${f}`),
+          signal,
+        );
         const files: Partial<Record<NetClassFile, string>> = {};
         for (const [i, f] of NETCLASS_FILES.entries()) if (texts[i] !== undefined) files[f] = texts[i];
         if (Object.keys(files).length === 0) return undefined; // not an interface directory (or it vanished)

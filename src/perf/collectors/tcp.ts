@@ -80,19 +80,18 @@ export class TCPCollector extends BaseCollector implements PointCollector {
   async collect(signal: AbortSignal): Promise<TCPStats & HasExtra<TCPExtra>> {
     const p = this.paths.proc;
     const wantFiles = this.states === "proc";
-    const [snmpTxt, netstatTxt, tcp4, tcp6, sock4, sock6, snmp6Txt, udp4, udp6] = await Promise.all([
+    const optional = ["netstat", "sockstat", "sockstat6", "snmp6", "udp", "udp6", ...(wantFiles ? ["tcp", "tcp6"] : [])];
+    // the optional /proc/net files in one reader-thread round trip (one each cost more than the reads)
+    const [snmpTxt, texts] = await Promise.all([
       this.io.read(`${p}/net/snmp`, signal).catch((e: Error) => {
         throw signal.aborted ? e : new Error(`failed to parse SNMP stats: failed to open ${p}/net/snmp: ${e.message}`);
       }),
-      this.io.readOptional(`${p}/net/netstat`, signal),
-      wantFiles ? this.io.readOptional(`${p}/net/tcp`, signal) : undefined,
-      wantFiles ? this.io.readOptional(`${p}/net/tcp6`, signal) : undefined,
-      this.io.readOptional(`${p}/net/sockstat`, signal),
-      this.io.readOptional(`${p}/net/sockstat6`, signal),
-      this.io.readOptional(`${p}/net/snmp6`, signal),
-      this.io.readOptional(`${p}/net/udp`, signal),
-      this.io.readOptional(`${p}/net/udp6`, signal),
+      this.io.readManyOptional(
+        optional.map((f) => `${p}/net/${f}`),
+        signal,
+      ),
     ]);
+    const [netstatTxt, sock4, sock6, snmp6Txt, udp4, udp6, tcp4, tcp6] = texts;
     const now = this.now();
     const snmpPairs = parseProtoPairs(snmpTxt);
     const netstatPairs = netstatTxt !== undefined ? parseProtoPairs(netstatTxt) : new Map();
