@@ -20,7 +20,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { registry as sharedRegistry } from "../../src/metrics/registry.ts";
 import { defaultRegistry } from "../../src/perf/collect-command.ts";
-import { DEFAULT_HOST_PATHS, type MetricType, metricEvent, type PointCollector } from "../../src/perf/collector.ts";
+import { DEFAULT_HOST_PATHS, METRIC_TYPES, type MetricType, metricEvent, type PointCollector } from "../../src/perf/collector.ts";
 import { PrometheusExposition } from "../../src/perf/exposition.ts";
 import { HostIo } from "../../src/perf/io.ts";
 import { isPoint } from "../../src/perf/registry.ts";
@@ -57,37 +57,20 @@ const INTERVAL_SET: MetricType[] = [
   "cgroup_memory",
   "filesystem",
 ];
-/** What node_exporter's default collectors cover (no per-process or per-container data). */
-/** What node_exporter's default collectors cover: the host families, including the node_exporter-only ones. */
-const HOST_SET: MetricType[] = [
-  "load",
-  "cpu",
-  "memory",
-  "system",
-  "disk",
-  "network",
-  "tcp",
-  "numa_stats",
-  "filesystem",
-  "uname",
-  "os_release",
-  "time",
-  "timex",
-  "pressure",
-  "conntrack",
-  "filefd",
-  "entropy",
-  "arp",
-  "softnet",
-  "thermal_zone",
-  "bonding",
-  "edac",
-  "mdstat",
-  "hwmon",
-  "power_supply",
-  "selinux",
-  "netclass",
-];
+/** Types node_exporter's default collectors do not cover: per-process, per-container, hardware inventory, streams. */
+const NOT_NODE_EXPORTER = new Set<MetricType>([
+  "kernel",
+  "process",
+  "cgroup_cpu",
+  "cgroup_memory",
+  "cpu_info",
+  "memory_info",
+  "disk_info",
+  "network_info",
+  "execsnoop",
+]);
+/** What node_exporter's default collectors cover: every other metric type. */
+const HOST_SET: MetricType[] = METRIC_TYPES.filter((t) => !NOT_NODE_EXPORTER.has(t));
 
 async function measureSet(types: MetricType[] | "all", extra: { tcpStates?: "off" } = {}) {
   const io = new HostIo(DEFAULT_HOST_PATHS.sys, 4, DEFAULT_HOST_PATHS.proc);

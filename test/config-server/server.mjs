@@ -10,7 +10,7 @@
 // stream with INVALID_ARGUMENT and is recorded), sends the responses it is told to, one at a time,
 // each after the previous one was answered, and records everything.
 //
-//   node test/config-server/server.mjs --cert C --key K [--api-key KEY] [--port 0] [--collectors a,b,...]
+//   node test/config-server/server.mjs --cert C --key K [--api-key KEY] [--port 0] --collectors a,b,...
 // Prints one JSON line on stdout: {"port":P,"control":C}. Control is HTTP on 127.0.0.1:C:
 //   POST /push   {"configs":[{name, collector, interval_seconds, version, ttl_seconds?, type?, data_b64?}]} queue one response
 //   POST /cmd    {"end": "UNAVAILABLE"}  end every open stream with that status
@@ -40,24 +40,9 @@ const Response = root.lookupType("antimetal.service.agent.v1.WatchConfigResponse
 const HostStats = root.lookupType("antimetal.agent.v1.HostStatsCollectionConfig");
 const ConfigError = root.lookupType("antimetal.agent.v1.ConfigError");
 
-// The agent's collector names (the test passes them from METRIC_TYPES); without --collectors, the Go agent's.
-const KNOWN_COLLECTORS = new Set(
-  flag("collectors")?.split(",") ?? [
-    "load",
-    "cpu",
-    "memory",
-    "system",
-    "disk",
-    "network",
-    "tcp",
-    "kernel",
-    "process",
-    "numa_stats",
-    "cgroup_cpu",
-    "cgroup_memory",
-    "filesystem",
-  ],
-);
+// The agent's collector names (metric types), passed by the test from the agent's METRIC_TYPES.
+const KNOWN_COLLECTORS = new Set((flag("collectors") ?? "").split(",").filter(Boolean));
+if (KNOWN_COLLECTORS.size === 0) throw new Error("--collectors is required (the agent's metric types)");
 const HOST_STATS = "antimetal.agent.v1.HostStatsCollectionConfig";
 const INITIAL = 0;
 const ACK = 1;

@@ -12,7 +12,7 @@ import type { Logger } from "../../log/logger.ts";
 import { errorMessage } from "../../util/errors.ts";
 import type { CollectorSpec, HostPaths, MetricType } from "../collector.ts";
 import { DEFAULT_DELTA_CONFIG, type DeltaConfig } from "../delta.ts";
-import { HostIo } from "../io.ts";
+import { type DirEntry, HostIo } from "../io.ts";
 import { countBadNumbers, countMalformed } from "../self-metrics.ts";
 
 /** Options every collector constructor accepts. All optional. */
@@ -177,4 +177,15 @@ export function decimalSecondsToNanos(s: string): bigint {
   if (!m) return 0n;
   const frac = (m[2] ?? "").slice(0, 9).padEnd(9, "0");
   return BigInt(m[1]!) * 1000000000n + BigInt(frac);
+}
+
+/** The entries of <sys>/class/net (network interfaces); a failure names the directory. */
+export async function listClassNet(io: HostIo, sysRoot: string, signal: AbortSignal): Promise<DirEntry[]> {
+  const dir = `${sysRoot}/class/net`;
+  try {
+    return await io.list(dir, signal);
+  } catch (e) {
+    if (signal.aborted) throw e;
+    throw new Error(`failed to read network interfaces at ${dir}: ${errorMessage(e)}`);
+  }
 }

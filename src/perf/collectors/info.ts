@@ -14,7 +14,7 @@ import { type CpuinfoParsed, parseCpuinfo } from "../parsers/cpuinfo.ts";
 import { parseMeminfo } from "../parsers/meminfo.ts";
 import { fields, parseI32, parseU64 } from "../parsers/num.ts";
 import { interfaceType, parseCpuList, parseDistance, parseScheduler } from "../parsers/sysfs.ts";
-import { BaseCollector, type CollectorOptions, spec } from "./common.ts";
+import { BaseCollector, type CollectorOptions, listClassNet, spec } from "./common.ts";
 
 /** cpu_info: /proc/cpuinfo's description, with cpufreq's limits and the NUMA node count from sysfs. */
 export interface CPUInfo extends Omit<CpuinfoParsed, "malformed"> {
@@ -250,13 +250,7 @@ export class NetworkInfoCollector extends BaseCollector implements PointCollecto
   }
   async collect(signal: AbortSignal): Promise<NetworkInfo[]> {
     const dir = `${this.paths.sys}/class/net`;
-    let entries: DirEntry[];
-    try {
-      entries = await this.io.list(dir, signal);
-    } catch (e) {
-      if (signal.aborted) throw e;
-      throw new Error(`failed to read network interfaces at ${dir}: ${errorMessage(e)}`);
-    }
+    const entries = await listClassNet(this.io, this.paths.sys, signal);
     const isDir = await Promise.all(entries.map((e) => this.io.isDir(`${dir}/${e.name}`, signal)));
     const names = entries
       .filter((_, i) => isDir[i])

@@ -9,9 +9,8 @@
 
 import { errorMessage } from "../../util/errors.ts";
 import type { HostPaths, PointCollector } from "../collector.ts";
-import type { DirEntry } from "../io.ts";
 import { NETCLASS_FILES, type NetClassFile, type NetClassIface, parseNetClassIface } from "../parsers/netclass.ts";
-import { BaseCollector, type CollectorOptions, spec } from "./common.ts";
+import { BaseCollector, type CollectorOptions, listClassNet, spec } from "./common.ts";
 
 /**
  * C `sys/class/net` (the listing); O every attribute file (a file the kernel refuses, such as carrier
@@ -25,13 +24,7 @@ export class NetClassCollector extends BaseCollector implements PointCollector {
   }
   async collect(signal: AbortSignal): Promise<NetClassIface[]> {
     const dir = `${this.paths.sys}/class/net`;
-    let entries: DirEntry[];
-    try {
-      entries = await this.io.list(dir, signal);
-    } catch (e) {
-      if (signal.aborted) throw e;
-      throw new Error(`failed to read network interfaces at ${dir}: ${errorMessage(e)}`);
-    }
+    const entries = await listClassNet(this.io, this.paths.sys, signal);
     const names = entries
       .filter((e) => !e.isFile())
       .map((e) => e.name)
