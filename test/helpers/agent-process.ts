@@ -109,3 +109,10 @@ export async function waitForStatus(url: string, status: number, timeoutMs = 15_
   }
   throw new Error(`${url} did not answer ${status} within ${timeoutMs} ms (last: ${last})`);
 }
+
+/** How many collections of `collector` the agent has finished, from its /metrics (0 before the first). */
+export async function collectionCount(agent: AgentProcess, collector: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${agent.ports.metrics}/metrics`)).text();
+  const m = new RegExp(`antimetal_collector_duration_seconds_count\\{collector="${collector}"\\} (\\d+)`).exec(text);
+  return m ? Number(m[1]) : 0;
+}

@@ -12,7 +12,7 @@ import { afterAll, afterEach, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { requireBinary, startAgent } from "../helpers/agent-process.ts";
+import { collectionCount, requireBinary, startAgent } from "../helpers/agent-process.ts";
 import { cleanupTrees, makeTree } from "./tree.ts";
 
 afterAll(cleanupTrees);
@@ -99,11 +99,7 @@ test("run: the other collectors stay on schedule, and SIGTERM exits within --shu
     { HOST_PROC: `${root}/proc`, HOST_SYS: `${root}/sys` },
   );
   try {
-    const count = async (collector: string): Promise<number> => {
-      const text = await (await fetch(`http://127.0.0.1:${agent.ports.metrics}/metrics`)).text();
-      const m = new RegExp(`antimetal_collector_duration_seconds_count\\{collector="${collector}"\\} (\\d+)`).exec(text);
-      return m ? Number(m[1]) : 0;
-    };
+    const count = (collector: string) => collectionCount(agent, collector);
     await Bun.sleep(2000);
     const loadBefore = await count("load");
     const cpuBefore = await count("cpu");

@@ -13,7 +13,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { requireBinary, startAgent } from "../helpers/agent-process.ts";
+import { collectionCount, requireBinary, startAgent } from "../helpers/agent-process.ts";
 import { cleanupTrees, makeTree, sample } from "./tree.ts";
 
 afterAll(cleanupTrees);
@@ -76,11 +76,7 @@ test("run keeps the other collectors on schedule and exits within --shutdown-tim
     { HOST_PROC: `${root}/proc`, HOST_SYS: `${root}/sys` },
   );
   try {
-    const count = async (collector: string): Promise<number> => {
-      const text = await (await fetch(`http://127.0.0.1:${agent.ports.metrics}/metrics`)).text();
-      const m = new RegExp(`antimetal_collector_duration_seconds_count\\{collector="${collector}"\\} (\\d+)`).exec(text);
-      return m ? Number(m[1]) : 0;
-    };
+    const count = (collector: string) => collectionCount(agent, collector);
     await Bun.sleep(1500);
     const loadBefore = await count("load");
     await Bun.sleep(1500);
