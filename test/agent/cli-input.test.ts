@@ -169,7 +169,8 @@ describe("compiled binary: the API key is never shown", () => {
     }
   });
 
-  test("a good key at debug level: the intake logs its attempts, the key appears nowhere, every line is strict JSON", async () => {
+  /** Runs the agent at debug level against an intake port nothing listens on, `during` the run, then SIGTERM. */
+  async function runAgainstDeadIntake(keyArgs: string[], during: () => Promise<void>) {
     const dead = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
     const deadPort = dead.port;
     dead.stop(true);
@@ -184,64 +185,42 @@ describe("compiled binary: the API key is never shown", () => {
         "debug",
         "--log-format",
         "json",
-        "--intake-api-key",
-        KEY,
+        ...keyArgs,
       ],
       { stdout: "pipe", stderr: "pipe", cwd: dir },
     );
     const stdoutText = new Response(p.stdout).text();
     const stderrText = new Response(p.stderr).text();
-    await Bun.sleep(3000);
+    await during();
     p.kill("SIGTERM");
     const [stdout, stderr, code] = await Promise.all([stdoutText, stderrText, p.exited]);
-    expect(code).toBe(0);
     const records = stderr
       .trim()
       .split("\n")
       .map((line) => parseStrict(line) as Record<string, unknown>);
+    return { output: stdout + stderr, code, records };
+  }
+
+  test("a good key at debug level: the intake logs its attempts, the key appears nowhere, every line is strict JSON", async () => {
+    const { output, code, records } = await runAgainstDeadIntake(["--intake-api-key", KEY], () => Bun.sleep(3000));
+    expect(code).toBe(0);
     expect(records.some((r) => r.component === "intake" && r.level === "debug")).toBe(true);
     expect(records.some((r) => r.msg === "intake started")).toBe(true);
-    expect(stdout + stderr).not.toContain(KEY);
-    expect(stdout + stderr).not.toContain(Buffer.from(KEY).toString("base64"));
+    expect(output).not.toContain(KEY);
+    expect(output).not.toContain(Buffer.from(KEY).toString("base64"));
   });
 
   test("a key file replaced at run time with a key a header cannot carry: reported without the key, never logged", async () => {
     const keyFile = join(dir, "rotated-api-key");
     writeFileSync(keyFile, `${KEY}\n`);
-    const dead = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
-    const deadPort = dead.port;
-    dead.stop(true);
-    const p = Bun.spawn(
-      [
-        requireBinary(),
-        ...RUN,
-        "--intake-address",
-        `127.0.0.1:${deadPort}`,
-        "--intake-secure=false",
-        "--log-level",
-        "debug",
-        "--log-format",
-        "json",
-        "--intake-api-key-file",
-        keyFile,
-      ],
-      { stdout: "pipe", stderr: "pipe", cwd: dir },
-    );
-    const stdoutText = new Response(p.stdout).text();
-    const stderrText = new Response(p.stderr).text();
-    await Bun.sleep(1500);
-    const badKey = `${KEY}-rotated\u00e9`;
-    writeFileSync(keyFile, `${badKey}\n`);
-    await Bun.sleep(4000);
-    p.kill("SIGTERM");
-    const [stdout, stderr, code] = await Promise.all([stdoutText, stderrText, p.exited]);
+    const { output, code, records } = await runAgainstDeadIntake(["--intake-api-key-file", keyFile], async () => {
+      await Bun.sleep(1500);
+      writeFileSync(keyFile, `${KEY}-rotated\u00e9\n`);
+      await Bun.sleep(4000);
+    });
     expect(code).toBe(0);
-    const records = stderr
-      .trim()
-      .split("\n")
-      .map((line) => parseStrict(line) as Record<string, unknown>);
     expect(records.some((r) => r.msg === "intake API key file holds an unusable key" && r.file === keyFile)).toBe(true);
-    expect(stdout + stderr).not.toContain(`${KEY}-rotated`);
-    expect(stdout + stderr).not.toContain(KEY);
+    expect(output).not.toContain(`${KEY}-rotated`);
+    expect(output).not.toContain(KEY);
   });
 });
