@@ -67,7 +67,14 @@ function teardown() {
 
 /** io.trace keys as floor.c lines; a readMany ("m:" + paths joined by NUL) is one read per path. */
 function floorOps(keys: string[]): string[] {
-  return keys.flatMap((k) => (k.startsWith("m:") ? k.slice(2).split("\0").map((p) => `r ${p}`) : [`${k[0]} ${k.slice(2).split("\0")[0]}`]));
+  return keys.flatMap((k) =>
+    k.startsWith("m:")
+      ? k
+          .slice(2)
+          .split("\0")
+          .map((p) => `r ${p}`)
+      : [`${k[0]} ${k.slice(2).split("\0")[0]}`],
+  );
 }
 
 setup();

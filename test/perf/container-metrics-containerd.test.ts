@@ -39,7 +39,12 @@ describe("container metrics of a real container under containerd", () => {
       if (ready(body)) return body;
       await Bun.sleep(200);
     }
-    throw new Error(`${what} not seen within ${timeoutMs} ms; container_* lines:\n${body.split("\n").filter((l) => l.startsWith("container_")).join("\n")}`);
+    throw new Error(
+      `${what} not seen within ${timeoutMs} ms; container_* lines:\n${body
+        .split("\n")
+        .filter((l) => l.startsWith("container_"))
+        .join("\n")}`,
+    );
   }
 
   beforeAll(async () => {
@@ -63,13 +68,15 @@ describe("container metrics of a real container under containerd", () => {
     daemon = spawn("containerd", ["--config", path.join(work, "config.toml")], { stdio: ["ignore", log, log] });
     const deadline = Date.now() + 20_000;
     while (!(fs.existsSync(sock) && ctr(["version"]).status === 0)) {
-      if (Date.now() > deadline) throw new Error(`containerd did not start: ${fs.readFileSync(path.join(work, "containerd.log"), "utf8").slice(-2000)}`);
+      if (Date.now() > deadline)
+        throw new Error(`containerd did not start: ${fs.readFileSync(path.join(work, "containerd.log"), "utf8").slice(-2000)}`);
       await Bun.sleep(100);
     }
     // A root filesystem of the host's /usr (merged-usr Debian): enough for /bin/sh.
     const rootfs = path.join(work, "rootfs");
     for (const d of ["usr", "proc", "dev", "sys", "tmp", "etc"]) fs.mkdirSync(path.join(rootfs, d), { recursive: true });
-    for (const l of ["bin", "lib", "lib64", "sbin"]) if (fs.existsSync(`/${l}`)) fs.symlinkSync(fs.readlinkSync(`/${l}`), path.join(rootfs, l));
+    for (const l of ["bin", "lib", "lib64", "sbin"])
+      if (fs.existsSync(`/${l}`)) fs.symlinkSync(fs.readlinkSync(`/${l}`), path.join(rootfs, l));
     agent = await startAgent(
       [
         ...["--data-directory", "", "--intake-address", "", "--enable-kubernetes-controller=false", "--enable-performance-collectors"],
