@@ -17,7 +17,7 @@ import { ContainerMetricsCollector, type ContainerMetricsData } from "../../src/
 import { PrometheusExposition } from "../../src/perf/exposition.ts";
 import { stringifyExact } from "../../src/util/json.ts";
 import { promtoolCheckMetrics } from "../helpers/prom-text.ts";
-import { A, B, C, D, V1_REL, v1Host, v2Host } from "./container-fixtures.ts";
+import { A, B, C, D, V1_REL, V2_REL, v1Host, v2Host } from "./container-fixtures.ts";
 import { cleanupTrees, makeTree, pathsFor, sig } from "./tree.ts";
 
 afterAll(cleanupTrees);
@@ -115,6 +115,22 @@ describe("container_metrics over fixture hosts", () => {
     expect(await render(await collector.collect(sig()))).toMatch(
       new RegExp(`container_last_seen\\{container="",id="/${V1_REL.B}",image="",name=""`),
     );
+  });
+
+  test("a runtime state file over 1 MiB is not read: counted, warned once, the container still served with its id", async () => {
+    const files = v2Host();
+    const big = JSON.stringify({ annotations: { "io.kubernetes.cri.container-name": "x" }, pad: "x".repeat(1_100_000) });
+    files[`root/run/containerd/io.containerd.runtime.v2.task/k8s.io/${A}/config.json`] = big;
+    const { paths } = host(files);
+    const tooLarge = /^antimetal_queue_dropped_total\{queue="host_file_read_bytes",reason="too_large"\} (\d+)$/m;
+    const before = (await selfMetric(tooLarge)) || 0;
+    const warnings: unknown[] = [];
+    const logger = { warn: (o: unknown) => warnings.push(o), debug: () => undefined } as never;
+    const data = await new ContainerMetricsCollector(paths, { logger }).collect(sig());
+    const a = data.containers.find((c) => c.container_id === A)!;
+    expect([a.container, a.image, a.name, a.id]).toEqual(["", "", "", `/${V2_REL.A}`]);
+    expect(await selfMetric(tooLarge)).toBeGreaterThan(before);
+    expect(warnings.length).toBe(1);
   });
 
   test("`collect --collectors container_metrics` prints the collector's JSON", async () => {

@@ -12,7 +12,7 @@ import type { Logger } from "../../log/logger.ts";
 import { type BoundMeter, meterBound } from "../../metrics/registry.ts";
 import { errorMessage } from "../../util/errors.ts";
 import type { HostPaths } from "../collector.ts";
-import { errCode, type HostIo } from "../io.ts";
+import { type DirEntry, errCode, type HostIo } from "../io.ts";
 import { type ContainerLabels, EMPTY_LABELS, parseDockerConfigV2, parseOciBundleLabels } from "../parsers/container-state.ts";
 import { parsePidStat } from "../parsers/pid.ts";
 import { parseStat } from "../parsers/stat.ts";
@@ -163,7 +163,21 @@ export class RuntimeStateLabels implements ContainerLabelSource {
     const now = this.now();
     const hit = this.namespaces.find((n) => n.dir === dir);
     if (hit && now - hit.at < NAMESPACE_LIST_TTL_MS) return hit.names;
-    const names = (await this.io.listOptional(dir, signal))
+    let entries: DirEntry[] = [];
+    try {
+      entries = await this.io.list(dir, signal);
+    } catch (e) {
+      const code = errCode(e);
+      if (signal.aborted || code === "ESTUCK") throw e;
+      // ENOENT: no such runtime on this host. EACCES: containerd's state is root's (0711 directories, 0700 bundles).
+      if (code !== "ENOENT" && code !== "ENOTDIR" && !this.warned.has(dir))
+        this.logger?.warn(
+          { path: dir, err: errorMessage(e) },
+          "container runtime state not readable: container, pod, namespace and image labels stay empty (needs uid 0 or CAP_DAC_READ_SEARCH)",
+        );
+      this.warned.add(dir);
+    }
+    const names = entries
       .filter((e) => e.isDirectory())
       .map((e) => e.name)
       .slice(0, MAX_NAMESPACES);
