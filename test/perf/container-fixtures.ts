@@ -165,6 +165,8 @@ export function v2Host(): Record<string, Node> {
     "memory.max": "max\n",
     "memory.events": "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n",
   });
+  // cri-o's monitor process, in a scope named after the container: not the container's cgroup.
+  put(V2_REL.C.replace("crio-", "crio-conmon-"), { "cgroup.procs": "5999\n", "cpu.stat": "usage_usec 1\n", "memory.stat": "anon 1\n" });
   // cri-o: a usage counter whose nanoseconds exceed 2^64 / 1000 * 1000 (exact u64 in JSON).
   put(V2_REL.C, {
     "cgroup.procs": "6000\n",

@@ -6,7 +6,8 @@
 
 // The containers the container_* series are served for: cgroup-discovery.ts's walk, plus on cgroup v1 the
 // containers one level under a top-level directory it does not walk (containerd's plain `ctr run` puts a
-// container at /<namespace>/<id>, e.g. /default/<id> or /k8s.io/<id>), sorted by cgroup path.
+// container at /<namespace>/<id>, e.g. /default/<id> or /k8s.io/<id>), cri-o's container cgroup rather than its
+// conmon's, sorted by cgroup path.
 
 import type { HostIo } from "../io.ts";
 import { detectRuntime, extractContainerId } from "../parsers/cgroup.ts";
@@ -57,6 +58,16 @@ export async function discoverServedContainers(io: HostIo, sys: string, signal: 
       }
     });
   }
+  // cri-o puts its monitor (conmon) in crio-conmon-<id>.scope beside crio-<id>.scope: the walk keeps whichever it meets first.
+  await Promise.all(
+    containers.map(async (c, i) => {
+      const m = /(^|\/)crio-conmon-([0-9a-fA-F]+)\.scope$/.exec(c.relPath);
+      if (!m) return;
+      const relPath = c.relPath.slice(0, c.relPath.length - m[0].length + m[1]!.length) + `crio-${m[2]}.scope`;
+      const path = c.path.slice(0, c.path.length - c.relPath.length) + relPath;
+      if (await io.isDir(path, signal)) containers[i] = { ...c, path, relPath };
+    }),
+  );
   containers.sort((a, b) => (a.relPath < b.relPath ? -1 : a.relPath > b.relPath ? 1 : 0));
   return { version, root, containers };
 }
