@@ -63,6 +63,7 @@ const NOT_NODE_EXPORTER = new Set<MetricType>([
   "process",
   "cgroup_cpu",
   "cgroup_memory",
+  "container_metrics",
   "cpu_info",
   "memory_info",
   "disk_info",

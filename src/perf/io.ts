@@ -210,9 +210,13 @@ export class HostIo {
     throw e;
   }
 
-  /** Reads a file; errors (ENOENT, EACCES, ENOTREG, EFBIG, abort) propagate. */
-  read(path: string, signal?: AbortSignal): Promise<string> {
-    const { maxFileBytes, regularOnly } = this.state;
+  /**
+   * Reads a file; errors (ENOENT, EACCES, ENOTREG, EFBIG, abort) propagate. `maxBytes` bounds this read
+   * below the shared limit (a runtime's JSON state file, which has no business being megabytes).
+   */
+  read(path: string, signal?: AbortSignal, maxBytes?: number): Promise<string> {
+    const { regularOnly } = this.state;
+    const maxFileBytes = maxBytes !== undefined ? Math.min(maxBytes, this.state.maxFileBytes) : this.state.maxFileBytes;
     if (this.syncProc && path.startsWith(this.syncProc) && !MM_LOCKED.test(path)) {
       if (signal?.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
       this.trace?.add(`r:${path}`);
@@ -222,9 +226,8 @@ export class HostIo {
         return Promise.reject(e).catch((err) => this.countRefusal(err));
       }
     }
-    const p = this.shared(`r:${path}`, () =>
-      this.state.pool.run<string>({ op: "read", path, maxBytes: maxFileBytes, regularOnly }, this.owner),
-    );
+    const key = maxBytes !== undefined ? `r:${path}\0${maxFileBytes}` : `r:${path}`;
+    const p = this.shared(key, () => this.state.pool.run<string>({ op: "read", path, maxBytes: maxFileBytes, regularOnly }, this.owner));
     return raceAbort(p, signal).catch((e) => this.countRefusal(e));
   }
 
@@ -272,9 +275,9 @@ export class HostIo {
   }
 
   /** Reads a file; undefined when it is missing or not readable (optional files). Aborts, refusals and stuck reads still throw. */
-  async readOptional(path: string, signal?: AbortSignal): Promise<string | undefined> {
+  async readOptional(path: string, signal?: AbortSignal, maxBytes?: number): Promise<string | undefined> {
     try {
-      return await this.read(path, signal);
+      return await this.read(path, signal, maxBytes);
     } catch (e) {
       if (SOFT_CODES.has(errCode(e) ?? "")) return undefined;
       throw e;
