@@ -7,13 +7,14 @@
 #
 # Builds an OpenTelemetry Collector for test/otlp with the collector builder
 # (go.opentelemetry.io/collector/cmd/builder) from the published Go modules: the OTLP receiver (gRPC
-# and HTTP) and the file exporter, nothing else. Cached under /var/cache/antimetal-dev/otelcol/<version>;
+# and HTTP), the file exporter and the bearer-token auth extension (to check headers), nothing else. Cached under /var/cache/antimetal-dev/otelcol/<version>;
 # a second run with the same pins is a no-op.
 set -euo pipefail
 
 OTELCOL_VERSION="${OTELCOL_VERSION:-0.161.0}"
 CACHE_ROOT="${ANTIMETAL_OTELCOL_CACHE:-/var/cache/antimetal-dev/otelcol}"
-DIR="$CACHE_ROOT/$OTELCOL_VERSION"
+# the component set is part of the cache key: a new set builds anew
+DIR="$CACHE_ROOT/$OTELCOL_VERSION-otlp-file-bearer"
 BIN="$DIR/bin"
 
 if [[ -x "$BIN/otelcol" && -f "$BIN/.complete" ]]; then
@@ -35,13 +36,15 @@ fi
 cat > "$DIR/builder.yaml" <<YAML
 dist:
   name: otelcol
-  description: antimetal-agent test collector (OTLP receiver, file exporter)
+  description: antimetal-agent test collector (OTLP receiver, file exporter, bearer token auth)
   output_path: $DIR/src
   version: $OTELCOL_VERSION
 receivers:
   - gomod: go.opentelemetry.io/collector/receiver/otlpreceiver v$OTELCOL_VERSION
 exporters:
   - gomod: github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter v$OTELCOL_VERSION
+extensions:
+  - gomod: github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension v$OTELCOL_VERSION
 YAML
 
 "$DIR/tools/builder" --config "$DIR/builder.yaml" --skip-compilation
