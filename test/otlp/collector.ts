@@ -57,7 +57,9 @@ const attrsOf = (kvs: Json[] | undefined) =>
 export function readPoints(file: string): Point[] {
   if (!existsSync(file)) return [];
   const out: Point[] = [];
-  for (const line of readFileSync(file, "utf8").split("\n")) {
+  const lines = readFileSync(file, "utf8").split("\n");
+  // the last piece is "" or a line the collector is still writing
+  for (const line of lines.slice(0, -1)) {
     if (line.trim() === "") continue;
     const req = JSON.parse(line) as Json;
     for (const rm of req.resourceMetrics ?? []) {
