@@ -39,7 +39,8 @@ export interface Point {
   unit: string;
   kind: "gauge" | "sum";
   monotonic?: boolean;
-  temporality?: string;
+  /** 2 = AGGREGATION_TEMPORALITY_CUMULATIVE (the file exporter writes the number). */
+  temporality?: number;
   attrs: Record<string, string>;
   /** asInt as its exact decimal string, or asDouble. */
   value: string | number;

@@ -17,7 +17,18 @@ let load: Record<string, unknown>;
 
 beforeAll(() => {
   root = makeHostTree();
-  const out = Bun.spawnSync([requireBinary(), "collect", "--collectors", "load", "--host-proc", `${root}/proc`, "--host-sys", `${root}/sys`, "--format", "json"]);
+  const out = Bun.spawnSync([
+    requireBinary(),
+    "collect",
+    "--collectors",
+    "load",
+    "--host-proc",
+    `${root}/proc`,
+    "--host-sys",
+    `${root}/sys`,
+    "--format",
+    "json",
+  ]);
   load = JSON.parse(out.stdout.toString()).load;
 });
 
@@ -48,7 +59,10 @@ async function debugLines(level: string, format: string): Promise<string[]> {
     "--debug-log-format",
     format,
   ]);
-  const lines = () => agent.logs.filter((l) => l.component === "debug-consumer" && typeof l.msg === "string" && l.msg !== "debug consumer logging metric events");
+  const lines = () =>
+    agent.logs.filter(
+      (l) => l.component === "debug-consumer" && typeof l.msg === "string" && l.msg !== "debug consumer logging metric events",
+    );
   try {
     await agent.waitForLog(() => lines().filter((l) => String(l.msg).includes("cpu")).length >= 3, 15_000);
   } finally {
@@ -67,7 +81,11 @@ describe("debug consumer, json", () => {
       expect(loads.length).toBeGreaterThan(0);
       const e = loads[0]!;
       expect(Object.keys(e).slice(0, 5)).toEqual(["timestamp", "level", "consumer", "message", "event"]);
-      expect({ level: e.level, consumer: e.consumer, message: e.message }).toEqual({ level: "INFO", consumer: "debug", message: "Metrics event received" });
+      expect({ level: e.level, consumer: e.consumer, message: e.message }).toEqual({
+        level: "INFO",
+        consumer: "debug",
+        message: "Metrics event received",
+      });
       expect(new Date(e.timestamp).getTime()).toBeGreaterThan(0);
       expect(e.event).toEqual({
         metric_type: "load",
@@ -106,7 +124,9 @@ describe("debug consumer, text", () => {
 
   test("details: source and node", async () => {
     const lines = await debugLines("details", "text");
-    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^${TS} Event: load \\| Source: performance-collector \\| Node: dbg-node$`)));
+    expect(lines).toContainEqual(
+      expect.stringMatching(new RegExp(`^${TS} Event: load \\| Source: performance-collector \\| Node: dbg-node$`)),
+    );
   }, 60_000);
 
   test("verbose: the Go type and the payload, cut at 1024 characters", async () => {

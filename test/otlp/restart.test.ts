@@ -63,7 +63,13 @@ for (const protocol of ["grpc", "http/protobuf"] as const) {
         OTEL_SERVICE_NAME: service,
       },
     );
-    const uptimes = () => new Set(collector.points().filter((p) => p.resource["service.name"] === service && p.name === "system.uptime").map((p) => p.time));
+    const uptimes = () =>
+      new Set(
+        collector
+          .points()
+          .filter((p) => p.resource["service.name"] === service && p.name === "system.uptime")
+          .map((p) => p.time),
+      );
     try {
       await eventually(() => uptimes().size >= 3, 15_000, "the first exports");
       await collector.stop();

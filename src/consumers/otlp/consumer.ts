@@ -95,7 +95,8 @@ export class OtlpConsumer implements MetricsConsumer {
     deadline.addEventListener("abort", onDeadline, { once: true });
     this.buffer.close();
     this.stopping.abort();
-    await this.loop;
+    // a request that ignores its cancellation must not hold the shutdown past its deadline
+    await Promise.race([this.loop, new Promise<void>((resolve) => deadline.addEventListener("abort", () => resolve(), { once: true }))]);
     deadline.removeEventListener("abort", onDeadline);
     this.transport?.close();
     const left = this.buffer.length;
