@@ -14,9 +14,9 @@
  */
 
 import { gzipSync } from "node:zlib";
-import { BatchProcessor } from "../../src/consumers/otlp/processor.ts";
 import { type OtlpConfig, otlpConfigFrom } from "../../src/consumers/otlp/config.ts";
 import { OtlpExporter } from "../../src/consumers/otlp/exporter.ts";
+import { BatchProcessor } from "../../src/consumers/otlp/processor.ts";
 import { createTransport, type OtlpTransport } from "../../src/consumers/otlp/transport.ts";
 import { createLogger } from "../../src/log/logger.ts";
 import { defaultRegistry } from "../../src/perf/collect-command.ts";
@@ -86,7 +86,13 @@ async function run(protocol: OtlpConfig["protocol"], compression: "gzip" | "none
   const cfg = base(protocol, compression);
   const transport = new Recording(createTransport(cfg));
   const exporter = new OtlpExporter(cfg, transport, logger);
-  const processor = new BatchProcessor(cfg, exporter, { "host.name": "bench", "service.instance.id": "performance-collector" }, Date.now(), logger);
+  const processor = new BatchProcessor(
+    cfg,
+    exporter,
+    { "host.name": "bench", "service.instance.id": "performance-collector" },
+    Date.now(),
+    logger,
+  );
   const signals = { stop: new AbortController().signal, cancel: new AbortController().signal };
   const collect: number[] = [];
   const exportCpu: number[] = [];
