@@ -157,3 +157,4 @@ export const otlpTimeout = z.union([z.number(), z.string()]).transform((v, ctx) 
   }
   return ms;
 });
+DURATION_RANGES.set(otlpTimeout, { minMs: 1, maxMs: 3_600_000 });
