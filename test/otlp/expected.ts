@@ -151,6 +151,33 @@ export function expectedFor(c: Record<string, any>): Expected[] {
   s(`${p}.retrans_detail`, "1", t.tcp_slow_start_retrans, { type: "slow_start" });
   s(`${p}.timeouts`, "1", t.tcp_timeouts);
 
+  if (c.process) {
+    g("system.processes.count", "1", c.process.length);
+    g(
+      "system.memory.usage",
+      "By",
+      c.process.reduce((acc: bigint, p: Record<string, unknown>) => acc + BigInt(p.memory_rss as string), 0n),
+      { state: "processes" },
+    );
+  }
+
+  for (const n of c.numa_stats?.enabled ? c.numa_stats.nodes : []) {
+    const at = (type: string) => ({ numa_node: String(n.id), type });
+    g("system.memory.numa.usage", "By", n.mem_free, at("free"));
+    g("system.memory.numa.usage", "By", n.mem_used, at("used"));
+    g("system.memory.numa.pages", "By", n.file_pages, at("file"));
+    g("system.memory.numa.pages", "By", n.anon_pages, at("anon"));
+    for (const [type, f] of [
+      ["hit", "numa_hit"],
+      ["miss", "numa_miss"],
+      ["foreign", "numa_foreign"],
+      ["interleave_hit", "interleave_hit"],
+    ])
+      s("system.memory.numa.events", "1", n[f!], at(type!));
+    s("system.memory.numa.locality", "1", n.local_node, at("local_node"));
+    s("system.memory.numa.locality", "1", n.other_node, at("other_node"));
+  }
+
   s("system.interrupts", "1", c.system.interrupts);
   s("system.context_switches", "1", c.system.context_switches);
   return out;

@@ -16,7 +16,7 @@ import { type Collector, eventually, type Point, startCollector } from "./collec
 import { type Expected, expectedFor, parseCollect } from "./expected.ts";
 import { makeHostTree } from "./host-tree.ts";
 
-const COLLECTORS = "load,memory,cpu,disk,network,tcp,system";
+const COLLECTORS = "load,memory,cpu,disk,network,tcp,system,process,numa_stats";
 const TOKEN = "s3cret-token";
 let root: string;
 let collector: Collector;
@@ -40,6 +40,9 @@ beforeAll(async () => {
   const collected = parseCollect(out.stdout.toString());
   expect(collected.errors).toBeUndefined();
   expected = expectedFor(collected);
+  // the tree feeds every collector: two NUMA nodes (10 series each), no processes (count 0)
+  expect(expected.filter((e) => e.name.startsWith("system.memory.numa.")).length).toBe(20);
+  expect(expected).toContainEqual({ name: "system.processes.count", kind: "gauge", unit: "1", attrs: {}, value: "0" });
   collector = await startCollector({ token: TOKEN });
 });
 

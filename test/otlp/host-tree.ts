@@ -4,7 +4,7 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-// A fixed host tree (procfs and sysfs files from test/fixtures/perf/samples plus a few written here)
+// A fixed host tree (procfs and sysfs files, two NUMA nodes, no processes; from test/fixtures/perf/samples plus a few written here)
 // so the agent's OTLP output and `collect` see the same numbers at any moment; values include
 // counters past 2^53 to check exact u64 on the wire.
 
@@ -53,11 +53,17 @@ export function makeHostTree(): string {
     "sys/class/net/lo/operstate": "unknown\n",
     "sys/class/net/lo/carrier": "1\n",
   };
+  for (const node of [0, 1]) {
+    files[`sys/devices/system/node/node${node}/numastat`] =
+      `numa_hit ${1000 + node}\nnuma_miss ${10 + node}\nnuma_foreign 5\ninterleave_hit 3\nlocal_node ${990 + node}\nother_node 20\n`;
+    files[`sys/devices/system/node/node${node}/meminfo`] =
+      `Node ${node} MemTotal:       8192000 kB\nNode ${node} MemFree:        ${4096000 + node} kB\nNode ${node} MemUsed:        4096000 kB\n` +
+      `Node ${node} FilePages:      1000 kB\nNode ${node} AnonPages:      2000 kB\n`;
+  }
   for (const [rel, text] of Object.entries(files)) {
     const p = path.join(root, rel);
     fs.mkdirSync(path.dirname(p), { recursive: true });
     fs.writeFileSync(p, text);
   }
-  fs.mkdirSync(path.join(root, "dev"), { recursive: true });
   return root;
 }
