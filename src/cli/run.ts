@@ -6,6 +6,7 @@
 
 // `antimetal-agent run`: builds every component from the config and runs them until SIGTERM/SIGINT.
 
+import { readFile } from "node:fs/promises";
 import { buildInfo } from "../build-info.ts";
 import { ConfigError, redactedView } from "../config/load.ts";
 import { FsConfigLoader } from "../config/objects/fs-loader.ts";
@@ -169,6 +170,8 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets, metric
       leaveOut: (family) => leftOutByView(view, family),
     });
     router.subscribe(exposition);
+    // OTLP and debug consumers: each buffers on its own, started before and stopped after the collectors
+    components.push(...(await createConsumers(ctx, router, paths, node)));
     metricSources.push(exposition, { version: 0, render: async () => hostViewExposition(view) });
     const requested = config.collectors;
     // Config objects (fs directory or the config service) start collectors and set intervals at run time.
@@ -198,6 +201,8 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets, metric
       components.push(execsnoopComponent(await registerExecsnoop(registry, logger, node), router, logger));
   } else {
     logger.info("performance collectors off (--enable-performance-collectors=false)");
+    if (config.enableOtel || config.enableDebugConsumer)
+      logger.warn("--enable-otel and --enable-debug-consumer need --enable-performance-collectors: no metric events to consume");
   }
   if (config.textfileDirectory !== "") {
     const textfile = new TextfileCollector({
@@ -307,6 +312,48 @@ function execsnoopComponent(create: () => ContinuousCollector, router: MetricsRo
     },
     isReady: () => true,
   };
+}
+
+/** The metrics consumers asked for (--enable-otel, --enable-debug-consumer), subscribed to the router. */
+async function createConsumers(ctx: CommandContext, router: MetricsRouter, paths: HostPaths, node: string): Promise<Component[]> {
+  const { config, logger } = ctx;
+  if (!config.enableOtel && !config.enableDebugConsumer) return [];
+  const consumers = await import("../consumers/index.ts");
+  const out: import("../consumers/index.ts").MetricsConsumer[] = [];
+  if (config.enableOtel) {
+    const otlp = consumers.otlpConfigFrom(config, buildInfo.version, ctx.resolved?.origins?.otelEndpoint);
+    out.push(
+      new consumers.OtlpConsumer({
+        config: otlp,
+        nodeName: node,
+        clusterName: config.clusterName,
+        bootTimeMs: await bootTimeMs(paths),
+        logger: logger.child({ component: "otlp" }),
+      }),
+    );
+  }
+  if (config.enableDebugConsumer)
+    out.push(
+      new consumers.DebugConsumer(
+        consumers.debugConfigFrom(config.debugLogLevel, config.debugLogFormat),
+        logger.child({ component: "debug-consumer" }),
+        config.clusterName,
+      ),
+    );
+  for (const c of out) consumers.subscribeConsumer(router, c);
+  return out;
+}
+
+/** The host's boot time from <proc>/stat btime (the start of the kernel's counters); now if unreadable. */
+async function bootTimeMs(paths: HostPaths): Promise<number> {
+  try {
+    const m = /^btime (\d+)$/m.exec(await readFile(`${paths.proc}/stat`, "utf8"));
+    if (m) return Number(m[1]) * 1000;
+  } catch (e) {
+    // ENOENT or EACCES on an unusual /proc: counters then start at the agent's start
+    if (!(e instanceof Error)) throw e;
+  }
+  return Date.now();
 }
 
 /** What `run` checks beyond the option schema, at start and on every reload (ConfigError: exit 2 at start). */
