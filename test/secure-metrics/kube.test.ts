@@ -126,7 +126,10 @@ describe("--metrics-secure with a self-signed certificate", () => {
   });
 
   test("no token, a garbage token and a non-bearer header get 401", async () => {
-    for (const headers of [{}, { authorization: "Bearer not-a-real-token" }, { authorization: `Basic ${btoa("a:b")}` }]) {
+    for (const headers of [{}, { authorization: "Bearer not-a-real-token" }, { authorization: `Basic ${btoa("a:b")}` }] as Record<
+      string,
+      string
+    >[]) {
       const r = await httpsGet(url, { headers });
       expect(`${JSON.stringify(headers)} ${r.status} ${r.body.trim()}`).toBe(`${JSON.stringify(headers)} 401 Unauthorized`);
     }
