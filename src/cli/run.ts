@@ -318,13 +318,18 @@ function validateRunConfig(config: Config): void {
   assertKnownCollectors(config.collectors);
   parseIntervals(config.collectorIntervals);
   assertApiKeyFileUsable(config.intakeApiKeyFile);
-  assertOneMetricsMode(config.metricsSecure, config.webConfigFile, config.metricsCertDir);
+  assertOneMetricsMode(config.metricsSecure, config.webConfigFile);
 }
 
 /** --metrics-secure (Kubernetes reviews through the project's KubeClient) or --web-config-file; undefined: plain HTTP. */
 async function metricsListenerSecurity(config: Config, logger: Logger): Promise<MetricsSecurity | undefined> {
   if (config.webConfigFile !== "") return webConfigMetrics(config.webConfigFile, logger);
-  if (!config.metricsSecure || config.metricsBindAddress === "0" || config.metricsBindAddress === "") return undefined;
+  if (!config.metricsSecure) {
+    // As the Go agent: the certificate options mean nothing without --metrics-secure (said, not refused).
+    if (config.metricsCertDir !== "") logger.warn("--metrics-cert-dir is ignored without --metrics-secure: /metrics is plain HTTP");
+    return undefined;
+  }
+  if (config.metricsBindAddress === "0" || config.metricsBindAddress === "") return undefined;
   const { detectKubeConfig, KubeClient } = await import("../kube/index.ts");
   const detected = await detectKubeConfig({ kubeconfig: config.kubeconfig || undefined });
   if (!detected.config)

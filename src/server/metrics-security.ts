@@ -111,10 +111,9 @@ export function webConfigMetrics(file: string, logger: Logger, certPollMs?: numb
 }
 
 /** Refuses option combinations that cannot both apply (exit 2). */
-export function assertOneMetricsMode(secure: boolean, webConfigFile: string, certDir: string): void {
+export function assertOneMetricsMode(secure: boolean, webConfigFile: string): void {
   if (secure && webConfigFile !== "")
     throw new ConfigError(
       "invalid --web-config-file: cannot be combined with --metrics-secure (choose Kubernetes or web-config protection)",
     );
-  if (!secure && certDir !== "") throw new ConfigError("invalid --metrics-cert-dir: only used with --metrics-secure");
 }
