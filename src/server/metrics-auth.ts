@@ -46,24 +46,31 @@ export interface MetricsAuthOptions {
   now?: () => number;
 }
 
-const decisions = new Counter({
-  name: "antimetal_metrics_auth_decisions_total",
-  help: "Requests to the secure /metrics listener by outcome (allowed, unauthenticated, forbidden, error, overloaded).",
-  labelNames: ["decision"] as const,
-  registers: [registry],
-});
-const reviews = new Counter({
-  name: "antimetal_metrics_auth_reviews_total",
-  help: "TokenReview and SubjectAccessReview calls to the apiserver, by review and result (ok, error); cache hits make none.",
-  labelNames: ["review", "result"] as const,
-  registers: [registry],
-});
-const cacheHits = new Counter({
-  name: "antimetal_metrics_auth_cache_hits_total",
-  help: "Secure /metrics requests answered from the authentication or authorization cache, by review.",
-  labelNames: ["review"] as const,
-  registers: [registry],
-});
+/** The authenticator's counters, registered when the first one is built (an agent without --metrics-secure shows none). */
+let counters: { decisions: Counter<"decision">; reviews: Counter<"review" | "result">; cacheHits: Counter<"review"> } | undefined;
+function metrics() {
+  counters ??= {
+    decisions: new Counter({
+      name: "antimetal_metrics_auth_decisions_total",
+      help: "Requests to the secure /metrics listener by outcome (allowed, unauthenticated, forbidden, error, overloaded).",
+      labelNames: ["decision"] as const,
+      registers: [registry],
+    }),
+    reviews: new Counter({
+      name: "antimetal_metrics_auth_reviews_total",
+      help: "TokenReview and SubjectAccessReview calls to the apiserver, by review and result (ok, error); cache hits make none.",
+      labelNames: ["review", "result"] as const,
+      registers: [registry],
+    }),
+    cacheHits: new Counter({
+      name: "antimetal_metrics_auth_cache_hits_total",
+      help: "Secure /metrics requests answered from the authentication or authorization cache, by review.",
+      labelNames: ["review"] as const,
+      registers: [registry],
+    }),
+  };
+  return counters;
+}
 
 /** A TTL cache with an entry cap (oldest evicted first), its depth and evictions on antimetal_queue_*. */
 class TtlCache<V> {
@@ -124,6 +131,7 @@ export class MetricsAuthenticator {
   private readonly inflightMeter;
   private readonly o: Required<Omit<MetricsAuthOptions, "client" | "logger">>;
   private readonly log: Logger;
+  private readonly m = metrics();
 
   constructor(private readonly opts: MetricsAuthOptions) {
     this.o = {
@@ -144,7 +152,7 @@ export class MetricsAuthenticator {
   async check(req: Request): Promise<Response | undefined> {
     const token = bearerToken(req.headers.get("authorization"));
     if (!token) {
-      decisions.inc({ decision: "unauthenticated" });
+      this.m.decisions.inc({ decision: "unauthenticated" });
       return text("Unauthorized\n", 401);
     }
     let user: UserInfo | null;
@@ -152,12 +160,12 @@ export class MetricsAuthenticator {
       user = await this.authenticate(token);
     } catch (e) {
       if (e instanceof Overloaded) return this.overloaded();
-      decisions.inc({ decision: "error" });
+      this.m.decisions.inc({ decision: "error" });
       this.log.error({ err: errorMessage(e) }, "Authentication failed");
       return text("Authentication failed\n", 401);
     }
     if (!user) {
-      decisions.inc({ decision: "unauthenticated" });
+      this.m.decisions.inc({ decision: "unauthenticated" });
       return text("Unauthorized\n", 401);
     }
     const verb = req.method.toLowerCase();
@@ -167,23 +175,23 @@ export class MetricsAuthenticator {
       verdict = await this.authorize(user, verb, path);
     } catch (e) {
       if (e instanceof Overloaded) return this.overloaded();
-      decisions.inc({ decision: "error" });
+      this.m.decisions.inc({ decision: "error" });
       const msg = `Authorization for user ${user.username} failed`;
       this.log.error({ err: errorMessage(e), user: user.username }, msg);
       return text(`${msg}\n`, 500);
     }
     if (!verdict.allowed) {
-      decisions.inc({ decision: "forbidden" });
+      this.m.decisions.inc({ decision: "forbidden" });
       const msg = `Authorization denied for user ${user.username}`;
       this.log.debug({ user: user.username, verb, path, reason: verdict.reason }, msg);
       return text(`${msg}\n`, 403);
     }
-    decisions.inc({ decision: "allowed" });
+    this.m.decisions.inc({ decision: "allowed" });
     return undefined;
   }
 
   private overloaded(): Response {
-    decisions.inc({ decision: "overloaded" });
+    this.m.decisions.inc({ decision: "overloaded" });
     return text("too many reviews in flight\n", 503, { "retry-after": "1" });
   }
 
@@ -191,7 +199,7 @@ export class MetricsAuthenticator {
     const key = crypto.createHash("sha256").update(token).digest("base64");
     const cached = this.tokens.get(key);
     if (cached !== undefined) {
-      cacheHits.inc({ review: "tokenreview" });
+      this.m.cacheHits.inc({ review: "tokenreview" });
       return cached;
     }
     return this.once(`t:${key}`, "tokenreview", async (signal) => {
@@ -211,7 +219,7 @@ export class MetricsAuthenticator {
     const key = JSON.stringify([user.username, user.uid ?? "", user.groups ?? [], user.extra ?? {}, verb, path]);
     const cached = this.verdicts.get(key);
     if (cached) {
-      cacheHits.inc({ review: "subjectaccessreview" });
+      this.m.cacheHits.inc({ review: "subjectaccessreview" });
       return cached;
     }
     return this.once(`s:${key}`, "subjectaccessreview", async (signal) => {
@@ -241,10 +249,10 @@ export class MetricsAuthenticator {
       for (let attempt = 0, delay = 500; ; attempt++, delay *= 1.5) {
         try {
           const out = await call(signal);
-          reviews.inc({ review, result: "ok" });
+          this.m.reviews.inc({ review, result: "ok" });
           return out;
         } catch (e) {
-          reviews.inc({ review, result: "error" });
+          this.m.reviews.inc({ review, result: "error" });
           if (attempt >= 4 || signal.aborted || !RETRYABLE(e)) throw e;
           await sleep(delay, signal);
         }
