@@ -8,11 +8,12 @@
 // is refused and the previous pair kept, and the error of a bad file names the option and the path.
 
 import { afterAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { makeLogger } from "../cli/context.ts";
-import { CertWatcher, readCaBundle, readKeyPair } from "./tls.ts";
+import { CertWatcher, MAX_PEM_BYTES, readCaBundle, readKeyPair } from "./tls.ts";
 import type { PemPair } from "./x509.ts";
 import { selfSignedCertificate } from "./x509.ts";
 
@@ -75,5 +76,15 @@ describe("readKeyPair / readCaBundle", () => {
       `invalid client_ca_file: CA file ${path.join(dir, "none.pem")}: no such file`,
     );
     expect(readCaBundle(cert)).toBe(p.cert);
+  });
+
+  test("a FIFO, a directory or a file over 1 MiB is refused without reading it", () => {
+    const fifo = path.join(dir, "fifo.crt");
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    expect(() => readCaBundle({ path: fifo, field: "f" })).toThrow(`invalid f: CA file ${fifo}: not a regular file`);
+    expect(() => readCaBundle({ path: dir, field: "f" })).toThrow("not a regular file");
+    const big = path.join(dir, "big.crt");
+    fs.writeFileSync(big, Buffer.alloc(MAX_PEM_BYTES + 1, 0x41));
+    expect(() => readCaBundle({ path: big, field: "f" })).toThrow(`invalid f: CA file ${big}: larger than 1 MiB`);
   });
 });

@@ -18,6 +18,9 @@ import type { Logger } from "../log/logger.ts";
 import { errorMessage } from "../util/errors.ts";
 import type { PemPair } from "./x509.ts";
 
+/** Certificates, keys, CA bundles and web configs larger than this are refused. */
+export const MAX_PEM_BYTES = 1 << 20;
+
 /** Where a file came from, for error messages: the option that named it. */
 export interface FileRef {
   path: string;
@@ -28,8 +31,13 @@ export interface FileRef {
 /** A file named by an option, as text; a read failure is a ConfigError naming the option and the file. */
 export function readText(ref: FileRef, what: string): string {
   try {
+    // A regular file of bounded size: a FIFO or a device would block the start, a huge file fill memory.
+    const st = fs.statSync(ref.path);
+    if (!st.isFile()) throw new ConfigError(`invalid ${ref.field}: ${what} ${ref.path}: not a regular file`);
+    if (st.size > MAX_PEM_BYTES) throw new ConfigError(`invalid ${ref.field}: ${what} ${ref.path}: larger than 1 MiB`);
     return fs.readFileSync(ref.path, "utf8");
   } catch (e) {
+    if (e instanceof ConfigError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : errorMessage(e);
     throw new ConfigError(`invalid ${ref.field}: ${what} ${ref.path}: ${why}`);

@@ -89,12 +89,12 @@ export function loadWebConfig(file: string): WebConfig {
   const fail = (field: string, msg: string): never => {
     throw new ConfigError(`invalid ${where}: ${field}: ${msg}`);
   };
+  const text = readText({ path: file, field: "--web-config-file" }, "file");
   let raw: unknown;
   try {
-    raw = parseYaml(fs.readFileSync(file, "utf8"));
+    raw = parseYaml(text);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ConfigError(`invalid ${where}: ${code === "ENOENT" ? "no such file" : errorMessage(e)}`);
+    throw new ConfigError(`invalid ${where}: not YAML: ${errorMessage(e)}`);
   }
   const parsed = schema.safeParse(raw ?? {});
   if (!parsed.success) {

@@ -217,6 +217,8 @@ describe("bad web config files", () => {
       stderr: "pipe",
     });
     expect(await missing.exited).toBe(2);
-    expect(await new Response(missing.stderr).text()).toContain(`--web-config-file ${path.join(dir, "absent.yml")}: no such file`);
+    expect(await new Response(missing.stderr).text()).toContain(
+      `invalid --web-config-file: file ${path.join(dir, "absent.yml")}: no such file`,
+    );
   }, 60_000);
 });
