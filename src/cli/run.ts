@@ -32,6 +32,7 @@ import type { Component } from "../runtime/component.ts";
 import { Lifecycle } from "../runtime/lifecycle.ts";
 import { onReloadSignal, onShutdownSignal } from "../runtime/signals.ts";
 import { createHttpComponent } from "../server/http.ts";
+import { assertOneMetricsMode, type MetricsSecurity, secureMetrics, webConfigMetrics } from "../server/metrics-security.ts";
 import { createStoreComponent, defaultClassifier, openStore } from "../store/index.ts";
 import { errorMessage } from "../util/errors.ts";
 import { stringifyExact } from "../util/json.ts";
@@ -74,6 +75,8 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     logger,
     validate: validateRunConfig,
   });
+  // A bad certificate, key or web config is a startup error (exit 2) naming the file, before anything listens.
+  const metricsSecurity = await metricsListenerSecurity(config, logger);
   registerSelfMetrics(buildInfo, Date.now(), (message) => logger.warn(message));
   logger.info({ version: buildInfo.version, revision: buildInfo.revision, pid: process.pid }, "starting antimetal-agent");
 
@@ -89,6 +92,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     sources: metricSources,
     logger,
     configView: () => live!.view(),
+    metricsSecurity,
   });
   let rest: Component[];
   const targets: LiveTargets = {};
@@ -361,6 +365,31 @@ function validateRunConfig(config: Config): void {
   assertKnownCollectors(config.collectors);
   parseIntervals(config.collectorIntervals);
   assertApiKeyFileUsable(config.intakeApiKeyFile);
+  assertOneMetricsMode(config.metricsSecure, config.webConfigFile);
+}
+
+/** --metrics-secure (Kubernetes reviews through the project's KubeClient) or --web-config-file; undefined: plain HTTP. */
+async function metricsListenerSecurity(config: Config, logger: Logger): Promise<MetricsSecurity | undefined> {
+  if (config.webConfigFile !== "") return webConfigMetrics(config.webConfigFile, logger);
+  if (!config.metricsSecure) {
+    // As the Go agent: the certificate options mean nothing without --metrics-secure (said, not refused).
+    if (config.metricsCertDir !== "") logger.warn("--metrics-cert-dir is ignored without --metrics-secure: /metrics is plain HTTP");
+    return undefined;
+  }
+  if (config.metricsBindAddress === "0" || config.metricsBindAddress === "") return undefined;
+  const { detectKubeConfig, KubeClient } = await import("../kube/index.ts");
+  const detected = await detectKubeConfig({ kubeconfig: config.kubeconfig || undefined });
+  if (!detected.config)
+    throw new ConfigError(
+      `invalid --metrics-secure: no cluster to review tokens with (${detected.reason}); without Kubernetes use --web-config-file`,
+    );
+  return secureMetrics({
+    certDir: config.metricsCertDir,
+    certName: config.metricsCertName,
+    keyName: config.metricsKeyName,
+    client: new KubeClient(detected.config),
+    logger,
+  });
 }
 
 /** The config object loader of --config-loader, or none (off). */
