@@ -16,11 +16,15 @@
  *     tracer process (utime+stime of all its threads over the storm window, from /proc/<pid>/stat).
  * (b) raw ring buffer drain: the execsnoop program with a 64 MiB ring is pre-filled with failed
  *     execs (one process calling execve on a missing path), then drained by one
- *     ring_buffer__consume() in a C libbpf consumer and in Bun (JSCallback copying each record, as
- *     the reader worker does). Median of REPEAT runs each; Bun's decode time is reported apart.
+ *     ring_buffer__consume() in a C libbpf consumer (the anchor) and in Bun by the reader Worker's
+ *     own code walking the mapped ring (bun-drain.ts direct), by the previous reader
+ *     (ring_buffer__consume with a JSCallback memcpy-ing each record: callback), and end to end
+ *     through RingBufferReader (Worker, batches posted to the main thread, onRecord per record:
+ *     reader). Median of REPEAT runs each, interleaved; Bun's decode time is reported apart.
  *
  * WAKEUP_BYTES=0 makes the agent wake its reader on every record, as the original agent does.
- * Env: RUNS (default "fork_exec:3000,failed_exec:10000,failed_exec:50000"), DURATION_S (10), DRAIN_RECORDS (200000), REPEAT (3).
+ * Env: RUNS (default "fork_exec:3000,failed_exec:10000,failed_exec:50000"; "none" skips (a)), DURATION_S (10),
+ * DRAIN_RECORDS (200000), REPEAT (3), DRAIN_MODES (default "direct,callback,reader").
  */
 
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -30,7 +34,8 @@ import { join } from "node:path";
 const ROOT = join(import.meta.dir, "..", "..");
 const BUN = process.execPath;
 /** kind:rate pairs; fork_exec = vfork+execve /bin/true, failed_exec = execve of a missing path. */
-const RUNS = (process.env.RUNS ?? "fork_exec:3000,failed_exec:10000,failed_exec:50000").split(",").map((r) => {
+const RUNS_ENV = process.env.RUNS ?? "fork_exec:3000,failed_exec:10000,failed_exec:50000";
+const RUNS = (RUNS_ENV === "none" ? [] : RUNS_ENV.split(",")).map((r) => {
   const [kind, rate] = r.split(":");
   if (kind !== "fork_exec" && kind !== "failed_exec") throw new Error(`RUNS: unknown kind ${kind}`);
   return { kind: kind as "fork_exec" | "failed_exec", rate: Number(rate) };
@@ -38,6 +43,7 @@ const RUNS = (process.env.RUNS ?? "fork_exec:3000,failed_exec:10000,failed_exec:
 const DURATION_S = Number(process.env.DURATION_S ?? 10);
 const DRAIN_RECORDS = Number(process.env.DRAIN_RECORDS ?? 200_000);
 const REPEAT = Number(process.env.REPEAT ?? 3);
+const DRAIN_MODES = (process.env.DRAIN_MODES ?? "direct,callback,reader").split(",");
 const LIBBPF_TOOLS_EXECSNOOP = process.env.LIBBPF_TOOLS_EXECSNOOP ?? "/usr/sbin/execsnoop";
 const TICKS = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim() || 100);
 
@@ -199,24 +205,35 @@ async function main() {
 
   const ring = 64 << 20;
   const c: Array<Awaited<ReturnType<typeof drainOnce>>> = [];
-  const b: Array<Awaited<ReturnType<typeof drainOnce>>> = [];
+  const b: Record<string, Array<Awaited<ReturnType<typeof drainOnce>>>> = Object.fromEntries(DRAIN_MODES.map((m) => [m, []]));
   for (let i = 0; i < REPEAT; i++) {
     c.push(await drainOnce([drainBin, obj, String(ring)], stormBin));
-    b.push(await drainOnce([BUN, join(import.meta.dir, "bun-drain.ts"), String(ring)], stormBin));
+    for (const m of DRAIN_MODES) b[m]!.push(await drainOnce([BUN, join(import.meta.dir, "bun-drain.ts"), String(ring), m], stormBin));
   }
   const rate = (r: { records: number; seconds: number }) => r.records / r.seconds;
   const cRate = median(c.map(rate));
-  const bRate = median(b.map(rate));
+  const bun: Record<string, unknown> = {};
+  for (const m of DRAIN_MODES) {
+    const rates = b[m]!.map(rate);
+    const r = median(rates);
+    bun[m] = {
+      records_per_s: Math.round(r),
+      over_c: r / cRate,
+      ns_per_record: 1e9 / r,
+      runs_records_per_s: rates.map(Math.round),
+      records_drained: b[m]!.map((x) => x.records),
+      decode_ns_per_record: m === "reader" ? null : median(b[m]!.map((x) => ((x.decodeSeconds ?? 0) / x.records) * 1e9)),
+    };
+  }
   result.ringbuf_drain = {
     ring_bytes: ring,
     prefilled_records: DRAIN_RECORDS,
-    records_drained: { c: c.map((r) => r.records), bun: b.map((r) => r.records) },
     c_libbpf_records_per_s: Math.round(cRate),
-    bun_records_per_s: Math.round(bRate),
-    bun_over_c: bRate / cRate,
-    bun_ns_per_record: 1e9 / bRate,
     c_ns_per_record: 1e9 / cRate,
-    bun_decode_ns_per_record: median(b.map((r) => ((r.decodeSeconds ?? 0) / r.records) * 1e9)),
+    c_runs_records_per_s: c.map((x) => Math.round(rate(x))),
+    c_records_drained: c.map((r) => r.records),
+    bun,
+    load_average: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).map(Number),
   };
   console.log(JSON.stringify(result, null, 2));
 }
