@@ -17,8 +17,7 @@ import type { Database } from "bun:sqlite";
  *                rowid table (no WITHOUT ROWID: 1 KiB rows spill to overflow pages there).
  * relationships  one row per triple; id = sha256 identity (keys.ts#relationshipId);
  *                body = resource.v1.Relationship bytes. Indexed by (subject, object, predicate),
- *                (object, predicate, rid, body) (covering the body reads by object; version 2) and
- *                predicate. The identity is not indexed: dedup looks the
+ *                (object, predicate) and predicate. The identity is not indexed: dedup looks the
  *                triple up through the subject index and compares ids (a unique index on a random
  *                hash costs a random page write per insert). rid is AUTOINCREMENT (never reused)
  *                because the outbox key of a relationship is "rel:<rid>".
@@ -72,13 +71,6 @@ export const MIGRATIONS: ReadonlyArray<string> = [
   );
   CREATE INDEX outbox_channel_seq ON outbox(channel, seq);
   CREATE TABLE meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);
-  `,
-  // 1 -> 2: the object index carries the relationship body (in the old index's order: predicate,
-  // then rid), so a lookup by object reads its rows from a few adjacent index pages instead of one
-  // random table page per row (a node's 100 edges: ~45 us instead of ~350 us at 100k triples).
-  `
-  DROP INDEX relationships_object;
-  CREATE INDEX relationships_object_body ON relationships(object_key, predicate_type, rid, body);
   `,
 ];
 

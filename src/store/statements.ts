@@ -32,11 +32,11 @@ export function prepareTables(db: Database) {
     relBodies: {
       all: db.prepare("SELECT body FROM relationships ORDER BY rid"),
       s: db.prepare("SELECT body FROM relationships INDEXED BY relationships_subject WHERE subject_key = ?"),
-      o: db.prepare("SELECT body FROM relationships INDEXED BY relationships_object_body WHERE object_key = ?"),
+      o: db.prepare("SELECT body FROM relationships INDEXED BY relationships_object WHERE object_key = ?"),
       p: db.prepare("SELECT body FROM relationships WHERE predicate_type = ?"),
       so: db.prepare("SELECT body FROM relationships INDEXED BY relationships_subject WHERE subject_key = ? AND object_key = ?"),
       sp: db.prepare("SELECT body FROM relationships INDEXED BY relationships_subject WHERE subject_key = ? AND predicate_type = ?"),
-      op: db.prepare("SELECT body FROM relationships INDEXED BY relationships_object_body WHERE object_key = ? AND predicate_type = ?"),
+      op: db.prepare("SELECT body FROM relationships INDEXED BY relationships_object WHERE object_key = ? AND predicate_type = ?"),
       sop: db.prepare(
         "SELECT body FROM relationships INDEXED BY relationships_subject WHERE subject_key = ? AND predicate_type = ? AND object_key = ?",
       ),
