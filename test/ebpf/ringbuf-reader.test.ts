@@ -31,7 +31,7 @@ afterEach(async () => {
 });
 
 /** Loads execsnoop with a `ringBytes` ring and starts a reader that collects our tagged execs' sequence numbers. */
-async function start(ringBytes: number, wakeupBytes: number, pollTimeoutMs: number) {
+async function start(ringBytes: number, wakeupBytes: number, pollTimeoutMs: number, batchBytes?: number) {
   expect(process.getuid?.()).toBe(0); // loads BPF programs: must fail, not skip, without root
   const assets = ebpfAssets();
   const libbpf = loadLibbpf({ embedded: assets.libs });
@@ -46,6 +46,7 @@ async function start(ringBytes: number, wakeupBytes: number, pollTimeoutMs: numb
     libbpf,
     mapFd: obj.mapFd("events"),
     pollTimeoutMs,
+    batchBytes,
     onRecord: (view, off, len) => {
       got.current += len;
       const ev = parseExecRecord(view, off, len);
@@ -86,15 +87,17 @@ describe("ring buffer reader on the real kernel", () => {
   }, 60_000);
 
   test("a backlog drained in large batches arrives whole and in order", async () => {
-    const got = await start(4 << 20, 4 << 20, 500);
+    // The program wakes the reader once 128 KiB wait (about 1200 records); batches are at most 96 KiB.
+    const got = await start(4 << 20, 128 << 10, 1000, 96 << 10);
     const N = 5000;
     await execs(N);
+    await Bun.sleep(1500); // the tail below the wakeup threshold is read by the 1 s poll
     obj!.detach();
     await reader!.stop();
     expect(lost()).toBe(0n);
     expect(got.seqs).toEqual([...Array(N).keys()]);
-    // no wakeups (threshold = ring size), a poll every 500 ms: several batches over 64 KiB, the
-    // size from which the reader copies into buffers the main thread hands back
+    // every wakeup drains at least 128 KiB: batches over 64 KiB, the size from which the reader
+    // copies into buffers the main thread hands back
     expect(got.batchBytes.filter((b) => b >= 64 << 10).length).toBeGreaterThanOrEqual(2);
   }, 60_000);
 });
