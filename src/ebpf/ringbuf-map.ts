@@ -25,10 +25,13 @@
  * loads, before any of its payload is read. Every Atomics operation is sequentially consistent and
  * JSC's optimizer treats it as reading and writing all memory, so no load is hoisted above it or
  * sunk below it; in hardware it is a locked instruction on x86-64 (a full barrier; x86 does not
- * reorder loads with loads anyway) and a fully ordered atomic on arm64. The payloads are read by
- * one copy per batch (TypedArray set, a native call the JIT cannot move) after the second fence.
- * (3) is Atomics.store of consumer_pos on the writable consumer page: sequentially consistent, so
- * ordered after the copy's loads.
+ * reorder loads with loads anyway). On arm64 this relies on JSC's sequentially consistent
+ * read-modify-write ordering the plain loads around it, which holds for a fully ordered atomic
+ * (LDADDAL on CPUs with LSE atomics, ARMv8.1 and later); the arm64 build has only run under qemu
+ * (TCG on an x86-64 host, itself strongly ordered), so that part is argued, not tested. The
+ * payloads are read by one copy per batch (TypedArray set, a native call the JIT cannot move)
+ * after the second fence. (3) is Atomics.store of consumer_pos on the writable consumer page:
+ * sequentially consistent, so ordered after the copy's loads.
  */
 
 import { dlopen, type FFIFunction, type Library, type Pointer, ptr, read, toArrayBuffer } from "bun:ffi";
