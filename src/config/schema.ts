@@ -172,7 +172,7 @@ export const OPTIONS = {
   collectCollectors: {
     flag: "collectors",
     placeholder: "A,B",
-    help: 'collectors to print, comma-separated; "all" (the default) is every point collector available here; execsnoop alone records exec events for --duration',
+    help: 'collectors to print, comma-separated; "all" (the default) is every point collector available here; execsnoop alone records exec events for --duration, tcpflow alone TCP connections (JSON lines)',
     schema: list,
     default: "",
     commands: ["collect"],
