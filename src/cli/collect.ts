@@ -20,7 +20,10 @@ export async function collectCommand(ctx: CommandContext): Promise<number> {
   if (requested.includes("tcpflow")) {
     if (requested.length > 1)
       throw new ConfigError("invalid --collectors: tcpflow records for --duration and cannot be combined with other collectors");
-    const { output, exitCode } = await runTcpflowCommand({ durationMs: config.duration, logger: ctx.logger.child({ component: "tcpflow" }) });
+    const { output, exitCode } = await runTcpflowCommand({
+      durationMs: config.duration,
+      logger: ctx.logger.child({ component: "tcpflow" }),
+    });
     ctx.stdout(output);
     return exitCode;
   }

@@ -17,6 +17,7 @@ import type { Logger } from "../log/logger.ts";
 import { registry } from "../metrics/registry.ts";
 import type { ExpositionSource } from "../metrics/scrape-cache.ts";
 import { registerSelfMetrics } from "../metrics/self.ts";
+import { withNetgraphChannels } from "../netgraph/channels.ts";
 import { defaultRegistry } from "../perf/collect-command.ts";
 import type { ContinuousCollector, HostPaths } from "../perf/collector.ts";
 import { defaultIo } from "../perf/collectors/common.ts";
@@ -144,7 +145,7 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets, metric
   const store = openStore({
     dataDirectory: config.dataDirectory,
     logger,
-    classify: withHostGraphChannels(defaultClassifier),
+    classify: withNetgraphChannels(withHostGraphChannels(defaultClassifier)),
     // 4 MiB of SQLite page cache: the 16 MiB default filled up during a 5k-pod sync and was
     // ~15 MiB of the agent's RSS, with no measurable throughput gain (docs/kubernetes.md).
     cacheKiB: 4096,
@@ -221,6 +222,13 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets, metric
       kubeCluster: () => kube?.cluster()?.clusterName,
     });
     components.push(hostgraph);
+  }
+
+  if (config.enableNetworkGraph) {
+    const { createNetgraphComponent } = await import("../netgraph/index.ts");
+    components.push(
+      createNetgraphComponent({ store, nodeName: node, ttlMs: config.networkGraphTtl, logger: logger.child({ component: "netgraph" }) }),
+    );
   }
 
   // Kubernetes and gRPC modules load only when used: a standalone agent starts faster without them.

@@ -364,6 +364,24 @@ export const OPTIONS = {
     commands: ["run"],
   },
 
+  enableNetworkGraph: {
+    flag: "enable-network-graph",
+    placeholder: "BOOL",
+    help: "trace TCP connections with eBPF (tcpflow) and publish who-talks-to-whom as network.v1.RoutesTo/RoutedFrom relationships (needs CAP_BPF+CAP_PERFMON)",
+    schema: bool,
+    default: false,
+    boolean: true,
+    commands: ["run"],
+  },
+  networkGraphTtl: {
+    flag: "network-graph-ttl",
+    placeholder: "DURATION",
+    help: "a service-graph edge with no open connection and no traffic for this long is deleted",
+    schema: durationIn("1s", "24h"),
+    default: "10m",
+    commands: ["run"],
+  },
+
   configLoader: {
     flag: "config-loader",
     placeholder: "LOADER",
