@@ -106,10 +106,9 @@ export function externalBlock(addr: string, family: 4 | 6): string {
   const h = head ? head.split(":") : [];
   const t = tail ? tail.split(":") : [];
   const groups = addr.includes("::") ? [...h, ...new Array(8 - h.length - t.length).fill("0"), ...t] : h;
-  return `${groups
-    .slice(0, 4)
-    .map((g) => Number.parseInt(g || "0", 16).toString(16))
-    .join(":")}::/64`;
+  const prefix = groups.slice(0, 4).map((g) => Number.parseInt(g || "0", 16).toString(16));
+  while (prefix.length > 0 && prefix[prefix.length - 1] === "0") prefix.pop();
+  return `${prefix.join(":")}::/64`;
 }
 
 const KIND_BY_TYPE: Record<string, EndpointKind> = { [POD_TYPE]: "pod", [SERVICE_TYPE]: "service", [NODE_TYPE]: "node" };
@@ -240,8 +239,11 @@ export class ServiceGraph {
       e.failed++;
       return key;
     }
-    const initiator =
+    // One connection on one edge, whichever end reports it (an end that names a different edge,
+    // e.g. the Service the client dialled, counts on that edge).
+    const tuple =
       f.direction === "outbound" ? `${f.saddr}|${f.sport}>${f.daddr}|${f.dport}` : `${f.daddr}|${f.dport}>${f.saddr}|${f.sport}`;
+    const initiator = `${key}#${tuple}`;
     if (this.recentCloses.delete(initiator)) {
       // The other end, on this host too, already counted this connection.
     } else {
