@@ -36,6 +36,9 @@ export function registerTcpflowMetrics(registry: Registry = sharedRegistry): Tcp
       registers: [registry],
     }),
   };
+  // Every series exists from the start (a loss counter that appears only after the first loss hides the "none yet").
+  for (const kind of ["connect", "accept", "close"]) m.events.inc({ kind }, 0);
+  for (const reason of ["ringbuf_full", "table_full"]) m.lost.inc({ reason }, 0);
   byRegistry.set(registry, m);
   return m;
 }

@@ -18,11 +18,18 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { Registry } from "prom-client";
 import { withHostGraphChannels } from "../../src/hostgraph/index.ts";
 import { loadKubeconfig } from "../../src/kube/client/config.ts";
 import { createKubeController, type KubeController } from "../../src/kube/controller.ts";
 import { silentLogger } from "../../src/log/logger.ts";
-import { createNetgraphComponent, EXTERNAL_ENDPOINT_TYPE, type NetgraphComponent, withNetgraphChannels } from "../../src/netgraph/index.ts";
+import {
+  createNetgraphComponent,
+  EXTERNAL_ENDPOINT_TYPE,
+  type NetgraphComponent,
+  registerNetgraphMetrics,
+  withNetgraphChannels,
+} from "../../src/netgraph/index.ts";
 import type { Relationship } from "../../src/proto/gen/resource/v1/relationship_pb.ts";
 import { defaultClassifier, openStore, type SqliteStore } from "../../src/store/index.ts";
 import { type KubeTestEnv, startKubeTestEnv } from "../helpers/kube-testenv.ts";
@@ -170,6 +177,29 @@ test("connections become RoutesTo/RoutedFrom edges between the right workloads, 
   expect(edges.get(`client-0>${external}`)).toMatchObject({ connections: N, bytesFromObject: BigInt(sum(ns.v6a, "received")) });
   expect(edges.get("client-0>server-0")!.firstSeen).toBeLessThanOrEqual(edges.get("client-0>server-0")!.lastSeen);
 }, 30_000);
+
+test("/metrics: per-edge connection, byte and failed-connect series for the top N edges, the rest summed as other", async () => {
+  const reg = new Registry();
+  registerNetgraphMetrics(ng.graph, 2, reg);
+  const text = await reg.metrics();
+  const external = `${ns.v6a.split("::")[0]}::/64`;
+  const v = (name: string, labels: string) => {
+    const line = text.split("\n").find((l) => l.startsWith(`${name}{${labels}}`));
+    return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1));
+  };
+  const edge = (dst: string, kind: string) => `source="default/client-0",source_kind="pod",destination="${dst}",destination_kind="${kind}"`;
+  const other = 'source="other",source_kind="other",destination="other",destination_kind="other"';
+  expect(v("antimetal_netgraph_edge_connections", edge("default/server-0", "pod"))).toBe(3 * N);
+  expect(v("antimetal_netgraph_edge_connections", edge(external, "external"))).toBe(N);
+  expect(v("antimetal_netgraph_edge_connections", other)).toBe(N); // client-0 -> web
+  expect(v("antimetal_netgraph_edge_failed_connects", edge("default/server-0", "pod"))).toBe(0);
+  const sent = conns.filter((c) => c.addr === clusterIp).reduce((s, c) => s + c.sent, 0);
+  expect(v("antimetal_netgraph_edge_bytes", `${other},direction="to_destination"`)).toBe(sent);
+  expect(text.match(/^antimetal_netgraph_edge_connections\{/gm)).toHaveLength(3);
+  expect(v("antimetal_netgraph_edges", "")).toBeUndefined(); // no labels: printed without braces
+  expect(text).toContain("antimetal_netgraph_edges 3");
+  expect(text).toContain("antimetal_netgraph_edges_exported 2");
+});
 
 test("edges with no traffic for the TTL are deleted, with their ExternalEndpoint", async () => {
   await eventually("edges expired", () => store.findRelationships({ predicate: "network.v1.RoutesTo" }).length === 0, TTL_MS + 5000);
