@@ -157,6 +157,7 @@ export async function detectFeatures(opts: DetectOptions = {}): Promise<FeatureR
     collectors: {
       execsnoop: execsnoopAvailability(kernel, capEff, { btfPresent, assets, libbpfSource: opts.libbpfSource }),
       tcpflow: programAvailability("tcpflow", kernel, capEff, { btfPresent, assets, libbpfSource: opts.libbpfSource }),
+      oomkill: programAvailability("oomkill", kernel, capEff, { btfPresent, assets, libbpfSource: opts.libbpfSource }),
     },
   };
 }

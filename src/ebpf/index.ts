@@ -23,6 +23,8 @@ export {
 } from "./features.ts";
 export type { EbpfMetrics } from "./metrics.ts";
 export { registerEbpfMetrics } from "./metrics.ts";
+export type { OomKill, OomkillOptions } from "./oomkill.ts";
+export { cgroupPathOf, OomkillCollector } from "./oomkill.ts";
 export type { TcpflowOptions, TcpflowStats } from "./tcpflow.ts";
 export { flowRecordJson, TCPFLOW_PROGRAMS, TcpflowCollector } from "./tcpflow.ts";
 export type { TcpflowCommandOptions } from "./tcpflow-command.ts";

@@ -12,6 +12,7 @@
  */
 
 import { create } from "@bufbuild/protobuf";
+import { OomkillCollector } from "../ebpf/oomkill.ts";
 import { TcpflowCollector, type TcpflowOptions } from "../ebpf/tcpflow.ts";
 import type { FlowEvent } from "../ebpf/tcpflow-decode.ts";
 import { RESOURCE_KIND } from "../graph/names.ts";
@@ -38,6 +39,8 @@ export interface NetgraphOptions {
   metricsTopN?: number;
   registerMetrics?: boolean;
   tcpflow?: TcpflowOptions;
+  /** Also report OOM kills (oom:mark_victim) with their Pod (default true). */
+  oomKills?: boolean;
 }
 
 export class NetgraphComponent implements Component {
@@ -46,15 +49,18 @@ export class NetgraphComponent implements Component {
   readonly index = new KubeIndex();
   readonly graph: ServiceGraph;
   readonly collector: TcpflowCollector;
+  readonly resolver: WorkloadResolver;
+  private oom: OomkillCollector | undefined;
   private sub: Subscription | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
   private ready = false;
 
   constructor(private readonly opts: NetgraphOptions) {
+    this.resolver = opts.resolver ?? new CgroupPodResolver();
     this.graph = new ServiceGraph({
       store: opts.store,
       index: this.index,
-      resolver: opts.resolver ?? new CgroupPodResolver(),
+      resolver: this.resolver,
       nodeName: opts.nodeName,
       ttlMs: opts.ttlMs,
       logger: opts.logger,
@@ -81,6 +87,7 @@ export class NetgraphComponent implements Component {
       this.sub.close();
       throw e;
     }
+    if (this.opts.oomKills !== false) await this.startOom();
     const sweepMs = this.opts.sweepMs ?? Math.min(Math.max(this.opts.ttlMs / 4, 10), 30_000);
     this.timer = setInterval(() => {
       const n = this.graph.sweep();
@@ -88,6 +95,26 @@ export class NetgraphComponent implements Component {
     }, sweepMs);
     this.ready = true;
     this.opts.logger.info({ ttlMs: this.opts.ttlMs, adopted }, "service graph on");
+  }
+
+  /** OOM kills with their Pod (name and namespace from the store's Pods); a failure to attach is logged, not fatal. */
+  private async startOom(): Promise<void> {
+    const oom = new OomkillCollector({
+      logger: this.opts.logger.child({ component: "oomkill" }),
+      resolvePod: (pid, cgroupId) => {
+        const uid = this.resolver.podUid(pid, cgroupId);
+        if (!uid) return undefined;
+        const ref = this.index.podByUid(uid)?.ref;
+        const namespace = ref?.namespace?.namespace.case === "kube" ? ref.namespace.namespace.value.namespace : undefined;
+        return { uid, ...(ref ? { name: ref.name, namespace } : {}) };
+      },
+    });
+    try {
+      await oom.start();
+      this.oom = oom;
+    } catch (e) {
+      this.opts.logger.warn({ err: errorMessage(e) }, "OOM kill reporting off: oomkill program not attached");
+    }
   }
 
   private onFlow(f: FlowEvent): void {
@@ -102,6 +129,8 @@ export class NetgraphComponent implements Component {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await this.collector.stop();
+    await this.oom?.stop();
+    this.oom = undefined;
     this.sub?.close();
     this.sub = undefined;
     this.ready = false;

@@ -64,11 +64,13 @@ test("collect --collectors tcpflow --duration 3s prints each connection as JSON 
   }
 }, 30_000);
 
-test("check reports tcpflow available (text and JSON)", () => {
+test("check reports tcpflow and oomkill available (text and JSON)", () => {
   const text = Bun.spawnSync([BIN, "check", "--intake-address", ""], { stdout: "pipe", stderr: "pipe" }).stdout.toString();
   expect(text).toContain("collector tcpflow: available");
   const json = JSON.parse(
     Bun.spawnSync([BIN, "check", "--intake-address", "", "--format", "json"], { stdout: "pipe", stderr: "pipe" }).stdout.toString(),
   );
   expect(json.collectors.tcpflow).toMatchObject({ available: true, minKernel: "5.8" });
+  expect(json.collectors.oomkill).toMatchObject({ available: true, minKernel: "5.8" });
+  expect(text).toContain("collector oomkill: available");
 });

@@ -19,7 +19,7 @@ afterAll(async () => {
   await agent?.stop();
 });
 
-test("run --enable-network-graph attaches tcpflow and exports its counters on /metrics", async () => {
+test("run --enable-network-graph attaches tcpflow and oomkill and exports its counters on /metrics", async () => {
   expect(process.getuid?.()).toBe(0);
   agent = await startAgent([
     "--intake-address",
@@ -34,6 +34,7 @@ test("run --enable-network-graph attaches tcpflow and exports its counters on /m
     "30s",
   ]);
   await agent.waitForLog((r) => r.msg === "service graph on" && r.component === "netgraph");
+  await agent.waitForLog((r) => r.msg === "oomkill attached" && r.component === "oomkill");
   const server = createServer((s) => s.end("x"));
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const port = (server.address() as { port: number }).port;
