@@ -17,7 +17,6 @@ import type { Logger } from "../log/logger.ts";
 import { registry } from "../metrics/registry.ts";
 import type { ExpositionSource } from "../metrics/scrape-cache.ts";
 import { registerSelfMetrics } from "../metrics/self.ts";
-import { withNetgraphChannels } from "../netgraph/channels.ts";
 import { defaultRegistry } from "../perf/collect-command.ts";
 import type { ContinuousCollector, HostPaths } from "../perf/collector.ts";
 import { defaultIo } from "../perf/collectors/common.ts";
@@ -145,7 +144,7 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets, metric
   const store = openStore({
     dataDirectory: config.dataDirectory,
     logger,
-    classify: withNetgraphChannels(withHostGraphChannels(defaultClassifier)),
+    classify: withHostGraphChannels(defaultClassifier),
     // 4 MiB of SQLite page cache: the 16 MiB default filled up during a 5k-pod sync and was
     // ~15 MiB of the agent's RSS, with no measurable throughput gain (docs/kubernetes.md).
     cacheKiB: 4096,

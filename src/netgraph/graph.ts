@@ -28,6 +28,14 @@ import type { WorkloadResolver } from "./workload.ts";
 
 export const ROUTES_TO = "network.v1.RoutesTo";
 export const ROUTED_FROM = "network.v1.RoutedFrom";
+/**
+ * TypeDescriptor.type of the service graph's relationships (the predicate stays network.v1.RoutesTo
+ * / RoutedFrom). The store picks the outbox channel from this type: "antimetal.*" is the instance
+ * channel every node uploads, while the Kubernetes graph's own RoutesTo edges (Service → Pod from
+ * EndpointSlices, Ingress → Service), typed network.v1.*, stay on the leader's cluster channel.
+ */
+export const ROUTES_TO_TYPE = "antimetal.network.v1.RoutesTo";
+export const ROUTED_FROM_TYPE = "antimetal.network.v1.RoutedFrom";
 export const EXTERNAL_ENDPOINT_TYPE = "antimetal.network.v1.ExternalEndpoint";
 
 /** The flow fields the graph uses (src/ebpf FlowEvent has them all). */
@@ -147,7 +155,7 @@ export class ServiceGraph {
     const rels = this.opts.store.findRelationships({ predicate: ROUTES_TO });
     const now = this.now();
     for (const r of rels) {
-      if (!r.subject || !r.object) continue;
+      if (!r.subject || !r.object || r.type?.type !== ROUTES_TO_TYPE) continue; // not the Kubernetes graph's
       const s = endpointOfRef(r.subject);
       const o = endpointOfRef(r.object);
       const key = `${s.id}\n${o.id}`;
@@ -166,7 +174,7 @@ export class ServiceGraph {
       });
     }
     this.edgeMeter.depth(this.edges.size);
-    return rels.length;
+    return this.edges.size;
   }
 
   private local(f: Flow): Endpoint | undefined {
@@ -268,8 +276,8 @@ export class ServiceGraph {
 
   private pair(e: Edge): Relationship[] {
     return [
-      newRelationship({ subject: e.subject.ref, object: e.object.ref, predicate: emptyPredicate(ROUTES_TO) }),
-      newRelationship({ subject: e.object.ref, object: e.subject.ref, predicate: emptyPredicate(ROUTED_FROM) }),
+      newRelationship({ subject: e.subject.ref, object: e.object.ref, predicate: emptyPredicate(ROUTES_TO), type: ROUTES_TO_TYPE }),
+      newRelationship({ subject: e.object.ref, object: e.subject.ref, predicate: emptyPredicate(ROUTED_FROM), type: ROUTED_FROM_TYPE }),
     ];
   }
 

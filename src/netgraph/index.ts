@@ -4,9 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-/** The netgraph concern's interface: the service graph component, its pieces, the channel rule. */
+/** The netgraph concern's interface: the service graph component and its pieces. */
 
-export { withNetgraphChannels } from "./channels.ts";
 export { createNetgraphComponent, NetgraphComponent, type NetgraphOptions } from "./component.ts";
 export {
   type Edge,

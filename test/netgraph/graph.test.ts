@@ -12,7 +12,8 @@
  * server-0's IP, to the ClusterIP and to an IPv6 address outside the cluster become
  * client-0 RoutesTo server-0 (one relationship, seen from both ends), client-0 RoutesTo web, and
  * client-0 RoutesTo an ExternalEndpoint /64, each with its RoutedFrom, on the instance channel;
- * with nothing open, the edges expire after the TTL.
+ * with nothing open, the edges expire after the TTL. The Kubernetes graph's own RoutesTo (Service
+ * -> Pod from an EndpointSlice) stays on the cluster channel and is never expired.
  */
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -28,7 +29,6 @@ import {
   EXTERNAL_ENDPOINT_TYPE,
   type NetgraphComponent,
   registerNetgraphMetrics,
-  withNetgraphChannels,
 } from "../../src/netgraph/index.ts";
 import type { Relationship } from "../../src/proto/gen/resource/v1/relationship_pb.ts";
 import { defaultClassifier, openStore, type SqliteStore } from "../../src/store/index.ts";
@@ -75,7 +75,9 @@ beforeAll(async () => {
     spec: { clusterIP: clusterIp, selector: { app: "web" }, ports: [{ port: 80 }] },
   });
 
-  store = openStore({ dataDirectory: "", logger: silentLogger, classify: withNetgraphChannels(withHostGraphChannels(defaultClassifier)) });
+  // The Kubernetes graph's own RoutesTo (Service web -> Pod server-0, from this EndpointSlice) must be left alone.
+  await api.endpointSlice(env, "default", "web-abc", "web", ["server-0"]);
+  store = openStore({ dataDirectory: "", logger: silentLogger, classify: withHostGraphChannels(defaultClassifier) });
   ctl = createKubeController({
     config: await loadKubeconfig([env.kubeconfigPath]),
     store,
@@ -129,22 +131,27 @@ function names(rels: Relationship[]): string[] {
   return rels.map((r) => `${r.subject?.name} ${r.type?.type} ${r.object?.name}`).sort();
 }
 
+function routing(): string[] {
+  return [
+    ...names(store.findRelationships({ predicate: "network.v1.RoutesTo" })),
+    ...names(store.findRelationships({ predicate: "network.v1.RoutedFrom" })),
+  ].sort();
+}
+
 test("connections become RoutesTo/RoutedFrom edges between the right workloads, one per edge, on the instance channel", async () => {
   expect(conns).toHaveLength(3 * N);
   const external = `${ns.v6a.split("::")[0]}::/64`;
   const want = [
-    `client-0 network.v1.RoutesTo ${external}`,
-    "client-0 network.v1.RoutesTo server-0",
-    "client-0 network.v1.RoutesTo web",
-    `${external} network.v1.RoutedFrom client-0`,
-    "server-0 network.v1.RoutedFrom client-0",
-    "web network.v1.RoutedFrom client-0",
+    `client-0 antimetal.network.v1.RoutesTo ${external}`,
+    "client-0 antimetal.network.v1.RoutesTo server-0",
+    "client-0 antimetal.network.v1.RoutesTo web",
+    `${external} antimetal.network.v1.RoutedFrom client-0`,
+    "server-0 antimetal.network.v1.RoutedFrom client-0",
+    "web antimetal.network.v1.RoutedFrom client-0",
+    // the Kubernetes graph's, from the EndpointSlice
+    "server-0 network.v1.RoutedFrom web",
+    "web network.v1.RoutesTo server-0",
   ].sort();
-  const routing = () =>
-    [
-      ...names(store.findRelationships({ predicate: "network.v1.RoutesTo" })),
-      ...names(store.findRelationships({ predicate: "network.v1.RoutedFrom" })),
-    ].sort();
   await eventually("edges in the store", () => JSON.stringify(routing()) === JSON.stringify(want), TTL_MS - 500).catch((e) => {
     console.log(routing(), ng.graph.unattributed, ng.collector.stats());
     throw e;
@@ -158,12 +165,17 @@ test("connections become RoutesTo/RoutedFrom edges between the right workloads, 
   ).toEqual([external]);
 
   const instance = store.outbox.read("instance", 0, 10_000).map((e) => e.object.type?.type);
-  expect(instance.filter((t) => t === "network.v1.RoutesTo")).toHaveLength(3);
-  expect(instance.filter((t) => t === "network.v1.RoutedFrom")).toHaveLength(3);
-  expect(store.outbox.read("cluster", 0, 100_000).some((e) => e.object.type?.type?.startsWith("network.v1."))).toBe(false);
+  expect(instance.filter((t) => t === "antimetal.network.v1.RoutesTo")).toHaveLength(3);
+  expect(instance.filter((t) => t === "antimetal.network.v1.RoutedFrom")).toHaveLength(3);
+  expect(instance.filter((t) => t === EXTERNAL_ENDPOINT_TYPE)).toHaveLength(1);
+  const cluster = store.outbox.read("cluster", 0, 100_000).map((e) => e.object.type?.type);
+  expect(cluster.some((t) => t?.startsWith("antimetal.network."))).toBe(false);
+  expect(cluster.filter((t) => t === "network.v1.RoutesTo")).toHaveLength(1); // web -> server-0 stays the leader's
 
   // Counters: the pod-IP connections were seen from both ends and counted once; the ClusterIP and
   // IPv6 ones reach server-0 from its own end (the client's end names web and the external block).
+  const count = (k: string) => ng.graph.edgeList().find(([, e]) => `${e.subject.ref.name}>${e.object.ref.name}` === k)?.[1].connections;
+  await eventually("every close counted", () => count("client-0>server-0") === 3 * N && count("client-0>web") === N, TTL_MS - 1000);
   const edges = new Map(ng.graph.edgeList().map(([, e]) => [`${e.subject.ref.name}>${e.object.ref.name}`, e]));
   const sum = (addr: string, k: "sent" | "received") => conns.filter((c) => c.addr === addr).reduce((s, c) => s + c[k], 0);
   expect(edges.get("client-0>server-0")).toMatchObject({
@@ -202,8 +214,8 @@ test("/metrics: per-edge connection, byte and failed-connect series for the top 
 });
 
 test("edges with no traffic for the TTL are deleted, with their ExternalEndpoint", async () => {
-  await eventually("edges expired", () => store.findRelationships({ predicate: "network.v1.RoutesTo" }).length === 0, TTL_MS + 5000);
-  expect(store.findRelationships({ predicate: "network.v1.RoutedFrom" })).toEqual([]);
+  await eventually("edges expired", () => store.findRelationships({ predicate: "network.v1.RoutesTo" }).length === 1, TTL_MS + 5000);
+  expect(routing()).toEqual(["server-0 network.v1.RoutedFrom web", "web network.v1.RoutesTo server-0"]);
   expect(store.listResources().filter((r) => r.type?.type === EXTERNAL_ENDPOINT_TYPE)).toEqual([]);
   expect(ng.graph.edgeList()).toEqual([]);
 }, 20_000);
