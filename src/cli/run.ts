@@ -226,7 +226,13 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets, metric
   if (config.enableNetworkGraph) {
     const { createNetgraphComponent } = await import("../netgraph/index.ts");
     components.push(
-      createNetgraphComponent({ store, nodeName: node, ttlMs: config.networkGraphTtl, logger: logger.child({ component: "netgraph" }) }),
+      createNetgraphComponent({
+        store,
+        nodeName: node,
+        ttlMs: config.networkGraphTtl,
+        procRoot: paths.proc,
+        logger: logger.child({ component: "netgraph" }),
+      }),
     );
   }
 

@@ -35,6 +35,8 @@ export interface NetgraphOptions {
   /** How often idle edges are looked for (default min(ttl/4, 30 s)). */
   sweepMs?: number;
   resolver?: WorkloadResolver;
+  /** The host's /proc (--host-proc), where processes' cgroups are read (default /proc). */
+  procRoot?: string;
   /** Edges with their own /metrics series (default 100). */
   metricsTopN?: number;
   registerMetrics?: boolean;
@@ -56,7 +58,7 @@ export class NetgraphComponent implements Component {
   private ready = false;
 
   constructor(private readonly opts: NetgraphOptions) {
-    this.resolver = opts.resolver ?? new CgroupPodResolver();
+    this.resolver = opts.resolver ?? new CgroupPodResolver({ procRoot: opts.procRoot });
     this.graph = new ServiceGraph({
       store: opts.store,
       index: this.index,
@@ -101,6 +103,7 @@ export class NetgraphComponent implements Component {
   private async startOom(): Promise<void> {
     const oom = new OomkillCollector({
       logger: this.opts.logger.child({ component: "oomkill" }),
+      procRoot: this.opts.procRoot,
       resolvePod: (pid, cgroupId) => {
         const uid = this.resolver.podUid(pid, cgroupId);
         if (!uid) return undefined;
