@@ -9,10 +9,13 @@
  * graph (src/containers) instead: the pod UID of a process, from its cgroup path in
  * /proc/<pid>/cgroup (kubelet's cgroupfs ".../pod<uid>/<container>" and systemd
  * "kubepods-<qos>-pod<uid_with_underscores>.slice" layouts). Answers are cached by cgroup id
- * (bounded, metered) because the process is often gone by the time its connection closes.
+ * (bounded, metered) because the process is often gone by the time its connection closes. When
+ * the process is already gone, the cgroup id (the cgroup v2 directory's inode number) is looked up
+ * in an index of the cgroup2 tree's directories, rebuilt at most every 10 s on a miss.
  */
 
-import { readFileSync } from "node:fs";
+import { type Dirent, readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { type BoundMeter, meterBound } from "../metrics/registry.ts";
 
 export interface WorkloadResolver {
@@ -35,6 +38,8 @@ export function podUidFromCgroupText(text: string): string | undefined {
 
 export interface CgroupResolverOptions {
   procRoot?: string;
+  /** The cgroup v2 mount (default: the first cgroup2 mount in <procRoot>/self/mountinfo). */
+  cgroup2Root?: string;
   /** Cached answers (default 4096). */
   maxEntries?: number;
 }
@@ -44,9 +49,13 @@ export class CgroupPodResolver implements WorkloadResolver {
   private readonly max: number;
   private readonly meter: BoundMeter;
   private readonly proc: string;
+  private cgroup2Root: string | undefined;
+  private byId = new Map<bigint, string>();
+  private indexedAt = Number.NEGATIVE_INFINITY;
 
   constructor(opts: CgroupResolverOptions = {}) {
     this.proc = opts.procRoot ?? "/proc";
+    this.cgroup2Root = opts.cgroup2Root;
     this.max = opts.maxEntries ?? 4096;
     this.meter = meterBound("netgraph_cgroup_pod_cache", this.max);
   }
@@ -61,9 +70,12 @@ export class CgroupPodResolver implements WorkloadResolver {
     try {
       uid = podUidFromCgroupText(readFileSync(`${this.proc}/${pid}/cgroup`, "utf8"));
     } catch (e) {
-      // ENOENT/ESRCH: the process exited before we looked; not cached, a later record may name a live one
-      if ((e as NodeJS.ErrnoException).code === "ENOENT" || (e as NodeJS.ErrnoException).code === "ESRCH") return undefined;
-      throw e;
+      // ENOENT/ESRCH: the process exited before we looked; its cgroup (by id) may still be there
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT" && (e as NodeJS.ErrnoException).code !== "ESRCH") throw e;
+      if (cgroupId <= 1n) return undefined;
+      const path = this.pathOfId(cgroupId);
+      if (path === undefined) return undefined;
+      uid = podUidFromCgroupText(`0::${path}\n`);
     }
     if (this.cache.size >= this.max) {
       const oldest = this.cache.keys().next().value;
@@ -74,4 +86,40 @@ export class CgroupPodResolver implements WorkloadResolver {
     this.meter.depth(this.cache.size);
     return uid;
   }
+
+  /** The cgroup v2 path of a cgroup id, from an index of the tree (rebuilt at most every 10 s on a miss). */
+  pathOfId(id: bigint): string | undefined {
+    const hit = this.byId.get(id);
+    if (hit !== undefined || Date.now() - this.indexedAt < 10_000) return hit;
+    this.indexedAt = Date.now();
+    const root = this.cgroup2Root ?? (this.cgroup2Root = findCgroup2(this.proc));
+    if (!root) return undefined;
+    const next = new Map<bigint, string>();
+    const walk = (dir: string, rel: string, depth: number) => {
+      if (next.size >= 20_000) return;
+      let entries: Dirent[];
+      try {
+        next.set(statSync(dir, { bigint: true }).ino, rel || "/");
+        if (depth >= 8) return;
+        entries = readdirSync(dir, { withFileTypes: true });
+      } catch (e) {
+        // ENOENT: the cgroup was removed while we walked; its children went with it
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
+        throw e;
+      }
+      for (const d of entries) if (d.isDirectory()) walk(join(dir, d.name), `${rel}/${d.name}`, depth + 1);
+    };
+    walk(root, "", 0);
+    this.byId = next;
+    return next.get(id);
+  }
+}
+
+/** The first cgroup2 mount point in <proc>/self/mountinfo. */
+function findCgroup2(proc: string): string | undefined {
+  for (const line of readFileSync(`${proc}/self/mountinfo`, "utf8").split("\n")) {
+    const [left, right] = line.split(" - ");
+    if (right?.startsWith("cgroup2 ")) return left?.split(" ")[4];
+  }
+  return undefined;
 }
