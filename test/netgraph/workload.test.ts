@@ -11,7 +11,7 @@
  */
 
 import { afterAll, expect, test } from "bun:test";
-import { mkdirSync, rmdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { CgroupPodResolver } from "../../src/netgraph/index.ts";
 
