@@ -168,15 +168,20 @@ describe("tcpflow on the real kernel", () => {
     expect(checked).toBe(2 * PER_FAMILY);
   });
 
+  // An ephemeral port can serve an IPv4 and an IPv6 connection at once: every lookup names the address too.
   test("connect and accept records open every connection, with the owner's pid", () => {
     const opens = flows.filter((f) => ours(f) && f.kind !== "close");
     for (const c of conns) {
       expect(
-        opens.filter((f) => f.kind === "connect" && f.sport === c.sport && f.pid === clientPid && f.dport === serverPort),
+        opens.filter(
+          (f) => f.kind === "connect" && f.sport === c.sport && f.daddr === c.addr && f.pid === clientPid && f.dport === serverPort,
+        ),
       ).toHaveLength(1);
-      expect(opens.filter((f) => f.kind === "accept" && f.dport === c.sport && f.pid === serverPid && f.sport === serverPort)).toHaveLength(
-        1,
-      );
+      expect(
+        opens.filter(
+          (f) => f.kind === "accept" && f.dport === c.sport && f.saddr === c.addr && f.pid === serverPid && f.sport === serverPort,
+        ),
+      ).toHaveLength(1);
     }
   });
 
@@ -192,11 +197,13 @@ describe("tcpflow on the real kernel", () => {
     expect(stats.lostRingbufFull + stats.lostTableFull).toBe(0n);
     let lifeSeen = 0;
     for (const c of conns) {
-      const l = tcplife.find((t) => t.lport === c.sport && t.rport === serverPort);
+      const l = tcplife.find((t) => t.lport === c.sport && t.rport === serverPort && t.raddr === c.addr);
       if (!l) continue;
       lifeSeen++;
       expect(l.pid).toBe(clientPid);
-      const ourMs = Number(flows.find((f) => f.kind === "close" && f.sport === c.sport && f.dport === serverPort)!.durationNs) / 1e6;
+      const ourMs =
+        Number(flows.find((f) => f.kind === "close" && f.sport === c.sport && f.dport === serverPort && f.daddr === c.addr)!.durationNs) /
+        1e6;
       // tcplife starts its clock at ESTABLISHED, we at SYN_SENT: ours is never shorter.
       expect(ourMs + 0.02).toBeGreaterThanOrEqual(l.ms);
     }
