@@ -196,6 +196,8 @@ export class ServiceGraph {
 
   /** Attributes one flow record and updates (or creates) its edge. Returns the edge key, or why not. */
   observe(f: Flow): string | Unattributed {
+    const flowKey = `${f.netns}|${f.saddr}|${f.sport}|${f.daddr}|${f.dport}`;
+    if (f.kind === "close") this.release(flowKey); // whatever this close is attributed to now
     if (isLoopback(f.daddr)) return this.skip("loopback");
     const local = this.local(f);
     if (!local) return this.skip("no_local_workload");
@@ -226,7 +228,6 @@ export class ServiceGraph {
       this.edgeMeter.depth(this.edges.size);
     }
     e.lastSeen = now;
-    const flowKey = `${f.netns}|${f.saddr}|${f.sport}|${f.daddr}|${f.dport}`;
     if (f.kind !== "close") {
       if (!this.open.has(flowKey)) {
         if (this.open.size < this.maxOpen) {
@@ -237,11 +238,6 @@ export class ServiceGraph {
       }
       this.write(key, e);
       return key;
-    }
-    if (this.open.get(flowKey) === key) {
-      this.open.delete(flowKey);
-      e.open = Math.max(0, e.open - 1);
-      this.openMeter.depth(this.open.size);
     }
     if (f.failed) {
       e.failed++;
@@ -267,6 +263,16 @@ export class ServiceGraph {
     }
     this.write(key, e);
     return key;
+  }
+
+  /** Ends an open connection on the edge its open record named. */
+  private release(flowKey: string): void {
+    const edgeKey = this.open.get(flowKey);
+    if (edgeKey === undefined) return;
+    this.open.delete(flowKey);
+    const e = this.edges.get(edgeKey);
+    if (e) e.open = Math.max(0, e.open - 1);
+    this.openMeter.depth(this.open.size);
   }
 
   private skip(why: Unattributed): Unattributed {
