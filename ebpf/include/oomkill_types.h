@@ -20,6 +20,8 @@ struct oomkill_event {
 	__u64 anon_rss_kb;
 	__u64 file_rss_kb;
 	__u64 shmem_rss_kb;
+	/* kernfs id (= directory inode) of the triggering task's memory cgroup, v1 or v2; 0 without memcg */
+	__u64 memcg_id;
 	__u32 victim_pid;
 	__u32 trigger_pid;
 	__u32 uid;

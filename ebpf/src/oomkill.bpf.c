@@ -3,7 +3,8 @@
  * oomkill: one ring-buffer record per OOM kill, from the tracepoint oom:mark_victim (the kernel
  * marks the task it is about to kill). The victim's pid comes from the tracepoint; its comm, sizes,
  * uid and oom_score_adj too where the kernel has those fields (CO-RE field checks, 6.x); the
- * triggering task (current) gives the cgroup id and its own pid/comm. A failed output is counted
+ * triggering task (current) gives the cgroup id, its memory cgroup's id (v1 or v2: the directory's
+ * inode, which outlives the victim's /proc entry) and its own pid/comm. A failed output is counted
  * in `lost` (OOM kills are rare: the ring never fills in practice).
  */
 #include "vmlinux.h"
@@ -45,6 +46,17 @@ int tracepoint__oom__mark_victim(struct trace_event_raw_mark_victim *ctx)
 	e->trigger_pid = bpf_get_current_pid_tgid() >> 32;
 	e->trigger_cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(&e->trigger_comm, sizeof(e->trigger_comm));
+	if (bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id)) {
+		int mem = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		struct css_set *cset = BPF_CORE_READ(task, cgroups);
+		struct cgroup_subsys_state *css = NULL;
+		if (cset && mem >= 0 && mem < 16) {
+			bpf_core_read(&css, sizeof(css), &cset->subsys[mem]);
+			if (css)
+				e->memcg_id = BPF_CORE_READ(css, cgroup, kn, id);
+		}
+	}
 	if (bpf_core_field_exists(ctx->total_vm)) {
 		e->total_vm_kb = BPF_CORE_READ(ctx, total_vm);
 		e->anon_rss_kb = BPF_CORE_READ(ctx, anon_rss);

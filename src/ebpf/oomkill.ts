@@ -36,6 +36,8 @@ export interface OomKill {
   anonRssKb: bigint;
   fileRssKb: bigint;
   shmemRssKb: bigint;
+  /** Directory inode of the triggering task's memory cgroup (v1 or v2), 0n without memcg. */
+  memcgId: bigint;
   uid: number;
   oomScoreAdj: number;
   pod?: { uid: string; namespace?: string; name?: string };
@@ -43,8 +45,10 @@ export interface OomKill {
 
 export interface OomkillOptions {
   logger?: Logger;
-  /** Pod of a process (pid, cgroup id of the triggering task); the netgraph's resolver + index. */
-  resolvePod?: (pid: number, cgroupId: bigint) => OomKill["pod"];
+  /** Pod of a process (pid, cgroup id of the triggering task, cgroup path found); the netgraph's resolver + index. */
+  resolvePod?: (pid: number, cgroupId: bigint, cgroupPath: string) => OomKill["pod"];
+  /** Path of a cgroup by its id (directory inode), for a victim already gone from /proc. */
+  cgroupPathOfId?: (id: bigint) => string | undefined;
   onKill?: (kill: OomKill) => void;
   registry?: Registry;
   procRoot?: string;
@@ -136,9 +140,17 @@ export class OomkillCollector {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT")
         this.opts.logger?.warn({ err: errorMessage(err) }, "oomkill: cannot read the victim's cgroup");
     }
+    // The victim may be gone (or already moved out of its cgroup) by now: its memory cgroup, by id, is still there.
+    if ((cgroup === "" || cgroup === "/") && e.memcgId > 1n) {
+      try {
+        cgroup = this.opts.cgroupPathOfId?.(e.memcgId) ?? cgroup;
+      } catch (err) {
+        this.opts.logger?.warn({ err: errorMessage(err) }, "oomkill: cannot look the memory cgroup up by id");
+      }
+    }
     let pod: OomKill["pod"];
     try {
-      pod = this.opts.resolvePod?.(e.victimPid, e.triggerPid === e.victimPid ? e.triggerCgroupId : 0n);
+      pod = this.opts.resolvePod?.(e.victimPid, e.triggerPid === e.victimPid ? e.triggerCgroupId : 0n, cgroup);
     } catch (err) {
       this.opts.logger?.warn({ err: errorMessage(err) }, "oomkill: pod attribution failed");
     }
@@ -154,6 +166,7 @@ export class OomkillCollector {
       anonRssKb: e.anonRssKb,
       fileRssKb: e.fileRssKb,
       shmemRssKb: e.shmemRssKb,
+      memcgId: e.memcgId,
       uid: e.uid,
       oomScoreAdj: e.oomScoreAdj,
       ...(pod ? { pod } : {}),

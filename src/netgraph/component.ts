@@ -24,7 +24,7 @@ import { errorMessage } from "../util/errors.ts";
 import { type GraphStore, ServiceGraph } from "./graph.ts";
 import { KubeIndex } from "./k8s-index.ts";
 import { registerNetgraphMetrics } from "./metrics.ts";
-import { CgroupPodResolver, type WorkloadResolver } from "./workload.ts";
+import { CgroupPodResolver, podUidFromCgroupText, type WorkloadResolver } from "./workload.ts";
 
 export interface NetgraphOptions {
   store: Pick<Store, "subscribe"> & GraphStore;
@@ -104,8 +104,9 @@ export class NetgraphComponent implements Component {
     const oom = new OomkillCollector({
       logger: this.opts.logger.child({ component: "oomkill" }),
       procRoot: this.opts.procRoot,
-      resolvePod: (pid, cgroupId) => {
-        const uid = this.resolver.podUid(pid, cgroupId);
+      cgroupPathOfId: (id) => this.resolver.pathOfId?.(id, "memory"),
+      resolvePod: (pid, cgroupId, cgroupPath) => {
+        const uid = this.resolver.podUid(pid, cgroupId) ?? podUidFromCgroupText(`0::${cgroupPath}\n`);
         if (!uid) return undefined;
         const ref = this.index.podByUid(uid)?.ref;
         const namespace = ref?.namespace?.namespace.case === "kube" ? ref.namespace.namespace.value.namespace : undefined;

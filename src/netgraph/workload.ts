@@ -21,6 +21,8 @@ import { type BoundMeter, meterBound } from "../metrics/registry.ts";
 export interface WorkloadResolver {
   /** The UID of the Pod the process (or cgroup) belongs to, or undefined when it is not in a Pod. */
   podUid(pid: number, cgroupId: bigint): string | undefined;
+  /** The path of a cgroup by id (directory inode) in the unified or the memory hierarchy, when the resolver can find it. */
+  pathOfId?(id: bigint, hierarchy?: "unified" | "memory"): string | undefined;
 }
 
 const POD_UID = /pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})/;
@@ -38,8 +40,8 @@ export function podUidFromCgroupText(text: string): string | undefined {
 
 export interface CgroupResolverOptions {
   procRoot?: string;
-  /** The cgroup v2 mount (default: the first cgroup2 mount in <procRoot>/self/mountinfo). */
-  cgroup2Root?: string;
+  /** Cgroup hierarchies searched by id (default from <procRoot>/self/mountinfo). */
+  cgroupRoots?: { unified?: string; memory?: string };
   /** Cached answers (default 4096). */
   maxEntries?: number;
 }
@@ -49,13 +51,12 @@ export class CgroupPodResolver implements WorkloadResolver {
   private readonly max: number;
   private readonly meter: BoundMeter;
   private readonly proc: string;
-  private cgroup2Root: string | undefined;
-  private byId = new Map<bigint, string>();
-  private indexedAt = Number.NEGATIVE_INFINITY;
+  private roots: { unified?: string; memory?: string } | undefined;
+  private readonly indices = new Map<string, { byId: Map<bigint, string>; at: number }>();
 
   constructor(opts: CgroupResolverOptions = {}) {
     this.proc = opts.procRoot ?? "/proc";
-    this.cgroup2Root = opts.cgroup2Root;
+    this.roots = opts.cgroupRoots;
     this.max = opts.maxEntries ?? 4096;
     this.meter = meterBound("netgraph_cgroup_pod_cache", this.max);
   }
@@ -87,13 +88,23 @@ export class CgroupPodResolver implements WorkloadResolver {
     return uid;
   }
 
-  /** The cgroup v2 path of a cgroup id, from an index of the tree (rebuilt at most every 10 s on a miss). */
-  pathOfId(id: bigint): string | undefined {
-    const hit = this.byId.get(id);
-    if (hit !== undefined || Date.now() - this.indexedAt < 10_000) return hit;
-    this.indexedAt = Date.now();
-    const root = this.cgroup2Root ?? (this.cgroup2Root = findCgroup2(this.proc));
+  /**
+   * The path of a cgroup id (directory inode; ids are unique within one hierarchy only) in the
+   * unified hierarchy, or in the memory controller's (v1 where mounted, else the unified one).
+   * The index is rebuilt at most every 10 s on a miss.
+   */
+  pathOfId(id: bigint, hierarchy: "unified" | "memory" = "unified"): string | undefined {
+    const roots = this.roots ?? (this.roots = findCgroupRoots(this.proc));
+    const root = hierarchy === "memory" ? (roots.memory ?? roots.unified) : roots.unified;
     if (!root) return undefined;
+    let idx = this.indices.get(root);
+    if (!idx) {
+      idx = { byId: new Map(), at: Number.NEGATIVE_INFINITY };
+      this.indices.set(root, idx);
+    }
+    const hit = idx.byId.get(id);
+    if (hit !== undefined || Date.now() - idx.at < 10_000) return hit;
+    idx.at = Date.now();
     const next = new Map<bigint, string>();
     const walk = (dir: string, rel: string, depth: number) => {
       if (next.size >= 20_000) return;
@@ -110,16 +121,21 @@ export class CgroupPodResolver implements WorkloadResolver {
       for (const d of entries) if (d.isDirectory()) walk(join(dir, d.name), `${rel}/${d.name}`, depth + 1);
     };
     walk(root, "", 0);
-    this.byId = next;
+    idx.byId = next;
     return next.get(id);
   }
 }
 
-/** The first cgroup2 mount point in <proc>/self/mountinfo. */
-function findCgroup2(proc: string): string | undefined {
+/** The cgroup2 mount and the v1 memory controller's mount in <proc>/self/mountinfo (those present). */
+export function findCgroupRoots(proc: string): { unified?: string; memory?: string } {
+  const roots: { unified?: string; memory?: string } = {};
   for (const line of readFileSync(`${proc}/self/mountinfo`, "utf8").split("\n")) {
     const [left, right] = line.split(" - ");
-    if (right?.startsWith("cgroup2 ")) return left?.split(" ")[4];
+    const mount = left?.split(" ")[4];
+    if (!mount || !right) continue;
+    const [fstype, , options = ""] = right.split(" ");
+    if (fstype === "cgroup2") roots.unified ??= mount;
+    else if (fstype === "cgroup" && options.split(",").includes("memory")) roots.memory ??= mount;
   }
-  return undefined;
+  return roots;
 }

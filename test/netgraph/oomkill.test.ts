@@ -13,13 +13,13 @@
  */
 
 import { afterAll, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { Registry } from "prom-client";
 import { type OomKill, OomkillCollector } from "../../src/ebpf/oomkill.ts";
 import { createLogger } from "../../src/log/logger.ts";
-import { CgroupPodResolver } from "../../src/netgraph/index.ts";
+import { CgroupPodResolver, podUidFromCgroupText } from "../../src/netgraph/index.ts";
 
 const UID = "5e7a1c2b-3d4f-4a6b-8c9d-0e1f2a3b4c5d";
 let cgroupDir = "";
@@ -65,8 +65,9 @@ test("a process over its cgroup's memory limit is reported with pid, comm, cgrou
     registry: reg,
     logger,
     onKill: (k) => kills.push(k),
-    resolvePod: (pid, cg) => {
-      const uid = resolver.podUid(pid, cg);
+    cgroupPathOfId: (id) => resolver.pathOfId(id, "memory"),
+    resolvePod: (pid, cg, path) => {
+      const uid = resolver.podUid(pid, cg) ?? podUidFromCgroupText(`0::${path}\n`);
       return uid ? { uid } : undefined;
     },
   });
@@ -84,6 +85,9 @@ test("a process over its cgroup's memory limit is reported with pid, comm, cgrou
   expect(mine).toHaveLength(1);
   expect(mine[0]).toMatchObject({ victimPid: victim.pid, comm: "tail", pod: { uid: UID } });
   expect(mine[0]!.cgroup).toContain(`kubepods-besteffort-pod${UID.replaceAll("-", "_")}.slice`);
+  // The memory cgroup's id names the same directory, whether or not /proc still had the victim.
+  expect(mine[0]!.memcgId).toBe(statSync(cgroupDir, { bigint: true }).ino);
+  expect(resolver.pathOfId(mine[0]!.memcgId, "memory")).toBe(`/${cgroupDir.split("/").pop()}`);
   expect(logLines.some((l) => l.includes('"msg":"OOM kill"') && l.includes(`"pid":${victim.pid}`) && l.includes(UID))).toBe(true);
   expect(await reg.metrics()).toContain(`antimetal_oom_kills_total{namespace="",pod="${UID}"} 1`);
 }, 60_000);

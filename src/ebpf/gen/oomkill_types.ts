@@ -30,7 +30,7 @@ export function putCString(view: DataView, offset: number, len: number, s: strin
   bytes.set(new TextEncoder().encode(s).subarray(0, len - 1));
 }
 
-/** struct oomkill_event: 96 bytes, align 8, little-endian. */
+/** struct oomkill_event: 104 bytes, align 8, little-endian. */
 export interface OomkillEvent {
   tsNs: bigint;
   triggerCgroupId: bigint;
@@ -38,6 +38,7 @@ export interface OomkillEvent {
   anonRssKb: bigint;
   fileRssKb: bigint;
   shmemRssKb: bigint;
+  memcgId: bigint;
   victimPid: number;
   triggerPid: number;
   uid: number;
@@ -46,7 +47,7 @@ export interface OomkillEvent {
   triggerComm: string;
 }
 
-export const OOMKILL_EVENT_SIZE = 96;
+export const OOMKILL_EVENT_SIZE = 104;
 export const OOMKILL_EVENT_LAYOUT = {
   ts_ns: { offset: 0, size: 8, type: "u64" },
   trigger_cgroup_id: { offset: 8, size: 8, type: "u64" },
@@ -54,15 +55,16 @@ export const OOMKILL_EVENT_LAYOUT = {
   anon_rss_kb: { offset: 24, size: 8, type: "u64" },
   file_rss_kb: { offset: 32, size: 8, type: "u64" },
   shmem_rss_kb: { offset: 40, size: 8, type: "u64" },
-  victim_pid: { offset: 48, size: 4, type: "u32" },
-  trigger_pid: { offset: 52, size: 4, type: "u32" },
-  uid: { offset: 56, size: 4, type: "u32" },
-  oom_score_adj: { offset: 60, size: 4, type: "s32" },
-  comm: { offset: 64, size: 16, type: "char[16]" },
-  trigger_comm: { offset: 80, size: 16, type: "char[16]" },
+  memcg_id: { offset: 48, size: 8, type: "u64" },
+  victim_pid: { offset: 56, size: 4, type: "u32" },
+  trigger_pid: { offset: 60, size: 4, type: "u32" },
+  uid: { offset: 64, size: 4, type: "u32" },
+  oom_score_adj: { offset: 68, size: 4, type: "s32" },
+  comm: { offset: 72, size: 16, type: "char[16]" },
+  trigger_comm: { offset: 88, size: 16, type: "char[16]" },
 } as const;
 
-/** Decodes struct oomkill_event at `off`; the caller checks that 96 bytes are there. */
+/** Decodes struct oomkill_event at `off`; the caller checks that 104 bytes are there. */
 export function decodeOomkillEvent(view: DataView, off = 0): OomkillEvent {
   return {
     tsNs: view.getBigUint64(off + 0, true),
@@ -71,12 +73,13 @@ export function decodeOomkillEvent(view: DataView, off = 0): OomkillEvent {
     anonRssKb: view.getBigUint64(off + 24, true),
     fileRssKb: view.getBigUint64(off + 32, true),
     shmemRssKb: view.getBigUint64(off + 40, true),
-    victimPid: view.getUint32(off + 48, true),
-    triggerPid: view.getUint32(off + 52, true),
-    uid: view.getUint32(off + 56, true),
-    oomScoreAdj: view.getInt32(off + 60, true),
-    comm: cString(view, off + 64, 16),
-    triggerComm: cString(view, off + 80, 16),
+    memcgId: view.getBigUint64(off + 48, true),
+    victimPid: view.getUint32(off + 56, true),
+    triggerPid: view.getUint32(off + 60, true),
+    uid: view.getUint32(off + 64, true),
+    oomScoreAdj: view.getInt32(off + 68, true),
+    comm: cString(view, off + 72, 16),
+    triggerComm: cString(view, off + 88, 16),
   };
 }
 
@@ -88,10 +91,11 @@ export function encodeOomkillEvent(view: DataView, v: OomkillEvent, off = 0): vo
   view.setBigUint64(off + 24, v.anonRssKb, true);
   view.setBigUint64(off + 32, v.fileRssKb, true);
   view.setBigUint64(off + 40, v.shmemRssKb, true);
-  view.setUint32(off + 48, v.victimPid, true);
-  view.setUint32(off + 52, v.triggerPid, true);
-  view.setUint32(off + 56, v.uid, true);
-  view.setInt32(off + 60, v.oomScoreAdj, true);
-  putCString(view, off + 64, 16, v.comm);
-  putCString(view, off + 80, 16, v.triggerComm);
+  view.setBigUint64(off + 48, v.memcgId, true);
+  view.setUint32(off + 56, v.victimPid, true);
+  view.setUint32(off + 60, v.triggerPid, true);
+  view.setUint32(off + 64, v.uid, true);
+  view.setInt32(off + 68, v.oomScoreAdj, true);
+  putCString(view, off + 72, 16, v.comm);
+  putCString(view, off + 88, 16, v.triggerComm);
 }
