@@ -232,6 +232,19 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets, metric
     components.push(hostgraph);
   }
 
+  if (config.enableNetworkGraph) {
+    const { createNetgraphComponent } = await import("../netgraph/index.ts");
+    components.push(
+      createNetgraphComponent({
+        store,
+        nodeName: node,
+        ttlMs: config.networkGraphTtl,
+        procRoot: paths.proc,
+        logger: logger.child({ component: "netgraph" }),
+      }),
+    );
+  }
+
   // Kubernetes and gRPC modules load only when used: a standalone agent starts faster without them.
   const kubeMod = config.enableKubernetesController ? await import("../kube/index.ts") : undefined;
   const kubeConfig = await kubeMod?.detectKubeConfig({ kubeconfig: config.kubeconfig || undefined });

@@ -174,7 +174,7 @@ export const OPTIONS = {
   collectCollectors: {
     flag: "collectors",
     placeholder: "A,B",
-    help: 'collectors to print, comma-separated; "all" (the default) is every point collector available here; execsnoop alone records exec events for --duration',
+    help: 'collectors to print, comma-separated; "all" (the default) is every point collector available here; execsnoop alone records exec events for --duration, tcpflow alone TCP connections (JSON lines)',
     schema: list,
     default: "",
     commands: ["collect"],
@@ -398,6 +398,23 @@ export const OPTIONS = {
     commands: ["run"],
   },
 
+  enableNetworkGraph: {
+    flag: "enable-network-graph",
+    placeholder: "BOOL",
+    help: "trace TCP connections with eBPF (tcpflow) and publish who-talks-to-whom as network.v1.RoutesTo/RoutedFrom relationships (needs CAP_BPF+CAP_PERFMON)",
+    schema: bool,
+    default: false,
+    boolean: true,
+    commands: ["run"],
+  },
+  networkGraphTtl: {
+    flag: "network-graph-ttl",
+    placeholder: "DURATION",
+    help: "a service-graph edge with no open connection and no traffic for this long is deleted",
+    schema: durationIn("1s", "24h"),
+    default: "10m",
+    commands: ["run"],
+  },
   enableOtel: {
     flag: "enable-otel",
     placeholder: "BOOL",
