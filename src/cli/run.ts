@@ -11,7 +11,7 @@ import { ConfigError, redactedView } from "../config/load.ts";
 import { FsConfigLoader } from "../config/objects/fs-loader.ts";
 import type { ConfigObjectSource } from "../config/objects/source.ts";
 import type { Config } from "../config/schema.ts";
-import { createHostGraphComponent, withHostGraphChannels } from "../hostgraph/index.ts";
+import { createHostGraphComponent, readSystemName, withHostGraphChannels } from "../hostgraph/index.ts";
 import type { KubeController } from "../kube/index.ts";
 import type { Logger } from "../log/logger.ts";
 import { registry } from "../metrics/registry.ts";
@@ -221,6 +221,24 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets, metric
       kubeCluster: () => kube?.cluster()?.clusterName,
     });
     components.push(hostgraph);
+  }
+
+  if (config.enableContainerDiscovery) {
+    const { createRuntimeGraphComponent } = await import("../containers/index.ts");
+    let systemName: Promise<string> | undefined;
+    components.push(
+      createRuntimeGraphComponent({
+        store,
+        paths,
+        intervalMs: config.containersUpdateInterval,
+        // The hardware graph's SystemNode name, read once (it is the host's identity).
+        systemName: () => (systemName ??= readSystemName(paths)),
+        logger: logger.child({ component: "runtime-graph" }),
+        kubeCluster: () => kube?.cluster()?.clusterName,
+      }),
+    );
+  } else {
+    logger.info("container discovery off (--enable-container-discovery=false)");
   }
 
   // Kubernetes and gRPC modules load only when used: a standalone agent starts faster without them.

@@ -1,0 +1,310 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+// The runtime graph component: scans containers and processes at start and on an interval, diffs each
+// scan against what it last wrote (loaded from the store at the first scan), and writes only changes:
+// new and changed nodes are upserted, vanished ones deleted with their relationships.
+
+import { create, equals, fromBinary } from "@bufbuild/protobuf";
+import { anyUnpack } from "@bufbuild/protobuf/wkt";
+import { Counter, Gauge } from "prom-client";
+import { encodeResourceKey, relationshipKey, resourceKeyOf, resourceRefOf } from "../graph/keys.ts";
+import type { Logger } from "../log/logger.ts";
+import { registry } from "../metrics/registry.ts";
+import type { HostPaths } from "../perf/collector.ts";
+import { defaultIo } from "../perf/collectors/common.ts";
+import type { HostIo } from "../perf/io.ts";
+import { ProcessNodeSchema, ProcessState } from "../proto/gen/antimetal/runtime/v1/process_pb.ts";
+import { TypeDescriptorSchema } from "../proto/gen/resource/v1/object_pb.ts";
+import { type Resource, type ResourceRef, ResourceRefSchema, ResourceSchema } from "../proto/gen/resource/v1/resource_pb.ts";
+import type { Component } from "../runtime/component.ts";
+import type { Relationship, Store, StoreEvent, StoreOp, Subscription } from "../store/types.ts";
+import { errorMessage } from "../util/errors.ts";
+import { buildRuntimeGraph, PROCESS_TYPE, RUNTIME_PACKAGE, RUNTIME_PREDICATES } from "./build.ts";
+import { readRootCpuset } from "./cgroup.ts";
+import { type ContainerInfo, discoverAll } from "./discover.ts";
+import { metadataReader } from "./metadata.ts";
+import { applyPolicy, containerMatcher, DEFAULT_PROCESS_POLICY, ProcessLister, type ProcessPolicy } from "./processes.ts";
+
+const writes = new Counter({
+  name: "antimetal_runtime_graph_writes_total",
+  help: "Store writes made by the runtime graph, by operation (upsert, delete, relationship_add, relationship_delete).",
+  labelNames: ["op"] as const,
+  registers: [registry],
+});
+const scans = new Counter({
+  name: "antimetal_runtime_graph_scans_total",
+  help: "Runtime graph scans, by result (ok, error).",
+  labelNames: ["result"] as const,
+  registers: [registry],
+});
+const size = new Gauge({
+  name: "antimetal_runtime_graph_objects",
+  help: "Containers, processes and relationships in the runtime graph after the last scan.",
+  labelNames: ["entity"] as const,
+  registers: [registry],
+});
+const leftOutGauge = new Gauge({
+  name: "antimetal_runtime_graph_processes_left_out",
+  help: "Processes without a node at the last scan, by reason (kernel_thread, young: alive less than the minimum age, container_cap, host_cap).",
+  labelNames: ["reason"] as const,
+  registers: [registry],
+});
+const scanSeconds = new Gauge({
+  name: "antimetal_runtime_graph_scan_seconds",
+  help: "Wall time of the last runtime graph scan (discovery, process listing, diff and store write).",
+  registers: [registry],
+});
+
+export const POD_TYPE = "k8s.io.api.core.v1.Pod";
+const KIND_POD = create(TypeDescriptorSchema, { type: POD_TYPE });
+
+export interface RuntimeGraphOptions {
+  store: Store;
+  paths: HostPaths;
+  /** --containers-update-interval in ms (default 30 s). */
+  intervalMs: number;
+  /** The host's SystemNode name (the hardware graph's). */
+  systemName: () => Promise<string>;
+  logger: Logger;
+  policy?: ProcessPolicy;
+  /** The Kubernetes cluster name once known: lets a container link to its Pod by CRI's pod name when the Pod is not in this store. */
+  kubeCluster?: () => string | undefined;
+  io?: HostIo;
+}
+
+export interface ScanResult {
+  containers: number;
+  processes: number;
+  relationships: number;
+  upserted: number;
+  deleted: number;
+  relationshipsAdded: number;
+  relationshipsDeleted: number;
+  leftOut: Record<string, number>;
+}
+
+export interface RuntimeGraphComponent extends Component {
+  /** One scan now (serialised with the timer's). */
+  refresh(): Promise<ScanResult>;
+}
+
+const OPS_PER_TX = 16;
+/** Scheduler states a process moves between all the time: a move among them alone is not a change worth a write. */
+const BUSY = new Set([ProcessState.RUNNING, ProcessState.SLEEPING, ProcessState.DISK_SLEEP]);
+
+/** True when two ProcessNodes differ only by a move between running, sleeping and disk sleep. */
+export function onlyStateFlapped(old: Resource, next: Resource): boolean {
+  const a = old.spec && anyUnpack(old.spec, ProcessNodeSchema);
+  const b = next.spec && anyUnpack(next.spec, ProcessNodeSchema);
+  if (!a || !b || !BUSY.has(a.state) || !BUSY.has(b.state)) return false;
+  b.state = a.state;
+  return equals(ProcessNodeSchema, a, b) && equals(ResourceSchema, { ...old, spec: undefined }, { ...next, spec: undefined });
+}
+const REL_BATCH = 256;
+
+export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeGraphComponent {
+  const log = opts.logger;
+  const io = (opts.io ?? defaultIo(opts.paths)).forOwner("runtime_graph");
+  const meta = metadataReader(io, opts.paths.root ?? "");
+  const lister = new ProcessLister(io, opts.paths.proc);
+  const policy = opts.policy ?? DEFAULT_PROCESS_POLICY;
+  const intervalMs = opts.intervalMs > 0 ? opts.intervalMs : 30_000;
+  const abort = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let sub: Subscription | undefined;
+  let ready = false;
+  let stopped = false;
+  let chain: Promise<unknown> = Promise.resolve();
+  /** What this component wrote last (undefined until loaded from the store at the first scan). */
+  let written: { resources: Map<string, Resource>; relationships: Map<string, Relationship> } | undefined;
+  let podUids = new Set<string>();
+
+  const load = () => {
+    const resources = new Map(
+      opts.store.listResources([create(TypeDescriptorSchema, { type: RUNTIME_PACKAGE })]).map((r) => [resourceKeyOf(r), r]),
+    );
+    for (const r of resources.values()) if (r.metadata) r.metadata.createdAt = r.metadata.updatedAt = r.metadata.deletedAt = undefined;
+    const relationships = new Map<string, Relationship>();
+    for (const p of RUNTIME_PREDICATES)
+      for (const r of opts.store.findRelationships({ predicate: p })) relationships.set(relationshipKey(r), r);
+    return { resources, relationships };
+  };
+
+  /** Pods in the store by UID (listed only when some container has a pod UID). */
+  const podLookup = (containers: ContainerInfo[]): ((c: ContainerInfo) => ResourceRef | undefined) => {
+    const byUid = new Map<string, ResourceRef>();
+    if (containers.some((c) => c.podUid))
+      for (const p of opts.store.listResources([KIND_POD])) if (p.metadata?.providerId) byUid.set(p.metadata.providerId, resourceRefOf(p));
+    const cluster = opts.kubeCluster?.();
+    return (c) => {
+      const hit = c.podUid ? byUid.get(c.podUid) : undefined;
+      if (hit) return hit;
+      if (cluster && c.podName && c.podNamespace)
+        return create(ResourceRefSchema, {
+          typeUrl: POD_TYPE,
+          name: c.podName,
+          namespace: { namespace: { case: "kube", value: { cluster, namespace: c.podNamespace } } },
+        });
+      return undefined;
+    };
+  };
+
+  const doScan = async (): Promise<ScanResult> => {
+    const t0 = performance.now();
+    const signal = abort.signal;
+    const [systemName, found] = await Promise.all([
+      opts.systemName(),
+      discoverAll(io, opts.paths.sys, opts.paths.root ?? "", meta, signal),
+    ]);
+    const [{ processes, kernelThreads }, rootCpuset] = await Promise.all([
+      lister.list(containerMatcher(found.containers, found.version, found.subsystem), signal),
+      readRootCpuset(io, found.root, found.version, signal),
+    ]);
+    const { kept, leftOut } = applyPolicy(processes, policy, Date.now());
+    const graph = buildRuntimeGraph({
+      systemName,
+      containers: found.containers,
+      processes: kept,
+      rootCpuset,
+      podRef: podLookup(found.containers),
+    });
+    for (const w of graph.warnings) log.warn({ warning: w }, "runtime graph: affinity left out");
+    podUids = new Set(found.containers.flatMap((c) => (c.podUid ? [c.podUid] : [])));
+
+    written ??= load();
+    const want = new Map(graph.resources.map((r) => [resourceKeyOf(r), r]));
+    const wantRels = new Map(graph.relationships.map((r) => [relationshipKey(r), r]));
+    const upserts = [...want.entries()].filter(([k, r]) => {
+      const old = written!.resources.get(k);
+      if (!old) return true;
+      if (equals(ResourceSchema, old, r)) return false;
+      if (r.type?.type === PROCESS_TYPE && onlyStateFlapped(old, r)) {
+        want.set(k, old); // keep what is stored
+        return false;
+      }
+      return true;
+    });
+    const deletes = [...written.resources.keys()].filter((k) => !want.has(k));
+    const deleted = new Set(deletes);
+    const relDeletes = [...written.relationships.entries()].filter(
+      ([k, r]) => !wantRels.has(k) && !deleted.has(encodeResourceKey(r.subject!)) && !deleted.has(encodeResourceKey(r.object!)),
+    );
+    const relAdds = [...wantRels.entries()].filter(([k]) => !written!.relationships.has(k));
+    const ops: StoreOp[] = [];
+    for (const [, r] of upserts) ops.push({ op: "update", resource: r });
+    if (relDeletes.length) ops.push({ op: "deleteRelationships", relationships: relDeletes.map(([, r]) => r) });
+    for (const k of deletes) ops.push({ op: "delete", ref: resourceRefOf(written.resources.get(k)!) });
+    for (let i = 0; i < relAdds.length; i += REL_BATCH)
+      ops.push({ op: "addRelationships", relationships: relAdds.slice(i, i + REL_BATCH).map(([, r]) => r) });
+    if (ops.length) await opts.store.applyAsync(ops, { chunkSize: OPS_PER_TX });
+    // The store stamps timestamps on the objects it was given: keep copies without them.
+    const mirror = new Map<string, Resource>();
+    for (const [k, r] of want) {
+      if (r.metadata) r.metadata.createdAt = r.metadata.updatedAt = undefined;
+      mirror.set(k, r);
+    }
+    written = { resources: mirror, relationships: wantRels };
+
+    if (upserts.length) writes.inc({ op: "upsert" }, upserts.length);
+    if (deletes.length) writes.inc({ op: "delete" }, deletes.length);
+    if (relAdds.length) writes.inc({ op: "relationship_add" }, relAdds.length);
+    if (relDeletes.length) writes.inc({ op: "relationship_delete" }, relDeletes.length);
+    const allLeftOut = { kernel_thread: kernelThreads, ...leftOut };
+    for (const [reason, n] of Object.entries(allLeftOut)) leftOutGauge.set({ reason }, n);
+    size.set({ entity: "containers" }, found.containers.length);
+    size.set({ entity: "processes" }, kept.length);
+    size.set({ entity: "relationships" }, graph.relationships.length);
+    scanSeconds.set((performance.now() - t0) / 1000);
+    scans.inc({ result: "ok" });
+    return {
+      containers: found.containers.length,
+      processes: kept.length,
+      relationships: graph.relationships.length,
+      upserted: upserts.length,
+      deleted: deletes.length,
+      relationshipsAdded: relAdds.length,
+      relationshipsDeleted: relDeletes.length,
+      leftOut: allLeftOut,
+    };
+  };
+
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const p = chain.then(fn, fn);
+    chain = p.catch(() => undefined);
+    return p;
+  };
+  const refresh = () =>
+    serial(async () => {
+      try {
+        return await doScan();
+      } catch (e) {
+        scans.inc({ result: "error" });
+        throw e;
+      }
+    });
+
+  /** A Pod of one of this host's containers was stored: link it now rather than at the next scan. */
+  let relinkQueued = false;
+  const onPodEvent = (ev: StoreEvent) => {
+    if (ev.type === "DELETE" || relinkQueued || podUids.size === 0) return;
+    for (const o of ev.objs) {
+      if (!o.object) continue;
+      let uid: string | undefined;
+      try {
+        uid = fromBinary(ResourceSchema, o.object.value).metadata?.providerId;
+      } catch (e) {
+        log.debug({ err: errorMessage(e) }, "runtime graph: a Pod event that is not a Resource");
+        continue;
+      }
+      if (uid && podUids.has(uid)) {
+        relinkQueued = true;
+        // Handlers run inside the store's commit path: write from a later task.
+        setTimeout(() => {
+          relinkQueued = false;
+          if (!stopped) void refresh().catch((e) => log.warn({ err: errorMessage(e) }, "runtime graph rescan after a Pod event failed"));
+        }, 0);
+        return;
+      }
+    }
+  };
+
+  const schedule = () => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      refresh()
+        .catch((e) => log.error({ err: errorMessage(e) }, "runtime graph scan failed"))
+        .finally(schedule);
+    }, intervalMs);
+    timer.unref?.();
+  };
+
+  return {
+    name: "runtime-graph",
+    required: false,
+    async start() {
+      const first = refresh().then(
+        (r) => log.info({ ...r }, "runtime graph published"),
+        (e) => log.error({ err: errorMessage(e) }, "initial runtime graph scan failed"),
+      );
+      let waited: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([first, new Promise<void>((resolve) => (waited = setTimeout(resolve, 10_000)))]);
+      clearTimeout(waited);
+      sub = opts.store.subscribe([KIND_POD], onPodEvent);
+      ready = true;
+      schedule();
+    },
+    async stop(deadline: AbortSignal) {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      sub?.close();
+      abort.abort();
+      await Promise.race([chain, new Promise<void>((resolve) => deadline.addEventListener("abort", () => resolve(), { once: true }))]);
+    },
+    isReady: () => ready,
+    refresh,
+  };
+}
