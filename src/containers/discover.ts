@@ -19,7 +19,7 @@ export interface ContainerInfo {
   id: string;
   runtime: ContainerRuntime;
   cgroupVersion: 1 | 2;
-  /** Absolute cgroup directory as the agent sees it (v1: under the discovery controller's hierarchy). */
+  /** The cgroup's path in its hierarchy ("/system.slice/docker-<id>.scope"), as /proc/<pid>/cgroup shows it: the same wherever the agent mounts /sys. */
   cgroupPath: string;
   /** Relative to the hierarchy root: what /proc/<pid>/cgroup shows. */
   relPath: string;
@@ -116,7 +116,7 @@ export async function discoverAll(
         id,
         runtime: m?.runtime ?? f.runtime,
         cgroupVersion: version,
-        cgroupPath: controllerDir(root, version, subsystem, f.relPath),
+        cgroupPath: `/${f.relPath}`,
         relPath: f.relPath,
         podUid: podUidFromPath(f.relPath) ?? (labels["io.kubernetes.cri.sandbox-uid"] || labels["io.kubernetes.pod.uid"] || undefined),
         podNamespace: labels["io.kubernetes.cri.sandbox-namespace"] || labels["io.kubernetes.pod.namespace"] || undefined,

@@ -61,6 +61,7 @@ const scanSeconds = new Gauge({
 
 export const POD_TYPE = "k8s.io.api.core.v1.Pod";
 const KIND_POD = create(TypeDescriptorSchema, { type: POD_TYPE });
+const SYSTEM_NODE_TYPE = "antimetal.hardware.v1.SystemNode";
 
 export interface RuntimeGraphOptions {
   store: Store;
@@ -247,10 +248,18 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
       }
     });
 
-  /** A Pod of one of this host's containers was stored: link it now rather than at the next scan. */
+  /**
+   * A Pod of one of this host's containers was stored: link it now rather than at the next scan.
+   * A Pod or the SystemNode deleted: the store dropped our relationships to it with it.
+   */
   let relinkQueued = false;
   const onPodEvent = (ev: StoreEvent) => {
-    if (ev.type === "DELETE" || relinkQueued || podUids.size === 0) return;
+    if (ev.type === "DELETE") {
+      // The store cascaded our relationships to it away: diff against the store again at the next scan.
+      written = undefined;
+      return;
+    }
+    if (relinkQueued || podUids.size === 0) return;
     for (const o of ev.objs) {
       if (!o.object) continue;
       let uid: string | undefined;
@@ -260,7 +269,7 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
         log.debug({ err: errorMessage(e) }, "runtime graph: a Pod event that is not a Resource");
         continue;
       }
-      if (uid && podUids.has(uid)) {
+      if (o.type?.type === POD_TYPE && uid && podUids.has(uid)) {
         relinkQueued = true;
         // Handlers run inside the store's commit path: write from a later task.
         setTimeout(() => {
@@ -293,7 +302,7 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
       let waited: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([first, new Promise<void>((resolve) => (waited = setTimeout(resolve, 10_000)))]);
       clearTimeout(waited);
-      sub = opts.store.subscribe([KIND_POD], onPodEvent);
+      sub = opts.store.subscribe([KIND_POD, create(TypeDescriptorSchema, { type: SYSTEM_NODE_TYPE })], onPodEvent);
       ready = true;
       schedule();
     },
