@@ -99,16 +99,20 @@ export async function discoverAll(
   const root = `${sysRoot}/fs/cgroup`;
   const version = await detectCgroupVersion(io, root, signal);
   const subsystem = version === 1 ? await firstSubsystem(io, root, signal) : "";
-  const found = new Map<string, { runtime: ContainerRuntime; relPath: string }>();
+  const found = new Map<string, { runtime: ContainerRuntime; relPath: string; ns?: string }>();
   for (const c of await discoverContainers(io, root, version, subsystem, signal))
     found.set(c.id, { runtime: runtimeFromPath(c.relPath), relPath: c.relPath });
   for (const t of await containerdTasks(io, hostRoot, root, version, subsystem, signal))
     if (!found.has(t.id))
-      found.set(t.id, { runtime: t.ns === "k8s.io" ? ContainerRuntime.CRI_CONTAINERD : ContainerRuntime.CONTAINERD, relPath: t.relPath });
+      found.set(t.id, {
+        runtime: t.ns === "k8s.io" ? ContainerRuntime.CRI_CONTAINERD : ContainerRuntime.CONTAINERD,
+        relPath: t.relPath,
+        ns: t.ns,
+      });
 
   const containers = await Promise.all(
     [...found.entries()].map(async ([id, f]): Promise<ContainerInfo> => {
-      const [limits, m] = await Promise.all([readLimits(io, root, version, f.relPath, signal), meta.read(id, f.runtime, signal)]);
+      const [limits, m] = await Promise.all([readLimits(io, root, version, f.relPath, signal), meta.read(id, f.runtime, signal, f.ns)]);
       const labels = m?.meta.labels ?? {};
       const image = parseImageReference(m?.meta.image ?? "");
       const names = m ? humanNames(labels, image?.name ?? "") : { containerName: "", workloadName: "" };

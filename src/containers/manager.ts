@@ -165,6 +165,10 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
       lister.list(containerMatcher(found.containers, found.version, found.subsystem), signal),
       readRootCpuset(io, found.root, found.version, signal),
     ]);
+    // Without the runtime's own start time, a container started when its first process did.
+    const firstStart = new Map<string, number>();
+    for (const p of processes) if (p.container && !(firstStart.get(p.container)! <= p.startMs)) firstStart.set(p.container, p.startMs);
+    for (const c of found.containers) if (!c.startedMs) c.startedMs = firstStart.get(c.id) ?? 0;
     const { kept, leftOut } = applyPolicy(processes, policy, Date.now());
     const graph = buildRuntimeGraph({
       systemName,

@@ -102,11 +102,15 @@ export function parseStorageContainers(text: string): Map<string, string> {
 }
 
 export interface MetadataReader {
-  /** The runtime's metadata of container `id`; undefined when its state is not on this host (or not readable). */
+  /**
+   * The runtime's metadata of container `id`; undefined when its state is not on this host (or not readable).
+   * `ns`: the containerd namespace when known (a container found in containerd's task state).
+   */
   read(
     id: string,
     runtime: ContainerRuntime,
     signal: AbortSignal,
+    ns?: string,
   ): Promise<{ runtime: ContainerRuntime; meta: RuntimeMetadata } | undefined>;
 }
 
@@ -134,8 +138,8 @@ export function metadataReader(io: HostIo, hostRoot: string): MetadataReader {
       throw e;
     }
   };
-  const containerd = async (id: string, signal: AbortSignal) => {
-    for (const ns of CONTAINERD_NAMESPACES) {
+  const containerd = async (id: string, signal: AbortSignal, known?: string) => {
+    for (const ns of known ? [known] : CONTAINERD_NAMESPACES) {
       const meta = await readJson(`${root}/${CONTAINERD_TASK_DIR}/${ns}/${id}/config.json`, parseOciConfig, signal);
       if (meta) return { meta, cri: ns === "k8s.io" || !!meta.labels["io.kubernetes.cri.container-type"] };
     }
@@ -154,7 +158,7 @@ export function metadataReader(io: HostIo, hostRoot: string): MetadataReader {
     readJson(`${root}/${DOCKER_CONTAINERS_DIR}/${id}/config.v2.json`, parseDockerConfig, signal);
 
   return {
-    async read(id, runtime, signal) {
+    async read(id, runtime, signal, ns) {
       switch (runtime) {
         case ContainerRuntime.DOCKER: {
           const meta = await docker(id, signal);
@@ -162,7 +166,7 @@ export function metadataReader(io: HostIo, hostRoot: string): MetadataReader {
         }
         case ContainerRuntime.CONTAINERD:
         case ContainerRuntime.CRI_CONTAINERD: {
-          const c = await containerd(id, signal);
+          const c = await containerd(id, signal, ns);
           return c && { runtime, meta: c.meta };
         }
         case ContainerRuntime.CRI_O:
