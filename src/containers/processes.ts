@@ -67,10 +67,15 @@ export function containerMatcher(containers: ContainerInfo[], version: 1 | 2, su
 
 interface Cached {
   startTicks: bigint;
+  /** comm: an exec changes it (the pid and start time stay). */
+  command: string;
   cmdline: string;
 }
 
-/** Reads processes; cmdline is read once per process (pid and start time), since only an exec changes it and exec events re-read it. */
+/**
+ * Reads processes. cmdline is read again only for a process not seen before (pid and start time) or
+ * whose command changed (an exec keeps the pid and start time but sets a new comm).
+ */
 export class ProcessLister {
   private readonly cmdlines = new Map<number, Cached>();
   private bootMs = 0;
@@ -113,21 +118,22 @@ export class ProcessLister {
       }
       const cgroup = this.io.readSyncSoft(`${this.procRoot}/${e.name}/cgroup`).text ?? "";
       const cached = this.cmdlines.get(s.pid);
+      const known = cached?.startTicks === s.startTime && cached.command === s.command;
       const p: ProcessInfo = {
         pid: s.pid,
         ppid: s.ppid,
         pgid: s.pgid,
         sid: s.sid,
         command: s.command,
-        cmdline: cached?.startTicks === s.startTime ? cached.cmdline : "",
+        cmdline: known ? cached.cmdline : "",
         state: s.state,
         startMs: bootMs + Math.floor((Number(s.startTime) * 1000) / hz),
         container: match(cgroup),
       };
       seen.add(s.pid);
-      if (cached?.startTicks !== s.startTime) fresh.push(p);
+      if (!known) fresh.push(p);
       out.push(p);
-      this.cmdlines.set(s.pid, { startTicks: s.startTime, cmdline: p.cmdline });
+      this.cmdlines.set(s.pid, { startTicks: s.startTime, command: s.command, cmdline: p.cmdline });
     }
     // cmdline takes the process's mm lock: read on the pool, only for processes not seen before.
     await Promise.all(
