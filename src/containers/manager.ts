@@ -94,6 +94,7 @@ export interface RuntimeGraphComponent extends Component {
 }
 
 const OPS_PER_TX = 16;
+const SCAN_DEADLINE_MS = 30_000;
 /** Scheduler states a process moves between all the time: a move among them alone is not a change worth a write. */
 const BUSY = new Set([ProcessState.RUNNING, ProcessState.SLEEPING, ProcessState.DISK_SLEEP]);
 
@@ -110,7 +111,8 @@ const REL_BATCH = 256;
 export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeGraphComponent {
   const log = opts.logger;
   const io = (opts.io ?? defaultIo(opts.paths)).forOwner("runtime_graph");
-  const meta = metadataReader(io, opts.paths.root ?? "");
+  const hostRoot = (opts.paths.root ?? "").replace(/\/+$/, "");
+  const meta = metadataReader(io, hostRoot);
   const lister = new ProcessLister(io, opts.paths.proc);
   const policy = opts.policy ?? DEFAULT_PROCESS_POLICY;
   const intervalMs = opts.intervalMs > 0 ? opts.intervalMs : 30_000;
@@ -156,11 +158,9 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
 
   const doScan = async (): Promise<ScanResult> => {
     const t0 = performance.now();
-    const signal = abort.signal;
-    const [systemName, found] = await Promise.all([
-      opts.systemName(),
-      discoverAll(io, opts.paths.sys, opts.paths.root ?? "", meta, signal),
-    ]);
+    // One scan has SCAN_DEADLINE_MS: a hung cgroup or runtime-state read fails the scan, never the agent (the next one retries).
+    const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(SCAN_DEADLINE_MS)]);
+    const [systemName, found] = await Promise.all([opts.systemName(), discoverAll(io, opts.paths.sys, hostRoot, meta, signal)]);
     const [{ processes, kernelThreads }, rootCpuset] = await Promise.all([
       lister.list(containerMatcher(found.containers, found.version, found.subsystem), signal),
       readRootCpuset(io, found.root, found.version, signal),
@@ -289,6 +289,7 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
     if (stopped) return;
     timer = setTimeout(() => {
       refresh()
+        .then((r) => log.debug({ ...r }, "runtime graph scanned"))
         .catch((e) => log.error({ err: errorMessage(e) }, "runtime graph scan failed"))
         .finally(schedule);
     }, intervalMs);
