@@ -11,7 +11,8 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { newRelationship, newResource, packMessage, resourceRef } from "../graph/build.ts";
-import { refPath, relationshipKey } from "../graph/keys.ts";
+import { refPath } from "../graph/keys.ts";
+import { RELATIONSHIP_KIND } from "../graph/names.ts";
 import { ContainerNodeSchema } from "../proto/gen/antimetal/runtime/v1/container_pb.ts";
 import { CgroupVersion } from "../proto/gen/antimetal/runtime/v1/linux_pb.ts";
 import { ProcessNodeSchema } from "../proto/gen/antimetal/runtime/v1/process_pb.ts";
@@ -44,25 +45,12 @@ export interface RuntimeGraphInput {
   podRef?: (c: ContainerInfo) => ResourceRef | undefined;
 }
 
-export interface RuntimeGraph {
-  resources: Resource[];
-  relationships: Relationship[];
-  /** Relationships whose trouble was only logged (a malformed cpuset). */
-  warnings: string[];
-}
-
 export function hostNamespace(host: string, container = ""): Namespace {
   return create(NamespaceSchema, { namespace: { case: "host", value: { host, container } } });
 }
 
 const CONTAINS = packMessage(ContainsSchema, { type: ContainmentType.RUNTIME });
 const CONTAINED_BY = packMessage(ContainedBySchema, { type: ContainmentType.RUNTIME });
-
-/** parent Contains child, child ContainedBy parent. */
-function pair(out: Relationship[], parent: ResourceRef, child: ResourceRef): void {
-  out.push(newRelationship({ subject: parent, object: child, predicate: CONTAINS }));
-  out.push(newRelationship({ subject: child, object: parent, predicate: CONTAINED_BY }));
-}
 
 export function containerRef(systemName: string, id: string): ResourceRef {
   return resourceRef(CONTAINER_TYPE, id, hostNamespace(systemName));
@@ -116,57 +104,123 @@ export function processResource(systemName: string, p: ProcessInfo): Resource {
   });
 }
 
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+/** The middle of relationshipKey (graph/keys.ts) for each predicate: "|kind|type|type_url:value|". */
+const CONTAINS_MID = `|${RELATIONSHIP_KIND}|${ContainsSchema.typeName}|${CONTAINS.typeUrl}:${hex(CONTAINS.value)}|`;
+const CONTAINED_BY_MID = `|${RELATIONSHIP_KIND}|${ContainedBySchema.typeName}|${CONTAINED_BY.typeUrl}:${hex(CONTAINED_BY.value)}|`;
+
+/** One node of the desired graph: its readable key (refPath), a signature of everything its spec is built from, and how to build it. */
+export interface NodePlan {
+  path: string;
+  type: string;
+  /** Equal signatures build equal resources, except for a process's state among running/sleeping/disk sleep (not a change). */
+  sig: string;
+  build(): Resource;
+}
+
+/** One relationship of the desired graph: its relationshipKey and how to build it. */
+export interface EdgePlan {
+  key: string;
+  build(): Relationship;
+}
+
+export interface RuntimeGraphPlan {
+  /** By path (refPath), sorted. */
+  nodes: Map<string, NodePlan>;
+  /** By relationshipKey. */
+  edges: Map<string, EdgePlan>;
+  /** Relationships whose trouble was only logged (a malformed cpuset). */
+  warnings: string[];
+}
+
+/** Process states a process moves between all the time: a move among them alone is not a change worth a write. */
+const BUSY_STATES = new Set(["R", "S", "D", "I"]);
+
 /**
- * The whole runtime graph of one scan, sorted (resources by refPath, relationships by relationshipKey).
- * Relationships: container -> its processes; parent -> child process (both in the graph); SystemNode
- * -> each container and each host process whose parent is not in the graph; pinned CPU core / NUMA
- * node -> container; Pod -> container. Each with its inverse (ContainedBy).
+ * The desired runtime graph of one scan, without building a message until asked (a steady scan builds
+ * none): nodes for containers and processes; relationships: container -> its processes; parent ->
+ * child process (both in the graph); SystemNode -> each container and each host process whose parent
+ * is not in the graph; pinned CPU core / NUMA node -> container; Pod -> container. Each with its
+ * inverse (ContainedBy).
  */
-export function buildRuntimeGraph(input: RuntimeGraphInput): RuntimeGraph {
+export function planRuntimeGraph(input: RuntimeGraphInput): RuntimeGraphPlan {
   const sys = input.systemName;
-  const systemRef = resourceRef(SYSTEM_NODE_TYPE, sys);
-  const resources: Resource[] = [];
-  const rels: Relationship[] = [];
+  const nodes = new Map<string, NodePlan>();
+  const edges = new Map<string, EdgePlan>();
   const warnings: string[] = [];
-  const cRefs = new Map<string, ResourceRef>();
+  const systemPath = `${SYSTEM_NODE_TYPE}/${sys}`;
+  const systemRef = () => resourceRef(SYSTEM_NODE_TYPE, sys);
+  const pair = (parentPath: string, parent: () => ResourceRef, childPath: string, child: () => ResourceRef) => {
+    const fwd = parentPath + CONTAINS_MID + childPath;
+    edges.set(fwd, { key: fwd, build: () => newRelationship({ subject: parent(), object: child(), predicate: CONTAINS }) });
+    const inv = childPath + CONTAINED_BY_MID + parentPath;
+    edges.set(inv, { key: inv, build: () => newRelationship({ subject: child(), object: parent(), predicate: CONTAINED_BY }) });
+  };
+  const cPaths = new Map<string, string>();
   for (const c of input.containers) {
-    resources.push(containerResource(sys, c));
-    const ref = containerRef(sys, c.id);
-    cRefs.set(c.id, ref);
-    pair(rels, systemRef, ref);
+    const path = `${CONTAINER_TYPE}/host/${sys}//${c.id}`;
+    const ref = () => containerRef(sys, c.id);
+    cPaths.set(c.id, path);
+    nodes.set(path, { path, type: CONTAINER_TYPE, sig: containerSig(c), build: () => containerResource(sys, c) });
+    pair(systemPath, systemRef, path, ref);
     const pod = input.podRef?.(c);
-    if (pod) pair(rels, pod, ref);
+    if (pod) pair(refPath(pod), () => pod, path, ref);
     try {
       if (c.limits.cpusetCpus && c.limits.cpusetCpus !== input.rootCpuset.cpus)
-        for (const n of parseCpuList(c.limits.cpusetCpus)) pair(rels, resourceRef(CPU_CORE_TYPE, `${sys}-cpu-core-${n}`), ref);
+        for (const n of parseCpuList(c.limits.cpusetCpus)) {
+          const name = `${sys}-cpu-core-${n}`;
+          pair(`${CPU_CORE_TYPE}/${name}`, () => resourceRef(CPU_CORE_TYPE, name), path, ref);
+        }
       if (c.limits.cpusetMems && c.limits.cpusetMems !== input.rootCpuset.mems)
-        for (const n of parseCpuList(c.limits.cpusetMems)) pair(rels, resourceRef(NUMA_TYPE, `${sys}-numa-node-${n}`), ref);
+        for (const n of parseCpuList(c.limits.cpusetMems)) {
+          const name = `${sys}-numa-node-${n}`;
+          pair(`${NUMA_TYPE}/${name}`, () => resourceRef(NUMA_TYPE, name), path, ref);
+        }
     } catch (e) {
       warnings.push(`container ${c.id}: ${(e as Error).message}`);
     }
   }
-  const pRefs = new Map<number, ResourceRef>();
+  const pPaths = new Map<number, { path: string; p: ProcessInfo }>();
+  for (const p of input.processes) pPaths.set(p.pid, { path: `${PROCESS_TYPE}/host/${sys}/${p.container}/${p.pid}`, p });
   for (const p of input.processes) {
-    resources.push(processResource(sys, p));
-    pRefs.set(p.pid, processRef(sys, p));
+    const { path } = pPaths.get(p.pid)!;
+    const ref = () => processRef(sys, p);
+    nodes.set(path, { path, type: PROCESS_TYPE, sig: processSig(p), build: () => processResource(sys, p) });
+    const parent = p.ppid > 0 ? pPaths.get(p.ppid) : undefined;
+    if (parent) pair(parent.path, () => processRef(sys, parent.p), path, ref);
+    const cPath = p.container ? cPaths.get(p.container) : undefined;
+    if (cPath) pair(cPath, () => containerRef(sys, p.container), path, ref);
+    else if (!parent) pair(systemPath, systemRef, path, ref);
   }
-  for (const p of input.processes) {
-    const ref = pRefs.get(p.pid)!;
-    const parent = p.ppid > 0 ? pRefs.get(p.ppid) : undefined;
-    if (parent) pair(rels, parent, ref);
-    const container = p.container ? cRefs.get(p.container) : undefined;
-    if (container) pair(rels, container, ref);
-    else if (!parent) pair(rels, systemRef, ref);
-  }
-  const byKey = new Map<string, Relationship>();
-  for (const r of rels) byKey.set(relationshipKey(r), r);
-  const keyed = resources.map(
-    (r) => [refPath({ typeUrl: r.type!.type, name: r.metadata!.name, namespace: r.metadata!.namespace } as ResourceRef), r] as const,
-  );
-  keyed.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return {
-    resources: keyed.map(([, r]) => r),
-    relationships: [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r),
-    warnings,
-  };
+  return { nodes, edges, warnings };
+}
+
+function containerSig(c: ContainerInfo): string {
+  const l = c.limits;
+  const labels = Object.entries(c.labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join("\0");
+  return [
+    c.runtime,
+    c.cgroupVersion,
+    c.cgroupPath,
+    c.imageName,
+    c.imageTag,
+    labels,
+    c.createdMs,
+    c.startedMs,
+    l.cpuShares,
+    l.cpuQuotaUs,
+    l.cpuPeriodUs,
+    l.memoryLimitBytes,
+    l.cpusetCpus,
+    l.cpusetMems,
+    c.containerName,
+    c.workloadName,
+  ].join("\u0001");
+}
+
+function processSig(p: ProcessInfo): string {
+  const state = BUSY_STATES.has(p.state) ? "~" : p.state;
+  return `${p.ppid}\u0001${p.pgid}\u0001${p.sid}\u0001${p.command}\u0001${p.cmdline}\u0001${state}\u0001${p.startMs}`;
 }

@@ -90,6 +90,32 @@ export async function readLimits(io: HostIo, root: string, version: 1 | 2, relPa
   return limitsV1({ shares, quota, period, memory, cpus, mems });
 }
 
+/**
+ * Limits of many containers with one reader-thread round trip (every file of every container in one
+ * readManyOptional), in the order of `relPaths`.
+ */
+export async function readLimitsMany(
+  io: HostIo,
+  root: string,
+  version: 1 | 2,
+  relPaths: string[],
+  signal: AbortSignal,
+): Promise<CgroupLimits[]> {
+  const files =
+    version === 2
+      ? ["cpu.weight", "cpu.max", "memory.max", "cpuset.cpus", "cpuset.mems"]
+      : ["cpu.shares", "cpu.cfs_quota_us", "cpu.cfs_period_us", "memory.limit_in_bytes", "cpuset.cpus", "cpuset.mems"];
+  const ctl = ["cpu", "cpu", "cpu", "memory", "cpuset", "cpuset"];
+  const paths = relPaths.flatMap((rel) => files.map((f, i) => `${controllerDir(root, version, ctl[i]!, rel)}/${f}`));
+  const texts = paths.length ? await io.readManyOptional(paths, signal) : [];
+  return relPaths.map((_, n) => {
+    const t = texts.slice(n * files.length, (n + 1) * files.length);
+    return version === 2
+      ? limitsV2({ weight: t[0], max: t[1], memory: t[2], cpus: t[3], mems: t[4] })
+      : limitsV1({ shares: t[0], quota: t[1], period: t[2], memory: t[3], cpus: t[4], mems: t[5] });
+  });
+}
+
 /** The host's own cpuset (the root cgroup's): a container whose cpuset equals it is not pinned. */
 export async function readRootCpuset(
   io: HostIo,

@@ -11,8 +11,8 @@
 import { detectCgroupVersion, discoverContainers } from "../perf/collectors/cgroup-discovery.ts";
 import type { HostIo } from "../perf/io.ts";
 import { ContainerRuntime } from "../proto/gen/antimetal/runtime/v1/container_pb.ts";
-import { type CgroupLimits, cgroupsPathToRel, controllerDir, readLimits } from "./cgroup.ts";
-import { CONTAINERD_TASK_DIR, type MetadataReader, parseOciConfig } from "./metadata.ts";
+import { type CgroupLimits, cgroupsPathToRel, controllerDir, readLimitsMany } from "./cgroup.ts";
+import { CONTAINERD_TASK_DIR, type MetadataReader, parseOciConfig, type RuntimeMetadata } from "./metadata.ts";
 import { humanNames, parseImageReference, podUidFromPath, runtimeFromPath } from "./parse.ts";
 
 export interface ContainerInfo {
@@ -52,67 +52,102 @@ async function firstSubsystem(io: HostIo, root: string, signal: AbortSignal): Pr
   return "cpu";
 }
 
-/** Containers in containerd's task state whose cgroup directory exists: id -> relative cgroup path and namespace. */
-async function containerdTasks(
-  io: HostIo,
-  hostRoot: string,
-  root: string,
-  version: 1 | 2,
-  subsystem: string,
-  signal: AbortSignal,
-): Promise<{ id: string; ns: string; relPath: string }[]> {
-  const base = `${hostRoot}/${CONTAINERD_TASK_DIR}`;
-  const out: { id: string; ns: string; relPath: string }[] = [];
-  for (const ns of await io.listOptional(base, signal)) {
-    if (!ns.isDirectory()) continue;
-    for (const c of await io.listOptional(`${base}/${ns.name}`, signal)) {
-      if (!c.isDirectory()) continue;
-      const text = await io.readOptional(`${base}/${ns.name}/${c.name}/config.json`, signal);
-      if (text === undefined) continue;
-      let cgroupsPath: string | undefined;
-      try {
-        cgroupsPath = parseOciConfig(text).cgroupsPath;
-      } catch (e) {
-        if (!(e instanceof SyntaxError)) throw e;
-        continue; // being written: the next scan reads it
-      }
-      if (!cgroupsPath) continue;
-      const relPath = cgroupsPathToRel(cgroupsPath);
-      if (relPath && (await io.isDir(controllerDir(root, version, subsystem, relPath), signal)))
-        out.push({ id: c.name, ns: ns.name, relPath });
-    }
-  }
-  return out;
-}
+/** Scans between re-reads of what rarely changes: runtime metadata and containerd task configs. */
+const METADATA_REFRESH_SCANS = 10;
+
+type Found = { runtime: ContainerRuntime; relPath: string; ns?: string };
+type Meta = { runtime: ContainerRuntime; meta: RuntimeMetadata } | undefined;
 
 /**
- * Every container on the host: `<sys>/fs/cgroup` walked by the original's rules (kubepods included on
- * v1), merged by id with containerd's task state under `hostRoot`; then limits and metadata for each.
+ * Every container on the host, scan after scan: `<sys>/fs/cgroup` walked by the original's rules
+ * (kubepods included on v1), merged by id with containerd's task state under `hostRoot`; then limits
+ * (every scan, one read round trip for all containers) and metadata (cached per container, read again
+ * every METADATA_REFRESH_SCANS scans).
  */
-export async function discoverAll(
-  io: HostIo,
-  sysRoot: string,
-  hostRoot: string,
-  meta: MetadataReader,
-  signal: AbortSignal,
-): Promise<DiscoveryResult> {
-  const root = `${sysRoot}/fs/cgroup`;
-  const version = await detectCgroupVersion(io, root, signal);
-  const subsystem = version === 1 ? await firstSubsystem(io, root, signal) : "";
-  const found = new Map<string, { runtime: ContainerRuntime; relPath: string; ns?: string }>();
-  for (const c of await discoverContainers(io, root, version, subsystem, signal))
-    found.set(c.id, { runtime: runtimeFromPath(c.relPath), relPath: c.relPath });
-  for (const t of await containerdTasks(io, hostRoot, root, version, subsystem, signal))
-    if (!found.has(t.id))
+export class ContainerDiscovery {
+  private scans = 0;
+  private metaCache = new Map<string, { at: number; value: Meta }>();
+  /** containerd task "<ns>/<id>" -> its cgroup's relative path ("" when it has none). */
+  private taskCache = new Map<string, { at: number; relPath: string }>();
+
+  constructor(
+    private readonly io: HostIo,
+    private readonly sysRoot: string,
+    private readonly hostRoot: string,
+    private readonly meta: MetadataReader,
+  ) {}
+
+  /** Containers in containerd's task state the walk did not find and whose cgroup directory exists. */
+  private async containerdTasks(known: Map<string, Found>, root: string, version: 1 | 2, subsystem: string, signal: AbortSignal) {
+    const io = this.io;
+    const base = `${this.hostRoot}/${CONTAINERD_TASK_DIR}`;
+    const out: { id: string; ns: string; relPath: string }[] = [];
+    const seen = new Set<string>();
+    for (const ns of await io.listOptional(base, signal)) {
+      if (!ns.isDirectory()) continue;
+      for (const c of await io.listOptional(`${base}/${ns.name}`, signal)) {
+        if (!c.isDirectory() || known.has(c.name)) continue;
+        const key = `${ns.name}/${c.name}`;
+        seen.add(key);
+        let cached = this.taskCache.get(key);
+        if (!cached || this.scans - cached.at >= METADATA_REFRESH_SCANS) {
+          const text = await io.readOptional(`${base}/${key}/config.json`, signal);
+          let cgroupsPath: string | undefined;
+          try {
+            cgroupsPath = text === undefined ? undefined : parseOciConfig(text).cgroupsPath;
+          } catch (e) {
+            if (!(e instanceof SyntaxError)) throw e;
+            continue; // being written: the next scan reads it
+          }
+          cached = { at: this.scans, relPath: cgroupsPath ? cgroupsPathToRel(cgroupsPath) : "" };
+          this.taskCache.set(key, cached);
+        }
+        if (cached.relPath && (await io.isDir(controllerDir(root, version, subsystem, cached.relPath), signal)))
+          out.push({ id: c.name, ns: ns.name, relPath: cached.relPath });
+      }
+    }
+    for (const k of this.taskCache.keys()) if (!seen.has(k)) this.taskCache.delete(k);
+    return out;
+  }
+
+  private async metadata(id: string, f: Found, signal: AbortSignal): Promise<Meta> {
+    const hit = this.metaCache.get(id);
+    if (hit && this.scans - hit.at < METADATA_REFRESH_SCANS) return hit.value;
+    const value = await this.meta.read(id, f.runtime, signal, f.ns);
+    this.metaCache.set(id, { at: this.scans, value });
+    return value;
+  }
+
+  async scan(signal: AbortSignal): Promise<DiscoveryResult> {
+    const io = this.io;
+    this.scans++;
+    const root = `${this.sysRoot}/fs/cgroup`;
+    const version = await detectCgroupVersion(io, root, signal);
+    const subsystem = version === 1 ? await firstSubsystem(io, root, signal) : "";
+    const found = new Map<string, Found>();
+    for (const c of await discoverContainers(io, root, version, subsystem, signal, { syncList: true }))
+      found.set(c.id, { runtime: runtimeFromPath(c.relPath), relPath: c.relPath });
+    for (const t of await this.containerdTasks(found, root, version, subsystem, signal))
       found.set(t.id, {
         runtime: t.ns === "k8s.io" ? ContainerRuntime.CRI_CONTAINERD : ContainerRuntime.CONTAINERD,
         relPath: t.relPath,
         ns: t.ns,
       });
+    for (const id of this.metaCache.keys()) if (!found.has(id)) this.metaCache.delete(id);
 
-  const containers = await Promise.all(
-    [...found.entries()].map(async ([id, f]): Promise<ContainerInfo> => {
-      const [limits, m] = await Promise.all([readLimits(io, root, version, f.relPath, signal), meta.read(id, f.runtime, signal, f.ns)]);
+    const entries = [...found.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const [limits, metas] = await Promise.all([
+      readLimitsMany(
+        io,
+        root,
+        version,
+        entries.map(([, f]) => f.relPath),
+        signal,
+      ),
+      Promise.all(entries.map(([id, f]) => this.metadata(id, f, signal))),
+    ]);
+    const containers = entries.map(([id, f], i): ContainerInfo => {
+      const m = metas[i];
       const labels = m?.meta.labels ?? {};
       const image = parseImageReference(m?.meta.image ?? "");
       const names = m ? humanNames(labels, image?.name ?? "") : { containerName: "", workloadName: "" };
@@ -130,11 +165,10 @@ export async function discoverAll(
         labels,
         createdMs: m?.meta.createdMs ?? 0,
         startedMs: m?.meta.startedMs ?? 0,
-        limits,
+        limits: limits[i]!,
         ...names,
       };
-    }),
-  );
-  containers.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { version, subsystem, root, containers };
+    });
+    return { version, subsystem, root, containers };
+  }
 }

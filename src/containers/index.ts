@@ -10,8 +10,8 @@
  * See docs/runtime-graph.md.
  */
 
-export { buildRuntimeGraph, CONTAINER_TYPE, PROCESS_TYPE, type RuntimeGraph, type RuntimeGraphInput } from "./build.ts";
-export { type ContainerInfo, type DiscoveryResult, discoverAll } from "./discover.ts";
+export { CONTAINER_TYPE, PROCESS_TYPE, planRuntimeGraph, type RuntimeGraphInput, type RuntimeGraphPlan } from "./build.ts";
+export { ContainerDiscovery, type ContainerInfo, type DiscoveryResult } from "./discover.ts";
 export { createRuntimeGraphComponent, type RuntimeGraphComponent, type RuntimeGraphOptions, type ScanResult } from "./manager.ts";
 export { metadataReader } from "./metadata.ts";
 export { DEFAULT_PROCESS_POLICY, type ProcessPolicy } from "./processes.ts";

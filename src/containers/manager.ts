@@ -11,7 +11,7 @@
 import { create, equals, fromBinary } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { Counter, Gauge } from "prom-client";
-import { encodeResourceKey, relationshipKey, resourceKeyOf, resourceRefOf } from "../graph/keys.ts";
+import { refPath, relationshipKey, resourceRefOf } from "../graph/keys.ts";
 import type { Logger } from "../log/logger.ts";
 import { registry } from "../metrics/registry.ts";
 import type { HostPaths } from "../perf/collector.ts";
@@ -23,9 +23,9 @@ import { type Resource, type ResourceRef, ResourceRefSchema, ResourceSchema } fr
 import type { Component } from "../runtime/component.ts";
 import type { Relationship, Store, StoreEvent, StoreOp, Subscription } from "../store/types.ts";
 import { errorMessage } from "../util/errors.ts";
-import { buildRuntimeGraph, PROCESS_TYPE, RUNTIME_PACKAGE, RUNTIME_PREDICATES } from "./build.ts";
+import { PROCESS_TYPE, planRuntimeGraph, RUNTIME_PACKAGE, RUNTIME_PREDICATES } from "./build.ts";
 import { readRootCpuset } from "./cgroup.ts";
-import { type ContainerInfo, discoverAll } from "./discover.ts";
+import { ContainerDiscovery, type ContainerInfo } from "./discover.ts";
 import { metadataReader } from "./metadata.ts";
 import { applyPolicy, containerMatcher, DEFAULT_PROCESS_POLICY, ProcessLister, type ProcessPolicy } from "./processes.ts";
 
@@ -108,11 +108,18 @@ export function onlyStateFlapped(old: Resource, next: Resource): boolean {
 }
 const REL_BATCH = 256;
 
+/** What the component last wrote: nodes by path (refPath) with the signature they were built from, relationships by relationshipKey. */
+interface Written {
+  /** `stored`: loaded from the store, not yet compared (no signature). */
+  nodes: Map<string, { ref: ResourceRef; sig?: string; stored?: Resource }>;
+  edges: Map<string, Relationship>;
+}
+
 export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeGraphComponent {
   const log = opts.logger;
   const io = (opts.io ?? defaultIo(opts.paths)).forOwner("runtime_graph");
   const hostRoot = (opts.paths.root ?? "").replace(/\/+$/, "");
-  const meta = metadataReader(io, hostRoot);
+  const discovery = new ContainerDiscovery(io, opts.paths.sys, hostRoot, metadataReader(io, hostRoot));
   const lister = new ProcessLister(io, opts.paths.proc);
   const policy = opts.policy ?? DEFAULT_PROCESS_POLICY;
   const intervalMs = opts.intervalMs > 0 ? opts.intervalMs : 30_000;
@@ -123,18 +130,19 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
   let stopped = false;
   let chain: Promise<unknown> = Promise.resolve();
   /** What this component wrote last (undefined until loaded from the store at the first scan). */
-  let written: { resources: Map<string, Resource>; relationships: Map<string, Relationship> } | undefined;
+  let written: Written | undefined;
   let podUids = new Set<string>();
 
-  const load = () => {
-    const resources = new Map(
-      opts.store.listResources([create(TypeDescriptorSchema, { type: RUNTIME_PACKAGE })]).map((r) => [resourceKeyOf(r), r]),
-    );
-    for (const r of resources.values()) if (r.metadata) r.metadata.createdAt = r.metadata.updatedAt = r.metadata.deletedAt = undefined;
-    const relationships = new Map<string, Relationship>();
-    for (const p of RUNTIME_PREDICATES)
-      for (const r of opts.store.findRelationships({ predicate: p })) relationships.set(relationshipKey(r), r);
-    return { resources, relationships };
+  const load = (): Written => {
+    const nodes: Written["nodes"] = new Map();
+    for (const r of opts.store.listResources([create(TypeDescriptorSchema, { type: RUNTIME_PACKAGE })])) {
+      if (r.metadata) r.metadata.createdAt = r.metadata.updatedAt = r.metadata.deletedAt = undefined;
+      const ref = resourceRefOf(r);
+      nodes.set(refPath(ref), { ref, stored: r });
+    }
+    const edges = new Map<string, Relationship>();
+    for (const p of RUNTIME_PREDICATES) for (const r of opts.store.findRelationships({ predicate: p })) edges.set(relationshipKey(r), r);
+    return { nodes, edges };
   };
 
   /** Pods in the store by UID (listed only when some container has a pod UID). */
@@ -160,7 +168,7 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
     const t0 = performance.now();
     // One scan has SCAN_DEADLINE_MS: a hung cgroup or runtime-state read fails the scan, never the agent (the next one retries).
     const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(SCAN_DEADLINE_MS)]);
-    const [systemName, found] = await Promise.all([opts.systemName(), discoverAll(io, opts.paths.sys, hostRoot, meta, signal)]);
+    const [systemName, found] = await Promise.all([opts.systemName(), discovery.scan(signal)]);
     const [{ processes, kernelThreads }, rootCpuset] = await Promise.all([
       lister.list(containerMatcher(found.containers, found.version, found.subsystem), signal),
       readRootCpuset(io, found.root, found.version, signal),
@@ -170,49 +178,59 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
     for (const p of processes) if (p.container && !(firstStart.get(p.container)! <= p.startMs)) firstStart.set(p.container, p.startMs);
     for (const c of found.containers) if (!c.startedMs) c.startedMs = firstStart.get(c.id) ?? 0;
     const { kept, leftOut } = applyPolicy(processes, policy, Date.now());
-    const graph = buildRuntimeGraph({
+    const plan = planRuntimeGraph({
       systemName,
       containers: found.containers,
       processes: kept,
       rootCpuset,
       podRef: podLookup(found.containers),
     });
-    for (const w of graph.warnings) log.warn({ warning: w }, "runtime graph: affinity left out");
+    for (const w of plan.warnings) log.warn({ warning: w }, "runtime graph: affinity left out");
     podUids = new Set(found.containers.flatMap((c) => (c.podUid ? [c.podUid] : [])));
 
-    written ??= load();
-    const want = new Map(graph.resources.map((r) => [resourceKeyOf(r), r]));
-    const wantRels = new Map(graph.relationships.map((r) => [relationshipKey(r), r]));
-    const upserts = [...want.entries()].filter(([k, r]) => {
-      const old = written!.resources.get(k);
-      if (!old) return true;
-      if (equals(ResourceSchema, old, r)) return false;
-      if (r.type?.type === PROCESS_TYPE && onlyStateFlapped(old, r)) {
-        want.set(k, old); // keep what is stored
-        return false;
+    const before = (written ??= load());
+    const nodes: Written["nodes"] = new Map();
+    const upserts: Resource[] = [];
+    for (const [path, n] of plan.nodes) {
+      const old = before.nodes.get(path);
+      if (old && old.sig === n.sig) {
+        nodes.set(path, old);
+        continue;
       }
-      return true;
-    });
-    const deletes = [...written.resources.keys()].filter((k) => !want.has(k));
-    const deleted = new Set(deletes);
-    const relDeletes = [...written.relationships.entries()].filter(
-      ([k, r]) => !wantRels.has(k) && !deleted.has(encodeResourceKey(r.subject!)) && !deleted.has(encodeResourceKey(r.object!)),
-    );
-    const relAdds = [...wantRels.entries()].filter(([k]) => !written!.relationships.has(k));
-    const ops: StoreOp[] = [];
-    for (const [, r] of upserts) ops.push({ op: "update", resource: r });
-    if (relDeletes.length) ops.push({ op: "deleteRelationships", relationships: relDeletes.map(([, r]) => r) });
-    for (const k of deletes) ops.push({ op: "delete", ref: resourceRefOf(written.resources.get(k)!) });
-    for (let i = 0; i < relAdds.length; i += REL_BATCH)
-      ops.push({ op: "addRelationships", relationships: relAdds.slice(i, i + REL_BATCH).map(([, r]) => r) });
-    if (ops.length) await opts.store.applyAsync(ops, { chunkSize: OPS_PER_TX });
-    // The store stamps timestamps on the objects it was given: keep copies without them.
-    const mirror = new Map<string, Resource>();
-    for (const [k, r] of want) {
-      if (r.metadata) r.metadata.createdAt = r.metadata.updatedAt = undefined;
-      mirror.set(k, r);
+      const r = n.build();
+      // Loaded from the store (no signature yet): compare the messages once.
+      if (old?.stored && (equals(ResourceSchema, old.stored, r) || (n.type === PROCESS_TYPE && onlyStateFlapped(old.stored, r)))) {
+        nodes.set(path, { ref: old.ref, sig: n.sig });
+        continue;
+      }
+      upserts.push(r);
+      nodes.set(path, { ref: old?.ref ?? resourceRefOf(r), sig: n.sig });
     }
-    written = { resources: mirror, relationships: wantRels };
+    const deletes = [...before.nodes.entries()].filter(([path]) => !plan.nodes.has(path));
+    const deleted = new Set(deletes.map(([path]) => path));
+    const relDeletes = [...before.edges.entries()]
+      .filter(([k, r]) => !plan.edges.has(k) && !deleted.has(refPath(r.subject)) && !deleted.has(refPath(r.object)))
+      .map(([, r]) => r);
+    const edges = new Map<string, Relationship>();
+    const relAdds: Relationship[] = [];
+    for (const [k, e] of plan.edges) {
+      let r = before.edges.get(k);
+      if (!r) relAdds.push((r = e.build()));
+      edges.set(k, r);
+    }
+    const ops: StoreOp[] = [];
+    for (const r of upserts) ops.push({ op: "update", resource: r });
+    if (relDeletes.length) ops.push({ op: "deleteRelationships", relationships: relDeletes });
+    for (const [, n] of deletes) ops.push({ op: "delete", ref: n.ref });
+    for (let i = 0; i < relAdds.length; i += REL_BATCH)
+      ops.push({ op: "addRelationships", relationships: relAdds.slice(i, i + REL_BATCH) });
+    try {
+      if (ops.length) await opts.store.applyAsync(ops, { chunkSize: OPS_PER_TX });
+    } catch (e) {
+      written = undefined; // some chunks may have committed: diff against the store next time
+      throw e;
+    }
+    written = { nodes, edges };
 
     if (upserts.length) writes.inc({ op: "upsert" }, upserts.length);
     if (deletes.length) writes.inc({ op: "delete" }, deletes.length);
@@ -222,13 +240,13 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
     for (const [reason, n] of Object.entries(allLeftOut)) leftOutGauge.set({ reason }, n);
     size.set({ entity: "containers" }, found.containers.length);
     size.set({ entity: "processes" }, kept.length);
-    size.set({ entity: "relationships" }, graph.relationships.length);
+    size.set({ entity: "relationships" }, plan.edges.size);
     scanSeconds.set((performance.now() - t0) / 1000);
     scans.inc({ result: "ok" });
     return {
       containers: found.containers.length,
       processes: kept.length,
-      relationships: graph.relationships.length,
+      relationships: plan.edges.size,
       upserted: upserts.length,
       deleted: deletes.length,
       relationshipsAdded: relAdds.length,

@@ -19,6 +19,7 @@ import {
   parseCpuList,
   parseImageReference,
   parseProcCgroup,
+  parseStatLite,
   podUidFromPath,
   processState,
   runtimeFromPath,
@@ -208,4 +209,19 @@ test("protos: the original's field numbers and enum values", () => {
   });
   expect(nums(ProcessNodeSchema)).toEqual({ pid: 1, ppid: 2, pgid: 3, sid: 4, command: 5, cmdline: 6, state: 7, start_time: 8 });
   expect([ContainerRuntime.PODMAN, ProcessState.WAKING, ProcessState.PARKED]).toEqual([5, 10, 11]);
+});
+
+test("parseStatLite: the command may hold spaces and ')'; fields after the last ')'", () => {
+  const line = "4242 (my (odd) cmd) S 1 4242 4200 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 1 0 987654 1000000 100 18446744073709551615\n";
+  expect(parseStatLite(line)).toEqual({
+    pid: 4242,
+    command: "my (odd) cmd",
+    state: "S",
+    ppid: 1,
+    pgid: 4242,
+    sid: 4200,
+    startTicks: 987654,
+  });
+  expect(parseStatLite("1 (x) S 0 1")).toBeUndefined();
+  expect(parseStatLite("garbage")).toBeUndefined();
 });

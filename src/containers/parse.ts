@@ -160,3 +160,45 @@ export function parseCmdline(raw: string, max = 4096): string {
   s = s.replaceAll("\0", " ");
   return s.length > max ? s.slice(0, max) : s;
 }
+
+/** The fields of /proc/<pid>/stat the runtime graph uses (no bigint parsing: start ticks fit a double for any real uptime). */
+export interface StatLite {
+  pid: number;
+  command: string;
+  state: string;
+  ppid: number;
+  pgid: number;
+  sid: number;
+  /** Ticks after boot. */
+  startTicks: number;
+}
+
+/**
+ * /proc/<pid>/stat: the command is between the first '(' and the LAST ')'; then state (field 3), ppid,
+ * pgrp, session (4-6) and starttime (22). undefined when the line is cut short.
+ */
+export function parseStatLite(text: string): StatLite | undefined {
+  const open = text.indexOf("(");
+  const close = text.lastIndexOf(")");
+  if (open < 0 || close < open) return undefined;
+  const pid = Number.parseInt(text, 10);
+  // fields after ") ": 0 state, 1 ppid, 2 pgrp, 3 session, ... 19 starttime
+  const f: string[] = [];
+  let i = close + 2;
+  while (f.length < 20 && i < text.length) {
+    let j = text.indexOf(" ", i);
+    if (j < 0) j = text.length;
+    f.push(text.slice(i, j));
+    i = j + 1;
+  }
+  if (f.length < 20 || !Number.isInteger(pid)) return undefined;
+  return {
+    pid,
+    command: text.slice(open + 1, close),
+    state: f[0]!,
+    ppid: Number(f[1]),
+    pgid: Number(f[2]),
+    sid: Number(f[3]),
+    startTicks: Number(f[19]),
+  };
+}

@@ -11,9 +11,8 @@
 import { auxvValues } from "../perf/collectors/common.ts";
 import type { HostIo } from "../perf/io.ts";
 import { extractContainerId } from "../perf/parsers/cgroup.ts";
-import { parsePidStat } from "../perf/parsers/pid.ts";
 import type { ContainerInfo } from "./discover.ts";
-import { parseCmdline, parseProcCgroup } from "./parse.ts";
+import { parseCmdline, parseProcCgroup, parseStatLite } from "./parse.ts";
 
 export interface ProcessInfo {
   pid: number;
@@ -49,7 +48,15 @@ export const LEFT_OUT_REASONS: readonly LeftOutReason[] = ["kernel_thread", "you
 export function containerMatcher(containers: ContainerInfo[], version: 1 | 2, subsystem: string): (cgroupText: string) => string {
   const byPath = new Map(containers.map((c) => [c.relPath, c.id]));
   const byId = new Set(containers.map((c) => c.id));
+  const memo = new Map<string, string>(); // processes of one container share their cgroup file's text
   return (text) => {
+    const hit = memo.get(text);
+    if (hit !== undefined) return hit;
+    const id = matchOne(text);
+    memo.set(text, id);
+    return id;
+  };
+  function matchOne(text: string): string {
     for (const line of parseProcCgroup(text)) {
       if (version === 2 ? line.controllers !== "" : !line.controllers.split(",").includes(subsystem)) continue;
       // Inside a cgroup namespace the path is relative to the agent's own cgroup ("../../kubepods/..."): match by id then.
@@ -62,23 +69,29 @@ export function containerMatcher(containers: ContainerInfo[], version: 1 | 2, su
       }
     }
     return "";
-  };
+  }
 }
 
 interface Cached {
-  startTicks: bigint;
+  startTicks: number;
   /** comm: an exec changes it (the pid and start time stay). */
   command: string;
   cmdline: string;
+  cgroup: string;
 }
 
+/** Scans between re-reads of every process's cgroup file (a process moved to another cgroup without an exec). */
+const CGROUP_REFRESH_SCANS = 10;
+
 /**
- * Reads processes. cmdline is read again only for a process not seen before (pid and start time) or
- * whose command changed (an exec keeps the pid and start time but sets a new comm).
+ * Reads processes. cmdline and cgroup are read again only for a process not seen before (pid and start
+ * time) or whose command changed (an exec keeps the pid and start time but sets a new comm); cgroup
+ * also every CGROUP_REFRESH_SCANS scans for every process.
  */
 export class ProcessLister {
   private readonly cmdlines = new Map<number, Cached>();
   private bootMs = 0;
+  private scans = 0;
   constructor(
     private readonly io: HostIo,
     private readonly procRoot: string,
@@ -101,6 +114,7 @@ export class ProcessLister {
   /** Every process in <proc>, attached by `match`; kernel threads (kthreadd and its children) are left out and counted. */
   async list(match: (cgroupText: string) => string, signal: AbortSignal): Promise<{ processes: ProcessInfo[]; kernelThreads: number }> {
     const [bootMs, { hz }] = await Promise.all([this.boot(signal), auxvValues(this.procRoot)]);
+    const fullCgroups = this.scans++ % CGROUP_REFRESH_SCANS === 0;
     const entries = await this.io.list(this.procRoot, signal);
     const out: ProcessInfo[] = [];
     const seen = new Set<number>();
@@ -110,15 +124,15 @@ export class ProcessLister {
       const c0 = e.name.charCodeAt(0);
       if (c0 < 48 || c0 > 57) continue;
       const stat = this.io.readSyncSoft(`${this.procRoot}/${e.name}/stat`).text;
-      const s = stat ? parsePidStat(stat) : undefined;
+      const s = stat ? parseStatLite(stat) : undefined;
       if (!s) continue; // exited since the listing
       if (s.pid === 2 || s.ppid === 2) {
         kernelThreads++;
         continue;
       }
-      const cgroup = this.io.readSyncSoft(`${this.procRoot}/${e.name}/cgroup`).text ?? "";
       const cached = this.cmdlines.get(s.pid);
-      const known = cached?.startTicks === s.startTime && cached.command === s.command;
+      const known = cached?.startTicks === s.startTicks && cached.command === s.command;
+      const cgroup = known && !fullCgroups ? cached.cgroup : (this.io.readSyncSoft(`${this.procRoot}/${e.name}/cgroup`).text ?? "");
       const p: ProcessInfo = {
         pid: s.pid,
         ppid: s.ppid,
@@ -127,13 +141,13 @@ export class ProcessLister {
         command: s.command,
         cmdline: known ? cached.cmdline : "",
         state: s.state,
-        startMs: bootMs + Math.floor((Number(s.startTime) * 1000) / hz),
+        startMs: bootMs + Math.floor((s.startTicks * 1000) / hz),
         container: match(cgroup),
       };
       seen.add(s.pid);
       if (!known) fresh.push(p);
       out.push(p);
-      this.cmdlines.set(s.pid, { startTicks: s.startTime, command: s.command, cmdline: p.cmdline });
+      this.cmdlines.set(s.pid, { startTicks: s.startTicks, command: s.command, cmdline: p.cmdline, cgroup });
     }
     // cmdline takes the process's mm lock: read on the pool, only for processes not seen before.
     await Promise.all(
