@@ -11,6 +11,7 @@ import { ConfigError, redactedView } from "../config/load.ts";
 import { FsConfigLoader } from "../config/objects/fs-loader.ts";
 import type { ConfigObjectSource } from "../config/objects/source.ts";
 import type { Config } from "../config/schema.ts";
+import type { LiveProcessEvents } from "../containers/index.ts";
 import { createHostGraphComponent, readSystemName, withHostGraphChannels } from "../hostgraph/index.ts";
 import type { KubeController } from "../kube/index.ts";
 import type { Logger } from "../log/logger.ts";
@@ -235,6 +236,7 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets, metric
         systemName: () => (systemName ??= readSystemName(paths)),
         logger: logger.child({ component: "runtime-graph" }),
         kubeCluster: () => kube?.cluster()?.clusterName,
+        liveEvents: procexitEvents(logger),
       }),
     );
   } else {
@@ -297,6 +299,20 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets, metric
     targets.intake = intake;
   }
   return components;
+}
+
+/** Process exit/exec events for the runtime graph; eBPF (and libbpf) load only when the component starts them. */
+function procexitEvents(logger: Logger): LiveProcessEvents {
+  let tracer: { stop(): Promise<void> } | undefined;
+  return {
+    async start(onEvents) {
+      const { createProcexitTracer } = await import("../ebpf/index.ts");
+      const t = createProcexitTracer({ logger: logger.child({ component: "procexit" }) });
+      await t.start(onEvents);
+      tracer = t;
+    },
+    stop: async () => tracer?.stop(),
+  };
 }
 
 /** Adds execsnoop to the registry (so `check` and the scheduler see one list) and returns its factory. */

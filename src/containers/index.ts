@@ -12,6 +12,12 @@
 
 export { CONTAINER_TYPE, PROCESS_TYPE, planRuntimeGraph, type RuntimeGraphInput, type RuntimeGraphPlan } from "./build.ts";
 export { ContainerDiscovery, type ContainerInfo, type DiscoveryResult } from "./discover.ts";
-export { createRuntimeGraphComponent, type RuntimeGraphComponent, type RuntimeGraphOptions, type ScanResult } from "./manager.ts";
+export {
+  createRuntimeGraphComponent,
+  type LiveProcessEvents,
+  type RuntimeGraphComponent,
+  type RuntimeGraphOptions,
+  type ScanResult,
+} from "./manager.ts";
 export { metadataReader } from "./metadata.ts";
 export { DEFAULT_PROCESS_POLICY, type ProcessPolicy } from "./processes.ts";

@@ -59,7 +59,20 @@ const scanSeconds = new Gauge({
   registers: [registry],
 });
 
+const eventScans = new Counter({
+  name: "antimetal_runtime_graph_event_scans_total",
+  help: "Scans run on process events (eBPF) rather than the interval, by trigger: exit or exec of a process with a node, young: a process that exec'd reached the minimum age.",
+  labelNames: ["trigger"] as const,
+  registers: [registry],
+});
+
 export const POD_TYPE = "k8s.io.api.core.v1.Pod";
+
+/** A live source of process exits and execs (the procexit eBPF program); the runtime graph does not depend on eBPF itself. */
+export interface LiveProcessEvents {
+  start(onEvents: (events: { kind: "exit" | "exec"; pid: number }[]) => void): Promise<void>;
+  stop(): Promise<void>;
+}
 const KIND_POD = create(TypeDescriptorSchema, { type: POD_TYPE });
 const SYSTEM_NODE_TYPE = "antimetal.hardware.v1.SystemNode";
 
@@ -75,6 +88,8 @@ export interface RuntimeGraphOptions {
   /** The Kubernetes cluster name once known: lets a container link to its Pod by CRI's pod name when the Pod is not in this store. */
   kubeCluster?: () => string | undefined;
   io?: HostIo;
+  /** Exit and exec events: the graph follows them within a second instead of at the next interval. */
+  liveEvents?: LiveProcessEvents;
 }
 
 export interface ScanResult {
@@ -94,6 +109,11 @@ export interface RuntimeGraphComponent extends Component {
 }
 
 const OPS_PER_TX = 16;
+/** Event-triggered scans are at least this far apart (a fork storm costs at most 1000/GAP scans a second). */
+const EVENT_SCAN_GAP_MS = 500;
+/** A young process's recheck is due in buckets of this width (so pending checks are bounded by minAge / bucket). */
+const DUE_BUCKET_MS = 250;
+const MAX_PIDS_PER_BUCKET = 64;
 const SCAN_DEADLINE_MS = 30_000;
 /** Scheduler states a process moves between all the time: a move among them alone is not a change worth a write. */
 const BUSY = new Set([ProcessState.RUNNING, ProcessState.SLEEPING, ProcessState.DISK_SLEEP]);
@@ -231,6 +251,7 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
       throw e;
     }
     written = { nodes, edges };
+    nodePids = new Set(kept.map((p) => p.pid));
 
     if (upserts.length) writes.inc({ op: "upsert" }, upserts.length);
     if (deletes.length) writes.inc({ op: "delete" }, deletes.length);
@@ -303,6 +324,61 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
     }
   };
 
+  /** Pids with a node after the last scan (live events about other pids are ignored unless they may soon get one). */
+  let nodePids = new Set<number>();
+  let liveOn = false;
+  let liveTimer: ReturnType<typeof setTimeout> | undefined;
+  let liveTimerAt = 0;
+  let lastEventScan = 0;
+  let pendingTrigger: "exit" | "exec" | undefined;
+  /** Due time -> pids that exec'd and reach the minimum age then (a scan is due if one of them is still alive). */
+  const due = new Map<number, number[]>();
+
+  const armLive = () => {
+    if (stopped) return;
+    let at = pendingTrigger ? Date.now() : Math.min(...due.keys());
+    if (!Number.isFinite(at)) return;
+    at = Math.max(at, lastEventScan + EVENT_SCAN_GAP_MS);
+    if (liveTimer && liveTimerAt <= at) return;
+    if (liveTimer) clearTimeout(liveTimer);
+    liveTimerAt = at;
+    liveTimer = setTimeout(onLiveTimer, Math.max(0, at - Date.now()));
+    liveTimer.unref?.();
+  };
+
+  const onLiveTimer = () => {
+    liveTimer = undefined;
+    const now = Date.now();
+    let trigger: string | undefined = pendingTrigger;
+    pendingTrigger = undefined;
+    for (const [at, pids] of due) {
+      if (at > now) continue;
+      due.delete(at);
+      if (!trigger && pids.some((pid) => io.readSyncSoft(`${opts.paths.proc}/${pid}/stat`).text !== undefined)) trigger = "young";
+    }
+    if (!trigger) return armLive();
+    lastEventScan = now;
+    eventScans.inc({ trigger });
+    refresh()
+      .catch((e) => log.warn({ err: errorMessage(e) }, "runtime graph scan on process events failed"))
+      .finally(armLive);
+  };
+
+  const onLiveEvents = (events: { kind: "exit" | "exec"; pid: number }[]) => {
+    for (const ev of events) {
+      if (nodePids.has(ev.pid)) {
+        if (ev.kind === "exec") lister.invalidate(ev.pid);
+        pendingTrigger ??= ev.kind;
+      } else if (ev.kind === "exec") {
+        const at = Math.ceil((Date.now() + policy.minAgeMs + 50) / DUE_BUCKET_MS) * DUE_BUCKET_MS;
+        const pids = due.get(at) ?? [];
+        if (pids.length < MAX_PIDS_PER_BUCKET) pids.push(ev.pid);
+        due.set(at, pids);
+      }
+    }
+    armLive();
+  };
+
   const schedule = () => {
     if (stopped) return;
     timer = setTimeout(() => {
@@ -325,6 +401,14 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
       let waited: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([first, new Promise<void>((resolve) => (waited = setTimeout(resolve, 10_000)))]);
       clearTimeout(waited);
+      if (opts.liveEvents)
+        await opts.liveEvents.start(onLiveEvents).then(
+          () => {
+            liveOn = true;
+            log.info("runtime graph follows process exits and execs live (eBPF)");
+          },
+          (e) => log.info({ reason: errorMessage(e) }, "runtime graph live updates off: scanning every interval only"),
+        );
       sub = opts.store.subscribe([KIND_POD, create(TypeDescriptorSchema, { type: SYSTEM_NODE_TYPE })], onPodEvent);
       ready = true;
       schedule();
@@ -332,6 +416,8 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
     async stop(deadline: AbortSignal) {
       stopped = true;
       if (timer) clearTimeout(timer);
+      if (liveTimer) clearTimeout(liveTimer);
+      if (liveOn) await opts.liveEvents?.stop().catch((e) => log.warn({ err: errorMessage(e) }, "stopping live process events failed"));
       sub?.close();
       abort.abort();
       await Promise.race([chain, new Promise<void>((resolve) => deadline.addEventListener("abort", () => resolve(), { once: true }))]);

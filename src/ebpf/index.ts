@@ -16,3 +16,4 @@ export type { Availability, CoreLevel, FeatureReport } from "./features.ts";
 export { coreLevel, detectFeatures, ebpfCapabilities, execsnoopAvailability, formatFeatureReport } from "./features.ts";
 export type { EbpfMetrics } from "./metrics.ts";
 export { registerEbpfMetrics } from "./metrics.ts";
+export { createProcexitTracer, PROCEXIT_PROGRAMS, type ProcessEvent, type ProcessEventSource, type ProcexitOptions } from "./procexit.ts";
