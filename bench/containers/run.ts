@@ -8,17 +8,20 @@
 // containerd task state) and 1000 processes, and this live host; CPU ms per refresh (the first, which
 // writes everything; steady ones, which write nothing; one with 10 changed processes), next to an
 // anchor measured in the same run: a plain synchronous replay (readdir + read + stat in raw Bun) of
-// exactly the files the steady refresh touched. Prints one JSON object.
+// exactly the files the steady refresh touched. With eBPF (root): exec -> store latency (a new process
+// gets its node once it reaches the policy's minimum age, 5 s: the figure is the time past that) and
+// exit -> delete latency, with the interval at an hour. Prints one JSON object.
 // Usage: bun bench/containers/run.ts [--runs N]
 
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { createRuntimeGraphComponent, type RuntimeGraphComponent } from "../../src/containers/index.ts";
+import { createRuntimeGraphComponent, DEFAULT_PROCESS_POLICY, type RuntimeGraphComponent } from "../../src/containers/index.ts";
+import { createProcexitTracer } from "../../src/ebpf/index.ts";
 import { silentLogger } from "../../src/log/logger.ts";
 import { DEFAULT_HOST_PATHS, type HostPaths } from "../../src/perf/collector.ts";
 import { HostIo } from "../../src/perf/io.ts";
-import { openStore } from "../../src/store/index.ts";
+import { openStore, type Store } from "../../src/store/index.ts";
 
 const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 15;
 const CONTAINERS = 100;
@@ -161,6 +164,52 @@ async function measure(name: string, paths: HostPaths, io: HostIo, mutate?: () =
   }
 }
 
+/** exec -> node and exit -> delete, live (eBPF), on this host; undefined when eBPF is not available here. */
+async function liveLatency(samples: number) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rt-bench-live-"));
+  const store: Store = openStore({ dataDirectory: dir, logger: silentLogger });
+  const c = createRuntimeGraphComponent({
+    store,
+    paths: DEFAULT_HOST_PATHS,
+    intervalMs: 3_600_000,
+    systemName: async () => "bench-host",
+    logger: silentLogger,
+    liveEvents: createProcexitTracer({ logger: silentLogger }),
+  });
+  const has = (pid: number) =>
+    store.listResources([{ kind: "", type: "antimetal.runtime.v1.ProcessNode" } as never]).some((r) => r.metadata?.name === String(pid));
+  try {
+    await c.start();
+    const exec: number[] = [];
+    const exit: number[] = [];
+    for (let i = 0; i < samples; i++) {
+      const t0 = Date.now();
+      const child = Bun.spawn(["/bin/sleep", "60"], { stdout: "ignore", stderr: "ignore" });
+      while (!has(child.pid)) {
+        if (Date.now() - t0 > 15_000) return { error: "no node within 15 s: eBPF live updates not running here" };
+        await Bun.sleep(5);
+      }
+      exec.push(Date.now() - t0 - DEFAULT_PROCESS_POLICY.minAgeMs);
+      const t1 = Date.now();
+      child.kill("SIGKILL");
+      while (has(child.pid)) await Bun.sleep(5);
+      exit.push(Date.now() - t1);
+    }
+    return {
+      samples,
+      exec_to_store_ms_past_min_age_median: median(exec),
+      exec_to_store_ms_past_min_age_max: Math.max(...exec),
+      exit_to_delete_ms_median: median(exit),
+      exit_to_delete_ms_max: Math.max(...exit),
+      min_age_ms: DEFAULT_PROCESS_POLICY.minAgeMs,
+    };
+  } finally {
+    await c.stop(AbortSignal.timeout(5000));
+    store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "rt-bench-host-"));
 try {
   buildHost(root);
@@ -185,9 +234,10 @@ try {
     },
   );
   const live = await measure("this host (procfs read in place)", DEFAULT_HOST_PATHS, new HostIo("/sys", 4, "/proc"));
+  const latency = process.getuid?.() === 0 ? await liveLatency(5) : { error: "not root: no eBPF" };
   console.log(
     JSON.stringify(
-      { bench: "containers", runs, loadavg: os.loadavg().map((x) => +x.toFixed(2)), nproc: os.cpus().length, synthetic, live },
+      { bench: "containers", runs, loadavg: os.loadavg().map((x) => +x.toFixed(2)), nproc: os.cpus().length, synthetic, live, latency },
       null,
       1,
     ),
