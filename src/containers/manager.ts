@@ -238,6 +238,8 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
       if (!r) relAdds.push((r = e.build()));
       edges.set(k, r);
     }
+    // Before the write yields: an event about a pid being written now must count as one with a node.
+    nodePids = new Set(kept.map((p) => p.pid));
     const ops: StoreOp[] = [];
     for (const r of upserts) ops.push({ op: "update", resource: r });
     if (relDeletes.length) ops.push({ op: "deleteRelationships", relationships: relDeletes });
@@ -251,7 +253,6 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
       throw e;
     }
     written = { nodes, edges };
-    nodePids = new Set(kept.map((p) => p.pid));
 
     if (upserts.length) writes.inc({ op: "upsert" }, upserts.length);
     if (deletes.length) writes.inc({ op: "delete" }, deletes.length);
