@@ -26,6 +26,7 @@ import { errorMessage } from "../util/errors.ts";
 import { PROCESS_TYPE, planRuntimeGraph, RUNTIME_PACKAGE, RUNTIME_PREDICATES } from "./build.ts";
 import { readRootCpuset } from "./cgroup.ts";
 import { ContainerDiscovery, type ContainerInfo } from "./discover.ts";
+import { LiveScheduler } from "./live.ts";
 import { metadataReader } from "./metadata.ts";
 import { applyPolicy, containerMatcher, DEFAULT_PROCESS_POLICY, ProcessLister, type ProcessPolicy } from "./processes.ts";
 
@@ -56,13 +57,6 @@ const leftOutGauge = new Gauge({
 const scanSeconds = new Gauge({
   name: "antimetal_runtime_graph_scan_seconds",
   help: "Wall time of the last runtime graph scan (discovery, process listing, diff and store write).",
-  registers: [registry],
-});
-
-const eventScans = new Counter({
-  name: "antimetal_runtime_graph_event_scans_total",
-  help: "Scans run on process events (eBPF) rather than the interval, by trigger: exit or exec of a process with a node, young: a process that exec'd reached the minimum age.",
-  labelNames: ["trigger"] as const,
   registers: [registry],
 });
 
@@ -109,11 +103,7 @@ export interface RuntimeGraphComponent extends Component {
 }
 
 const OPS_PER_TX = 16;
-/** Event-triggered scans are at least this far apart (a fork storm costs at most 1000/GAP scans a second). */
-const EVENT_SCAN_GAP_MS = 500;
-/** A young process's recheck is due in buckets of this width (so pending checks are bounded by minAge / bucket). */
-const DUE_BUCKET_MS = 250;
-const MAX_PIDS_PER_BUCKET = 64;
+
 const SCAN_DEADLINE_MS = 30_000;
 /** Scheduler states a process moves between all the time: a move among them alone is not a change worth a write. */
 const BUSY = new Set([ProcessState.RUNNING, ProcessState.SLEEPING, ProcessState.DISK_SLEEP]);
@@ -239,7 +229,7 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
       edges.set(k, r);
     }
     // Before the write yields: an event about a pid being written now must count as one with a node.
-    nodePids = new Set(kept.map((p) => p.pid));
+    live.nodePids = new Set(kept.map((p) => p.pid));
     const ops: StoreOp[] = [];
     for (const r of upserts) ops.push({ op: "update", resource: r });
     if (relDeletes.length) ops.push({ op: "deleteRelationships", relationships: relDeletes });
@@ -325,60 +315,15 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
     }
   };
 
-  /** Pids with a node after the last scan (live events about other pids are ignored unless they may soon get one). */
-  let nodePids = new Set<number>();
+  const live = new LiveScheduler({
+    minAgeMs: policy.minAgeMs,
+    procRoot: opts.paths.proc,
+    io,
+    scan: () => refresh(),
+    invalidate: (pid) => lister.invalidate(pid),
+    logger: log,
+  });
   let liveOn = false;
-  let liveTimer: ReturnType<typeof setTimeout> | undefined;
-  let liveTimerAt = 0;
-  let lastEventScan = 0;
-  let pendingTrigger: "exit" | "exec" | undefined;
-  /** Due time -> pids that exec'd and reach the minimum age then (a scan is due if one of them is still alive). */
-  const due = new Map<number, number[]>();
-
-  const armLive = () => {
-    if (stopped) return;
-    let at = pendingTrigger ? Date.now() : Math.min(...due.keys());
-    if (!Number.isFinite(at)) return;
-    at = Math.max(at, lastEventScan + EVENT_SCAN_GAP_MS);
-    if (liveTimer && liveTimerAt <= at) return;
-    if (liveTimer) clearTimeout(liveTimer);
-    liveTimerAt = at;
-    liveTimer = setTimeout(onLiveTimer, Math.max(0, at - Date.now()));
-    liveTimer.unref?.();
-  };
-
-  const onLiveTimer = () => {
-    liveTimer = undefined;
-    const now = Date.now();
-    let trigger: string | undefined = pendingTrigger;
-    pendingTrigger = undefined;
-    for (const [at, pids] of due) {
-      if (at > now) continue;
-      due.delete(at);
-      if (!trigger && pids.some((pid) => io.readSyncSoft(`${opts.paths.proc}/${pid}/stat`).text !== undefined)) trigger = "young";
-    }
-    if (!trigger) return armLive();
-    lastEventScan = now;
-    eventScans.inc({ trigger });
-    refresh()
-      .catch((e) => log.warn({ err: errorMessage(e) }, "runtime graph scan on process events failed"))
-      .finally(armLive);
-  };
-
-  const onLiveEvents = (events: { kind: "exit" | "exec"; pid: number }[]) => {
-    for (const ev of events) {
-      if (nodePids.has(ev.pid)) {
-        if (ev.kind === "exec") lister.invalidate(ev.pid);
-        pendingTrigger ??= ev.kind;
-      } else if (ev.kind === "exec") {
-        const at = Math.ceil((Date.now() + policy.minAgeMs + 50) / DUE_BUCKET_MS) * DUE_BUCKET_MS;
-        const pids = due.get(at) ?? [];
-        if (pids.length < MAX_PIDS_PER_BUCKET) pids.push(ev.pid);
-        due.set(at, pids);
-      }
-    }
-    armLive();
-  };
 
   const schedule = () => {
     if (stopped) return;
@@ -403,13 +348,15 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
       await Promise.race([first, new Promise<void>((resolve) => (waited = setTimeout(resolve, 10_000)))]);
       clearTimeout(waited);
       if (opts.liveEvents)
-        await opts.liveEvents.start(onLiveEvents).then(
-          () => {
-            liveOn = true;
-            log.info("runtime graph follows process exits and execs live (eBPF)");
-          },
-          (e) => log.info({ reason: errorMessage(e) }, "runtime graph live updates off: scanning every interval only"),
-        );
+        await opts.liveEvents
+          .start((events) => live.onEvents(events))
+          .then(
+            () => {
+              liveOn = true;
+              log.info("runtime graph follows process exits and execs live (eBPF)");
+            },
+            (e) => log.info({ reason: errorMessage(e) }, "runtime graph live updates off: scanning every interval only"),
+          );
       sub = opts.store.subscribe([KIND_POD, create(TypeDescriptorSchema, { type: SYSTEM_NODE_TYPE })], onPodEvent);
       ready = true;
       schedule();
@@ -417,7 +364,7 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
     async stop(deadline: AbortSignal) {
       stopped = true;
       if (timer) clearTimeout(timer);
-      if (liveTimer) clearTimeout(liveTimer);
+      live.stop();
       if (liveOn) await opts.liveEvents?.stop().catch((e) => log.warn({ err: errorMessage(e) }, "stopping live process events failed"));
       sub?.close();
       abort.abort();
