@@ -8,19 +8,19 @@
 // in the host's namespace, linked to each other, to the host's SystemNode, to pinned CPU cores and NUMA
 // nodes of the hardware graph, and to their Kubernetes Pod.
 
-import { create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { create, equals } from "@bufbuild/protobuf";
+import { anyUnpack, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { newRelationship, newResource, packMessage, resourceRef } from "../graph/build.ts";
 import { refPath } from "../graph/keys.ts";
 import { RELATIONSHIP_KIND } from "../graph/names.ts";
 import { ContainerNodeSchema } from "../proto/gen/antimetal/runtime/v1/container_pb.ts";
 import { CgroupVersion } from "../proto/gen/antimetal/runtime/v1/linux_pb.ts";
-import { ProcessNodeSchema } from "../proto/gen/antimetal/runtime/v1/process_pb.ts";
+import { ProcessNodeSchema, ProcessState } from "../proto/gen/antimetal/runtime/v1/process_pb.ts";
 import { ContainedBySchema, ContainmentType, ContainsSchema } from "../proto/gen/antimetal/runtime/v1/relationships_pb.ts";
 import { type Namespace, NamespaceSchema } from "../proto/gen/resource/v1/namespace_pb.ts";
 import { Provider } from "../proto/gen/resource/v1/provider_pb.ts";
 import type { Relationship } from "../proto/gen/resource/v1/relationship_pb.ts";
-import type { Resource, ResourceRef } from "../proto/gen/resource/v1/resource_pb.ts";
+import { type Resource, type ResourceRef, ResourceSchema } from "../proto/gen/resource/v1/resource_pb.ts";
 import type { ContainerInfo } from "./discover.ts";
 import { parseCpuList, processState } from "./parse.ts";
 import type { ProcessInfo } from "./processes.ts";
@@ -223,4 +223,16 @@ function containerSig(c: ContainerInfo): string {
 function processSig(p: ProcessInfo): string {
   const state = BUSY_STATES.has(p.state) ? "~" : p.state;
   return `${p.ppid}\u0001${p.pgid}\u0001${p.sid}\u0001${p.command}\u0001${p.cmdline}\u0001${state}\u0001${p.startMs}`;
+}
+
+/** Scheduler states a process moves between all the time: a move among them alone is not a change worth a write. */
+const BUSY = new Set([ProcessState.RUNNING, ProcessState.SLEEPING, ProcessState.DISK_SLEEP]);
+
+/** True when two ProcessNode resources differ only by a move between running, sleeping and disk sleep. */
+export function onlyStateFlapped(old: Resource, next: Resource): boolean {
+  const a = old.spec && anyUnpack(old.spec, ProcessNodeSchema);
+  const b = next.spec && anyUnpack(next.spec, ProcessNodeSchema);
+  if (!a || !b || !BUSY.has(a.state) || !BUSY.has(b.state)) return false;
+  b.state = a.state;
+  return equals(ProcessNodeSchema, a, b) && equals(ResourceSchema, { ...old, spec: undefined }, { ...next, spec: undefined });
 }

@@ -9,7 +9,6 @@
 // new and changed nodes are upserted, vanished ones deleted with their relationships.
 
 import { create, equals, fromBinary } from "@bufbuild/protobuf";
-import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { Counter, Gauge } from "prom-client";
 import { refPath, relationshipKey, resourceRefOf } from "../graph/keys.ts";
 import type { Logger } from "../log/logger.ts";
@@ -17,13 +16,12 @@ import { registry } from "../metrics/registry.ts";
 import type { HostPaths } from "../perf/collector.ts";
 import { defaultIo } from "../perf/collectors/common.ts";
 import type { HostIo } from "../perf/io.ts";
-import { ProcessNodeSchema, ProcessState } from "../proto/gen/antimetal/runtime/v1/process_pb.ts";
 import { TypeDescriptorSchema } from "../proto/gen/resource/v1/object_pb.ts";
 import { type Resource, type ResourceRef, ResourceRefSchema, ResourceSchema } from "../proto/gen/resource/v1/resource_pb.ts";
 import type { Component } from "../runtime/component.ts";
 import type { Relationship, Store, StoreEvent, StoreOp, Subscription } from "../store/types.ts";
 import { errorMessage } from "../util/errors.ts";
-import { PROCESS_TYPE, planRuntimeGraph, RUNTIME_PACKAGE, RUNTIME_PREDICATES } from "./build.ts";
+import { onlyStateFlapped, PROCESS_TYPE, planRuntimeGraph, RUNTIME_PACKAGE, RUNTIME_PREDICATES } from "./build.ts";
 import { readRootCpuset } from "./cgroup.ts";
 import { ContainerDiscovery, type ContainerInfo } from "./discover.ts";
 import { LiveScheduler } from "./live.ts";
@@ -105,17 +103,6 @@ export interface RuntimeGraphComponent extends Component {
 const OPS_PER_TX = 16;
 
 const SCAN_DEADLINE_MS = 30_000;
-/** Scheduler states a process moves between all the time: a move among them alone is not a change worth a write. */
-const BUSY = new Set([ProcessState.RUNNING, ProcessState.SLEEPING, ProcessState.DISK_SLEEP]);
-
-/** True when two ProcessNodes differ only by a move between running, sleeping and disk sleep. */
-export function onlyStateFlapped(old: Resource, next: Resource): boolean {
-  const a = old.spec && anyUnpack(old.spec, ProcessNodeSchema);
-  const b = next.spec && anyUnpack(next.spec, ProcessNodeSchema);
-  if (!a || !b || !BUSY.has(a.state) || !BUSY.has(b.state)) return false;
-  b.state = a.state;
-  return equals(ProcessNodeSchema, a, b) && equals(ResourceSchema, { ...old, spec: undefined }, { ...next, spec: undefined });
-}
 const REL_BATCH = 256;
 
 /** What the component last wrote: nodes by path (refPath) with the signature they were built from, relationships by relationshipKey. */
@@ -156,10 +143,26 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
   };
 
   /** Pods in the store by UID (listed only when some container has a pod UID). */
+  /** Pod UID -> its ref: listed from the store once, then kept by the Pod subscription (no listing per scan). */
+  let podIndex: Map<string, ResourceRef> | undefined;
+  const podUidByPath = new Map<string, string>();
+  const pods = (): Map<string, ResourceRef> => {
+    if (podIndex) return podIndex;
+    const idx = new Map<string, ResourceRef>();
+    podUidByPath.clear();
+    for (const p of opts.store.listResources([KIND_POD])) {
+      const uid = p.metadata?.providerId;
+      if (!uid) continue;
+      const ref = resourceRefOf(p);
+      idx.set(uid, ref);
+      podUidByPath.set(refPath(ref), uid);
+    }
+    ensureSubscribed(); // before anything else runs: no Pod change between the listing and the subscription is missed
+    podIndex = idx;
+    return idx;
+  };
   const podLookup = (containers: ContainerInfo[]): ((c: ContainerInfo) => ResourceRef | undefined) => {
-    const byUid = new Map<string, ResourceRef>();
-    if (containers.some((c) => c.podUid))
-      for (const p of opts.store.listResources([KIND_POD])) if (p.metadata?.providerId) byUid.set(p.metadata.providerId, resourceRefOf(p));
+    const byUid = containers.some((c) => c.podUid) ? pods() : new Map<string, ResourceRef>();
     const cluster = opts.kubeCluster?.();
     return (c) => {
       const hit = c.podUid ? byUid.get(c.podUid) : undefined;
@@ -287,33 +290,48 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
    * A Pod or the SystemNode deleted: the store dropped our relationships to it with it.
    */
   let relinkQueued = false;
-  const onPodEvent = (ev: StoreEvent) => {
-    if (ev.type === "DELETE") {
-      // The store cascaded our relationships to it away: diff against the store again at the next scan.
-      written = undefined;
-      return;
-    }
-    if (relinkQueued || podUids.size === 0) return;
+  const onStoreEvent = (ev: StoreEvent) => {
+    let relink = false;
     for (const o of ev.objs) {
       if (!o.object) continue;
-      let uid: string | undefined;
+      if (ev.type === "DELETE") written = undefined; // the store cascaded our relationships to it away: diff against the store next time
+      if (o.type?.type !== POD_TYPE) continue;
+      let r: Resource;
       try {
-        uid = fromBinary(ResourceSchema, o.object.value).metadata?.providerId;
+        r = fromBinary(ResourceSchema, o.object.value);
       } catch (e) {
         log.debug({ err: errorMessage(e) }, "runtime graph: a Pod event that is not a Resource");
+        podIndex = undefined; // listed again when next needed
         continue;
       }
-      if (o.type?.type === POD_TYPE && uid && podUids.has(uid)) {
-        relinkQueued = true;
-        // Handlers run inside the store's commit path: write from a later task.
-        setTimeout(() => {
-          relinkQueued = false;
-          if (!stopped) void refresh().catch((e) => log.warn({ err: errorMessage(e) }, "runtime graph rescan after a Pod event failed"));
-        }, 0);
-        return;
+      if (ev.type === "DELETE") {
+        // A delete carries only the key (name, namespace): find the UID by the Pod's path.
+        const path = refPath(resourceRefOf(r));
+        const uid = podUidByPath.get(path);
+        podUidByPath.delete(path);
+        if (uid) podIndex?.delete(uid);
+        continue;
       }
+      const uid = r.metadata?.providerId;
+      if (!uid) continue;
+      // A Pod new to this agent (not one it listed or already saw) that holds one of our containers: link it now.
+      if (podUids.has(uid) && !podIndex?.has(uid)) relink = true;
+      const ref = resourceRefOf(r);
+      podIndex?.set(uid, ref);
+      podUidByPath.set(refPath(ref), uid);
+    }
+    if (relink && !relinkQueued) {
+      relinkQueued = true;
+      // Handlers run inside the store's commit path: write from a later task.
+      setTimeout(() => {
+        relinkQueued = false;
+        if (!stopped) void refresh().catch((e) => log.warn({ err: errorMessage(e) }, "runtime graph rescan after a Pod event failed"));
+      }, 0);
     }
   };
+  function ensureSubscribed(): void {
+    sub ??= opts.store.subscribe([KIND_POD, create(TypeDescriptorSchema, { type: SYSTEM_NODE_TYPE })], onStoreEvent);
+  }
 
   const live = new LiveScheduler({
     minAgeMs: policy.minAgeMs,
@@ -357,7 +375,7 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
             },
             (e) => log.info({ reason: errorMessage(e) }, "runtime graph live updates off: scanning every interval only"),
           );
-      sub = opts.store.subscribe([KIND_POD, create(TypeDescriptorSchema, { type: SYSTEM_NODE_TYPE })], onPodEvent);
+      ensureSubscribed();
       ready = true;
       schedule();
     },
