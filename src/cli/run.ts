@@ -12,7 +12,8 @@ import { ConfigError, redactedView } from "../config/load.ts";
 import { FsConfigLoader } from "../config/objects/fs-loader.ts";
 import type { ConfigObjectSource } from "../config/objects/source.ts";
 import type { Config } from "../config/schema.ts";
-import { createHostGraphComponent, withHostGraphChannels } from "../hostgraph/index.ts";
+import type { LiveProcessEvents } from "../containers/index.ts";
+import { createHostGraphComponent, readSystemName, withHostGraphChannels } from "../hostgraph/index.ts";
 import type { KubeController } from "../kube/index.ts";
 import type { Logger } from "../log/logger.ts";
 import { registry } from "../metrics/registry.ts";
@@ -244,6 +245,24 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets, metric
       }),
     );
   }
+  if (config.enableContainerDiscovery) {
+    const { createRuntimeGraphComponent } = await import("../containers/index.ts");
+    let systemName: Promise<string> | undefined;
+    components.push(
+      createRuntimeGraphComponent({
+        store,
+        paths,
+        intervalMs: config.containersUpdateInterval,
+        // The hardware graph's SystemNode name, read once (it is the host's identity).
+        systemName: () => (systemName ??= readSystemName(paths)),
+        logger: logger.child({ component: "runtime-graph" }),
+        kubeCluster: () => kube?.cluster()?.clusterName,
+        liveEvents: procexitEvents(logger),
+      }),
+    );
+  } else {
+    logger.info("container discovery off (--enable-container-discovery=false)");
+  }
 
   // Kubernetes and gRPC modules load only when used: a standalone agent starts faster without them.
   const kubeMod = config.enableKubernetesController ? await import("../kube/index.ts") : undefined;
@@ -301,6 +320,20 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets, metric
     targets.intake = intake;
   }
   return components;
+}
+
+/** Process exit/exec events for the runtime graph; eBPF (and libbpf) load only when the component starts them. */
+function procexitEvents(logger: Logger): LiveProcessEvents {
+  let tracer: { stop(): Promise<void> } | undefined;
+  return {
+    async start(onEvents) {
+      const { createProcexitTracer } = await import("../ebpf/index.ts");
+      const t = createProcexitTracer({ logger: logger.child({ component: "procexit" }) });
+      await t.start(onEvents);
+      tracer = t;
+    },
+    stop: async () => tracer?.stop(),
+  };
 }
 
 /** Adds execsnoop to the registry (so `check` and the scheduler see one list) and returns its factory. */

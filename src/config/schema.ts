@@ -558,6 +558,23 @@ export const OPTIONS = {
     default: "json",
     commands: ["run"],
   },
+  enableContainerDiscovery: {
+    flag: "enable-container-discovery",
+    placeholder: "BOOL",
+    help: "publish this host's containers and processes (antimetal.runtime.v1) to the store and intake",
+    schema: bool,
+    default: true,
+    boolean: true,
+    commands: ["run"],
+  },
+  containersUpdateInterval: {
+    flag: "containers-update-interval",
+    placeholder: "DURATION",
+    help: "how often containers and processes are rescanned",
+    schema: durationIn("1s", "24h"),
+    default: "30s",
+    commands: ["run"],
+  },
 
   configLoader: {
     flag: "config-loader",

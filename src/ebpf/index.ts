@@ -25,6 +25,7 @@ export type { EbpfMetrics } from "./metrics.ts";
 export { registerEbpfMetrics } from "./metrics.ts";
 export type { OomKill, OomkillOptions } from "./oomkill.ts";
 export { cgroupPathOf, OomkillCollector } from "./oomkill.ts";
+export { createProcexitTracer, PROCEXIT_PROGRAMS, type ProcessEvent, type ProcessEventSource, type ProcexitOptions } from "./procexit.ts";
 export type { TcpflowOptions, TcpflowStats } from "./tcpflow.ts";
 export { flowRecordJson, TCPFLOW_PROGRAMS, TcpflowCollector } from "./tcpflow.ts";
 export type { TcpflowCommandOptions } from "./tcpflow-command.ts";

@@ -306,6 +306,22 @@ export class HostIo {
     });
   }
 
+  /**
+   * Synchronous typed listing of a kernfs directory (cgroupfs), which the kernel answers from memory
+   * without I/O: a reader-thread round trip per directory costs more than the listing when a walk
+   * visits hundreds. Never for a filesystem that can block (NFS, FUSE, a disk). Missing or not
+   * readable (SOFT codes): [].
+   */
+  listKernfsSync(path: string): DirEntry[] {
+    this.trace?.add(`l:${path}`);
+    try {
+      return fs.readdirSync(path, { withFileTypes: true });
+    } catch (e) {
+      if (SOFT_CODES.has(errCode(e) ?? "")) return [];
+      throw e;
+    }
+  }
+
   list(path: string, signal?: AbortSignal): Promise<DirEntry[]> {
     if (this.syncProc && (path + "/").startsWith(this.syncProc)) {
       this.trace?.add(`l:${path}`);
