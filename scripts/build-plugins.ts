@@ -68,13 +68,84 @@ export function clientNodeConfigWithoutApiClients(source: string, file: string):
   return source.replace(CLIENT_NODE_GEN_IMPORT, CLIENT_NODE_GEN_STUB);
 }
 
+/** Exact-text replacements; each must match once, so a client-node upgrade that moves one fails the build. */
+function replaceExact(source: string, file: string, pairs: Array<[string, string]>): string {
+  let out = source;
+  for (const [from, to] of pairs) {
+    if (out.split(from).length !== 2)
+      throw new Error(`${file}: expected exactly one ${JSON.stringify(from)} (client-node changed?); update scripts/build-plugins.ts`);
+    out = out.replace(from, () => to);
+  }
+  return out;
+}
+
+const NOT_BUNDLED = (what: string) => `throw new Error('${what} is not bundled in antimetal-agent (scripts/build-plugins.ts)')`;
+
+/**
+ * client-node's config.js without the dependencies of the code paths the agent never takes, which
+ * it would otherwise import (and run the top level of) at startup: undici (only
+ * applyToFetchOptions' dispatcher; the agent calls applyToHTTPSOptions), socks and
+ * socks-proxy-agent (SOCKS proxies are refused in src/kube/client/config.ts before any request),
+ * and hpagent (applyToHTTPSOptions builds an http.Agent that src/kube/client/auth.ts discards: the
+ * proxy is applied to Bun's fetch from proxyFor(); here that agent is a plain https/http Agent).
+ */
+export function clientNodeConfigTrimmed(source: string, file: string): string {
+  return replaceExact(clientNodeConfigWithoutApiClients(source, file), file, [
+    [
+      "import { Agent as UndiciAgent, ProxyAgent as UndiciProxyAgent, } from 'undici';",
+      `class UndiciAgent { constructor() { ${NOT_BUNDLED("undici")}; } }\nclass UndiciProxyAgent extends UndiciAgent {}`,
+    ],
+    [
+      "import { SocksProxyAgent } from 'socks-proxy-agent';",
+      `class SocksProxyAgent { constructor() { ${NOT_BUNDLED("socks-proxy-agent")}; } }`,
+    ],
+    ["import { SocksClient } from 'socks';", `const SocksClient = { createConnection() { ${NOT_BUNDLED("socks")}; } };`],
+    [
+      "import { HttpProxyAgent, HttpsProxyAgent } from 'hpagent';",
+      "class HttpProxyAgent extends http.Agent {}\nclass HttpsProxyAgent extends https.Agent {}",
+    ],
+  ]);
+}
+
+/** oidc_auth.js importing openid-client (and its JOSE stack) on the first OIDC discovery or refresh, not at startup. */
+export function clientNodeOidcLazy(source: string, file: string): string {
+  return replaceExact(source, file, [
+    ["import * as oidc from 'openid-client';", "let oidc;\nconst loadOidc = async () => (oidc ??= await import('openid-client'));"],
+    ["await oidc.refreshTokenGrant(", "await (await loadOidc()).refreshTokenGrant("],
+    // the callee (and so the import) is evaluated before the arguments that read oidc.customFetch
+    [
+      "configuration = await oidc.discovery(user.authProvider.config['idp-issuer-url'], user.authProvider.config['client-id'], undefined",
+      "configuration = await (await loadOidc()).discovery(user.authProvider.config['idp-issuer-url'], user.authProvider.config['client-id'], undefined",
+    ],
+    [
+      "configuration = await oidc.discovery(user.authProvider.config['idp-issuer-url'], user.authProvider.config['client-id']);",
+      "configuration = await (await loadOidc()).discovery(user.authProvider.config['idp-issuer-url'], user.authProvider.config['client-id']);",
+    ],
+  ]);
+}
+
+/** azure_auth.js and gcp_auth.js without jsonpath-plus: src/kube/client/config.ts refuses both auth-provider plugins. */
+export function clientNodeCloudAuthWithoutJsonpath(source: string, file: string): string {
+  return replaceExact(source, file, [
+    ["import * as jsonpath from 'jsonpath-plus';", `const jsonpath = { JSONPath() { ${NOT_BUNDLED("jsonpath-plus")}; } };`],
+  ]);
+}
+
 const clientNodeTrim: BunPlugin = {
   name: "antimetal-client-node-kubeconfig-only",
   setup(build) {
-    build.onLoad({ filter: /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/]config\.js$/ }, async (args) => ({
-      contents: clientNodeConfigWithoutApiClients(await Bun.file(args.path).text(), args.path),
-      loader: "js",
-    }));
+    const dist = /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/]/;
+    build.onLoad({ filter: /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/](config|oidc_auth|azure_auth|gcp_auth)\.js$/ }, async (args) => {
+      const source = await Bun.file(args.path).text();
+      const name = args.path.split(dist).pop();
+      const contents =
+        name === "config.js"
+          ? clientNodeConfigTrimmed(source, args.path)
+          : name === "oidc_auth.js"
+            ? clientNodeOidcLazy(source, args.path)
+            : clientNodeCloudAuthWithoutJsonpath(source, args.path);
+      return { contents, loader: "js" };
+    });
   },
 };
 
