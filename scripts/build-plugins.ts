@@ -82,6 +82,20 @@ function replaceExact(source: string, file: string, pairs: Array<[string, string
 const NOT_BUNDLED = (what: string) => `throw new Error('${what} is not bundled in antimetal-agent (scripts/build-plugins.ts)')`;
 
 /**
+ * A stand-in for `import NAME from 'node:MOD'` that loads the built-in on first use of one of
+ * `members` (Bun's node:http, node:https and node:tls cost ~6 MiB and ~6 ms to load, and the agent
+ * itself talks to the apiserver through fetch). `new NAME.Member()` works too (a constructor
+ * returning the real instance).
+ */
+function lazyBuiltin(name: string, mod: string, members: string[]): string {
+  const load = `require('node:${mod}')`;
+  const props = members.map((m) =>
+    /^[A-Z]/.test(m) ? `${m}: function ${m}(...a) { return new (${load}.${m})(...a); }` : `${m}: (...a) => ${load}.${m}(...a)`,
+  );
+  return `const ${name} = { ${props.join(", ")} };`;
+}
+
+/**
  * client-node's config.js without the dependencies of the code paths the agent never takes, which
  * it would otherwise import (and run the top level of) at startup: undici (only
  * applyToFetchOptions' dispatcher; the agent calls applyToHTTPSOptions), socks and
@@ -91,6 +105,18 @@ const NOT_BUNDLED = (what: string) => `throw new Error('${what} is not bundled i
  */
 export function clientNodeConfigTrimmed(source: string, file: string): string {
   return replaceExact(clientNodeConfigWithoutApiClients(source, file), file, [
+    // node:http/https/tls/child_process load on first use: createAgent's Agent (below, only if
+    // opts.agent is read), the SOCKS connector, the WSL kubeconfig lookup of loadFromDefault
+    ["import https from 'node:https';", lazyBuiltin("https", "https", ["Agent"])],
+    ["import http from 'node:http';", lazyBuiltin("http", "http", ["Agent"])],
+    ["import tls from 'node:tls';", lazyBuiltin("tls", "tls", ["connect"])],
+    ["import child_process from 'node:child_process';", lazyBuiltin("child_process", "child_process", ["spawnSync"])],
+    // applyToHTTPSOptions' http(s).Agent is built when opts.agent is read: src/kube/client/auth.ts reads
+    // only the headers and TLS material from the options (Bun's fetch makes the connections)
+    [
+      "opts.agent = this.createAgent(cluster, agentOptions);",
+      "Object.defineProperty(opts, 'agent', { get: () => this.createAgent(cluster, agentOptions), enumerable: true, configurable: true });",
+    ],
     [
       "import { Agent as UndiciAgent, ProxyAgent as UndiciProxyAgent, } from 'undici';",
       `class UndiciAgent { constructor() { ${NOT_BUNDLED("undici")}; } }\nclass UndiciProxyAgent extends UndiciAgent {}`,
@@ -102,7 +128,7 @@ export function clientNodeConfigTrimmed(source: string, file: string): string {
     ["import { SocksClient } from 'socks';", `const SocksClient = { createConnection() { ${NOT_BUNDLED("socks")}; } };`],
     [
       "import { HttpProxyAgent, HttpsProxyAgent } from 'hpagent';",
-      "class HttpProxyAgent extends http.Agent {}\nclass HttpsProxyAgent extends https.Agent {}",
+      "const HttpProxyAgent = http.Agent;\nconst HttpsProxyAgent = https.Agent;",
     ],
   ]);
 }
@@ -110,6 +136,7 @@ export function clientNodeConfigTrimmed(source: string, file: string): string {
 /** oidc_auth.js importing openid-client (and its JOSE stack) on the first OIDC discovery or refresh, not at startup. */
 export function clientNodeOidcLazy(source: string, file: string): string {
   return replaceExact(source, file, [
+    ["import https from 'node:https';", lazyBuiltin("https", "https", ["Agent", "request"])],
     ["import * as oidc from 'openid-client';", "let oidc;\nconst loadOidc = async () => (oidc ??= await import('openid-client'));"],
     ["await oidc.refreshTokenGrant(", "await (await loadOidc()).refreshTokenGrant("],
     // the callee (and so the import) is evaluated before the arguments that read oidc.customFetch
@@ -124,9 +151,17 @@ export function clientNodeOidcLazy(source: string, file: string): string {
   ]);
 }
 
+/** exec_auth.js loading node:child_process when an exec credential plugin first runs. */
+export function clientNodeExecLazy(source: string, file: string): string {
+  return replaceExact(source, file, [
+    ["import child_process from 'node:child_process';", lazyBuiltin("child_process", "child_process", ["spawn"])],
+  ]);
+}
+
 /** azure_auth.js and gcp_auth.js without jsonpath-plus: src/kube/client/config.ts refuses both auth-provider plugins. */
 export function clientNodeCloudAuthWithoutJsonpath(source: string, file: string): string {
   return replaceExact(source, file, [
+    ["import proc from 'node:child_process';", lazyBuiltin("proc", "child_process", ["execSync"])],
     ["import * as jsonpath from 'jsonpath-plus';", `const jsonpath = { JSONPath() { ${NOT_BUNDLED("jsonpath-plus")}; } };`],
   ]);
 }
@@ -135,17 +170,22 @@ const clientNodeTrim: BunPlugin = {
   name: "antimetal-client-node-kubeconfig-only",
   setup(build) {
     const dist = /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/]/;
-    build.onLoad({ filter: /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/](config|oidc_auth|azure_auth|gcp_auth)\.js$/ }, async (args) => {
-      const source = await Bun.file(args.path).text();
-      const name = args.path.split(dist).pop();
-      const contents =
-        name === "config.js"
-          ? clientNodeConfigTrimmed(source, args.path)
-          : name === "oidc_auth.js"
-            ? clientNodeOidcLazy(source, args.path)
-            : clientNodeCloudAuthWithoutJsonpath(source, args.path);
-      return { contents, loader: "js" };
-    });
+    build.onLoad(
+      { filter: /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/](config|oidc_auth|exec_auth|azure_auth|gcp_auth)\.js$/ },
+      async (args) => {
+        const source = await Bun.file(args.path).text();
+        const name = args.path.split(dist).pop();
+        const contents =
+          name === "config.js"
+            ? clientNodeConfigTrimmed(source, args.path)
+            : name === "oidc_auth.js"
+              ? clientNodeOidcLazy(source, args.path)
+              : name === "exec_auth.js"
+                ? clientNodeExecLazy(source, args.path)
+                : clientNodeCloudAuthWithoutJsonpath(source, args.path);
+        return { contents, loader: "js" };
+      },
+    );
   },
 };
 
