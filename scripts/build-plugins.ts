@@ -53,7 +53,12 @@ export function ebpfAssetsModule(arch: "x64" | "arm64", buildDir = join(ROOT, "e
   return lines.join("\n") + "\n";
 }
 
-const CLIENT_NODE_GEN_IMPORT = "import { createConfiguration, ServerConfiguration, } from './gen/index.js';";
+/** `'x'` (quoted as client-node's sources are); texts are assembled so they read as no import of this file. */
+const q = (s: string) => `'${s}'`;
+/** The exact text of an import statement in client-node's dist files. */
+const importLine = (binding: string, mod: string) => `import ${binding} from ${q(mod)};`;
+
+const CLIENT_NODE_GEN_IMPORT = importLine("{ createConfiguration, ServerConfiguration, }", "./gen/index.js");
 const CLIENT_NODE_GEN_STUB =
   "const createConfiguration = () => { throw new Error('client-node API clients are not bundled in antimetal-agent (scripts/build-plugins.ts)'); };\n" +
   "class ServerConfiguration { constructor() { createConfiguration(); } }";
@@ -82,13 +87,13 @@ function replaceExact(source: string, file: string, pairs: Array<[string, string
 const NOT_BUNDLED = (what: string) => `throw new Error('${what} is not bundled in antimetal-agent (scripts/build-plugins.ts)')`;
 
 /**
- * A stand-in for `import NAME from 'node:MOD'` that loads the built-in on first use of one of
+ * A stand-in for the default import of built-in `node:<mod>` as `name`, that loads the built-in on first use of one of
  * `members` (Bun's node:http, node:https and node:tls cost ~6 MiB and ~6 ms to load, and the agent
  * itself talks to the apiserver through fetch). `new NAME.Member()` works too (a constructor
  * returning the real instance).
  */
 function lazyBuiltin(name: string, mod: string, members: string[]): string {
-  const load = `require('node:${mod}')`;
+  const load = `require(${q(`node:${mod}`)})`;
   const props = members.map((m) =>
     /^[A-Z]/.test(m) ? `${m}: function ${m}(...a) { return new (${load}.${m})(...a); }` : `${m}: (...a) => ${load}.${m}(...a)`,
   );
@@ -107,10 +112,10 @@ export function clientNodeConfigTrimmed(source: string, file: string): string {
   return replaceExact(clientNodeConfigWithoutApiClients(source, file), file, [
     // node:http/https/tls/child_process load on first use: createAgent's Agent (below, only if
     // opts.agent is read), the SOCKS connector, the WSL kubeconfig lookup of loadFromDefault
-    ["import https from 'node:https';", lazyBuiltin("https", "https", ["Agent"])],
-    ["import http from 'node:http';", lazyBuiltin("http", "http", ["Agent"])],
-    ["import tls from 'node:tls';", lazyBuiltin("tls", "tls", ["connect"])],
-    ["import child_process from 'node:child_process';", lazyBuiltin("child_process", "child_process", ["spawnSync"])],
+    [importLine("https", "node:https"), lazyBuiltin("https", "https", ["Agent"])],
+    [importLine("http", "node:http"), lazyBuiltin("http", "http", ["Agent"])],
+    [importLine("tls", "node:tls"), lazyBuiltin("tls", "tls", ["connect"])],
+    [importLine("child_process", "node:child_process"), lazyBuiltin("child_process", "child_process", ["spawnSync"])],
     // applyToHTTPSOptions' http(s).Agent is built when opts.agent is read: src/kube/client/auth.ts reads
     // only the headers and TLS material from the options (Bun's fetch makes the connections)
     [
@@ -118,16 +123,16 @@ export function clientNodeConfigTrimmed(source: string, file: string): string {
       "Object.defineProperty(opts, 'agent', { get: () => this.createAgent(cluster, agentOptions), enumerable: true, configurable: true });",
     ],
     [
-      "import { Agent as UndiciAgent, ProxyAgent as UndiciProxyAgent, } from 'undici';",
+      importLine("{ Agent as UndiciAgent, ProxyAgent as UndiciProxyAgent, }", "undici"),
       `class UndiciAgent { constructor() { ${NOT_BUNDLED("undici")}; } }\nclass UndiciProxyAgent extends UndiciAgent {}`,
     ],
     [
-      "import { SocksProxyAgent } from 'socks-proxy-agent';",
+      importLine("{ SocksProxyAgent }", "socks-proxy-agent"),
       `class SocksProxyAgent { constructor() { ${NOT_BUNDLED("socks-proxy-agent")}; } }`,
     ],
-    ["import { SocksClient } from 'socks';", `const SocksClient = { createConnection() { ${NOT_BUNDLED("socks")}; } };`],
+    [importLine("{ SocksClient }", "socks"), `const SocksClient = { createConnection() { ${NOT_BUNDLED("socks")}; } };`],
     [
-      "import { HttpProxyAgent, HttpsProxyAgent } from 'hpagent';",
+      importLine("{ HttpProxyAgent, HttpsProxyAgent }", "hpagent"),
       "const HttpProxyAgent = http.Agent;\nconst HttpsProxyAgent = https.Agent;",
     ],
   ]);
@@ -136,8 +141,8 @@ export function clientNodeConfigTrimmed(source: string, file: string): string {
 /** oidc_auth.js importing openid-client (and its JOSE stack) on the first OIDC discovery or refresh, not at startup. */
 export function clientNodeOidcLazy(source: string, file: string): string {
   return replaceExact(source, file, [
-    ["import https from 'node:https';", lazyBuiltin("https", "https", ["Agent", "request"])],
-    ["import * as oidc from 'openid-client';", "let oidc;\nconst loadOidc = async () => (oidc ??= await import('openid-client'));"],
+    [importLine("https", "node:https"), lazyBuiltin("https", "https", ["Agent", "request"])],
+    [importLine("* as oidc", "openid-client"), `let oidc;\nconst loadOidc = async () => (oidc ??= await import(${q("openid-client")}));`],
     ["await oidc.refreshTokenGrant(", "await (await loadOidc()).refreshTokenGrant("],
     // the callee (and so the import) is evaluated before the arguments that read oidc.customFetch
     [
@@ -154,15 +159,15 @@ export function clientNodeOidcLazy(source: string, file: string): string {
 /** exec_auth.js loading node:child_process when an exec credential plugin first runs. */
 export function clientNodeExecLazy(source: string, file: string): string {
   return replaceExact(source, file, [
-    ["import child_process from 'node:child_process';", lazyBuiltin("child_process", "child_process", ["spawn"])],
+    [importLine("child_process", "node:child_process"), lazyBuiltin("child_process", "child_process", ["spawn"])],
   ]);
 }
 
 /** azure_auth.js and gcp_auth.js without jsonpath-plus: src/kube/client/config.ts refuses both auth-provider plugins. */
 export function clientNodeCloudAuthWithoutJsonpath(source: string, file: string): string {
   return replaceExact(source, file, [
-    ["import proc from 'node:child_process';", lazyBuiltin("proc", "child_process", ["execSync"])],
-    ["import * as jsonpath from 'jsonpath-plus';", `const jsonpath = { JSONPath() { ${NOT_BUNDLED("jsonpath-plus")}; } };`],
+    [importLine("proc", "node:child_process"), lazyBuiltin("proc", "child_process", ["execSync"])],
+    [importLine("* as jsonpath", "jsonpath-plus"), `const jsonpath = { JSONPath() { ${NOT_BUNDLED("jsonpath-plus")}; } };`],
   ]);
 }
 
