@@ -5,9 +5,12 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 // The memory breakdown: smaps mappings sorted into the executable's segments, anonymous memory and
-// libraries; and the live breakdown of this process adding up to its RSS.
+// libraries; the live breakdown of this process adding up to its RSS; served on the pprof listener.
 
 import { expect, test } from "bun:test";
+import { Registry } from "prom-client";
+import { silentLogger } from "../log/logger.ts";
+import { createHttpComponent } from "./http.ts";
 import { memoryBreakdown, residentByMapping } from "./memory.ts";
 
 test("smaps mappings are summed by kind", () => {
@@ -45,4 +48,26 @@ test("this process's breakdown adds up to its resident set and names its threads
   expect(m.jsc.heapSize).toBeGreaterThan(0);
   expect(m.jsc.topTypes.length).toBeGreaterThan(0);
   expect(m.threads.length).toBe(m.status.Threads!);
+});
+
+test("GET /debug/memory on the pprof listener serves the breakdown", async () => {
+  const http = createHttpComponent({
+    probeAddress: "127.0.0.1:0",
+    metricsAddress: "0",
+    pprofAddress: "127.0.0.1:0",
+    readiness: () => ({ ready: true, reasons: [] }),
+    registry: new Registry(),
+    logger: silentLogger,
+  });
+  await http.start();
+  try {
+    const r = await fetch(`http://127.0.0.1:${http.ports().pprof}/debug/memory`);
+    expect(r.status).toBe(200);
+    const m = (await r.json()) as ReturnType<typeof memoryBreakdown>;
+    expect(m.status.VmRSS).toBeGreaterThan(0);
+    expect(Object.keys(m.residentKiB).sort()).toEqual(["anon", "exe_data", "exe_rodata", "exe_text", "libs", "other"]);
+    expect(m.threads.length).toBeGreaterThan(0);
+  } finally {
+    await http.stop(AbortSignal.timeout(1000));
+  }
 });
