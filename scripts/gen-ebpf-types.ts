@@ -115,13 +115,15 @@ function pascal(s: string): string {
 
 function tsType(f: Field): string {
   if (f.scalar.kind === "char") return f.count ? "string" : "number";
-  if (f.count) throw new Error(`arrays of integers are not supported (${f.name})`);
+  if (f.count && f.scalar.size === 1 && !f.scalar.signed) return "Uint8Array";
+  if (f.count) throw new Error(`arrays of integers other than __u8 are not supported (${f.name})`);
   return f.scalar.size === 8 ? "bigint" : "number";
 }
 
 function readExpr(f: Field): string {
   const at = `off + ${f.offset}`;
   if (f.scalar.kind === "char") return f.count ? `cString(view, ${at}, ${f.count})` : `view.getInt8(${at})`;
+  if (f.count) return `bytesAt(view, ${at}, ${f.count})`;
   const { size, signed } = f.scalar;
   switch (size) {
     case 1:
@@ -138,6 +140,7 @@ function readExpr(f: Field): string {
 function writeExpr(f: Field, v: string): string {
   const at = `off + ${f.offset}`;
   if (f.scalar.kind === "char") return f.count ? `putCString(view, ${at}, ${f.count}, ${v})` : `view.setInt8(${at}, ${v})`;
+  if (f.count) return `putBytes(view, ${at}, ${f.count}, ${v})`;
   const { size, signed } = f.scalar;
   const bits = size * 8;
   const method = size === 8 ? (signed ? "setBigInt64" : "setBigUint64") : `set${signed ? "Int" : "Uint"}${bits}`;
@@ -172,6 +175,22 @@ export function generate(file: string, src: string): string {
     "}",
     "",
   );
+  if (structs.some((s) => s.fields.some((f) => f.scalar.kind === "int" && f.count))) {
+    lines.push(
+      "/** A __u8[len] field, copied (the record's buffer is reused). */",
+      "export function bytesAt(view: DataView, offset: number, len: number): Uint8Array {",
+      "  return new Uint8Array(view.buffer.slice(view.byteOffset + offset, view.byteOffset + offset + len));",
+      "}",
+      "",
+      "/** Writes `b` into a __u8[len] field, zero-padded. */",
+      "export function putBytes(view: DataView, offset: number, len: number, b: Uint8Array): void {",
+      "  const bytes = new Uint8Array(view.buffer, view.byteOffset + offset, len);",
+      "  bytes.fill(0);",
+      "  bytes.set(b.subarray(0, len));",
+      "}",
+      "",
+    );
+  }
   for (const s of structs) {
     const P = pascal(s.name);
     const U = s.name.toUpperCase();
@@ -183,7 +202,11 @@ export function generate(file: string, src: string): string {
     lines.push(`export const ${U}_LAYOUT = {`);
     for (const f of s.fields) {
       const type =
-        f.scalar.kind === "char" ? (f.count ? `char[${f.count}]` : "char") : `${f.scalar.signed ? "s" : "u"}${f.scalar.size * 8}`;
+        f.scalar.kind === "char"
+          ? f.count
+            ? `char[${f.count}]`
+            : "char"
+          : `${f.scalar.signed ? "s" : "u"}${f.scalar.size * 8}${f.count ? `[${f.count}]` : ""}`;
       lines.push(`  ${f.name}: { offset: ${f.offset}, size: ${f.size}, type: "${type}" },`);
     }
     lines.push("} as const;", "");

@@ -63,6 +63,7 @@ const NOT_NODE_EXPORTER = new Set<MetricType>([
   "process",
   "cgroup_cpu",
   "cgroup_memory",
+  "container_metrics",
   "cpu_info",
   "memory_info",
   "disk_info",
@@ -97,7 +98,17 @@ async function measureSet(types: MetricType[] | "all", extra: { tcpStates?: "off
 }
 
 function floor(ops: string[], types: string[], dir: string, bin: string) {
-  const lines = ops.map((k) => `${k[0]} ${k.slice(2)}`);
+  // HostIo trace keys: "m:" is one batched read of several files ("\0"-separated), and an "r:" key may carry
+  // "\0<maxBytes>"; the C floor reads each file with its own "r" op ("m" there means draining /dev/kmsg).
+  const lines = ops.flatMap((k) => {
+    if (k.startsWith("m:"))
+      return k
+        .slice(2)
+        .split("\0")
+        .map((p) => `r ${p}`);
+    if (k.startsWith("r:")) return [`r ${k.slice(2).split("\0")[0]}`];
+    return [`${k[0]} ${k.slice(2)}`];
+  });
   if (types.includes("tcp")) lines.push("n");
   if (types.includes("kernel")) lines.push("m");
   const file = path.join(dir, `ops-${types.length}.txt`);

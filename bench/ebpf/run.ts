@@ -16,11 +16,17 @@
  *     tracer process (utime+stime of all its threads over the storm window, from /proc/<pid>/stat).
  * (b) raw ring buffer drain: the execsnoop program with a 64 MiB ring is pre-filled with failed
  *     execs (one process calling execve on a missing path), then drained by one
- *     ring_buffer__consume() in a C libbpf consumer and in Bun (JSCallback copying each record, as
- *     the reader worker does). Median of REPEAT runs each; Bun's decode time is reported apart.
+ *     ring_buffer__consume() in a C libbpf consumer (the anchor) and in Bun by the reader Worker's
+ *     own code walking the mapped ring (bun-drain.ts direct), by the previous reader
+ *     (ring_buffer__consume with a JSCallback memcpy-ing each record: callback), and end to end
+ *     through RingBufferReader (Worker, batches posted to the main thread, onRecord per record:
+ *     reader). Each drain process fills and drains twice: "cold" is its first drain (Bun's JIT
+ *     not warmed up yet), "warm" its second (as a reader that has been running). Median of REPEAT
+ *     processes each, modes interleaved; Bun's decode time is reported apart.
  *
  * WAKEUP_BYTES=0 makes the agent wake its reader on every record, as the original agent does.
- * Env: RUNS (default "fork_exec:3000,failed_exec:10000,failed_exec:50000"), DURATION_S (10), DRAIN_RECORDS (200000), REPEAT (3).
+ * Env: RUNS (default "fork_exec:3000,failed_exec:10000,failed_exec:50000"; "none" skips (a)), DURATION_S (10),
+ * DRAIN_RECORDS (200000), REPEAT (3), DRAIN_MODES (default "direct,callback,reader").
  */
 
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -30,7 +36,8 @@ import { join } from "node:path";
 const ROOT = join(import.meta.dir, "..", "..");
 const BUN = process.execPath;
 /** kind:rate pairs; fork_exec = vfork+execve /bin/true, failed_exec = execve of a missing path. */
-const RUNS = (process.env.RUNS ?? "fork_exec:3000,failed_exec:10000,failed_exec:50000").split(",").map((r) => {
+const RUNS_ENV = process.env.RUNS ?? "fork_exec:3000,failed_exec:10000,failed_exec:50000";
+const RUNS = (RUNS_ENV === "none" ? [] : RUNS_ENV.split(",")).map((r) => {
   const [kind, rate] = r.split(":");
   if (kind !== "fork_exec" && kind !== "failed_exec") throw new Error(`RUNS: unknown kind ${kind}`);
   return { kind: kind as "fork_exec" | "failed_exec", rate: Number(rate) };
@@ -38,6 +45,7 @@ const RUNS = (process.env.RUNS ?? "fork_exec:3000,failed_exec:10000,failed_exec:
 const DURATION_S = Number(process.env.DURATION_S ?? 10);
 const DRAIN_RECORDS = Number(process.env.DRAIN_RECORDS ?? 200_000);
 const REPEAT = Number(process.env.REPEAT ?? 3);
+const DRAIN_MODES = (process.env.DRAIN_MODES ?? "direct,callback,reader").split(",");
 const LIBBPF_TOOLS_EXECSNOOP = process.env.LIBBPF_TOOLS_EXECSNOOP ?? "/usr/sbin/execsnoop";
 const TICKS = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim() || 100);
 
@@ -164,24 +172,50 @@ async function storm(kind: Kind, rate: number, storm: string) {
   };
 }
 
-async function drainOnce(cmd: string[], storm: string) {
+interface DrainRound {
+  round: number;
+  records: number;
+  bytes: number;
+  seconds: number;
+  decodeSeconds?: number;
+  fill_rate: number;
+}
+
+/** Runs one drain child through its two rounds (cold, warm), filling the ring before each. */
+async function drainOnce(cmd: string[], storm: string): Promise<DrainRound[]> {
   const p = Bun.spawn(cmd, { stdin: "pipe", stdout: "pipe", stderr: "inherit", cwd: ROOT });
-  const { reader } = await readLine(p.stdout as ReadableStream<Uint8Array>, (l) => l === "ready");
-  const marker = `amdrain${process.pid}`;
-  const g = Bun.spawnSync([storm, "fail", String(DRAIN_RECORDS), marker], { stdout: "pipe" });
-  const fill = JSON.parse(g.stdout.toString()) as { execs: number; seconds: number };
-  (p.stdin as import("bun").FileSink).write("go\n");
-  (p.stdin as import("bun").FileSink).end();
+  const reader = (p.stdout as ReadableStream<Uint8Array>).getReader();
   const dec = new TextDecoder();
-  let out = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    out += dec.decode(value);
+  let buf = "";
+  const nextLine = async (): Promise<string> => {
+    for (;;) {
+      const i = buf.indexOf("\n");
+      if (i >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        return line;
+      }
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`${cmd.join(" ")}: ended early (${buf.slice(0, 200)})`);
+      buf += dec.decode(value);
+    }
+  };
+  const stdin = p.stdin as import("bun").FileSink;
+  const rounds: DrainRound[] = [];
+  for (let r = 0; r < 2; r++) {
+    while ((await nextLine()) !== "ready") {}
+    const marker = `amdrain${process.pid}r${r}`;
+    const g = Bun.spawnSync([storm, "fail", String(DRAIN_RECORDS), marker], { stdout: "pipe" });
+    const fill = JSON.parse(g.stdout.toString()) as { execs: number; seconds: number };
+    stdin.write("go\n");
+    stdin.flush();
+    let line = await nextLine();
+    while (!line.startsWith("{")) line = await nextLine();
+    rounds.push({ ...(JSON.parse(line) as Omit<DrainRound, "fill_rate">), fill_rate: fill.execs / fill.seconds });
   }
+  stdin.end();
   await p.exited;
-  const r = JSON.parse(out.trim().split("\n").pop()!) as { records: number; bytes: number; seconds: number; decodeSeconds?: number };
-  return { ...r, fill_rate: fill.execs / fill.seconds };
+  return rounds;
 }
 
 async function main() {
@@ -198,25 +232,45 @@ async function main() {
   result.exec_storm = { duration_s: DURATION_S, runs: storms };
 
   const ring = 64 << 20;
-  const c: Array<Awaited<ReturnType<typeof drainOnce>>> = [];
-  const b: Array<Awaited<ReturnType<typeof drainOnce>>> = [];
+  const c: DrainRound[][] = [];
+  const b: Record<string, DrainRound[][]> = Object.fromEntries(DRAIN_MODES.map((m) => [m, []]));
   for (let i = 0; i < REPEAT; i++) {
     c.push(await drainOnce([drainBin, obj, String(ring)], stormBin));
-    b.push(await drainOnce([BUN, join(import.meta.dir, "bun-drain.ts"), String(ring)], stormBin));
+    for (const m of DRAIN_MODES) b[m]!.push(await drainOnce([BUN, join(import.meta.dir, "bun-drain.ts"), String(ring), m], stormBin));
   }
   const rate = (r: { records: number; seconds: number }) => r.records / r.seconds;
-  const cRate = median(c.map(rate));
-  const bRate = median(b.map(rate));
+  /** Medians of round `k` (0 cold, 1 warm) of each mode, and ratios to C's same round. */
+  const figures = (k: 0 | 1) => {
+    const cRates = c.map((x) => rate(x[k]!));
+    const cRate = median(cRates);
+    const bun: Record<string, unknown> = {};
+    for (const m of DRAIN_MODES) {
+      const runs = b[m]!.map((x) => x[k]!);
+      const r = median(runs.map(rate));
+      bun[m] = {
+        records_per_s: Math.round(r),
+        over_c: +(r / cRate).toFixed(3),
+        ns_per_record: +(1e9 / r).toFixed(1),
+        runs_records_per_s: runs.map((x) => Math.round(rate(x))),
+        records_drained: runs.map((x) => x.records),
+        decode_ns_per_record: m === "reader" ? null : +median(runs.map((x) => ((x.decodeSeconds ?? 0) / x.records) * 1e9)).toFixed(0),
+      };
+    }
+    return {
+      c_libbpf_records_per_s: Math.round(cRate),
+      c_ns_per_record: +(1e9 / cRate).toFixed(1),
+      c_runs_records_per_s: cRates.map(Math.round),
+      c_records_drained: c.map((x) => x[k]!.records),
+      bun,
+    };
+  };
   result.ringbuf_drain = {
     ring_bytes: ring,
     prefilled_records: DRAIN_RECORDS,
-    records_drained: { c: c.map((r) => r.records), bun: b.map((r) => r.records) },
-    c_libbpf_records_per_s: Math.round(cRate),
-    bun_records_per_s: Math.round(bRate),
-    bun_over_c: bRate / cRate,
-    bun_ns_per_record: 1e9 / bRate,
-    c_ns_per_record: 1e9 / cRate,
-    bun_decode_ns_per_record: median(b.map((r) => ((r.decodeSeconds ?? 0) / r.records) * 1e9)),
+    repeat: REPEAT,
+    cold: figures(0),
+    warm: figures(1),
+    load_average: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).map(Number),
   };
   console.log(JSON.stringify(result, null, 2));
 }

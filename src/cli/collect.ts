@@ -4,10 +4,10 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-// `antimetal-agent collect`: one-shot host metrics as JSON, or execsnoop exec events for --duration.
+// `antimetal-agent collect`: one-shot host metrics as JSON, or execsnoop exec events / tcpflow connections for --duration.
 
 import { ConfigError } from "../config/load.ts";
-import { runExecsnoopCommand } from "../ebpf/index.ts";
+import { runExecsnoopCommand, runTcpflowCommand } from "../ebpf/index.ts";
 import { runCollect } from "../perf/collect-command.ts";
 import type { MetricType } from "../perf/collector.ts";
 import { assertKnownCollectors } from "./collectors-flag.ts";
@@ -17,6 +17,16 @@ import { type CommandContext, collectorOptions, hostPaths } from "./context.ts";
 export async function collectCommand(ctx: CommandContext): Promise<number> {
   const { config } = ctx;
   const requested = config.collectCollectors;
+  if (requested.includes("tcpflow")) {
+    if (requested.length > 1)
+      throw new ConfigError("invalid --collectors: tcpflow records for --duration and cannot be combined with other collectors");
+    const { output, exitCode } = await runTcpflowCommand({
+      durationMs: config.duration,
+      logger: ctx.logger.child({ component: "tcpflow" }),
+    });
+    ctx.stdout(output);
+    return exitCode;
+  }
   assertKnownCollectors(requested);
   if (requested.includes("execsnoop")) {
     if (requested.length > 1)

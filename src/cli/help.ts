@@ -17,7 +17,8 @@ export const COMMANDS: Record<Command | "version", { usage: string; summary: str
   },
   collect: {
     usage: "antimetal-agent collect [--collectors a,b] [--format json] [flags]",
-    summary: 'Collect host metrics once and print one JSON object keyed by metric type. Failed collectors are listed under "errors".',
+    summary:
+      'Collect host metrics once and print one JSON object keyed by metric type. Failed collectors are listed under "errors".\n--collectors execsnoop or --collectors tcpflow records exec events or TCP connections for --duration and prints JSON lines.',
   },
   store: {
     usage: "antimetal-agent store resources [--type T] | relationships [--subject KEY] [--object KEY] [--predicate T] | stats [flags]",

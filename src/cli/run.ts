@@ -6,11 +6,13 @@
 
 // `antimetal-agent run`: builds every component from the config and runs them until SIGTERM/SIGINT.
 
+import { readFile } from "node:fs/promises";
 import { buildInfo } from "../build-info.ts";
 import { ConfigError, redactedView } from "../config/load.ts";
 import type { ConfigObjectSource } from "../config/objects/source.ts";
 import type { Config } from "../config/schema.ts";
-import { createHostGraphComponent, withHostGraphChannels } from "../hostgraph/index.ts";
+import type { LiveProcessEvents } from "../containers/index.ts";
+import { createHostGraphComponent, readSystemName, withHostGraphChannels } from "../hostgraph/index.ts";
 import type { KubeController } from "../kube/index.ts";
 import type { Logger } from "../log/logger.ts";
 import { registry } from "../metrics/registry.ts";
@@ -24,6 +26,7 @@ import type { Component } from "../runtime/component.ts";
 import { Lifecycle } from "../runtime/lifecycle.ts";
 import { onReloadSignal, onShutdownSignal } from "../runtime/signals.ts";
 import { createHttpComponent } from "../server/http.ts";
+import { assertOneMetricsMode, type MetricsSecurity, secureMetrics, webConfigMetrics } from "../server/metrics-security.ts";
 import { createStoreComponent, defaultClassifier, openStore } from "../store/index.ts";
 import { errorMessage } from "../util/errors.ts";
 import { stringifyExact } from "../util/json.ts";
@@ -66,6 +69,8 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     logger,
     validate: validateRunConfig,
   });
+  // A bad certificate, key or web config is a startup error (exit 2) naming the file, before anything listens.
+  const metricsSecurity = await metricsListenerSecurity(config, logger);
   registerSelfMetrics(buildInfo, Date.now(), (message) => logger.warn(message));
   logger.info({ version: buildInfo.version, revision: buildInfo.revision, pid: process.pid }, "starting antimetal-agent");
 
@@ -81,6 +86,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     sources: metricSources,
     logger,
     configView: () => live!.view(),
+    metricsSecurity,
   });
   let rest: Component[];
   const targets: LiveTargets = {};
@@ -166,6 +172,8 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets, metric
       leaveOut: (family) => leftOutByView(view, family),
     });
     router.subscribe(exposition);
+    // OTLP and debug consumers: each buffers on its own, started before and stopped after the collectors
+    components.push(...(await createConsumers(ctx, router, paths, node)));
     metricSources.push(exposition, { version: 0, render: async () => hostViewExposition(view) });
     const requested = config.collectors;
     // Config objects (fs directory or the config service) start collectors and set intervals at run time.
@@ -195,6 +203,8 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets, metric
       components.push(execsnoopComponent(await registerExecsnoop(registry, logger, node), router, logger));
   } else {
     logger.info("performance collectors off (--enable-performance-collectors=false)");
+    if (config.enableOtel || config.enableDebugConsumer)
+      logger.warn("--enable-otel and --enable-debug-consumer need --enable-performance-collectors: no metric events to consume");
   }
   if (config.textfileDirectory !== "") {
     const { TextfileCollector } = await import("./run-perf-modules.ts");
@@ -219,6 +229,37 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets, metric
       kubeCluster: () => kube?.cluster()?.clusterName,
     });
     components.push(hostgraph);
+  }
+
+  if (config.enableNetworkGraph) {
+    const { createNetgraphComponent } = await import("../netgraph/index.ts");
+    components.push(
+      createNetgraphComponent({
+        store,
+        nodeName: node,
+        ttlMs: config.networkGraphTtl,
+        procRoot: paths.proc,
+        logger: logger.child({ component: "netgraph" }),
+      }),
+    );
+  }
+  if (config.enableContainerDiscovery) {
+    const { createRuntimeGraphComponent } = await import("../containers/index.ts");
+    let systemName: Promise<string> | undefined;
+    components.push(
+      createRuntimeGraphComponent({
+        store,
+        paths,
+        intervalMs: config.containersUpdateInterval,
+        // The hardware graph's SystemNode name, read once (it is the host's identity).
+        systemName: () => (systemName ??= readSystemName(paths)),
+        logger: logger.child({ component: "runtime-graph" }),
+        kubeCluster: () => kube?.cluster()?.clusterName,
+        liveEvents: procexitEvents(logger),
+      }),
+    );
+  } else {
+    logger.info("container discovery off (--enable-container-discovery=false)");
   }
 
   // Kubernetes and gRPC modules load only when used: a standalone agent starts faster without them.
@@ -279,6 +320,20 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets, metric
   return components;
 }
 
+/** Process exit/exec events for the runtime graph; eBPF (and libbpf) load only when the component starts them. */
+function procexitEvents(logger: Logger): LiveProcessEvents {
+  let tracer: { stop(): Promise<void> } | undefined;
+  return {
+    async start(onEvents) {
+      const { createProcexitTracer } = await import("../ebpf/index.ts");
+      const t = createProcexitTracer({ logger: logger.child({ component: "procexit" }) });
+      await t.start(onEvents);
+      tracer = t;
+    },
+    stop: async () => tracer?.stop(),
+  };
+}
+
 /** Adds execsnoop to the registry (so `check` and the scheduler see one list) and returns its factory. */
 async function registerExecsnoop(registry: CollectorRegistry, logger: Logger, node: string): Promise<() => ContinuousCollector> {
   const { createExecsnoopCollector, registerEbpfMetrics } = await import("../ebpf/index.ts");
@@ -307,11 +362,78 @@ function execsnoopComponent(create: () => ContinuousCollector, router: MetricsRo
   };
 }
 
+/** The metrics consumers asked for (--enable-otel, --enable-debug-consumer), subscribed to the router. */
+async function createConsumers(ctx: CommandContext, router: MetricsRouter, paths: HostPaths, node: string): Promise<Component[]> {
+  const { config, logger } = ctx;
+  if (!config.enableOtel && !config.enableDebugConsumer) return [];
+  const consumers = await import("../consumers/index.ts");
+  const out: import("../consumers/index.ts").MetricsConsumer[] = [];
+  if (config.enableOtel) {
+    const otlp = consumers.otlpConfigFrom(config, buildInfo.version, ctx.resolved?.origins?.otelEndpoint);
+    out.push(
+      new consumers.OtlpConsumer({
+        config: otlp,
+        nodeName: node,
+        clusterName: config.clusterName,
+        bootTimeMs: await bootTimeMs(paths),
+        logger: logger.child({ component: "otlp" }),
+      }),
+    );
+  }
+  if (config.enableDebugConsumer)
+    out.push(
+      new consumers.DebugConsumer(
+        consumers.debugConfigFrom(config.debugLogLevel, config.debugLogFormat),
+        logger.child({ component: "debug-consumer" }),
+        config.clusterName,
+      ),
+    );
+  for (const c of out) consumers.subscribeConsumer(router, c);
+  return out;
+}
+
+/** The host's boot time from <proc>/stat btime (the start of the kernel's counters); now if unreadable. */
+async function bootTimeMs(paths: HostPaths): Promise<number> {
+  try {
+    const m = /^btime (\d+)$/m.exec(await readFile(`${paths.proc}/stat`, "utf8"));
+    if (m) return Number(m[1]) * 1000;
+  } catch (e) {
+    // ENOENT or EACCES on an unusual /proc: counters then start at the agent's start
+    if (!(e instanceof Error)) throw e;
+  }
+  return Date.now();
+}
+
 /** What `run` checks beyond the option schema, at start and on every reload (ConfigError: exit 2 at start). */
 function validateRunConfig(config: Config): void {
   assertKnownCollectors(config.collectors);
   parseIntervals(config.collectorIntervals);
   assertApiKeyFileUsable(config.intakeApiKeyFile);
+  assertOneMetricsMode(config.metricsSecure, config.webConfigFile);
+}
+
+/** --metrics-secure (Kubernetes reviews through the project's KubeClient) or --web-config-file; undefined: plain HTTP. */
+async function metricsListenerSecurity(config: Config, logger: Logger): Promise<MetricsSecurity | undefined> {
+  if (config.webConfigFile !== "") return webConfigMetrics(config.webConfigFile, logger);
+  if (!config.metricsSecure) {
+    // As the Go agent: the certificate options mean nothing without --metrics-secure (said, not refused).
+    if (config.metricsCertDir !== "") logger.warn("--metrics-cert-dir is ignored without --metrics-secure: /metrics is plain HTTP");
+    return undefined;
+  }
+  if (config.metricsBindAddress === "0" || config.metricsBindAddress === "") return undefined;
+  const { detectKubeConfig, KubeClient } = await import("../kube/index.ts");
+  const detected = await detectKubeConfig({ kubeconfig: config.kubeconfig || undefined });
+  if (!detected.config)
+    throw new ConfigError(
+      `invalid --metrics-secure: no cluster to review tokens with (${detected.reason}); without Kubernetes use --web-config-file`,
+    );
+  return secureMetrics({
+    certDir: config.metricsCertDir,
+    certName: config.metricsCertName,
+    keyName: config.metricsKeyName,
+    client: new KubeClient(detected.config),
+    logger,
+  });
 }
 
 /** The config object loader of --config-loader, or none (off). */

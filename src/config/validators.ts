@@ -127,3 +127,34 @@ export const regex = z.string().superRefine((r, ctx) => {
     ctx.addIssue({ code: "custom", message: `not a valid regular expression: ${JSON.stringify(r)} (${errorMessage(e)})` });
   }
 });
+
+/** Go's strconv.ParseBool forms, as the original reads OTEL_EXPORTER_OTLP_INSECURE (1, t, T, TRUE, true, True, 0, f, ...). */
+export const goBool = z.preprocess(
+  (v) => {
+    if (typeof v !== "string") return v;
+    if (["1", "t", "T", "TRUE", "true", "True"].includes(v.trim())) return true;
+    if (["0", "f", "F", "FALSE", "false", "False"].includes(v.trim())) return false;
+    return v;
+  },
+  z.boolean({ error: () => "must be true or false (1, t, TRUE, 0, f, FALSE, ...)" }),
+);
+
+/**
+ * An OTLP exporter timeout: a Go duration ("30s", as the original reads it) or the OpenTelemetry
+ * specification's integer milliseconds ("10000"), 1ms to 1h.
+ */
+export const otlpTimeout = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  let ms: number;
+  try {
+    ms = typeof v === "number" ? v : /^\s*\d+\s*$/.test(v) ? Number(v) : parseDuration(v);
+  } catch (e) {
+    ctx.addIssue({ code: "custom", message: errorMessage(e) });
+    return z.NEVER;
+  }
+  if (!(ms >= 1 && ms <= 3_600_000)) {
+    ctx.addIssue({ code: "custom", message: `must be between 1ms and 1h, got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return ms;
+});
+DURATION_RANGES.set(otlpTimeout, { minMs: 1, maxMs: 3_600_000 });

@@ -72,6 +72,16 @@ export function execsnoopAvailability(
   capEff: bigint,
   opts: { btfPresent: boolean; assets: EbpfAssets; libbpfSource?: LibbpfSource },
 ): Availability {
+  return programAvailability("execsnoop", kernel, capEff, opts);
+}
+
+/** Whether the eBPF object `name` (execsnoop, tcpflow, oomkill: all need the ring buffer and BTF) can run here. */
+export function programAvailability(
+  name: string,
+  kernel: KernelVersion | undefined,
+  capEff: bigint,
+  opts: { btfPresent: boolean; assets: EbpfAssets; libbpfSource?: LibbpfSource },
+): Availability {
   const requiredCapabilities = ebpfCapabilities(kernel);
   const missing = missingCapabilities(capEff, requiredCapabilities);
   const base = { missingCapabilities: missing, requiredCapabilities, minKernel: "5.8" };
@@ -80,7 +90,7 @@ export function execsnoopAvailability(
   else if (!kernelAtLeast(kernel, 5, 8))
     reasons.push(`kernel ${kernel.major}.${kernel.minor}.${kernel.patch} is older than 5.8 (BPF ring buffer)`);
   if (!opts.btfPresent) reasons.push("kernel BTF (/sys/kernel/btf/vmlinux) missing: CO-RE relocation impossible");
-  if (!opts.assets.objects.execsnoop) reasons.push("execsnoop.bpf.o not available (run scripts/build-ebpf.sh)");
+  if (!opts.assets.objects[name]) reasons.push(`${name}.bpf.o not available (run scripts/build-ebpf.sh)`);
   const source = opts.libbpfSource ?? (process.env.ANTIMETAL_LIBBPF === "system" ? "system" : "embedded");
   if (source === "embedded" && !opts.assets.libs)
     reasons.push("embedded libbpf not available (run scripts/build-ebpf.sh or set ANTIMETAL_LIBBPF=system)");
@@ -146,6 +156,8 @@ export async function detectFeatures(opts: DetectOptions = {}): Promise<FeatureR
     libbpf,
     collectors: {
       execsnoop: execsnoopAvailability(kernel, capEff, { btfPresent, assets, libbpfSource: opts.libbpfSource }),
+      tcpflow: programAvailability("tcpflow", kernel, capEff, { btfPresent, assets, libbpfSource: opts.libbpfSource }),
+      oomkill: programAvailability("oomkill", kernel, capEff, { btfPresent, assets, libbpfSource: opts.libbpfSource }),
     },
   };
 }

@@ -5,28 +5,27 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 /**
- * Ring buffer reader thread. ring_buffer__poll blocks, so it runs here and not on the agent's
- * event loop. libbpf invokes the sample callback synchronously on this thread (never from a
- * libbpf thread), and libbpf's consumer uses smp_load_acquire/smp_store_release on the ring's
- * producer/consumer positions, so record bytes are read with the ordering arm64 needs (no
- * direct reads of the mmapped ring from JS, no Atomics on the read-only producer pages).
+ * Ring buffer reader thread: waits on the ring's epoll fd (a blocking call, so not on the agent's
+ * event loop) and drains the mapped ring directly (src/ebpf/ringbuf-map.ts, which also holds the
+ * memory-ordering argument): no call into libbpf or JS callback per record. libbpf is used here
+ * only to read the map's size; loading and attaching stay on the main thread.
  *
- * Records are copied into a batch ([u32 length][bytes]...) that is transferred to the main thread
- * after each poll. A shared Int32Array carries [0] stop flag, [1] batches in flight: the reader
- * stops draining while the main thread holds too many batches, so memory stays bounded and the
- * kernel side counts what it cannot store.
+ * Each batch is one copy of consecutive records in ring layout ([u32 len][u32 pg_off][payload,
+ * padded to 8]...), transferred to the main thread; large batches' buffers come back on a port and
+ * are reused (a few at most), so a burst does not fault in fresh pages for every batch. A shared Int32Array carries [0] stop flag,
+ * [1] batches in flight: the reader stops draining while the main thread holds too many batches,
+ * so memory stays bounded and the kernel side counts what it cannot store.
  *
  * Must be an entrypoint of the compiled binary (scripts/build.ts passes it to Bun.build).
  */
 
-import { JSCallback, type Pointer, ptr } from "bun:ffi";
-import { attachLibbpf, getLibc } from "../../ffi/loader.ts";
+import { receiveMessageOnPort } from "node:worker_threads";
+import { attachLibbpf } from "../../ffi/loader.ts";
 import { errorMessage } from "../util/errors.ts";
+import { BatchBuffers, MappedRing } from "./ringbuf-map.ts";
 import type { RingWorkerInit, RingWorkerMessage } from "./ringbuf-protocol.ts";
 
 declare const self: Worker;
-
-const EINTR = 4;
 
 function post(msg: RingWorkerMessage, transfer?: ArrayBuffer[]): void {
   self.postMessage(msg, transfer ?? []);
@@ -35,49 +34,20 @@ function post(msg: RingWorkerMessage, transfer?: ArrayBuffer[]): void {
 function run(init: RingWorkerInit): void {
   const lib = attachLibbpf(init.libbpfPath);
   const ctrl = new Int32Array(init.control);
-  const scratch = new ArrayBuffer(init.batchBytes);
-  const u8 = new Uint8Array(scratch);
-  const dv = new DataView(scratch);
-  const base = ptr(u8) as number;
-  const { memcpy } = getLibc();
-  let pos = 0;
-  let count = 0;
-  let oversized = 0;
-
-  const flush = (): void => {
-    if (count === 0 && oversized === 0) return;
-    const buf = scratch.slice(0, pos);
-    Atomics.add(ctrl, 1, 1);
-    post({ type: "batch", buf, count, oversized }, [buf]);
-    pos = 0;
-    count = 0;
-    oversized = 0;
-  };
-
-  const cb = new JSCallback(
-    (_ctx: Pointer | null, data: Pointer, sizeArg: number | bigint): number => {
-      const size = Number(sizeArg);
-      if (size + 4 > init.batchBytes) {
-        oversized++;
-        return 0;
-      }
-      if (pos + 4 + size > init.batchBytes) flush();
-      dv.setUint32(pos, size, true);
-      // Copy straight from the ring into the batch (one FFI call; no ArrayBuffer per record).
-      memcpy((base + pos + 4) as Pointer, data, size);
-      pos += 4 + size;
-      count++;
-      return 0;
-    },
-    { args: ["ptr", "ptr", "usize"], returns: "i32" },
-  );
-
-  const rb = lib.ring_buffer__new(init.mapFd, cb.ptr, null, null);
-  if (!rb) {
-    cb.close();
-    post({ type: "error", message: "ring_buffer__new failed", fatal: true });
+  let ring: MappedRing;
+  try {
+    ring = new MappedRing(lib, init.mapFd);
+  } catch (e) {
+    post({ type: "error", message: `ring buffer: ${errorMessage(e)}`, fatal: true });
+    post({ type: "stopped" });
     return;
   }
+  const { alloc } = new BatchBuffers(init.batchBytes, () => receiveMessageOnPort(init.recycle)?.message as ArrayBuffer | undefined);
+  const sink = (buf: ArrayBuffer, len: number, count: number, oversized: number): void => {
+    Atomics.add(ctrl, 1, 1);
+    post({ type: "batch", buf, len, count, oversized }, [buf]);
+  };
+  const room = (): boolean => Atomics.load(ctrl, 1) < init.maxInflight;
   post({ type: "ready" });
   try {
     while (Atomics.load(ctrl, 0) === 0) {
@@ -86,22 +56,19 @@ function run(init: RingWorkerInit): void {
         Atomics.wait(ctrl, 1, inflight, 50);
         continue;
       }
-      const n = lib.ring_buffer__poll(rb, init.pollTimeoutMs);
-      if (n < 0 && n !== -EINTR) {
-        post({ type: "error", message: `ring_buffer__poll: errno ${-n}`, fatal: true });
-        break;
-      }
-      // A poll that timed out consumes nothing; records submitted without a wakeup
-      // (BPF_RB_NO_WAKEUP below the program's threshold) are read here.
-      if (n === 0) lib.ring_buffer__consume(rb);
-      flush();
+      // Drain before waiting: records submitted without a wakeup (BPF_RB_NO_WAKEUP below the
+      // program's threshold) are read after at most one timeout.
+      ring.drain(init.batchBytes, alloc, sink, room);
+      if (ring.pending() > 0 && !room()) continue;
+      ring.wait(init.pollTimeoutMs);
     }
     // Drain what the kernel already committed so stop() loses nothing that was produced.
-    lib.ring_buffer__consume(rb);
-    flush();
+    ring.drain(init.batchBytes, alloc, sink);
+  } catch (e) {
+    post({ type: "error", message: `ring buffer: ${errorMessage(e)}`, fatal: true });
   } finally {
-    lib.ring_buffer__free(rb);
-    cb.close();
+    ring.close();
+    init.recycle.close();
     post({ type: "stopped" });
   }
 }

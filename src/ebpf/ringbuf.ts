@@ -6,18 +6,23 @@
 
 /**
  * Main-thread side of a BPF ring buffer: starts src/ebpf/ringbuf-worker.ts, hands it the map fd
- * and the libbpf path, and calls onRecord for each record of each batch it posts.
+ * and the libbpf path, and calls onRecord for each record of each batch it posts (a batch is a
+ * copy of consecutive ring records, headers included; discarded records are skipped here).
  */
 
 import { readdirSync } from "node:fs";
 import type { LoadedLibbpf } from "../../ffi/loader.ts";
 import { type BoundMeter, meterBound } from "../metrics/registry.ts";
-import type { RingWorkerInit, RingWorkerMessage } from "./ringbuf-protocol.ts";
+import { RECYCLE_MIN_BYTES, type RingWorkerInit, type RingWorkerMessage } from "./ringbuf-protocol.ts";
+import { forEachBatchRecord } from "./ringbuf-walk.ts";
 
 export interface RingBufferReaderOptions {
   libbpf: LoadedLibbpf;
   mapFd: number;
-  /** Called for every record; `view` covers the batch, the record is [offset, offset+length). */
+  /**
+   * Called for every record; `view` covers the batch, the record is [offset, offset+length). The
+   * view is valid during the call only (a large batch's memory is reused): copy what you keep.
+   */
   onRecord: (view: DataView, offset: number, length: number) => void;
   /** Called after each batch's records (to publish per-batch counters once). */
   onBatchEnd?: () => void;
@@ -65,12 +70,15 @@ function findFile(dir: string, name: string, depth: number): string | undefined 
 
 export class RingBufferReader {
   private worker: Worker | undefined;
+  /** Where processed large batches go back to the worker for reuse. */
+  private recycle: MessagePort | undefined;
   private readonly control = new SharedArrayBuffer(8);
   private readonly ctrl = new Int32Array(this.control);
   private stopped: Promise<void> | undefined;
   private resolveStopped: (() => void) | undefined;
   private meter: BoundMeter;
   private readonly maxInflight: number;
+  private readonly onRecord = (view: DataView, offset: number, length: number): void => this.opts.onRecord(view, offset, length);
 
   constructor(private readonly opts: RingBufferReaderOptions) {
     this.maxInflight = opts.maxInflight ?? 64;
@@ -99,7 +107,7 @@ export class RingBufferReader {
             resolve();
             break;
           case "batch":
-            this.consume(m.buf, m.count);
+            this.consume(m.buf, m.len);
             if (m.oversized > 0) this.opts.onOversized?.(m.oversized);
             break;
           case "error": {
@@ -114,7 +122,10 @@ export class RingBufferReader {
             break;
         }
       };
+      const channel = new MessageChannel();
+      this.recycle = channel.port1;
       const init: RingWorkerInit = {
+        recycle: channel.port2,
         libbpfPath: this.opts.libbpf.path,
         mapFd: this.opts.mapFd,
         control: this.control,
@@ -122,22 +133,16 @@ export class RingBufferReader {
         batchBytes: this.opts.batchBytes ?? 1 << 20,
         maxInflight: this.maxInflight,
       };
-      worker.postMessage(init);
+      worker.postMessage(init, [channel.port2]);
     });
   }
 
-  private consume(buf: ArrayBuffer, count: number): void {
+  private consume(buf: ArrayBuffer, len: number): void {
     try {
-      const view = new DataView(buf);
-      let off = 0;
-      for (let i = 0; i < count && off + 4 <= buf.byteLength; i++) {
-        const len = view.getUint32(off, true);
-        off += 4;
-        this.opts.onRecord(view, off, Math.min(len, buf.byteLength - off));
-        off += len;
-      }
+      forEachBatchRecord(new DataView(buf, 0, len), this.onRecord);
     } finally {
       this.opts.onBatchEnd?.();
+      if (buf.byteLength >= RECYCLE_MIN_BYTES) this.recycle?.postMessage(buf, [buf]);
       const left = Atomics.sub(this.ctrl, 1, 1) - 1;
       this.meter.depth(left);
       Atomics.notify(this.ctrl, 1);
@@ -156,6 +161,8 @@ export class RingBufferReader {
     // Let queued batch messages be delivered before terminating.
     await new Promise((r) => setTimeout(r, 0));
     worker.terminate();
+    this.recycle?.close();
+    this.recycle = undefined;
     this.worker = undefined;
   }
 }

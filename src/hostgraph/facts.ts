@@ -82,6 +82,11 @@ export async function readHostname(paths: Pick<HostPaths, "etc" | "proc">, r = f
   return etc || (await readTrim(r, path.join(paths.proc, "sys", "kernel", "hostname"))) || os.hostname() || "unknown";
 }
 
+/** The SystemNode's name as buildHostGraph gives it: machine-id, else DMI product_uuid, else hostname (other graphs link to it). */
+export async function readSystemName(paths: Pick<HostPaths, "etc" | "var" | "sys" | "proc">, r = factsReader()): Promise<string> {
+  return (await readMachineId(paths, r)) || (await readSystemUuid(paths, r)) || (await readHostname(paths, r)) || "unknown";
+}
+
 const MACHINE_ARCH: Record<string, Architecture> = {
   x86_64: Architecture.X86_64,
   amd64: Architecture.X86_64,

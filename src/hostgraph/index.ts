@@ -20,7 +20,7 @@ export {
 } from "./build.ts";
 export { withHostGraphChannels } from "./channels.ts";
 export { collectInventory, createHardwareCollectors, type HardwareCollectors } from "./collect.ts";
-export { readHostFacts, readMachineId, readSystemUuid } from "./facts.ts";
+export { readHostFacts, readMachineId, readSystemName, readSystemUuid } from "./facts.ts";
 export { createHostGraphComponent, type HostGraphComponent, type HostGraphOptions, type RefreshResult } from "./manager.ts";
 export { renderGraph } from "./render.ts";
 export type { HostFacts, HostInventory } from "./types.ts";

@@ -6,6 +6,7 @@
 
 /** The Kubernetes concern: what `run` wires in. */
 
+export { KubeClient } from "./client/client.ts";
 export { type DetectedConfig, detectKubeConfig, type KubeConfig } from "./client/config.ts";
 export { createKubeController, type KubeController, type KubeControllerOptions } from "./controller.ts";
 export { KINDS, type KindSpec } from "./kinds.ts";

@@ -50,6 +50,7 @@ export const METRIC_TYPES = [
   "power_supply",
   "selinux",
   "netclass",
+  "container_metrics",
 ] as const;
 export type MetricType = (typeof METRIC_TYPES)[number];
 

@@ -14,6 +14,7 @@ import { errorMessage } from "../util/errors.ts";
 import type { HostPaths, MetricConsumer, MetricDataMap, MetricEvent, MetricType } from "./collector.ts";
 import { auxvValues } from "./collectors/common.ts";
 import { cgroupFamilies } from "./exposition/cgroup.ts";
+import { containerFamilies } from "./exposition/container.ts";
 import { cpuFamilies } from "./exposition/cpu.ts";
 import { diskFamilies } from "./exposition/disk.ts";
 import { dropEmptyFamilies } from "./exposition/drop-empty.ts";
@@ -62,6 +63,7 @@ const FAMILY_GROUPS: readonly FamilyGroup[] = [
   hwmonFamilies,
   powerSupplyFamilies,
   netclassFamilies,
+  containerFamilies,
 ];
 
 /**

@@ -215,9 +215,13 @@ export class HostIo {
     throw e;
   }
 
-  /** Reads a file; errors (ENOENT, EACCES, ENOTREG, EFBIG, abort) propagate. */
-  read(path: string, signal?: AbortSignal): Promise<string> {
-    const { maxFileBytes, regularOnly } = this.state;
+  /**
+   * Reads a file; errors (ENOENT, EACCES, ENOTREG, EFBIG, abort) propagate. `maxBytes` bounds this read
+   * below the shared limit (a runtime's JSON state file, which has no business being megabytes).
+   */
+  read(path: string, signal?: AbortSignal, maxBytes?: number): Promise<string> {
+    const { regularOnly } = this.state;
+    const maxFileBytes = maxBytes !== undefined ? Math.min(maxBytes, this.state.maxFileBytes) : this.state.maxFileBytes;
     if (this.syncProc && path.startsWith(this.syncProc) && !MM_LOCKED.test(path)) {
       if (signal?.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
       this.trace?.add(`r:${path}`);
@@ -227,9 +231,8 @@ export class HostIo {
         return Promise.reject(e).catch((err) => this.countRefusal(err));
       }
     }
-    const p = this.shared(`r:${path}`, () =>
-      this.state.pool.run<string>({ op: "read", path, maxBytes: maxFileBytes, regularOnly }, this.owner),
-    );
+    const key = maxBytes !== undefined ? `r:${path}\0${maxFileBytes}` : `r:${path}`;
+    const p = this.shared(key, () => this.state.pool.run<string>({ op: "read", path, maxBytes: maxFileBytes, regularOnly }, this.owner));
     return raceAbort(p, signal).catch((e) => this.countRefusal(e));
   }
 
@@ -277,9 +280,9 @@ export class HostIo {
   }
 
   /** Reads a file; undefined when it is missing or not readable (optional files). Aborts, refusals and stuck reads still throw. */
-  async readOptional(path: string, signal?: AbortSignal): Promise<string | undefined> {
+  async readOptional(path: string, signal?: AbortSignal, maxBytes?: number): Promise<string | undefined> {
     try {
-      return await this.read(path, signal);
+      return await this.read(path, signal, maxBytes);
     } catch (e) {
       if (SOFT_CODES.has(errCode(e) ?? "")) return undefined;
       throw e;
@@ -306,6 +309,22 @@ export class HostIo {
       if (SOFT_CODES.has(r.code)) return undefined;
       return this.countRefusal(Object.assign(new Error(r.message), { code: r.code }));
     });
+  }
+
+  /**
+   * Synchronous typed listing of a kernfs directory (cgroupfs), which the kernel answers from memory
+   * without I/O: a reader-thread round trip per directory costs more than the listing when a walk
+   * visits hundreds. Never for a filesystem that can block (NFS, FUSE, a disk). Missing or not
+   * readable (SOFT codes): [].
+   */
+  listKernfsSync(path: string): DirEntry[] {
+    this.trace?.add(`l:${path}`);
+    try {
+      return fs.readdirSync(path, { withFileTypes: true });
+    } catch (e) {
+      if (SOFT_CODES.has(errCode(e) ?? "")) return [];
+      throw e;
+    }
   }
 
   list(path: string, signal?: AbortSignal): Promise<DirEntry[]> {

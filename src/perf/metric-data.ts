@@ -11,6 +11,7 @@ import type { ExecRecordData } from "../ebpf/execsnoop.ts";
 import type { CgroupCPUStats } from "./collectors/cgroup-cpu.ts";
 import type { CgroupMemoryStats } from "./collectors/cgroup-memory.ts";
 import type { HasExtra } from "./collectors/common.ts";
+import type { ContainerMetricsData } from "./collectors/container-metrics.ts";
 import type { CPUStats } from "./collectors/cpu.ts";
 import type { DiskExtra, DiskStats } from "./collectors/disk.ts";
 import type { FilesystemStats } from "./collectors/filesystem.ts";
@@ -76,4 +77,5 @@ export interface MetricDataMap {
   power_supply: PowerSupply[];
   selinux: SelinuxInfo;
   netclass: NetClassIface[];
+  container_metrics: ContainerMetricsData;
 }

@@ -14,6 +14,7 @@ import type { CollectorSpec, ContinuousCollector, HostPaths, MetricType, PointCo
 import { CgroupCPUCollector } from "./collectors/cgroup-cpu.ts";
 import { CgroupMemoryCollector } from "./collectors/cgroup-memory.ts";
 import type { CollectorOptions } from "./collectors/common.ts";
+import { ContainerMetricsCollector } from "./collectors/container-metrics.ts";
 import { CPUCollector } from "./collectors/cpu.ts";
 import { DiskCollector } from "./collectors/disk.ts";
 import { FilesystemCollector } from "./collectors/filesystem.ts";
@@ -113,6 +114,7 @@ export const BUILTIN: [MetricType, Ctor][] = [
   ["power_supply", PowerSupplyCollector],
   ["selinux", SelinuxCollector],
   ["netclass", NetClassCollector],
+  ["container_metrics", ContainerMetricsCollector],
 ];
 
 /** Why `spec` cannot run with `env`, or undefined. All missing capabilities are listed. */

@@ -5,7 +5,7 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 // Unit tests of the HTTP listeners: bind address parsing, /readyz reasons with 503, disabled listeners,
-// and the pprof endpoints.
+// the pprof endpoints, and the metrics listener's security hooks (TLS, guard, headers, rotation).
 
 import { afterEach, expect, test } from "bun:test";
 import { Counter, Registry } from "prom-client";
@@ -14,6 +14,7 @@ import { silentLogger } from "../log/logger.ts";
 import type { Readiness } from "../runtime/lifecycle.ts";
 import { parseBindAddress } from "./address.ts";
 import { createHttpComponent, type HttpComponent, METRICS_CONTENT_TYPE } from "./http.ts";
+import { selfSignedCertificate } from "./x509.ts";
 
 let http: HttpComponent | undefined;
 afterEach(async () => {
@@ -127,4 +128,46 @@ test("/metrics answers text format 0.0.4 whatever Accept asks for, OpenMetrics i
     expect(body).not.toContain("# EOF");
     expect(body.split("\n").filter((l) => l.startsWith("# TYPE"))).toEqual(plain.split("\n").filter((l) => l.startsWith("# TYPE")));
   }
+});
+
+test("metrics security: TLS, the guard before the handler, added headers; a new certificate replaces the listener on the same port", async () => {
+  const first = selfSignedCertificate({ commonName: "first", hosts: ["127.0.0.1"], validDays: 1 });
+  const second = selfSignedCertificate({ commonName: "second", hosts: ["127.0.0.1"], validDays: 1 });
+  let rotate: ((tls: typeof first) => void) | undefined;
+  let watching = 0;
+  http = createHttpComponent({
+    probeAddress: "127.0.0.1:0",
+    metricsAddress: "127.0.0.1:0",
+    pprofAddress: "0",
+    readiness: () => ({ ready: true, reasons: [] }),
+    registry: new Registry(),
+    logger: silentLogger,
+    metricsSecurity: {
+      mode: "test",
+      tls: first,
+      headers: { "x-frame-options": "deny" },
+      guard: async (req) => (req.headers.get("x-let-me-in") ? undefined : new Response("no\n", { status: 401 })),
+      watch: (cb) => {
+        rotate = cb;
+        watching++;
+        return { stop: () => watching-- };
+      },
+    },
+  });
+  await http.start();
+  const port = http.ports().metrics!;
+  const get = (cert: string, headers: Record<string, string> = {}) =>
+    fetch(`https://127.0.0.1:${port}/metrics`, { headers, tls: { ca: cert }, keepalive: false });
+  const refused = await get(first.cert);
+  expect([refused.status, refused.headers.get("x-frame-options")]).toEqual([401, "deny"]);
+  const ok = await get(first.cert, { "x-let-me-in": "1" });
+  expect([ok.status, ok.headers.get("content-type"), ok.headers.get("x-frame-options")]).toEqual([200, METRICS_CONTENT_TYPE, "deny"]);
+  expect(watching).toBe(1);
+  rotate!(second);
+  expect(http.ports().metrics).toBe(port);
+  expect((await get(second.cert, { "x-let-me-in": "1" })).status).toBe(200);
+  await expect(get(first.cert, { "x-let-me-in": "1" })).rejects.toThrow();
+  await http.stop(AbortSignal.timeout(1000));
+  http = undefined;
+  expect(watching).toBe(0);
 });

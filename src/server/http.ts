@@ -18,6 +18,7 @@ import type { Readiness } from "../runtime/lifecycle.ts";
 import { errorMessage } from "../util/errors.ts";
 import { parseBindAddress } from "./address.ts";
 import { renderLandingPage } from "./landing.ts";
+import type { MetricsSecurity, ServeTls } from "./metrics-security.ts";
 
 /**
  * The only format /metrics serves, whatever the request's Accept header asks for (OpenMetrics
@@ -38,6 +39,8 @@ export interface HttpOptions {
   logger: Logger;
   /** GET /config on the probe port: the effective configuration and where each value came from (secrets redacted). */
   configView?: () => unknown;
+  /** HTTPS and request checks of the metrics listener (--metrics-secure, --web-config-file); plain HTTP without. */
+  metricsSecurity?: MetricsSecurity;
 }
 
 export interface HttpComponent extends Component {
@@ -114,15 +117,42 @@ export function createHttpComponent(opts: HttpOptions): HttpComponent {
     return text("not found\n", 404);
   };
 
-  const listen = (name: string, address: string, fetch: (req: Request) => Response | Promise<Response>) => {
+  const security = opts.metricsSecurity;
+  const guarded = async (req: Request): Promise<Response> => {
+    const res = (await security?.guard?.(req)) ?? (await metrics(req));
+    for (const [k, v] of Object.entries(security?.headers ?? {})) res.headers.set(k, v);
+    return res;
+  };
+  let certWatch: { stop(): void } | undefined;
+  const hostnames = new Map<string, string>();
+
+  const listen = (name: string, address: string, fetch: (req: Request) => Response | Promise<Response>, tls?: ServeTls) => {
     const bind = parseBindAddress(address);
     if (!bind) return;
+    // A listener whose certificate may change is replaced by a second socket on the same port (SO_REUSEPORT).
+    const reusePort = tls !== undefined && security?.watch !== undefined;
+    hostnames.set(name, bind.hostname);
     try {
-      servers.set(name, Bun.serve({ hostname: bind.hostname, port: bind.port, fetch, idleTimeout: 30 }));
+      servers.set(name, Bun.serve({ hostname: bind.hostname, port: bind.port, fetch, idleTimeout: 30, tls, reusePort }));
     } catch (e) {
       throw new Error(`cannot listen on ${address} for ${name}: ${errorMessage(e)}`);
     }
-    log.info({ listener: name, address, port: servers.get(name)!.port }, "listening");
+    log.info({ listener: name, address, port: servers.get(name)!.port, ...(tls ? { tls: true, mode: security?.mode } : {}) }, "listening");
+  };
+
+  /** A new certificate: start a listener with it on the same port, then close the old one (in-flight requests finish). */
+  const rotate = (tls: ServeTls) => {
+    const old = servers.get("metrics");
+    if (!old) return;
+    try {
+      servers.set(
+        "metrics",
+        Bun.serve({ hostname: hostnames.get("metrics"), port: old.port, fetch: guarded, idleTimeout: 30, tls, reusePort: true }),
+      );
+      void old.stop();
+    } catch (e) {
+      log.error({ err: errorMessage(e) }, "cannot restart the metrics listener with the new certificate; keeping the previous one");
+    }
   };
 
   return {
@@ -131,7 +161,8 @@ export function createHttpComponent(opts: HttpOptions): HttpComponent {
     async start() {
       try {
         listen("probes", opts.probeAddress, probes);
-        listen("metrics", opts.metricsAddress, metrics);
+        listen("metrics", opts.metricsAddress, security ? guarded : metrics, security?.tls);
+        if (servers.has("metrics") && security?.tls) certWatch = security.watch?.(rotate);
         listen("pprof", opts.pprofAddress, pprof);
       } catch (e) {
         for (const s of servers.values()) s.stop(true);
@@ -140,6 +171,7 @@ export function createHttpComponent(opts: HttpOptions): HttpComponent {
       }
     },
     async stop() {
+      certWatch?.stop();
       await Promise.all([...servers.values()].map((s) => s.stop()));
       servers.clear();
     },

@@ -10,6 +10,9 @@ import { statSync } from "node:fs";
 import { createRegistry, fromBinary, type JsonValue, toJson } from "@bufbuild/protobuf";
 import { silentLogger } from "../log/logger.ts";
 import { file_antimetal_hardware_v1_hardware } from "../proto/gen/antimetal/hardware/v1/hardware_pb.ts";
+import { file_antimetal_runtime_v1_container } from "../proto/gen/antimetal/runtime/v1/container_pb.ts";
+import { file_antimetal_runtime_v1_process } from "../proto/gen/antimetal/runtime/v1/process_pb.ts";
+import { file_antimetal_runtime_v1_relationships } from "../proto/gen/antimetal/runtime/v1/relationships_pb.ts";
 import { file_kubernetes_v1_cluster } from "../proto/gen/kubernetes/v1/cluster_pb.ts";
 import { file_kubernetes_v1_relationships } from "../proto/gen/kubernetes/v1/relationships_pb.ts";
 import { file_network_v1_relationships } from "../proto/gen/network/v1/relationships_pb.ts";
@@ -27,6 +30,9 @@ const registry = createRegistry(
   file_kubernetes_v1_relationships,
   file_network_v1_relationships,
   file_antimetal_hardware_v1_hardware,
+  file_antimetal_runtime_v1_container,
+  file_antimetal_runtime_v1_process,
+  file_antimetal_runtime_v1_relationships,
 );
 
 /** Protobuf JSON; an Any whose type this build does not know prints as {"@type", "valueBase64"}. */

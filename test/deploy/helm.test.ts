@@ -173,6 +173,43 @@ describe("helm lint and template", () => {
     expect(c.args.at(-1)).toBe("--collector-intervals=tcp=30s");
   });
 
+  test("secure-metrics values: --metrics-secure with the Secret's certificate, review and reader roles, https ServiceMonitor", () => {
+    const objs = template({ files: [ciFile("secure-metrics-values.yaml")] });
+    const c = agent(objs);
+    expect(c.args).toContain("--metrics-secure");
+    expect(c.args).toContain("--metrics-bind-address=:8443");
+    expect(c.args).toContain("--metrics-cert-dir=/etc/antimetal/metrics-certs");
+    expect(c.volumeMounts).toContainEqual({ name: "metrics-certs", mountPath: "/etc/antimetal/metrics-certs", readOnly: true });
+    expect(find(objs, "DaemonSet").spec.template.spec.volumes).toContainEqual({
+      name: "metrics-certs",
+      secret: { secretName: "antimetal-metrics-tls" },
+    });
+    expect(find(objs, "ClusterRole", "antimetal-agent-metrics-auth").rules).toEqual([
+      { apiGroups: ["authentication.k8s.io"], resources: ["tokenreviews"], verbs: ["create"] },
+      { apiGroups: ["authorization.k8s.io"], resources: ["subjectaccessreviews"], verbs: ["create"] },
+    ]);
+    expect(find(objs, "ClusterRoleBinding", "antimetal-agent-metrics-auth").subjects).toEqual([
+      { kind: "ServiceAccount", name: "antimetal-agent", namespace: NS },
+    ]);
+    expect(find(objs, "ClusterRole", "antimetal-agent-metrics-reader").rules).toEqual([{ nonResourceURLs: ["/metrics"], verbs: ["get"] }]);
+    expect(find(objs, "ClusterRoleBinding", "antimetal-agent-metrics-reader").subjects).toEqual([
+      { kind: "ServiceAccount", name: "prometheus-k8s", namespace: "monitoring" },
+    ]);
+    expect(find(objs, "ServiceMonitor", "antimetal-agent").spec.endpoints[0]).toMatchObject({
+      port: "metrics",
+      scheme: "https",
+      bearerTokenFile: "/var/run/secrets/kubernetes.io/serviceaccount/token",
+      tlsConfig: { insecureSkipVerify: true },
+    });
+    const svc = find(objs, "Service", "antimetal-agent-metrics");
+    expect(svc.metadata.annotations["prometheus.io/scheme"]).toBe("https");
+    expect(svc.spec.ports[0].port).toBe(8443);
+    // A PodMonitor cannot carry the scraper's own token: refused with the reason.
+    expect(() => template({ files: [ciFile("secure-metrics-values.yaml")], values: { podMonitor: { enabled: true } } })).toThrow(
+      "podMonitor cannot send the scraper's own ServiceAccount token",
+    );
+  });
+
   test("monitoring values: ServiceMonitor and PodMonitor with the given labels, the alerts, the dashboard", () => {
     const objs = template({ files: [ciFile("monitoring-values.yaml")] });
     const sm = find(objs, "ServiceMonitor", "antimetal-agent");
@@ -248,6 +285,16 @@ describe("same objects as kustomize for the equivalent settings", () => {
         kernelCollectors: { enabled: true, legacyKernels: true },
         serviceMonitor: { enabled: true },
         prometheusRule: { enabled: true },
+      },
+    ],
+    [
+      "base + servicemonitor + secure-metrics = the same + secureMetrics.enabled, ports.metrics 8443",
+      () => withComponents(path.join(DEPLOY, "base"), ["servicemonitor", "secure-metrics"]),
+      {
+        namespace: { create: true },
+        serviceMonitor: { enabled: true },
+        secureMetrics: { enabled: true },
+        ports: { metrics: 8443, health: 8081 },
       },
     ],
     [

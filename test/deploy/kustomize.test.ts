@@ -19,6 +19,7 @@ const BASE = path.join(DEPLOY, "base");
 const OVERLAY = path.join(DEPLOY, "overlays/kernel-collectors");
 const SERVICEMONITOR = path.join(DEPLOY, "components/servicemonitor");
 const LEGACY = path.join(DEPLOY, "components/legacy-kernels");
+const SECURE = path.join(DEPLOY, "components/secure-metrics");
 
 function agentContainer(objs: Obj[]): Obj {
   const ds = find(objs, "DaemonSet", "antimetal-agent");
@@ -50,8 +51,10 @@ function renderInstallGuideOverlay(): Obj[] {
 
 function renderAll(): Record<string, Obj[]> {
   const all = composed(OVERLAY, [SERVICEMONITOR, LEGACY]);
+  const secure = composed(BASE, [SERVICEMONITOR, SECURE]);
   try {
     return {
+      secure: kustomizeBuild(secure.dir),
       base: kustomizeBuild(BASE),
       overlay: kustomizeBuild(OVERLAY),
       full: kustomizeBuild(all.dir),
@@ -59,6 +62,7 @@ function renderAll(): Record<string, Obj[]> {
     };
   } finally {
     all.cleanup();
+    secure.cleanup();
   }
 }
 
@@ -89,10 +93,17 @@ describe("kustomize render", () => {
         expect(role.kind).toBe(b.roleRef.kind);
         expect(b.subjects).toContainEqual({ kind: "ServiceAccount", name: sa, namespace: "antimetal-system" });
       }
-      // Read-only cluster role: no write verbs anywhere in a ClusterRole.
+      // Read-only cluster role: no write verbs anywhere in a ClusterRole. The one create allowed is of
+      // token and access reviews (secure-metrics), which store nothing.
       for (const cr of objs.filter((o) => o.kind === "ClusterRole")) {
         for (const rule of cr.rules ?? []) {
-          for (const verb of rule.verbs) expect(["get", "list", "watch"]).toContain(verb);
+          const reviews = ["tokenreviews", "subjectaccessreviews"];
+          const allowed =
+            (rule.resources ?? []).every((r: string) => reviews.includes(r)) && rule.resources?.length
+              ? ["create"]
+              : ["get", "list", "watch"];
+          for (const verb of rule.verbs)
+            expect(`${cr.metadata.name} ${verb} ${allowed.includes(verb)}`).toBe(`${cr.metadata.name} ${verb} true`);
         }
       }
       // The leader-election Role can manage leases (coordination.k8s.io).
@@ -212,6 +223,34 @@ describe("kustomize render", () => {
   });
 });
 
+describe("secure-metrics component", () => {
+  const r = renderAll();
+  test("HTTPS on 8443 with --metrics-secure, review and reader roles, the Service and ServiceMonitor over https", () => {
+    const objs = r.secure!;
+    const c = agentContainer(objs);
+    expect(c.args.filter((a: string) => a.startsWith("--metrics-bind-address"))).toEqual(["--metrics-bind-address=:8443"]);
+    expect(c.args.at(-1)).toBe("--metrics-secure");
+    expect(c.ports.find((p: Obj) => p.name === "metrics").containerPort).toBe(8443);
+    expect(find(objs, "ClusterRole", "antimetal-agent-metrics-auth").rules.map((x: Obj) => `${x.resources}:${x.verbs}`)).toEqual([
+      "tokenreviews:create",
+      "subjectaccessreviews:create",
+    ]);
+    const binding = find(objs, "ClusterRoleBinding", "antimetal-agent-metrics-auth");
+    expect(binding.roleRef.name).toBe("antimetal-agent-metrics-auth");
+    expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: "antimetal-agent", namespace: "antimetal-system" }]);
+    expect(find(objs, "ClusterRole", "antimetal-agent-metrics-reader").rules).toEqual([{ nonResourceURLs: ["/metrics"], verbs: ["get"] }]);
+    const svc = find(objs, "Service", "antimetal-agent-metrics");
+    expect(svc.spec.ports[0]).toMatchObject({ name: "metrics", port: 8443, targetPort: "metrics" });
+    expect(svc.metadata.annotations).toMatchObject({ "prometheus.io/port": "8443", "prometheus.io/scheme": "https" });
+    expect(find(objs, "ServiceMonitor", "antimetal-agent").spec.endpoints[0]).toMatchObject({
+      port: "metrics",
+      scheme: "https",
+      bearerTokenFile: "/var/run/secrets/kubernetes.io/serviceaccount/token",
+      tlsConfig: { insecureSkipVerify: true },
+    });
+  });
+});
+
 describe("server-side dry-run apply on a real kube-apiserver", () => {
   let env: KubeTestEnv;
   beforeAll(async () => {
@@ -261,6 +300,17 @@ describe("server-side dry-run apply on a real kube-apiserver", () => {
     ["base", () => kustomizeBuild(BASE)],
     ["kernel-collectors overlay", () => kustomizeBuild(OVERLAY)],
     ["install guide overlay", () => renderInstallGuideOverlay()],
+    [
+      "base + servicemonitor + secure-metrics",
+      () => {
+        const c = composed(BASE, [SERVICEMONITOR, SECURE]);
+        try {
+          return kustomizeBuild(c.dir);
+        } finally {
+          c.cleanup();
+        }
+      },
+    ],
     [
       "overlay + servicemonitor + legacy-kernels",
       () => {

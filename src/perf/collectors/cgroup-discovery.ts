@@ -37,10 +37,10 @@ async function walk(
   depth: number,
   signal: AbortSignal,
   visit: (abs: string, rel: string, names: Set<string>) => boolean,
-  budget: { n: number },
+  budget: { n: number; sync?: boolean },
 ): Promise<void> {
   if (depth > MAX_DEPTH || budget.n++ > MAX_DIRS) return;
-  const entries = await io.listOptional(dir, signal);
+  const entries = budget.sync ? io.listKernfsSync(dir) : await io.listOptional(dir, signal);
   const names = new Set(entries.map((e) => e.name));
   if (rel !== "" && visit(dir, rel, names)) return;
   await Promise.all(
@@ -55,6 +55,8 @@ async function walk(
  * containerd, system.slice, crio, machine.slice (plus kubepods and kubepods.slice, which the original
  * missed) recursively, and the direct children except init.scope, system.slice, user.slice. v2: the whole
  * tree; a directory with an id and a cgroup.procs file is a container (its subtree is not walked).
+ * `syncList`: list directories in place (HostIo.listKernfsSync) instead of on the reader threads, for
+ * callers that walk often (the runtime graph); the cgroup mount is kernfs.
  */
 export async function discoverContainers(
   io: HostIo,
@@ -62,9 +64,10 @@ export async function discoverContainers(
   version: 1 | 2,
   subsystem: string,
   signal: AbortSignal,
+  opts: { syncList?: boolean } = {},
 ): Promise<CgroupContainer[]> {
   const found = new Map<string, CgroupContainer>();
-  const budget = { n: 0 };
+  const budget = { n: 0, sync: opts.syncList };
   if (version === 2) {
     await walk(
       io,
@@ -96,7 +99,7 @@ export async function discoverContainers(
       walk(io, `${base}/${parent}`, parent, 1, signal, (abs, rel) => take(abs, rel), budget),
     ),
   );
-  for (const e of await io.listOptional(base, signal)) {
+  for (const e of opts.syncList ? io.listKernfsSync(base) : await io.listOptional(base, signal)) {
     if (!e.isDirectory() || ["init.scope", "system.slice", "user.slice"].includes(e.name)) continue;
     take(`${base}/${e.name}`, e.name);
   }

@@ -35,6 +35,8 @@ export interface CollectorOptions {
   kmsgLimit?: number;
   /** kernel: follow-mode poll period in ms (default 1000). */
   kmsgPollMs?: number;
+  /** container_metrics: containers served per cycle (default 1000); the rest are counted as dropped. */
+  containerMetricsMaxContainers?: number;
   /** disk: the udev database directory node_disk_info's labels come from (default /run/udev/data). */
   udevDataPath?: string;
 }

@@ -1,0 +1,27 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+// Child process of bench/ebpf/tcpflow.ts: the agent's tcpflow collector counting the closes of
+// connections to or from one port. Prints "ready" once attached; on a line from stdin it stops
+// and prints JSON.
+
+import { Registry } from "prom-client";
+import { registerEbpfMetrics, registerTcpflowMetrics, TcpflowCollector } from "../../src/ebpf/index.ts";
+
+const port = Number(process.argv[2]);
+let closes = 0;
+let all = 0;
+const c = new TcpflowCollector({ metrics: registerTcpflowMetrics(new Registry()), ebpfMetrics: registerEbpfMetrics(new Registry()) });
+await c.start((f) => {
+  all++;
+  if (f.kind === "close" && (f.sport === port || f.dport === port)) closes++;
+});
+console.log("ready");
+for await (const _line of console) break;
+await c.stop();
+const s = c.stats();
+console.log(JSON.stringify({ closes, records: all, lost: String(s.lostRingbufFull + s.lostTableFull), rejected: s.rejected }));
+process.exit(0);

@@ -1,0 +1,157 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+/**
+ * tcpflow beside libbpf-tools tcplife, in the same run, on the same connection storm
+ * (bench/ebpf/tcpflow-storm.c: loopback connect/accept/close, RST close so ports never run out).
+ * For each target rate (1k/s, 10k/s, and as fast as the generator goes) and each repetition:
+ * both tracers attached at once, the storm runs, then
+ *   capture  = closes each tracer reported for the storm's port / (2 × connections made)
+ *   CPU/conn = the tracer process's utime+stime over the storm / connections made.
+ * Prints one JSON object: per rate the medians over the repetitions and the agent/tcplife CPU ratio.
+ *
+ *   bun bench/ebpf/tcpflow.ts [--seconds 5] [--reps 3]
+ */
+
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const ROOT = join(import.meta.dir, "..", "..");
+const BUN = process.execPath;
+const arg = (name: string, def: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : def;
+};
+const SECONDS = arg("seconds", 5);
+const REPS = arg("reps", 3);
+const dir = mkdtempSync(join(tmpdir(), "am-tcpflow-bench-"));
+const STORM = join(dir, "tcpflow-storm");
+
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime (all threads), clock ticks
+}
+
+async function firstLine(
+  stream: ReadableStream<Uint8Array>,
+  want: (l: string) => boolean,
+): Promise<ReadableStreamDefaultReader<Uint8Array>> {
+  const reader = stream.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+  const dec = new TextDecoder();
+  let buf = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`stream ended before the expected line (got: ${buf.slice(0, 200)})`);
+    buf += dec.decode(value);
+    for (const l of buf.split("\n")) if (want(l)) return reader;
+  }
+}
+
+async function rest(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<string> {
+  const dec = new TextDecoder();
+  let out = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return out;
+    out += dec.decode(value);
+  }
+}
+
+interface Run {
+  achieved: number;
+  agent: { capture: number; cpuPerConnUs: number; lost: string };
+  tcplife: { capture: number; cpuPerConnUs: number };
+}
+
+async function once(rate: number): Promise<Run> {
+  const storm = Bun.spawn([STORM, String(rate), String(SECONDS), "2"], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  const sr = (storm.stdout as ReadableStream<Uint8Array>).getReader() as ReadableStreamDefaultReader<Uint8Array>;
+  const first = new TextDecoder().decode((await sr.read()).value);
+  const port = JSON.parse(first.split("\n")[0]!).port as number;
+
+  const ours = Bun.spawn([BUN, join(import.meta.dir, "tcpflow-tracer.ts"), String(port)], {
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "inherit",
+    cwd: ROOT,
+  });
+  const oursReader = await firstLine(ours.stdout as ReadableStream<Uint8Array>, (l) => l === "ready");
+  // Unfiltered (tcplife's -L and -D must both match); its lines are counted by port. Header = attached.
+  const life = Bun.spawn(["stdbuf", "-oL", "tcplife", "-w"], { stdout: "pipe", stderr: "pipe" });
+  const lifeReader = await firstLine(life.stdout as ReadableStream<Uint8Array>, (l) => l.startsWith("PID"));
+  const lifeText = rest(lifeReader);
+  await Bun.sleep(300);
+  const c0 = { ours: cpuSeconds(ours.pid), life: cpuSeconds(life.pid) };
+  storm.stdin.write("go\n");
+  storm.stdin.end();
+  const result = JSON.parse((await rest(sr)).trim().split("\n").pop()!) as { connections: number; seconds: number };
+  await storm.exited;
+  await Bun.sleep(1000); // both drain (the agent's reader polls every 100 ms)
+  const c1 = { ours: cpuSeconds(ours.pid), life: cpuSeconds(life.pid) };
+  ours.stdin.write("stop\n");
+  ours.stdin.end();
+  const oursOut = JSON.parse((await rest(oursReader)).trim().split("\n").pop()!) as { closes: number; lost: string };
+  life.kill("SIGINT");
+  await life.exited;
+  const lifeCloses = (await lifeText).split("\n").filter((l) => {
+    const p = l.trim().split(/\s+/);
+    return p.length >= 9 && /^\d+$/.test(p[0]!) && (Number(p[3]) === port || Number(p[5]) === port);
+  }).length;
+  const n = result.connections;
+  return {
+    achieved: n / result.seconds,
+    agent: { capture: oursOut.closes / (2 * n), cpuPerConnUs: ((c1.ours - c0.ours) / n) * 1e6, lost: oursOut.lost },
+    tcplife: { capture: lifeCloses / (2 * n), cpuPerConnUs: ((c1.life - c0.life) / n) * 1e6 },
+  };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+const cc = Bun.spawnSync(["gcc", "-O2", "-o", STORM, join(import.meta.dir, "tcpflow-storm.c")], { stderr: "pipe" });
+if (cc.exitCode !== 0) throw new Error(`gcc: ${cc.stderr.toString()}`);
+const load0 = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+const rates: Record<string, unknown> = {};
+for (const [label, rate] of [
+  ["1k", 1000],
+  ["10k", 10_000],
+  ["max", 0],
+] as const) {
+  const runs: Run[] = [];
+  for (let i = 0; i < REPS; i++) runs.push(await once(rate));
+  const m = (f: (r: Run) => number) => median(runs.map(f));
+  rates[label] = {
+    target_per_s: rate || "max",
+    achieved_per_s: Math.round(m((r) => r.achieved)),
+    agent: {
+      capture: m((r) => r.agent.capture),
+      cpu_us_per_connection: Number(m((r) => r.agent.cpuPerConnUs).toFixed(2)),
+      lost: runs.map((r) => r.agent.lost),
+    },
+    tcplife: { capture: m((r) => r.tcplife.capture), cpu_us_per_connection: Number(m((r) => r.tcplife.cpuPerConnUs).toFixed(2)) },
+    cpu_ratio_agent_over_tcplife: Number(median(runs.map((r) => r.agent.cpuPerConnUs / Math.max(r.tcplife.cpuPerConnUs, 1e-9))).toFixed(2)),
+    runs: runs.length,
+  };
+}
+rmSync(dir, { recursive: true, force: true });
+console.log(
+  JSON.stringify(
+    {
+      bench: "tcpflow vs libbpf-tools tcplife",
+      seconds_per_run: SECONDS,
+      rates,
+      load_before: load0,
+      load_after: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" "),
+      host: { cpus: navigator.hardwareConcurrency, kernel: readFileSync("/proc/sys/kernel/osrelease", "utf8").trim(), bun: Bun.version },
+    },
+    null,
+    2,
+  ),
+);

@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * tcpflow: TCP connections opened and ended, with the owning process, its cgroup and network
+ * namespace, bytes each way and duration (the tcplife approach: sock:inet_sock_set_state plus
+ * CO-RE reads of tcp_sock, tracepoints only — no kprobes, no fentry).
+ *
+ * A per-socket table `socks` (keyed by struct sock *) holds the start time and the owner:
+ *   - connect: SYN_SENT happens inside connect(2), so pid/comm/cgroup are the caller's;
+ *   - accept: the child socket appears in softirq context (SYN_RECV), without an owner; the
+ *     owner is filled in at sys_exit_accept{,4} from the returned fd (task->files->fdt->fd[fd]).
+ * Records (one fixed-size struct each, see tcpflow_types.h): CONNECT at SYN_SENT->ESTABLISHED,
+ * ACCEPT when accept(2) returns the socket, CLOSE at ->TCP_CLOSE with bytes_acked /
+ * bytes_received and duration; a connect that closes before ESTABLISHED is a failed CLOSE.
+ *
+ * Bounded cost: each connection costs a fixed amount of kernel work and at most two 104-byte
+ * records. The ring (2 MiB, about 20k records) is drained by the agent's reader thread; when it is
+ * full the record is dropped and counted in the per-CPU `lost` array (index 0), as is a socket the
+ * full `socks` table could not track (index 1). Nothing is sampled: every connection the table and
+ * ring can hold is reported exactly.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "tcpflow_types.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define E2BIG 7
+#define SEND_SHUTDOWN 2
+
+/* Wake the reader only once this many bytes wait (0: every record); the reader polls for the rest. */
+const volatile __u64 wakeup_bytes = 0;
+
+struct sock_info {
+	__u64 start_ns;
+	__u64 cgroup_id;
+	__u32 pid;
+	__u8 flags;
+	__u8 opened; /* an open record (CONNECT or ACCEPT) was sent */
+	__u8 pad[2];
+	char comm[TCPFLOW_COMM_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, TCPFLOW_RINGBUF_BYTES);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TCPFLOW_MAX_SOCKS);
+	__type(key, __u64);
+	__type(value, struct sock_info);
+} socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TCPFLOW_LOST_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+/* Placeholder so the generated type is kept in the object's BTF for tools (bpftool map dump). */
+struct tcpflow_event _tcpflow_event_btf = {};
+
+static __always_inline void count_lost(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&lost, &idx);
+	if (v)
+		__sync_fetch_and_add(v, 1);
+}
+
+static __always_inline void fill_tuple(struct tcpflow_event *e, struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	e->family = family;
+	e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	if (family == AF_INET) {
+		bpf_core_read(e->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(e->daddr, 4, &sk->__sk_common.skc_daddr);
+	} else {
+		bpf_core_read(e->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(e->daddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+}
+
+/* The tuple as the tracepoint captured it (the socket's own port may already be released at CLOSE). */
+static __always_inline void fill_tuple_ctx(struct tcpflow_event *e, struct trace_event_raw_inet_sock_set_state *ctx, struct sock *sk)
+{
+	e->family = ctx->family;
+	e->sport = ctx->sport;
+	e->dport = ctx->dport;
+	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	if (ctx->family == AF_INET) {
+		bpf_probe_read_kernel(e->saddr, 4, ctx->saddr);
+		bpf_probe_read_kernel(e->daddr, 4, ctx->daddr);
+	} else {
+		bpf_probe_read_kernel(e->saddr, 16, ctx->saddr_v6);
+		bpf_probe_read_kernel(e->daddr, 16, ctx->daddr_v6);
+	}
+}
+
+/*
+ * Payload bytes from tcp_sock's RFC 4898 counters, which count sequence space: bytes_acked
+ * includes our SYN (active opener, once the SYN-ACK arrived) and our FIN once acknowledged;
+ * bytes_received includes the peer's FIN. tcplife reports the raw counters; the agent subtracts
+ * the control sequence numbers so the figures are what the applications wrote and read.
+ *   our FIN acked: send side shut down (close/shutdown queued a FIN) and snd_una == write_seq;
+ *   peer FIN seen: SOCK_DONE (set by tcp_fin only).
+ * At the CLOSE tracepoint tcp_done has not yet overwritten sk_shutdown.
+ */
+static __always_inline void payload_bytes(struct tcpflow_event *e, struct sock *sk, struct sock_info *si)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	__u64 acked = BPF_CORE_READ(tp, bytes_acked);
+	__u64 received = BPF_CORE_READ(tp, bytes_received);
+	__u32 snd_una = BPF_CORE_READ(tp, snd_una);
+	__u32 write_seq = BPF_CORE_READ(tp, write_seq);
+	__u8 shutdown = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown);
+	unsigned long sk_flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+	__u64 control = 0;
+	if ((si->flags & TCPFLOW_F_ACTIVE) && acked > 0)
+		control++; /* our SYN */
+	if ((shutdown & SEND_SHUTDOWN) && snd_una == write_seq && acked > control)
+		control++; /* our FIN */
+	e->bytes_sent = acked - control;
+	__u64 peer_fin = (sk_flags >> bpf_core_enum_value(enum sock_flags, SOCK_DONE)) & 1;
+	e->bytes_received = received >= peer_fin ? received - peer_fin : 0;
+}
+
+static __always_inline void submit(struct sock *sk, struct trace_event_raw_inet_sock_set_state *ctx, struct sock_info *si, __u8 kind,
+				   __u8 extra_flags, __u64 now)
+{
+	struct tcpflow_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost(TCPFLOW_LOST_RINGBUF);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_ns = now;
+	e->start_ns = si->start_ns;
+	e->cgroup_id = si->cgroup_id;
+	e->pid = si->pid;
+	e->kind = kind;
+	e->flags = si->flags | extra_flags;
+	__builtin_memcpy(e->comm, si->comm, sizeof(e->comm));
+	if (ctx)
+		fill_tuple_ctx(e, ctx, sk);
+	else
+		fill_tuple(e, sk);
+	if (kind == TCPFLOW_KIND_CLOSE)
+		payload_bytes(e, sk, si);
+	__u64 flags = 0;
+	if (wakeup_bytes)
+		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + sizeof(*e) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+												: BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+}
+
+static __always_inline void take_ident(struct sock_info *si)
+{
+	si->pid = bpf_get_current_pid_tgid() >> 32;
+	si->cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(&si->comm, sizeof(si->comm));
+	si->flags |= TCPFLOW_F_IDENT;
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int tracepoint__sock__inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	if (ctx->protocol != IPPROTO_TCP)
+		return 0;
+	if (ctx->family != AF_INET && ctx->family != AF_INET6)
+		return 0;
+	struct sock *sk = (struct sock *)ctx->skaddr;
+	__u64 key = (__u64)sk;
+	int ns = ctx->newstate, os = ctx->oldstate;
+	__u64 now = bpf_ktime_get_ns();
+
+	if (ns == TCP_SYN_SENT) {
+		/* Inside connect(2): the caller owns the socket. */
+		struct sock_info si = {};
+		si.start_ns = now;
+		si.flags = TCPFLOW_F_ACTIVE;
+		take_ident(&si);
+		if (bpf_map_update_elem(&socks, &key, &si, BPF_ANY))
+			count_lost(TCPFLOW_LOST_TABLE);
+		return 0;
+	}
+	if (ns == TCP_SYN_RECV) {
+		/* A passive child socket (softirq); accept(2) names its owner later. */
+		struct sock_info si = {};
+		si.start_ns = now;
+		if (bpf_map_update_elem(&socks, &key, &si, BPF_NOEXIST) == -E2BIG)
+			count_lost(TCPFLOW_LOST_TABLE);
+		return 0;
+	}
+	struct sock_info *si = bpf_map_lookup_elem(&socks, &key);
+	if (!si)
+		return 0; /* opened before the program was attached, or a listener */
+	if (ns == TCP_ESTABLISHED) {
+		if ((si->flags & TCPFLOW_F_ACTIVE) && !si->opened) {
+			si->opened = 1;
+			submit(sk, ctx, si, TCPFLOW_KIND_CONNECT, 0, now);
+		}
+		return 0;
+	}
+	if (ns == TCP_CLOSE) {
+		__u8 failed = (os == TCP_SYN_SENT) ? TCPFLOW_F_FAILED : 0;
+		submit(sk, ctx, si, TCPFLOW_KIND_CLOSE, failed, now);
+		bpf_map_delete_elem(&socks, &key);
+		return 0;
+	}
+	/* FIN_WAIT1 / LAST_ACK from close(2) or shutdown(2): the owner if accept never named one. */
+	if ((ns == TCP_FIN_WAIT1 || ns == TCP_LAST_ACK) && !(si->flags & TCPFLOW_F_IDENT)) {
+		__u64 tgid = bpf_get_current_pid_tgid() >> 32;
+		if (tgid != 0)
+			take_ident(si);
+	}
+	return 0;
+}
+
+static __always_inline int on_accept_exit(long ret)
+{
+	if (ret < 0)
+		return 0;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
+	unsigned int max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
+	if (!fds || (unsigned long)ret >= max_fds)
+		return 0;
+	struct file *f = NULL;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[ret]) || !f)
+		return 0;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	if (!sock)
+		return 0;
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return 0;
+	__u64 key = (__u64)sk;
+	struct sock_info *si = bpf_map_lookup_elem(&socks, &key);
+	if (!si || si->opened || (si->flags & TCPFLOW_F_ACTIVE))
+		return 0;
+	take_ident(si);
+	si->opened = 1;
+	submit(sk, NULL, si, TCPFLOW_KIND_ACCEPT, 0, bpf_ktime_get_ns());
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int tracepoint__syscalls__sys_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_accept_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int tracepoint__syscalls__sys_exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_accept_exit(ctx->ret);
+}

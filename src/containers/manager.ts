@@ -1,0 +1,394 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+// The runtime graph component: scans containers and processes at start and on an interval, diffs each
+// scan against what it last wrote (loaded from the store at the first scan), and writes only changes:
+// new and changed nodes are upserted, vanished ones deleted with their relationships.
+
+import { create, equals, fromBinary } from "@bufbuild/protobuf";
+import { Counter, Gauge } from "prom-client";
+import { refPath, relationshipKey, resourceRefOf } from "../graph/keys.ts";
+import type { Logger } from "../log/logger.ts";
+import { registry } from "../metrics/registry.ts";
+import type { HostPaths } from "../perf/collector.ts";
+import { defaultIo } from "../perf/collectors/common.ts";
+import type { HostIo } from "../perf/io.ts";
+import { TypeDescriptorSchema } from "../proto/gen/resource/v1/object_pb.ts";
+import { type Resource, type ResourceRef, ResourceRefSchema, ResourceSchema } from "../proto/gen/resource/v1/resource_pb.ts";
+import type { Component } from "../runtime/component.ts";
+import type { Relationship, Store, StoreEvent, StoreOp, Subscription } from "../store/types.ts";
+import { errorMessage } from "../util/errors.ts";
+import { onlyStateFlapped, PROCESS_TYPE, planRuntimeGraph, RUNTIME_PACKAGE, RUNTIME_PREDICATES } from "./build.ts";
+import { readRootCpuset } from "./cgroup.ts";
+import { ContainerDiscovery, type ContainerInfo } from "./discover.ts";
+import { LiveScheduler } from "./live.ts";
+import { metadataReader } from "./metadata.ts";
+import { applyPolicy, containerMatcher, DEFAULT_PROCESS_POLICY, ProcessLister, type ProcessPolicy } from "./processes.ts";
+
+const writes = new Counter({
+  name: "antimetal_runtime_graph_writes_total",
+  help: "Store writes made by the runtime graph, by operation (upsert, delete, relationship_add, relationship_delete).",
+  labelNames: ["op"] as const,
+  registers: [registry],
+});
+const scans = new Counter({
+  name: "antimetal_runtime_graph_scans_total",
+  help: "Runtime graph scans, by result (ok, error).",
+  labelNames: ["result"] as const,
+  registers: [registry],
+});
+const size = new Gauge({
+  name: "antimetal_runtime_graph_objects",
+  help: "Containers, processes and relationships in the runtime graph after the last scan.",
+  labelNames: ["entity"] as const,
+  registers: [registry],
+});
+const leftOutGauge = new Gauge({
+  name: "antimetal_runtime_graph_processes_left_out",
+  help: "Processes without a node at the last scan, by reason (kernel_thread, young: alive less than the minimum age, container_cap, host_cap).",
+  labelNames: ["reason"] as const,
+  registers: [registry],
+});
+const scanSeconds = new Gauge({
+  name: "antimetal_runtime_graph_scan_seconds",
+  help: "Wall time of the last runtime graph scan (discovery, process listing, diff and store write).",
+  registers: [registry],
+});
+
+export const POD_TYPE = "k8s.io.api.core.v1.Pod";
+
+/** A live source of process exits and execs (the procexit eBPF program); the runtime graph does not depend on eBPF itself. */
+export interface LiveProcessEvents {
+  start(onEvents: (events: { kind: "exit" | "exec"; pid: number }[]) => void): Promise<void>;
+  stop(): Promise<void>;
+}
+const KIND_POD = create(TypeDescriptorSchema, { type: POD_TYPE });
+const SYSTEM_NODE_TYPE = "antimetal.hardware.v1.SystemNode";
+
+export interface RuntimeGraphOptions {
+  store: Store;
+  paths: HostPaths;
+  /** --containers-update-interval in ms (default 30 s). */
+  intervalMs: number;
+  /** The host's SystemNode name (the hardware graph's). */
+  systemName: () => Promise<string>;
+  logger: Logger;
+  policy?: ProcessPolicy;
+  /** The Kubernetes cluster name once known: lets a container link to its Pod by CRI's pod name when the Pod is not in this store. */
+  kubeCluster?: () => string | undefined;
+  io?: HostIo;
+  /** Exit and exec events: the graph follows them within a second instead of at the next interval. */
+  liveEvents?: LiveProcessEvents;
+}
+
+export interface ScanResult {
+  containers: number;
+  processes: number;
+  relationships: number;
+  upserted: number;
+  deleted: number;
+  relationshipsAdded: number;
+  relationshipsDeleted: number;
+  leftOut: Record<string, number>;
+}
+
+export interface RuntimeGraphComponent extends Component {
+  /** One scan now (serialised with the timer's). */
+  refresh(): Promise<ScanResult>;
+}
+
+const OPS_PER_TX = 16;
+
+const SCAN_DEADLINE_MS = 30_000;
+const REL_BATCH = 256;
+
+/** What the component last wrote: nodes by path (refPath) with the signature they were built from, relationships by relationshipKey. */
+interface Written {
+  /** `stored`: loaded from the store, not yet compared (no signature). */
+  nodes: Map<string, { ref: ResourceRef; sig?: string; stored?: Resource }>;
+  edges: Map<string, Relationship>;
+}
+
+export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeGraphComponent {
+  const log = opts.logger;
+  const io = (opts.io ?? defaultIo(opts.paths)).forOwner("runtime_graph");
+  const hostRoot = (opts.paths.root ?? "").replace(/\/+$/, "");
+  const discovery = new ContainerDiscovery(io, opts.paths.sys, hostRoot, metadataReader(io, hostRoot));
+  const lister = new ProcessLister(io, opts.paths.proc);
+  const policy = opts.policy ?? DEFAULT_PROCESS_POLICY;
+  const intervalMs = opts.intervalMs > 0 ? opts.intervalMs : 30_000;
+  const abort = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let sub: Subscription | undefined;
+  let ready = false;
+  let stopped = false;
+  let chain: Promise<unknown> = Promise.resolve();
+  /** What this component wrote last (undefined until loaded from the store at the first scan). */
+  let written: Written | undefined;
+  let podUids = new Set<string>();
+
+  const load = (): Written => {
+    const nodes: Written["nodes"] = new Map();
+    for (const r of opts.store.listResources([create(TypeDescriptorSchema, { type: RUNTIME_PACKAGE })])) {
+      if (r.metadata) r.metadata.createdAt = r.metadata.updatedAt = r.metadata.deletedAt = undefined;
+      const ref = resourceRefOf(r);
+      nodes.set(refPath(ref), { ref, stored: r });
+    }
+    const edges = new Map<string, Relationship>();
+    for (const p of RUNTIME_PREDICATES) for (const r of opts.store.findRelationships({ predicate: p })) edges.set(relationshipKey(r), r);
+    return { nodes, edges };
+  };
+
+  /** Pods in the store by UID (listed only when some container has a pod UID). */
+  /** Pod UID -> its ref: listed from the store once, then kept by the Pod subscription (no listing per scan). */
+  let podIndex: Map<string, ResourceRef> | undefined;
+  const podUidByPath = new Map<string, string>();
+  const pods = (): Map<string, ResourceRef> => {
+    if (podIndex) return podIndex;
+    const idx = new Map<string, ResourceRef>();
+    podUidByPath.clear();
+    for (const p of opts.store.listResources([KIND_POD])) {
+      const uid = p.metadata?.providerId;
+      if (!uid) continue;
+      const ref = resourceRefOf(p);
+      idx.set(uid, ref);
+      podUidByPath.set(refPath(ref), uid);
+    }
+    ensureSubscribed(); // before anything else runs: no Pod change between the listing and the subscription is missed
+    podIndex = idx;
+    return idx;
+  };
+  const podLookup = (containers: ContainerInfo[]): ((c: ContainerInfo) => ResourceRef | undefined) => {
+    const byUid = containers.some((c) => c.podUid) ? pods() : new Map<string, ResourceRef>();
+    const cluster = opts.kubeCluster?.();
+    return (c) => {
+      const hit = c.podUid ? byUid.get(c.podUid) : undefined;
+      if (hit) return hit;
+      if (cluster && c.podName && c.podNamespace)
+        return create(ResourceRefSchema, {
+          typeUrl: POD_TYPE,
+          name: c.podName,
+          namespace: { namespace: { case: "kube", value: { cluster, namespace: c.podNamespace } } },
+        });
+      return undefined;
+    };
+  };
+
+  const doScan = async (): Promise<ScanResult> => {
+    const t0 = performance.now();
+    // One scan has SCAN_DEADLINE_MS: a hung cgroup or runtime-state read fails the scan, never the agent (the next one retries).
+    const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(SCAN_DEADLINE_MS)]);
+    const [systemName, found] = await Promise.all([opts.systemName(), discovery.scan(signal)]);
+    const [{ processes, kernelThreads }, rootCpuset] = await Promise.all([
+      lister.list(containerMatcher(found.containers, found.version, found.subsystem), signal),
+      readRootCpuset(io, found.root, found.version, signal),
+    ]);
+    // Without the runtime's own start time, a container started when its first process did.
+    const firstStart = new Map<string, number>();
+    for (const p of processes) if (p.container && !(firstStart.get(p.container)! <= p.startMs)) firstStart.set(p.container, p.startMs);
+    for (const c of found.containers) if (!c.startedMs) c.startedMs = firstStart.get(c.id) ?? 0;
+    const { kept, leftOut } = applyPolicy(processes, policy, Date.now());
+    const plan = planRuntimeGraph({
+      systemName,
+      containers: found.containers,
+      processes: kept,
+      rootCpuset,
+      podRef: podLookup(found.containers),
+    });
+    for (const w of plan.warnings) log.warn({ warning: w }, "runtime graph: affinity left out");
+    podUids = new Set(found.containers.flatMap((c) => (c.podUid ? [c.podUid] : [])));
+
+    const before = (written ??= load());
+    const nodes: Written["nodes"] = new Map();
+    const upserts: Resource[] = [];
+    for (const [path, n] of plan.nodes) {
+      const old = before.nodes.get(path);
+      if (old && old.sig === n.sig) {
+        nodes.set(path, old);
+        continue;
+      }
+      const r = n.build();
+      // Loaded from the store (no signature yet): compare the messages once.
+      if (old?.stored && (equals(ResourceSchema, old.stored, r) || (n.type === PROCESS_TYPE && onlyStateFlapped(old.stored, r)))) {
+        nodes.set(path, { ref: old.ref, sig: n.sig });
+        continue;
+      }
+      upserts.push(r);
+      nodes.set(path, { ref: old?.ref ?? resourceRefOf(r), sig: n.sig });
+    }
+    const deletes = [...before.nodes.entries()].filter(([path]) => !plan.nodes.has(path));
+    const deleted = new Set(deletes.map(([path]) => path));
+    const relDeletes = [...before.edges.entries()]
+      .filter(([k, r]) => !plan.edges.has(k) && !deleted.has(refPath(r.subject)) && !deleted.has(refPath(r.object)))
+      .map(([, r]) => r);
+    const edges = new Map<string, Relationship>();
+    const relAdds: Relationship[] = [];
+    for (const [k, e] of plan.edges) {
+      let r = before.edges.get(k);
+      if (!r) relAdds.push((r = e.build()));
+      edges.set(k, r);
+    }
+    // Before the write yields: an event about a pid being written now must count as one with a node.
+    live.nodePids = new Set(kept.map((p) => p.pid));
+    const ops: StoreOp[] = [];
+    for (const r of upserts) ops.push({ op: "update", resource: r });
+    if (relDeletes.length) ops.push({ op: "deleteRelationships", relationships: relDeletes });
+    for (const [, n] of deletes) ops.push({ op: "delete", ref: n.ref });
+    for (let i = 0; i < relAdds.length; i += REL_BATCH)
+      ops.push({ op: "addRelationships", relationships: relAdds.slice(i, i + REL_BATCH) });
+    try {
+      if (ops.length) await opts.store.applyAsync(ops, { chunkSize: OPS_PER_TX });
+    } catch (e) {
+      written = undefined; // some chunks may have committed: diff against the store next time
+      throw e;
+    }
+    written = { nodes, edges };
+
+    if (upserts.length) writes.inc({ op: "upsert" }, upserts.length);
+    if (deletes.length) writes.inc({ op: "delete" }, deletes.length);
+    if (relAdds.length) writes.inc({ op: "relationship_add" }, relAdds.length);
+    if (relDeletes.length) writes.inc({ op: "relationship_delete" }, relDeletes.length);
+    const allLeftOut = { kernel_thread: kernelThreads, ...leftOut };
+    for (const [reason, n] of Object.entries(allLeftOut)) leftOutGauge.set({ reason }, n);
+    size.set({ entity: "containers" }, found.containers.length);
+    size.set({ entity: "processes" }, kept.length);
+    size.set({ entity: "relationships" }, plan.edges.size);
+    scanSeconds.set((performance.now() - t0) / 1000);
+    scans.inc({ result: "ok" });
+    return {
+      containers: found.containers.length,
+      processes: kept.length,
+      relationships: plan.edges.size,
+      upserted: upserts.length,
+      deleted: deletes.length,
+      relationshipsAdded: relAdds.length,
+      relationshipsDeleted: relDeletes.length,
+      leftOut: allLeftOut,
+    };
+  };
+
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const p = chain.then(fn, fn);
+    chain = p.catch(() => undefined);
+    return p;
+  };
+  const refresh = () =>
+    serial(async () => {
+      try {
+        return await doScan();
+      } catch (e) {
+        scans.inc({ result: "error" });
+        throw e;
+      }
+    });
+
+  /**
+   * A Pod of one of this host's containers was stored: link it now rather than at the next scan.
+   * A Pod or the SystemNode deleted: the store dropped our relationships to it with it.
+   */
+  let relinkQueued = false;
+  const onStoreEvent = (ev: StoreEvent) => {
+    let relink = false;
+    for (const o of ev.objs) {
+      if (!o.object) continue;
+      if (ev.type === "DELETE") written = undefined; // the store cascaded our relationships to it away: diff against the store next time
+      if (o.type?.type !== POD_TYPE) continue;
+      let r: Resource;
+      try {
+        r = fromBinary(ResourceSchema, o.object.value);
+      } catch (e) {
+        log.debug({ err: errorMessage(e) }, "runtime graph: a Pod event that is not a Resource");
+        podIndex = undefined; // listed again when next needed
+        continue;
+      }
+      if (ev.type === "DELETE") {
+        // A delete carries only the key (name, namespace): find the UID by the Pod's path.
+        const path = refPath(resourceRefOf(r));
+        const uid = podUidByPath.get(path);
+        podUidByPath.delete(path);
+        if (uid) podIndex?.delete(uid);
+        continue;
+      }
+      const uid = r.metadata?.providerId;
+      if (!uid) continue;
+      // A Pod new to this agent (not one it listed or already saw) that holds one of our containers: link it now.
+      if (podUids.has(uid) && !podIndex?.has(uid)) relink = true;
+      const ref = resourceRefOf(r);
+      podIndex?.set(uid, ref);
+      podUidByPath.set(refPath(ref), uid);
+    }
+    if (relink && !relinkQueued) {
+      relinkQueued = true;
+      // Handlers run inside the store's commit path: write from a later task.
+      setTimeout(() => {
+        relinkQueued = false;
+        if (!stopped) void refresh().catch((e) => log.warn({ err: errorMessage(e) }, "runtime graph rescan after a Pod event failed"));
+      }, 0);
+    }
+  };
+  function ensureSubscribed(): void {
+    sub ??= opts.store.subscribe([KIND_POD, create(TypeDescriptorSchema, { type: SYSTEM_NODE_TYPE })], onStoreEvent);
+  }
+
+  const live = new LiveScheduler({
+    minAgeMs: policy.minAgeMs,
+    procRoot: opts.paths.proc,
+    io,
+    scan: () => refresh(),
+    invalidate: (pid) => lister.invalidate(pid),
+    logger: log,
+  });
+  let liveOn = false;
+
+  const schedule = () => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      refresh()
+        .then((r) => log.debug({ ...r }, "runtime graph scanned"))
+        .catch((e) => log.error({ err: errorMessage(e) }, "runtime graph scan failed"))
+        .finally(schedule);
+    }, intervalMs);
+    timer.unref?.();
+  };
+
+  return {
+    name: "runtime-graph",
+    required: false,
+    async start() {
+      const first = refresh().then(
+        (r) => log.info({ ...r }, "runtime graph published"),
+        (e) => log.error({ err: errorMessage(e) }, "initial runtime graph scan failed"),
+      );
+      let waited: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([first, new Promise<void>((resolve) => (waited = setTimeout(resolve, 10_000)))]);
+      clearTimeout(waited);
+      if (opts.liveEvents)
+        await opts.liveEvents
+          .start((events) => live.onEvents(events))
+          .then(
+            () => {
+              liveOn = true;
+              log.info("runtime graph follows process exits and execs live (eBPF)");
+            },
+            (e) => log.info({ reason: errorMessage(e) }, "runtime graph live updates off: scanning every interval only"),
+          );
+      ensureSubscribed();
+      ready = true;
+      schedule();
+    },
+    async stop(deadline: AbortSignal) {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      live.stop();
+      if (liveOn) await opts.liveEvents?.stop().catch((e) => log.warn({ err: errorMessage(e) }, "stopping live process events failed"));
+      sub?.close();
+      abort.abort();
+      await Promise.race([chain, new Promise<void>((resolve) => deadline.addEventListener("abort", () => resolve(), { once: true }))]);
+    },
+    isReady: () => ready,
+    refresh,
+  };
+}
