@@ -53,7 +53,12 @@ export function ebpfAssetsModule(arch: "x64" | "arm64", buildDir = join(ROOT, "e
   return lines.join("\n") + "\n";
 }
 
-const CLIENT_NODE_GEN_IMPORT = "import { createConfiguration, ServerConfiguration, } from './gen/index.js';";
+/** `'x'` (quoted as client-node's sources are); texts are assembled so they read as no import of this file. */
+const q = (s: string) => `'${s}'`;
+/** The exact text of an import statement in client-node's dist files. */
+const importLine = (binding: string, mod: string) => `import ${binding} from ${q(mod)};`;
+
+const CLIENT_NODE_GEN_IMPORT = importLine("{ createConfiguration, ServerConfiguration, }", "./gen/index.js");
 const CLIENT_NODE_GEN_STUB =
   "const createConfiguration = () => { throw new Error('client-node API clients are not bundled in antimetal-agent (scripts/build-plugins.ts)'); };\n" +
   "class ServerConfiguration { constructor() { createConfiguration(); } }";
@@ -68,13 +73,124 @@ export function clientNodeConfigWithoutApiClients(source: string, file: string):
   return source.replace(CLIENT_NODE_GEN_IMPORT, CLIENT_NODE_GEN_STUB);
 }
 
+/** Exact-text replacements; each must match once, so a client-node upgrade that moves one fails the build. */
+function replaceExact(source: string, file: string, pairs: Array<[string, string]>): string {
+  let out = source;
+  for (const [from, to] of pairs) {
+    if (out.split(from).length !== 2)
+      throw new Error(`${file}: expected exactly one ${JSON.stringify(from)} (client-node changed?); update scripts/build-plugins.ts`);
+    out = out.replace(from, () => to);
+  }
+  return out;
+}
+
+const NOT_BUNDLED = (what: string) => `throw new Error('${what} is not bundled in antimetal-agent (scripts/build-plugins.ts)')`;
+
+/**
+ * A stand-in for the default import of built-in `node:<mod>` as `name`, that loads the built-in on first use of one of
+ * `members` (Bun's node:http, node:https and node:tls cost ~6 MiB and ~6 ms to load, and the agent
+ * itself talks to the apiserver through fetch). `new NAME.Member()` works too (a constructor
+ * returning the real instance).
+ */
+function lazyBuiltin(name: string, mod: string, members: string[]): string {
+  const load = `require(${q(`node:${mod}`)})`;
+  const props = members.map((m) =>
+    /^[A-Z]/.test(m) ? `${m}: function ${m}(...a) { return new (${load}.${m})(...a); }` : `${m}: (...a) => ${load}.${m}(...a)`,
+  );
+  return `const ${name} = { ${props.join(", ")} };`;
+}
+
+/**
+ * client-node's config.js without the dependencies of the code paths the agent never takes, which
+ * it would otherwise import (and run the top level of) at startup: undici (only
+ * applyToFetchOptions' dispatcher; the agent calls applyToHTTPSOptions), socks and
+ * socks-proxy-agent (SOCKS proxies are refused in src/kube/client/config.ts before any request),
+ * and hpagent (applyToHTTPSOptions builds an http.Agent that src/kube/client/auth.ts discards: the
+ * proxy is applied to Bun's fetch from proxyFor(); here that agent is a plain https/http Agent).
+ */
+export function clientNodeConfigTrimmed(source: string, file: string): string {
+  return replaceExact(clientNodeConfigWithoutApiClients(source, file), file, [
+    // node:http/https/tls/child_process load on first use: createAgent's Agent (below, only if
+    // opts.agent is read), the SOCKS connector, the WSL kubeconfig lookup of loadFromDefault
+    [importLine("https", "node:https"), lazyBuiltin("https", "https", ["Agent"])],
+    [importLine("http", "node:http"), lazyBuiltin("http", "http", ["Agent"])],
+    [importLine("tls", "node:tls"), lazyBuiltin("tls", "tls", ["connect"])],
+    [importLine("child_process", "node:child_process"), lazyBuiltin("child_process", "child_process", ["spawnSync"])],
+    // applyToHTTPSOptions' http(s).Agent is built when opts.agent is read: src/kube/client/auth.ts reads
+    // only the headers and TLS material from the options (Bun's fetch makes the connections)
+    [
+      "opts.agent = this.createAgent(cluster, agentOptions);",
+      "Object.defineProperty(opts, 'agent', { get: () => this.createAgent(cluster, agentOptions), enumerable: true, configurable: true });",
+    ],
+    [
+      importLine("{ Agent as UndiciAgent, ProxyAgent as UndiciProxyAgent, }", "undici"),
+      `class UndiciAgent { constructor() { ${NOT_BUNDLED("undici")}; } }\nclass UndiciProxyAgent extends UndiciAgent {}`,
+    ],
+    [
+      importLine("{ SocksProxyAgent }", "socks-proxy-agent"),
+      `class SocksProxyAgent { constructor() { ${NOT_BUNDLED("socks-proxy-agent")}; } }`,
+    ],
+    [importLine("{ SocksClient }", "socks"), `const SocksClient = { createConnection() { ${NOT_BUNDLED("socks")}; } };`],
+    [
+      importLine("{ HttpProxyAgent, HttpsProxyAgent }", "hpagent"),
+      "const HttpProxyAgent = http.Agent;\nconst HttpsProxyAgent = https.Agent;",
+    ],
+  ]);
+}
+
+/** oidc_auth.js importing openid-client (and its JOSE stack) on the first OIDC discovery or refresh, not at startup. */
+export function clientNodeOidcLazy(source: string, file: string): string {
+  return replaceExact(source, file, [
+    [importLine("https", "node:https"), lazyBuiltin("https", "https", ["Agent", "request"])],
+    [importLine("* as oidc", "openid-client"), `let oidc;\nconst loadOidc = async () => (oidc ??= await import(${q("openid-client")}));`],
+    ["await oidc.refreshTokenGrant(", "await (await loadOidc()).refreshTokenGrant("],
+    // the callee (and so the import) is evaluated before the arguments that read oidc.customFetch
+    [
+      "configuration = await oidc.discovery(user.authProvider.config['idp-issuer-url'], user.authProvider.config['client-id'], undefined",
+      "configuration = await (await loadOidc()).discovery(user.authProvider.config['idp-issuer-url'], user.authProvider.config['client-id'], undefined",
+    ],
+    [
+      "configuration = await oidc.discovery(user.authProvider.config['idp-issuer-url'], user.authProvider.config['client-id']);",
+      "configuration = await (await loadOidc()).discovery(user.authProvider.config['idp-issuer-url'], user.authProvider.config['client-id']);",
+    ],
+  ]);
+}
+
+/** exec_auth.js loading node:child_process when an exec credential plugin first runs. */
+export function clientNodeExecLazy(source: string, file: string): string {
+  return replaceExact(source, file, [
+    [importLine("child_process", "node:child_process"), lazyBuiltin("child_process", "child_process", ["spawn"])],
+  ]);
+}
+
+/** azure_auth.js and gcp_auth.js without jsonpath-plus: src/kube/client/config.ts refuses both auth-provider plugins. */
+export function clientNodeCloudAuthWithoutJsonpath(source: string, file: string): string {
+  return replaceExact(source, file, [
+    [importLine("proc", "node:child_process"), lazyBuiltin("proc", "child_process", ["execSync"])],
+    [importLine("* as jsonpath", "jsonpath-plus"), `const jsonpath = { JSONPath() { ${NOT_BUNDLED("jsonpath-plus")}; } };`],
+  ]);
+}
+
 const clientNodeTrim: BunPlugin = {
   name: "antimetal-client-node-kubeconfig-only",
   setup(build) {
-    build.onLoad({ filter: /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/]config\.js$/ }, async (args) => ({
-      contents: clientNodeConfigWithoutApiClients(await Bun.file(args.path).text(), args.path),
-      loader: "js",
-    }));
+    const dist = /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/]/;
+    build.onLoad(
+      { filter: /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/](config|oidc_auth|exec_auth|azure_auth|gcp_auth)\.js$/ },
+      async (args) => {
+        const source = await Bun.file(args.path).text();
+        const name = args.path.split(dist).pop();
+        const contents =
+          name === "config.js"
+            ? clientNodeConfigTrimmed(source, args.path)
+            : name === "oidc_auth.js"
+              ? clientNodeOidcLazy(source, args.path)
+              : name === "exec_auth.js"
+                ? clientNodeExecLazy(source, args.path)
+                : clientNodeCloudAuthWithoutJsonpath(source, args.path);
+        return { contents, loader: "js" };
+      },
+    );
   },
 };
 

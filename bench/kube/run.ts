@@ -5,12 +5,18 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 /**
- * bench/kube: initial sync of N pods (default 5000) plus their nodes, ReplicaSets and Deployments
- * from a real kube-apiserver into the SQLite store, then pod updates at a fixed rate, measuring
- * lag from the apiserver write to the store commit.
+ * bench/kube: initial sync of N pods (default 5000) plus their nodes, ReplicaSets, Deployments and
+ * Services from a real kube-apiserver into the SQLite store, then churn for --seconds: pod PATCHes
+ * at --rate per second plus pod creates (and deletes of older churn pods) at --create-rate,
+ * measuring lag from the apiserver write to the store commit and RSS growth.
+ * Two agents, one after the other on the same cluster: the kube controller alone in a Bun process
+ * (agent.ts: sync rate, CPU, event-loop blocking, commit lag) and the whole compiled agent
+ * (--binary, default dist/antimetal-agent: time to /readyz, peak RSS over the initial sync,
+ * settled RSS, RSS growth under the same churn in MiB/hour).
  * Anchors measured in the same run: the apiserver's own cost of serving the pods (paginated
- * protobuf LIST by a bare fetch loop, no processing) and the agent process's idle RSS.
- * Usage: bash bench/run.sh kube [--pods 5000] [--nodes 50] [--rate 100] [--seconds 60]
+ * protobuf LIST by a bare fetch loop, no processing) and each agent's RSS on the empty cluster.
+ * Usage: bash bench/run.sh kube [--pods 5000] [--nodes 50] [--rate 100] [--create-rate 5]
+ *   [--seconds 60] [--binary PATH] [--no-binary]
  */
 
 import * as fs from "node:fs";
@@ -18,6 +24,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { decodeEnvelope, findLen, getString } from "../../src/kube/pb.ts";
 import { type KubeTestEnv, startKubeTestEnv } from "../../test/helpers/kube-testenv.ts";
+import { churn, growthMiBPerHour, procStatus, sampleRss, startWholeAgent } from "./whole-agent.ts";
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -27,6 +34,11 @@ const PODS = arg("pods", 5000);
 const NODES = arg("nodes", 50);
 const RATE = arg("rate", 100);
 const SECONDS = arg("seconds", 60);
+const CREATE_RATE = arg("create-rate", 5);
+const BINARY = process.argv.includes("--binary")
+  ? process.argv[process.argv.indexOf("--binary") + 1]!
+  : path.join(import.meta.dir, "../../dist/antimetal-agent");
+const WITH_BINARY = !process.argv.includes("--no-binary");
 const PER_RS = 50;
 const NAMESPACES = 5;
 
@@ -103,6 +115,16 @@ try {
   empty.proc.kill("SIGKILL");
   await empty.proc.exited;
   fs.rmSync(emptyDir, { recursive: true, force: true });
+  // and the whole agent on the empty cluster, settled for 10 s
+  let binaryEmpty: { rssMiB: number; readyMs: number } | undefined;
+  if (WITH_BINARY) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-kube-bin-empty-"));
+    const w = await startWholeAgent(BINARY, env.kubeconfigPath, dir, 60_000);
+    await Bun.sleep(10_000);
+    binaryEmpty = { rssMiB: round(procStatus(w.proc.pid).rss / MiB), readyMs: round(w.readyMs) };
+    await w.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 
   const tc0 = performance.now();
   await pool(
@@ -169,8 +191,23 @@ try {
       });
     },
   );
+  await pool(
+    Array.from({ length: rsCount }, (_, i) => i),
+    8,
+    async (i) => {
+      await post(env, `/api/v1/namespaces/${owners[i]!.ns}/services`, {
+        metadata: { name: `app-${i}` },
+        spec: { selector: { app: `app-${i}-abc` }, ports: [{ port: 80, targetPort: 8080 }] },
+      });
+    },
+  );
   const createMs = performance.now() - tc0;
-  const objects = PODS + NODES + NAMESPACES + 2 * rsCount;
+  const objects = PODS + NODES + NAMESPACES + 3 * rsCount;
+  const podRef = (i: number) => ({ ns: owners[Math.floor(i / PER_RS)]!.ns, name: `pod-${i}` });
+  const newPod = (_ns: string, name: string) => ({
+    metadata: { name, labels: { app: "churn" } },
+    spec: { nodeName: `node-${name.length % NODES}`, containers: [{ name: "app", image: "registry.k8s.io/pause:3.10" }] },
+  });
 
   // anchor: the apiserver serving every pod as paginated protobuf to a bare fetch loop
   const ca = fs.readFileSync(env.caFile, "utf8");
@@ -199,36 +236,12 @@ try {
   const synced = await waitFor("synced", 300_000);
   const settled = await waitFor("settled", 30_000);
 
-  // updates at RATE/s for SECONDS: label seq=k on a rotating pod
-  const sent = new Map<string, { start: number; done: number }>();
-  const total = RATE * SECONDS;
-  const tu0 = performance.now();
-  const inflight: Array<Promise<void>> = [];
-  for (let k = 1; k <= total; k++) {
-    const due = tu0 + (k * 1000) / RATE;
-    const wait = due - performance.now();
-    if (wait > 0) await Bun.sleep(wait);
-    const i = (k * 7919) % PODS;
-    const ns = owners[Math.floor(i / PER_RS)]!.ns;
-    const key = `pod-${i}:${k}`;
-    const start = performance.timeOrigin + performance.now();
-    inflight.push(
-      env
-        .request(
-          "PATCH",
-          `/api/v1/namespaces/${ns}/pods/pod-${i}`,
-          { metadata: { labels: { seq: String(k) } } },
-          "application/merge-patch+json",
-        )
-        .then(async (res) => {
-          await res.arrayBuffer();
-          if (!res.ok) throw new Error(`PATCH: ${res.status}`);
-          sent.set(key, { start, done: performance.timeOrigin + performance.now() });
-        }),
-    );
-  }
-  await Promise.all(inflight);
-  const achievedRate = total / ((performance.now() - tu0) / 1000);
+  // churn for SECONDS: PATCH label seq=k on a rotating pod at RATE/s, pods created and deleted at CREATE_RATE/s
+  const controllerRss = sampleRss(agent.pid, 5000);
+  const c1 = await churn({ env, patchRate: RATE, createRate: CREATE_RATE, seconds: SECONDS, pods: PODS, podRef, newPod, tag: "a" });
+  const controllerSamples = controllerRss.stop();
+  const { sent, achievedPatchRate: achievedRate } = c1;
+  const total = Math.round(RATE * SECONDS);
   await Bun.sleep(3000);
   agent.kill("SIGTERM");
   await agent.exited;
@@ -244,14 +257,54 @@ try {
   lagFromResponse.sort((a, b) => a - b);
   lagFromRequest.sort((a, b) => a - b);
   const rssAboveIdle = synced.rssBytes - idle.rssBytes;
+  // the whole agent (compiled binary): initial sync, settle, the same churn
+  let whole: Record<string, unknown> | undefined;
+  if (WITH_BINARY) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-kube-bin-"));
+    try {
+      const w = await startWholeAgent(BINARY, env.kubeconfigPath, dir, 600_000);
+      const atReady = procStatus(w.proc.pid);
+      await Bun.sleep(10_000);
+      const settledRss = procStatus(w.proc.pid).rss;
+      const rssSampler = sampleRss(w.proc.pid, 5000);
+      const c2 = await churn({ env, patchRate: RATE, createRate: CREATE_RATE, seconds: SECONDS, pods: PODS, podRef, newPod, tag: "b" });
+      const samples = rssSampler.stop();
+      const end = procStatus(w.proc.pid);
+      await w.stop();
+      whole = {
+        binary: BINARY,
+        readyMs: round(w.readyMs),
+        objectsPerSecondToReady: Math.round(objects / (w.readyMs / 1000)),
+        cpuSecondsToReady: round(w.cpuMsAtReady / 1000, 2),
+        peakRssDuringSyncMiB: round(atReady.hwm / MiB),
+        settledRssMiB: round(settledRss / MiB),
+        churn: {
+          seconds: SECONDS,
+          achievedPatchPerSecond: round(c2.achievedPatchRate),
+          podsCreated: c2.created,
+          podsDeleted: c2.deleted,
+          apiErrors: c2.errors,
+          rssStartMiB: round(samples[0]?.[1] ?? NaN),
+          rssEndMiB: round(samples.at(-1)?.[1] ?? NaN),
+          rssMaxMiB: round(Math.max(...samples.map((x) => x[1]))),
+          rssGrowthMiBPerHour: round(growthMiBPerHour(samples)),
+          peakRssMiB: round(end.hwm / MiB),
+        },
+      };
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
   const result = {
     bench: "kube",
+    loadAverage: fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).map(Number),
     machine: { cpus: os.cpus().length, kernel: os.release() },
     setup: {
       pods: PODS,
       nodes: NODES,
       replicaSets: rsCount,
       deployments: rsCount,
+      services: rsCount,
       namespaces: NAMESPACES,
       objects,
       createSeconds: round(createMs / 1000),
@@ -296,10 +349,21 @@ try {
         max: round(lagFromResponse.at(-1) ?? NaN),
       },
       lagMsFromWriteRequest: { p50: round(pct(lagFromRequest, 50)), p99: round(pct(lagFromRequest, 99)) },
+      podsCreated: c1.created,
+      podsDeleted: c1.deleted,
+      apiErrors: c1.errors,
       finalRssMiB: final ? round(final.rssBytes / MiB) : null,
+      controllerRssGrowthMiBPerHour: round(growthMiBPerHour(controllerSamples)),
     },
+    wholeAgent: whole,
+    wholeAgentAnchors: binaryEmpty
+      ? { emptyClusterReadyMs: binaryEmpty.readyMs, emptyClusterSettledRssMiB: binaryEmpty.rssMiB }
+      : undefined,
     targets: {
       syncObjectsPerSecondAtLeast2000: objects / (synced.ms / 1000) >= 2000,
+      wholeAgentPeakRssUnder100MiB: whole ? (whole.peakRssDuringSyncMiB as number) < 100 : null,
+      wholeAgentSettledRssUnder80MiB: whole ? (whole.settledRssMiB as number) < 80 : null,
+      lagP99Under20Ms: pct(lagFromResponse, 99) < 20,
       rssUnder40MiBPer10kPodsAboveEmptyCluster: ((settled.rssBytes - emptySettled.rssBytes) / MiB) * (10_000 / PODS) < 40,
     },
   };

@@ -9,7 +9,6 @@
 import { readFile } from "node:fs/promises";
 import { buildInfo } from "../build-info.ts";
 import { ConfigError, redactedView } from "../config/load.ts";
-import { FsConfigLoader } from "../config/objects/fs-loader.ts";
 import type { ConfigObjectSource } from "../config/objects/source.ts";
 import type { Config } from "../config/schema.ts";
 import type { LiveProcessEvents } from "../containers/index.ts";
@@ -19,16 +18,10 @@ import type { Logger } from "../log/logger.ts";
 import { registry } from "../metrics/registry.ts";
 import type { ExpositionSource } from "../metrics/scrape-cache.ts";
 import { registerSelfMetrics } from "../metrics/self.ts";
-import { defaultRegistry } from "../perf/collect-command.ts";
 import type { ContinuousCollector, HostPaths } from "../perf/collector.ts";
-import { defaultIo } from "../perf/collectors/common.ts";
-import { PrometheusExposition } from "../perf/exposition.ts";
-import { detectHostView, hostViewExposition, leftOutByView } from "../perf/host-view.ts";
-import { sharedReadPool } from "../perf/io.ts";
+import { stuckReadCalls } from "../perf/io.ts";
 import type { CollectorRegistry } from "../perf/registry.ts";
-import { MetricsRouter } from "../perf/router.ts";
-import { CollectorScheduler } from "../perf/scheduler.ts";
-import { TextfileCollector } from "../perf/textfile.ts";
+import type { MetricsRouter } from "../perf/router.ts";
 import type { Component } from "../runtime/component.ts";
 import { Lifecycle } from "../runtime/lifecycle.ts";
 import { onReloadSignal, onShutdownSignal } from "../runtime/signals.ts";
@@ -37,7 +30,7 @@ import { assertOneMetricsMode, type MetricsSecurity, secureMetrics, webConfigMet
 import { createStoreComponent, defaultClassifier, openStore } from "../store/index.ts";
 import { errorMessage } from "../util/errors.ts";
 import { stringifyExact } from "../util/json.ts";
-import { CollectorControl, parseIntervals } from "./collector-control.ts";
+import { parseIntervals } from "./collector-control.ts";
 import { assertKnownCollectors } from "./collectors-flag.ts";
 import { type CommandContext, collectorOptions, hostPaths, nodeName } from "./context.ts";
 import { assertApiKeyFileUsable } from "./intake-key.ts";
@@ -112,7 +105,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
     onShutdownSignal(async (signal) => {
       logger.info({ signal, budgetMs: config.shutdownTimeout }, "shutting down");
       live!.stop();
-      const pending = () => ({ components: lifecycle!.unstopped(), stuckReads: sharedReadPool().stuckCalls() });
+      const pending = () => ({ components: lifecycle!.unstopped(), stuckReads: stuckReadCalls() });
       // backstop: if stopping itself does not return (a stop that ignores its deadline), exit anyway
       const hardExit = setTimeout(() => {
         logger.error({ budgetMs: config.shutdownTimeout, ...pending() }, "shutdown budget exhausted; exiting now");
@@ -160,6 +153,10 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets, metric
   components.push(createStoreComponent(store));
 
   if (config.enablePerformanceCollectors) {
+    // loaded only here: an agent without host metrics neither loads nor initialises them (docs/performance.md)
+    const perf = await import("./run-perf-modules.ts");
+    const { defaultRegistry, MetricsRouter, detectHostView, defaultIo, PrometheusExposition, leftOutByView, hostViewExposition } = perf;
+    const { CollectorControl, CollectorScheduler } = perf;
     const buildRegistry = (c: Pick<Config, "topProcessCount" | "tcpStates" | "filesystemMountExclude" | "udevDataPath">) =>
       defaultRegistry(paths, collectorOptions(c, logger.child({ component: "perf-collectors" })));
     const registry = await buildRegistry(config);
@@ -210,6 +207,7 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets, metric
       logger.warn("--enable-otel and --enable-debug-consumer need --enable-performance-collectors: no metric events to consume");
   }
   if (config.textfileDirectory !== "") {
+    const { TextfileCollector } = await import("./run-perf-modules.ts");
     const textfile = new TextfileCollector({
       directory: config.textfileDirectory,
       intervalMs: config.performanceCollectorInterval,
@@ -448,6 +446,7 @@ async function createConfigObjectSource(
   const collectorStatus = (collector: string) => registry.status(collector as never);
   const log = logger.child({ component: "config-objects" });
   if (config.configLoader === "fs") {
+    const { FsConfigLoader } = await import("./run-perf-modules.ts");
     return new FsConfigLoader({
       directory: config.configFsPath,
       rescanIntervalMs: config.configFsRescanInterval,

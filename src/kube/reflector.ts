@@ -26,6 +26,7 @@ import { errorMessage } from "../util/errors.ts";
 import { sleep } from "../util/sleep.ts";
 import { KubeApiError, type KubeClient } from "./client/client.ts";
 import type { KindSpec } from "./kinds.ts";
+import type { ListSlots } from "./list-slots.ts";
 import { kubeListerWatcher, type ListerWatcher } from "./lister-watcher.ts";
 import { kubeMetrics } from "./metrics.ts";
 import { dropNested, type ObjectMeta, readObjectMeta, readResourceVersion } from "./pb.ts";
@@ -71,6 +72,11 @@ export interface ReflectorOptions {
   random?: () => number;
   /** Called after every completed LIST (initial = the first one). */
   onListed?: (initial: boolean) => void;
+  /** Shared bound on LIST requests in flight (each page request holds a slot while it is sent and read). */
+  listSlots?: ListSlots;
+  /** The first WATCH waits for this (the controller: every kind listed, or a few seconds), so the watch
+   * connections are opened after the initial LISTs rather than competing with them. */
+  firstWatchAfter?: Promise<void>;
 }
 
 const MANAGED_FIELDS = 17;
@@ -166,6 +172,10 @@ export class Reflector {
           await this.list(signal);
           needList = false;
         }
+        if (this.o.firstWatchAfter) {
+          await Promise.race([this.o.firstWatchAfter, abortedPromise(signal)]);
+          if (signal.aborted) return;
+        }
         await this.watch(signal);
         this.backoff.reset(); // a watch that ended cleanly (server timeout) resumes at once
       } catch (err) {
@@ -213,7 +223,14 @@ export class Reflector {
     do {
       // a page that never completes (a stuck consistent read) must not stall the kind forever
       const pageSignal = AbortSignal.any([signal, AbortSignal.timeout(this.o.listTimeoutMs ?? 120_000)]);
-      const page = decodeListPage(await this.lw.list({ limit, continueToken: cont }, pageSignal));
+      const release = await this.o.listSlots?.acquire(pageSignal);
+      let bytes: Uint8Array;
+      try {
+        bytes = await this.lw.list({ limit, continueToken: cont }, pageSignal);
+      } finally {
+        release?.();
+      }
+      const page = decodeListPage(bytes);
       rv = page.resourceVersion;
       cont = page.continueToken;
       for (const item of page.items) {
@@ -360,4 +377,11 @@ export class Reflector {
       }
     }
   }
+}
+
+function abortedPromise(signal: AbortSignal): Promise<void> {
+  return new Promise((r) => {
+    if (signal.aborted) r();
+    else signal.addEventListener("abort", () => r(), { once: true });
+  });
 }

@@ -123,6 +123,11 @@ export function sharedReadPool(): ReadPool {
   return processPool;
 }
 
+/** Calls stuck in the shared pool's threads (none when nothing ever read through it: no pool is made for the question). */
+export function stuckReadCalls(): string[] {
+  return processPool?.stuckCalls() ?? [];
+}
+
 /**
  * File access for collectors: reads raced against the collection's AbortSignal, on the read pool's
  * threads. A call the kernel does not answer within the pool's stuck threshold holds one

@@ -107,6 +107,7 @@ export function createHttpComponent(opts: HttpOptions): HttpComponent {
         headers: { "content-type": "application/json", "content-disposition": 'attachment; filename="agent.heapsnapshot"' },
       });
     }
+    if (url.pathname === "/debug/memory") return Response.json((await import("./memory.ts")).memoryBreakdown());
     if (url.pathname === "/debug/profile") {
       const seconds = Number(url.searchParams.get("seconds") ?? "10");
       if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 300) return text("seconds must be in (0, 300]\n", 400);
