@@ -19,5 +19,5 @@ export {
   type RuntimeGraphOptions,
   type ScanResult,
 } from "./manager.ts";
-export { metadataReader } from "./metadata.ts";
+export { type CadvisorLabels, cadvisorLabels, type MetadataReader, type MetadataReaderOptions, metadataReader } from "./metadata.ts";
 export { DEFAULT_PROCESS_POLICY, type ProcessPolicy } from "./processes.ts";
