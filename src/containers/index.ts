@@ -20,4 +20,5 @@ export {
   type ScanResult,
 } from "./manager.ts";
 export { type CadvisorLabels, cadvisorLabels, type MetadataReader, type MetadataReaderOptions, metadataReader } from "./metadata.ts";
+export { containerOfCgroup, OOM_TAGS, type OomKillEvent, type OomKillEvents } from "./oom.ts";
 export { DEFAULT_PROCESS_POLICY, type ProcessPolicy } from "./processes.ts";
