@@ -6,7 +6,8 @@
 
 // The runtime graph component: scans containers and processes at start and on an interval, diffs each
 // scan against what it last wrote (loaded from the store at the first scan), and writes only changes:
-// new and changed nodes are upserted, vanished ones deleted with their relationships.
+// new and changed nodes are upserted, vanished ones deleted with their relationships. Over 400 lines: one
+// closure holds the scan, its Pod subscription and the live (exit/exec, OOM kill) triggers that share its state.
 
 import { create, equals, fromBinary } from "@bufbuild/protobuf";
 import { Counter, Gauge } from "prom-client";
