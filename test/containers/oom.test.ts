@@ -16,10 +16,10 @@ import { existsSync, mkdirSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { oomKillEvents } from "../../src/cli/run.ts";
-import { createRuntimeGraphComponent, OOM_TAGS, type RuntimeGraphComponent } from "../../src/containers/index.ts";
+import { createRuntimeGraphComponent, OOM_TAGS, type OomKillEvents, type RuntimeGraphComponent } from "../../src/containers/index.ts";
 import { DEFAULT_HOST_PATHS } from "../../src/perf/collector.ts";
 import type { Store } from "../../src/store/index.ts";
-import { silentLogger, tempStore } from "./helpers.ts";
+import { silentLogger, tempStore, until } from "./helpers.ts";
 
 const ID = randomBytes(32).toString("hex");
 const CG = "/sys/fs/cgroup";
@@ -67,15 +67,16 @@ function tags(): Map<string, string> | undefined {
   return r && new Map(r.metadata!.tags.map((t) => [t.key, t.value]));
 }
 
-async function until<T>(what: string, fn: () => T | undefined, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await Bun.sleep(50);
-  }
-}
+/** The runtime graph on this host, the interval at an hour: only the OOM kills trigger scans. */
+const runtimeGraph = (oomKills: OomKillEvents | undefined) =>
+  createRuntimeGraphComponent({
+    store,
+    paths: DEFAULT_HOST_PATHS,
+    intervalMs: 3_600_000,
+    systemName: async () => "oom-host",
+    logger: silentLogger,
+    oomKills,
+  });
 
 let procs: string[] = [];
 beforeAll(async () => {
@@ -83,14 +84,7 @@ beforeAll(async () => {
   ({ store, cleanup } = tempStore());
   procs = containerCgroup(24 << 20);
   keeper = inContainer(procs, "sleep 120");
-  rg = createRuntimeGraphComponent({
-    store,
-    paths: DEFAULT_HOST_PATHS,
-    intervalMs: 3_600_000,
-    systemName: async () => "oom-host",
-    logger: silentLogger,
-    oomKills: oomKillEvents(silentLogger, "/proc", false).events,
-  });
+  rg = runtimeGraph(oomKillEvents(silentLogger, "/proc", false).events);
   await rg.start();
 }, 60_000);
 
