@@ -11,7 +11,8 @@ import { buildInfo } from "../build-info.ts";
 import { ConfigError, redactedView } from "../config/load.ts";
 import type { ConfigObjectSource } from "../config/objects/source.ts";
 import type { Config } from "../config/schema.ts";
-import type { LiveProcessEvents } from "../containers/index.ts";
+import type { LiveProcessEvents, OomKillEvent, OomKillEvents } from "../containers/index.ts";
+import type { OomKill } from "../ebpf/index.ts";
 import { createHostGraphComponent, readSystemName, withHostGraphChannels } from "../hostgraph/index.ts";
 import type { KubeController } from "../kube/index.ts";
 import type { Logger } from "../log/logger.ts";
@@ -231,6 +232,8 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets, metric
     components.push(hostgraph);
   }
 
+  // OOM kills on the runtime graph's containers: from the service graph's oomkill program when it is on, else their own.
+  const oom = config.enableContainerDiscovery ? oomKillEvents(logger, paths.proc, config.enableNetworkGraph) : undefined;
   if (config.enableNetworkGraph) {
     const { createNetgraphComponent } = await import("../netgraph/index.ts");
     components.push(
@@ -240,6 +243,7 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets, metric
         ttlMs: config.networkGraphTtl,
         procRoot: paths.proc,
         logger: logger.child({ component: "netgraph" }),
+        onOomKill: oom?.onKill,
       }),
     );
   }
@@ -256,6 +260,7 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets, metric
         logger: logger.child({ component: "runtime-graph" }),
         kubeCluster: () => kube?.cluster()?.clusterName,
         liveEvents: procexitEvents(logger),
+        oomKills: oom?.events,
       }),
     );
   } else {
@@ -331,6 +336,39 @@ function procexitEvents(logger: Logger): LiveProcessEvents {
       tracer = t;
     },
     stop: async () => tracer?.stop(),
+  };
+}
+
+/**
+ * OOM kills for the runtime graph. With the service graph on, its oomkill program's kills are passed on
+ * (`onKill`: one program, one log line and count per kill); otherwise the runtime graph attaches an
+ * oomkill program of its own (logged and counted the same, without the Pod label's name).
+ */
+export function oomKillEvents(
+  logger: Logger,
+  procRoot: string,
+  viaNetgraph: boolean,
+): { events: OomKillEvents; onKill: (k: OomKill) => void } {
+  let listener: ((k: OomKillEvent) => void) | undefined;
+  let own: { stop(): Promise<void> } | undefined;
+  const onKill = (k: OomKill) => listener?.({ timeMs: Date.parse(k.time), pid: k.victimPid, comm: k.comm, cgroup: k.cgroup });
+  return {
+    onKill,
+    events: {
+      async start(l) {
+        listener = l;
+        if (viaNetgraph) return;
+        const { OomkillCollector } = await import("../ebpf/index.ts");
+        const c = new OomkillCollector({ logger: logger.child({ component: "oomkill" }), procRoot, onKill });
+        await c.start();
+        own = c;
+      },
+      async stop() {
+        listener = undefined;
+        await own?.stop();
+        own = undefined;
+      },
+    },
   };
 }
 

@@ -22,6 +22,7 @@ import { Provider } from "../proto/gen/resource/v1/provider_pb.ts";
 import type { Relationship } from "../proto/gen/resource/v1/relationship_pb.ts";
 import { type Resource, type ResourceRef, ResourceSchema } from "../proto/gen/resource/v1/resource_pb.ts";
 import type { ContainerInfo } from "./discover.ts";
+import { type OomRecord, oomSig, oomTags } from "./oom.ts";
 import { parseCpuList, processState } from "./parse.ts";
 import type { ProcessInfo } from "./processes.ts";
 
@@ -43,6 +44,8 @@ export interface RuntimeGraphInput {
   rootCpuset: { cpus: string; mems: string };
   /** The Kubernetes Pod of a container (by its pod UID or CRI pod name), when the cluster view knows it. */
   podRef?: (c: ContainerInfo) => ResourceRef | undefined;
+  /** OOM kills of a container (count, last kill), carried as its node's tags. */
+  oomOf?: (id: string) => OomRecord | undefined;
 }
 
 export function hostNamespace(host: string, container = ""): Namespace {
@@ -60,11 +63,11 @@ export function processRef(systemName: string, p: Pick<ProcessInfo, "pid" | "con
   return resourceRef(PROCESS_TYPE, String(p.pid), hostNamespace(systemName, p.container));
 }
 
-export function containerResource(systemName: string, c: ContainerInfo): Resource {
+export function containerResource(systemName: string, c: ContainerInfo, oom?: OomRecord): Resource {
   const l = c.limits;
   return newResource({
     type: CONTAINER_TYPE,
-    metadata: { provider: Provider.ANTIMETAL, name: c.id, namespace: hostNamespace(systemName) },
+    metadata: { provider: Provider.ANTIMETAL, name: c.id, namespace: hostNamespace(systemName), tags: oomTags(oom) },
     spec: packMessage(ContainerNodeSchema, {
       containerId: c.id,
       runtime: c.runtime,
@@ -161,7 +164,8 @@ export function planRuntimeGraph(input: RuntimeGraphInput): RuntimeGraphPlan {
     const path = `${CONTAINER_TYPE}/host/${sys}//${c.id}`;
     const ref = () => containerRef(sys, c.id);
     cPaths.set(c.id, path);
-    nodes.set(path, { path, type: CONTAINER_TYPE, sig: containerSig(c), build: () => containerResource(sys, c) });
+    const oom = input.oomOf?.(c.id);
+    nodes.set(path, { path, type: CONTAINER_TYPE, sig: containerSig(c) + oomSig(oom), build: () => containerResource(sys, c, oom) });
     pair(systemPath, systemRef, path, ref);
     const pod = input.podRef?.(c);
     if (pod) pair(refPath(pod), () => pod, path, ref);

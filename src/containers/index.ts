@@ -19,5 +19,6 @@ export {
   type RuntimeGraphOptions,
   type ScanResult,
 } from "./manager.ts";
-export { metadataReader } from "./metadata.ts";
+export { type CadvisorLabels, cadvisorLabels, type MetadataReader, type MetadataReaderOptions, metadataReader } from "./metadata.ts";
+export { containerOfCgroup, OOM_TAGS, type OomKillEvent, type OomKillEvents } from "./oom.ts";
 export { DEFAULT_PROCESS_POLICY, type ProcessPolicy } from "./processes.ts";

@@ -6,7 +6,8 @@
 
 // The runtime graph component: scans containers and processes at start and on an interval, diffs each
 // scan against what it last wrote (loaded from the store at the first scan), and writes only changes:
-// new and changed nodes are upserted, vanished ones deleted with their relationships.
+// new and changed nodes are upserted, vanished ones deleted with their relationships. Over 400 lines: one
+// closure holds the scan, its Pod subscription and the live (exit/exec, OOM kill) triggers that share its state.
 
 import { create, equals, fromBinary } from "@bufbuild/protobuf";
 import { Counter, Gauge } from "prom-client";
@@ -21,11 +22,12 @@ import { type Resource, type ResourceRef, ResourceRefSchema, ResourceSchema } fr
 import type { Component } from "../runtime/component.ts";
 import type { Relationship, Store, StoreEvent, StoreOp, Subscription } from "../store/types.ts";
 import { errorMessage } from "../util/errors.ts";
-import { onlyStateFlapped, PROCESS_TYPE, planRuntimeGraph, RUNTIME_PACKAGE, RUNTIME_PREDICATES } from "./build.ts";
+import { CONTAINER_TYPE, onlyStateFlapped, PROCESS_TYPE, planRuntimeGraph, RUNTIME_PACKAGE, RUNTIME_PREDICATES } from "./build.ts";
 import { readRootCpuset } from "./cgroup.ts";
 import { ContainerDiscovery, type ContainerInfo } from "./discover.ts";
 import { LiveScheduler } from "./live.ts";
 import { metadataReader } from "./metadata.ts";
+import { containerOfCgroup, type OomKillEvent, type OomKillEvents, OomRecords } from "./oom.ts";
 import { applyPolicy, containerMatcher, DEFAULT_PROCESS_POLICY, ProcessLister, type ProcessPolicy } from "./processes.ts";
 
 const writes = new Counter({
@@ -82,6 +84,8 @@ export interface RuntimeGraphOptions {
   io?: HostIo;
   /** Exit and exec events: the graph follows them within a second instead of at the next interval. */
   liveEvents?: LiveProcessEvents;
+  /** OOM kills (the oomkill eBPF program): each is recorded on its container's node (count, last kill) within a second. */
+  oomKills?: OomKillEvents;
 }
 
 export interface ScanResult {
@@ -129,6 +133,9 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
   /** What this component wrote last (undefined until loaded from the store at the first scan). */
   let written: Written | undefined;
   let podUids = new Set<string>();
+  const ooms = new OomRecords();
+  /** The containers of the last scan, for finding an OOM kill's container by its cgroup. */
+  let lastContainers: ContainerInfo[] = [];
 
   const load = (): Written => {
     const nodes: Written["nodes"] = new Map();
@@ -136,6 +143,7 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
       if (r.metadata) r.metadata.createdAt = r.metadata.updatedAt = r.metadata.deletedAt = undefined;
       const ref = resourceRefOf(r);
       nodes.set(refPath(ref), { ref, stored: r });
+      if (r.type?.type === CONTAINER_TYPE && r.metadata) ooms.seed(r.metadata.name, r.metadata.tags);
     }
     const edges = new Map<string, Relationship>();
     for (const p of RUNTIME_PREDICATES) for (const r of opts.store.findRelationships({ predicate: p })) edges.set(relationshipKey(r), r);
@@ -191,17 +199,20 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
     for (const p of processes) if (p.container && !(firstStart.get(p.container)! <= p.startMs)) firstStart.set(p.container, p.startMs);
     for (const c of found.containers) if (!c.startedMs) c.startedMs = firstStart.get(c.id) ?? 0;
     const { kept, leftOut } = applyPolicy(processes, policy, Date.now());
+    const before = (written ??= load()); // before planning: loading reads back the OOM kills stored on container nodes
     const plan = planRuntimeGraph({
       systemName,
       containers: found.containers,
       processes: kept,
       rootCpuset,
       podRef: podLookup(found.containers),
+      oomOf: (id) => ooms.get(id),
     });
+    lastContainers = found.containers;
+    ooms.retain(new Set(found.containers.map((c) => c.id)), Date.now());
     for (const w of plan.warnings) log.warn({ warning: w }, "runtime graph: affinity left out");
     podUids = new Set(found.containers.flatMap((c) => (c.podUid ? [c.podUid] : [])));
 
-    const before = (written ??= load());
     const nodes: Written["nodes"] = new Map();
     const upserts: Resource[] = [];
     for (const [path, n] of plan.nodes) {
@@ -329,6 +340,19 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
       }, 0);
     }
   };
+  /** An OOM kill: recorded on its container, written by a scan from a later task (coalesced). */
+  let oomScanQueued = false;
+  const onOomKill = (k: OomKillEvent) => {
+    const id = containerOfCgroup(k.cgroup, lastContainers);
+    if (!id) return log.debug({ pid: k.pid, cgroup: k.cgroup }, "runtime graph: an OOM kill outside any container");
+    ooms.record(id, k);
+    if (oomScanQueued || stopped) return;
+    oomScanQueued = true;
+    setTimeout(() => {
+      oomScanQueued = false;
+      if (!stopped) void refresh().catch((e) => log.warn({ err: errorMessage(e) }, "runtime graph rescan after an OOM kill failed"));
+    }, 0);
+  };
   function ensureSubscribed(): void {
     sub ??= opts.store.subscribe([KIND_POD, create(TypeDescriptorSchema, { type: SYSTEM_NODE_TYPE })], onStoreEvent);
   }
@@ -342,6 +366,7 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
     logger: log,
   });
   let liveOn = false;
+  let oomOn = false;
 
   const schedule = () => {
     if (stopped) return;
@@ -375,6 +400,13 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
             },
             (e) => log.info({ reason: errorMessage(e) }, "runtime graph live updates off: scanning every interval only"),
           );
+      if (opts.oomKills)
+        await opts.oomKills.start(onOomKill).then(
+          () => {
+            oomOn = true;
+          },
+          (e) => log.info({ reason: errorMessage(e) }, "runtime graph: OOM kills not recorded on containers"),
+        );
       ensureSubscribed();
       ready = true;
       schedule();
@@ -384,6 +416,7 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
       if (timer) clearTimeout(timer);
       live.stop();
       if (liveOn) await opts.liveEvents?.stop().catch((e) => log.warn({ err: errorMessage(e) }, "stopping live process events failed"));
+      if (oomOn) await opts.oomKills?.stop().catch((e) => log.warn({ err: errorMessage(e) }, "stopping OOM kill events failed"));
       sub?.close();
       abort.abort();
       await Promise.race([chain, new Promise<void>((resolve) => deadline.addEventListener("abort", () => resolve(), { once: true }))]);

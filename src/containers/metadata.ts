@@ -6,7 +6,9 @@
 
 // Container metadata from each runtime's own state on the host, read-only: docker's config.v2.json,
 // containerd's OCI bundle config.json (per namespace), cri-o's and podman's userdata/config.json with
-// containers/storage's containers.json. Pure parsers plus one reader per runtime through HostIo.
+// containers/storage's containers.json. Pure parsers plus one reader per runtime through HostIo. The one
+// reader of runtime state on the host: the runtime graph (discover.ts) and the container_metrics collector's
+// cAdvisor labels (perf/collectors/container-labels.ts, through `cadvisorLabels`) both read through it.
 
 import type { HostIo } from "../perf/io.ts";
 import { errCode } from "../perf/io.ts";
@@ -16,6 +18,8 @@ export interface RuntimeMetadata {
   /** The image reference as the runtime recorded it ("docker.io/library/nginx:1.21"); "" when unknown. */
   image: string;
   labels: Record<string, string>;
+  /** The runtime's own name: docker's Name without its "/", cri-o's io.kubernetes.cri-o.Name; "" when none. */
+  name: string;
   /** Epoch ms; 0 when unknown. */
   createdMs: number;
   startedMs: number;
@@ -25,8 +29,14 @@ export interface RuntimeMetadata {
 
 /** Where each runtime keeps its state, relative to the host's root. */
 export const CONTAINERD_TASK_DIR = "run/containerd/io.containerd.runtime.v2.task";
+/** containerd's v1 (io.containerd.runtime.v1.linux) task state, tried after v2. */
+const CONTAINERD_V1_TASK_DIR = "run/containerd/io.containerd.runtime.v1.linux";
 export const DOCKER_CONTAINERS_DIR = "var/lib/docker/containers";
-export const STORAGE_DIRS = ["var/lib/containers/storage/overlay-containers", "var/lib/containers/storage/vfs-containers"];
+export const STORAGE_DIRS = [
+  "var/lib/containers/storage/overlay-containers",
+  "var/lib/containers/storage/vfs-containers",
+  "run/containers/storage/overlay-containers", // cri-o with its state on tmpfs
+];
 /** containerd namespaces tried for a container found in the cgroup tree: CRI's, ctr's default, docker's. */
 export const CONTAINERD_NAMESPACES = ["k8s.io", "default", "moby"];
 
@@ -38,9 +48,9 @@ function strMap(v: unknown): Record<string, string> {
   for (const [k, x] of Object.entries(obj(v))) if (typeof x === "string") out[k] = x;
   return out;
 }
-/** RFC 3339 -> epoch ms; 0 for docker's zero time "0001-01-01T00:00:00Z" or anything unparsable. */
+/** RFC 3339 (Go prints up to nanoseconds) -> epoch ms; 0 for docker's zero time "0001-01-01T00:00:00Z" or anything unparsable. */
 function timeMs(v: unknown): number {
-  const ms = Date.parse(str(v));
+  const ms = Date.parse(str(v).replace(/(\.\d{3})\d+/, "$1"));
   return Number.isFinite(ms) && ms > 0 ? ms : 0;
 }
 
@@ -51,6 +61,7 @@ export function parseDockerConfig(text: string): RuntimeMetadata {
   return {
     image: str(config.Image),
     labels: strMap(config.Labels),
+    name: str(j.Name).replace(/^\//, ""),
     createdMs: timeMs(j.Created),
     startedMs: timeMs(obj(j.State).StartedAt),
   };
@@ -77,6 +88,7 @@ export function parseOciConfig(text: string): RuntimeMetadata {
   return {
     image: annotations["io.kubernetes.cri.image-name"] || annotations["io.kubernetes.cri-o.ImageName"] || "",
     labels,
+    name: annotations["io.kubernetes.cri-o.Name"] ?? "",
     createdMs: timeMs(annotations["io.kubernetes.cri-o.Created"]),
     startedMs: 0,
     cgroupsPath: cgroupsPath || undefined,
@@ -105,30 +117,86 @@ export interface MetadataReader {
   /**
    * The runtime's metadata of container `id`; undefined when its state is not on this host (or not readable).
    * `ns`: the containerd namespace when known (a container found in containerd's task state).
+   * `dir`: the directory its state was read from (containerd's task bundle, with init.pid).
    */
   read(
     id: string,
     runtime: ContainerRuntime,
     signal: AbortSignal,
     ns?: string,
-  ): Promise<{ runtime: ContainerRuntime; meta: RuntimeMetadata } | undefined>;
+  ): Promise<{ runtime: ContainerRuntime; meta: RuntimeMetadata; dir: string } | undefined>;
+}
+
+export interface MetadataReaderOptions {
+  /** A state file larger than this is not read (HostIo counts the refusal and it is reported as unreadable). */
+  maxBytes?: number;
+  /**
+   * Told of each state file that exists but could not be read (EACCES, over maxBytes, ...), which then
+   * counts as absent; without it only missing or forbidden files count as absent and other errors throw.
+   */
+  onUnreadable?: (path: string, err: unknown) => void;
+  /** The containerd namespaces to try for a container whose namespace is not known; CONTAINERD_NAMESPACES by default. */
+  namespaces?: (taskDir: string, signal: AbortSignal) => Promise<string[]>;
 }
 
 const SOFT = new Set(["ENOENT", "ENOTDIR", "EACCES", "EPERM"]);
+const ABSENT = new Set(["ENOENT", "ENOTDIR"]);
+
+/** The labels kubelet's cAdvisor puts on container_* series other than `id` ("" when the runtime does not say). */
+export interface CadvisorLabels {
+  container: string;
+  pod: string;
+  namespace: string;
+  image: string;
+  name: string;
+}
+
+/**
+ * cAdvisor's labels from a container's runtime metadata. containerd's CRI plugin annotates
+ * io.kubernetes.cri.{container-name, sandbox-name, sandbox-namespace, image-name} (a sandbox has no container
+ * name); cri-o io.kubernetes.{container.name, pod.name, pod.namespace} with io.kubernetes.cri-o.{ImageName, Name};
+ * docker (dockershim, cri-dockerd) the same io.kubernetes.* labels. `name` is cAdvisor's first alias: the
+ * container id for containerd, cri-o's container name (k8s_...), docker's Name.
+ */
+export function cadvisorLabels(meta: RuntimeMetadata, runtime: ContainerRuntime, id: string): CadvisorLabels {
+  const l = meta.labels;
+  const crio = !!(l["io.kubernetes.cri-o.Name"] || l["io.kubernetes.cri-o.ImageName"]);
+  if (crio || runtime === ContainerRuntime.DOCKER)
+    return {
+      container: l["io.kubernetes.container.name"] ?? "",
+      pod: l["io.kubernetes.pod.name"] ?? "",
+      namespace: l["io.kubernetes.pod.namespace"] ?? "",
+      image: meta.image,
+      name: meta.name,
+    };
+  return {
+    container: l["io.kubernetes.cri.container-name"] ?? "",
+    pod: l["io.kubernetes.cri.sandbox-name"] ?? "",
+    namespace: l["io.kubernetes.cri.sandbox-namespace"] ?? "",
+    image: l["io.kubernetes.cri.image-name"] ?? "",
+    name: id,
+  };
+}
 
 /**
  * Reads each runtime's state under `hostRoot` ("" or "/" for the agent's own root). For a container whose
  * runtime the cgroup path did not tell (UNKNOWN, e.g. kubepods/<qos>/pod<uid>/<id> under cgroupfs),
  * every runtime's state is tried and the one that has the container names the runtime.
  */
-export function metadataReader(io: HostIo, hostRoot: string): MetadataReader {
+export function metadataReader(io: HostIo, hostRoot: string, opts: MetadataReaderOptions = {}): MetadataReader {
   const root = hostRoot.replace(/\/+$/, "");
   const readJson = async <T>(path: string, parse: (t: string) => T, signal: AbortSignal): Promise<T | undefined> => {
     let text: string | undefined;
     try {
-      text = await io.read(path, signal);
+      text = await io.read(path, signal, opts.maxBytes);
     } catch (e) {
-      if (SOFT.has(errCode(e) ?? "")) return undefined;
+      const code = errCode(e) ?? "";
+      if (ABSENT.has(code)) return undefined;
+      if (opts.onUnreadable && !signal.aborted && code !== "ESTUCK") {
+        opts.onUnreadable(path, e);
+        return undefined;
+      }
+      if (SOFT.has(code)) return undefined;
       throw e;
     }
     try {
@@ -139,48 +207,57 @@ export function metadataReader(io: HostIo, hostRoot: string): MetadataReader {
     }
   };
   const containerd = async (id: string, signal: AbortSignal, known?: string) => {
-    for (const ns of known ? [known] : CONTAINERD_NAMESPACES) {
-      const meta = await readJson(`${root}/${CONTAINERD_TASK_DIR}/${ns}/${id}/config.json`, parseOciConfig, signal);
-      if (meta) return { meta, cri: ns === "k8s.io" || !!meta.labels["io.kubernetes.cri.container-type"] };
+    for (const taskDir of [CONTAINERD_TASK_DIR, CONTAINERD_V1_TASK_DIR]) {
+      const base = `${root}/${taskDir}`;
+      for (const ns of known ? [known] : ((await opts.namespaces?.(base, signal)) ?? CONTAINERD_NAMESPACES)) {
+        const dir = `${base}/${ns}/${id}`;
+        const meta = await readJson(`${dir}/config.json`, parseOciConfig, signal);
+        if (meta) return { meta, dir, cri: ns === "k8s.io" || !!meta.labels["io.kubernetes.cri.container-type"] };
+      }
     }
     return undefined;
   };
   const storage = async (id: string, signal: AbortSignal) => {
-    for (const dir of STORAGE_DIRS) {
-      const meta = await readJson(`${root}/${dir}/${id}/userdata/config.json`, parseOciConfig, signal);
+    for (const base of STORAGE_DIRS) {
+      const dir = `${root}/${base}/${id}`;
+      const meta = await readJson(`${dir}/userdata/config.json`, parseOciConfig, signal);
       if (!meta) continue;
-      if (!meta.image) meta.image = (await readJson(`${root}/${dir}/containers.json`, parseStorageContainers, signal))?.get(id) ?? "";
-      return meta;
+      if (!meta.image) meta.image = (await readJson(`${root}/${base}/containers.json`, parseStorageContainers, signal))?.get(id) ?? "";
+      return { meta, dir };
     }
     return undefined;
   };
-  const docker = (id: string, signal: AbortSignal) =>
-    readJson(`${root}/${DOCKER_CONTAINERS_DIR}/${id}/config.v2.json`, parseDockerConfig, signal);
+  const docker = async (id: string, signal: AbortSignal) => {
+    const dir = `${root}/${DOCKER_CONTAINERS_DIR}/${id}`;
+    const meta = await readJson(`${dir}/config.v2.json`, parseDockerConfig, signal);
+    return meta && { meta, dir };
+  };
 
   return {
     async read(id, runtime, signal, ns) {
       switch (runtime) {
         case ContainerRuntime.DOCKER: {
-          const meta = await docker(id, signal);
-          return meta && { runtime, meta };
+          const d = await docker(id, signal);
+          return d && { runtime, ...d };
         }
         case ContainerRuntime.CONTAINERD:
         case ContainerRuntime.CRI_CONTAINERD: {
           const c = await containerd(id, signal, ns);
-          return c && { runtime, meta: c.meta };
+          return c && { runtime, meta: c.meta, dir: c.dir };
         }
         case ContainerRuntime.CRI_O:
         case ContainerRuntime.PODMAN: {
-          const meta = await storage(id, signal);
-          return meta && { runtime, meta };
+          const s = await storage(id, signal);
+          return s && { runtime, ...s };
         }
         default: {
           const c = await containerd(id, signal);
-          if (c) return { runtime: c.cri ? ContainerRuntime.CRI_CONTAINERD : ContainerRuntime.CONTAINERD, meta: c.meta };
+          if (c) return { runtime: c.cri ? ContainerRuntime.CRI_CONTAINERD : ContainerRuntime.CONTAINERD, meta: c.meta, dir: c.dir };
           const d = await docker(id, signal);
-          if (d) return { runtime: ContainerRuntime.DOCKER, meta: d };
+          if (d) return { runtime: ContainerRuntime.DOCKER, ...d };
           const s = await storage(id, signal);
-          if (s) return { runtime: s.labels["io.kubernetes.cri-o.ImageName"] ? ContainerRuntime.CRI_O : ContainerRuntime.PODMAN, meta: s };
+          if (s)
+            return { runtime: s.meta.labels["io.kubernetes.cri-o.ImageName"] ? ContainerRuntime.CRI_O : ContainerRuntime.PODMAN, ...s };
           return undefined;
         }
       }

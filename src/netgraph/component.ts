@@ -12,7 +12,7 @@
  */
 
 import { create } from "@bufbuild/protobuf";
-import { OomkillCollector } from "../ebpf/oomkill.ts";
+import { type OomKill, OomkillCollector } from "../ebpf/oomkill.ts";
 import { TcpflowCollector, type TcpflowOptions } from "../ebpf/tcpflow.ts";
 import type { FlowEvent } from "../ebpf/tcpflow-decode.ts";
 import { RESOURCE_KIND } from "../graph/names.ts";
@@ -43,6 +43,8 @@ export interface NetgraphOptions {
   tcpflow?: TcpflowOptions;
   /** Also report OOM kills (oom:mark_victim) with their Pod (default true). */
   oomKills?: boolean;
+  /** Told of each OOM kill after it is logged and counted (the runtime graph records it on the victim's container). */
+  onOomKill?: (kill: OomKill) => void;
 }
 
 export class NetgraphComponent implements Component {
@@ -104,6 +106,7 @@ export class NetgraphComponent implements Component {
     const oom = new OomkillCollector({
       logger: this.opts.logger.child({ component: "oomkill" }),
       procRoot: this.opts.procRoot,
+      onKill: this.opts.onOomKill,
       cgroupPathOfId: (id) => this.resolver.pathOfId?.(id, "memory"),
       resolvePod: (pid, cgroupId, cgroupPath) => {
         const uid = this.resolver.podUid(pid, cgroupId) ?? podUidFromCgroupText(`0::${cgroupPath}\n`);

@@ -77,3 +77,14 @@ export function renderStored(store: Store): { resources: unknown[]; relationship
     .sort();
   return { resources, relationships };
 }
+
+/** Polls `fn` every 20 ms until it returns something truthy; throws naming `what` after `timeoutMs`. */
+export async function until<T>(what: string, fn: () => T | undefined, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await Bun.sleep(20);
+  }
+}

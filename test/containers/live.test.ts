@@ -17,7 +17,7 @@ import { registry } from "../../src/metrics/registry.ts";
 import { DEFAULT_HOST_PATHS } from "../../src/perf/collector.ts";
 import { ProcessNodeSchema } from "../../src/proto/gen/antimetal/runtime/v1/process_pb.ts";
 import type { Store } from "../../src/store/index.ts";
-import { silentLogger, tempStore } from "./helpers.ts";
+import { silentLogger, tempStore, until } from "./helpers.ts";
 
 let store: Store;
 let cleanup: () => void;
@@ -48,16 +48,6 @@ function node(pid: number) {
     .listResources([{ kind: "", type: "antimetal.runtime.v1.ProcessNode" } as never])
     .find((x) => x.metadata?.name === String(pid) && x.metadata.namespace?.namespace.case === "host");
   return r?.spec ? anyUnpack(r.spec, ProcessNodeSchema) : undefined;
-}
-
-async function until<T>(what: string, fn: () => T | undefined, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await Bun.sleep(20);
-  }
 }
 
 async function metric(name: string, labels: string): Promise<number> {

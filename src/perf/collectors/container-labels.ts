@@ -5,21 +5,28 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 // Where the container_* series get their container, pod, namespace, image and name labels (and the start
-// time): the container runtimes' own state on the host, read-only, under HOST_ROOT. One narrow interface
-// (labelsFor) so the source can later be the runtime graph's metadata reader; bounded reads, cached per id.
+// time): the container runtimes' own state on the host, read-only, under HOST_ROOT, through the runtime
+// graph's metadata reader (containers/metadata.ts, the one reader of that state); bounded reads, cached per id.
 
+import { type CadvisorLabels, cadvisorLabels, type MetadataReader, metadataReader } from "../../containers/index.ts";
 import type { Logger } from "../../log/logger.ts";
 import { type BoundMeter, meterBound } from "../../metrics/registry.ts";
+import { ContainerRuntime } from "../../proto/gen/antimetal/runtime/v1/container_pb.ts";
 import { errorMessage } from "../../util/errors.ts";
 import type { HostPaths } from "../collector.ts";
 import { type DirEntry, errCode, type HostIo } from "../io.ts";
-import { type ContainerLabels, EMPTY_LABELS, parseDockerConfigV2, parseOciBundleLabels } from "../parsers/container-state.ts";
 import { parsePidStat } from "../parsers/pid.ts";
 import { parseStat } from "../parsers/stat.ts";
 import type { CgroupContainer } from "./cgroup-discovery.ts";
 import { auxvValues } from "./common.ts";
 
-export type { ContainerLabels } from "../parsers/container-state.ts";
+/** kubelet's cAdvisor labels other than `id` ("" when the runtime does not say), and the start time. */
+export interface ContainerLabels extends CadvisorLabels {
+  /** When the runtime created the container (unix seconds), if its state says. */
+  createdSeconds?: number;
+}
+
+const EMPTY_LABELS: Readonly<ContainerLabels> = Object.freeze({ container: "", pod: "", namespace: "", image: "", name: "" });
 
 /** The labels of one container. Implementations cache; `retain` forgets every id not in `live`. */
 export interface ContainerLabelSource {
@@ -37,9 +44,13 @@ const MISS_RETRY_MS = 60_000;
 const MAX_NAMESPACES = 32;
 const NAMESPACE_LIST_TTL_MS = 10_000;
 
-const CONTAINERD_TASK_DIRS = ["run/containerd/io.containerd.runtime.v2.task", "run/containerd/io.containerd.runtime.v1.linux"];
-const CRIO_DIRS = ["run/containers/storage/overlay-containers", "var/lib/containers/storage/overlay-containers"];
-const DOCKER_DIR = "var/lib/docker/containers";
+/** The runtime a cgroup path names (cgroup-discovery's detectRuntime), tried first; then every runtime. */
+const RUNTIME_OF: Record<string, ContainerRuntime> = {
+  docker: ContainerRuntime.DOCKER,
+  "cri-o": ContainerRuntime.CRI_O,
+  containerd: ContainerRuntime.CONTAINERD,
+  podman: ContainerRuntime.PODMAN,
+};
 
 interface Entry {
   labels: ContainerLabels;
@@ -50,9 +61,8 @@ interface Entry {
 
 /**
  * Labels from containerd's task bundles (CRI annotations; the init process's start time), cri-o's
- * userdata config.json and docker's config.v2.json, tried in the order the cgroup path's runtime
- * suggests. A container none of them knows gets `name`/`image` etc. "" and the start time of the first
- * process in its cgroup.
+ * userdata config.json and docker's config.v2.json, the runtime the cgroup path names first. A container
+ * none of them knows gets `name`/`image` etc. "" and the start time of the first process in its cgroup.
  */
 export class RuntimeStateLabels implements ContainerLabelSource {
   private readonly cache = new Map<string, Entry>();
@@ -60,6 +70,7 @@ export class RuntimeStateLabels implements ContainerLabelSource {
   private namespaces: { dir: string; names: string[]; at: number }[] = [];
   private btime: number | undefined;
   private readonly warned = new Set<string>();
+  private readonly reader: MetadataReader;
 
   constructor(
     private readonly io: HostIo,
@@ -68,11 +79,17 @@ export class RuntimeStateLabels implements ContainerLabelSource {
     private readonly logger?: Logger,
   ) {
     this.meter = meterBound("container_labels_cache", LABEL_CACHE_MAX);
+    const root = this.paths.root ?? "";
+    this.reader = metadataReader(io, root === "/" ? "" : root, {
+      maxBytes: STATE_FILE_MAX_BYTES,
+      onUnreadable: (path, e) => this.warnOnce(path, e, "container runtime state file not read"),
+      namespaces: (dir, signal) => this.namespacesOf(dir, signal),
+    });
   }
 
-  private get root(): string {
-    const r = this.paths.root ?? "";
-    return r === "/" ? "" : r.replace(/\/+$/, "");
+  private warnOnce(path: string, e: unknown, msg: string): void {
+    if (!this.warned.has(path)) this.logger?.warn({ path, err: errorMessage(e) }, msg);
+    this.warned.add(path);
   }
 
   async labelsFor(c: CgroupContainer, signal: AbortSignal): Promise<ContainerLabels> {
@@ -103,60 +120,16 @@ export class RuntimeStateLabels implements ContainerLabelSource {
   }
 
   private async lookup(c: CgroupContainer, signal: AbortSignal): Promise<ContainerLabels | undefined> {
-    const order =
-      c.runtime === "docker"
-        ? [this.docker, this.containerd]
-        : c.runtime === "cri-o"
-          ? [this.crio, this.containerd]
-          : c.runtime === "containerd"
-            ? [this.containerd, this.crio]
-            : [this.containerd, this.crio, this.docker];
-    for (const f of order) {
-      const l = await f.call(this, c.id, signal);
-      if (l) return l;
-    }
-    return undefined;
-  }
-
-  private async containerd(id: string, signal: AbortSignal): Promise<ContainerLabels | undefined> {
-    for (const dir of CONTAINERD_TASK_DIRS) {
-      for (const ns of await this.namespacesOf(`${this.root}/${dir}`, signal)) {
-        const bundle = `${this.root}/${dir}/${ns}/${id}`;
-        const text = await this.readState(`${bundle}/config.json`, signal);
-        const labels = text !== undefined ? parseOciBundleLabels(text, id) : undefined;
-        if (!labels) continue;
-        const pid = firstPid(await this.io.readOptional(`${bundle}/init.pid`, signal, 64));
-        const start = pid !== undefined ? await this.processStart(pid, signal) : undefined;
-        return start !== undefined ? { ...labels, createdSeconds: start } : labels;
-      }
-    }
-    return undefined;
-  }
-
-  private async crio(id: string, signal: AbortSignal): Promise<ContainerLabels | undefined> {
-    for (const dir of CRIO_DIRS) {
-      const text = await this.readState(`${this.root}/${dir}/${id}/userdata/config.json`, signal);
-      const labels = text !== undefined ? parseOciBundleLabels(text, id) : undefined;
-      if (labels) return labels;
-    }
-    return undefined;
-  }
-
-  private async docker(id: string, signal: AbortSignal): Promise<ContainerLabels | undefined> {
-    const text = await this.readState(`${this.root}/${DOCKER_DIR}/${id}/config.v2.json`, signal);
-    return text !== undefined ? parseDockerConfigV2(text) : undefined;
-  }
-
-  /** A state file, or undefined when missing, unreadable or over the size bound (counted by HostIo, warned once). */
-  private async readState(path: string, signal: AbortSignal): Promise<string | undefined> {
-    try {
-      return await this.io.readOptional(path, signal, STATE_FILE_MAX_BYTES);
-    } catch (e) {
-      if (signal.aborted || errCode(e) === "ESTUCK") throw e;
-      if (!this.warned.has(path)) this.logger?.warn({ path, err: errorMessage(e) }, "container runtime state file not read");
-      this.warned.add(path);
-      return undefined;
-    }
+    const first = RUNTIME_OF[c.runtime] ?? ContainerRuntime.UNKNOWN;
+    let r = await this.reader.read(c.id, first, signal);
+    if (!r && first !== ContainerRuntime.UNKNOWN) r = await this.reader.read(c.id, ContainerRuntime.UNKNOWN, signal);
+    if (!r) return undefined;
+    const labels: ContainerLabels = cadvisorLabels(r.meta, r.runtime, c.id);
+    if (r.meta.createdMs > 0) return { ...labels, createdSeconds: Math.floor(r.meta.createdMs / 1000) };
+    if (r.runtime !== ContainerRuntime.CONTAINERD && r.runtime !== ContainerRuntime.CRI_CONTAINERD) return labels;
+    const pid = firstPid(await this.io.readOptional(`${r.dir}/init.pid`, signal, 64));
+    const start = pid !== undefined ? await this.processStart(pid, signal) : undefined;
+    return start !== undefined ? { ...labels, createdSeconds: start } : labels;
   }
 
   private async namespacesOf(dir: string, signal: AbortSignal): Promise<string[]> {
@@ -170,12 +143,12 @@ export class RuntimeStateLabels implements ContainerLabelSource {
       const code = errCode(e);
       if (signal.aborted || code === "ESTUCK") throw e;
       // ENOENT: no such runtime on this host. EACCES: containerd's state is root's (0711 directories, 0700 bundles).
-      if (code !== "ENOENT" && code !== "ENOTDIR" && !this.warned.has(dir))
-        this.logger?.warn(
-          { path: dir, err: errorMessage(e) },
+      if (code !== "ENOENT" && code !== "ENOTDIR")
+        this.warnOnce(
+          dir,
+          e,
           "container runtime state not readable: container, pod, namespace and image labels stay empty (needs uid 0 or CAP_DAC_READ_SEARCH)",
         );
-      this.warned.add(dir);
     }
     const names = entries
       .filter((e) => e.isDirectory())

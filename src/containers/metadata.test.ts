@@ -4,14 +4,17 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-// Unit tests of the runtime state parsers: containerd CRI and cri-o bundle annotations, docker's config.v2.json.
+// Unit tests of the runtime state parsers as the container_metrics labels use them: containerd CRI and
+// cri-o bundle annotations, docker's config.v2.json, through cadvisorLabels.
 
 import { describe, expect, test } from "bun:test";
-import { parseDockerConfigV2, parseOciBundleLabels, rfc3339Seconds } from "./container-state.ts";
+import { ContainerRuntime } from "../proto/gen/antimetal/runtime/v1/container_pb.ts";
+import { cadvisorLabels, parseDockerConfig, parseOciConfig } from "./metadata.ts";
 
 const ID = "a".repeat(64);
+const oci = (text: string, runtime = ContainerRuntime.CRI_CONTAINERD) => cadvisorLabels(parseOciConfig(text), runtime, ID);
 
-describe("parseOciBundleLabels", () => {
+describe("cadvisorLabels of an OCI config.json", () => {
   test("containerd CRI container: container, sandbox name/namespace, image; name is the id (cAdvisor's first alias)", () => {
     const text = JSON.stringify({
       ociVersion: "1.1.0",
@@ -23,13 +26,7 @@ describe("parseOciBundleLabels", () => {
         "io.kubernetes.cri.image-name": "docker.io/library/nginx:1.27",
       },
     });
-    expect(parseOciBundleLabels(text, ID)).toEqual({
-      container: "web",
-      pod: "web-7d4b9c",
-      namespace: "shop",
-      image: "docker.io/library/nginx:1.27",
-      name: ID,
-    });
+    expect(oci(text)).toEqual({ container: "web", pod: "web-7d4b9c", namespace: "shop", image: "docker.io/library/nginx:1.27", name: ID });
   });
 
   test('containerd CRI sandbox: no container name (kubelet serves container="" for the pause container)', () => {
@@ -40,20 +37,16 @@ describe("parseOciBundleLabels", () => {
         "io.kubernetes.cri.sandbox-namespace": "n",
       },
     });
-    expect(parseOciBundleLabels(text, ID)).toEqual({ container: "", pod: "p", namespace: "n", image: "", name: ID });
+    expect(oci(text)).toEqual({ container: "", pod: "p", namespace: "n", image: "", name: ID });
   });
 
-  test("a plain `ctr run` bundle (no annotations): every label empty but the name", () => {
-    expect(parseOciBundleLabels('{"ociVersion":"1.0.2","process":{}}', ID)).toEqual({
-      container: "",
-      pod: "",
-      namespace: "",
-      image: "",
-      name: ID,
-    });
+  test("a plain `ctr run` bundle (no annotations), or a JSON array: every label empty but the name", () => {
+    const empty = { container: "", pod: "", namespace: "", image: "", name: ID };
+    expect(oci('{"ociVersion":"1.0.2","process":{}}', ContainerRuntime.CONTAINERD)).toEqual(empty);
+    expect(oci("[1,2]", ContainerRuntime.CONTAINERD)).toEqual(empty);
   });
 
-  test("cri-o userdata config.json: kubernetes annotations, ImageName, Name (k8s_...) and Created", () => {
+  test("cri-o userdata config.json: kubernetes annotations, ImageName, Name (k8s_...) and Created (Go's nanoseconds)", () => {
     const text = JSON.stringify({
       annotations: {
         "io.kubernetes.container.name": "api",
@@ -64,24 +57,23 @@ describe("parseOciBundleLabels", () => {
         "io.kubernetes.cri-o.Created": "2024-03-01T10:00:05.123456789Z",
       },
     });
-    expect(parseOciBundleLabels(text, ID)).toEqual({
+    expect(oci(text, ContainerRuntime.CRI_O)).toEqual({
       container: "api",
       pod: "api-0",
       namespace: "prod",
       image: "quay.io/org/api:v3",
       name: "k8s_api_api-0_prod_1234_0",
-      createdSeconds: 1709287205,
     });
+    expect(parseOciConfig(text).createdMs).toBe(1709287205123);
   });
 
-  test("not JSON, truncated JSON, or a JSON array: undefined", () => {
-    expect(parseOciBundleLabels("", ID)).toBeUndefined();
-    expect(parseOciBundleLabels('{"annotations": {', ID)).toBeUndefined();
-    expect(parseOciBundleLabels("[1,2]", ID)).toBeUndefined();
+  test("not JSON or truncated JSON: a SyntaxError (the reader counts the file absent until the next read)", () => {
+    expect(() => parseOciConfig("")).toThrow(SyntaxError);
+    expect(() => parseOciConfig('{"annotations": {')).toThrow(SyntaxError);
   });
 });
 
-describe("parseDockerConfigV2", () => {
+describe("cadvisorLabels of docker's config.v2.json", () => {
   test("Name without '/', Config.Image, io.kubernetes.* labels, Created", () => {
     const text = JSON.stringify({
       ID,
@@ -92,30 +84,26 @@ describe("parseDockerConfigV2", () => {
         Labels: { "io.kubernetes.container.name": "app", "io.kubernetes.pod.name": "app-1", "io.kubernetes.pod.namespace": "default" },
       },
     });
-    expect(parseDockerConfigV2(text)).toEqual({
+    const meta = parseDockerConfig(text);
+    expect(cadvisorLabels(meta, ContainerRuntime.DOCKER, ID)).toEqual({
       container: "app",
       pod: "app-1",
       namespace: "default",
       image: "redis:7",
       name: "k8s_app_app-1_default_uid_0",
-      createdSeconds: 1735787045,
     });
+    expect(meta.createdMs).toBe(1735787045500);
   });
 
-  test("a plain docker container: no kubernetes labels", () => {
-    expect(parseDockerConfigV2('{"Name":"/db","Config":{"Image":"postgres:16"}}')).toEqual({
+  test("a plain docker container: no kubernetes labels; the zero time is no time", () => {
+    const meta = parseDockerConfig('{"Name":"/db","Created":"0001-01-01T00:00:00Z","Config":{"Image":"postgres:16"}}');
+    expect(cadvisorLabels(meta, ContainerRuntime.DOCKER, ID)).toEqual({
       container: "",
       pod: "",
       namespace: "",
       image: "postgres:16",
       name: "db",
     });
+    expect(meta.createdMs).toBe(0);
   });
-});
-
-test("rfc3339Seconds: Go's nanosecond times, offsets, the zero time", () => {
-  expect(rfc3339Seconds("2024-03-01T10:00:05.999999999Z")).toBe(1709287205);
-  expect(rfc3339Seconds("2024-03-01T11:00:05+01:00")).toBe(1709287205);
-  expect(rfc3339Seconds("0001-01-01T00:00:00Z")).toBeUndefined();
-  expect(rfc3339Seconds("yesterday")).toBeUndefined();
 });
