@@ -235,12 +235,19 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
     const relDeletes = [...before.edges.entries()]
       .filter(([k, r]) => !plan.edges.has(k) && !deleted.has(refPath(r.subject)) && !deleted.has(refPath(r.object)))
       .map(([, r]) => r);
-    const edges = new Map<string, Relationship>();
     const relAdds: Relationship[] = [];
-    for (const [k, e] of plan.edges) {
-      let r = before.edges.get(k);
-      if (!r) relAdds.push((r = e.build()));
-      edges.set(k, r);
+    const added = new Map<string, Relationship>();
+    for (const [k, e] of plan.edges)
+      if (!before.edges.has(k)) {
+        const r = e.build();
+        relAdds.push(r);
+        added.set(k, r);
+      }
+    // Unchanged relationships (a steady scan): keep the map as it is rather than copy thousands of entries.
+    let edges = before.edges;
+    if (relAdds.length || edges.size !== plan.edges.size) {
+      edges = new Map();
+      for (const k of plan.edges.keys()) edges.set(k, before.edges.get(k) ?? added.get(k)!);
     }
     // Before the write yields: an event about a pid being written now must count as one with a node.
     live.nodePids = new Set(kept.map((p) => p.pid));
