@@ -13,7 +13,7 @@ import { equals } from "@bufbuild/protobuf";
 import { resourceRef } from "../graph/build.ts";
 import { refPath, relationshipKey, resourceRefOf } from "../graph/keys.ts";
 import { ResourceSchema } from "../proto/gen/resource/v1/resource_pb.ts";
-import { PROCESS_TYPE, planRuntimeGraph, type RuntimeGraphInput } from "./build.ts";
+import { edgeInputsKey, PROCESS_TYPE, planRuntimeGraph, type RuntimeGraphInput } from "./build.ts";
 import type { ContainerInfo } from "./discover.ts";
 import type { ProcessInfo } from "./processes.ts";
 
@@ -79,4 +79,31 @@ test("signatures: equal inputs, equal signature; a change of any built field cha
   expect(c({ ...container })).toBe(c(container));
   expect(c({ ...container, limits: { ...container.limits, memoryLimitBytes: 6n } })).not.toBe(c(container));
   expect(c({ ...container, labels: { a: "c" } })).not.toBe(c(container));
+});
+
+test("edgeInputsKey: equal keys plan equal relationships; any input of a relationship changes the key", () => {
+  const procs = [proc(1, 0, ""), proc(10, 1, container.id), proc(11, 10, container.id)];
+  const base = input(procs);
+  const key = edgeInputsKey(base);
+  const edges = (i: RuntimeGraphInput) => [...planRuntimeGraph(i).edges.keys()].sort();
+  // Same inputs (a steady scan, node fields changed): same key, same relationships.
+  const touched = input(procs.map((p) => ({ ...p, cmdline: "other", state: "Z", startMs: p.startMs + 1 })));
+  expect(edgeInputsKey(touched)).toBe(key);
+  expect(edges(touched)).toEqual(edges(base));
+  const variants: RuntimeGraphInput[] = [
+    { ...base, systemName: "h2" },
+    { ...base, rootCpuset: { cpus: "0-1", mems: "0-1" } },
+    input([proc(1, 0, ""), proc(10, 1, container.id), proc(11, 1, container.id)]),
+    input([proc(1, 0, ""), proc(10, 1, container.id), proc(11, 10, "")]),
+    input([proc(1, 0, ""), proc(10, 1, container.id)]),
+    input(procs, { ...container, limits: { ...container.limits, cpusetCpus: "0" } }),
+    input(procs, { ...container, limits: { ...container.limits, cpusetMems: "1" } }),
+    input(procs, { ...container, id: "d".repeat(64) }),
+    { ...base, podRef: () => undefined },
+  ];
+  for (const v of variants) {
+    expect(edgeInputsKey(v)).not.toBe(key);
+    expect(edges(v)).not.toEqual(edges(base));
+  }
+  expect(planRuntimeGraph({ ...base, skipEdges: true }).edges.size).toBe(0);
 });

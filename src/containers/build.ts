@@ -46,6 +46,23 @@ export interface RuntimeGraphInput {
   podRef?: (c: ContainerInfo) => ResourceRef | undefined;
   /** OOM kills of a container (count, last kill), carried as its node's tags. */
   oomOf?: (id: string) => OomRecord | undefined;
+  /** Plan no relationships: the caller found everything they derive from unchanged (edgeInputsKey). */
+  skipEdges?: boolean;
+}
+
+/**
+ * Everything the plan's relationships derive from (the system name, the root cpuset, each container's
+ * id, Pod and cpuset, each process's pid, parent and container), as one string: equal keys plan equal
+ * relationships, so a steady scan compares this instead of planning thousands of relationship keys.
+ */
+export function edgeInputsKey(input: RuntimeGraphInput): string {
+  const parts: string[] = [input.systemName, input.rootCpuset.cpus, input.rootCpuset.mems];
+  for (const c of input.containers) {
+    const pod = input.podRef?.(c);
+    parts.push(`c${c.id}|${pod ? refPath(pod) : ""}|${c.limits.cpusetCpus}|${c.limits.cpusetMems}`);
+  }
+  for (const p of input.processes) parts.push(`${p.pid}|${p.ppid}|${p.container}`);
+  return parts.join("\n");
 }
 
 export function hostNamespace(host: string, container = ""): Namespace {
@@ -154,6 +171,7 @@ export function planRuntimeGraph(input: RuntimeGraphInput): RuntimeGraphPlan {
   const systemPath = `${SYSTEM_NODE_TYPE}/${sys}`;
   const systemRef = () => resourceRef(SYSTEM_NODE_TYPE, sys);
   const pair = (parentPath: string, parent: () => ResourceRef, childPath: string, child: () => ResourceRef) => {
+    if (input.skipEdges) return;
     const fwd = parentPath + CONTAINS_MID + childPath;
     edges.set(fwd, { key: fwd, build: () => newRelationship({ subject: parent(), object: child(), predicate: CONTAINS }) });
     const inv = childPath + CONTAINED_BY_MID + parentPath;

@@ -107,7 +107,10 @@ export async function readLimitsMany(
       : ["cpu.shares", "cpu.cfs_quota_us", "cpu.cfs_period_us", "memory.limit_in_bytes", "cpuset.cpus", "cpuset.mems"];
   const ctl = ["cpu", "cpu", "cpu", "memory", "cpuset", "cpuset"];
   const paths = relPaths.flatMap((rel) => files.map((f, i) => `${controllerDir(root, version, ctl[i]!, rel)}/${f}`));
-  const texts = paths.length ? await io.readManyOptional(paths, signal) : [];
+  // On cgroupfs (checked by statfs, per hierarchy) the files are read in place: kernfs answers from memory
+  // and cannot hang the scan; anywhere else (a fixture tree on disk) on the reader threads, under the deadline.
+  const inMemory = (version === 2 ? [root] : ["cpu", "memory", "cpuset"].map((c) => `${root}/${c}`)).every((d) => io.isInMemoryFs(d));
+  const texts = !paths.length ? [] : inMemory ? io.readManyInMemorySync(paths) : await io.readManyOptional(paths, signal);
   return relPaths.map((_, n) => {
     const t = texts.slice(n * files.length, (n + 1) * files.length);
     return version === 2

@@ -22,7 +22,16 @@ import { type Resource, type ResourceRef, ResourceRefSchema, ResourceSchema } fr
 import type { Component } from "../runtime/component.ts";
 import type { Relationship, Store, StoreEvent, StoreOp, Subscription } from "../store/types.ts";
 import { errorMessage } from "../util/errors.ts";
-import { CONTAINER_TYPE, onlyStateFlapped, PROCESS_TYPE, planRuntimeGraph, RUNTIME_PACKAGE, RUNTIME_PREDICATES } from "./build.ts";
+import {
+  CONTAINER_TYPE,
+  edgeInputsKey,
+  onlyStateFlapped,
+  PROCESS_TYPE,
+  planRuntimeGraph,
+  RUNTIME_PACKAGE,
+  RUNTIME_PREDICATES,
+  type RuntimeGraphInput,
+} from "./build.ts";
 import { readRootCpuset } from "./cgroup.ts";
 import { ContainerDiscovery, type ContainerInfo } from "./discover.ts";
 import { LiveScheduler } from "./live.ts";
@@ -114,6 +123,8 @@ interface Written {
   /** `stored`: loaded from the store, not yet compared (no signature). */
   nodes: Map<string, { ref: ResourceRef; sig?: string; stored?: Resource }>;
   edges: Map<string, Relationship>;
+  /** edgeInputsKey of the scan that wrote `edges` (none when loaded from the store). */
+  edgesKey?: string;
 }
 
 export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeGraphComponent {
@@ -200,14 +211,18 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
     for (const c of found.containers) if (!c.startedMs) c.startedMs = firstStart.get(c.id) ?? 0;
     const { kept, leftOut } = applyPolicy(processes, policy, Date.now());
     const before = (written ??= load()); // before planning: loading reads back the OOM kills stored on container nodes
-    const plan = planRuntimeGraph({
+    const input: RuntimeGraphInput = {
       systemName,
       containers: found.containers,
       processes: kept,
       rootCpuset,
       podRef: podLookup(found.containers),
       oomOf: (id) => ooms.get(id),
-    });
+    };
+    // Relationships derive only from what edgeInputsKey covers: when that is what was written, they are too.
+    const edgesKey = edgeInputsKey(input);
+    const sameEdges = before.edgesKey === edgesKey;
+    const plan = planRuntimeGraph({ ...input, skipEdges: sameEdges });
     lastContainers = found.containers;
     ooms.retain(new Set(found.containers.map((c) => c.id)), Date.now());
     for (const w of plan.warnings) log.warn({ warning: w }, "runtime graph: affinity left out");
@@ -232,15 +247,24 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
     }
     const deletes = [...before.nodes.entries()].filter(([path]) => !plan.nodes.has(path));
     const deleted = new Set(deletes.map(([path]) => path));
-    const relDeletes = [...before.edges.entries()]
-      .filter(([k, r]) => !plan.edges.has(k) && !deleted.has(refPath(r.subject)) && !deleted.has(refPath(r.object)))
-      .map(([, r]) => r);
-    const edges = new Map<string, Relationship>();
+    const relDeletes = sameEdges
+      ? []
+      : [...before.edges.entries()]
+          .filter(([k, r]) => !plan.edges.has(k) && !deleted.has(refPath(r.subject)) && !deleted.has(refPath(r.object)))
+          .map(([, r]) => r);
     const relAdds: Relationship[] = [];
-    for (const [k, e] of plan.edges) {
-      let r = before.edges.get(k);
-      if (!r) relAdds.push((r = e.build()));
-      edges.set(k, r);
+    const added = new Map<string, Relationship>();
+    for (const [k, e] of plan.edges)
+      if (!before.edges.has(k)) {
+        const r = e.build();
+        relAdds.push(r);
+        added.set(k, r);
+      }
+    // Unchanged relationships (a steady scan): keep the map as it is rather than copy thousands of entries.
+    let edges = before.edges;
+    if (!sameEdges && (relAdds.length || edges.size !== plan.edges.size)) {
+      edges = new Map();
+      for (const k of plan.edges.keys()) edges.set(k, before.edges.get(k) ?? added.get(k)!);
     }
     // Before the write yields: an event about a pid being written now must count as one with a node.
     live.nodePids = new Set(kept.map((p) => p.pid));
@@ -256,7 +280,7 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
       written = undefined; // some chunks may have committed: diff against the store next time
       throw e;
     }
-    written = { nodes, edges };
+    written = { nodes, edges, edgesKey };
 
     if (upserts.length) writes.inc({ op: "upsert" }, upserts.length);
     if (deletes.length) writes.inc({ op: "delete" }, deletes.length);
@@ -266,13 +290,13 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
     for (const [reason, n] of Object.entries(allLeftOut)) leftOutGauge.set({ reason }, n);
     size.set({ entity: "containers" }, found.containers.length);
     size.set({ entity: "processes" }, kept.length);
-    size.set({ entity: "relationships" }, plan.edges.size);
+    size.set({ entity: "relationships" }, edges.size);
     scanSeconds.set((performance.now() - t0) / 1000);
     scans.inc({ result: "ok" });
     return {
       containers: found.containers.length,
       processes: kept.length,
-      relationships: plan.edges.size,
+      relationships: edges.size,
       upserted: upserts.length,
       deleted: deletes.length,
       relationshipsAdded: relAdds.length,

@@ -182,23 +182,41 @@ export function parseStatLite(text: string): StatLite | undefined {
   const close = text.lastIndexOf(")");
   if (open < 0 || close < open) return undefined;
   const pid = Number.parseInt(text, 10);
-  // fields after ") ": 0 state, 1 ppid, 2 pgrp, 3 session, ... 19 starttime
-  const f: string[] = [];
+  // fields after ") ": 0 state, 1 ppid, 2 pgrp, 3 session, ... 19 starttime; read in place (no field strings: a scan parses thousands)
+  let state = "";
+  let ppid = 0;
+  let pgid = 0;
+  let sid = 0;
+  let startTicks = Number.NaN;
   let i = close + 2;
-  while (f.length < 20 && i < text.length) {
+  for (let f = 0; f < 20; f++) {
+    if (i >= text.length) return undefined;
     let j = text.indexOf(" ", i);
     if (j < 0) j = text.length;
-    f.push(text.slice(i, j));
+    if (f === 0) state = text.slice(i, j);
+    else if (f === 1) ppid = intAt(text, i, j);
+    else if (f === 2) pgid = intAt(text, i, j);
+    else if (f === 3) sid = intAt(text, i, j);
+    else if (f === 19) startTicks = intAt(text, i, j);
     i = j + 1;
   }
-  if (f.length < 20 || !Number.isInteger(pid)) return undefined;
-  return {
-    pid,
-    command: text.slice(open + 1, close),
-    state: f[0]!,
-    ppid: Number(f[1]),
-    pgid: Number(f[2]),
-    sid: Number(f[3]),
-    startTicks: Number(f[19]),
-  };
+  if (!Number.isInteger(pid)) return undefined;
+  return { pid, command: text.slice(open + 1, close), state, ppid, pgid, sid, startTicks };
+}
+
+/** The decimal integer in text[from, to) (an optional '-', digits; a trailing newline is allowed); NaN when it is not one. */
+function intAt(text: string, from: number, to: number): number {
+  let k = from;
+  const neg = text.charCodeAt(k) === 45;
+  if (neg) k++;
+  let n = 0;
+  let digits = 0;
+  for (; k < to; k++) {
+    const c = text.charCodeAt(k);
+    if (c < 48 || c > 57) break;
+    n = n * 10 + (c - 48);
+    digits++;
+  }
+  if (!digits || (k < to && text.charCodeAt(k) !== 10)) return Number.NaN;
+  return neg ? -n : n;
 }

@@ -78,6 +78,8 @@ interface Cached {
   command: string;
   cmdline: string;
   cgroup: string;
+  /** The scan that last saw the process (entries not seen by the current scan are dropped). */
+  seen: number;
 }
 
 /** Scans between re-reads of every process's cgroup file (a process moved to another cgroup without an exec). */
@@ -117,37 +119,42 @@ export class ProcessLister {
     const fullCgroups = this.scans++ % CGROUP_REFRESH_SCANS === 0;
     const entries = await this.io.list(this.procRoot, signal);
     const out: ProcessInfo[] = [];
-    const seen = new Set<number>();
+    const scan = this.scans;
     let kernelThreads = 0;
     const fresh: ProcessInfo[] = [];
     for (const e of entries) {
       const c0 = e.name.charCodeAt(0);
       if (c0 < 48 || c0 > 57) continue;
-      const stat = this.io.readSyncSoft(`${this.procRoot}/${e.name}/stat`).text;
+      const stat = this.io.readSyncSoft(`${this.procRoot}/${e.name}/stat`, true).text;
       const s = stat ? parseStatLite(stat) : undefined;
       if (!s) continue; // exited since the listing
       if (s.pid === 2 || s.ppid === 2) {
         kernelThreads++;
         continue;
       }
-      const cached = this.cmdlines.get(s.pid);
+      let cached = this.cmdlines.get(s.pid);
       const known = cached?.startTicks === s.startTicks && cached.command === s.command;
-      const cgroup = known && !fullCgroups ? cached.cgroup : (this.io.readSyncSoft(`${this.procRoot}/${e.name}/cgroup`).text ?? "");
+      const cgroup = known && !fullCgroups ? cached!.cgroup : (this.io.readSyncSoft(`${this.procRoot}/${e.name}/cgroup`, true).text ?? "");
       const p: ProcessInfo = {
         pid: s.pid,
         ppid: s.ppid,
         pgid: s.pgid,
         sid: s.sid,
         command: s.command,
-        cmdline: known ? cached.cmdline : "",
+        cmdline: known ? cached!.cmdline : "",
         state: s.state,
         startMs: bootMs + Math.floor((s.startTicks * 1000) / hz),
         container: match(cgroup),
       };
-      seen.add(s.pid);
       if (!known) fresh.push(p);
       out.push(p);
-      this.cmdlines.set(s.pid, { startTicks: s.startTicks, command: s.command, cmdline: p.cmdline, cgroup });
+      if (known) {
+        cached!.cgroup = cgroup;
+        cached!.seen = scan;
+      } else {
+        cached = { startTicks: s.startTicks, command: s.command, cmdline: p.cmdline, cgroup, seen: scan };
+        this.cmdlines.set(s.pid, cached);
+      }
     }
     // cmdline takes the process's mm lock: read on the pool, only for processes not seen before.
     await Promise.all(
@@ -158,7 +165,7 @@ export class ProcessLister {
         if (c) c.cmdline = p.cmdline;
       }),
     );
-    for (const pid of this.cmdlines.keys()) if (!seen.has(pid)) this.cmdlines.delete(pid);
+    for (const [pid, c] of this.cmdlines) if (c.seen !== scan) this.cmdlines.delete(pid);
     out.sort((a, b) => a.pid - b.pid);
     return { processes: out, kernelThreads };
   }

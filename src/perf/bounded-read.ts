@@ -12,6 +12,10 @@ import * as fs from "node:fs";
 /** Default per-file cap: far above any procfs/sysfs text file the collectors read (docs/collectors.md "Limits"). */
 export const DEFAULT_MAX_FILE_BYTES = 32 * 1024 * 1024;
 
+/** Reads that fit go here first (per thread: each Worker has its own module instance; readBounded is synchronous). */
+const SCRATCH_BYTES = 64 * 1024;
+const SCRATCH = Buffer.allocUnsafe(SCRATCH_BYTES);
+
 /** An error with a Node-style code, so callers tell "refused" and "too large" from ENOENT/EACCES. */
 export class HostFileError extends Error {
   constructor(
@@ -39,25 +43,38 @@ function fileKind(s: fs.Stats): string {
  * sysfs report size 0 for most files, so the file is read until EOF; more than `maxBytes` is an
  * EFBIG error naming the file.
  */
-export function readBounded(path: string, maxBytes: number, regularOnly: boolean, encoding: BufferEncoding = "utf8"): string {
+export function readBounded(
+  path: string,
+  maxBytes: number,
+  regularOnly: boolean,
+  encoding: BufferEncoding = "utf8",
+  /** The file is one record (procfs's /proc/<pid>/stat and cgroup; a regular file): a read that does not fill the buffer got all of it. */
+  oneRecord = false,
+): string {
   const fd = fs.openSync(path, regularOnly ? fs.constants.O_RDONLY | fs.constants.O_NONBLOCK : fs.constants.O_RDONLY);
   try {
     const st = fs.fstatSync(fd);
     if (st.isDirectory()) throw Object.assign(new Error(`EISDIR: illegal operation on a directory, read '${path}'`), { code: "EISDIR" });
     if (regularOnly && !st.isFile())
       throw new HostFileError("ENOTREG", `${path} is a ${fileKind(st)}, not a regular file: not read (it could block)`);
-    let buf = Buffer.allocUnsafe(Math.min(maxBytes + 1, Math.max(4096, st.size + 1)));
+    // Small files (nearly every procfs, sysfs and cgroupfs file) are read into this thread's scratch
+    // buffer: the returned string is a copy, so no buffer is allocated per file.
+    const cap = maxBytes + 1;
+    let buf = st.size < SCRATCH_BYTES ? SCRATCH : Buffer.allocUnsafe(Math.min(cap, st.size + 1));
+    let limit = Math.min(cap, buf.length);
     let len = 0;
     for (;;) {
-      if (len === buf.length) {
+      if (len === limit) {
         if (len > maxBytes) break;
-        const bigger = Buffer.allocUnsafe(Math.min(maxBytes + 1, buf.length * 2));
+        const bigger = Buffer.allocUnsafe(Math.min(cap, buf.length * 2));
         buf.copy(bigger, 0, 0, len);
         buf = bigger;
+        limit = buf.length;
       }
-      const n = fs.readSync(fd, buf, len, buf.length - len, null);
+      const n = fs.readSync(fd, buf, len, limit - len, null);
       if (n === 0) break;
       len += n;
+      if (oneRecord && len < limit) break;
     }
     if (len > maxBytes) throw new HostFileError("EFBIG", `${path} is larger than the ${maxBytes}-byte read cap: not read`);
     return buf.toString(encoding, 0, len);

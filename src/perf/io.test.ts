@@ -107,3 +107,39 @@ test("readManyOptional: several files in one round trip; missing ones undefined,
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("reads past the reused buffer: files above 64 KiB whole, the cap exact, a one-record read equal to a full one", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "perf-io-"));
+  try {
+    const big = "x".repeat(200_000) + "\n";
+    const small = "1 (a b) S 0 1 1\n";
+    fs.writeFileSync(path.join(dir, "big"), big);
+    fs.writeFileSync(path.join(dir, "small"), small);
+    const io = new HostIo(dir, 4, undefined, { maxFileBytes: big.length });
+    expect(io.readSyncSoft(path.join(dir, "big")).text).toBe(big);
+    expect(io.readSyncSoft(path.join(dir, "big"), true).text).toBe(big);
+    expect(io.readSyncSoft(path.join(dir, "small"), true).text).toBe(small);
+    expect(io.readSyncSoft(path.join(dir, "small")).text).toBe(small); // the buffer's earlier contents do not leak
+    fs.appendFileSync(path.join(dir, "big"), "y");
+    expect(io.readSyncSoft(path.join(dir, "big")).code).toBe("EFBIG");
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("readManyInMemorySync: texts in order, missing ones undefined, a FIFO refused; isInMemoryFs tells procfs and a missing path from cgroupfs", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "perf-io-"));
+  try {
+    fs.writeFileSync(path.join(dir, "cpu.max"), "max 100000\n");
+    const io = new HostIo(dir, 4);
+    expect(io.readManyInMemorySync([path.join(dir, "cpu.max"), path.join(dir, "absent")])).toEqual(["max 100000\n", undefined]);
+    execFileSync("mkfifo", [path.join(dir, "fifo")]);
+    expect(() => io.readManyInMemorySync([path.join(dir, "fifo")])).toThrow("not a regular file");
+    expect(io.isInMemoryFs("/proc")).toBe(false);
+    expect(io.isInMemoryFs(path.join(dir, "absent"))).toBe(false);
+    const cgroupRoot = fs.existsSync("/sys/fs/cgroup/cgroup.controllers") ? "/sys/fs/cgroup" : "/sys/fs/cgroup/memory";
+    if (fs.existsSync(cgroupRoot)) expect(io.isInMemoryFs(cgroupRoot)).toBe(true);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

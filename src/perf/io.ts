@@ -64,6 +64,9 @@ function isProcfs(root: string): boolean {
   }
 }
 
+/** statfs magics of filesystems that answer from memory: cgroup2, cgroup (v1), tmpfs (the v1 hierarchy's parent). */
+const IN_MEMORY_MAGICS = new Set([0x63677270, 0x27e0eb, 0x01021994]);
+
 /** Counting semaphore bounding concurrent reads (sysfs: see node_exporter #2500, #1880). */
 export class Semaphore {
   private waiting: (() => void)[] = [];
@@ -240,12 +243,14 @@ export class HostIo {
    * Synchronous read for per-process procfs files that the kernel answers from memory without taking
    * the mm lock (/proc/<pid>/stat, status, the fd directory): a thread round trip per file costs
    * more than the read itself on a busy host. Never use it for sysfs, cgroupfs or smaps.
-   * Returns the error code instead of throwing (the process exited, permission).
+   * Returns the error code instead of throwing (the process exited, permission). `oneRecord`: the file
+   * is printed in one piece (procfs's /proc/<pid>/stat and /proc/<pid>/cgroup are single seq_file
+   * records), so a read that does not fill the buffer has it all: no second read to see EOF.
    */
-  readSyncSoft(path: string): { text?: string; code?: string } {
+  readSyncSoft(path: string, oneRecord = false): { text?: string; code?: string } {
     this.trace?.add(`r:${path}`);
     try {
-      return { text: readBounded(path, this.state.maxFileBytes, this.state.regularOnly, "latin1") };
+      return { text: readBounded(path, this.state.maxFileBytes, this.state.regularOnly, "latin1", oneRecord) };
     } catch (e) {
       return { code: errCode(e) ?? "error" };
     }
@@ -308,6 +313,44 @@ export class HostIo {
       if ("text" in r) return r.text;
       if (SOFT_CODES.has(r.code)) return undefined;
       return this.countRefusal(Object.assign(new Error(r.message), { code: r.code }));
+    });
+  }
+
+  private readonly inMemory = new Map<string, boolean>();
+  /**
+   * Whether `dir` is on cgroupfs (v1 or v2) or tmpfs (statfs magic; remembered per path): filesystems the
+   * kernel answers from memory, with no device or server behind them that could stop answering.
+   */
+  isInMemoryFs(dir: string): boolean {
+    let v = this.inMemory.get(dir);
+    if (v === undefined) {
+      try {
+        v = IN_MEMORY_MAGICS.has(Number(fs.statfsSync(dir).type));
+      } catch {
+        v = false; // missing or unreadable: the pool's path reports it
+      }
+      this.inMemory.set(dir, v);
+    }
+    return v;
+  }
+
+  /**
+   * Reads small files in place, for cgroupfs files under a directory isInMemoryFs accepted (a scan's
+   * hundreds of cgroup limit files): the kernel answers them from memory, so they cannot hang on a
+   * stuck device the way a disk or network file can, and a reader-thread round trip costs more than
+   * the reads. Still bounded and refusing anything but a regular file, opened non-blocking, like every
+   * HostIo read. Each result is the text, or undefined as readOptional says; a refused file throws.
+   */
+  readManyInMemorySync(paths: string[]): (string | undefined)[] {
+    const { maxFileBytes, regularOnly } = this.state;
+    return paths.map((f) => {
+      this.trace?.add(`r:${f}`);
+      try {
+        return readBounded(f, maxFileBytes, regularOnly);
+      } catch (e) {
+        if (SOFT_CODES.has(errCode(e) ?? "")) return undefined;
+        return this.countRefusal(e);
+      }
     });
   }
 
