@@ -18,8 +18,11 @@ import { DEFAULT_MAX_FILE_BYTES, readBounded } from "./bounded-read.ts";
 import { ReadPool } from "./read-pool.ts";
 import type { WireDirent, WireFileResult, WireStat, WireStatfs } from "./read-protocol.ts";
 
-/** Error codes that mean "not there / not allowed", which optional reads turn into undefined. */
-const SOFT_CODES = new Set(["ENOENT", "ENOTDIR", "EACCES", "EPERM", "EISDIR", "EINVAL", "ENODEV", "ENXIO", "EOPNOTSUPP", "EIO"]);
+/**
+ * Error codes that mean "not there / not allowed", which optional reads turn into undefined. ESRCH: a
+ * /proc/<pid> file whose process exited between the open and the read (short-lived processes do that).
+ */
+const SOFT_CODES = new Set(["ENOENT", "ENOTDIR", "EACCES", "EPERM", "EISDIR", "EINVAL", "ENODEV", "ENXIO", "EOPNOTSUPP", "EIO", "ESRCH"]);
 
 export function errCode(e: unknown): string | undefined {
   return typeof e === "object" && e !== null && "code" in e ? String((e as { code: unknown }).code) : undefined;
