@@ -8,6 +8,7 @@
 // references, human names from labels, cgroup values (cpu.weight, cpu lists), /proc/<pid>/cgroup and
 // cmdline, and process states.
 
+import { type StatHead, statCommandBounds } from "../perf/parsers/pid.ts";
 import { ContainerRuntime } from "../proto/gen/antimetal/runtime/v1/container_pb.ts";
 import { ProcessState } from "../proto/gen/antimetal/runtime/v1/process_pb.ts";
 
@@ -162,13 +163,7 @@ export function parseCmdline(raw: string, max = 4096): string {
 }
 
 /** The fields of /proc/<pid>/stat the runtime graph uses (no bigint parsing: start ticks fit a double for any real uptime). */
-export interface StatLite {
-  pid: number;
-  command: string;
-  state: string;
-  ppid: number;
-  pgid: number;
-  sid: number;
+export interface StatLite extends StatHead {
   /** Ticks after boot. */
   startTicks: number;
 }
@@ -178,9 +173,9 @@ export interface StatLite {
  * pgrp, session (4-6) and starttime (22). undefined when the line is cut short.
  */
 export function parseStatLite(text: string): StatLite | undefined {
-  const open = text.indexOf("(");
-  const close = text.lastIndexOf(")");
-  if (open < 0 || close < open) return undefined;
+  const bounds = statCommandBounds(text);
+  if (!bounds) return undefined;
+  const { open, close } = bounds;
   const pid = Number.parseInt(text, 10);
   // fields after ") ": 0 state, 1 ppid, 2 pgrp, 3 session, ... 19 starttime; read in place (no field strings: a scan parses thousands)
   let state = "";

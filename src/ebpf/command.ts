@@ -6,54 +6,30 @@
 
 /** `antimetal-agent collect --collectors execsnoop --duration 5s`: trace execs, print them as JSON. */
 
-import type { Logger } from "../log/logger.ts";
 import { errorMessage } from "../util/errors.ts";
 import { stringifyExact } from "../util/json.ts";
 import { createExecsnoopCollector, type ExecsnoopOptions } from "./execsnoop.ts";
+import { type TraceCommandOptions, type TraceCommandResult, traceFor, traceJsonLines, traceStartFailed } from "./json-command.ts";
 
-export interface ExecsnoopCommandOptions {
-  durationMs: number;
-  signal?: AbortSignal;
-  /** "jsonl" (default): one event per line. "json": one object {"execsnoop": [...]} (errors under "errors"). */
-  format?: "jsonl" | "json";
-  /** Events kept for output; more are counted and reported, not kept (default 100000). */
-  maxEvents?: number;
-  logger?: Logger;
+export interface ExecsnoopCommandOptions extends TraceCommandOptions {
   collector?: ExecsnoopOptions;
 }
 
-export async function runExecsnoopCommand(opts: ExecsnoopCommandOptions): Promise<{ output: string; exitCode: number }> {
+export async function runExecsnoopCommand(opts: ExecsnoopCommandOptions): Promise<TraceCommandResult> {
   const format = opts.format ?? "jsonl";
   const maxEvents = opts.maxEvents ?? 100_000;
   const events: unknown[] = [];
   let overflow = 0;
   const collector = createExecsnoopCollector({ logger: opts.logger, ...opts.collector });
-  const fail = (msg: string) => ({
-    output:
-      format === "json"
-        ? stringifyExact({ execsnoop: [], errors: { execsnoop: msg } }, 2) + "\n"
-        : stringifyExact({ errors: { execsnoop: msg } }) + "\n",
-    exitCode: 1,
-  });
   try {
     await collector.start((ev) => {
       if (events.length < maxEvents) events.push(ev.data);
       else overflow++;
     });
   } catch (e) {
-    return fail(errorMessage(e));
+    return traceStartFailed("execsnoop", format, errorMessage(e));
   }
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, opts.durationMs);
-    opts.signal?.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
+  await traceFor(opts.durationMs, opts.signal);
   await collector.stop();
   const stats = collector.stats();
   const summary = {
@@ -65,6 +41,5 @@ export async function runExecsnoopCommand(opts: ExecsnoopCommandOptions): Promis
   if (format === "json") {
     return { output: stringifyExact({ execsnoop: events, execsnoop_summary: summary }, 2) + "\n", exitCode: 0 };
   }
-  const lines = events.map((e) => stringifyExact(e));
-  return { output: lines.join("\n") + (lines.length ? "\n" : ""), exitCode: 0 };
+  return traceJsonLines(events);
 }

@@ -11,7 +11,7 @@
  */
 
 import { existsSync } from "node:fs";
-import { clockNs, ensureTracefs, type LibbpfSource, loadLibbpf } from "../../ffi/loader.ts";
+import { clockNs, type LibbpfSource, loadLibbpf } from "../../ffi/loader.ts";
 import type { Logger } from "../log/logger.ts";
 import type { CollectorSpec, ContinuousCollector, MetricEvent } from "../perf/collector.ts";
 import { type CapabilityName, effectiveCapabilities, missingCapabilities } from "../system/capabilities.ts";
@@ -23,7 +23,8 @@ import { ebpfCapabilities, readKernelVersion } from "./features.ts";
 import { DEFAULT_MAXARGS, EXECSNOOP_RINGBUF_BYTES, TOTAL_MAX_ARGS } from "./gen/execsnoop_types.ts";
 import { type EbpfMetrics, registerEbpfMetrics } from "./metrics.ts";
 import { BpfObject } from "./object.ts";
-import { RingBufferReader } from "./ringbuf.ts";
+import type { RingBufferReader } from "./ringbuf.ts";
+import { attachTracer } from "./tracer-attach.ts";
 
 export const EXECSNOOP_PROGRAMS = ["tracepoint__syscalls__sys_enter_execve", "tracepoint__syscalls__sys_exit_execve"] as const;
 
@@ -149,18 +150,14 @@ export class ExecsnoopCollector implements ContinuousCollector {
       const wakeupBytes = this.opts.wakeupBytes ?? Math.floor(ringBytes / 4);
       obj.setRodata("wakeup_bytes", BigInt(wakeupBytes));
       obj.load();
-      ensureTracefs();
-      for (const p of EXECSNOOP_PROGRAMS) obj.attach(p);
-      this.progIds = EXECSNOOP_PROGRAMS.map((p) => obj.programId(p));
-      this.monoToRealNs = clockNs(0) - clockNs(1);
-
       const nodeName = this.opts.nodeName ?? "";
-      this.reader = new RingBufferReader({
+      const attached = attachTracer({
+        name: "execsnoop",
         libbpf,
-        mapFd: obj.mapFd("events"),
-        queueName: "execsnoop_ringbuf_batches",
-        pollTimeoutMs: this.opts.pollIntervalMs ?? 100,
-        maxInflight: this.opts.maxInflightBatches ?? 64,
+        obj,
+        programs: EXECSNOOP_PROGRAMS,
+        pollIntervalMs: this.opts.pollIntervalMs,
+        maxInflightBatches: this.opts.maxInflightBatches,
         onRecord: (view, off, len) => this.ingest(view, off, len, emit, nodeName),
         onBatchEnd: () => this.flushCounters(),
         onOversized: (n) => {
@@ -172,6 +169,9 @@ export class ExecsnoopCollector implements ContinuousCollector {
           log?.error({ err: err.message }, "execsnoop ring buffer reader error");
         },
       });
+      this.progIds = attached.progIds;
+      this.monoToRealNs = clockNs(0) - clockNs(1);
+      this.reader = attached.reader;
       await this.reader.start();
       this.lostTimer = setInterval(() => this.pollLost(), this.opts.lostPollMs ?? 1000);
       log?.info({ programs: this.progIds, libbpf: libbpf.source, version: libbpf.version }, "execsnoop attached");

@@ -6,23 +6,16 @@
 
 /** `antimetal-agent collect --collectors tcpflow --duration 5s`: trace TCP connections, print them as JSON lines. */
 
-import type { Logger } from "../log/logger.ts";
 import { errorMessage } from "../util/errors.ts";
 import { stringifyExact } from "../util/json.ts";
+import { type TraceCommandOptions, type TraceCommandResult, traceFor, traceJsonLines, traceStartFailed } from "./json-command.ts";
 import { flowRecordJson, TcpflowCollector, type TcpflowOptions } from "./tcpflow.ts";
 
-export interface TcpflowCommandOptions {
-  durationMs: number;
-  signal?: AbortSignal;
-  /** "jsonl" (default): one flow record per line. "json": one object {"tcpflow": [...], "tcpflow_summary": {...}}. */
-  format?: "jsonl" | "json";
-  /** Records kept for output; more are counted (not_printed), not kept (default 100000). */
-  maxEvents?: number;
-  logger?: Logger;
+export interface TcpflowCommandOptions extends TraceCommandOptions {
   collector?: TcpflowOptions;
 }
 
-export async function runTcpflowCommand(opts: TcpflowCommandOptions): Promise<{ output: string; exitCode: number }> {
+export async function runTcpflowCommand(opts: TcpflowCommandOptions): Promise<TraceCommandResult> {
   const format = opts.format ?? "jsonl";
   const maxEvents = opts.maxEvents ?? 100_000;
   const records: unknown[] = [];
@@ -34,32 +27,14 @@ export async function runTcpflowCommand(opts: TcpflowCommandOptions): Promise<{ 
       else overflow++;
     });
   } catch (e) {
-    const msg = errorMessage(e);
-    return {
-      output:
-        format === "json"
-          ? stringifyExact({ tcpflow: [], errors: { tcpflow: msg } }, 2) + "\n"
-          : stringifyExact({ errors: { tcpflow: msg } }) + "\n",
-      exitCode: 1,
-    };
+    return traceStartFailed("tcpflow", format, errorMessage(e));
   }
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, opts.durationMs);
-    opts.signal?.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
+  await traceFor(opts.durationMs, opts.signal);
   await collector.stop();
   if (format === "json") {
     const s = collector.stats();
     const summary = { ...s, lost: s.lostRingbufFull + s.lostTableFull, not_printed: overflow };
     return { output: stringifyExact({ tcpflow: records, tcpflow_summary: summary }, 2) + "\n", exitCode: 0 };
   }
-  const lines = records.map((r) => stringifyExact(r));
-  return { output: lines.join("\n") + (lines.length ? "\n" : ""), exitCode: 0 };
+  return traceJsonLines(records);
 }

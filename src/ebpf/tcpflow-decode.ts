@@ -10,6 +10,7 @@
  * (IPv4-mapped IPv6 addresses of dual-stack sockets are reported as IPv4).
  */
 
+import { formatIpv6Groups } from "../perf/parsers/if-inet6.ts";
 import { RecordError } from "./execsnoop-decode.ts";
 import {
   decodeTcpflowEvent,
@@ -68,25 +69,7 @@ export function formatAddr(family: 4 | 6, b: Uint8Array): string {
   if (mapped) return `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push((b[i]! << 8) | b[i + 1]!);
-  // Longest run of two or more zero groups becomes "::" (RFC 5952).
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (best < 0) return hex.join(":");
-  return `${hex.slice(0, best).join(":")}::${hex.slice(best + bestLen).join(":")}`;
+  return formatIpv6Groups(groups);
 }
 
 /** Decodes one record; throws RecordError (truncated, invalid) for a malformed one. */

@@ -11,7 +11,7 @@
  */
 
 import { existsSync } from "node:fs";
-import { clockNs, ensureTracefs, type LibbpfSource, loadLibbpf } from "../../ffi/loader.ts";
+import { clockNs, type LibbpfSource, loadLibbpf } from "../../ffi/loader.ts";
 import type { Logger } from "../log/logger.ts";
 import { effectiveCapabilities, missingCapabilities } from "../system/capabilities.ts";
 import { type KernelVersion, kernelAtLeast } from "../system/kernel-version.ts";
@@ -23,9 +23,10 @@ import { ebpfCapabilities, readKernelVersion } from "./features.ts";
 import { TCPFLOW_LOST_RINGBUF, TCPFLOW_LOST_TABLE, TCPFLOW_RINGBUF_BYTES } from "./gen/tcpflow_types.ts";
 import { type EbpfMetrics, registerEbpfMetrics } from "./metrics.ts";
 import { BpfObject } from "./object.ts";
-import { RingBufferReader } from "./ringbuf.ts";
+import type { RingBufferReader } from "./ringbuf.ts";
 import { type FlowEvent, parseFlowRecord } from "./tcpflow-decode.ts";
 import { registerTcpflowMetrics, type TcpflowMetrics } from "./tcpflow-metrics.ts";
+import { attachTracer } from "./tracer-attach.ts";
 
 export const TCPFLOW_PROGRAMS = [
   "tracepoint__sock__inet_sock_set_state",
@@ -121,16 +122,13 @@ export class TcpflowCollector {
       if (this.opts.maxSockets !== undefined) obj.setMaxEntries("socks", this.opts.maxSockets);
       obj.setRodata("wakeup_bytes", BigInt(this.opts.wakeupBytes ?? Math.floor(ringBytes / 4)));
       obj.load();
-      ensureTracefs();
-      for (const p of TCPFLOW_PROGRAMS) obj.attach(p);
-      this.progIds = TCPFLOW_PROGRAMS.map((p) => obj.programId(p));
-      this.monoToRealNs = clockNs(0) - clockNs(1);
-      this.reader = new RingBufferReader({
+      const attached = attachTracer({
+        name: "tcpflow",
         libbpf,
-        mapFd: obj.mapFd("events"),
-        queueName: "tcpflow_ringbuf_batches",
-        pollTimeoutMs: this.opts.pollIntervalMs ?? 100,
-        maxInflight: this.opts.maxInflightBatches ?? 64,
+        obj,
+        programs: TCPFLOW_PROGRAMS,
+        pollIntervalMs: this.opts.pollIntervalMs,
+        maxInflightBatches: this.opts.maxInflightBatches,
         onRecord: (view, off, len) => this.ingest(view, off, len, onFlow),
         onBatchEnd: () => this.flushCounters(),
         onOversized: (n) => {
@@ -142,6 +140,9 @@ export class TcpflowCollector {
           log?.error({ err: err.message }, "tcpflow ring buffer reader error");
         },
       });
+      this.progIds = attached.progIds;
+      this.monoToRealNs = clockNs(0) - clockNs(1);
+      this.reader = attached.reader;
       await this.reader.start();
       this.lostTimer = setInterval(() => this.pollLost(), this.opts.lostPollMs ?? 1000);
       log?.info({ programs: this.progIds, libbpf: libbpf.source, version: libbpf.version }, "tcpflow attached");

@@ -16,6 +16,7 @@
  * connection seen from both ends (both on this host) is counted once.
  */
 
+import type { FlowEvent } from "../ebpf/tcpflow-decode.ts";
 import { emptyPredicate, newRelationship, newResource, resourceRef } from "../graph/build.ts";
 import type { Logger } from "../log/logger.ts";
 import { type BoundMeter, meterBound } from "../metrics/registry.ts";
@@ -38,22 +39,23 @@ export const ROUTES_TO_TYPE = "antimetal.network.v1.RoutesTo";
 export const ROUTED_FROM_TYPE = "antimetal.network.v1.RoutedFrom";
 export const EXTERNAL_ENDPOINT_TYPE = "antimetal.network.v1.ExternalEndpoint";
 
-/** The flow fields the graph uses (src/ebpf FlowEvent has them all). */
-export interface Flow {
-  kind: "connect" | "accept" | "close";
-  pid: number;
-  cgroupId: bigint;
-  netns: number;
-  family: 4 | 6;
-  saddr: string;
-  sport: number;
-  daddr: string;
-  dport: number;
-  direction: "outbound" | "inbound";
-  failed: boolean;
-  bytesSent: bigint;
-  bytesReceived: bigint;
-}
+/** The flow fields the graph uses. */
+export type Flow = Pick<
+  FlowEvent,
+  | "kind"
+  | "pid"
+  | "cgroupId"
+  | "netns"
+  | "family"
+  | "saddr"
+  | "sport"
+  | "daddr"
+  | "dport"
+  | "direction"
+  | "failed"
+  | "bytesSent"
+  | "bytesReceived"
+>;
 
 export type EndpointKind = Target["kind"] | "external";
 
@@ -79,6 +81,22 @@ export interface Edge {
   open: number;
   /** Relationships are in the store (not for an edge of failed connects only). */
   written: boolean;
+}
+
+/** An edge with no flow counted yet, first and last seen at `now`. */
+function newEdge(subject: Endpoint, object: Endpoint, now: number, written: boolean): Edge {
+  return {
+    subject,
+    object,
+    firstSeen: now,
+    lastSeen: now,
+    connections: 0,
+    failed: 0,
+    bytesToObject: 0n,
+    bytesFromObject: 0n,
+    open: 0,
+    written,
+  };
 }
 
 export type GraphStore = Pick<
@@ -160,18 +178,7 @@ export class ServiceGraph {
       const o = endpointOfRef(r.object);
       const key = `${s.id}\n${o.id}`;
       if (this.edges.has(key)) continue;
-      this.edges.set(key, {
-        subject: s,
-        object: o,
-        firstSeen: now,
-        lastSeen: now,
-        connections: 0,
-        failed: 0,
-        bytesToObject: 0n,
-        bytesFromObject: 0n,
-        open: 0,
-        written: true,
-      });
+      this.edges.set(key, newEdge(s, o, now, true));
     }
     this.edgeMeter.depth(this.edges.size);
     return this.edges.size;
@@ -212,18 +219,7 @@ export class ServiceGraph {
         this.edgeMeter.dropped("full");
         return this.skip("table_full");
       }
-      e = {
-        subject,
-        object,
-        firstSeen: now,
-        lastSeen: now,
-        connections: 0,
-        failed: 0,
-        bytesToObject: 0n,
-        bytesFromObject: 0n,
-        open: 0,
-        written: false,
-      };
+      e = newEdge(subject, object, now, false);
       this.edges.set(key, e);
       this.edgeMeter.depth(this.edges.size);
     }

@@ -10,6 +10,11 @@
 export function formatIpv6(hex32: string): string {
   const groups: number[] = [];
   for (let i = 0; i < 8; i++) groups.push(parseInt(hex32.slice(i * 4, i * 4 + 4), 16));
+  return formatIpv6Groups(groups);
+}
+
+/** RFC 5952 text of an IPv6 address given as its eight 16-bit groups (no IPv4-mapped form). */
+export function formatIpv6Groups(groups: readonly number[]): string {
   // Longest run of zero groups (length >= 2), first one on ties.
   let bestStart = -1;
   let bestLen = 0;

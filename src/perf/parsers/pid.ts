@@ -9,14 +9,28 @@
 
 import { fields, lines, parseI64, u64 } from "./num.ts";
 
-/** /proc/<pid>/stat, the fields the process collector uses. Times in USER_HZ ticks. */
-export interface PidStat {
+/** The fields at the head of /proc/<pid>/stat: pid, the command, then state, ppid, pgrp and session (fields 3-6). */
+export interface StatHead {
   pid: number;
   command: string;
   state: string;
   ppid: number;
   pgid: number;
   sid: number;
+}
+
+/**
+ * Where the command of a /proc/<pid>/stat line stands: between the first '(' and the LAST ')' (it may
+ * contain spaces and parentheses). undefined when the line has no such pair.
+ */
+export function statCommandBounds(text: string): { open: number; close: number } | undefined {
+  const open = text.indexOf("(");
+  const close = text.lastIndexOf(")");
+  return open < 0 || close < open ? undefined : { open, close };
+}
+
+/** /proc/<pid>/stat, the fields the process collector uses. Times in USER_HZ ticks. */
+export interface PidStat extends StatHead {
   minorFaults: bigint;
   majorFaults: bigint;
   utime: bigint;
@@ -37,9 +51,9 @@ export interface PidStat {
  * contain spaces and parentheses). Returns undefined when fewer than 13 fields follow the ')'.
  */
 export function parsePidStat(text: string): PidStat | undefined {
-  const open = text.indexOf("(");
-  const close = text.lastIndexOf(")");
-  if (open < 0 || close < open) return undefined;
+  const bounds = statCommandBounds(text);
+  if (!bounds) return undefined;
+  const { open, close } = bounds;
   const pid = Number(text.slice(0, open).trim());
   const f = fields(text.slice(close + 1));
   if (f.length < 13 || !Number.isInteger(pid)) return undefined;
