@@ -8,6 +8,7 @@
 // references, human names from labels, cgroup values (cpu.weight, cpu lists), /proc/<pid>/cgroup and
 // cmdline, and process states.
 
+import { podUidFromPath } from "../perf/parsers/cgroup.ts";
 import { type StatHead, statCommandBounds } from "../perf/parsers/pid.ts";
 import { ContainerRuntime } from "../proto/gen/antimetal/runtime/v1/container_pb.ts";
 import { ProcessState } from "../proto/gen/antimetal/runtime/v1/process_pb.ts";
@@ -26,16 +27,7 @@ export function runtimeFromPath(path: string): ContainerRuntime {
   return ContainerRuntime.UNKNOWN;
 }
 
-const POD_UID = /pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})(?:\.slice)?(?:\/|$)/;
-
-/**
- * The Kubernetes pod UID in a cgroup path: kubepods/<qos>/pod<uid>/... (cgroupfs) or
- * kubepods-<qos>-pod<uid with '_'>.slice (systemd, which cannot have '-' in a unit name part).
- */
-export function podUidFromPath(path: string): string | undefined {
-  const m = POD_UID.exec(path.toLowerCase());
-  return m ? m[1]!.replaceAll("_", "-") : undefined;
-}
+export { podUidFromPath };
 
 const TAG = /^[A-Za-z0-9._-]+$/;
 

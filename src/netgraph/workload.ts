@@ -17,6 +17,7 @@
 import { type Dirent, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type BoundMeter, meterBound } from "../metrics/registry.ts";
+import { podUidFromPath } from "../perf/parsers/cgroup.ts";
 
 export interface WorkloadResolver {
   /** The UID of the Pod the process (or cgroup) belongs to, or undefined when it is not in a Pod. */
@@ -25,15 +26,13 @@ export interface WorkloadResolver {
   pathOfId?(id: bigint, hierarchy?: "unified" | "memory"): string | undefined;
 }
 
-const POD_UID = /pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})/;
-
 /** The pod UID in a /proc/<pid>/cgroup text (the unified "0::" line first, then any v1 line). */
 export function podUidFromCgroupText(text: string): string | undefined {
   const lines = text.split("\n").filter(Boolean);
   const unified = lines.filter((l) => l.startsWith("0::"));
   for (const l of [...unified, ...lines]) {
-    const m = POD_UID.exec(l.slice(l.indexOf(":", l.indexOf(":") + 1) + 1));
-    if (m) return m[1]!.replaceAll("_", "-");
+    const uid = podUidFromPath(l.slice(l.indexOf(":", l.indexOf(":") + 1) + 1));
+    if (uid) return uid;
   }
   return undefined;
 }

@@ -89,3 +89,14 @@ export function detectRuntime(path: string): string {
   if (p.includes("podman") || p.includes("libpod")) return "podman";
   return "unknown";
 }
+
+const POD_UID = /pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})(?:\.slice)?(?:\/|$)/;
+
+/**
+ * The Kubernetes pod UID in a cgroup path: kubepods/<qos>/pod<uid>/... (cgroupfs) or
+ * kubepods-<qos>-pod<uid with '_'>.slice (systemd, which cannot have '-' in a unit name part).
+ */
+export function podUidFromPath(path: string): string | undefined {
+  const m = POD_UID.exec(path.toLowerCase());
+  return m ? m[1]!.replaceAll("_", "-") : undefined;
+}
