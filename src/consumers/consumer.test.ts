@@ -22,6 +22,15 @@ import type { OtlpConfig } from "./otlp/config.ts";
 import { OtlpConsumer } from "./otlp/consumer.ts";
 import type { OtlpTransport, SendResult } from "./otlp/transport.ts";
 
+/** Polls `done` (a loaded CI machine stretches the backoff's timers; a fixed sleep is not enough there). */
+async function until(done: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await Bun.sleep(5);
+  }
+}
+
 const logger = createLogger({ level: "error" });
 const cfg = (o: Partial<OtlpConfig> = {}): OtlpConfig => ({
   protocol: "grpc",
@@ -101,7 +110,8 @@ test("retries retryable failures with backoff, gives up on permanent ones at onc
   const a = new OtlpConsumer({ config: cfg({ exportBatchSize: 1 }), nodeName: "n", bootTimeMs: 0, logger, transport: flaky });
   await a.start();
   a.handleEvent(load(1));
-  await Bun.sleep(150);
+  await until(() => a.exportStats().exportedEvents === 1); // two retries, then success
+  await Bun.sleep(50); // nothing more is sent after the success
   await a.stop(AbortSignal.timeout(500));
   expect(flaky.calls).toBe(3);
   expect(a.exportStats()).toMatchObject({ requests: 3, rejectedPoints: 2, exportedPoints: 5 - 2, exportedEvents: 1 });
@@ -110,7 +120,8 @@ test("retries retryable failures with backoff, gives up on permanent ones at onc
   const b = new OtlpConsumer({ config: cfg({ exportBatchSize: 1 }), nodeName: "n", bootTimeMs: 0, logger, transport: refused });
   await b.start();
   b.handleEvent(load(1));
-  await Bun.sleep(100);
+  await until(() => refused.calls === 1);
+  await Bun.sleep(50); // and no retry follows
   await b.stop(AbortSignal.timeout(500));
   expect(refused.calls).toBe(1);
   expect(b.exportStats().droppedEvents).toEqual({ permanent: 1, retries_exhausted: 0, stopped: 0 });
@@ -128,7 +139,7 @@ test("a retry budget that runs out drops the batch and counts it", async () => {
   });
   await c.start();
   c.handleEvent(load(1));
-  await Bun.sleep(250);
+  await until(() => c.exportStats().droppedEvents?.retries_exhausted === 1);
   await c.stop(AbortSignal.timeout(500));
   expect(c.exportStats().droppedEvents?.retries_exhausted).toBe(1);
   expect(down.calls).toBeGreaterThan(1);

@@ -242,9 +242,16 @@ function containerSig(c: ContainerInfo): string {
   ].join("\u0001");
 }
 
+/** Signatures by object: the process lister hands back the same ProcessInfo while a process does not change. */
+const processSigs = new WeakMap<ProcessInfo, string>();
+
 function processSig(p: ProcessInfo): string {
+  let sig = processSigs.get(p);
+  if (sig !== undefined) return sig;
   const state = BUSY_STATES.has(p.state) ? "~" : p.state;
-  return `${p.ppid}\u0001${p.pgid}\u0001${p.sid}\u0001${p.command}\u0001${p.cmdline}\u0001${state}\u0001${p.startMs}`;
+  sig = `${p.ppid}\u0001${p.pgid}\u0001${p.sid}\u0001${p.command}\u0001${p.cmdline}\u0001${state}\u0001${p.startMs}`;
+  processSigs.set(p, sig);
+  return sig;
 }
 
 /** Scheduler states a process moves between all the time: a move among them alone is not a change worth a write. */

@@ -126,10 +126,11 @@ export async function readRootCpuset(
   version: 1 | 2,
   signal: AbortSignal,
 ): Promise<{ cpus: string; mems: string }> {
-  const [cpus, mems] =
-    version === 2
-      ? await io.readManyOptional([`${root}/cpuset.cpus.effective`, `${root}/cpuset.mems.effective`], signal)
-      : await io.readManyOptional([`${root}/cpuset/cpuset.cpus`, `${root}/cpuset/cpuset.mems`], signal);
+  const dir = version === 2 ? root : `${root}/cpuset`;
+  const paths =
+    version === 2 ? [`${dir}/cpuset.cpus.effective`, `${dir}/cpuset.mems.effective`] : [`${dir}/cpuset.cpus`, `${dir}/cpuset.mems`];
+  // In place on cgroupfs, like the limits (readLimitsMany).
+  const [cpus, mems] = io.isInMemoryFs(dir) ? io.readManyInMemorySync(paths) : await io.readManyOptional(paths, signal);
   return { cpus: cpus?.trim() ?? "", mems: mems?.trim() ?? "" };
 }
 

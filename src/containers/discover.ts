@@ -69,6 +69,7 @@ export class ContainerDiscovery {
   private metaCache = new Map<string, { at: number; value: Meta }>();
   /** containerd task "<ns>/<id>" -> its cgroup's relative path ("" when it has none). */
   private taskCache = new Map<string, { at: number; relPath: string }>();
+  private layout: { at: number; version: 1 | 2; subsystem: string } | undefined;
 
   constructor(
     private readonly io: HostIo,
@@ -83,15 +84,20 @@ export class ContainerDiscovery {
     const base = `${this.hostRoot}/${CONTAINERD_TASK_DIR}`;
     const out: { id: string; ns: string; relPath: string }[] = [];
     const seen = new Set<string>();
-    for (const ns of await io.listOptional(base, signal)) {
+    // containerd's state is under /run (tmpfs): read in place there, on the reader threads anywhere else.
+    const inMemory = io.isInMemoryFs(base);
+    const list = async (dir: string) => (inMemory ? io.listKernfsSync(dir) : await io.listOptional(dir, signal));
+    for (const ns of await list(base)) {
       if (!ns.isDirectory()) continue;
-      for (const c of await io.listOptional(`${base}/${ns.name}`, signal)) {
+      for (const c of await list(`${base}/${ns.name}`)) {
         if (!c.isDirectory() || known.has(c.name)) continue;
         const key = `${ns.name}/${c.name}`;
         seen.add(key);
         let cached = this.taskCache.get(key);
         if (!cached || this.scans - cached.at >= METADATA_REFRESH_SCANS) {
-          const text = await io.readOptional(`${base}/${key}/config.json`, signal);
+          const text = inMemory
+            ? io.readManyInMemorySync([`${base}/${key}/config.json`])[0]
+            : await io.readOptional(`${base}/${key}/config.json`, signal);
           let cgroupsPath: string | undefined;
           try {
             cgroupsPath = text === undefined ? undefined : parseOciConfig(text).cgroupsPath;
@@ -122,8 +128,12 @@ export class ContainerDiscovery {
     const io = this.io;
     this.scans++;
     const root = `${this.sysRoot}/fs/cgroup`;
-    const version = await detectCgroupVersion(io, root, signal);
-    const subsystem = version === 1 ? await firstSubsystem(io, root, signal) : "";
+    // The hierarchy's version does not change under a running host: detected again only with the metadata.
+    if (!this.layout || this.scans - this.layout.at >= METADATA_REFRESH_SCANS) {
+      const version = await detectCgroupVersion(io, root, signal);
+      this.layout = { at: this.scans, version, subsystem: version === 1 ? await firstSubsystem(io, root, signal) : "" };
+    }
+    const { version, subsystem } = this.layout;
     const found = new Map<string, Found>();
     for (const c of await discoverContainers(io, root, version, subsystem, signal, { syncList: true }))
       found.set(c.id, { runtime: runtimeFromPath(c.relPath), relPath: c.relPath });

@@ -185,10 +185,14 @@ export function cadvisorLabels(meta: RuntimeMetadata, runtime: ContainerRuntime,
  */
 export function metadataReader(io: HostIo, hostRoot: string, opts: MetadataReaderOptions = {}): MetadataReader {
   const root = hostRoot.replace(/\/+$/, "");
-  const readJson = async <T>(path: string, parse: (t: string) => T, signal: AbortSignal): Promise<T | undefined> => {
+  /** `inMemoryBase`: the state directory holding `path`; on tmpfs (containerd's /run) the file is read in place. */
+  const readJson = async <T>(path: string, parse: (t: string) => T, signal: AbortSignal, inMemoryBase?: string): Promise<T | undefined> => {
     let text: string | undefined;
     try {
-      text = await io.read(path, signal, opts.maxBytes);
+      text =
+        inMemoryBase && io.isInMemoryFs(inMemoryBase)
+          ? io.readInMemorySync(path, opts.maxBytes)
+          : await io.read(path, signal, opts.maxBytes);
     } catch (e) {
       const code = errCode(e) ?? "";
       if (ABSENT.has(code)) return undefined;
@@ -211,7 +215,7 @@ export function metadataReader(io: HostIo, hostRoot: string, opts: MetadataReade
       const base = `${root}/${taskDir}`;
       for (const ns of known ? [known] : ((await opts.namespaces?.(base, signal)) ?? CONTAINERD_NAMESPACES)) {
         const dir = `${base}/${ns}/${id}`;
-        const meta = await readJson(`${dir}/config.json`, parseOciConfig, signal);
+        const meta = await readJson(`${dir}/config.json`, parseOciConfig, signal, base);
         if (meta) return { meta, dir, cri: ns === "k8s.io" || !!meta.labels["io.kubernetes.cri.container-type"] };
       }
     }

@@ -80,6 +80,8 @@ interface Cached {
   cgroup: string;
   /** The scan that last saw the process (entries not seen by the current scan are dropped). */
   seen: number;
+  /** What the last scan returned for it: returned again, the same object, while nothing in it changed (the plan keys its work by object). */
+  info?: ProcessInfo;
 }
 
 /** Scans between re-reads of every process's cgroup file (a process moved to another cgroup without an exec). */
@@ -117,15 +119,17 @@ export class ProcessLister {
   async list(match: (cgroupText: string) => string, signal: AbortSignal): Promise<{ processes: ProcessInfo[]; kernelThreads: number }> {
     const [bootMs, { hz }] = await Promise.all([this.boot(signal), auxvValues(this.procRoot)]);
     const fullCgroups = this.scans++ % CGROUP_REFRESH_SCANS === 0;
-    const entries = await this.io.list(this.procRoot, signal);
+    // Like the stat reads below, in place: procfs answers from memory (a fixture tree stands in for it in tests).
+    const listed = this.io.listSyncSoft(this.procRoot);
+    if (!listed.names) throw new Error(`listing ${this.procRoot}: ${listed.code}`);
     const out: ProcessInfo[] = [];
     const scan = this.scans;
     let kernelThreads = 0;
     const fresh: ProcessInfo[] = [];
-    for (const e of entries) {
-      const c0 = e.name.charCodeAt(0);
+    for (const name of listed.names) {
+      const c0 = name.charCodeAt(0);
       if (c0 < 48 || c0 > 57) continue;
-      const stat = this.io.readSyncSoft(`${this.procRoot}/${e.name}/stat`, true).text;
+      const stat = this.io.readSyncSoft(`${this.procRoot}/${name}/stat`, true).text;
       const s = stat ? parseStatLite(stat) : undefined;
       if (!s) continue; // exited since the listing
       if (s.pid === 2 || s.ppid === 2) {
@@ -134,7 +138,22 @@ export class ProcessLister {
       }
       let cached = this.cmdlines.get(s.pid);
       const known = cached?.startTicks === s.startTicks && cached.command === s.command;
-      const cgroup = known && !fullCgroups ? cached!.cgroup : (this.io.readSyncSoft(`${this.procRoot}/${e.name}/cgroup`, true).text ?? "");
+      const cgroup = known && !fullCgroups ? cached!.cgroup : (this.io.readSyncSoft(`${this.procRoot}/${name}/cgroup`, true).text ?? "");
+      const container = match(cgroup);
+      const prev = known ? cached!.info : undefined;
+      if (
+        prev &&
+        prev.ppid === s.ppid &&
+        prev.pgid === s.pgid &&
+        prev.sid === s.sid &&
+        prev.state === s.state &&
+        prev.container === container
+      ) {
+        cached!.cgroup = cgroup;
+        cached!.seen = scan;
+        out.push(prev);
+        continue;
+      }
       const p: ProcessInfo = {
         pid: s.pid,
         ppid: s.ppid,
@@ -144,15 +163,16 @@ export class ProcessLister {
         cmdline: known ? cached!.cmdline : "",
         state: s.state,
         startMs: bootMs + Math.floor((s.startTicks * 1000) / hz),
-        container: match(cgroup),
+        container,
       };
       if (!known) fresh.push(p);
       out.push(p);
       if (known) {
         cached!.cgroup = cgroup;
         cached!.seen = scan;
+        cached!.info = p;
       } else {
-        cached = { startTicks: s.startTicks, command: s.command, cmdline: p.cmdline, cgroup, seen: scan };
+        cached = { startTicks: s.startTicks, command: s.command, cmdline: p.cmdline, cgroup, seen: scan, info: p };
         this.cmdlines.set(s.pid, cached);
       }
     }

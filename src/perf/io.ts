@@ -358,8 +358,29 @@ export class HostIo {
   }
 
   /**
-   * Synchronous typed listing of a kernfs directory (cgroupfs), which the kernel answers from memory
-   * without I/O: a reader-thread round trip per directory costs more than the listing when a walk
+   * Reads a file in place, for a file under a directory isInMemoryFs accepted (a container runtime's state
+   * on tmpfs /run): bounded, opened non-blocking, regular files only, errors as read() gives them.
+   */
+  readInMemorySync(path: string, maxBytes?: number): string {
+    const { maxFileBytes, regularOnly } = this.state;
+    this.trace?.add(`r:${path}`);
+    try {
+      return readBounded(path, maxBytes !== undefined ? Math.min(maxBytes, maxFileBytes) : maxFileBytes, regularOnly);
+    } catch (e) {
+      if (SOFT_CODES.has(errCode(e) ?? "")) throw e;
+      return this.countRefusal(e);
+    }
+  }
+
+  /** Whether `path` exists, by a stat in place: only for kernfs (cgroupfs) or tmpfs paths, which answer from memory. */
+  existsInMemorySync(path: string): boolean {
+    this.trace?.add(`s:${path}`);
+    return fs.existsSync(path);
+  }
+
+  /**
+   * Synchronous typed listing of a kernfs directory (cgroupfs) or one on tmpfs (isInMemoryFs), which the
+   * kernel answers from memory without I/O: a reader-thread round trip per directory costs more than the listing when a walk
    * visits hundreds. Never for a filesystem that can block (NFS, FUSE, a disk). Missing or not
    * readable (SOFT codes): [].
    */

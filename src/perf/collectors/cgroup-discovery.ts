@@ -36,13 +36,16 @@ async function walk(
   rel: string,
   depth: number,
   signal: AbortSignal,
-  visit: (abs: string, rel: string, names: Set<string>) => boolean,
+  visit: (abs: string, rel: string, has: (name: string) => boolean) => boolean,
   budget: { n: number; sync?: boolean },
 ): Promise<void> {
   if (depth > MAX_DEPTH || budget.n++ > MAX_DIRS) return;
-  const entries = budget.sync ? io.listKernfsSync(dir) : await io.listOptional(dir, signal);
-  const names = new Set(entries.map((e) => e.name));
-  if (rel !== "" && visit(dir, rel, names)) return;
+  // In place (kernfs), a directory is listed only when it is walked into: a container's own cgroup, which
+  // holds dozens of files, is recognized by a stat of the one file the rule needs.
+  const listed = budget.sync ? undefined : await io.listOptional(dir, signal);
+  const has = listed ? (name: string) => listed.some((e) => e.name === name) : (name: string) => io.existsInMemorySync(`${dir}/${name}`);
+  if (rel !== "" && visit(dir, rel, has)) return;
+  const entries = listed ?? io.listKernfsSync(dir);
   await Promise.all(
     entries
       .filter((e) => e.isDirectory())
@@ -75,9 +78,9 @@ export async function discoverContainers(
       "",
       0,
       signal,
-      (abs, rel, names) => {
+      (abs, rel, has) => {
         const id = extractContainerId(rel);
-        if (id && names.has("cgroup.procs")) {
+        if (id && has("cgroup.procs")) {
           if (!found.has(id)) found.set(id, { id, runtime: detectRuntime(rel), path: abs, relPath: rel });
           return true;
         }
