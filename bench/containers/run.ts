@@ -10,17 +10,19 @@
 // anchor measured in the same run: a plain synchronous replay (readdir + read + stat in raw Bun) of
 // exactly the files the steady refresh touched. With eBPF (root): exec -> store latency (a new process
 // gets its node once it reaches the policy's minimum age, 5 s: the figure is the time past that) and
-// exit -> delete latency, with the interval at an hour. Prints one JSON object.
+// the exec of a process that has a node -> its rewrite, and exit -> delete latency, with the interval at an hour. Prints one JSON object.
 // Usage: bun bench/containers/run.ts [--runs N] [--on-disk]
 
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { createRuntimeGraphComponent, DEFAULT_PROCESS_POLICY, type RuntimeGraphComponent } from "../../src/containers/index.ts";
 import { createProcexitTracer } from "../../src/ebpf/index.ts";
 import { silentLogger } from "../../src/log/logger.ts";
 import { DEFAULT_HOST_PATHS, type HostPaths } from "../../src/perf/collector.ts";
 import { HostIo } from "../../src/perf/io.ts";
+import { ProcessNodeSchema } from "../../src/proto/gen/antimetal/runtime/v1/process_pb.ts";
 import { openStore, type Store } from "../../src/store/index.ts";
 
 const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 15;
@@ -181,20 +183,35 @@ async function liveLatency(samples: number) {
     logger: silentLogger,
     liveEvents: createProcexitTracer({ logger: silentLogger }),
   });
-  const has = (pid: number) =>
-    store.listResources([{ kind: "", type: "antimetal.runtime.v1.ProcessNode" } as never]).some((r) => r.metadata?.name === String(pid));
+  const nodeOf = (pid: number) => {
+    const r = store
+      .listResources([{ kind: "", type: "antimetal.runtime.v1.ProcessNode" } as never])
+      .find((x) => x.metadata?.name === String(pid));
+    return r?.spec ? anyUnpack(r.spec, ProcessNodeSchema) : undefined;
+  };
+  const has = (pid: number) => nodeOf(pid) !== undefined;
   try {
     await c.start();
     const exec: number[] = [];
+    const rewrite: number[] = [];
     const exit: number[] = [];
     for (let i = 0; i < samples; i++) {
       const t0 = Date.now();
-      const child = Bun.spawn(["/bin/sleep", "60"], { stdout: "ignore", stderr: "ignore" });
+      // A shell that execs into sleep when told: its node, then the exec's rewrite, then the exit's delete.
+      const child = Bun.spawn(["/bin/sh", "-c", "read line; exec /bin/sleep 60"], { stdin: "pipe", stdout: "ignore", stderr: "ignore" });
       while (!has(child.pid)) {
         if (Date.now() - t0 > 15_000) return { error: "no node within 15 s: eBPF live updates not running here" };
         await Bun.sleep(5);
       }
       exec.push(Date.now() - t0 - DEFAULT_PROCESS_POLICY.minAgeMs);
+      const t2 = Date.now();
+      child.stdin.write("go\n");
+      await child.stdin.flush();
+      while (nodeOf(child.pid)?.command !== "sleep") {
+        if (Date.now() - t2 > 15_000) return { error: "the exec did not rewrite the node within 15 s" };
+        await Bun.sleep(5);
+      }
+      rewrite.push(Date.now() - t2);
       const t1 = Date.now();
       child.kill("SIGKILL");
       while (has(child.pid)) await Bun.sleep(5);
@@ -204,6 +221,8 @@ async function liveLatency(samples: number) {
       samples,
       exec_to_store_ms_past_min_age_median: median(exec),
       exec_to_store_ms_past_min_age_max: Math.max(...exec),
+      exec_of_a_process_with_a_node_to_rewrite_ms_median: median(rewrite),
+      exec_of_a_process_with_a_node_to_rewrite_ms_max: Math.max(...rewrite),
       exit_to_delete_ms_median: median(exit),
       exit_to_delete_ms_max: Math.max(...exit),
       min_age_ms: DEFAULT_PROCESS_POLICY.minAgeMs,
