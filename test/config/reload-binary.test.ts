@@ -28,16 +28,7 @@ afterEach(async () => {
   dir = undefined;
 });
 
-// Container discovery off: these tests are about reloading config; with it on (its eBPF programs and scans in the same
-// process), "config object files ..." missed its 15 s log-line wait in about 1 of 5 runs on a loaded machine (an open
-// question recorded in the wave-3 closing note), and it adds nothing these tests check.
-const STANDALONE = [
-  "--intake-address",
-  "",
-  "--enable-kubernetes-controller=false",
-  "--enable-performance-collectors",
-  "--enable-container-discovery=false",
-];
+const STANDALONE = ["--intake-address", "", "--enable-kubernetes-controller=false", "--enable-performance-collectors"];
 
 function setup(yaml: string): { dir: string; file: string; objects: string } {
   dir = mkdtempSync(join(tmpdir(), "cfg-reload-"));
