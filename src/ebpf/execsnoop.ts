@@ -23,8 +23,7 @@ import { ebpfCapabilities, readKernelVersion } from "./features.ts";
 import { DEFAULT_MAXARGS, EXECSNOOP_RINGBUF_BYTES, TOTAL_MAX_ARGS } from "./gen/execsnoop_types.ts";
 import { type EbpfMetrics, registerEbpfMetrics } from "./metrics.ts";
 import { BpfObject } from "./object.ts";
-import type { RingBufferReader } from "./ringbuf.ts";
-import { attachTracer } from "./tracer-attach.ts";
+import { Tracer } from "./tracer-attach.ts";
 
 export const EXECSNOOP_PROGRAMS = ["tracepoint__syscalls__sys_enter_execve", "tracepoint__syscalls__sys_exit_execve"] as const;
 
@@ -84,13 +83,10 @@ export class ExecsnoopCollector implements ContinuousCollector {
   readonly spec: CollectorSpec;
   private readonly kernel: KernelVersion | undefined;
   private readonly metrics: EbpfMetrics;
-  private obj: BpfObject | undefined;
-  private reader: RingBufferReader | undefined;
-  private lostTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly tracer: Tracer;
   private running = false;
   private monoToRealNs = clockNs(0) - clockNs(1);
   private readonly counts: ExecsnoopStats = { events: 0, lostRingbufFull: 0n, lostPendingFull: 0n, rejected: 0 };
-  private progIds: number[] = [];
   private unpublished = 0;
   lastError: Error | undefined;
 
@@ -105,6 +101,7 @@ export class ExecsnoopCollector implements ContinuousCollector {
       minKernel: "5.8",
     };
     this.metrics = opts.metrics ?? registerEbpfMetrics();
+    this.tracer = new Tracer({ pollLost: (obj) => this.pollLost(obj), lostPollMs: opts.lostPollMs, flush: () => this.flushCounters() });
   }
 
   /** Throws UnavailableError naming what is missing (capabilities first). */
@@ -138,8 +135,7 @@ export class ExecsnoopCollector implements ContinuousCollector {
       const objPath = assets.objects.execsnoop;
       if (!objPath) throw new Error("execsnoop.bpf.o is not available (run scripts/build-ebpf.sh)");
       const libbpf = loadLibbpf({ source: this.opts.libbpfSource, embedded: assets.libs });
-      const obj = BpfObject.openFile(libbpf, objPath, "execsnoop");
-      this.obj = obj;
+      const obj = this.tracer.hold(BpfObject.openFile(libbpf, objPath, "execsnoop"));
       const maxArgs = this.opts.maxArgs ?? DEFAULT_MAXARGS;
       if (!Number.isInteger(maxArgs) || maxArgs < 1 || maxArgs > TOTAL_MAX_ARGS)
         throw new Error(`maxArgs must be 1..${TOTAL_MAX_ARGS}, got ${maxArgs}`);
@@ -151,10 +147,9 @@ export class ExecsnoopCollector implements ContinuousCollector {
       obj.setRodata("wakeup_bytes", BigInt(wakeupBytes));
       obj.load();
       const nodeName = this.opts.nodeName ?? "";
-      const attached = attachTracer({
+      const progIds = await this.tracer.attach({
         name: "execsnoop",
         libbpf,
-        obj,
         programs: EXECSNOOP_PROGRAMS,
         pollIntervalMs: this.opts.pollIntervalMs,
         maxInflightBatches: this.opts.maxInflightBatches,
@@ -168,15 +163,14 @@ export class ExecsnoopCollector implements ContinuousCollector {
           this.lastError = err;
           log?.error({ err: err.message }, "execsnoop ring buffer reader error");
         },
+        beforeRead: () => {
+          this.monoToRealNs = clockNs(0) - clockNs(1);
+        },
       });
-      this.progIds = attached.progIds;
-      this.monoToRealNs = clockNs(0) - clockNs(1);
-      this.reader = attached.reader;
-      await this.reader.start();
-      this.lostTimer = setInterval(() => this.pollLost(), this.opts.lostPollMs ?? 1000);
-      log?.info({ programs: this.progIds, libbpf: libbpf.source, version: libbpf.version }, "execsnoop attached");
+      log?.info({ programs: progIds, libbpf: libbpf.source, version: libbpf.version }, "execsnoop attached");
     } catch (e) {
-      await this.teardown();
+      await this.tracer.teardown();
+      this.running = false;
       this.lastError = e as Error;
       throw e;
     }
@@ -228,11 +222,9 @@ export class ExecsnoopCollector implements ContinuousCollector {
   }
 
   /** Reads the per-CPU lost counters and advances the Prometheus counters by the difference. */
-  private pollLost(): void {
+  private pollLost(obj: BpfObject): void {
     // Keep the monotonic -> wall clock offset current (NTP slews the wall clock).
     this.monoToRealNs = clockNs(0) - clockNs(1);
-    const obj = this.obj;
-    if (!obj) return;
     try {
       const full = obj.percpuU64Sum("lost", 0);
       const pending = obj.percpuU64Sum("lost", 1);
@@ -249,34 +241,18 @@ export class ExecsnoopCollector implements ContinuousCollector {
 
   /** Kernel ids of the loaded programs (empty when stopped). */
   programIds(): number[] {
-    return [...this.progIds];
+    return this.tracer.programIds();
   }
 
   stats(): ExecsnoopStats {
     return { ...this.counts };
   }
 
-  private async teardown(): Promise<void> {
-    if (this.lostTimer) clearInterval(this.lostTimer);
-    this.lostTimer = undefined;
-    // Detach first so no exec arrives after the final drain, then drain and free the ring.
-    this.obj?.detach();
-    if (this.reader) await this.reader.stop();
-    this.reader = undefined;
-    this.flushCounters();
-    if (this.obj) {
-      this.pollLost();
-      this.obj.close();
-    }
-    this.obj = undefined;
-    this.progIds = [];
-    this.running = false;
-  }
-
   /** Detaches both programs, drains the ring, frees everything. */
   async stop(): Promise<void> {
     if (!this.running) return;
-    await this.teardown();
+    await this.tracer.teardown();
+    this.running = false;
     this.opts.logger?.info(this.statsForLog(), "execsnoop detached");
   }
 

@@ -14,14 +14,14 @@
 
 import { readFileSync } from "node:fs";
 import { Counter, type Registry } from "prom-client";
-import { clockNs, ensureTracefs, type LibbpfSource, loadLibbpf } from "../../ffi/loader.ts";
+import { clockNs, type LibbpfSource, loadLibbpf } from "../../ffi/loader.ts";
 import type { Logger } from "../log/logger.ts";
 import { registry as sharedRegistry } from "../metrics/registry.ts";
 import { errorMessage } from "../util/errors.ts";
 import { type EbpfAssets, ebpfAssets } from "./assets.ts";
 import { decodeOomkillEvent, OOMKILL_EVENT_SIZE } from "./gen/oomkill_types.ts";
 import { BpfObject } from "./object.ts";
-import { RingBufferReader } from "./ringbuf.ts";
+import { Tracer } from "./tracer-attach.ts";
 
 export interface OomKill {
   time: string;
@@ -85,8 +85,7 @@ function oomCounter(registry: Registry): Counter<"namespace" | "pod"> {
 }
 
 export class OomkillCollector {
-  private obj: BpfObject | undefined;
-  private reader: RingBufferReader | undefined;
+  private readonly tracer = new Tracer();
   private readonly counter: Counter<"namespace" | "pod">;
   private readonly series = new Set<string>();
   private monoToRealNs = clockNs(0) - clockNs(1);
@@ -101,22 +100,17 @@ export class OomkillCollector {
     const objPath = assets.objects.oomkill;
     if (!objPath) throw new Error("oomkill.bpf.o is not available (run scripts/build-ebpf.sh)");
     const libbpf = loadLibbpf({ source: this.opts.libbpfSource, embedded: assets.libs });
-    const obj = BpfObject.openFile(libbpf, objPath, "oomkill");
-    this.obj = obj;
+    const obj = this.tracer.hold(BpfObject.openFile(libbpf, objPath, "oomkill"));
     try {
       obj.load();
-      ensureTracefs();
-      obj.attach("tracepoint__oom__mark_victim");
-      this.reader = new RingBufferReader({
+      await this.tracer.attach({
+        name: "oomkill",
         libbpf,
-        mapFd: obj.mapFd("events"),
-        queueName: "oomkill_ringbuf_batches",
-        pollTimeoutMs: 100,
-        maxInflight: 8,
+        programs: ["tracepoint__oom__mark_victim"],
+        maxInflightBatches: 8,
         onRecord: (view, off, len) => this.ingest(view, off, len),
         onError: (err) => this.opts.logger?.error({ err: err.message }, "oomkill ring buffer reader error"),
       });
-      await this.reader.start();
     } catch (e) {
       await this.stop();
       throw e;
@@ -197,10 +191,6 @@ export class OomkillCollector {
   }
 
   async stop(): Promise<void> {
-    this.obj?.detach();
-    if (this.reader) await this.reader.stop();
-    this.reader = undefined;
-    this.obj?.close();
-    this.obj = undefined;
+    await this.tracer.teardown();
   }
 }

@@ -12,7 +12,7 @@
 
 import { existsSync } from "node:fs";
 import { Counter } from "prom-client";
-import { ensureTracefs, type LibbpfSource, loadLibbpf } from "../../ffi/loader.ts";
+import { type LibbpfSource, loadLibbpf } from "../../ffi/loader.ts";
 import type { Logger } from "../log/logger.ts";
 import { registry } from "../metrics/registry.ts";
 import { effectiveCapabilities, missingCapabilities } from "../system/capabilities.ts";
@@ -27,7 +27,7 @@ import {
   PROCEXIT_RINGBUF_BYTES,
 } from "./gen/procexit_types.ts";
 import { BpfObject } from "./object.ts";
-import { RingBufferReader } from "./ringbuf.ts";
+import { Tracer } from "./tracer-attach.ts";
 
 export const PROCEXIT_PROGRAMS = ["tracepoint__sched__sched_process_exit", "tracepoint__sched__sched_process_exec"] as const;
 
@@ -67,29 +67,15 @@ export interface ProcexitOptions {
 
 /** The procexit tracer (one per agent). */
 export function createProcexitTracer(opts: ProcexitOptions = {}): ProcessEventSource {
-  let obj: BpfObject | undefined;
-  let reader: RingBufferReader | undefined;
-  let lostTimer: ReturnType<typeof setInterval> | undefined;
   let lostSeen = 0n;
   let batch: ProcessEvent[] = [];
-  const pollLost = () => {
-    if (!obj) return;
+  const pollLost = (obj: BpfObject) => {
     const n = obj.percpuU64Sum("lost", 0);
     if (n > lostSeen) lost.inc(Number(n - lostSeen));
     lostSeen = n;
   };
-  const teardown = async () => {
-    if (lostTimer) clearInterval(lostTimer);
-    lostTimer = undefined;
-    obj?.detach();
-    if (reader) await reader.stop();
-    reader = undefined;
-    if (obj) {
-      pollLost();
-      obj.close();
-    }
-    obj = undefined;
-  };
+  const tracer = new Tracer({ pollLost, unrefLostTimer: true });
+  const teardown = () => tracer.teardown();
   return {
     async start(onEvents) {
       const kernel = readKernelVersion();
@@ -102,18 +88,16 @@ export function createProcexitTracer(opts: ProcexitOptions = {}): ProcessEventSo
       if (!path) throw new Error("procexit.bpf.o is not available (run scripts/build-ebpf.sh)");
       try {
         const libbpf = loadLibbpf({ source: opts.libbpfSource, embedded: assets.libs });
-        obj = BpfObject.openFile(libbpf, path, "procexit");
+        const obj = tracer.hold(BpfObject.openFile(libbpf, path, "procexit"));
         // Batch wakeups (a quarter of the ring); the reader's timed poll bounds the wait.
         obj.setRodata("wakeup_bytes", BigInt(PROCEXIT_RINGBUF_BYTES / 4));
         obj.load();
-        ensureTracefs();
-        for (const p of PROCEXIT_PROGRAMS) obj.attach(p);
-        reader = new RingBufferReader({
+        await tracer.attach({
+          name: "procexit",
           libbpf,
-          mapFd: obj.mapFd("events"),
-          queueName: "procexit_ringbuf_batches",
-          pollTimeoutMs: opts.pollIntervalMs ?? 100,
-          maxInflight: 16,
+          programs: PROCEXIT_PROGRAMS,
+          pollIntervalMs: opts.pollIntervalMs,
+          maxInflightBatches: 16,
           onRecord: (view, off, len) => {
             if (len < PROCEXIT_EVENT_SIZE) return;
             const ev = decodeProcexitEvent(view, off);
@@ -131,9 +115,6 @@ export function createProcexitTracer(opts: ProcexitOptions = {}): ProcessEventSo
           onOversized: () => undefined,
           onError: (err) => opts.logger?.error({ err: err.message }, "procexit ring buffer reader error"),
         });
-        await reader.start();
-        lostTimer = setInterval(pollLost, 1000);
-        lostTimer.unref?.();
         opts.logger?.info({ programs: PROCEXIT_PROGRAMS, libbpf: libbpf.source }, "procexit attached");
       } catch (e) {
         await teardown();

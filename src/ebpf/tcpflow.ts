@@ -23,10 +23,9 @@ import { ebpfCapabilities, readKernelVersion } from "./features.ts";
 import { TCPFLOW_LOST_RINGBUF, TCPFLOW_LOST_TABLE, TCPFLOW_RINGBUF_BYTES } from "./gen/tcpflow_types.ts";
 import { type EbpfMetrics, registerEbpfMetrics } from "./metrics.ts";
 import { BpfObject } from "./object.ts";
-import type { RingBufferReader } from "./ringbuf.ts";
 import { type FlowEvent, parseFlowRecord } from "./tcpflow-decode.ts";
 import { registerTcpflowMetrics, type TcpflowMetrics } from "./tcpflow-metrics.ts";
-import { attachTracer } from "./tracer-attach.ts";
+import { Tracer } from "./tracer-attach.ts";
 
 export const TCPFLOW_PROGRAMS = [
   "tracepoint__sock__inet_sock_set_state",
@@ -69,20 +68,18 @@ export class TcpflowCollector {
   private readonly kernel: KernelVersion | undefined;
   private readonly metrics: TcpflowMetrics;
   private readonly ebpfMetrics: EbpfMetrics;
-  private obj: BpfObject | undefined;
-  private reader: RingBufferReader | undefined;
-  private lostTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly tracer: Tracer;
   private running = false;
   private monoToRealNs = clockNs(0) - clockNs(1);
   private readonly counts: TcpflowStats = { connects: 0, accepts: 0, closes: 0, lostRingbufFull: 0n, lostTableFull: 0n, rejected: 0 };
   private unpublished = { connect: 0, accept: 0, close: 0 };
-  private progIds: number[] = [];
   lastError: Error | undefined;
 
   constructor(private readonly opts: TcpflowOptions = {}) {
     this.kernel = readKernelVersion(opts.procVersionPath);
     this.metrics = opts.metrics ?? registerTcpflowMetrics();
     this.ebpfMetrics = opts.ebpfMetrics ?? registerEbpfMetrics();
+    this.tracer = new Tracer({ pollLost: (obj) => this.pollLost(obj), lostPollMs: opts.lostPollMs, flush: () => this.flushCounters() });
   }
 
   /** Throws UnavailableError naming what is missing. */
@@ -115,17 +112,15 @@ export class TcpflowCollector {
       const objPath = assets.objects.tcpflow;
       if (!objPath) throw new Error("tcpflow.bpf.o is not available (run scripts/build-ebpf.sh)");
       const libbpf = loadLibbpf({ source: this.opts.libbpfSource, embedded: assets.libs });
-      const obj = BpfObject.openFile(libbpf, objPath, "tcpflow");
-      this.obj = obj;
+      const obj = this.tracer.hold(BpfObject.openFile(libbpf, objPath, "tcpflow"));
       const ringBytes = this.opts.ringBytes ?? TCPFLOW_RINGBUF_BYTES;
       if (this.opts.ringBytes !== undefined) obj.setMaxEntries("events", ringBytes);
       if (this.opts.maxSockets !== undefined) obj.setMaxEntries("socks", this.opts.maxSockets);
       obj.setRodata("wakeup_bytes", BigInt(this.opts.wakeupBytes ?? Math.floor(ringBytes / 4)));
       obj.load();
-      const attached = attachTracer({
+      const progIds = await this.tracer.attach({
         name: "tcpflow",
         libbpf,
-        obj,
         programs: TCPFLOW_PROGRAMS,
         pollIntervalMs: this.opts.pollIntervalMs,
         maxInflightBatches: this.opts.maxInflightBatches,
@@ -139,15 +134,14 @@ export class TcpflowCollector {
           this.lastError = err;
           log?.error({ err: err.message }, "tcpflow ring buffer reader error");
         },
+        beforeRead: () => {
+          this.monoToRealNs = clockNs(0) - clockNs(1);
+        },
       });
-      this.progIds = attached.progIds;
-      this.monoToRealNs = clockNs(0) - clockNs(1);
-      this.reader = attached.reader;
-      await this.reader.start();
-      this.lostTimer = setInterval(() => this.pollLost(), this.opts.lostPollMs ?? 1000);
-      log?.info({ programs: this.progIds, libbpf: libbpf.source, version: libbpf.version }, "tcpflow attached");
+      log?.info({ programs: progIds, libbpf: libbpf.source, version: libbpf.version }, "tcpflow attached");
     } catch (e) {
-      await this.teardown();
+      await this.tracer.teardown();
+      this.running = false;
       this.lastError = e as Error;
       throw e;
     }
@@ -185,10 +179,8 @@ export class TcpflowCollector {
     }
   }
 
-  private pollLost(): void {
+  private pollLost(obj: BpfObject): void {
     this.monoToRealNs = clockNs(0) - clockNs(1);
-    const obj = this.obj;
-    if (!obj) return;
     try {
       const full = obj.percpuU64Sum("lost", TCPFLOW_LOST_RINGBUF);
       const table = obj.percpuU64Sum("lost", TCPFLOW_LOST_TABLE);
@@ -202,33 +194,18 @@ export class TcpflowCollector {
   }
 
   programIds(): number[] {
-    return [...this.progIds];
+    return this.tracer.programIds();
   }
 
   stats(): TcpflowStats {
     return { ...this.counts };
   }
 
-  private async teardown(): Promise<void> {
-    if (this.lostTimer) clearInterval(this.lostTimer);
-    this.lostTimer = undefined;
-    this.obj?.detach();
-    if (this.reader) await this.reader.stop();
-    this.reader = undefined;
-    this.flushCounters();
-    if (this.obj) {
-      this.pollLost();
-      this.obj.close();
-    }
-    this.obj = undefined;
-    this.progIds = [];
-    this.running = false;
-  }
-
   /** Detaches the programs, drains the ring, frees everything. */
   async stop(): Promise<void> {
     if (!this.running) return;
-    await this.teardown();
+    await this.tracer.teardown();
+    this.running = false;
     const s = this.counts;
     this.opts.logger?.info(
       {

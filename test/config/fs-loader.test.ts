@@ -162,6 +162,46 @@ test("a directory created after start is found by the periodic rescan, then watc
   await waitUntil("change seen", () => active().b === "memory@7s", 3000);
 });
 
+test("a file written while the loader reads the directory (another process's write at start) is seen through the watch", async () => {
+  // The write lands after the listing and before the first read is done: only a watch already in place sees it
+  // (the periodic rescan is a minute away).
+  writeJson("a.json", "a", "cpu", 5);
+  let wrote = false;
+  const during = (c: string) => {
+    if (!wrote) {
+      wrote = true;
+      writeJson("b.json", "b", "memory", 7);
+    }
+    return status(c);
+  };
+  loader = new FsConfigLoader({ directory: dir, rescanIntervalMs: 60_000, collectorStatus: during, logger: capturedLogger().logger });
+  await loader.start();
+  expect(wrote).toBe(true);
+  await waitUntil("b in force", () => active().b === "memory@7s", 3000);
+  expect(active()).toEqual({ a: "cpu@5s", b: "memory@7s" });
+});
+
+test("a directory created after start: a file written while the rescan reads it is seen through the watch", async () => {
+  const later = join(dir, "later");
+  let wrote = false;
+  const during = (c: string) => {
+    if (!wrote) {
+      wrote = true;
+      writeFileSync(join(later, "b.json"), JSON.stringify(objectJson("b", "memory", 7)));
+    }
+    return status(c);
+  };
+  loader = new FsConfigLoader({ directory: later, rescanIntervalMs: 60_000, collectorStatus: during, logger: capturedLogger().logger });
+  await loader.start();
+  expect(loader.view().state.watching).toBe(false);
+  mkdirSync(later);
+  writeFileSync(join(later, "a.json"), JSON.stringify(objectJson("a", "cpu", 4)));
+  loader.scan(); // the periodic rescan, a minute early
+  expect(active()).toEqual({ a: "cpu@4s" });
+  expect(wrote).toBe(true);
+  await waitUntil("b in force", () => active().b === "memory@7s", 3000);
+});
+
 test("a Kubernetes ConfigMap update (..data symlink swap) switches to the new content", async () => {
   const v1 = join(dir, "..2026_01_01");
   mkdirSync(v1);

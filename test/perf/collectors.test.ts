@@ -877,6 +877,43 @@ describe("cgroups (acceptance 26, 27, 28)", () => {
     expect(await detectCgroupVersion(io, `${mem}/sys/fs/cgroup`, sig())).toBe(1);
     await expect(detectCgroupVersion(io, `${makeTree({})}/sys/fs/cgroup`, sig())).rejects.toThrow("unable to detect cgroup version");
   });
+  test("discovery: cri-o's container scope, not its conmon's; ctr's v1 /<ns>/<id> containers only when asked", async () => {
+    const io = new HostIo("/nonexistent");
+    const C = "c".repeat(64);
+    const lone = "d".repeat(64);
+    const v2 = makeTree({
+      "sys/fs/cgroup/cgroup.controllers": "",
+      [`sys/fs/cgroup/kubepods.slice/crio-conmon-${C}.scope/cgroup.procs`]: "",
+      [`sys/fs/cgroup/kubepods.slice/crio-${C}.scope/cgroup.procs`]: "",
+      [`sys/fs/cgroup/kubepods.slice/crio-conmon-${lone}.scope/cgroup.procs`]: "",
+    });
+    // The walk meets the two scopes of C in listing order: either order gives the container's.
+    for (const conmonFirst of [true, false]) {
+      const ordered = new (class extends HostIo {
+        override async listOptional(path: string, signal?: AbortSignal) {
+          const rank = (n: string) => (n.startsWith("crio-conmon-") === conmonFirst ? 0 : 1);
+          return (await super.listOptional(path, signal)).sort((a, b) => rank(a.name) - rank(b.name));
+        }
+      })("/nonexistent");
+      const f = await discoverContainers(ordered, `${v2}/sys/fs/cgroup`, 2, "", sig());
+      expect(f.map((c) => c.relPath).sort()).toEqual([`kubepods.slice/crio-${C}.scope`, `kubepods.slice/crio-conmon-${lone}.scope`]);
+    }
+    const v1 = makeTree({
+      [`sys/fs/cgroup/cpu/default/${H64}/cpu.shares`]: "1",
+      [`sys/fs/cgroup/cpu/docker/${C}/cpu.shares`]: "1",
+      [`sys/fs/cgroup/cpu/k8s.io/${C}/cpu.shares`]: "1",
+      [`sys/fs/cgroup/cpu/user.slice/${lone}/cpu.shares`]: "1",
+    });
+    const r1 = `${v1}/sys/fs/cgroup`;
+    expect((await discoverContainers(io, r1, 1, "cpu", sig())).map((c) => c.relPath)).toEqual([`docker/${C}`]);
+    const withNs = await discoverContainers(io, r1, 1, "cpu", sig(), { namespaceChildren: true });
+    expect(withNs.map((c) => [c.relPath, c.path]).sort()).toEqual(
+      [
+        [`default/${H64}`, `${r1}/cpu/default/${H64}`],
+        [`docker/${C}`, `${r1}/cpu/docker/${C}`],
+      ].sort() as never,
+    );
+  });
 });
 
 describe("filesystem (node_exporter's filesystem collector; not in the original)", () => {

@@ -8,6 +8,8 @@
 // fs.watch, recursive) with a periodic full rescan as the safety net. Every change leads to one
 // rescan of the directory, so bursts, renames and Kubernetes ConfigMap symlink swaps all end in
 // the same state a fresh start would reach. A refused file keeps the last good object in force.
+// The watch is set before the directory is read (at start and when the directory appears): a file
+// another process writes while it is being read is then either in the listing or notified.
 
 import { closeSync, type FSWatcher, fstatSync, openSync, readdirSync, readSync, statSync, watch } from "node:fs";
 import { extname, join } from "node:path";
@@ -65,7 +67,6 @@ export class FsConfigLoader implements ConfigObjectSource {
   async start(): Promise<void> {
     this.running = true;
     this.scan();
-    this.ensureWatcher();
     this.rescanTimer = setInterval(() => this.scan(), this.opts.rescanIntervalMs);
     this.log.info({ directory: this.opts.directory, objects: this.inForce.size, refused: this.refused.size }, "config objects loaded");
   }
@@ -129,10 +130,12 @@ export class FsConfigLoader implements ConfigObjectSource {
     this.settleTimer = setTimeout(() => this.scan(), SETTLE_MS);
   }
 
-  /** Reads the directory, re-reads changed files, and recomputes the objects in force. Never throws. */
+  /** Watches the directory (if not yet), reads it, re-reads changed files, and recomputes the objects in force. Never throws. */
   scan(): void {
     if (!this.running) return;
     this.scans++;
+    // Watch first: a change made after the listing below would otherwise go unnoticed until the next rescan.
+    this.ensureWatcher();
     const paths = this.listConfigFiles();
     const next = new Map<string, FileState>();
     for (const path of paths) {
@@ -144,7 +147,6 @@ export class FsConfigLoader implements ConfigObjectSource {
     this.files = next;
     this.fileMeter.depth(next.size);
     this.recompute();
-    this.ensureWatcher();
   }
 
   private listConfigFiles(): string[] {

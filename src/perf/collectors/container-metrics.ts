@@ -12,9 +12,8 @@ import { type BoundMeter, meterBound } from "../../metrics/registry.ts";
 import type { HostPaths, PointCollector } from "../collector.ts";
 import { parseCgroupI64, parseCgroupU64, parseCpuMax, parseFlatKeyed } from "../parsers/cgroup.ts";
 import { U64_MAX } from "../parsers/num.ts";
-import type { CgroupContainer } from "./cgroup-discovery.ts";
+import { type CgroupContainer, detectCgroupVersion, discoverContainers } from "./cgroup-discovery.ts";
 import { auxvValues, BaseCollector, type CollectorOptions, spec } from "./common.ts";
-import { discoverServedContainers } from "./container-cgroups.ts";
 import { type ContainerLabelSource, RuntimeStateLabels } from "./container-labels.ts";
 
 /** Containers served per cycle unless the collector is told otherwise. */
@@ -136,7 +135,11 @@ export class ContainerMetricsCollector extends BaseCollector implements PointCol
 
   async collect(signal: AbortSignal): Promise<ContainerMetricsData> {
     const at = Math.floor(this.now() / 1000);
-    const { version, root, containers } = await discoverServedContainers(this.io, this.paths.sys, signal);
+    // Served: every container of the cpu hierarchy, ctr's /<ns>/<id> ones on v1 too, sorted by cgroup path.
+    const root = `${this.paths.sys}/fs/cgroup`;
+    const version = await detectCgroupVersion(this.io, root, signal);
+    const containers = await discoverContainers(this.io, root, version, "cpu", signal, { namespaceChildren: true });
+    containers.sort((a, b) => (a.relPath < b.relPath ? -1 : a.relPath > b.relPath ? 1 : 0));
     const served = containers.slice(0, this.max);
     const dropped = containers.length - served.length;
     if (dropped > 0) this.bound.dropped("over_cap", dropped);
