@@ -134,7 +134,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
   return stopped;
 }
 
-/** Everything but HTTP, in start order: store, collectors, eBPF, host graph, Kubernetes, service and runtime graphs, intake. */
+/** Everything but HTTP, in start order: store, collectors, eBPF, host graph, Kubernetes, intake. */
 async function buildComponents(ctx: CommandContext, targets: LiveTargets, metricSources: ExpositionSource[]): Promise<Component[]> {
   const { config, logger } = ctx;
   const paths = hostPaths(config);
@@ -232,39 +232,6 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets, metric
     components.push(hostgraph);
   }
 
-  // Kubernetes and gRPC modules load only when used: a standalone agent starts faster without them.
-  // The controller starts before the service and runtime graphs: its start returns at once and its
-  // LISTs (the slowest part of readiness with the cluster view on) run while their first scans and
-  // eBPF attaches do (docs/performance.md).
-  const kubeMod = config.enableKubernetesController ? await import("../kube/index.ts") : undefined;
-  const kubeConfig = await kubeMod?.detectKubeConfig({ kubeconfig: config.kubeconfig || undefined });
-  if (!config.enableKubernetesController) {
-    logger.info("Kubernetes controller off (--enable-kubernetes-controller=false)");
-  } else if (!kubeMod || !kubeConfig?.config) {
-    logger.warn({ reason: kubeConfig?.reason }, "Kubernetes controller off: no cluster configuration");
-  } else {
-    kube = kubeMod.createKubeController({
-      config: kubeConfig.config,
-      store,
-      logger: logger.child({ component: "kube" }),
-      nodeName: node,
-      provider: config.kubernetesProvider || undefined,
-      providerOptions: {
-        clusterName: config.clusterName || undefined,
-        eks: {
-          accountId: config.kubernetesProviderEksAccountId || undefined,
-          region: config.kubernetesProviderEksRegion || undefined,
-          clusterName: config.kubernetesProviderEksClusterName || undefined,
-          autodiscover: config.kubernetesProviderEksAutodiscover,
-        },
-      },
-      leaderElect: config.leaderElect,
-      // The host links to its Kubernetes Node once the cluster name is known; do not wait for the next refresh.
-      onClusterIdentified: () => void hostgraph?.relink().catch((e) => logger.warn({ err: errorMessage(e) }, "host graph relink failed")),
-    });
-    components.push(kube);
-  }
-
   // OOM kills on the runtime graph's containers: from the service graph's oomkill program when it is on, else their own.
   const oom = config.enableContainerDiscovery ? oomKillEvents(logger, paths.proc, config.enableNetworkGraph) : undefined;
   if (config.enableNetworkGraph) {
@@ -298,6 +265,36 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets, metric
     );
   } else {
     logger.info("container discovery off (--enable-container-discovery=false)");
+  }
+
+  // Kubernetes and gRPC modules load only when used: a standalone agent starts faster without them.
+  const kubeMod = config.enableKubernetesController ? await import("../kube/index.ts") : undefined;
+  const kubeConfig = await kubeMod?.detectKubeConfig({ kubeconfig: config.kubeconfig || undefined });
+  if (!config.enableKubernetesController) {
+    logger.info("Kubernetes controller off (--enable-kubernetes-controller=false)");
+  } else if (!kubeMod || !kubeConfig?.config) {
+    logger.warn({ reason: kubeConfig?.reason }, "Kubernetes controller off: no cluster configuration");
+  } else {
+    kube = kubeMod.createKubeController({
+      config: kubeConfig.config,
+      store,
+      logger: logger.child({ component: "kube" }),
+      nodeName: node,
+      provider: config.kubernetesProvider || undefined,
+      providerOptions: {
+        clusterName: config.clusterName || undefined,
+        eks: {
+          accountId: config.kubernetesProviderEksAccountId || undefined,
+          region: config.kubernetesProviderEksRegion || undefined,
+          clusterName: config.kubernetesProviderEksClusterName || undefined,
+          autodiscover: config.kubernetesProviderEksAutodiscover,
+        },
+      },
+      leaderElect: config.leaderElect,
+      // The host links to its Kubernetes Node once the cluster name is known; do not wait for the next refresh.
+      onClusterIdentified: () => void hostgraph?.relink().catch((e) => logger.warn({ err: errorMessage(e) }, "host graph relink failed")),
+    });
+    components.push(kube);
   }
 
   const apiKey = config.intakeApiKey;
