@@ -16,7 +16,9 @@
  * Anchors measured in the same run: the apiserver's own cost of serving the pods (paginated
  * protobuf LIST by a bare fetch loop, no processing) and each agent's RSS on the empty cluster.
  * Usage: bash bench/run.sh kube [--pods 5000] [--nodes 50] [--rate 100] [--create-rate 5]
- *   [--seconds 60] [--binary PATH] [--no-binary]
+ *   [--seconds 60] [--binary PATH] [--no-binary] [--compare-binary PATH [--compare-runs 3]]
+ * --compare-binary: an A/B of the whole agent's initial sync on the same cluster in the same run
+ * (ready, CPU to ready, peak RSS over the sync, RSS 10 s later), --binary and PATH alternating.
  */
 
 import * as fs from "node:fs";
@@ -39,6 +41,9 @@ const BINARY = process.argv.includes("--binary")
   ? process.argv[process.argv.indexOf("--binary") + 1]!
   : path.join(import.meta.dir, "../../dist/antimetal-agent");
 const WITH_BINARY = !process.argv.includes("--no-binary");
+/** --compare-binary PATH: after the churn, initial syncs of --binary and PATH alternate --compare-runs times. */
+const COMPARE = process.argv.includes("--compare-binary") ? process.argv[process.argv.indexOf("--compare-binary") + 1]! : undefined;
+const COMPARE_RUNS = arg("compare-runs", 3);
 const PER_RS = 50;
 const NAMESPACES = 5;
 
@@ -295,6 +300,40 @@ try {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }
+  // A/B of the initial sync: the two binaries alternate on the same cluster, medians per binary
+  let compare: Record<string, unknown> | undefined;
+  if (WITH_BINARY && COMPARE) {
+    const runsOf: Record<"a" | "b", Array<{ readyMs: number; cpuS: number; peakMiB: number; settledMiB: number }>> = { a: [], b: [] };
+    for (let r = 0; r < COMPARE_RUNS; r++) {
+      for (const which of ["a", "b"] as const) {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-kube-ab-"));
+        try {
+          const w = await startWholeAgent(which === "a" ? BINARY : COMPARE, env.kubeconfigPath, dir, 600_000);
+          const atReady = procStatus(w.proc.pid);
+          await Bun.sleep(10_000);
+          const settled = procStatus(w.proc.pid);
+          await w.stop();
+          runsOf[which].push({
+            readyMs: round(w.readyMs),
+            cpuS: round(w.cpuMsAtReady / 1000, 2),
+            peakMiB: round(Math.max(atReady.hwm, settled.hwm) / MiB),
+            settledMiB: round(settled.rss / MiB),
+          });
+        } finally {
+          fs.rmSync(dir, { recursive: true, force: true });
+        }
+      }
+    }
+    const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+    const summary = (rs: (typeof runsOf)["a"]) => ({
+      readyMsMedian: med(rs.map((x) => x.readyMs)),
+      cpuSecondsToReadyMedian: med(rs.map((x) => x.cpuS)),
+      peakRssMiBMedian: med(rs.map((x) => x.peakMiB)),
+      settledRssMiBMedian: med(rs.map((x) => x.settledMiB)),
+      runs: rs,
+    });
+    compare = { a: { binary: BINARY, ...summary(runsOf.a) }, b: { binary: COMPARE, ...summary(runsOf.b) } };
+  }
   const result = {
     bench: "kube",
     loadAverage: fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).map(Number),
@@ -359,6 +398,7 @@ try {
     wholeAgentAnchors: binaryEmpty
       ? { emptyClusterReadyMs: binaryEmpty.readyMs, emptyClusterSettledRssMiB: binaryEmpty.rssMiB }
       : undefined,
+    ...(compare ? { wholeAgentCompare: compare } : {}),
     targets: {
       syncObjectsPerSecondAtLeast2000: objects / (synced.ms / 1000) >= 2000,
       wholeAgentPeakRssUnder100MiB: whole ? (whole.peakRssDuringSyncMiB as number) < 100 : null,

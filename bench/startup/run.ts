@@ -19,7 +19,9 @@
 // not built here (its module is not served by this machine's Go module proxy); its figures as
 // measured on this kind of VM are printed beside ours as recorded anchors, not same-run ones.
 // Prints one JSON object. Usage: bun bench/startup/run.ts [--idle-seconds 60] [--runs 10]
-//   [--baseline-binary PATH] [--kube] [--only-kube]
+//   [--baseline-binary PATH] [--kube] [--only-kube] [--without-containers]
+// --without-containers repeats the cluster-view measurement with container discovery (the runtime
+// graph: its first scan, eBPF attaches and reader threads; on by default) off.
 
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -33,6 +35,8 @@ const agent = join(root, "dist/antimetal-agent");
 const baseline = process.argv.includes("--baseline-binary") ? process.argv[process.argv.indexOf("--baseline-binary") + 1] : undefined;
 const withKube = process.argv.includes("--kube") || process.argv.includes("--only-kube");
 const onlyKube = process.argv.includes("--only-kube");
+/** --without-containers: the cluster-view runs again with --enable-container-discovery=false (`*_kube_nocd`). */
+const withoutContainers = process.argv.includes("--without-containers");
 /** The Go agent (built from its published source), measured on this kind of 2-vCPU VM: issue 18. */
 const GO_AGENT_RECORDED = {
   kube_ready_ms: 40,
@@ -90,13 +94,13 @@ function loadAverage(): number[] {
   return (require("node:fs").readFileSync("/proc/loadavg", "utf8") as string).split(" ").slice(0, 3).map(Number);
 }
 
-type Kind = "agent" | "hello" | "baseline" | "agent_kube" | "baseline_kube";
+type Kind = "agent" | "hello" | "baseline" | "agent_kube" | "baseline_kube" | "agent_kube_nocd" | "baseline_kube_nocd";
 const binaryOf = (kind: Kind) => (kind === "hello" ? hello : kind.startsWith("baseline") ? baseline! : agent);
 let kubeconfig = "";
 
 async function start(kind: Kind) {
   const port = await freePort();
-  const kubeFlags = kind.endsWith("_kube")
+  const kubeFlags = kind.includes("_kube")
     ? [
         "--kubeconfig",
         kubeconfig,
@@ -108,6 +112,8 @@ async function start(kind: Kind) {
         "bench",
       ]
     : ["--enable-kubernetes-controller=false"];
+  // _nocd: container discovery (the runtime graph, on by default) off, to show the cluster view's own cost
+  if (kind.endsWith("_nocd")) kubeFlags.push("--enable-container-discovery=false");
   const pprofPort = await freePort();
   const cmd =
     kind === "hello"
@@ -257,6 +263,7 @@ if (withKube) {
   try {
     kubeconfig = env.kubeconfigPath;
     await measure(baseline ? ["agent_kube", "baseline_kube"] : ["agent_kube"]);
+    if (withoutContainers) await measure(baseline ? ["agent_kube_nocd", "baseline_kube_nocd"] : ["agent_kube_nocd"]);
   } finally {
     await env.stop();
   }
@@ -283,6 +290,12 @@ if (withKube && baseline) {
   const bk = result.baseline_kube as typeof a;
   (result.ratios as Record<string, number>).kube_ready_vs_baseline = Number((ak.ready_ms_median / bk.ready_ms_median).toFixed(2));
   (result.ratios as Record<string, number>).kube_idle_rss_vs_baseline = Number((ak.idle_rss_mib / bk.idle_rss_mib).toFixed(2));
+  if (withoutContainers) {
+    const an = result.agent_kube_nocd as typeof a;
+    const bn = result.baseline_kube_nocd as typeof a;
+    (result.ratios as Record<string, number>).kube_nocd_ready_vs_baseline = Number((an.ready_ms_median / bn.ready_ms_median).toFixed(2));
+    (result.ratios as Record<string, number>).kube_nocd_idle_rss_vs_baseline = Number((an.idle_rss_mib / bn.idle_rss_mib).toFixed(2));
+  }
 }
 if (withKube) {
   const ak = result.agent_kube as typeof a;
