@@ -23,6 +23,7 @@ import type { ContinuousCollector, HostPaths } from "../perf/collector.ts";
 import { stuckReadCalls } from "../perf/io.ts";
 import type { CollectorRegistry } from "../perf/registry.ts";
 import type { MetricsRouter } from "../perf/router.ts";
+import { startInBackground } from "../runtime/background.ts";
 import type { Component } from "../runtime/component.ts";
 import { Lifecycle } from "../runtime/lifecycle.ts";
 import { onReloadSignal, onShutdownSignal } from "../runtime/signals.ts";
@@ -92,7 +93,7 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
   let rest: Component[];
   const targets: LiveTargets = {};
   try {
-    rest = await buildComponents(ctx, targets, metricSources);
+    rest = await buildComponents(ctx, targets, metricSources, () => lifecycle?.readiness().ready ?? false);
   } catch (e) {
     if (e instanceof ConfigError) throw e;
     logger.error({ err: errorMessage(e) }, "agent failed to start");
@@ -135,7 +136,13 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
 }
 
 /** Everything but HTTP, in start order: store, collectors, eBPF, host graph, Kubernetes, intake. */
-async function buildComponents(ctx: CommandContext, targets: LiveTargets, metricSources: ExpositionSource[]): Promise<Component[]> {
+async function buildComponents(
+  ctx: CommandContext,
+  targets: LiveTargets,
+  metricSources: ExpositionSource[],
+  /** Whether the agent is ready (/readyz): components that start after it wait for this. */
+  agentReady: () => boolean,
+): Promise<Component[]> {
   const { config, logger } = ctx;
   const paths = hostPaths(config);
   const node = nodeName(config);
@@ -250,18 +257,25 @@ async function buildComponents(ctx: CommandContext, targets: LiveTargets, metric
   if (config.enableContainerDiscovery) {
     const { createRuntimeGraphComponent } = await import("../containers/index.ts");
     let systemName: Promise<string> | undefined;
+    // After the agent is ready: its first scan and eBPF loads (about 100 ms of the main thread and
+    // 25 MiB at start) neither hold up /readyz nor the kube controller's initial LIST, and its first
+    // scan finds the Pods already stored to link its containers to.
     components.push(
-      createRuntimeGraphComponent({
-        store,
-        paths,
-        intervalMs: config.containersUpdateInterval,
-        // The hardware graph's SystemNode name, read once (it is the host's identity).
-        systemName: () => (systemName ??= readSystemName(paths)),
-        logger: logger.child({ component: "runtime-graph" }),
-        kubeCluster: () => kube?.cluster()?.clusterName,
-        liveEvents: procexitEvents(logger),
-        oomKills: oom?.events,
-      }),
+      startInBackground(
+        createRuntimeGraphComponent({
+          store,
+          paths,
+          intervalMs: config.containersUpdateInterval,
+          // The hardware graph's SystemNode name, read once (it is the host's identity).
+          systemName: () => (systemName ??= readSystemName(paths)),
+          logger: logger.child({ component: "runtime-graph" }),
+          kubeCluster: () => kube?.cluster()?.clusterName,
+          liveEvents: procexitEvents(logger),
+          oomKills: oom?.events,
+        }),
+        logger,
+        { after: agentReady },
+      ),
     );
   } else {
     logger.info("container discovery off (--enable-container-discovery=false)");

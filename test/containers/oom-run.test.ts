@@ -32,7 +32,9 @@ for (const netgraph of [false, true])
     expect(process.getuid?.()).toBe(0);
     agent = await startAgent([...BASE, `--enable-network-graph=${netgraph}`]);
     await agent.waitForLog((r) => r.msg === "runtime graph published");
-    await waitForStatus(`http://127.0.0.1:${agent.ports.probes}/readyz`, 200, 30_000); // every component started
+    await waitForStatus(`http://127.0.0.1:${agent.ports.probes}/readyz`, 200, 30_000);
+    // the runtime graph starts in the background: its eBPF attaches may follow /readyz
+    await agent.waitForLog((r) => r.msg === "started in the background" && r.component === "runtime-graph");
     const attached = agent.logs.filter((r) => r.msg === "oomkill attached" && r.component === "oomkill");
     expect(attached).toHaveLength(1);
     expect(agent.logs.some((r) => r.msg === "runtime graph: OOM kills not recorded on containers")).toBe(false);
