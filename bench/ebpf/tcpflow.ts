@@ -6,7 +6,7 @@
 
 /**
  * tcpflow beside libbpf-tools tcplife, in the same run, on the same connection storm
- * (bench/ebpf/tcpflow-storm.c, compiled here with cc: one process per CPU, loopback
+ * (bench/ebpf/tcpflow-storm.c, compiled here with cc: two processes per CPU, loopback
  * connect/accept/close, RST close so ports never run out).
  * For each target rate (1k/s, 10k/s, and as fast as the generator goes) and each repetition:
  * both tracers attached at once, the storm runs, then
@@ -89,13 +89,18 @@ async function rest(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<st
 
 interface Run {
   achieved: number;
-  agent: { capture: number; cpuPerConnUs: number; userUs: number; bpfUs: number; lost: string };
+  agent: { capture: number; cpuPerConnUs: number; userUs: number; bpfUs: number; lost: string; skipped: string };
   tcplife: { capture: number; cpuPerConnUs: number; userUs: number; bpfUs: number };
   bpfStats: boolean;
 }
 
 async function once(rate: number): Promise<Run> {
-  const storm = Bun.spawn([STORM, String(rate), String(SECONDS)], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  // Two generator processes per CPU: on a shared machine more runnable processes keep its share.
+  const storm = Bun.spawn([STORM, String(rate), String(SECONDS), String(2 * navigator.hardwareConcurrency)], {
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "inherit",
+  });
   const sr = (storm.stdout as ReadableStream<Uint8Array>).getReader() as ReadableStreamDefaultReader<Uint8Array>;
   const first = new TextDecoder().decode((await sr.read()).value);
   const hello = JSON.parse(first.split("\n")[0]!) as { port: number; bpf_stats: number };
@@ -122,7 +127,7 @@ async function once(rate: number): Promise<Run> {
   const c1 = { ours: cpuSeconds(ours.pid), life: cpuSeconds(life.pid), oursBpf: bpfRunNs(ours.pid), lifeBpf: bpfRunNs(life.pid) };
   ours.stdin.write("stop\n");
   ours.stdin.end();
-  const oursOut = JSON.parse((await rest(oursReader)).trim().split("\n").pop()!) as { closes: number; lost: string };
+  const oursOut = JSON.parse((await rest(oursReader)).trim().split("\n").pop()!) as { closes: number; lost: string; skipped: string };
   life.kill("SIGINT");
   await life.exited;
   const lifeCloses = (await lifeText).split("\n").filter((l) => {
@@ -135,7 +140,7 @@ async function once(rate: number): Promise<Run> {
   const l = part(c1.life - c0.life, c1.lifeBpf - c0.lifeBpf);
   return {
     achieved: n / result.seconds,
-    agent: { capture: oursOut.closes / (2 * n), cpuPerConnUs: a.userUs + a.bpfUs, ...a, lost: oursOut.lost },
+    agent: { capture: oursOut.closes / (2 * n), cpuPerConnUs: a.userUs + a.bpfUs, ...a, lost: oursOut.lost, skipped: oursOut.skipped },
     tcplife: { capture: lifeCloses / (2 * n), cpuPerConnUs: l.userUs + l.bpfUs, ...l },
     bpfStats: hello.bpf_stats === 1,
   };
@@ -170,6 +175,7 @@ for (const [label, rate] of [
       user_us: Number(m((r) => r.agent.userUs).toFixed(2)),
       bpf_us: Number(m((r) => r.agent.bpfUs).toFixed(2)),
       lost: runs.map((r) => r.agent.lost),
+      skipped_runs: runs.map((r) => r.agent.skipped),
     },
     tcplife: {
       capture: m((r) => r.tcplife.capture),

@@ -23,6 +23,7 @@ import { ebpfCapabilities, readKernelVersion } from "./features.ts";
 import { TCPFLOW_LOST_RINGBUF, TCPFLOW_LOST_TABLE, TCPFLOW_RINGBUF_BYTES } from "./gen/tcpflow_types.ts";
 import { type EbpfMetrics, registerEbpfMetrics } from "./metrics.ts";
 import { BpfObject } from "./object.ts";
+import { programRecursionMisses } from "./prog-misses.ts";
 import type { RingBufferReader } from "./ringbuf.ts";
 import { type FlowEvent, parseFlowRecord } from "./tcpflow-decode.ts";
 import { registerTcpflowMetrics, type TcpflowMetrics } from "./tcpflow-metrics.ts";
@@ -62,6 +63,8 @@ export interface TcpflowStats {
   closes: number;
   lostRingbufFull: bigint;
   lostTableFull: bigint;
+  /** Runs of the programs the kernel skipped (nested on one CPU; see prog-misses.ts). */
+  lostRecursion: bigint;
   rejected: number;
 }
 
@@ -74,7 +77,15 @@ export class TcpflowCollector {
   private lostTimer: ReturnType<typeof setInterval> | undefined;
   private running = false;
   private monoToRealNs = clockNs(0) - clockNs(1);
-  private readonly counts: TcpflowStats = { connects: 0, accepts: 0, closes: 0, lostRingbufFull: 0n, lostTableFull: 0n, rejected: 0 };
+  private readonly counts: TcpflowStats = {
+    connects: 0,
+    accepts: 0,
+    closes: 0,
+    lostRingbufFull: 0n,
+    lostTableFull: 0n,
+    lostRecursion: 0n,
+    rejected: 0,
+  };
   private unpublished = { connect: 0, accept: 0, close: 0 };
   private progIds: number[] = [];
   lastError: Error | undefined;
@@ -196,6 +207,9 @@ export class TcpflowCollector {
       if (table > this.counts.lostTableFull) this.metrics.lost.inc({ reason: "table_full" }, Number(table - this.counts.lostTableFull));
       this.counts.lostRingbufFull = full;
       this.counts.lostTableFull = table;
+      const skipped = programRecursionMisses(this.progIds);
+      if (skipped > this.counts.lostRecursion) this.metrics.lost.inc({ reason: "recursion" }, Number(skipped - this.counts.lostRecursion));
+      this.counts.lostRecursion = skipped;
     } catch (e) {
       this.lastError = e as Error;
     }
@@ -236,6 +250,7 @@ export class TcpflowCollector {
         accepts: s.accepts,
         closes: s.closes,
         lost: String(s.lostRingbufFull + s.lostTableFull),
+        skipped: String(s.lostRecursion),
         rejected: s.rejected,
       },
       "tcpflow detached",
