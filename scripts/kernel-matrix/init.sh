@@ -97,6 +97,7 @@ run_programs() {
     attached=yes
     sleep 0.2
     # tcpflow: the client sends 7 bytes and half-closes, the server (cat) echoes them and closes.
+    ifconfig lo 127.0.0.1 up
     nc -l -p 7777 -e /bin/cat > /dev/null 2>&1 &
     t=0
     while [ $t -lt 20 ]; do

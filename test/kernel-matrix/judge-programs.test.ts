@@ -64,7 +64,7 @@ test("tcpflow: a missing end or wrong bytes fail, naming it", () => {
 test("oomkill and procexit: the kill or a process not seen fails", () => {
   expect(judgeOomkill(guest(GOOD.filter((r) => r.program !== "oomkill"))).text).toBe("FAIL: no OOM kill of pid 300 (saw none)");
   expect(judgeOomkill(guest(GOOD, { header: { oom_pid: 0 } })).text).toBe("FAIL: the OOM step did not run");
-  const noExit = GOOD.filter((r) => !(r.program === "procexit" && r.kind === "exit" && r.pid === 202));
+  const noExit = GOOD.filter((r) => !(r.program === "procexit" && r.kind === "exit" && (r as { pid?: number }).pid === 202));
   expect(judgeProcexit(guest(noExit)).text).toBe("FAIL: 1 of 2 processes without exec+exit");
 });
 
