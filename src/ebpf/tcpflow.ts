@@ -30,7 +30,7 @@ import { registerTcpflowMetrics, type TcpflowMetrics } from "./tcpflow-metrics.t
 import { attachTracer } from "./tracer-attach.ts";
 
 export const TCPFLOW_PROGRAMS = [
-  "tracepoint__sock__inet_sock_set_state",
+  "tp_btf__inet_sock_set_state",
   "tracepoint__syscalls__sys_exit_accept4",
   "tracepoint__syscalls__sys_exit_accept",
 ] as const;
