@@ -2,7 +2,8 @@
 /*
  * tcpflow: TCP connections opened and ended, with the owning process, its cgroup and network
  * namespace, bytes each way and duration (the tcplife approach: sock:inet_sock_set_state plus
- * CO-RE reads of tcp_sock, tracepoints only — no kprobes, no fentry).
+ * CO-RE reads of tcp_sock, tracepoints only — no kprobes, no fentry; the state change as a BTF raw
+ * tracepoint, see below).
  *
  * A per-socket table `socks` (keyed by struct sock *) holds the start time and the owner:
  *   - connect: SYN_SENT happens inside connect(2), so pid/comm/cgroup are the caller's;
@@ -206,6 +207,16 @@ int BPF_PROG(tp_btf__inet_sock_set_state, struct sock *sk, int os, int ns)
 		return 0;
 	}
 	if (ns == TCP_CLOSE) {
+		if (os == TCP_SYN_RECV && !(si->flags & TCPFLOW_F_ACTIVE) && !si->opened) {
+			/*
+			 * A passive child that never finished the handshake and was never accepted: not a
+			 * connection. Seen when the handshake's ACK and the first data segment are processed
+			 * on two CPUs at once and both create a child; the loser is closed straight from
+			 * SYN_RECV, with the same 4-tuple as the real one.
+			 */
+			bpf_map_delete_elem(&socks, &key);
+			return 0;
+		}
 		__u8 failed = (os == TCP_SYN_SENT) ? TCPFLOW_F_FAILED : 0;
 		submit(sk, si, TCPFLOW_KIND_CLOSE, failed, now);
 		bpf_map_delete_elem(&socks, &key);
