@@ -23,5 +23,13 @@ console.log("ready");
 for await (const _line of console) break;
 await c.stop();
 const s = c.stats();
-console.log(JSON.stringify({ closes, records: all, lost: String(s.lostRingbufFull + s.lostTableFull), rejected: s.rejected }));
+console.log(
+  JSON.stringify({
+    closes,
+    records: all,
+    lost: String(s.lostRingbufFull + s.lostTableFull),
+    skipped: String(s.lostRecursion),
+    rejected: s.rejected,
+  }),
+);
 process.exit(0);

@@ -2,7 +2,8 @@
 /*
  * tcpflow: TCP connections opened and ended, with the owning process, its cgroup and network
  * namespace, bytes each way and duration (the tcplife approach: sock:inet_sock_set_state plus
- * CO-RE reads of tcp_sock, tracepoints only — no kprobes, no fentry).
+ * CO-RE reads of tcp_sock, tracepoints only — no kprobes, no fentry; the state change as a BTF raw
+ * tracepoint, see below).
  *
  * A per-socket table `socks` (keyed by struct sock *) holds the start time and the owner:
  *   - connect: SYN_SENT happens inside connect(2), so pid/comm/cgroup are the caller's;
@@ -29,7 +30,6 @@ char LICENSE[] SEC("license") = "GPL";
 #define AF_INET 2
 #define AF_INET6 10
 #define IPPROTO_TCP 6
-#define E2BIG 7
 #define SEND_SHUTDOWN 2
 
 /* Wake the reader only once this many bytes wait (0: every record); the reader polls for the rest. */
@@ -78,7 +78,8 @@ static __always_inline void fill_tuple(struct tcpflow_event *e, struct sock *sk)
 {
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	e->family = family;
-	e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	/* inet_sport, not skc_num: at CLOSE inet_put_port has already zeroed skc_num. */
+	e->sport = __builtin_bswap16(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	e->dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	if (family == AF_INET) {
@@ -87,22 +88,6 @@ static __always_inline void fill_tuple(struct tcpflow_event *e, struct sock *sk)
 	} else {
 		bpf_core_read(e->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
 		bpf_core_read(e->daddr, 16, &sk->__sk_common.skc_v6_daddr);
-	}
-}
-
-/* The tuple as the tracepoint captured it (the socket's own port may already be released at CLOSE). */
-static __always_inline void fill_tuple_ctx(struct tcpflow_event *e, struct trace_event_raw_inet_sock_set_state *ctx, struct sock *sk)
-{
-	e->family = ctx->family;
-	e->sport = ctx->sport;
-	e->dport = ctx->dport;
-	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	if (ctx->family == AF_INET) {
-		bpf_probe_read_kernel(e->saddr, 4, ctx->saddr);
-		bpf_probe_read_kernel(e->daddr, 4, ctx->daddr);
-	} else {
-		bpf_probe_read_kernel(e->saddr, 16, ctx->saddr_v6);
-		bpf_probe_read_kernel(e->daddr, 16, ctx->daddr_v6);
 	}
 }
 
@@ -134,8 +119,7 @@ static __always_inline void payload_bytes(struct tcpflow_event *e, struct sock *
 	e->bytes_received = received >= peer_fin ? received - peer_fin : 0;
 }
 
-static __always_inline void submit(struct sock *sk, struct trace_event_raw_inet_sock_set_state *ctx, struct sock_info *si, __u8 kind,
-				   __u8 extra_flags, __u64 now)
+static __always_inline void submit(struct sock *sk, struct sock_info *si, __u8 kind, __u8 extra_flags, __u64 now)
 {
 	struct tcpflow_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
@@ -150,10 +134,7 @@ static __always_inline void submit(struct sock *sk, struct trace_event_raw_inet_
 	e->kind = kind;
 	e->flags = si->flags | extra_flags;
 	__builtin_memcpy(e->comm, si->comm, sizeof(e->comm));
-	if (ctx)
-		fill_tuple_ctx(e, ctx, sk);
-	else
-		fill_tuple(e, sk);
+	fill_tuple(e, sk);
 	if (kind == TCPFLOW_KIND_CLOSE)
 		payload_bytes(e, sk, si);
 	__u64 flags = 0;
@@ -171,16 +152,24 @@ static __always_inline void take_ident(struct sock_info *si)
 	si->flags |= TCPFLOW_F_IDENT;
 }
 
-SEC("tracepoint/sock/inet_sock_set_state")
-int tracepoint__sock__inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+/*
+ * A BTF-typed raw tracepoint (tp_btf, 5.5+) rather than the classic tracepoint: the kernel skips a
+ * classic tracepoint program while any BPF program of that kind runs on the CPU (one global
+ * per-CPU counter), so a softirq's state change arriving while execsnoop, an accept-exit program or
+ * another tool's program runs in a syscall was lost. A raw tracepoint program is skipped only when
+ * it is itself interrupted on that CPU (counted as its recursion_misses), and skips no event
+ * construction either: the arguments are the socket and the two states.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tp_btf__inet_sock_set_state, struct sock *sk, int os, int ns)
 {
-	if (ctx->protocol != IPPROTO_TCP)
+	__u16 protocol = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (protocol != IPPROTO_TCP)
 		return 0;
-	if (ctx->family != AF_INET && ctx->family != AF_INET6)
+	if (family != AF_INET && family != AF_INET6)
 		return 0;
-	struct sock *sk = (struct sock *)ctx->skaddr;
 	__u64 key = (__u64)sk;
-	int ns = ctx->newstate, os = ctx->oldstate;
 	__u64 now = bpf_ktime_get_ns();
 
 	if (ns == TCP_SYN_SENT) {
@@ -195,9 +184,15 @@ int tracepoint__sock__inet_sock_set_state(struct trace_event_raw_inet_sock_set_s
 	}
 	if (ns == TCP_SYN_RECV) {
 		/* A passive child socket (softirq); accept(2) names its owner later. */
+		/*
+		 * BPF_ANY: an entry at this address is a freed socket's whose delete failed. Any failure
+		 * is counted: -E2BIG (table full) or -EBUSY (this CPU was inside another socks update
+		 * when the softirq came, the hash table's per-CPU bucket lock; about 1 in 40k at 10k
+		 * connections/s).
+		 */
 		struct sock_info si = {};
 		si.start_ns = now;
-		if (bpf_map_update_elem(&socks, &key, &si, BPF_NOEXIST) == -E2BIG)
+		if (bpf_map_update_elem(&socks, &key, &si, BPF_ANY))
 			count_lost(TCPFLOW_LOST_TABLE);
 		return 0;
 	}
@@ -207,13 +202,23 @@ int tracepoint__sock__inet_sock_set_state(struct trace_event_raw_inet_sock_set_s
 	if (ns == TCP_ESTABLISHED) {
 		if ((si->flags & TCPFLOW_F_ACTIVE) && !si->opened) {
 			si->opened = 1;
-			submit(sk, ctx, si, TCPFLOW_KIND_CONNECT, 0, now);
+			submit(sk, si, TCPFLOW_KIND_CONNECT, 0, now);
 		}
 		return 0;
 	}
 	if (ns == TCP_CLOSE) {
+		if (os == TCP_SYN_RECV && !(si->flags & TCPFLOW_F_ACTIVE) && !si->opened) {
+			/*
+			 * A passive child that never finished the handshake and was never accepted: not a
+			 * connection. Seen when the handshake's ACK and the first data segment are processed
+			 * on two CPUs at once and both create a child; the loser is closed straight from
+			 * SYN_RECV, with the same 4-tuple as the real one.
+			 */
+			bpf_map_delete_elem(&socks, &key);
+			return 0;
+		}
 		__u8 failed = (os == TCP_SYN_SENT) ? TCPFLOW_F_FAILED : 0;
-		submit(sk, ctx, si, TCPFLOW_KIND_CLOSE, failed, now);
+		submit(sk, si, TCPFLOW_KIND_CLOSE, failed, now);
 		bpf_map_delete_elem(&socks, &key);
 		return 0;
 	}
@@ -250,7 +255,7 @@ static __always_inline int on_accept_exit(long ret)
 		return 0;
 	take_ident(si);
 	si->opened = 1;
-	submit(sk, NULL, si, TCPFLOW_KIND_ACCEPT, 0, bpf_ktime_get_ns());
+	submit(sk, si, TCPFLOW_KIND_ACCEPT, 0, bpf_ktime_get_ns());
 	return 0;
 }
 

@@ -13,6 +13,9 @@
 #                arguments (and one exec of a missing file) runs
 #   collect      antimetal-agent collect (the point collectors)
 #   nobtf-check, nobtf-execsnoop   the same with /sys/kernel/btf hidden (kernel without BTF)
+#   programs     collect --collectors tcpflow,oomkill,procexit (one agent start, all three
+#                programs attached) while a loopback nc exchange of 7 bytes each way, 5 runs of
+#                /bin/true and one OOM kill in a 16 MiB memory cgroup happen; then SIGINT
 # tracefs is deliberately not mounted: the agent mounts it itself, as on a bare host.
 /bin/busybox mkdir -p /proc /sys /dev /tmp /run
 /bin/busybox mount -t proc proc /proc
@@ -38,13 +41,13 @@ emit() { # step exit-code file
   echo "KMATRIX-END $1"
 }
 
-# Waits until the agent (pid $1) holds both tracepoint attachments: one perf event fd per program.
+# Waits until the agent (pid $1) holds its tracepoint attachments ($2, default 2): one perf event fd per program.
 wait_attached() {
   i=0
   while [ $i -lt 1200 ]; do
     kill -0 "$1" 2>/dev/null || return 1
     n="$(ls -l /proc/$1/fd 2>/dev/null | grep -c 'perf_event')"
-    [ "$n" -ge 2 ] && return 0
+    [ "$n" -ge "${2:-2}" ] && return 0
     sleep 0.1; i=$((i + 1))
   done
   return 1
@@ -85,6 +88,48 @@ run_execsnoop() { # step-name
   emit "$1" $rc /tmp/$1.res
 }
 
+# tcpflow, oomkill and procexit at once: 6 tracepoints (3 + 1 + 2), each program given something to see.
+# tcpflow attaches its raw tracepoint (a bpf_link, not a perf event) first, so 5 perf events = all six.
+run_programs() {
+  "$AGENT" collect --collectors tcpflow,oomkill,procexit --duration 300s > /tmp/programs.out 2> /tmp/programs.err &
+  pid=$!
+  attached=no; echoed=0; procs=""; oompid=0; oomrc=0
+  if wait_attached $pid 5; then
+    attached=yes
+    sleep 0.2
+    # tcpflow: the client sends 7 bytes and half-closes, the server (cat) echoes them and closes.
+    ifconfig lo 127.0.0.1 up
+    nc -l -p 7777 -e /bin/cat > /dev/null 2>&1 &
+    t=0
+    while [ $t -lt 20 ]; do
+      printf kmatrix | nc 127.0.0.1 7777 > /tmp/nc.got 2>/dev/null && [ -s /tmp/nc.got ] && break
+      sleep 0.2; t=$((t + 1))
+    done
+    echoed="$(wc -c < /tmp/nc.got)"
+    # procexit: known pids exec and exit.
+    i=1
+    while [ $i -le 5 ]; do
+      /bin/true kmatrix-proc & procs="$procs${procs:+,}$!"; wait $!
+      i=$((i + 1))
+    done
+    # oomkill: a shell doubling a string in a 16 MiB memory cgroup (cgroup v2) is killed.
+    echo +memory > /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
+    mkdir -p /sys/fs/cgroup/kmatrix-oom
+    echo 16M > /sys/fs/cgroup/kmatrix-oom/memory.max
+    echo 0 > /sys/fs/cgroup/kmatrix-oom/memory.swap.max 2>/dev/null
+    sh -c 'echo $$ > /sys/fs/cgroup/kmatrix-oom/cgroup.procs && x=kmatrix && while :; do x="$x$x"; done' &
+    oompid=$!
+    wait $oompid; oomrc=$?
+    sleep 1 # the records reach the reader (it polls every 100 ms)
+    kill -INT $pid
+  fi
+  wait $pid; rc=$?
+  echo "{\"attached\":\"$attached\",\"port\":7777,\"sent\":7,\"echoed\":$echoed,\"procs\":[$procs],\"oom_pid\":$oompid,\"oom_status\":$oomrc}" > /tmp/programs.res
+  cat /tmp/programs.out >> /tmp/programs.res
+  emit programs-stderr 0 /tmp/programs.err
+  emit programs $rc /tmp/programs.res
+}
+
 echo "KMATRIX-BOOTED $(uname -r) $(uname -m)"
 for step in $STEPS; do
   case "$step" in
@@ -92,6 +137,7 @@ for step in $STEPS; do
       "$AGENT" check --format json > /tmp/check.out 2> /tmp/check.err; rc=$?
       emit check-stderr 0 /tmp/check.err; emit check $rc /tmp/check.out ;;
     execsnoop) run_execsnoop execsnoop ;;
+    programs) run_programs ;;
     collect)
       "$AGENT" collect > /tmp/collect.out 2> /tmp/collect.err; rc=$?
       emit collect-stderr 0 /tmp/collect.err; emit collect $rc /tmp/collect.out ;;

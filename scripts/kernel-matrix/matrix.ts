@@ -92,7 +92,16 @@ export interface Cell {
   text: string;
 }
 
-export const PROGRAM_COLUMNS = ["check", "execsnoop load+attach", "execsnoop capture", "collect", "no BTF"] as const;
+export const PROGRAM_COLUMNS = [
+  "check",
+  "execsnoop load+attach",
+  "execsnoop capture",
+  "collect",
+  "no BTF",
+  "tcpflow",
+  "oomkill",
+  "procexit",
+] as const;
 export type Column = (typeof PROGRAM_COLUMNS)[number];
 
 export interface KernelResult {
@@ -261,11 +270,97 @@ export function judgeNoBtf(run: GuestRun): Cell {
 
 /** The columns each architecture runs (arm64 is emulated: the smallest set that proves the programs). */
 export function columnsFor(arch: Arch): Column[] {
-  return arch === "amd64" ? [...PROGRAM_COLUMNS] : ["check", "execsnoop load+attach", "execsnoop capture", "no BTF"];
+  return arch === "amd64"
+    ? [...PROGRAM_COLUMNS]
+    : ["check", "execsnoop load+attach", "execsnoop capture", "no BTF", "tcpflow", "oomkill", "procexit"];
 }
 
 export function stepsFor(arch: Arch): string[] {
-  return arch === "amd64" ? ["check", "execsnoop", "collect", "nobtf"] : ["check", "execsnoop", "nobtf"];
+  return arch === "amd64" ? ["check", "execsnoop", "collect", "nobtf", "programs"] : ["check", "execsnoop", "nobtf", "programs"];
+}
+
+interface ProgramsRun {
+  header: { attached?: string; port?: number; sent?: number; echoed?: number; procs?: number[]; oom_pid?: number } | undefined;
+  records: Array<Record<string, unknown>>;
+  errors: Record<string, string>;
+}
+
+function readPrograms(s: StepResult): ProgramsRun {
+  const lines = s.output.split("\n").filter((l) => l.trim());
+  const out: ProgramsRun = { header: parseJson(lines[0] ?? "") as ProgramsRun["header"], records: [], errors: {} };
+  for (const l of lines.slice(1)) {
+    const j = parseJson(l) as Record<string, unknown> | undefined;
+    if (!j) out.errors.output = `not JSON: ${l.slice(0, 120)}`;
+    else if (j.errors) Object.assign(out.errors, j.errors);
+    else out.records.push(j);
+  }
+  return out;
+}
+
+/** The "programs" step for one program: it loaded and attached (no error, the agent held all 6 attachments and exited 0), then `see` judges its records. */
+function judgeProgram(run: GuestRun, program: string, see: (r: ProgramsRun, recs: Array<Record<string, unknown>>) => string | Cell): Cell {
+  const s = step(run, "programs");
+  if (!s) return fail("no result from collect --collectors tcpflow,oomkill,procexit");
+  const r = readPrograms(s);
+  if (r.errors[program]) return fail(r.errors[program]!.slice(0, 200));
+  if (s.exitCode > 128) return fail(`the agent was killed by ${signalName(s.exitCode - 128)} (exit ${s.exitCode})`);
+  if (s.exitCode !== 0 || Object.keys(r.errors).length)
+    return fail(
+      `exit ${s.exitCode}: ${JSON.stringify(r.errors).slice(0, 200)} ${(step(run, "programs-stderr")?.output ?? "").slice(0, 200)}`,
+    );
+  if (r.header?.attached !== "yes") return fail("the agent never held its six tracepoint attachments");
+  const v = see(
+    r,
+    r.records.filter((x) => x.program === program),
+  );
+  return typeof v === "string" ? { ok: true, text: v } : v;
+}
+
+/** The nc exchange from both ends: connect, accept and two closes with 7 payload bytes each way. */
+export function judgeTcpflow(run: GuestRun): Cell {
+  return judgeProgram(run, "tcpflow", (r, recs) => {
+    const port = r.header?.port;
+    if (r.header?.echoed !== r.header?.sent)
+      return fail(`the nc exchange did not complete (echoed ${r.header?.echoed} of ${r.header?.sent})`);
+    const ok = (x: Record<string, unknown>) => x.failed !== true;
+    const out = recs.filter((x) => x.dport === port && x.direction === "outbound" && ok(x));
+    const inn = recs.filter((x) => x.sport === port && x.direction === "inbound");
+    const connect = out.find((x) => x.kind === "connect");
+    const accept = inn.find((x) => x.kind === "accept");
+    const bytes = (x: Record<string, unknown> | undefined) => (x ? `${x.bytes_sent}/${x.bytes_received}` : "none");
+    const cOut = out.find((x) => x.kind === "close");
+    const cIn = inn.find((x) => x.kind === "close");
+    const problems: string[] = [];
+    if (!connect) problems.push("no connect");
+    if (!accept) problems.push("no accept");
+    if (bytes(cOut) !== "7/7") problems.push(`client close bytes ${bytes(cOut)}, want 7/7`);
+    if (bytes(cIn) !== "7/7") problems.push(`server close bytes ${bytes(cIn)}, want 7/7`);
+    if (problems.length) return fail(problems.join(", "));
+    return "ok (3 tracepoints; connect, accept, 2 closes, 7 B each way)";
+  });
+}
+
+/** An OOM kill in the step's memory-limited cgroup names the killed shell's pid. */
+export function judgeOomkill(run: GuestRun): Cell {
+  return judgeProgram(run, "oomkill", (r, recs) => {
+    const pid = r.header?.oom_pid;
+    if (!pid) return fail("the OOM step did not run");
+    if (!recs.some((x) => x.pid === pid)) return fail(`no OOM kill of pid ${pid} (saw ${recs.map((x) => x.pid).join(",") || "none"})`);
+    return "ok (1 tracepoint; the OOM kill seen)";
+  });
+}
+
+/** Every /bin/true of the step seen to exec and exit with its pid. */
+export function judgeProcexit(run: GuestRun): Cell {
+  return judgeProgram(run, "procexit", (r, recs) => {
+    const pids = r.header?.procs ?? [];
+    if (pids.length === 0) return fail("no processes were run");
+    const seen = (kind: string, pid: number) =>
+      recs.some((x) => x.kind === kind && x.pid === pid && (kind === "exit" || x.comm === "true"));
+    const missing = pids.filter((p) => !seen("exec", p) || !seen("exit", p));
+    if (missing.length) return fail(`${missing.length} of ${pids.length} processes without exec+exit`);
+    return `ok (2 tracepoints; ${pids.length}/${pids.length} exec+exit)`;
+  });
 }
 
 export function judge(kernel: KernelSpec, run: GuestRun, bootSeconds: number, accel: "kvm" | "tcg"): KernelResult {
@@ -275,6 +370,9 @@ export function judge(kernel: KernelSpec, run: GuestRun, bootSeconds: number, ac
     "execsnoop capture": judgeExecsnoopCapture,
     collect: judgeCollect,
     "no BTF": judgeNoBtf,
+    tcpflow: judgeTcpflow,
+    oomkill: judgeOomkill,
+    procexit: judgeProcexit,
   };
   const cells: KernelResult["cells"] = {};
   for (const col of columnsFor(kernel.arch)) {

@@ -8,6 +8,7 @@
 
 import { ConfigError } from "../config/load.ts";
 import { runExecsnoopCommand, runTcpflowCommand } from "../ebpf/index.ts";
+import { PROGRAM_COLLECTORS, type ProgramCollector, runProgramsCommand } from "../ebpf/programs-command.ts";
 import { runCollect } from "../perf/collect-command.ts";
 import type { MetricType } from "../perf/collector.ts";
 import { assertKnownCollectors } from "./collectors-flag.ts";
@@ -17,6 +18,20 @@ import { type CommandContext, collectorOptions, hostPaths } from "./context.ts";
 export async function collectCommand(ctx: CommandContext): Promise<number> {
   const { config } = ctx;
   const requested = config.collectCollectors;
+  if (requested.includes("oomkill") || requested.includes("procexit")) {
+    const bad = requested.filter((c) => !(PROGRAM_COLLECTORS as readonly string[]).includes(c));
+    if (bad.length > 0)
+      throw new ConfigError(
+        `invalid --collectors: oomkill, procexit and tcpflow record for --duration and cannot be combined with ${bad.join(", ")}`,
+      );
+    const { output, exitCode } = await runProgramsCommand({
+      programs: requested as ProgramCollector[],
+      durationMs: config.duration,
+      logger: ctx.logger.child({ component: "collect" }),
+    });
+    ctx.stdout(output);
+    return exitCode;
+  }
   if (requested.includes("tcpflow")) {
     if (requested.length > 1)
       throw new ConfigError("invalid --collectors: tcpflow records for --duration and cannot be combined with other collectors");

@@ -18,7 +18,7 @@ export const COMMANDS: Record<Command | "version", { usage: string; summary: str
   collect: {
     usage: "antimetal-agent collect [--collectors a,b] [--format json] [flags]",
     summary:
-      'Collect host metrics once and print one JSON object keyed by metric type. Failed collectors are listed under "errors".\n--collectors execsnoop or --collectors tcpflow records exec events or TCP connections for --duration and prints JSON lines.',
+      'Collect host metrics once and print one JSON object keyed by metric type. Failed collectors are listed under "errors".\n--collectors execsnoop or --collectors tcpflow records exec events or TCP connections for --duration and prints JSON lines; --collectors oomkill,procexit,tcpflow records those programs together (each line names its program).',
   },
   store: {
     usage: "antimetal-agent store resources [--type T] | relationships [--subject KEY] [--object KEY] [--predicate T] | stats [flags]",

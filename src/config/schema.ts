@@ -174,7 +174,7 @@ export const OPTIONS = {
   collectCollectors: {
     flag: "collectors",
     placeholder: "A,B",
-    help: 'collectors to print, comma-separated; "all" (the default) is every point collector available here; execsnoop alone records exec events for --duration, tcpflow alone TCP connections (JSON lines)',
+    help: 'collectors to print, comma-separated; "all" (the default) is every point collector available here; execsnoop alone records exec events for --duration, tcpflow alone TCP connections, and any of oomkill, procexit, tcpflow together their records (JSON lines with a program field)',
     schema: list,
     default: "",
     commands: ["collect"],

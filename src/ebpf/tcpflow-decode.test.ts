@@ -8,7 +8,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { RecordError } from "./execsnoop-decode.ts";
-import { encodeTcpflowEvent, TCPFLOW_EVENT_SIZE, type TcpflowEvent } from "./gen/tcpflow_types.ts";
+import { decodeTcpflowEvent, encodeTcpflowEvent, TCPFLOW_EVENT_SIZE, type TcpflowEvent } from "./gen/tcpflow_types.ts";
 import { formatAddr, parseFlowRecord } from "./tcpflow-decode.ts";
 
 function addr(...bytes: number[]): Uint8Array {
@@ -86,6 +86,55 @@ describe("tcpflow record decoder", () => {
     expect(parseFlowRecord(mapped, 0, TCPFLOW_EVENT_SIZE)).toMatchObject({ family: 4, saddr: "192.168.1.2", daddr: "10.1.2.3" });
     expect(formatAddr(6, addr(0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 2))).toBe("fe80::1:0:0:2");
     expect(formatAddr(6, addr(0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0))).toBe("1:0:1:0:1:0:1:0");
+  });
+
+  test("records read in place at an offset of a shared buffer agree with the generated decoder", () => {
+    const stride = TCPFLOW_EVENT_SIZE + 8;
+    const view = new DataView(new ArrayBuffer(stride * 64));
+    for (let i = 0; i < 64; i++) {
+      const v6 = i % 2 === 1;
+      encodeTcpflowEvent(
+        view,
+        {
+          tsNs: 10n ** 12n + BigInt(i),
+          startNs: 10n ** 12n,
+          cgroupId: BigInt(i) << 40n,
+          bytesSent: BigInt(i) * 3n,
+          bytesReceived: 2n ** 63n + BigInt(i),
+          pid: 4_000_000 + i,
+          netns: 4026531840 + i,
+          family: v6 ? 10 : 2,
+          sport: 65535 - i,
+          dport: i,
+          kind: 1 + (i % 3),
+          flags: i % 8,
+          saddr: v6 ? addr(0xfd, 0, i, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, i) : addr(10, i, 255, 1),
+          daddr: v6 ? addr(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 1, 2, 3, i) : addr(192, 0, 2, i),
+          comm: i === 5 ? "größe-über" : `proc-${i}`.repeat(i % 4),
+        },
+        i * stride,
+      );
+    }
+    for (let i = 0; i < 64; i++) {
+      const f = parseFlowRecord(view, i * stride, TCPFLOW_EVENT_SIZE);
+      const e = decodeTcpflowEvent(view, i * stride);
+      const af = e.family === 2 ? 4 : 6;
+      expect(f).toMatchObject({
+        tsNs: e.tsNs,
+        startNs: e.startNs,
+        cgroupId: e.cgroupId,
+        bytesSent: e.bytesSent,
+        bytesReceived: e.bytesReceived,
+        pid: e.pid,
+        netns: e.netns,
+        sport: e.sport,
+        dport: e.dport,
+        comm: e.comm,
+        saddr: formatAddr(af, e.saddr),
+        daddr: formatAddr(af, e.daddr),
+      });
+    }
+    expect(parseFlowRecord(view, 5 * stride, TCPFLOW_EVENT_SIZE).comm).toBe("größe-über");
   });
 
   test("short, unknown-kind and unknown-family records are rejected with a reason", () => {

@@ -13,7 +13,9 @@
 import { formatIpv6Groups } from "../perf/parsers/if-inet6.ts";
 import { RecordError } from "./execsnoop-decode.ts";
 import {
-  decodeTcpflowEvent,
+  bytesToString,
+  TCPFLOW_COMM_LEN,
+  TCPFLOW_EVENT_LAYOUT,
   TCPFLOW_EVENT_SIZE,
   TCPFLOW_F_ACTIVE,
   TCPFLOW_F_FAILED,
@@ -64,46 +66,79 @@ const KINDS: Record<number, FlowKind> = {
 
 /** Text form of a 4- or 16-byte address; ::ffff:a.b.c.d becomes a.b.c.d. */
 export function formatAddr(family: 4 | 6, b: Uint8Array): string {
-  if (family === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-  const mapped = b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff;
-  if (mapped) return `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
+  return addrAt(family, b, 0);
+}
+
+/** formatAddr of the address at b[o..]: read in place, no copy (the hot path decodes every record). */
+function addrAt(family: 4 | 6, b: Uint8Array, o: number): string {
+  if (family === 4 || isV4MappedAt(b, o)) {
+    const v = family === 4 ? o : o + 12;
+    return `${b[v]}.${b[v + 1]}.${b[v + 2]}.${b[v + 3]}`;
+  }
   const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((b[i]! << 8) | b[i + 1]!);
+  for (let i = o; i < o + 16; i += 2) groups.push((b[i]! << 8) | b[i + 1]!);
   return formatIpv6Groups(groups);
 }
 
-/** Decodes one record; throws RecordError (truncated, invalid) for a malformed one. */
-export function parseFlowRecord(view: DataView, off: number, len: number): FlowEvent {
-  if (len < TCPFLOW_EVENT_SIZE) throw new RecordError("truncated", `tcpflow record of ${len} bytes, expected ${TCPFLOW_EVENT_SIZE}`);
-  const e = decodeTcpflowEvent(view, off);
-  const kind = KINDS[e.kind];
-  if (!kind) throw new RecordError("invalid", `tcpflow record kind ${e.kind} unknown`);
-  if (e.family !== 2 && e.family !== 10) throw new RecordError("invalid", `tcpflow record family ${e.family} unknown`);
-  const mapped = e.family === 10 && isV4Mapped(e.saddr) && isV4Mapped(e.daddr);
-  const family: 4 | 6 = e.family === 2 || mapped ? 4 : 6;
-  const rawFamily: 4 | 6 = e.family === 2 ? 4 : 6;
-  return {
-    kind,
-    tsNs: e.tsNs,
-    startNs: e.startNs,
-    durationNs: kind === "close" && e.tsNs >= e.startNs ? e.tsNs - e.startNs : 0n,
-    pid: e.pid,
-    comm: e.comm,
-    cgroupId: e.cgroupId,
-    netns: e.netns,
-    family,
-    saddr: formatAddr(rawFamily, e.saddr),
-    sport: e.sport,
-    daddr: formatAddr(rawFamily, e.daddr),
-    dport: e.dport,
-    direction: e.flags & TCPFLOW_F_ACTIVE ? "outbound" : "inbound",
-    failed: (e.flags & TCPFLOW_F_FAILED) !== 0,
-    identKnown: (e.flags & TCPFLOW_F_IDENT) !== 0,
-    bytesSent: e.bytesSent,
-    bytesReceived: e.bytesReceived,
-  };
+function isV4MappedAt(b: Uint8Array, o: number): boolean {
+  for (let i = o; i < o + 10; i++) if (b[i] !== 0) return false;
+  return b[o + 10] === 0xff && b[o + 11] === 0xff;
 }
 
-function isV4Mapped(b: Uint8Array): boolean {
-  return b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff;
+/** char[16] at b[o..] up to its NUL; ASCII (every kernel comm in practice) without TextDecoder. */
+function commAt(b: Uint8Array, o: number): string {
+  let end = o;
+  let ascii = true;
+  while (end < o + TCPFLOW_COMM_LEN && b[end] !== 0) {
+    if (b[end]! >= 0x80) ascii = false;
+    end++;
+  }
+  if (!ascii) return bytesToString(b.subarray(o, end));
+  let s = "";
+  for (let i = o; i < end; i++) s += String.fromCharCode(b[i]!);
+  return s;
+}
+
+const O = TCPFLOW_EVENT_LAYOUT;
+
+/**
+ * Decodes one record; throws RecordError (truncated, invalid) for a malformed one. Reads the fields
+ * in place (one byte view per record, no copies of the address and comm fields): this runs for
+ * every connect, accept and close on the host.
+ */
+export function parseFlowRecord(view: DataView, off: number, len: number): FlowEvent {
+  if (len < TCPFLOW_EVENT_SIZE) throw new RecordError("truncated", `tcpflow record of ${len} bytes, expected ${TCPFLOW_EVENT_SIZE}`);
+  const kind = KINDS[view.getUint8(off + O.kind.offset)];
+  if (!kind) throw new RecordError("invalid", `tcpflow record kind ${view.getUint8(off + O.kind.offset)} unknown`);
+  const rawFamily = view.getUint16(off + O.family.offset, true);
+  if (rawFamily !== 2 && rawFamily !== 10) throw new RecordError("invalid", `tcpflow record family ${rawFamily} unknown`);
+  const b = new Uint8Array(view.buffer, view.byteOffset + off, TCPFLOW_EVENT_SIZE);
+  const sa = O.saddr.offset;
+  const da = O.daddr.offset;
+  const mapped = rawFamily === 10 && isV4MappedAt(b, sa) && isV4MappedAt(b, da);
+  const family: 4 | 6 = rawFamily === 2 || mapped ? 4 : 6;
+  const af: 4 | 6 = rawFamily === 2 ? 4 : 6;
+  const tsNs = view.getBigUint64(off + O.ts_ns.offset, true);
+  const startNs = view.getBigUint64(off + O.start_ns.offset, true);
+  const flags = view.getUint8(off + O.flags.offset);
+  return {
+    kind,
+    tsNs,
+    startNs,
+    durationNs: kind === "close" && tsNs >= startNs ? tsNs - startNs : 0n,
+    pid: view.getUint32(off + O.pid.offset, true),
+    comm: commAt(b, O.comm.offset),
+    cgroupId: view.getBigUint64(off + O.cgroup_id.offset, true),
+    netns: view.getUint32(off + O.netns.offset, true),
+    family,
+    saddr: addrAt(af, b, sa),
+    sport: view.getUint16(off + O.sport.offset, true),
+    daddr: addrAt(af, b, da),
+    dport: view.getUint16(off + O.dport.offset, true),
+    direction: flags & TCPFLOW_F_ACTIVE ? "outbound" : "inbound",
+    failed: (flags & TCPFLOW_F_FAILED) !== 0,
+    identKnown: (flags & TCPFLOW_F_IDENT) !== 0,
+    bytesSent: view.getBigUint64(off + O.bytes_sent.offset, true),
+    bytesReceived: view.getBigUint64(off + O.bytes_received.offset, true),
+  };
 }

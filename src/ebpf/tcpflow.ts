@@ -23,12 +23,13 @@ import { ebpfCapabilities, readKernelVersion } from "./features.ts";
 import { TCPFLOW_LOST_RINGBUF, TCPFLOW_LOST_TABLE, TCPFLOW_RINGBUF_BYTES } from "./gen/tcpflow_types.ts";
 import { type EbpfMetrics, registerEbpfMetrics } from "./metrics.ts";
 import { BpfObject } from "./object.ts";
+import { programRecursionMisses } from "./prog-misses.ts";
 import { type FlowEvent, parseFlowRecord } from "./tcpflow-decode.ts";
 import { registerTcpflowMetrics, type TcpflowMetrics } from "./tcpflow-metrics.ts";
 import { Tracer } from "./tracer-attach.ts";
 
 export const TCPFLOW_PROGRAMS = [
-  "tracepoint__sock__inet_sock_set_state",
+  "tp_btf__inet_sock_set_state",
   "tracepoint__syscalls__sys_exit_accept4",
   "tracepoint__syscalls__sys_exit_accept",
 ] as const;
@@ -61,6 +62,8 @@ export interface TcpflowStats {
   closes: number;
   lostRingbufFull: bigint;
   lostTableFull: bigint;
+  /** Runs of the programs the kernel skipped (nested on one CPU; see prog-misses.ts). */
+  lostRecursion: bigint;
   rejected: number;
 }
 
@@ -71,7 +74,15 @@ export class TcpflowCollector {
   private readonly tracer: Tracer;
   private running = false;
   private monoToRealNs = clockNs(0) - clockNs(1);
-  private readonly counts: TcpflowStats = { connects: 0, accepts: 0, closes: 0, lostRingbufFull: 0n, lostTableFull: 0n, rejected: 0 };
+  private readonly counts: TcpflowStats = {
+    connects: 0,
+    accepts: 0,
+    closes: 0,
+    lostRingbufFull: 0n,
+    lostTableFull: 0n,
+    lostRecursion: 0n,
+    rejected: 0,
+  };
   private unpublished = { connect: 0, accept: 0, close: 0 };
   lastError: Error | undefined;
 
@@ -188,6 +199,9 @@ export class TcpflowCollector {
       if (table > this.counts.lostTableFull) this.metrics.lost.inc({ reason: "table_full" }, Number(table - this.counts.lostTableFull));
       this.counts.lostRingbufFull = full;
       this.counts.lostTableFull = table;
+      const skipped = programRecursionMisses(this.tracer.programIds());
+      if (skipped > this.counts.lostRecursion) this.metrics.lost.inc({ reason: "recursion" }, Number(skipped - this.counts.lostRecursion));
+      this.counts.lostRecursion = skipped;
     } catch (e) {
       this.lastError = e as Error;
     }
@@ -213,6 +227,7 @@ export class TcpflowCollector {
         accepts: s.accepts,
         closes: s.closes,
         lost: String(s.lostRingbufFull + s.lostTableFull),
+        skipped: String(s.lostRecursion),
         rejected: s.rejected,
       },
       "tcpflow detached",

@@ -22,7 +22,7 @@ import type { Component } from "../runtime/component.ts";
 import type { Store, Subscription } from "../store/types.ts";
 import { errorMessage } from "../util/errors.ts";
 import { type GraphStore, ServiceGraph } from "./graph.ts";
-import { KubeIndex } from "./k8s-index.ts";
+import { INDEXED_TYPES, KubeIndex } from "./k8s-index.ts";
 import { registerNetgraphMetrics } from "./metrics.ts";
 import { CgroupPodResolver, podUidFromCgroupText, type WorkloadResolver } from "./workload.ts";
 
@@ -74,9 +74,7 @@ export class NetgraphComponent implements Component {
   }
 
   async start(): Promise<void> {
-    const filters = ["k8s.io.api.core.v1.Pod", "k8s.io.api.core.v1.Service", "k8s.io.api.core.v1.Node"].map((type) =>
-      create(TypeDescriptorSchema, { kind: RESOURCE_KIND, type }),
-    );
+    const filters = INDEXED_TYPES.map((type) => create(TypeDescriptorSchema, { kind: RESOURCE_KIND, type }));
     this.sub = this.opts.store.subscribe(filters, (ev) => {
       try {
         this.index.apply(ev);

@@ -147,7 +147,7 @@ function endpointOfRef(ref: ResourceRef): Endpoint {
 
 export class ServiceGraph {
   private readonly edges = new Map<string, Edge>();
-  private readonly open = new Map<string, string>();
+  private readonly open = new Map<string, string[]>();
   /** Initiator tuples closed recently (both ends on this host report the same connection). */
   private readonly recentCloses = new Map<string, number>();
   private readonly externalRefs = new Map<string, number>();
@@ -201,7 +201,14 @@ export class ServiceGraph {
     return { kind: "external", ref, id: `${EXTERNAL_ENDPOINT_TYPE}//${block}` };
   }
 
-  /** Attributes one flow record and updates (or creates) its edge. Returns the edge key, or why not. */
+  /**
+   * Attributes one flow record and updates (or creates) its edge. When the server end (the peer of
+   * an outbound flow, the local end of an inbound one) is a Pod whose address and port an
+   * EndpointSlice lists for a Service, the connection also counts on the edge initiator → that
+   * Service: a client that dials the Pod directly (a headless Service, client-side balancing) and
+   * the server's view of a connection made through the ClusterIP both name the Service, as the
+   * client's view of a ClusterIP connection does. Returns the (first) edge key, or why not.
+   */
   observe(f: Flow): string | Unattributed {
     const flowKey = `${f.netns}|${f.saddr}|${f.sport}|${f.daddr}|${f.dport}`;
     if (f.kind === "close") this.release(flowKey); // whatever this close is attributed to now
@@ -209,8 +216,19 @@ export class ServiceGraph {
     const local = this.local(f);
     if (!local) return this.skip("no_local_workload");
     const remote = this.remote(f);
-    const [subject, object] = f.direction === "outbound" ? [local, remote] : [remote, local];
+    const outbound = f.direction === "outbound";
+    const [subject, object] = outbound ? [local, remote] : [remote, local];
     if (subject.id === object.id) return this.skip("self");
+    const first = this.count(subject, object, f, flowKey);
+    if (object.kind === "pod") {
+      const [addr, port] = outbound ? [f.daddr, f.dport] : [f.saddr, f.sport];
+      for (const svc of this.opts.index.servicesOfEndpoint(addr, port)) if (svc.id !== subject.id) this.count(subject, svc, f, flowKey);
+    }
+    return first;
+  }
+
+  /** Counts the flow on the edge subject → object (created if new). */
+  private count(subject: Endpoint, object: Endpoint, f: Flow, flowKey: string): string | Unattributed {
     const key = `${subject.id}\n${object.id}`;
     const now = this.now();
     let e = this.edges.get(key);
@@ -225,12 +243,13 @@ export class ServiceGraph {
     }
     e.lastSeen = now;
     if (f.kind !== "close") {
-      if (!this.open.has(flowKey)) {
-        if (this.open.size < this.maxOpen) {
-          this.open.set(flowKey, key);
-          e.open++;
-          this.openMeter.depth(this.open.size);
-        } else this.openMeter.dropped("full");
+      let keys = this.open.get(flowKey);
+      if (!keys && this.open.size < this.maxOpen) this.open.set(flowKey, (keys = []));
+      if (!keys) this.openMeter.dropped("full");
+      else if (!keys.includes(key)) {
+        keys.push(key);
+        e.open++;
+        this.openMeter.depth(this.open.size);
       }
       this.write(key, e);
       return key;
@@ -240,10 +259,11 @@ export class ServiceGraph {
       return key;
     }
     // One connection on one edge, whichever end reports it (an end that names a different edge,
-    // e.g. the Service the client dialled, counts on that edge).
-    const tuple =
-      f.direction === "outbound" ? `${f.saddr}|${f.sport}>${f.daddr}|${f.dport}` : `${f.daddr}|${f.dport}>${f.saddr}|${f.sport}`;
-    const initiator = `${key}#${tuple}`;
+    // e.g. the Service the client dialled, counts on that edge). The initiator's own address and
+    // port name the connection: both ends see them alike, also when the client dialled a
+    // ClusterIP and the server sees its Pod address.
+    const client = f.direction === "outbound" ? `${f.saddr}|${f.sport}` : `${f.daddr}|${f.dport}`;
+    const initiator = `${key}#${client}`;
     if (this.recentCloses.delete(initiator)) {
       // The other end, on this host too, already counted this connection.
     } else {
@@ -261,13 +281,15 @@ export class ServiceGraph {
     return key;
   }
 
-  /** Ends an open connection on the edge its open record named. */
+  /** Ends an open connection on the edges its open record named. */
   private release(flowKey: string): void {
-    const edgeKey = this.open.get(flowKey);
-    if (edgeKey === undefined) return;
+    const keys = this.open.get(flowKey);
+    if (keys === undefined) return;
     this.open.delete(flowKey);
-    const e = this.edges.get(edgeKey);
-    if (e) e.open = Math.max(0, e.open - 1);
+    for (const edgeKey of keys) {
+      const e = this.edges.get(edgeKey);
+      if (e) e.open = Math.max(0, e.open - 1);
+    }
     this.openMeter.depth(this.open.size);
   }
 

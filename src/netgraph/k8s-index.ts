@@ -12,16 +12,26 @@
  *   Pod:     metadata(1){uid 5}, spec(2){nodeName 10, hostNetwork 11}, status(3){podIP 6, podIPs 12{ip 1}}
  *   Service: spec(2){clusterIP 3, clusterIPs 18}
  *   Node:    status(3){addresses 5{type 1, address 2}}
+ *   EndpointSlice: metadata(1){labels 11{key 1, value 2}}, endpoints(2){addresses 1,
+ *            targetRef 4{kind 1, namespace 2, name 3}}, ports(3){port 3}
+ * EndpointSlices add two lookups: an endpoint address whose targetRef is a Pod names that Pod when
+ * no Pod, Service or Node in the store has the address (the slice often arrives first, and the
+ * Pod object may not be in the store at all), and (address, port) → the Services
+ * (label kubernetes.io/service-name) that list it as an endpoint.
  */
 
-import { fromBinary } from "@bufbuild/protobuf";
+import { create, fromBinary } from "@bufbuild/protobuf";
 import { resourceRefOf } from "../graph/keys.ts";
-import { type Resource, type ResourceRef, ResourceSchema } from "../proto/gen/resource/v1/resource_pb.ts";
+import { KubernetesNamespaceSchema, NamespaceSchema } from "../proto/gen/resource/v1/namespace_pb.ts";
+import { type Resource, type ResourceRef, ResourceRefSchema, ResourceSchema } from "../proto/gen/resource/v1/resource_pb.ts";
 import type { StoreEvent, WireObject } from "../store/types.ts";
 
 export const POD_TYPE = "k8s.io.api.core.v1.Pod";
 export const SERVICE_TYPE = "k8s.io.api.core.v1.Service";
 export const NODE_TYPE = "k8s.io.api.core.v1.Node";
+export const ENDPOINT_SLICE_TYPE = "k8s.io.api.discovery.v1.EndpointSlice";
+/** The resource types the index reads (the component subscribes to exactly these). */
+export const INDEXED_TYPES = [POD_TYPE, SERVICE_TYPE, NODE_TYPE, ENDPOINT_SLICE_TYPE] as const;
 
 export type PeerKind = "pod" | "service" | "node";
 
@@ -143,13 +153,76 @@ export function nodeAddresses(raw: Uint8Array): string[] {
   return out;
 }
 
+export interface EndpointSliceFacts {
+  /** The owning Service (label kubernetes.io/service-name); "" when unlabelled. */
+  service: string;
+  /** Port numbers of the slice; a port without a number means every port (0 here). */
+  ports: number[];
+  endpoints: Array<{ addresses: string[]; pod?: { namespace: string; name: string } }>;
+}
+
+export function endpointSliceFacts(raw: Uint8Array): EndpointSliceFacts {
+  const b = body(raw);
+  const meta = sub(raw, b, 1)[0];
+  let service = "";
+  for (const l of sub(raw, meta, 11))
+    if (text(raw, sub(raw, l, 1)[0]) === "kubernetes.io/service-name") service = text(raw, sub(raw, l, 2)[0]);
+  const ports = sub(raw, b, 3).map((p) => varintField(raw, p, 3));
+  const endpoints = sub(raw, b, 2).map((ep) => {
+    const addresses = sub(raw, ep, 1)
+      .map((a) => text(raw, a))
+      .filter((a) => a !== "");
+    const ref = sub(raw, ep, 4)[0];
+    const name = text(raw, sub(raw, ref, 3)[0]);
+    const pod = ref && text(raw, sub(raw, ref, 1)[0]) === "Pod" && name ? { namespace: text(raw, sub(raw, ref, 2)[0]), name } : undefined;
+    return { addresses, pod };
+  });
+  return { service, ports, endpoints };
+}
+
+/** A ref of `type` named namespace/name in the same cluster as `like` (an object of that namespace's cluster). */
+function kubeRef(like: Resource, type: string, namespace: string, name: string): ResourceRef {
+  const ns = like.metadata?.namespace;
+  const cluster = ns?.namespace.case === "kube" ? ns.namespace.value.cluster : "";
+  return create(ResourceRefSchema, {
+    typeUrl: type,
+    name,
+    namespace: create(NamespaceSchema, { namespace: { case: "kube", value: create(KubernetesNamespaceSchema, { cluster, namespace }) } }),
+  });
+}
+
+/** key → (contributing object id → target): several objects may claim one key; the first one left answers. */
+class Claims {
+  private readonly m = new Map<string, Map<string, Target>>();
+  add(key: string, owner: string, t: Target): void {
+    let c = this.m.get(key);
+    if (!c) this.m.set(key, (c = new Map()));
+    c.set(owner, t);
+  }
+  drop(key: string, owner: string): void {
+    const c = this.m.get(key);
+    if (c?.delete(owner) && c.size === 0) this.m.delete(key);
+  }
+  first(key: string): Target | undefined {
+    const c = this.m.get(key);
+    return c ? c.values().next().value : undefined;
+  }
+  all(key: string): Target[] {
+    return [...(this.m.get(key)?.values() ?? [])];
+  }
+}
+
 /** Pods (not hostNetwork) by IP and by UID, Services by ClusterIP, Nodes by address and name. */
 export class KubeIndex {
   private readonly byIp = new Map<string, Target>();
   private readonly byUid = new Map<string, Target>();
   private readonly nodesByName = new Map<string, Target>();
   /** What each resource put in the maps, so an update or delete removes exactly that. */
-  private readonly entries = new Map<string, { ips: string[]; uid?: string; node?: string }>();
+  private readonly entries = new Map<string, { ips: string[]; uid?: string; node?: string; epPods?: string[]; epPorts?: string[] }>();
+  /** EndpointSlice endpoint address → its Pod (targetRef). */
+  private readonly endpointPods = new Claims();
+  /** "address|port" (port 0: every port) → the Services that list it. */
+  private readonly endpointServices = new Claims();
 
   get size(): number {
     return this.entries.size;
@@ -165,14 +238,41 @@ export class KubeIndex {
 
   upsert(r: Resource): void {
     const type = r.type?.type ?? "";
-    if (type !== POD_TYPE && type !== SERVICE_TYPE && type !== NODE_TYPE) return;
+    if (type !== POD_TYPE && type !== SERVICE_TYPE && type !== NODE_TYPE && type !== ENDPOINT_SLICE_TYPE) return;
     const raw = r.spec?.value;
     if (!raw) return;
     this.remove(r);
     const ref = resourceRefOf(r);
     const id = `${type}/${r.metadata?.namespace?.namespace.case === "kube" ? r.metadata.namespace.namespace.value.namespace : ""}/${ref.name}`;
-    const entry: { ips: string[]; uid?: string; node?: string } = { ips: [] };
-    if (type === POD_TYPE) {
+    const entry: { ips: string[]; uid?: string; node?: string; epPods?: string[]; epPorts?: string[] } = { ips: [] };
+    if (type === ENDPOINT_SLICE_TYPE) {
+      const f = endpointSliceFacts(raw);
+      const ns = r.metadata?.namespace?.namespace.case === "kube" ? r.metadata.namespace.namespace.value.namespace : "";
+      const svc: Target | undefined = f.service
+        ? { kind: "service", ref: kubeRef(r, SERVICE_TYPE, ns, f.service), id: `${SERVICE_TYPE}/${ns}/${f.service}` }
+        : undefined;
+      entry.epPods = [];
+      entry.epPorts = [];
+      for (const ep of f.endpoints) {
+        const pod = ep.pod;
+        for (const a of ep.addresses) {
+          if (pod) {
+            const podNs = pod.namespace || ns;
+            this.endpointPods.add(a, id, {
+              kind: "pod",
+              ref: kubeRef(r, POD_TYPE, podNs, pod.name),
+              id: `${POD_TYPE}/${podNs}/${pod.name}`,
+            });
+            entry.epPods.push(a);
+          }
+          if (svc)
+            for (const p of f.ports) {
+              this.endpointServices.add(`${a}|${p}`, id, svc);
+              entry.epPorts.push(`${a}|${p}`);
+            }
+        }
+      }
+    } else if (type === POD_TYPE) {
       const f = podFacts(raw);
       const t: Target = { kind: "pod", ref, id };
       if (!f.hostNetwork) entry.ips = f.ips;
@@ -205,10 +305,20 @@ export class KubeIndex {
     for (const ip of e.ips) if (this.byIp.get(ip)?.id === id) this.byIp.delete(ip);
     if (e.uid && this.byUid.get(e.uid)?.id === id) this.byUid.delete(e.uid);
     if (e.node && this.nodesByName.get(e.node)?.id === id) this.nodesByName.delete(e.node);
+    for (const a of e.epPods ?? []) this.endpointPods.drop(a, id);
+    for (const k of e.epPorts ?? []) this.endpointServices.drop(k, id);
   }
 
+  /** A Pod, Service or Node at this address; else the Pod an EndpointSlice names for it. */
   byAddress(ip: string): Target | undefined {
-    return this.byIp.get(ip);
+    return this.byIp.get(ip) ?? this.endpointPods.first(ip);
+  }
+
+  /** The Services whose EndpointSlices list ip:port as an endpoint (a slice port without a number: any port). */
+  servicesOfEndpoint(ip: string, port: number): Target[] {
+    const out = this.endpointServices.all(`${ip}|${port}`);
+    for (const t of this.endpointServices.all(`${ip}|0`)) if (!out.some((o) => o.id === t.id)) out.push(t);
+    return out;
   }
 
   podByUid(uid: string): Target | undefined {

@@ -12,11 +12,16 @@
  * (bounded, metered) because the process is often gone by the time its connection closes. When
  * the process is already gone, the cgroup id (the cgroup v2 directory's inode number) is looked up
  * in an index of the cgroup2 tree's directories, rebuilt at most every 10 s on a miss.
+ * Host files go through HostIo like the rest of the agent: /proc/<pid>/cgroup and
+ * /proc/self/mountinfo with its bounded synchronous procfs read (the lookup runs per flow record,
+ * synchronously), the cgroup tree with its kernfs listing, only when the root is an in-memory
+ * filesystem (cgroupfs). The directory inode (the cgroup id) is a stat of that kernfs directory.
  */
 
-import { type Dirent, readdirSync, readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import { type BoundMeter, meterBound } from "../metrics/registry.ts";
+import { HostIo } from "../perf/io.ts";
 import { podUidFromPath } from "../perf/parsers/cgroup.ts";
 
 export interface WorkloadResolver {
@@ -43,6 +48,8 @@ export interface CgroupResolverOptions {
   cgroupRoots?: { unified?: string; memory?: string };
   /** Cached answers (default 4096). */
   maxEntries?: number;
+  /** Host file access (default: a HostIo over procRoot, owner "netgraph"). */
+  io?: HostIo;
 }
 
 export class CgroupPodResolver implements WorkloadResolver {
@@ -50,11 +57,13 @@ export class CgroupPodResolver implements WorkloadResolver {
   private readonly max: number;
   private readonly meter: BoundMeter;
   private readonly proc: string;
+  private readonly io: HostIo;
   private roots: { unified?: string; memory?: string } | undefined;
   private readonly indices = new Map<string, { byId: Map<bigint, string>; at: number }>();
 
   constructor(opts: CgroupResolverOptions = {}) {
     this.proc = opts.procRoot ?? "/proc";
+    this.io = opts.io ?? new HostIo("/sys", 4, this.proc).forOwner("netgraph");
     this.roots = opts.cgroupRoots;
     this.max = opts.maxEntries ?? 4096;
     this.meter = meterBound("netgraph_cgroup_pod_cache", this.max);
@@ -67,11 +76,12 @@ export class CgroupPodResolver implements WorkloadResolver {
     if (hit !== undefined) return hit ?? undefined;
     if (pid <= 0) return undefined;
     let uid: string | undefined;
-    try {
-      uid = podUidFromCgroupText(readFileSync(`${this.proc}/${pid}/cgroup`, "utf8"));
-    } catch (e) {
-      // ENOENT/ESRCH: the process exited before we looked; its cgroup (by id) may still be there
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT" && (e as NodeJS.ErrnoException).code !== "ESRCH") throw e;
+    const r = this.io.readSyncSoft(`${this.proc}/${pid}/cgroup`, true);
+    if (r.text !== undefined) uid = podUidFromCgroupText(r.text);
+    else {
+      // ENOENT/ESRCH: the process exited before we looked; its cgroup (by id) may still be there.
+      // Anything else (EACCES, a refused file): no answer this time, nothing cached.
+      if (r.code !== "ENOENT" && r.code !== "ESRCH") return undefined;
       if (cgroupId <= 1n) return undefined;
       const path = this.pathOfId(cgroupId);
       if (path === undefined) return undefined;
@@ -93,9 +103,9 @@ export class CgroupPodResolver implements WorkloadResolver {
    * The index is rebuilt at most every 10 s on a miss.
    */
   pathOfId(id: bigint, hierarchy: "unified" | "memory" = "unified"): string | undefined {
-    const roots = this.roots ?? (this.roots = findCgroupRoots(this.proc));
+    const roots = this.roots ?? (this.roots = findCgroupRoots(this.proc, this.io));
     const root = hierarchy === "memory" ? (roots.memory ?? roots.unified) : roots.unified;
-    if (!root) return undefined;
+    if (!root || !this.io.isInMemoryFs(root)) return undefined;
     let idx = this.indices.get(root);
     if (!idx) {
       idx = { byId: new Map(), at: Number.NEGATIVE_INFINITY };
@@ -107,17 +117,15 @@ export class CgroupPodResolver implements WorkloadResolver {
     const next = new Map<bigint, string>();
     const walk = (dir: string, rel: string, depth: number) => {
       if (next.size >= 20_000) return;
-      let entries: Dirent[];
       try {
         next.set(statSync(dir, { bigint: true }).ino, rel || "/");
-        if (depth >= 8) return;
-        entries = readdirSync(dir, { withFileTypes: true });
       } catch (e) {
         // ENOENT: the cgroup was removed while we walked; its children went with it
         if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
         throw e;
       }
-      for (const d of entries) if (d.isDirectory()) walk(join(dir, d.name), `${rel}/${d.name}`, depth + 1);
+      if (depth >= 8) return;
+      for (const d of this.io.listKernfsSync(dir)) if (d.isDirectory()) walk(join(dir, d.name), `${rel}/${d.name}`, depth + 1);
     };
     walk(root, "", 0);
     idx.byId = next;
@@ -126,9 +134,11 @@ export class CgroupPodResolver implements WorkloadResolver {
 }
 
 /** The cgroup2 mount and the v1 memory controller's mount in <proc>/self/mountinfo (those present). */
-export function findCgroupRoots(proc: string): { unified?: string; memory?: string } {
+export function findCgroupRoots(proc: string, io: HostIo = new HostIo("/sys", 4, proc)): { unified?: string; memory?: string } {
   const roots: { unified?: string; memory?: string } = {};
-  for (const line of readFileSync(`${proc}/self/mountinfo`, "utf8").split("\n")) {
+  const r = io.readSyncSoft(`${proc}/self/mountinfo`);
+  if (r.text === undefined) throw new Error(`cannot read ${proc}/self/mountinfo: ${r.code}`);
+  for (const line of r.text.split("\n")) {
     const [left, right] = line.split(" - ");
     const mount = left?.split(" ")[4];
     if (!mount || !right) continue;

@@ -6,7 +6,9 @@
 
 /**
  * The compiled binary: `collect --collectors tcpflow --duration` prints this process's loopback
- * connections as JSON lines (both ends, bytes, duration); `check` reports tcpflow available.
+ * connections as JSON lines (both ends, bytes, duration); `collect --collectors
+ * oomkill,procexit,tcpflow` runs the three programs in one start and stops on SIGINT; `check`
+ * reports tcpflow available.
  */
 
 import { expect, test } from "bun:test";
@@ -73,4 +75,53 @@ test("check reports tcpflow and oomkill available (text and JSON)", () => {
   expect(json.collectors.tcpflow).toMatchObject({ available: true, minKernel: "5.8" });
   expect(json.collectors.oomkill).toMatchObject({ available: true, minKernel: "5.8" });
   expect(text).toContain("collector oomkill: available");
+});
+
+test("collect --collectors oomkill,procexit,tcpflow: one start, program-tagged JSON lines, SIGINT ends it early", async () => {
+  const agent = Bun.spawn([BIN, "collect", "--collectors", "oomkill,procexit,tcpflow", "--duration", "120s"], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let attached = 0;
+  for await (const l of lines(agent.stderr as ReadableStream<Uint8Array>))
+    if (/"(tcpflow|oomkill|procexit) attached"/.test(l) && ++attached === 3) break;
+  expect(attached).toBe(3);
+  const child = Bun.spawn(["/bin/true", "cli-programs"]);
+  await child.exited;
+  const server = createServer((s) => s.end("hi"));
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve, reject) => {
+    const c = connect(port, "127.0.0.1");
+    c.on("data", () => {});
+    c.on("error", reject);
+    c.on("close", () => resolve());
+  });
+  server.close();
+  await Bun.sleep(500);
+  const t0 = Date.now();
+  agent.kill("SIGINT");
+  const out = await new Response(agent.stdout).text();
+  expect(await agent.exited).toBe(0);
+  expect(Date.now() - t0).toBeLessThan(30_000); // not the 120 s window
+  const recs = out
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+  expect(recs.some((r) => r.program === "procexit" && r.kind === "exec" && r.pid === child.pid && r.comm === "true")).toBe(true);
+  expect(recs.some((r) => r.program === "procexit" && r.kind === "exit" && r.pid === child.pid)).toBe(true);
+  const flows = recs.filter((r) => r.program === "tcpflow" && (r.sport === port || r.dport === port));
+  expect(flows.map((r) => `${r.kind}/${r.direction}`).sort()).toEqual([
+    "accept/inbound",
+    "close/inbound",
+    "close/outbound",
+    "connect/outbound",
+  ]);
+  expect(recs.every((r) => ["tcpflow", "oomkill", "procexit"].includes(r.program))).toBe(true);
+}, 60_000);
+
+test("collect: oomkill/procexit cannot be combined with a point collector", () => {
+  const p = Bun.spawnSync([BIN, "collect", "--collectors", "procexit,cpu"], { stdout: "pipe", stderr: "pipe" });
+  expect(p.exitCode).not.toBe(0);
+  expect(p.stderr.toString()).toContain("cannot be combined with cpu");
 });

@@ -14,6 +14,7 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdirSync, rmdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { CgroupPodResolver } from "../../src/netgraph/index.ts";
+import { HostIo } from "../../src/perf/io.ts";
 
 const UID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
 const root = Bun.spawnSync(["findmnt", "-n", "-t", "cgroup2", "-o", "TARGET"]).stdout.toString().trim().split("\n")[0]!;
@@ -33,10 +34,17 @@ test("a Pod's process: UID from its cgroup path while alive, from its cgroup id 
   for (let i = 0; i < 50 && !(await Bun.file(`/proc/${p.pid}/cgroup`).text()).includes("pod"); i++) await Bun.sleep(20);
   expect(new CgroupPodResolver().podUid(p.pid, id)).toBe(UID);
 
-  const later = new CgroupPodResolver();
+  // Host files go through HostIo: the process's cgroup file, then mountinfo and the cgroup tree's listing.
+  const io = new HostIo("/sys", 4, "/proc");
+  io.trace = new Set();
+  const later = new CgroupPodResolver({ io });
+  expect(later.podUid(p.pid, 1n)).toBe(UID);
+  expect(io.trace.has(`r:/proc/${p.pid}/cgroup`)).toBe(true);
   p.kill();
   await p.exited;
   expect(later.podUid(p.pid, id)).toBe(UID); // /proc/<pid> is gone: found by cgroup id
+  expect(io.trace.has("r:/proc/self/mountinfo")).toBe(true);
+  expect(io.trace.has(`l:${parent}`)).toBe(true);
   expect(later.pathOfId(id)).toBe(`/am-wl${process.pid}/kubepods-besteffort-pod${UID.replaceAll("-", "_")}.slice`);
   expect(new CgroupPodResolver().podUid(process.pid, statSync(root, { bigint: true }).ino)).toBeUndefined();
 });

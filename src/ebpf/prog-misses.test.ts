@@ -1,0 +1,37 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+/** Unit test of programRecursionMisses over a fake /proc/self fd + fdinfo layout. */
+
+import { expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { programRecursionMisses } from "./prog-misses.ts";
+
+test("sums recursion_misses of our programs once each, ignoring other fds and programs", () => {
+  const dir = mkdtempSync(join(tmpdir(), "am-prog-misses-"));
+  try {
+    mkdirSync(join(dir, "fd"));
+    mkdirSync(join(dir, "fdinfo"));
+    const fd = (n: number, link: string, info: string) => {
+      symlinkSync(link, join(dir, "fd", String(n)));
+      writeFileSync(join(dir, "fdinfo", String(n)), info);
+    };
+    const prog = (id: number, misses: number) => `pos:\t0\nprog_type:\t5\nprog_id:\t${id}\nrun_cnt:\t9\nrecursion_misses:\t${misses}\n`;
+    fd(3, "anon_inode:bpf-prog", prog(10, 2));
+    fd(4, "anon_inode:bpf-prog", prog(11, 5));
+    fd(5, "anon_inode:bpf-prog", prog(10, 2)); // a second fd of program 10
+    fd(6, "anon_inode:bpf-prog", prog(99, 1000)); // not ours
+    fd(7, "anon_inode:bpf-map", "map_id:\t10\n");
+    fd(8, "anon_inode:bpf-prog", "prog_id:\t12\n"); // an older kernel: no counter
+    expect(programRecursionMisses([10, 11, 12], dir)).toBe(7n);
+    expect(programRecursionMisses([], dir)).toBe(0n);
+    expect(programRecursionMisses([10], join(dir, "missing"))).toBe(0n);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
