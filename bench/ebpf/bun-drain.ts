@@ -23,12 +23,14 @@ import { ensureTracefs, getLibc, loadLibbpf } from "../../ffi/loader.ts";
 import { ebpfAssets } from "../../src/ebpf/assets.ts";
 import { EXECSNOOP_PROGRAMS, parseExecRecord } from "../../src/ebpf/index.ts";
 import { BpfObject } from "../../src/ebpf/object.ts";
-import { RingBufferReader } from "../../src/ebpf/ringbuf.ts";
+import { DEFAULT_BATCH_BYTES, RingBufferReader } from "../../src/ebpf/ringbuf.ts";
 import { BatchBuffers, MappedRing } from "../../src/ebpf/ringbuf-map.ts";
 import { forEachBatchRecord } from "../../src/ebpf/ringbuf-walk.ts";
 
 const ringBytes = Number(process.argv[2] ?? 64 << 20);
 const mode = process.argv[3] ?? "direct";
+/** The reader's batch size (RingBufferReader's default unless DRAIN_BATCH_BYTES says otherwise). */
+const BATCH_BYTES = Number(process.env.DRAIN_BATCH_BYTES ?? DEFAULT_BATCH_BYTES);
 const assets = ebpfAssets();
 const libbpf = loadLibbpf({ embedded: assets.libs });
 const obj = BpfObject.openFile(libbpf, assets.objects.execsnoop!, "execsnoop");
@@ -60,7 +62,7 @@ async function filled(): Promise<void> {
 function direct(): () => Promise<Round> {
   const ring = new MappedRing(libbpf.lib, fd);
   const returned: ArrayBuffer[] = [];
-  const { alloc } = new BatchBuffers(1 << 20, () => returned.pop());
+  const { alloc } = new BatchBuffers(BATCH_BYTES, () => returned.pop());
   // the first batch of round 0 is kept to time decoding apart; its buffer is touched beforehand
   const sample = new Uint8Array(1 << 20).fill(1);
   let sampleLen = 0;
@@ -69,7 +71,7 @@ function direct(): () => Promise<Round> {
     const r: Round = { records: 0, bytes: 0, drainNs: 0, decodeNs: 0, ret: 0 };
     const t0 = Bun.nanoseconds();
     // the consumer takes each batch as C's callback takes each record, and hands the buffer back
-    r.records = ring.drain(1 << 20, alloc, (buf, len) => {
+    r.records = ring.drain(BATCH_BYTES, alloc, (buf, len) => {
       r.bytes += len;
       if (sampleLen === 0) {
         sample.set(new Uint8Array(buf, 0, len));
@@ -132,10 +134,14 @@ function reader(): () => Promise<Round> {
     let last = 0;
     const rd = new RingBufferReader({
       libbpf,
+      batchBytes: BATCH_BYTES,
       mapFd: fd,
       onRecord: (_v, _o, len) => {
         r.records++;
         r.bytes += len;
+      },
+      // the clock is read once a batch (reading it per record cost more than the rest of onRecord)
+      onBatchEnd: () => {
         last = Bun.nanoseconds();
       },
     });

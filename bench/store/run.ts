@@ -25,7 +25,9 @@ import { silentLogger } from "../../src/log/logger.ts";
 import { RelationshipSchema } from "../../src/proto/gen/resource/v1/relationship_pb.ts";
 import { type Resource, type ResourceRef, ResourceRefSchema, ResourceSchema } from "../../src/proto/gen/resource/v1/resource_pb.ts";
 import { encodeResourceKey, openStore, storePath } from "../../src/store/index.ts";
+import { decodeRelationship } from "../../src/store/relationship-decode.ts";
 import { MIGRATIONS } from "../../src/store/schema.ts";
+import { layoutCost } from "./layouts.ts";
 
 const SCALE = Number(process.env.STORE_BENCH_SCALE ?? "1");
 const BATCH = 500;
@@ -66,6 +68,27 @@ function latencies(n: number, f: (i: number) => void): { p50_us: number; p99_us:
   const total = performance.now() - start;
   t.sort((a, b) => a - b);
   return { p50_us: +pct(t, 50).toFixed(1), p99_us: +pct(t, 99).toFixed(1), ops_per_s: Math.round(n / (total / 1000)) };
+}
+/** Like latencies() for several operations run in turn, one call of each per round (anchors interleaved with what they anchor). */
+function interleaved<K extends string>(n: number, fs: Record<K, (i: number) => void>): Record<K, ReturnType<typeof latencies>> {
+  const names = Object.keys(fs) as K[];
+  const t = names.map(() => new Array<number>(n));
+  const total = names.map(() => 0);
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < names.length; k++) {
+      const a = performance.now();
+      fs[names[k]!](i);
+      const d = performance.now() - a;
+      t[k]![i] = d * 1000;
+      total[k]! += d;
+    }
+  }
+  return Object.fromEntries(
+    names.map((name, k) => {
+      const s = t[k]!.sort((a, b) => a - b);
+      return [name, { p50_us: +pct(s, 50).toFixed(1), p99_us: +pct(s, 99).toFixed(1), ops_per_s: Math.round(n / (total[k]! / 1000)) }];
+    }),
+  ) as Record<K, ReturnType<typeof latencies>>;
 }
 function fileBytes(p: string): number {
   let n = 0;
@@ -311,6 +334,12 @@ function phaseRelationships(triples: number) {
     const insertMs = performance.now() - t0;
     const Q = 20_000;
     const rnd = (i: number, m: number) => (i * 2654435761) % m;
+    // the store's checkpoint thread is still copying the insert burst's WAL into the file: finish
+    // that first, so every read below (store and raw) sees the same file and none competes with it
+    const cp = new Database(storePath(dir));
+    cp.run("PRAGMA busy_timeout = 60000");
+    cp.run("PRAGMA wal_checkpoint(TRUNCATE)");
+    cp.close();
     const raw = new Database(storePath(dir), { readonly: true });
     const rawByObject = raw.prepare("SELECT body FROM relationships WHERE object_key = ?");
     const sample = Array.from({ length: 20 }, (_, i) => rawByObject.values(encodeResourceKey(nodeRef(rnd(i, objects)))) as [Uint8Array][]);
@@ -327,8 +356,12 @@ function phaseRelationships(triples: number) {
       insert_per_s: Math.round(triples / (insertMs / 1000)),
       by_subject_10_rows: latencies(Q, (i) => store.getRelationships(podRef(rnd(i, subjects)))),
       by_subject_rows_undecoded: latencies(Q, (i) => store.relationshipRows({ subjectKey: encodeResourceKey(podRef(rnd(i, subjects))) })),
-      by_object_rows_undecoded: latencies(Q, (i) => store.relationshipRows({ objectKey: encodeResourceKey(nodeRef(rnd(i, objects))) })),
-      by_object_100_rows: latencies(Q, (i) => store.getRelationships(undefined, nodeRef(rnd(i, objects)))),
+      // the store's by-object reads and the raw anchor, interleaved query by query
+      ...interleaved(Q, {
+        by_object_rows_undecoded: (i) => store.relationshipRows({ objectKey: encodeResourceKey(nodeRef(rnd(i, objects))) }),
+        by_object_100_rows: (i) => store.getRelationships(undefined, nodeRef(rnd(i, objects))),
+        raw_sqlite_by_object_bodies: (i) => rawByObject.values(encodeResourceKey(nodeRef(rnd(i, objects)))),
+      }),
       by_subject_and_predicate: latencies(Q, (i) =>
         q(() => store.getRelationships(podRef(rnd(i, subjects)), undefined, "kubernetes.v1.Owns")),
       ),
@@ -338,14 +371,17 @@ function phaseRelationships(triples: number) {
       by_predicate_rare: latencies(200, () => store.getRelationships(undefined, undefined, "kubernetes.v1.RegisteredAs")),
       // anchors for by_object_100_rows: raw bun:sqlite on the same file running the same read
       // (through the planner's index choice), and protobuf-es decoding 100 stored bodies
-      raw_sqlite_by_object_bodies: latencies(Q, (i) => rawByObject.values(encodeResourceKey(nodeRef(rnd(i, objects))))),
       decode_100_relationships: latencies(2000, (i) => {
         for (const r of sample[i % sample.length]!) fromBinary(RelationshipSchema, r[0]);
+      }),
+      // what the store's reads use (src/store/relationship-decode.ts), on the same bodies
+      decode_100_relationships_store_decoder: latencies(2000, (i) => {
+        for (const r of sample[i % sample.length]!) decodeRelationship(r[0]);
       }),
       rare_predicate_rows: Math.ceil(triples / 10_000),
       disk_bytes_per_triple: Math.round(fileBytes(storePath(dir)) / triples),
       rss_mib: rss(),
-      covering_object_index_insert_cost: indexCost(Math.min(triples, 200_000), raw),
+      relationship_layouts: layoutCost(Math.min(triples, 200_000), 100, raw, BATCH),
     };
     raw.close();
     store.close();
@@ -353,58 +389,6 @@ function phaseRelationships(triples: number) {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/**
- * A covering object index (the candidate that makes a by-object read touch a few adjacent index
- * pages instead of a random table page per row) was measured and not adopted: this prints what
- * it would cost inserts. Raw bun:sqlite inserts the same `n` relationship rows (copied from the
- * store's file) into the store's DDL and into the DDL plus COVERING_OBJECT_INDEX, same batches,
- * alternating three times; medians.
- */
-const COVERING_OBJECT_INDEX =
-  "DROP INDEX relationships_object; CREATE INDEX relationships_object_body ON relationships(object_key, predicate_type, rid, body);";
-function indexCost(n: number, src: Database) {
-  const rows = src
-    .query("SELECT id, subject_key, object_key, predicate_type, kind, type, channel, body FROM relationships ORDER BY rid LIMIT ?")
-    .values(n);
-  const one = (covering: boolean, d: string) => {
-    const db = new Database(join(d, `idx${covering}.db`), { create: true, strict: true });
-    db.run("PRAGMA journal_mode = WAL");
-    db.run("PRAGMA synchronous = NORMAL");
-    for (const m of MIGRATIONS) db.run(m);
-    if (covering) db.run(COVERING_OBJECT_INDEX);
-    const ins = db.prepare(
-      "INSERT INTO relationships(id, subject_key, object_key, predicate_type, kind, type, channel, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    );
-    const tx = db.transaction((a: number, b: number) => {
-      for (let i = a; i < b; i++) ins.run(...(rows[i] as [Uint8Array, string, string, string, string, string, string, Uint8Array]));
-    });
-    const t = performance.now();
-    for (let i = 0; i < rows.length; i += BATCH) tx(i, Math.min(rows.length, i + BATCH));
-    const perS = rows.length / ((performance.now() - t) / 1000);
-    db.close();
-    return perS;
-  };
-  const v1: number[] = [];
-  const v2: number[] = [];
-  for (let r = 0; r < 3; r++) {
-    const d = mkdtempSync(join(tmpdir(), "store-bench-idx-"));
-    try {
-      v1.push(one(false, d));
-      v2.push(one(true, d));
-    } finally {
-      rmSync(d, { recursive: true, force: true });
-    }
-  }
-  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[1]!;
-  return {
-    rows: rows.length,
-    raw_insert_per_s_store_schema: Math.round(med(v1)),
-    raw_insert_per_s_with_covering_object_index: Math.round(med(v2)),
-    ratio: +(med(v2) / med(v1)).toFixed(2),
-    runs: { store_schema: v1.map(Math.round), with_covering_object_index: v2.map(Math.round) },
-  };
 }
 
 // -------- phase: RSS and disk with N objects on disk (store vs raw) --------

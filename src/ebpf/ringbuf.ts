@@ -16,6 +16,9 @@ import { type BoundMeter, meterBound } from "../metrics/registry.ts";
 import { RECYCLE_MIN_BYTES, type RingWorkerInit, type RingWorkerMessage } from "./ringbuf-protocol.ts";
 import { forEachBatchRecord } from "./ringbuf-walk.ts";
 
+/** The largest batch the reader copies out of the ring at once (see RingBufferReaderOptions.batchBytes). */
+export const DEFAULT_BATCH_BYTES = 1 << 20;
+
 export interface RingBufferReaderOptions {
   libbpf: LoadedLibbpf;
   mapFd: number;
@@ -130,7 +133,7 @@ export class RingBufferReader {
         mapFd: this.opts.mapFd,
         control: this.control,
         pollTimeoutMs: this.opts.pollTimeoutMs ?? 100,
-        batchBytes: this.opts.batchBytes ?? 1 << 20,
+        batchBytes: this.opts.batchBytes ?? DEFAULT_BATCH_BYTES,
         maxInflight: this.maxInflight,
       };
       worker.postMessage(init, [channel.port2]);

@@ -33,6 +33,7 @@ import {
   selectResources,
   snapshotObjects,
 } from "./queries.ts";
+import { decodeRelationship } from "./relationship-decode.ts";
 import { finalizeStatements, type OutboxStatements, prepareOutbox, prepareTables, type TableStatements } from "./statements.ts";
 import { type PendingEvent, Subscriptions } from "./subscriptions.ts";
 import {
@@ -248,7 +249,7 @@ export class SqliteStore implements Store {
 
   private removeRelationship(rid: number, body: Uint8Array, kind: string, type: string, channel: string): void {
     this.s.relDelete.run(rid);
-    const rel = fromBinary(RelationshipSchema, body);
+    const rel = decodeRelationship(body);
     rel.deletedAt = tsFromMicros(this.micros());
     const value = toBinary(RelationshipSchema, rel);
     const obj = wireObject(kind, type, RELATIONSHIP_TYPE_URL, value);
@@ -355,7 +356,7 @@ export class SqliteStore implements Store {
       objectKey: query.object ? encodeResourceKey(query.object) : undefined,
       predicate: query.predicate,
     };
-    return (selectRelationships(this.s.relBodies, keys) as [Uint8Array][]).map((r) => fromBinary(RelationshipSchema, r[0]));
+    return (selectRelationships(this.s.relBodies, keys) as [Uint8Array][]).map((r) => decodeRelationship(r[0]));
   }
 
   /** Rows [body, id, subject_key, object_key, predicate_type] matching every given criterion (all rows when none is). */

@@ -1,0 +1,265 @@
+// Copyright Antimetal, Inc. All rights reserved.
+//
+// Use of this source code is governed by a source available license that can be found in the
+// LICENSE file or at:
+// https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
+
+/**
+ * A decoder of stored resource.v1.Relationship bodies for the store's relationship reads, which
+ * return up to hundreds of them per query: protobuf-es' reflective fromBinary costs 3-5 us a
+ * relationship, this about half of that (bench/store/run.ts, `decode_100_relationships_store_decoder`
+ * beside `decode_100_relationships`). It
+ * builds the same plain objects fromBinary does (`$typeName`, proto3 defaults for scalars, message
+ * fields present only when on the wire, bytes as views of the input) for the fields this agent's
+ * relationships use, and gives up (returns undefined) on anything else: an unknown field (which
+ * fromBinary keeps in `$unknown`), a wire type that does not match, a message field repeated (which
+ * fromBinary merges), invalid UTF-8 (which fromBinary rejects), a truncated body. decodeRelationship() then falls back to fromBinary, so
+ * the result is always what fromBinary returns (src/store/relationship-decode.test.ts).
+ */
+
+import { fromBinary } from "@bufbuild/protobuf";
+import { type Relationship, RelationshipSchema } from "../proto/gen/resource/v1/relationship_pb.ts";
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** Read position and the end of the current message; `ok` turns false on anything unexpected. */
+interface Cursor {
+  buf: Uint8Array;
+  pos: number;
+  ok: boolean;
+}
+
+function varint(c: Cursor): number {
+  const b = c.buf;
+  let x = 0;
+  let shift = 0;
+  for (;;) {
+    if (c.pos >= b.length || shift > 28) {
+      c.ok = false;
+      return 0;
+    }
+    const v = b[c.pos++]!;
+    x += (v & 0x7f) * 2 ** shift;
+    if (v < 0x80) return x;
+    shift += 7;
+  }
+}
+
+/** A varint of up to 10 bytes as a signed 64-bit bigint (int64), as protobuf-es decodes it. */
+function int64(c: Cursor): bigint {
+  const b = c.buf;
+  let lo = 0;
+  let hi = 0;
+  for (let i = 0; i < 10; i++) {
+    if (c.pos >= b.length) break;
+    const v = b[c.pos++]!;
+    if (i < 4) lo |= (v & 0x7f) << (7 * i);
+    else if (i === 4) {
+      lo |= (v & 0x0f) << 28;
+      hi = (v & 0x7f) >> 4;
+    } else hi |= (v & 0x7f) << (7 * i - 32);
+    if (v < 0x80) {
+      if (hi === 0) return BigInt(lo >>> 0);
+      return BigInt.asIntN(64, (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0));
+    }
+  }
+  c.ok = false;
+  return 0n;
+}
+
+/** A varint of up to 10 bytes as int32 (its low 32 bits, as protobuf-es decodes int32). */
+function int32(c: Cursor): number {
+  const b = c.buf;
+  let x = 0;
+  for (let i = 0; i < 10; i++) {
+    if (c.pos >= b.length) break;
+    const v = b[c.pos++]!;
+    if (i < 5) x |= (v & 0x7f) << (7 * i);
+    if (v < 0x80) return x | 0;
+  }
+  c.ok = false;
+  return 0;
+}
+
+/** The end of a length-delimited field starting at c.pos (after its length). */
+function lenEnd(c: Cursor, end: number): number {
+  const n = varint(c);
+  const e = c.pos + n;
+  if (e > end) c.ok = false;
+  return e;
+}
+
+function str(c: Cursor, end: number): string {
+  const e = lenEnd(c, end);
+  if (!c.ok) return "";
+  const start = c.pos;
+  c.pos = e;
+  try {
+    return utf8.decode(c.buf.subarray(start, e));
+  } catch (err) {
+    // invalid UTF-8: fromBinary rejects it too (proto3 strings are validated), with its own error
+    if (!(err instanceof TypeError)) throw err;
+    c.ok = false;
+    return "";
+  }
+}
+
+function bytes(c: Cursor, end: number): Uint8Array {
+  const e = lenEnd(c, end);
+  if (!c.ok) return new Uint8Array(0);
+  const v = c.buf.subarray(c.pos, e);
+  c.pos = e;
+  return v;
+}
+
+/** Decodes a message whose fields are all strings: `names[n-1]` is field n's property. */
+function strings(c: Cursor, end: number, typeName: string, names: readonly string[]): unknown {
+  const m: Record<string, unknown> = { $typeName: typeName };
+  for (const n of names) m[n] = "";
+  while (c.ok && c.pos < end) {
+    const tag = varint(c);
+    const name = names[(tag >>> 3) - 1];
+    if ((tag & 7) !== 2 || name === undefined) c.ok = false;
+    else m[name] = str(c, end);
+  }
+  return m;
+}
+
+function typeDescriptor(c: Cursor, end: number): unknown {
+  const m = { $typeName: "resource.v1.TypeDescriptor", kind: "", type: "" };
+  while (c.ok && c.pos < end) {
+    const tag = varint(c);
+    if ((tag & 7) !== 2) c.ok = false;
+    else if (tag >>> 3 === 1) m.kind = str(c, end);
+    else if (tag >>> 3 === 4) m.type = str(c, end);
+    else c.ok = false;
+  }
+  return m;
+}
+
+/** Decodes the embedded message at c.pos (its length first) with `f`; the message must end exactly at its length. */
+function embedded(c: Cursor, end: number, f: (c: Cursor, end: number) => unknown): unknown {
+  const e = lenEnd(c, end);
+  if (!c.ok) return undefined;
+  const m = f(c, e);
+  if (c.pos !== e) c.ok = false;
+  return m;
+}
+
+function namespaceOf(c: Cursor, end: number): unknown {
+  let ns: { case: string | undefined; value?: unknown } = { case: undefined };
+  while (c.ok && c.pos < end) {
+    const tag = varint(c);
+    if ((tag & 7) !== 2 || ns.case !== undefined) {
+      c.ok = false;
+      break;
+    }
+    switch (tag >>> 3) {
+      case 1:
+        ns = { case: "cloud", value: embedded(c, end, cloud) };
+        break;
+      case 2:
+        ns = { case: "kube", value: embedded(c, end, kubeNamespace) };
+        break;
+      case 3:
+        ns = { case: "host", value: embedded(c, end, hostNamespace) };
+        break;
+      default:
+        c.ok = false;
+    }
+  }
+  return { $typeName: "resource.v1.Namespace", namespace: ns };
+}
+
+const kubeNamespace = (c: Cursor, end: number) => strings(c, end, "resource.v1.KubernetesNamespace", ["cluster", "namespace"]);
+const hostNamespace = (c: Cursor, end: number) => strings(c, end, "resource.v1.HostNamespace", ["host", "container"]);
+const providerAccount = (c: Cursor, end: number) => strings(c, end, "resource.v1.ProviderAccount", ["accountId", "accountName"]);
+
+function cloud(c: Cursor, end: number): unknown {
+  const m: Record<string, unknown> = { $typeName: "resource.v1.CloudNamespace", region: "", group: "" };
+  while (c.ok && c.pos < end) {
+    const tag = varint(c);
+    const f = tag >>> 3;
+    if ((tag & 7) !== 2 || (f === 1 && m.account !== undefined)) c.ok = false;
+    else if (f === 1) m.account = embedded(c, end, providerAccount);
+    else if (f === 2) m.region = str(c, end);
+    else if (f === 3) m.group = str(c, end);
+    else c.ok = false;
+  }
+  return m;
+}
+
+function resourceRef(c: Cursor, end: number): unknown {
+  const m: Record<string, unknown> = { $typeName: "resource.v1.ResourceRef", typeUrl: "", name: "" };
+  while (c.ok && c.pos < end) {
+    const tag = varint(c);
+    const f = tag >>> 3;
+    if ((tag & 7) !== 2 || (f === 3 && m.namespace !== undefined)) c.ok = false;
+    else if (f === 1) m.typeUrl = str(c, end);
+    else if (f === 2) m.name = str(c, end);
+    else if (f === 3) m.namespace = embedded(c, end, namespaceOf);
+    else c.ok = false;
+  }
+  return m;
+}
+
+function any(c: Cursor, end: number): unknown {
+  const m: Record<string, unknown> = { $typeName: "google.protobuf.Any", typeUrl: "", value: new Uint8Array(0) };
+  while (c.ok && c.pos < end) {
+    const tag = varint(c);
+    const f = tag >>> 3;
+    if ((tag & 7) !== 2) c.ok = false;
+    else if (f === 1) m.typeUrl = str(c, end);
+    else if (f === 2) m.value = bytes(c, end);
+    else c.ok = false;
+  }
+  return m;
+}
+
+function timestamp(c: Cursor, end: number): unknown {
+  const m: { $typeName: string; seconds: bigint; nanos: number } = { $typeName: "google.protobuf.Timestamp", seconds: 0n, nanos: 0 };
+  while (c.ok && c.pos < end) {
+    const tag = varint(c);
+    if ((tag & 7) !== 0) c.ok = false;
+    else if (tag >>> 3 === 1) m.seconds = int64(c);
+    else if (tag >>> 3 === 2) m.nanos = int32(c);
+    else c.ok = false;
+  }
+  return m;
+}
+
+const MESSAGE_FIELDS = [undefined, "type", undefined, "subject", "object", "predicate", "createdAt", "updatedAt", "deletedAt"] as const;
+
+/** The fast path alone: a Relationship, or undefined when the body holds anything it does not handle. */
+export function decodeRelationshipFast(buf: Uint8Array): Relationship | undefined {
+  const c: Cursor = { buf, pos: 0, ok: true };
+  const end = buf.length;
+  const m: Record<string, unknown> = { $typeName: "resource.v1.Relationship", id: new Uint8Array(0) };
+  while (c.ok && c.pos < end) {
+    const tag = varint(c);
+    const f = tag >>> 3;
+    const name = MESSAGE_FIELDS[f];
+    if ((tag & 7) !== 2 || f === 0 || f > 8) {
+      c.ok = false;
+      break;
+    }
+    if (f === 2) {
+      m.id = bytes(c, end);
+      continue;
+    }
+    if (name === undefined || m[name] !== undefined) {
+      c.ok = false;
+      break;
+    }
+    if (f === 1) m.type = embedded(c, end, typeDescriptor);
+    else if (f === 3 || f === 4) m[name] = embedded(c, end, resourceRef);
+    else if (f === 5) m.predicate = embedded(c, end, any);
+    else m[name] = embedded(c, end, timestamp);
+  }
+  return c.ok ? (m as unknown as Relationship) : undefined;
+}
+
+/** A stored Relationship body, decoded: the fast path, or fromBinary for what it does not handle. */
+export function decodeRelationship(buf: Uint8Array): Relationship {
+  return decodeRelationshipFast(buf) ?? fromBinary(RelationshipSchema, buf);
+}
