@@ -21,6 +21,7 @@ import { TypeDescriptorSchema } from "../proto/gen/resource/v1/object_pb.ts";
 import type { Component } from "../runtime/component.ts";
 import type { Store, Subscription } from "../store/types.ts";
 import { errorMessage } from "../util/errors.ts";
+import { ExternalNames } from "./dns-names.ts";
 import { type GraphStore, ServiceGraph } from "./graph.ts";
 import { INDEXED_TYPES, KubeIndex } from "./k8s-index.ts";
 import { registerNetgraphMetrics } from "./metrics.ts";
@@ -45,6 +46,8 @@ export interface NetgraphOptions {
   oomKills?: boolean;
   /** Told of each OOM kill after it is logged and counted (the runtime graph records it on the victim's container). */
   onOomKill?: (kill: OomKill) => void;
+  /** DNS servers for ExternalName Services' names (default the host's resolv.conf; tests point it at their own). */
+  dnsServers?: string[];
 }
 
 export class NetgraphComponent implements Component {
@@ -54,6 +57,7 @@ export class NetgraphComponent implements Component {
   readonly graph: ServiceGraph;
   readonly collector: TcpflowCollector;
   readonly resolver: WorkloadResolver;
+  readonly externalNames: ExternalNames;
   private oom: OomkillCollector | undefined;
   private sub: Subscription | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -61,7 +65,9 @@ export class NetgraphComponent implements Component {
 
   constructor(private readonly opts: NetgraphOptions) {
     this.resolver = opts.resolver ?? new CgroupPodResolver({ procRoot: opts.procRoot });
+    this.externalNames = new ExternalNames({ names: () => this.index.externalNames(), logger: opts.logger, servers: opts.dnsServers });
     this.graph = new ServiceGraph({
+      externalNames: this.externalNames,
       store: opts.store,
       index: this.index,
       resolver: this.resolver,
@@ -90,6 +96,7 @@ export class NetgraphComponent implements Component {
       throw e;
     }
     if (this.opts.oomKills !== false) await this.startOom();
+    this.externalNames.start();
     const sweepMs = this.opts.sweepMs ?? Math.min(Math.max(this.opts.ttlMs / 4, 10), 30_000);
     this.timer = setInterval(() => {
       const n = this.graph.sweep();
@@ -133,6 +140,7 @@ export class NetgraphComponent implements Component {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.externalNames.stop();
     await this.collector.stop();
     await this.oom?.stop();
     this.oom = undefined;

@@ -9,7 +9,8 @@
  *
  * Each flow's local end is attributed to a Pod (process cgroup → pod UID, else the local address
  * as a Pod IP) or to this host's Node; its peer to a Pod IP, a Service ClusterIP, a Node address,
- * or an ExternalEndpoint (peers outside the cluster, aggregated by IPv4 /24 or IPv6 /64). The
+ * or an ExternalEndpoint (peers outside the cluster, aggregated by IPv4 /24 or IPv6 /64, or named by
+ * the DNS name of an ExternalName Service that resolves to them). The
  * initiator (the end that called connect) is the subject. A new edge writes one RoutesTo and one
  * RoutedFrom to the store; later flows only move its in-memory first-seen/last-seen and counters.
  * An edge with no open connection and no flow for `ttlMs` is deleted from the store. The same
@@ -117,6 +118,8 @@ export interface ServiceGraphOptions {
   maxEdges?: number;
   /** Open connections tracked (default 100000). */
   maxOpen?: number;
+  /** DNS names of external addresses, where the cluster knows them (ExternalName Services). */
+  externalNames?: { nameOf(ip: string): string | undefined };
 }
 
 export type Unattributed = "no_local_workload" | "loopback" | "self" | "table_full";
@@ -196,9 +199,9 @@ export class ServiceGraph {
   private remote(f: Flow): Endpoint {
     const t = this.opts.index.byAddress(f.daddr);
     if (t) return t;
-    const block = externalBlock(f.daddr, f.family);
-    const ref = resourceRef(EXTERNAL_ENDPOINT_TYPE, block);
-    return { kind: "external", ref, id: `${EXTERNAL_ENDPOINT_TYPE}//${block}` };
+    const name = this.opts.externalNames?.nameOf(f.daddr) ?? externalBlock(f.daddr, f.family);
+    const ref = resourceRef(EXTERNAL_ENDPOINT_TYPE, name);
+    return { kind: "external", ref, id: `${EXTERNAL_ENDPOINT_TYPE}//${name}` };
   }
 
   /**
@@ -313,7 +316,11 @@ export class ServiceGraph {
         const n = this.externalRefs.get(ep.id) ?? 0;
         if (n === 0)
           this.opts.store.updateResource(
-            newResource({ type: EXTERNAL_ENDPOINT_TYPE, metadata: { name: ep.ref.name, tags: [{ key: "cidr", value: ep.ref.name }] } }),
+            newResource({
+              type: EXTERNAL_ENDPOINT_TYPE,
+              // named by its block ("203.0.113.0/24", "2001:db8::/64") or by an ExternalName Service's DNS name
+              metadata: { name: ep.ref.name, tags: [{ key: ep.ref.name.includes("/") ? "cidr" : "dns_name", value: ep.ref.name }] },
+            }),
           );
         this.externalRefs.set(ep.id, n + 1);
       }

@@ -10,14 +10,15 @@
  * Kubernetes protobuf) and kept current from store events. The few fields it needs are read by
  * field number (k8s.io/api generated.proto numbers, stable across releases):
  *   Pod:     metadata(1){uid 5}, spec(2){nodeName 10, hostNetwork 11}, status(3){podIP 6, podIPs 12{ip 1}}
- *   Service: spec(2){clusterIP 3, clusterIPs 18}
+ *   Service: spec(2){clusterIP 3, externalName 10, clusterIPs 18}
  *   Node:    status(3){addresses 5{type 1, address 2}}
  *   EndpointSlice: metadata(1){labels 11{key 1, value 2}}, endpoints(2){addresses 1,
  *            targetRef 4{kind 1, namespace 2, name 3}}, ports(3){port 3}
  * EndpointSlices add two lookups: an endpoint address whose targetRef is a Pod names that Pod when
  * no Pod, Service or Node in the store has the address (the slice often arrives first, and the
  * Pod object may not be in the store at all), and (address, port) → the Services
- * (label kubernetes.io/service-name) that list it as an endpoint.
+ * (label kubernetes.io/service-name) that list it as an endpoint. ExternalName Services give the DNS
+ * names of peers outside the cluster (externalNames(); dns-names.ts resolves them).
  */
 
 import { create, fromBinary } from "@bufbuild/protobuf";
@@ -141,6 +142,14 @@ export function serviceIps(raw: Uint8Array): string[] {
   return [...ips];
 }
 
+/** An ExternalName Service's DNS name (spec.externalName), lower-cased without a trailing dot; "" for other Services. */
+export function serviceExternalName(raw: Uint8Array): string {
+  const spec = sub(raw, body(raw), 2)[0];
+  return text(raw, sub(raw, spec, 10)[0])
+    .toLowerCase()
+    .replace(/\.$/, "");
+}
+
 export function nodeAddresses(raw: Uint8Array): string[] {
   const b = body(raw);
   const status = sub(raw, b, 3)[0];
@@ -223,6 +232,8 @@ export class KubeIndex {
   private readonly endpointPods = new Claims();
   /** "address|port" (port 0: every port) → the Services that list it. */
   private readonly endpointServices = new Claims();
+  /** ExternalName Service id → its DNS name. */
+  private readonly externalNameOf = new Map<string, string>();
 
   get size(): number {
     return this.entries.size;
@@ -284,6 +295,8 @@ export class KubeIndex {
     } else if (type === SERVICE_TYPE) {
       entry.ips = serviceIps(raw);
       for (const ip of entry.ips) this.byIp.set(ip, { kind: "service", ref, id });
+      const name = serviceExternalName(raw);
+      if (name) this.externalNameOf.set(id, name);
     } else {
       entry.ips = nodeAddresses(raw);
       const t: Target = { kind: "node", ref, id };
@@ -299,6 +312,7 @@ export class KubeIndex {
     const ref = resourceRefOf(r);
     const type = r.type?.type ?? "";
     const id = `${type}/${r.metadata?.namespace?.namespace.case === "kube" ? r.metadata.namespace.namespace.value.namespace : ""}/${ref.name}`;
+    if (type === SERVICE_TYPE) this.externalNameOf.delete(id);
     const e = this.entries.get(`${type}\n${id}`);
     if (!e) return;
     this.entries.delete(`${type}\n${id}`);
@@ -319,6 +333,11 @@ export class KubeIndex {
     const out = this.endpointServices.all(`${ip}|${port}`);
     for (const t of this.endpointServices.all(`${ip}|0`)) if (!out.some((o) => o.id === t.id)) out.push(t);
     return out;
+  }
+
+  /** The DNS names of the cluster's ExternalName Services (distinct, sorted). */
+  externalNames(): string[] {
+    return [...new Set(this.externalNameOf.values())].sort();
   }
 
   podByUid(uid: string): Target | undefined {
