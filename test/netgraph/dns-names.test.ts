@@ -13,20 +13,15 @@
  */
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { join } from "node:path";
-import { withHostGraphChannels } from "../../src/hostgraph/index.ts";
-import { loadKubeconfig } from "../../src/kube/client/config.ts";
-import { createKubeController, type KubeController } from "../../src/kube/controller.ts";
-import { silentLogger } from "../../src/log/logger.ts";
-import { createNetgraphComponent, EXTERNAL_ENDPOINT_TYPE, externalBlock, type NetgraphComponent } from "../../src/netgraph/index.ts";
-import { defaultClassifier, openStore, type SqliteStore } from "../../src/store/index.ts";
+import type { KubeController } from "../../src/kube/controller.ts";
+import { EXTERNAL_ENDPOINT_TYPE, externalBlock, type NetgraphComponent } from "../../src/netgraph/index.ts";
+import type { SqliteStore } from "../../src/store/index.ts";
 import { startTestDnsServer, type TestDnsServer } from "../helpers/dns-server.ts";
-import { type KubeTestEnv, startKubeTestEnv } from "../helpers/kube-testenv.ts";
-import { api, eventually, kreq } from "../kube/fixtures.ts";
-import { lines, makeNetnsPair, type NetnsPair } from "./netns.ts";
+import type { KubeTestEnv } from "../helpers/kube-testenv.ts";
+import { eventually, kreq } from "../kube/fixtures.ts";
+import { podWithIps, runFlowClient, startAgentSide, startCluster, startFlowServer, stopAgentSide } from "./cluster.ts";
+import { makeNetnsPair, type NetnsPair } from "./netns.ts";
 
-const BUN = process.execPath;
-const FIX = join(import.meta.dir, "fixtures");
 const N = 5;
 
 let env: KubeTestEnv;
@@ -38,59 +33,26 @@ let ns: NetnsPair;
 let server: ReturnType<typeof Bun.spawn> | undefined;
 let port = 0;
 
-async function connect(n: number): Promise<void> {
-  const client = Bun.spawn(ns.exec(ns.b, [BUN, join(FIX, "flow-client.ts"), String(port), String(n), "3", ns.v4a]), {
-    stdout: "pipe",
-    stderr: "inherit",
-  });
-  for await (const _ of lines(client.stdout as ReadableStream<Uint8Array>));
-  expect(await client.exited).toBe(0);
-}
-
+const connect = (n: number) => runFlowClient(ns, port, n, 3, [ns.v4a]);
 const edgeTo = (name: string) => ng.graph.edgeList().find(([, e]) => e.subject.ref.name === "client-0" && e.object.ref.name === name)?.[1];
 
 beforeAll(async () => {
-  expect(process.getuid?.()).toBe(0);
-  env = await startKubeTestEnv();
+  env = await startCluster();
   ns = makeNetnsPair("dn");
   dns = await startTestDnsServer({ "db.example.test": [ns.v4a] });
-  const pod = await api.pod(env, "default", "client-0", { node: "dn-node" });
-  pod.status = { ...(pod.status ?? {}), podIP: ns.v4b, podIPs: [{ ip: ns.v4b }] };
-  await kreq(env, "PUT", "/api/v1/namespaces/default/pods/client-0/status", pod);
+  await podWithIps(env, "dn-node", "client-0", [ns.v4b]);
   await kreq(env, "POST", "/api/v1/namespaces/default/services", {
     metadata: { name: "db" },
     spec: { type: "ExternalName", externalName: "db.example.test." },
   });
-  server = Bun.spawn(ns.exec(ns.a, [BUN, join(FIX, "flow-server.ts"), ns.v4a]), { stdout: "pipe", stderr: "inherit" });
-  port = JSON.parse(String((await lines(server.stdout as ReadableStream<Uint8Array>).next()).value)).port as number;
-
-  store = openStore({ dataDirectory: "", logger: silentLogger, classify: withHostGraphChannels(defaultClassifier) });
-  ctl = createKubeController({
-    config: await loadKubeconfig([env.kubeconfigPath]),
-    store,
-    logger: silentLogger,
-    leaderElect: false,
-    nodeName: "dn-node",
-  });
-  await ctl.start();
-  await ctl.synced();
-  ng = createNetgraphComponent({
-    store,
-    nodeName: "dn-node",
-    ttlMs: 60_000,
-    logger: silentLogger,
-    registerMetrics: false,
-    dnsServers: [dns.address],
-  });
-  await ng.start();
+  ({ server, port } = await startFlowServer(ns, [ns.v4a]));
+  ({ store, ctl, ng } = await startAgentSide(env, "dn-node", { dnsServers: [dns.address] }));
 }, 120_000);
 
 afterAll(async () => {
   server?.kill();
   await server?.exited;
-  await ng?.stop();
-  await ctl?.stop(AbortSignal.timeout(10_000));
-  store?.close();
+  await stopAgentSide({ ng, ctl, store });
   dns?.close();
   await env?.stop();
   ns?.remove();

@@ -15,19 +15,14 @@
  */
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { join } from "node:path";
-import { withHostGraphChannels } from "../../src/hostgraph/index.ts";
-import { loadKubeconfig } from "../../src/kube/client/config.ts";
-import { createKubeController, type KubeController } from "../../src/kube/controller.ts";
-import { silentLogger } from "../../src/log/logger.ts";
-import { createNetgraphComponent, type NetgraphComponent } from "../../src/netgraph/index.ts";
-import { defaultClassifier, openStore, type SqliteStore } from "../../src/store/index.ts";
-import { type KubeTestEnv, startKubeTestEnv } from "../helpers/kube-testenv.ts";
-import { api, eventually, kreq } from "../kube/fixtures.ts";
-import { lines, makeNetnsPair, type NetnsPair } from "./netns.ts";
+import type { KubeController } from "../../src/kube/controller.ts";
+import type { NetgraphComponent } from "../../src/netgraph/index.ts";
+import type { SqliteStore } from "../../src/store/index.ts";
+import type { KubeTestEnv } from "../helpers/kube-testenv.ts";
+import { eventually, kreq } from "../kube/fixtures.ts";
+import { type FlowConnection, podWithIps, runFlowClient, startAgentSide, startCluster, startFlowServer, stopAgentSide } from "./cluster.ts";
+import { makeNetnsPair, type NetnsPair } from "./netns.ts";
 
-const BUN = process.execPath;
-const FIX = join(import.meta.dir, "fixtures");
 const N = 12;
 
 let env: KubeTestEnv;
@@ -37,60 +32,35 @@ let ng: NetgraphComponent;
 let ns: NetnsPair;
 let server: ReturnType<typeof Bun.spawn> | undefined;
 let port = 0;
-const conns: Array<{ addr: string; sent: number; received: number }> = [];
+let conns: FlowConnection[] = [];
 
 beforeAll(async () => {
-  expect(process.getuid?.()).toBe(0);
-  env = await startKubeTestEnv();
+  env = await startCluster();
   ns = makeNetnsPair("es");
-  const pod = await api.pod(env, "default", "client-0", { node: "es-node" });
-  pod.status = { ...(pod.status ?? {}), podIP: ns.v4b, podIPs: [{ ip: ns.v4b }] };
-  await kreq(env, "PUT", "/api/v1/namespaces/default/pods/client-0/status", pod);
+  await podWithIps(env, "es-node", "client-0", [ns.v4b]);
   await kreq(env, "POST", "/api/v1/namespaces/default/services", {
     metadata: { name: "api" },
     spec: { clusterIP: "None", selector: { app: "api" }, ports: [{ port: 8080 }] },
   });
-
-  server = Bun.spawn(ns.exec(ns.a, [BUN, join(FIX, "flow-server.ts"), ns.v4a]), { stdout: "pipe", stderr: "inherit" });
-  port = JSON.parse(String((await lines(server.stdout as ReadableStream<Uint8Array>).next()).value)).port as number;
+  ({ server, port } = await startFlowServer(ns, [ns.v4a]));
   await kreq(env, "POST", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", {
     metadata: { name: "api-xyz", labels: { "kubernetes.io/service-name": "api" } },
     addressType: "IPv4",
     endpoints: [{ addresses: [ns.v4a], targetRef: { kind: "Pod", namespace: "default", name: "api-0" } }],
     ports: [{ name: "http", port, protocol: "TCP" }],
   });
-
-  store = openStore({ dataDirectory: "", logger: silentLogger, classify: withHostGraphChannels(defaultClassifier) });
-  ctl = createKubeController({
-    config: await loadKubeconfig([env.kubeconfigPath]),
-    store,
-    logger: silentLogger,
-    leaderElect: false,
-    nodeName: "es-node",
-  });
-  await ctl.start();
-  await ctl.synced();
-  ng = createNetgraphComponent({ store, nodeName: "es-node", ttlMs: 60_000, logger: silentLogger, registerMetrics: false });
-  await ng.start();
+  ({ store, ctl, ng } = await startAgentSide(env, "es-node"));
   await eventually(
     "index has the client pod and the slice",
     () => ng.index.byAddress(ns.v4b)?.ref.name === "client-0" && ng.index.servicesOfEndpoint(ns.v4a, port).length === 1,
   );
-
-  const client = Bun.spawn(ns.exec(ns.b, [BUN, join(FIX, "flow-client.ts"), String(port), String(N), "3", ns.v4a]), {
-    stdout: "pipe",
-    stderr: "inherit",
-  });
-  for await (const l of lines(client.stdout as ReadableStream<Uint8Array>)) if (l.trim()) conns.push(JSON.parse(l));
-  expect(await client.exited).toBe(0);
+  conns = await runFlowClient(ns, port, N, 3, [ns.v4a]);
 }, 120_000);
 
 afterAll(async () => {
   server?.kill();
   await server?.exited;
-  await ng?.stop();
-  await ctl?.stop(AbortSignal.timeout(10_000));
-  store?.close();
+  await stopAgentSide({ ng, ctl, store });
   await env?.stop();
   ns?.remove();
 });

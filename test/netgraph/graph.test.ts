@@ -20,24 +20,15 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Registry } from "prom-client";
-import { withHostGraphChannels } from "../../src/hostgraph/index.ts";
-import { loadKubeconfig } from "../../src/kube/client/config.ts";
-import { createKubeController, type KubeController } from "../../src/kube/controller.ts";
-import { silentLogger } from "../../src/log/logger.ts";
-import {
-  createNetgraphComponent,
-  EXTERNAL_ENDPOINT_TYPE,
-  type NetgraphComponent,
-  registerNetgraphMetrics,
-} from "../../src/netgraph/index.ts";
+import type { KubeController } from "../../src/kube/controller.ts";
+import { EXTERNAL_ENDPOINT_TYPE, type NetgraphComponent, registerNetgraphMetrics } from "../../src/netgraph/index.ts";
 import type { Relationship } from "../../src/proto/gen/resource/v1/relationship_pb.ts";
-import { defaultClassifier, openStore, type SqliteStore } from "../../src/store/index.ts";
-import { type KubeTestEnv, startKubeTestEnv } from "../helpers/kube-testenv.ts";
+import type { SqliteStore } from "../../src/store/index.ts";
+import type { KubeTestEnv } from "../helpers/kube-testenv.ts";
 import { api, eventually, kreq } from "../kube/fixtures.ts";
-import { lines, makeNetnsPair, type NetnsPair } from "./netns.ts";
+import { type FlowConnection, podWithIps, runFlowClient, startAgentSide, startCluster, startFlowServer, stopAgentSide } from "./cluster.ts";
+import { makeNetnsPair, type NetnsPair } from "./netns.ts";
 
-const BUN = process.execPath;
-const FIX = join(import.meta.dir, "fixtures");
 const N = 20;
 const TTL_MS = 4000;
 
@@ -50,26 +41,18 @@ let server: ReturnType<typeof Bun.spawn> | undefined;
 let cgroupDir = "";
 let clusterIp = "";
 let serverUid = "";
-const conns: Array<{ addr: string; sent: number; received: number }> = [];
+let conns: FlowConnection[] = [];
 
 function cgroup2Mount(): string {
   return Bun.spawnSync(["findmnt", "-n", "-t", "cgroup2", "-o", "TARGET"]).stdout.toString().trim().split("\n")[0]!;
 }
 
-async function podWithIps(name: string, ips: string[]): Promise<string> {
-  const pod = await api.pod(env, "default", name, { node: "ng-node" });
-  pod.status = { ...(pod.status ?? {}), podIP: ips[0], podIPs: ips.map((ip) => ({ ip })) };
-  await kreq(env, "PUT", `/api/v1/namespaces/default/pods/${name}/status`, pod);
-  return pod.metadata.uid as string;
-}
-
 beforeAll(async () => {
-  expect(process.getuid?.()).toBe(0);
-  env = await startKubeTestEnv();
+  env = await startCluster();
   ns = makeNetnsPair("ng");
   clusterIp = `10.96.${1 + (process.pid % 250)}.10`;
-  await podWithIps("client-0", [ns.v4b, ns.v6b]);
-  serverUid = await podWithIps("server-0", [ns.v4a]);
+  await podWithIps(env, "ng-node", "client-0", [ns.v4b, ns.v6b]);
+  serverUid = await podWithIps(env, "ng-node", "server-0", [ns.v4a]);
   await kreq(env, "POST", "/api/v1/namespaces/default/services", {
     metadata: { name: "web" },
     spec: { clusterIP: clusterIp, selector: { app: "web" }, ports: [{ port: 80 }] },
@@ -77,18 +60,7 @@ beforeAll(async () => {
 
   // The Kubernetes graph's own RoutesTo (Service web -> Pod server-0, from this EndpointSlice) must be left alone.
   await api.endpointSlice(env, "default", "web-abc", "web", ["server-0"]);
-  store = openStore({ dataDirectory: "", logger: silentLogger, classify: withHostGraphChannels(defaultClassifier) });
-  ctl = createKubeController({
-    config: await loadKubeconfig([env.kubeconfigPath]),
-    store,
-    logger: silentLogger,
-    leaderElect: false,
-    nodeName: "ng-node",
-  });
-  await ctl.start();
-  await ctl.synced();
-  ng = createNetgraphComponent({ store, nodeName: "ng-node", ttlMs: TTL_MS, sweepMs: 200, logger: silentLogger, registerMetrics: false });
-  await ng.start();
+  ({ store, ctl, ng } = await startAgentSide(env, "ng-node", { ttlMs: TTL_MS, sweepMs: 200 }));
   await eventually(
     "index has the pods and the service",
     () => ng.index.byAddress(clusterIp)?.ref.name === "web" && ng.index.podByUid(serverUid) !== undefined,
@@ -98,27 +70,19 @@ beforeAll(async () => {
   Bun.spawnSync(["ip", "-n", ns.a, "addr", "add", `${clusterIp}/32`, "dev", `vng${process.pid}a`.slice(0, 15)]);
   Bun.spawnSync(["ip", "-n", ns.b, "route", "add", `${clusterIp}/32`, "dev", `vng${process.pid}b`.slice(0, 15)]);
 
-  server = Bun.spawn(ns.exec(ns.a, [BUN, join(FIX, "flow-server.ts"), ns.v4a, clusterIp, ns.v6a]), { stdout: "pipe", stderr: "inherit" });
-  const port = JSON.parse(String((await lines(server.stdout as ReadableStream<Uint8Array>).next()).value)).port as number;
+  let port: number;
+  ({ server, port } = await startFlowServer(ns, [ns.v4a, clusterIp, ns.v6a]));
   // kubelet's systemd layout: kubepods-besteffort-pod<uid with underscores>.slice
   cgroupDir = join(cgroup2Mount(), `am-ng${process.pid}`, `kubepods-besteffort-pod${serverUid.replaceAll("-", "_")}.slice`);
   mkdirSync(cgroupDir, { recursive: true });
   writeFileSync(join(cgroupDir, "cgroup.procs"), String(server.pid));
-
-  const client = Bun.spawn(ns.exec(ns.b, [BUN, join(FIX, "flow-client.ts"), String(port), String(N), "4", ns.v4a, clusterIp, ns.v6a]), {
-    stdout: "pipe",
-    stderr: "inherit",
-  });
-  for await (const l of lines(client.stdout as ReadableStream<Uint8Array>)) if (l.trim()) conns.push(JSON.parse(l));
-  expect(await client.exited).toBe(0);
+  conns = await runFlowClient(ns, port, N, 4, [ns.v4a, clusterIp, ns.v6a]);
 }, 120_000);
 
 afterAll(async () => {
   server?.kill();
   await server?.exited;
-  await ng?.stop();
-  await ctl?.stop(AbortSignal.timeout(10_000));
-  store?.close();
+  await stopAgentSide({ ng, ctl, store });
   await env?.stop();
   ns?.remove();
   if (cgroupDir) {
