@@ -9,7 +9,8 @@
 // and prints JSON.
 
 import { Registry } from "prom-client";
-import { registerEbpfMetrics, registerTcpflowMetrics, TcpflowCollector } from "../../src/ebpf/index.ts";
+import { registerEbpfMetrics, registerTcpflowMetrics, TCPFLOW_PROGRAMS, TcpflowCollector } from "../../src/ebpf/index.ts";
+import { programRecursionMisses } from "../../src/ebpf/prog-misses.ts";
 
 const port = Number(process.argv[2]);
 let closes = 0;
@@ -21,6 +22,9 @@ await c.start((f) => {
 });
 console.log("ready");
 for await (const _line of console) break;
+// Skipped runs per program, read before stop closes the fds.
+const ids = c.programIds();
+const misses = Object.fromEntries(TCPFLOW_PROGRAMS.map((name, i) => [name, String(programRecursionMisses([ids[i]!]))]));
 await c.stop();
 const s = c.stats();
 console.log(
@@ -29,6 +33,8 @@ console.log(
     records: all,
     lost: String(s.lostRingbufFull + s.lostTableFull),
     skipped: String(s.lostRecursion),
+    recovered: String(s.recovered),
+    misses,
     rejected: s.rejected,
   }),
 );

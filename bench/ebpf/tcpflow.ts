@@ -89,8 +89,18 @@ async function rest(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<st
 
 interface Run {
   achieved: number;
-  agent: { capture: number; cpuPerConnUs: number; userUs: number; bpfUs: number; lost: string; skipped: string };
-  tcplife: { capture: number; cpuPerConnUs: number; userUs: number; bpfUs: number };
+  agent: {
+    capture: number;
+    cpuPerConnUs: number;
+    userUs: number;
+    bpfUs: number;
+    lost: string;
+    skipped: string;
+    recovered: string;
+    missed: number;
+    misses: Record<string, string>;
+  };
+  tcplife: { missed: number; capture: number; cpuPerConnUs: number; userUs: number; bpfUs: number };
   bpfStats: boolean;
 }
 
@@ -127,7 +137,13 @@ async function once(rate: number): Promise<Run> {
   const c1 = { ours: cpuSeconds(ours.pid), life: cpuSeconds(life.pid), oursBpf: bpfRunNs(ours.pid), lifeBpf: bpfRunNs(life.pid) };
   ours.stdin.write("stop\n");
   ours.stdin.end();
-  const oursOut = JSON.parse((await rest(oursReader)).trim().split("\n").pop()!) as { closes: number; lost: string; skipped: string };
+  const oursOut = JSON.parse((await rest(oursReader)).trim().split("\n").pop()!) as {
+    closes: number;
+    lost: string;
+    skipped: string;
+    recovered: string;
+    misses: Record<string, string>;
+  };
   life.kill("SIGINT");
   await life.exited;
   const lifeCloses = (await lifeText).split("\n").filter((l) => {
@@ -140,8 +156,17 @@ async function once(rate: number): Promise<Run> {
   const l = part(c1.life - c0.life, c1.lifeBpf - c0.lifeBpf);
   return {
     achieved: n / result.seconds,
-    agent: { capture: oursOut.closes / (2 * n), cpuPerConnUs: a.userUs + a.bpfUs, ...a, lost: oursOut.lost, skipped: oursOut.skipped },
-    tcplife: { capture: lifeCloses / (2 * n), cpuPerConnUs: l.userUs + l.bpfUs, ...l },
+    agent: {
+      capture: oursOut.closes / (2 * n),
+      cpuPerConnUs: a.userUs + a.bpfUs,
+      ...a,
+      lost: oursOut.lost,
+      skipped: oursOut.skipped,
+      recovered: oursOut.recovered,
+      missed: 2 * n - oursOut.closes,
+      misses: oursOut.misses,
+    },
+    tcplife: { missed: 2 * n - lifeCloses, capture: lifeCloses / (2 * n), cpuPerConnUs: l.userUs + l.bpfUs, ...l },
     bpfStats: hello.bpf_stats === 1,
   };
 }
@@ -176,10 +201,14 @@ for (const [label, rate] of [
       bpf_us: Number(m((r) => r.agent.bpfUs).toFixed(2)),
       lost: runs.map((r) => r.agent.lost),
       skipped_runs: runs.map((r) => r.agent.skipped),
+      recovered_runs: runs.map((r) => r.agent.recovered),
+      missed_closes_per_run: runs.map((r) => r.agent.missed),
+      recursion_misses_per_run: runs.map((r) => r.agent.misses),
     },
     tcplife: {
       capture: m((r) => r.tcplife.capture),
       capture_per_run: runs.map((r) => Number(r.tcplife.capture.toFixed(4))),
+      missed_closes_per_run: runs.map((r) => r.tcplife.missed),
       cpu_us_per_connection: Number(m((r) => r.tcplife.cpuPerConnUs).toFixed(2)),
       user_us: Number(m((r) => r.tcplife.userUs).toFixed(2)),
       bpf_us: Number(m((r) => r.tcplife.bpfUs).toFixed(2)),

@@ -43,3 +43,13 @@ export function programRecursionMisses(progIds: readonly number[], procSelf = "/
   }
   return sum;
 }
+
+/**
+ * State changes lost to nesting: the skipped runs of all our programs (a fallback program's own
+ * skips included) less the runs a fallback program made in place of a skipped one (`recovered`,
+ * counted by the fallback itself; tcpflow.bpf.c). Never negative.
+ */
+export function recursionLost(progIds: readonly number[], recovered: bigint, procSelf = "/proc/self"): bigint {
+  const misses = programRecursionMisses(progIds, procSelf);
+  return misses > recovered ? misses - recovered : 0n;
+}
