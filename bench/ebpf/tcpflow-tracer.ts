@@ -15,10 +15,16 @@ import { programRecursionMisses } from "../../src/ebpf/prog-misses.ts";
 const port = Number(process.argv[2]);
 let closes = 0;
 let all = 0;
+// Records of the storm's connections by kind and end (the client's end has dport = port).
+const kinds = { connect: 0, accept: 0, close_client: 0, close_server: 0 };
 const c = new TcpflowCollector({ metrics: registerTcpflowMetrics(new Registry()), ebpfMetrics: registerEbpfMetrics(new Registry()) });
 await c.start((f) => {
   all++;
-  if (f.kind === "close" && (f.sport === port || f.dport === port)) closes++;
+  if (f.sport !== port && f.dport !== port) return;
+  if (f.kind === "close") {
+    closes++;
+    kinds[f.dport === port ? "close_client" : "close_server"]++;
+  } else kinds[f.kind]++;
 });
 console.log("ready");
 for await (const _line of console) break;
@@ -35,6 +41,7 @@ console.log(
     skipped: String(s.lostRecursion),
     recovered: String(s.recovered),
     misses,
+    kinds,
     rejected: s.rejected,
   }),
 );

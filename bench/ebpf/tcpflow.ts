@@ -19,7 +19,7 @@
  * Prints one JSON object: per rate the medians over the repetitions (user and kernel parts too),
  * the agent/tcplife CPU ratio, and the load average before each rate's runs.
  *
- *   bun bench/ebpf/tcpflow.ts [--seconds 5] [--reps 3]
+ *   bun bench/ebpf/tcpflow.ts [--seconds 5] [--reps 3] [--rates 1k,10k,max]
  */
 
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
@@ -89,6 +89,7 @@ async function rest(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<st
 
 interface Run {
   achieved: number;
+  connections: number;
   agent: {
     capture: number;
     cpuPerConnUs: number;
@@ -99,6 +100,7 @@ interface Run {
     recovered: string;
     missed: number;
     misses: Record<string, string>;
+    kinds: Record<string, number>;
   };
   tcplife: { missed: number; capture: number; cpuPerConnUs: number; userUs: number; bpfUs: number };
   bpfStats: boolean;
@@ -143,6 +145,7 @@ async function once(rate: number): Promise<Run> {
     skipped: string;
     recovered: string;
     misses: Record<string, string>;
+    kinds: Record<string, number>;
   };
   life.kill("SIGINT");
   await life.exited;
@@ -156,6 +159,7 @@ async function once(rate: number): Promise<Run> {
   const l = part(c1.life - c0.life, c1.lifeBpf - c0.lifeBpf);
   return {
     achieved: n / result.seconds,
+    connections: n,
     agent: {
       capture: oursOut.closes / (2 * n),
       cpuPerConnUs: a.userUs + a.bpfUs,
@@ -165,6 +169,7 @@ async function once(rate: number): Promise<Run> {
       recovered: oursOut.recovered,
       missed: 2 * n - oursOut.closes,
       misses: oursOut.misses,
+      kinds: oursOut.kinds,
     },
     tcplife: { missed: 2 * n - lifeCloses, capture: lifeCloses / (2 * n), cpuPerConnUs: l.userUs + l.bpfUs, ...l },
     bpfStats: hello.bpf_stats === 1,
@@ -180,11 +185,13 @@ const cc = Bun.spawnSync(["cc", "-O2", "-o", STORM, join(import.meta.dir, "tcpfl
 if (cc.exitCode !== 0) throw new Error(`cc: ${cc.stderr.toString()}`);
 const load0 = loadavg();
 const rates: Record<string, unknown> = {};
+const only = process.argv.includes("--rates") ? process.argv[process.argv.indexOf("--rates") + 1]!.split(",") : undefined;
 for (const [label, rate] of [
   ["1k", 1000],
   ["10k", 10_000],
   ["max", 0],
 ] as const) {
+  if (only && !only.includes(label)) continue;
   const loadBefore = loadavg();
   const runs: Run[] = [];
   for (let i = 0; i < REPS; i++) runs.push(await once(rate));
@@ -204,6 +211,7 @@ for (const [label, rate] of [
       recovered_runs: runs.map((r) => r.agent.recovered),
       missed_closes_per_run: runs.map((r) => r.agent.missed),
       recursion_misses_per_run: runs.map((r) => r.agent.misses),
+      records_per_run: runs.map((r) => ({ connections: r.connections, ...r.agent.kinds })),
     },
     tcplife: {
       capture: m((r) => r.tcplife.capture),
