@@ -101,6 +101,7 @@ interface Run {
     missed: number;
     misses: Record<string, string>;
     kinds: Record<string, number>;
+    runs: Record<string, { run_time_ns: number; run_cnt: number }>;
   };
   tcplife: { missed: number; capture: number; cpuPerConnUs: number; userUs: number; bpfUs: number };
   bpfStats: boolean;
@@ -146,6 +147,7 @@ async function once(rate: number): Promise<Run> {
     recovered: string;
     misses: Record<string, string>;
     kinds: Record<string, number>;
+    runs: Record<string, { run_time_ns: number; run_cnt: number }>;
   };
   life.kill("SIGINT");
   await life.exited;
@@ -170,6 +172,7 @@ async function once(rate: number): Promise<Run> {
       missed: 2 * n - oursOut.closes,
       misses: oursOut.misses,
       kinds: oursOut.kinds,
+      runs: oursOut.runs,
     },
     tcplife: { missed: 2 * n - lifeCloses, capture: lifeCloses / (2 * n), cpuPerConnUs: l.userUs + l.bpfUs, ...l },
     bpfStats: hello.bpf_stats === 1,
@@ -211,6 +214,13 @@ for (const [label, rate] of [
       recovered_runs: runs.map((r) => r.agent.recovered),
       missed_closes_per_run: runs.map((r) => r.agent.missed),
       recursion_misses_per_run: runs.map((r) => r.agent.misses),
+      // The fallback state-change program's share: its runs and run time per connection (tracer lifetime).
+      nested_program_per_run: runs.map((r) => {
+        const p = r.agent.runs.tp_btf__inet_sock_set_state_nested;
+        return p
+          ? { runs_per_conn: Number((p.run_cnt / r.connections).toFixed(2)), ns_per_conn: Math.round(p.run_time_ns / r.connections) }
+          : null;
+      }),
       records_per_run: runs.map((r) => ({ connections: r.connections, ...r.agent.kinds })),
     },
     tcplife: {
