@@ -241,9 +241,11 @@ static __always_inline int on_state_change(struct sock *sk, int os, int ns)
  * which means the main program is mid-run on this CPU below it and skipped this event, and then
  * handles the event itself (on its own stack: nothing per-CPU is shared between the two runs) and
  * counts it as recovered (`lost` index TCPFLOW_LOST_RECOVERED). The agent reports recursion
- * losses as all programs' recursion_misses minus the recovered runs; a nested event that arrives
- * in the few instructions before the main program sets the flag or after it clears it is not
- * recovered and stays counted.
+ * losses as all programs' recursion_misses minus the recovered runs. A nested event that arrives
+ * in the kernel's few instructions around the main program (after it is marked active and before
+ * it sets the flag, or after it clears the flag) is not recovered and stays counted; the second
+ * program's own skips (a state change interrupting its near-empty run, when the main program does
+ * run for it) lose nothing but are counted too, so the count is an upper bound.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -48,10 +48,10 @@ test("recursion losses: every program's skips, the fallback program's included, 
     prog(3, 20, 6); // the main state-change program: 6 skipped runs
     prog(4, 21, 2); // the fallback: 2 skipped runs of its own
     prog(5, 22, 1); // an accept-exit program
-    expect(recursionLost([20, 21, 22], 5n, dir)).toBe(4n); // 6 + 2 + 1 - 5 recovered
-    expect(recursionLost([20, 22], 5n, dir)).toBe(2n); // without the fallback's id its skips are missed
-    expect(recursionLost([20, 21, 22], 0n, dir)).toBe(9n);
-    expect(recursionLost([20, 21, 22], 50n, dir)).toBe(0n);
+    expect(recursionLost([20, 21, 22], () => 5n, dir)).toEqual({ lost: 4n, recovered: 5n }); // 6 + 2 + 1 - 5 recovered
+    expect(recursionLost([20, 22], () => 5n, dir).lost).toBe(2n); // without the fallback's id its skips are missed
+    expect(recursionLost([20, 21, 22], () => 0n, dir).lost).toBe(9n);
+    expect(recursionLost([20, 21, 22], () => 50n, dir).lost).toBe(0n);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

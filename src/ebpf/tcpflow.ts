@@ -205,8 +205,7 @@ export class TcpflowCollector {
       this.counts.lostRingbufFull = full;
       this.counts.lostTableFull = table;
       // Every program's skipped runs (the nested program's too) less the ones it ran in place of the main program.
-      const recovered = obj.percpuU64Sum("lost", TCPFLOW_LOST_RECOVERED);
-      const skipped = recursionLost(this.tracer.programIds(), recovered);
+      const { lost: skipped, recovered } = recursionLost(this.tracer.programIds(), () => obj.percpuU64Sum("lost", TCPFLOW_LOST_RECOVERED));
       this.counts.recovered = recovered;
       if (skipped > this.counts.lostRecursion) this.metrics.lost.inc({ reason: "recursion" }, Number(skipped - this.counts.lostRecursion));
       this.counts.lostRecursion = skipped;
