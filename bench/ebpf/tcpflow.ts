@@ -19,7 +19,7 @@
  * Prints one JSON object: per rate the medians over the repetitions (user and kernel parts too),
  * the agent/tcplife CPU ratio, and the load average before each rate's runs.
  *
- *   bun bench/ebpf/tcpflow.ts [--seconds 5] [--reps 3]
+ *   bun bench/ebpf/tcpflow.ts [--seconds 5] [--reps 3] [--rates 1k,10k,max]
  */
 
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
@@ -89,8 +89,21 @@ async function rest(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<st
 
 interface Run {
   achieved: number;
-  agent: { capture: number; cpuPerConnUs: number; userUs: number; bpfUs: number; lost: string; skipped: string };
-  tcplife: { capture: number; cpuPerConnUs: number; userUs: number; bpfUs: number };
+  connections: number;
+  agent: {
+    capture: number;
+    cpuPerConnUs: number;
+    userUs: number;
+    bpfUs: number;
+    lost: string;
+    skipped: string;
+    recovered: string;
+    missed: number;
+    misses: Record<string, string>;
+    kinds: Record<string, number>;
+    runs: Record<string, { run_time_ns: number; run_cnt: number }>;
+  };
+  tcplife: { missed: number; capture: number; cpuPerConnUs: number; userUs: number; bpfUs: number };
   bpfStats: boolean;
 }
 
@@ -127,7 +140,15 @@ async function once(rate: number): Promise<Run> {
   const c1 = { ours: cpuSeconds(ours.pid), life: cpuSeconds(life.pid), oursBpf: bpfRunNs(ours.pid), lifeBpf: bpfRunNs(life.pid) };
   ours.stdin.write("stop\n");
   ours.stdin.end();
-  const oursOut = JSON.parse((await rest(oursReader)).trim().split("\n").pop()!) as { closes: number; lost: string; skipped: string };
+  const oursOut = JSON.parse((await rest(oursReader)).trim().split("\n").pop()!) as {
+    closes: number;
+    lost: string;
+    skipped: string;
+    recovered: string;
+    misses: Record<string, string>;
+    kinds: Record<string, number>;
+    runs: Record<string, { run_time_ns: number; run_cnt: number }>;
+  };
   life.kill("SIGINT");
   await life.exited;
   const lifeCloses = (await lifeText).split("\n").filter((l) => {
@@ -140,8 +161,20 @@ async function once(rate: number): Promise<Run> {
   const l = part(c1.life - c0.life, c1.lifeBpf - c0.lifeBpf);
   return {
     achieved: n / result.seconds,
-    agent: { capture: oursOut.closes / (2 * n), cpuPerConnUs: a.userUs + a.bpfUs, ...a, lost: oursOut.lost, skipped: oursOut.skipped },
-    tcplife: { capture: lifeCloses / (2 * n), cpuPerConnUs: l.userUs + l.bpfUs, ...l },
+    connections: n,
+    agent: {
+      capture: oursOut.closes / (2 * n),
+      cpuPerConnUs: a.userUs + a.bpfUs,
+      ...a,
+      lost: oursOut.lost,
+      skipped: oursOut.skipped,
+      recovered: oursOut.recovered,
+      missed: 2 * n - oursOut.closes,
+      misses: oursOut.misses,
+      kinds: oursOut.kinds,
+      runs: oursOut.runs,
+    },
+    tcplife: { missed: 2 * n - lifeCloses, capture: lifeCloses / (2 * n), cpuPerConnUs: l.userUs + l.bpfUs, ...l },
     bpfStats: hello.bpf_stats === 1,
   };
 }
@@ -155,11 +188,13 @@ const cc = Bun.spawnSync(["cc", "-O2", "-o", STORM, join(import.meta.dir, "tcpfl
 if (cc.exitCode !== 0) throw new Error(`cc: ${cc.stderr.toString()}`);
 const load0 = loadavg();
 const rates: Record<string, unknown> = {};
+const only = process.argv.includes("--rates") ? process.argv[process.argv.indexOf("--rates") + 1]!.split(",") : undefined;
 for (const [label, rate] of [
   ["1k", 1000],
   ["10k", 10_000],
   ["max", 0],
 ] as const) {
+  if (only && !only.includes(label)) continue;
   const loadBefore = loadavg();
   const runs: Run[] = [];
   for (let i = 0; i < REPS; i++) runs.push(await once(rate));
@@ -176,10 +211,22 @@ for (const [label, rate] of [
       bpf_us: Number(m((r) => r.agent.bpfUs).toFixed(2)),
       lost: runs.map((r) => r.agent.lost),
       skipped_runs: runs.map((r) => r.agent.skipped),
+      recovered_runs: runs.map((r) => r.agent.recovered),
+      missed_closes_per_run: runs.map((r) => r.agent.missed),
+      recursion_misses_per_run: runs.map((r) => r.agent.misses),
+      // The fallback state-change program's share: its runs and run time per connection (tracer lifetime).
+      nested_program_per_run: runs.map((r) => {
+        const p = r.agent.runs.tp_btf__inet_sock_set_state_nested;
+        return p
+          ? { runs_per_conn: Number((p.run_cnt / r.connections).toFixed(2)), ns_per_conn: Math.round(p.run_time_ns / r.connections) }
+          : null;
+      }),
+      records_per_run: runs.map((r) => ({ connections: r.connections, ...r.agent.kinds })),
     },
     tcplife: {
       capture: m((r) => r.tcplife.capture),
       capture_per_run: runs.map((r) => Number(r.tcplife.capture.toFixed(4))),
+      missed_closes_per_run: runs.map((r) => r.tcplife.missed),
       cpu_us_per_connection: Number(m((r) => r.tcplife.cpuPerConnUs).toFixed(2)),
       user_us: Number(m((r) => r.tcplife.userUs).toFixed(2)),
       bpf_us: Number(m((r) => r.tcplife.bpfUs).toFixed(2)),

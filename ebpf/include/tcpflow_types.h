@@ -30,7 +30,8 @@
 /* indices of the per-CPU `lost` array */
 #define TCPFLOW_LOST_RINGBUF 0
 #define TCPFLOW_LOST_TABLE 1
-#define TCPFLOW_LOST_SLOTS 2
+#define TCPFLOW_LOST_RECOVERED 2 /* not a loss: state changes the nested program ran in place of the skipped main one */
+#define TCPFLOW_LOST_SLOTS 3
 
 struct tcpflow_event {
 	__u64 ts_ns;

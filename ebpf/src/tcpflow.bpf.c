@@ -16,7 +16,8 @@
  * Bounded cost: each connection costs a fixed amount of kernel work and at most two 104-byte
  * records. The ring (2 MiB, about 20k records) is drained by the agent's reader thread; when it is
  * full the record is dropped and counted in the per-CPU `lost` array (index 0), as is a socket the
- * full `socks` table could not track (index 1). Nothing is sampled: every connection the table and
+ * full `socks` table could not track (index 1); index 2 counts the state changes the nested program
+ * recovered (below), not a loss. Nothing is sampled: every connection the table and
  * ring can hold is reported exactly.
  */
 #include "vmlinux.h"
@@ -160,8 +161,7 @@ static __always_inline void take_ident(struct sock_info *si)
  * it is itself interrupted on that CPU (counted as its recursion_misses), and skips no event
  * construction either: the arguments are the socket and the two states.
  */
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(tp_btf__inet_sock_set_state, struct sock *sk, int os, int ns)
+static __always_inline int on_state_change(struct sock *sk, int os, int ns)
 {
 	__u16 protocol = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
@@ -228,6 +228,54 @@ int BPF_PROG(tp_btf__inet_sock_set_state, struct sock *sk, int os, int ns)
 		if (tgid != 0)
 			take_ident(si);
 	}
+	return 0;
+}
+
+/*
+ * The kernel does not run a raw tracepoint program nested in itself on one CPU: a softirq's state
+ * change (an RST or FIN arriving) that interrupts this program running in a process's connect(2)
+ * or close(2) is skipped and counted as its recursion_misses (the per-program `active` counter).
+ * Each program has its own counter, so a second, near-empty program on the same tracepoint
+ * (tp_btf__inet_sock_set_state_nested) still runs for that nested event. The main program marks
+ * its run in the per-CPU `busy` flag; the second program returns at once unless the flag is set,
+ * which means the main program is mid-run on this CPU below it and skipped this event, and then
+ * handles the event itself (on its own stack: nothing per-CPU is shared between the two runs) and
+ * counts it as recovered (`lost` index TCPFLOW_LOST_RECOVERED). The agent reports recursion
+ * losses as all programs' recursion_misses minus the recovered runs. A nested event that arrives
+ * in the kernel's few instructions around the main program (after it is marked active and before
+ * it sets the flag, or after it clears the flag) is not recovered and stays counted; the second
+ * program's own skips (a state change interrupting its near-empty run, when the main program does
+ * run for it) lose nothing but are counted too, so the count is an upper bound.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} busy SEC(".maps");
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tp_btf__inet_sock_set_state, struct sock *sk, int os, int ns)
+{
+	__u32 zero = 0;
+	__u32 *b = bpf_map_lookup_elem(&busy, &zero);
+	if (!b)
+		return 0;
+	*b = 1;
+	on_state_change(sk, os, ns);
+	*b = 0;
+	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tp_btf__inet_sock_set_state_nested, struct sock *sk, int os, int ns)
+{
+	__u32 zero = 0;
+	__u32 *b = bpf_map_lookup_elem(&busy, &zero);
+	if (!b || !*b)
+		return 0;
+	count_lost(TCPFLOW_LOST_RECOVERED);
+	on_state_change(sk, os, ns);
 	return 0;
 }
 

@@ -43,3 +43,20 @@ export function programRecursionMisses(progIds: readonly number[], procSelf = "/
   }
   return sum;
 }
+
+/**
+ * State changes lost to nesting: the skipped runs of all our programs (a fallback program's own
+ * skips included) less the runs a fallback program made in place of a skipped one (counted by the
+ * fallback itself; tcpflow.bpf.c). The misses are read first: the kernel counts a skip before the
+ * fallback runs for it, so a recovery between the two reads cannot leave a skip counted that is
+ * recovered. Never negative.
+ */
+export function recursionLost(
+  progIds: readonly number[],
+  readRecovered: () => bigint,
+  procSelf = "/proc/self",
+): { lost: bigint; recovered: bigint } {
+  const misses = programRecursionMisses(progIds, procSelf);
+  const recovered = readRecovered();
+  return { lost: misses > recovered ? misses - recovered : 0n, recovered };
+}

@@ -31,7 +31,7 @@ export function registerTcpflowMetrics(registry: Registry = sharedRegistry): Tcp
     }),
     lost: new Counter({
       name: "antimetal_tcpflow_lost_total",
-      help: "TCP connection records the tcpflow eBPF program could not report (ringbuf_full: ring buffer had no room; table_full: socket table full or busy; recursion: program runs the kernel skipped because a BPF program was already running on that CPU).",
+      help: "TCP connection records the tcpflow eBPF program could not report (ringbuf_full: ring buffer had no room; table_full: socket table full or busy; recursion: state changes the kernel skipped because the program was already running on that CPU, less those the fallback program ran instead; an upper bound).",
       labelNames: ["reason"] as const,
       registers: [registry],
     }),

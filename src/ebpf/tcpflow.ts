@@ -20,16 +20,18 @@ import { type EbpfAssets, ebpfAssets } from "./assets.ts";
 import { UnavailableError } from "./execsnoop.ts";
 import { RecordError } from "./execsnoop-decode.ts";
 import { ebpfCapabilities, readKernelVersion } from "./features.ts";
-import { TCPFLOW_LOST_RINGBUF, TCPFLOW_LOST_TABLE, TCPFLOW_RINGBUF_BYTES } from "./gen/tcpflow_types.ts";
+import { TCPFLOW_LOST_RECOVERED, TCPFLOW_LOST_RINGBUF, TCPFLOW_LOST_TABLE, TCPFLOW_RINGBUF_BYTES } from "./gen/tcpflow_types.ts";
 import { type EbpfMetrics, registerEbpfMetrics } from "./metrics.ts";
 import { BpfObject } from "./object.ts";
-import { programRecursionMisses } from "./prog-misses.ts";
+import { recursionLost } from "./prog-misses.ts";
 import { type FlowEvent, parseFlowRecord } from "./tcpflow-decode.ts";
 import { registerTcpflowMetrics, type TcpflowMetrics } from "./tcpflow-metrics.ts";
 import { Tracer } from "./tracer-attach.ts";
 
 export const TCPFLOW_PROGRAMS = [
   "tp_btf__inet_sock_set_state",
+  // Runs only when the first is mid-run on the CPU below it (and so skipped this event): see tcpflow.bpf.c.
+  "tp_btf__inet_sock_set_state_nested",
   "tracepoint__syscalls__sys_exit_accept4",
   "tracepoint__syscalls__sys_exit_accept",
 ] as const;
@@ -62,8 +64,10 @@ export interface TcpflowStats {
   closes: number;
   lostRingbufFull: bigint;
   lostTableFull: bigint;
-  /** Runs of the programs the kernel skipped (nested on one CPU; see prog-misses.ts). */
+  /** Runs of the programs the kernel skipped (nested on one CPU; see prog-misses.ts), less those the nested program recovered. */
   lostRecursion: bigint;
+  /** State changes the nested program handled because the kernel skipped the main program for them. */
+  recovered: bigint;
   rejected: number;
 }
 
@@ -81,6 +85,7 @@ export class TcpflowCollector {
     lostRingbufFull: 0n,
     lostTableFull: 0n,
     lostRecursion: 0n,
+    recovered: 0n,
     rejected: 0,
   };
   private unpublished = { connect: 0, accept: 0, close: 0 };
@@ -199,7 +204,9 @@ export class TcpflowCollector {
       if (table > this.counts.lostTableFull) this.metrics.lost.inc({ reason: "table_full" }, Number(table - this.counts.lostTableFull));
       this.counts.lostRingbufFull = full;
       this.counts.lostTableFull = table;
-      const skipped = programRecursionMisses(this.tracer.programIds());
+      // Every program's skipped runs (the nested program's too) less the ones it ran in place of the main program.
+      const { lost: skipped, recovered } = recursionLost(this.tracer.programIds(), () => obj.percpuU64Sum("lost", TCPFLOW_LOST_RECOVERED));
+      this.counts.recovered = recovered;
       if (skipped > this.counts.lostRecursion) this.metrics.lost.inc({ reason: "recursion" }, Number(skipped - this.counts.lostRecursion));
       this.counts.lostRecursion = skipped;
     } catch (e) {
