@@ -74,14 +74,11 @@ export function containerMatcher(containers: ContainerInfo[], version: 1 | 2, su
 
 interface Cached {
   startTicks: number;
-  /** comm: an exec changes it (the pid and start time stay). */
-  command: string;
-  cmdline: string;
+  /** What the last scan returned for the process (its command and cmdline included): returned again, the same object, while nothing in it changed (the plan keys its work by object). */
+  info: ProcessInfo;
   cgroup: string;
   /** The scan that last saw the process (entries not seen by the current scan are dropped). */
   seen: number;
-  /** What the last scan returned for it: returned again, the same object, while nothing in it changed (the plan keys its work by object). */
-  info?: ProcessInfo;
 }
 
 /** Scans between re-reads of every process's cgroup file (a process moved to another cgroup without an exec). */
@@ -136,53 +133,41 @@ export class ProcessLister {
         kernelThreads++;
         continue;
       }
-      let cached = this.cmdlines.get(s.pid);
-      const known = cached?.startTicks === s.startTicks && cached.command === s.command;
-      const cgroup = known && !fullCgroups ? cached!.cgroup : (this.io.readSyncSoft(`${this.procRoot}/${name}/cgroup`, true).text ?? "");
+      const cached = this.cmdlines.get(s.pid);
+      // An exec keeps the pid and start time but sets a new comm: then cmdline and cgroup are read again.
+      const prev = cached?.startTicks === s.startTicks && cached.info.command === s.command ? cached.info : undefined;
+      const cgroup = prev && !fullCgroups ? cached!.cgroup : (this.io.readSyncSoft(`${this.procRoot}/${name}/cgroup`, true).text ?? "");
       const container = match(cgroup);
-      const prev = known ? cached!.info : undefined;
-      if (
+      const unchanged =
         prev &&
         prev.ppid === s.ppid &&
         prev.pgid === s.pgid &&
         prev.sid === s.sid &&
         prev.state === s.state &&
-        prev.container === container
-      ) {
-        cached!.cgroup = cgroup;
-        cached!.seen = scan;
-        out.push(prev);
-        continue;
-      }
-      const p: ProcessInfo = {
-        pid: s.pid,
-        ppid: s.ppid,
-        pgid: s.pgid,
-        sid: s.sid,
-        command: s.command,
-        cmdline: known ? cached!.cmdline : "",
-        state: s.state,
-        startMs: bootMs + Math.floor((s.startTicks * 1000) / hz),
-        container,
-      };
-      if (!known) fresh.push(p);
-      out.push(p);
-      if (known) {
-        cached!.cgroup = cgroup;
-        cached!.seen = scan;
-        cached!.info = p;
-      } else {
-        cached = { startTicks: s.startTicks, command: s.command, cmdline: p.cmdline, cgroup, seen: scan, info: p };
-        this.cmdlines.set(s.pid, cached);
-      }
+        prev.container === container;
+      const info: ProcessInfo = unchanged
+        ? prev
+        : {
+            pid: s.pid,
+            ppid: s.ppid,
+            pgid: s.pgid,
+            sid: s.sid,
+            command: s.command,
+            cmdline: prev?.cmdline ?? "",
+            state: s.state,
+            startMs: bootMs + Math.floor((s.startTicks * 1000) / hz),
+            container,
+          };
+      if (!prev) fresh.push(info);
+      out.push(info);
+      if (!cached) this.cmdlines.set(s.pid, { startTicks: s.startTicks, info, cgroup, seen: scan });
+      else Object.assign(cached, { startTicks: s.startTicks, info, cgroup, seen: scan }); // in place: no entry per process per scan
     }
     // cmdline takes the process's mm lock: read on the pool, only for processes not seen before.
     await Promise.all(
       fresh.map(async (p) => {
         const raw = await this.io.readOptional(`${this.procRoot}/${p.pid}/cmdline`, signal);
-        p.cmdline = raw ? parseCmdline(raw) : "";
-        const c = this.cmdlines.get(p.pid);
-        if (c) c.cmdline = p.cmdline;
+        p.cmdline = raw ? parseCmdline(raw) : ""; // the cached entry holds this same object
       }),
     );
     for (const [pid, c] of this.cmdlines) if (c.seen !== scan) this.cmdlines.delete(pid);

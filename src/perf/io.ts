@@ -345,14 +345,12 @@ export class HostIo {
    * HostIo read. Each result is the text, or undefined as readOptional says; a refused file throws.
    */
   readManyInMemorySync(paths: string[]): (string | undefined)[] {
-    const { maxFileBytes, regularOnly } = this.state;
     return paths.map((f) => {
-      this.trace?.add(`r:${f}`);
       try {
-        return readBounded(f, maxFileBytes, regularOnly);
+        return this.readInMemorySync(f);
       } catch (e) {
         if (SOFT_CODES.has(errCode(e) ?? "")) return undefined;
-        return this.countRefusal(e);
+        throw e;
       }
     });
   }

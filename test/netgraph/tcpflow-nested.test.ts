@@ -16,6 +16,7 @@
  */
 
 import { expect, test } from "bun:test";
+import { join } from "node:path";
 import { Registry } from "prom-client";
 import { registerEbpfMetrics, registerTcpflowMetrics, TCPFLOW_PROGRAMS, TcpflowCollector } from "../../src/ebpf/index.ts";
 import { programRecursionMisses } from "../../src/ebpf/prog-misses.ts";
@@ -64,14 +65,11 @@ test("both state-change programs are attached, every close is reported once, bot
     expect(programRecursionMisses(stateIds)).toBeGreaterThanOrEqual(0n);
     expect(ids).toEqual(expect.arrayContaining(stateIds));
 
-    const child = Bun.spawn(
-      [
-        process.execPath,
-        "-e",
-        `const net=require("node:net");const s=net.createServer(c=>{c.on("data",()=>{});c.end()});s.listen(0,"127.0.0.1",async()=>{console.log(s.address().port);await new Promise(r=>process.stdin.once("data",r));for(let i=0;i<${N};i++)await new Promise(r=>{const k=net.connect(s.address().port,"127.0.0.1",()=>k.end("x"));k.on("data",()=>{});k.on("close",r)});s.close();process.exit(0)})`,
-      ],
-      { stdin: "pipe", stdout: "pipe", stderr: "inherit" },
-    );
+    const child = Bun.spawn([process.execPath, join(import.meta.dir, "fixtures/loopback-burst.ts"), String(N)], {
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "inherit",
+    });
     const reader = (child.stdout as ReadableStream<Uint8Array>).getReader();
     port = Number(new TextDecoder().decode((await reader.read()).value).trim());
     child.stdin.write("go\n");
