@@ -130,6 +130,9 @@ export function clientNodeConfigTrimmed(source: string, file: string): string {
       importLine("{ SocksProxyAgent }", "socks-proxy-agent"),
       `class SocksProxyAgent { constructor() { ${NOT_BUNDLED("socks-proxy-agent")}; } }`,
     ],
+    // loadFromString's parser: src/kube/client/config.ts parses kubeconfigs itself (Bun's YAML) and calls
+    // loadFromOptions, so js-yaml's module (and its schema set-up at startup) is left out
+    [importLine("* as yaml", "js-yaml"), "const yaml = { load: (text) => Bun.YAML.parse(text) };"],
     [importLine("{ SocksClient }", "socks"), `const SocksClient = { createConnection() { ${NOT_BUNDLED("socks")}; } };`],
     [
       importLine("{ HttpProxyAgent, HttpsProxyAgent }", "hpagent"),

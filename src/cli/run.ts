@@ -236,7 +236,8 @@ async function buildComponents(
       logger: logger.child({ component: "hostgraph" }),
       kubeCluster: () => kube?.cluster()?.clusterName,
     });
-    components.push(hostgraph);
+    // After the agent is ready, as the runtime graph: its first inventory (~15 CPU-ms) does not hold up /readyz.
+    components.push(startInBackground(hostgraph, logger, { after: agentReady }));
   }
 
   // OOM kills on the runtime graph's containers: from the service graph's oomkill program when it is on, else their own.

@@ -10,7 +10,7 @@
 import { ConfigError } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { OPTIONS } from "../config/schema.ts";
-import { runStoreCommand, type StoreQuery } from "../store/index.ts";
+import { runStoreCommand, type StoreQuery } from "../store/cli.ts";
 import type { CommandContext } from "./context.ts";
 
 type StoreFilters = Pick<Config, "storeType" | "storeSubject" | "storeObject" | "storePredicate">;

@@ -831,13 +831,6 @@ export const OPTIONS = {
 export type OptionKey = keyof typeof OPTIONS;
 export type Config = { [K in OptionKey]: z.output<(typeof OPTIONS)[K]["schema"]> };
 
-/** The one zod schema of the whole configuration, derived from OPTIONS. */
-export const ConfigSchema = z.object(
-  Object.fromEntries(Object.entries(OPTIONS).map(([k, o]) => [k, (o.schema as z.ZodType).describe(o.help)])) as {
-    [K in OptionKey]: (typeof OPTIONS)[K]["schema"];
-  },
-);
-
 /**
  * The environment variables of an option, in the order they are read: the original agent's names,
  * then ANTIMETAL_<FLAG>, or ANTIMETAL_<COMMAND>_<FLAG> for a scoped option; none for a flag-only one.

@@ -8,7 +8,6 @@
 
 export { decodeResourceKey, encodeResourceKey, relationshipId } from "../graph/keys.ts";
 export { type Channel, type Classifier, defaultClassifier } from "../graph/names.ts";
-export { runStoreCommand, type StoreQuery } from "./cli.ts";
 export { createStoreComponent } from "./component.ts";
 export { matchesFilters, segmentPrefix } from "./filter.ts";
 export { StoreLockedError } from "./lock.ts";

@@ -72,7 +72,10 @@ test("run fills the store with the cluster and this host, and stops cleanly", as
   expect(text).toContain("node-e2e");
   expect(text).toContain("web-1");
 
-  const hardware = await store("resources", "--type", "antimetal.hardware.v1.SystemNode");
+  // The host graph starts once the agent is ready: its first inventory lands within seconds.
+  let hardware: { count?: number } = {};
+  for (const end = Date.now() + 15_000; Date.now() < end && hardware.count !== 1; await Bun.sleep(100))
+    hardware = await store("resources", "--type", "antimetal.hardware.v1.SystemNode");
   expect(hardware.count).toBe(1);
 
   // The host graph links this host to its Node once the controller knows the cluster name.

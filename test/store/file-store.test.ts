@@ -16,7 +16,8 @@ import { create, fromBinary } from "@bufbuild/protobuf";
 import { createLogger, silentLogger } from "../../src/log/logger.ts";
 import { TypeDescriptorSchema } from "../../src/proto/gen/resource/v1/object_pb.ts";
 import { ResourceSchema } from "../../src/proto/gen/resource/v1/resource_pb.ts";
-import { createStoreComponent, openStore, runStoreCommand, type StoreEvent, storePath } from "../../src/store/index.ts";
+import { runStoreCommand } from "../../src/store/cli.ts";
+import { createStoreComponent, openStore, type StoreEvent, storePath } from "../../src/store/index.ts";
 import { CORE, contains, kubeRef, NODE, POD, resource, tempDir } from "./fixtures.ts";
 
 const cleanups: (() => void)[] = [];

@@ -16,7 +16,8 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { createLogger, silentLogger } from "../../src/log/logger.ts";
 import { registry } from "../../src/metrics/registry.ts";
-import { lockPath, openStore, runStoreCommand, StoreLockedError, StoreNotWritableError, storePath } from "../../src/store/index.ts";
+import { runStoreCommand } from "../../src/store/cli.ts";
+import { lockPath, openStore, StoreLockedError, StoreNotWritableError, storePath } from "../../src/store/index.ts";
 import { CORE, POD, resource, tempDir } from "./fixtures.ts";
 
 const cleanups: (() => void)[] = [];

@@ -154,3 +154,40 @@ describe("proxy selection", () => {
     expect(noProxyMatches(new URL("https://192.169.1.7"), "192.168.0.0/16")).toBe(false);
   });
 });
+
+describe("kubeconfig parsing", () => {
+  const write = (name: string, text: string) => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, text);
+    return file;
+  };
+
+  test("anchors, merge keys and flow mappings read as client-node reads them", async () => {
+    const file = write(
+      "anchors",
+      "current-context: b\ncontexts:\n- name: a\n  context: &ctx {cluster: c, user: u, namespace: ns-a}\n- name: b\n  context:\n    <<: *ctx\n    namespace: ns-b\nclusters:\n- {name: c, cluster: {server: 'https://kube.example:6443/', insecure-skip-tls-verify: true}}\nusers:\n- name: u\n  user: {token: \"t0k\"}\n",
+    );
+    const cfg = await loadKubeconfig([file], undefined, {});
+    expect(cfg.server).toBe("https://kube.example:6443");
+    expect(cfg.namespace).toBe("ns-b");
+    expect(cfg.contextName).toBe("b");
+    const auth = await cfg.auth.request();
+    expect(header(auth.headers, "authorization")).toEqual(["Bearer t0k"]);
+    expect(auth.tls.rejectUnauthorized).toBe(false);
+  });
+
+  test("a syntax error names the file and the line", async () => {
+    const file = write("broken", "current-context: x\nclusters:\n- name: x\n  cluster: {server: https://a\n");
+    await expect(loadKubeconfig([file], undefined, {})).rejects.toThrow(new RegExp(`^kubeconfig ${file}: .* at line \\d+, column \\d+`));
+  });
+
+  test("several YAML documents are refused, not merged or half-read", async () => {
+    const file = write("multi", "current-context: x\n---\ncurrent-context: y\n");
+    await expect(loadKubeconfig([file], undefined, {})).rejects.toThrow(new RegExp(`^kubeconfig ${file}: .*document`));
+  });
+
+  test("an empty file has no current context", async () => {
+    const file = write("empty", "");
+    await expect(loadKubeconfig([file], undefined, {})).rejects.toThrow(`kubeconfig ${file}: no current-context`);
+  });
+});
