@@ -128,6 +128,9 @@ export class SqliteOutbox implements Outbox {
   /** depth/bytes per channel; exact: recounted on open, changed only after commits. */
   private readonly counts = new Map<string, { depth: number; bytes: number }>();
   private readonly recorded: ReadonlySet<string> | undefined;
+  /** @internal confirms done by seq range, and those rolled back because the range held an entry not sent (tests). */
+  rangeConfirms = 0;
+  rangeFallbacks = 0;
 
   constructor(
     private readonly host: OutboxHost,
@@ -257,11 +260,64 @@ export class SqliteOutbox implements Outbox {
   }
 
   /**
-   * One DELETE statement per chunk of CONFIRM_CHUNK entries (not one per entry), same rule: only
-   * entries whose (key, seq) still match are removed.
+   * Deletes the entries whose (key, seq) still match; an entry coalesced after it was read has a
+   * newer seq and stays. Returns how many were removed.
+   *
+   * With `readAfter`: the caller states that `entries` are, in seq order, every entry it read with
+   * seq in (readAfter, last seq], each read starting where the previous one ended (the intake's
+   * stream). Seqs only grow and a coalesced entry takes a new, higher one, so the rows of that range
+   * still present are exactly the entries read whose seq still matches: one range DELETE over the
+   * (channel, seq) index removes them (~1.3 us per entry less than the (key, seq) join). The deleted
+   * seqs are checked against `entries` inside the transaction; any other row (a caller that skipped
+   * one) rolls the range back and the (key, seq) path runs instead, so the result never differs.
    */
-  confirm(channel: string, entries: ReadonlyArray<Pick<OutboxEntry, "key" | "seq">>): number {
+  confirm(channel: string, entries: ReadonlyArray<Pick<OutboxEntry, "key" | "seq">>, readAfter?: number): number {
     if (!this.host.writable) throw new StoreClosedError();
+    const n = readAfter === undefined ? undefined : this.confirmRange(channel, entries, readAfter);
+    const done = n ?? this.confirmPairs(channel, entries);
+    this.meter(channel).depth(this.depthBytes(channel).depth);
+    return done;
+  }
+
+  /** Range confirm (see confirm); undefined when it does not apply and the (key, seq) path must run. */
+  private confirmRange(channel: string, entries: ReadonlyArray<Pick<OutboxEntry, "key" | "seq">>, readAfter: number): number | undefined {
+    // inside a caller's transaction a rolled-back check would not undo the DELETE: no range there
+    if (entries.length === 0 || this.host.db.inTransaction) return undefined;
+    const sent = new Set<number>();
+    let upTo = readAfter;
+    for (const e of entries) {
+      if (!(e.seq > upTo)) return undefined; // not in strictly increasing seq order after readAfter
+      sent.add(e.seq);
+      upTo = e.seq;
+    }
+    try {
+      return this.host.runTx(() => {
+        const rows = this.s.obConfirmRange.values(channel, readAfter, upTo) as [number, number][];
+        let bytes = 0;
+        for (const [seq, b] of rows) {
+          if (!sent.has(seq)) throw new RangeNotSent(seq);
+          bytes += b;
+        }
+        if (rows.length > 0) this.host.countDelta(channel, -rows.length, -bytes);
+        this.rangeConfirms++;
+        return rows.length;
+      });
+    } catch (err) {
+      if (!(err instanceof RangeNotSent)) throw err;
+      this.rangeFallbacks++;
+      this.opts.logger.warn(
+        { channel, readAfter, upTo, seq: err.seq },
+        "outbox range confirm found an entry the consumer did not send; confirming by (key, seq) instead",
+      );
+      return undefined;
+    }
+  }
+
+  /**
+   * One DELETE statement per chunk of CONFIRM_CHUNK entries (not one per entry): only entries whose
+   * (key, seq) still match are removed.
+   */
+  private confirmPairs(channel: string, entries: ReadonlyArray<Pick<OutboxEntry, "key" | "seq">>): number {
     let n = 0;
     this.host.runTx(() => {
       let bytes = 0;
@@ -282,7 +338,6 @@ export class SqliteOutbox implements Outbox {
       flush();
       if (n > 0) this.host.countDelta(channel, -n, -bytes);
     });
-    this.meter(channel).depth(this.depthBytes(channel).depth);
     return n;
   }
 
@@ -405,6 +460,13 @@ export class SqliteOutbox implements Outbox {
   /** @internal */
   closeListeners(): void {
     this.listeners.clear();
+  }
+}
+
+/** A range confirm met a row the consumer did not send (rolls the range back). */
+class RangeNotSent extends Error {
+  constructor(readonly seq: number) {
+    super(`outbox row seq ${seq} in the confirmed range was not sent`);
   }
 }
 
