@@ -91,7 +91,7 @@ test("range confirm in sub-ranges (the streamer's chunks) removes the same as on
   expect(s.outbox.rangeFallbacks).toBe(0);
 });
 
-test("a gap: a row the caller did not send, inside the range, is not deleted (the range rolls back, (key, seq) runs)", () => {
+test("a gap: a row the caller did not send, inside the range, is not deleted (the range is left alone, (key, seq) runs)", () => {
   const s = mem();
   s.batch(() => {
     for (let i = 0; i < 10; i++) s.updateResource(res(`r${i}`));
@@ -115,26 +115,31 @@ test("a range starting before the first entry sent does not delete the rows befo
   expect(pending(s).map(([k]) => k)).toEqual([read[0]!.key, read[1]!.key]);
 });
 
-test("entries not in increasing seq order, duplicates or seq 0 take the (key, seq) path; so does a caller's open transaction", () => {
+test("entries not in increasing seq order, duplicates, seq 0 or no bytes take the (key, seq) path; inside a batch the range works", () => {
   const s = mem();
   s.batch(() => {
-    for (let i = 0; i < 6; i++) s.updateResource(res(`r${i}`));
+    for (let i = 0; i < 8; i++) s.updateResource(res(`r${i}`));
   });
   const read = readContiguous(s, 0, 100);
   expect(s.outbox.confirm("cluster", [read[1]!, read[0]!], 0)).toBe(2);
   expect(s.outbox.confirm("cluster", [read[2]!, read[2]!], read[1]!.seq)).toBe(1);
-  expect(s.outbox.confirm("cluster", [{ key: read[3]!.key, seq: 0 }], read[2]!.seq)).toBe(0);
-  expect(s.outbox.rangeFallbacks).toBe(0);
-  // inside a batch a failed check could not undo its DELETE: the range is not used, the result is the same
+  expect(s.outbox.confirm("cluster", [{ key: read[3]!.key, seq: 0, bytes: read[3]!.bytes }], read[2]!.seq)).toBe(0);
+  expect(s.outbox.confirm("cluster", [{ key: read[3]!.key, seq: read[3]!.seq }], read[2]!.seq)).toBe(1);
+  expect([s.outbox.rangeConfirms, s.outbox.rangeFallbacks]).toEqual([0, 0]);
   s.updateResource(res("x"));
   let n = 0;
   s.batch(() => {
-    n = s.outbox.confirm("cluster", [read[4]!], read[2]!.seq); // read[3] lies in that range and stays
+    n = s.outbox.confirm("cluster", [read[4]!, read[5]!], read[3]!.seq);
+    expect(s.outbox.confirm("cluster", [read[7]!], read[5]!.seq)).toBe(1); // read[6] lies in that range and stays
   });
-  expect(n).toBe(1);
-  expect(pending(s).map(([k]) => k)).toEqual([read[3]!.key, read[5]!.key, pending(s).at(-1)![0]]);
-  expect(s.outbox.confirm("instance", [read[5]!], read[4]!.seq)).toBe(0); // other channel: nothing
-  expect(s.outbox.stats("cluster").depth).toBe(3);
+  expect(n).toBe(2);
+  expect([s.outbox.rangeConfirms, s.outbox.rangeFallbacks]).toEqual([1, 1]);
+  expect(pending(s).map(([k]) => k)).toEqual([read[6]!.key, keyOf("x")]);
+  expect(s.outbox.confirm("instance", [read[6]!], read[5]!.seq)).toBe(0); // other channel: nothing
+  expect(s.outbox.stats("cluster")).toMatchObject({
+    depth: 2,
+    bytes: pending(s).length && s.outbox.readRaw("cluster", 0, 9).reduce((a, e) => a + e.bytes, 0),
+  });
 });
 
 type Op = { k: "put"; n: number; v: number } | { k: "del"; n: number } | { k: "read"; page: number } | { k: "ack" } | { k: "fail" };

@@ -225,10 +225,10 @@ export interface Outbox {
   /**
    * Deletes entries whose (key, seq) still match: an entry coalesced after it was read stays. Returns how many were removed.
    * `readAfter` (optional, an implementation may ignore it): `entries` are every entry the caller read with seq in
-   * (readAfter, last entry's seq], in seq order, each read starting at the previous one's last seq; the store may then
-   * delete that seq range in one statement, with the same result.
+   * (readAfter, last entry's seq], in seq order, each read starting at the previous one's last seq, with the `bytes`
+   * read; the store may then delete that seq range in one statement, with the same result.
    */
-  confirm(channel: string, entries: ReadonlyArray<Pick<OutboxEntry, "key" | "seq">>, readAfter?: number): number;
+  confirm(channel: string, entries: ReadonlyArray<Pick<OutboxEntry, "key" | "seq"> & { bytes?: number }>, readAfter?: number): number;
   stats(channel: string): OutboxStats;
   /** Highest pending seq of `channel`, 0 when nothing is pending. */
   newestSeq(channel: string): number;
