@@ -6,6 +6,8 @@
 
 // The transactional outbox: one pending entry per changed object and channel, read and confirmed
 // by the intake, bounded by a byte and an entry cap per channel.
+// Over 400 lines: the outbox's whole contract (append, reads, the two confirm paths, caps, snapshot,
+// metrics) stays in the one class that owns its statements and counters.
 
 import type { Database } from "bun:sqlite";
 import { fromBinary } from "@bufbuild/protobuf";
@@ -131,7 +133,7 @@ export class SqliteOutbox implements Outbox {
   /** depth/bytes per channel; exact: recounted on open, changed only after commits. */
   private readonly counts = new Map<string, { depth: number; bytes: number }>();
   private readonly recorded: ReadonlySet<string> | undefined;
-  /** @internal confirms done by seq range, and those rolled back because the range held an entry not sent (tests). */
+  /** @internal confirms done by seq range, and ranges left alone because they held an entry not sent (tests). */
   rangeConfirms = 0;
   rangeFallbacks = 0;
 
