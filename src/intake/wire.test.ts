@@ -178,29 +178,3 @@ test("raw entries (outbox.readRaw) encode byte-identically to decoded entries (o
     store.close();
   }
 });
-
-test("one type under different kinds and type URLs (and empty ones), alternating, encodes as protobuf-es does", () => {
-  const suffix = objectSuffix(300_000, "cafef00d");
-  const combos = [
-    ["resource.v1.Resource", "type.googleapis.com/resource.v1.Resource"],
-    ["resource.v1.Relationship", "type.googleapis.com/resource.v1.Relationship"],
-    ["", ""],
-    ["resource.v1.Resource", ""],
-  ] as const;
-  const entries: OutboxEntry[] = [];
-  for (let i = 0; i < 12; i++) {
-    const [kind, typeUrl] = combos[i % combos.length]!;
-    const object = create(ObjectSchema, {
-      type: create(TypeDescriptorSchema, { kind, type: i % 3 === 2 ? "" : "shared.Type" }),
-      object: create(AnySchema, { typeUrl, value: new Uint8Array(i * 50).fill(i) }),
-    });
-    entries.push({ seq: i + 1, channel: "c", key: `k${i}`, op: "UPDATE", object, bytes: 0, enqueuedAt: 0 });
-  }
-  const ref = create(DeltaRequestSchema, {
-    deltas: entries.map((e) => ({
-      op: DeltaOperation.UPDATE,
-      objects: [Object.assign(clone(ObjectSchema, e.object), { ttl: create(DurationSchema, { seconds: 300n }), deltaVersion: "cafef00d" })],
-    })),
-  });
-  expect(Buffer.from(encodeEntries(entries, suffix).bytes).equals(Buffer.from(toBinary(DeltaRequestSchema, ref)))).toBe(true);
-});

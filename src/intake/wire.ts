@@ -54,52 +54,34 @@ export interface EncodedBatch {
 }
 
 const utf8 = new TextEncoder();
+const strCache = new Map<string, Uint8Array>();
+/** UTF-8 of the few distinct kind/type/type_url strings, cached (bounded). */
+function str(s: string): Uint8Array {
+  let b = strCache.get(s);
+  if (b === undefined) {
+    if (strCache.size >= 4096) strCache.clear();
+    b = utf8.encode(s);
+    strCache.set(s, b);
+  }
+  return b;
+}
 
 const fieldSize = (len: number) => (len === 0 ? 0 : 1 + varintSize(len) + len);
-
-/**
- * The constant bytes of Object{type{kind,type}, object: Any{type_url, value}} for one kind, type and
- * type URL: `head` = the Object.type field complete + the Object.object tag, `url` = the
- * Any.type_url field. Cached by type (bounded): an entry then costs one lookup and three copies
- * (head, url, value) instead of building each field.
- */
-interface Head {
-  kind: string;
-  typeUrl: string;
-  head: Uint8Array;
-  url: Uint8Array;
-}
-const heads = new Map<string, Head>();
-
-function headOf(kind: string, type: string, typeUrl: string): Head {
-  const cached = heads.get(type);
-  if (cached !== undefined && cached.kind === kind && cached.typeUrl === typeUrl) return cached;
-  const k = utf8.encode(kind);
-  const t = utf8.encode(type);
-  const u = utf8.encode(typeUrl);
-  const tdLen = fieldSize(k.length) + fieldSize(t.length);
-  const head = new Uint8Array(1 + varintSize(tdLen) + tdLen + 1);
-  head[0] = 0x0a; // Object.type
-  let pos = putVarint(head, 1, tdLen);
-  pos = putBytesField(head, pos, 0x0a, k); // TypeDescriptor.kind = 1
-  pos = putBytesField(head, pos, 0x22, t); // TypeDescriptor.type = 4
-  head[pos] = 0x12; // Object.object
-  const url = new Uint8Array(fieldSize(u.length));
-  putBytesField(url, 0, 0x0a, u); // Any.type_url = 1
-  const h: Head = { kind, typeUrl, head, url };
-  if (heads.size >= 4096) heads.clear();
-  heads.set(type, h);
-  return h;
-}
-
-/** Length of the Any framing `value` behind `h.url`. */
-const anyLen = (h: Head, value: Uint8Array) => h.url.length + fieldSize(value.length);
 
 /**
  * Fast path for the shape the store produces: Object{type{kind,type}, object: Any{type_url, value}}
  * and nothing else (no ttl/delta_version/unknown fields). Anything else goes through toBinary.
  */
-function plain(o: OutboxEntry["object"]): Head | undefined {
+interface Plain {
+  kind: Uint8Array;
+  type: Uint8Array;
+  url: Uint8Array;
+  value: Uint8Array;
+  tdLen: number;
+  anyLen: number;
+}
+
+function plain(o: OutboxEntry["object"]): Plain | undefined {
   const t = o.type;
   const a = o.object;
   if (t === undefined || a === undefined || o.ttl !== undefined || o.deltaVersion !== "") return undefined;
@@ -109,7 +91,19 @@ function plain(o: OutboxEntry["object"]): Head | undefined {
     (a as { $unknown?: unknown[] }).$unknown?.length
   )
     return undefined;
-  return headOf(t.kind, t.type, a.typeUrl);
+  return plainParts(str(t.kind), str(t.type), str(a.typeUrl), a.value);
+}
+
+/** kind, type, type URL and value with the lengths of the TypeDescriptor and Any they frame. */
+function plainParts(kind: Uint8Array, type: Uint8Array, url: Uint8Array, value: Uint8Array): Plain {
+  return {
+    kind,
+    type,
+    url,
+    value,
+    tdLen: fieldSize(kind.length) + fieldSize(type.length),
+    anyLen: fieldSize(url.length) + fieldSize(value.length),
+  };
 }
 
 function putBytesField(buf: Uint8Array, pos: number, tag: number, b: Uint8Array): number {
@@ -120,6 +114,11 @@ function putBytesField(buf: Uint8Array, pos: number, tag: number, b: Uint8Array)
   return pos + b.length;
 }
 
+/** Parts of a raw outbox entry (OutboxRawEntry): its stored Object bytes, or kind/type/url/value to frame. */
+function rawPart(e: OutboxRawEntry): Plain | Uint8Array {
+  if (e.encoded !== undefined) return e.encoded;
+  return plainParts(str(e.kind ?? ""), str(e.type ?? ""), str(e.typeUrl ?? ""), e.value ?? EMPTY);
+}
 const EMPTY = new Uint8Array(0);
 
 /**
@@ -130,71 +129,52 @@ const EMPTY = new Uint8Array(0);
  */
 export function encodeEntries(entries: ReadonlyArray<OutboxEntry | OutboxRawEntry>, suffix: Uint8Array, op?: OutboxOp): EncodedBatch {
   const n = entries.length;
-  // per entry: its complete Object bytes (without the suffix), or the cached head and the Any's value
-  const parts: Array<Head | Uint8Array> = new Array(n);
-  const values: Uint8Array[] = new Array(n);
+  const parts: Array<Plain | Uint8Array> = new Array(n);
   const objLens = new Array<number>(n);
+  const deltaLens = new Array<number>(n);
   let total = 0;
   for (let i = 0; i < n; i++) {
     const e = entries[i]!;
     const obj = (e as OutboxEntry).object;
+    const p = obj === undefined ? rawPart(e as OutboxRawEntry) : (plain(obj) ?? toBinary(ObjectSchema, obj));
     let objLen: number;
-    if (obj === undefined) {
-      const r = e as OutboxRawEntry;
-      if (r.encoded !== undefined) {
-        parts[i] = r.encoded;
-        objLen = r.encoded.length;
-      } else {
-        const h = headOf(r.kind ?? "", r.type ?? "", r.typeUrl ?? "");
-        const v = r.value ?? EMPTY;
-        parts[i] = h;
-        values[i] = v;
-        const al = anyLen(h, v);
-        objLen = h.head.length + varintSize(al) + al;
-      }
+    parts[i] = p;
+    if (!(p instanceof Uint8Array)) {
+      objLen = 1 + varintSize(p.tdLen) + p.tdLen + 1 + varintSize(p.anyLen) + p.anyLen + suffix.length;
     } else {
-      const h = plain(obj);
-      if (h === undefined) {
-        const b = toBinary(ObjectSchema, obj);
-        parts[i] = b;
-        objLen = b.length;
-      } else {
-        const v = obj.object!.value;
-        parts[i] = h;
-        values[i] = v;
-        const al = anyLen(h, v);
-        objLen = h.head.length + varintSize(al) + al;
-      }
+      objLen = p.length + suffix.length;
     }
-    objLen += suffix.length;
     const code = OP_CODES[op ?? e.op];
     const deltaLen = (code !== 0 ? 2 : 0) + 1 + varintSize(objLen) + objLen;
     objLens[i] = objLen;
+    deltaLens[i] = deltaLen;
     total += 1 + varintSize(deltaLen) + deltaLen;
   }
   const buf = Buffer.allocUnsafe(total);
   let pos = 0;
   for (let i = 0; i < n; i++) {
     const code = OP_CODES[op ?? entries[i]!.op];
-    const objLen = objLens[i]!;
     buf[pos++] = 0x12; // DeltaRequest.deltas
-    pos = putVarint(buf, pos, (code !== 0 ? 2 : 0) + 1 + varintSize(objLen) + objLen);
+    pos = putVarint(buf, pos, deltaLens[i]!);
     if (code !== 0) {
       buf[pos++] = 0x08; // Delta.op
       buf[pos++] = code;
     }
     buf[pos++] = 0x12; // Delta.objects
-    pos = putVarint(buf, pos, objLen);
+    pos = putVarint(buf, pos, objLens[i]!);
     const p = parts[i]!;
     if (p instanceof Uint8Array) {
       buf.set(p, pos);
       pos += p.length;
     } else {
-      const v = values[i]!;
-      buf.set(p.head, pos); // Object.type, then the Object.object tag
-      pos = putVarint(buf, pos + p.head.length, anyLen(p, v));
-      buf.set(p.url, pos); // Any.type_url
-      pos = putBytesField(buf, pos + p.url.length, 0x12, v); // Any.value = 2
+      buf[pos++] = 0x0a; // Object.type
+      pos = putVarint(buf, pos, p.tdLen);
+      pos = putBytesField(buf, pos, 0x0a, p.kind); // TypeDescriptor.kind = 1
+      pos = putBytesField(buf, pos, 0x22, p.type); // TypeDescriptor.type = 4
+      buf[pos++] = 0x12; // Object.object
+      pos = putVarint(buf, pos, p.anyLen);
+      pos = putBytesField(buf, pos, 0x0a, p.url); // Any.type_url = 1
+      pos = putBytesField(buf, pos, 0x12, p.value); // Any.value = 2
     }
     buf.set(suffix, pos);
     pos += suffix.length;
