@@ -7,7 +7,9 @@
 // bench/store/outbox-drain: CPU per outbox entry of the intake's store work,
 // on a file store holding N pending 1 KiB resources:
 //   read:    outbox.read (protobuf-es messages) + encodeEntries   vs   outbox.readRaw + encodeEntries
-//   confirm: batched confirm (one statement per 500 entries); the per-entry figure it replaced is in docs/store.md
+//   confirm: batched (key, seq) confirm (one statement per 500 entries), and the range confirm the
+//            intake uses for a stream read as one contiguous range (confirm with readAfter, one range
+//            DELETE per 2000-entry chunk, as src/intake/streamer.ts#confirmChunked); alternating order
 //   bun bench/store/outbox-drain.ts [--n 20000] [--reps 3]
 // Prints one JSON object (medians over reps; CPU = this process's user+sys time).
 
@@ -37,7 +39,22 @@ function fill(): void {
     });
 }
 
-const res: Record<string, number[]> = { read: [], readRaw: [], confirm: [] };
+const res: Record<string, number[]> = { read: [], readRaw: [], confirm: [], confirmRange: [] };
+/** Confirms everything pending, read in 2000-entry chunks as a stream would; returns CPU us per entry. */
+function confirmAll(range: boolean): number {
+  const entries = store.outbox.read("cluster", 0, N);
+  const t = cpu();
+  let n = 0;
+  let after = 0;
+  for (let i = 0; i < entries.length; i += 2000) {
+    const part = entries.slice(i, i + 2000);
+    n += range ? store.outbox.confirm("cluster", part, after) : store.outbox.confirm("cluster", part);
+    after = part.at(-1)!.seq;
+  }
+  const us = (cpu() - t) / n;
+  if (n !== N) throw new Error(`confirmed ${n} of ${N}`);
+  return us;
+}
 try {
   for (let r = 0; r < reps; r++) {
     fill();
@@ -54,13 +71,13 @@ try {
       }
       res[mode]!.push((cpu() - t) / n);
     }
-    const entries = store.outbox.read("cluster", 0, N);
-    const t = cpu();
-    let n = 0;
-    for (let i = 0; i < entries.length; i += 2000) n += store.outbox.confirm("cluster", entries.slice(i, i + 2000));
-    if (n !== N) throw new Error(`confirmed ${n} of ${N}`);
-    res.confirm!.push((cpu() - t) / n);
+    // both confirms on a freshly filled outbox, in alternating order
+    const [first, second] = r % 2 === 0 ? [false, true] : [true, false];
+    res[first ? "confirmRange" : "confirm"]!.push(confirmAll(first));
+    fill();
+    res[second ? "confirmRange" : "confirm"]!.push(confirmAll(second));
   }
+  if (store.outbox.rangeFallbacks !== 0) throw new Error("range confirm fell back");
 } finally {
   store.close();
   cleanup();
@@ -72,6 +89,11 @@ console.log(
     entries: N,
     reps,
     loadAverage: (await Bun.file("/proc/loadavg").text()).trim(),
-    cpuUsPerEntry: { read_plus_encode: us("read"), readRaw_plus_encode: us("readRaw"), confirm_batched: us("confirm") },
+    cpuUsPerEntry: {
+      read_plus_encode: us("read"),
+      readRaw_plus_encode: us("readRaw"),
+      confirm_batched: us("confirm"),
+      confirm_range: us("confirmRange"),
+    },
   }),
 );

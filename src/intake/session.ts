@@ -45,6 +45,12 @@ export interface StreamResult {
   outcome: StreamOutcome;
   /** Entries the stream carried (or covered by its resync snapshot), in seq order. */
   sent: SentRef[];
+  /**
+   * `sent` is every entry its reads returned with seq in (readAfter, last sent seq], the reads
+   * contiguous (each starting at the previous one's last seq): the outbox may confirm that range.
+   * Undefined when it is not (entries dropped as too large between them, or no read).
+   */
+  readAfter: number | undefined;
   batches: number;
   /** Objects in its resync snapshot (0 when it was not a resync). */
   snapshotObjects: number;
@@ -106,6 +112,11 @@ export class StreamSession {
   private heartbeatAt: number | undefined;
   private openedAt = 0;
   private snapshotObjects = 0;
+  /** afterSeq of the stream's first outbox read; undefined until then, or once the reads stop being one contiguous range. */
+  private readAfter: number | undefined;
+  /** Last seq of the previous read; a read from anywhere else ends the contiguous range. */
+  private readUpTo: number | undefined;
+  private contiguous = true;
 
   constructor(
     private readonly ctx: SessionContext,
@@ -157,6 +168,7 @@ export class StreamSession {
     return {
       outcome,
       sent: this.sent,
+      readAfter: this.contiguous ? this.readAfter : undefined,
       batches: this.batches,
       snapshotObjects: this.snapshotObjects,
       heartbeatAt: this.heartbeatAt,
@@ -250,28 +262,31 @@ export class StreamSession {
       const tooLarge = entries.filter((e) => e.bytes > limits.maxObjectBytes);
       const batch = tooLarge.length ? entries.filter((e) => e.bytes <= limits.maxObjectBytes) : entries;
       if (tooLarge.length) this.ctx.drop(tooLarge.map(ref), "too_large");
+      this.noteRead(cursor.lastSentSeq, entries[entries.length - 1]!.seq, tooLarge.length === 0);
       cursor.lastSentSeq = entries[entries.length - 1]!.seq;
       const toSend = this.skipCovered(batch);
+      // every entry of the batch is sent or covered by the acknowledged snapshot: all confirmed with this stream, in seq order
+      for (const e of batch) this.sent.push(ref(e));
       if (toSend.length === 0) continue;
       const enc = encodeEntries(toSend, this.ctx.suffix);
-      for (const e of toSend) {
-        this.sent.push(ref(e));
-        this.sentBytes += e.bytes;
-      }
+      for (const e of toSend) this.sentBytes += e.bytes;
       if (!(await this.write(call, enc.bytes, enc.deltas))) return false;
     }
     return true;
   }
 
-  /** Entries the acknowledged snapshot already carried are confirmed with this stream, not resent. */
+  /** A read of (after, upTo] whose entries all go into `sent` (whole) or not: keeps `readAfter` valid only for one contiguous range. */
+  private noteRead(after: number, upTo: number, whole: boolean): void {
+    if (this.readUpTo === undefined) this.readAfter = after;
+    else if (after !== this.readUpTo) this.contiguous = false;
+    if (!whole) this.contiguous = false;
+    this.readUpTo = upTo;
+  }
+
+  /** The entries of `batch` to send: those the acknowledged snapshot already carried are confirmed with this stream, not resent. */
   private skipCovered(batch: OutboxRawEntry[]): OutboxRawEntry[] {
     const coveredUpTo = this.ctx.cursor.coveredUpTo;
     if (coveredUpTo === 0 || batch[0]!.seq > coveredUpTo) return batch;
-    const rest: OutboxRawEntry[] = [];
-    for (const e of batch) {
-      if (e.seq <= coveredUpTo && e.op !== "DELETE") this.sent.push(ref(e));
-      else rest.push(e);
-    }
-    return rest;
+    return batch.filter((e) => !(e.seq <= coveredUpTo && e.op !== "DELETE"));
   }
 }

@@ -270,7 +270,7 @@ export class ChannelStreamer {
   private onAck(res: StreamResult, resync: boolean): void {
     const now = Date.now();
     const { sent } = res;
-    if (sent.length) this.confirming = this.confirming.then(() => this.confirmChunked(sent));
+    if (sent.length) this.confirming = this.confirming.then(() => this.confirmChunked(sent, res.readAfter));
     if (res.heartbeatAt !== undefined) this.refreshedAt = Math.max(this.refreshedAt, res.heartbeatAt);
     if (resync) this.refreshedAt = Math.max(this.refreshedAt, res.openedAt);
     this.counts.acknowledged(sent.length, res.batches, now);
@@ -339,13 +339,18 @@ export class ChannelStreamer {
   /**
    * Deletes acknowledged entries in chunks, yielding between them, so the next stream is already
    * sending (and the server working) while a large acknowledged set is removed. A crash before it
-   * finishes re-sends those entries after restart: at-least-once either way.
+   * finishes re-sends those entries after restart: at-least-once either way. When the stream read
+   * one contiguous range (`readAfter`), each chunk is the sub-range after the previous chunk's last
+   * seq, which the outbox deletes by seq range.
    */
-  private async confirmChunked(sent: SentRef[]): Promise<void> {
+  private async confirmChunked(sent: SentRef[], readAfter: number | undefined): Promise<void> {
     const chunk = 2_000;
+    let after = readAfter;
     for (let i = 0; i < sent.length; i += chunk) {
+      const part = i === 0 && sent.length <= chunk ? sent : sent.slice(i, i + chunk);
       try {
-        this.outbox.confirm(this.channel, i === 0 && sent.length <= chunk ? sent : sent.slice(i, i + chunk));
+        this.outbox.confirm(this.channel, part, after);
+        if (after !== undefined) after = part[part.length - 1]!.seq;
       } catch (err) {
         this.log.error({ err: errorMessage(err) }, "outbox confirm failed; the entries will be sent again");
         return;

@@ -6,6 +6,8 @@
 
 // The transactional outbox: one pending entry per changed object and channel, read and confirmed
 // by the intake, bounded by a byte and an entry cap per channel.
+// Over 400 lines: the outbox's whole contract (append, reads, the two confirm paths, caps, snapshot,
+// metrics) stays in the one class that owns its statements and counters.
 
 import type { Database } from "bun:sqlite";
 import { fromBinary } from "@bufbuild/protobuf";
@@ -111,6 +113,9 @@ function gauge(name: string, help: string, kind: "bytes" | "age"): Gauge<"channe
 gauge("antimetal_store_outbox_bytes", "Bytes of pending outbox entries, by channel.", "bytes");
 gauge("antimetal_store_outbox_oldest_age_seconds", "Age of the oldest pending outbox entry, by channel.", "age");
 
+/** What confirm needs of an entry: its key and seq, and for a range confirm the bytes it was read with. */
+export type ConfirmRef = Pick<OutboxEntry, "key" | "seq"> & { bytes?: number };
+
 /** Entries per confirm statement. */
 const CONFIRM_CHUNK = 500;
 
@@ -128,6 +133,9 @@ export class SqliteOutbox implements Outbox {
   /** depth/bytes per channel; exact: recounted on open, changed only after commits. */
   private readonly counts = new Map<string, { depth: number; bytes: number }>();
   private readonly recorded: ReadonlySet<string> | undefined;
+  /** @internal confirms done by seq range, and ranges left alone because they held an entry not sent (tests). */
+  rangeConfirms = 0;
+  rangeFallbacks = 0;
 
   constructor(
     private readonly host: OutboxHost,
@@ -257,11 +265,67 @@ export class SqliteOutbox implements Outbox {
   }
 
   /**
-   * One DELETE statement per chunk of CONFIRM_CHUNK entries (not one per entry), same rule: only
-   * entries whose (key, seq) still match are removed.
+   * Deletes the entries whose (key, seq) still match; an entry coalesced after it was read has a
+   * newer seq and stays. Returns how many were removed.
+   *
+   * With `readAfter`: the caller states that `entries` are, in seq order, every entry it read with
+   * seq in (readAfter, last seq], each read starting where the previous one ended (the intake's
+   * stream), with the `bytes` read. Seqs only grow and a coalesced entry takes a new, higher one, so
+   * the rows of that range still present are exactly the entries read whose seq still matches: one
+   * range DELETE over the (channel, seq) index removes them (~1.5 us per entry less than the
+   * (key, seq) join). The seqs still in the range are checked against `entries` first (same
+   * transaction); any other row (a caller that skipped one) leaves the range alone and the (key, seq)
+   * path runs instead, so the result never differs.
    */
-  confirm(channel: string, entries: ReadonlyArray<Pick<OutboxEntry, "key" | "seq">>): number {
+  confirm(channel: string, entries: ReadonlyArray<ConfirmRef>, readAfter?: number): number {
     if (!this.host.writable) throw new StoreClosedError();
+    const n = readAfter === undefined ? undefined : this.confirmRange(channel, entries, readAfter);
+    const done = n ?? this.confirmPairs(channel, entries);
+    this.meter(channel).depth(this.depthBytes(channel).depth);
+    return done;
+  }
+
+  /** Range confirm (see confirm); undefined when it does not apply and the (key, seq) path must run. */
+  private confirmRange(channel: string, entries: ReadonlyArray<ConfirmRef>, readAfter: number): number | undefined {
+    if (entries.length === 0) return undefined;
+    let upTo = readAfter;
+    for (const e of entries) {
+      // strictly increasing seqs after readAfter, each with the bytes it was read with
+      if (!(e.seq > upTo) || typeof e.bytes !== "number") return undefined;
+      upTo = e.seq;
+    }
+    return this.host.runTx(() => {
+      const present = this.s.obRangeSeqs.values(channel, readAfter, upTo) as [number][];
+      // both in seq order: every row still in the range must be one of the entries (same seq: same bytes)
+      let j = 0;
+      let bytes = 0;
+      for (const [seq] of present) {
+        while (entries[j]!.seq < seq) j++;
+        if (entries[j]!.seq !== seq) {
+          this.rangeFallbacks++;
+          this.opts.logger.warn(
+            { channel, readAfter, upTo, seq },
+            "outbox range confirm found an entry the consumer did not send; confirming by (key, seq) instead",
+          );
+          return undefined;
+        }
+        bytes += entries[j]!.bytes!;
+      }
+      if (present.length === 0) return 0;
+      const n = this.s.obConfirmRange.run(channel, readAfter, upTo).changes;
+      // cannot differ: nothing else writes between the two statements (one connection, synchronous)
+      if (n !== present.length) throw new Error(`outbox range confirm deleted ${n} rows, expected ${present.length}`);
+      this.host.countDelta(channel, -n, -bytes);
+      this.rangeConfirms++;
+      return n;
+    });
+  }
+
+  /**
+   * One DELETE statement per chunk of CONFIRM_CHUNK entries (not one per entry): only entries whose
+   * (key, seq) still match are removed.
+   */
+  private confirmPairs(channel: string, entries: ReadonlyArray<ConfirmRef>): number {
     let n = 0;
     this.host.runTx(() => {
       let bytes = 0;
@@ -282,7 +346,6 @@ export class SqliteOutbox implements Outbox {
       flush();
       if (n > 0) this.host.countDelta(channel, -n, -bytes);
     });
-    this.meter(channel).depth(this.depthBytes(channel).depth);
     return n;
   }
 

@@ -89,6 +89,11 @@ export function prepareOutbox(db: Database) {
          WHERE o.channel = ? AND o.key = j.value ->> 0 AND o.seq = j.value ->> 1
        ) RETURNING bytes`,
     ),
+    // Confirm of a range the consumer read contiguously (outbox.ts#confirm with readAfter): the seqs
+    // still in the range (covering (channel, seq) index scan) for the check against what was sent,
+    // then the delete over the same index. Cheaper than DELETE ... RETURNING (~0.5 us per entry).
+    obRangeSeqs: db.prepare("SELECT seq FROM outbox WHERE channel = ? AND seq > ? AND seq <= ? ORDER BY seq"),
+    obConfirmRange: db.prepare("DELETE FROM outbox WHERE channel = ? AND seq > ? AND seq <= ?"),
     obCounts: db.prepare("SELECT channel, count(*), coalesce(sum(bytes), 0), max(seq) FROM outbox GROUP BY channel"),
     obOldest: db.prepare("SELECT enqueued_at FROM outbox WHERE channel = ? ORDER BY seq LIMIT 1"),
     obNewest: db.prepare("SELECT seq FROM outbox WHERE channel = ? ORDER BY seq DESC LIMIT 1"),

@@ -222,8 +222,13 @@ export interface Outbox {
    * stored bytes into their own encoding (the intake).
    */
   readRaw(channel: string, afterSeq: number, limit: number, maxBytes?: number): OutboxRawEntry[];
-  /** Deletes entries whose (key, seq) still match: an entry coalesced after it was read stays. Returns how many were removed. */
-  confirm(channel: string, entries: ReadonlyArray<Pick<OutboxEntry, "key" | "seq">>): number;
+  /**
+   * Deletes entries whose (key, seq) still match: an entry coalesced after it was read stays. Returns how many were removed.
+   * `readAfter` (optional, an implementation may ignore it): `entries` are every entry the caller read with seq in
+   * (readAfter, last entry's seq], in seq order, each read starting at the previous one's last seq, with the `bytes`
+   * read; the store may then delete that seq range in one statement, with the same result.
+   */
+  confirm(channel: string, entries: ReadonlyArray<Pick<OutboxEntry, "key" | "seq"> & { bytes?: number }>, readAfter?: number): number;
   stats(channel: string): OutboxStats;
   /** Highest pending seq of `channel`, 0 when nothing is pending. */
   newestSeq(channel: string): number;
