@@ -224,6 +224,34 @@ export class MappedRing {
     return total;
   }
 
+  /**
+   * Like drain(), but hands each batch to `sink` as a view of the mapped ring itself (no copy; the
+   * data area is mapped twice, so a batch that wraps is contiguous), for a reader on the thread
+   * that consumes the records (src/ebpf/ringbuf-inline.ts). The view is valid during the call only:
+   * the batch's space is released right after it returns. Returns the records handed on.
+   */
+  drainInPlace(maxBatch: number, sink: (view: DataView, records: number, oversized: number) => void): number {
+    let total = 0;
+    const prod = Number(this.producer[0]!);
+    this.fence(); // (1)
+    while (this.cons < prod) {
+      const w = walkRing(this.hdr, this.mask, this.cons, prod, maxBatch, this.walk);
+      if (w.end === this.cons) break; // the next record is still busy
+      if (w.end > w.start) {
+        this.fence(); // (2)
+        if (w.records > 0 || w.oversized > 0)
+          sink(new DataView(this.ringBuf, this.pageSize + (w.start & this.mask), w.end - w.start), w.records, w.oversized);
+      } else if (w.oversized > 0) {
+        sink(new DataView(new ArrayBuffer(0)), 0, w.oversized);
+      }
+      total += w.records;
+      this.cons = w.end;
+      Atomics.store(this.consumer, 0, BigInt(w.end)); // (3): the sink's loads are done
+      if (w.busy) break;
+    }
+    return total;
+  }
+
   close(): void {
     const c = this.c;
     if (this.epfd >= 0) c.close(this.epfd);
