@@ -74,7 +74,7 @@ function errno(c: RingLibc): number {
 const MAP_FAILED = 2 ** 64 - 1;
 
 /** The ring's max_entries (data size in bytes), checking the map is a ring buffer. */
-function ringSize(lib: Libbpf, fd: number): number {
+export function ringSize(lib: Libbpf, fd: number): number {
   const info = new Uint32Array(32); // struct bpf_map_info: type, id, key_size, value_size, max_entries, ...
   const len = new Uint32Array([info.byteLength]);
   const ret = lib.bpf_obj_get_info_by_fd(fd, ptr(info), ptr(len));
@@ -139,10 +139,12 @@ export class MappedRing {
   private readonly evbuf = new Uint8Array(16);
   private cons: number;
 
-  constructor(lib: Libbpf, mapFd: number) {
+  /** `sizeOrLib`: the ring's size (ringSize(), read where libbpf is loaded), or libbpf to read it with. */
+  constructor(sizeOrLib: number | Libbpf, mapFd: number) {
     const c = this.c;
     this.pageSize = c.getpagesize();
-    this.size = ringSize(lib, mapFd);
+    this.size = typeof sizeOrLib === "number" ? sizeOrLib : ringSize(sizeOrLib, mapFd);
+    if (this.size <= 0 || (this.size & (this.size - 1)) !== 0) throw new Error(`ring buffer size ${this.size} is not a power of two`);
     this.mask = this.size - 1;
     this.dataLen = this.pageSize + 2 * this.size;
     try {
