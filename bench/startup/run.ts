@@ -19,7 +19,7 @@
 // not built here (its module is not served by this machine's Go module proxy); its figures as
 // measured on this kind of VM are printed beside ours as recorded anchors, not same-run ones.
 // Prints one JSON object. Usage: bun bench/startup/run.ts [--idle-seconds 60] [--runs 10]
-//   [--baseline-binary PATH] [--kube] [--only-kube] [--without-containers]
+//   [--baseline-binary PATH] [--agent-binary PATH] [--kube] [--only-kube] [--without-containers]
 // --without-containers repeats the cluster-view measurement with container discovery (the runtime
 // graph: its first scan, eBPF attaches and reader threads; on by default) off.
 
@@ -31,7 +31,10 @@ const root = join(import.meta.dir, "../..");
 const arg = (name: string, def: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : def);
 const idleSeconds = arg("--idle-seconds", 60);
 const runs = arg("--runs", 10);
-const agent = join(root, "dist/antimetal-agent");
+/** --agent-binary PATH: measure a copy of a build (so dist/ can be rebuilt while the bench runs); default dist/antimetal-agent. */
+const agent = process.argv.includes("--agent-binary")
+  ? process.argv[process.argv.indexOf("--agent-binary") + 1]!
+  : join(root, "dist/antimetal-agent");
 const baseline = process.argv.includes("--baseline-binary") ? process.argv[process.argv.indexOf("--baseline-binary") + 1] : undefined;
 const withKube = process.argv.includes("--kube") || process.argv.includes("--only-kube");
 const onlyKube = process.argv.includes("--only-kube");
