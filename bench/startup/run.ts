@@ -19,7 +19,7 @@
 // not built here (its module is not served by this machine's Go module proxy); its figures as
 // measured on this kind of VM are printed beside ours as recorded anchors, not same-run ones.
 // Prints one JSON object. Usage: bun bench/startup/run.ts [--idle-seconds 60] [--runs 10]
-//   [--baseline-binary PATH] [--kube] [--only-kube] [--without-containers]
+//   [--baseline-binary PATH] [--agent-binary PATH] [--idle-samples N] [--kube] [--only-kube] [--without-containers]
 // --without-containers repeats the cluster-view measurement with container discovery (the runtime
 // graph: its first scan, eBPF attaches and reader threads; on by default) off.
 
@@ -31,7 +31,12 @@ const root = join(import.meta.dir, "../..");
 const arg = (name: string, def: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : def);
 const idleSeconds = arg("--idle-seconds", 60);
 const runs = arg("--runs", 10);
-const agent = join(root, "dist/antimetal-agent");
+/** --idle-samples N: N processes of each kind idle at once (default 1); the median RSS is reported. */
+const idleSamples = arg("--idle-samples", 1);
+/** --agent-binary PATH: measure a copy of a build (so dist/ can be rebuilt while the bench runs); default dist/antimetal-agent. */
+const agent = process.argv.includes("--agent-binary")
+  ? process.argv[process.argv.indexOf("--agent-binary") + 1]!
+  : join(root, "dist/antimetal-agent");
 const baseline = process.argv.includes("--baseline-binary") ? process.argv[process.argv.indexOf("--baseline-binary") + 1] : undefined;
 const withKube = process.argv.includes("--kube") || process.argv.includes("--only-kube");
 const onlyKube = process.argv.includes("--only-kube");
@@ -184,22 +189,33 @@ async function readyTimes(kinds: Kind[]): Promise<Map<Kind, Array<[number, numbe
 
 async function measure(kinds: Kind[]): Promise<void> {
   const ready = await readyTimes(kinds);
+  // idle: `idleSamples` processes of each kind at once (started interleaved), measured after the same idle time
+  const idle = new Map<Kind, Array<Awaited<ReturnType<typeof start>>>>(kinds.map((k) => [k, []]));
+  for (let i = 0; i < idleSamples; i++) for (const kind of kinds) idle.get(kind)!.push(await start(kind));
+  await Bun.sleep(idleSeconds * 1000);
   for (const kind of kinds) {
-    const { proc, pprofPort } = await start(kind);
-    await Bun.sleep(idleSeconds * 1000);
-    const rss = rssKiB(proc.pid);
-    const breakdown = kind === "hello" ? undefined : await memoryBreakdown(pprofPort);
-    proc.kill("SIGTERM");
-    await proc.exited;
+    const rss: number[] = [];
+    const breakdowns: unknown[] = [];
+    for (const { proc, pprofPort } of idle.get(kind)!) {
+      rss.push(rssKiB(proc.pid) / 1024);
+      if (kind !== "hello") breakdowns.push(await memoryBreakdown(pprofPort));
+    }
+    for (const { proc } of idle.get(kind)!) {
+      proc.kill("SIGTERM");
+      await proc.exited;
+    }
     const times = ready.get(kind)!.map((x) => x[0]);
     const cpu = ready.get(kind)!.map((x) => x[1]);
+    const mid = rss.indexOf(median(rss));
     result[kind] = {
       binary_bytes: statSync(binaryOf(kind)).size,
       ready_ms_median: Number(median(times).toFixed(1)),
       ready_ms_all: times.map((x) => Number(x.toFixed(1))),
       cpu_ms_to_ready_median: median(cpu),
-      idle_rss_mib: Number((rss / 1024).toFixed(1)),
-      ...(breakdown ? { idle_memory: breakdown } : {}),
+      idle_rss_mib: Number(median(rss).toFixed(1)),
+      idle_rss_mib_all: rss.map((x) => Number(x.toFixed(1))),
+      // the breakdown of the process whose RSS is the median
+      ...(breakdowns[mid] ? { idle_memory: breakdowns[mid] } : {}),
     };
   }
 }

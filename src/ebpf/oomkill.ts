@@ -6,10 +6,12 @@
 
 /**
  * OOM kills from the kernel: loads ebpf/src/oomkill.bpf.c (tracepoint oom:mark_victim), reads its
- * ring buffer in a Worker, and for each kill reads the victim's cgroup path (/proc/<pid>/cgroup,
- * while the task is still being killed), asks an injected resolver for its Pod, logs one warn
- * line and counts it in antimetal_oom_kills_total{namespace,pod} (bounded: at most 500 label sets,
- * the rest under pod="other").
+ * ring buffer in a Worker that waits on the ring's wakeup (not on the main thread's timer, as
+ * procexit does: the victim's /proc/<pid>/cgroup must be read before it is reaped), and for each
+ * kill reads the victim's cgroup path (/proc/<pid>/cgroup, while the task is still being killed),
+ * asks an injected resolver for its Pod, logs one warn line and counts it in
+ * antimetal_oom_kills_total{namespace,pod} (bounded: at most 500 label sets, the rest under
+ * pod="other").
  */
 
 import { readFileSync } from "node:fs";

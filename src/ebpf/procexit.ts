@@ -6,8 +6,9 @@
 
 /**
  * Process exit and exec events for the runtime graph's live updates: loads ebpf/src/procexit.bpf.c,
- * attaches sched_process_exit and sched_process_exec, reads the ring buffer in the reader Worker
- * (the same RingBufferReader as execsnoop) and hands decoded events to the caller in batches.
+ * attaches sched_process_exit and sched_process_exec, reads the ring buffer on the main thread on a
+ * timer (src/ebpf/ringbuf-inline.ts: no reader Worker for a few events a second) and hands decoded
+ * events to the caller in batches.
  */
 
 import { existsSync } from "node:fs";
@@ -97,7 +98,7 @@ export function createProcexitTracer(opts: ProcexitOptions = {}): ProcessEventSo
           libbpf,
           programs: PROCEXIT_PROGRAMS,
           pollIntervalMs: opts.pollIntervalMs,
-          maxInflightBatches: 16,
+          inline: true,
           onRecord: (view, off, len) => {
             if (len < PROCEXIT_EVENT_SIZE) return;
             const ev = decodeProcexitEvent(view, off);

@@ -74,7 +74,7 @@ function errno(c: RingLibc): number {
 const MAP_FAILED = 2 ** 64 - 1;
 
 /** The ring's max_entries (data size in bytes), checking the map is a ring buffer. */
-function ringSize(lib: Libbpf, fd: number): number {
+export function ringSize(lib: Libbpf, fd: number): number {
   const info = new Uint32Array(32); // struct bpf_map_info: type, id, key_size, value_size, max_entries, ...
   const len = new Uint32Array([info.byteLength]);
   const ret = lib.bpf_obj_get_info_by_fd(fd, ptr(info), ptr(len));
@@ -139,10 +139,12 @@ export class MappedRing {
   private readonly evbuf = new Uint8Array(16);
   private cons: number;
 
-  constructor(lib: Libbpf, mapFd: number) {
+  /** `sizeOrLib`: the ring's size (ringSize(), read where libbpf is loaded), or libbpf to read it with. */
+  constructor(sizeOrLib: number | Libbpf, mapFd: number) {
     const c = this.c;
     this.pageSize = c.getpagesize();
-    this.size = ringSize(lib, mapFd);
+    this.size = typeof sizeOrLib === "number" ? sizeOrLib : ringSize(sizeOrLib, mapFd);
+    if (this.size <= 0 || (this.size & (this.size - 1)) !== 0) throw new Error(`ring buffer size ${this.size} is not a power of two`);
     this.mask = this.size - 1;
     this.dataLen = this.pageSize + 2 * this.size;
     try {
@@ -219,6 +221,34 @@ export class MappedRing {
       total += w.records;
       this.cons = w.end;
       Atomics.store(this.consumer, 0, BigInt(w.end)); // (3): release the space after the copy
+      if (w.busy) break;
+    }
+    return total;
+  }
+
+  /**
+   * Like drain(), but hands each batch to `sink` as a view of the mapped ring itself (no copy; the
+   * data area is mapped twice, so a batch that wraps is contiguous), for a reader on the thread
+   * that consumes the records (src/ebpf/ringbuf-inline.ts). The view is valid during the call only:
+   * the batch's space is released right after it returns. Returns the records handed on.
+   */
+  drainInPlace(maxBatch: number, sink: (view: DataView, records: number, oversized: number) => void): number {
+    let total = 0;
+    const prod = Number(this.producer[0]!);
+    this.fence(); // (1)
+    while (this.cons < prod) {
+      const w = walkRing(this.hdr, this.mask, this.cons, prod, maxBatch, this.walk);
+      if (w.end === this.cons) break; // the next record is still busy
+      if (w.end > w.start) {
+        this.fence(); // (2)
+        if (w.records > 0 || w.oversized > 0)
+          sink(new DataView(this.ringBuf, this.pageSize + (w.start & this.mask), w.end - w.start), w.records, w.oversized);
+      } else if (w.oversized > 0) {
+        sink(new DataView(new ArrayBuffer(0)), 0, w.oversized);
+      }
+      total += w.records;
+      this.cons = w.end;
+      Atomics.store(this.consumer, 0, BigInt(w.end)); // (3): the sink's loads are done
       if (w.busy) break;
     }
     return total;

@@ -7,7 +7,8 @@
 /** Messages between src/ebpf/ringbuf.ts (main thread) and src/ebpf/ringbuf-worker.ts. */
 
 export interface RingWorkerInit {
-  libbpfPath: string;
+  /** The ring's data size (read on the main thread, so the reader thread loads no libbpf). */
+  ringSize: number;
   mapFd: number;
   /** SharedArrayBuffer of 2 x Int32: [0] stop flag, [1] batches posted and not yet processed. */
   control: SharedArrayBuffer;

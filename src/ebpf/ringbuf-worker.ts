@@ -7,8 +7,8 @@
 /**
  * Ring buffer reader thread: waits on the ring's epoll fd (a blocking call, so not on the agent's
  * event loop) and drains the mapped ring directly (src/ebpf/ringbuf-map.ts, which also holds the
- * memory-ordering argument): no call into libbpf or JS callback per record. libbpf is used here
- * only to read the map's size; loading and attaching stay on the main thread.
+ * memory-ordering argument): no call into libbpf or JS callback per record. libbpf is not loaded
+ * here at all (the main thread reads the ring's size); loading and attaching stay on the main thread.
  *
  * Each batch is one copy of consecutive records in ring layout ([u32 len][u32 pg_off][payload,
  * padded to 8]...), transferred to the main thread; large batches' buffers come back on a port and
@@ -20,7 +20,6 @@
  */
 
 import { receiveMessageOnPort } from "node:worker_threads";
-import { attachLibbpf } from "../../ffi/loader.ts";
 import { errorMessage } from "../util/errors.ts";
 import { BatchBuffers, MappedRing } from "./ringbuf-map.ts";
 import type { RingWorkerInit, RingWorkerMessage } from "./ringbuf-protocol.ts";
@@ -32,11 +31,10 @@ function post(msg: RingWorkerMessage, transfer?: ArrayBuffer[]): void {
 }
 
 function run(init: RingWorkerInit): void {
-  const lib = attachLibbpf(init.libbpfPath);
   const ctrl = new Int32Array(init.control);
   let ring: MappedRing;
   try {
-    ring = new MappedRing(lib, init.mapFd);
+    ring = new MappedRing(init.ringSize, init.mapFd);
   } catch (e) {
     post({ type: "error", message: `ring buffer: ${errorMessage(e)}`, fatal: true });
     post({ type: "stopped" });

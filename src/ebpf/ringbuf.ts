@@ -6,13 +6,14 @@
 
 /**
  * Main-thread side of a BPF ring buffer: starts src/ebpf/ringbuf-worker.ts, hands it the map fd
- * and the libbpf path, and calls onRecord for each record of each batch it posts (a batch is a
+ * and the ring's size, and calls onRecord for each record of each batch it posts (a batch is a
  * copy of consecutive ring records, headers included; discarded records are skipped here).
  */
 
 import { readdirSync } from "node:fs";
 import type { LoadedLibbpf } from "../../ffi/loader.ts";
 import { type BoundMeter, meterBound } from "../metrics/registry.ts";
+import { ringSize } from "./ringbuf-map.ts";
 import { RECYCLE_MIN_BYTES, type RingWorkerInit, type RingWorkerMessage } from "./ringbuf-protocol.ts";
 import { forEachBatchRecord } from "./ringbuf-walk.ts";
 
@@ -91,6 +92,12 @@ export class RingBufferReader {
   /** Resolves once the worker polls the ring. */
   start(): Promise<void> {
     if (this.worker) return Promise.reject(new Error("ring buffer reader already running"));
+    let size: number;
+    try {
+      size = ringSize(this.opts.libbpf.lib, this.opts.mapFd);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const worker = new Worker(ringWorkerUrl());
     this.worker = worker;
     this.stopped = new Promise((r) => (this.resolveStopped = r));
@@ -129,7 +136,7 @@ export class RingBufferReader {
       this.recycle = channel.port1;
       const init: RingWorkerInit = {
         recycle: channel.port2,
-        libbpfPath: this.opts.libbpf.path,
+        ringSize: size,
         mapFd: this.opts.mapFd,
         control: this.control,
         pollTimeoutMs: this.opts.pollTimeoutMs ?? 100,

@@ -13,6 +13,7 @@
 import { ensureTracefs, type LoadedLibbpf } from "../../ffi/loader.ts";
 import type { BpfObject } from "./object.ts";
 import { RingBufferReader, type RingBufferReaderOptions } from "./ringbuf.ts";
+import { InlineRingReader, type RingReader } from "./ringbuf-inline.ts";
 
 export interface TracerAttachOptions {
   /** The tracer's name: the reader's queue is "<name>_ringbuf_batches". */
@@ -23,6 +24,12 @@ export interface TracerAttachOptions {
   programs: readonly string[];
   pollIntervalMs?: number;
   maxInflightBatches?: number;
+  /**
+   * Read the ring on the main thread on a timer (src/ebpf/ringbuf-inline.ts) instead of in a reader
+   * Worker: for tracers whose records come a few per second (procexit, oomkill), where a thread's
+   * memory costs more than the reads.
+   */
+  inline?: boolean;
   onRecord: RingBufferReaderOptions["onRecord"];
   onBatchEnd?: () => void;
   onOversized?: (n: number) => void;
@@ -33,21 +40,21 @@ export interface TracerAttachOptions {
  * Attaches every program and builds the reader of the object's "events" ring buffer (not started:
  * the caller keeps it before starting it, so its teardown stops it if the start fails).
  */
-export function attachTracer(o: TracerAttachOptions): { progIds: number[]; reader: RingBufferReader } {
+export function attachTracer(o: TracerAttachOptions): { progIds: number[]; reader: RingReader } {
   ensureTracefs();
   for (const p of o.programs) o.obj.attach(p);
   const progIds = o.programs.map((p) => o.obj.programId(p));
-  const reader = new RingBufferReader({
+  const common = {
     libbpf: o.libbpf,
     mapFd: o.obj.mapFd("events"),
     queueName: `${o.name}_ringbuf_batches`,
     pollTimeoutMs: o.pollIntervalMs ?? 100,
-    maxInflight: o.maxInflightBatches ?? 64,
     onRecord: o.onRecord,
     onBatchEnd: o.onBatchEnd,
     onOversized: o.onOversized,
     onError: o.onError,
-  });
+  };
+  const reader = o.inline ? new InlineRingReader(common) : new RingBufferReader({ ...common, maxInflight: o.maxInflightBatches ?? 64 });
   return { progIds, reader };
 }
 
@@ -74,7 +81,7 @@ export interface TracerReadOptions extends Omit<TracerAttachOptions, "obj"> {
  */
 export class Tracer {
   private obj: BpfObject | undefined;
-  private reader: RingBufferReader | undefined;
+  private reader: RingReader | undefined;
   private lostTimer: ReturnType<typeof setInterval> | undefined;
   private progIds: number[] = [];
 

@@ -119,3 +119,23 @@ test("errors carry the Node code and message of the failed call", async () => {
     pool.close();
   }
 });
+
+test("threads start on demand: quick calls share the first; a call waiting growAfterMs behind a busy one gets a second", async () => {
+  const t = tree();
+  const pool = new ReadPool({ size: 2, stuckAfterMs: 5000, growAfterMs: 150 });
+  try {
+    expect(pool.threads()).toEqual({ live: 0, stuck: 0 });
+    const files = Array.from({ length: 20 }, (_, i) => t.file(`f${i}`, String(i)));
+    expect(await Promise.all(files.map((f) => pool.run<string>(blockingRead(f))))).toEqual(files.map((_, i) => String(i)));
+    expect(pool.threads()).toEqual({ live: 1, stuck: 0 });
+    // the one thread is held by a read that does not return: the next call waits growAfterMs, then a second thread serves it
+    const hung = t.hung("h");
+    void pool.run(blockingRead(hung)).catch(() => undefined);
+    const t0 = performance.now();
+    expect(await pool.run<string>(blockingRead(files[0]!))).toBe("0");
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(140);
+    expect(pool.threads()).toEqual({ live: 2, stuck: 0 });
+  } finally {
+    pool.close();
+  }
+});

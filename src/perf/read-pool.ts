@@ -7,6 +7,9 @@
 // ReadPool: the agent's own reader threads for host files, apart from Bun's shared I/O threads.
 // A call that does not return in time marks its thread stuck; the thread is abandoned (terminated
 // once the kernel lets go) and replaced, within a cap on stuck threads, overall and per owner.
+// Threads start on demand: the first with the first call, each further one only once a call has
+// waited growAfterMs behind busy threads (a Bun Worker is 1.3–3.9 MiB resident that its end does
+// not give back, so a burst of quick reads that one thread keeps up with does not start a second).
 
 import * as fs from "node:fs";
 import { MessageChannel, type MessagePort, receiveMessageOnPort } from "node:worker_threads";
@@ -27,6 +30,11 @@ export interface ReadPoolOptions {
   maxStuck?: number;
   /** Stuck calls one owner (a collector) may have; its further calls fail at once (default 2). */
   maxStuckPerOwner?: number;
+  /**
+   * A thread beyond the first starts only once the oldest queued call has waited this long behind
+   * busy threads (default 50 ms; 0: at once, as many as calls queued up to `size`).
+   */
+  growAfterMs?: number;
   /** Module URL of read-worker (default: next to this file, or embedded in the compiled binary). */
   workerUrl?: string;
 }
@@ -38,6 +46,8 @@ interface Job {
   reject: (e: Error) => void;
   signal?: AbortSignal;
   onAbort?: () => void;
+  /** performance.now() when it was queued. */
+  queuedAt: number;
 }
 
 interface Slot {
@@ -77,12 +87,15 @@ export class ReadPool {
   private readonly queue: Job[] = [];
   private nextId = 1;
   private closed = false;
+  private readonly growAfterMs: number;
+  private growTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly opts: ReadPoolOptions = {}) {
     this.size = Math.max(1, opts.size ?? 2);
     this.stuckAfterMs = opts.stuckAfterMs ?? 1000;
     this.maxStuck = opts.maxStuck ?? 8;
     this.maxStuckPerOwner = opts.maxStuckPerOwner ?? 2;
+    this.growAfterMs = opts.growAfterMs ?? 50;
   }
 
   /** Runs one call on a reader thread. Rejects at once when `owner` already has too many stuck calls. */
@@ -95,7 +108,7 @@ export class ReadPool {
       );
     }
     return new Promise<T>((resolve, reject) => {
-      const job: Job = { op, owner, resolve: resolve as (v: unknown) => void, reject, signal };
+      const job: Job = { op, owner, resolve: resolve as (v: unknown) => void, reject, signal, queuedAt: performance.now() };
       if (signal) {
         // a call still queued when its caller gives up is dropped, so a queue behind stuck threads cannot grow
         job.onAbort = () => {
@@ -133,6 +146,7 @@ export class ReadPool {
   /** Ends every idle or working thread; calls in flight and queued are rejected. Stuck threads end with the process. */
   close(): void {
     this.closed = true;
+    clearTimeout(this.growTimer);
     for (const job of this.queue.splice(0)) this.settle(job, new Error("read pool closed"));
     for (const slot of this.live) {
       if (slot.job) this.settle(slot.job, new Error("read pool closed"));
@@ -152,10 +166,28 @@ export class ReadPool {
       let slot = [...this.live].find((s) => !s.job);
       if (!slot) {
         if (this.live.size >= this.size || this.stuck.size >= this.maxStuck) return;
+        if (this.live.size > 0 && !this.mayGrow()) return;
         slot = this.spawn();
       }
       this.assign(slot, this.queue.shift()!);
     }
+  }
+
+  /** Whether the oldest queued call has waited growAfterMs; if not, pump() runs again when it will have. */
+  private mayGrow(): boolean {
+    const waited = performance.now() - this.queue[0]!.queuedAt;
+    if (waited >= this.growAfterMs) return true;
+    if (!this.growTimer) {
+      this.growTimer = setTimeout(
+        () => {
+          this.growTimer = undefined;
+          if (!this.closed) this.pump();
+        },
+        Math.ceil(this.growAfterMs - waited),
+      );
+      this.growTimer.unref?.();
+    }
+    return false;
   }
 
   private spawn(): Slot {

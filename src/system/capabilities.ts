@@ -6,6 +6,8 @@
 
 /** Linux capability bit numbers the agent cares about. */
 
+import { readFileSync } from "node:fs";
+
 export const CAP = {
   CAP_SYS_ADMIN: 21,
   CAP_SYS_PTRACE: 19,
@@ -34,7 +36,11 @@ export function missingCapabilities(mask: bigint, required: readonly CapabilityN
   return required.filter((c) => !hasCapability(mask, c));
 }
 
-/** The effective capability set of this process, from /proc/self/status (the real one, not HOST_PROC). */
+/**
+ * The effective capability set of this process, from /proc/self/status (the real one, not HOST_PROC).
+ * Read in place (procfs answers from memory): an async read would start Bun's own I/O threads for
+ * this one file, two threads that stay for the life of the process.
+ */
 export async function effectiveCapabilities(statusPath = "/proc/self/status"): Promise<bigint> {
-  return parseCapEff(await Bun.file(statusPath).text());
+  return parseCapEff(readFileSync(statusPath, "utf8"));
 }

@@ -6,7 +6,7 @@
 
 /**
  * The tracers' shared lifecycle (src/ebpf/tracer-attach.ts#Tracer) on the real kernel, with the
- * procexit object: attach, records, the lost poll on its timer, the teardown order, and that a
+ * procexit object: attach, records (read by the reader Worker and on the main thread), the lost poll on its timer, the teardown order, and that a
  * failed attach leaves no program or link behind.
  */
 
@@ -33,51 +33,53 @@ function openProcexit(): { libbpf: ReturnType<typeof loadLibbpf>; obj: BpfObject
 }
 
 describe("Tracer (shared tracer lifecycle) on the real kernel", () => {
-  test("attaches, reads records, polls lost on its timer, and tears down in order (flush, last lost poll, close)", async () => {
-    expect(process.getuid?.()).toBe(0); // CI runs as root; without it this must fail, not skip
-    const calls: string[] = [];
-    const tracer = new Tracer({ pollLost: () => calls.push("lost"), lostPollMs: 50, flush: () => calls.push("flush") });
-    const { libbpf, obj } = openProcexit();
-    tracer.hold(obj).load();
-    let records = 0;
-    let beforeRead = 0;
-    const ids = await tracer.attach({
-      name: "tracer_test",
-      libbpf,
-      programs: PROCEXIT_PROGRAMS,
-      pollIntervalMs: 10,
-      onRecord: () => {
-        records++;
-      },
-      beforeRead: () => {
-        beforeRead++;
-      },
+  for (const inline of [false, true])
+    test(`attaches, reads records (${inline ? "on the main thread's timer" : "in the reader Worker"}), polls lost on its timer, and tears down in order (flush, last lost poll, close)`, async () => {
+      expect(process.getuid?.()).toBe(0); // CI runs as root; without it this must fail, not skip
+      const calls: string[] = [];
+      const tracer = new Tracer({ pollLost: () => calls.push("lost"), lostPollMs: 50, flush: () => calls.push("flush") });
+      const { libbpf, obj } = openProcexit();
+      tracer.hold(obj).load();
+      let records = 0;
+      let beforeRead = 0;
+      const ids = await tracer.attach({
+        name: "tracer_test",
+        libbpf,
+        programs: PROCEXIT_PROGRAMS,
+        pollIntervalMs: 10,
+        inline,
+        onRecord: () => {
+          records++;
+        },
+        beforeRead: () => {
+          beforeRead++;
+        },
+      });
+      try {
+        expect(beforeRead).toBe(1);
+        expect(ids).toHaveLength(2);
+        expect(tracer.programIds()).toEqual(ids);
+        const links = bpftoolJson("link");
+        for (const id of ids) expect(links.some((l) => l.prog_id === id)).toBe(true);
+        for (let i = 0; i < 5; i++) Bun.spawnSync(["true"]);
+        const deadline = Date.now() + 5000;
+        while ((records < 5 || calls.length < 2) && Date.now() < deadline) await Bun.sleep(20);
+        expect(records).toBeGreaterThanOrEqual(5);
+        expect(calls.length).toBeGreaterThanOrEqual(2);
+        expect(new Set(calls)).toEqual(new Set(["lost"]));
+      } finally {
+        calls.length = 0;
+        await tracer.teardown();
+      }
+      expect(calls).toEqual(["flush", "lost"]);
+      expect(tracer.programIds()).toEqual([]);
+      const progs = bpftoolJson("prog");
+      for (const id of ids) expect(progs.some((p) => p.id === id)).toBe(false);
+      await Bun.sleep(120);
+      expect(calls).toEqual(["flush", "lost"]); // the timer is gone
+      await tracer.teardown(); // a second teardown is harmless
+      expect(calls).toEqual(["flush", "lost", "flush"]);
     });
-    try {
-      expect(beforeRead).toBe(1);
-      expect(ids).toHaveLength(2);
-      expect(tracer.programIds()).toEqual(ids);
-      const links = bpftoolJson("link");
-      for (const id of ids) expect(links.some((l) => l.prog_id === id)).toBe(true);
-      for (let i = 0; i < 5; i++) Bun.spawnSync(["true"]);
-      const deadline = Date.now() + 5000;
-      while ((records < 5 || calls.length < 2) && Date.now() < deadline) await Bun.sleep(20);
-      expect(records).toBeGreaterThanOrEqual(5);
-      expect(calls.length).toBeGreaterThanOrEqual(2);
-      expect(new Set(calls)).toEqual(new Set(["lost"]));
-    } finally {
-      calls.length = 0;
-      await tracer.teardown();
-    }
-    expect(calls).toEqual(["flush", "lost"]);
-    expect(tracer.programIds()).toEqual([]);
-    const progs = bpftoolJson("prog");
-    for (const id of ids) expect(progs.some((p) => p.id === id)).toBe(false);
-    await Bun.sleep(120);
-    expect(calls).toEqual(["flush", "lost"]); // the timer is gone
-    await tracer.teardown(); // a second teardown is harmless
-    expect(calls).toEqual(["flush", "lost", "flush"]);
-  });
 
   test("a failed attach (a program the object lacks) leaves no program or link behind", async () => {
     const calls: string[] = [];

@@ -7,7 +7,7 @@
 // Shared plumbing of the collectors: constructor options, BaseCollector, spec(), path validation,
 // exposition-only extras, and /proc helpers (USER_HZ, page size, boot time).
 
-import * as fsp from "node:fs/promises";
+import * as fs from "node:fs";
 import type { Logger } from "../../log/logger.ts";
 import { errorMessage } from "../../util/errors.ts";
 import type { CollectorSpec, HostPaths, MetricType } from "../collector.ts";
@@ -156,7 +156,9 @@ export async function auxvValues(procRoot: string): Promise<{ hz: number; page: 
   let hz = 100;
   let page = 4096;
   try {
-    const buf = await fsp.readFile(`${procRoot}/self/auxv`);
+    // In place (procfs answers from memory; read once per proc root): an async read would start Bun's
+    // own I/O threads for this one file, two threads that stay for the life of the process.
+    const buf = fs.readFileSync(`${procRoot}/self/auxv`);
     const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     for (let off = 0; off + 16 <= buf.byteLength; off += 16) {
       const key = dv.getBigUint64(off, true);
