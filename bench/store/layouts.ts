@@ -114,9 +114,13 @@ function insert(db: Database, layout: Layout, rows: Row[], batch: number): numbe
               return { lastInsertRowid: rid };
             },
           }
-        : db.prepare(`INSERT INTO ${table}(id, subject, object, predicate_type, kind, type, channel, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+        : db.prepare(
+            `INSERT INTO ${table}(id, subject, object, predicate_type, kind, type, channel, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+          );
     const copy =
-      layout === "v2" ? db.prepare("INSERT INTO relationships_by_object(object, predicate_type, rid, body) VALUES (?, ?, ?, ?)") : undefined;
+      layout === "v2"
+        ? db.prepare("INSERT INTO relationships_by_object(object, predicate_type, rid, body) VALUES (?, ?, ?, ?)")
+        : undefined;
     tx = db.transaction((a: number, b: number) => {
       for (let i = a; i < b; i++) {
         const [id, s, o, p, kind, type, channel, body] = rows[i]!;
