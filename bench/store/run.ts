@@ -12,6 +12,7 @@
 //
 //   bun bench/store/run.ts                 full run (1M objects for RSS/disk, 1M triples)
 //   STORE_BENCH_SCALE=0.1 bun bench/store/run.ts   a 10x smaller run
+//   STORE_BENCH_LAYOUTS=0 bun bench/store/run.ts relationships 1000000   one phase, without the layouts
 //
 // Phases run in child processes so that RSS is per phase, not cumulative.
 
