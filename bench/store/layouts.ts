@@ -10,14 +10,14 @@
 // cache size, then reads the bodies of random objects' relationships (100 rows each). Layouts
 // alternate within each of three rounds; medians. What each layout costs inserts and buys
 // by-object reads, side by side:
-//   store       the store's DDL (MIGRATIONS): text keys, indexes (subject, object, predicate),
+//   v1          the store's schema 1 (MIGRATIONS[0]): text keys, indexes (subject, object, predicate),
 //               (object, predicate), (predicate); an object's rows sit on ~100 table pages
-//   covering    the store's DDL with the object index covering the body (object, predicate, rid, body)
+//   covering    schema 1 with the object index covering the body (object, predicate, rid, body)
 //   int_keys    endpoint keys interned in a key table, integer subject/object columns and indexes
 //               (narrow index entries: ~10 bytes instead of ~80-140)
-//   int_keys_by_object  int_keys plus an object-clustered WITHOUT ROWID copy of each body
-//               (object, predicate, rid) -> body, in place of the object index: a by-object read
-//               is one range scan of adjacent pages
+//   v2          the store's current schema (every MIGRATION): int_keys plus an object-clustered
+//               WITHOUT ROWID copy of each body (object, predicate, rid) -> body, in place of the
+//               object index: a by-object read is one range scan of adjacent pages
 //   object_clustered  one copy of each row, clustered by (object, predicate, rid) (WITHOUT ROWID),
 //               with narrow indexes on rid (the outbox's reference), (subject, object, predicate)
 //               and predicate: by-object reads a range, by-subject reads ~10 rows through its index
@@ -46,8 +46,6 @@ const INT_KEYS = `
   CREATE INDEX rels_subject ON rels(subject, object, predicate_type);
   CREATE INDEX rels_predicate ON rels(predicate_type);`;
 const BY_OBJECT_INDEX = "CREATE INDEX rels_object ON rels(object, predicate_type);";
-const BY_OBJECT_COPY = `CREATE TABLE rels_by_object(object INTEGER NOT NULL, predicate_type TEXT NOT NULL, rid INTEGER NOT NULL,
-  body BLOB NOT NULL, PRIMARY KEY(object, predicate_type, rid)) WITHOUT ROWID;`;
 
 const OBJECT_CLUSTERED = `
   CREATE TABLE rel_keys(kid INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE);
@@ -58,7 +56,7 @@ const OBJECT_CLUSTERED = `
   CREATE INDEX rels_subject ON rels(subject, object, predicate_type);
   CREATE INDEX rels_predicate ON rels(predicate_type);`;
 
-const LAYOUTS = ["store", "covering", "int_keys", "int_keys_by_object", "object_clustered"] as const;
+const LAYOUTS = ["v1", "covering", "int_keys", "v2", "object_clustered"] as const;
 type Layout = (typeof LAYOUTS)[number];
 
 function open(path: string, layout: Layout): Database {
@@ -66,8 +64,10 @@ function open(path: string, layout: Layout): Database {
   db.run("PRAGMA journal_mode = WAL");
   db.run("PRAGMA synchronous = NORMAL");
   db.run("PRAGMA cache_size = -16384");
-  if (layout === "store" || layout === "covering") {
+  if (layout === "v2") {
     for (const m of MIGRATIONS) db.run(m);
+  } else if (layout === "v1" || layout === "covering") {
+    db.run(MIGRATIONS[0]!);
     if (layout === "covering") {
       db.run("DROP INDEX relationships_object");
       db.run("CREATE INDEX relationships_object_body ON relationships(object_key, predicate_type, rid, body)");
@@ -76,7 +76,7 @@ function open(path: string, layout: Layout): Database {
     db.run(OBJECT_CLUSTERED);
   } else {
     db.run(INT_KEYS);
-    db.run(layout === "int_keys" ? BY_OBJECT_INDEX : BY_OBJECT_COPY);
+    db.run(BY_OBJECT_INDEX);
   }
   return db;
 }
@@ -84,7 +84,7 @@ function open(path: string, layout: Layout): Database {
 /** Inserts `rows` in batches of `batch`; returns rows per second. */
 function insert(db: Database, layout: Layout, rows: Row[], batch: number): number {
   let tx: (a: number, b: number) => void;
-  if (layout === "store" || layout === "covering") {
+  if (layout === "v1" || layout === "covering") {
     const ins = db.prepare(
       "INSERT INTO relationships(id, subject_key, object_key, predicate_type, kind, type, channel, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     );
@@ -97,6 +97,7 @@ function insert(db: Database, layout: Layout, rows: Row[], batch: number): numbe
         ? "INSERT INTO rels(object, predicate_type, rid, id, subject, kind, type, channel, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         : "SELECT 1",
     );
+    const table = layout === "v2" ? "relationships" : "rels";
     const keyGet = db.prepare("SELECT kid FROM rel_keys WHERE key = ?");
     const keyIns = db.prepare("INSERT INTO rel_keys(key) VALUES (?)");
     const kid = (key: string): number => {
@@ -113,10 +114,12 @@ function insert(db: Database, layout: Layout, rows: Row[], batch: number): numbe
               return { lastInsertRowid: rid };
             },
           }
-        : db.prepare("INSERT INTO rels(id, subject, object, predicate_type, kind, type, channel, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+        : db.prepare(
+            `INSERT INTO ${table}(id, subject, object, predicate_type, kind, type, channel, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+          );
     const copy =
-      layout === "int_keys_by_object"
-        ? db.prepare("INSERT INTO rels_by_object(object, predicate_type, rid, body) VALUES (?, ?, ?, ?)")
+      layout === "v2"
+        ? db.prepare("INSERT INTO relationships_by_object(object, predicate_type, rid, body) VALUES (?, ?, ?, ?)")
         : undefined;
     tx = db.transaction((a: number, b: number) => {
       for (let i = a; i < b; i++) {
@@ -135,13 +138,13 @@ function insert(db: Database, layout: Layout, rows: Row[], batch: number): numbe
 /** Reads the bodies of `n` random objects' relationships; returns p50/p99 in microseconds. */
 function reads(db: Database, layout: Layout, objects: string[], n: number): { p50_us: number; p99_us: number; rows: number } {
   const q =
-    layout === "store" || layout === "covering"
+    layout === "v1" || layout === "covering"
       ? db.prepare("SELECT body FROM relationships WHERE object_key = ?")
       : layout === "int_keys"
         ? db.prepare("SELECT body FROM rels WHERE object = (SELECT kid FROM rel_keys WHERE key = ?)")
         : layout === "object_clustered"
           ? db.prepare("SELECT body FROM rels WHERE object = (SELECT kid FROM rel_keys WHERE key = ?)")
-          : db.prepare("SELECT body FROM rels_by_object WHERE object = (SELECT kid FROM rel_keys WHERE key = ?)");
+          : db.prepare("SELECT body FROM relationships_by_object WHERE object = (SELECT kid FROM rel_keys WHERE key = ?)");
   const t: number[] = [];
   let rows = 0;
   for (let i = 0; i < n; i++) {
@@ -160,13 +163,14 @@ function reads(db: Database, layout: Layout, objects: string[], n: number): { p5
  */
 export function layoutCost(n: number, perObject: number, src: Database, batch: number) {
   const some = src
-    .query("SELECT object_key FROM relationships GROUP BY object_key LIMIT ?")
+    .query("SELECT object FROM relationships_by_object GROUP BY object LIMIT ?")
     .values(Math.ceil(n / perObject))
     .flat();
   const rows = src
     .query(
-      `SELECT id, subject_key, object_key, predicate_type, kind, type, channel, body FROM relationships
-       WHERE object_key IN (SELECT value FROM json_each(?)) ORDER BY rid LIMIT ?`,
+      `SELECT r.id, s.key, o.key, r.predicate_type, r.kind, r.type, r.channel, r.body FROM relationships r
+       JOIN rel_keys s ON s.kid = r.subject JOIN rel_keys o ON o.kid = r.object
+       WHERE r.object IN (SELECT value FROM json_each(?)) ORDER BY r.rid LIMIT ?`,
     )
     .values(JSON.stringify(some), n) as Row[];
   const objects = [...new Set(rows.map((r) => r[2]))];
@@ -187,7 +191,7 @@ export function layoutCost(n: number, perObject: number, src: Database, batch: n
     }
   }
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[1]!;
-  const base = med(ins.store);
+  const base = med(ins.v1);
   return {
     rows: rows.length,
     objects: objects.length,
@@ -196,7 +200,7 @@ export function layoutCost(n: number, perObject: number, src: Database, batch: n
         l,
         {
           insert_per_s: Math.round(med(ins[l])),
-          insert_over_store: +(med(ins[l]) / base).toFixed(2),
+          insert_over_v1: +(med(ins[l]) / base).toFixed(2),
           by_object_p50_us: med(rd[l].map((r) => r.p50_us)),
           by_object_p99_us: med(rd[l].map((r) => r.p99_us)),
           rows_per_object: rd[l][0]!.rows,

@@ -12,6 +12,7 @@
 //
 //   bun bench/store/run.ts                 full run (1M objects for RSS/disk, 1M triples)
 //   STORE_BENCH_SCALE=0.1 bun bench/store/run.ts   a 10x smaller run
+//   STORE_BENCH_LAYOUTS=0 bun bench/store/run.ts relationships 1000000   one phase, without the layouts
 //
 // Phases run in child processes so that RSS is per phase, not cumulative.
 
@@ -312,6 +313,7 @@ function phaseRelationships(triples: number) {
     const rare = create(AnySchema, { typeUrl: "type.googleapis.com/kubernetes.v1.RegisteredAs" });
     const nodeRef = (k: number) => create(ResourceRefSchema, { typeUrl: "k8s.io.api.core.v1.Node", name: `node-${k}`, namespace: ns("x") });
     const t0 = performance.now();
+    const cpu0 = cpuMs();
     let k = 0;
     while (k < triples) {
       store.batch(() => {
@@ -340,8 +342,12 @@ function phaseRelationships(triples: number) {
     cp.run("PRAGMA busy_timeout = 60000");
     cp.run("PRAGMA wal_checkpoint(TRUNCATE)");
     cp.close();
+    // CPU of every thread of the process from the first insert to the checkpointed file (steadier
+    // than the wall rate on a shared machine)
+    const insertCpuUs = ((cpuMs() - cpu0) * 1000) / triples;
     const raw = new Database(storePath(dir), { readonly: true });
-    const rawByObject = raw.prepare("SELECT body FROM relationships WHERE object_key = ?");
+    // the store's by-object read (schema 2: the object-clustered copy, through the interned key)
+    const rawByObject = raw.prepare("SELECT body FROM relationships_by_object WHERE object = (SELECT kid FROM rel_keys WHERE key = ?)");
     const sample = Array.from({ length: 20 }, (_, i) => rawByObject.values(encodeResourceKey(nodeRef(rnd(i, objects)))) as [Uint8Array][]);
     // NotFound is an answer too (the API throws it for an empty result)
     const q = (f: () => unknown) => {
@@ -354,6 +360,7 @@ function phaseRelationships(triples: number) {
     const out = {
       triples,
       insert_per_s: Math.round(triples / (insertMs / 1000)),
+      insert_cpu_us_per_triple: +insertCpuUs.toFixed(1),
       by_subject_10_rows: latencies(Q, (i) => store.getRelationships(podRef(rnd(i, subjects)))),
       by_subject_rows_undecoded: latencies(Q, (i) => store.relationshipRows({ subjectKey: encodeResourceKey(podRef(rnd(i, subjects))) })),
       // the store's by-object reads and the raw anchor, interleaved query by query
@@ -381,7 +388,8 @@ function phaseRelationships(triples: number) {
       rare_predicate_rows: Math.ceil(triples / 10_000),
       disk_bytes_per_triple: Math.round(fileBytes(storePath(dir)) / triples),
       rss_mib: rss(),
-      relationship_layouts: layoutCost(Math.min(triples, 200_000), 100, raw, BATCH),
+      // STORE_BENCH_LAYOUTS=0 leaves the layouts out (a shorter run)
+      relationship_layouts: process.env.STORE_BENCH_LAYOUTS === "0" ? undefined : layoutCost(Math.min(triples, 200_000), 100, raw, BATCH),
     };
     raw.close();
     store.close();

@@ -13,7 +13,17 @@ import type { WireObject } from "./types.ts";
 import { RELATIONSHIP_TYPE_URL, RESOURCE_TYPE_URL, wireObject } from "./wire.ts";
 
 export type ResRow = [rid: number, createdAt: number, updatedAt: number, body: Uint8Array, type: string, channel: string];
-export type RelRow = [rid: number, body: Uint8Array, kind: string, type: string, channel: string, id: Uint8Array];
+export type RelRow = [
+  rid: number,
+  body: Uint8Array,
+  kind: string,
+  type: string,
+  channel: string,
+  id: Uint8Array,
+  subject: number,
+  object: number,
+  predicateType: string,
+];
 export type ResourceRow = [key: string, kind: string, type: string, body: Uint8Array];
 export type RelationshipRow = [body: Uint8Array, id: Uint8Array, subjectKey: string, objectKey: string, predicateType: string];
 

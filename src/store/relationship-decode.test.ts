@@ -92,6 +92,30 @@ describe("decodeRelationship", () => {
     expect(decodeRelationship(body)).toStrictEqual(rel);
   });
 
+  test("strings repeated across bodies (the decoder's string table: hits, slots taken over, same lengths) decode as fromBinary does", () => {
+    // more same-length names than the table has slots (so slots are shared by strings of one
+    // length), and a few others, in random order: slots are hit, taken over and hit again
+    const names = Array.from({ length: 2500 }, (_, i) => `n${String(i).padStart(4, "0")}`);
+    const pool = fc.oneof(fc.constantFrom(...names), fc.constantFrom("a", "ab", "kube", "é", "", "x".repeat(64), "x".repeat(65)));
+    const pooled = fc.record({ s: pool, o: pool, ns: pool, t: pool }).map(({ s, o, ns, t }) =>
+      create(RelationshipSchema, {
+        type: { kind: t, type: s },
+        subject: { typeUrl: t, name: s, namespace: { namespace: { case: "kube", value: { cluster: ns, namespace: o } } } },
+        object: { typeUrl: o, name: o, namespace: { namespace: { case: "host", value: { host: ns, container: s } } } },
+        predicate: { typeUrl: ns },
+      }),
+    );
+    fc.assert(
+      fc.property(fc.array(pooled, { minLength: 200, maxLength: 400 }), (rels) => {
+        for (const rel of rels) {
+          const body = toBinary(RelationshipSchema, rel);
+          expect(decodeRelationship(body)).toStrictEqual(fromBinary(RelationshipSchema, body));
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   test("bodies the fast path does not handle are decoded by fromBinary: unknown fields, repeated messages, non-canonical encodings", () => {
     const rel = create(RelationshipSchema, {
       subject: { typeUrl: "t", name: "a", namespace: { namespace: { case: "kube", value: { cluster: "c" } } } },

@@ -15,12 +15,18 @@ import type { Database } from "bun:sqlite";
  *
  * resources      one row per object; body = resource.v1.Resource bytes (with timestamps).
  *                rowid table (no WITHOUT ROWID: 1 KiB rows spill to overflow pages there).
+ * rel_keys       (version 2) the relationships' endpoint keys, interned: kid -> resource key. A key
+ *                is removed when its last relationship is.
  * relationships  one row per triple; id = sha256 identity (keys.ts#relationshipId);
- *                body = resource.v1.Relationship bytes. Indexed by (subject, object, predicate),
- *                (object, predicate) and predicate. The identity is not indexed: dedup looks the
+ *                body = resource.v1.Relationship bytes; subject/object are rel_keys kids (version 1
+ *                held the key text: ~80-140-byte index entries instead of ~10). Indexed by
+ *                (subject, object, predicate) and predicate. The identity is not indexed: dedup looks the
  *                triple up through the subject index and compares ids (a unique index on a random
  *                hash costs a random page write per insert). rid is AUTOINCREMENT (never reused)
  *                because the outbox key of a relationship is "rel:<rid>".
+ * relationships_by_object  (version 2) a copy of each body clustered by (object, predicate, rid),
+ *                WITHOUT ROWID, in place of an object index: an object's rows are adjacent, so a
+ *                by-object read touches a few pages instead of one table page per row.
  * outbox         at most one pending entry per (channel, key). seq orders entries; a coalesced entry
  *                gets a fresh seq and moves to the end. seq is a plain column, not the rowid: the
  *                coalescing upsert then rewrites one row in place instead of moving it (3-4 us vs 8). CREATE/UPDATE entries point (rid) at the live
@@ -71,6 +77,42 @@ export const MIGRATIONS: ReadonlyArray<string> = [
   );
   CREATE INDEX outbox_channel_seq ON outbox(channel, seq);
   CREATE TABLE meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);
+  `,
+  // 1 -> 2: relationship endpoints interned as integers (rel_keys), and an object-clustered copy of
+  // each body (relationships_by_object) in place of the object index, so a by-object read is one
+  // range of adjacent pages instead of one table page per row. Rows keep their rid (the outbox's
+  // "rel:<rid>" keys) and the AUTOINCREMENT sequence carries over, so no rid is ever reused.
+  `
+  CREATE TABLE rel_keys(kid INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE);
+  INSERT INTO rel_keys(key) SELECT subject_key FROM relationships UNION SELECT object_key FROM relationships;
+  CREATE TABLE relationships_v2(
+    rid INTEGER PRIMARY KEY AUTOINCREMENT,
+    id BLOB NOT NULL,
+    subject INTEGER NOT NULL,
+    object INTEGER NOT NULL,
+    predicate_type TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    type TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    body BLOB NOT NULL
+  );
+  INSERT INTO relationships_v2(rid, id, subject, object, predicate_type, kind, type, channel, body)
+    SELECT r.rid, r.id, s.kid, o.kid, r.predicate_type, r.kind, r.type, r.channel, r.body
+    FROM relationships r JOIN rel_keys s ON s.key = r.subject_key JOIN rel_keys o ON o.key = r.object_key ORDER BY r.rid;
+  DELETE FROM sqlite_sequence WHERE name = 'relationships_v2';
+  INSERT INTO sqlite_sequence(name, seq) SELECT 'relationships_v2', seq FROM sqlite_sequence WHERE name = 'relationships';
+  DROP TABLE relationships;
+  ALTER TABLE relationships_v2 RENAME TO relationships;
+  CREATE INDEX relationships_subject ON relationships(subject, object, predicate_type);
+  CREATE INDEX relationships_predicate ON relationships(predicate_type);
+  CREATE TABLE relationships_by_object(
+    object INTEGER NOT NULL,
+    predicate_type TEXT NOT NULL,
+    rid INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY(object, predicate_type, rid)
+  ) WITHOUT ROWID;
+  INSERT INTO relationships_by_object(object, predicate_type, rid, body) SELECT object, predicate_type, rid, body FROM relationships;
   `,
 ];
 

@@ -247,8 +247,12 @@ export class SqliteStore implements Store {
     });
   }
 
-  private removeRelationship(rid: number, body: Uint8Array, kind: string, type: string, channel: string): void {
+  /** Deletes a stored relationship (row and by-object copy), appends its DELETE; its endpoints' kids go to `endpoints` for gcKeys. */
+  private removeRelationship(row: RelRow, endpoints: Set<number>): void {
+    const [rid, body, kind, type, channel, , subject, object, pred] = row;
     this.s.relDelete.run(rid);
+    this.s.relCopyDelete.run(object, pred, rid);
+    endpoints.add(subject).add(object);
     const rel = decodeRelationship(body);
     rel.deletedAt = tsFromMicros(this.micros());
     const value = toBinary(RelationshipSchema, rel);
@@ -256,6 +260,26 @@ export class SqliteStore implements Store {
     const wire = toBinary(ObjectSchema, obj);
     this.appendOutbox({ channel, key: relKey(rid), entity: ENTITY_RELATIONSHIP, op: "DELETE", rid: null, body: wire, bytes: wire.length });
     this.emit("DELETE", () => obj);
+  }
+
+  /** Removes the interned keys no relationship refers to any more (after removeRelationship). */
+  private gcKeys(kids: Set<number>): void {
+    for (const kid of kids) {
+      if (!(this.s.keyUsed.values(kid, kid)[0]![0] as number)) this.s.keyDelete.run(kid);
+    }
+  }
+
+  /** An endpoint key's kid: from `cache`, the key table, or a new entry when `intern`; undefined when absent and not interned. */
+  private kid(key: string, cache: Map<string, number>, intern: boolean): number | undefined {
+    let k = cache.get(key);
+    if (k !== undefined) return k;
+    k = this.s.keyGet.values(key)[0]?.[0] as number | undefined;
+    if (k === undefined) {
+      if (!intern) return undefined;
+      k = Number(this.s.keyInsert.run(key).lastInsertRowid);
+    }
+    cache.set(key, k);
+    return k;
   }
 
   // ---------------- Store ----------------
@@ -282,13 +306,14 @@ export class SqliteStore implements Store {
     this.assertWritable();
     const key = encodeResourceKey(ref);
     this.tx(() => {
-      // every relationship touching the key, from both indexes, in insertion order
-      type Row = [number, Uint8Array, string, string, string, Uint8Array];
-      const rows = new Map<number, Row>();
+      // every relationship touching the key, as subject and as object, in insertion order
+      const rows = new Map<number, RelRow>();
       for (const stmt of [this.s.relBySubjectRows, this.s.relByObjectRows]) {
-        for (const r of stmt.values(key) as Row[]) rows.set(r[0], r);
+        for (const r of stmt.values(key) as RelRow[]) rows.set(r[0], r);
       }
-      for (const r of [...rows.values()].sort((a, b) => a[0] - b[0])) this.removeRelationship(r[0], r[1], r[2], r[3], r[4]);
+      const endpoints = new Set<number>();
+      for (const r of [...rows.values()].sort((a, b) => a[0] - b[0])) this.removeRelationship(r, endpoints);
+      this.gcKeys(endpoints);
       const row = this.s.resGet.values(key)[0] as ResRow | undefined;
       if (!row) return;
       const [rid, , , , type, channel] = row;
@@ -304,9 +329,10 @@ export class SqliteStore implements Store {
     });
   }
 
-  /** The stored row with this identity: the triple through the subject index, then the id. */
-  private findRelationship(id: Uint8Array, subjectKey: string, objectKey: string, pred: string): RelRow | undefined {
-    for (const r of this.s.relFind.values(subjectKey, objectKey, pred) as RelRow[]) {
+  /** The stored row with this identity: the triple (endpoint kids) through the subject index, then the id. */
+  private findRelationship(id: Uint8Array, subject: number | undefined, object: number | undefined, pred: string): RelRow | undefined {
+    if (subject === undefined || object === undefined) return undefined;
+    for (const r of this.s.relFind.values(subject, object, pred) as RelRow[]) {
       if (bytesEqual(r[5], id)) return r;
     }
     return undefined;
@@ -316,12 +342,17 @@ export class SqliteStore implements Store {
     this.assertWritable();
     const ids = relationships.map(relationshipIdentity); // validate all before writing anything
     this.tx(() => {
+      // kids looked up in this call (none is removed before it returns; a rollback discards the map with the call)
+      const kids = new Map<string, number>();
       for (let i = 0; i < relationships.length; i++) {
         const { id, subjectKey, objectKey, kind, type, pred } = ids[i]!;
-        if (this.findRelationship(id, subjectKey, objectKey, pred)) continue;
+        if (this.findRelationship(id, this.kid(subjectKey, kids, false), this.kid(objectKey, kids, false), pred)) continue;
+        const subject = this.kid(subjectKey, kids, true)!;
+        const object = this.kid(objectKey, kids, true)!;
         const body = toBinary(RelationshipSchema, relationships[i]!);
         const channel = this.classify(type);
-        const rid = Number(this.s.relInsert.run(id, subjectKey, objectKey, pred, kind, type, channel, body).lastInsertRowid);
+        const rid = Number(this.s.relInsert.run(id, subject, object, pred, kind, type, channel, body).lastInsertRowid);
+        this.s.relCopyInsert.run(object, pred, rid, body);
         const bytes = wireObjectSize(kind, type, RELATIONSHIP_TYPE_URL, body.length);
         this.appendOutbox({ channel, key: relKey(rid), entity: ENTITY_RELATIONSHIP, op: "CREATE", rid, body: null, bytes });
         this.emit("ADD", () => wireObject(kind, type, RELATIONSHIP_TYPE_URL, body));
@@ -333,10 +364,13 @@ export class SqliteStore implements Store {
     this.assertWritable();
     const ids = relationships.map(relationshipIdentity);
     this.tx(() => {
+      const kids = new Map<string, number>();
+      const endpoints = new Set<number>();
       for (const { id, subjectKey, objectKey, pred } of ids) {
-        const row = this.findRelationship(id, subjectKey, objectKey, pred);
-        if (row) this.removeRelationship(row[0], row[1], row[2], row[3], row[4]);
+        const row = this.findRelationship(id, this.kid(subjectKey, kids, false), this.kid(objectKey, kids, false), pred);
+        if (row) this.removeRelationship(row, endpoints);
       }
+      this.gcKeys(endpoints);
     });
   }
 

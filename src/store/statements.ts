@@ -10,7 +10,17 @@ import type { Database, Statement } from "bun:sqlite";
 
 /** The resource and relationship tables' statements, prepared once at open (bun#28911). */
 export function prepareTables(db: Database) {
-  const relCols = "body, id, subject_key, object_key, predicate_type";
+  // an endpoint key's kid; NULL (matching no row) when the key has no relationship
+  const kid = "(SELECT kid FROM rel_keys WHERE key = ?)";
+  const row = "r.rid, r.body, r.kind, r.type, r.channel, r.id, r.subject, r.object, r.predicate_type";
+  // the `store` command's columns, and the orders of version 1's indexes: (subject, object key,
+  // predicate, rid), (object, predicate, rid), (predicate, rid)
+  const cli =
+    "SELECT r.body, r.id, s.key, o.key, r.predicate_type FROM relationships r JOIN rel_keys s ON s.kid = r.subject JOIN rel_keys o ON o.kid = r.object";
+  const bySubject = "ORDER BY o.key, r.predicate_type, r.rid";
+  const byObject = "ORDER BY c.predicate_type, c.rid";
+  const cliByObject = `SELECT r.body, r.id, s.key, o.key, r.predicate_type FROM relationships_by_object c CROSS JOIN relationships r ON r.rid = c.rid
+    JOIN rel_keys s ON s.kid = r.subject JOIN rel_keys o ON o.kid = r.object`;
   return {
     resGet: db.prepare("SELECT rid, created_at, updated_at, body, type, channel FROM resources WHERE key = ?"),
     resInsert: db.prepare("INSERT INTO resources(key, kind, type, channel, created_at, updated_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)"),
@@ -18,38 +28,54 @@ export function prepareTables(db: Database) {
     resDelete: db.prepare("DELETE FROM resources WHERE rid = ?"),
     resAll: db.prepare("SELECT key, kind, type, body FROM resources ORDER BY key"),
     resByType: db.prepare("SELECT key, kind, type, body FROM resources WHERE type = ? OR (type >= ? AND type < ?) ORDER BY key"),
-    relFind: db.prepare(
-      "SELECT rid, body, kind, type, channel, id FROM relationships WHERE subject_key = ? AND object_key = ? AND predicate_type = ?",
+    keyGet: db.prepare("SELECT kid FROM rel_keys WHERE key = ?"),
+    keyInsert: db.prepare("INSERT INTO rel_keys(key) VALUES (?)"),
+    keyUsed: db.prepare(
+      "SELECT EXISTS(SELECT 1 FROM relationships WHERE subject = ?) OR EXISTS(SELECT 1 FROM relationships_by_object WHERE object = ?)",
     ),
+    keyDelete: db.prepare("DELETE FROM rel_keys WHERE kid = ?"),
+    relFind: db.prepare(`SELECT ${row} FROM relationships r WHERE r.subject = ? AND r.object = ? AND r.predicate_type = ?`),
     relInsert: db.prepare(
-      "INSERT INTO relationships(id, subject_key, object_key, predicate_type, kind, type, channel, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO relationships(id, subject, object, predicate_type, kind, type, channel, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     ),
+    relCopyInsert: db.prepare("INSERT INTO relationships_by_object(object, predicate_type, rid, body) VALUES (?, ?, ?, ?)"),
     relDelete: db.prepare("DELETE FROM relationships WHERE rid = ?"),
-    relBySubjectRows: db.prepare("SELECT rid, body, kind, type, channel, id FROM relationships WHERE subject_key = ?"),
-    relByObjectRows: db.prepare("SELECT rid, body, kind, type, channel, id FROM relationships WHERE object_key = ?"),
+    relCopyDelete: db.prepare("DELETE FROM relationships_by_object WHERE object = ? AND predicate_type = ? AND rid = ?"),
+    relBySubjectRows: db.prepare(`SELECT ${row} FROM relationships r WHERE r.subject = ${kid}`),
+    relByObjectRows: db.prepare(
+      `SELECT ${row} FROM relationships_by_object c CROSS JOIN relationships r ON r.rid = c.rid WHERE c.object = ${kid}`,
+    ),
     relAll: db.prepare("SELECT kind, type, body FROM relationships ORDER BY rid"),
     // body only; the subject index is the more selective one (a pod has ~10 edges, a node ~100)
     relBodies: {
       all: db.prepare("SELECT body FROM relationships ORDER BY rid"),
-      s: db.prepare("SELECT body FROM relationships INDEXED BY relationships_subject WHERE subject_key = ?"),
-      o: db.prepare("SELECT body FROM relationships INDEXED BY relationships_object WHERE object_key = ?"),
-      p: db.prepare("SELECT body FROM relationships WHERE predicate_type = ?"),
-      so: db.prepare("SELECT body FROM relationships INDEXED BY relationships_subject WHERE subject_key = ? AND object_key = ?"),
-      sp: db.prepare("SELECT body FROM relationships INDEXED BY relationships_subject WHERE subject_key = ? AND predicate_type = ?"),
-      op: db.prepare("SELECT body FROM relationships INDEXED BY relationships_object WHERE object_key = ? AND predicate_type = ?"),
+      s: db.prepare(
+        `SELECT r.body FROM relationships r INDEXED BY relationships_subject JOIN rel_keys o ON o.kid = r.object WHERE r.subject = ${kid} ${bySubject}`,
+      ),
+      o: db.prepare(`SELECT c.body FROM relationships_by_object c WHERE c.object = ${kid} ${byObject}`),
+      p: db.prepare("SELECT body FROM relationships INDEXED BY relationships_predicate WHERE predicate_type = ? ORDER BY rid"),
+      so: db.prepare(
+        `SELECT r.body FROM relationships r INDEXED BY relationships_subject WHERE r.subject = ${kid} AND r.object = ${kid} ORDER BY r.predicate_type, r.rid`,
+      ),
+      sp: db.prepare(
+        `SELECT r.body FROM relationships r INDEXED BY relationships_subject JOIN rel_keys o ON o.kid = r.object
+         WHERE r.subject = ${kid} AND r.predicate_type = ? ${bySubject}`,
+      ),
+      op: db.prepare(`SELECT c.body FROM relationships_by_object c WHERE c.object = ${kid} AND c.predicate_type = ? ${byObject}`),
       sop: db.prepare(
-        "SELECT body FROM relationships INDEXED BY relationships_subject WHERE subject_key = ? AND predicate_type = ? AND object_key = ?",
+        `SELECT r.body FROM relationships r INDEXED BY relationships_subject WHERE r.subject = ${kid} AND r.predicate_type = ? AND r.object = ${kid} ORDER BY r.rid`,
       ),
     },
+    // [body, id, subject key, object key, predicate] for the `store` command, in the same orders
     relQuery: {
-      all: db.prepare(`SELECT ${relCols} FROM relationships ORDER BY rid`),
-      s: db.prepare(`SELECT ${relCols} FROM relationships WHERE subject_key = ?`),
-      o: db.prepare(`SELECT ${relCols} FROM relationships WHERE object_key = ?`),
-      p: db.prepare(`SELECT ${relCols} FROM relationships WHERE predicate_type = ?`),
-      so: db.prepare(`SELECT ${relCols} FROM relationships WHERE subject_key = ? AND object_key = ?`),
-      sp: db.prepare(`SELECT ${relCols} FROM relationships WHERE subject_key = ? AND predicate_type = ?`),
-      op: db.prepare(`SELECT ${relCols} FROM relationships WHERE object_key = ? AND predicate_type = ?`),
-      sop: db.prepare(`SELECT ${relCols} FROM relationships WHERE subject_key = ? AND predicate_type = ? AND object_key = ?`),
+      all: db.prepare(`${cli} ORDER BY r.rid`),
+      s: db.prepare(`${cli} WHERE r.subject = ${kid} ${bySubject}`),
+      o: db.prepare(`${cliByObject} WHERE c.object = ${kid} ${byObject}`),
+      p: db.prepare(`${cli} WHERE r.predicate_type = ? ORDER BY r.rid`),
+      so: db.prepare(`${cli} WHERE r.subject = ${kid} AND r.object = ${kid} ORDER BY r.predicate_type, r.rid`),
+      sp: db.prepare(`${cli} WHERE r.subject = ${kid} AND r.predicate_type = ? ${bySubject}`),
+      op: db.prepare(`${cliByObject} WHERE c.object = ${kid} AND c.predicate_type = ? ${byObject}`),
+      sop: db.prepare(`${cli} WHERE r.subject = ${kid} AND r.predicate_type = ? AND r.object = ${kid} ORDER BY r.rid`),
     },
   } satisfies Record<string, Statement | Record<string, Statement>>;
 }

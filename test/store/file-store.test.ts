@@ -137,7 +137,7 @@ test("store command reads a data directory read-only while the agent writes", as
     for (let i = 0; i < 100; i++) s.updateResource(resource(POD, `x${i}`));
   });
   const stats = JSON.parse((await runStoreCommand({ command: "stats" }, { dataDirectory: d })).output);
-  expect(stats).toMatchObject({ resources: 102, relationships: 1, schemaVersion: 1 });
+  expect(stats).toMatchObject({ resources: 102, relationships: 1, schemaVersion: 2 });
   expect(stats.outbox.cluster.depth).toBe(102);
   expect(stats.outbox.instance.depth).toBe(1);
   expect(stats.fileBytes.db).toBeGreaterThan(0);
