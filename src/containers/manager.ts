@@ -331,6 +331,9 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
       if (!o.object) continue;
       if (ev.type === "DELETE") written = undefined; // the store cascaded our relationships to it away: diff against the store next time
       if (o.type?.type !== POD_TYPE) continue;
+      // No pod index yet and no container of a pod on this host: the event changes nothing (the index, when
+      // first needed, is listed from the store). At 10k pods the subscription's snapshot alone was 10k decodes.
+      if (podIndex === undefined && podUids.size === 0) continue;
       let r: Resource;
       try {
         r = fromBinary(ResourceSchema, o.object.value);

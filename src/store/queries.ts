@@ -58,7 +58,9 @@ export function selectResources(s: TableStatements, filters: ReadonlyArray<Pick<
 export function snapshotObjects(s: TableStatements, filters: TypeDescriptor[]): WireObject[] {
   const snap: WireObject[] = [];
   for (const [, kind, type, body] of selectResources(s, filters)) snap.push(wireObject(kind, type, RESOURCE_TYPE_URL, body));
-  for (const [kind, type, body] of s.relAll.values() as [string, string, Uint8Array][]) {
+  // row by row: every relationship is read to match its type, and at 10k pods (~80k rows) an array of them all
+  // was ~30 MiB held at once for a Pod subscriber that keeps none
+  for (const { kind, type, body } of s.relAll.iterate() as IterableIterator<{ kind: string; type: string; body: Uint8Array }>) {
     if (matchesFilters(filters, kind, type)) snap.push(wireObject(kind, type, RELATIONSHIP_TYPE_URL, body));
   }
   return snap;
