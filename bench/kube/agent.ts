@@ -15,14 +15,13 @@
  *   {"type":"arrive", name, seq, t}                 per pod update read from the WATCH stream (before the reflector)
  *   {"type":"stall", gapMs, cpuMs, t}               an event-loop gap over 10 ms after the sync (drift probe, 5 ms
  *                                                   ticks) with the main thread's CPU time in it (gap >> cpuMs: not running)
- *                                                   and the JS heap's shrink over it (> 0: a collection ran), and
- *                                                   waitMs: time runnable but waiting for a CPU (schedstat run_delay)
+ *                                                   and waitMs: time runnable but waiting for a CPU (schedstat run_delay)
  *   {"type":"txn", ms, t}                           a store transaction over 10 ms after the sync
  * Usage: bun bench/kube/agent.ts <kubeconfig> <data dir>
  */
 
 import { dlopen, FFIType } from "bun:ffi";
-import { heapSize, heapStats } from "bun:jsc";
+import { heapStats } from "bun:jsc";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { create, fromBinary } from "@bufbuild/protobuf";
@@ -105,10 +104,9 @@ const threadCpuMs = () => {
   return Number(ts[0]!) * 1000 + Number(ts[1]!) / 1e6;
 };
 let lastCpu = threadCpuMs();
-let lastHeap = heapSize();
 // run_delay of the main thread (ns spent runnable but waiting for a CPU), from its schedstat
 const runDelayMs = () => Number(fs.readFileSync("/proc/thread-self/schedstat", "utf8").split(" ")[1]) / 1e6;
-let lastDelay = runDelayMs();
+let lastDelay = Number.NaN; // read only after the sync
 setInterval(() => {
   const now = performance.now();
   const gap = now - lastTick - 5;
@@ -116,16 +114,13 @@ setInterval(() => {
   const cpuNow = threadCpuMs();
   const cpuMs = cpuNow - lastCpu;
   lastCpu = cpuNow;
-  const heapNow = heapSize();
-  const heapDropMiB = (lastHeap - heapNow) / 1048576;
-  lastHeap = heapNow;
-  const delayNow = afterSync ? runDelayMs() : lastDelay;
-  const waitMs = delayNow - lastDelay;
+  const delayNow = afterSync ? runDelayMs() : Number.NaN;
+  const waitMs = Number.isNaN(lastDelay) ? 0 : delayNow - lastDelay;
   lastDelay = delayNow;
   if (!synced) blocks.push(gap);
   if (gap > 50) bigBlocks.push([Math.round(gap), Math.round(now - t0)]);
   if (gap > maxBlockMs) maxBlockMs = gap;
-  if (afterSync && gap > 10) out({ type: "stall", gapMs: gap, cpuMs, waitMs, heapDropMiB, t: performance.timeOrigin + now });
+  if (afterSync && gap > 10) out({ type: "stall", gapMs: gap, cpuMs, waitMs, t: performance.timeOrigin + now });
 }, 5);
 const cpu0 = process.cpuUsage();
 const ctl = createKubeController({
