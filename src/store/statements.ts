@@ -28,6 +28,7 @@ export function prepareTables(db: Database) {
     relBySubjectRows: db.prepare("SELECT rid, body, kind, type, channel, id FROM relationships WHERE subject_key = ?"),
     relByObjectRows: db.prepare("SELECT rid, body, kind, type, channel, id FROM relationships WHERE object_key = ?"),
     relAll: db.prepare("SELECT kind, type, body FROM relationships ORDER BY rid"),
+    relByType: db.prepare("SELECT rid, kind, type, body FROM relationships WHERE type = ? OR (type >= ? AND type < ?)"),
     // body only; the subject index is the more selective one (a pod has ~10 edges, a node ~100)
     relBodies: {
       all: db.prepare("SELECT body FROM relationships ORDER BY rid"),
