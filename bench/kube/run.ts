@@ -89,8 +89,8 @@ try {
   function spawnAgent(dir: string) {
     // BENCH_KUBE_AGENT_ARGS: extra bun flags for the controller process (e.g. "--cpu-prof-md --cpu-prof-dir=DIR")
     const extra = (process.env.BENCH_KUBE_AGENT_ARGS ?? "").split(" ").filter(Boolean);
-    // --agent-nice N: the controller process at nice N (e.g. -10, as root): on a machine whose other jobs keep
-    // every CPU busy, its tail is then its own work rather than its waits for a CPU
+    // --agent-nice N: the controller process at nice N (e.g. -10, as root), to rank it before the other jobs'
+    // processes for a CPU; with sched_autogroup on, a nice value ranks it only within its own session's group
     const nice = AGENT_NICE === undefined ? [] : ["nice", "-n", String(AGENT_NICE)];
     const proc = Bun.spawn([...nice, process.execPath, ...extra, path.join(import.meta.dir, "agent.ts"), env.kubeconfigPath, dir], {
       stdout: "pipe",
