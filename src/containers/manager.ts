@@ -138,6 +138,7 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
   const abort = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let sub: Subscription | undefined;
+  let podSub: Subscription | undefined;
   let ready = false;
   let stopped = false;
   let chain: Promise<unknown> = Promise.resolve();
@@ -161,6 +162,11 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
     return { nodes, edges };
   };
 
+  const hasPodEdge = (w: Written): boolean => {
+    for (const r of w.edges.values()) if (r.subject?.typeUrl === POD_TYPE || r.object?.typeUrl === POD_TYPE) return true;
+    return false;
+  };
+
   /** Pods in the store by UID (listed only when some container has a pod UID). */
   /** Pod UID -> its ref: listed from the store once, then kept by the Pod subscription (no listing per scan). */
   let podIndex: Map<string, ResourceRef> | undefined;
@@ -176,7 +182,7 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
       idx.set(uid, ref);
       podUidByPath.set(refPath(ref), uid);
     }
-    ensureSubscribed(); // before anything else runs: no Pod change between the listing and the subscription is missed
+    ensureSubscribed(true); // before anything else runs: no Pod change between the listing and the subscription is missed
     podIndex = idx;
     return idx;
   };
@@ -211,6 +217,7 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
     for (const c of found.containers) if (!c.startedMs) c.startedMs = firstStart.get(c.id) ?? 0;
     const { kept, leftOut } = applyPolicy(processes, policy, Date.now());
     const before = (written ??= load()); // before planning: loading reads back the OOM kills stored on container nodes
+    if (!podSub && (found.containers.some((c) => c.podUid || (c.podName && c.podNamespace)) || hasPodEdge(before))) ensureSubscribed(true);
     const input: RuntimeGraphInput = {
       systemName,
       containers: found.containers,
@@ -331,6 +338,9 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
       if (!o.object) continue;
       if (ev.type === "DELETE") written = undefined; // the store cascaded our relationships to it away: diff against the store next time
       if (o.type?.type !== POD_TYPE) continue;
+      // No pod index yet and no container of a pod on this host: the event changes nothing (the index, when
+      // first needed, is listed from the store). At 10k pods the subscription's snapshot alone was 10k decodes.
+      if (podIndex === undefined && podUids.size === 0) continue;
       let r: Resource;
       try {
         r = fromBinary(ResourceSchema, o.object.value);
@@ -377,8 +387,14 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
       if (!stopped) void refresh().catch((e) => log.warn({ err: errorMessage(e) }, "runtime graph rescan after an OOM kill failed"));
     }, 0);
   };
-  function ensureSubscribed(): void {
-    sub ??= opts.store.subscribe([KIND_POD, create(TypeDescriptorSchema, { type: SYSTEM_NODE_TYPE })], onStoreEvent);
+  /**
+   * The SystemNode from the start; Pods once this host has a container of a pod or the graph holds an edge to
+   * one (their deletes cascade our edges; a Pod of ours appearing relinks). Subscribing reads every Pod as the
+   * snapshot: +30 MiB for a moment at 10k pods on a host that runs none of them.
+   */
+  function ensureSubscribed(withPods = false): void {
+    sub ??= opts.store.subscribe([create(TypeDescriptorSchema, { type: SYSTEM_NODE_TYPE })], onStoreEvent);
+    if (withPods) podSub ??= opts.store.subscribe([KIND_POD], onStoreEvent);
   }
 
   const live = new LiveScheduler({
@@ -442,6 +458,7 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
       if (liveOn) await opts.liveEvents?.stop().catch((e) => log.warn({ err: errorMessage(e) }, "stopping live process events failed"));
       if (oomOn) await opts.oomKills?.stop().catch((e) => log.warn({ err: errorMessage(e) }, "stopping OOM kill events failed"));
       sub?.close();
+      podSub?.close();
       abort.abort();
       await Promise.race([chain, new Promise<void>((resolve) => deadline.addEventListener("abort", () => resolve(), { once: true }))]);
     },

@@ -68,8 +68,30 @@ export function selectResources(s: TableStatements, filters: ReadonlyArray<Pick<
 export function snapshotObjects(s: TableStatements, filters: TypeDescriptor[]): WireObject[] {
   const snap: WireObject[] = [];
   for (const [, kind, type, body] of selectResources(s, filters)) snap.push(wireObject(kind, type, RESOURCE_TYPE_URL, body));
-  for (const [kind, type, body] of s.relAll.values() as [string, string, Uint8Array][]) {
+  if (filters.length > 0 && filters.every((f) => f.type)) {
+    // matched by type in SQLite: a subscriber to a resource type (Pods, the SystemNode) gets no relationship,
+    // and their bodies are not read (at 10k pods ~80k rows, ~20-30 MiB of garbage at once)
+    for (const [, kind, type, body] of relationshipsByType(s, filters)) snap.push(wireObject(kind, type, RELATIONSHIP_TYPE_URL, body));
+    return snap;
+  }
+  for (const { kind, type, body } of s.relAll.iterate() as IterableIterator<{ kind: string; type: string; body: Uint8Array }>) {
     if (matchesFilters(filters, kind, type)) snap.push(wireObject(kind, type, RELATIONSHIP_TYPE_URL, body));
   }
   return snap;
+}
+
+type RelTypeRow = [rid: number, kind: string, type: string, body: Uint8Array];
+
+/** Relationships whose type matches one of the filters (each with a type), in rid order as relAll. */
+function relationshipsByType(s: TableStatements, filters: ReadonlyArray<Pick<TypeDescriptor, "kind" | "type">>): RelTypeRow[] {
+  const out: RelTypeRow[] = [];
+  const seen = new Set<number>();
+  for (const f of filters) {
+    for (const r of s.relByType.values(f.type, f.type + ".", f.type + "/") as RelTypeRow[]) {
+      if (seen.has(r[0]) || !matchesFilters([f], r[1], r[2])) continue;
+      seen.add(r[0]);
+      out.push(r);
+    }
+  }
+  return filters.length > 1 ? out.sort((a, b) => a[0] - b[0]) : out;
 }

@@ -46,6 +46,7 @@ export function prepareTables(db: Database) {
       `SELECT ${row} FROM relationships_by_object c CROSS JOIN relationships r ON r.rid = c.rid WHERE c.object = ${kid}`,
     ),
     relAll: db.prepare("SELECT kind, type, body FROM relationships ORDER BY rid"),
+    relByType: db.prepare("SELECT rid, kind, type, body FROM relationships WHERE type = ? OR (type >= ? AND type < ?)"),
     // body only; the subject index is the more selective one (a pod has ~10 edges, a node ~100)
     relBodies: {
       all: db.prepare("SELECT body FROM relationships ORDER BY rid"),
