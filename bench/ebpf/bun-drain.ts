@@ -24,7 +24,7 @@ import { ebpfAssets } from "../../src/ebpf/assets.ts";
 import { EXECSNOOP_PROGRAMS, parseExecRecord } from "../../src/ebpf/index.ts";
 import { BpfObject } from "../../src/ebpf/object.ts";
 import { DEFAULT_BATCH_BYTES, RingBufferReader } from "../../src/ebpf/ringbuf.ts";
-import { BatchBuffers, MappedRing } from "../../src/ebpf/ringbuf-map.ts";
+import { BatchBuffers, MappedRing, ringSize } from "../../src/ebpf/ringbuf-map.ts";
 import { forEachBatchRecord } from "../../src/ebpf/ringbuf-walk.ts";
 
 const ringBytes = Number(process.argv[2] ?? 64 << 20);
@@ -60,7 +60,7 @@ async function filled(): Promise<void> {
 }
 
 function direct(): () => Promise<Round> {
-  const ring = new MappedRing(libbpf.lib, fd);
+  const ring = new MappedRing(ringSize(libbpf.lib, fd), fd);
   const returned: ArrayBuffer[] = [];
   const { alloc } = new BatchBuffers(BATCH_BYTES, () => returned.pop());
   // the first batch of round 0 is kept to time decoding apart; its buffer is touched beforehand

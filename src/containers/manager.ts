@@ -162,7 +162,9 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
     return { nodes, edges };
   };
 
-  const hasPodEdge = (w: Written): boolean => {
+  /** Whether this scan concerns Pods: a container of a pod on this host, or an edge of ours to a Pod. */
+  const touchesPods = (containers: readonly ContainerInfo[], w: Written): boolean => {
+    if (containers.some((c) => c.podUid || (c.podName && c.podNamespace))) return true;
     for (const r of w.edges.values()) if (r.subject?.typeUrl === POD_TYPE || r.object?.typeUrl === POD_TYPE) return true;
     return false;
   };
@@ -182,7 +184,7 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
       idx.set(uid, ref);
       podUidByPath.set(refPath(ref), uid);
     }
-    ensureSubscribed(true); // before anything else runs: no Pod change between the listing and the subscription is missed
+    subscribePods(); // before anything else runs: no Pod change between the listing and the subscription is missed
     podIndex = idx;
     return idx;
   };
@@ -217,7 +219,7 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
     for (const c of found.containers) if (!c.startedMs) c.startedMs = firstStart.get(c.id) ?? 0;
     const { kept, leftOut } = applyPolicy(processes, policy, Date.now());
     const before = (written ??= load()); // before planning: loading reads back the OOM kills stored on container nodes
-    if (!podSub && (found.containers.some((c) => c.podUid || (c.podName && c.podNamespace)) || hasPodEdge(before))) ensureSubscribed(true);
+    if (!podSub && touchesPods(found.containers, before)) subscribePods();
     const input: RuntimeGraphInput = {
       systemName,
       containers: found.containers,
@@ -388,13 +390,13 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
     }, 0);
   };
   /**
-   * The SystemNode from the start; Pods once this host has a container of a pod or the graph holds an edge to
-   * one (their deletes cascade our edges; a Pod of ours appearing relinks). Subscribing reads every Pod as the
-   * snapshot: +30 MiB for a moment at 10k pods on a host that runs none of them.
+   * Pods are followed only once this host has a container of a pod or the graph holds an edge to one
+   * (their deletes cascade our edges; a Pod of ours appearing relinks): subscribing reads every Pod as
+   * the snapshot, +30 MiB for a moment at 10k pods on a host that runs none of them. The SystemNode is
+   * followed from the start.
    */
-  function ensureSubscribed(withPods = false): void {
-    sub ??= opts.store.subscribe([create(TypeDescriptorSchema, { type: SYSTEM_NODE_TYPE })], onStoreEvent);
-    if (withPods) podSub ??= opts.store.subscribe([KIND_POD], onStoreEvent);
+  function subscribePods(): void {
+    podSub ??= opts.store.subscribe([KIND_POD], onStoreEvent);
   }
 
   const live = new LiveScheduler({
@@ -447,7 +449,7 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
           },
           (e) => log.info({ reason: errorMessage(e) }, "runtime graph: OOM kills not recorded on containers"),
         );
-      ensureSubscribed();
+      sub ??= opts.store.subscribe([create(TypeDescriptorSchema, { type: SYSTEM_NODE_TYPE })], onStoreEvent);
       ready = true;
       schedule();
     },

@@ -5,7 +5,7 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 /**
- * A ring buffer read on the main thread, for low-rate tracers (procexit, oomkill): the mapped ring
+ * A ring buffer read on the main thread, for low-rate tracers (procexit): the mapped ring
  * (src/ebpf/ringbuf-map.ts, same memory ordering) is checked on a timer and its committed records
  * are handed to onRecord in place (no copy, no reader thread). A Bun Worker costs 1.3–3.9 MiB
  * resident that its end does not give back, so a tracer whose records come a few per second does
@@ -19,7 +19,7 @@ import type { LoadedLibbpf } from "../../ffi/loader.ts";
 import { type BoundMeter, meterBound } from "../metrics/registry.ts";
 import { errorMessage } from "../util/errors.ts";
 import type { RingBufferReaderOptions } from "./ringbuf.ts";
-import { MappedRing } from "./ringbuf-map.ts";
+import { MappedRing, ringSize } from "./ringbuf-map.ts";
 import { forEachBatchRecord } from "./ringbuf-walk.ts";
 
 /** What both ring readers offer the tracer lifecycle (src/ebpf/tracer-attach.ts). */
@@ -40,10 +40,10 @@ export class InlineRingReader implements RingReader {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private readonly meter: BoundMeter;
   private readonly batchBytes: number;
-  private readonly onRecord = (view: DataView, offset: number, length: number): void => this.opts.onRecord(view, offset, length);
+  private readonly pollMs: number;
   private readonly sink = (view: DataView, _records: number, oversized: number): void => {
     try {
-      forEachBatchRecord(view, this.onRecord);
+      forEachBatchRecord(view, this.opts.onRecord);
     } finally {
       this.opts.onBatchEnd?.();
       if (oversized > 0) this.opts.onOversized?.(oversized);
@@ -54,13 +54,14 @@ export class InlineRingReader implements RingReader {
     // The same queue metric as the Worker reader: here at most one batch is ever held (the one being read).
     this.meter = meterBound(opts.queueName ?? "ebpf_ringbuf_batches", 1);
     this.batchBytes = opts.batchBytes ?? 1 << 20;
+    this.pollMs = opts.pollTimeoutMs ?? 100;
   }
 
   /** Maps the ring and starts the timed check (resolves at once: there is no thread to wait for). */
   async start(): Promise<void> {
     if (this.ring) throw new Error("ring buffer reader already running");
-    this.ring = new MappedRing(this.opts.libbpf.lib, this.opts.mapFd);
-    this.schedule(this.opts.pollTimeoutMs ?? 100);
+    this.ring = new MappedRing(ringSize(this.opts.libbpf.lib, this.opts.mapFd), this.opts.mapFd);
+    this.schedule(this.pollMs);
   }
 
   private schedule(ms: number): void {
@@ -77,7 +78,7 @@ export class InlineRingReader implements RingReader {
     } catch (e) {
       this.opts.onError?.(new Error(`ring buffer: ${errorMessage(e)}`));
     }
-    this.schedule(n > 0 ? BUSY_RECHECK_MS : (this.opts.pollTimeoutMs ?? 100));
+    this.schedule(n > 0 ? BUSY_RECHECK_MS : this.pollMs);
   }
 
   private drain(ring: MappedRing): number {

@@ -72,6 +72,7 @@ function errno(c: RingLibc): number {
 }
 
 const MAP_FAILED = 2 ** 64 - 1;
+const EMPTY_VIEW = new DataView(new ArrayBuffer(0));
 
 /** The ring's max_entries (data size in bytes), checking the map is a ring buffer. */
 export function ringSize(lib: Libbpf, fd: number): number {
@@ -139,11 +140,11 @@ export class MappedRing {
   private readonly evbuf = new Uint8Array(16);
   private cons: number;
 
-  /** `sizeOrLib`: the ring's size (ringSize(), read where libbpf is loaded), or libbpf to read it with. */
-  constructor(sizeOrLib: number | Libbpf, mapFd: number) {
+  /** `size`: the ring's data size (ringSize(), read where libbpf is loaded). */
+  constructor(size: number, mapFd: number) {
     const c = this.c;
     this.pageSize = c.getpagesize();
-    this.size = typeof sizeOrLib === "number" ? sizeOrLib : ringSize(sizeOrLib, mapFd);
+    this.size = size;
     if (this.size <= 0 || (this.size & (this.size - 1)) !== 0) throw new Error(`ring buffer size ${this.size} is not a power of two`);
     this.mask = this.size - 1;
     this.dataLen = this.pageSize + 2 * this.size;
@@ -200,6 +201,26 @@ export class MappedRing {
    * each batch) can stop it early. Returns the records handed on.
    */
   drain(maxBatch: number, alloc: RingBatchAlloc, sink: RingBatchSink, more?: () => boolean): number {
+    return this.drainInPlace(
+      maxBatch,
+      (view, records, oversized) => {
+        const len = view.byteLength;
+        if (len === 0) return sink(new ArrayBuffer(0), 0, 0, oversized);
+        const buf = alloc(len);
+        new Uint8Array(buf, 0, len).set(new Uint8Array(view.buffer, view.byteOffset, len));
+        sink(buf, len, records, oversized);
+      },
+      more,
+    );
+  }
+
+  /**
+   * Like drain(), but hands each batch to `sink` as a view of the mapped ring itself (no copy; the
+   * data area is mapped twice, so a batch that wraps is contiguous), for a reader on the thread
+   * that consumes the records (src/ebpf/ringbuf-inline.ts). The view is valid during the call only:
+   * the batch's space is released right after it returns. Returns the records handed on.
+   */
+  drainInPlace(maxBatch: number, sink: (view: DataView, records: number, oversized: number) => void, more?: () => boolean): number {
     let total = 0;
     const prod = Number(this.producer[0]!);
     this.fence(); // (1): headers below prod are loaded after it
@@ -209,46 +230,14 @@ export class MappedRing {
       if (w.end === this.cons) break; // the next record is still busy
       if (w.end > w.start) {
         this.fence(); // (2): payloads are loaded after their headers
-        if (w.records > 0 || w.oversized > 0) {
-          const len = w.end - w.start;
-          const buf = alloc(len);
-          new Uint8Array(buf, 0, len).set(new Uint8Array(this.ringBuf, this.pageSize + (w.start & this.mask), len));
-          sink(buf, len, w.records, w.oversized);
-        }
-      } else if (w.oversized > 0) {
-        sink(new ArrayBuffer(0), 0, 0, w.oversized);
-      }
-      total += w.records;
-      this.cons = w.end;
-      Atomics.store(this.consumer, 0, BigInt(w.end)); // (3): release the space after the copy
-      if (w.busy) break;
-    }
-    return total;
-  }
-
-  /**
-   * Like drain(), but hands each batch to `sink` as a view of the mapped ring itself (no copy; the
-   * data area is mapped twice, so a batch that wraps is contiguous), for a reader on the thread
-   * that consumes the records (src/ebpf/ringbuf-inline.ts). The view is valid during the call only:
-   * the batch's space is released right after it returns. Returns the records handed on.
-   */
-  drainInPlace(maxBatch: number, sink: (view: DataView, records: number, oversized: number) => void): number {
-    let total = 0;
-    const prod = Number(this.producer[0]!);
-    this.fence(); // (1)
-    while (this.cons < prod) {
-      const w = walkRing(this.hdr, this.mask, this.cons, prod, maxBatch, this.walk);
-      if (w.end === this.cons) break; // the next record is still busy
-      if (w.end > w.start) {
-        this.fence(); // (2)
         if (w.records > 0 || w.oversized > 0)
           sink(new DataView(this.ringBuf, this.pageSize + (w.start & this.mask), w.end - w.start), w.records, w.oversized);
       } else if (w.oversized > 0) {
-        sink(new DataView(new ArrayBuffer(0)), 0, w.oversized);
+        sink(EMPTY_VIEW, 0, w.oversized);
       }
       total += w.records;
       this.cons = w.end;
-      Atomics.store(this.consumer, 0, BigInt(w.end)); // (3): the sink's loads are done
+      Atomics.store(this.consumer, 0, BigInt(w.end)); // (3): release the space once the sink is done with it
       if (w.busy) break;
     }
     return total;

@@ -16,7 +16,15 @@ import type { Logger } from "../log/logger.ts";
 import { type BoundMeter, meterBound, registry } from "../metrics/registry.ts";
 import { ObjectSchema } from "../proto/gen/resource/v1/object_pb.ts";
 import type { ObRow, OutboxStatements } from "./statements.ts";
-import { type Outbox, type OutboxEntry, type OutboxOp, type OutboxRawEntry, type OutboxStats, StoreClosedError } from "./types.ts";
+import {
+  type ConfirmRef,
+  type Outbox,
+  type OutboxEntry,
+  type OutboxOp,
+  type OutboxRawEntry,
+  type OutboxStats,
+  StoreClosedError,
+} from "./types.ts";
 import { RELATIONSHIP_TYPE_URL, RESOURCE_TYPE_URL, wireObject, wireObjectSize } from "./wire.ts";
 
 export const DEFAULT_OUTBOX_MAX_BYTES = 256 * 1024 * 1024;
@@ -112,9 +120,6 @@ function gauge(name: string, help: string, kind: "bytes" | "age"): Gauge<"channe
 }
 gauge("antimetal_store_outbox_bytes", "Bytes of pending outbox entries, by channel.", "bytes");
 gauge("antimetal_store_outbox_oldest_age_seconds", "Age of the oldest pending outbox entry, by channel.", "age");
-
-/** What confirm needs of an entry: its key and seq, and for a range confirm the bytes it was read with. */
-export type ConfirmRef = Pick<OutboxEntry, "key" | "seq"> & { bytes?: number };
 
 /** Entries per confirm statement. */
 const CONFIRM_CHUNK = 500;

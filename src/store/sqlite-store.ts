@@ -269,16 +269,22 @@ export class SqliteStore implements Store {
     }
   }
 
-  /** An endpoint key's kid: from `cache`, the key table, or a new entry when `intern`; undefined when absent and not interned. */
-  private kid(key: string, cache: Map<string, number>, intern: boolean): number | undefined {
+  /** An endpoint key's kid, from `cache` or the key table (found ones are cached); undefined when no relationship has it. */
+  private kid(key: string, cache: Map<string, number>): number | undefined {
     let k = cache.get(key);
     if (k !== undefined) return k;
     k = this.s.keyGet.values(key)[0]?.[0] as number | undefined;
+    if (k !== undefined) cache.set(key, k);
+    return k;
+  }
+
+  /** The kid of a key kid() did not find: `cache` holds it if this call already interned it, else a new entry. */
+  private internKey(key: string, cache: Map<string, number>): number {
+    let k = cache.get(key);
     if (k === undefined) {
-      if (!intern) return undefined;
       k = Number(this.s.keyInsert.run(key).lastInsertRowid);
+      cache.set(key, k);
     }
-    cache.set(key, k);
     return k;
   }
 
@@ -346,9 +352,11 @@ export class SqliteStore implements Store {
       const kids = new Map<string, number>();
       for (let i = 0; i < relationships.length; i++) {
         const { id, subjectKey, objectKey, kind, type, pred } = ids[i]!;
-        if (this.findRelationship(id, this.kid(subjectKey, kids, false), this.kid(objectKey, kids, false), pred)) continue;
-        const subject = this.kid(subjectKey, kids, true)!;
-        const object = this.kid(objectKey, kids, true)!;
+        const foundSubject = this.kid(subjectKey, kids);
+        const foundObject = this.kid(objectKey, kids);
+        if (this.findRelationship(id, foundSubject, foundObject, pred)) continue;
+        const subject = foundSubject ?? this.internKey(subjectKey, kids);
+        const object = foundObject ?? this.internKey(objectKey, kids);
         const body = toBinary(RelationshipSchema, relationships[i]!);
         const channel = this.classify(type);
         const rid = Number(this.s.relInsert.run(id, subject, object, pred, kind, type, channel, body).lastInsertRowid);
@@ -367,7 +375,7 @@ export class SqliteStore implements Store {
       const kids = new Map<string, number>();
       const endpoints = new Set<number>();
       for (const { id, subjectKey, objectKey, pred } of ids) {
-        const row = this.findRelationship(id, this.kid(subjectKey, kids, false), this.kid(objectKey, kids, false), pred);
+        const row = this.findRelationship(id, this.kid(subjectKey, kids), this.kid(objectKey, kids), pred);
         if (row) this.removeRelationship(row, endpoints);
       }
       this.gcKeys(endpoints);

@@ -210,6 +210,9 @@ export interface OutboxStats {
  * (Kubernetes objects, uploaded by the leader only) and "instance" (this host's graph, uploaded by
  * every agent). The store assigns the channel from the object's type.
  */
+/** What confirm needs of an entry: its key and seq, and for a range confirm the bytes it was read with. */
+export type ConfirmRef = Pick<OutboxEntry, "key" | "seq"> & { bytes?: number };
+
 export interface Outbox {
   /**
    * Entries with seq > afterSeq in seq order, at most `limit` of them and about `maxBytes` (at
@@ -228,7 +231,7 @@ export interface Outbox {
    * (readAfter, last entry's seq], in seq order, each read starting at the previous one's last seq, with the `bytes`
    * read; the store may then delete that seq range in one statement, with the same result.
    */
-  confirm(channel: string, entries: ReadonlyArray<Pick<OutboxEntry, "key" | "seq"> & { bytes?: number }>, readAfter?: number): number;
+  confirm(channel: string, entries: ReadonlyArray<ConfirmRef>, readAfter?: number): number;
   stats(channel: string): OutboxStats;
   /** Highest pending seq of `channel`, 0 when nothing is pending. */
   newestSeq(channel: string): number;

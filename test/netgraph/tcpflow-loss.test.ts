@@ -11,9 +11,9 @@
  */
 
 import { expect, test } from "bun:test";
-import { join } from "node:path";
 import { Registry } from "prom-client";
 import { registerEbpfMetrics, registerTcpflowMetrics, TcpflowCollector } from "../../src/ebpf/index.ts";
+import { startLoopbackBurst } from "./loopback-burst.ts";
 
 test("a full ring buffer is counted in antimetal_tcpflow_lost_total, and seen + lost covers every record", async () => {
   expect(process.getuid?.()).toBe(0);
@@ -33,18 +33,12 @@ test("a full ring buffer is counted in antimetal_tcpflow_lost_total, and seen + 
     if (port !== 0 && (f.sport === port || f.dport === port)) seen++;
   });
   try {
-    const child = Bun.spawn([process.execPath, join(import.meta.dir, "fixtures/loopback-burst.ts"), String(N)], {
-      stdin: "pipe",
-      stdout: "pipe",
-      stderr: "inherit",
-    });
-    const reader = (child.stdout as ReadableStream<Uint8Array>).getReader();
-    port = Number(new TextDecoder().decode((await reader.read()).value).trim());
-    child.stdin.write("go\n");
-    child.stdin.flush();
+    const burst = await startLoopbackBurst(N);
+    port = burst.port;
+    burst.go();
     // Block this thread: the reader fills its in-flight budget, the ring fills, the program counts the rest.
     Bun.sleepSync(2500);
-    expect(await child.exited).toBe(0);
+    expect(await burst.exited).toBe(0);
     await Bun.sleep(500);
   } finally {
     await c.stop();

@@ -16,10 +16,10 @@
  */
 
 import { expect, test } from "bun:test";
-import { join } from "node:path";
 import { Registry } from "prom-client";
 import { registerEbpfMetrics, registerTcpflowMetrics, TCPFLOW_PROGRAMS, TcpflowCollector } from "../../src/ebpf/index.ts";
 import { programRecursionMisses } from "../../src/ebpf/prog-misses.ts";
+import { startLoopbackBurst } from "./loopback-burst.ts";
 
 interface ProgJson {
   id: number;
@@ -65,16 +65,10 @@ test("both state-change programs are attached, every close is reported once, bot
     expect(programRecursionMisses(stateIds)).toBeGreaterThanOrEqual(0n);
     expect(ids).toEqual(expect.arrayContaining(stateIds));
 
-    const child = Bun.spawn([process.execPath, join(import.meta.dir, "fixtures/loopback-burst.ts"), String(N)], {
-      stdin: "pipe",
-      stdout: "pipe",
-      stderr: "inherit",
-    });
-    const reader = (child.stdout as ReadableStream<Uint8Array>).getReader();
-    port = Number(new TextDecoder().decode((await reader.read()).value).trim());
-    child.stdin.write("go\n");
-    child.stdin.flush();
-    expect(await child.exited).toBe(0);
+    const burst = await startLoopbackBurst(N);
+    port = burst.port;
+    burst.go();
+    expect(await burst.exited).toBe(0);
     await Bun.sleep(500);
   } finally {
     await c.stop();
