@@ -65,6 +65,8 @@ export async function runProgramsCommand(opts: ProgramsCommandOptions): Promise<
           trigger_pid: k.triggerPid,
           trigger_comm: k.triggerComm,
           memcg_id: k.memcgId,
+          victim_cgroup_id: k.victimCgroupId,
+          victim_memcg_id: k.victimMemcgId,
           anon_rss_kb: k.anonRssKb,
           total_vm_kb: k.totalVmKb,
         }),
