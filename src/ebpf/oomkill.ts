@@ -199,6 +199,8 @@ export class OomkillCollector {
         anon_rss_kb: String(kill.anonRssKb),
         total_vm_kb: String(kill.totalVmKb),
         trigger_pid: kill.triggerPid,
+        victim_cgroup_id: String(kill.victimCgroupId),
+        victim_memcg_id: String(kill.victimMemcgId),
       },
       "OOM kill",
     );
