@@ -74,8 +74,9 @@ function cgroupInode(dir: string): bigint | undefined {
   try {
     return statSync(dir, { bigint: true }).ino;
   } catch (e) {
-    // ENOENT/ENOTDIR: no such cgroup in this hierarchy (a v1 host without the unified mount, a container just removed)
-    if (["ENOENT", "ENOTDIR"].includes((e as NodeJS.ErrnoException).code ?? "")) return undefined;
+    // ENOENT/ENOTDIR: no such cgroup in this hierarchy (a v1 host without the unified mount, a container just removed);
+    // EACCES/EPERM: a hierarchy the agent may not look into (its kills are then named by path only)
+    if (["ENOENT", "ENOTDIR", "EACCES", "EPERM"].includes((e as NodeJS.ErrnoException).code ?? "")) return undefined;
     throw e;
   }
 }
