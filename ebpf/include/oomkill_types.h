@@ -5,12 +5,18 @@
  *
  * One `struct oomkill_event` per OOM kill (tracepoint oom:mark_victim). Sizes are in kB as the
  * tracepoint reports them; 0 on kernels whose tracepoint lacks the field (before 6.x only the pid).
+ * The victim's own cgroup ids are taken in the victim's context: at the kill when the victim is the
+ * task that ran into the limit, else at its exit (sched_process_exit, before the kernel detaches it
+ * from its cgroups), when the record is submitted; so userspace names the victim's container after the
+ * process is gone. Both are 0 when the pending-victims table was full (the record is then sent at once).
  */
 #ifndef __OOMKILL_TYPES_H
 #define __OOMKILL_TYPES_H
 
 #define OOMKILL_COMM_LEN 16
 #define OOMKILL_RINGBUF_BYTES (1 << 16)
+/* Kills whose victim (not the triggering task) has not exited yet; past this many, sent without victim ids. */
+#define OOMKILL_PENDING_MAX 256
 
 struct oomkill_event {
 	__u64 ts_ns;
@@ -28,6 +34,10 @@ struct oomkill_event {
 	__s32 oom_score_adj;
 	char comm[OOMKILL_COMM_LEN];
 	char trigger_comm[OOMKILL_COMM_LEN];
+	/* the victim's cgroup v2 id (cgroups->dfl_cgrp->kn->id; 1 = the v2 root, as on a v1-only host) */
+	__u64 victim_cgroup_id;
+	/* kernfs id (= directory inode) of the victim's memory cgroup, v1 or v2; 0 without memcg */
+	__u64 victim_memcg_id;
 };
 
 #endif /* __OOMKILL_TYPES_H */

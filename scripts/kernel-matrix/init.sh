@@ -88,13 +88,13 @@ run_execsnoop() { # step-name
   emit "$1" $rc /tmp/$1.res
 }
 
-# tcpflow, oomkill and procexit at once: 6 tracepoints (3 + 1 + 2), each program given something to see.
-# tcpflow attaches its raw tracepoint (a bpf_link, not a perf event) first, so 5 perf events = all six.
+# tcpflow, oomkill and procexit at once: 8 tracepoints (4 + 2 + 2), each program given something to see.
+# tcpflow attaches its two raw tracepoints (bpf_links, not perf events) first, so 6 perf events = all eight.
 run_programs() {
   "$AGENT" collect --collectors tcpflow,oomkill,procexit --duration 300s > /tmp/programs.out 2> /tmp/programs.err &
   pid=$!
   attached=no; echoed=0; procs=""; oompid=0; oomrc=0
-  if wait_attached $pid 5; then
+  if wait_attached $pid 6; then
     attached=yes
     sleep 0.2
     # tcpflow: the client sends 7 bytes and half-closes, the server (cat) echoes them and closes.

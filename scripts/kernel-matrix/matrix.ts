@@ -346,7 +346,7 @@ export function judgeOomkill(run: GuestRun): Cell {
     const pid = r.header?.oom_pid;
     if (!pid) return fail("the OOM step did not run");
     if (!recs.some((x) => x.pid === pid)) return fail(`no OOM kill of pid ${pid} (saw ${recs.map((x) => x.pid).join(",") || "none"})`);
-    return "ok (1 tracepoint; the OOM kill seen)";
+    return "ok (2 tracepoints; the OOM kill seen)";
   });
 }
 

@@ -253,13 +253,14 @@ Columns:
   execsnoop unavailable naming BTF, and \`collect --collectors execsnoop\` fails with that reason
   instead of loading.
 - **tcpflow**, **oomkill**, **procexit**: one agent start, \`collect --collectors
-  tcpflow,oomkill,procexit\`, loads the three CO-RE objects and holds all six tracepoint
+  tcpflow,oomkill,procexit\`, loads the three CO-RE objects and holds all eight tracepoint
   attachments while the guest does something each must see, then stops on SIGINT and prints their
   records. **tcpflow** (\`sock:inet_sock_set_state\` as a raw tracepoint, \`sys_exit_accept\`,
   \`sys_exit_accept4\`):
   a busybox \`nc\` client on loopback sends 7 bytes and half-closes, the server echoes them; the
   connect, the accept and both closes must be reported with 7 payload bytes each way.
-  **oomkill** (\`oom:mark_victim\`): a shell doubling a string in a cgroup v2 with
+  **oomkill** (\`oom:mark_victim\`, and \`sched:sched_process_exit\` for the victim's cgroup ids when
+  another task triggered the kill): a shell doubling a string in a cgroup v2 with
   \`memory.max\` 16 MiB is OOM-killed; its pid must be reported. **procexit**
   (\`sched:sched_process_exec\`, \`sched:sched_process_exit\`): five \`/bin/true\` with known
   pids must each be seen to exec (comm \`true\`) and exit. Run on every kernel, arm64 too.

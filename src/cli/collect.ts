@@ -24,10 +24,13 @@ export async function collectCommand(ctx: CommandContext): Promise<number> {
       throw new ConfigError(
         `invalid --collectors: oomkill, procexit and tcpflow record for --duration and cannot be combined with ${bad.join(", ")}`,
       );
+    // oomkill: the victim's cgroup path from the ids its record carries when /proc no longer has it
+    const resolver = requested.includes("oomkill") ? new (await import("../netgraph/workload.ts")).CgroupPodResolver() : undefined;
     const { output, exitCode } = await runProgramsCommand({
       programs: requested as ProgramCollector[],
       durationMs: config.duration,
       logger: ctx.logger.child({ component: "collect" }),
+      cgroupPathOfId: resolver && ((id, hierarchy) => resolver.pathOfId(id, hierarchy)),
     });
     ctx.stdout(output);
     return exitCode;

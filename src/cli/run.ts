@@ -366,7 +366,14 @@ export function oomKillEvents(
 ): { events: OomKillEvents; onKill: (k: OomKill) => void } {
   let listener: ((k: OomKillEvent) => void) | undefined;
   let own: { stop(): Promise<void> } | undefined;
-  const onKill = (k: OomKill) => listener?.({ timeMs: Date.parse(k.time), pid: k.victimPid, comm: k.comm, cgroup: k.cgroup });
+  const onKill = (k: OomKill) =>
+    listener?.({
+      timeMs: Date.parse(k.time),
+      pid: k.victimPid,
+      comm: k.comm,
+      cgroup: k.cgroup,
+      cgroupIds: { unified: k.victimCgroupId, memory: k.victimMemcgId },
+    });
   return {
     onKill,
     events: {

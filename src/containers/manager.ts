@@ -36,7 +36,7 @@ import { readRootCpuset } from "./cgroup.ts";
 import { ContainerDiscovery, type ContainerInfo } from "./discover.ts";
 import { LiveScheduler } from "./live.ts";
 import { metadataReader } from "./metadata.ts";
-import { containerOfCgroup, type OomKillEvent, type OomKillEvents, OomRecords } from "./oom.ts";
+import { ContainerCgroupIds, containerOfCgroup, type OomKillEvent, type OomKillEvents, OomRecords } from "./oom.ts";
 import { applyPolicy, containerMatcher, DEFAULT_PROCESS_POLICY, ProcessLister, type ProcessPolicy } from "./processes.ts";
 
 const writes = new Counter({
@@ -148,6 +148,8 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
   const ooms = new OomRecords();
   /** The containers of the last scan, for finding an OOM kill's container by its cgroup. */
   let lastContainers: ContainerInfo[] = [];
+  /** The containers' cgroup ids, for OOM kills whose victim was reaped before its cgroup path was read. */
+  const cgroupIds = new ContainerCgroupIds();
 
   const load = (): Written => {
     const nodes: Written["nodes"] = new Map();
@@ -233,6 +235,7 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
     const sameEdges = before.edgesKey === edgesKey;
     const plan = planRuntimeGraph({ ...input, skipEdges: sameEdges });
     lastContainers = found.containers;
+    if (opts.oomKills) cgroupIds.update(found.root, found.containers);
     ooms.retain(new Set(found.containers.map((c) => c.id)), Date.now());
     for (const w of plan.warnings) log.warn({ warning: w }, "runtime graph: affinity left out");
     podUids = new Set(found.containers.flatMap((c) => (c.podUid ? [c.podUid] : [])));
@@ -379,7 +382,7 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
   /** An OOM kill: recorded on its container, written by a scan from a later task (coalesced). */
   let oomScanQueued = false;
   const onOomKill = (k: OomKillEvent) => {
-    const id = containerOfCgroup(k.cgroup, lastContainers);
+    const id = containerOfCgroup(k.cgroup, lastContainers) ?? (k.cgroupIds ? cgroupIds.containerOf(k.cgroupIds) : undefined);
     if (!id) return log.debug({ pid: k.pid, cgroup: k.cgroup }, "runtime graph: an OOM kill outside any container");
     ooms.record(id, k);
     if (oomScanQueued || stopped) return;

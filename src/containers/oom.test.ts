@@ -4,10 +4,10 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-// Unit tests of the OOM kill bookkeeping: a kill's container by cgroup path, counts, tags and their read-back.
+// Unit tests of the OOM kill bookkeeping: a kill's container by cgroup path or ids, counts, tags and their read-back.
 
 import { expect, test } from "bun:test";
-import { containerOfCgroup, OomRecords, oomTags } from "./oom.ts";
+import { ContainerCgroupIds, containerOfCgroup, OomRecords, oomTags } from "./oom.ts";
 
 const A = "a".repeat(64);
 const B = "b".repeat(64);
@@ -45,4 +45,35 @@ test("records count per container, keep the last kill, read back from tags, and 
   expect(r.get(A)).toBeUndefined();
   expect(r.get(B)?.count).toBe(1);
   expect(oomTags(undefined)).toEqual([]);
+});
+
+test("ContainerCgroupIds: a kill's ids name the container whose cgroup they are, taken at its first scan and kept while it lives", () => {
+  const inodes = new Map<string, bigint>([
+    [`/cg/${A}`, 100n], // v2
+    [`/cg/unified/docker/${B}`, 200n], // v1 + unified (hybrid)
+    [`/cg/memory/docker/${B}`, 300n],
+  ]);
+  const stats: string[] = [];
+  const ids = new ContainerCgroupIds((dir) => {
+    stats.push(dir);
+    return inodes.get(dir);
+  });
+  ids.update("/cg", [
+    { id: A, cgroupVersion: 2, relPath: A },
+    { id: B, cgroupVersion: 1, relPath: `docker/${B}` },
+  ]);
+  expect(ids.containerOf({ unified: 100n, memory: 0n })).toBe(A);
+  expect(ids.containerOf({ unified: 0n, memory: 100n })).toBe(A); // v2: the memory cgroup is the container's own
+  expect(ids.containerOf({ unified: 200n, memory: 300n })).toBe(B);
+  expect(ids.containerOf({ unified: 1n, memory: 300n })).toBe(B); // v1 process outside the unified tree
+  expect(ids.containerOf({ unified: 1n, memory: 1n })).toBeUndefined(); // roots name nothing
+  expect(ids.containerOf({ unified: 999n, memory: 0n })).toBeUndefined();
+  // The cgroups are removed (the container's last process was the victim): the ids taken earlier still answer,
+  // and a scan that still finds the container does not stat it again.
+  inodes.clear();
+  const before = stats.length;
+  ids.update("/cg", [{ id: B, cgroupVersion: 1, relPath: `docker/${B}` }]);
+  expect(stats.length).toBe(before);
+  expect(ids.containerOf({ unified: 0n, memory: 300n })).toBe(B);
+  expect(ids.containerOf({ unified: 100n, memory: 0n })).toBeUndefined(); // A is gone from the scans
 });

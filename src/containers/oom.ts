@@ -4,10 +4,11 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-// OOM kills on the runtime graph's containers: which container a kill's cgroup belongs to, the count and
+// OOM kills on the runtime graph's containers: which container a kill's cgroup (path, or ids) belongs to, the count and
 // last kill kept per container (bounded, metered), and the ContainerNode tags that carry them
 // (oom_kills, last_oom_kill_time, last_oom_kill_pid, last_oom_kill_comm), read back from the store on start.
 
+import { statSync } from "node:fs";
 import { type BoundMeter, meterBound } from "../metrics/registry.ts";
 import { extractContainerId } from "../perf/parsers/cgroup.ts";
 import type { Tag } from "../proto/gen/resource/v1/resource_pb.ts";
@@ -19,8 +20,13 @@ export interface OomKillEvent {
   /** The victim. */
   pid: number;
   comm: string;
-  /** The victim's cgroup path ("/docker/<id>", "/kubepods.slice/.../cri-containerd-<id>.scope"). */
+  /** The victim's cgroup path ("/docker/<id>", "/kubepods.slice/.../cri-containerd-<id>.scope"); "" when it was reaped first. */
   cgroup: string;
+  /**
+   * The victim's cgroup ids (directory inodes) in the unified hierarchy and the memory controller's (0n: unknown),
+   * taken by the kernel in the victim's context: they name its container after the process (and its /proc entry) is gone.
+   */
+  cgroupIds?: { unified: bigint; memory: bigint };
 }
 
 /** A live source of OOM kills (the oomkill eBPF program); the runtime graph does not depend on eBPF itself. */
@@ -52,6 +58,64 @@ export function containerOfCgroup(cgroup: string, containers: readonly { id: str
   for (const c of containers) if (cgroup === c.cgroupPath || cgroup.startsWith(`${c.cgroupPath}/`)) return c.id;
   const id = extractContainerId(cgroup);
   return /^[0-9a-f]{64}$/.test(id) ? id : undefined;
+}
+
+/** A container as ContainerCgroupIds needs it (discover.ts's ContainerInfo). */
+interface ContainerCgroup {
+  id: string;
+  cgroupVersion: 1 | 2;
+  relPath: string;
+}
+
+type Ids = { unified?: bigint; memory?: bigint };
+
+/** The inode of a cgroup directory, undefined when it is gone (ENOENT) or not there. */
+function cgroupInode(dir: string): bigint | undefined {
+  try {
+    return statSync(dir, { bigint: true }).ino;
+  } catch (e) {
+    // ENOENT/ENOTDIR: no such cgroup in this hierarchy (a v1 host without the unified mount, a container just removed);
+    // EACCES/EPERM: a hierarchy the agent may not look into (its kills are then named by path only)
+    if (["ENOENT", "ENOTDIR", "EACCES", "EPERM"].includes((e as NodeJS.ErrnoException).code ?? "")) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Each container's cgroup ids (the directory's inode = the kernel's cgroup id) in the unified hierarchy and the
+ * memory controller's, taken when a scan first finds the container (one or two stat calls on cgroupfs, which
+ * answers from memory) and kept while scans find it: an OOM kill's ids name the container even when its
+ * cgroup was removed right after the kill (a container whose only process was killed).
+ */
+export class ContainerCgroupIds {
+  private byContainer = new Map<string, Ids>();
+
+  constructor(private readonly inode: (dir: string) => bigint | undefined = cgroupInode) {}
+
+  /** After a scan: `root` is the cgroup mount it walked (`<sys>/fs/cgroup`), `containers` what it found. */
+  update(root: string, containers: readonly ContainerCgroup[]): void {
+    const next = new Map<string, Ids>();
+    for (const c of containers) {
+      let ids = this.byContainer.get(c.id);
+      if (!ids) {
+        ids =
+          c.cgroupVersion === 2
+            ? { unified: this.inode(`${root}/${c.relPath}`) }
+            : { unified: this.inode(`${root}/unified/${c.relPath}`), memory: this.inode(`${root}/memory/${c.relPath}`) };
+      }
+      next.set(c.id, ids);
+    }
+    this.byContainer = next;
+  }
+
+  /** The container whose cgroup has one of these ids (ids of 0 or 1, the root, name none). */
+  containerOf(ids: { unified: bigint; memory: bigint }): string | undefined {
+    for (const [id, c] of this.byContainer) {
+      if (ids.unified > 1n && c.unified === ids.unified) return id;
+      if (ids.memory > 1n && (c.memory ?? c.unified) === ids.memory) return id;
+    }
+    return undefined;
+  }
 }
 
 export class OomRecords {

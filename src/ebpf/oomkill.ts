@@ -5,13 +5,14 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 /**
- * OOM kills from the kernel: loads ebpf/src/oomkill.bpf.c (tracepoint oom:mark_victim), reads its
- * ring buffer in a Worker that waits on the ring's wakeup (not on the main thread's timer, as
- * procexit does: the victim's /proc/<pid>/cgroup must be read before it is reaped), and for each
- * kill reads the victim's cgroup path (/proc/<pid>/cgroup, while the task is still being killed),
- * asks an injected resolver for its Pod, logs one warn line and counts it in
- * antimetal_oom_kills_total{namespace,pod} (bounded: at most 500 label sets, the rest under
- * pod="other").
+ * OOM kills from the kernel: loads ebpf/src/oomkill.bpf.c (tracepoint oom:mark_victim, and the
+ * victim's sched_process_exit for its cgroup ids), reads its ring buffer on the main thread's timer
+ * (src/ebpf/ringbuf-inline.ts, as procexit's: no reader thread), and for each kill names the victim's
+ * cgroup: /proc/<pid>/cgroup while the victim is still there, else the path of the victim's own
+ * cgroup ids that the record carries (read in the victim's context, so they name its cgroup after it
+ * is reaped), else the triggering task's memory cgroup. Asks an injected resolver for its Pod, logs
+ * one warn line and counts it in antimetal_oom_kills_total{namespace,pod} (bounded: at most 500
+ * label sets, the rest under pod="other").
  */
 
 import { readFileSync } from "node:fs";
@@ -21,7 +22,8 @@ import type { Logger } from "../log/logger.ts";
 import { registry as sharedRegistry } from "../metrics/registry.ts";
 import { errorMessage } from "../util/errors.ts";
 import { type EbpfAssets, ebpfAssets } from "./assets.ts";
-import { decodeOomkillEvent, OOMKILL_EVENT_SIZE } from "./gen/oomkill_types.ts";
+import { RecordError } from "./execsnoop-decode.ts";
+import { decodeOomkillEvent, OOMKILL_EVENT_SIZE, type OomkillEvent } from "./gen/oomkill_types.ts";
 import { BpfObject } from "./object.ts";
 import { Tracer } from "./tracer-attach.ts";
 
@@ -40,6 +42,10 @@ export interface OomKill {
   shmemRssKb: bigint;
   /** Directory inode of the triggering task's memory cgroup (v1 or v2), 0n without memcg. */
   memcgId: bigint;
+  /** The victim's cgroup v2 id (1n: the v2 root, as on a v1-only host; 0n: not known, see oomkill_types.h). */
+  victimCgroupId: bigint;
+  /** Directory inode of the victim's memory cgroup (v1 or v2), 0n when not known. */
+  victimMemcgId: bigint;
   uid: number;
   oomScoreAdj: number;
   pod?: { uid: string; namespace?: string; name?: string };
@@ -49,8 +55,8 @@ export interface OomkillOptions {
   logger?: Logger;
   /** Pod of a process (pid, cgroup id of the triggering task, cgroup path found); the netgraph's resolver + index. */
   resolvePod?: (pid: number, cgroupId: bigint, cgroupPath: string) => OomKill["pod"];
-  /** Path of a cgroup by its id (directory inode), for a victim already gone from /proc. */
-  cgroupPathOfId?: (id: bigint) => string | undefined;
+  /** Path of a cgroup by its id (directory inode) in the unified or the memory hierarchy, for a victim already gone from /proc. */
+  cgroupPathOfId?: (id: bigint, hierarchy: "unified" | "memory") => string | undefined;
   onKill?: (kill: OomKill) => void;
   registry?: Registry;
   procRoot?: string;
@@ -67,6 +73,12 @@ export function cgroupPathOf(text: string): string {
   const unified = lines.find((l) => l.startsWith("0::"));
   const pick = unified && unified !== "0::/" ? unified : (mem ?? unified ?? "");
   return pick.slice(pick.indexOf(":", pick.indexOf(":") + 1) + 1);
+}
+
+/** One ring-buffer record as struct oomkill_event; a shorter one (an older object, a cut record) throws RecordError "truncated". */
+export function parseOomkillRecord(view: DataView, off: number, len: number): OomkillEvent {
+  if (len < OOMKILL_EVENT_SIZE) throw new RecordError("truncated", `oomkill record of ${len} bytes, expected ${OOMKILL_EVENT_SIZE}`);
+  return decodeOomkillEvent(view, off);
 }
 
 const counters = new WeakMap<Registry, Counter<"namespace" | "pod">>();
@@ -108,8 +120,9 @@ export class OomkillCollector {
       await this.tracer.attach({
         name: "oomkill",
         libbpf,
-        programs: ["tracepoint__oom__mark_victim"],
-        maxInflightBatches: 8,
+        // the exit program first: a kill marked before it was attached would wait for an exit never seen
+        programs: ["tracepoint__sched__sched_process_exit", "tracepoint__oom__mark_victim"],
+        inline: true,
         onRecord: (view, off, len) => this.ingest(view, off, len),
         onError: (err) => this.opts.logger?.error({ err: err.message }, "oomkill ring buffer reader error"),
       });
@@ -121,11 +134,14 @@ export class OomkillCollector {
   }
 
   private ingest(view: DataView, off: number, len: number): void {
-    if (len < OOMKILL_EVENT_SIZE) {
-      this.opts.logger?.error({ len }, "oomkill record rejected: truncated");
+    let e: OomkillEvent;
+    try {
+      e = parseOomkillRecord(view, off, len);
+    } catch (err) {
+      if (!(err instanceof RecordError)) throw err;
+      this.opts.logger?.error({ len, reason: err.reason, err: err.message }, "oomkill record rejected");
       return;
     }
-    const e = decodeOomkillEvent(view, off);
     let cgroup = "";
     let comm = e.comm;
     try {
@@ -136,14 +152,9 @@ export class OomkillCollector {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT")
         this.opts.logger?.warn({ err: errorMessage(err) }, "oomkill: cannot read the victim's cgroup");
     }
-    // The victim may be gone (or already moved out of its cgroup) by now: its memory cgroup, by id, is still there.
-    if ((cgroup === "" || cgroup === "/") && e.memcgId > 1n) {
-      try {
-        cgroup = this.opts.cgroupPathOfId?.(e.memcgId) ?? cgroup;
-      } catch (err) {
-        this.opts.logger?.warn({ err: errorMessage(err) }, "oomkill: cannot look the memory cgroup up by id");
-      }
-    }
+    // The victim may be gone (or already moved out of its cgroup) by now: its cgroups, by id, are
+    // still there (or were, for the runtime graph, which knows its containers' ids).
+    if (cgroup === "" || cgroup === "/") cgroup = this.pathOfIds(e) ?? cgroup;
     let pod: OomKill["pod"];
     try {
       pod = this.opts.resolvePod?.(e.victimPid, e.triggerPid === e.victimPid ? e.triggerCgroupId : 0n, cgroup);
@@ -163,6 +174,8 @@ export class OomkillCollector {
       fileRssKb: e.fileRssKb,
       shmemRssKb: e.shmemRssKb,
       memcgId: e.memcgId,
+      victimCgroupId: e.victimCgroupId,
+      victimMemcgId: e.victimMemcgId,
       uid: e.uid,
       oomScoreAdj: e.oomScoreAdj,
       ...(pod ? { pod } : {}),
@@ -186,10 +199,33 @@ export class OomkillCollector {
         anon_rss_kb: String(kill.anonRssKb),
         total_vm_kb: String(kill.totalVmKb),
         trigger_pid: kill.triggerPid,
+        victim_cgroup_id: String(kill.victimCgroupId),
+        victim_memcg_id: String(kill.victimMemcgId),
       },
       "OOM kill",
     );
     this.opts.onKill?.(kill);
+  }
+
+  /** The victim's cgroup path from its ids (v2 first, then its memory cgroup), else the triggering task's memory cgroup. */
+  private pathOfIds(e: { victimCgroupId: bigint; victimMemcgId: bigint; memcgId: bigint }): string | undefined {
+    const lookup = this.opts.cgroupPathOfId;
+    if (!lookup) return undefined;
+    const tries: [bigint, "unified" | "memory"][] = [
+      [e.victimCgroupId, "unified"],
+      [e.victimMemcgId, "memory"],
+      [e.memcgId, "memory"],
+    ];
+    for (const [id, hierarchy] of tries) {
+      if (id <= 1n) continue;
+      try {
+        const path = lookup(id, hierarchy);
+        if (path && path !== "/") return path;
+      } catch (err) {
+        this.opts.logger?.warn({ err: errorMessage(err), hierarchy }, "oomkill: cannot look a cgroup up by id");
+      }
+    }
+    return undefined;
   }
 
   async stop(): Promise<void> {

@@ -16,7 +16,7 @@ import type { Logger } from "../log/logger.ts";
 import { errorMessage } from "../util/errors.ts";
 import { stringifyExact } from "../util/json.ts";
 import { type TraceCommandResult, traceFor } from "./json-command.ts";
-import { OomkillCollector } from "./oomkill.ts";
+import { OomkillCollector, type OomkillOptions } from "./oomkill.ts";
 import { createProcexitTracer } from "./procexit.ts";
 import { flowRecordJson, TcpflowCollector } from "./tcpflow.ts";
 
@@ -30,6 +30,8 @@ export interface ProgramsCommandOptions {
   /** Records kept for output; more are counted (not_printed), not kept (default 100000). */
   maxEvents?: number;
   logger?: Logger;
+  /** oomkill: a cgroup's path by id, for a victim reaped before its /proc entry was read (the command's caller wires one). */
+  cgroupPathOfId?: OomkillOptions["cgroupPathOfId"];
 }
 
 export async function runProgramsCommand(opts: ProgramsCommandOptions): Promise<TraceCommandResult> {
@@ -55,6 +57,7 @@ export async function runProgramsCommand(opts: ProgramsCommandOptions): Promise<
   if (want.has("oomkill")) {
     const c = new OomkillCollector({
       logger: opts.logger,
+      cgroupPathOfId: opts.cgroupPathOfId,
       onKill: (k) =>
         keep({
           program: "oomkill",
@@ -65,6 +68,8 @@ export async function runProgramsCommand(opts: ProgramsCommandOptions): Promise<
           trigger_pid: k.triggerPid,
           trigger_comm: k.triggerComm,
           memcg_id: k.memcgId,
+          victim_cgroup_id: k.victimCgroupId,
+          victim_memcg_id: k.victimMemcgId,
           anon_rss_kb: k.anonRssKb,
           total_vm_kb: k.totalVmKb,
         }),

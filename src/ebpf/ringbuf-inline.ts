@@ -5,7 +5,7 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 /**
- * A ring buffer read on the main thread, for low-rate tracers (procexit): the mapped ring
+ * A ring buffer read on the main thread, for low-rate tracers (procexit, oomkill): the mapped ring
  * (src/ebpf/ringbuf-map.ts, same memory ordering) is checked on a timer and its committed records
  * are handed to onRecord in place (no copy, no reader thread). A Bun Worker costs 1.3–3.9 MiB
  * resident that its end does not give back, so a tracer whose records come a few per second does

@@ -26,7 +26,7 @@ export interface TracerAttachOptions {
   maxInflightBatches?: number;
   /**
    * Read the ring on the main thread on a timer (src/ebpf/ringbuf-inline.ts) instead of in a reader
-   * Worker: for tracers whose records come a few per second and need no prompt wakeup (procexit),
+   * Worker: for tracers whose records come a few per second and need no prompt wakeup (procexit, oomkill),
    * where a thread's memory costs more than the reads.
    */
   inline?: boolean;

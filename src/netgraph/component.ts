@@ -112,7 +112,7 @@ export class NetgraphComponent implements Component {
       logger: this.opts.logger.child({ component: "oomkill" }),
       procRoot: this.opts.procRoot,
       onKill: this.opts.onOomKill,
-      cgroupPathOfId: (id) => this.resolver.pathOfId?.(id, "memory"),
+      cgroupPathOfId: (id, hierarchy) => this.resolver.pathOfId?.(id, hierarchy),
       resolvePod: (pid, cgroupId, cgroupPath) => {
         const uid = this.resolver.podUid(pid, cgroupId) ?? podUidFromCgroupText(`0::${cgroupPath}\n`);
         if (!uid) return undefined;

@@ -126,6 +126,8 @@ test("threads start on demand: quick calls share the first; a call waiting growA
   try {
     expect(pool.threads()).toEqual({ live: 0, stuck: 0 });
     const files = Array.from({ length: 20 }, (_, i) => t.file(`f${i}`, String(i)));
+    // 20 calls at once on a cold pool: the first thread's start (longer than growAfterMs on a loaded machine) is not
+    // a wait behind a busy thread, so they all share it
     expect(await Promise.all(files.map((f) => pool.run<string>(blockingRead(f))))).toEqual(files.map((_, i) => String(i)));
     expect(pool.threads()).toEqual({ live: 1, stuck: 0 });
     // the one thread is held by a read that does not return: the next call waits growAfterMs, then a second thread serves it
@@ -135,6 +137,21 @@ test("threads start on demand: quick calls share the first; a call waiting growA
     expect(await pool.run<string>(blockingRead(files[0]!))).toBe("0");
     expect(performance.now() - t0).toBeGreaterThanOrEqual(140);
     expect(pool.threads()).toEqual({ live: 2, stuck: 0 });
+  } finally {
+    pool.close();
+  }
+});
+
+test("a thread still starting is not a busy one: a burst queued while the first thread starts (slower than growAfterMs) stays on it", async () => {
+  const t = tree();
+  const slow = new URL("../../test/fixtures/perf/read-pool/slow-start-worker.ts", import.meta.url).href;
+  const pool = new ReadPool({ size: 2, stuckAfterMs: 5000, growAfterMs: 100, workerUrl: slow });
+  try {
+    const files = Array.from({ length: 5 }, (_, i) => t.file(`s${i}`, String(i)));
+    const t0 = performance.now();
+    expect(await Promise.all(files.map((f) => pool.run<string>(blockingRead(f))))).toEqual(files.map((_, i) => String(i)));
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(400); // the thread's start was slow
+    expect(pool.threads()).toEqual({ live: 1, stuck: 0 });
   } finally {
     pool.close();
   }

@@ -8,7 +8,7 @@
 // A call that does not return in time marks its thread stuck; the thread is abandoned (terminated
 // once the kernel lets go) and replaced, within a cap on stuck threads, overall and per owner.
 // Threads start on demand: the first with the first call, each further one only once a call has
-// waited growAfterMs behind busy threads (a Bun Worker is 1.3–3.9 MiB resident that its end does
+// waited growAfterMs behind busy threads that are up (a Bun Worker is 1.3–3.9 MiB resident that its end does
 // not give back, so a burst of quick reads that one thread keeps up with does not start a second).
 
 import * as fs from "node:fs";
@@ -61,8 +61,10 @@ interface Slot {
   job?: Job;
   id: number;
   stuck: boolean;
-  /** The thread has loaded its module (startup time is not counted as a stuck call). */
+  /** The thread has loaded its module (startup time is not counted as a stuck call, nor as a wait to grow the pool). */
   ready: boolean;
+  /** When it did (performance.now()). */
+  readyAt?: number;
   timer?: ReturnType<typeof setTimeout>;
 }
 
@@ -173,9 +175,18 @@ export class ReadPool {
     }
   }
 
-  /** Whether the oldest queued call has waited growAfterMs; if not, pump() runs again when it will have. */
+  /**
+   * Whether the oldest queued call has waited growAfterMs behind threads that are up; if not, pump() runs again
+   * when it will have. While a thread is still starting (a Worker's start can take longer than growAfterMs on a
+   * loaded machine) nothing is counted: that thread serves the queue first, and the wait counts from its start.
+   */
   private mayGrow(): boolean {
-    const waited = performance.now() - this.queue[0]!.queuedAt;
+    let since = this.queue[0]!.queuedAt;
+    for (const s of this.live) {
+      if (!s.ready) return false; // onReply("ready") pumps again
+      if (s.readyAt !== undefined && s.readyAt > since) since = s.readyAt;
+    }
+    const waited = performance.now() - since;
     if (waited >= this.growAfterMs) return true;
     if (!this.growTimer) {
       this.growTimer = setTimeout(
@@ -250,7 +261,9 @@ export class ReadPool {
       return;
     }
     slot.ready = true;
+    slot.readyAt = performance.now();
     if (slot.job) this.armStuckTimer(slot);
+    this.pump();
   }
 
   private assign(slot: Slot, job: Job): void {

@@ -12,55 +12,20 @@
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, rmdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { oomKillEvents } from "../../src/cli/run.ts";
 import { createRuntimeGraphComponent, OOM_TAGS, type OomKillEvents, type RuntimeGraphComponent } from "../../src/containers/index.ts";
 import { DEFAULT_HOST_PATHS } from "../../src/perf/collector.ts";
 import type { Store } from "../../src/store/index.ts";
 import { silentLogger, tempStore, until } from "./helpers.ts";
+import { containerCgroup, type TestContainerCgroup } from "./oom-cgroup.ts";
 
 const ID = randomBytes(32).toString("hex");
-const CG = "/sys/fs/cgroup";
 let store: Store;
 let cleanup: () => void;
 let rg: RuntimeGraphComponent;
 let keeper: Subprocess | undefined;
-const made: string[] = [];
-
-/** docker/<ID> in each controller hierarchy a process can join without setup (not cpuset); memory limited. */
-function containerCgroup(limitBytes: number): string[] {
-  const v2 = existsSync(join(CG, "cgroup.controllers"));
-  const roots = v2 ? [CG] : ["cpu", "cpuacct", "memory", "pids", "blkio", "devices", "unified"].map((c) => join(CG, c)).filter(existsSync);
-  if (v2) writeFileSync(join(CG, "cgroup.subtree_control"), "+memory");
-  const procs: string[] = [];
-  for (const r of roots) {
-    const parent = join(r, "docker");
-    if (!existsSync(parent)) {
-      mkdirSync(parent);
-      made.push(parent);
-      if (v2) writeFileSync(join(parent, "cgroup.subtree_control"), "+memory");
-    }
-    const dir = join(parent, ID);
-    mkdirSync(dir);
-    made.push(dir);
-    if (r.endsWith("/memory")) writeFileSync(join(dir, "memory.limit_in_bytes"), String(limitBytes));
-    if (v2) {
-      writeFileSync(join(dir, "memory.max"), String(limitBytes));
-      if (existsSync(join(dir, "memory.swap.max"))) writeFileSync(join(dir, "memory.swap.max"), "0");
-    }
-    procs.push(join(dir, "cgroup.procs"));
-  }
-  return procs;
-}
-
-/** A shell that joins the container's cgroups, then execs `cmd`. */
-const inContainer = (procs: string[], cmd: string) =>
-  Bun.spawn(["sh", "-c", `for f in ${procs.join(" ")}; do echo $$ > $f || exit 9; done; exec ${cmd}`], {
-    stdout: "ignore",
-    stderr: "inherit",
-  });
+let container: TestContainerCgroup | undefined;
 
 function tags(): Map<string, string> | undefined {
   const r = store.listResources([{ kind: "", type: "antimetal.runtime.v1.ContainerNode" } as never]).find((x) => x.metadata?.name === ID);
@@ -78,12 +43,11 @@ const runtimeGraph = (oomKills: OomKillEvents | undefined) =>
     oomKills,
   });
 
-let procs: string[] = [];
 beforeAll(async () => {
   expect(process.getuid?.()).toBe(0);
   ({ store, cleanup } = tempStore());
-  procs = containerCgroup(24 << 20);
-  keeper = inContainer(procs, "sleep 120");
+  container = containerCgroup(ID, 24 << 20);
+  keeper = container.spawn("sleep 120");
   rg = runtimeGraph(oomKillEvents(silentLogger, "/proc", false).events);
   await rg.start();
 }, 60_000);
@@ -93,21 +57,14 @@ afterAll(async () => {
   await keeper?.exited;
   await rg?.stop(AbortSignal.timeout(5000));
   cleanup?.();
-  for (const d of made.reverse()) {
-    try {
-      rmdirSync(d);
-    } catch (e) {
-      // EBUSY/ENOTEMPTY: a parent another test (or dockerd) also uses
-      if (!["EBUSY", "ENOTEMPTY", "ENOENT"].includes((e as NodeJS.ErrnoException).code ?? "")) throw e;
-    }
-  }
+  container?.remove();
 });
 
 test("a process OOM-killed in a container: the container's node records the kill (count, time, pid, comm) within seconds", async () => {
   // The container is in the graph, with no OOM kill yet.
   expect(await until("container node", () => tags(), 10_000)).toEqual(new Map());
   const t0 = Date.now();
-  const victim = inContainer(procs, "tail /dev/zero");
+  const victim = container!.spawn("tail /dev/zero");
   await victim.exited;
   expect(victim.signalCode).toBe("SIGKILL");
   const t = await until("OOM kill on the container's node", () => (tags()?.has(OOM_TAGS.count) ? tags() : undefined), 10_000);
@@ -118,7 +75,7 @@ test("a process OOM-killed in a container: the container's node records the kill
   expect(at).toBeGreaterThanOrEqual(t0 - 1000);
   expect(at).toBeLessThanOrEqual(Date.now() + 1000);
   // The keeper lives on in the container: a second kill counts on.
-  const second = inContainer(procs, "tail /dev/zero");
+  const second = container!.spawn("tail /dev/zero");
   await second.exited;
   const t2 = await until("second OOM kill", () => (tags()?.get(OOM_TAGS.count) === "2" ? tags() : undefined), 10_000);
   expect(t2.get(OOM_TAGS.pid)).toBe(String(second.pid));

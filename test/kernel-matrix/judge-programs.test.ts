@@ -48,7 +48,7 @@ function guest(records: unknown[], opts: { rc?: number; header?: Record<string, 
 test("all three programs seen doing what the step did pass", () => {
   const run = guest(GOOD);
   expect(judgeTcpflow(run)).toEqual({ ok: true, text: "ok (3 tracepoints; connect, accept, 2 closes, 7 B each way)" });
-  expect(judgeOomkill(run)).toEqual({ ok: true, text: "ok (1 tracepoint; the OOM kill seen)" });
+  expect(judgeOomkill(run)).toEqual({ ok: true, text: "ok (2 tracepoints; the OOM kill seen)" });
   expect(judgeProcexit(run)).toEqual({ ok: true, text: "ok (2 tracepoints; 2/2 exec+exit)" });
 });
 

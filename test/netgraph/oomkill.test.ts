@@ -65,7 +65,7 @@ test("a process over its cgroup's memory limit is reported with pid, comm, cgrou
     registry: reg,
     logger,
     onKill: (k) => kills.push(k),
-    cgroupPathOfId: (id) => resolver.pathOfId(id, "memory"),
+    cgroupPathOfId: (id, hierarchy) => resolver.pathOfId(id, hierarchy),
     resolvePod: (pid, cg, path) => {
       const uid = resolver.podUid(pid, cg) ?? podUidFromCgroupText(`0::${path}\n`);
       return uid ? { uid } : undefined;

@@ -8,6 +8,7 @@
 
 export const OOMKILL_COMM_LEN = 16;
 export const OOMKILL_RINGBUF_BYTES = 65536;
+export const OOMKILL_PENDING_MAX = 256;
 
 const utf8 = new TextDecoder("utf-8", { fatal: false });
 
@@ -30,7 +31,7 @@ export function putCString(view: DataView, offset: number, len: number, s: strin
   bytes.set(new TextEncoder().encode(s).subarray(0, len - 1));
 }
 
-/** struct oomkill_event: 104 bytes, align 8, little-endian. */
+/** struct oomkill_event: 120 bytes, align 8, little-endian. */
 export interface OomkillEvent {
   tsNs: bigint;
   triggerCgroupId: bigint;
@@ -45,9 +46,11 @@ export interface OomkillEvent {
   oomScoreAdj: number;
   comm: string;
   triggerComm: string;
+  victimCgroupId: bigint;
+  victimMemcgId: bigint;
 }
 
-export const OOMKILL_EVENT_SIZE = 104;
+export const OOMKILL_EVENT_SIZE = 120;
 export const OOMKILL_EVENT_LAYOUT = {
   ts_ns: { offset: 0, size: 8, type: "u64" },
   trigger_cgroup_id: { offset: 8, size: 8, type: "u64" },
@@ -62,9 +65,11 @@ export const OOMKILL_EVENT_LAYOUT = {
   oom_score_adj: { offset: 68, size: 4, type: "s32" },
   comm: { offset: 72, size: 16, type: "char[16]" },
   trigger_comm: { offset: 88, size: 16, type: "char[16]" },
+  victim_cgroup_id: { offset: 104, size: 8, type: "u64" },
+  victim_memcg_id: { offset: 112, size: 8, type: "u64" },
 } as const;
 
-/** Decodes struct oomkill_event at `off`; the caller checks that 104 bytes are there. */
+/** Decodes struct oomkill_event at `off`; the caller checks that 120 bytes are there. */
 export function decodeOomkillEvent(view: DataView, off = 0): OomkillEvent {
   return {
     tsNs: view.getBigUint64(off + 0, true),
@@ -80,6 +85,8 @@ export function decodeOomkillEvent(view: DataView, off = 0): OomkillEvent {
     oomScoreAdj: view.getInt32(off + 68, true),
     comm: cString(view, off + 72, 16),
     triggerComm: cString(view, off + 88, 16),
+    victimCgroupId: view.getBigUint64(off + 104, true),
+    victimMemcgId: view.getBigUint64(off + 112, true),
   };
 }
 
@@ -98,4 +105,6 @@ export function encodeOomkillEvent(view: DataView, v: OomkillEvent, off = 0): vo
   view.setInt32(off + 68, v.oomScoreAdj, true);
   putCString(view, off + 72, 16, v.comm);
   putCString(view, off + 88, 16, v.triggerComm);
+  view.setBigUint64(off + 104, v.victimCgroupId, true);
+  view.setBigUint64(off + 112, v.victimMemcgId, true);
 }
