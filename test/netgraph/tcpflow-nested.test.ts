@@ -108,7 +108,7 @@ test("state changes the kernel skipped for the main program (softirq closes nest
   const heldMs: number[] = [];
   let nestedMisses = 0n;
   let mainMisses = 0n;
-  let made = { held: 0, churn: 0 };
+  let made = { held: 0, timedOut: 0, churn: 0 };
   try {
     run(["ip", "netns", "add", a]);
     run(["ip", "netns", "add", b]);
@@ -126,9 +126,15 @@ test("state changes the kernel skipped for the main program (softirq closes nest
       failed++;
       heldMs.push(Number(f.durationNs / 1_000_000n));
     });
-    // 2000 connects left to time out, and 4.5 s of connect/close churn on the same CPU over them.
+    // 2000 connects left to time out, and connect/close churn on the same CPU over them until the last
+    // one has timed out. At the highest priority: on a loaded machine the churn must still hold the
+    // CPU when the timer softirqs come, or nothing nests (a SCHED_OTHER weight of 88761 against 1024
+    // for each nice-0 task on that CPU; not a real-time class, so the CPU's kernel threads still run).
     const fix = Bun.spawn(
       [
+        "nice",
+        "-n",
+        "-20",
         "taskset",
         "-c",
         "0",
@@ -147,7 +153,7 @@ test("state changes the kernel skipped for the main program (softirq closes nest
     );
     expect(await fix.exited).toBe(0);
     made = JSON.parse(await new Response(fix.stdout).text()) as typeof made;
-    await Bun.sleep(1000);
+    // Every held connect has timed out (its failed close is in the ring): stop() drains the rest.
     const ids = c.programIds();
     mainMisses = programRecursionMisses([ids[TCPFLOW_PROGRAMS.indexOf("tp_btf__inet_sock_set_state")]!]);
     nestedMisses = programRecursionMisses([ids[TCPFLOW_PROGRAMS.indexOf("tp_btf__inet_sock_set_state_nested")]!]);
@@ -171,6 +177,8 @@ test("state changes the kernel skipped for the main program (softirq closes nest
     ),
   );
   expect(made.held).toBe(2000);
+  // Each held connect ended in the timer softirq before the fixture exited (none in its exit's closes).
+  expect(made.timedOut).toBe(made.held);
   // The kernel skipped the main program for some of the timer closes, and the fallback ran them.
   expect(mainMisses).toBeGreaterThan(0n);
   expect(s.recovered).toBeGreaterThan(0n);
