@@ -25,6 +25,31 @@ export interface InstanceTagsRequest {
   endpoints?: { ec2?: string; sts?: string };
 }
 
+/**
+ * Runs one DescribeInstances through the SDK with static keys and an in-memory answer, no network:
+ * the SDK loads much of itself on its first request (serializer, signer, XML parser), seconds of CPU
+ * on a loaded host, so the caller can do this outside its time box and bound only the real call.
+ */
+export async function warmUp(): Promise<void> {
+  const answer = new TextEncoder().encode("<DescribeInstancesResponse><reservationSet/></DescribeInstancesResponse>");
+  const client = new EC2Client({
+    region: "us-east-1",
+    credentials: { accessKeyId: "warm-up", secretAccessKey: "warm-up" },
+    maxAttempts: 1,
+    endpoint: "http://127.0.0.1",
+    requestHandler: {
+      handle: async () => ({ response: { statusCode: 200, headers: { "content-type": "text/xml" }, body: answer } }),
+      updateHttpClientConfig: () => undefined,
+      httpHandlerConfigs: () => ({}),
+    },
+  });
+  try {
+    await client.send(new DescribeInstancesCommand({ InstanceIds: ["i-0"] }));
+  } finally {
+    client.destroy();
+  }
+}
+
 /** ec2:DescribeInstances for one instance; its tags in document order. */
 export async function describeInstanceTags(req: InstanceTagsRequest): Promise<Array<[string, string]>> {
   const sts = req.endpoints?.sts;

@@ -8,8 +8,9 @@
  * Which cluster is this: provider (eks, gke, aks, kind, generic), cluster name and region.
  * --kubernetes-provider picks the provider; otherwise it is auto-detected, cheapest evidence first:
  * the node's spec.providerID and labels (one GET), then the cloud metadata services probed in
- * parallel with short timeouts. The whole detection is time-boxed (default 5 s; loading the AWS SDK,
- * CPU work that ends on its own, is not counted: on a loaded host it alone could fill the box) and never fails:
+ * parallel with short timeouts. The whole detection is time-boxed (default 5 s; loading the AWS SDK and
+ * its first request without network, CPU work that ends on its own, is not counted: on a loaded host
+ * it alone could fill the box) and never fails:
  * whatever is unknown falls back to the generic provider (cluster name from --cluster-name /
  * CLUSTER_NAME, kube-public/cluster-info, else "kubernetes"; region from node labels).
  */
@@ -174,7 +175,11 @@ export async function detectUncached(o: ProviderOptions): Promise<ClusterInfo> {
             // a pod behind an IMDS hop limit of 1 still knows its instance (providerID) and region (node label)
             const instanceId = instanceIdFromProviderID(facts?.providerID ?? "") ?? (ident ??= await imds.identity()).instanceId;
             if (!region) region = (ident ??= await imds.identity()).region;
-            const { describeInstanceTags } = await box.excluding(() => import("./aws.ts"));
+            const { describeInstanceTags } = await box.excluding(async () => {
+              const aws = await import("./aws.ts");
+              await aws.warmUp().catch((err) => o.logger.debug({ err: errorMessage(err) }, "AWS SDK warm-up failed; the request loads it"));
+              return aws;
+            });
             const tags = await describeInstanceTags({
               region,
               instanceId,
