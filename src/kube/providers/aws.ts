@@ -23,6 +23,11 @@ export interface InstanceTagsRequest {
   timeoutMs: number;
   /** Endpoint overrides (tests, private endpoints): EC2 and STS (web identity). */
   endpoints?: { ec2?: string; sts?: string };
+  /**
+   * Aborts the call, credential resolution included (the caller's time box). Not a timer of its own:
+   * the SDK loads its credential providers on first use, CPU time a fixed budget here would count.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -67,7 +72,7 @@ export async function describeInstanceTags(req: InstanceTagsRequest): Promise<Ar
   });
   try {
     const out = await client.send(new DescribeInstancesCommand({ InstanceIds: [req.instanceId] }), {
-      abortSignal: AbortSignal.timeout(req.timeoutMs * 2),
+      abortSignal: req.signal,
     });
     const tags = out.Reservations?.[0]?.Instances?.[0]?.Tags ?? [];
     return tags.map((t): [string, string] => [t.Key ?? "", t.Value ?? ""]);

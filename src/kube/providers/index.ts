@@ -185,6 +185,7 @@ export async function detectUncached(o: ProviderOptions): Promise<ClusterInfo> {
               instanceId,
               timeoutMs: probeMs * 3,
               endpoints: { ec2: o.endpoints?.ec2, sts: o.endpoints?.sts },
+              signal: box.signal,
             });
             name = eksClusterFromTags(tags);
             if (name) source = "ec2:DescribeInstances tags";
@@ -254,6 +255,9 @@ export async function detectUncached(o: ProviderOptions): Promise<ClusterInfo> {
  */
 class TimeBox {
   readonly expired: Promise<"timeout">;
+  private readonly abort = new AbortController();
+  /** Aborted when the box expires: what was still waiting is cancelled, not left running. */
+  readonly signal = this.abort.signal;
   private readonly fire: () => void;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private left: number;
@@ -263,7 +267,13 @@ class TimeBox {
   constructor(readonly ms: number) {
     this.left = ms;
     let fire!: () => void;
-    this.expired = new Promise((r) => (fire = () => r("timeout")));
+    this.expired = new Promise(
+      (r) =>
+        (fire = () => {
+          r("timeout");
+          this.abort.abort(new Error(`time box of ${ms} ms expired`));
+        }),
+    );
     this.fire = fire;
     this.arm();
   }
