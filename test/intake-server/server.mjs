@@ -102,6 +102,7 @@ const control = {
   hugeBytes: 16 << 20,
   garbage: 0,
   dropAfter: null, // messages until all sessions are destroyed
+  dieAfter: null, // records received in all until the process SIGKILLs itself, inside a stream that carried some
   random: null, // {p, codes:[...], drop: p}
   poison: null, // RegExp on metadata.name
   pause: 0, // streams that stop reading after their first message (flow control fills; drain never comes)
@@ -278,6 +279,7 @@ function handleDelta(call, callback) {
     };
   }
   let invalid = null;
+  let streamRecords = 0;
   call.on("data", (req) => {
     if (finished || invalid) return;
     if (pause) return void call.pause();
@@ -291,6 +293,7 @@ function handleDelta(call, callback) {
       }
       return fail(random.code, "injected random failure");
     }
+    const before = recordCount;
     try {
       apply(id, validate(req));
     } catch (e) {
@@ -300,6 +303,9 @@ function handleDelta(call, callback) {
       logLine(`stream ${id} invalid: ${e.message}`);
       return fail(grpc.status.INVALID_ARGUMENT, e.message);
     }
+    streamRecords += recordCount - before;
+    // Killed mid-stream for certain: this stream is open, has records on file and no answer yet.
+    if (control.dieAfter !== null && recordCount >= control.dieAfter && streamRecords > 0) process.kill(process.pid, "SIGKILL");
     if (control.dropAfter !== null && --control.dropAfter <= 0) {
       control.dropAfter = null;
       finished = true;
@@ -397,6 +403,7 @@ function command(c) {
   }
   if (c.garbage !== undefined) control.garbage = c.garbage;
   if (c.dropAfter !== undefined) control.dropAfter = c.dropAfter;
+  if (c.dieAfter !== undefined) control.dieAfter = c.dieAfter;
   if (c.drop) dropSessions();
   if (c.apiKey !== undefined) opts.apiKey = c.apiKey;
   if (c.random !== undefined) control.random = c.random;

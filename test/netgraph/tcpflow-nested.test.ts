@@ -108,7 +108,8 @@ test("state changes the kernel skipped for the main program (softirq closes nest
   const heldMs: number[] = [];
   let nestedMisses = 0n;
   let mainMisses = 0n;
-  let made = { held: 0, churn: 0 };
+  let made = { held: 0, timedOut: 0, churn: 0 };
+  let rounds = 0;
   try {
     run(["ip", "netns", "add", a]);
     run(["ip", "netns", "add", b]);
@@ -126,31 +127,45 @@ test("state changes the kernel skipped for the main program (softirq closes nest
       failed++;
       heldMs.push(Number(f.durationNs / 1_000_000n));
     });
-    // 2000 connects left to time out, and 4.5 s of connect/close churn on the same CPU over them.
-    const fix = Bun.spawn(
-      [
-        "taskset",
-        "-c",
-        "0",
-        "ip",
-        "netns",
-        "exec",
-        a,
-        process.execPath,
-        `${import.meta.dir}/fixtures/syn-blackhole.ts`,
-        peer,
-        "80",
-        "2000",
-        "4.5",
-      ],
-      { stdout: "pipe", stderr: "inherit" },
-    );
-    expect(await fix.exited).toBe(0);
-    made = JSON.parse(await new Response(fix.stdout).text()) as typeof made;
-    await Bun.sleep(1000);
+    // 2000 connects left to time out, and connect/close churn on the same CPU over them until the last
+    // one has ended. At the highest priority: on a loaded machine the churn must still hold the CPU
+    // when the timer softirqs come, or nothing nests (a SCHED_OTHER weight of 88761 against 1024 for
+    // each nice-0 task on that CPU; not a real-time class, so the CPU's kernel threads still run).
+    // Nesting stays a matter of chance (the timer softirq must interrupt the main program mid-run; on
+    // a busy host it often runs in ksoftirqd instead), so a round that provoked none is followed by
+    // another, three at most; every round's connects are accounted for below.
     const ids = c.programIds();
-    mainMisses = programRecursionMisses([ids[TCPFLOW_PROGRAMS.indexOf("tp_btf__inet_sock_set_state")]!]);
-    nestedMisses = programRecursionMisses([ids[TCPFLOW_PROGRAMS.indexOf("tp_btf__inet_sock_set_state_nested")]!]);
+    const misses = (name: (typeof TCPFLOW_PROGRAMS)[number]) => programRecursionMisses([ids[TCPFLOW_PROGRAMS.indexOf(name)]!]);
+    for (let round = 0; round < 3 && mainMisses === 0n; round++) {
+      const fix = Bun.spawn(
+        [
+          "nice",
+          "-n",
+          "-20",
+          "taskset",
+          "-c",
+          "0",
+          "ip",
+          "netns",
+          "exec",
+          a,
+          process.execPath,
+          `${import.meta.dir}/fixtures/syn-blackhole.ts`,
+          peer,
+          "80",
+          "2000",
+          "4.5",
+        ],
+        { stdout: "pipe", stderr: "inherit" },
+      );
+      expect(await fix.exited).toBe(0);
+      const r = JSON.parse(await new Response(fix.stdout).text()) as typeof made;
+      made = { held: made.held + r.held, timedOut: made.timedOut + r.timedOut, churn: made.churn + r.churn };
+      rounds++;
+      // Every held connect has ended (the tracepoint ran for it): stop() drains what is still in the ring.
+      mainMisses = misses("tp_btf__inet_sock_set_state");
+      nestedMisses = misses("tp_btf__inet_sock_set_state_nested");
+    }
   } finally {
     await c.stop();
     cleanup();
@@ -160,6 +175,7 @@ test("state changes the kernel skipped for the main program (softirq closes nest
     JSON.stringify(
       {
         made,
+        rounds,
         failedCloses: failed,
         heldMs: [Math.min(...heldMs), Math.max(...heldMs)],
         mainMisses,
@@ -170,7 +186,9 @@ test("state changes the kernel skipped for the main program (softirq closes nest
       (_k, v) => (typeof v === "bigint" ? String(v) : v),
     ),
   );
-  expect(made.held).toBe(2000);
+  expect(made.held).toBe(2000 * rounds);
+  // Each held connect ended in the timer softirq before the fixture exited (none in its exit's closes).
+  expect(made.timedOut).toBe(made.held);
   // The kernel skipped the main program for some of the timer closes, and the fallback ran them.
   expect(mainMisses).toBeGreaterThan(0n);
   expect(s.recovered).toBeGreaterThan(0n);
@@ -181,4 +199,4 @@ test("state changes the kernel skipped for the main program (softirq closes nest
   expect(BigInt(failed) + s.lostRingbufFull + s.lostTableFull + s.lostRecursion).toBeGreaterThanOrEqual(BigInt(made.held));
   // What was skipped and not recovered is what the recursion count says (the fallback's own skips included).
   expect(s.lostRecursion).toBe(mainMisses + nestedMisses - s.recovered);
-}, 60_000);
+}, 120_000);

@@ -23,6 +23,36 @@ export interface InstanceTagsRequest {
   timeoutMs: number;
   /** Endpoint overrides (tests, private endpoints): EC2 and STS (web identity). */
   endpoints?: { ec2?: string; sts?: string };
+  /**
+   * Aborts the call, credential resolution included (the caller's time box). Not a timer of its own:
+   * the SDK loads its credential providers on first use, CPU time a fixed budget here would count.
+   */
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs one DescribeInstances through the SDK with static keys and an in-memory answer, no network:
+ * the SDK loads much of itself on its first request (serializer, signer, XML parser), seconds of CPU
+ * on a loaded host, so the caller can do this outside its time box and bound only the real call.
+ */
+export async function warmUp(): Promise<void> {
+  const answer = new TextEncoder().encode("<DescribeInstancesResponse><reservationSet/></DescribeInstancesResponse>");
+  const client = new EC2Client({
+    region: "us-east-1",
+    credentials: { accessKeyId: "warm-up", secretAccessKey: "warm-up" },
+    maxAttempts: 1,
+    endpoint: "http://127.0.0.1",
+    requestHandler: {
+      handle: async () => ({ response: { statusCode: 200, headers: { "content-type": "text/xml" }, body: answer } }),
+      updateHttpClientConfig: () => undefined,
+      httpHandlerConfigs: () => ({}),
+    },
+  });
+  try {
+    await client.send(new DescribeInstancesCommand({ InstanceIds: ["i-0"] }));
+  } finally {
+    client.destroy();
+  }
 }
 
 /** ec2:DescribeInstances for one instance; its tags in document order. */
@@ -42,7 +72,7 @@ export async function describeInstanceTags(req: InstanceTagsRequest): Promise<Ar
   });
   try {
     const out = await client.send(new DescribeInstancesCommand({ InstanceIds: [req.instanceId] }), {
-      abortSignal: AbortSignal.timeout(req.timeoutMs * 2),
+      abortSignal: req.signal,
     });
     const tags = out.Reservations?.[0]?.Instances?.[0]?.Tags ?? [];
     return tags.map((t): [string, string] => [t.Key ?? "", t.Value ?? ""]);

@@ -8,7 +8,9 @@
  * Which cluster is this: provider (eks, gke, aks, kind, generic), cluster name and region.
  * --kubernetes-provider picks the provider; otherwise it is auto-detected, cheapest evidence first:
  * the node's spec.providerID and labels (one GET), then the cloud metadata services probed in
- * parallel with short timeouts. The whole detection is time-boxed (default 5 s) and never fails:
+ * parallel with short timeouts. The whole detection is time-boxed (default 5 s; loading the AWS SDK and
+ * its first request without network, CPU work that ends on its own, is not counted: on a loaded host
+ * it alone could fill the box) and never fails:
  * whatever is unknown falls back to the generic provider (cluster name from --cluster-name /
  * CLUSTER_NAME, kube-public/cluster-info, else "kubernetes"; region from node labels).
  */
@@ -136,6 +138,7 @@ export async function detectUncached(o: ProviderOptions): Promise<ClusterInfo> {
 
   let facts: NodeFacts | undefined;
   const partial: Partial<ClusterInfo> = {};
+  const box = new TimeBox(o.timeoutMs ?? 5000);
   const work = (async (): Promise<ClusterInfo> => {
     facts = await nodeFacts(o);
     const nodeRegion = facts?.labels[LABEL_REGION] ?? "";
@@ -172,12 +175,17 @@ export async function detectUncached(o: ProviderOptions): Promise<ClusterInfo> {
             // a pod behind an IMDS hop limit of 1 still knows its instance (providerID) and region (node label)
             const instanceId = instanceIdFromProviderID(facts?.providerID ?? "") ?? (ident ??= await imds.identity()).instanceId;
             if (!region) region = (ident ??= await imds.identity()).region;
-            const { describeInstanceTags } = await import("./aws.ts");
+            const { describeInstanceTags } = await box.excluding(async () => {
+              const aws = await import("./aws.ts");
+              await aws.warmUp().catch((err) => o.logger.debug({ err: errorMessage(err) }, "AWS SDK warm-up failed; the request loads it"));
+              return aws;
+            });
             const tags = await describeInstanceTags({
               region,
               instanceId,
               timeoutMs: probeMs * 3,
               endpoints: { ec2: o.endpoints?.ec2, sts: o.endpoints?.sts },
+              signal: box.signal,
             });
             name = eksClusterFromTags(tags);
             if (name) source = "ec2:DescribeInstances tags";
@@ -222,17 +230,14 @@ export async function detectUncached(o: ProviderOptions): Promise<ClusterInfo> {
     }
   })();
 
-  const timeoutMs = o.timeoutMs ?? 5000;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), timeoutMs)));
   try {
-    const r = await Promise.race([work, timedOut]);
+    const r = await Promise.race([work, box.expired]);
     if (r !== "timeout") return r;
-    o.logger.warn({ timeoutMs, provider: partial.provider }, "cluster detection timed out; using the generic provider");
+    o.logger.warn({ timeoutMs: box.ms, provider: partial.provider }, "cluster detection timed out; using the generic provider");
   } catch (err) {
     o.logger.warn({ err: errorMessage(err), provider: partial.provider }, "cluster detection failed; using the generic provider");
   } finally {
-    clearTimeout(timer);
+    box.clear();
   }
   const g = await Promise.race([generic(o, override, partial.region ?? ""), Bun.sleep(1000).then(() => undefined)]);
   if (g) return { ...g, provider: partial.provider ?? "generic" };
@@ -242,6 +247,58 @@ export async function detectUncached(o: ProviderOptions): Promise<ClusterInfo> {
     region: partial.region ?? "",
     source: "default",
   };
+}
+
+/**
+ * A time box whose clock stops while `excluding` runs: waiting on endpoints is bounded, loading code
+ * is not (it ends on its own, and a loaded host can take seconds for it).
+ */
+class TimeBox {
+  readonly expired: Promise<"timeout">;
+  private readonly abort = new AbortController();
+  /** Aborted when the box expires: what was still waiting is cancelled, not left running. */
+  readonly signal = this.abort.signal;
+  private readonly fire: () => void;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private left: number;
+  private since = 0;
+  private paused = 0;
+
+  constructor(readonly ms: number) {
+    this.left = ms;
+    let fire!: () => void;
+    this.expired = new Promise(
+      (r) =>
+        (fire = () => {
+          r("timeout");
+          this.abort.abort(new Error(`time box of ${ms} ms expired`));
+        }),
+    );
+    this.fire = fire;
+    this.arm();
+  }
+
+  private arm(): void {
+    this.since = performance.now();
+    this.timer = setTimeout(this.fire, Math.max(0, this.left));
+  }
+
+  async excluding<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.paused++ === 0) {
+      clearTimeout(this.timer);
+      this.left -= performance.now() - this.since;
+    }
+    try {
+      return await fn();
+    } finally {
+      if (--this.paused === 0 && this.timer !== undefined) this.arm();
+    }
+  }
+
+  clear(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
 }
 
 async function generic(o: ProviderOptions, override: string | undefined, region: string): Promise<ClusterInfo> {
