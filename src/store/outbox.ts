@@ -31,6 +31,7 @@ export const DEFAULT_OUTBOX_MAX_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_OUTBOX_MAX_ENTRIES = 4_000_000;
 
 export const OP_CODE: Record<OutboxOp, number> = { CREATE: 0, UPDATE: 1, DELETE: 2 };
+const CONFIRMED_KEY = "confirmed:";
 const OP_NAME: OutboxOp[] = ["CREATE", "UPDATE", "DELETE"];
 
 /** A CREATE/UPDATE read row as a raw entry: its object's kind and type, and its message as an Any (type URL, bytes). */
@@ -63,6 +64,8 @@ export interface OutboxHost {
   readonly db: Database;
   readonly isClosed: boolean;
   readonly writable: boolean;
+  /** True while a store transaction is open (a caller's batch). */
+  readonly inTransaction: boolean;
   /** Runs fn in a store transaction (nested calls join the current one). */
   runTx<T>(fn: () => T): T;
   /** Records an outbox depth/bytes change inside the current transaction. */
@@ -138,7 +141,18 @@ export class SqliteOutbox implements Outbox {
   /** depth/bytes per channel; exact: recounted on open, changed only after commits. */
   private readonly counts = new Map<string, { depth: number; bytes: number }>();
   private readonly recorded: ReadonlySet<string> | undefined;
-  /** @internal confirms done by seq range, and ranges left alone because they held an entry not sent (tests). */
+  /**
+   * Per channel, the confirmed-up-to seq (meta "confirmed:<channel>"): rows at or below it are
+   * done, not pending. Changed only by a committed confirm; read on open.
+   */
+  private readonly confirmedUpTo = new Map<string, number>();
+  /** Channels holding any row (pending or done) on open. */
+  private readonly rowChannels = new Set<string>();
+  /**
+   * @internal confirms that moved the confirmed-up-to seq, confirms that deleted a seq range, and
+   * ranges left to the (key, seq) path because they held an entry not sent (tests).
+   */
+  upToConfirms = 0;
   rangeConfirms = 0;
   rangeFallbacks = 0;
 
@@ -166,15 +180,30 @@ export class SqliteOutbox implements Outbox {
     return c ? { depth: c.depth, bytes: c.bytes } : { depth: 0, bytes: 0 };
   }
 
-  /** @internal counts the table (on open; one pass over the outbox). Returns the highest seq. */
+  /**
+   * @internal counts the table (on open; one pass over the outbox). Returns the highest seq of any
+   * row or confirmed-up-to mark: every new entry's seq must be above both.
+   */
   recount(): number {
     this.counts.clear();
+    this.confirmedUpTo.clear();
+    this.rowChannels.clear();
     let max = 0;
+    for (const [ch, upTo] of this.s.obConfirmedUpTo.values() as [string, number][]) {
+      this.confirmedUpTo.set(ch, upTo);
+      max = Math.max(max, upTo);
+    }
     for (const [ch, n, b, m] of this.s.obCounts.values() as [string, number, number, number][]) {
+      this.rowChannels.add(ch);
       this.counts.set(ch, { depth: n, bytes: b });
       max = Math.max(max, m);
     }
     return max;
+  }
+
+  /** Seq up to which `channel`'s entries are confirmed (rows at or below it are done). */
+  private upTo(channel: string): number {
+    return this.confirmedUpTo.get(channel) ?? 0;
   }
 
   /** @internal applies a committed change. */
@@ -196,16 +225,21 @@ export class SqliteOutbox implements Outbox {
    * store transaction.
    */
   append(e: OutboxAppend): void {
-    const op = OP_CODE[e.op];
-    // Fast path: no pending entry for this object (a new object, or its last change was confirmed):
-    // one plain insert. Otherwise read the replaced entry's size (cheaper than RETURNING) and upsert.
+    let op = OP_CODE[e.op];
+    // Fast path: no row for this object (a new object, or its last entry was a confirmed delete or
+    // was dropped): one plain insert. Otherwise the object's row, pending or done, is rewritten in
+    // place with the new seq.
     if (this.s.obInsert.run(e.seq, e.channel, e.key, e.entity, op, e.rid, e.body, e.bytes, e.enqueuedAt).changes === 1) {
       this.host.countDelta(e.channel, 1, e.bytes);
       return;
     }
-    const prev = this.s.obPrevBytes.values(e.channel, e.key)[0] as [number];
-    this.s.obUpsert.run(e.seq, e.channel, e.key, e.entity, op, e.rid, e.body, e.bytes, e.enqueuedAt);
-    this.host.countDelta(e.channel, 0, e.bytes - prev[0]);
+    const [id, prevBytes, prevSeq, prevOp] = this.s.obPrev.values(e.channel, e.key)[0] as [number, number, number, number];
+    const pending = prevSeq > this.upTo(e.channel);
+    // an UPDATE coalescing into a pending CREATE stays a CREATE: the intake has not seen the object yet
+    if (pending && prevOp === OP_CODE.CREATE && op === OP_CODE.UPDATE) op = OP_CODE.CREATE;
+    this.s.obUpdate.run(e.seq, e.entity, op, e.rid, e.body, e.bytes, e.enqueuedAt, id);
+    if (pending) this.host.countDelta(e.channel, 0, e.bytes - prevBytes);
+    else this.host.countDelta(e.channel, 1, e.bytes);
   }
 
   /**
@@ -213,12 +247,14 @@ export class SqliteOutbox implements Outbox {
    * so an outbox left by an earlier run with upload on does not sit at its size forever.
    */
   dropUnrecorded(): void {
-    for (const channel of this.channels()) {
+    for (const channel of new Set([...this.channels(), ...this.rowChannels])) {
       if (this.records(channel)) continue;
       const { depth } = this.depthBytes(channel);
-      if (depth === 0) continue;
+      if (depth === 0 && !this.rowChannels.has(channel)) continue;
       this.host.db.run("DELETE FROM outbox WHERE channel = ?", [channel]);
       this.counts.delete(channel);
+      this.rowChannels.delete(channel);
+      if (depth === 0) continue; // only confirmed rows: nothing to report
       this.meter(channel).dropped("no_consumer", depth);
       this.meter(channel).depth(0);
       this.opts.logger.info(
@@ -245,7 +281,7 @@ export class SqliteOutbox implements Outbox {
 
   readRaw(channel: string, afterSeq: number, limit: number, maxBytes = Infinity): OutboxRawEntry[] {
     if (this.host.isClosed) throw new StoreClosedError();
-    const rows = this.s.obRead.values(channel, afterSeq, Math.max(1, Math.floor(limit))) as ObRow[];
+    const rows = this.s.obRead.values(channel, Math.max(afterSeq, this.upTo(channel)), Math.max(1, Math.floor(limit))) as ObRow[];
     const out: OutboxRawEntry[] = [];
     let total = 0;
     for (const r of rows) {
@@ -270,57 +306,87 @@ export class SqliteOutbox implements Outbox {
   }
 
   /**
-   * Deletes the entries whose (key, seq) still match; an entry coalesced after it was read has a
-   * newer seq and stays. Returns how many were removed.
+   * Confirms the entries whose (key, seq) still match; an entry coalesced after it was read has a
+   * newer seq and stays pending. Returns how many were confirmed.
    *
    * With `readAfter`: the caller states that `entries` are, in seq order, every entry it read with
    * seq in (readAfter, last seq], each read starting where the previous one ended (the intake's
-   * stream), with the `bytes` read. Seqs only grow and a coalesced entry takes a new, higher one, so
-   * the rows of that range still present are exactly the entries read whose seq still matches: one
-   * range DELETE over the (channel, seq) index removes them (~1.5 us per entry less than the
-   * (key, seq) join). The seqs still in the range are checked against `entries` first (same
-   * transaction); any other row (a caller that skipped one) leaves the range alone and the (key, seq)
-   * path runs instead, so the result never differs.
+   * stream), with the `bytes` (and `op`) read. Seqs only grow and a coalesced entry takes a new,
+   * higher one, so the rows of that range still pending are exactly the entries read whose seq still
+   * matches. The pending seqs in the range are checked against `entries` first (same transaction);
+   * then, in order of preference:
+   * - when no pending row lies between the channel's confirmed-up-to seq and the range, and every
+   *   entry carries its op: the confirmed-up-to seq moves to the range's end (one small write); the
+   *   rows stay as done rows, rewritten in place by the object's next change; confirmed DELETE
+   *   entries' rows are deleted (their keys may never come back);
+   * - else one range DELETE over the (channel, seq) index;
+   * - any other row (a caller that skipped one) leaves the range alone and the (key, seq) path runs,
+   *   so the result never differs.
    */
   confirm(channel: string, entries: ReadonlyArray<ConfirmRef>, readAfter?: number): number {
     if (!this.host.writable) throw new StoreClosedError();
-    const n = readAfter === undefined ? undefined : this.confirmRange(channel, entries, readAfter);
+    const n =
+      readAfter === undefined
+        ? undefined
+        : (this.confirmUpTo(channel, entries, readAfter) ?? this.confirmRange(channel, entries, readAfter));
     const done = n ?? this.confirmPairs(channel, entries);
     this.meter(channel).depth(this.depthBytes(channel).depth);
     return done;
   }
 
-  /** Range confirm (see confirm); undefined when it does not apply and the (key, seq) path must run. */
-  private confirmRange(channel: string, entries: ReadonlyArray<ConfirmRef>, readAfter: number): number | undefined {
-    if (entries.length === 0) return undefined;
-    let upTo = readAfter;
-    for (const e of entries) {
-      // strictly increasing seqs after readAfter, each with the bytes it was read with
-      if (!(e.seq > upTo) || typeof e.bytes !== "number") return undefined;
-      upTo = e.seq;
+  /**
+   * Confirm by moving the channel's confirmed-up-to seq (see confirm); undefined when it does not
+   * apply. Not inside a caller's transaction: the in-memory mark follows this confirm's own commit.
+   */
+  private confirmUpTo(channel: string, entries: ReadonlyArray<ConfirmRef>, readAfter: number): number | undefined {
+    const end = rangeEnd(entries, readAfter, true);
+    if (end === undefined || this.host.inTransaction) return undefined;
+    const from = this.upTo(channel);
+    if (end <= from) return 0; // every row up to `end` is done already
+    try {
+      return this.host.runTx(() => {
+        // every pending row up to `end` must be one of the entries (none between `from` and readAfter)
+        const present = this.s.obRangeSeqs.values(channel, from, end) as [number][];
+        const m = matchSent(present, entries);
+        if (m === undefined) return undefined;
+        if (present.length === 0) return 0;
+        this.s.metaSet.run(CONFIRMED_KEY + channel, String(end));
+        for (const seq of m.deletes) this.s.obDeleteSeq.run(channel, seq);
+        this.host.countDelta(channel, -present.length, -m.bytes);
+        // set before the commit's afterCommit (cap enforcement reads it); put back if the commit fails
+        this.confirmedUpTo.set(channel, end);
+        this.upToConfirms++;
+        return present.length;
+      });
+    } catch (err) {
+      this.confirmedUpTo.set(channel, from);
+      throw err;
     }
+  }
+
+  /** Range-delete confirm (see confirm); undefined when it does not apply and the (key, seq) path must run. */
+  private confirmRange(channel: string, entries: ReadonlyArray<ConfirmRef>, readAfter: number): number | undefined {
+    const end = rangeEnd(entries, readAfter, false);
+    if (end === undefined) return undefined;
+    // rows at or below the confirmed-up-to seq are done: only the pending part of the range counts
+    const from = Math.max(readAfter, this.upTo(channel));
+    if (end <= from) return 0;
     return this.host.runTx(() => {
-      const present = this.s.obRangeSeqs.values(channel, readAfter, upTo) as [number][];
-      // both in seq order: every row still in the range must be one of the entries (same seq: same bytes)
-      let j = 0;
-      let bytes = 0;
-      for (const [seq] of present) {
-        while (entries[j]!.seq < seq) j++;
-        if (entries[j]!.seq !== seq) {
-          this.rangeFallbacks++;
-          this.opts.logger.warn(
-            { channel, readAfter, upTo, seq },
-            "outbox range confirm found an entry the consumer did not send; confirming by (key, seq) instead",
-          );
-          return undefined;
-        }
-        bytes += entries[j]!.bytes!;
+      const present = this.s.obRangeSeqs.values(channel, from, end) as [number][];
+      const m = matchSent(present, entries);
+      if (m === undefined) {
+        this.rangeFallbacks++;
+        this.opts.logger.warn(
+          { channel, readAfter, upTo: end },
+          "outbox range confirm found an entry the consumer did not send; confirming by (key, seq) instead",
+        );
+        return undefined;
       }
       if (present.length === 0) return 0;
-      const n = this.s.obConfirmRange.run(channel, readAfter, upTo).changes;
+      const n = this.s.obConfirmRange.run(channel, from, end).changes;
       // cannot differ: nothing else writes between the two statements (one connection, synchronous)
       if (n !== present.length) throw new Error(`outbox range confirm deleted ${n} rows, expected ${present.length}`);
-      this.host.countDelta(channel, -n, -bytes);
+      this.host.countDelta(channel, -n, -m.bytes);
       this.rangeConfirms++;
       return n;
     });
@@ -328,16 +394,19 @@ export class SqliteOutbox implements Outbox {
 
   /**
    * One DELETE statement per chunk of CONFIRM_CHUNK entries (not one per entry): only entries whose
-   * (key, seq) still match are removed.
+   * (key, seq) still match are removed; a done row (at or below the confirmed-up-to seq) is removed
+   * without counting.
    */
   private confirmPairs(channel: string, entries: ReadonlyArray<ConfirmRef>): number {
     let n = 0;
+    const upTo = this.upTo(channel);
     this.host.runTx(() => {
       let bytes = 0;
       let pairs: Array<[string, number]> = [];
       const flush = () => {
         if (pairs.length === 0) return;
-        for (const [b] of this.s.obConfirmMany.values(JSON.stringify(pairs), channel) as [number][]) {
+        for (const [b, seq] of this.s.obConfirmMany.values(JSON.stringify(pairs), channel) as [number, number][]) {
+          if (seq <= upTo) continue;
           n++;
           bytes += b;
         }
@@ -357,15 +426,15 @@ export class SqliteOutbox implements Outbox {
   stats(channel: string): OutboxStats {
     if (this.host.isClosed) throw new StoreClosedError();
     const { depth, bytes } = this.depthBytes(channel);
-    const oldest = this.s.obOldest.values(channel)[0] as [number] | undefined;
-    const newest = this.s.obNewest.values(channel)[0] as [number] | undefined;
-    return { depth, bytes, oldestEnqueuedAt: oldest?.[0], newestSeq: newest?.[0] };
+    const oldest = this.s.obOldest.values(channel, this.upTo(channel))[0] as [number] | undefined;
+    const newest = this.newestSeq(channel);
+    return { depth, bytes, oldestEnqueuedAt: oldest?.[0], newestSeq: newest === 0 ? undefined : newest };
   }
 
   newestSeq(channel: string): number {
     if (this.host.isClosed) throw new StoreClosedError();
-    const newest = this.s.obNewest.values(channel)[0] as [number] | undefined;
-    return newest?.[0] ?? 0;
+    const newest = (this.s.obNewest.values(channel)[0] as [number] | undefined)?.[0] ?? 0;
+    return newest > this.upTo(channel) ? newest : 0;
   }
 
   /** `snapshotRaw` with each entry decoded into a resource.v1.Object. */
@@ -450,7 +519,7 @@ export class SqliteOutbox implements Outbox {
     let droppedBytes = 0;
     this.host.db.transaction(() => {
       while (bytes > targetBytes || depth > targetDepth) {
-        const rows = this.s.obTrim.values(channel, 1000) as [number][];
+        const rows = this.s.obTrim.values(channel, this.upTo(channel), 1000) as [number][];
         if (rows.length === 0) break;
         for (const [b] of rows) {
           bytes -= b;
@@ -474,6 +543,39 @@ export class SqliteOutbox implements Outbox {
   closeListeners(): void {
     this.listeners.clear();
   }
+}
+
+/**
+ * The end of a confirm range: the last seq of `entries` when their seqs strictly increase after
+ * `readAfter` and each carries the bytes (and, with `needOp`, the op) it was read with; else undefined.
+ */
+function rangeEnd(entries: ReadonlyArray<ConfirmRef>, readAfter: number, needOp: boolean): number | undefined {
+  if (entries.length === 0) return undefined;
+  let end = readAfter;
+  for (const e of entries) {
+    if (!(e.seq > end) || typeof e.bytes !== "number" || (needOp && e.op === undefined)) return undefined;
+    end = e.seq;
+  }
+  return end;
+}
+
+/**
+ * The pending rows of a confirm range (their seqs, ascending) matched against the entries sent
+ * (ascending): the rows' bytes and the seqs of DELETE entries; undefined when a row is not one of
+ * the entries (the same seq is the same row version, so the same bytes and op).
+ */
+function matchSent(present: ReadonlyArray<[number]>, entries: ReadonlyArray<ConfirmRef>): { bytes: number; deletes: number[] } | undefined {
+  let j = 0;
+  let bytes = 0;
+  const deletes: number[] = [];
+  for (const [seq] of present) {
+    while (j < entries.length && entries[j]!.seq < seq) j++;
+    const e = entries[j];
+    if (e === undefined || e.seq !== seq) return undefined;
+    bytes += e.bytes!;
+    if (e.op === "DELETE") deletes.push(seq);
+  }
+  return { bytes, deletes };
 }
 
 /** The decoded form of a raw outbox entry: the same fields, with `object` built from the stored bytes. */
