@@ -226,20 +226,30 @@ export class SqliteOutbox implements Outbox {
    */
   append(e: OutboxAppend): void {
     let op = OP_CODE[e.op];
-    // Fast path: no row for this object (a new object, or its last entry was a confirmed delete or
-    // was dropped): one plain insert. Otherwise the object's row, pending or done, is rewritten in
-    // place with the new seq.
-    if (this.s.obInsert.run(e.seq, e.channel, e.key, e.entity, op, e.rid, e.body, e.bytes, e.enqueuedAt).changes === 1) {
-      this.host.countDelta(e.channel, 1, e.bytes);
+    // A CREATE's object is new: usually no row, so one plain insert (a conflict means a pending or done
+    // DELETE of the same key). An UPDATE's or DELETE's object usually has its row (pending, or done
+    // after a confirm): look it up and rewrite it in place with the new seq (cheaper than trying the
+    // insert first: 3.2 vs 4.3 us).
+    if (op === OP_CODE.CREATE && this.insert(e, op)) return;
+    const prev = this.s.obPrev.values(e.channel, e.key)[0] as [number, number, number, number] | undefined;
+    if (prev === undefined) {
+      if (!this.insert(e, op)) throw new Error(`outbox append: no row and no insert for ${e.channel} ${e.key}`);
       return;
     }
-    const [id, prevBytes, prevSeq, prevOp] = this.s.obPrev.values(e.channel, e.key)[0] as [number, number, number, number];
+    const [id, prevBytes, prevSeq, prevOp] = prev;
     const pending = prevSeq > this.upTo(e.channel);
     // an UPDATE coalescing into a pending CREATE stays a CREATE: the intake has not seen the object yet
     if (pending && prevOp === OP_CODE.CREATE && op === OP_CODE.UPDATE) op = OP_CODE.CREATE;
     this.s.obUpdate.run(e.seq, e.entity, op, e.rid, e.body, e.bytes, e.enqueuedAt, id);
     if (pending) this.host.countDelta(e.channel, 0, e.bytes - prevBytes);
     else this.host.countDelta(e.channel, 1, e.bytes);
+  }
+
+  /** Inserts `e` as a new row unless its (channel, key) has one; true when it did. */
+  private insert(e: OutboxAppend, op: number): boolean {
+    if (this.s.obInsert.run(e.seq, e.channel, e.key, e.entity, op, e.rid, e.body, e.bytes, e.enqueuedAt).changes !== 1) return false;
+    this.host.countDelta(e.channel, 1, e.bytes);
+    return true;
   }
 
   /**

@@ -13,6 +13,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import type { Channel } from "../../src/graph/names.ts";
 import { silentLogger } from "../../src/log/logger.ts";
 import { openStore, type SqliteStore, storePath } from "../../src/store/index.ts";
 import type { OutboxRawEntry } from "../../src/store/types.ts";
@@ -28,7 +29,7 @@ function dir(): string {
   cleanups.push(t.cleanup);
   return t.dir;
 }
-function open(d: string, opts: { outboxMaxEntries?: number; outboxChannels?: string[] } = {}): SqliteStore {
+function open(d: string, opts: { outboxMaxEntries?: number; outboxChannels?: Channel[] } = {}): SqliteStore {
   const s = openStore({ dataDirectory: d, logger: silentLogger, ...opts }) as SqliteStore;
   cleanups.push(() => s.close());
   return s;
