@@ -4,10 +4,12 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-// The transactional outbox: one pending entry per changed object and channel, read and confirmed
-// by the intake, bounded by a byte and an entry cap per channel.
-// Over 400 lines: the outbox's whole contract (append, reads, the two confirm paths, caps, snapshot,
-// metrics) stays in the one class that owns its statements and counters.
+// The transactional outbox: one row per object and channel, pending until the intake confirms it
+// (then done, below the channel's confirmed-up-to seq, until the object changes again); pending
+// entries bounded by a byte and an entry cap per channel.
+// Over 400 lines: the outbox's whole contract (append, reads, caps, snapshot, metrics, the choice of
+// confirm path; the paths themselves are in outbox-confirm.ts) stays in the one class that owns its
+// statements and counters.
 
 import type { Database } from "bun:sqlite";
 import { fromBinary } from "@bufbuild/protobuf";
@@ -15,6 +17,7 @@ import { Gauge } from "prom-client";
 import type { Logger } from "../log/logger.ts";
 import { type BoundMeter, meterBound, registry } from "../metrics/registry.ts";
 import { ObjectSchema } from "../proto/gen/resource/v1/object_pb.ts";
+import { type ConfirmContext, confirmPairs, confirmRange, confirmUpTo } from "./outbox-confirm.ts";
 import type { ObRow, OutboxStatements } from "./statements.ts";
 import {
   type ConfirmRef,
@@ -31,7 +34,6 @@ export const DEFAULT_OUTBOX_MAX_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_OUTBOX_MAX_ENTRIES = 4_000_000;
 
 export const OP_CODE: Record<OutboxOp, number> = { CREATE: 0, UPDATE: 1, DELETE: 2 };
-const CONFIRMED_KEY = "confirmed:";
 const OP_NAME: OutboxOp[] = ["CREATE", "UPDATE", "DELETE"];
 
 /** A CREATE/UPDATE read row as a raw entry: its object's kind and type, and its message as an Any (type URL, bytes). */
@@ -124,9 +126,6 @@ function gauge(name: string, help: string, kind: "bytes" | "age"): Gauge<"channe
 gauge("antimetal_store_outbox_bytes", "Bytes of pending outbox entries, by channel.", "bytes");
 gauge("antimetal_store_outbox_oldest_age_seconds", "Age of the oldest pending outbox entry, by channel.", "age");
 
-/** Entries per confirm statement. */
-const CONFIRM_CHUNK = 500;
-
 /**
  * Transactional outbox over the store's tables. Bounded by the number of live objects (one entry per
  * object, coalesced) plus pending deletes, and by a byte and an entry cap per channel: past a cap,
@@ -155,6 +154,7 @@ export class SqliteOutbox implements Outbox {
   upToConfirms = 0;
   rangeConfirms = 0;
   rangeFallbacks = 0;
+  private readonly confirmContext: ConfirmContext;
 
   constructor(
     private readonly host: OutboxHost,
@@ -164,6 +164,18 @@ export class SqliteOutbox implements Outbox {
     this.maxBytes = opts.outboxMaxBytes ?? DEFAULT_OUTBOX_MAX_BYTES;
     this.maxEntries = opts.outboxMaxEntries ?? DEFAULT_OUTBOX_MAX_ENTRIES;
     this.recorded = opts.outboxChannels ? new Set(opts.outboxChannels) : undefined;
+    this.confirmContext = {
+      s,
+      logger: opts.logger,
+      get inTransaction() {
+        return host.inTransaction;
+      },
+      runTx: (fn) => host.runTx(fn),
+      countDelta: (channel, depth, bytes) => host.countDelta(channel, depth, bytes),
+      upTo: (channel) => this.upTo(channel),
+      setUpTo: (channel, seq) => void this.confirmedUpTo.set(channel, seq),
+      counters: this,
+    };
   }
 
   private meter(channel: string): BoundMeter {
@@ -335,102 +347,12 @@ export class SqliteOutbox implements Outbox {
    */
   confirm(channel: string, entries: ReadonlyArray<ConfirmRef>, readAfter?: number): number {
     if (!this.host.writable) throw new StoreClosedError();
+    const c = this.confirmContext;
     const n =
-      readAfter === undefined
-        ? undefined
-        : (this.confirmUpTo(channel, entries, readAfter) ?? this.confirmRange(channel, entries, readAfter));
-    const done = n ?? this.confirmPairs(channel, entries);
+      readAfter === undefined ? undefined : (confirmUpTo(c, channel, entries, readAfter) ?? confirmRange(c, channel, entries, readAfter));
+    const done = n ?? confirmPairs(c, channel, entries);
     this.meter(channel).depth(this.depthBytes(channel).depth);
     return done;
-  }
-
-  /**
-   * Confirm by moving the channel's confirmed-up-to seq (see confirm); undefined when it does not
-   * apply. Not inside a caller's transaction: the in-memory mark follows this confirm's own commit.
-   */
-  private confirmUpTo(channel: string, entries: ReadonlyArray<ConfirmRef>, readAfter: number): number | undefined {
-    const end = rangeEnd(entries, readAfter, true);
-    if (end === undefined || this.host.inTransaction) return undefined;
-    const from = this.upTo(channel);
-    if (end <= from) return 0; // every row up to `end` is done already
-    try {
-      return this.host.runTx(() => {
-        // every pending row up to `end` must be one of the entries (none between `from` and readAfter)
-        const present = this.s.obRangeSeqs.values(channel, from, end) as [number][];
-        const m = matchSent(present, entries);
-        if (m === undefined) return undefined;
-        if (present.length === 0) return 0;
-        this.s.metaSet.run(CONFIRMED_KEY + channel, String(end));
-        for (const seq of m.deletes) this.s.obDeleteSeq.run(channel, seq);
-        this.host.countDelta(channel, -present.length, -m.bytes);
-        // set before the commit's afterCommit (cap enforcement reads it); put back if the commit fails
-        this.confirmedUpTo.set(channel, end);
-        this.upToConfirms++;
-        return present.length;
-      });
-    } catch (err) {
-      this.confirmedUpTo.set(channel, from);
-      throw err;
-    }
-  }
-
-  /** Range-delete confirm (see confirm); undefined when it does not apply and the (key, seq) path must run. */
-  private confirmRange(channel: string, entries: ReadonlyArray<ConfirmRef>, readAfter: number): number | undefined {
-    const end = rangeEnd(entries, readAfter, false);
-    if (end === undefined) return undefined;
-    // rows at or below the confirmed-up-to seq are done: only the pending part of the range counts
-    const from = Math.max(readAfter, this.upTo(channel));
-    if (end <= from) return 0;
-    return this.host.runTx(() => {
-      const present = this.s.obRangeSeqs.values(channel, from, end) as [number][];
-      const m = matchSent(present, entries);
-      if (m === undefined) {
-        this.rangeFallbacks++;
-        this.opts.logger.warn(
-          { channel, readAfter, upTo: end },
-          "outbox range confirm found an entry the consumer did not send; confirming by (key, seq) instead",
-        );
-        return undefined;
-      }
-      if (present.length === 0) return 0;
-      const n = this.s.obConfirmRange.run(channel, from, end).changes;
-      // cannot differ: nothing else writes between the two statements (one connection, synchronous)
-      if (n !== present.length) throw new Error(`outbox range confirm deleted ${n} rows, expected ${present.length}`);
-      this.host.countDelta(channel, -n, -m.bytes);
-      this.rangeConfirms++;
-      return n;
-    });
-  }
-
-  /**
-   * One DELETE statement per chunk of CONFIRM_CHUNK entries (not one per entry): only entries whose
-   * (key, seq) still match are removed; a done row (at or below the confirmed-up-to seq) is removed
-   * without counting.
-   */
-  private confirmPairs(channel: string, entries: ReadonlyArray<ConfirmRef>): number {
-    let n = 0;
-    const upTo = this.upTo(channel);
-    this.host.runTx(() => {
-      let bytes = 0;
-      let pairs: Array<[string, number]> = [];
-      const flush = () => {
-        if (pairs.length === 0) return;
-        for (const [b, seq] of this.s.obConfirmMany.values(JSON.stringify(pairs), channel) as [number, number][]) {
-          if (seq <= upTo) continue;
-          n++;
-          bytes += b;
-        }
-        pairs = [];
-      };
-      for (const e of entries) {
-        if (!(e.seq > 0)) continue;
-        pairs.push([e.key, e.seq]);
-        if (pairs.length >= CONFIRM_CHUNK) flush();
-      }
-      flush();
-      if (n > 0) this.host.countDelta(channel, -n, -bytes);
-    });
-    return n;
   }
 
   stats(channel: string): OutboxStats {
@@ -553,39 +475,6 @@ export class SqliteOutbox implements Outbox {
   closeListeners(): void {
     this.listeners.clear();
   }
-}
-
-/**
- * The end of a confirm range: the last seq of `entries` when their seqs strictly increase after
- * `readAfter` and each carries the bytes (and, with `needOp`, the op) it was read with; else undefined.
- */
-function rangeEnd(entries: ReadonlyArray<ConfirmRef>, readAfter: number, needOp: boolean): number | undefined {
-  if (entries.length === 0) return undefined;
-  let end = readAfter;
-  for (const e of entries) {
-    if (!(e.seq > end) || typeof e.bytes !== "number" || (needOp && e.op === undefined)) return undefined;
-    end = e.seq;
-  }
-  return end;
-}
-
-/**
- * The pending rows of a confirm range (their seqs, ascending) matched against the entries sent
- * (ascending): the rows' bytes and the seqs of DELETE entries; undefined when a row is not one of
- * the entries (the same seq is the same row version, so the same bytes and op).
- */
-function matchSent(present: ReadonlyArray<[number]>, entries: ReadonlyArray<ConfirmRef>): { bytes: number; deletes: number[] } | undefined {
-  let j = 0;
-  let bytes = 0;
-  const deletes: number[] = [];
-  for (const [seq] of present) {
-    while (j < entries.length && entries[j]!.seq < seq) j++;
-    const e = entries[j];
-    if (e === undefined || e.seq !== seq) return undefined;
-    bytes += e.bytes!;
-    if (e.op === "DELETE") deletes.push(seq);
-  }
-  return { bytes, deletes };
 }
 
 /** The decoded form of a raw outbox entry: the same fields, with `object` built from the stored bytes. */
