@@ -5,9 +5,10 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 // The streamer against the real (in-memory SQLite) store with a transport whose acknowledgements the
-// test releases: an acknowledged stream is confirmed by seq range, objects changed while it was in
-// flight stay pending and go in the next stream, and a stream that dropped an entry as too large
-// confirms by (key, seq). Over gRPC + TLS the same flows are in test/intake/.
+// test releases: an acknowledged stream is confirmed by seq range (the channel's confirmed-up-to seq
+// moves), objects changed while it was in flight stay pending and go in the next stream, a confirmed
+// object's next change goes as an UPDATE, and a stream that dropped an entry as too large confirms
+// by (key, seq). Over gRPC + TLS the same flows are in test/intake/.
 
 import { afterEach, expect, test } from "bun:test";
 import { create, fromBinary } from "@bufbuild/protobuf";
@@ -112,7 +113,7 @@ async function until(what: string, fn: () => boolean, ms = 5_000): Promise<void>
 const depth = (store: SqliteStore) => store.outbox.stats(CH).depth;
 const pendingKeys = (store: SqliteStore) => store.outbox.readRaw(CH, 0, 1e6).map((e) => e.key);
 
-test("an acknowledged stream is confirmed by seq range; objects changed while it was in flight stay pending and go next", async () => {
+test("an acknowledged stream is confirmed by seq range; objects changed while it was in flight stay pending and go next; confirmed objects change as UPDATEs", async () => {
   const { store, transport, streamer } = setup();
   // the first stream is a resync: hold it, so these entries are read (covered or sent) by the second one
   streamer.start();
@@ -131,10 +132,10 @@ test("an acknowledged stream is confirmed by seq range; objects changed while it
   store.updateResource(res("new", 1));
   const moved = pendingKeys(store).filter((_, i, all) => i >= all.length - 4);
   expect(moved).toHaveLength(4);
-  const confirms = store.outbox.rangeConfirms;
+  const confirms = store.outbox.upToConfirms;
   second.release();
   await until("second stream confirmed", () => depth(store) === 4);
-  expect(store.outbox.rangeConfirms).toBeGreaterThan(confirms);
+  expect(store.outbox.upToConfirms).toBeGreaterThan(confirms);
   expect(store.outbox.rangeFallbacks).toBe(0);
   expect(pendingKeys(store).sort()).toEqual([...moved].sort());
   await until("third stream ended", () => transport.streams[2]?.ended === true);
@@ -151,6 +152,29 @@ test("an acknowledged stream is confirmed by seq range; objects changed while it
   transport.streams[2]!.release();
   await until("outbox empty", () => depth(store) === 0);
   expect(store.outbox.rangeFallbacks).toBe(0);
+  expect(store.outbox.rangeConfirms).toBe(0); // every ack moved the confirmed-up-to seq
+  // confirmed entries stay as done rows (one per live object); the confirmed DELETE's row is gone
+  const rows = store.db.query("SELECT count(*) AS n, sum(op = 2) AS deletes FROM outbox WHERE channel = ?").get(CH) as {
+    n: number;
+    deletes: number;
+  };
+  expect(rows).toEqual({ n: 300, deletes: 0 });
+  // a confirmed object's next change is an UPDATE (its done row is not a pending CREATE); a new one is a CREATE
+  const next = transport.streams.length; // idle: no stream until something is pending
+  store.batch(() => {
+    store.updateResource(res("p1", 3));
+    store.updateResource(res("p7", 3));
+  });
+  await until("next stream ended", () => transport.streams[next]?.ended === true);
+  const last = transport.streams[next]!;
+  expect(last.deltas.map((d) => [d.op, d.name, d.v]).sort()).toEqual(
+    [
+      [DeltaOperation.UPDATE, "p1", "v3"],
+      [DeltaOperation.CREATE, "p7", "v3"],
+    ].sort(),
+  );
+  last.release();
+  await until("outbox empty again", () => depth(store) === 0);
 });
 
 test("a stream that dropped an entry as too large is confirmed by (key, seq); nothing else is lost", async () => {

@@ -518,6 +518,11 @@ export class SqliteStore implements Store {
     return this.opts.checkpointer?.stats;
   }
 
+  /** True inside a store transaction (the outbox's confirm by confirmed-up-to seq runs only outside one). */
+  get inTransaction(): boolean {
+    return this.ctx !== null;
+  }
+
   get writable(): boolean {
     return !this.opts.readonly && !this.closed;
   }

@@ -86,15 +86,10 @@ export type TableStatements = ReturnType<typeof prepareTables>;
 /** The outbox's statements, prepared once at open (bun#28911). */
 export function prepareOutbox(db: Database) {
   return {
-    obUpsert: db.prepare(
-      `INSERT INTO outbox(seq, channel, key, entity, op, rid, body, bytes, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT(channel, key) DO UPDATE SET
-         seq = excluded.seq,
-         op = CASE WHEN outbox.op = 0 AND excluded.op = 1 THEN 0 ELSE excluded.op END,
-         entity = excluded.entity, rid = excluded.rid, body = excluded.body,
-         bytes = excluded.bytes, enqueued_at = excluded.enqueued_at`,
-    ),
-    obPrevBytes: db.prepare("SELECT bytes FROM outbox WHERE channel = ? AND key = ?"),
+    // an object's row: pending (seq above the channel's confirmed-up-to seq) or done; the append
+    // rewrites it in place by id
+    obPrev: db.prepare("SELECT id, bytes, seq, op FROM outbox WHERE channel = ? AND key = ?"),
+    obUpdate: db.prepare("UPDATE outbox SET seq = ?, entity = ?, op = ?, rid = ?, body = ?, bytes = ?, enqueued_at = ? WHERE id = ?"),
     obInsert: db.prepare(
       `INSERT INTO outbox(seq, channel, key, entity, op, rid, body, bytes, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(channel, key) DO NOTHING`,
@@ -114,17 +109,30 @@ export function prepareOutbox(db: Database) {
       `DELETE FROM outbox WHERE id IN (
          SELECT o.id FROM json_each(?) AS j CROSS JOIN outbox AS o
          WHERE o.channel = ? AND o.key = j.value ->> 0 AND o.seq = j.value ->> 1
-       ) RETURNING bytes`,
+       ) RETURNING bytes, seq`,
     ),
     // Confirm of a range the consumer read contiguously (outbox.ts#confirm with readAfter): the seqs
     // still in the range (covering (channel, seq) index scan) for the check against what was sent,
     // then the delete over the same index. Cheaper than DELETE ... RETURNING (~0.5 us per entry).
     obRangeSeqs: db.prepare("SELECT seq FROM outbox WHERE channel = ? AND seq > ? AND seq <= ? ORDER BY seq"),
     obConfirmRange: db.prepare("DELETE FROM outbox WHERE channel = ? AND seq > ? AND seq <= ?"),
-    obCounts: db.prepare("SELECT channel, count(*), coalesce(sum(bytes), 0), max(seq) FROM outbox GROUP BY channel"),
-    obOldest: db.prepare("SELECT enqueued_at FROM outbox WHERE channel = ? ORDER BY seq LIMIT 1"),
+    // a confirmed DELETE entry's row (the watermark confirm keeps done CREATE/UPDATE rows, not deletes)
+    obDeleteSeq: db.prepare("DELETE FROM outbox WHERE channel = ? AND seq = ?"),
+    // per channel on open: pending entries (above the confirmed-up-to seq), their bytes, the highest seq of any row
+    obCounts: db.prepare(
+      `SELECT o.channel, coalesce(sum(o.seq > coalesce(w.upto, 0)), 0),
+              coalesce(sum(CASE WHEN o.seq > coalesce(w.upto, 0) THEN o.bytes ELSE 0 END), 0), max(o.seq)
+       FROM outbox o
+       LEFT JOIN (SELECT substr(k, 11) AS channel, CAST(v AS INTEGER) AS upto FROM meta WHERE k >= 'confirmed:' AND k < 'confirmed;') w
+         ON w.channel = o.channel
+       GROUP BY o.channel`,
+    ),
+    obConfirmedUpTo: db.prepare("SELECT substr(k, 11), CAST(v AS INTEGER) FROM meta WHERE k >= 'confirmed:' AND k < 'confirmed;'"),
+    obOldest: db.prepare("SELECT enqueued_at FROM outbox WHERE channel = ? AND seq > ? ORDER BY seq LIMIT 1"),
     obNewest: db.prepare("SELECT seq FROM outbox WHERE channel = ? ORDER BY seq DESC LIMIT 1"),
-    obTrim: db.prepare("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE channel = ? ORDER BY seq LIMIT ?) RETURNING bytes"),
+    obTrim: db.prepare(
+      "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE channel = ? AND seq > ? ORDER BY seq LIMIT ?) RETURNING bytes",
+    ),
     obResyncChannels: db.prepare("SELECT substr(k, 8) FROM meta WHERE k >= 'resync:' AND k < 'resync;'"),
     metaGet: db.prepare("SELECT v FROM meta WHERE k = ?"),
     metaSet: db.prepare("INSERT INTO meta(k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v"),

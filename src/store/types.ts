@@ -205,13 +205,14 @@ export interface OutboxStats {
   newestSeq?: number | undefined;
 }
 
+/** What confirm needs of an entry: its key and seq, and for a range confirm the bytes (and op) it was read with. */
+export type ConfirmRef = Pick<OutboxEntry, "key" | "seq"> & { bytes?: number; op?: OutboxOp };
+
 /**
  * Transactional outbox. Channels separate streams with different upload rules: "cluster"
  * (Kubernetes objects, uploaded by the leader only) and "instance" (this host's graph, uploaded by
  * every agent). The store assigns the channel from the object's type.
  */
-/** What confirm needs of an entry: its key and seq, and for a range confirm the bytes it was read with. */
-export type ConfirmRef = Pick<OutboxEntry, "key" | "seq"> & { bytes?: number };
 
 export interface Outbox {
   /**
@@ -226,10 +227,12 @@ export interface Outbox {
    */
   readRaw(channel: string, afterSeq: number, limit: number, maxBytes?: number): OutboxRawEntry[];
   /**
-   * Deletes entries whose (key, seq) still match: an entry coalesced after it was read stays. Returns how many were removed.
+   * Confirms (removes from what is pending) the entries whose (key, seq) still match: an entry coalesced after it was
+   * read stays. Returns how many were confirmed.
    * `readAfter` (optional, an implementation may ignore it): `entries` are every entry the caller read with seq in
    * (readAfter, last entry's seq], in seq order, each read starting at the previous one's last seq, with the `bytes`
-   * read; the store may then delete that seq range in one statement, with the same result.
+   * (and `op`) read; the store may then confirm that seq range as a whole (move a confirmed-up-to mark, or delete the
+   * range in one statement), with the same result.
    */
   confirm(channel: string, entries: ReadonlyArray<ConfirmRef>, readAfter?: number): number;
   stats(channel: string): OutboxStats;

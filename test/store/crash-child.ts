@@ -9,7 +9,7 @@
 //   - creates cluster pods b<i>-<j> (j < PER) and instance cores c<i>-<j>, 1 KiB each
 //   - sets region=<i> on the shared pods shared-<j> and relationships b<i>-<j> -> shared-<j>
 //   - deletes the pods and cores of batch i-KEEP (cascading their relationships)
-// and every 3rd batch confirms up to 200 entries of the "instance" channel.
+// and every 3rd batch confirms up to 200 entries of the "instance" channel (by (key, seq) or by range).
 
 import { silentLogger } from "../../src/log/logger.ts";
 import { openStore } from "../../src/store/index.ts";
@@ -40,8 +40,10 @@ for (let i = start; ; i++) {
     }
   });
   if (i % 3 === 0) {
+    // the first 200 pending entries: alternately confirmed by (key, seq) and as the range (0, last]
+    // (the confirmed-up-to seq moves; done rows stay)
     const entries = store.outbox.read("instance", 0, 200);
-    store.outbox.confirm("instance", entries);
+    store.outbox.confirm("instance", entries, i % 2 === 0 ? 0 : undefined);
   }
   // synchronous write so the parent sees exactly what committed before the kill
   require("node:fs").writeSync(1, `committed ${i}\n`);

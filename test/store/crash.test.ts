@@ -80,11 +80,25 @@ function verify(store: SqliteStore, lastReported: number): number {
     const all = store.outbox.read(ch, 0, 1_000_000);
     expect(all.length).toBe(st.depth); // no entry lost its row
     expect(all.reduce((a, e) => a + e.bytes, 0)).toBe(st.bytes); // trigger-kept counters match
-    const raw = store.db.query("SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM outbox WHERE channel = ?").get(ch) as {
+    // pending rows: above the channel's confirmed-up-to seq (rows at or below it are done)
+    const upTo =
+      (store.db.query("SELECT CAST(v AS INTEGER) AS u FROM meta WHERE k = ?").get(`confirmed:${ch}`) as { u: number } | null)?.u ?? 0;
+    const raw = store.db
+      .query("SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM outbox WHERE channel = ? AND seq > ?")
+      .get(ch, upTo) as {
       n: number;
       b: number;
     };
     expect(raw).toEqual({ n: st.depth, b: st.bytes });
+    // a done row is the confirmed state of a live object (confirmed deletes leave no row)
+    const doneOrphans = store.db
+      .query(
+        `SELECT count(*) AS n FROM outbox o WHERE channel = ? AND seq <= ? AND (op = 2 OR (entity = 0 AND NOT EXISTS (SELECT 1 FROM resources r WHERE r.rid = o.rid)))`,
+      )
+      .get(ch, upTo) as { n: number };
+    expect(doneOrphans.n).toBe(0);
+    // batch 0 (reported committed) confirmed "instance" by range: the mark moved
+    if (ch === "instance") expect(upTo).toBeGreaterThan(0);
     for (const e of all) {
       if (e.op === "DELETE") {
         if (e.key.startsWith("rel:")) {
