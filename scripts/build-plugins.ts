@@ -17,6 +17,11 @@
  * makeApiClient(). That import (about 340 KB of minified JS, 60% of what KubeConfig pulls in) is
  * replaced by functions that throw. The match is exact, so a client-node upgrade that moves it fails
  * the build instead of shipping the whole generated client.
+ *
+ * And it hydrates protobuf-es's embedded file descriptors (codegenv2's fileDesc) with
+ * src/proto/file-descriptor.ts instead of fromBinary(FileDescriptorProtoSchema): descriptor.proto's
+ * own descriptor is then never booted, which with the reflective decoding was the largest block of
+ * main-thread work before /readyz (docs/performance.md).
  */
 
 import { existsSync, readdirSync } from "node:fs";
@@ -78,7 +83,7 @@ function replaceExact(source: string, file: string, pairs: Array<[string, string
   let out = source;
   for (const [from, to] of pairs) {
     if (out.split(from).length !== 2)
-      throw new Error(`${file}: expected exactly one ${JSON.stringify(from)} (client-node changed?); update scripts/build-plugins.ts`);
+      throw new Error(`${file}: expected exactly one ${JSON.stringify(from)} (the package changed?); update scripts/build-plugins.ts`);
     out = out.replace(from, () => to);
   }
   return out;
@@ -197,6 +202,33 @@ const clientNodeTrim: BunPlugin = {
   },
 };
 
+const FILE_DESCRIPTOR_DECODER = join(ROOT, "src", "proto", "file-descriptor.ts");
+
+/** codegenv2/file.js decoding embedded descriptors with src/proto/file-descriptor.ts (see the header). */
+export function protobufFileDescWithoutBoot(source: string, file: string): string {
+  return replaceExact(source, file, [
+    [
+      'import { FileDescriptorProtoSchema } from "../wkt/google/protobuf/descriptor_pb.js";',
+      `import { decodeFileDescriptorProto } from ${JSON.stringify(FILE_DESCRIPTOR_DECODER)};`,
+    ],
+    ['import { fromBinary } from "../from-binary.js";', ""],
+    [
+      "const root = fromBinary(FileDescriptorProtoSchema, base64Decode(b64));",
+      "const root = decodeFileDescriptorProto(base64Decode(b64));",
+    ],
+  ]);
+}
+
+const protobufFileDesc: BunPlugin = {
+  name: "antimetal-protobuf-file-desc",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]@bufbuild[\\/]protobuf[\\/]dist[\\/]esm[\\/]codegenv2[\\/]file\.js$/ }, async (args) => ({
+      contents: protobufFileDescWithoutBoot(await Bun.file(args.path).text(), args.path),
+      loader: "js",
+    }));
+  },
+};
+
 /** Plugins scripts/build.ts passes to Bun.build for one target arch. */
 export function pluginsFor(arch: "x64" | "arm64"): import("bun").BunPlugin[] {
   const plugin: BunPlugin = {
@@ -208,5 +240,5 @@ export function pluginsFor(arch: "x64" | "arm64"): import("bun").BunPlugin[] {
       }));
     },
   };
-  return [plugin, clientNodeTrim];
+  return [plugin, clientNodeTrim, protobufFileDesc];
 }
