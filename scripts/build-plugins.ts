@@ -22,6 +22,10 @@
  * src/proto/file-descriptor.ts instead of fromBinary(FileDescriptorProtoSchema): descriptor.proto's
  * own descriptor is then never booted, which with the reflective decoding was the largest block of
  * main-thread work before /readyz (docs/performance.md).
+ *
+ * prom-client's index loads the parts of it the agent never uses (Pushgateway with node:http,
+ * node:https and node:zlib, the default metrics with node:perf_hooks, Summary with its t-digest, the
+ * cluster aggregator) on first use instead of at startup.
  */
 
 import { existsSync, readdirSync } from "node:fs";
@@ -229,6 +233,32 @@ const protobufFileDesc: BunPlugin = {
   },
 };
 
+/** `exports.name = require(path)` in prom-client's index as a getter that requires on first read. */
+const lazyExport = (name: string, path: string): [string, string] => [
+  `exports.${name} = require(${q(path)});`,
+  `Object.defineProperty(exports, ${q(name)}, { enumerable: true, configurable: true, get: () => require(${q(path)}) });`,
+];
+
+/** prom-client's index.js with the parts the agent does not use loaded on first use (see the header). */
+export function promClientLazyIndex(source: string, file: string): string {
+  return replaceExact(source, file, [
+    lazyExport("Summary", "./lib/summary"),
+    lazyExport("Pushgateway", "./lib/pushgateway"),
+    lazyExport("collectDefaultMetrics", "./lib/defaultMetrics"),
+    lazyExport("AggregatorRegistry", "./lib/cluster"),
+  ]);
+}
+
+const promClientLazy: BunPlugin = {
+  name: "antimetal-prom-client-lazy",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]node_modules[\\/]prom-client[\\/]index\.js$/ }, async (args) => ({
+      contents: promClientLazyIndex(await Bun.file(args.path).text(), args.path),
+      loader: "js",
+    }));
+  },
+};
+
 /** Plugins scripts/build.ts passes to Bun.build for one target arch. */
 export function pluginsFor(arch: "x64" | "arm64"): import("bun").BunPlugin[] {
   const plugin: BunPlugin = {
@@ -240,5 +270,5 @@ export function pluginsFor(arch: "x64" | "arm64"): import("bun").BunPlugin[] {
       }));
     },
   };
-  return [plugin, clientNodeTrim, protobufFileDesc];
+  return [plugin, clientNodeTrim, protobufFileDesc, promClientLazy];
 }
