@@ -97,7 +97,7 @@ const NOT_BUNDLED = (what: string) => `throw new Error('${what} is not bundled i
 
 /**
  * A stand-in for the default import of built-in `node:<mod>` as `name`, that loads the built-in on first use of one of
- * `members` (Bun's node:http, node:https and node:tls cost ~6 MiB and ~6 ms to load, and the agent
+ * `members` (Bun's node:http, node:https, node:tls and node:net cost ~6 MiB and ~6 ms to load, and the agent
  * itself talks to the apiserver through fetch). `new NAME.Member()` works too (a constructor
  * returning the real instance).
  */
@@ -125,6 +125,8 @@ export function clientNodeConfigTrimmed(source: string, file: string): string {
     [importLine("http", "node:http"), lazyBuiltin("http", "http", ["Agent"])],
     [importLine("tls", "node:tls"), lazyBuiltin("tls", "tls", ["connect"])],
     [importLine("child_process", "node:child_process"), lazyBuiltin("child_process", "child_process", ["spawnSync"])],
+    // node:net: loadFromCluster's IPv6 check only (the agent's own in-cluster detection is src/kube/client/config.ts)
+    [importLine("net", "node:net"), lazyBuiltin("net", "net", ["isIPv6"])],
     // applyToHTTPSOptions' http(s).Agent is built when opts.agent is read: src/kube/client/auth.ts reads
     // only the headers and TLS material from the options (Bun's fetch makes the connections)
     [
