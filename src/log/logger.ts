@@ -62,7 +62,7 @@ function childReplacingComponent(this: WithComponent, bindings: Bindings, option
  * destination writes nowhere: without one, pino opens a SonicBoom on stdout (registered for flushing
  * at exit) for a logger that never writes, which every start of the agent paid for at import.
  */
-export const silentLogger: Logger = pino({ level: "silent" }, { write: () => {} });
+export const silentLogger: Logger = pino({ level: "silent" }, { write: () => undefined });
 const pinoChild = Object.getPrototypeOf(silentLogger).child as (this: Logger, b: Bindings, o?: ChildLoggerOptions) => Logger;
 
 /**
