@@ -269,8 +269,8 @@ async function buildComponents(
     let systemName: Promise<string> | undefined;
     // After the agent is ready: its first scan and eBPF loads (about 100 ms of the main thread and
     // 25 MiB at start) neither hold up /readyz nor the kube controller's initial LIST, and its first
-    // scan finds the Pods already stored to link its containers to. Its modules and reader threads
-    // load then too (docs/performance.md).
+    // scan finds the Pods already stored to link its containers to. Its modules load then
+    // too (docs/performance.md).
     const runtimeGraph = buildOnStart("runtime-graph", async () =>
       (await import("../containers/index.ts")).createRuntimeGraphComponent({
         store,

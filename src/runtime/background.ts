@@ -69,7 +69,7 @@ export type BuiltOnStart<C extends Component> = Component & { built(): C | undef
 
 /**
  * A component built when it starts: `build` loads its modules and makes it, so nothing of it (module
- * evaluation, descriptors, reader threads) costs anything before. Made for startInBackground: the
+ * evaluation, descriptors, construction) costs anything before. Made for startInBackground: the
  * host and runtime graphs start after readiness and no longer load before it. `built()` is the
  * component once made (undefined before its start).
  */
