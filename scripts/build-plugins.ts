@@ -17,6 +17,15 @@
  * makeApiClient(). That import (about 340 KB of minified JS, 60% of what KubeConfig pulls in) is
  * replaced by functions that throw. The match is exact, so a client-node upgrade that moves it fails
  * the build instead of shipping the whole generated client.
+ *
+ * And it hydrates protobuf-es's embedded file descriptors (codegenv2's fileDesc) with
+ * src/proto/file-descriptor.ts instead of fromBinary(FileDescriptorProtoSchema): descriptor.proto's
+ * own descriptor is then never booted, which with the reflective decoding was the largest block of
+ * main-thread work before /readyz (docs/performance.md).
+ *
+ * prom-client's index loads the parts of it the agent never uses (Pushgateway with node:http,
+ * node:https and node:zlib, the default metrics with node:perf_hooks, Summary with its t-digest, the
+ * cluster aggregator) on first use instead of at startup.
  */
 
 import { existsSync, readdirSync } from "node:fs";
@@ -78,7 +87,7 @@ function replaceExact(source: string, file: string, pairs: Array<[string, string
   let out = source;
   for (const [from, to] of pairs) {
     if (out.split(from).length !== 2)
-      throw new Error(`${file}: expected exactly one ${JSON.stringify(from)} (client-node changed?); update scripts/build-plugins.ts`);
+      throw new Error(`${file}: expected exactly one ${JSON.stringify(from)} (the package changed?); update scripts/build-plugins.ts`);
     out = out.replace(from, () => to);
   }
   return out;
@@ -88,7 +97,7 @@ const NOT_BUNDLED = (what: string) => `throw new Error('${what} is not bundled i
 
 /**
  * A stand-in for the default import of built-in `node:<mod>` as `name`, that loads the built-in on first use of one of
- * `members` (Bun's node:http, node:https and node:tls cost ~6 MiB and ~6 ms to load, and the agent
+ * `members` (Bun's node:http, node:https, node:tls and node:net cost ~6 MiB and ~6 ms to load, and the agent
  * itself talks to the apiserver through fetch). `new NAME.Member()` works too (a constructor
  * returning the real instance).
  */
@@ -116,6 +125,8 @@ export function clientNodeConfigTrimmed(source: string, file: string): string {
     [importLine("http", "node:http"), lazyBuiltin("http", "http", ["Agent"])],
     [importLine("tls", "node:tls"), lazyBuiltin("tls", "tls", ["connect"])],
     [importLine("child_process", "node:child_process"), lazyBuiltin("child_process", "child_process", ["spawnSync"])],
+    // node:net: loadFromCluster's IPv6 check only (the agent's own in-cluster detection is src/kube/client/config.ts)
+    [importLine("net", "node:net"), lazyBuiltin("net", "net", ["isIPv6"])],
     // applyToHTTPSOptions' http(s).Agent is built when opts.agent is read: src/kube/client/auth.ts reads
     // only the headers and TLS material from the options (Bun's fetch makes the connections)
     [
@@ -197,6 +208,59 @@ const clientNodeTrim: BunPlugin = {
   },
 };
 
+const FILE_DESCRIPTOR_DECODER = join(ROOT, "src", "proto", "file-descriptor.ts");
+
+/** codegenv2/file.js decoding embedded descriptors with src/proto/file-descriptor.ts (see the header). */
+export function protobufFileDescWithoutBoot(source: string, file: string): string {
+  return replaceExact(source, file, [
+    [
+      'import { FileDescriptorProtoSchema } from "../wkt/google/protobuf/descriptor_pb.js";',
+      `import { decodeFileDescriptorProto } from ${JSON.stringify(FILE_DESCRIPTOR_DECODER)};`,
+    ],
+    ['import { fromBinary } from "../from-binary.js";', ""],
+    [
+      "const root = fromBinary(FileDescriptorProtoSchema, base64Decode(b64));",
+      "const root = decodeFileDescriptorProto(base64Decode(b64));",
+    ],
+  ]);
+}
+
+const protobufFileDesc: BunPlugin = {
+  name: "antimetal-protobuf-file-desc",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]@bufbuild[\\/]protobuf[\\/]dist[\\/]esm[\\/]codegenv2[\\/]file\.js$/ }, async (args) => ({
+      contents: protobufFileDescWithoutBoot(await Bun.file(args.path).text(), args.path),
+      loader: "js",
+    }));
+  },
+};
+
+/** `exports.name = require(path)` in prom-client's index as a getter that requires on first read. */
+const lazyExport = (name: string, path: string): [string, string] => [
+  `exports.${name} = require(${q(path)});`,
+  `Object.defineProperty(exports, ${q(name)}, { enumerable: true, configurable: true, get: () => require(${q(path)}) });`,
+];
+
+/** prom-client's index.js with the parts the agent does not use loaded on first use (see the header). */
+export function promClientLazyIndex(source: string, file: string): string {
+  return replaceExact(source, file, [
+    lazyExport("Summary", "./lib/summary"),
+    lazyExport("Pushgateway", "./lib/pushgateway"),
+    lazyExport("collectDefaultMetrics", "./lib/defaultMetrics"),
+    lazyExport("AggregatorRegistry", "./lib/cluster"),
+  ]);
+}
+
+const promClientLazy: BunPlugin = {
+  name: "antimetal-prom-client-lazy",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]node_modules[\\/]prom-client[\\/]index\.js$/ }, async (args) => ({
+      contents: promClientLazyIndex(await Bun.file(args.path).text(), args.path),
+      loader: "js",
+    }));
+  },
+};
+
 /** Plugins scripts/build.ts passes to Bun.build for one target arch. */
 export function pluginsFor(arch: "x64" | "arm64"): import("bun").BunPlugin[] {
   const plugin: BunPlugin = {
@@ -208,5 +272,5 @@ export function pluginsFor(arch: "x64" | "arm64"): import("bun").BunPlugin[] {
       }));
     },
   };
-  return [plugin, clientNodeTrim];
+  return [plugin, clientNodeTrim, protobufFileDesc, promClientLazy];
 }

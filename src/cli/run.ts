@@ -13,7 +13,12 @@ import type { ConfigObjectSource } from "../config/objects/source.ts";
 import type { Config } from "../config/schema.ts";
 import type { LiveProcessEvents, OomKillEvent, OomKillEvents } from "../containers/index.ts";
 import type { OomKill } from "../ebpf/index.ts";
-import { createHostGraphComponent, readSystemName, withHostGraphChannels } from "../hostgraph/index.ts";
+import { withHostGraphChannels } from "../hostgraph/channels.ts";
+import type { HostGraphComponent } from "../hostgraph/index.ts";
+// The host graph's and host collectors' self metrics, registered with `run` as when the host graph's
+// modules loaded with it: /metrics lists the same families from the first scrape.
+import "../hostgraph/metrics.ts";
+import "../perf/self-metrics.ts";
 import type { KubeController } from "../kube/index.ts";
 import type { Logger } from "../log/logger.ts";
 import { registry } from "../metrics/registry.ts";
@@ -23,7 +28,7 @@ import type { ContinuousCollector, HostPaths } from "../perf/collector.ts";
 import { stuckReadCalls } from "../perf/io.ts";
 import type { CollectorRegistry } from "../perf/registry.ts";
 import type { MetricsRouter } from "../perf/router.ts";
-import { startInBackground } from "../runtime/background.ts";
+import { type BuiltOnStart, buildOnStart, startInBackground } from "../runtime/background.ts";
 import type { Component } from "../runtime/component.ts";
 import { Lifecycle } from "../runtime/lifecycle.ts";
 import { onReloadSignal, onShutdownSignal } from "../runtime/signals.ts";
@@ -226,17 +231,20 @@ async function buildComponents(
   }
 
   let kube: KubeController | undefined;
-  let hostgraph: ReturnType<typeof createHostGraphComponent> | undefined;
+  let hostgraph: BuiltOnStart<HostGraphComponent> | undefined;
   if (config.enableHardwareDiscovery) {
-    hostgraph = createHostGraphComponent({
-      store,
-      paths,
-      intervalMs: config.hardwareUpdateInterval,
-      nodeName: node,
-      logger: logger.child({ component: "hostgraph" }),
-      kubeCluster: () => kube?.cluster()?.clusterName,
-    });
-    // After the agent is ready, as the runtime graph: its first inventory (~15 CPU-ms) does not hold up /readyz.
+    // After the agent is ready, as the runtime graph: its first inventory (~15 CPU-ms) does not hold up
+    // /readyz, and its modules (hardware descriptors, collectors) load only then (docs/performance.md).
+    hostgraph = buildOnStart("hostgraph", async () =>
+      (await import("../hostgraph/index.ts")).createHostGraphComponent({
+        store,
+        paths,
+        intervalMs: config.hardwareUpdateInterval,
+        nodeName: node,
+        logger: logger.child({ component: "hostgraph" }),
+        kubeCluster: () => kube?.cluster()?.clusterName,
+      }),
+    );
     components.push(startInBackground(hostgraph, logger, { after: agentReady }));
   }
 
@@ -256,28 +264,27 @@ async function buildComponents(
     );
   }
   if (config.enableContainerDiscovery) {
-    const { createRuntimeGraphComponent } = await import("../containers/index.ts");
+    // Its self metrics are on /metrics from the start; its modules load when it starts.
+    await import("../containers/metrics.ts");
     let systemName: Promise<string> | undefined;
     // After the agent is ready: its first scan and eBPF loads (about 100 ms of the main thread and
     // 25 MiB at start) neither hold up /readyz nor the kube controller's initial LIST, and its first
-    // scan finds the Pods already stored to link its containers to.
-    components.push(
-      startInBackground(
-        createRuntimeGraphComponent({
-          store,
-          paths,
-          intervalMs: config.containersUpdateInterval,
-          // The hardware graph's SystemNode name, read once (it is the host's identity).
-          systemName: () => (systemName ??= readSystemName(paths)),
-          logger: logger.child({ component: "runtime-graph" }),
-          kubeCluster: () => kube?.cluster()?.clusterName,
-          liveEvents: procexitEvents(logger),
-          oomKills: oom?.events,
-        }),
-        logger,
-        { after: agentReady },
-      ),
+    // scan finds the Pods already stored to link its containers to. Its modules load then
+    // too (docs/performance.md).
+    const runtimeGraph = buildOnStart("runtime-graph", async () =>
+      (await import("../containers/index.ts")).createRuntimeGraphComponent({
+        store,
+        paths,
+        intervalMs: config.containersUpdateInterval,
+        // The hardware graph's SystemNode name, read once (it is the host's identity).
+        systemName: () => (systemName ??= import("../hostgraph/facts.ts").then((facts) => facts.readSystemName(paths))),
+        logger: logger.child({ component: "runtime-graph" }),
+        kubeCluster: () => kube?.cluster()?.clusterName,
+        liveEvents: procexitEvents(logger),
+        oomKills: oom?.events,
+      }),
     );
+    components.push(startInBackground(runtimeGraph, logger, { after: agentReady }));
   } else {
     logger.info("container discovery off (--enable-container-discovery=false)");
   }
@@ -307,7 +314,11 @@ async function buildComponents(
       },
       leaderElect: config.leaderElect,
       // The host links to its Kubernetes Node once the cluster name is known; do not wait for the next refresh.
-      onClusterIdentified: () => void hostgraph?.relink().catch((e) => logger.warn({ err: errorMessage(e) }, "host graph relink failed")),
+      onClusterIdentified: () =>
+        void hostgraph
+          ?.built()
+          ?.relink()
+          .catch((e) => logger.warn({ err: errorMessage(e) }, "host graph relink failed")),
     });
     components.push(kube);
   }

@@ -7,7 +7,6 @@
 // The value types of the option table (schema.ts): booleans, bounded durations, paths, listen and
 // intake addresses, the API key. Each rejects bad input with a reason that names what is wanted.
 
-import { isIPv6 } from "node:net";
 import { z } from "zod";
 import { apiKeyProblem } from "../util/api-key.ts";
 import { errorMessage } from "../util/errors.ts";
@@ -82,6 +81,9 @@ export const bindAddress = z.string().refine(
   },
   { error: (i) => `must be host:port, :port, or 0 to disable, got ${JSON.stringify(i.input)}` },
 );
+
+/** node:net's isIPv6, loading node:net (and the stream machinery it brings) only when an address has brackets. */
+const isIPv6 = (s: string): boolean => process.getBuiltinModule("node:net").isIPv6(s);
 
 const HOSTNAME = /^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_.])?$/;
 

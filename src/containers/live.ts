@@ -8,23 +8,10 @@
 // node, when an exec'd process reaches the minimum age (if it is still alive), and never more often
 // than every EVENT_SCAN_GAP_MS.
 
-import { Counter } from "prom-client";
 import type { Logger } from "../log/logger.ts";
-import { registry } from "../metrics/registry.ts";
 import type { HostIo } from "../perf/io.ts";
 import { errorMessage } from "../util/errors.ts";
-
-const eventScans = new Counter({
-  name: "antimetal_runtime_graph_event_scans_total",
-  help: "Scans run on process events (eBPF) rather than the interval, by trigger: exit or exec of a process with a node, young: a process that exec'd reached the minimum age.",
-  labelNames: ["trigger"] as const,
-  registers: [registry],
-});
-const droppedPids = new Counter({
-  name: "antimetal_runtime_graph_event_pids_dropped_total",
-  help: "Exec'd processes not tracked for their minimum-age recheck (more than 64 in one 250 ms bucket); the interval scan finds them.",
-  registers: [registry],
-});
+import { droppedPids, eventScans } from "./metrics.ts";
 
 /** Event-triggered scans are at least this far apart (a storm of events costs at most 1000/GAP scans a second). */
 export const EVENT_SCAN_GAP_MS = 500;

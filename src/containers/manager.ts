@@ -10,10 +10,8 @@
 // closure holds the scan, its Pod subscription and the live (exit/exec, OOM kill) triggers that share its state.
 
 import { create, equals, fromBinary } from "@bufbuild/protobuf";
-import { Counter, Gauge } from "prom-client";
 import { refPath, relationshipKey, resourceRefOf } from "../graph/keys.ts";
 import type { Logger } from "../log/logger.ts";
-import { registry } from "../metrics/registry.ts";
 import type { HostPaths } from "../perf/collector.ts";
 import { defaultIo } from "../perf/collectors/common.ts";
 import type { HostIo } from "../perf/io.ts";
@@ -36,38 +34,9 @@ import { readRootCpuset } from "./cgroup.ts";
 import { ContainerDiscovery, type ContainerInfo } from "./discover.ts";
 import { LiveScheduler } from "./live.ts";
 import { metadataReader } from "./metadata.ts";
+import { leftOutGauge, scanSeconds, scans, size, writes } from "./metrics.ts";
 import { ContainerCgroupIds, containerOfCgroup, type OomKillEvent, type OomKillEvents, OomRecords } from "./oom.ts";
 import { applyPolicy, containerMatcher, DEFAULT_PROCESS_POLICY, ProcessLister, type ProcessPolicy } from "./processes.ts";
-
-const writes = new Counter({
-  name: "antimetal_runtime_graph_writes_total",
-  help: "Store writes made by the runtime graph, by operation (upsert, delete, relationship_add, relationship_delete).",
-  labelNames: ["op"] as const,
-  registers: [registry],
-});
-const scans = new Counter({
-  name: "antimetal_runtime_graph_scans_total",
-  help: "Runtime graph scans, by result (ok, error).",
-  labelNames: ["result"] as const,
-  registers: [registry],
-});
-const size = new Gauge({
-  name: "antimetal_runtime_graph_objects",
-  help: "Containers, processes and relationships in the runtime graph after the last scan.",
-  labelNames: ["entity"] as const,
-  registers: [registry],
-});
-const leftOutGauge = new Gauge({
-  name: "antimetal_runtime_graph_processes_left_out",
-  help: "Processes without a node at the last scan, by reason (kernel_thread, young: alive less than the minimum age, container_cap, host_cap).",
-  labelNames: ["reason"] as const,
-  registers: [registry],
-});
-const scanSeconds = new Gauge({
-  name: "antimetal_runtime_graph_scan_seconds",
-  help: "Wall time of the last runtime graph scan (discovery, process listing, diff and store write).",
-  registers: [registry],
-});
 
 export const POD_TYPE = "k8s.io.api.core.v1.Pod";
 

@@ -51,8 +51,8 @@ export const HARDWARE_PREDICATES = [
   ConnectedToSchema.typeName,
 ] as const;
 
-/** SystemNode --RegisteredAs--> Kubernetes Node, Node --Underlying--> SystemNode. */
-export const NODE_LINK_PREDICATES = [RegisteredAsSchema.typeName, UnderlyingSchema.typeName] as const;
+/** SystemNode --RegisteredAs--> Kubernetes Node, Node --Underlying--> SystemNode (declared beside the channel classifier). */
+export { NODE_LINK_PREDICATES } from "./channels.ts";
 
 /**
  * SocketSharing joins every ordered pair of logical CPUs in a package (as the original), which is

@@ -7,7 +7,10 @@
 // Which outbox channel the host graph's relationships to its Kubernetes Node upload on.
 
 import { type Classifier, INSTANCE_CHANNEL } from "../graph/names.ts";
-import { NODE_LINK_PREDICATES } from "./build.ts";
+import { RegisteredAsSchema, UnderlyingSchema } from "../proto/gen/kubernetes/v1/relationships_pb.ts";
+
+/** SystemNode --RegisteredAs--> Kubernetes Node, Node --Underlying--> SystemNode. */
+export const NODE_LINK_PREDICATES = [RegisteredAsSchema.typeName, UnderlyingSchema.typeName] as const;
 
 const LINK = new Set<string>(NODE_LINK_PREDICATES);
 

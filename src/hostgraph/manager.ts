@@ -9,10 +9,8 @@
 
 import { clone, create, equals, fromBinary } from "@bufbuild/protobuf";
 import { anyPack, anyUnpack, timestampMs } from "@bufbuild/protobuf/wkt";
-import { Counter, Gauge } from "prom-client";
 import { encodeResourceKey, relationshipKey, resourceKeyOf, resourceRefOf } from "../graph/keys.ts";
 import type { Logger } from "../log/logger.ts";
-import { registry } from "../metrics/registry.ts";
 import type { HostPaths } from "../perf/collector.ts";
 import { SystemNodeSchema } from "../proto/gen/antimetal/hardware/v1/hardware_pb.ts";
 import { TypeDescriptorSchema } from "../proto/gen/resource/v1/object_pb.ts";
@@ -30,25 +28,7 @@ import {
   nodeLinkRelationships,
 } from "./build.ts";
 import { collectInventory, createHardwareCollectors, type HardwareCollectors } from "./collect.ts";
-
-const writes = new Counter({
-  name: "antimetal_hostgraph_writes_total",
-  help: "Store writes made by the host graph, by operation (upsert, delete, relationship_add, relationship_delete).",
-  labelNames: ["op"] as const,
-  registers: [registry],
-});
-const refreshes = new Counter({
-  name: "antimetal_hostgraph_refreshes_total",
-  help: "Host graph refreshes, by result (ok, partial: a collector failed, error).",
-  labelNames: ["result"] as const,
-  registers: [registry],
-});
-const graphSize = new Gauge({
-  name: "antimetal_hostgraph_objects",
-  help: "Resources and relationships in this host's graph after the last refresh.",
-  labelNames: ["entity"] as const,
-  registers: [registry],
-});
+import { graphSize, refreshes, writes } from "./metrics.ts";
 
 export interface HostGraphOptions {
   store: Store;

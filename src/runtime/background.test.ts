@@ -5,11 +5,11 @@
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
 // startInBackground: the lifecycle goes on at once; stop waits for a start still running, then stops
-// what started; a failed start is logged and never stopped.
+// what started; a failed start is logged and never stopped. buildOnStart: built only when started.
 
 import { expect, test } from "bun:test";
 import { silentLogger } from "../log/logger.ts";
-import { startInBackground } from "./background.ts";
+import { buildOnStart, startInBackground } from "./background.ts";
 import type { Component } from "./component.ts";
 import { Lifecycle } from "./lifecycle.ts";
 
@@ -104,4 +104,34 @@ test("with `after`, the start waits until it holds (or the wait runs out); a sto
   await bg3.stop(AbortSignal.timeout(1000));
   await Bun.sleep(50);
   expect(cancelled.calls).toEqual([]);
+});
+
+test("buildOnStart builds the component only when it starts, once, and stops only what it built", async () => {
+  const { c, calls } = slowComponent(10);
+  let builds = 0;
+  const lazy = buildOnStart("slow", async () => {
+    builds++;
+    return c;
+  });
+  expect(lazy.name).toBe("slow");
+  expect(lazy.isReady()).toBe(false);
+  await lazy.stop(AbortSignal.timeout(1000));
+  expect(builds).toBe(0);
+  expect(lazy.built()).toBeUndefined();
+
+  const bg = startInBackground(lazy, silentLogger, { after: () => true });
+  await bg.start();
+  await Bun.sleep(100);
+  expect(builds).toBe(1);
+  expect(lazy.built()).toBe(c);
+  expect(lazy.isReady()).toBe(true);
+  await bg.stop(AbortSignal.timeout(1000));
+  expect(calls).toEqual(["start", "started", "stop"]);
+
+  const failing = buildOnStart("broken", async () => {
+    throw new Error("module failed to load");
+  });
+  await expect(failing.start()).rejects.toThrow("module failed to load");
+  await failing.stop(AbortSignal.timeout(1000));
+  expect(failing.built()).toBeUndefined();
 });

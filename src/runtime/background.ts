@@ -64,3 +64,28 @@ export function startInBackground(inner: Component, logger: Logger, opts: Backgr
     isReady: () => true,
   };
 }
+
+export type BuiltOnStart<C extends Component> = Component & { built(): C | undefined };
+
+/**
+ * A component built when it starts: `build` loads its modules and makes it, so nothing of it (module
+ * evaluation, descriptors, construction) costs anything before. Made for startInBackground: the
+ * host and runtime graphs start after readiness and no longer load before it. `built()` is the
+ * component once made (undefined before its start).
+ */
+export function buildOnStart<C extends Component>(name: string, build: () => Promise<C>): BuiltOnStart<C> {
+  let inner: C | undefined;
+  return {
+    name,
+    required: false,
+    async start() {
+      inner ??= await build();
+      await inner.start();
+    },
+    async stop(deadline) {
+      await inner?.stop(deadline);
+    },
+    isReady: () => inner?.isReady() ?? false,
+    built: () => inner,
+  };
+}

@@ -14,7 +14,9 @@
  */
 
 import * as crypto from "node:crypto";
-import { isIP } from "node:net";
+
+/** node:net's isIP, loaded when a certificate is made (not with every agent start: this module loads with `run`). */
+const isIP = (s: string): number => process.getBuiltinModule("node:net").isIP(s);
 
 export interface SelfSignedOptions {
   commonName: string;
