@@ -15,10 +15,20 @@
 //   STORE_BENCH_LAYOUTS=0 bun bench/store/run.ts relationships 1000000   one phase, without the layouts
 //
 // Phases run in child processes so that RSS is per phase, not cumulative.
+//
+// Latencies (latencies(), interleaved()): every call is one sample (20,000 per relationship query,
+// after 2,000 warm-up calls of the same query that are not counted); p50/p99 of wall
+// time, and of this thread's CPU time (CLOCK_THREAD_CPUTIME_ID: what the call cost without the
+// time it waited for a core, which on a shared machine sets the wall p99); `gc_calls` counts the
+// calls during which the heap size JSC reports fell (a collection finished inside the call: a lower
+// bound, a collection that frees less than the call allocated is not seen), `load` is the load
+// average at the phase's start and end.
 
+import { dlopen, FFIType, ptr } from "bun:ffi";
+import { heapSize } from "bun:jsc";
 import { Database } from "bun:sqlite";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { AnySchema, timestampFromMs } from "@bufbuild/protobuf/wkt";
@@ -26,7 +36,7 @@ import { silentLogger } from "../../src/log/logger.ts";
 import { RelationshipSchema } from "../../src/proto/gen/resource/v1/relationship_pb.ts";
 import { type Resource, type ResourceRef, ResourceRefSchema, ResourceSchema } from "../../src/proto/gen/resource/v1/resource_pb.ts";
 import { encodeResourceKey, openStore, storePath } from "../../src/store/index.ts";
-import { decodeRelationship } from "../../src/store/relationship-decode.ts";
+import { decodeRelationship, decodeRelationships } from "../../src/store/relationship-decode.ts";
 import { MIGRATIONS } from "../../src/store/schema.ts";
 import { layoutCost } from "./layouts.ts";
 
@@ -58,38 +68,65 @@ const rss = () => Math.round(process.memoryUsage().rss / 1048576);
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
 }
-function latencies(n: number, f: (i: number) => void): { p50_us: number; p99_us: number; ops_per_s: number } {
-  const t: number[] = new Array(n);
-  const start = performance.now();
-  for (let i = 0; i < n; i++) {
+const libc = dlopen("libc.so.6", { clock_gettime: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 } });
+const timespec = new BigInt64Array(2);
+const timespecPtr = ptr(timespec);
+/** This thread's CPU time (CLOCK_THREAD_CPUTIME_ID), us. */
+function threadCpuUs(): number {
+  libc.symbols.clock_gettime(3, timespecPtr);
+  return Number(timespec[0]) * 1e6 + Number(timespec[1]) / 1000;
+}
+type Latency = { p50_us: number; p99_us: number; cpu_p50_us: number; cpu_p99_us: number; gc_calls: number; ops_per_s: number };
+const WARM_UP = 2000;
+/** Samples of one operation: wall and thread CPU time per call (us), calls with a collection in them, total wall ms. */
+class Samples {
+  wall: number[];
+  cpu: number[];
+  gc = 0;
+  totalMs = 0;
+  constructor(readonly n: number) {
+    this.wall = new Array(n);
+    this.cpu = new Array(n);
+  }
+  run(i: number, f: (i: number) => void): void {
+    const h = heapSize();
+    const c = threadCpuUs();
     const a = performance.now();
     f(i);
-    t[i] = (performance.now() - a) * 1000;
+    const d = performance.now() - a;
+    this.cpu[i] = threadCpuUs() - c;
+    if (heapSize() < h) this.gc++;
+    this.wall[i] = d * 1000;
+    this.totalMs += d;
   }
-  const total = performance.now() - start;
-  t.sort((a, b) => a - b);
-  return { p50_us: +pct(t, 50).toFixed(1), p99_us: +pct(t, 99).toFixed(1), ops_per_s: Math.round(n / (total / 1000)) };
+  result(): Latency {
+    const w = this.wall.sort((a, b) => a - b);
+    const c = this.cpu.sort((a, b) => a - b);
+    const r = (x: number) => +x.toFixed(1);
+    return {
+      p50_us: r(pct(w, 50)),
+      p99_us: r(pct(w, 99)),
+      cpu_p50_us: r(pct(c, 50)),
+      cpu_p99_us: r(pct(c, 99)),
+      gc_calls: this.gc,
+      ops_per_s: Math.round(this.n / (this.totalMs / 1000)),
+    };
+  }
+}
+/** `n` calls of f(0..n-1), after `warm` calls of f(n..n+warm-1) not counted. */
+function latencies(n: number, f: (i: number) => void, warm = Math.min(WARM_UP, n)): Latency {
+  for (let i = 0; i < warm; i++) f(n + i);
+  const s = new Samples(n);
+  for (let i = 0; i < n; i++) s.run(i, f);
+  return s.result();
 }
 /** Like latencies() for several operations run in turn, one call of each per round (anchors interleaved with what they anchor). */
-function interleaved<K extends string>(n: number, fs: Record<K, (i: number) => void>): Record<K, ReturnType<typeof latencies>> {
+function interleaved<K extends string>(n: number, fs: Record<K, (i: number) => void>): Record<K, Latency> {
   const names = Object.keys(fs) as K[];
-  const t = names.map(() => new Array<number>(n));
-  const total = names.map(() => 0);
-  for (let i = 0; i < n; i++) {
-    for (let k = 0; k < names.length; k++) {
-      const a = performance.now();
-      fs[names[k]!](i);
-      const d = performance.now() - a;
-      t[k]![i] = d * 1000;
-      total[k]! += d;
-    }
-  }
-  return Object.fromEntries(
-    names.map((name, k) => {
-      const s = t[k]!.sort((a, b) => a - b);
-      return [name, { p50_us: +pct(s, 50).toFixed(1), p99_us: +pct(s, 99).toFixed(1), ops_per_s: Math.round(n / (total[k]! / 1000)) }];
-    }),
-  ) as Record<K, ReturnType<typeof latencies>>;
+  for (let i = 0; i < WARM_UP; i++) for (const k of names) fs[k](n + i);
+  const s = names.map(() => new Samples(n));
+  for (let i = 0; i < n; i++) for (let k = 0; k < names.length; k++) s[k]!.run(i, fs[names[k]!]);
+  return Object.fromEntries(names.map((name, k) => [name, s[k]!.result()])) as Record<K, Latency>;
 }
 function fileBytes(p: string): number {
   let n = 0;
@@ -301,6 +338,7 @@ async function phaseThroughput(n: number) {
 // -------- phase: relationship queries at N triples --------
 function phaseRelationships(triples: number) {
   const dir = mkdtempSync(join(tmpdir(), "store-bench-rel-"));
+  const loadStart = loadavg()[0]!;
   try {
     const store = openStore({ dataDirectory: dir, logger: silentLogger });
     // subjects: triples/10 pods, each with 10 edges to objects among triples/100 nodes; 8 common
@@ -349,6 +387,11 @@ function phaseRelationships(triples: number) {
     // the store's by-object read (schema 2: the object-clustered copy, through the interned key)
     const rawByObject = raw.prepare("SELECT body FROM relationships_by_object WHERE object = (SELECT kid FROM rel_keys WHERE key = ?)");
     const sample = Array.from({ length: 20 }, (_, i) => rawByObject.values(encodeResourceKey(nodeRef(rnd(i, objects)))) as [Uint8Array][]);
+    // the same bodies as the store's by-endpoint statements return them: one buffer and the lengths
+    const sampleConcat = sample.map((rows): [Uint8Array, string] => [
+      Buffer.concat(rows.map((r) => r[0])),
+      rows.map((r) => r[0].length).join(","),
+    ]);
     // NotFound is an answer too (the API throws it for an empty result)
     const q = (f: () => unknown) => {
       try {
@@ -363,9 +406,10 @@ function phaseRelationships(triples: number) {
       insert_cpu_us_per_triple: +insertCpuUs.toFixed(1),
       by_subject_10_rows: latencies(Q, (i) => store.getRelationships(podRef(rnd(i, subjects)))),
       by_subject_rows_undecoded: latencies(Q, (i) => store.relationshipRows({ subjectKey: encodeResourceKey(podRef(rnd(i, subjects))) })),
-      // the store's by-object reads and the raw anchor, interleaved query by query
+      by_object_rows_undecoded: latencies(Q, (i) => store.relationshipRows({ objectKey: encodeResourceKey(nodeRef(rnd(i, objects))) })),
+      // the store's by-object read and the raw anchor, interleaved query by query (each one's
+      // garbage can set off a collection inside the other)
       ...interleaved(Q, {
-        by_object_rows_undecoded: (i) => store.relationshipRows({ objectKey: encodeResourceKey(nodeRef(rnd(i, objects))) }),
         by_object_100_rows: (i) => store.getRelationships(undefined, nodeRef(rnd(i, objects))),
         raw_sqlite_by_object_bodies: (i) => rawByObject.values(encodeResourceKey(nodeRef(rnd(i, objects)))),
       }),
@@ -385,9 +429,12 @@ function phaseRelationships(triples: number) {
       decode_100_relationships_store_decoder: latencies(2000, (i) => {
         for (const r of sample[i % sample.length]!) decodeRelationship(r[0]);
       }),
+      // what by-endpoint reads use: the bodies in one buffer, repeated sub-messages copied
+      decode_100_relationships_one_buffer: latencies(2000, (i) => decodeRelationships(...sampleConcat[i % sampleConcat.length]!)),
       rare_predicate_rows: Math.ceil(triples / 10_000),
       disk_bytes_per_triple: Math.round(fileBytes(storePath(dir)) / triples),
       rss_mib: rss(),
+      load: [+loadStart.toFixed(1), +loadavg()[0]!.toFixed(1)],
       // STORE_BENCH_LAYOUTS=0 leaves the layouts out (a shorter run)
       relationship_layouts: process.env.STORE_BENCH_LAYOUTS === "0" ? undefined : layoutCost(Math.min(triples, 200_000), 100, raw, BATCH),
     };

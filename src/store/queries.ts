@@ -7,7 +7,9 @@
 // The store's read queries over its prepared statements, and the shapes of the rows they return.
 
 import type { TypeDescriptor } from "../proto/gen/resource/v1/object_pb.ts";
+import type { Relationship } from "../proto/gen/resource/v1/relationship_pb.ts";
 import { matchesFilters } from "./filter.ts";
+import { decodeRelationship, decodeRelationships } from "./relationship-decode.ts";
 import type { TableStatements } from "./statements.ts";
 import type { WireObject } from "./types.ts";
 import { RELATIONSHIP_TYPE_URL, RESOURCE_TYPE_URL, wireObject } from "./wire.ts";
@@ -45,6 +47,18 @@ export function selectRelationships(group: TableStatements["relQuery"] | TableSt
   if (o !== undefined) return group.o.values(o);
   if (p !== undefined) return group.p.values(p);
   return group.all.values();
+}
+
+/**
+ * The relationships matching the criteria, decoded, in selectRelationships' orders. Queries by an
+ * endpoint answer one row of [every body concatenated, their lengths] (statements.ts), by
+ * predicate or none a row per body.
+ */
+export function decodedRelationships(group: TableStatements["relBodies"], q: RelationshipKeyQuery): Relationship[] {
+  const rows = selectRelationships(group, q) as ([body: Uint8Array] | [bodies: Uint8Array | null, lengths: string | null])[];
+  if (q.subjectKey === undefined && q.objectKey === undefined) return rows.map((r) => decodeRelationship(r[0]!));
+  const [bodies, lengths] = rows[0] as [Uint8Array | null, string | null];
+  return bodies === null || lengths === null ? [] : decodeRelationships(bodies, lengths);
 }
 
 /** Resources matching the filters, in key order per filter (through the type index when every filter has a type). */

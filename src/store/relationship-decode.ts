@@ -7,14 +7,19 @@
 /**
  * A decoder of stored resource.v1.Relationship bodies for the store's relationship reads, which
  * return up to hundreds of them per query: protobuf-es' reflective fromBinary costs 3-5 us a
- * relationship, this about half of that (bench/store/run.ts, `decode_100_relationships_store_decoder`
- * beside `decode_100_relationships`). It
- * builds the same plain objects fromBinary does (`$typeName`, proto3 defaults for scalars, message
- * fields present only when on the wire, bytes as views of the input) for the fields this agent's
- * relationships use, and gives up (returns undefined) on anything else: an unknown field (which
+ * relationship, this a fifth to a half of that (bench/store/run.ts, `decode_100_relationships_store_decoder`
+ * beside `decode_100_relationships`). It builds the same plain objects fromBinary does
+ * (`$typeName`, proto3 defaults for scalars, message fields present only when on the wire) for the
+ * fields this agent's relationships use, except that bytes fields are copies where fromBinary gives
+ * views of its input; and gives up (returns undefined) on anything else: an unknown field (which
  * fromBinary keeps in `$unknown`), a wire type that does not match, a message field repeated (which
- * fromBinary merges), invalid UTF-8 (which fromBinary rejects), a truncated body. decodeRelationship() then falls back to fromBinary, so
- * the result is always what fromBinary returns (src/store/relationship-decode.test.ts).
+ * fromBinary merges), invalid UTF-8 (which fromBinary rejects), a truncated body. The body then
+ * goes to fromBinary, so the result is always what fromBinary returns, field for field
+ * (src/store/relationship-decode.test.ts).
+ *
+ * decodeRelationships() decodes a query's bodies from one buffer (statements.ts concatenates them
+ * in SQLite) and copies a sub-message whose bytes are the previous body's instead of decoding it
+ * again. Over 400 lines: the decoder of each message and the copy of what it built stay in one place.
  */
 
 import { fromBinary } from "@bufbuild/protobuf";
@@ -25,8 +30,18 @@ const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 /** Read position and the end of the current message; `ok` turns false on anything unexpected. */
 interface Cursor {
   buf: Uint8Array;
+  /** decodeRelationships: `buf` as a Buffer, for ASCII strings and byte compares without a view object each. */
+  text: Buffer | undefined;
+  /** decodeRelationships: the previous body's sub-messages by slot (embedded()), where their bytes are and what they decoded to. */
+  seen: Seen[] | undefined;
   pos: number;
   ok: boolean;
+}
+
+interface Seen {
+  start: number;
+  end: number;
+  value: unknown;
 }
 
 function varint(c: Cursor): number {
@@ -126,6 +141,11 @@ function str(c: Cursor, end: number): string {
       }
     }
   }
+  if (slot >= 0 && c.text !== undefined) {
+    const s = c.text.toString("latin1", start, e); // checked ASCII above: latin1 and UTF-8 agree
+    seenStrings[slot] = s;
+    return s;
+  }
   try {
     const s = utf8.decode(c.buf.subarray(start, e));
     if (slot >= 0) seenStrings[slot] = s;
@@ -138,10 +158,11 @@ function str(c: Cursor, end: number): string {
   }
 }
 
+/** A bytes field, copied: a view would keep the whole buffer alive (decodeRelationships: every body of a query). */
 function bytes(c: Cursor, end: number): Uint8Array {
   const e = lenEnd(c, end);
   if (!c.ok) return new Uint8Array(0);
-  const v = c.buf.subarray(c.pos, e);
+  const v = c.buf.slice(c.pos, e);
   c.pos = e;
   return v;
 }
@@ -171,13 +192,65 @@ function typeDescriptor(c: Cursor, end: number): unknown {
   return m;
 }
 
-/** Decodes the embedded message at c.pos (its length first) with `f`; the message must end exactly at its length. */
-function embedded(c: Cursor, end: number, f: (c: Cursor, end: number) => unknown): unknown {
+/**
+ * Decodes the embedded message at c.pos (its length first) with `f`; the message must end exactly at
+ * its length. With a `slot` (one per place in a Relationship: its type, subject, object, predicate,
+ * a ref's namespace) in decodeRelationships: when the bytes are those of the last message decoded
+ * in that slot, byte for byte (a by-object query's rows all name the same object, and mostly the
+ * same type, predicate and namespaces), a copy of what that decoded to instead of decoding again.
+ * Only messages decoded completely are remembered, so a copy is always what `f` would return.
+ */
+function embedded(c: Cursor, end: number, f: (c: Cursor, end: number) => unknown, slot = 0): unknown {
   const e = lenEnd(c, end);
   if (!c.ok) return undefined;
+  const start = c.pos;
+  const seen = slot === 0 ? undefined : c.seen;
+  const prev = seen?.[slot];
+  if (prev !== undefined && prev.end - prev.start === e - start && c.text!.compare(c.text!, start, e, prev.start, prev.end) === 0) {
+    c.pos = e;
+    return copy(prev.value);
+  }
   const m = f(c, e);
   if (c.pos !== e) c.ok = false;
+  else if (seen !== undefined && c.ok) {
+    if (prev === undefined) seen[slot] = { start, end: e, value: m };
+    else {
+      prev.start = start;
+      prev.end = e;
+      prev.value = m;
+    }
+  }
   return m;
+}
+
+/**
+ * A deep copy of a message this decoder built: the same keys in the same order, bytes copied. The
+ * messages of every query's rows have their own copy; anything else is copied key by key.
+ */
+function copy(v: unknown): unknown {
+  if (typeof v !== "object" || v === null) return v;
+  if (v instanceof Uint8Array) return v.slice();
+  const m = v as Record<string, unknown>;
+  switch (m.$typeName) {
+    case "resource.v1.TypeDescriptor":
+      return { $typeName: m.$typeName, kind: m.kind, type: m.type };
+    case "google.protobuf.Any":
+      return { $typeName: m.$typeName, typeUrl: m.typeUrl, value: (m.value as Uint8Array).slice() };
+    case "resource.v1.KubernetesNamespace":
+      return { $typeName: m.$typeName, cluster: m.cluster, namespace: m.namespace };
+    case "resource.v1.Namespace": {
+      const ns = m.namespace as { case: string | undefined; value?: unknown };
+      return { $typeName: m.$typeName, namespace: ns.case === undefined ? { case: undefined } : { case: ns.case, value: copy(ns.value) } };
+    }
+    case "resource.v1.ResourceRef": {
+      const r: Record<string, unknown> = { $typeName: m.$typeName, typeUrl: m.typeUrl, name: m.name };
+      if (m.namespace !== undefined) r.namespace = copy(m.namespace);
+      return r;
+    }
+  }
+  const o: Record<string, unknown> = {};
+  for (const k in m) o[k] = copy(m[k]);
+  return o;
 }
 
 function namespaceOf(c: Cursor, end: number): unknown {
@@ -231,7 +304,7 @@ function resourceRef(c: Cursor, end: number): unknown {
     if ((tag & 7) !== 2 || (f === 3 && m.namespace !== undefined)) c.ok = false;
     else if (f === 1) m.typeUrl = str(c, end);
     else if (f === 2) m.name = str(c, end);
-    else if (f === 3) m.namespace = embedded(c, end, namespaceOf);
+    else if (f === 3) m.namespace = embedded(c, end, namespaceOf, NAMESPACE_SLOT);
     else c.ok = false;
   }
   return m;
@@ -262,38 +335,70 @@ function timestamp(c: Cursor, end: number): unknown {
   return m;
 }
 
-const MESSAGE_FIELDS = [undefined, "type", undefined, "subject", "object", "predicate", "createdAt", "updatedAt", "deletedAt"] as const;
+/** embedded()'s slot of a ResourceRef's namespace (a Relationship's fields use their own numbers, 1-5). */
+const NAMESPACE_SLOT = 9;
 
 /** The fast path alone: a Relationship, or undefined when the body holds anything it does not handle. */
 export function decodeRelationshipFast(buf: Uint8Array): Relationship | undefined {
-  const c: Cursor = { buf, pos: 0, ok: true };
-  const end = buf.length;
-  const m: Record<string, unknown> = { $typeName: "resource.v1.Relationship", id: new Uint8Array(0) };
+  return relationshipAt({ buf, text: undefined, seen: undefined, pos: 0, ok: true }, buf.length);
+}
+
+/** The Relationship from c.pos to `end`, or undefined (c.ok false) when it holds anything the fast path does not handle. */
+function relationshipAt(c: Cursor, end: number): Relationship | undefined {
+  // id second, as fromBinary has it (a proto3 bytes field is always set); its default is set at the end when absent
+  const m: Record<string, unknown> = { $typeName: "resource.v1.Relationship", id: undefined };
   while (c.ok && c.pos < end) {
     const tag = varint(c);
     const f = tag >>> 3;
-    const name = MESSAGE_FIELDS[f];
-    if ((tag & 7) !== 2 || f === 0 || f > 8) {
-      c.ok = false;
-      break;
-    }
-    if (f === 2) {
-      m.id = bytes(c, end);
-      continue;
-    }
-    if (name === undefined || m[name] !== undefined) {
-      c.ok = false;
-      break;
-    }
-    if (f === 1) m.type = embedded(c, end, typeDescriptor);
-    else if (f === 3 || f === 4) m[name] = embedded(c, end, resourceRef);
-    else if (f === 5) m.predicate = embedded(c, end, any);
-    else m[name] = embedded(c, end, timestamp);
+    if ((tag & 7) !== 2) c.ok = false;
+    else if (f === 2) m.id = bytes(c, end);
+    else if (f === 1 && m.type === undefined) m.type = embedded(c, end, typeDescriptor, 1);
+    else if (f === 3 && m.subject === undefined) m.subject = embedded(c, end, resourceRef, 3);
+    else if (f === 4 && m.object === undefined) m.object = embedded(c, end, resourceRef, 4);
+    else if (f === 5 && m.predicate === undefined) m.predicate = embedded(c, end, any, 5);
+    else if (f === 6 && m.createdAt === undefined) m.createdAt = embedded(c, end, timestamp);
+    else if (f === 7 && m.updatedAt === undefined) m.updatedAt = embedded(c, end, timestamp);
+    else if (f === 8 && m.deletedAt === undefined) m.deletedAt = embedded(c, end, timestamp);
+    else c.ok = false; // another field, or a message field again (fromBinary merges the two)
   }
+  if (m.id === undefined) m.id = new Uint8Array(0);
   return c.ok ? (m as unknown as Relationship) : undefined;
 }
 
 /** A stored Relationship body, decoded: the fast path, or fromBinary for what it does not handle. */
 export function decodeRelationship(buf: Uint8Array): Relationship {
   return decodeRelationshipFast(buf) ?? fromBinary(RelationshipSchema, buf);
+}
+
+/**
+ * Relationship bodies stored back to back in `bodies`, decoded in order; `lengths` holds their byte
+ * lengths as decimal numbers separated by commas (what SQLite's group_concat(length(body)) gives).
+ * One buffer for a query's rows instead of one per row, and sub-messages repeated from the body
+ * before copied instead of decoded (embedded()). A body the fast path does not handle goes to
+ * fromBinary as a copy (its bytes fields would be views of the whole buffer otherwise).
+ */
+export function decodeRelationships(bodies: Uint8Array, lengths: string): Relationship[] {
+  const out: Relationship[] = [];
+  if (lengths === "") return out;
+  const text = Buffer.from(bodies.buffer, bodies.byteOffset, bodies.byteLength);
+  const c: Cursor = { buf: bodies, text, seen: [], pos: 0, ok: true };
+  let start = 0;
+  let n = 0;
+  for (let i = 0; i <= lengths.length; i++) {
+    const d = i < lengths.length ? lengths.charCodeAt(i) - 48 : -1;
+    if (d >= 0 && d <= 9) {
+      n = n * 10 + d;
+      continue;
+    }
+    const end = start + n;
+    if (end > bodies.length) throw new Error(`relationship bodies: length ${n} at ${start} is past the end (${bodies.length} bytes)`);
+    c.pos = start;
+    c.ok = true;
+    const rel = relationshipAt(c, end);
+    out.push(rel !== undefined && c.pos === end ? rel : fromBinary(RelationshipSchema, bodies.slice(start, end)));
+    start = end;
+    n = 0;
+  }
+  if (start !== bodies.length) throw new Error(`relationship bodies: ${bodies.length - start} bytes after the last of ${out.length}`);
+  return out;
 }

@@ -24,6 +24,7 @@ import type { DirectoryLock } from "./lock.ts";
 import { closeDatabase } from "./open.ts";
 import { ENTITY_RELATIONSHIP, ENTITY_RESOURCE, type OutboxAppend, relKey, SqliteOutbox } from "./outbox.ts";
 import {
+  decodedRelationships,
   type RelationshipKeyQuery,
   type RelationshipRow,
   type RelRow,
@@ -398,7 +399,7 @@ export class SqliteStore implements Store {
       objectKey: query.object ? encodeResourceKey(query.object) : undefined,
       predicate: query.predicate,
     };
-    return (selectRelationships(this.s.relBodies, keys) as [Uint8Array][]).map((r) => decodeRelationship(r[0]));
+    return decodedRelationships(this.s.relBodies, keys);
   }
 
   /** Rows [body, id, subject_key, object_key, predicate_type] matching every given criterion (all rows when none is). */
