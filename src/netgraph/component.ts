@@ -84,6 +84,7 @@ export class NetgraphComponent implements Component {
     this.sub = this.opts.store.subscribe(filters, (ev) => {
       try {
         this.index.apply(ev);
+        if (this.index.takeExternalNamesTouched()) this.externalNames.namesChanged();
       } catch (e) {
         this.opts.logger.warn({ err: errorMessage(e) }, "netgraph: cannot index a Kubernetes object");
       }

@@ -50,7 +50,7 @@ test("an address two names share is the first name's; a server that stops answer
   expect(names.nameOf("203.0.113.1")).toBe("b.example.test");
 });
 
-test("a new name is resolved within seconds of appearing, a removed one is forgotten; names beyond the bound are not resolved", async () => {
+test("a new name is resolved when the set changes, a removed one is forgotten; names beyond the bound are not resolved", async () => {
   server = await startTestDnsServer({ "one.example.test": ["192.0.2.1"], "two.example.test": ["192.0.2.2"] });
   let list = ["one.example.test"];
   names = new ExternalNames({ names: () => list, servers: [server.address] });
@@ -60,8 +60,10 @@ test("a new name is resolved within seconds of appearing, a removed one is forgo
   };
   await until(() => names!.nameOf("192.0.2.1") === "one.example.test");
   list = ["one.example.test", "two.example.test"];
+  names.namesChanged();
   await until(() => names!.nameOf("192.0.2.2") === "two.example.test");
   list = ["two.example.test"];
+  names.namesChanged();
   await until(() => names!.nameOf("192.0.2.1") === undefined);
 
   const bounded = new ExternalNames({ names: () => ["one.example.test", "two.example.test"], servers: [server.address], maxNames: 1 });
@@ -69,4 +71,17 @@ test("a new name is resolved within seconds of appearing, a removed one is forgo
   expect(bounded.nameOf("192.0.2.1")).toBe("one.example.test");
   expect(bounded.nameOf("192.0.2.2")).toBeUndefined();
   bounded.stop();
+});
+
+test("a change while a run is resolving the old set is resolved when that run ends", async () => {
+  server = await startTestDnsServer({ "one.example.test": ["192.0.2.1"], "two.example.test": ["192.0.2.2"] });
+  let list = ["one.example.test"];
+  names = new ExternalNames({ names: () => list, servers: [server.address] });
+  names.start(); // the first run is in flight
+  list = ["one.example.test", "two.example.test"];
+  names.namesChanged();
+  await names.refresh(); // the first run's promise
+  for (const end = Date.now() + 5000; names.nameOf("192.0.2.2") !== "two.example.test"; await Bun.sleep(20))
+    if (Date.now() > end) throw new Error("the new name was not resolved after the run in flight ended");
+  expect(names.nameOf("192.0.2.1")).toBe("one.example.test");
 });

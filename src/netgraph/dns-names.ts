@@ -39,9 +39,6 @@ export interface ExternalNamesOptions {
 
 /** Lookups in flight at once. */
 const CONCURRENCY = 8;
-/** How often the set of names is checked for a new one (resolved at once rather than at the next refresh). */
-const CHANGE_CHECK_MS = 2000;
-
 export class ExternalNames {
   private byIp = new Map<string, string>();
   /** Each name's addresses by family from its last answer (a family's are kept when a later lookup of it fails). */
@@ -49,6 +46,8 @@ export class ExternalNames {
   private readonly resolver: dns.promises.Resolver;
   private namesKey = "";
   private refreshing: Promise<void> | undefined;
+  /** namesChanged() came while a run was resolving the previous set: check again when it ends. */
+  private recheck = false;
   private timers: ReturnType<typeof setInterval>[] = [];
 
   constructor(private readonly opts: ExternalNamesOptions) {
@@ -65,18 +64,32 @@ export class ExternalNames {
   refresh(): Promise<void> {
     this.refreshing ??= this.resolveAll().finally(() => {
       this.refreshing = undefined;
+      if (!this.recheck) return;
+      this.recheck = false;
+      this.namesChanged();
     });
     return this.refreshing;
   }
 
+  /**
+   * The set of names may have changed (an ExternalName Service came, went or changed): a new set is
+   * resolved at once rather than at the next refresh. Calls while a run is resolving are checked when
+   * it ends. Does nothing before start().
+   */
+  namesChanged(): void {
+    if (this.timers.length === 0) return;
+    if (this.refreshing) {
+      this.recheck = true;
+      return;
+    }
+    if (this.opts.names().join("\n") !== this.namesKey) void this.refresh();
+  }
+
   start(): void {
     void this.refresh();
-    const check = setInterval(() => {
-      if (this.opts.names().join("\n") !== this.namesKey) void this.refresh();
-    }, CHANGE_CHECK_MS);
     const all = setInterval(() => void this.refresh(), this.opts.refreshMs ?? 60_000);
-    for (const t of [check, all]) t.unref?.();
-    this.timers = [check, all];
+    all.unref?.();
+    this.timers = [all];
   }
 
   stop(): void {

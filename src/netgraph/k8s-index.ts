@@ -234,6 +234,8 @@ export class KubeIndex {
   private readonly endpointServices = new Claims();
   /** ExternalName Service id → its DNS name. */
   private readonly externalNameOf = new Map<string, string>();
+  /** An ExternalName Service was indexed or removed since the last takeExternalNamesTouched(). */
+  private externalNamesTouched = false;
 
   get size(): number {
     return this.entries.size;
@@ -296,7 +298,10 @@ export class KubeIndex {
       entry.ips = serviceIps(raw);
       for (const ip of entry.ips) this.byIp.set(ip, { kind: "service", ref, id });
       const name = serviceExternalName(raw);
-      if (name) this.externalNameOf.set(id, name);
+      if (name) {
+        this.externalNameOf.set(id, name);
+        this.externalNamesTouched = true;
+      }
     } else {
       entry.ips = nodeAddresses(raw);
       const t: Target = { kind: "node", ref, id };
@@ -312,7 +317,7 @@ export class KubeIndex {
     const ref = resourceRefOf(r);
     const type = r.type?.type ?? "";
     const id = `${type}/${r.metadata?.namespace?.namespace.case === "kube" ? r.metadata.namespace.namespace.value.namespace : ""}/${ref.name}`;
-    if (type === SERVICE_TYPE) this.externalNameOf.delete(id);
+    if (type === SERVICE_TYPE && this.externalNameOf.delete(id)) this.externalNamesTouched = true;
     const e = this.entries.get(`${type}\n${id}`);
     if (!e) return;
     this.entries.delete(`${type}\n${id}`);
@@ -338,6 +343,13 @@ export class KubeIndex {
   /** The DNS names of the cluster's ExternalName Services (distinct, sorted). */
   externalNames(): string[] {
     return [...new Set(this.externalNameOf.values())].sort();
+  }
+
+  /** True once after an ExternalName Service was indexed or removed (its name set may have changed). */
+  takeExternalNamesTouched(): boolean {
+    const touched = this.externalNamesTouched;
+    this.externalNamesTouched = false;
+    return touched;
   }
 
   podByUid(uid: string): Target | undefined {
