@@ -285,12 +285,15 @@ int BPF_PROG(tp_btf__inet_sock_set_state_nested, struct sock *sk, int os, int ns
 
 /*
  * The last look at a socket (tcp_v4_destroy_sock, IPv6 too; after its close): an entry still in the
- * table means no state-change program handled the close. Measured on 6.18 (test/netgraph/
- * tcpflow-nested.test.ts with a classic perf probe on the same tracepoint): in some runs the
- * tracepoint fired for a whole timer tick's batch of closes (a perf counter on it saw every one) and
- * neither raw-tracepoint program ran for them, nor did the kernel count a recursion miss. That loss
- * is counted here (`lost` index TCPFLOW_LOST_UNSEEN_CLOSE) and its entry freed, instead of being
- * silent and leaking a table slot. Not reported as a CLOSE: the close's time and state are gone. A
+ * table means no state-change program handled the close. Measured on the 6.18 sandbox kernel of our
+ * CI (test/netgraph/tcpflow-nested.test.ts): in some runs the tracepoint fired for a whole timer
+ * tick's batch of closes (a perf counter on it saw every one) and neither raw-tracepoint program ran
+ * for them, nor did the kernel count a recursion miss. That kernel is patched: its bpf_trace_run*
+ * returns before the recursion check, silently, when current->tgid == 1 and the program was not
+ * loaded by PID 1 (bpf_prog_aux.init_owned, not in mainline), so a softirq that runs while PID 1 is
+ * the current task runs none of our programs. Whatever the cause, such a loss is counted here
+ * (`lost` index TCPFLOW_LOST_UNSEEN_CLOSE) and its entry freed, instead of being silent and
+ * leaking a table slot. Not reported as a CLOSE: the close's time and state are gone. A
  * close that was handled but whose entry's delete failed (-EBUSY, a nested socks update) is marked
  * `closed` and only freed. A close the kernel skipped and counted as a recursion miss is counted
  * again here, as is an unseen close of a passive child that was never a connection (closed from
