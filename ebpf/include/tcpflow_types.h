@@ -31,7 +31,10 @@
 #define TCPFLOW_LOST_RINGBUF 0
 #define TCPFLOW_LOST_TABLE 1
 #define TCPFLOW_LOST_RECOVERED 2 /* not a loss: state changes the nested program ran in place of the skipped main one */
-#define TCPFLOW_LOST_SLOTS 3
+/* a socket destroyed with its entry still in the table: the kernel ran neither state-change program
+ * for its close and counted no skip (see tcpflow.bpf.c, tp_btf__tcp_destroy_sock) */
+#define TCPFLOW_LOST_UNSEEN_CLOSE 3
+#define TCPFLOW_LOST_SLOTS 4
 
 struct tcpflow_event {
 	__u64 ts_ns;

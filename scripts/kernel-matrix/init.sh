@@ -88,8 +88,8 @@ run_execsnoop() { # step-name
   emit "$1" $rc /tmp/$1.res
 }
 
-# tcpflow, oomkill and procexit at once: 8 tracepoints (4 + 2 + 2), each program given something to see.
-# tcpflow attaches its two raw tracepoints (bpf_links, not perf events) first, so 6 perf events = all eight.
+# tcpflow, oomkill and procexit at once: 9 tracepoints (5 + 2 + 2), each program given something to see.
+# tcpflow attaches its three raw tracepoints (bpf_links, not perf events) first, so 6 perf events = all nine.
 run_programs() {
   "$AGENT" collect --collectors tcpflow,oomkill,procexit --duration 300s > /tmp/programs.out 2> /tmp/programs.err &
   pid=$!

@@ -253,7 +253,7 @@ Columns:
   execsnoop unavailable naming BTF, and \`collect --collectors execsnoop\` fails with that reason
   instead of loading.
 - **tcpflow**, **oomkill**, **procexit**: one agent start, \`collect --collectors
-  tcpflow,oomkill,procexit\`, loads the three CO-RE objects and holds all eight tracepoint
+  tcpflow,oomkill,procexit\`, loads the three CO-RE objects and holds all nine tracepoint
   attachments while the guest does something each must see, then stops on SIGINT and prints their
   records. **tcpflow** (\`sock:inet_sock_set_state\` as a raw tracepoint, \`sys_exit_accept\`,
   \`sys_exit_accept4\`):

@@ -31,14 +31,14 @@ export function registerTcpflowMetrics(registry: Registry = sharedRegistry): Tcp
     }),
     lost: new Counter({
       name: "antimetal_tcpflow_lost_total",
-      help: "TCP connection records the tcpflow eBPF program could not report (ringbuf_full: ring buffer had no room; table_full: socket table full or busy; recursion: state changes the kernel skipped because the program was already running on that CPU, less those the fallback program ran instead; an upper bound).",
+      help: "TCP connection records the tcpflow eBPF program could not report (ringbuf_full: ring buffer had no room; table_full: socket table full or busy; recursion: state changes the kernel skipped because the program was already running on that CPU, less those the fallback program ran instead; an upper bound; unseen_close: closes neither state-change program ran for although the kernel counted no skip, found when the socket was destroyed; an upper bound).",
       labelNames: ["reason"] as const,
       registers: [registry],
     }),
   };
   // Every series exists from the start (a loss counter that appears only after the first loss hides the "none yet").
   for (const kind of ["connect", "accept", "close"]) m.events.inc({ kind }, 0);
-  for (const reason of ["ringbuf_full", "table_full", "recursion"]) m.lost.inc({ reason }, 0);
+  for (const reason of ["ringbuf_full", "table_full", "recursion", "unseen_close"]) m.lost.inc({ reason }, 0);
   byRegistry.set(registry, m);
   return m;
 }

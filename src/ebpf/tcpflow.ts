@@ -20,7 +20,13 @@ import { type EbpfAssets, ebpfAssets } from "./assets.ts";
 import { UnavailableError } from "./execsnoop.ts";
 import { RecordError } from "./execsnoop-decode.ts";
 import { ebpfCapabilities, readKernelVersion } from "./features.ts";
-import { TCPFLOW_LOST_RECOVERED, TCPFLOW_LOST_RINGBUF, TCPFLOW_LOST_TABLE, TCPFLOW_RINGBUF_BYTES } from "./gen/tcpflow_types.ts";
+import {
+  TCPFLOW_LOST_RECOVERED,
+  TCPFLOW_LOST_RINGBUF,
+  TCPFLOW_LOST_TABLE,
+  TCPFLOW_LOST_UNSEEN_CLOSE,
+  TCPFLOW_RINGBUF_BYTES,
+} from "./gen/tcpflow_types.ts";
 import { type EbpfMetrics, registerEbpfMetrics } from "./metrics.ts";
 import { BpfObject } from "./object.ts";
 import { recursionLost } from "./prog-misses.ts";
@@ -32,6 +38,8 @@ export const TCPFLOW_PROGRAMS = [
   "tp_btf__inet_sock_set_state",
   // Runs only when the first is mid-run on the CPU below it (and so skipped this event): see tcpflow.bpf.c.
   "tp_btf__inet_sock_set_state_nested",
+  // Counts the closes neither of them ran for (an entry still in the table when the socket is destroyed).
+  "tp_btf__tcp_destroy_sock",
   "tracepoint__syscalls__sys_exit_accept4",
   "tracepoint__syscalls__sys_exit_accept",
 ] as const;
@@ -68,6 +76,12 @@ export interface TcpflowStats {
   lostRecursion: bigint;
   /** State changes the nested program handled because the kernel skipped the main program for them. */
   recovered: bigint;
+  /**
+   * Closes no state-change program ran for, found when the socket was destroyed (the kernel skipped both
+   * programs without counting a recursion miss; see tcpflow.bpf.c). An upper bound: a skip already in
+   * lostRecursion is counted here again.
+   */
+  lostUnseenClose: bigint;
   rejected: number;
 }
 
@@ -86,6 +100,7 @@ export class TcpflowCollector {
     lostTableFull: 0n,
     lostRecursion: 0n,
     recovered: 0n,
+    lostUnseenClose: 0n,
     rejected: 0,
   };
   private unpublished = { connect: 0, accept: 0, close: 0 };
@@ -204,6 +219,10 @@ export class TcpflowCollector {
       if (table > this.counts.lostTableFull) this.metrics.lost.inc({ reason: "table_full" }, Number(table - this.counts.lostTableFull));
       this.counts.lostRingbufFull = full;
       this.counts.lostTableFull = table;
+      const unseen = obj.percpuU64Sum("lost", TCPFLOW_LOST_UNSEEN_CLOSE);
+      if (unseen > this.counts.lostUnseenClose)
+        this.metrics.lost.inc({ reason: "unseen_close" }, Number(unseen - this.counts.lostUnseenClose));
+      this.counts.lostUnseenClose = unseen;
       // Every program's skipped runs (the nested program's too) less the ones it ran in place of the main program.
       const { lost: skipped, recovered } = recursionLost(this.tracer.programIds(), () => obj.percpuU64Sum("lost", TCPFLOW_LOST_RECOVERED));
       this.counts.recovered = recovered;
@@ -235,6 +254,7 @@ export class TcpflowCollector {
         closes: s.closes,
         lost: String(s.lostRingbufFull + s.lostTableFull),
         skipped: String(s.lostRecursion),
+        unseenCloses: String(s.lostUnseenClose),
         rejected: s.rejected,
       },
       "tcpflow detached",

@@ -74,7 +74,7 @@ test("both state-change programs are attached, every close is reported once, bot
     await c.stop();
   }
   const s = c.stats();
-  const lost = s.lostRingbufFull + s.lostTableFull + s.lostRecursion;
+  const lost = s.lostRingbufFull + s.lostTableFull + s.lostRecursion + s.lostUnseenClose;
   // Two ends per connection, each reported exactly once (a recovered event is not reported twice).
   expect([...closes.values()].every((n) => n === 2)).toBe(true);
   expect(BigInt(2 * closes.size) + lost).toBeGreaterThanOrEqual(BigInt(2 * N));
@@ -194,9 +194,13 @@ test("state changes the kernel skipped for the main program (softirq closes nest
   expect(s.recovered).toBeGreaterThan(0n);
   expect(s.recovered).toBeLessThanOrEqual(mainMisses);
   // Every held connect ended in exactly one failed close: reported (the recovered ones too), or
-  // counted as lost; never twice.
+  // counted as lost; never twice. The held sockets are destroyed when the fixture exits, so a close
+  // the kernel ran neither program for (and counted no skip: seen on 6.18, a timer tick's batch, see
+  // tcpflow.bpf.c) is counted by then as an unseen close.
   expect(failed).toBeLessThanOrEqual(made.held);
-  expect(BigInt(failed) + s.lostRingbufFull + s.lostTableFull + s.lostRecursion).toBeGreaterThanOrEqual(BigInt(made.held));
+  expect(BigInt(failed) + s.lostRingbufFull + s.lostTableFull + s.lostRecursion + s.lostUnseenClose).toBeGreaterThanOrEqual(
+    BigInt(made.held),
+  );
   // What was skipped and not recovered is what the recursion count says (the fallback's own skips included).
   expect(s.lostRecursion).toBe(mainMisses + nestedMisses - s.recovered);
 }, 120_000);

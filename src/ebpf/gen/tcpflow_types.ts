@@ -19,7 +19,8 @@ export const TCPFLOW_F_IDENT = 4;
 export const TCPFLOW_LOST_RINGBUF = 0;
 export const TCPFLOW_LOST_TABLE = 1;
 export const TCPFLOW_LOST_RECOVERED = 2;
-export const TCPFLOW_LOST_SLOTS = 3;
+export const TCPFLOW_LOST_UNSEEN_CLOSE = 3;
+export const TCPFLOW_LOST_SLOTS = 4;
 
 const utf8 = new TextDecoder("utf-8", { fatal: false });
 
