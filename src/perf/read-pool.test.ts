@@ -29,6 +29,11 @@ afterEach(() => {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
+/** Waits until `ok` holds (a Worker start can take hundreds of ms on a loaded machine), failing after 10 s. */
+async function until(what: string, ok: () => boolean): Promise<void> {
+  for (const end = Date.now() + 10_000; !ok(); await Bun.sleep(10)) if (Date.now() > end) throw new Error(`not within 10 s: ${what}`);
+}
+
 function tree(): { dir: string; hung: (name: string) => string; file: (name: string, text: string) => string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "read-pool-"));
   dirs.push(dir);
@@ -78,7 +83,7 @@ test("an owner with too many stuck calls gets an error at once naming them; othe
     const b = t.hung("b");
     void pool.run(blockingRead(a), "filesystem").catch(() => undefined);
     void pool.run(blockingRead(b), "filesystem").catch(() => undefined);
-    await Bun.sleep(250);
+    await until("both reads stuck", () => pool.threads().stuck === 2);
     const err = (await pool.run<string>(blockingRead(t.file("c", "x")), "filesystem").catch((e: ReadError) => e)) as ReadError;
     expect(err.code).toBe("ESTUCK");
     expect(err.message).toBe(`${t.dir}/c: not read, 2 earlier reads are stuck (${a}, ${b})`);
@@ -93,7 +98,8 @@ test("past the overall stuck cap no thread is added; queued calls are dropped wh
   const pool = new ReadPool({ size: 1, stuckAfterMs: 50, maxStuck: 1, maxStuckPerOwner: 10 });
   try {
     void pool.run(blockingRead(t.hung("a")), "x").catch(() => undefined);
-    await Bun.sleep(250);
+    await until("the read stuck", () => pool.threads().stuck === 1);
+    await Bun.sleep(200); // time for a replacement thread to start, were one started
     // one stuck thread is the cap: no replacement is started, so later calls wait in the queue
     expect(pool.threads()).toEqual({ live: 0, stuck: 1 });
     const err = (await pool
