@@ -16,7 +16,7 @@ import { afterAll, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { pluginsFor } from "../../scripts/build-plugins.ts";
+import { bundleWithPlugins, runJson } from "../helpers/plugin-bundle.ts";
 
 const root = path.join(import.meta.dir, "../..");
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "descriptor-bundle-"));
@@ -26,44 +26,31 @@ test("bundled with the binary's plugins, every descriptor is the source's and de
   const gen = path.join(root, "src/proto/gen");
   const pbFiles = (fs.readdirSync(gen, { recursive: true, encoding: "utf8" }) as string[]).filter((f) => f.endsWith("_pb.ts")).sort();
   expect(pbFiles.length).toBeGreaterThan(20);
-  const entry = path.join(dir, "entry.ts");
-  fs.writeFileSync(
-    entry,
-    [
-      ...pbFiles.map((f, i) => `import * as m${i} from ${JSON.stringify(path.join(gen, f))};`),
-      `const mods = [${pbFiles.map((_, i) => `m${i}`).join(", ")}];`,
-      "const files = new Map();",
-      "const add = (f) => { if (files.has(f.name)) return; files.set(f.name, f); for (const d of f.dependencies) add(d); };",
-      "for (const m of mods) for (const [k, v] of Object.entries(m)) if (k.startsWith('file_')) add(v);",
-      "const opt = (o) => (o ? JSON.stringify(o, (k, v) => (typeof v === 'bigint' ? String(v) : v instanceof Uint8Array ? [...v] : v)) : undefined);",
-      "const field = (f) => ({ name: f.name, number: f.number, kind: f.fieldKind, scalar: f.scalar, listKind: f.listKind, mapKind: f.mapKind, mapKey: f.mapKey,",
-      "  json: f.jsonName, local: f.localName, presence: f.presence, packed: f.packed, oneof: f.oneof?.name, message: f.message?.typeName, enum: f.enum?.typeName,",
-      "  dflt: String(f.getDefaultValue?.()), delimited: f.delimitedEncoding, longAsString: f.longAsString, deprecated: f.deprecated, options: opt(f.proto.options) });",
-      "const message = (d) => ({ name: d.typeName, fields: d.fields.map(field), oneofs: d.oneofs.map((o) => [o.name, o.fields.map((f) => f.name)]),",
-      "  nested: d.nestedMessages.map(message), enums: d.nestedEnums.map(enumOf), deprecated: d.deprecated, options: opt(d.proto.options) });",
-      "const enumOf = (e) => ({ name: e.typeName, open: e.open, values: e.values.map((v) => [v.name, v.number, v.localName]), prefix: e.sharedPrefix });",
-      "const out = [...files.values()].sort((a, b) => a.name.localeCompare(b.name)).map((f) => ({ name: f.name, edition: f.edition,",
-      "  deps: f.dependencies.map((d) => d.name), messages: f.messages.map(message), enums: f.enums.map(enumOf),",
-      "  services: f.services.map((s) => ({ name: s.typeName, methods: s.methods.map((m) => [m.name, m.methodKind, m.input.typeName, m.output.typeName, m.idempotency]) })),",
-      "  extensions: f.extensions.map((x) => [x.typeName, x.number]), options: opt(f.proto.options) }));",
-      "console.log(JSON.stringify(out));",
-    ].join("\n"),
-  );
-  const outdir = path.join(dir, "out");
-  const built = await Bun.build({ entrypoints: [entry], outdir, target: "bun", format: "esm", plugins: pluginsFor("x64").slice(1) });
-  expect(built.success).toBe(true);
-  const bundle = fs.readFileSync(path.join(outdir, "entry.js"), "utf8");
+  const b = await bundleWithPlugins(dir, [
+    ...pbFiles.map((f, i) => `import * as m${i} from ${JSON.stringify(path.join(gen, f))};`),
+    `const mods = [${pbFiles.map((_, i) => `m${i}`).join(", ")}];`,
+    "const files = new Map();",
+    "const add = (f) => { if (files.has(f.name)) return; files.set(f.name, f); for (const d of f.dependencies) add(d); };",
+    "for (const m of mods) for (const [k, v] of Object.entries(m)) if (k.startsWith('file_')) add(v);",
+    "const opt = (o) => (o ? JSON.stringify(o, (k, v) => (typeof v === 'bigint' ? String(v) : v instanceof Uint8Array ? [...v] : v)) : undefined);",
+    "const field = (f) => ({ name: f.name, number: f.number, kind: f.fieldKind, scalar: f.scalar, listKind: f.listKind, mapKind: f.mapKind, mapKey: f.mapKey,",
+    "  json: f.jsonName, local: f.localName, presence: f.presence, packed: f.packed, oneof: f.oneof?.name, message: f.message?.typeName, enum: f.enum?.typeName,",
+    "  dflt: String(f.getDefaultValue?.()), delimited: f.delimitedEncoding, longAsString: f.longAsString, deprecated: f.deprecated, options: opt(f.proto.options) });",
+    "const message = (d) => ({ name: d.typeName, fields: d.fields.map(field), oneofs: d.oneofs.map((o) => [o.name, o.fields.map((f) => f.name)]),",
+    "  nested: d.nestedMessages.map(message), enums: d.nestedEnums.map(enumOf), deprecated: d.deprecated, options: opt(d.proto.options) });",
+    "const enumOf = (e) => ({ name: e.typeName, open: e.open, values: e.values.map((v) => [v.name, v.number, v.localName]), prefix: e.sharedPrefix });",
+    "const out = [...files.values()].sort((a, b) => a.name.localeCompare(b.name)).map((f) => ({ name: f.name, edition: f.edition,",
+    "  deps: f.dependencies.map((d) => d.name), messages: f.messages.map(message), enums: f.enums.map(enumOf),",
+    "  services: f.services.map((s) => ({ name: s.typeName, methods: s.methods.map((m) => [m.name, m.methodKind, m.input.typeName, m.output.typeName, m.idempotency]) })),",
+    "  extensions: f.extensions.map((x) => [x.typeName, x.number]), options: opt(f.proto.options) }));",
+    "console.log(JSON.stringify(out));",
+  ]);
+  const bundle = b.text;
   expect(bundle).not.toContain('"google/protobuf/descriptor.proto"');
   expect(bundle).toContain("decodeFileDescriptorProto");
 
-  const run = async (script: string) => {
-    const p = Bun.spawn([process.execPath, script], { stdout: "pipe", stderr: "pipe" });
-    const [text, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
-    expect(await p.exited, err).toBe(0);
-    return JSON.parse(text) as Array<{ name: string; messages: unknown[] }>;
-  };
-  const fromSource = await run(entry);
-  const fromBundle = await run(path.join(outdir, "entry.js"));
+  const fromSource = await runJson<Array<{ name: string; messages: unknown[] }>>(b.entry);
+  const fromBundle = await runJson<Array<{ name: string; messages: unknown[] }>>(b.bundled);
   expect(fromBundle).toEqual(fromSource);
   // the comparison is of the whole graph: the agent's files and the well-known types they import
   const names = fromSource.map((f) => f.name);
