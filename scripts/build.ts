@@ -64,7 +64,7 @@ async function arm64Runtime(): Promise<string> {
 for (const arch of arches) {
   const outfile = join(root, "dist", arch === "x64" ? "antimetal-agent" : "antimetal-agent-arm64");
   const result = await Bun.build({
-    entrypoints: [join(root, "src/main.ts"), ...WORKERS.map((w) => join(root, w))],
+    entrypoints: [join(root, "src/entry.ts"), ...WORKERS.map((w) => join(root, w))],
     compile: {
       target: arch === "x64" ? "bun-linux-x64-baseline" : "bun-linux-arm64",
       outfile,

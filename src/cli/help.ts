@@ -53,7 +53,9 @@ export function commandHelp(command: Command | "version"): string {
     const spec: OptionSpec = OPTIONS[k];
     const range = durationRange(spec.schema);
     const rangeNote = range ? `; ${rangeText(range)}` : "";
-    lines.push(`${left[i]!.padEnd(width)}${spec.help} (default ${defaultText(k)}${rangeNote}; env ${envNames(k).join(", ")})`);
+    const env = envNames(k);
+    const envNote = env.length > 0 ? `; env ${env.join(", ")}` : "; flag only";
+    lines.push(`${left[i]!.padEnd(width)}${spec.help} (default ${defaultText(k)}${rangeNote}${envNote})`);
   });
   lines.push(`  -h, --help`.padEnd(width) + "show this help");
   return lines.join("\n") + "\n";

@@ -30,6 +30,7 @@ import type { CollectorRegistry } from "../perf/registry.ts";
 import type { MetricsRouter } from "../perf/router.ts";
 import { type BuiltOnStart, buildOnStart, startInBackground } from "../runtime/background.ts";
 import type { Component } from "../runtime/component.ts";
+import { jitAtStart } from "../runtime/jit.ts";
 import { Lifecycle } from "../runtime/lifecycle.ts";
 import { onReloadSignal, onShutdownSignal } from "../runtime/signals.ts";
 import { createHttpComponent } from "../server/http.ts";
@@ -79,7 +80,13 @@ export async function runCommand(ctx: CommandContext): Promise<number> {
   // A bad certificate, key or web config is a startup error (exit 2) naming the file, before anything listens.
   const metricsSecurity = await metricsListenerSecurity(config, logger);
   registerSelfMetrics(buildInfo, Date.now(), (message) => logger.warn(message));
-  logger.info({ version: buildInfo.version, revision: buildInfo.revision, pid: process.pid }, "starting antimetal-agent");
+  const jit = jitAtStart();
+  logger.info({ version: buildInfo.version, revision: buildInfo.revision, pid: process.pid, jit: jit.tiers }, "starting antimetal-agent");
+  if (jit.applied && jit.tiers !== config.jit)
+    logger.warn(
+      { jit: jit.tiers, requested: config.jit, reason: jit.note ?? "--jit was not read at startup" },
+      "JIT tiers differ from --jit",
+    );
 
   let lifecycle: Lifecycle | undefined;
   // Host metrics join the self metrics on /metrics once the collectors are built.
