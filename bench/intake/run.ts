@@ -21,10 +21,12 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { DEFAULT_JIT_TIERS, jitEnv } from "../../src/runtime/jit.ts";
 import { IntakeServer, makePki, ROOT } from "../../test/intake/harness.ts";
 
 const { values: a } = parseArgs({ options: { n: { type: "string", default: "50000" }, runs: { type: "string", default: "3" } } });
 const n = Number(a.n);
+const AGENT_JIT_ENV = jitEnv(DEFAULT_JIT_TIERS);
 const runs = Number(a.runs);
 const bun = path.join(ROOT, "node_modules/.bin/bun");
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
@@ -93,7 +95,8 @@ try {
           }
           // server CPU is read around the whole run; for the agent, the drain phase is what it reports
           const s0 = procCpuMs(srv.proc.pid!);
-          const p = spawnSync(bun, args, { encoding: "utf8", maxBuffer: 64 << 20 });
+          // the agent's code under the compiled binary's default JIT tiers (run --jit); the bare client keeps Bun's own
+          const p = spawnSync(bun, args, { encoding: "utf8", maxBuffer: 64 << 20, env: { ...process.env, ...AGENT_JIT_ENV } });
           const s1 = procCpuMs(srv.proc.pid!);
           rmSync(dir, { recursive: true, force: true });
           if (p.status !== 0) throw new Error(`agent run failed: ${p.stderr}`);
@@ -160,6 +163,11 @@ console.log(
       objectBytes: 1024,
       transport: "gRPC client stream over TLS (loopback) to test/intake-server (Node grpc-js, strict validation)",
       loadAverage: (await Bun.file("/proc/loadavg").text()).trim(),
+      agentJit: {
+        tiers: DEFAULT_JIT_TIERS,
+        env: AGENT_JIT_ENV,
+        note: "the agent runs under the binary's default run --jit; the baseline under Bun's default (every tier)",
+      },
       agent: {
         ...agent,
         note: "delta path: N deltas written to the outbox (SQLite file) during an outage; from the end of the outage to an empty outbox (sent, DeltaResponse OK, confirmed); RSS includes the writer in the same process",

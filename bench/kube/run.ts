@@ -26,6 +26,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { decodeEnvelope, findLen, getString } from "../../src/kube/pb.ts";
+import { DEFAULT_JIT_TIERS, jitEnv } from "../../src/runtime/jit.ts";
 import { type KubeTestEnv, startKubeTestEnv } from "../../test/helpers/kube-testenv.ts";
 import { churn, growthMiBPerHour, procStatus, sampleRss, startWholeAgent } from "./whole-agent.ts";
 
@@ -95,6 +96,8 @@ try {
     const proc = Bun.spawn([...nice, process.execPath, ...extra, path.join(import.meta.dir, "agent.ts"), env.kubeconfigPath, dir], {
       stdout: "pipe",
       stderr: "inherit",
+      // the controller's code under the compiled binary's default JIT tiers (run --jit)
+      env: { ...process.env, ...jitEnv(DEFAULT_JIT_TIERS) },
     });
     const lines: Array<Record<string, any>> = [];
     void (async () => {
@@ -380,6 +383,7 @@ try {
   }
   const result = {
     bench: "kube",
+    controllerJit: { tiers: DEFAULT_JIT_TIERS, note: "bench/kube/agent.ts runs under the binary's default run --jit" },
     ...(AGENT_NICE === undefined ? {} : { controllerNice: AGENT_NICE }),
     loadAverage: fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).map(Number),
     machine: { cpus: os.cpus().length, kernel: os.release() },
