@@ -8,7 +8,7 @@
 // pair ids that unpack exactly up to the largest ids.
 
 import { describe, expect, test } from "bun:test";
-import { KeyIds, packPair, pairA, pairB, pairType } from "./key-ids.ts";
+import { KeyIds, PairCounts, packPair, pairA, pairB, pairType } from "./key-ids.ts";
 
 describe("KeyIds", () => {
   test("the same key gets the same id while it is retained; released to zero it is dropped and its id reused", () => {
@@ -78,5 +78,45 @@ describe("pair ids", () => {
     }
     expect(packPair(0, 1, 2)).not.toBe(packPair(0, 2, 1));
     expect(packPair(0, 1, 2)).not.toBe(packPair(1, 1, 2));
+  });
+});
+
+describe("PairCounts", () => {
+  test("matches a Map under random sets and deletes, through growth and shrinking", () => {
+    const counts = new PairCounts();
+    const ref = new Map<number, number>();
+    let seed = 42;
+    const rnd = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    // few distinct ends: many pairs share a home slot's neighbourhood, so deletes shift chains
+    const pair = () => packPair(rnd(6), rnd(300), rnd(40));
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 20_000; i++) {
+        const p = pair();
+        if (rnd(3) === 0) expect(counts.delete(p)).toBe(ref.delete(p));
+        else {
+          const n = 1 + rnd(5);
+          counts.set(p, n);
+          ref.set(p, n);
+        }
+      }
+      expect(counts.size).toBe(ref.size);
+      for (const [p, n] of ref) expect(counts.get(p)).toBe(n);
+      for (let i = 0; i < 2000; i++) {
+        const p = pair();
+        expect(counts.has(p)).toBe(ref.has(p));
+        expect(counts.get(p)).toBe(ref.get(p) ?? 0);
+      }
+      // drain most of it (shrinks), then the next round grows it again
+      for (const p of [...ref.keys()].slice(0, Math.floor(ref.size * 0.95))) {
+        expect(counts.delete(p)).toBe(true);
+        ref.delete(p);
+      }
+      expect(counts.size).toBe(ref.size);
+      for (const [p, n] of ref) expect(counts.get(p)).toBe(n);
+    }
+    expect(() => counts.set(packPair(0, 1, 1), 0)).toThrow();
   });
 });

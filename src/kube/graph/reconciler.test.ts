@@ -83,6 +83,16 @@ describe("GraphReconciler", () => {
       expect(store.getResource(refFromKey(p0)).metadata?.zone).toBe("z2");
       expect(rec.pairCount()).toBe(10);
 
+      // a pod on a node that appears after it: written without a zone, rewritten with the node's
+      rec.apply([up(obj("Pod", "ns", "late", "21", { node: "n3", owner: "rs" }))]);
+      expect(store.getResource(refFromKey(key("Pod", "ns", "late"))).metadata?.zone).toBe("");
+      rec.apply([up(obj("Node", "", "n3", "22", { zone: "z3" }))]);
+      expect(store.getResource(refFromKey(key("Pod", "ns", "late"))).metadata?.zone).toBe("z3");
+      rec.apply([up(obj("Node", "", "n3", "23", { zone: "z4" }))]);
+      expect(store.getResource(refFromKey(key("Pod", "ns", "late"))).metadata?.zone).toBe("z4");
+      expect(store.getResource(refFromKey(p0)).metadata?.zone).toBe("z2");
+      rec.apply([del("Pod", "ns/late"), del("Node", "n3")]);
+
       // the owner goes and comes back: the pods' Owns pairs are written again with it
       rec.apply([del("ReplicaSet", "ns/rs")]);
       expect(rels(p0).some((x) => x.startsWith("kubernetes.v1.OwnedBy"))).toBe(false);

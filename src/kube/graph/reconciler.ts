@@ -39,16 +39,11 @@ import {
   relationshipsOf,
   toResource,
 } from "./convert.ts";
-import { KeyIds, packPair, pairA, pairB, pairType } from "./key-ids.ts";
-
-interface Known {
-  /** Pair ids (key-ids.ts) of what the object implied. */
-  pairs: number[];
-  nodeName?: string;
-}
+import { KeyIds, PairCounts, packPair, pairA, pairB, pairType } from "./key-ids.ts";
 
 const PAIR_TYPES = Object.keys(PAIRS) as PairType[];
 const PAIR_INDEX = new Map(PAIR_TYPES.map((t, i) => [t, i]));
+const CONTAINS = PAIR_INDEX.get("C")!;
 
 const PRED_TO_PAIR = new Map<string, { t: PairType; forward: boolean }>();
 for (const [t, [fwd, inv]] of Object.entries(PAIRS) as Array<[PairType, readonly [string, string]]>) {
@@ -62,15 +57,16 @@ export class GraphReconciler {
    * pair with a reference count, and by each end of a pending write.
    */
   private readonly ids = new KeyIds();
-  /** resource key id -> what that object implied. */
-  private readonly known = new Map<number, Known>();
+  /** resource key id -> the pair ids that object implied. */
+  private readonly known = new Map<number, number[]>();
   /** pair id -> how many objects imply it. */
-  private readonly refcount = new Map<number, number>();
-  /** resource key id -> pairs implied by *other* objects that touch it. */
+  private readonly refcount = new PairCounts();
+  /**
+   * resource key id -> pairs implied by *other* objects that touch it (a node's: its pods' Contains
+   * pairs, which is how the pods on a node are found when its region/zone changes).
+   */
   private readonly foreign = new Map<number, Set<number>>();
   private readonly nodeLoc = new Map<string, Location>();
-  /** node name -> key ids of pods on it. */
-  private readonly nodePods = new Map<string, Set<number>>();
   private readonly hubs: Set<string>;
 
   constructor(
@@ -165,7 +161,7 @@ export class GraphReconciler {
   }
 
   private inc(p: number, source: number): void {
-    const n = this.refcount.get(p) ?? 0;
+    const n = this.refcount.get(p);
     this.refcount.set(p, n + 1);
     if (n === 0) {
       this.retainEnds(p);
@@ -180,7 +176,7 @@ export class GraphReconciler {
   }
 
   private dec(p: number, source: number, sourceDeleted: boolean): void {
-    const n = this.refcount.get(p) ?? 0;
+    const n = this.refcount.get(p);
     if (n > 1) {
       this.refcount.set(p, n - 1);
       return;
@@ -208,7 +204,7 @@ export class GraphReconciler {
     this.store.updateResource(toResource(this.cluster, obj, loc));
     const key = this.ids.intern(objectKeyOf(this.cluster, obj));
     const prev = this.known.get(key);
-    const before = new Set(prev?.pairs ?? []);
+    const before = new Set(prev ?? []);
     const pairs = d.pairs.map((p) => this.pairId(p));
     const after = new Set(pairs);
     for (const p of before) if (!after.has(p)) this.dec(p, key, false);
@@ -220,27 +216,22 @@ export class GraphReconciler {
       const f = this.foreign.get(key);
       if (f) for (const p of f) this.setPending(p, true);
     }
-    this.known.set(key, { pairs, nodeName: d.nodeName });
-    if (obj.spec.kind === "Pod" && prev?.nodeName !== d.nodeName) {
-      if (prev?.nodeName) this.nodePods.get(prev.nodeName)?.delete(key);
-      if (d.nodeName) {
-        let s = this.nodePods.get(d.nodeName);
-        if (!s) this.nodePods.set(d.nodeName, (s = new Set()));
-        s.add(key);
-      }
-    }
+    this.known.set(key, pairs);
     if (obj.spec.kind === "Node") {
       const loc = labelLocation(obj.meta.labels);
       const old = this.nodeLoc.get(obj.meta.name);
       this.nodeLoc.set(obj.meta.name, loc);
-      if (!old ? loc.region || loc.zone : old.region !== loc.region || old.zone !== loc.zone) this.relocatePods(obj.meta.name, loc);
+      if (!old ? loc.region || loc.zone : old.region !== loc.region || old.zone !== loc.zone) this.relocatePods(key, loc);
     }
   }
 
-  private relocatePods(node: string, loc: Location): void {
-    const pods = this.nodePods.get(node);
-    if (!pods) return;
-    for (const podId of pods) {
+  /** Rewrites the region/zone of the pods on a node: the objects of its Contains pairs (only pods imply those). */
+  private relocatePods(node: number, loc: Location): void {
+    const pairs = this.foreign.get(node);
+    if (!pairs) return;
+    for (const p of pairs) {
+      if (pairType(p) !== CONTAINS || pairA(p) !== node) continue;
+      const podId = pairB(p);
       try {
         const r = this.store.getResource(refFromKey(this.ids.key(podId)));
         if (!r.metadata) continue;
@@ -264,9 +255,8 @@ export class GraphReconciler {
     const id = this.ids.lookup(key);
     const prev = id === undefined ? undefined : this.known.get(id);
     if (id !== undefined && prev) {
-      for (const p of prev.pairs) this.dec(p, id, true);
+      for (const p of prev) this.dec(p, id, true);
       this.known.delete(id);
-      if (prev.nodeName) this.nodePods.get(prev.nodeName)?.delete(id);
       this.ids.release(id);
     }
     if (spec.kind === "Node") {
