@@ -237,7 +237,9 @@ export class Reflector {
 
   private async list(signal: AbortSignal): Promise<void> {
     const started = performance.now();
-    const seen = new Set<string>();
+    // keys listed, to find the vanished ones; on a first list (empty cache) every key is new and none
+    // can have vanished, so no set (10k pods: ~1 MB held until the list ends)
+    const seen = this.cache.size > 0 ? new Set<string>() : undefined;
     const limit = this.o.pageSize ?? 500;
     let cont = "";
     let rv = "";
@@ -259,7 +261,7 @@ export class Reflector {
       for (const item of page.items) {
         const obj = this.toObject(item);
         count++;
-        seen.add(obj.key);
+        seen?.add(obj.key);
         if (this.cache.get(obj.key) === cachedRv(obj.meta.resourceVersion)) continue;
         if (!this.remember(obj.key, obj.meta.resourceVersion)) continue;
         events.push({ type: "upsert", obj });
@@ -269,10 +271,12 @@ export class Reflector {
         }
       }
     } while (cont && !signal.aborted);
-    for (const key of [...this.cache.keys()]) {
-      if (!seen.has(key)) {
-        this.forget(key);
-        events.push({ type: "delete", spec: this.o.spec, key });
+    if (seen) {
+      for (const key of [...this.cache.keys()]) {
+        if (!seen.has(key)) {
+          this.forget(key);
+          events.push({ type: "delete", spec: this.o.spec, key });
+        }
       }
     }
     if (events.length) await this.deliver(events);
