@@ -15,7 +15,8 @@
  *    changed objects (by resourceVersion) are emitted, and vanished ones become deletes, so a
  *    relist after an apiserver restart uploads nothing that did not change.
  *  - The cache holds only key -> resourceVersion (object bytes go straight to the graph), within a
- *    per-kind byte budget.
+ *    per-kind byte budget; a resourceVersion that is a plain decimal (etcd's revisions) is kept as a
+ *    number (no string per object).
  *  - Object bytes are passed through as received, with metadata.managedFields removed on the wire.
  */
 
@@ -96,12 +97,34 @@ class GoneError extends Error {
   }
 }
 
+/** A resourceVersion as the cache keeps it: see cachedRv. */
+type CachedRv = string | number;
+
+/** Plain decimals a double holds exactly: the same string comes back from the number. */
+const PLAIN_DECIMAL = /^[1-9][0-9]{0,14}$/;
+
+/**
+ * The cache's form of a resourceVersion: a plain decimal as a number, anything else (the value is
+ * opaque to clients) as the string. One-to-one, so two resourceVersions are equal iff their forms are.
+ */
+export function cachedRv(rv: string): CachedRv {
+  return PLAIN_DECIMAL.test(rv) ? Number(rv) : rv;
+}
+
+/** Length of the resourceVersion string a cached form stands for (the budget counts the strings). */
+function rvLength(v: CachedRv): number {
+  if (typeof v === "string") return v.length;
+  let digits = 1;
+  while (v >= 10 ** digits) digits++;
+  return digits;
+}
+
 export function objectKey(meta: ObjectMeta): string {
   return meta.namespace ? `${meta.namespace}/${meta.name}` : meta.name;
 }
 
 export class Reflector {
-  private readonly cache = new Map<string, string>();
+  private readonly cache = new Map<string, CachedRv>();
   private cacheBytes = 0;
   private lastRV = "";
   private abort = new AbortController();
@@ -190,7 +213,7 @@ export class Reflector {
           // mark every object unseen (keeping the keys, so vanished ones still become deletes): the
           // relist after the backoff offers every object to the graph again
           for (const [key, rv] of this.cache) {
-            this.cacheBytes -= 2 * rv.length;
+            this.cacheBytes -= 2 * rvLength(rv);
             this.cache.set(key, "");
           }
           needList = true;
@@ -214,7 +237,9 @@ export class Reflector {
 
   private async list(signal: AbortSignal): Promise<void> {
     const started = performance.now();
-    const seen = new Set<string>();
+    // keys listed, to find the vanished ones; on a first list (empty cache) every key is new and none
+    // can have vanished, so no set (10k pods: ~1 MB held until the list ends)
+    const seen = this.cache.size > 0 ? new Set<string>() : undefined;
     const limit = this.o.pageSize ?? 500;
     let cont = "";
     let rv = "";
@@ -236,8 +261,8 @@ export class Reflector {
       for (const item of page.items) {
         const obj = this.toObject(item);
         count++;
-        seen.add(obj.key);
-        if (this.cache.get(obj.key) === obj.meta.resourceVersion) continue;
+        seen?.add(obj.key);
+        if (this.cache.get(obj.key) === cachedRv(obj.meta.resourceVersion)) continue;
         if (!this.remember(obj.key, obj.meta.resourceVersion)) continue;
         events.push({ type: "upsert", obj });
         if (events.length >= 256) {
@@ -246,10 +271,12 @@ export class Reflector {
         }
       }
     } while (cont && !signal.aborted);
-    for (const key of [...this.cache.keys()]) {
-      if (!seen.has(key)) {
-        this.forget(key);
-        events.push({ type: "delete", spec: this.o.spec, key });
+    if (seen) {
+      for (const key of [...this.cache.keys()]) {
+        if (!seen.has(key)) {
+          this.forget(key);
+          events.push({ type: "delete", spec: this.o.spec, key });
+        }
       }
     }
     if (events.length) await this.deliver(events);
@@ -275,7 +302,7 @@ export class Reflector {
 
   private remember(key: string, rv: string): boolean {
     const prev = this.cache.get(key);
-    const delta = prev === undefined ? 2 * (key.length + rv.length) + 64 : 2 * (rv.length - prev.length);
+    const delta = prev === undefined ? 2 * (key.length + rv.length) + 64 : 2 * (rv.length - rvLength(prev));
     if (prev === undefined && this.cacheBytes + delta > this.budget) {
       this.meter.dropped("over_budget");
       if (!this.overBudgetLogged) {
@@ -284,7 +311,7 @@ export class Reflector {
       }
       return false;
     }
-    this.cache.set(key, rv);
+    this.cache.set(key, cachedRv(rv));
     this.cacheBytes += delta;
     this.meter.depth(this.cacheBytes);
     return true;
@@ -294,7 +321,7 @@ export class Reflector {
     const prev = this.cache.get(key);
     if (prev === undefined) return;
     this.cache.delete(key);
-    this.cacheBytes -= 2 * (key.length + prev.length) + 64;
+    this.cacheBytes -= 2 * (key.length + rvLength(prev)) + 64;
     this.meter.depth(this.cacheBytes);
   }
 
@@ -354,7 +381,7 @@ export class Reflector {
       case "MODIFIED": {
         const obj = this.toObject(inner);
         this.lastRV = obj.meta.resourceVersion || this.lastRV;
-        if (this.cache.get(obj.key) === obj.meta.resourceVersion) return undefined;
+        if (this.cache.get(obj.key) === cachedRv(obj.meta.resourceVersion)) return undefined;
         if (!this.remember(obj.key, obj.meta.resourceVersion)) return undefined;
         return { type: "upsert", obj };
       }

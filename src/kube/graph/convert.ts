@@ -7,8 +7,8 @@
 /**
  * Kubernetes object -> resource.v1.Resource, and the relationships the object implies, as in the
  * original's generate.go (section 3.3 of the fact sheet) plus the kinds and edges added here.
- * Relationships come in pairs (forward + inverse predicate) and are identified by a compact
- * string so the reconciler can diff and refcount them cheaply.
+ * Relationships come in pairs (forward + inverse predicate), each named by its type and its two
+ * ends' keys; the reconciler packs them into numbers (key-ids.ts) to diff and refcount them.
  */
 
 import { create } from "@bufbuild/protobuf";
@@ -40,17 +40,12 @@ export const PAIRS = {
 } as const;
 export type PairType = keyof typeof PAIRS;
 
-/** Pair identity: "<type>\n<subject key>\n<object key>" (subject of the forward predicate first). */
-export type PairKey = string;
+/** A relationship pair: its type, the subject key and the object key (of the forward predicate). */
+export type Pair = readonly [PairType, string, string];
 
-export function pairKey(t: PairType, a: string, b: string): PairKey {
+/** Pair identity as one string: "<type>\n<subject key>\n<object key>" (for deduplication). */
+export function pairKey(t: PairType, a: string, b: string): string {
   return `${t}\n${a}\n${b}`;
-}
-
-export function splitPair(p: PairKey): [PairType, string, string] {
-  const i = p.indexOf("\n");
-  const j = p.indexOf("\n", i + 1);
-  return [p.slice(0, i) as PairType, p.slice(i + 1, j), p.slice(j + 1)];
 }
 
 const refCache = new Map<string, ResourceRef>();
@@ -70,9 +65,8 @@ function rel(pred: string, subject: ResourceRef, object: ResourceRef): Relations
   return newRelationship({ subject, object, predicate: emptyPredicate(pred) });
 }
 
-/** The two Relationship messages of a pair. */
-export function pairRelationships(p: PairKey): [Relationship, Relationship] {
-  const [t, a, b] = splitPair(p);
+/** The two Relationship messages of the pair (t, a, b): a `fwd` b and b `inv` a. */
+export function relationshipsOf(t: PairType, a: string, b: string): [Relationship, Relationship] {
   const ra = refFromKey(a);
   const rb = refFromKey(b);
   const [fwd, inv] = PAIRS[t];
@@ -172,10 +166,23 @@ const POD_TYPE = "k8s.io.api.core.v1.Pod";
 const SERVICE_TYPE = "k8s.io.api.core.v1.Service";
 
 /** The containment pairs an object implies by existing (see Derived.fixed). */
-export function fixedPairs(cluster: string, self: string, namespace: string): PairKey[] {
-  const out = [pairKey("C", clusterKey(cluster), self)];
-  if (namespace) out.push(pairKey("C", objectRefKey(cluster, NAMESPACE_TYPE, "", namespace), self));
+export function fixedPairs(cluster: string, self: string, namespace: string): Pair[] {
+  const out: Pair[] = [["C", clusterKey(cluster), self]];
+  if (namespace) out.push(["C", objectRefKey(cluster, NAMESPACE_TYPE, "", namespace), self]);
   return out;
+}
+
+/** Pairs in the order added, each once. */
+class PairSet {
+  private readonly seen = new Set<string>();
+  readonly list: Pair[] = [];
+
+  add(t: PairType, a: string, b: string): void {
+    const k = pairKey(t, a, b);
+    if (this.seen.has(k)) return;
+    this.seen.add(k);
+    this.list.push([t, a, b]);
+  }
 }
 
 export interface Derived {
@@ -184,9 +191,9 @@ export interface Derived {
    * and cluster never change) and implied by nothing else, so the reconciler writes them once and
    * never tracks them (the store cascades them on delete).
    */
-  fixed: PairKey[];
+  fixed: Pair[];
   /** Every other pair this object implies (deduplicated); these are diffed on update. */
-  pairs: PairKey[];
+  pairs: Pair[];
   /** Pod only: the node it runs on. */
   nodeName?: string;
 }
@@ -200,7 +207,7 @@ export interface Derived {
 export function derive(cluster: string, obj: KubeObject): Derived {
   const { spec, meta, raw } = obj;
   const self = objectKeyOf(cluster, obj);
-  const out = new Set<PairKey>();
+  const out = new PairSet();
   const fixed = fixedPairs(cluster, self, spec.namespaced ? meta.namespace : "");
   for (const o of meta.ownerReferences) {
     if (!o.kind || !o.name) continue;
@@ -210,7 +217,7 @@ export function derive(cluster: string, obj: KubeObject): Derived {
         ? known.protoType
         : protoTypeFor(o.apiVersion, o.kind);
     const ns = (known && !known.namespaced) || CLUSTER_SCOPED_OWNER.has(o.kind) ? "" : meta.namespace;
-    out.add(pairKey("O", objectRefKey(cluster, type, ns, o.name), self));
+    out.add("O", objectRefKey(cluster, type, ns, o.name), self);
   }
   const all: Span = { start: 0, end: raw.length };
   let nodeName: string | undefined;
@@ -218,15 +225,15 @@ export function derive(cluster: string, obj: KubeObject): Derived {
     case "Pod": {
       const podSpec = path(raw, all, 2);
       nodeName = getString(raw, podSpec, 10) || undefined;
-      if (nodeName) out.add(pairKey("C", objectRefKey(cluster, NODE_TYPE, "", nodeName), self));
+      if (nodeName) out.add("C", objectRefKey(cluster, NODE_TYPE, "", nodeName), self);
       if (podSpec) {
         for (const vol of findAllLen(raw, podSpec.start, podSpec.end, 1)) {
           const src = path(raw, vol, 2);
           const claim = getString(raw, path(raw, src, 10), 1);
-          if (claim) out.add(pairKey("A", objectRefKey(cluster, PVC_TYPE, meta.namespace, claim), self));
+          if (claim) out.add("A", objectRefKey(cluster, PVC_TYPE, meta.namespace, claim), self);
           else if (path(raw, src, 29)) {
             // generic ephemeral volume: the PVC is named <pod>-<volume>
-            out.add(pairKey("A", objectRefKey(cluster, PVC_TYPE, meta.namespace, `${meta.name}-${getString(raw, vol, 1)}`), self));
+            out.add("A", objectRefKey(cluster, PVC_TYPE, meta.namespace, `${meta.name}-${getString(raw, vol, 1)}`), self);
           }
         }
       }
@@ -234,12 +241,12 @@ export function derive(cluster: string, obj: KubeObject): Derived {
     }
     case "PersistentVolumeClaim": {
       const volumeName = getString(raw, path(raw, all, 2), 3);
-      if (volumeName) out.add(pairKey("B", self, objectRefKey(cluster, PV_TYPE, "", volumeName)));
+      if (volumeName) out.add("B", self, objectRefKey(cluster, PV_TYPE, "", volumeName));
       break;
     }
     case "PersistentVolume": {
       const sc = getString(raw, path(raw, all, 2), 6);
-      if (sc) out.add(pairKey("U", self, objectRefKey(cluster, SC_TYPE, "", sc)));
+      if (sc) out.add("U", self, objectRefKey(cluster, SC_TYPE, "", sc));
       break;
     }
     case "EndpointSlice": {
@@ -252,7 +259,7 @@ export function derive(cluster: string, obj: KubeObject): Derived {
           const name = getString(raw, target, 3);
           if (!name) continue;
           const ns = getString(raw, target, 2) || meta.namespace;
-          out.add(pairKey("R", svcKey, objectRefKey(cluster, POD_TYPE, ns, name)));
+          out.add("R", svcKey, objectRefKey(cluster, POD_TYPE, ns, name));
         }
       }
       break;
@@ -269,10 +276,10 @@ export function derive(cluster: string, obj: KubeObject): Derived {
       }
       for (const b of backends) {
         const svc = getString(raw, path(raw, b, 4), 1);
-        if (svc) out.add(pairKey("R", self, objectRefKey(cluster, SERVICE_TYPE, meta.namespace, svc)));
+        if (svc) out.add("R", self, objectRefKey(cluster, SERVICE_TYPE, meta.namespace, svc));
       }
       break;
     }
   }
-  return { fixed, pairs: [...out], nodeName };
+  return { fixed, pairs: out.list, nodeName };
 }

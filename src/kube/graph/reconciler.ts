@@ -32,20 +32,18 @@ import {
   objectKeyOf,
   objectRefKey,
   PAIRS,
-  type PairKey,
+  type Pair,
   type PairType,
-  pairKey,
-  pairRelationships,
   RESOURCE_KIND,
   refFromKey,
-  splitPair,
+  relationshipsOf,
   toResource,
 } from "./convert.ts";
+import { KeyIds, PairCounts, packPair, pairA, pairB, pairType } from "./key-ids.ts";
 
-interface Known {
-  pairs: PairKey[];
-  nodeName?: string;
-}
+const PAIR_TYPES = Object.keys(PAIRS) as PairType[];
+const PAIR_INDEX = new Map(PAIR_TYPES.map((t, i) => [t, i]));
+const CONTAINS = PAIR_INDEX.get("C")!;
 
 const PRED_TO_PAIR = new Map<string, { t: PairType; forward: boolean }>();
 for (const [t, [fwd, inv]] of Object.entries(PAIRS) as Array<[PairType, readonly [string, string]]>) {
@@ -54,14 +52,21 @@ for (const [t, [fwd, inv]] of Object.entries(PAIRS) as Array<[PairType, readonly
 }
 
 export class GraphReconciler {
-  /** resource key -> what that object implied. */
-  private readonly known = new Map<string, Known>();
-  private readonly refcount = new Map<PairKey, number>();
-  /** resource key -> pairs implied by *other* objects that touch it. */
-  private readonly foreign = new Map<string, Set<PairKey>>();
+  /**
+   * Resource keys as integer ids. An id is retained by its object's `known` entry, by each end of a
+   * pair with a reference count, and by each end of a pending write.
+   */
+  private readonly ids = new KeyIds();
+  /** resource key id -> the pair ids that object implied. */
+  private readonly known = new Map<number, number[]>();
+  /** pair id -> how many objects imply it. */
+  private readonly refcount = new PairCounts();
+  /**
+   * resource key id -> pairs implied by *other* objects that touch it (a node's: its pods' Contains
+   * pairs, which is how the pods on a node are found when its region/zone changes).
+   */
+  private readonly foreign = new Map<number, Set<number>>();
   private readonly nodeLoc = new Map<string, Location>();
-  /** node name -> resource keys of pods on it. */
-  private readonly nodePods = new Map<string, Set<string>>();
   private readonly hubs: Set<string>;
 
   constructor(
@@ -80,48 +85,88 @@ export class GraphReconciler {
     return this.refcount.size;
   }
 
-  /** Applies a batch of events in one store transaction. */
-  apply(events: ReadonlyArray<ReflectorEvent>): void {
-    this.store.batch(() => {
-      for (const ev of events) {
-        try {
-          if (ev.type === "upsert") this.upsert(ev.obj);
-          else this.remove(ev.spec, ev.key);
-        } catch (err) {
-          const kind = ev.type === "upsert" ? ev.obj.spec.kind : ev.spec.kind;
-          kubeMetrics.graphErrors.inc({ kind });
-          this.log.warn({ kind, err: String(err) }, "graph write failed");
-        }
-      }
-      this.flush();
-    });
+  /** Resource keys held (objects and the ends of their pairs; for tests: no growth under churn). */
+  keyCount(): number {
+    return this.ids.size;
   }
 
-  /** Relationship writes of a batch, last decision per pair wins; one store call each way. */
-  private readonly pending = new Map<PairKey, boolean>();
+  /** Applies a batch of events in one store transaction. */
+  apply(events: ReadonlyArray<ReflectorEvent>): void {
+    try {
+      this.store.batch(() => {
+        for (const ev of events) {
+          try {
+            if (ev.type === "upsert") this.upsert(ev.obj);
+            else this.remove(ev.spec, ev.key);
+          } catch (err) {
+            const kind = ev.type === "upsert" ? ev.obj.spec.kind : ev.spec.kind;
+            kubeMetrics.graphErrors.inc({ kind });
+            this.log.warn({ kind, err: String(err) }, "graph write failed");
+          }
+        }
+        this.flush();
+      });
+    } finally {
+      this.ids.releaseUnused();
+    }
+  }
+
+  /** Relationship writes of a batch (pair id -> add or delete), last decision per pair wins; one store call each way. */
+  private readonly pending = new Map<number, boolean>();
+
+  private setPending(p: number, add: boolean): void {
+    if (!this.pending.has(p)) this.retainEnds(p);
+    this.pending.set(p, add);
+  }
+
+  private dropPending(p: number): void {
+    if (this.pending.delete(p)) this.releaseEnds(p);
+  }
 
   private flush(): void {
     if (this.pending.size === 0) return;
     const add: Relationship[] = [];
     const del: Relationship[] = [];
-    for (const [p, isAdd] of this.pending) (isAdd ? add : del).push(...pairRelationships(p));
+    const done = [...this.pending];
     this.pending.clear();
+    try {
+      for (const [p, isAdd] of done) {
+        (isAdd ? add : del).push(...relationshipsOf(PAIR_TYPES[pairType(p)]!, this.ids.key(pairA(p)), this.ids.key(pairB(p))));
+      }
+    } finally {
+      for (const [p] of done) this.releaseEnds(p);
+    }
     if (del.length) this.store.deleteRelationships(...del);
     if (add.length) this.store.addRelationships(...add);
   }
 
-  private isHub(key: string): boolean {
+  private retainEnds(p: number): void {
+    this.ids.retain(pairA(p));
+    this.ids.retain(pairB(p));
+  }
+
+  private releaseEnds(p: number): void {
+    this.ids.release(pairA(p));
+    this.ids.release(pairB(p));
+  }
+
+  private pairId([t, a, b]: Pair): number {
+    return packPair(PAIR_INDEX.get(t)!, this.ids.intern(a), this.ids.intern(b));
+  }
+
+  private isHub(id: number): boolean {
     // the cluster and namespaces: never recreated while their members exist
+    const key = this.ids.key(id);
     return this.hubs.has(key) || key.startsWith("k8s.io.api.core.v1.Namespace/");
   }
 
-  private inc(p: PairKey, source: string): void {
-    const n = this.refcount.get(p) ?? 0;
+  private inc(p: number, source: number): void {
+    const n = this.refcount.get(p);
     this.refcount.set(p, n + 1);
     if (n === 0) {
-      this.pending.set(p, true);
-      const [, a, b] = splitPair(p);
-      for (const end of [a, b]) {
+      this.retainEnds(p);
+      this.setPending(p, true);
+      for (const end of [pairA(p), pairB(p)]) {
         if (end === source || this.isHub(end)) continue;
         let s = this.foreign.get(end);
         if (!s) this.foreign.set(end, (s = new Set()));
@@ -130,19 +175,19 @@ export class GraphReconciler {
     }
   }
 
-  /** Returns true when the pair is gone (refcount reached 0). */
-  private dec(p: PairKey, source: string, sourceDeleted: boolean): void {
-    const n = this.refcount.get(p) ?? 0;
+  private dec(p: number, source: number, sourceDeleted: boolean): void {
+    const n = this.refcount.get(p);
     if (n > 1) {
       this.refcount.set(p, n - 1);
       return;
     }
     this.refcount.delete(p);
-    const [, a, b] = splitPair(p);
+    const a = pairA(p);
+    const b = pairB(p);
     // when the source itself was deleted, the store already cascaded pairs that touch it (and a
     // still-pending add of such a pair must not resurrect it)
-    if (sourceDeleted && (a === source || b === source)) this.pending.delete(p);
-    else this.pending.set(p, false);
+    if (sourceDeleted && (a === source || b === source)) this.dropPending(p);
+    else this.setPending(p, false);
     for (const end of [a, b]) {
       const s = this.foreign.get(end);
       if (s) {
@@ -150,47 +195,45 @@ export class GraphReconciler {
         if (s.size === 0) this.foreign.delete(end);
       }
     }
+    if (n === 1) this.releaseEnds(p);
   }
 
   private upsert(obj: KubeObject): void {
-    const key = objectKeyOf(this.cluster, obj);
     const d = derive(this.cluster, obj);
     const loc = obj.spec.kind === "Pod" ? ((d.nodeName ? this.nodeLoc.get(d.nodeName) : undefined) ?? { region: "", zone: "" }) : undefined;
     this.store.updateResource(toResource(this.cluster, obj, loc));
+    const key = this.ids.intern(objectKeyOf(this.cluster, obj));
     const prev = this.known.get(key);
-    const before = new Set(prev?.pairs ?? []);
-    const after = new Set(d.pairs);
+    const before = new Set(prev ?? []);
+    const pairs = d.pairs.map((p) => this.pairId(p));
+    const after = new Set(pairs);
     for (const p of before) if (!after.has(p)) this.dec(p, key, false);
     for (const p of after) if (!before.has(p)) this.inc(p, key);
     if (!prev) {
-      for (const p of d.fixed) this.pending.set(p, true);
+      this.ids.retain(key);
+      for (const p of d.fixed) this.setPending(this.pairId(p), true);
       // (re)appearing resource: pairs other objects imply were cascaded away with its last incarnation
       const f = this.foreign.get(key);
-      if (f) for (const p of f) this.pending.set(p, true);
+      if (f) for (const p of f) this.setPending(p, true);
     }
-    this.known.set(key, { pairs: d.pairs, nodeName: d.nodeName });
-    if (obj.spec.kind === "Pod" && prev?.nodeName !== d.nodeName) {
-      if (prev?.nodeName) this.nodePods.get(prev.nodeName)?.delete(key);
-      if (d.nodeName) {
-        let s = this.nodePods.get(d.nodeName);
-        if (!s) this.nodePods.set(d.nodeName, (s = new Set()));
-        s.add(key);
-      }
-    }
+    this.known.set(key, pairs);
     if (obj.spec.kind === "Node") {
       const loc = labelLocation(obj.meta.labels);
       const old = this.nodeLoc.get(obj.meta.name);
       this.nodeLoc.set(obj.meta.name, loc);
-      if (!old ? loc.region || loc.zone : old.region !== loc.region || old.zone !== loc.zone) this.relocatePods(obj.meta.name, loc);
+      if (!old ? loc.region || loc.zone : old.region !== loc.region || old.zone !== loc.zone) this.relocatePods(key, loc);
     }
   }
 
-  private relocatePods(node: string, loc: Location): void {
-    const pods = this.nodePods.get(node);
-    if (!pods) return;
-    for (const podKey of pods) {
+  /** Rewrites the region/zone of the pods on a node: the objects of its Contains pairs (only pods imply those). */
+  private relocatePods(node: number, loc: Location): void {
+    const pairs = this.foreign.get(node);
+    if (!pairs) return;
+    for (const p of pairs) {
+      if (pairType(p) !== CONTAINS || pairA(p) !== node) continue;
+      const podId = pairB(p);
       try {
-        const r = this.store.getResource(refFromKey(podKey));
+        const r = this.store.getResource(refFromKey(this.ids.key(podId)));
         if (!r.metadata) continue;
         r.metadata.region = loc.region;
         r.metadata.zone = loc.zone;
@@ -209,11 +252,12 @@ export class GraphReconciler {
     const key = objectRefKey(this.cluster, spec.protoType, ns, name);
     this.flush(); // pending pairs touching this resource are written first, then cascade with it
     this.store.deleteResource(refFromKey(key));
-    const prev = this.known.get(key);
-    if (prev) {
-      for (const p of prev.pairs) this.dec(p, key, true);
-      this.known.delete(key);
-      if (prev.nodeName) this.nodePods.get(prev.nodeName)?.delete(key);
+    const id = this.ids.lookup(key);
+    const prev = id === undefined ? undefined : this.known.get(id);
+    if (id !== undefined && prev) {
+      for (const p of prev) this.dec(p, id, true);
+      this.known.delete(id);
+      this.ids.release(id);
     }
     if (spec.kind === "Node") {
       this.nodeLoc.delete(name);
@@ -234,26 +278,36 @@ export class GraphReconciler {
           const ns = r.metadata?.namespace?.namespace;
           if (ns?.case !== "kube" || ns.value.cluster !== this.cluster) continue;
           const key = objectRefKey(this.cluster, spec.protoType, ns.value.namespace, r.metadata!.name);
-          if (!this.known.has(key)) {
+          const id = this.ids.lookup(key);
+          if (id === undefined || !this.known.has(id)) {
             this.store.deleteResource(refFromKey(key));
             resources++;
           }
         }
       }
       const stale: Relationship[] = [];
-      for (const key of this.known.keys()) {
-        for (const r of this.store.findRelationships({ subject: refFromKey(key) })) {
+      for (const id of this.known.keys()) {
+        for (const r of this.store.findRelationships({ subject: refFromKey(this.ids.key(id)) })) {
           const m = PRED_TO_PAIR.get(r.type?.type ?? "");
           if (!m || !r.subject || !r.object) continue;
           const s = encodeResourceKey(r.subject);
           const o = encodeResourceKey(r.object);
-          const p = m.forward ? pairKey(m.t, s, o) : pairKey(m.t, o, s);
-          if (this.refcount.has(p)) continue;
+          const [a, b] = m.forward ? [s, o] : [o, s];
+          const ia = this.ids.lookup(a);
+          const ib = this.ids.lookup(b);
+          if (ia !== undefined && ib !== undefined && this.refcount.has(packPair(PAIR_INDEX.get(m.t)!, ia, ib))) continue;
           const self = m.forward ? o : s;
           const ns = r.subject.namespace?.namespace;
           const target = m.forward ? r.object.namespace?.namespace : ns;
           const objNs = target?.case === "kube" ? target.value.namespace : "";
-          if (m.t === "C" && this.known.has(self) && fixedPairs(this.cluster, self, objNs).includes(p)) continue;
+          const selfId = this.ids.lookup(self);
+          if (
+            m.t === "C" &&
+            selfId !== undefined &&
+            this.known.has(selfId) &&
+            fixedPairs(this.cluster, self, objNs).some(([, fa, fb]) => fa === a && fb === b)
+          )
+            continue;
           stale.push(r);
         }
       }
