@@ -278,7 +278,10 @@ export class HostIo {
       }
     }
     const key = maxBytes !== undefined ? `r:${path}\0${maxFileBytes}` : `r:${path}`;
-    const p = this.shared(key, () => this.call<string>({ op: "read", path, maxBytes: maxFileBytes, regularOnly }));
+    const procfs = this.syncProc !== undefined && path.startsWith(this.syncProc);
+    const p = this.shared(key, () =>
+      this.call<string>({ op: "read", path, maxBytes: maxFileBytes, regularOnly, ...(procfs ? { procfs } : {}) }),
+    );
     return raceAbort(p, signal).catch((e) => this.countRefusal(e));
   }
 

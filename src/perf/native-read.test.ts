@@ -16,7 +16,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { readBounded } from "./bounded-read.ts";
 import { errCode, HostIo } from "./io.ts";
-import { NativeLane, readBoundedAsync, runNative } from "./native-read.ts";
+import { NativeLane, readBoundedAsync, readProcfsAsync, runNative } from "./native-read.ts";
 import { ReadPool } from "./read-pool.ts";
 import type { ReadOp } from "./read-protocol.ts";
 
@@ -53,7 +53,7 @@ function scripted() {
 }
 
 const read = (p: string): ReadOp => ({ op: "read", path: p, maxBytes: 1024, regularOnly: true });
-const never = () => Promise.reject(new Error("fallback not expected"));
+const never = (): Promise<string> => Promise.reject(new Error("fallback not expected"));
 
 test("one call at a time, in order; answers and errors reach their callers", async () => {
   const s = scripted();
@@ -221,4 +221,23 @@ test("a call that really blocks holds one of Bun's I/O threads, never more: the 
   expect(await first).toBe("");
   expect(await second).toBe("");
   expect(io.stuck()).toEqual([]);
+});
+
+test("procfs files (a verified procfs mount) are read in one call, capped; HostIo marks them", async () => {
+  expect(await readProcfsAsync("/proc/self/cmdline", 1 << 20)).toBe(readBounded("/proc/self/cmdline", 1 << 20, true));
+  const big = await readProcfsAsync("/proc/self/cmdline", 3).catch((e: Error) => e);
+  expect(errCode(big)).toBe("EFBIG");
+  expect((big as Error).message).toBe("/proc/self/cmdline is larger than the 3-byte read cap: not read");
+  const s = scripted();
+  const pool = new ReadPool();
+  pools.push(pool);
+  const io = new HostIo("/sys", 4, "/proc", { pool, lane: new NativeLane({ runner: s.runner }) }).forOwner("runtime_graph", {
+    nativeFirst: true,
+  });
+  const p = io.read(`/proc/${process.pid}/cmdline`); // takes the mm lock: not read in place
+  expect(s.pending.map((c) => c.op)).toEqual([
+    { op: "read", path: `/proc/${process.pid}/cmdline`, maxBytes: 32 * 1024 * 1024, regularOnly: true, procfs: true },
+  ]);
+  s.pending[0]!.resolve("x");
+  expect(await p).toBe("x");
 });

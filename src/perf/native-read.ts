@@ -184,6 +184,18 @@ export async function readBoundedAsync(path: string, maxBytes: number, regularOn
   }
 }
 
+/**
+ * A file on a verified procfs mount (a process's cmdline), in one call on Bun's I/O threads: procfs has
+ * no FIFOs or devices to refuse, and the kernel bounds what it prints; more than `maxBytes` is an EFBIG
+ * error. Fewer calls than readBoundedAsync's open, fstat, reads and close: ~1 MiB less resident at idle
+ * (the JIT code and promise machinery of five calls per file).
+ */
+export async function readProcfsAsync(path: string, maxBytes: number): Promise<string> {
+  const buf = await fsp.readFile(path);
+  if (buf.length > maxBytes) throw new HostFileError("EFBIG", `${path} is larger than the ${maxBytes}-byte read cap: not read`);
+  return buf.toString("utf8");
+}
+
 function kind(d: fs.Dirent): WireDirent["kind"] {
   if (d.isDirectory()) return "dir";
   if (d.isFile()) return "file";
@@ -199,7 +211,7 @@ function errorCode(e: unknown): string | undefined {
 export async function runNative(op: ReadOp): Promise<unknown> {
   switch (op.op) {
     case "read":
-      return readBoundedAsync(op.path, op.maxBytes, op.regularOnly);
+      return op.procfs ? readProcfsAsync(op.path, op.maxBytes) : readBoundedAsync(op.path, op.maxBytes, op.regularOnly);
     case "readMany": {
       const out: WireFileResult[] = [];
       for (const p of op.paths) {
