@@ -203,9 +203,13 @@ export class HostIo {
   /** Whether calls try the native lane first (HostIoOptions.nativeFirst). */
   readonly nativeFirst: boolean;
 
-  /** The same files, pool, lane and sharing, with calls counted against `owner`'s stuck-call cap; `nativeFirst` as HostIoOptions says. */
+  /** The same files, pool, lane and sharing, with calls counted against `owner`'s stuck-call cap; `nativeFirst` as HostIoOptions says (default: this view's). */
   forOwner(owner: string, opts: { nativeFirst?: boolean } = {}): HostIo {
-    return new HostIo(this.sysRoot, this.sysConcurrency, this.procRoot, { state: this.state, owner, nativeFirst: opts.nativeFirst });
+    return new HostIo(this.sysRoot, this.sysConcurrency, this.procRoot, {
+      state: this.state,
+      owner,
+      nativeFirst: opts.nativeFirst ?? this.nativeFirst,
+    });
   }
 
   /**

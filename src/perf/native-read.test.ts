@@ -114,6 +114,12 @@ test("HostIo: a nativeFirst view uses the lane while the pool has no thread; oth
   const lane = new NativeLane({ runner: s.runner });
   const io = new HostIo(d, 4, undefined, { pool, lane });
   const native = io.forOwner("runtime_graph", { nativeFirst: true });
+  // a view made from a nativeFirst view is one too, unless it says otherwise
+  expect([
+    native.forOwner("a").nativeFirst,
+    native.forOwner("b", { nativeFirst: false }).nativeFirst,
+    io.forOwner("c").nativeFirst,
+  ]).toEqual([true, false, false]);
   const p = native.read(`${d}/f`);
   expect(s.pending.map((c) => c.op)).toEqual([{ op: "read", path: `${d}/f`, maxBytes: 32 * 1024 * 1024, regularOnly: true }]);
   s.pending[0]!.resolve("from lane");
