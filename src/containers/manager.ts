@@ -98,7 +98,7 @@ interface Written {
 
 export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeGraphComponent {
   const log = opts.logger;
-  const io = (opts.io ?? defaultIo(opts.paths)).forOwner("runtime_graph");
+  const io = (opts.io ?? defaultIo(opts.paths)).forOwner("runtime_graph", { nativeFirst: true });
   const hostRoot = (opts.paths.root ?? "").replace(/\/+$/, "");
   const discovery = new ContainerDiscovery(io, opts.paths.sys, hostRoot, metadataReader(io, hostRoot));
   const lister = new ProcessLister(io, opts.paths.proc);

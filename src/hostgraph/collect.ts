@@ -13,7 +13,7 @@
 import type { HostPaths } from "../perf/collector.ts";
 import type { CollectorOptions } from "../perf/collectors/common.ts";
 import { CPUInfoCollector, DiskInfoCollector, MemoryInfoCollector, NetworkInfoCollector } from "../perf/collectors/info.ts";
-import { raceAbort } from "../perf/io.ts";
+import { HostIo, raceAbort } from "../perf/io.ts";
 import { errorMessage } from "../util/errors.ts";
 import { factsReader, readHostFacts } from "./facts.ts";
 import type { CpuInfoInput, DiskInfoInput, HostInventory, MemoryInfoInput, NetworkInfoInput } from "./types.ts";
@@ -26,7 +26,10 @@ export interface HardwareCollectors {
   network_info: { collect(signal: AbortSignal): Promise<NetworkInfoInput[]> };
 }
 
-export function createHardwareCollectors(paths: HostPaths, opts: CollectorOptions = {}): HardwareCollectors {
+export function createHardwareCollectors(paths: HostPaths, options: CollectorOptions = {}): HardwareCollectors {
+  // Bun's I/O threads first, as the host facts and the runtime graph (HostIo nativeFirst): with the
+  // performance collectors off, the agent then starts no reader Worker for the inventory.
+  const opts = { ...options, io: options.io ?? new HostIo(paths.sys, 4, paths.proc, { nativeFirst: true }) };
   return {
     cpu_info: new CPUInfoCollector(paths, opts),
     memory_info: new MemoryInfoCollector(paths, opts),

@@ -40,7 +40,7 @@ export interface FactsReader {
 let sharedIo: HostIo | undefined;
 /** A reader on the process's read pool, counted as the "hostgraph" owner. */
 export function factsReader(opts: { signal?: AbortSignal; stop?: AbortSignal; io?: HostIo } = {}): FactsReader {
-  sharedIo ??= new HostIo("/sys").forOwner("hostgraph");
+  sharedIo ??= new HostIo("/sys").forOwner("hostgraph", { nativeFirst: true });
   return { io: opts.io ?? sharedIo, signal: opts.signal, stop: opts.stop, errors: [] };
 }
 

@@ -29,7 +29,7 @@ export class HostFileError extends Error {
   }
 }
 
-function fileKind(s: fs.Stats): string {
+export function fileKind(s: Pick<fs.Stats, "isFIFO" | "isSocket" | "isCharacterDevice" | "isBlockDevice" | "isDirectory">): string {
   if (s.isFIFO()) return "fifo";
   if (s.isSocket()) return "socket";
   if (s.isCharacterDevice()) return "character device";

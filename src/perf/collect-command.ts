@@ -15,7 +15,7 @@ import { stringifyExact } from "../util/json.ts";
 import { DEFAULT_HOST_PATHS, type HostPaths, METRIC_TYPES, type MetricType, type PointCollector } from "./collector.ts";
 import type { CollectorOptions } from "./collectors/common.ts";
 import { DELTA_TYPES } from "./delta.ts";
-import { raceAbort, sharedReadPool } from "./io.ts";
+import { inflightReadsOf, raceAbort } from "./io.ts";
 import { type CollectorRegistry, createCollectorRegistry, isPoint } from "./registry.ts";
 
 /** Gap between the two samples of rate-based collectors in a one-shot collect (above the 100 ms minimum). */
@@ -75,7 +75,7 @@ async function sample(c: PointCollector, timeoutMs: number, outer?: AbortSignal)
 
 /** "timed out after N ms", naming the host files the collector was still waiting on, if any. */
 export function timeoutMessage(type: MetricType, timeoutMs: number): string {
-  const waiting = sharedReadPool().inflightOf(type);
+  const waiting = inflightReadsOf(type);
   return `timed out after ${timeoutMs} ms${waiting.length ? ` (waiting on ${waiting.join(", ")})` : ""}`;
 }
 

@@ -9,14 +9,17 @@
 
 //
 // HostIo: every read of a host file by collectors and the host graph. Blocking calls run on the
-// read pool's own threads (never Bun's shared I/O threads), raced against the caller's deadline,
-// one underlying call per path at a time, files that could block refused, and sizes capped.
+// read pool's own threads, raced against the caller's deadline, one underlying call per path at a
+// time, files that could block refused, and sizes capped. Views made with nativeFirst (the runtime
+// graph, the host facts) first use Bun's own I/O threads, one call at a time under a deadline
+// (native-read.ts), until a call misses it or the pool has a thread: an idle agent then needs no Worker.
 
 import * as fs from "node:fs";
 import { type BoundMeter, meterBound } from "../metrics/registry.ts";
 import { DEFAULT_MAX_FILE_BYTES, readBounded } from "./bounded-read.ts";
+import { NativeLane } from "./native-read.ts";
 import { ReadPool } from "./read-pool.ts";
-import type { WireDirent, WireFileResult, WireStat, WireStatfs } from "./read-protocol.ts";
+import type { ReadOp, WireDirent, WireFileResult, WireStat, WireStatfs } from "./read-protocol.ts";
 
 /**
  * Error codes that mean "not there / not allowed", which optional reads turn into undefined. ESRCH: a
@@ -104,6 +107,13 @@ function dirEntry(d: WireDirent): DirEntry {
 export interface HostIoOptions {
   /** Reader threads (default: one pool per process, see sharedReadPool). */
   pool?: ReadPool;
+  /** Calls on Bun's I/O threads for nativeFirst views (default: one lane per process, see sharedNativeLane). */
+  lane?: NativeLane;
+  /**
+   * Calls go to the native lane first while it is open and the pool has never started a thread (native-read.ts);
+   * else (default) to the pool. Views made by forOwner choose their own.
+   */
+  nativeFirst?: boolean;
   /** Largest file read whole (default 32 MiB); a larger one is an EFBIG error naming it. */
   maxFileBytes?: number;
   /**
@@ -115,6 +125,7 @@ export interface HostIoOptions {
 
 interface SharedState {
   pool: ReadPool;
+  lane: NativeLane;
   trace: Set<string> | undefined;
   inflight: Map<string, Promise<unknown>>;
   maxFileBytes: number;
@@ -129,9 +140,21 @@ export function sharedReadPool(): ReadPool {
   return processPool;
 }
 
-/** Calls stuck in the shared pool's threads (none when nothing ever read through it: no pool is made for the question). */
+let processLane: NativeLane | undefined;
+/** The process's native lane (created on first use). */
+export function sharedNativeLane(): NativeLane {
+  processLane ??= new NativeLane();
+  return processLane;
+}
+
+/** Calls stuck in the shared native lane and pool threads (none when nothing ever read through them: none is made for the question). */
 export function stuckReadCalls(): string[] {
-  return processPool?.stuckCalls() ?? [];
+  return [...(processLane?.stuckCalls() ?? []), ...(processPool?.stuckCalls() ?? [])];
+}
+
+/** `owner`'s calls not answered yet (queued, running or stuck) in the shared native lane and pool, as "op path". */
+export function inflightReadsOf(owner: string): string[] {
+  return [...(processLane?.inflightOf(owner) ?? []), ...(processPool?.inflightOf(owner) ?? [])];
 }
 
 /**
@@ -163,6 +186,7 @@ export class HostIo {
     const maxFileBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
     this.state = opts.state ?? {
       pool: opts.pool ?? sharedReadPool(),
+      lane: opts.lane ?? sharedNativeLane(),
       trace: undefined,
       inflight: new Map(),
       maxFileBytes,
@@ -170,14 +194,34 @@ export class HostIo {
       refused: meterBound("host_file_read_bytes", maxFileBytes),
     };
     this.owner = opts.owner ?? "";
+    this.nativeFirst = opts.nativeFirst ?? false;
     this.syncProc = procRoot && isProcfs(procRoot) ? procRoot + "/" : undefined;
   }
   /** The proc root + "/" when it is verified to be a procfs mount (statfs magic), else undefined. */
   private readonly syncProc: string | undefined;
 
-  /** The same files, pool and sharing, with calls counted against `owner`'s stuck-call cap. */
-  forOwner(owner: string): HostIo {
-    return new HostIo(this.sysRoot, this.sysConcurrency, this.procRoot, { state: this.state, owner });
+  /** Whether calls try the native lane first (HostIoOptions.nativeFirst). */
+  readonly nativeFirst: boolean;
+
+  /** The same files, pool, lane and sharing, with calls counted against `owner`'s stuck-call cap; `nativeFirst` as HostIoOptions says (default: this view's). */
+  forOwner(owner: string, opts: { nativeFirst?: boolean } = {}): HostIo {
+    return new HostIo(this.sysRoot, this.sysConcurrency, this.procRoot, {
+      state: this.state,
+      owner,
+      nativeFirst: opts.nativeFirst ?? this.nativeFirst,
+    });
+  }
+
+  /**
+   * One underlying call: on the native lane while this view is nativeFirst, the lane is open and the
+   * pool has no thread yet (once a Worker is paid for, it serves everything); else on the pool, with
+   * the owner's call stuck in the lane counted against its cap.
+   */
+  private call<T>(op: ReadOp): Promise<T> {
+    const { pool, lane } = this.state;
+    const viaPool = () => pool.run<T>(op, this.owner, undefined, lane.stuckOf(this.owner));
+    if (this.nativeFirst && lane.open && !pool.started) return lane.run(op, this.owner, viaPool);
+    return viaPool();
   }
 
   /** When set, every underlying operation is recorded as "r:path" (read), "l:" (list), "s:" (stat), "k:" (readlink); shared with the forOwner views. Benchmarks use it to build the C floor reader. */
@@ -193,9 +237,9 @@ export class HostIo {
     return [...this.state.inflight.keys()];
   }
 
-  /** Calls the read pool has marked stuck, as "op path (owner)". */
+  /** Calls the native lane and the read pool have marked stuck, as "op path (owner)". */
   stuck(): string[] {
-    return this.state.pool.stuckCalls();
+    return [...this.state.lane.stuckCalls(), ...this.state.pool.stuckCalls()];
   }
 
   private shared<T>(key: string, op: () => Promise<T>): Promise<T> {
@@ -238,7 +282,10 @@ export class HostIo {
       }
     }
     const key = maxBytes !== undefined ? `r:${path}\0${maxFileBytes}` : `r:${path}`;
-    const p = this.shared(key, () => this.state.pool.run<string>({ op: "read", path, maxBytes: maxFileBytes, regularOnly }, this.owner));
+    const procfs = this.syncProc !== undefined && path.startsWith(this.syncProc);
+    const p = this.shared(key, () =>
+      this.call<string>({ op: "read", path, maxBytes: maxFileBytes, regularOnly, ...(procfs ? { procfs } : {}) }),
+    );
     return raceAbort(p, signal).catch((e) => this.countRefusal(e));
   }
 
@@ -309,7 +356,7 @@ export class HostIo {
       return Promise.all(paths.map((f) => this.readOptional(f, signal)));
     }
     const p = this.shared(`m:${paths.join("\0")}`, () =>
-      this.state.pool.run<WireFileResult[]>({ op: "readMany", paths, maxBytes: maxFileBytes, regularOnly }, this.owner),
+      this.call<WireFileResult[]>({ op: "readMany", paths, maxBytes: maxFileBytes, regularOnly }),
     );
     const results = await raceAbort(p, signal);
     return results.map((r) => {
@@ -401,7 +448,7 @@ export class HostIo {
         return Promise.reject(e);
       }
     }
-    const p = this.shared(`l:${path}`, () => this.state.pool.run<WireDirent[]>({ op: "list", path }, this.owner));
+    const p = this.shared(`l:${path}`, () => this.call<WireDirent[]>({ op: "list", path }));
     return raceAbort(p, signal).then(
       (list) => list.map(dirEntry),
       (e) => this.countRefusal(e),
@@ -419,7 +466,7 @@ export class HostIo {
 
   private stat(path: string, signal?: AbortSignal): Promise<WireStat> {
     return raceAbort(
-      this.shared(`s:${path}`, () => this.state.pool.run<WireStat>({ op: "stat", path }, this.owner)),
+      this.shared(`s:${path}`, () => this.call<WireStat>({ op: "stat", path })),
       signal,
     );
   }
@@ -427,7 +474,7 @@ export class HostIo {
   /** statfs(2) with bigint fields, on a reader thread (a hung NFS mount holds that thread only). */
   statfs(path: string, signal?: AbortSignal): Promise<WireStatfs> {
     return raceAbort(
-      this.shared(`f:${path}`, () => this.state.pool.run<WireStatfs>({ op: "statfs", path }, this.owner)),
+      this.shared(`f:${path}`, () => this.call<WireStatfs>({ op: "statfs", path })),
       signal,
     ).catch((e) => this.countRefusal(e));
   }
@@ -472,7 +519,7 @@ export class HostIo {
   ): Promise<string | undefined> {
     try {
       return await raceAbort(
-        this.shared(`${key}:${path}`, () => this.state.pool.run<string>({ op, path }, this.owner)),
+        this.shared(`${key}:${path}`, () => this.call<string>({ op, path })),
         signal,
       );
     } catch (e) {

@@ -88,6 +88,7 @@ export class ReadPool {
   private readonly stuck = new Set<Slot>();
   private readonly queue: Job[] = [];
   private nextId = 1;
+  private nextSlot = 0;
   private closed = false;
   private readonly growAfterMs: number;
   private growTimer: ReturnType<typeof setTimeout> | undefined;
@@ -100,10 +101,13 @@ export class ReadPool {
     this.growAfterMs = opts.growAfterMs ?? 50;
   }
 
-  /** Runs one call on a reader thread. Rejects at once when `owner` already has too many stuck calls. */
-  run<T>(op: ReadOp, owner = "", signal?: AbortSignal): Promise<T> {
+  /**
+   * Runs one call on a reader thread. Rejects at once when `owner` already has too many stuck calls
+   * (its calls stuck elsewhere, `stuckElsewhere`, count too: the native lane's, see native-read.ts).
+   */
+  run<T>(op: ReadOp, owner = "", signal?: AbortSignal, stuckElsewhere: string[] = []): Promise<T> {
     if (this.closed) return Promise.reject(new Error("read pool closed"));
-    const ownerStuck = this.stuckOf(owner);
+    const ownerStuck = stuckElsewhere.concat(this.stuckOf(owner));
     if (ownerStuck.length >= this.maxStuckPerOwner) {
       return Promise.reject(
         new ReadError(`${opPath(op)}: not read, ${ownerStuck.length} earlier reads are stuck (${ownerStuck.join(", ")})`, "ESTUCK"),
@@ -138,6 +142,11 @@ export class ReadPool {
   inflightOf(owner: string): string[] {
     const jobs = [...this.stuck, ...this.live].map((s) => s.job).concat(this.queue);
     return jobs.filter((j): j is Job => j !== undefined && j.owner === owner).map((j) => `${j.op.op} ${opPath(j.op)}`);
+  }
+
+  /** Whether a reader thread was ever started (a Worker's memory is not given back when it ends). */
+  get started(): boolean {
+    return this.nextSlot > 0;
   }
 
   /** Reader threads alive: working or idle, and abandoned ones still blocked in the kernel. */
@@ -202,6 +211,7 @@ export class ReadPool {
   }
 
   private spawn(): Slot {
+    this.nextSlot++;
     const worker = new Worker(this.opts.workerUrl ?? readWorkerUrl());
     worker.unref();
     const channel = new MessageChannel();

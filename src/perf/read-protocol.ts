@@ -9,7 +9,14 @@
 /** One filesystem call a reader thread makes synchronously (it may block in the kernel for good). */
 export type ReadOp =
   /** The whole file as UTF-8, at most maxBytes; with regularOnly, a FIFO, socket or device is refused without reading. */
-  | { op: "read"; path: string; maxBytes: number; regularOnly: boolean }
+  | {
+      op: "read";
+      path: string;
+      maxBytes: number;
+      regularOnly: boolean;
+      /** The file is on a verified procfs mount (it has no FIFOs or devices): the native lane reads it in one call (native-read.ts). */
+      procfs?: boolean;
+    }
   /** Several small files in one round trip (a sysfs directory's attributes); each answers on its own. */
   | { op: "readMany"; paths: string[]; maxBytes: number; regularOnly: boolean }
   | { op: "list"; path: string }

@@ -13,7 +13,7 @@ import { errorMessage } from "../util/errors.ts";
 import { SAMPLE_GAP_MS } from "./collect-command.ts";
 import { type ContinuousCollector, type MetricEvent, type MetricType, metricEvent, type PointCollector } from "./collector.ts";
 import { DELTA_TYPES } from "./delta.ts";
-import { errCode, raceAbort, sharedReadPool } from "./io.ts";
+import { errCode, inflightReadsOf, raceAbort } from "./io.ts";
 import { type CollectorRegistry, isContinuous, isPoint } from "./registry.ts";
 import type { MetricsRouter } from "./router.ts";
 import { recordCollectorScrape } from "./scrape-collector-metrics.ts";
@@ -259,7 +259,7 @@ export class CollectorScheduler implements Component {
       collectorUp.set({ collector: job.type }, 0);
       recordCollectorScrape(job.type, (performance.now() - t0) / 1000, false);
       const msg = timedOut ? `timed out after ${timeoutMs} ms` : errorMessage(err);
-      const waitingOn = timedOut ? sharedReadPool().inflightOf(job.type) : [];
+      const waitingOn = timedOut ? inflightReadsOf(job.type) : [];
       if (job.lastError !== msg)
         this.log.warn(
           { collector: job.type, err: msg, ...(waitingOn.length ? { waitingOn } : {}) },

@@ -10,8 +10,14 @@
 
 import { afterAll, afterEach, expect, test } from "bun:test";
 import * as fs from "node:fs";
+import * as fsp from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
+import { createRuntimeGraphComponent } from "../../src/containers/index.ts";
+import { HostIo } from "../../src/perf/io.ts";
+import { NativeLane } from "../../src/perf/native-read.ts";
+import { ReadPool } from "../../src/perf/read-pool.ts";
+import { copyFixture, silentLogger, tempStore } from "../containers/helpers.ts";
 import { collectionCount, requireBinary, startAgent } from "../helpers/agent-process.ts";
 import { cleanupTrees, makeTree } from "./tree.ts";
 
@@ -30,12 +36,12 @@ afterEach(async () => {
   }
 });
 
-/** A HOST_PROC tree whose meminfo and diskstats live on a mount where reads never return. */
-async function treeWithHungFiles(): Promise<string> {
+/** A mount whose files `names` are regular files that open fine but whose reads never return. */
+async function hungMount(...names: string[]): Promise<{ dir: string; server: ReturnType<typeof Bun.spawn> }> {
   expect(process.getuid?.()).toBe(0);
   expect(fs.existsSync("/dev/fuse")).toBe(true);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hung-mount-"));
-  const server = Bun.spawn([process.execPath, new URL("../helpers/hung-fuse.ts", import.meta.url).pathname, dir, "meminfo", "diskstats"], {
+  const server = Bun.spawn([process.execPath, new URL("../helpers/hung-fuse.ts", import.meta.url).pathname, dir, ...names], {
     stdout: "pipe",
     stderr: "inherit",
   });
@@ -44,7 +50,13 @@ async function treeWithHungFiles(): Promise<string> {
   const first = await reader.read();
   reader.releaseLock();
   expect(new TextDecoder().decode(first.value)).toBe("ready\n");
-  expect(fs.statSync(`${dir}/meminfo`).isFile()).toBe(true);
+  expect(fs.statSync(`${dir}/${names[0]}`).isFile()).toBe(true);
+  return { dir, server };
+}
+
+/** A HOST_PROC tree whose meminfo and diskstats live on a mount where reads never return. */
+async function treeWithHungFiles(): Promise<string> {
+  const { dir } = await hungMount("meminfo", "diskstats");
   return makeTree({
     "proc/stat": STAT,
     "proc/loadavg": "0.50 1.25 2.75 2/1234 12345\n",
@@ -116,5 +128,66 @@ test("run: the other collectors stay on schedule, and SIGTERM exits within --shu
   } finally {
     if (agent.proc.exitCode === null) agent.proc.kill("SIGKILL");
     fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}, 60_000);
+
+/** Waits until `ok` holds, failing after 10 s. */
+async function until(what: string, ok: () => boolean): Promise<void> {
+  for (const end = Date.now() + 10_000; !ok(); await Bun.sleep(10)) if (Date.now() > end) throw new Error(`not within 10 s: ${what}`);
+}
+
+test("runtime graph: a cmdline read on a hung mount holds one of Bun's I/O threads at most; the others go to the reader threads", async () => {
+  const { dir, server } = await hungMount("cmdline-a", "cmdline-b");
+  const fx = copyFixture("v2-systemd");
+  const { store, cleanup } = tempStore();
+  const pool = new ReadPool({ stuckAfterMs: 300 });
+  try {
+    const hung = [`${fx.paths.proc}/1000/cmdline`, `${fx.paths.proc}/3000/cmdline`];
+    const texts = hung.map((f) => fs.readFileSync(f, "utf8"));
+    hung.forEach((f, i) => {
+      fs.rmSync(f);
+      fs.symlinkSync(`${dir}/cmdline-${"ab"[i]}`, f);
+    });
+    const lane = new NativeLane({ deadlineMs: 200 });
+    const io = new HostIo(fx.paths.sys, 4, fx.paths.proc, { pool, lane });
+    const component = createRuntimeGraphComponent({
+      store,
+      paths: fx.paths,
+      intervalMs: 60_000,
+      systemName: async () => "host-1",
+      logger: silentLogger,
+      io,
+    });
+    const first = component.refresh().then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    // the lane's call on one hung file misses its deadline: the lane closes, the rest (the other hung file too) go to the pool
+    await until("a lane call stuck", () => !lane.open);
+    const [inLane] = lane.stuckCalls();
+    expect(hung.map((f) => `read ${f} (runtime_graph)`)).toContain(inLane!);
+    await until("the other hung file stuck in the pool", () => pool.stuckCalls().length === 1);
+    expect(pool.stuckCalls()).toEqual(hung.map((f) => `read ${f} (runtime_graph)`).filter((c) => c !== inLane));
+    expect(io.stuck()).toHaveLength(2);
+    expect(pool.started).toBe(true);
+    // Bun's I/O threads still serve the process's other async file calls
+    expect(await fsp.readFile(`${fx.paths.proc}/stat`, "utf8")).toContain("btime");
+    // the mount's server goes away: the hung reads fail (the connection is aborted), and the scan with them
+    server.kill("SIGTERM");
+    const err = await first;
+    expect(err?.message).toContain("ENOTCONN");
+    await until("both hung reads ended", () => io.stuck().length === 0);
+    // with the files back, the next scan reads every cmdline on the reader threads; the lane stays closed
+    hung.forEach((f, i) => {
+      fs.rmSync(f);
+      fs.writeFileSync(f, texts[i]!);
+    });
+    const r = await component.refresh();
+    expect(r).toMatchObject({ containers: 5, processes: 8 });
+    expect(lane.open).toBe(false);
+  } finally {
+    pool.close();
+    cleanup();
+    fx.cleanup();
   }
 }, 60_000);
