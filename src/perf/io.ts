@@ -13,6 +13,8 @@
 // time, files that could block refused, and sizes capped. Views made with nativeFirst (the runtime
 // graph, the host facts) first use Bun's own I/O threads, one call at a time under a deadline
 // (native-read.ts), until a call misses it or the pool has a thread: an idle agent then needs no Worker.
+// Over 400 lines: every host-file operation (read, list, stat, statfs, readlink, their sync forms for
+// procfs) shares the same in-flight table, owner caps and routing, which splitting would scatter.
 
 import * as fs from "node:fs";
 import { type BoundMeter, meterBound } from "../metrics/registry.ts";
