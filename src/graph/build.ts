@@ -19,6 +19,7 @@ import {
   ResourceRefSchema,
   ResourceSchema,
 } from "../proto/gen/resource/v1/resource_pb.ts";
+import { freezeShared } from "./keys.ts";
 import { RELATIONSHIP_KIND, RESOURCE_KIND, typeUrlOf } from "./names.ts";
 
 export interface ResourceInit {
@@ -67,7 +68,7 @@ const descriptors = new Map<string, TypeDescriptor>();
 function relationshipDescriptor(type: string): TypeDescriptor {
   let d = descriptors.get(type);
   if (!d) {
-    d = create(TypeDescriptorSchema, { kind: RELATIONSHIP_KIND, type });
+    d = freezeShared(create(TypeDescriptorSchema, { kind: RELATIONSHIP_KIND, type }));
     descriptors.set(type, d);
   }
   return d;
@@ -94,7 +95,7 @@ const emptyPredicates = new Map<string, Any>();
 export function emptyPredicate(typeName: string): Any {
   let p = emptyPredicates.get(typeName);
   if (!p) {
-    p = create(AnySchema, { typeUrl: typeUrlOf(typeName), value: EMPTY });
+    p = freezeShared(create(AnySchema, { typeUrl: typeUrlOf(typeName), value: EMPTY }));
     emptyPredicates.set(typeName, p);
   }
   return p;

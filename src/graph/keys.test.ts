@@ -10,9 +10,9 @@ import { describe, expect, test } from "bun:test";
 import { create, equals } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import fc from "fast-check";
-import { RelationshipSchema } from "../proto/gen/resource/v1/relationship_pb.ts";
+import { type Relationship, RelationshipSchema } from "../proto/gen/resource/v1/relationship_pb.ts";
 import { type ResourceRef, ResourceRefSchema, ResourceSchema } from "../proto/gen/resource/v1/resource_pb.ts";
-import { decodeResourceKey, encodeResourceKey, relationshipId } from "./keys.ts";
+import { decodeResourceKey, encodeResourceKey, freezeShared, relationshipId } from "./keys.ts";
 
 const cloud = (accountId: string, region: string, group: string) => ({
   namespace: { case: "cloud" as const, value: { account: { accountId }, region, group } },
@@ -123,5 +123,66 @@ describe("relationship identity", () => {
     expect(id(r3)).not.toBe(id(r1));
     const r4 = create(RelationshipSchema, { ...base, type: { kind: "resource.v1.Relationship", type: "kubernetes.v1.Owns" } });
     expect(id(r4)).not.toBe(id(r1));
+  });
+
+  // The ids are stored: a new encoding of the pre-image must hash to the same bytes as the first one did.
+  const reference = (r: Relationship, subjectKey: string, objectKey: string): string => {
+    const h = new Bun.CryptoHasher("sha256");
+    const put = (b: Uint8Array) => {
+      const len = new Uint8Array(4);
+      new DataView(len.buffer).setUint32(0, b.length);
+      h.update(len);
+      h.update(b);
+    };
+    const enc = new TextEncoder();
+    for (const s of [r.type?.kind ?? "", r.type?.type ?? "", subjectKey, objectKey, r.predicate?.typeUrl ?? ""]) put(enc.encode(s));
+    put(r.predicate?.value ?? new Uint8Array());
+    return h.digest("hex");
+  };
+
+  test("the id is sha256 of the length-prefixed fields, as stored before (non-ASCII, long, lone surrogates)", () => {
+    const pinned = create(RelationshipSchema, {
+      type: { kind: "resource.v1.Relationship", type: "kubernetes.v1.Contains" },
+      subject: { typeUrl: "k8s.io.api.core.v1.Node", name: "node-\u00fc-1" },
+      object: { typeUrl: "k8s.io.api.core.v1.Pod", name: "pod-\u{1F600}-x".repeat(200) },
+      predicate: anyPack(ResourceSchema, create(ResourceSchema, { type: { type: "x" } })),
+    });
+    const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+    const ends = [encodeResourceKey(pinned.subject!), encodeResourceKey(pinned.object!)] as const;
+    // computed by the first implementation (a hasher fed field by field)
+    expect(hex(relationshipId(pinned, ...ends))).toBe("b0e356bb1836482cfa98611e77e63ec7d519621c204e71db23add92a899daed9");
+    fc.assert(
+      fc.property(
+        fc.string({ unit: "binary" }),
+        fc.string({ unit: "grapheme", maxLength: 3000 }),
+        fc.string({ unit: "binary-ascii" }),
+        fc.string({ unit: "binary" }),
+        fc.uint8Array({ maxLength: 2000 }),
+        (type, subjectKey, objectKey, typeUrl, value) => {
+          const r = create(RelationshipSchema, { type: { kind: "k", type }, predicate: { typeUrl, value } });
+          expect(hex(relationshipId(r, subjectKey, objectKey))).toBe(reference(r, subjectKey, objectKey));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  test("a frozen (shared) ref: its key is kept and equals the key of an unfrozen copy; it cannot be changed", () => {
+    const init = {
+      typeUrl: "k8s.io.api.core.v1.Pod",
+      name: "p",
+      namespace: { namespace: { case: "kube" as const, value: { cluster: "c", namespace: "n" } } },
+    };
+    const shared = freezeShared(create(ResourceRefSchema, init));
+    const key = encodeResourceKey(create(ResourceRefSchema, init));
+    expect(encodeResourceKey(shared)).toBe(key);
+    expect(encodeResourceKey(shared)).toBe(key);
+    expect(() => {
+      (shared as ResourceRef).name = "q";
+    }).toThrow(TypeError);
+    expect(() => {
+      (shared.namespace!.namespace.value as { cluster: string }).cluster = "d";
+    }).toThrow(TypeError);
+    expect(encodeResourceKey(shared)).toBe(key);
   });
 });

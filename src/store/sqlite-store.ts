@@ -35,6 +35,7 @@ import {
   snapshotObjects,
 } from "./queries.ts";
 import { decodeRelationship } from "./relationship-decode.ts";
+import { encodeRelationship } from "./relationship-encode.ts";
 import { finalizeStatements, type OutboxStatements, prepareOutbox, prepareTables, type TableStatements } from "./statements.ts";
 import { type PendingEvent, Subscriptions } from "./subscriptions.ts";
 import {
@@ -176,9 +177,14 @@ export class SqliteStore implements Store {
     this.subscriptions.deliverCommitted(ctx.events);
   }
 
-  private emit(type: StoreEventType, obj: () => WireObject): void {
-    if (this.subscriptions.size === 0) return;
-    this.ctx!.events.push({ type, obj: obj(), commit: 0 });
+  /** Whether a subscriber takes objects of (kind, type); a write builds its event only then. */
+  private wants(kind: string, type: string): boolean {
+    return this.subscriptions.size > 0 && this.subscriptions.wants(kind, type);
+  }
+
+  /** Queues the event of a write for delivery after the commit (build `obj` only when wants() said so). */
+  private emit(type: StoreEventType, obj: WireObject): void {
+    this.ctx!.events.push({ type, obj, commit: 0 });
   }
 
   /** Appends to the outbox in the current transaction, unless the channel has no consumer. */
@@ -244,7 +250,7 @@ export class SqliteStore implements Store {
         body: null,
         bytes: wireObjectSize(kind, type, RESOURCE_TYPE_URL, body.length),
       });
-      this.emit(op === "CREATE" ? "ADD" : "UPDATE", () => wireObject(kind, type, RESOURCE_TYPE_URL, body));
+      if (this.wants(kind, type)) this.emit(op === "CREATE" ? "ADD" : "UPDATE", wireObject(kind, type, RESOURCE_TYPE_URL, body));
     });
   }
 
@@ -260,7 +266,7 @@ export class SqliteStore implements Store {
     const obj = wireObject(kind, type, RELATIONSHIP_TYPE_URL, value);
     const wire = toBinary(ObjectSchema, obj);
     this.appendOutbox({ channel, key: relKey(rid), entity: ENTITY_RELATIONSHIP, op: "DELETE", rid: null, body: wire, bytes: wire.length });
-    this.emit("DELETE", () => obj);
+    if (this.wants(kind, type)) this.emit("DELETE", obj);
   }
 
   /** Removes the interned keys no relationship refers to any more (after removeRelationship). */
@@ -332,7 +338,7 @@ export class SqliteStore implements Store {
       const obj = wireObject(RESOURCE_KIND, type, RESOURCE_TYPE_URL, toBinary(ResourceSchema, stub));
       const wire = toBinary(ObjectSchema, obj);
       this.appendOutbox({ channel, key, entity: ENTITY_RESOURCE, op: "DELETE", rid: null, body: wire, bytes: wire.length });
-      this.emit("DELETE", () => obj);
+      if (this.wants(RESOURCE_KIND, type)) this.emit("DELETE", obj);
     });
   }
 
@@ -358,13 +364,13 @@ export class SqliteStore implements Store {
         if (this.findRelationship(id, foundSubject, foundObject, pred)) continue;
         const subject = foundSubject ?? this.internKey(subjectKey, kids);
         const object = foundObject ?? this.internKey(objectKey, kids);
-        const body = toBinary(RelationshipSchema, relationships[i]!);
+        const body = encodeRelationship(relationships[i]!);
         const channel = this.classify(type);
         const rid = Number(this.s.relInsert.run(id, subject, object, pred, kind, type, channel, body).lastInsertRowid);
         this.s.relCopyInsert.run(object, pred, rid, body);
         const bytes = wireObjectSize(kind, type, RELATIONSHIP_TYPE_URL, body.length);
         this.appendOutbox({ channel, key: relKey(rid), entity: ENTITY_RELATIONSHIP, op: "CREATE", rid, body: null, bytes });
-        this.emit("ADD", () => wireObject(kind, type, RELATIONSHIP_TYPE_URL, body));
+        if (this.wants(kind, type)) this.emit("ADD", wireObject(kind, type, RELATIONSHIP_TYPE_URL, body));
       }
     });
   }

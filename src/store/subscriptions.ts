@@ -45,6 +45,14 @@ export class Subscriptions {
     return this.subs.size;
   }
 
+  /** Whether an open subscriber's filters take objects of (kind, type): the store builds an event only then. */
+  wants(kind: string, type: string): boolean {
+    for (const sub of this.subs) {
+      if (!sub.closed && matchesFilters(sub.filters, kind, type)) return true;
+    }
+    return false;
+  }
+
   /**
    * Registers a subscriber. `readSnapshot` reads the current state (called synchronously, so every
    * commit after `after` is a live event); the snapshot is delivered on a microtask, or before the

@@ -14,7 +14,7 @@
 import { create } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 import { emptyPredicate, kubeNamespace, newRelationship, newResource, packMessage } from "../../graph/build.ts";
-import { decodeResourceKey, encodeKey } from "../../graph/keys.ts";
+import { decodeResourceKey, encodeKey, freezeShared } from "../../graph/keys.ts";
 import { ClusterProvider, ClusterSchema } from "../../proto/gen/kubernetes/v1/cluster_pb.ts";
 import { Provider } from "../../proto/gen/resource/v1/provider_pb.ts";
 import type { Relationship } from "../../proto/gen/resource/v1/relationship_pb.ts";
@@ -50,11 +50,11 @@ export function pairKey(t: PairType, a: string, b: string): string {
 
 const refCache = new Map<string, ResourceRef>();
 
-/** ResourceRef from an encoded key (cached: the same few hubs - cluster, nodes, namespaces - recur). */
+/** ResourceRef from an encoded key (cached: the same few hubs - cluster, nodes, namespaces - recur; frozen: shared). */
 export function refFromKey(key: string): ResourceRef {
   let r = refCache.get(key);
   if (!r) {
-    r = decodeResourceKey(key);
+    r = freezeShared(decodeResourceKey(key));
     if (refCache.size > 1024) refCache.clear();
     refCache.set(key, r);
   }
