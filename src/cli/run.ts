@@ -239,6 +239,9 @@ async function buildComponents(
 
   let kube: KubeController | undefined;
   let hostgraph: BuiltOnStart<HostGraphComponent> | undefined;
+  // Ready, and the initial sync's garbage collected: at 10k pods the runtime graph's eBPF loads (libbpf
+  // parses the kernel's BTF, +11 MiB for a moment) on top of that garbage were the agent's peak.
+  const afterSync = () => agentReady() && !kube?.collectionPending();
   if (config.enableHardwareDiscovery) {
     // After the agent is ready, as the runtime graph: its first inventory (~15 CPU-ms) does not hold up
     // /readyz, and its modules (hardware descriptors, collectors) load only then (docs/performance.md).
@@ -252,7 +255,7 @@ async function buildComponents(
         kubeCluster: () => kube?.cluster()?.clusterName,
       }),
     );
-    components.push(startInBackground(hostgraph, logger, { after: agentReady }));
+    components.push(startInBackground(hostgraph, logger, { after: afterSync }));
   }
 
   // OOM kills on the runtime graph's containers: from the service graph's oomkill program when it is on, else their own.
@@ -291,7 +294,7 @@ async function buildComponents(
         oomKills: oom?.events,
       }),
     );
-    components.push(startInBackground(runtimeGraph, logger, { after: agentReady }));
+    components.push(startInBackground(runtimeGraph, logger, { after: afterSync }));
   } else {
     logger.info("container discovery off (--enable-container-discovery=false)");
   }

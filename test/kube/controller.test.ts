@@ -66,6 +66,9 @@ function containment(): string[] {
   return out;
 }
 
+/** collectionPending() right after the initial sync (the runtime and host graphs wait for it to turn false). */
+let pendingAtSync = false;
+
 beforeAll(async () => {
   env = await startKubeTestEnv();
   // kind-style cluster-info (kube-public) and nodes with kind providerIDs: auto-detects "kind"
@@ -121,6 +124,7 @@ beforeAll(async () => {
   });
   await ctl.start();
   await ctl.synced();
+  pendingAtSync = ctl.collectionPending();
 }, 120_000);
 
 afterAll(async () => {
@@ -397,3 +401,10 @@ test("with leader election, readiness waits for the first election round: a new 
     own.close();
   }
 }, 90_000);
+
+test("the initial sync's garbage is collected shortly after it: pending at the sync, done within 2 s", async () => {
+  expect(pendingAtSync).toBe(true);
+  const deadline = Date.now() + 2000;
+  while (ctl.collectionPending() && Date.now() < deadline) await Bun.sleep(10);
+  expect(ctl.collectionPending()).toBe(false);
+});
