@@ -40,6 +40,12 @@ const checkpointFailing =
  * frames already copied, copies the tail, and the WAL restarts. If the worker fails to start or
  * dies, the main connection goes back to the default autocheckpoint (logged).
  *
+ * The worker starts only once the store is being written: a Bun Worker costs 2.5-4.5 MiB resident
+ * that its end does not give back, and an idle agent writes a few rows a minute. Until then the main
+ * connection checkpoints by itself every `idlePages` (256: ~1 MiB, a few ms), and a check every
+ * `watchMs` (1 s) starts the worker when `startRows` rows (256) were written since the last check
+ * (SQLite's total_changes()); a long applyAsync burst starts it at once.
+ *
  * The worker is created from a Blob URL, so it works the same in `bun build --compile` binaries
  * (no extra entrypoint).
  */
@@ -98,6 +104,9 @@ export interface CheckpointStats {
 
 export class Checkpointer {
   private worker: Worker | undefined;
+  private readonly watchTimer: ReturnType<typeof setInterval>;
+  /** The worker failed or exited: the main connection checkpoints for the rest of the store's life. */
+  private gaveUp = false;
   private closed = false;
   private readonly backstopPages: number;
   private readonly walPath: string;
@@ -108,13 +117,37 @@ export class Checkpointer {
 
   constructor(
     private readonly db: Database,
-    path: string,
+    private readonly path: string,
     private readonly log: Logger,
-    opts: { intervalMs?: number; busyTimeoutMs?: number; backstopPages?: number; drainBytes?: number } = {},
+    private readonly opts: {
+      intervalMs?: number;
+      busyTimeoutMs?: number;
+      backstopPages?: number;
+      drainBytes?: number;
+      idlePages?: number;
+      startRows?: number;
+      watchMs?: number;
+    } = {},
   ) {
     this.backstopPages = opts.backstopPages ?? 4096;
     this.drainBytes = opts.drainBytes ?? 8 * 1024 * 1024;
     this.walPath = `${path}-wal`;
+    this.db.run(`PRAGMA wal_autocheckpoint = ${opts.idlePages ?? 256}`);
+    const changes = db.prepare("SELECT total_changes()");
+    const written = () => changes.values()[0]![0] as number;
+    let seen = written();
+    this.watchTimer = setInterval(() => {
+      const now = written();
+      if (now - seen >= (opts.startRows ?? 256)) this.start();
+      seen = now;
+    }, opts.watchMs ?? 1000);
+    this.watchTimer.unref?.();
+  }
+
+  /** Starts the worker (once; nothing after close or after it failed). */
+  start(): void {
+    if (this.worker || this.closed || this.gaveUp) return;
+    clearInterval(this.watchTimer);
     try {
       workerUrl ??= URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "application/javascript" }));
       const w = new Worker(workerUrl);
@@ -124,7 +157,12 @@ export class Checkpointer {
       w.addEventListener("close", () => {
         if (!this.closed) this.fallback("checkpoint worker exited");
       });
-      w.postMessage({ type: "open", path, intervalMs: opts.intervalMs ?? 200, busyTimeoutMs: opts.busyTimeoutMs ?? 5000 });
+      w.postMessage({
+        type: "open",
+        path: this.path,
+        intervalMs: this.opts.intervalMs ?? 200,
+        busyTimeoutMs: this.opts.busyTimeoutMs ?? 5000,
+      });
       w.unref();
     } catch (err) {
       this.fallback(`checkpoint worker did not start: ${errorMessage(err)}`);
@@ -218,6 +256,7 @@ export class Checkpointer {
 
   private fallback(reason: string): void {
     if (this.closed) return;
+    this.gaveUp = true;
     this.stats.healthy = false;
     try {
       this.db.run("PRAGMA wal_autocheckpoint = 1000");
@@ -237,6 +276,7 @@ export class Checkpointer {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.watchTimer);
     if (this.waiter) {
       const w = this.waiter;
       this.waiter = undefined;

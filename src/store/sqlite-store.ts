@@ -458,6 +458,7 @@ export class SqliteStore implements Store {
   async applyAsync(ops: ReadonlyArray<StoreOp>, opts: { chunkSize?: number } = {}): Promise<void> {
     const chunk = Math.max(1, Math.floor(opts.chunkSize ?? 256));
     const cp = this.opts.checkpointer;
+    if (ops.length > chunk) cp?.start(); // a long burst: checkpoints off the event loop from now on
     for (let i = 0; i < ops.length; i += chunk) {
       if (i > 0) {
         // a long burst: let the background checkpoint catch up (awaiting, not blocking) so the WAL

@@ -204,15 +204,32 @@ test("close releases the file: no descriptor of the store stays open", () => {
   expect(fds()).toBe(0);
 });
 
+const autocheckpoint = (s: ReturnType<typeof openStore>) =>
+  (s.db.query("PRAGMA wal_autocheckpoint").get() as { wal_autocheckpoint: number }).wal_autocheckpoint;
+
+test("an idle store has no checkpoint worker; one second with 256 rows written starts it", async () => {
+  const s = openStore({ dataDirectory: dir(), logger: silentLogger });
+  cleanups.push(() => s.close());
+  for (let i = 0; i < 20; i++) s.updateResource(resource(POD, `idle${i}`, "", 64)); // a few writes a second
+  await Bun.sleep(1300);
+  expect(s.checkpointStats?.healthy).toBe(false);
+  expect(autocheckpoint(s)).toBe(256); // the main connection checkpoints every ~1 MiB meanwhile
+  s.batch(() => {
+    for (let i = 0; i < 300; i++) s.updateResource(resource(POD, `busy${i}`, "", 64));
+  });
+  for (let i = 0; i < 300 && !s.checkpointStats?.healthy; i++) await Bun.sleep(10); // next check, then the worker's start
+  expect(s.checkpointStats?.healthy).toBe(true);
+  expect(autocheckpoint(s)).toBe(4096);
+});
+
 test("WAL checkpoints run in a worker thread: a long applyAsync burst keeps the WAL bounded", async () => {
   const d = dir();
   const s = openStore({ dataDirectory: d, logger: silentLogger });
   cleanups.push(() => s.close());
-  for (let i = 0; i < 200 && !s.checkpointStats?.healthy; i++) await Bun.sleep(10); // worker start
-  expect(s.checkpointStats?.healthy).toBe(true);
-  expect((s.db.query("PRAGMA wal_autocheckpoint").get() as { wal_autocheckpoint: number }).wal_autocheckpoint).toBe(4096);
   const ops = Array.from({ length: 30_000 }, (_, i) => ({ op: "update" as const, resource: resource(POD, `p${i}`, "", 1024) }));
-  await s.applyAsync(ops);
+  await s.applyAsync(ops); // a burst longer than one chunk starts the worker at once
+  expect(s.checkpointStats?.healthy).toBe(true);
+  expect(autocheckpoint(s)).toBe(4096);
   for (let i = 0; i < 300 && s.checkpointStats!.checkpoints === 0; i++) await Bun.sleep(10);
   expect(s.checkpointStats!.checkpoints).toBeGreaterThan(0);
   // 30k x 1 KiB objects is ~40 MiB of pages; drains keep the WAL near 8 MiB, below the 16 MiB backstop

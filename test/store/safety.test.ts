@@ -128,7 +128,12 @@ test("a full disk: checkpoint failures are logged once per change and counted, n
   const { logger, lines } = captureLogger();
   const s = openStore({ dataDirectory: mnt, logger });
   cleanups.push(() => s.close());
-  for (let i = 0; i < 200 && !s.checkpointStats?.healthy; i++) await Bun.sleep(10);
+  // the worker starts once the store is written (300 small rows), before the 1 MiB below
+  s.batch(() => {
+    for (let i = 0; i < 300; i++) s.updateResource(resource(POD, `w${i}`, "", 16));
+  });
+  for (let i = 0; i < 300 && !s.checkpointStats?.healthy; i++) await Bun.sleep(10);
+  expect(s.checkpointStats?.healthy).toBe(true);
   const failuresBefore = await metricValue("antimetal_store_checkpoint_failures_total");
   // about 1 MiB in the WAL, then fill the disk: the checkpoint cannot grow store.db
   s.batch(() => {
