@@ -44,7 +44,7 @@ const checkpointFailing =
  * that its end does not give back, and an idle agent writes a few rows a minute. Until then the main
  * connection checkpoints by itself every `idlePages` (256: ~1 MiB, a few ms), and a check every
  * `watchMs` (1 s) starts the worker when `startRows` rows (256) were written since the last check
- * (SQLite's total_changes()); a long applyAsync burst starts it at once.
+ * (SQLite's total_changes()); an applyAsync of 2048 operations or more starts it at once.
  *
  * The worker is created from a Blob URL, so it works the same in `bun build --compile` binaries
  * (no extra entrypoint).

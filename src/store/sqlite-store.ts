@@ -60,6 +60,9 @@ import { RELATIONSHIP_TYPE_URL, RESOURCE_KIND, RESOURCE_TYPE_URL, wireObject, wi
 
 export { DEFAULT_OUTBOX_MAX_BYTES, DEFAULT_OUTBOX_MAX_ENTRIES, SqliteOutbox } from "./outbox.ts";
 
+/** An applyAsync of this many operations starts the background checkpoints at once (a runtime graph scan is ~100). */
+const LONG_BURST_OPS = 2048;
+
 export interface SqliteStoreOptions {
   logger: Logger;
   classify?: Classifier;
@@ -458,7 +461,7 @@ export class SqliteStore implements Store {
   async applyAsync(ops: ReadonlyArray<StoreOp>, opts: { chunkSize?: number } = {}): Promise<void> {
     const chunk = Math.max(1, Math.floor(opts.chunkSize ?? 256));
     const cp = this.opts.checkpointer;
-    if (ops.length > chunk) cp?.start(); // a long burst: checkpoints off the event loop from now on
+    if (ops.length >= LONG_BURST_OPS) cp?.start(); // checkpoints off the event loop from now on
     for (let i = 0; i < ops.length; i += chunk) {
       if (i > 0) {
         // a long burst: let the background checkpoint catch up (awaiting, not blocking) so the WAL

@@ -227,7 +227,7 @@ test("WAL checkpoints run in a worker thread: a long applyAsync burst keeps the 
   const s = openStore({ dataDirectory: d, logger: silentLogger });
   cleanups.push(() => s.close());
   const ops = Array.from({ length: 30_000 }, (_, i) => ({ op: "update" as const, resource: resource(POD, `p${i}`, "", 1024) }));
-  await s.applyAsync(ops); // a burst longer than one chunk starts the worker at once
+  await s.applyAsync(ops); // a burst of 2048 operations or more starts the worker at once
   expect(s.checkpointStats?.healthy).toBe(true);
   expect(autocheckpoint(s)).toBe(4096);
   for (let i = 0; i < 300 && s.checkpointStats!.checkpoints === 0; i++) await Bun.sleep(10);
