@@ -20,8 +20,11 @@
 // measured on this kind of VM are printed beside ours as recorded anchors, not same-run ones.
 // Prints one JSON object. Usage: bun bench/startup/run.ts [--idle-seconds 60] [--runs 10]
 //   [--baseline-binary PATH] [--agent-binary PATH] [--idle-samples N] [--kube] [--only-kube] [--without-containers]
+//   [--file-store]
 // --without-containers repeats the cluster-view measurement with container discovery (the runtime
 // graph: its first scan, eBPF attaches and reader threads; on by default) off.
+// --file-store keeps each agent's store in a file (a fresh directory per start), as installed agents
+// do (--data-directory /var/lib/antimetal), instead of in memory (--data-directory "").
 
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -42,6 +45,7 @@ const withKube = process.argv.includes("--kube") || process.argv.includes("--onl
 const onlyKube = process.argv.includes("--only-kube");
 /** --without-containers: the cluster-view runs again with --enable-container-discovery=false (`*_kube_nocd`). */
 const withoutContainers = process.argv.includes("--without-containers");
+const fileStore = process.argv.includes("--file-store");
 /** The Go agent (built from its published source), measured on this kind of 2-vCPU VM: issue 18. */
 const GO_AGENT_RECORDED = {
   kube_ready_ms: 40,
@@ -131,7 +135,7 @@ async function start(kind: Kind) {
           "--metrics-bind-address",
           "0",
           "--data-directory",
-          "",
+          fileStore ? mkdtempSync(join(tmp, "store-")) : "",
           "--intake-address",
           "",
           ...kubeFlags,
@@ -271,6 +275,7 @@ async function importProbe(): Promise<Record<string, number>> {
 }
 
 result.load_average_start = loadAverage();
+result.store = fileStore ? "file (--file-store)" : "memory";
 const kinds: Kind[] = ["agent", "hello", ...(baseline ? (["baseline"] as const) : [])];
 if (!onlyKube) await measure(kinds);
 if (withKube) {
