@@ -362,7 +362,10 @@ try {
   // A/B of the initial sync: the two binaries alternate on the same cluster, medians per binary
   let compare: Record<string, unknown> | undefined;
   if (WITH_BINARY && COMPARE) {
-    const runsOf: Record<"a" | "b", Array<{ readyMs: number; cpuS: number; peakMiB: number; settledMiB: number }>> = { a: [], b: [] };
+    const runsOf: Record<"a" | "b", Array<{ readyMs: number; cpuS: number; syncPeakMiB: number; peakMiB: number; settledMiB: number }>> = {
+      a: [],
+      b: [],
+    };
     for (let r = 0; r < COMPARE_RUNS; r++) {
       for (const which of ["a", "b"] as const) {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-kube-ab-"));
@@ -375,6 +378,8 @@ try {
           runsOf[which].push({
             readyMs: round(w.readyMs),
             cpuS: round(w.cpuMsAtReady / 1000, 2),
+            // VmHWM at /readyz (the initial sync's peak) and 10 s later (with what starts after readiness)
+            syncPeakMiB: round(atReady.hwm / MiB),
             peakMiB: round(Math.max(atReady.hwm, settled.hwm) / MiB),
             settledMiB: round(settled.rss / MiB),
           });
@@ -387,6 +392,7 @@ try {
     const summary = (rs: (typeof runsOf)["a"]) => ({
       readyMsMedian: med(rs.map((x) => x.readyMs)),
       cpuSecondsToReadyMedian: med(rs.map((x) => x.cpuS)),
+      syncPeakRssMiBMedian: med(rs.map((x) => x.syncPeakMiB)),
       peakRssMiBMedian: med(rs.map((x) => x.peakMiB)),
       settledRssMiBMedian: med(rs.map((x) => x.settledMiB)),
       runs: rs,
