@@ -17,11 +17,13 @@
  * protobuf LIST by a bare fetch loop, no processing) and each agent's RSS on the empty cluster.
  * Usage: bash bench/run.sh kube [--pods 5000] [--nodes 50] [--rate 100] [--create-rate 5]
  *   [--seconds 60] [--binary PATH] [--no-binary] [--compare-binary PATH [--compare-runs 3]] [--trace FILE]
- *   [--agent-nice N] [--controller-seconds N]
+ *   [--agent-nice N] [--controller-seconds N] [--host-pod]
  * --controller-seconds: the controller's churn (the lag figures) for N seconds instead of --seconds,
  * so a long run of the whole agent's churn (RSS growth) does not take twice as long.
  * --compare-binary: an A/B of the whole agent's initial sync on the same cluster in the same run
  * (ready, CPU to ready, peak RSS over the sync, RSS 10 s later), --binary and PATH alternating.
+ * --host-pod: while the whole agent runs, this host has a container of pod-0 (host-pod.ts), so its
+ * runtime graph links it to that Pod among all of them, as on a real node (needs root).
  */
 
 import * as fs from "node:fs";
@@ -30,6 +32,7 @@ import * as path from "node:path";
 import { decodeEnvelope, findLen, getString } from "../../src/kube/pb.ts";
 import { DEFAULT_JIT_TIERS, jitEnv } from "../../src/runtime/jit.ts";
 import { type KubeTestEnv, startKubeTestEnv } from "../../test/helpers/kube-testenv.ts";
+import { type HostPod, startHostPod } from "./host-pod.ts";
 import { churn, growthMiBPerHour, procStatus, sampleRss, startWholeAgent } from "./whole-agent.ts";
 
 function arg(name: string, def: number): number {
@@ -51,6 +54,7 @@ const COMPARE = process.argv.includes("--compare-binary") ? process.argv[process
 const COMPARE_RUNS = arg("compare-runs", 3);
 const AGENT_NICE = process.argv.includes("--agent-nice") ? Number(process.argv[process.argv.indexOf("--agent-nice") + 1]) : undefined;
 const TRACE = process.argv.includes("--trace") ? process.argv[process.argv.indexOf("--trace") + 1]! : undefined;
+const HOST_POD = process.argv.includes("--host-pod");
 const PER_RS = 50;
 const NAMESPACES = 5;
 
@@ -89,6 +93,7 @@ const MiB = 1024 * 1024;
 const env = await startKubeTestEnv();
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-kube-"));
 let agent: ReturnType<typeof Bun.spawn> | undefined;
+let hostPod: HostPod | undefined;
 try {
   function spawnAgent(dir: string) {
     // BENCH_KUBE_AGENT_ARGS: extra bun flags for the controller process (e.g. "--cpu-prof-md --cpu-prof-dir=DIR")
@@ -321,6 +326,11 @@ try {
       .slice(0, 10)
       .map((v) => round(v));
   const rssAboveIdle = synced.rssBytes - idle.rssBytes;
+  if (HOST_POD && WITH_BINARY) {
+    const { ns, name } = podRef(0);
+    const res = await env.request("GET", `/api/v1/namespaces/${ns}/pods/${name}`);
+    hostPod = startHostPod(((await res.json()) as { metadata: { uid: string } }).metadata.uid);
+  }
   // the whole agent (compiled binary): initial sync, settle, the same churn
   let whole: Record<string, unknown> | undefined;
   if (WITH_BINARY) {
@@ -403,6 +413,7 @@ try {
     bench: "kube",
     controllerJit: { tiers: DEFAULT_JIT_TIERS, note: "bench/kube/agent.ts runs under the binary's default run --jit" },
     ...(AGENT_NICE === undefined ? {} : { controllerNice: AGENT_NICE }),
+    ...(hostPod ? { hostPod: { pod: podRef(0), uid: hostPod.uid, cgroupPath: hostPod.cgroupPath } } : {}),
     loadAverage: fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).map(Number),
     machine: { cpus: os.cpus().length, kernel: os.release() },
     setup: {
@@ -495,6 +506,7 @@ try {
   console.log(JSON.stringify(result, null, 2));
 } finally {
   agent?.kill("SIGKILL");
+  await hostPod?.remove();
   await env.stop();
   fs.rmSync(dataDir, { recursive: true, force: true });
 }

@@ -6,17 +6,18 @@
 
 // The runtime graph component: scans containers and processes at start and on an interval, diffs each
 // scan against what it last wrote (loaded from the store at the first scan), and writes only changes:
-// new and changed nodes are upserted, vanished ones deleted with their relationships. Over 400 lines: one
-// closure holds the scan, its Pod subscription and the live (exit/exec, OOM kill) triggers that share its state.
+// new and changed nodes are upserted, vanished ones deleted with their relationships. Its containers'
+// Pods are found by HostPods (pods.ts). One closure holds the scan and the live (exit/exec, OOM kill,
+// Pod and SystemNode event) triggers that share its state.
 
-import { create, equals, fromBinary } from "@bufbuild/protobuf";
+import { create, equals } from "@bufbuild/protobuf";
 import { refPath, relationshipKey, resourceRefOf } from "../graph/keys.ts";
 import type { Logger } from "../log/logger.ts";
 import type { HostPaths } from "../perf/collector.ts";
 import { defaultIo } from "../perf/collectors/common.ts";
 import type { HostIo } from "../perf/io.ts";
 import { TypeDescriptorSchema } from "../proto/gen/resource/v1/object_pb.ts";
-import { type Resource, type ResourceRef, ResourceRefSchema, ResourceSchema } from "../proto/gen/resource/v1/resource_pb.ts";
+import { type Resource, type ResourceRef, ResourceSchema } from "../proto/gen/resource/v1/resource_pb.ts";
 import type { Component } from "../runtime/component.ts";
 import type { Relationship, Store, StoreEvent, StoreOp, Subscription } from "../store/types.ts";
 import { errorMessage } from "../util/errors.ts";
@@ -36,16 +37,16 @@ import { LiveScheduler } from "./live.ts";
 import { metadataReader } from "./metadata.ts";
 import { leftOutGauge, scanSeconds, scans, size, writes } from "./metrics.ts";
 import { ContainerCgroupIds, containerOfCgroup, type OomKillEvent, type OomKillEvents, OomRecords } from "./oom.ts";
+import { HostPods } from "./pods.ts";
 import { applyPolicy, containerMatcher, DEFAULT_PROCESS_POLICY, ProcessLister, type ProcessPolicy } from "./processes.ts";
 
-export const POD_TYPE = "k8s.io.api.core.v1.Pod";
+export { POD_TYPE } from "./pods.ts";
 
 /** A live source of process exits and execs (the procexit eBPF program); the runtime graph does not depend on eBPF itself. */
 export interface LiveProcessEvents {
   start(onEvents: (events: { kind: "exit" | "exec"; pid: number }[]) => void): Promise<void>;
   stop(): Promise<void>;
 }
-const KIND_POD = create(TypeDescriptorSchema, { type: POD_TYPE });
 const SYSTEM_NODE_TYPE = "antimetal.hardware.v1.SystemNode";
 
 export interface RuntimeGraphOptions {
@@ -107,13 +108,17 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
   const abort = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let sub: Subscription | undefined;
-  let podSub: Subscription | undefined;
   let ready = false;
   let stopped = false;
   let chain: Promise<unknown> = Promise.resolve();
   /** What this component wrote last (undefined until loaded from the store at the first scan). */
   let written: Written | undefined;
-  let podUids = new Set<string>();
+  /** Bumped whenever the store drops relationships of ours behind the scan's back (a Pod or the SystemNode deleted). */
+  let droppedGen = 0;
+  const dropWritten = () => {
+    written = undefined;
+    droppedGen++;
+  };
   const ooms = new OomRecords();
   /** The containers of the last scan, for finding an OOM kill's container by its cgroup. */
   let lastContainers: ContainerInfo[] = [];
@@ -133,50 +138,23 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
     return { nodes, edges };
   };
 
-  /** Whether this scan concerns Pods: a container of a pod on this host, or an edge of ours to a Pod. */
-  const touchesPods = (containers: readonly ContainerInfo[], w: Written): boolean => {
-    if (containers.some((c) => c.podUid || (c.podName && c.podNamespace))) return true;
-    for (const r of w.edges.values()) if (r.subject?.typeUrl === POD_TYPE || r.object?.typeUrl === POD_TYPE) return true;
-    return false;
-  };
-
-  /** Pods in the store by UID (listed only when some container has a pod UID). */
-  /** Pod UID -> its ref: listed from the store once, then kept by the Pod subscription (no listing per scan). */
-  let podIndex: Map<string, ResourceRef> | undefined;
-  const podUidByPath = new Map<string, string>();
-  const pods = (): Map<string, ResourceRef> => {
-    if (podIndex) return podIndex;
-    const idx = new Map<string, ResourceRef>();
-    podUidByPath.clear();
-    for (const p of opts.store.listResources([KIND_POD])) {
-      const uid = p.metadata?.providerId;
-      if (!uid) continue;
-      const ref = resourceRefOf(p);
-      idx.set(uid, ref);
-      podUidByPath.set(refPath(ref), uid);
-    }
-    subscribePods(); // before anything else runs: no Pod change between the listing and the subscription is missed
-    podIndex = idx;
-    return idx;
-  };
-  const podLookup = (containers: ContainerInfo[]): ((c: ContainerInfo) => ResourceRef | undefined) => {
-    const byUid = containers.some((c) => c.podUid) ? pods() : new Map<string, ResourceRef>();
-    const cluster = opts.kubeCluster?.();
-    return (c) => {
-      const hit = c.podUid ? byUid.get(c.podUid) : undefined;
-      if (hit) return hit;
-      if (cluster && c.podName && c.podNamespace)
-        return create(ResourceRefSchema, {
-          typeUrl: POD_TYPE,
-          name: c.podName,
-          namespace: { namespace: { case: "kube", value: { cluster, namespace: c.podNamespace } } },
-        });
-      return undefined;
-    };
-  };
+  /**
+   * A Pod of one of this host's containers was stored: link it now rather than at the next scan. A Pod
+   * linked to was deleted: the store dropped our relationships to it, so diff against the store next time.
+   */
+  const hostPods = new HostPods(
+    opts.store,
+    () => opts.kubeCluster?.(),
+    (change) => {
+      if (change.unlinked) dropWritten();
+      if (change.relink) queueRescan("a Pod event");
+    },
+    (e) => log.debug({ err: errorMessage(e) }, "runtime graph: a Pod event that is not a Resource"),
+  );
 
   const doScan = async (): Promise<ScanResult> => {
     const t0 = performance.now();
+    const gen = droppedGen;
     // One scan has SCAN_DEADLINE_MS: a hung cgroup or runtime-state read fails the scan, never the agent (the next one retries).
     const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(SCAN_DEADLINE_MS)]);
     const [systemName, found] = await Promise.all([opts.systemName(), discovery.scan(signal)]);
@@ -190,13 +168,12 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
     for (const c of found.containers) if (!c.startedMs) c.startedMs = firstStart.get(c.id) ?? 0;
     const { kept, leftOut } = applyPolicy(processes, policy, Date.now());
     const before = (written ??= load()); // before planning: loading reads back the OOM kills stored on container nodes
-    if (!podSub && touchesPods(found.containers, before)) subscribePods();
     const input: RuntimeGraphInput = {
       systemName,
       containers: found.containers,
       processes: kept,
       rootCpuset,
-      podRef: podLookup(found.containers),
+      podRef: hostPods.lookup(found.containers),
       oomOf: (id) => ooms.get(id),
     };
     // Relationships derive only from what edgeInputsKey covers: when that is what was written, they are too.
@@ -207,7 +184,6 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
     if (opts.oomKills) cgroupIds.update(found.root, found.containers);
     ooms.retain(new Set(found.containers.map((c) => c.id)), Date.now());
     for (const w of plan.warnings) log.warn({ warning: w }, "runtime graph: affinity left out");
-    podUids = new Set(found.containers.flatMap((c) => (c.podUid ? [c.podUid] : [])));
 
     const nodes: Written["nodes"] = new Map();
     const upserts: Resource[] = [];
@@ -261,7 +237,8 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
       written = undefined; // some chunks may have committed: diff against the store next time
       throw e;
     }
-    written = { nodes, edges, edgesKey };
+    // A delete during the write may have dropped what this scan just wrote: then diff against the store next time.
+    written = gen === droppedGen ? { nodes, edges, edgesKey } : undefined;
 
     if (upserts.length) writes.inc({ op: "upsert" }, upserts.length);
     if (deletes.length) writes.inc({ op: "delete" }, deletes.length);
@@ -301,75 +278,27 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
       }
     });
 
-  /**
-   * A Pod of one of this host's containers was stored: link it now rather than at the next scan.
-   * A Pod or the SystemNode deleted: the store dropped our relationships to it with it.
-   */
-  let relinkQueued = false;
-  const onStoreEvent = (ev: StoreEvent) => {
-    let relink = false;
-    for (const o of ev.objs) {
-      if (!o.object) continue;
-      if (ev.type === "DELETE") written = undefined; // the store cascaded our relationships to it away: diff against the store next time
-      if (o.type?.type !== POD_TYPE) continue;
-      // No pod index yet and no container of a pod on this host: the event changes nothing (the index, when
-      // first needed, is listed from the store). At 10k pods the subscription's snapshot alone was 10k decodes.
-      if (podIndex === undefined && podUids.size === 0) continue;
-      let r: Resource;
-      try {
-        r = fromBinary(ResourceSchema, o.object.value);
-      } catch (e) {
-        log.debug({ err: errorMessage(e) }, "runtime graph: a Pod event that is not a Resource");
-        podIndex = undefined; // listed again when next needed
-        continue;
-      }
-      if (ev.type === "DELETE") {
-        // A delete carries only the key (name, namespace): find the UID by the Pod's path.
-        const path = refPath(resourceRefOf(r));
-        const uid = podUidByPath.get(path);
-        podUidByPath.delete(path);
-        if (uid) podIndex?.delete(uid);
-        continue;
-      }
-      const uid = r.metadata?.providerId;
-      if (!uid) continue;
-      // A Pod new to this agent (not one it listed or already saw) that holds one of our containers: link it now.
-      if (podUids.has(uid) && !podIndex?.has(uid)) relink = true;
-      const ref = resourceRefOf(r);
-      podIndex?.set(uid, ref);
-      podUidByPath.set(refPath(ref), uid);
-    }
-    if (relink && !relinkQueued) {
-      relinkQueued = true;
-      // Handlers run inside the store's commit path: write from a later task.
-      setTimeout(() => {
-        relinkQueued = false;
-        if (!stopped) void refresh().catch((e) => log.warn({ err: errorMessage(e) }, "runtime graph rescan after a Pod event failed"));
-      }, 0);
-    }
+  /** The SystemNode deleted: the store dropped our relationships to it, so diff against the store next time. */
+  const onSystemNodeEvent = (ev: StoreEvent) => {
+    if (ev.type === "DELETE") dropWritten();
   };
-  /** An OOM kill: recorded on its container, written by a scan from a later task (coalesced). */
-  let oomScanQueued = false;
+  /** A scan from a later task (store handlers run inside its commit path), coalesced. */
+  let rescanQueued = false;
+  const queueRescan = (reason: string) => {
+    if (rescanQueued || stopped) return;
+    rescanQueued = true;
+    setTimeout(() => {
+      rescanQueued = false;
+      if (!stopped) void refresh().catch((e) => log.warn({ err: errorMessage(e) }, `runtime graph rescan after ${reason} failed`));
+    }, 0);
+  };
+  /** An OOM kill: recorded on its container, written by the next scan. */
   const onOomKill = (k: OomKillEvent) => {
     const id = containerOfCgroup(k.cgroup, lastContainers) ?? (k.cgroupIds ? cgroupIds.containerOf(k.cgroupIds) : undefined);
     if (!id) return log.debug({ pid: k.pid, cgroup: k.cgroup }, "runtime graph: an OOM kill outside any container");
     ooms.record(id, k);
-    if (oomScanQueued || stopped) return;
-    oomScanQueued = true;
-    setTimeout(() => {
-      oomScanQueued = false;
-      if (!stopped) void refresh().catch((e) => log.warn({ err: errorMessage(e) }, "runtime graph rescan after an OOM kill failed"));
-    }, 0);
+    queueRescan("an OOM kill");
   };
-  /**
-   * Pods are followed only once this host has a container of a pod or the graph holds an edge to one
-   * (their deletes cascade our edges; a Pod of ours appearing relinks): subscribing reads every Pod as
-   * the snapshot, +30 MiB for a moment at 10k pods on a host that runs none of them. The SystemNode is
-   * followed from the start.
-   */
-  function subscribePods(): void {
-    podSub ??= opts.store.subscribe([KIND_POD], onStoreEvent);
-  }
 
   const live = new LiveScheduler({
     minAgeMs: policy.minAgeMs,
@@ -421,7 +350,7 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
           },
           (e) => log.info({ reason: errorMessage(e) }, "runtime graph: OOM kills not recorded on containers"),
         );
-      sub ??= opts.store.subscribe([create(TypeDescriptorSchema, { type: SYSTEM_NODE_TYPE })], onStoreEvent);
+      sub ??= opts.store.subscribe([create(TypeDescriptorSchema, { type: SYSTEM_NODE_TYPE })], onSystemNodeEvent);
       ready = true;
       schedule();
     },
@@ -432,7 +361,7 @@ export function createRuntimeGraphComponent(opts: RuntimeGraphOptions): RuntimeG
       if (liveOn) await opts.liveEvents?.stop().catch((e) => log.warn({ err: errorMessage(e) }, "stopping live process events failed"));
       if (oomOn) await opts.oomKills?.stop().catch((e) => log.warn({ err: errorMessage(e) }, "stopping OOM kill events failed"));
       sub?.close();
-      podSub?.close();
+      hostPods.close();
       abort.abort();
       await Promise.race([chain, new Promise<void>((resolve) => deadline.addEventListener("abort", () => resolve(), { once: true }))]);
     },

@@ -78,6 +78,28 @@ export function selectResources(s: TableStatements, filters: ReadonlyArray<Pick<
   return out;
 }
 
+/** selectResources one row at a time (the same rows in the same order, none held beyond the caller's use). */
+export function* iterateResources(
+  s: TableStatements,
+  filters: ReadonlyArray<Pick<TypeDescriptor, "kind" | "type">>,
+): Generator<ResourceRow> {
+  if (filters.length === 0 || filters.some((f) => !f.type)) {
+    for (const r of s.resAll.iterate() as IterableIterator<ResourceObjectRow>)
+      if (matchesFilters(filters, r.kind, r.type)) yield [r.key, r.kind, r.type, r.body];
+    return;
+  }
+  const seen = filters.length > 1 ? new Set<string>() : undefined;
+  for (const f of filters) {
+    for (const r of s.resByType.iterate(f.type, f.type + ".", f.type + "/") as IterableIterator<ResourceObjectRow>) {
+      if (seen?.has(r.key) || !matchesFilters([f], r.kind, r.type)) continue;
+      seen?.add(r.key);
+      yield [r.key, r.kind, r.type, r.body];
+    }
+  }
+}
+
+type ResourceObjectRow = { key: string; kind: string; type: string; body: Uint8Array };
+
 /** Every resource, then every relationship, matching the filters (a subscriber's snapshot). */
 export function snapshotObjects(s: TableStatements, filters: TypeDescriptor[]): WireObject[] {
   const snap: WireObject[] = [];

@@ -25,6 +25,7 @@ import { closeDatabase } from "./open.ts";
 import { ENTITY_RELATIONSHIP, ENTITY_RESOURCE, type OutboxAppend, relKey, SqliteOutbox } from "./outbox.ts";
 import {
   decodedRelationships,
+  iterateResources,
   type RelationshipKeyQuery,
   type RelationshipRow,
   type RelRow,
@@ -427,6 +428,11 @@ export class SqliteStore implements Store {
     return this.resourceRows(filters).map((r) => fromBinary(ResourceSchema, r[3]));
   }
 
+  eachResource(filters: TypeDescriptor[], visit: (resource: Resource) => boolean | undefined): void {
+    this.assertOpen();
+    for (const row of iterateResources(this.s, filters)) if (visit(fromBinary(ResourceSchema, row[3])) === true) return;
+  }
+
   batch<T>(fn: () => T): T {
     this.assertWritable();
     return this.tx(fn);
@@ -474,13 +480,13 @@ export class SqliteStore implements Store {
     }
   }
 
-  subscribe(filters: TypeDescriptor[], handler: (event: StoreEvent) => void): Subscription {
+  subscribe(filters: TypeDescriptor[], handler: (event: StoreEvent) => void, opts: { snapshot?: boolean } = {}): Subscription {
     const after = this.commits;
     const wanted = filters.filter((f) => f !== undefined && f !== null);
     if (this.closed) return { close: () => undefined };
     if (this.ctx) throw new Error("subscribe inside a store batch is not supported");
     // Read the state and register in the same synchronous step: every later commit is a live event.
-    return this.subscriptions.add(wanted, handler, after, (f) => snapshotObjects(this.s, f));
+    return this.subscriptions.add(wanted, handler, after, opts.snapshot === false ? () => [] : (f) => snapshotObjects(this.s, f));
   }
 
   close(): void {

@@ -125,6 +125,12 @@ export interface Store {
   /** All resources whose type matches the filters (dot-segment prefix on TypeDescriptor.type/kind). */
   listResources(filters?: TypeDescriptor[]): Resource[];
   /**
+   * listResources one at a time: each resource is decoded as its row is read and handed to `visit`, so
+   * memory stays at one row however many match (finding a few Pods among 10k). Stops when `visit`
+   * returns true. `visit` must not write to the store.
+   */
+  eachResource(filters: TypeDescriptor[], visit: (resource: Resource) => boolean | undefined): void;
+  /**
    * Runs `fn` inside one transaction: every store mutation made by `fn` commits together (one
    * commit, one outbox entry per object), and events are delivered after the commit. If `fn` throws,
    * nothing is written and no event is delivered. Nested calls join the outer transaction. Keep it
@@ -148,8 +154,9 @@ export interface Store {
    * when its non-empty kind and non-empty type both match (dot-segment prefix); the list matches when
    * any entry does; an empty list matches everything. So kind-only filters work. Handlers run
    * synchronously after the transaction commits; a throwing handler is logged and skipped.
+   * `snapshot: false`: live events only (for a subscriber that looks up what it needs by key instead).
    */
-  subscribe(filters: TypeDescriptor[], handler: (event: StoreEvent) => void): Subscription;
+  subscribe(filters: TypeDescriptor[], handler: (event: StoreEvent) => void, opts?: { snapshot?: boolean }): Subscription;
   readonly outbox: Outbox;
   /** Idempotent. */
   close(): void;
