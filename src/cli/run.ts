@@ -28,7 +28,7 @@ import type { ContinuousCollector, HostPaths } from "../perf/collector.ts";
 import { stuckReadCalls } from "../perf/io.ts";
 import type { CollectorRegistry } from "../perf/registry.ts";
 import type { MetricsRouter } from "../perf/router.ts";
-import { type BuiltOnStart, buildOnStart, startInBackground } from "../runtime/background.ts";
+import { type BackgroundComponent, type BuiltOnStart, buildOnStart, startInBackground } from "../runtime/background.ts";
 import type { Component } from "../runtime/component.ts";
 import { jitAtStart } from "../runtime/jit.ts";
 import { Lifecycle } from "../runtime/lifecycle.ts";
@@ -159,6 +159,13 @@ async function buildComponents(
   const paths = hostPaths(config);
   const node = nodeName(config);
   const components: Component[] = [];
+  /** Components that start after readiness: startup is over once each has. */
+  const background: BackgroundComponent[] = [];
+  const inBackground = (c: Component, after: () => boolean) => {
+    const b = startInBackground(c, logger, { after });
+    background.push(b);
+    return b;
+  };
 
   const store = openStore({
     dataDirectory: config.dataDirectory,
@@ -255,7 +262,7 @@ async function buildComponents(
         kubeCluster: () => kube?.cluster()?.clusterName,
       }),
     );
-    components.push(startInBackground(hostgraph, logger, { after: afterSync }));
+    components.push(inBackground(hostgraph, afterSync));
   }
 
   // OOM kills on the runtime graph's containers: from the service graph's oomkill program when it is on, else their own.
@@ -294,7 +301,7 @@ async function buildComponents(
         oomKills: oom?.events,
       }),
     );
-    components.push(startInBackground(runtimeGraph, logger, { after: afterSync }));
+    components.push(inBackground(runtimeGraph, afterSync));
   } else {
     logger.info("container discovery off (--enable-container-discovery=false)");
   }
@@ -357,6 +364,15 @@ async function buildComponents(
     });
     components.push(intake);
     targets.intake = intake;
+  }
+  if (config.releaseStartupPages) {
+    const { startupPagesComponent } = await import("../runtime/startup-pages.ts");
+    components.push(
+      startupPagesComponent({
+        startupOver: () => afterSync() && background.every((b) => b.settled()),
+        logger: logger.child({ component: "startup-pages" }),
+      }),
+    );
   }
   return components;
 }

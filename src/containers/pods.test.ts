@@ -53,7 +53,7 @@ function setup(n: number, cluster: string | undefined = CLUSTER) {
   stores.push(store);
   store.apply(Array.from({ length: n }, (_, i) => ({ op: "add" as const, resource: pod(`pod-${i}`, `uid-${i}`) })));
   const changes: PodChange[] = [];
-  const scans = spyOn(store, "eachResource");
+  const scans = spyOn(store, "listResourcesContaining");
   const lists = spyOn(store, "listResources");
   const pods = new HostPods(
     store,
@@ -73,7 +73,7 @@ test("a container with CRI's pod name is linked by name, without reading any Pod
   expect(lists).not.toHaveBeenCalled();
 });
 
-test("a container with only a Pod UID finds its Pod in one pass over the store, once", () => {
+test("a container with only a Pod UID finds its Pod by a search in the store, once", () => {
   const { store, pods, scans } = setup(1000);
   const c = container("a", { podUid: "uid-500" });
   const d = container("b", {});

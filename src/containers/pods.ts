@@ -6,8 +6,8 @@
 
 // The Pods of this host's containers, as the runtime graph links them: only those, never the
 // cluster's. A container's Pod is named by CRI's pod name and namespace when it has them (no store
-// read), else found by the Pod UID in its cgroup path, looked up in the store one row at a time and
-// only for a UID not looked up before. Pod events are followed without a snapshot and decoded only
+// read), else found by the Pod UID in its cgroup path, searched for inside SQLite among the stored
+// Pods' bodies, once per UID. Pod events are followed without a snapshot and decoded only
 // when they can matter: a Pod with a UID still missing appeared, or a Pod linked to was deleted.
 
 import { create, fromBinary } from "@bufbuild/protobuf";
@@ -83,16 +83,13 @@ export class HostPods {
     this.linked = new Set();
   }
 
-  /** One pass over the stored Pods, decoded one at a time, stopping once every UID is found. */
+  /** The stored Pods whose body holds each UID (a byte search in the store), checked by their UID field. */
   private findByUid(uids: Set<string>): void {
-    let left = uids.size;
-    this.store.eachResource([KIND_POD], (p) => {
-      const uid = p.metadata?.providerId;
-      if (!uid || !uids.has(uid)) return false;
-      this.byUid.set(uid, resourceRefOf(p));
-      return --left === 0;
-    });
-    for (const uid of uids) if (!this.byUid.has(uid)) this.missing.add(uid);
+    for (const uid of uids) {
+      const pod = this.store.listResourcesContaining([KIND_POD], Buffer.from(uid)).find((p) => p.metadata?.providerId === uid);
+      if (pod) this.byUid.set(uid, resourceRefOf(pod));
+      else this.missing.add(uid);
+    }
   }
 
   private onEvent(ev: StoreEvent): void {

@@ -106,6 +106,32 @@ test("with `after`, the start waits until it holds (or the wait runs out); a sto
   expect(cancelled.calls).toEqual([]);
 });
 
+test("settled: false while waiting or starting, true once the start ran (either way) or was cancelled", async () => {
+  let open = false;
+  const ok = slowComponent(100);
+  const bg = startInBackground(ok.c, silentLogger, { after: () => open });
+  await bg.start();
+  await Bun.sleep(50);
+  expect(bg.settled()).toBe(false);
+  open = true;
+  await Bun.sleep(60);
+  expect(ok.calls).toEqual(["start"]);
+  expect(bg.settled()).toBe(false);
+  await Bun.sleep(150);
+  expect(bg.settled()).toBe(true);
+
+  const failing = startInBackground(slowComponent(10, true).c, silentLogger);
+  await failing.start();
+  await Bun.sleep(100);
+  expect(failing.settled()).toBe(true);
+
+  const cancelled = startInBackground(slowComponent(10).c, silentLogger, { after: () => false });
+  await cancelled.start();
+  expect(cancelled.settled()).toBe(false);
+  await cancelled.stop(AbortSignal.timeout(1000));
+  expect(cancelled.settled()).toBe(true);
+});
+
 test("buildOnStart builds the component only when it starts, once, and stops only what it built", async () => {
   const { c, calls } = slowComponent(10);
   let builds = 0;

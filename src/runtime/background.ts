@@ -23,9 +23,15 @@ export interface BackgroundStartOptions {
  * (the component is optional). Stop waits for a start still running (within the deadline) and stops
  * what started; a stop before the start began cancels it.
  */
-export function startInBackground(inner: Component, logger: Logger, opts: BackgroundStartOptions = {}): Component {
+export type BackgroundComponent = Component & {
+  /** Whether its start is over: it ran (started or failed) or the component was stopped first. */
+  settled(): boolean;
+};
+
+export function startInBackground(inner: Component, logger: Logger, opts: BackgroundStartOptions = {}): BackgroundComponent {
   let starting: Promise<boolean> | undefined;
   let cancelled = false;
+  let settled = false;
   const waitFor = async () => {
     const end = Date.now() + (opts.maxWaitMs ?? 30_000);
     while (opts.after && !opts.after() && Date.now() < end && !cancelled) await Bun.sleep(20);
@@ -48,7 +54,10 @@ export function startInBackground(inner: Component, logger: Logger, opts: Backgr
             logger.warn({ component: inner.name, err: errorMessage(e) }, "optional component unavailable; continuing without it");
             return false;
           },
-        );
+        )
+        .finally(() => {
+          settled = true;
+        });
     },
     async stop(deadline) {
       cancelled = true;
@@ -62,6 +71,7 @@ export function startInBackground(inner: Component, logger: Logger, opts: Backgr
       if (started) await inner.stop(deadline);
     },
     isReady: () => true,
+    settled: () => settled || cancelled,
   };
 }
 

@@ -61,15 +61,25 @@ export function decodedRelationships(group: TableStatements["relBodies"], q: Rel
   return bodies === null || lengths === null ? [] : decodeRelationships(bodies, lengths);
 }
 
-/** Resources matching the filters, in key order per filter (through the type index when every filter has a type). */
-export function selectResources(s: TableStatements, filters: ReadonlyArray<Pick<TypeDescriptor, "kind" | "type">>): ResourceRow[] {
+/**
+ * Resources matching the filters, in key order per filter (through the type index when every filter has a type);
+ * with `containing`, only those whose stored body contains those bytes.
+ */
+export function selectResources(
+  s: TableStatements,
+  filters: ReadonlyArray<Pick<TypeDescriptor, "kind" | "type">>,
+  containing?: Uint8Array,
+): ResourceRow[] {
   if (filters.length === 0 || filters.some((f) => !f.type)) {
-    return (s.resAll.values() as ResourceRow[]).filter((r) => matchesFilters(filters, r[1], r[2]));
+    const rows = (containing ? s.resAllContaining.values(containing) : s.resAll.values()) as ResourceRow[];
+    return rows.filter((r) => matchesFilters(filters, r[1], r[2]));
   }
   const out: ResourceRow[] = [];
   const seen = new Set<string>();
   for (const f of filters) {
-    for (const r of s.resByType.values(f.type, f.type + ".", f.type + "/") as ResourceRow[]) {
+    const range = [f.type, f.type + ".", f.type + "/"] as const;
+    const rows = containing ? s.resByTypeContaining.values(...range, containing) : s.resByType.values(...range);
+    for (const r of rows as ResourceRow[]) {
       if (seen.has(r[0]) || !matchesFilters([f], r[1], r[2])) continue;
       seen.add(r[0]);
       out.push(r);
@@ -77,28 +87,6 @@ export function selectResources(s: TableStatements, filters: ReadonlyArray<Pick<
   }
   return out;
 }
-
-/** selectResources one row at a time (the same rows in the same order, none held beyond the caller's use). */
-export function* iterateResources(
-  s: TableStatements,
-  filters: ReadonlyArray<Pick<TypeDescriptor, "kind" | "type">>,
-): Generator<ResourceRow> {
-  if (filters.length === 0 || filters.some((f) => !f.type)) {
-    for (const r of s.resAll.iterate() as IterableIterator<ResourceObjectRow>)
-      if (matchesFilters(filters, r.kind, r.type)) yield [r.key, r.kind, r.type, r.body];
-    return;
-  }
-  const seen = filters.length > 1 ? new Set<string>() : undefined;
-  for (const f of filters) {
-    for (const r of s.resByType.iterate(f.type, f.type + ".", f.type + "/") as IterableIterator<ResourceObjectRow>) {
-      if (seen?.has(r.key) || !matchesFilters([f], r.kind, r.type)) continue;
-      seen?.add(r.key);
-      yield [r.key, r.kind, r.type, r.body];
-    }
-  }
-}
-
-type ResourceObjectRow = { key: string; kind: string; type: string; body: Uint8Array };
 
 /** Every resource, then every relationship, matching the filters (a subscriber's snapshot). */
 export function snapshotObjects(s: TableStatements, filters: TypeDescriptor[]): WireObject[] {

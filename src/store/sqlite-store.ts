@@ -25,7 +25,6 @@ import { closeDatabase } from "./open.ts";
 import { ENTITY_RELATIONSHIP, ENTITY_RESOURCE, type OutboxAppend, relKey, SqliteOutbox } from "./outbox.ts";
 import {
   decodedRelationships,
-  iterateResources,
   type RelationshipKeyQuery,
   type RelationshipRow,
   type RelRow,
@@ -428,9 +427,9 @@ export class SqliteStore implements Store {
     return this.resourceRows(filters).map((r) => fromBinary(ResourceSchema, r[3]));
   }
 
-  eachResource(filters: TypeDescriptor[], visit: (resource: Resource) => boolean | undefined): void {
+  listResourcesContaining(filters: TypeDescriptor[], bytes: Uint8Array): Resource[] {
     this.assertOpen();
-    for (const row of iterateResources(this.s, filters)) if (visit(fromBinary(ResourceSchema, row[3])) === true) return;
+    return selectResources(this.s, filters, bytes).map((r) => fromBinary(ResourceSchema, r[3]));
   }
 
   batch<T>(fn: () => T): T {

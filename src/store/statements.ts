@@ -32,6 +32,11 @@ export function prepareTables(db: Database) {
     resDelete: db.prepare("DELETE FROM resources WHERE rid = ?"),
     resAll: db.prepare("SELECT key, kind, type, body FROM resources ORDER BY key"),
     resByType: db.prepare("SELECT key, kind, type, body FROM resources WHERE type = ? OR (type >= ? AND type < ?) ORDER BY key"),
+    // instr on two BLOBs is a byte search done inside SQLite: only matching bodies are read into JavaScript
+    resAllContaining: db.prepare("SELECT key, kind, type, body FROM resources WHERE instr(body, ?) > 0 ORDER BY key"),
+    resByTypeContaining: db.prepare(
+      "SELECT key, kind, type, body FROM resources WHERE (type = ? OR (type >= ? AND type < ?)) AND instr(body, ?) > 0 ORDER BY key",
+    ),
     keyGet: db.prepare("SELECT kid FROM rel_keys WHERE key = ?"),
     keyInsert: db.prepare("INSERT INTO rel_keys(key) VALUES (?)"),
     keyUsed: db.prepare(

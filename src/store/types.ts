@@ -125,11 +125,11 @@ export interface Store {
   /** All resources whose type matches the filters (dot-segment prefix on TypeDescriptor.type/kind). */
   listResources(filters?: TypeDescriptor[]): Resource[];
   /**
-   * listResources one at a time: each resource is decoded as its row is read and handed to `visit`, so
-   * memory stays at one row however many match (finding a few Pods among 10k). Stops when `visit`
-   * returns true. `visit` must not write to the store.
+   * listResources of only the resources whose stored encoding contains `bytes` (a byte search inside
+   * SQLite: the others are never read into JavaScript). A pre-filter: the bytes may occur in any field,
+   * so the caller checks the one it means (a Pod's UID among 10k Pods).
    */
-  eachResource(filters: TypeDescriptor[], visit: (resource: Resource) => boolean | undefined): void;
+  listResourcesContaining(filters: TypeDescriptor[], bytes: Uint8Array): Resource[];
   /**
    * Runs `fn` inside one transaction: every store mutation made by `fn` commits together (one
    * commit, one outbox entry per object), and events are delivered after the commit. If `fn` throws,

@@ -4,8 +4,8 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-// The store's two ways of reading without holding every matching row: eachResource (listResources one
-// row at a time) and a subscription without a snapshot.
+// The store's two narrow reads: listResourcesContaining (only the bodies holding some bytes leave SQLite)
+// and a subscription without a snapshot.
 
 import { afterEach, expect, test } from "bun:test";
 import { create, toBinary } from "@bufbuild/protobuf";
@@ -25,7 +25,8 @@ function mem(): SqliteStore {
   open.push(s);
   return s;
 }
-const res = (kind: string, type: string, name: string): Resource => create(ResourceSchema, { type: { kind, type }, metadata: { name } });
+const res = (kind: string, type: string, name: string, uid = ""): Resource =>
+  create(ResourceSchema, { type: { kind, type }, metadata: { name, providerId: uid } });
 const filter = (kind: string, type: string): TypeDescriptor => create(TypeDescriptorSchema, { kind, type });
 const names = (rs: Resource[]) => rs.map((r) => `${r.type?.type}/${r.metadata?.name}`);
 
@@ -33,10 +34,10 @@ function seeded(): SqliteStore {
   const s = mem();
   s.apply(
     [
-      res("resource.v1.Resource", "k8s.io.api.core.v1.Pod", "b"),
-      res("resource.v1.Resource", "k8s.io.api.core.v1.Pod", "a"),
-      res("resource.v1.Resource", "k8s.io.api.core.v1.PodTemplate", "t"),
-      res("resource.v1.Resource", "k8s.io.api.core.v1.Pod.Sub", "s"),
+      res("resource.v1.Resource", "k8s.io.api.core.v1.Pod", "b", "uid-2"),
+      res("resource.v1.Resource", "k8s.io.api.core.v1.Pod", "a", "uid-1"),
+      res("resource.v1.Resource", "k8s.io.api.core.v1.PodTemplate", "t", "uid-3"),
+      res("resource.v1.Resource", "k8s.io.api.core.v1.Pod.Sub", "s", "uid-4"),
       res("other.Kind", "k8s.io.api.core.v1.Node", "n"),
       res("resource.v1.Resource", "antimetal.runtime.v1.ContainerNode", "c"),
     ].map((resource) => ({ op: "add" as const, resource })),
@@ -44,7 +45,7 @@ function seeded(): SqliteStore {
   return s;
 }
 
-test("eachResource visits what listResources returns, in the same order, for every kind of filter", () => {
+test("listResourcesContaining: what listResources returns, less the bodies without the bytes, for every kind of filter", () => {
   const s = seeded();
   const cases: TypeDescriptor[][] = [
     [],
@@ -54,32 +55,23 @@ test("eachResource visits what listResources returns, in the same order, for eve
     [filter("resource.v1.Resource", "k8s.io")],
     [filter("", "no.such.Type")],
   ];
-  for (const f of cases) {
-    const seen: Resource[] = [];
-    s.eachResource(f, (r) => {
-      seen.push(r);
-      return undefined;
-    });
-    expect(names(seen)).toEqual(names(s.listResources(f)));
-    expect(seen.map((r) => toBinary(ResourceSchema, r))).toEqual(s.listResources(f).map((r) => toBinary(ResourceSchema, r)));
-  }
-  // a Pod filter takes sub-types (dot segments), not PodTemplate
-  const pods: string[] = [];
-  s.eachResource([filter("", "k8s.io.api.core.v1.Pod")], (r) => void pods.push(r.metadata!.name));
-  expect(pods.sort()).toEqual(["a", "b", "s"]);
+  const needles = ["uid-1", "uid-", "", "nothing-has-this", "k8s.io.api.core.v1.Pod"];
+  for (const f of cases)
+    for (const needle of needles) {
+      const bytes = new TextEncoder().encode(needle);
+      const expected = s.listResources(f).filter((r) => Buffer.from(toBinary(ResourceSchema, r)).includes(needle));
+      expect(names(s.listResourcesContaining(f, bytes))).toEqual(names(expected));
+    }
+  // a Pod filter takes sub-types (dot segments), not PodTemplate; the bytes may sit in any field
+  const pods = names(s.listResourcesContaining([filter("", "k8s.io.api.core.v1.Pod")], new TextEncoder().encode("uid-")));
+  expect(pods.sort()).toEqual(["k8s.io.api.core.v1.Pod.Sub/s", "k8s.io.api.core.v1.Pod/a", "k8s.io.api.core.v1.Pod/b"]);
+  expect(names(s.listResourcesContaining([], new TextEncoder().encode("uid-2")))).toEqual(["k8s.io.api.core.v1.Pod/b"]);
 });
 
-test("eachResource stops at the first visit that returns true", () => {
-  const s = seeded();
-  let visits = 0;
-  s.eachResource([], () => ++visits === 2);
-  expect(visits).toBe(2);
-});
-
-test("eachResource on a closed store throws", () => {
+test("listResourcesContaining on a closed store throws", () => {
   const s = seeded();
   s.close();
-  expect(() => s.eachResource([], () => undefined)).toThrow(/closed/);
+  expect(() => s.listResourcesContaining([], new Uint8Array([1]))).toThrow(/closed/);
 });
 
 test("a subscription without a snapshot gets only the events of later commits", async () => {
