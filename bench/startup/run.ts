@@ -34,7 +34,7 @@ const root = join(import.meta.dir, "../..");
 const arg = (name: string, def: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : def);
 const idleSeconds = arg("--idle-seconds", 60);
 const runs = arg("--runs", 10);
-/** --idle-samples N: N processes of each kind idle at once (default 1); the median RSS is reported. */
+/** --idle-samples N: N idle rounds, one process of each kind in each (default 1); the median RSS is reported. */
 const idleSamples = arg("--idle-samples", 1);
 /** --agent-binary PATH: measure a copy of a build (so dist/ can be rebuilt while the bench runs); default dist/antimetal-agent. */
 const agent = process.argv.includes("--agent-binary")
@@ -193,21 +193,26 @@ async function readyTimes(kinds: Kind[]): Promise<Map<Kind, Array<[number, numbe
 
 async function measure(kinds: Kind[]): Promise<void> {
   const ready = await readyTimes(kinds);
-  // idle: `idleSamples` processes of each kind at once (started interleaved), measured after the same idle time
-  const idle = new Map<Kind, Array<Awaited<ReturnType<typeof start>>>>(kinds.map((k) => [k, []]));
-  for (let i = 0; i < idleSamples; i++) for (const kind of kinds) idle.get(kind)!.push(await start(kind));
-  await Bun.sleep(idleSeconds * 1000);
-  for (const kind of kinds) {
-    const rss: number[] = [];
-    const breakdowns: unknown[] = [];
-    for (const { proc, pprofPort } of idle.get(kind)!) {
-      rss.push(rssKiB(proc.pid) / 1024);
-      if (kind !== "hello") breakdowns.push(await memoryBreakdown(pprofPort));
+  // idle: `idleSamples` rounds; in each, one process of each kind (started interleaved) idles the same time.
+  // Never two processes of one binary at once: they would share its pages, and the agent's startup-page
+  // release (--release-startup-pages) leaves a page mapped by two processes resident.
+  const samples = new Map<Kind, Array<{ rss: number; breakdown: unknown }>>(kinds.map((k) => [k, []]));
+  for (let i = 0; i < idleSamples; i++) {
+    const procs = new Map<Kind, Awaited<ReturnType<typeof start>>>();
+    for (const kind of kinds) procs.set(kind, await start(kind));
+    await Bun.sleep(idleSeconds * 1000);
+    for (const [kind, { proc, pprofPort }] of procs) {
+      const rss = rssKiB(proc.pid) / 1024;
+      samples.get(kind)!.push({ rss, breakdown: kind === "hello" ? undefined : await memoryBreakdown(pprofPort) });
     }
-    for (const { proc } of idle.get(kind)!) {
+    for (const { proc } of procs.values()) {
       proc.kill("SIGTERM");
       await proc.exited;
     }
+  }
+  for (const kind of kinds) {
+    const rss = samples.get(kind)!.map((x) => x.rss);
+    const breakdowns = samples.get(kind)!.map((x) => x.breakdown);
     const times = ready.get(kind)!.map((x) => x[0]);
     const cpu = ready.get(kind)!.map((x) => x[1]);
     const mid = rss.indexOf(median(rss));
