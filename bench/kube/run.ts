@@ -21,7 +21,7 @@
  * --controller-seconds: the controller's churn (the lag figures) for N seconds instead of --seconds,
  * so a long run of the whole agent's churn (RSS growth) does not take twice as long.
  * --compare-binary: an A/B of the whole agent's initial sync on the same cluster in the same run
- * (ready, CPU to ready, peak RSS over the sync, RSS 10 s later), --binary and PATH alternating.
+ * (ready, CPU to ready, peak RSS over the sync, RSS 10 s and 60 s later), --binary and PATH alternating.
  * --host-pod: while the whole agent runs, this host has a container of pod-0 (host-pod.ts), so its
  * runtime graph links it to that Pod among all of them, as on a real node (needs root).
  */
@@ -372,7 +372,8 @@ try {
   // A/B of the initial sync: the two binaries alternate on the same cluster, medians per binary
   let compare: Record<string, unknown> | undefined;
   if (WITH_BINARY && COMPARE) {
-    const runsOf: Record<"a" | "b", Array<{ readyMs: number; cpuS: number; syncPeakMiB: number; peakMiB: number; settledMiB: number }>> = {
+    type Run = { readyMs: number; cpuS: number; syncPeakMiB: number; peakMiB: number; settledMiB: number; settled60MiB: number };
+    const runsOf: Record<"a" | "b", Run[]> = {
       a: [],
       b: [],
     };
@@ -384,6 +385,8 @@ try {
           const atReady = procStatus(w.proc.pid);
           await Bun.sleep(10_000);
           const settled = procStatus(w.proc.pid);
+          await Bun.sleep(50_000);
+          const late = procStatus(w.proc.pid);
           await w.stop();
           runsOf[which].push({
             readyMs: round(w.readyMs),
@@ -392,6 +395,8 @@ try {
             syncPeakMiB: round(atReady.hwm / MiB),
             peakMiB: round(Math.max(atReady.hwm, settled.hwm) / MiB),
             settledMiB: round(settled.rss / MiB),
+            // a minute after ready, no churn: what came back of the pages released after startup
+            settled60MiB: round(late.rss / MiB),
           });
         } finally {
           fs.rmSync(dir, { recursive: true, force: true });
@@ -405,6 +410,7 @@ try {
       syncPeakRssMiBMedian: med(rs.map((x) => x.syncPeakMiB)),
       peakRssMiBMedian: med(rs.map((x) => x.peakMiB)),
       settledRssMiBMedian: med(rs.map((x) => x.settledMiB)),
+      settled60RssMiBMedian: med(rs.map((x) => x.settled60MiB)),
       runs: rs,
     });
     compare = { a: { binary: BINARY, ...summary(runsOf.a) }, b: { binary: COMPARE, ...summary(runsOf.b) } };
