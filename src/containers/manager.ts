@@ -40,8 +40,6 @@ import { ContainerCgroupIds, containerOfCgroup, type OomKillEvent, type OomKillE
 import { HostPods } from "./pods.ts";
 import { applyPolicy, containerMatcher, DEFAULT_PROCESS_POLICY, ProcessLister, type ProcessPolicy } from "./processes.ts";
 
-export { POD_TYPE } from "./pods.ts";
-
 /** A live source of process exits and execs (the procexit eBPF program); the runtime graph does not depend on eBPF itself. */
 export interface LiveProcessEvents {
   start(onEvents: (events: { kind: "exit" | "exec"; pid: number }[]) => void): Promise<void>;
