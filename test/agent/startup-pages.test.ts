@@ -23,7 +23,8 @@ test("after startup the executable's startup pages are released and the agent ke
     expect(line.mappings as number).toBeGreaterThan(2);
     expect(line.releasedMiB as number).toBeGreaterThan(4);
     // released after the background starts, not before
-    const idx = (msg: string) => agent.logs.findIndex((r) => r.msg === msg && (msg !== "started in the background" || r.component === "runtime-graph"));
+    const idx = (msg: string) =>
+      agent.logs.findIndex((r) => r.msg === msg && (msg !== "started in the background" || r.component === "runtime-graph"));
     expect(idx("startup pages released")).toBeGreaterThan(idx("started in the background"));
     expect(residentFileKiB(agent.proc.pid)).toBeLessThan(((line.residentFileMiB as number) + 4) * 1024);
     const metrics = await fetch(`http://127.0.0.1:${agent.ports.metrics}/metrics`);
