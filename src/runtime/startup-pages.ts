@@ -9,7 +9,8 @@
 // is never used again. Once startup is over, the agent asks the kernel to reclaim the read-only
 // pages of its executable and shared libraries (madvise MADV_PAGEOUT, Linux 5.4+). They are clean
 // file pages: the ones still in use fault back in from the file within the next cycles, the rest
-// stop counting against the agent's memory (docs/performance.md, "Startup pages").
+// stop counting against the agent's memory (docs/configuration.md "Startup pages", docs/performance.md
+// "Seventh session").
 
 import { FFIType, read } from "bun:ffi";
 import * as fs from "node:fs";
