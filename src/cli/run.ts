@@ -367,12 +367,10 @@ async function buildComponents(
   }
   if (config.releaseStartupPages) {
     const { startupPagesComponent } = await import("../runtime/startup-pages.ts");
-    components.push(
-      startupPagesComponent({
-        startupOver: () => afterSync() && background.every((b) => b.settled()),
-        logger: logger.child({ component: "startup-pages" }),
-      }),
-    );
+    // Once startup is over: ready, the sync collected, the background starts done (at the latest after 5 minutes).
+    const startupOver = () => afterSync() && background.every((b) => b.settled());
+    const release = startupPagesComponent({ logger: logger.child({ component: "startup-pages" }) });
+    components.push(startInBackground(release, logger, { after: startupOver, maxWaitMs: 300_000 }));
   }
   return components;
 }

@@ -4,11 +4,13 @@
 // LICENSE file or at:
 // https://polyformproject.org/wp-content/uploads/2020/06/PolyForm-Shield-1.0.0.txt
 
-// Which mappings the startup-page release touches (a /proc/<pid>/maps fixture), when it runs, and
-// that it reports without failing the agent where the kernel cannot do it.
+// Which mappings the startup-page release touches (a /proc/<pid>/maps fixture), that it runs once when
+// startInBackground's `after` holds (as run.ts starts it), and that it reports without failing the
+// agent where the kernel cannot do it.
 
 import { expect, test } from "bun:test";
 import { silentLogger } from "../log/logger.ts";
+import { startInBackground } from "./background.ts";
 import { ReleaseUnsupportedError, releasableMappings, startupPagesComponent } from "./startup-pages.ts";
 
 const EXE = "/usr/local/bin/antimetal-agent";
@@ -46,19 +48,20 @@ test("only the executable's and shared libraries' read-only private mappings are
   expect(releasableMappings("garbage\n\n", EXE)).toEqual([]);
 });
 
+const fixedRelease = () => ({ mappings: 3, residentBefore: 40 << 20, residentAfter: 26 << 20 });
+
 test("the component releases once, when startup is over, and again never", async () => {
   let over = false;
   let calls = 0;
   const c = startupPagesComponent({
-    startupOver: () => over,
     logger: silentLogger,
-    pollMs: 10,
     release: () => {
       calls++;
-      return { mappings: 3, residentBefore: 40 << 20, residentAfter: 26 << 20 };
+      return fixedRelease();
     },
   });
-  await c.start();
+  const bg = startInBackground(c, silentLogger, { after: () => over });
+  await bg.start();
   await Bun.sleep(50);
   expect(calls).toBe(0);
   over = true;
@@ -66,42 +69,39 @@ test("the component releases once, when startup is over, and again never", async
   expect(calls).toBe(1);
   await Bun.sleep(50);
   expect(calls).toBe(1);
-  expect(c.released()).toEqual({ mappings: 3, residentBefore: 40 << 20, residentAfter: 26 << 20 });
-  await c.stop(AbortSignal.timeout(100));
+  expect(c.released()).toEqual(fixedRelease());
+  await bg.stop(AbortSignal.timeout(100));
 });
 
 test("released after maxWaitMs when startup never ends; a kernel without MADV_PAGEOUT is logged, not fatal", async () => {
   const logged: string[] = [];
   const logger = { ...silentLogger, info: (_: unknown, msg: string) => logged.push(msg) } as unknown as typeof silentLogger;
   const c = startupPagesComponent({
-    startupOver: () => false,
     logger,
-    pollMs: 10,
-    maxWaitMs: 30,
     release: () => {
       throw new ReleaseUnsupportedError("the kernel has no MADV_PAGEOUT (Linux 5.4 or later)");
     },
   });
-  await c.start();
+  const bg = startInBackground(c, silentLogger, { after: () => false, maxWaitMs: 30 });
+  await bg.start();
   await Bun.sleep(100);
   expect(logged).toEqual(["startup pages kept"]);
   expect(c.released()).toBeUndefined();
-  await c.stop(AbortSignal.timeout(100));
+  await bg.stop(AbortSignal.timeout(100));
 });
 
 test("a stop before startup is over releases nothing", async () => {
   let calls = 0;
   const c = startupPagesComponent({
-    startupOver: () => true,
     logger: silentLogger,
-    pollMs: 50,
     release: () => {
       calls++;
-      return { mappings: 0, residentBefore: 0, residentAfter: 0 };
+      return fixedRelease();
     },
   });
-  await c.start();
-  await c.stop(AbortSignal.timeout(100));
+  const bg = startInBackground(c, silentLogger, { after: () => false });
+  await bg.start();
+  await bg.stop(AbortSignal.timeout(100));
   await Bun.sleep(100);
   expect(calls).toBe(0);
 });

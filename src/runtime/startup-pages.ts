@@ -86,51 +86,36 @@ function residentFileBytes(procRoot: string): number {
   return m ? Number(m[1]) * 1024 : Number.NaN;
 }
 
-export interface StartupPagesOptions {
-  /** Startup is over (checked every `pollMs`): the agent is ready and what starts after it has started. */
-  startupOver: () => boolean;
+/**
+ * A component whose start releases the startup pages once; a failure is logged (it is optional). Run
+ * it with startInBackground, `after` the end of startup, as run.ts does.
+ */
+export function startupPagesComponent(opts: {
   logger: Logger;
-  pollMs?: number;
-  /** Released this long after the start even if `startupOver` never holds (an apiserver that never answers). */
-  maxWaitMs?: number;
   release?: () => ReleaseResult;
-}
-
-/** A component that releases the startup pages once, when startup is over. Optional: a failure is logged. */
-export function startupPagesComponent(opts: StartupPagesOptions): Component & { released(): ReleaseResult | undefined } {
+}): Component & { released(): ReleaseResult | undefined } {
   const release = opts.release ?? (() => releaseStartupPages());
-  const pollMs = opts.pollMs ?? 500;
-  let timer: ReturnType<typeof setInterval> | undefined;
   let result: ReleaseResult | undefined;
   const MiB = 1024 * 1024;
-  const releaseNow = () => {
-    clearInterval(timer);
-    timer = undefined;
-    try {
-      result = release();
+  return {
+    name: "startup-pages",
+    required: false,
+    async start() {
+      try {
+        result = release();
+      } catch (e) {
+        const level = e instanceof ReleaseUnsupportedError ? "info" : "warn";
+        opts.logger[level]({ reason: errorMessage(e) }, "startup pages kept");
+        return;
+      }
       const released = (result.residentBefore - result.residentAfter) / MiB;
       opts.logger.info(
         { mappings: result.mappings, releasedMiB: Math.round(released * 10) / 10, residentFileMiB: Math.round(result.residentAfter / MiB) },
         "startup pages released",
       );
-    } catch (e) {
-      const level = e instanceof ReleaseUnsupportedError ? "info" : "warn";
-      opts.logger[level]({ reason: errorMessage(e) }, "startup pages kept");
-    }
-  };
-  return {
-    name: "startup-pages",
-    required: false,
-    async start() {
-      const deadline = Date.now() + (opts.maxWaitMs ?? 300_000);
-      timer = setInterval(() => {
-        if (opts.startupOver() || Date.now() >= deadline) releaseNow();
-      }, pollMs);
-      timer.unref?.();
     },
     async stop() {
-      clearInterval(timer);
-      timer = undefined;
+      // nothing runs after the release
     },
     isReady: () => true,
     released: () => result,
