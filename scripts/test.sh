@@ -49,7 +49,11 @@ for g in "${groups[@]}"; do
   fails=${fails:-0}; skips=${skips:-0}
   passed=$((passed + tests - fails - skips)); failed=$((failed + fails))
   if (( rc != 0 && fails == 0 )); then failed=$((failed + 1)); failures+=("$g: exit $rc with no failed test (error between tests)"); tail -40 "$OUT/$name.log"
-  elif (( fails > 0 )); then failures+=("$g: $fails failed"); fi
+  elif (( fails > 0 )); then
+    # the names, so the summary at the end (often all of the output one sees) says which tests failed
+    names=$(grep -E '^\(fail\)' "$OUT/$name.log" | head -5 | sed 's/^(fail) //' | paste -sd ';' -)
+    failures+=("$g: $fails failed: $names")
+  fi
 done
 
 if (( ${#failures[@]} > 0 )); then printf 'FAILED: %s\n' "${failures[@]}"; fi

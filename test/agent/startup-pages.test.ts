@@ -26,7 +26,12 @@ test("after startup the executable's startup pages are released and the agent ke
     const idx = (msg: string) =>
       agent.logs.findIndex((r) => r.msg === msg && (msg !== "started in the background" || r.component === "runtime-graph"));
     expect(idx("startup pages released")).toBeGreaterThan(idx("started in the background"));
-    expect(residentFileKiB(agent.proc.pid)).toBeLessThan(((line.residentFileMiB as number) + 4) * 1024);
+    // Pages still in use fault back in at once (here ~4 MiB by the time this reads them, ~9 MiB within
+    // 2 s); what stays released is the point: seconds later the process is still megabytes below its
+    // resident file pages before the release.
+    await Bun.sleep(2000);
+    const beforeKiB = ((line.residentFileMiB as number) + (line.releasedMiB as number)) * 1024;
+    expect(residentFileKiB(agent.proc.pid)).toBeLessThan(beforeKiB - 4 * 1024);
     const metrics = await fetch(`http://127.0.0.1:${agent.ports.metrics}/metrics`);
     expect(metrics.status).toBe(200);
     expect(await metrics.text()).toContain("antimetal_build_info");
@@ -40,7 +45,7 @@ test("--release-startup-pages=false releases nothing", async () => {
   const agent = await startAgent([...STANDALONE, "--release-startup-pages=false"]);
   try {
     await agent.waitForLog((r) => r.msg === "started in the background" && r.component === "runtime-graph", 30_000);
-    await Bun.sleep(1500); // three polls of the component, were it there
+    await Bun.sleep(1500); // the release would come within milliseconds of the background starts
     expect(agent.logs.filter((r) => typeof r.msg === "string" && r.msg.startsWith("startup pages"))).toEqual([]);
   } finally {
     expect(await agent.stop()).toBe(0);
