@@ -8,9 +8,15 @@
 // Runs the compiled agent as the DaemonSet does (run, performance collectors, Kubernetes
 // controller with leader election) against a real kube-apiserver (test/helpers/kube-testenv.ts),
 // first with an empty cluster, then after creating --pods Pod objects, and prints one JSON object:
-// RSS samples (MiB), peak RSS, and CPU use (millicores) per phase.
+// RSS samples (MiB), peak RSS, and CPU use (millicores) per phase. `--host-only` runs it as a
+// follower does (no Kubernetes controller; one phase); `--collectors` is passed on (e.g.
+// all,execsnoop) and `--execs-per-second N` runs /bin/true N times a second meanwhile.
+// `--pods-before-start` creates the Pods first, as when the agent (re)starts in a populated
+// cluster: one phase, after the initial sync.
 //
 //   bun deploy/measure-resources.ts [--pods 2000] [--seconds 30] [--binary dist/antimetal-agent]
+//                                   [--host-only] [--collectors all,execsnoop] [--execs-per-second 25]
+//                                   [--pods-before-start]
 
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -23,6 +29,10 @@ const get = (n: string, d: string) => (args.includes(n) ? args[args.indexOf(n) +
 const PODS = Number(get("--pods", "2000"));
 const SECONDS = Number(get("--seconds", "30"));
 const BINARY = path.resolve(get("--binary", path.join(import.meta.dir, "../dist/antimetal-agent")));
+const HOST_ONLY = args.includes("--host-only");
+const PODS_FIRST = args.includes("--pods-before-start");
+const COLLECTORS = get("--collectors", "");
+const EXECS_PER_SECOND = Number(get("--execs-per-second", "0"));
 const TICK = 100; // USER_HZ on Linux
 
 function status(pid: number) {
@@ -49,18 +59,47 @@ async function phase(pid: number, seconds: number) {
   };
 }
 
+/** Creates `count` Pods on this node, 25 at a time; returns the seconds it took. */
+async function createPods(count: number): Promise<number> {
+  await env.request("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: "load" } });
+  const t0 = performance.now();
+  for (let i = 0; i < count; i += 25) {
+    await Promise.all(
+      Array.from({ length: Math.min(25, count - i) }, (_, j) =>
+        env
+          .request("POST", "/api/v1/namespaces/load/pods", {
+            apiVersion: "v1",
+            kind: "Pod",
+            metadata: { name: `p-${i + j}`, labels: { app: `a${(i + j) % 50}`, tier: "load" } },
+            spec: {
+              nodeName: "measure-node",
+              containers: [{ name: "c", image: "registry.example.com/app:1", resources: { requests: { cpu: "10m", memory: "16Mi" } } }],
+            },
+          })
+          .then(async (r) => {
+            if (r.status !== 201) throw new Error(`create pod: ${r.status} ${await r.text()}`);
+          }),
+      ),
+    );
+  }
+  return Math.round((performance.now() - t0) / 100) / 10;
+}
+
 const env = await startKubeTestEnv();
+let execs: ReturnType<typeof setInterval> | undefined;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "antimetal-measure-"));
 let agent: ReturnType<typeof spawn> | undefined;
 try {
+  const createdFirstSeconds = PODS_FIRST ? await createPods(PODS) : undefined;
   const [health, metrics] = [await freePort(), await freePort()];
   agent = spawn(
     BINARY,
     [
       "run",
       "--leader-elect",
-      "--enable-kubernetes-controller",
+      `--enable-kubernetes-controller=${!HOST_ONLY}`,
       "--enable-performance-collectors",
+      ...(COLLECTORS ? [`--collectors=${COLLECTORS}`] : []),
       "--intake-address=",
       `--data-directory=${dir}`,
       `--health-probe-bind-address=127.0.0.1:${health}`,
@@ -82,48 +121,29 @@ try {
     await Bun.sleep(200);
   }
   const pid = agent.pid!;
+  if (EXECS_PER_SECOND > 0) execs = setInterval(() => spawn("/bin/true", { stdio: "ignore" }), 1000 / EXECS_PER_SECOND);
   await Bun.sleep(3000);
-  const empty = await phase(pid, SECONDS);
-
-  await env.request("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: "load" } });
-  const t0 = performance.now();
-  for (let i = 0; i < PODS; i += 25) {
-    await Promise.all(
-      Array.from({ length: Math.min(25, PODS - i) }, (_, j) =>
-        env
-          .request("POST", "/api/v1/namespaces/load/pods", {
-            apiVersion: "v1",
-            kind: "Pod",
-            metadata: { name: `p-${i + j}`, labels: { app: `a${(i + j) % 50}`, tier: "load" } },
-            spec: {
-              nodeName: "measure-node",
-              containers: [{ name: "c", image: "registry.example.com/app:1", resources: { requests: { cpu: "10m", memory: "16Mi" } } }],
-            },
-          })
-          .then(async (r) => {
-            if (r.status !== 201) throw new Error(`create pod: ${r.status} ${await r.text()}`);
-          }),
-      ),
+  const run = {
+    binary: BINARY,
+    host: { cpus: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30) },
+    seconds: SECONDS,
+    collectors: COLLECTORS || "all",
+    execsPerSecond: EXECS_PER_SECOND,
+  };
+  if (HOST_ONLY) {
+    console.log(JSON.stringify({ ...run, hostOnly: true, idle: await phase(pid, SECONDS) }, null, 2));
+  } else if (PODS_FIRST) {
+    console.log(
+      JSON.stringify({ ...run, pods: PODS, podCreateSeconds: createdFirstSeconds, podsBeforeStart: await phase(pid, SECONDS) }, null, 2),
     );
+  } else {
+    const empty = await phase(pid, SECONDS);
+    const createSeconds = await createPods(PODS);
+    const loaded = await phase(pid, SECONDS);
+    console.log(JSON.stringify({ ...run, emptyCluster: empty, pods: PODS, podCreateSeconds: createSeconds, withPods: loaded }, null, 2));
   }
-  const createSeconds = (performance.now() - t0) / 1000;
-  const loaded = await phase(pid, SECONDS);
-  console.log(
-    JSON.stringify(
-      {
-        binary: BINARY,
-        host: { cpus: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30) },
-        seconds: SECONDS,
-        emptyCluster: empty,
-        pods: PODS,
-        podCreateSeconds: Math.round(createSeconds * 10) / 10,
-        withPods: loaded,
-      },
-      null,
-      2,
-    ),
-  );
 } finally {
+  clearInterval(execs);
   agent?.kill("SIGTERM");
   await env.stop();
   fs.rmSync(dir, { recursive: true, force: true });
