@@ -408,3 +408,39 @@ test("the initial sync's garbage is collected shortly after it: pending at the s
   while (ctl.collectionPending() && Date.now() < deadline) await Bun.sleep(10);
   expect(ctl.collectionPending()).toBe(false);
 });
+
+test("watch events are collected after too: every watchGcEvery events after the sync schedule a full collection", async () => {
+  const own = openStore({ dataDirectory: "", logger });
+  const watcher = createKubeController({
+    config: await loadKubeconfig([env.kubeconfigPath]),
+    store: own,
+    logger,
+    leaderElect: false,
+    nodeName: "node-a",
+    kinds: [KIND_BY_NAME.get("Namespace")!],
+    watchGcEvery: 3,
+  });
+  const until = async (pending: boolean, ms: number) => {
+    const deadline = Date.now() + ms;
+    while (watcher.collectionPending() !== pending && Date.now() < deadline) await Bun.sleep(5);
+    return watcher.collectionPending();
+  };
+  try {
+    await watcher.start();
+    await watcher.synced();
+    expect(await until(false, 5000)).toBe(false); // the post-sync collection ran
+    const namespaces = () => own.listResources([create(TypeDescriptorSchema, { type: "k8s.io.api.core.v1.Namespace" })]).length;
+    const atSync = namespaces();
+    const suffix = Date.now().toString(36);
+    await api.namespace(env, `gc-a-${suffix}`);
+    await api.namespace(env, `gc-b-${suffix}`);
+    await eventually("two new namespaces stored", () => namespaces() === atSync + 2);
+    expect(watcher.collectionPending()).toBe(false); // two events: below the count
+    await api.namespace(env, `gc-c-${suffix}`);
+    expect(await until(true, 10_000)).toBe(true);
+    expect(await until(false, 5000)).toBe(false); // and it runs a second later
+  } finally {
+    await watcher.stop(AbortSignal.timeout(10_000));
+    own.close();
+  }
+}, 60_000);
