@@ -90,9 +90,9 @@ export interface KubeController extends Component {
   /** Resolves once every kind has listed and the graph holds it (leader only). */
   synced(): Promise<void>;
   /**
-   * A full collection of a LIST's garbage is scheduled and has not run yet (after the initial sync,
-   * after relists, and after every watchGcEvery watch events). What starts after readiness waits for it, so its own start-up memory (the
-   * runtime graph's eBPF loads) does not come on top of the sync's garbage.
+   * A full collection is scheduled and has not run yet (after the initial sync, after relists, and
+   * after every watchGcEvery watch events). What starts after readiness waits for it, so its own
+   * start-up memory (the runtime graph's eBPF loads) does not come on top of the sync's garbage.
    */
   collectionPending(): boolean;
   readonly identity: string;
