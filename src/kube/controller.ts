@@ -32,7 +32,7 @@ import { type ClusterInfo, detectCluster, type ProviderOptions } from "./provide
 const VERSION_BACKOFF: BackoffOptions = { initialMs: 500, multiplier: 2, maxMs: 30_000, jitter: 0 };
 /** How long after the initial sync its garbage is collected (after the readiness probes that the sync turned green). */
 const POST_SYNC_GC_DELAY_MS = 250;
-/** Objects written between collections during the initial sync (see collectDuringSync). */
+/** Objects written between collections during the initial sync (see countGarbage). */
 const SYNC_GC_EVERY = 250;
 /** LIST requests in flight at once across all kinds (see list-slots.ts). */
 const LIST_CONCURRENCY = 4;
@@ -75,7 +75,7 @@ export interface KubeControllerOptions {
    * 256-pod transaction blocked it for ~100-160 ms (bench/kube).
    */
   writeChunk?: number;
-  /** Watch events after the initial sync between full collections (default 5000; see collectAfterWatchEvents). */
+  /** Objects written after the initial sync between full collections (default 5000; see countGarbage). */
   watchGcEvery?: number;
   /** Called whenever leadership changes (the intake uploads the "cluster" channel only while true). */
   onLeaderChange?: (leading: boolean) => void;
@@ -136,38 +136,31 @@ export function createKubeController(opts: KubeControllerOptions): KubeControlle
         reconciler!.apply(events.length <= chunk ? events : events.slice(i, i + chunk));
         await new Promise<void>((r) => setImmediate(r));
       }
-      collectDuringSync(events.length);
-      collectAfterWatchEvents(events.length);
+      countGarbage(events.length);
     },
   };
 
-  // During a LIST the garbage (pages, per-object views, Resource messages and their encodings)
-  // outpaces the collector's own schedule: at 10k pods the heap grew to ~70 MiB live-at-the-time plus
-  // ~35 MiB of page buffers before the post-sync collection. A full collection every SYNC_GC_EVERY
-  // objects until the initial sync is done (every 1000: peak 184 -> 155 MiB at 10k pods for the same
-  // CPU; every 250, in effect after each LIST page of 500: 121 -> 107 MiB for +0.3 CPU-s, once the
-  // store's writes made less garbage; docs/performance.md); an asynchronous one did not lower it.
-  let sinceGc = 0;
-  function collectDuringSync(n: number): void {
-    if (ready) return;
-    sinceGc += n;
-    if (sinceGc < SYNC_GC_EVERY) return;
-    sinceGc = 0;
-    Bun.gc(true);
-  }
-
-  // Watch events leave garbage too (each event's object, its Resource messages and encodings), and
-  // the collector's own schedule lets a burst of them keep the memory: 10k Pods created in 8 s left
-  // the agent at 102-103 MiB (max 123) for the next minute; with a full collection a second after
-  // every 5000 events, 97-99 (max 108-110). At 100 PATCH/s that is one collection every 50 s.
+  // Written objects leave garbage (pages, per-object views, Resource messages and their encodings)
+  // faster than the collector's own schedule takes it, so the controller collects by count of
+  // objects since the last full collection:
+  // - during the initial sync, every SYNC_GC_EVERY at once: at 10k pods the heap grew to ~70 MiB
+  //   live-at-the-time plus ~35 MiB of page buffers before the post-sync collection (every 1000:
+  //   peak 184 -> 155 MiB for the same CPU; every 250, in effect after each LIST page of 500:
+  //   121 -> 107 MiB for +0.3 CPU-s; docs/performance.md); an asynchronous one did not lower it;
+  // - after it, every watchGcEvery (default 5000) a second later: a burst of watch events (10k Pods
+  //   created in 8 s) otherwise left the agent at 102-103 MiB (max 123) for the next minute, with
+  //   it 97-99 (max 108-110). At 100 PATCH/s that is one collection every 50 s.
   const watchGcEvery = opts.watchGcEvery ?? 5000;
-  let sinceWatchGc = 0;
-  function collectAfterWatchEvents(n: number): void {
-    if (!ready) return;
-    sinceWatchGc += n;
-    if (sinceWatchGc < watchGcEvery) return;
-    sinceWatchGc = 0;
-    collectSoon(1000);
+  let sinceGc = 0;
+  function countGarbage(objects: number): void {
+    sinceGc += objects;
+    if (sinceGc < (ready ? watchGcEvery : SYNC_GC_EVERY)) return;
+    if (ready) {
+      collectSoon(1000); // resets sinceGc when it runs
+    } else {
+      sinceGc = 0;
+      Bun.gc(true);
+    }
   }
 
   // A LIST's transient garbage (pages, per-object views, Resource messages and their encodings)
@@ -181,9 +174,10 @@ export function createKubeController(opts: KubeControllerOptions): KubeControlle
     if (gcTimer) return;
     gcTimer = setTimeout(() => {
       gcTimer = undefined;
+      sinceGc = 0;
       const t = performance.now();
       Bun.gc(true);
-      log.debug({ ms: Math.round(performance.now() - t) }, "collected the garbage of a list or of watch events");
+      log.debug({ ms: Math.round(performance.now() - t) }, "collected");
     }, delayMs);
     gcTimer.unref?.();
   }
